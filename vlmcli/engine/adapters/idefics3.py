@@ -1,0 +1,100 @@
+"""Idefics3 (SmolVLM) and SmolVLM2.
+
+The processor resizes an image so its longest edge fits `longest_edge`, splits it into
+rows x cols tiles of `max_image_size` plus one global image, and writes, per tile,
+`<fake_token_around_image><row_r_col_c>` + `<image>` * image_seq_len, then the global
+image marked `<global-img>`. Every tile becomes image_seq_len tokens after the pixel-
+shuffle connector. The processor returns all tiles of a prompt flattened, so we find each
+image's tiles by walking the runs of `<image>` tokens up to each `<global-img>` marker.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from vlmcli.engine.adapters.base import Adapter, PreparedImage
+from vlmcli.engine.cache import Features
+from vlmcli.engine.families import Family
+from vlmcli.engine.request import ImageInput
+
+if TYPE_CHECKING:
+    import torch
+
+
+def tiles_per_image(ids: list[int], *, image_token: int, global_token: int) -> list[int]:
+    """Tiles of each image in order: runs of image tokens, an image ending at its global run."""
+    counts, tiles, previous = [], 0, None
+    for position, token in enumerate(ids):
+        if token == image_token and previous != image_token:
+            tiles += 1
+            if position > 0 and ids[position - 1] == global_token:
+                counts.append(tiles)
+                tiles = 0
+        previous = token
+    return counts
+
+
+class Idefics3Adapter(Adapter):
+    family = Family.IDEFICS3
+
+    @property
+    def decoder(self) -> Any:
+        return self.model.model.text_model
+
+    def split_images(self, out: Any, images: list[ImageInput], input_ids: "torch.Tensor") -> list[PreparedImage]:
+        pixel_values = out["pixel_values"][0]  # (tiles, 3, H, W)
+        attention = out.get("pixel_attention_mask")
+        tokenizer = self.processor.tokenizer
+        tag = getattr(self.processor, "global_image_tag", None) or self.processor.global_image_token
+        global_token = tokenizer.convert_tokens_to_ids(tag)
+        counts = tiles_per_image(input_ids.tolist(), image_token=self.image_token_id, global_token=global_token)
+        seq_len = int(self.processor.image_seq_len)
+        height, width = pixel_values.shape[-2:]
+        prepared, start = [], 0
+        for image, tiles in zip(images, counts):
+            inputs = {"pixel_values": pixel_values[start : start + tiles]}  # (k, 3, H, W)
+            if attention is not None:
+                inputs["pixel_attention_mask"] = attention[0][start : start + tiles]  # (k, H, W)
+            local = tiles - 1
+            rows, cols = self._grid(image.image.width, image.image.height, local)
+            prepared.append(
+                PreparedImage(
+                    source=image,
+                    inputs=inputs,
+                    visual_tokens=tiles * seq_len,
+                    resized=(int(width) * cols, int(height) * rows),
+                )
+            )
+            start += tiles
+        return prepared
+
+    @staticmethod
+    def _grid(width: int, height: int, local_tiles: int) -> tuple[int, int]:
+        """(rows, cols) of the split: the factorisation of the tile count closest to the aspect."""
+        if local_tiles <= 0:
+            return 1, 1
+        best = min(
+            ((r, local_tiles // r) for r in range(1, local_tiles + 1) if local_tiles % r == 0),
+            key=lambda rc: abs(rc[1] / rc[0] - width / height),
+        )
+        return best
+
+    def encode(self, images: list[PreparedImage]) -> list[Features]:
+        import torch
+
+        most = max(im.inputs["pixel_values"].shape[0] for im in images)
+        values, masks = [], []
+        for im in images:
+            pv = im.inputs["pixel_values"]  # (k, 3, H, W)
+            pad = most - pv.shape[0]
+            values.append(torch.cat([pv, pv.new_zeros((pad, *pv.shape[1:]))]) if pad else pv)
+            pm = im.inputs.get("pixel_attention_mask")
+            if pm is None:
+                pm = torch.ones((pv.shape[0], *pv.shape[2:]), dtype=torch.bool)
+            masks.append(torch.cat([pm, pm.new_zeros((pad, *pm.shape[1:]))]) if pad else pm)
+        pixel_values = torch.stack(values).to(self.model.device, self.model.dtype)  # (N, K, 3, H, W)
+        pixel_mask = torch.stack(masks).to(self.model.device)  # (N, K, H, W)
+        out = self.model.model.get_image_features(
+            pixel_values=pixel_values, pixel_attention_mask=pixel_mask, return_dict=True
+        )
+        return [{"embeds": f.reshape(-1, f.shape[-1])} for f in out.pooler_output]  # each (k * seq, D)

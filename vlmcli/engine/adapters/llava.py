@@ -1,0 +1,151 @@
+"""LLaVA 1.5, LLaVA-NeXT and LLaVA-OneVision.
+
+All three put a run of `<image>` tokens in the prompt and scatter projected CLIP/SigLIP
+features over it. LLaVA-NeXT and OneVision tile the image ("anyres") and send per-image
+`image_sizes`; the model itself unpads and packs the tile features with newline embeddings
+inside `get_image_features`, which returns one tensor per image.
+
+LLaVA-OneVision treats an image differently when it shares a prompt with other images
+(one base tile, no anyres), so that mode is part of the image's cache key.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from vlmcli.engine.adapters.base import Adapter, PreparedImage
+from vlmcli.engine.cache import Features
+from vlmcli.engine.families import Family
+from vlmcli.engine.request import ImageInput
+
+if TYPE_CHECKING:
+    import torch
+
+
+def _count_tokens(processor: Any, out: Any, index: int) -> int:
+    """Placeholder tokens the processor put in the prompt for image `index`."""
+    replaced = processor.replace_image_token(out, index)
+    return replaced.count(processor.image_token)
+
+
+class LlavaAdapter(Adapter):
+    family = Family.LLAVA
+
+    def split_images(self, out: Any, images: list[ImageInput], input_ids: "torch.Tensor") -> list[PreparedImage]:
+        pixel_values = out["pixel_values"]  # (N, 3, H, W)
+        total = int((input_ids == self.image_token_id).sum())
+        per_image = total // max(len(images), 1)
+        height, width = pixel_values.shape[-2:]
+        return [
+            PreparedImage(
+                source=image,
+                inputs={"pixel_values": pixel_values[i : i + 1]},
+                visual_tokens=per_image,
+                resized=(int(width), int(height)),
+            )
+            for i, image in enumerate(images)
+        ]
+
+    def encode(self, images: list[PreparedImage]) -> list[Features]:
+        import torch
+
+        pixel_values = torch.cat([im.inputs["pixel_values"] for im in images]).to(self.model.device, self.model.dtype)
+        out = self.model.model.get_image_features(pixel_values=pixel_values, return_dict=True)
+        return [{"embeds": f.reshape(-1, f.shape[-1])} for f in out.pooler_output]  # each (N_i, D)
+
+
+class LlavaNextAdapter(Adapter):
+    family = Family.LLAVA_NEXT
+
+    def _image_inputs(self, out: Any, i: int) -> dict[str, "torch.Tensor"]:
+        return {"pixel_values": out["pixel_values"][i : i + 1], "image_sizes": out["image_sizes"][i : i + 1]}
+
+    def split_images(self, out: Any, images: list[ImageInput], input_ids: "torch.Tensor") -> list[PreparedImage]:
+        prepared = []
+        for i, image in enumerate(images):
+            inputs = self._image_inputs(out, i)
+            height, width = inputs["pixel_values"].shape[-2:]
+            tiles = self._tiles(out, i)
+            prepared.append(
+                PreparedImage(
+                    source=image,
+                    inputs=inputs,
+                    visual_tokens=_count_tokens(self.processor, out, i),
+                    resized=(int(width) * tiles[1], int(height) * tiles[0]),
+                )
+            )
+        return prepared
+
+    def _tiles(self, out: Any, i: int) -> tuple[int, int]:
+        """(rows, cols) of the anyres grid chosen for image i (without the base tile)."""
+        from transformers.image_processing_utils import select_best_resolution
+
+        size = out["image_sizes"][i].tolist()
+        best_h, best_w = select_best_resolution(size, self.processor.image_processor.image_grid_pinpoints)
+        tile = out["pixel_values"].shape[-1]
+        return best_h // tile, best_w // tile
+
+    def _pad_stack(self, images: list[PreparedImage]) -> "torch.Tensor":
+        import torch
+
+        most = max(im.inputs["pixel_values"].shape[1] for im in images)
+        rows = []
+        for im in images:
+            pv = im.inputs["pixel_values"]  # (1, P, 3, H, W)
+            pad = most - pv.shape[1]
+            if pad:
+                pv = torch.cat([pv, pv.new_zeros((1, pad, *pv.shape[2:]))], dim=1)
+            rows.append(pv)
+        return torch.cat(rows).to(self.model.device, self.model.dtype)  # (N, P, 3, H, W)
+
+    def encode(self, images: list[PreparedImage]) -> list[Features]:
+        import torch
+
+        image_sizes = torch.cat([im.inputs["image_sizes"] for im in images]).to(self.model.device)  # (N, 2)
+        out = self.model.model.get_image_features(
+            pixel_values=self._pad_stack(images), image_sizes=image_sizes, return_dict=True
+        )
+        return [{"embeds": f.reshape(-1, f.shape[-1])} for f in out.pooler_output]
+
+
+class LlavaOnevisionAdapter(LlavaNextAdapter):
+    family = Family.LLAVA_ONEVISION
+
+    def split_images(self, out: Any, images: list[ImageInput], input_ids: "torch.Tensor") -> list[PreparedImage]:
+        prepared = super().split_images(out, images, input_ids)
+        multi = len(images) > 1
+        for im in prepared:
+            im.variant = "multi" if multi else "single"
+            if multi:
+                height, width = im.inputs["pixel_values"].shape[-2:]
+                im.resized = (int(width), int(height))
+        return prepared
+
+    def encode(self, images: list[PreparedImage]) -> list[Features]:
+        """One call per mode: single images get anyres; images of multi-image prompts do not."""
+        results: list[Features | None] = [None] * len(images)
+        for multi in (False, True):
+            group = [i for i, im in enumerate(images) if (im.variant == "multi") == multi]
+            if not group:
+                continue
+            for i, feats in zip(group, self._encode_group([images[i] for i in group], multi=multi)):
+                results[i] = feats
+        return [r for r in results if r is not None]
+
+    def _encode_group(self, images: list[PreparedImage], *, multi: bool) -> list[Features]:
+        import torch
+
+        image_sizes = torch.cat([im.inputs["image_sizes"] for im in images]).to(self.model.device)  # (N, 2)
+        pixel_values = self._pad_stack(images)
+        if multi and len(images) == 1:
+            # the model only skips anyres for prompts with several images: give it a pair and keep one
+            pixel_values = torch.cat([pixel_values, pixel_values])
+            image_sizes = torch.cat([image_sizes, image_sizes])
+        counts = [pixel_values.shape[0]] if multi else [1] * len(images)
+        out = self.model.model.get_image_features(
+            pixel_values=pixel_values,
+            image_sizes=image_sizes,
+            batch_num_images=torch.tensor(counts),
+            return_dict=True,
+        )
+        return [{"embeds": f.reshape(-1, f.shape[-1])} for f in out.pooler_output][: len(images)]

@@ -1,0 +1,107 @@
+"""Qwen2-VL, Qwen2.5-VL, Qwen3-VL (dense and MoE).
+
+Native dynamic resolution: each image becomes a (t, h, w) grid of 14/16 px patches,
+merged 2x2 into language tokens, so an image costs t*h*w / merge^2 tokens. The language
+model uses 3-D rotary positions (MRoPE: time, height, width) for visual tokens, computed
+by the model's own `get_rope_index`; text positions continue after the largest visual
+position. Qwen3-VL also adds "deepstack" features from intermediate vision layers into
+the first decoder layers at the visual positions.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from vlmcli.engine.adapters.base import Adapter, Merged, PreparedImage, PreparedRequest
+from vlmcli.engine.cache import Features
+from vlmcli.engine.families import Family
+from vlmcli.engine.request import ImageInput
+
+if TYPE_CHECKING:
+    import torch
+
+_DEEPSTACK = "deepstack."
+
+
+class QwenVLAdapter(Adapter):
+    family = Family.QWEN2_VL
+    token_extra_keys = ("mm_token_type_ids",)
+
+    @property
+    def _merge(self) -> int:
+        return int(self.model.config.vision_config.spatial_merge_size)
+
+    def split_images(self, out: Any, images: list[ImageInput], input_ids: "torch.Tensor") -> list[PreparedImage]:
+        grids = out["image_grid_thw"]  # (N, 3)
+        pixel_values = out["pixel_values"]  # (sum t*h*w, C*T*P*P)
+        patch = int(self.model.config.vision_config.patch_size)
+        prepared, start = [], 0
+        for image, grid in zip(images, grids):
+            t, h, w = (int(x) for x in grid)
+            count = t * h * w
+            prepared.append(
+                PreparedImage(
+                    source=image,
+                    inputs={"pixel_values": pixel_values[start : start + count], "image_grid_thw": grid[None]},
+                    visual_tokens=count // (self._merge**2),
+                    resized=(w * patch, h * patch),
+                )
+            )
+            start += count
+        return prepared
+
+    def encode(self, images: list[PreparedImage]) -> list[Features]:
+        import torch
+
+        pixel_values = torch.cat([im.inputs["pixel_values"] for im in images]).to(self.model.device, self.model.dtype)
+        grids = torch.cat([im.inputs["image_grid_thw"] for im in images]).to(self.model.device)  # (N, 3)
+        out = self.model.model.get_image_features(pixel_values, grids, return_dict=True)
+        features: list[Features] = [{"embeds": f} for f in out.pooler_output]  # each (N_i, D)
+        deepstack = getattr(out, "deepstack_features", None)
+        if deepstack:
+            for layer, per_image in enumerate(deepstack):
+                for feats, f in zip(features, per_image):
+                    feats[f"{_DEEPSTACK}{layer}"] = f  # (N_i, D)
+        return features
+
+    def merge(self, input_ids: "torch.Tensor", embeds: "torch.Tensor", features: list[Features]) -> Merged:
+        import torch
+
+        merged = super().merge(input_ids, embeds, features)
+        layers = sorted(
+            (k for k in (features[0] if features else {}) if k.startswith(_DEEPSTACK)),
+            key=lambda k: int(k[len(_DEEPSTACK) :]),
+        )
+        if layers:
+            merged.decoder_kwargs = {
+                "visual_pos_masks": input_ids == self.image_token_id,  # (B, L)
+                "deepstack_visual_embeds": [
+                    torch.cat([f[k] for f in features]).to(embeds.device, embeds.dtype) for k in layers
+                ],  # each (N, D)
+            }
+        return merged
+
+    def prefill_positions(
+        self,
+        input_ids: "torch.Tensor",
+        attention_mask: "torch.Tensor",
+        *,
+        extras: dict[str, "torch.Tensor"],
+        requests: list[PreparedRequest],
+    ) -> "torch.Tensor":
+        """(4, B, L): text positions, then MRoPE (t, h, w) positions, as transformers builds them."""
+        import torch
+
+        text = super().prefill_positions(input_ids, attention_mask, extras=extras, requests=requests)  # (B, L)
+        grids = [im.inputs["image_grid_thw"] for r in requests for im in r.images]
+        if not grids:
+            vision = text.unsqueeze(0).expand(3, -1, -1)  # (3, B, L)
+        else:
+            vision, _ = self.model.model.get_rope_index(
+                input_ids,
+                image_grid_thw=torch.cat(grids).to(input_ids.device),
+                video_grid_thw=None,
+                attention_mask=attention_mask,
+                mm_token_type_ids=extras["mm_token_type_ids"],
+            )  # (3, B, L)
+        return torch.cat([text[None], vision], dim=0)  # (4, B, L)

@@ -1,0 +1,110 @@
+"""Typed settings for loading a model and for generating with it.
+
+Both dataclasses are frozen and validated on construction, so a bad value fails at
+the edge (flag parsing) with a `ConfigError`, never deep inside a forward pass.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vlmcli.errors import ConfigError
+
+
+class Device(str, enum.Enum):
+    """Where the model runs. AUTO picks cuda, then mps, then cpu."""
+
+    AUTO = "auto"
+    CPU = "cpu"
+    CUDA = "cuda"
+    MPS = "mps"
+
+
+class DType(str, enum.Enum):
+    """Weights and activations dtype. AUTO: bf16 on GPUs that support it, else the CPU default."""
+
+    AUTO = "auto"
+    FLOAT32 = "float32"
+    BFLOAT16 = "bfloat16"
+    FLOAT16 = "float16"
+
+
+def _enum_value(enum_cls: type[enum.Enum], value: object, what: str) -> enum.Enum:
+    try:
+        return enum_cls(value)
+    except ValueError:
+        choices = ", ".join(m.value for m in enum_cls)
+        raise ConfigError(f"{what} must be one of {choices}, not {value!r}.") from None
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """How to find and load a model."""
+
+    model: str
+    """Hugging Face hub id (`org/name`) or a local folder."""
+    revision: str | None = None
+    """Hub branch, tag or commit; ignored for local folders."""
+    device: Device = Device.AUTO
+    dtype: DType = DType.AUTO
+    offline: bool = False
+    """Never touch the network: resolve hub ids from the local cache only (like HF_HUB_OFFLINE=1)."""
+    trust_remote_code: bool = False
+    """Run Python code shipped with the model repo. Off unless asked for explicitly."""
+    allow_pickle: bool = False
+    """Accept pickled weights (.bin/.pt), which can run code when loaded. Off by default: safetensors only."""
+    cache_dir: Path | None = None
+    """Hub cache folder; default is transformers' own (HF_HOME / HF_HUB_CACHE)."""
+    feature_cache_entries: int = 64
+    """Vision features kept in memory (LRU), keyed by image content and preprocessing."""
+    feature_cache_dir: Path | None = None
+    """Optional on-disk vision-feature cache (safetensors files)."""
+
+    def __post_init__(self) -> None:
+        if not self.model or not str(self.model).strip():
+            raise ConfigError("A model is required: pass --model or set VLM_MODEL.")
+        object.__setattr__(self, "device", _enum_value(Device, self.device, "device"))
+        object.__setattr__(self, "dtype", _enum_value(DType, self.dtype, "dtype"))
+        if self.feature_cache_entries < 0:
+            raise ConfigError("feature_cache_entries must be >= 0.")
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """How to decode. Defaults are greedy and reproducible."""
+
+    max_tokens: int = 256
+    """Most new tokens per request (finish_reason "length" when reached)."""
+    temperature: float = 0.0
+    """0 means greedy; > 0 samples from softmax(logits / temperature)."""
+    top_p: float = 1.0
+    """Nucleus sampling: keep the smallest set of tokens whose probability reaches top_p."""
+    top_k: int = 0
+    """Keep only the k most likely tokens; 0 disables."""
+    repetition_penalty: float = 1.0
+    """> 1 discourages tokens already in the prompt or output (CTRL-style, as transformers)."""
+    seed: int | None = None
+    """Seed for sampling; the same seed gives the same output."""
+    stop: tuple[str, ...] = field(default_factory=tuple)
+    """Stop strings: generation ends when the text contains one (it is cut from the text)."""
+    ignore_eos: bool = False
+    """Keep generating past end-of-sequence (benchmarks)."""
+
+    def __post_init__(self) -> None:
+        if self.max_tokens < 1:
+            raise ConfigError(f"max_tokens must be at least 1, not {self.max_tokens}.")
+        if self.temperature < 0:
+            raise ConfigError(f"temperature must be >= 0, not {self.temperature}.")
+        if not 0 < self.top_p <= 1:
+            raise ConfigError(f"top_p must be in (0, 1], not {self.top_p}.")
+        if self.top_k < 0:
+            raise ConfigError(f"top_k must be >= 0, not {self.top_k}.")
+        if self.repetition_penalty <= 0:
+            raise ConfigError(f"repetition_penalty must be > 0, not {self.repetition_penalty}.")
+        object.__setattr__(self, "stop", tuple(s for s in self.stop if s))
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0

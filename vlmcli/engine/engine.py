@@ -1,0 +1,80 @@
+"""`Engine`: the object the commands hold. Load once, then stream or generate many times."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from vlmcli.engine.cache import FeatureCache
+from vlmcli.engine.config import EngineConfig, GenerationConfig
+from vlmcli.engine.events import FinishEvent, GenerationResult, TokenEvent
+from vlmcli.engine.generate import TokenIds, generate_stream
+from vlmcli.engine.loader import LoadedModel, load_model
+from vlmcli.engine.request import Request
+from vlmcli.errors import ResourceError
+
+
+def _as_set(value: Any) -> frozenset[int]:
+    if value is None:
+        return frozenset()
+    if isinstance(value, int):
+        return frozenset({value})
+    return frozenset(int(v) for v in value)
+
+
+class Engine:
+    def __init__(self, loaded: LoadedModel, config: EngineConfig) -> None:
+        self.loaded = loaded
+        self.config = config
+        self.adapter = loaded.adapter
+        self.model_id = config.model
+        self.family = self.adapter.family
+        self.load_s = loaded.load_s
+        self.cache = FeatureCache(max_entries=config.feature_cache_entries, folder=config.feature_cache_dir)
+        self.tokenizer = loaded.processor.tokenizer
+        self.token_ids = self._token_ids()
+
+    @classmethod
+    def load(cls, config: EngineConfig) -> "Engine":
+        return cls(load_model(config), config)
+
+    @property
+    def revision(self) -> str | None:
+        return self.loaded.source.revision
+
+    def _token_ids(self) -> TokenIds:
+        gen_config = getattr(self.adapter.model, "generation_config", None)
+        eos = _as_set(getattr(gen_config, "eos_token_id", None)) or _as_set(self.tokenizer.eos_token_id)
+        pad = getattr(gen_config, "pad_token_id", None)
+        if pad is None:
+            pad = self.tokenizer.pad_token_id
+        if pad is None:
+            pad = min(eos) if eos else 0
+        return TokenIds(eos=eos, pad=int(pad))
+
+    def stream(self, requests: Sequence[Request], gen: GenerationConfig) -> Iterator[TokenEvent | FinishEvent]:
+        """Yield TokenEvents as tokens arrive and one FinishEvent per request (one batch)."""
+        import torch
+
+        prepared = [self.adapter.prepare(r) for r in requests]
+        try:
+            yield from generate_stream(
+                adapter=self.adapter,
+                requests=prepared,
+                gen=gen,
+                cache=self.cache,
+                token_ids=self.token_ids,
+                tokenizer=self.tokenizer,
+            )
+        except torch.OutOfMemoryError:
+            raise ResourceError(
+                f"Out of memory running {len(requests)} request(s); lower --max-pixels/--max-tiles, "
+                "the batch size, or use --dtype bfloat16."
+            ) from None
+
+    def generate(self, requests: Sequence[Request], gen: GenerationConfig) -> list[GenerationResult]:
+        results: list[GenerationResult | None] = [None] * len(requests)
+        for event in self.stream(requests, gen):
+            if isinstance(event, FinishEvent):
+                results[event.index] = event.result
+        return [r for r in results if r is not None]

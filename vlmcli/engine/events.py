@@ -1,0 +1,80 @@
+"""Small event objects the generation loop yields while it runs.
+
+A caller iterates `Engine.stream(...)` and gets `TokenEvent`s as tokens arrive, then
+one `FinishEvent` per request carrying the full `GenerationResult`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class FinishReason(str, enum.Enum):
+    STOP = "stop"
+    """The model produced end-of-sequence."""
+    STOP_STRING = "stop_string"
+    """A user stop string appeared in the text."""
+    LENGTH = "length"
+    """max_tokens was reached."""
+
+
+@dataclass
+class Timings:
+    """Seconds spent per stage for one batch (shared by the requests in it)."""
+
+    load_s: float = 0.0
+    vision_s: float = 0.0
+    prefill_s: float = 0.0
+    decode_s: float = 0.0
+
+    def to_dict(self) -> dict[str, float]:
+        return {k: round(v, 6) for k, v in vars(self).items()}
+
+
+@dataclass(frozen=True)
+class ImageUsage:
+    """The resolution the model actually saw for one image, and what it cost."""
+
+    source: str
+    width: int
+    height: int
+    resized: tuple[int, int]
+    visual_tokens: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "path": self.source,
+            "width": self.width,
+            "height": self.height,
+            "resized": list(self.resized),
+            "visual_tokens": self.visual_tokens,
+        }
+
+
+@dataclass
+class GenerationResult:
+    text: str
+    token_ids: list[int]
+    finish_reason: FinishReason
+    prompt_tokens: int
+    visual_tokens: int
+    completion_tokens: int
+    timings: Timings = field(default_factory=Timings)
+    images: list[ImageUsage] = field(default_factory=list)
+    vision_cache_hits: int = 0
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    """New text for request `index` (may be empty while a multi-byte character is incomplete)."""
+
+    index: int
+    token_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class FinishEvent:
+    index: int
+    result: GenerationResult

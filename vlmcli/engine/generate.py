@@ -1,0 +1,184 @@
+"""The generation loop: vision encode, merge, prefill, then token-by-token decode with a KV cache.
+
+This is vlmcli's own loop, not a wrapper around `model.generate`. It calls the language
+model and the LM head directly, so it controls batching, streaming and stopping, while
+doing exactly the arithmetic transformers does for greedy decoding (the tests check token
+for token equality with `model.generate(do_sample=False)`):
+
+- prompts are left-padded; positions count real tokens only; every decode step appends
+  one column to the attention mask for all rows;
+- rows that have finished keep decoding a pad token (their output is ignored), so the
+  batch shape, and therefore the numerics of the other rows, never change;
+- logits of the last position are taken in float32 before any processing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from vlmcli.engine.adapters.base import Adapter, PreparedRequest
+from vlmcli.engine.batch import collate
+from vlmcli.engine.cache import FeatureCache
+from vlmcli.engine.config import GenerationConfig
+from vlmcli.engine.detok import TextStream
+from vlmcli.engine.events import FinishEvent, FinishReason, GenerationResult, ImageUsage, Timings, TokenEvent
+from vlmcli.engine.sampling import apply_repetition_penalty, choose_next, make_generators
+from vlmcli.engine.vision import encode_batch
+from vlmcli.errors import ContextLengthError
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass(frozen=True)
+class TokenIds:
+    """Special token ids of a model, as `model.generate` would use them."""
+
+    eos: frozenset[int]
+    pad: int
+
+
+@dataclass
+class _Row:
+    stream: TextStream
+    tokens: list[int] = field(default_factory=list)
+    finish: FinishReason | None = None
+
+
+def _context_length(config: Any) -> int | None:
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    return getattr(text, "max_position_embeddings", None)
+
+
+def check_context(prompt_tokens: int, config: Any) -> None:
+    limit = _context_length(config)
+    if limit is not None and prompt_tokens >= limit:
+        raise ContextLengthError(
+            f"The prompt needs {prompt_tokens} tokens but the model's context length is {limit}; "
+            "lower --max-pixels or --max-tiles, or use fewer images."
+        )
+
+
+def generate_stream(
+    *,
+    adapter: Adapter,
+    requests: list[PreparedRequest],
+    gen: GenerationConfig,
+    cache: FeatureCache,
+    token_ids: TokenIds,
+    tokenizer: Any,
+) -> Iterator[TokenEvent | FinishEvent]:
+    """Run one batch; yield TokenEvents as tokens arrive and one FinishEvent per request."""
+    import torch
+
+    model = adapter.model
+    device = model.device
+    timings = Timings()
+    with torch.inference_mode():
+        start = time.perf_counter()
+        vision = encode_batch(adapter, requests, cache)
+        timings.vision_s = time.perf_counter() - start
+
+        batch = collate(requests, pad_id=token_ids.pad)
+        for length in batch.lengths:
+            check_context(length, model.config)
+        input_ids = batch.input_ids.to(device)  # (B, L)
+        mask = batch.attention_mask.to(device)  # (B, L)
+        extras = {k: v.to(device) for k, v in batch.token_extras.items()}  # each (B, L)
+
+        start = time.perf_counter()
+        embeds = adapter.embed(input_ids)  # (B, L, D)
+        merged = adapter.merge(input_ids, embeds, vision.features)
+        positions = adapter.prefill_positions(input_ids, mask, extras=extras, requests=requests)
+        from transformers import DynamicCache
+
+        kv = DynamicCache(config=model.config.get_text_config(decoder=True))
+        logits = _forward(adapter, merged.embeds, mask, positions, kv, merged.decoder_kwargs)  # (B, V)
+        timings.prefill_s = time.perf_counter() - start
+
+        rows = [_Row(stream=TextStream(tokenizer, gen.stop)) for _ in requests]
+        generators = None if gen.greedy else make_generators(len(requests), gen.seed)
+        seen, seen_mask = input_ids, mask.bool()  # (B, S)
+        decode_start = time.perf_counter()
+        for step in range(gen.max_tokens):
+            if gen.repetition_penalty != 1.0:
+                logits = apply_repetition_penalty(logits, seen, seen_mask, gen.repetition_penalty)
+            next_tokens = choose_next(logits, gen, generators)  # (B,)
+            active = torch.tensor([row.finish is None for row in rows], device=device)  # (B,)
+            next_tokens = torch.where(active, next_tokens, torch.full_like(next_tokens, token_ids.pad))
+            for index, (row, token) in enumerate(zip(rows, next_tokens.tolist())):
+                if row.finish is not None:
+                    continue
+                row.tokens.append(token)
+                if token in token_ids.eos and not gen.ignore_eos:
+                    row.finish = FinishReason.STOP
+                    continue
+                text = row.stream.push(token)
+                if text:
+                    yield TokenEvent(index=index, token_id=token, text=text)
+                if row.stream.stopped:
+                    row.finish = FinishReason.STOP_STRING
+                elif len(row.tokens) >= gen.max_tokens:
+                    row.finish = FinishReason.LENGTH
+            if all(row.finish is not None for row in rows) or step == gen.max_tokens - 1:
+                break
+            seen = torch.cat([seen, next_tokens[:, None]], dim=1)  # (B, S+1)
+            seen_mask = torch.cat([seen_mask, torch.ones_like(seen_mask[:, :1])], dim=1)  # (B, S+1)
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)  # (B, L+t)
+            positions = adapter.decode_positions(positions)  # (..., B, 1)
+            step_embeds = adapter.embed(next_tokens[:, None])  # (B, 1, D)
+            logits = _forward(adapter, step_embeds, mask, positions, kv, {})  # (B, V)
+        timings.decode_s = time.perf_counter() - decode_start
+
+    for index, (row, request) in enumerate(zip(rows, requests)):
+        tail = row.stream.finish()
+        if tail:
+            yield TokenEvent(index=index, token_id=-1, text=tail)
+        usage = [
+            ImageUsage(
+                source=im.source.source,
+                width=im.source.image.width,
+                height=im.source.image.height,
+                resized=im.resized,
+                visual_tokens=im.visual_tokens,
+            )
+            for im in request.images
+        ]
+        result = GenerationResult(
+            text=row.stream.text,
+            token_ids=row.tokens,
+            finish_reason=row.finish or FinishReason.LENGTH,
+            prompt_tokens=batch.lengths[index],
+            visual_tokens=request.visual_tokens,
+            completion_tokens=len(row.tokens),
+            timings=timings,
+            images=usage,
+            vision_cache_hits=vision.hits[index],
+        )
+        yield FinishEvent(index=index, result=result)
+
+
+def _forward(
+    adapter: Adapter,
+    embeds: "torch.Tensor",
+    mask: "torch.Tensor",
+    positions: "torch.Tensor",
+    kv: Any,
+    decoder_kwargs: dict[str, Any],
+) -> "torch.Tensor":
+    """One decoder pass; float32 logits of the last position, (B, V)."""
+    import torch
+
+    out = adapter.decoder(
+        inputs_embeds=embeds,  # (B, T, D)
+        attention_mask=mask,  # (B, past + T)
+        position_ids=positions,
+        past_key_values=kv,
+        use_cache=True,
+        **decoder_kwargs,
+    )
+    hidden = out.last_hidden_state[:, -1:, :]  # (B, 1, D)
+    return adapter.lm_head(hidden)[:, -1].to(copy=True, dtype=torch.float32)  # (B, V)

@@ -1,0 +1,91 @@
+"""Load a VLM and its processor from a folder or hub id, safely, and pick its adapter.
+
+Safety by default: remote code never runs unless `trust_remote_code` is set, and only
+safetensors weights load unless `allow_pickle` is set. Every failure becomes one of the
+library's `ModelError`s with a sentence that says what to do.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from vlmcli.engine.adapters import ADAPTERS, Adapter
+from vlmcli.engine.config import EngineConfig
+from vlmcli.engine.device import resolve_device, resolve_dtype
+from vlmcli.engine.families import supported_model_types
+from vlmcli.engine.source import ModelSource, check_weights_safety, read_model_config, resolve_source
+from vlmcli.errors import ModelError, ResourceError, UnsafeModelError, UnsupportedModelError
+
+
+@dataclass
+class LoadedModel:
+    source: ModelSource
+    model_type: str
+    adapter: Adapter
+    processor: Any
+    load_s: float
+
+
+def check_family(config: dict, folder_name: str) -> str:
+    """The model_type, if vlmcli has an adapter for it; otherwise a clear error."""
+    model_type = str(config.get("model_type", ""))
+    if model_type in ADAPTERS:
+        return model_type
+    supported = ", ".join(supported_model_types())
+    if "auto_map" in config and not model_type:
+        raise UnsupportedModelError(
+            f"{folder_name} is a custom-code model, which vlmcli does not support; supported families: {supported}."
+        )
+    if "vision_config" not in config:
+        raise ModelError(
+            f"{folder_name} is not a vision-language model (model_type {model_type or 'unknown'!r}); "
+            f"supported families: {supported}."
+        )
+    raise UnsupportedModelError(
+        f"{folder_name} is a {model_type!r} model, a family vlmcli does not support yet; supported: {supported}."
+    )
+
+
+def load_model(config: EngineConfig) -> LoadedModel:
+    start = time.perf_counter()
+    source = resolve_source(
+        config.model,
+        revision=config.revision,
+        offline=config.offline,
+        cache_dir=config.cache_dir,
+        allow_pickle=config.allow_pickle,
+    )
+    raw = read_model_config(source.folder)
+    model_type = check_family(raw, config.model)
+    if "auto_map" in raw and not config.trust_remote_code:
+        raise UnsafeModelError(
+            f"{config.model} ships its own Python code (auto_map); vlmcli loads the built-in transformers "
+            f"{model_type!r} classes instead. Pass --trust-remote-code only if you trust this repository."
+        )
+    check_weights_safety(source.folder, allow_pickle=config.allow_pickle)
+    device = resolve_device(config.device)
+    dtype = resolve_dtype(config.dtype, device)
+
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    kwargs = {"trust_remote_code": config.trust_remote_code}
+    try:
+        processor = AutoProcessor.from_pretrained(str(source.folder), **kwargs)
+        model = AutoModelForImageTextToText.from_pretrained(
+            str(source.folder), dtype=dtype, use_safetensors=not config.allow_pickle, **kwargs
+        )
+    except torch.OutOfMemoryError:
+        raise ResourceError(
+            f"Out of memory loading {config.model} on {device}; try --dtype bfloat16 or a smaller model."
+        ) from None
+    except (OSError, ValueError, KeyError) as err:
+        raise ModelError(f"{config.model} could not be loaded: {str(err).splitlines()[0]}") from None
+    model.to(device)
+    model.eval()
+    adapter = ADAPTERS[model_type](model=model, processor=processor, model_type=model_type)
+    return LoadedModel(
+        source=source, model_type=model_type, adapter=adapter, processor=processor, load_s=time.perf_counter() - start
+    )

@@ -1,0 +1,134 @@
+"""Find a model's files: a local folder, or a hub id resolved through the hub cache.
+
+A hub id is turned into a local snapshot folder with `huggingface_hub.snapshot_download`
+(which uses and fills the normal cache, honouring HF_HOME / HF_HUB_CACHE), so every model
+is then loaded from a folder by exactly the same code. Offline (the `offline` switch or
+HF_HUB_OFFLINE=1) only the cache is consulted and no connection is attempted.
+
+Only the files a VLM needs are fetched; pickled weights are not fetched unless allowed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from vlmcli.errors import ModelError, ModelNotFoundError, UnsafeModelError
+
+_CONFIG_PATTERNS = ["*.json", "*.jinja", "*.txt", "*.model", "*.tiktoken"]
+_SAFE_WEIGHTS = ["*.safetensors"]
+_PICKLED_WEIGHTS = ["*.bin", "*.pt", "*.pth"]
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A model folder on disk and how it was found."""
+
+    folder: Path
+    model_id: str
+    """What the user asked for (hub id or folder path), for messages and output."""
+    revision: str | None
+    """The resolved commit for hub models (from the snapshot folder name), else None."""
+
+
+def env_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _looks_like_path(model: str) -> bool:
+    """Hub ids are `name` or `org/name`; anything else is meant as a path."""
+    return model.startswith((".", "/", "~")) or model.count("/") > 1 or (os.sep != "/" and os.sep in model)
+
+
+def resolve_source(
+    model: str, *, revision: str | None, offline: bool, cache_dir: Path | None, allow_pickle: bool
+) -> ModelSource:
+    """Return the local folder holding `model` (a folder path or a hub id)."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return ModelSource(folder=path.resolve(), model_id=model, revision=None)
+    if path.exists():
+        raise ModelError(f"{model} is a file, not a model folder or hub id.")
+    if _looks_like_path(model):
+        raise ModelNotFoundError(f"Model folder {model} does not exist.")
+    return _from_hub(
+        model, revision=revision, offline=offline or env_offline(), cache_dir=cache_dir, allow_pickle=allow_pickle
+    )
+
+
+def _from_hub(
+    repo_id: str, *, revision: str | None, offline: bool, cache_dir: Path | None, allow_pickle: bool
+) -> ModelSource:
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HFValidationError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    patterns = _CONFIG_PATTERNS + _SAFE_WEIGHTS + (_PICKLED_WEIGHTS if allow_pickle else [])
+    try:
+        folder = snapshot_download(
+            repo_id,
+            revision=revision,
+            cache_dir=str(cache_dir) if cache_dir else None,
+            local_files_only=offline,
+            allow_patterns=patterns,
+        )
+    except HFValidationError:
+        raise ModelNotFoundError(
+            f"{repo_id!r} is neither an existing folder nor a valid Hugging Face hub id (org/name)."
+        ) from None
+    except GatedRepoError:
+        raise ModelNotFoundError(
+            f"Model {repo_id} is gated: accept its licence on huggingface.co and log in (hf auth login)."
+        ) from None
+    except RepositoryNotFoundError:
+        raise ModelNotFoundError(f"Model {repo_id} was not found on the Hugging Face hub.") from None
+    except RevisionNotFoundError:
+        raise ModelNotFoundError(f"Model {repo_id} has no revision {revision!r}.") from None
+    except LocalEntryNotFoundError:
+        if offline:
+            raise ModelNotFoundError(
+                f"Model {repo_id} is not in the local hub cache and offline mode is on; "
+                "download it once with network access, or pass a local folder with --model."
+            ) from None
+        raise ModelNotFoundError(
+            f"Model {repo_id} could not be downloaded (no network?) and is not in the local hub cache; "
+            "pass a local folder with --model."
+        ) from None
+    except OSError as err:  # connection errors and the like surface as OSError subclasses
+        raise ModelNotFoundError(
+            f"Model {repo_id} could not be fetched from the hub ({type(err).__name__}); "
+            "check the network or use --offline with a cached model."
+        ) from None
+    folder_path = Path(folder)
+    return ModelSource(folder=folder_path, model_id=repo_id, revision=folder_path.name)
+
+
+def read_model_config(folder: Path) -> dict:
+    """The folder's config.json as a dict; a clear error when it is missing or broken."""
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise ModelError(f"{folder} has no config.json, so it is not a transformers model folder.")
+    try:
+        return json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ModelError(f"{config_path} cannot be read as JSON ({err}).") from None
+
+
+def check_weights_safety(folder: Path, *, allow_pickle: bool) -> None:
+    """Refuse folders whose only weights are pickled, unless pickle is allowed."""
+    safe = any(folder.glob("*.safetensors"))
+    pickled = [p.name for pattern in _PICKLED_WEIGHTS for p in folder.glob(pattern)]
+    if not safe and pickled and not allow_pickle:
+        raise UnsafeModelError(
+            f"{folder} has only pickled weights ({', '.join(sorted(pickled)[:3])}), which can run code when "
+            "loaded; pass --allow-pickle if you trust this model."
+        )
+    if not safe and not pickled:
+        raise ModelError(f"{folder} has no model weights (*.safetensors).")
