@@ -97,7 +97,7 @@ class Adapter(ABC):
         images = [[im.image for im in request.images]] if request.images else None
         out = self.processor(text=[text], images=images, return_tensors="pt")
         input_ids = out["input_ids"][0]  # (L,)
-        prepared = self.split_images(out, list(request.images), input_ids)
+        prepared = self.split_images(out, list(request.images), input_ids) if request.images else []
         extras = {k: out[k][0] for k in self.token_extra_keys if k in out}
         return PreparedRequest(input_ids=input_ids, images=prepared, token_extras=extras)
 

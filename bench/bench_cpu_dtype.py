@@ -1,0 +1,83 @@
+"""CPU dtype choice: float32 against bfloat16 on the real SmolVLM2-256M architecture.
+
+Random weights at the real size (vlmcli.testing.smolvlm_256m_config), so no download.
+Measures, side by side in one run, the three stages the engine runs: the vision tower on
+one 512 px tile, a 256-token prefill, and 32 single-token decode steps with a KV cache.
+Prints seconds per stage and the bf16/fp32 ratio (> 1 means bf16 is slower).
+
+    python bench/bench_cpu_dtype.py [--threads N] [--repeats R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import torch
+
+
+def best_of(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def stages(model, dtype: torch.dtype, repeats: int) -> dict[str, float]:
+    from transformers import DynamicCache
+
+    model = model.to(dtype)
+    vision_size = model.config.vision_config.image_size
+    pixels = torch.randn(1, 1, 3, vision_size, vision_size, dtype=dtype)  # (B, tiles, 3, H, W)
+    decoder = model.model.text_model
+    embeds = torch.randn(1, 256, model.config.text_config.hidden_size, dtype=dtype)  # (B, L, D)
+
+    def vision():
+        model.model.get_image_features(pixel_values=pixels)
+
+    def prefill():
+        decoder(inputs_embeds=embeds, use_cache=True, past_key_values=DynamicCache(config=model.config.text_config))
+
+    def decode():
+        kv = DynamicCache(config=model.config.text_config)
+        decoder(inputs_embeds=embeds, use_cache=True, past_key_values=kv)
+        step = embeds[:, -1:]
+        for _ in range(32):
+            hidden = decoder(inputs_embeds=step, use_cache=True, past_key_values=kv).last_hidden_state
+            model.lm_head(hidden)
+
+    with torch.inference_mode():
+        v = best_of(vision, repeats)
+        p = best_of(prefill, repeats)
+        d = best_of(decode, max(1, repeats // 2)) - p
+    return {"vision_s": v, "prefill_s": p, "decode_32_s": d}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    from transformers import SmolVLMForConditionalGeneration
+
+    from vlmcli.testing import smolvlm_256m_config
+
+    torch.manual_seed(0)
+    model = SmolVLMForConditionalGeneration(smolvlm_256m_config()).eval()
+    params = sum(p.numel() for p in model.parameters()) / 1e6
+    print(f"model: SmolVLM2-256M architecture, random weights, {params:.0f}M parameters")
+    print(f"machine: {platform.processor() or platform.machine()}, torch threads {args.threads}, torch {torch.__version__}")
+    fp32 = stages(model, torch.float32, args.repeats)
+    bf16 = stages(model, torch.bfloat16, args.repeats)
+    print(f"{'stage':<12}{'float32 s':>12}{'bfloat16 s':>12}{'bf16/fp32':>12}")
+    for key in fp32:
+        print(f"{key:<12}{fp32[key]:>12.3f}{bf16[key]:>12.3f}{bf16[key] / fp32[key]:>12.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""The engine's greedy output equals transformers' `model.generate` token for token.
+
+For every family's tiny checkpoint, loaded from its folder exactly like a hub model:
+one request with one real photo, and a batch mixing one- and two-image requests of
+different prompt lengths (left padding).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from vlmcli.engine import Engine, EngineConfig, GenerationConfig, ImageInput, Request
+from vlmcli.testing import FAMILIES, sample_photos
+
+NEW_TOKENS = 8
+
+
+def reference(engine: Engine, requests: list[Request]) -> list[list[int]]:
+    """transformers' own path: processor on the chat template, then model.generate."""
+    processor = engine.loaded.processor
+    processor.tokenizer.padding_side = "left"
+    texts = [engine.adapter.prompt_text(r) for r in requests]
+    images = [[im.image for im in r.images] for r in requests]
+    inputs = processor(text=texts, images=images, return_tensors="pt", padding=True)
+    out = engine.adapter.model.generate(**inputs, do_sample=False, max_new_tokens=NEW_TOKENS)
+    rows = []
+    for row in out[:, inputs["input_ids"].shape[1] :].tolist():
+        kept = []
+        for token in row:
+            kept.append(token)
+            if token in engine.token_ids.eos:
+                break
+        rows.append(kept)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def photos():
+    return [ImageInput(p, source=f"photo{i}") for i, p in enumerate(sample_photos())]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_greedy_matches_generate_single_and_batched(family, tiny_checkpoint, photos):
+    engine = Engine.load(EngineConfig(model=str(tiny_checkpoint(family)), device="cpu", dtype="float32"))
+    gen = GenerationConfig(max_tokens=NEW_TOKENS)
+    one = Request(prompt="What is in this picture?", images=(photos[0],))
+    two = Request(prompt="Which of these two photos is brighter, and why?", images=(photos[1], photos[3]))
+    assert [r.token_ids for r in engine.generate([one], gen)] == reference(engine, [one])
+    batch = [one, two]
+    results = engine.generate(batch, gen)
+    assert [r.token_ids for r in results] == reference(engine, batch)
+    for request, result in zip(batch, results):
+        assert result.completion_tokens == len(result.token_ids)
+        assert result.visual_tokens == sum(u.visual_tokens for u in result.images) > 0
+        assert [u.source for u in result.images] == [im.source for im in request.images]
+        expected_ids = engine.adapter.prepare(request).input_ids
+        assert result.prompt_tokens == len(expected_ids)
+        image_tokens = int((expected_ids == engine.adapter.image_token_id).sum())
+        assert result.visual_tokens == image_tokens

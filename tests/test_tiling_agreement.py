@@ -1,0 +1,342 @@
+"""vlmcli.tiling agrees with transformers' own processors, computed live.
+
+Heavy (imports transformers' image processors, ~5-10 s), hence marked `slow`, and the
+import happens in the `hf` fixture so that `-m "not slow"` does not pay for it. Everything
+else about tiling is tested without transformers in the other test_tiling_* files.
+Processors are built offline with tiny settings (tiles of 28-64 px) so calls are cheap.
+"""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vlmcli.errors import InputError
+from vlmcli.tiling import (
+    Idefics3Spec,
+    LlavaNextSpec,
+    LlavaOnevisionSpec,
+    LlavaSpec,
+    QwenSpec,
+    ResolutionPolicy,
+    anyres_pinpoints,
+    anyres_visual_tokens,
+    choose_grid,
+    cut_tiles,
+    idefics3_layout,
+    idefics3_longest_edge,
+    pinpoints_for,
+    plan_idefics3,
+    plan_llava_next,
+    plan_qwen,
+    qwen_pixel_bounds,
+    qwen_visual_tokens,
+    select_best_resolution,
+    smart_resize,
+)
+
+pytestmark = pytest.mark.slow
+
+CHANNELS_LAST = {"input_data_format": "channels_last"}
+"""Say so explicitly: transformers guesses channels-first for 1- or 3-px-high arrays."""
+
+# (width, height): squares, tiny, 1:10 and 10:1 panoramas, photos, extreme strips.
+SIZES = [
+    (1, 1), (2, 3), (16, 16), (1, 10), (10, 1), (10, 100), (100, 10), (64, 64), (65, 64),
+    (129, 64), (224, 224), (336, 336), (337, 335), (640, 480), (800, 600), (1920, 1080),
+    (1080, 1920), (384, 384), (4000, 3000), (3000, 4000), (5000, 200), (200, 5000),
+    (1024, 1), (1, 1024), (300, 7), (333, 1000), (5000, 1),
+]  # fmt: skip
+
+PINPOINT_SETS = [
+    [[336, 672], [672, 336], [672, 672], [1008, 336], [336, 1008]],  # LLaVA-NeXT v1.6
+    [[r * 384, c * 384] for r in range(1, 7) for c in range(1, 7)],  # OneVision
+    [list(p) for p in pinpoints_for(4, 336)],
+    [list(p) for p in pinpoints_for(9, 64)],
+]
+
+
+@pytest.fixture(scope="module")
+def hf() -> types.SimpleNamespace:
+    """transformers' processors and reference functions, imported on first use."""
+    pytest.importorskip("transformers")
+    import transformers
+    from transformers.image_processing_utils import select_best_resolution
+    from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
+
+    names = [
+        "CLIPImageProcessor", "Idefics3ImageProcessor", "LlavaNextImageProcessor", "LlavaNextImageProcessorPil",
+        "LlavaNextProcessor", "LlavaOnevisionImageProcessor", "LlavaOnevisionProcessor",
+        "LlavaOnevisionVideoProcessor", "LlavaProcessor", "Qwen2VLImageProcessor",
+    ]  # fmt: skip
+    classes = {name: getattr(transformers, name) for name in names}
+    return types.SimpleNamespace(select_best_resolution=select_best_resolution, smart_resize=smart_resize, **classes)
+
+
+def _tokenizer():
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordLevel({"<unk>": 0, "<image>": 1, "<video>": 2, "hi": 3}, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>")
+    fast.add_special_tokens({"additional_special_tokens": ["<image>", "<video>"]})
+    return fast
+
+
+@pytest.fixture(scope="module")
+def tokenizer(hf):
+    return _tokenizer()
+
+
+def _blank(width: int, height: int) -> np.ndarray:
+    return np.zeros((height, width, 3), dtype=np.uint8)  # (H, W, C)
+
+
+# --- anyres grid ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pinpoints", PINPOINT_SETS, ids=["next", "onevision", "4x336", "9x64"])
+def test_select_best_resolution_matches_transformers(hf, pinpoints):
+    for width, height in SIZES:
+        assert select_best_resolution((height, width), pinpoints) == tuple(
+            hf.select_best_resolution((height, width), pinpoints)
+        ), (width, height)
+
+
+def test_cut_tiles_match_llava_next_patches_pixel_for_pixel(hf):
+    tile = 28
+    processor = hf.LlavaNextImageProcessorPil(
+        size={"shortest_edge": tile},
+        crop_size={"height": tile, "width": tile},
+        image_grid_pinpoints=[list(p) for p in pinpoints_for(4, tile)],
+    )
+    rng = np.random.default_rng(0)
+    for width, height in [(100, 10), (10, 100), (50, 37), (77, 77), (300, 200), (1, 10), (5000, 1)]:
+        pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)  # (H, W, C)
+        expected = processor.get_image_patches(
+            pixels.transpose(2, 0, 1).copy(),  # (C, H, W)
+            processor.image_grid_pinpoints,
+            size=(tile, tile),
+            patch_size=tile,
+            resample=3,  # bicubic
+        )[1:]  # drop the base image
+        grid = choose_grid(width=width, height=height, tile_size=tile, max_tiles=4)
+        tiles = cut_tiles(Image.fromarray(pixels), grid)
+        assert len(tiles) == len(expected), (width, height)
+        for ours, theirs in zip(tiles, expected):
+            np.testing.assert_array_equal(np.asarray(ours).transpose(2, 0, 1), theirs)
+
+
+# --- Qwen ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("factor", "min_pixels", "max_pixels"),
+    [(28, 56 * 56, 28 * 28 * 1280), (32, 32 * 32 * 4, 32 * 32 * 256), (28, 4 * 28 * 28, 8 * 28 * 28), (28, 1, 10**8)],
+)
+def test_smart_resize_matches_transformers(hf, factor, min_pixels, max_pixels):
+    for width, height in SIZES:
+        try:
+            expected = hf.smart_resize(height, width, factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)
+        except ValueError:
+            with pytest.raises(ValueError):
+                smart_resize(height=height, width=width, factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)
+            with pytest.raises(InputError):
+                qwen_visual_tokens(
+                    height=height,
+                    width=width,
+                    patch_size=factor // 2,
+                    merge_size=2,
+                    min_pixels=min_pixels,
+                    max_pixels=max_pixels,
+                )
+            continue
+        ours = smart_resize(height=height, width=width, factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)
+        assert ours == expected, (width, height)
+
+
+def test_qwen_tokens_match_image_processor(hf):
+    processor = hf.Qwen2VLImageProcessor(min_pixels=4 * 28 * 28, max_pixels=16 * 28 * 28)
+    for width, height in SIZES:
+        if max(width, height) / min(width, height) > 200:
+            continue
+        tokens, grid_thw, _ = qwen_visual_tokens(
+            height=height, width=width, patch_size=14, merge_size=2, min_pixels=4 * 28 * 28, max_pixels=16 * 28 * 28
+        )
+        assert tokens * 4 == processor.get_number_of_image_patches(height, width), (width, height)
+        if width * height <= 2_000_000:
+            out = processor(images=[_blank(width, height)], **CHANNELS_LAST)
+            assert tuple(int(v) for v in out["image_grid_thw"][0]) == grid_thw, (width, height)
+
+
+# --- Idefics3 / SmolVLM ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("longest_edge", "splitting"), [(256, True), (200, True), (256, False)])
+def test_idefics3_layout_matches_image_processor(hf, longest_edge, splitting):
+    """200 is not a multiple of the 64 px tile: transformers' own
+    `get_number_of_image_patches` then disagrees with its `preprocess` (e.g. 1920x1080 ->
+    2x4 vs 3x4); we follow `preprocess`, which decides the prompt."""
+    processor = hf.Idefics3ImageProcessor(
+        size={"longest_edge": longest_edge}, max_image_size={"longest_edge": 64}, do_image_splitting=splitting
+    )
+    spec = Idefics3Spec(longest_edge=longest_edge, max_image_size=64, image_seq_len=16, do_image_splitting=splitting)
+    sizes = SIZES if splitting else [(w, h) for w, h in SIZES if w * h < 10**6]  # always 1 image: skip big ones
+    for width, height in sizes:
+        out = processor(
+            images=[_blank(width, height)], return_row_col_info=True, return_tensors="pt", **CHANNELS_LAST
+        )
+        layout = idefics3_layout(
+            width=width, height=height, longest_edge=longest_edge, max_image_size=64, do_image_splitting=splitting
+        )
+        assert (out["rows"][0][0], out["cols"][0][0]) == (layout.rows, layout.cols), (width, height)
+        assert out["pixel_values"].shape[1] == layout.encoder_images, (width, height)
+        plan = plan_idefics3(spec, ResolutionPolicy(), width=width, height=height)
+        assert plan.visual_tokens == 16 * out["pixel_values"].shape[1]
+
+
+# --- LLaVA family ---------------------------------------------------------------------
+
+
+def _next_processor(hf, tokenizer, *, tile, patch, pinpoints, strategy, extra):
+    image_processor = hf.LlavaNextImageProcessor(
+        size={"shortest_edge": tile}, crop_size={"height": tile, "width": tile}, image_grid_pinpoints=pinpoints
+    )
+    return hf.LlavaNextProcessor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        patch_size=patch,
+        vision_feature_select_strategy=strategy,
+        num_additional_image_tokens=extra,
+    )
+
+
+@pytest.mark.parametrize(("strategy", "extra"), [("default", 1), ("full", 0), ("full", 1)])
+def test_llava_next_counts_match_processor(hf, tokenizer, strategy, extra):
+    pinpoints = PINPOINT_SETS[0]
+    processor = _next_processor(hf, tokenizer, tile=336, patch=14, pinpoints=pinpoints, strategy=strategy, extra=extra)
+    spec = LlavaNextSpec(
+        image_size=336,
+        patch_size=14,
+        vision_feature_select_strategy=strategy,
+        num_additional_image_tokens=extra,
+        image_grid_pinpoints=pinpoints,
+    )
+    counts = processor._get_num_multimodal_tokens(image_sizes=[(h, w) for w, h in SIZES])["num_image_tokens"]
+    assert [anyres_visual_tokens(spec, width=w, height=h) for w, h in SIZES] == counts
+
+
+def test_llava_next_prompt_expansion_matches(hf, tokenizer):
+    """End to end: the `<image>` tokens the real processor puts in input_ids."""
+    pinpoints = [list(p) for p in pinpoints_for(4, 28)]
+    processor = _next_processor(hf, tokenizer, tile=28, patch=7, pinpoints=pinpoints, strategy="default", extra=1)
+    spec = LlavaNextSpec(image_size=28, patch_size=7, image_grid_pinpoints=pinpoints)
+    for width, height in SIZES[:12] + [(5000, 200), (5000, 1)]:
+        out = processor(images=[_blank(width, height)], text="hi <image>", images_kwargs=CHANNELS_LAST)
+        assert out["input_ids"][0].count(1) == anyres_visual_tokens(spec, width=width, height=height), (width, height)
+
+
+def _onevision_processor(hf, tokenizer, *, tile, patch, pinpoints, strategy="full"):
+    image_processor = hf.LlavaOnevisionImageProcessor(
+        size={"height": tile, "width": tile}, image_grid_pinpoints=pinpoints
+    )
+    return hf.LlavaOnevisionProcessor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        video_processor=hf.LlavaOnevisionVideoProcessor(),
+        num_image_tokens=(tile // patch) ** 2,
+        vision_feature_select_strategy=strategy,
+        vision_aspect_ratio="anyres_max_9",
+    )
+
+
+@pytest.mark.parametrize("strategy", ["full", "default"])
+def test_llava_onevision_counts_match_processor(hf, tokenizer, strategy):
+    processor = _onevision_processor(hf, tokenizer, tile=384, patch=14, pinpoints=PINPOINT_SETS[1], strategy=strategy)
+    spec = LlavaOnevisionSpec(vision_feature_select_strategy=strategy)
+    counts = processor._get_num_multimodal_tokens(image_sizes=[(h, w) for w, h in SIZES])["num_image_tokens"]
+    assert [anyres_visual_tokens(spec, width=w, height=h) for w, h in SIZES] == counts
+
+
+def test_llava_onevision_prompt_expansion_matches_single_and_multi_image(hf, tokenizer):
+    pinpoints = [[r * 28, c * 28] for r in range(1, 7) for c in range(1, 7)]
+    processor = _onevision_processor(hf, tokenizer, tile=28, patch=7, pinpoints=pinpoints)
+    spec = LlavaOnevisionSpec(image_size=28, patch_size=7, image_grid_pinpoints=pinpoints)
+    sizes = SIZES[:12] + [(5000, 200)]
+    for width, height in sizes:
+        out = processor(images=[_blank(width, height)], text="hi <image>", images_kwargs=CHANNELS_LAST)
+        assert out["input_ids"][0].count(1) == anyres_visual_tokens(spec, width=width, height=height), (width, height)
+    pair = [_blank(16, 16), _blank(100, 10)]
+    out = processor(images=[pair], text="<image> <image>", images_kwargs=CHANNELS_LAST)
+    per_image = anyres_visual_tokens(spec, width=16, height=16, multi_image=True)
+    assert out["input_ids"][0].count(1) == 2 * per_image
+
+
+def test_llava15_tokens_per_image_match_processor(hf, tokenizer):
+    image_processor = hf.CLIPImageProcessor(size={"shortest_edge": 336}, crop_size={"height": 336, "width": 336})
+    for strategy, extra in [("default", 1), ("full", 1), ("full", 0)]:
+        processor = hf.LlavaProcessor(
+            image_processor=image_processor,
+            tokenizer=tokenizer,
+            patch_size=14,
+            vision_feature_select_strategy=strategy,
+            num_additional_image_tokens=extra,
+        )
+        expected = processor._get_num_multimodal_tokens(image_sizes=[(480, 640)])["num_image_tokens"][0]
+        spec = LlavaSpec(vision_feature_select_strategy=strategy, num_additional_image_tokens=extra)
+        assert spec.tokens_per_image == expected
+
+
+# --- the policy, applied through each family's native knobs ---------------------------
+
+POLICIES = [
+    ResolutionPolicy(max_tiles=3),
+    ResolutionPolicy(max_tiles=2, min_pixels=2 * 64 * 64),
+    ResolutionPolicy(max_pixels=6 * 64 * 64),
+]
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=["tiles3", "tiles2-floor2", "pixels6"])
+def test_policy_through_native_knobs(hf, tokenizer, policy):
+    """Feed the knobs our mapping picks to the real processors; they must produce exactly
+    the plan we predicted, within the policy's caps."""
+    sizes = [(16, 16), (10, 100), (100, 10), (640, 480), (1920, 1080), (5000, 200)]
+    cap = policy.tile_cap(64)
+    # Idefics3: per-image longest_edge
+    idefics = hf.Idefics3ImageProcessor(size={"longest_edge": 256}, max_image_size={"longest_edge": 64})
+    spec = Idefics3Spec(longest_edge=256, max_image_size=64, image_seq_len=16)
+    for width, height in sizes:
+        edge = idefics3_longest_edge(spec, policy, width=width, height=height)
+        out = idefics(
+            images=[_blank(width, height)],
+            size={"longest_edge": edge},
+            return_row_col_info=True,
+            **CHANNELS_LAST,
+            return_tensors="pt",
+        )
+        plan = plan_idefics3(spec, policy, width=width, height=height)
+        assert plan.tiles == out["pixel_values"].shape[1] and plan.tiles <= cap + 1, (width, height)
+    # LLaVA-NeXT: pinpoints
+    next_spec = LlavaNextSpec(image_size=64, patch_size=16, image_grid_pinpoints=[[64, 128], [128, 64], [128, 128]])
+    pinpoints = [list(p) for p in anyres_pinpoints(next_spec, policy)]
+    processor = _next_processor(hf, tokenizer, tile=64, patch=16, pinpoints=pinpoints, strategy="default", extra=1)
+    for width, height in sizes:
+        out = processor(images=[_blank(width, height)], text="hi <image>", images_kwargs=CHANNELS_LAST)
+        plan = plan_llava_next(next_spec, policy, width=width, height=height)
+        assert out["input_ids"][0].count(1) == plan.visual_tokens, (width, height)
+        assert len(out["pixel_values"][0]) == plan.tiles <= cap + 1, (width, height)
+    # Qwen: min/max pixels (a nominal tile is 448 px here, so scale the policy up)
+    qwen_policy = ResolutionPolicy(
+        max_tiles=policy.max_tiles,
+        max_pixels=policy.max_pixels and policy.max_pixels * 49,
+        min_pixels=policy.min_pixels and policy.min_pixels * 49,
+    )
+    min_pixels, max_pixels = qwen_pixel_bounds(QwenSpec(), qwen_policy)
+    qwen = hf.Qwen2VLImageProcessor(min_pixels=min_pixels, max_pixels=max_pixels)
+    for width, height in sizes[:5]:
+        plan = plan_qwen(QwenSpec(), qwen_policy, width=width, height=height)
+        assert plan.visual_tokens * 4 == qwen.get_number_of_image_patches(height, width), (width, height)

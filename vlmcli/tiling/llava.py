@@ -1,0 +1,260 @@
+"""LLaVA-family visual-token accounting: LLaVA 1.5, LLaVA-NeXT and LLaVA-OneVision.
+
+Per encoder image, a ViT with `image_size` input and `patch_size` patches yields
+p = image_size // patch_size patches per side, p^2 tokens plus `num_additional_image_tokens`
+(1 for CLIP's CLS, 0 for SigLIP); the "default" feature-select strategy drops the first.
+
+LLaVA 1.5 has one fixed-size image: p^2 (+extra, -1 for "default") tokens. vlmcli adds its
+own anyres tiling on top (`plan_llava15`): a grid of crops plus a thumbnail, each one image.
+
+LLaVA-NeXT "anyres" (transformers `_get_number_of_features`): pick the pinpoint canvas with
+`select_best_resolution`; its crops are stitched into a (p*rows) x (p*cols) feature map;
+the rows (or columns) that only cover padding are removed ("unpadding", computed from the
+original size with round(., 7) then int()); each remaining feature row gets one newline
+embedding; the base image (whole picture squashed to one crop) adds p^2 (+extra). Finally
+"default" subtracts 1.
+
+LLaVA-OneVision: same, with no CLS, plus "anyres_max_N" pooling: when the unpadded map
+has more than ~N crops' worth of features (ratio sqrt(h*w / (N*p^2)) > 1.1) both sides
+are int()-divided by that ratio. With several images in one prompt, each image is the
+base view only: p^2 + 1 newline.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, replace
+
+from vlmcli.errors import ConfigError
+from vlmcli.tiling.grid import choose_grid, fit_content, pinpoints_for, select_best_resolution
+from vlmcli.tiling.plan import ImagePlan
+from vlmcli.tiling.policy import ResolutionPolicy
+
+Pinpoints = tuple[tuple[int, int], ...]
+"""Candidate canvases as (height, width) pairs, as in `image_grid_pinpoints`."""
+
+
+class SelectStrategy(str, enum.Enum):
+    """`vision_feature_select_strategy`: DEFAULT drops the first (CLS) token, FULL keeps all."""
+
+    DEFAULT = "default"
+    FULL = "full"
+
+
+def _positive(value: object, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer, not {value!r}.")
+
+
+def _check_size(width: int, height: int) -> None:
+    _positive(width, "width")
+    _positive(height, "height")
+
+
+def _strategy(value: object) -> SelectStrategy:
+    try:
+        return SelectStrategy(value)
+    except ValueError:
+        raise ConfigError(f"vision_feature_select_strategy must be 'default' or 'full', not {value!r}.") from None
+
+
+def _pinpoints(value: object, tile: int) -> Pinpoints:
+    try:
+        points = tuple((int(h), int(w)) for h, w in value)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise ConfigError(f"image_grid_pinpoints must be (height, width) pairs, not {value!r}.") from None
+    if not points or any(h < tile or w < tile or h % tile or w % tile for h, w in points):
+        raise ConfigError(f"image_grid_pinpoints must be non-empty multiples of the {tile}px crop, not {value!r}.")
+    return points
+
+
+def parse_anyres_max(vision_aspect_ratio: str) -> int:
+    """N from OneVision's `vision_aspect_ratio` "anyres_max_N"."""
+    prefix = "anyres_max_"
+    tail = vision_aspect_ratio[len(prefix) :] if vision_aspect_ratio.startswith(prefix) else ""
+    if not tail.isdigit() or int(tail) < 1:
+        raise ConfigError(f"vision_aspect_ratio must look like 'anyres_max_9', not {vision_aspect_ratio!r}.")
+    return int(tail)
+
+
+def unpadded_feature_size(
+    *, orig_height: int, orig_width: int, patches_height: int, patches_width: int, scale_height: int, scale_width: int
+) -> tuple[int, int]:
+    """(rows, cols) of the stitched anyres feature map left after removing padding rows
+    or columns (transformers' `_get_unpadded_features`, before newlines)."""
+    current_height = patches_height * scale_height
+    current_width = patches_width * scale_width
+    if orig_width / orig_height > current_width / current_height:
+        new_height = int(round(orig_height * (current_width / orig_width), 7))
+        current_height -= ((current_height - new_height) // 2) * 2
+    else:
+        new_width = int(round(orig_width * (current_height / orig_height), 7))
+        current_width -= ((current_width - new_width) // 2) * 2
+    return current_height, current_width
+
+
+def pool_to_max_patches(*, height: int, width: int, patches: int, max_num_patches: int) -> tuple[int, int]:
+    """OneVision "anyres_max_N": shrink a (height, width) feature map by
+    ratio = sqrt(h*w / (N * patches^2)) when ratio > 1.1 (each side int(side // ratio))."""
+    ratio = math.sqrt(height * width / (max_num_patches * patches**2))
+    if ratio > 1.1:
+        return int(height // ratio), int(width // ratio)
+    return height, width
+
+
+@dataclass(frozen=True)
+class LlavaSpec:
+    """What LLaVA 1.5 (and vlmcli's tiling for it) needs. Defaults: llava-1.5-7b-hf."""
+
+    image_size: int = 336
+    """`vision_config.image_size` (= the processor's crop size): the tile side."""
+    patch_size: int = 14
+    """`vision_config.patch_size` (processor `patch_size`)."""
+    vision_feature_select_strategy: SelectStrategy = SelectStrategy.DEFAULT
+    """`config.vision_feature_select_strategy`."""
+    num_additional_image_tokens: int = 1
+    """processor `num_additional_image_tokens`: 1 for CLIP towers (CLS), 0 for SigLIP."""
+
+    def __post_init__(self) -> None:
+        _positive(self.image_size, "image_size")
+        _positive(self.patch_size, "patch_size")
+        if self.num_additional_image_tokens < 0:
+            raise ConfigError("num_additional_image_tokens must be >= 0.")
+        object.__setattr__(self, "vision_feature_select_strategy", _strategy(self.vision_feature_select_strategy))
+
+    @property
+    def patches_per_side(self) -> int:
+        return self.image_size // self.patch_size
+
+    @property
+    def tokens_per_image(self) -> int:
+        """Tokens of one encoder image: p^2 + extra, minus 1 under "default"."""
+        dropped = 1 if self.vision_feature_select_strategy is SelectStrategy.DEFAULT else 0
+        return self.patches_per_side**2 + self.num_additional_image_tokens - dropped
+
+
+@dataclass(frozen=True)
+class LlavaNextSpec(LlavaSpec):
+    """What LLaVA-NeXT needs. Defaults: llava-v1.6 (CLIP-336, five 2-3 tile canvases)."""
+
+    image_grid_pinpoints: Pinpoints = ((336, 672), (672, 336), (672, 672), (1008, 336), (336, 1008))
+    """`config.image_grid_pinpoints` (= `image_processor.image_grid_pinpoints`)."""
+    max_num_patches: int | None = None
+    """N of OneVision's `config.vision_aspect_ratio` "anyres_max_N" (see `parse_anyres_max`);
+    None (LLaVA-NeXT) disables the pooling."""
+    multi_image_base_only: bool = False
+    """OneVision: in a prompt with several images each uses only its base view (p^2 + 1)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "image_grid_pinpoints", _pinpoints(self.image_grid_pinpoints, self.image_size))
+        if self.max_num_patches is not None:
+            _positive(self.max_num_patches, "max_num_patches")
+
+
+@dataclass(frozen=True)
+class LlavaOnevisionSpec(LlavaNextSpec):
+    """What LLaVA-OneVision needs. Defaults: llava-onevision-*-ov-hf (SigLIP-384, grids up to 6x6)."""
+
+    image_size: int = 384
+    patch_size: int = 14
+    vision_feature_select_strategy: SelectStrategy = SelectStrategy.FULL
+    num_additional_image_tokens: int = 0
+    """OneVision's processor has no such knob: SigLIP has no CLS, so this stays 0."""
+    image_grid_pinpoints: Pinpoints = tuple((r * 384, c * 384) for r in range(1, 7) for c in range(1, 7))
+    max_num_patches: int | None = 9
+    multi_image_base_only: bool = True
+
+
+def anyres_canvas(spec: LlavaNextSpec, *, width: int, height: int) -> tuple[int, int]:
+    """The (height, width) pinpoint canvas `select_best_resolution` picks for this image."""
+    return select_best_resolution((height, width), spec.image_grid_pinpoints)
+
+
+def anyres_visual_tokens(spec: LlavaNextSpec, *, width: int, height: int, multi_image: bool = False) -> int:
+    """Image placeholder tokens for one `width x height` image (module docstring rules);
+    `multi_image` (several images in the prompt) matters only with `multi_image_base_only`."""
+    _check_size(width, height)
+    p = spec.patches_per_side
+    dropped = 1 if spec.vision_feature_select_strategy is SelectStrategy.DEFAULT else 0
+    if multi_image and spec.multi_image_base_only:
+        return p * p + 1 - dropped
+    best_height, best_width = anyres_canvas(spec, width=width, height=height)
+    rows, cols = unpadded_feature_size(
+        orig_height=height,
+        orig_width=width,
+        patches_height=p,
+        patches_width=p,
+        scale_height=best_height // spec.image_size,
+        scale_width=best_width // spec.image_size,
+    )
+    if spec.max_num_patches is not None:
+        rows, cols = pool_to_max_patches(height=rows, width=cols, patches=p, max_num_patches=spec.max_num_patches)
+    base = p * p + spec.num_additional_image_tokens
+    return rows * cols + rows + base - dropped
+
+
+def anyres_pinpoints(spec: LlavaNextSpec, policy: ResolutionPolicy) -> Pinpoints:
+    """The `image_grid_pinpoints` to use under `policy`: the checkpoint's when `max_tiles` is
+    unset, else every grid up to `max_tiles`; then only canvases within the policy's tile
+    bounds. If none fits the floor the floor is dropped; if none fits the cap, grids up to
+    the cap are generated (caps win)."""
+    tile = spec.image_size
+    floor, cap = policy.tile_bounds(tile)
+    base = spec.image_grid_pinpoints if policy.max_tiles is None else tuple(pinpoints_for(policy.max_tiles, tile))
+
+    def tiles(point: tuple[int, int]) -> int:
+        return (point[0] // tile) * (point[1] // tile)
+
+    if cap is None:
+        capped = base
+    else:
+        capped = tuple(pt for pt in base if tiles(pt) <= cap) or tuple(pinpoints_for(cap, tile))
+    return tuple(pt for pt in capped if tiles(pt) >= floor) or capped
+
+
+def plan_llava_next(
+    spec: LlavaNextSpec, policy: ResolutionPolicy, *, width: int, height: int, multi_image: bool = False
+) -> ImagePlan:
+    """The plan for one image on LLaVA-NeXT or (with a `LlavaOnevisionSpec`) OneVision.
+    `tiles` counts the crops plus the base view."""
+    _check_size(width, height)
+    if multi_image and spec.multi_image_base_only:
+        tokens = anyres_visual_tokens(spec, width=width, height=height, multi_image=True)
+        size = (spec.image_size, spec.image_size)
+        return ImagePlan(width=width, height=height, resized=size, grid=(1, 1), tiles=1, visual_tokens=tokens)
+    pinpoints = anyres_pinpoints(spec, policy)
+    spec = replace(spec, image_grid_pinpoints=pinpoints)
+    best_height, best_width = anyres_canvas(spec, width=width, height=height)
+    content_h, content_w = fit_content((height, width), (best_height, best_width))
+    rows, cols = best_height // spec.image_size, best_width // spec.image_size
+    return ImagePlan(
+        width=width,
+        height=height,
+        resized=(content_w, content_h),
+        grid=(rows, cols),
+        tiles=rows * cols + 1,
+        visual_tokens=anyres_visual_tokens(spec, width=width, height=height),
+    )
+
+
+def plan_llava15(spec: LlavaSpec, policy: ResolutionPolicy, *, width: int, height: int) -> ImagePlan:
+    """The plan for one image on LLaVA 1.5 with vlmcli's tiling: an anyres grid of at most
+    `policy.tile_cap` crops (1 when unset, i.e. the plain single image, letterboxed), plus a
+    global thumbnail when the grid has more than one crop. Every encoder image costs
+    `spec.tokens_per_image` tokens."""
+    floor, cap = policy.tile_bounds(spec.image_size)
+    max_tiles = cap if cap is not None else floor
+    grid = choose_grid(
+        width=width, height=height, tile_size=spec.image_size, max_tiles=max_tiles, min_tiles=min(floor, max_tiles)
+    )
+    tiles = 1 if grid.num_tiles == 1 else grid.num_tiles + 1
+    return ImagePlan(
+        width=width,
+        height=height,
+        resized=(grid.resized_width, grid.resized_height),
+        grid=(grid.rows, grid.cols),
+        tiles=tiles,
+        visual_tokens=tiles * spec.tokens_per_image,
+    )

@@ -1,0 +1,99 @@
+"""`ResolutionPolicy`: the one resolution setting shared by every model family.
+
+Users say how much of an image the model may look at with three numbers that mean the
+same for every family; each family module turns them into its native knobs:
+
+    family            native knob(s)                        mapped by
+    Qwen2/2.5/3-VL    min_pixels / max_pixels (smart_resize) `qwen.qwen_pixel_bounds`
+    Idefics3/SmolVLM  size.longest_edge (+ image splitting)  `idefics3.idefics3_longest_edge`
+    LLaVA-NeXT / OV   image_grid_pinpoints (anyres)          `llava.anyres_pinpoints`
+    LLaVA 1.5         none: vlmcli's own grid + thumbnail    `llava.plan_llava15`
+
+A tiled family's "tile" is its vision encoder's square input (LLaVA: the crop size, e.g.
+336; Idefics3: `max_image_size.longest_edge`, e.g. 364 or 512). Qwen has no tiles; for it
+a nominal tile is 16x16 merged patches (448 px for Qwen2-VL, 512 px for Qwen3-VL), i.e.
+256 visual tokens.
+
+`None` everywhere means "the model's native default", so an all-`None` policy reproduces
+what transformers' processor would do on its own.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from vlmcli.errors import ConfigError
+
+
+def _check_positive(value: object, name: str) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer or unset, not {value!r}.")
+
+
+@dataclass(frozen=True)
+class ResolutionPolicy:
+    """How many pixels (and tiles) of each image a model may look at."""
+
+    max_tiles: int | None = None
+    """Most full-resolution crops per image, not counting the global/thumbnail view that
+    some families add. LLaVA 1.5: size of vlmcli's crop grid (unset = 1, the plain single
+    image). LLaVA-NeXT/OneVision: the candidate grids become every rows x cols <= max_tiles
+    (unset = the checkpoint's `image_grid_pinpoints`). Idefics3/SmolVLM: `longest_edge` is
+    chosen per image as the largest multiple of the tile whose split has <= max_tiles crops
+    (beyond the native edge only as far as the image's own long side).
+    Qwen: caps pixels at max_tiles nominal tiles (see the module docstring)."""
+    max_pixels: int | None = None
+    """Most pixels of the full-resolution canvas: rows*cols*tile^2 for tiled families (so it
+    acts as a tile cap of floor(max_pixels / tile^2)), resized height*width for Qwen (passed
+    straight to smart_resize as `max_pixels`). The global/thumbnail view is not counted."""
+    min_pixels: int | None = None
+    """Fewest pixels of the full-resolution canvas; smaller images are upscaled. Qwen: the
+    smart_resize `min_pixels`. Tiled families: at least ceil(min_pixels / tile^2) crops
+    (LLaVA-NeXT/OneVision drop smaller pinpoints, LLaVA 1.5 smaller grids, Idefics3 raises
+    `longest_edge` until the canvas is large enough). When a cap and this floor disagree at
+    tile granularity, the caps win."""
+
+    def __post_init__(self) -> None:
+        _check_positive(self.max_tiles, "max_tiles")
+        _check_positive(self.max_pixels, "max_pixels")
+        _check_positive(self.min_pixels, "min_pixels")
+        if self.min_pixels is not None and self.max_pixels is not None and self.min_pixels > self.max_pixels:
+            raise ConfigError(f"min_pixels ({self.min_pixels}) must not exceed max_pixels ({self.max_pixels}).")
+
+    @property
+    def is_native(self) -> bool:
+        """True when nothing is set: every family keeps its checkpoint's own settings."""
+        return self.max_tiles is None and self.max_pixels is None and self.min_pixels is None
+
+    def tile_cap(self, tile_size: int) -> int | None:
+        """Most crops allowed for a family whose tiles are `tile_size` px squares, or None
+        when neither `max_tiles` nor `max_pixels` is set. Raises ConfigError when
+        `max_pixels` is below a single tile."""
+        caps = []
+        if self.max_tiles is not None:
+            caps.append(self.max_tiles)
+        if self.max_pixels is not None:
+            by_pixels = self.max_pixels // (tile_size * tile_size)
+            if by_pixels < 1:
+                raise ConfigError(
+                    f"max_pixels={self.max_pixels} is below one {tile_size}x{tile_size} tile "
+                    f"({tile_size * tile_size} px) for this model."
+                )
+            caps.append(by_pixels)
+        return min(caps) if caps else None
+
+    def min_tiles(self, tile_size: int) -> int:
+        """Fewest crops required for `tile_size` px tiles: ceil(min_pixels / tile^2), at least 1."""
+        if self.min_pixels is None:
+            return 1
+        return max(1, math.ceil(self.min_pixels / (tile_size * tile_size)))
+
+    def tile_bounds(self, tile_size: int) -> tuple[int, int | None]:
+        """(fewest, most) crops for `tile_size` px tiles; most is None when uncapped. The
+        floor never exceeds the cap (caps win)."""
+        cap = self.tile_cap(tile_size)
+        floor = self.min_tiles(tile_size)
+        return (floor if cap is None else min(floor, cap)), cap

@@ -1,0 +1,170 @@
+"""Qwen2-VL / Qwen2.5-VL / Qwen3-VL native dynamic resolution.
+
+Qwen resizes every image to a size whose sides are multiples of `factor = patch_size *
+merge_size` (28 for Qwen2/2.5-VL, 32 for Qwen3-VL) and whose area lies in
+[min_pixels, max_pixels]; the vision tower then sees (h / patch) x (w / patch) patches and
+merges each `merge_size x merge_size` block into one visual token. There are no tiles and
+no global view.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from vlmcli.errors import ConfigError, InputError
+from vlmcli.tiling.plan import ImagePlan
+from vlmcli.tiling.policy import ResolutionPolicy
+
+MAX_ASPECT_RATIO = 200
+"""smart_resize rejects images whose long side exceeds 200x the short side."""
+
+NOMINAL_TILE_MERGED_PATCHES = 16
+"""A Qwen "tile" for `ResolutionPolicy.max_tiles` is 16x16 merged patches = 256 tokens."""
+
+
+def round_by_factor(number: float, factor: int) -> int:
+    """The multiple of `factor` nearest to `number` (Python's round: halves go to even)."""
+    return round(number / factor) * factor
+
+
+def ceil_by_factor(number: float, factor: int) -> int:
+    """The smallest multiple of `factor` >= `number`."""
+    return math.ceil(number / factor) * factor
+
+
+def floor_by_factor(number: float, factor: int) -> int:
+    """The largest multiple of `factor` <= `number`."""
+    return math.floor(number / factor) * factor
+
+
+def smart_resize(*, height: int, width: int, factor: int, min_pixels: int, max_pixels: int) -> tuple[int, int]:
+    """(height, width) an image is resized to by Qwen's image processor. Rules, in order:
+
+    1. Reject (ValueError) when max(h, w) / min(h, w) > 200.
+    2. Round each side to the nearest multiple of `factor`.
+    3. If that area exceeds `max_pixels`, scale both sides by sqrt(max_pixels / (h*w)) and
+       floor them to multiples of `factor` (at least `factor`): area <= max_pixels unless a
+       side hit that `factor` floor.
+    4. Else if the area is below `min_pixels`, scale up by sqrt(min_pixels / (h*w)) and ceil
+       to multiples of `factor`: area >= min_pixels (it may then exceed max_pixels when the
+       two bounds are closer than one row of factor-sized cells).
+
+    Identical to transformers' qwen2_vl `smart_resize` (same float operations). Note step 2
+    rounds sides below factor/2 to 0, so tiny images always take the step-4 path.
+    """
+    aspect_ratio = max(height, width) / min(height, width)
+    if aspect_ratio > MAX_ASPECT_RATIO:
+        raise ValueError(f"absolute aspect ratio must be smaller than {MAX_ASPECT_RATIO}, got {aspect_ratio}")
+    h_bar = round_by_factor(height, factor)
+    w_bar = round_by_factor(width, factor)
+    if h_bar * w_bar > max_pixels:
+        beta = math.sqrt((height * width) / max_pixels)
+        h_bar = max(factor, floor_by_factor(height / beta, factor))
+        w_bar = max(factor, floor_by_factor(width / beta, factor))
+    elif h_bar * w_bar < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        h_bar = ceil_by_factor(height * beta, factor)
+        w_bar = ceil_by_factor(width * beta, factor)
+    return h_bar, w_bar
+
+
+def _check_positive_ints(**values: int) -> None:
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, not {value!r}.")
+
+
+def qwen_visual_tokens(
+    *, height: int, width: int, patch_size: int, merge_size: int, min_pixels: int, max_pixels: int
+) -> tuple[int, tuple[int, int, int], tuple[int, int]]:
+    """(tokens, grid_thw, (resized_height, resized_width)) for one image.
+
+    grid_thw = (1, resized_h / patch_size, resized_w / patch_size), as the processor's
+    `image_grid_thw`; tokens = grid_h * grid_w / merge_size^2 (the `<|image_pad|>` count).
+    Raises ConfigError for bad settings, InputError for an image over the aspect limit."""
+    _check_positive_ints(
+        height=height,
+        width=width,
+        patch_size=patch_size,
+        merge_size=merge_size,
+        min_pixels=min_pixels,
+        max_pixels=max_pixels,
+    )
+    try:
+        resized_h, resized_w = smart_resize(
+            height=height, width=width, factor=patch_size * merge_size, min_pixels=min_pixels, max_pixels=max_pixels
+        )
+    except ValueError:
+        raise InputError(
+            f"A {width}x{height} image is too elongated for Qwen models (the long side may be at most "
+            f"{MAX_ASPECT_RATIO}x the short side); crop it first."
+        ) from None
+    grid_thw = (1, resized_h // patch_size, resized_w // patch_size)
+    tokens = grid_thw[1] * grid_thw[2] // (merge_size * merge_size)
+    return tokens, grid_thw, (resized_h, resized_w)
+
+
+@dataclass(frozen=True)
+class QwenSpec:
+    """What Qwen token accounting needs from a checkpoint. Defaults: Qwen2-VL's processor."""
+
+    patch_size: int = 14
+    """`image_processor.patch_size` (= vision_config.patch_size; 16 for Qwen3-VL)."""
+    merge_size: int = 2
+    """`image_processor.merge_size` (= vision_config.spatial_merge_size)."""
+    min_pixels: int = 56 * 56
+    """`image_processor.size["shortest_edge"]` (older configs: `min_pixels`)."""
+    max_pixels: int = 28 * 28 * 1280
+    """`image_processor.size["longest_edge"]` (older configs: `max_pixels`)."""
+
+    def __post_init__(self) -> None:
+        _check_positive_ints(
+            patch_size=self.patch_size,
+            merge_size=self.merge_size,
+            min_pixels=self.min_pixels,
+            max_pixels=self.max_pixels,
+        )
+        if self.min_pixels > self.max_pixels:
+            raise ConfigError(f"min_pixels ({self.min_pixels}) must not exceed max_pixels ({self.max_pixels}).")
+
+    @property
+    def factor(self) -> int:
+        return self.patch_size * self.merge_size
+
+    @property
+    def nominal_tile_size(self) -> int:
+        """Side of a nominal tile (256 visual tokens): 448 for Qwen2-VL, 512 for Qwen3-VL."""
+        return NOMINAL_TILE_MERGED_PATCHES * self.factor
+
+
+def qwen_pixel_bounds(spec: QwenSpec, policy: ResolutionPolicy) -> tuple[int, int]:
+    """(min_pixels, max_pixels) for smart_resize: the policy's values where set, else the
+    checkpoint's; `max_tiles` caps max_pixels at max_tiles nominal tiles. A policy floor
+    above the resulting cap is lowered to it (caps win)."""
+    caps = []
+    if policy.max_pixels is not None:
+        caps.append(policy.max_pixels)
+    if policy.max_tiles is not None:
+        caps.append(policy.max_tiles * spec.nominal_tile_size**2)
+    max_pixels = min(caps) if caps else spec.max_pixels
+    if max_pixels < spec.factor * spec.factor:
+        raise ConfigError(f"max_pixels={max_pixels} is below one {spec.factor}x{spec.factor} cell for this model.")
+    min_pixels = policy.min_pixels if policy.min_pixels is not None else spec.min_pixels
+    return min(min_pixels, max_pixels), max_pixels
+
+
+def plan_qwen(spec: QwenSpec, policy: ResolutionPolicy, *, width: int, height: int) -> ImagePlan:
+    """The plan for one `width x height` image on a Qwen-VL model under `policy`."""
+    min_pixels, max_pixels = qwen_pixel_bounds(spec, policy)
+    tokens, _, (resized_h, resized_w) = qwen_visual_tokens(
+        height=height,
+        width=width,
+        patch_size=spec.patch_size,
+        merge_size=spec.merge_size,
+        min_pixels=min_pixels,
+        max_pixels=max_pixels,
+    )
+    return ImagePlan(
+        width=width, height=height, resized=(resized_w, resized_h), grid=(1, 1), tiles=1, visual_tokens=tokens
+    )
