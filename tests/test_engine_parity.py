@@ -57,3 +57,18 @@ def test_greedy_matches_generate_single_and_batched(family, tiny_checkpoint, pho
         assert result.prompt_tokens == len(expected_ids)
         image_tokens = int((expected_ids == engine.adapter.image_token_id).sum())
         assert result.visual_tokens == image_tokens
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_prompt_is_the_processors_chat_template(family, tiny_checkpoint, photos):
+    """With no system prompt: one user turn, the images then the question, generation prompt added."""
+    engine = Engine.load(EngineConfig(model=str(tiny_checkpoint(family)), device="cpu", dtype="float32"))
+    question = "What is on the sign?"
+    request = Request(prompt=question, images=(photos[0], photos[1]))
+    messages = [
+        {"role": "user", "content": [{"type": "image"}, {"type": "image"}, {"type": "text", "text": question}]}
+    ]
+    expected = engine.loaded.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    assert engine.adapter.prompt_text(request) == expected
+    with_system = engine.adapter.prompt_text(Request(prompt=question, images=(photos[0],), system="Be brief."))
+    assert "Be brief." in with_system

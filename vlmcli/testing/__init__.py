@@ -4,11 +4,22 @@ Each builder writes a folder that loads with `AutoProcessor.from_pretrained` and
 `AutoModelForImageTextToText.from_pretrained` like a hub model: real config, model, processor
 and tokenizer classes at tiny sizes, a BPE tokenizer trained offline with the family's
 special tokens and chat template, and random weights from a fixed seed.
+Model classes are imported only when a checkpoint is built.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from vlmcli.testing.builders import FAMILIES, build_tiny_checkpoint
-from vlmcli.testing.idefics3 import build_smolvlm_256m_random, smolvlm_256m_config
 from vlmcli.testing.media import sample_photos
+
+if TYPE_CHECKING:
+    from vlmcli.testing.idefics3 import build_smolvlm_256m_random, smolvlm_256m_config
+
+_LAZY = {  # name -> module, imported on first access (it pulls in model classes)
+    "build_smolvlm_256m_random": "vlmcli.testing.idefics3",
+    "smolvlm_256m_config": "vlmcli.testing.idefics3",
+}
 
 __all__ = [
     "FAMILIES",
@@ -17,3 +28,9 @@ __all__ = [
     "sample_photos",
     "smolvlm_256m_config",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

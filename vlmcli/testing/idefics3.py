@@ -99,28 +99,37 @@ def _token_ids(tokenizer: PreTrainedTokenizerFast) -> TokenIds:
     )
 
 
-def _config_kwargs(
-    *, tokenizer: PreTrainedTokenizerFast, tile: TileSize, vision: VisionSize, text: TextSize, vocab_size: int
-) -> dict:
+@dataclass(frozen=True, kw_only=True)
+class ModelSize:
+    """Everything that differs between a tiny checkpoint and the real-size one."""
+
+    tile: TileSize
+    vision: VisionSize = VisionSize()
+    text: TextSize = TINY_TEXT
+    vocab_size: int | None = None  # None: the trained tokenizer rounded up; else the tokenizer is padded to it
+    max_frames: int = 8  # video frames sampled at most (SmolVLM2 video processor)
+
+
+def _config_kwargs(*, tokenizer: PreTrainedTokenizerFast, size: ModelSize) -> dict:
     ids = _token_ids(tokenizer)
     return {
         "vision_config": {
-            "hidden_size": vision.hidden_size,
-            "intermediate_size": vision.intermediate_size,
-            "num_hidden_layers": vision.num_hidden_layers,
-            "num_attention_heads": vision.num_attention_heads,
-            "image_size": tile.image_size,
-            "patch_size": tile.patch_size,
+            "hidden_size": size.vision.hidden_size,
+            "intermediate_size": size.vision.intermediate_size,
+            "num_hidden_layers": size.vision.num_hidden_layers,
+            "num_attention_heads": size.vision.num_attention_heads,
+            "image_size": size.tile.image_size,
+            "patch_size": size.tile.patch_size,
         },
         "text_config": {
             "model_type": "llama",
-            **text.kwargs(),
-            "vocab_size": vocab_size,
+            **size.text.kwargs(),
+            "vocab_size": padded_vocab_size(tokenizer=tokenizer),
             "rms_norm_eps": 1e-5,
             "rope_parameters": {"rope_type": "default", "rope_theta": 100000.0},
             **ids.text_config_kwargs(),
         },
-        "scale_factor": tile.scale_factor,
+        "scale_factor": size.tile.scale_factor,
         "image_token_id": token_id(tokenizer=tokenizer, token="<image>"),
         "pad_token_id": ids.pad,
         "tie_word_embeddings": False,
@@ -135,94 +144,81 @@ def _image_processor_kwargs(tile: TileSize) -> dict:
     }
 
 
+IDEFICS3_SIZE = ModelSize(tile=IDEFICS3_TILE)
+SMOLVLM_SIZE = ModelSize(tile=SMOLVLM_TILE)
+# HuggingFaceTB/SmolVLM2-256M-Video-Instruct: SigLIP-B/16 at 512 px + SmolLM2-135M, untied lm_head.
+SMOLVLM_256M_SIZE = ModelSize(
+    tile=SMOLVLM_256M_TILE,
+    vision=VisionSize(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12),
+    text=TextSize(
+        hidden_size=576,
+        intermediate_size=1536,
+        num_hidden_layers=30,
+        num_attention_heads=9,
+        num_key_value_heads=3,
+        max_position_embeddings=8192,
+    ),
+    vocab_size=49280,
+    max_frames=64,
+)
+
+
 def build_idefics3(out_dir: Path, *, seed: int = 0) -> Path:
     """SmolVLM v1 layout (Idefics3): 64 px tiles, 16 tokens per tile, up to 2x2 tiles + global."""
-    tile = IDEFICS3_TILE
+    size = IDEFICS3_SIZE
     tokenizer = train_tokenizer(spec=_spec(with_video=False), chat_template=templates.SMOLVLM)
-    config = Idefics3Config(
-        **_config_kwargs(
-            tokenizer=tokenizer, tile=tile, vision=VisionSize(), text=TINY_TEXT,
-            vocab_size=padded_vocab_size(tokenizer=tokenizer),
-        )
-    )
+    config = Idefics3Config(**_config_kwargs(tokenizer=tokenizer, size=size))
     processor = Idefics3Processor(
-        image_processor=Idefics3ImageProcessor(**_image_processor_kwargs(tile)),
+        image_processor=Idefics3ImageProcessor(**_image_processor_kwargs(size.tile)),
         tokenizer=tokenizer,
-        image_seq_len=tile.tokens_per_tile,
+        image_seq_len=size.tile.tokens_per_tile,
         chat_template=templates.SMOLVLM,
     )
     model = init_model(model_class=Idefics3ForConditionalGeneration, config=config, seed=seed)
     return save_checkpoint(model=model, processor=processor, token_ids=_token_ids(tokenizer), out_dir=out_dir)
 
 
-def _smolvlm_processor(*, tokenizer: PreTrainedTokenizerFast, tile: TileSize, max_frames: int) -> SmolVLMProcessor:
-    video_sampling = {"fps": 1, "max_frames": max_frames, "video_size": {"longest_edge": tile.image_size}}
+def _smolvlm_tokenizer(size: ModelSize) -> PreTrainedTokenizerFast:
+    return train_tokenizer(spec=_spec(with_video=True), total_size=size.vocab_size, chat_template=templates.SMOLVLM)
+
+
+def _smolvlm_processor(*, tokenizer: PreTrainedTokenizerFast, size: ModelSize) -> SmolVLMProcessor:
+    tile_edge = {"longest_edge": size.tile.image_size}
     return SmolVLMProcessor(
-        image_processor=SmolVLMImageProcessor(**_image_processor_kwargs(tile)),
+        image_processor=SmolVLMImageProcessor(**_image_processor_kwargs(size.tile)),
         tokenizer=tokenizer,
         video_processor=SmolVLMVideoProcessor(
-            size={"longest_edge": tile.image_size},
-            max_image_size={"longest_edge": tile.image_size},
-            video_sampling=video_sampling,
+            size=tile_edge,
+            max_image_size=tile_edge,
+            video_sampling={"fps": 1, "max_frames": size.max_frames, "video_size": tile_edge},
         ),
-        image_seq_len=tile.tokens_per_tile,
+        image_seq_len=size.tile.tokens_per_tile,
         chat_template=templates.SMOLVLM,
     )
 
 
-def _build_smolvlm(
-    out_dir: Path, *, seed: int, tile: TileSize, vision: VisionSize, text: TextSize, vocab_size: int | None,
-    max_frames: int,
-) -> Path:
-    """vocab_size None: the trained tokenizer's size rounded up; else the tokenizer is padded to it."""
-    tokenizer = train_tokenizer(spec=_spec(with_video=True), total_size=vocab_size, chat_template=templates.SMOLVLM)
-    vocab = padded_vocab_size(tokenizer=tokenizer)
-    config = SmolVLMConfig(
-        **_config_kwargs(tokenizer=tokenizer, tile=tile, vision=vision, text=text, vocab_size=vocab)
-    )
-    processor = _smolvlm_processor(tokenizer=tokenizer, tile=tile, max_frames=max_frames)
+def _build_smolvlm(size: ModelSize, out_dir: Path, *, seed: int) -> Path:
+    tokenizer = _smolvlm_tokenizer(size)
+    config = SmolVLMConfig(**_config_kwargs(tokenizer=tokenizer, size=size))
+    processor = _smolvlm_processor(tokenizer=tokenizer, size=size)
     model = init_model(model_class=SmolVLMForConditionalGeneration, config=config, seed=seed)
     return save_checkpoint(model=model, processor=processor, token_ids=_token_ids(tokenizer), out_dir=out_dir)
 
 
 def build_smolvlm(out_dir: Path, *, seed: int = 0) -> Path:
     """SmolVLM2 layout: 128 px tiles, 16 tokens per tile (scale_factor 4), up to 2x2 tiles + global."""
-    return _build_smolvlm(
-        out_dir, seed=seed, tile=SMOLVLM_TILE, vision=VisionSize(), text=TINY_TEXT, vocab_size=None, max_frames=8
-    )
-
-
-# HuggingFaceTB/SmolVLM2-256M-Video-Instruct: SigLIP-B/16 at 512 px + SmolLM2-135M.
-SMOLVLM_256M_VISION = VisionSize(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12)
-SMOLVLM_256M_TEXT = TextSize(
-    hidden_size=576,
-    intermediate_size=1536,
-    num_hidden_layers=30,
-    num_attention_heads=9,
-    num_key_value_heads=3,
-    max_position_embeddings=8192,
-)
-SMOLVLM_256M_VOCAB = 49280
+    return _build_smolvlm(SMOLVLM_SIZE, out_dir, seed=seed)
 
 
 def smolvlm_256m_config() -> SmolVLMConfig:
-    """The real-size config alone (no weights), e.g. to count parameters."""
-    tokenizer = train_tokenizer(spec=_spec(with_video=True), total_size=SMOLVLM_256M_VOCAB)
-    return SmolVLMConfig(
-        **_config_kwargs(
-            tokenizer=tokenizer, tile=SMOLVLM_256M_TILE, vision=SMOLVLM_256M_VISION, text=SMOLVLM_256M_TEXT,
-            vocab_size=SMOLVLM_256M_VOCAB,
-        )
-    )
+    """The real-size SmolVLM2-256M config alone (no weights), e.g. to count parameters."""
+    return SmolVLMConfig(**_config_kwargs(tokenizer=_smolvlm_tokenizer(SMOLVLM_256M_SIZE), size=SMOLVLM_256M_SIZE))
 
 
 def build_smolvlm_256m_random(out_dir: Path, *, seed: int = 0) -> Path:
-    """Random weights at the real SmolVLM2-256M size, for benchmarks (about 1 GB in float32).
+    """Random weights at the real SmolVLM2-256M size (256.5M parameters), for benchmarks (~1 GB float32).
 
     The processor matches the real one (512 px tiles, longest edge 2048, 64 tokens per tile);
     the tokenizer is the small trained one, padded with filler entries to the real 49280 ids.
     """
-    return _build_smolvlm(
-        out_dir, seed=seed, tile=SMOLVLM_256M_TILE, vision=SMOLVLM_256M_VISION, text=SMOLVLM_256M_TEXT,
-        vocab_size=SMOLVLM_256M_VOCAB, max_frames=64,
-    )
+    return _build_smolvlm(SMOLVLM_256M_SIZE, out_dir, seed=seed)

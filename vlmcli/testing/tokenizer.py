@@ -160,7 +160,7 @@ def padded_vocab_size(*, tokenizer: PreTrainedTokenizerFast, multiple: int = 64)
 
 def token_id(*, tokenizer: PreTrainedTokenizerFast, token: str) -> int:
     """Id of a token that must exist in the vocab (a missing one is a builder bug)."""
-    found = tokenizer.convert_tokens_to_ids(token)
-    if found is None or (tokenizer.unk_token_id is not None and found == tokenizer.unk_token_id and token != tokenizer.unk_token):
+    found = tokenizer.get_vocab().get(token)
+    if found is None:
         raise ValueError(f"token {token!r} is not in the tokenizer vocab")
     return found

@@ -1,0 +1,88 @@
+"""`vlm config` output, and the precedence flag > env > file > default as the engine sees it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.fakes import install_fake_engine, isolate_env, save_photo
+from vlmcli.cli import app
+from vlmcli.engine.families import DEFAULT_MODEL
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def config_file(monkeypatch, tmp_path):
+    isolate_env(monkeypatch, tmp_path)
+    path = tmp_path / "xdg-config" / "vlmcli" / "config.toml"
+    path.parent.mkdir(parents=True)
+    path.write_text('model = "file/model"\nmax_tokens = 5\ndevice = "cpu"\n')
+    return path
+
+
+def test_config_text_shows_values_and_sources(monkeypatch, config_file):
+    monkeypatch.setenv("VLM_MAX_TOKENS", "7")
+    result = runner.invoke(app, ["config"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"Config file: {config_file}"
+    rows = {line.split()[0]: line.split(maxsplit=2)[1:] for line in lines[2:]}
+    assert rows["model"] == ["file/model", f"file {config_file}"]
+    assert rows["max_tokens"] == ["7", "env VLM_MAX_TOKENS"]
+    assert rows["device"] == ["cpu", f"file {config_file}"]
+    assert rows["dtype"] == ["auto", "default"]
+
+
+def test_config_json(monkeypatch, config_file):
+    monkeypatch.setenv("VLM_MODEL", "env/model")
+    data = json.loads(runner.invoke(app, ["config", "--json"]).stdout)
+    assert data["config_file"] == str(config_file) and data["config_file_found"] is True
+    assert data["settings"]["model"] == {"value": "env/model", "source": "env", "from": "VLM_MODEL", "env": "VLM_MODEL"}
+    assert data["settings"]["device"]["value"] == "cpu" and data["settings"]["device"]["source"] == "file"
+    assert data["settings"]["seed"] == {"value": None, "source": "default", "from": "built-in", "env": "VLM_SEED"}
+
+
+def test_config_without_a_file(monkeypatch, tmp_path):
+    isolate_env(monkeypatch, tmp_path)
+    result = runner.invoke(app, ["config"])
+    assert "(not found)" in result.stdout.splitlines()[0] and DEFAULT_MODEL in result.stdout
+
+
+def test_config_path(monkeypatch, config_file):
+    assert runner.invoke(app, ["config", "--path"]).stdout == f"{config_file}\n"
+
+
+@pytest.mark.parametrize(
+    ("env", "flags", "model", "max_tokens"),
+    [
+        ({}, [], "file/model", 5),
+        ({"VLM_MODEL": "env/model", "VLM_MAX_TOKENS": "7"}, [], "env/model", 7),
+        ({"VLM_MODEL": "env/model", "VLM_MAX_TOKENS": "7"}, ["-m", "flag/model", "--max-tokens", "9"], "flag/model", 9),
+    ],
+)
+def test_precedence_reaches_the_engine(monkeypatch, tmp_path, config_file, env, flags, model, max_tokens):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    fake = install_fake_engine(monkeypatch)
+    photo = str(save_photo(tmp_path / "a.jpg"))
+    assert runner.invoke(app, ["ask", *flags, photo, "Q?"]).exit_code == 0
+    assert fake.engine.config.model == model
+    assert fake.engine.calls[0][1].max_tokens == max_tokens
+
+
+def test_built_in_defaults_reach_the_engine(monkeypatch, tmp_path):
+    isolate_env(monkeypatch, tmp_path)
+    fake = install_fake_engine(monkeypatch)
+    runner.invoke(app, ["ask", "Q?"])
+    assert fake.engine.config.model == DEFAULT_MODEL and fake.engine.calls[0][1].max_tokens == 256
+
+
+def test_pixel_limit_setting_applies_to_inputs(monkeypatch, tmp_path):
+    isolate_env(monkeypatch, tmp_path)
+    install_fake_engine(monkeypatch)
+    monkeypatch.setenv("VLM_MAX_IMAGE_PIXELS", "1000")
+    result = runner.invoke(app, ["ask", str(save_photo(tmp_path / "a.jpg")), "Q?"])
+    assert result.exit_code == 3 and "VLM_MAX_IMAGE_PIXELS" in result.stderr

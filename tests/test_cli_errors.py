@@ -1,0 +1,186 @@
+"""Every failure: one `Error:` line on stderr, the documented exit code, no traceback."""
+
+from __future__ import annotations
+
+import builtins
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.fakes import install_fake_engine, isolate_env, save_photo
+from vlmcli import errors
+from vlmcli.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, tmp_path):
+    isolate_env(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def photo(tmp_path):
+    return str(save_photo(tmp_path / "astronaut.jpg"))
+
+
+def assert_one_line_error(result, code: int, needle: str = "") -> str:
+    assert result.exit_code == code, result.output
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    assert needle in lines[0]
+    return lines[0]
+
+
+def _bad_inputs(tmp_path):
+    full = save_photo(tmp_path / "full.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(full[:5000])
+    (tmp_path / "text.jpg").write_text("not really a photo\n")
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypisom" + b"\x00" * 32)
+    (tmp_path / "folder").mkdir()
+    return {
+        "missing": (str(tmp_path / "missing.jpg"), "No such file"),
+        "directory": (str(tmp_path / "folder"), "is a directory"),
+        "truncated": (str(tmp_path / "cut.jpg"), "truncated"),
+        "text named .jpg": (str(tmp_path / "text.jpg"), "is not an image"),
+        "empty": (str(tmp_path / "empty.png"), "is empty"),
+        "video": (str(tmp_path / "clip.mp4"), "video input is not supported yet by ask"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "directory", "truncated", "text named .jpg", "empty", "video"])
+def test_bad_input_exits_3_before_loading_the_model(monkeypatch, tmp_path, case):
+    fake = install_fake_engine(monkeypatch)
+    path, needle = _bad_inputs(tmp_path)[case]
+    line = assert_one_line_error(runner.invoke(app, ["ask", path, "What is this?"]), 3, needle)
+    assert path in line
+    assert fake.engines == []
+
+
+def test_describe_names_itself_for_video(monkeypatch, tmp_path):
+    install_fake_engine(monkeypatch)
+    path, _ = _bad_inputs(tmp_path)["video"]
+    assert_one_line_error(runner.invoke(app, ["describe", path]), 3, "not supported yet by describe")
+
+
+def test_stdin_twice(monkeypatch):
+    install_fake_engine(monkeypatch)
+    assert_one_line_error(runner.invoke(app, ["ask", "-", "-", "Q?"], input=b"x"), 3, "only once")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["ask", "PHOTO"], "must be the question"),
+        (["ask", "PHOTO", "   "], "question (last argument) is empty"),
+        (["ask", "--top-p", "3", "PHOTO", "Q?"], "top_p"),
+    ],
+)
+def test_usage_errors_exit_2(monkeypatch, photo, args, needle):
+    install_fake_engine(monkeypatch)
+    args = [photo if a == "PHOTO" else a for a in args]
+    assert_one_line_error(runner.invoke(app, args), 2, needle)
+
+
+def test_typer_usage_error_exits_2(monkeypatch):
+    install_fake_engine(monkeypatch)
+    assert runner.invoke(app, ["ask", "--no-such-flag", "Q?"]).exit_code == 2
+
+
+def test_bad_config_file_exits_2_naming_the_file(monkeypatch, tmp_path, photo):
+    install_fake_engine(monkeypatch)
+    config = tmp_path / "xdg-config" / "vlmcli" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text("max_tokens = = 3\n")
+    for args in (["ask", photo, "Q?"], ["config"]):
+        assert str(config) in assert_one_line_error(runner.invoke(app, args), 2, "not valid TOML")
+
+
+def test_bad_env_value_exits_2(monkeypatch, photo):
+    install_fake_engine(monkeypatch)
+    monkeypatch.setenv("VLM_MAX_TOKENS", "plenty")
+    assert_one_line_error(runner.invoke(app, ["ask", photo, "Q?"]), 2, "VLM_MAX_TOKENS")
+
+
+@pytest.mark.parametrize(
+    ("exc", "code"),
+    [
+        (errors.ModelNotFoundError("Model org/nothing was not found on the hub or in the cache."), 4),
+        (errors.UnsupportedModelError("org/bert is a bert model; vlmcli supports idefics3, qwen2_vl, llava."), 4),
+        (errors.UnsafeModelError("org/m only has pickled weights; pass --allow-pickle to load them."), 4),
+        (errors.BackendUnavailableError("decord is not installed; pip install decord."), 7),
+    ],
+)
+def test_engine_load_errors(monkeypatch, photo, exc, code):
+    install_fake_engine(monkeypatch, load_error=exc)
+    assert_one_line_error(runner.invoke(app, ["ask", photo, "Q?"]), code, str(exc))
+
+
+@pytest.mark.parametrize(
+    ("exc", "code"),
+    [
+        (errors.ContextLengthError("The prompt needs 9000 tokens; the model allows 8192."), 5),
+        (errors.ResourceError("CUDA ran out of memory."), 6),
+        (errors.OutputError("Cannot write results."), 8),
+        (MemoryError(), 6),
+    ],
+)
+def test_errors_while_generating(monkeypatch, photo, exc, code):
+    install_fake_engine(monkeypatch, raise_exc=exc)
+    result = runner.invoke(app, ["ask", photo, "Q?"])
+    assert result.exit_code == code
+    assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("Error: ")
+
+
+def test_error_mid_answer_ends_the_stdout_line(monkeypatch, photo):
+    install_fake_engine(monkeypatch, raise_exc=errors.ResourceError("out of memory"), raise_after_tokens=2)
+    result = runner.invoke(app, ["ask", photo, "Q?"])
+    assert result.exit_code == 6
+    assert result.stdout.endswith("\n") and result.stdout.count("\n") == 1
+
+
+def test_unexpected_exception_is_one_line_exit_1(monkeypatch, photo):
+    install_fake_engine(monkeypatch, raise_exc=RuntimeError("kaboom\nsecond line"), raise_after_tokens=0)
+    line = assert_one_line_error(runner.invoke(app, ["ask", photo, "Q?"]), 1, "unexpected RuntimeError: kaboom second line")
+    assert "--debug" in line
+
+
+def test_debug_shows_the_traceback(monkeypatch, photo):
+    install_fake_engine(monkeypatch, load_error=errors.ModelNotFoundError("no such model"))
+    result = runner.invoke(app, ["ask", "--debug", photo, "Q?"])
+    assert result.exit_code == 4
+    assert "Traceback (most recent call last)" in result.stderr
+    assert result.stderr.rstrip().splitlines()[-1] == "Error: no such model"
+
+
+def test_vlm_debug_env_shows_the_traceback(monkeypatch, photo):
+    install_fake_engine(monkeypatch, raise_exc=RuntimeError("kaboom"))
+    monkeypatch.setenv("VLM_DEBUG", "1")
+    assert "Traceback" in runner.invoke(app, ["ask", photo, "Q?"]).stderr
+
+
+def test_keyboard_interrupt_exits_130_quietly(monkeypatch, photo):
+    install_fake_engine(monkeypatch, raise_exc=KeyboardInterrupt(), raise_after_tokens=1)
+    result = runner.invoke(app, ["ask", photo, "Q?"])
+    assert result.exit_code == 130
+    assert result.stderr == "Interrupted.\n"
+
+
+def test_missing_torch_is_a_backend_error(monkeypatch):
+    """The real seam: if the engine cannot import torch, the user is told what to install."""
+    from vlmcli.commands import _runtime
+    from vlmcli.engine.config import EngineConfig
+
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "vlmcli.engine.engine":
+            raise ModuleNotFoundError("No module named 'torch'", name="torch")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(errors.BackendUnavailableError, match="torch is not installed"):
+        _runtime.load_engine(EngineConfig(model="org/model"))

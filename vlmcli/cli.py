@@ -1,0 +1,65 @@
+"""The `vlm` command: a Typer app that only wires commands together.
+
+Each command lives in its own module under `vlmcli.commands` and exposes
+`register(app)`. Nothing imported here may pull in torch, transformers or numpy:
+`vlm --help` must stay instant (tests check `sys.modules`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from typer.core import TyperGroup
+
+from vlmcli import __version__
+from vlmcli.commands import ask, config_cmd, describe, models
+
+
+class _Group(TyperGroup):
+    def get_help_option(self, ctx):  # type: ignore[no-untyped-def]
+        # Typer coerces every option it sees, through pydantic (~0.1-0.3 s to import),
+        # except plain bools. The group's own --help is unset (None) during `vlm ask --help`;
+        # giving it a bool default keeps subcommand help instant.
+        option = super().get_help_option(ctx)
+        if option is not None and option.default is None:
+            option.default = False
+        return option
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="vlm",
+    help="Run Hugging Face vision-language models on your images, in-process.",
+    no_args_is_help=True,
+    rich_markup_mode=None,  # plain help: no rich import, so `vlm --help` stays fast and pipes cleanly
+    pretty_exceptions_enable=False,  # errors are reported by commands._errors, one line each
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+# Registration points, in help order. New commands (caption-dir, video-summarize)
+# add their module here.
+COMMANDS = (ask, describe, models, config_cmd)
+for _command in COMMANDS:
+    _command.register(app)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"vlm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[  # a plain bool: Typer then skips its (pydantic) coercion, keeping --help fast
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Run Hugging Face vision-language models on your images, in-process."""
+
+
+def main() -> None:
+    app(prog_name="vlm")

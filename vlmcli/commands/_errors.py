@@ -1,0 +1,86 @@
+"""The one seam where exceptions become a one-line message and an exit code.
+
+    with error_boundary(debug=opts.debug):
+        ...
+
+- `VlmError`         -> "Error: <message>" on stderr, exit `err.exit_code` (see docs/exit-codes.md)
+- KeyboardInterrupt  -> "Interrupted." on stderr, exit 130
+- BrokenPipeError    -> quiet exit 141 (stdout closed early, e.g. `| head`)
+- MemoryError        -> "Error: out of memory ..." exit 6
+- anything else      -> "Error: unexpected <Type>: <message>" exit 1
+With `debug` (or VLM_DEBUG=1) the traceback is printed first.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+
+from vlmcli.errors import ResourceError, VlmError
+
+EXIT_UNEXPECTED = 1
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+
+
+def env_debug() -> bool:
+    return os.environ.get("VLM_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def one_line(text: str) -> str:
+    """Collapse a message to one line (tracebacks and library messages can be multi-line)."""
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def report(message: str) -> None:
+    """Write `Error: message` to stderr as exactly one line."""
+    sys.stderr.write(f"Error: {one_line(message)}\n")
+    sys.stderr.flush()
+
+
+@contextmanager
+def error_boundary(*, debug: bool = False) -> Iterator[None]:
+    debug = debug or env_debug()
+    try:
+        yield
+    except (typer.Exit, typer.Abort, typer.BadParameter):
+        raise
+    except VlmError as err:
+        _traceback(debug)
+        report(str(err))
+        raise typer.Exit(err.exit_code) from None
+    except KeyboardInterrupt:
+        _traceback(debug)
+        sys.stderr.write("Interrupted.\n")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except BrokenPipeError:
+        _silence_stdout()
+        raise typer.Exit(EXIT_BROKEN_PIPE) from None
+    except MemoryError:
+        _traceback(debug)
+        report("out of memory; try a smaller model, fewer or smaller images, or --max-tokens.")
+        raise typer.Exit(ResourceError.exit_code) from None
+    except Exception as err:  # noqa: BLE001 - the last line of defence
+        _traceback(debug)
+        hint = "" if debug else " (run with --debug for a traceback)"
+        report(f"unexpected {type(err).__name__}: {err}{hint}")
+        raise typer.Exit(EXIT_UNEXPECTED) from None
+
+
+def _traceback(debug: bool) -> None:
+    if debug:
+        traceback.print_exc(file=sys.stderr)
+
+
+def _silence_stdout() -> None:
+    """After EPIPE, point stdout at devnull so the interpreter's final flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (tests): nothing to do
+        pass

@@ -1,0 +1,90 @@
+"""Run requests through the engine and render the events: the shared body of ask/describe.
+
+Order matters for a good CLI: every flag, setting and input is checked *before* the
+(slow) model load, so mistakes fail in milliseconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from vlmcli.commands import _runtime
+from vlmcli.commands._render import Item, JsonRenderer, TextRenderer
+from vlmcli.engine.events import FinishEvent, GenerationResult, TokenEvent
+
+if TYPE_CHECKING:
+    from vlmcli.commands.options import CommonOptions
+    from vlmcli.engine.config import EngineConfig, GenerationConfig
+    from vlmcli.engine.engine import Engine
+    from vlmcli.engine.request import Request
+    from vlmcli.settings import Settings
+
+
+def run_requests(
+    requests: Sequence["Request"],
+    items: Sequence[Item],
+    opts: "CommonOptions",
+    settings: "Settings",
+    *,
+    batch_size: int = 0,
+) -> list[GenerationResult]:
+    """Generate an answer for each request and print it (text or JSON) as configured.
+
+    `batch_size` > 0 sends that many requests per `engine.stream` call; 0 sends them all.
+    """
+    engine_config = opts.engine_config(settings)
+    gen = opts.generation_config(settings)
+    engine = load_with_status(engine_config)
+    if opts.json:
+        renderer: TextRenderer | JsonRenderer = JsonRenderer(items, model=engine.model_id, load_s=engine.load_s)
+    else:
+        renderer = TextRenderer(items, stream=not opts.no_stream)
+    results: dict[int, GenerationResult] = {}
+    renderer.start()
+    try:
+        for event in _events(engine, requests, gen, batch_size):
+            if isinstance(event, TokenEvent):
+                renderer.token(event)
+            elif isinstance(event, FinishEvent):
+                renderer.finish(event)
+                results[event.index] = event.result
+    finally:
+        renderer.close()
+    ordered = [results[i] for i in sorted(results)]
+    if opts.debug:
+        for index, result in sorted(results.items()):
+            label = ", ".join(items[index].inputs) or "(text only)"
+            sys.stderr.write(f"[stats] {label}: {stats_line(result, engine.load_s)}\n")
+    return ordered
+
+
+def load_with_status(config: "EngineConfig") -> "Engine":
+    """Load through the seam, with a transient spinner on stderr when it is a terminal."""
+    if not sys.stderr.isatty():
+        return _runtime.load_engine(config)
+    from rich.console import Console
+
+    with Console(stderr=True).status(f"Loading {config.model}…", spinner="dots"):
+        return _runtime.load_engine(config)
+
+
+def _events(engine: "Engine", requests: Sequence["Request"], gen: "GenerationConfig", batch_size: int) -> Iterator[object]:
+    """The engine's events for all requests, with indices relative to `requests`."""
+    step = batch_size if batch_size > 0 else max(len(requests), 1)
+    for offset in range(0, len(requests), step):
+        for event in engine.stream(list(requests[offset : offset + step]), gen):
+            yield dataclasses.replace(event, index=event.index + offset) if offset else event
+
+
+def stats_line(result: GenerationResult, load_s: float) -> str:
+    t = result.timings
+    rate = result.completion_tokens / t.decode_s if t.decode_s > 0 else 0.0
+    return (
+        f"prompt {result.prompt_tokens} tokens (visual {result.visual_tokens}), "
+        f"completion {result.completion_tokens} ({getattr(result.finish_reason, 'value', result.finish_reason)}); "
+        f"load {t.load_s or load_s:.2f}s vision {t.vision_s:.2f}s prefill {t.prefill_s:.2f}s "
+        f"decode {t.decode_s:.2f}s ({rate:.1f} tok/s)"
+    )

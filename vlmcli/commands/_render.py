@@ -1,0 +1,147 @@
+"""Sinks for engine events: answer text (streamed or whole) or JSON lines, on stdout.
+
+stdout carries only answers; everything else goes to stderr. An engine may interleave
+the tokens of several requests in a batch; both renderers still print requests in
+order (the current one live, the others buffered until their turn).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TextIO
+
+from vlmcli.engine.events import FinishEvent, GenerationResult, TokenEvent
+
+
+@dataclass(frozen=True)
+class Item:
+    """What the renderer knows about one request before it runs."""
+
+    inputs: tuple[str, ...]
+    """Sources of the request's images, as the user named them."""
+    heading: str | None = None
+    """Printed on its own line before the answer (text mode only)."""
+
+
+class TextRenderer:
+    """Answer text on `out`. `stream=True` prints tokens as they arrive (flushing)."""
+
+    def __init__(self, items: Sequence[Item], *, stream: bool, out: TextIO | None = None) -> None:
+        self._items = list(items)
+        self._stream = stream
+        self._out = out
+        self._current = 0
+        self._pending: dict[int, list[str]] = {}
+        self._done: dict[int, GenerationResult] = {}
+        self._line_open = False
+        self._item_ended_line = False
+
+    @property
+    def out(self) -> TextIO:
+        return self._out if self._out is not None else sys.stdout
+
+    def start(self) -> None:
+        """Called once the engine is ready; prints the first heading right away."""
+        self._begin(self._current)
+
+    def token(self, event: TokenEvent) -> None:
+        if not self._stream:
+            return
+        if event.index == self._current:
+            self._write(event.text)
+        else:
+            self._pending.setdefault(event.index, []).append(event.text)
+
+    def finish(self, event: FinishEvent) -> None:
+        self._done[event.index] = event.result
+        while self._current in self._done:
+            result = self._done.pop(self._current)
+            if not self._stream:
+                self._write(result.text)
+            self._end()
+            self._current += 1
+            self._begin(self._current)
+            if self._stream:  # catch up on what the next request already produced
+                self._write("".join(self._pending.pop(self._current, [])))
+
+    def close(self) -> None:
+        """End a half-written line (e.g. after an error mid-answer) so the shell prompt is clean."""
+        if self._line_open:
+            self.out.write("\n")
+            self.out.flush()
+            self._line_open = False
+
+    def _begin(self, index: int) -> None:
+        if index >= len(self._items):
+            return
+        self._item_ended_line = False
+        heading = self._items[index].heading
+        if heading is not None:
+            self.out.write(("\n" if index else "") + heading + "\n")
+            self.out.flush()
+
+    def _write(self, text: str) -> None:
+        if text:
+            self.out.write(text)
+            self.out.flush()
+            self._line_open = not text.endswith("\n")
+            self._item_ended_line = not self._line_open
+
+    def _end(self) -> None:
+        """Finish an answer with exactly one newline (none added if the text already ends one)."""
+        if not self._item_ended_line:
+            self.out.write("\n")
+        self.out.flush()
+        self._line_open = False
+
+
+class JsonRenderer:
+    """One JSON object per request (a line each), in request order."""
+
+    def __init__(self, items: Sequence[Item], *, model: str, load_s: float, out: TextIO | None = None) -> None:
+        self._items = list(items)
+        self._model = model
+        self._load_s = load_s
+        self._out = out
+        self._next = 0
+        self._done: dict[int, GenerationResult] = {}
+
+    def start(self) -> None:
+        pass
+
+    def token(self, event: TokenEvent) -> None:
+        pass
+
+    def finish(self, event: FinishEvent) -> None:
+        self._done[event.index] = event.result
+        out = self._out if self._out is not None else sys.stdout
+        while self._next in self._done:
+            record = result_record(self._done.pop(self._next), self._items[self._next], self._model, self._load_s)
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            out.flush()
+            self._next += 1
+
+    def close(self) -> None:
+        pass
+
+
+def result_record(result: GenerationResult, item: Item, model: str, load_s: float) -> dict[str, object]:
+    """The `--json` object for one answer (documented in `vlm ask --help`)."""
+    timings = result.timings.to_dict()
+    if not timings.get("load_s"):
+        timings["load_s"] = round(load_s, 6)
+    finish = result.finish_reason
+    return {
+        "text": result.text,
+        "model": model,
+        "inputs": list(item.inputs),
+        "prompt_tokens": result.prompt_tokens,
+        "visual_tokens": result.visual_tokens,
+        "completion_tokens": result.completion_tokens,
+        "finish_reason": getattr(finish, "value", finish),
+        "timings": timings,
+        "images": [usage.to_dict() for usage in result.images],
+    }

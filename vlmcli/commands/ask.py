@@ -1,0 +1,67 @@
+"""`vlm ask INPUT... QUESTION`: one question about one or more images, in a single prompt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from vlmcli.commands._errors import error_boundary
+from vlmcli.commands._generate import run_requests
+from vlmcli.commands._inputs import load_inputs
+from vlmcli.commands._render import Item
+from vlmcli.commands.options import CommonOptions, with_common_options
+from vlmcli.engine.request import Request
+from vlmcli.errors import ConfigError
+from vlmcli.media.sources import STDIN
+
+EPILOG = (
+    "Examples:\n\n"
+    "  vlm ask photo.jpg 'What is in this picture?'\n\n"
+    "  vlm ask before.png after.png 'What changed between these two?'\n\n"
+    "  curl -s https://example.com/cat.jpg | vlm ask - 'What breed is this?'\n\n"
+    "  vlm ask --json -m Qwen/Qwen2-VL-2B-Instruct chart.png 'Summarise the chart.'"
+)
+
+
+def check_question(question: str) -> str:
+    """The question must be text, not an input the user meant to ask about."""
+    if question == STDIN or Path(question).is_file():
+        raise ConfigError(
+            f"The last argument must be the question, but {question!r} is an input; "
+            "e.g. vlm ask photo.jpg 'What is in this picture?'."
+        )
+    if not question.strip():
+        raise ConfigError("The question (last argument) is empty.")
+    return question
+
+
+@with_common_options
+def ask(
+    opts: CommonOptions,
+    inputs: Annotated[
+        Optional[list[str]],
+        typer.Argument(metavar="INPUT", help="Image files, or - for image bytes on stdin.", show_default=False),
+    ] = None,
+    # `...` (required) because it follows the optional INPUTs; click hands it the last argument.
+    question: Annotated[str, typer.Argument(metavar="QUESTION", help="The question (the last argument).")] = ...,  # type: ignore[assignment]
+) -> None:
+    """Ask a question about one or more images.
+
+    All images go into one prompt, in order. The answer streams to stdout;
+    progress and errors go to stderr. With --json, one object: text, model,
+    inputs, prompt_tokens, visual_tokens, completion_tokens, finish_reason,
+    timings and images.
+    """
+    with error_boundary(debug=opts.debug):
+        sources = list(inputs or [])
+        check_question(question)
+        settings = opts.settings()
+        images = load_inputs(sources, command="ask", max_pixels=settings.max_image_pixels)
+        request = Request(prompt=question, images=tuple(images), system=opts.system)
+        run_requests([request], [Item(inputs=tuple(sources))], opts, settings)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ask", epilog=EPILOG, no_args_is_help=True)(ask)

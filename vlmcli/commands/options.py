@@ -1,0 +1,132 @@
+"""Options shared by the commands that run a model (ask, describe, and later ones).
+
+The options are declared once, as the fields of `CommonOptions`. Decorating a command
+with `@with_common_options` adds them to its Typer signature and hands the command one
+`opts: CommonOptions` argument instead of sixteen loose ones (`opts` may sit anywhere in the signature):
+
+    @with_common_options
+    def describe(opts: CommonOptions, inputs: Annotated[list[str], typer.Argument()]) -> None: ...
+
+Settings-backed options default to None ("not given") so that the environment and the
+config file can fill them in (`vlmcli.settings.resolve`); `settings()` does that.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Annotated, Optional, TypeVar
+
+import typer
+
+from vlmcli.engine.config import Device, DType, EngineConfig, GenerationConfig
+from vlmcli.settings import Settings, resolve
+
+
+def _option(panel: str, *decls: str, help: str, **kwargs: object) -> typer.models.OptionInfo:
+    return typer.Option(*decls, help=help, rich_help_panel=panel, show_default=False, **kwargs)
+
+
+def _model(*decls: str, help: str, **kwargs: object) -> typer.models.OptionInfo:
+    return _option("Model", *decls, help=help, **kwargs)
+
+
+def _generation(*decls: str, help: str, **kwargs: object) -> typer.models.OptionInfo:
+    return _option("Generation", *decls, help=help, **kwargs)
+
+
+def _output(*decls: str, help: str) -> typer.models.OptionInfo:
+    return _option("Output", *decls, help=help)
+
+
+SETTING_FLAGS = ("model", "revision", "device", "dtype", "offline", "max_tokens", "temperature", "top_p", "top_k", "seed")
+"""Options that are also settings: None means "not given", so env / config file / default apply."""
+
+
+@dataclass(frozen=True)
+class CommonOptions:
+    # Optional[...] rather than `X | None`: Typer evaluates these at runtime, also on 3.10.
+    model: Annotated[
+        Optional[str], _model("--model", "-m", help="Hub id or local folder. [default: $VLM_MODEL, config file, built-in]")
+    ] = None
+    revision: Annotated[Optional[str], _model(help="Hub branch, tag or commit.")] = None
+    device: Annotated[Optional[Device], _model(help="Where to run. [default: auto]", case_sensitive=False)] = None
+    dtype: Annotated[Optional[DType], _model(help="Weights dtype. [default: auto]", case_sensitive=False)] = None
+    offline: Annotated[
+        Optional[bool], _model("--offline/--online", help="Use only the local hub cache (never the network).")
+    ] = None
+    trust_remote_code: Annotated[
+        bool, _model("--trust-remote-code", help="Allow running Python code shipped with the model repo.")
+    ] = False
+    allow_pickle: Annotated[
+        bool, _model("--allow-pickle", help="Allow pickled .bin/.pt weights (can run code when loaded).")
+    ] = False
+    max_tokens: Annotated[Optional[int], _generation(help="Most new tokens per answer. [default: 256]", min=1)] = None
+    temperature: Annotated[Optional[float], _generation(help="0 is greedy (reproducible). [default: 0]", min=0.0)] = None
+    top_p: Annotated[Optional[float], _generation(help="Nucleus sampling threshold in (0, 1].")] = None
+    top_k: Annotated[Optional[int], _generation(help="Sample among the k most likely tokens; 0 disables.", min=0)] = None
+    seed: Annotated[Optional[int], _generation(help="Seed for sampling.")] = None
+    system: Annotated[Optional[str], _generation(help="System message placed before the question.")] = None
+    no_stream: Annotated[bool, _output("--no-stream", help="Print each answer only when it is complete.")] = False
+    json: Annotated[bool, _output("--json", help="One JSON object per answer on stdout (text, tokens, timings).")] = False
+    debug: Annotated[bool, _output("--debug", help="Show tracebacks and timings on stderr.")] = False
+
+    def settings(self) -> Settings:
+        """Flags merged with environment, config file and defaults."""
+        flags = {name: getattr(self, name) for name in SETTING_FLAGS}
+        return resolve(flags, flag_names={"model": "--model", "offline": "--offline/--online"})
+
+    def engine_config(self, settings: Settings) -> EngineConfig:
+        return EngineConfig(
+            model=settings.model,
+            revision=settings.revision,
+            device=settings.device,
+            dtype=settings.dtype,
+            offline=settings.offline,
+            trust_remote_code=self.trust_remote_code,
+            allow_pickle=self.allow_pickle,
+        )
+
+    @staticmethod
+    def generation_config(settings: Settings) -> GenerationConfig:
+        return GenerationConfig(
+            max_tokens=settings.max_tokens,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            top_k=settings.top_k,
+            seed=settings.seed,
+        )
+
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def _option_parameters() -> list[inspect.Parameter]:
+    hints = typing.get_type_hints(CommonOptions, include_extras=True)
+    return [
+        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=hints[f.name])
+        for f in fields(CommonOptions)
+    ]
+
+
+def with_common_options(func: F) -> F:
+    """Replace the command's `opts: CommonOptions` parameter by the shared options."""
+    signature = inspect.signature(func, eval_str=True)
+    if "opts" not in signature.parameters:
+        raise TypeError(f"{func.__name__} needs an `opts: CommonOptions` parameter")
+    own = [p for p in signature.parameters.values() if p.name != "opts"]
+    shared = _option_parameters()
+    names = [p.name for p in shared]
+
+    @functools.wraps(func)
+    def wrapper(*args: object, **kwargs: object) -> object:
+        opts = CommonOptions(**{name: kwargs.pop(name) for name in names if name in kwargs})
+        return func(*args, opts=opts, **kwargs)
+
+    params = own + shared
+    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper  # type: ignore[return-value]

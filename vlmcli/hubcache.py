@@ -1,0 +1,134 @@
+"""Which models are already in the local Hugging Face hub cache, and what they are.
+
+Walks the cache layout directly (`models--org--name/snapshots/<commit>/config.json`)
+instead of importing huggingface_hub: it is a read-only scan of plain files, and stays
+fast and testable with a temporary folder. The cache folder follows huggingface_hub's
+rules: $HF_HUB_CACHE, else $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else
+~/.cache/huggingface/hub.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from vlmcli.engine.families import family_for_model_type
+
+_SAFE = (".safetensors",)
+_PICKLED = (".bin", ".pt", ".pth")
+
+
+@dataclass(frozen=True)
+class CachedModel:
+    repo_id: str
+    revision: str
+    """Commit of the snapshot described (the one `main` points to, else the newest)."""
+    path: Path
+    model_type: str | None
+    """`model_type` from config.json; None when it is missing or unreadable."""
+    family: str | None
+    """The vlmcli family that runs it, or None when vlmcli does not support it."""
+    weights: str
+    """"safetensors", "pickle" (needs --allow-pickle) or "none" (not downloaded)."""
+    size_bytes: int
+
+    @property
+    def runnable(self) -> bool:
+        return self.family is not None and self.weights != "none"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "model": self.repo_id,
+            "revision": self.revision,
+            "path": str(self.path),
+            "model_type": self.model_type,
+            "family": self.family,
+            "weights": self.weights,
+            "size_bytes": self.size_bytes,
+        }
+
+
+def hub_cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    for name in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if env.get(name):
+            return Path(env[name]).expanduser()
+    if env.get("HF_HOME"):
+        return Path(env["HF_HOME"]).expanduser() / "hub"
+    cache_home = Path(env["XDG_CACHE_HOME"]).expanduser() if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
+    return cache_home / "huggingface" / "hub"
+
+
+def scan(cache_dir: Path | None = None) -> list[CachedModel]:
+    """Every model repo in the cache with at least one snapshot, sorted by id."""
+    root = hub_cache_dir() if cache_dir is None else cache_dir
+    if not root.is_dir():
+        return []
+    found = []
+    for repo_dir in sorted(root.glob("models--*")):
+        snapshot = _pick_snapshot(repo_dir)
+        if snapshot is not None:
+            found.append(_describe(repo_dir, snapshot))
+    return sorted(found, key=lambda model: model.repo_id.lower())
+
+
+def _pick_snapshot(repo_dir: Path) -> Path | None:
+    snapshots = repo_dir / "snapshots"
+    if not snapshots.is_dir():
+        return None
+    try:
+        main = (repo_dir / "refs" / "main").read_text().strip()
+    except OSError:
+        main = ""
+    if main and (snapshots / main).is_dir():
+        return snapshots / main
+    candidates = [p for p in snapshots.iterdir() if p.is_dir()]
+    return max(candidates, key=lambda p: p.stat().st_mtime, default=None)
+
+
+def _describe(repo_dir: Path, snapshot: Path) -> CachedModel:
+    repo_id = repo_dir.name[len("models--") :].replace("--", "/")
+    model_type = _model_type(snapshot / "config.json")
+    info = family_for_model_type(model_type) if model_type else None
+    names = [p.name for p in snapshot.rglob("*") if p.is_file()]
+    if any(n.endswith(_SAFE) for n in names):
+        weights = "safetensors"
+    elif any(n.endswith(_PICKLED) for n in names):
+        weights = "pickle"
+    else:
+        weights = "none"
+    return CachedModel(
+        repo_id=repo_id,
+        revision=snapshot.name,
+        path=snapshot,
+        model_type=model_type,
+        family=info.family.value if info else None,
+        weights=weights,
+        size_bytes=_size(snapshot),
+    )
+
+
+def _model_type(config_json: Path) -> str | None:
+    try:
+        value = json.loads(config_json.read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _size(snapshot: Path) -> int:
+    """Bytes of the files in the snapshot (symlinks into blobs/ followed, each blob once)."""
+    seen, total = set(), 0
+    for path in snapshot.rglob("*"):
+        try:
+            real = path.resolve()
+            if real in seen or not real.is_file():
+                continue
+            seen.add(real)
+            total += real.stat().st_size
+        except OSError:
+            continue
+    return total

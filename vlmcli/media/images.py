@@ -1,0 +1,178 @@
+"""Safe image decoding: bytes in, one upright RGB picture out.
+
+What "safe" means here, in order:
+
+1. Only common raster formats are opened (no EPS, which would run Ghostscript).
+2. A pixel limit (100 MP by default, 0/None disables) is checked from the header,
+   before any pixel is decoded, so a decompression bomb costs nothing.
+3. The first frame is decoded fully now, so a truncated file fails here with a clear
+   message instead of later inside the model.
+4. EXIF orientation is applied (photos from phones come out upright).
+5. Every mode becomes 8-bit RGB: transparency is composited on white (not on black,
+   which is what a bare `convert("RGB")` does), 16-bit and float images are scaled
+   rather than clipped, CMYK and palettes are converted.
+
+The result's `key` is the SHA-256 of the file bytes, used by the vision-feature cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import warnings
+from typing import TYPE_CHECKING, BinaryIO
+
+from vlmcli.engine.request import ImageInput
+from vlmcli.errors import InputError
+from vlmcli.media.sources import STDIN, read_source
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+DEFAULT_MAX_PIXELS = 100_000_000
+
+FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP", "DIB", "PPM", "TGA", "ICO", "AVIF", "JPEG2000", "QOI")
+"""Pillow formats we open (JPEG includes MPO). Anything else is refused as 'not an image'."""
+
+_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+_HIGH_DEPTH_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
+_BACKGROUND = (255, 255, 255)
+
+
+def load_image(
+    source: str | os.PathLike[str],
+    *,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    stdin: BinaryIO | None = None,
+) -> ImageInput:
+    """Read `source` (a path, or `-` for stdin) and decode it; see the module docstring."""
+    return image_input(read_source(source, stdin=stdin), str(source), max_pixels=max_pixels)
+
+
+def image_input(data: bytes, source: str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> ImageInput:
+    """Decode the bytes read from `source` into an `ImageInput` keyed by the bytes' SHA-256."""
+    name = "<stdin>" if source == STDIN else source
+    image = decode_image(data, name, max_pixels=max_pixels)
+    return ImageInput(image=image, source=source, key=hashlib.sha256(data).hexdigest())
+
+
+def decode_image(data: bytes, name: str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> "Image.Image":
+    """Decode `data` (the file's bytes; `name` is for messages) into an upright RGB image."""
+    from PIL import Image, UnidentifiedImageError
+
+    _lift_pil_limit(max_pixels)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=_available_formats())
+            _check_pixels(image.size, name, max_pixels)
+            image.seek(0)  # animated GIF/WebP/APNG, multi-page TIFF: the first frame
+            image.load()
+    except UnidentifiedImageError:
+        raise InputError(
+            f"{name} is not an image vlmcli can read (supported: {', '.join(_pretty_formats())})."
+        ) from None
+    except Image.DecompressionBombError:  # Pillow's own, coarser guard fired first
+        raise InputError(_too_large(name, None, max_pixels or Image.MAX_IMAGE_PIXELS or 0)) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InputError(
+            f"{name} is damaged or truncated and cannot be decoded ({_reason(exc)}); re-export or re-download it."
+        ) from None
+    return to_rgb(_upright(image))
+
+
+def to_rgb(image: "Image.Image") -> "Image.Image":
+    """An 8-bit RGB copy of `image`: transparency on white, high bit depths scaled down."""
+    if image.mode in _HIGH_DEPTH_MODES:
+        return _high_depth_to_rgb(image)
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif image.mode not in _ALPHA_MODES and "transparency" in image.info:
+        image = image.convert("RGBA")  # tRNS colour key on L / RGB images
+    if image.mode in _ALPHA_MODES:
+        from PIL import Image
+
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, _BACKGROUND + (255,))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if image.mode == "RGB":
+        return image
+    try:
+        return image.convert("RGB")
+    except ValueError:
+        raise InputError(f"Images in colour mode {image.mode} are not supported.") from None
+
+
+def _high_depth_to_rgb(image: "Image.Image") -> "Image.Image":
+    """16-bit / 32-bit integer and float greyscale: scale to 0..255 instead of clipping."""
+    import numpy as np
+    from PIL import Image
+
+    array = np.asarray(image)
+    if array.dtype.kind == "f":
+        array = np.nan_to_num(array.astype(np.float64))
+        peak = float(array.max(initial=0.0))
+        array = array * 255.0 if peak <= 1.0 else array * (255.0 / peak)
+    else:
+        array = array.astype(np.int64)
+        peak = int(array.max(initial=0))
+        if peak > 255:  # 16-bit data (or wider): map the full 16-bit range onto 8 bits
+            array = array // 257 if peak <= 65535 else array * 255 // peak
+    grey = np.clip(array, 0, 255).astype(np.uint8)
+    return Image.fromarray(grey).convert("RGB")
+
+
+def _upright(image: "Image.Image") -> "Image.Image":
+    """Apply EXIF orientation. A broken EXIF block is not worth refusing the picture for."""
+    from PIL import ImageOps
+
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception:  # noqa: BLE001 - malformed EXIF comes in many exception types
+        return image.copy()
+
+
+def _check_pixels(size: tuple[int, int], name: str, max_pixels: int | None) -> None:
+    width, height = size
+    if max_pixels and width * height > max_pixels:
+        raise InputError(_too_large(name, size, max_pixels))
+
+
+def _too_large(name: str, size: tuple[int, int] | None, max_pixels: int) -> str:
+    what = f"{size[0]}x{size[1]} ({size[0] * size[1] / 1e6:.0f} MP)" if size else "too large"
+    return (
+        f"{name} is {what}, above the limit of {max_pixels / 1e6:g} MP (decompression bomb guard); "
+        "shrink it or raise VLM_MAX_IMAGE_PIXELS (0 disables the check)."
+    )
+
+
+def _lift_pil_limit(max_pixels: int | None) -> None:
+    """Pillow keeps its own global bomb guard (`Image.MAX_IMAGE_PIXELS`, hard error at twice
+    it). Our per-call limit is the one that applies, so lift Pillow's to ours, never lower."""
+    from PIL import Image
+
+    current = Image.MAX_IMAGE_PIXELS
+    if current is None:
+        return
+    if not max_pixels:
+        Image.MAX_IMAGE_PIXELS = None
+    elif max_pixels > current:
+        Image.MAX_IMAGE_PIXELS = max_pixels
+
+
+def _available_formats() -> list[str]:
+    """FORMATS that this Pillow build can open (AVIF, JPEG2000 depend on optional libraries)."""
+    from PIL import Image
+
+    Image.init()
+    return [name for name in FORMATS if name in Image.OPEN]
+
+
+def _pretty_formats() -> list[str]:
+    return ["JPEG", "PNG", "GIF", "WebP", "TIFF", "BMP", "AVIF", "..."]
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().rstrip(".") or type(exc).__name__
+    return text.splitlines()[0]

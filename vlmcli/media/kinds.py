@@ -1,0 +1,63 @@
+"""Tell images from videos, by file extension and by the first bytes ("magic").
+
+Used to give a clear message when a video is passed where only images are accepted, and
+later to route videos to the video decoder. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import PurePath
+
+VIDEO_EXTENSIONS = frozenset(
+    {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wmv", ".flv", ".mpg", ".mpeg", ".3gp", ".ogv", ".ts", ".mts"}
+)
+
+# ISO-BMFF brands of still-image formats (HEIC/AVIF) that share the `ftyp` box with MP4.
+_IMAGE_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"mif1", b"msf1", b"avif", b"avis")
+
+
+class MediaKind(str, enum.Enum):
+    IMAGE = "image"
+    VIDEO = "video"
+    UNKNOWN = "unknown"
+    """Not recognised here; image decoding decides (and explains) whether it is usable."""
+
+
+def _video_magic(head: bytes) -> bool:
+    if len(head) >= 12 and head[4:8] == b"ftyp":  # MP4 / MOV / 3GP (and HEIC/AVIF images)
+        return head[8:12] not in _IMAGE_BRANDS
+    if head.startswith(b"\x1a\x45\xdf\xa3"):  # Matroska / WebM (EBML)
+        return True
+    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
+        return True
+    if head.startswith(b"\x00\x00\x01\xba") or head.startswith(b"\x00\x00\x01\xb3"):  # MPEG-PS / MPEG-1
+        return True
+    if head.startswith(b"FLV"):
+        return True
+    return head.startswith(b"\x30\x26\xb2\x75\x8e\x66\xcf\x11")  # ASF / WMV
+
+
+def detect_kind(name: str, head: bytes = b"") -> MediaKind:
+    """The kind of medium in a file called `name` whose first bytes are `head` (>= 16 is plenty).
+
+    Magic bytes win over the extension; with no recognisable magic, a video extension
+    decides. Everything else is UNKNOWN and left to the image decoder.
+    """
+    if head and _video_magic(head):
+        return MediaKind.VIDEO
+    if PurePath(name).suffix.lower() in VIDEO_EXTENSIONS and not _image_magic(head):
+        return MediaKind.VIDEO
+    return MediaKind.IMAGE if _image_magic(head) else MediaKind.UNKNOWN
+
+
+def _image_magic(head: bytes) -> bool:
+    return (
+        head.startswith(b"\xff\xd8\xff")  # JPEG
+        or head.startswith(b"\x89PNG\r\n\x1a\n")
+        or head.startswith((b"GIF87a", b"GIF89a"))
+        or (head.startswith(b"RIFF") and head[8:12] == b"WEBP")
+        or head.startswith((b"II*\x00", b"MM\x00*"))  # TIFF
+        or head.startswith(b"BM")
+        or (len(head) >= 12 and head[4:8] == b"ftyp" and head[8:12] in _IMAGE_BRANDS)
+    )

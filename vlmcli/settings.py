@@ -1,0 +1,258 @@
+"""Effective settings: command-line flags > environment > config file > built-in defaults.
+
+The config file is TOML with flat keys (`model = "..."`, `max_tokens = 128`), read from
+`$VLM_CONFIG` if set, else `$XDG_CONFIG_HOME/vlmcli/config.toml`, else
+`~/.config/vlmcli/config.toml`. Every environment variable is `VLM_` + the key in upper
+case (`VLM_MODEL`, `VLM_MAX_TOKENS`); an empty variable counts as unset.
+
+Each resolved value remembers where it came from (`Origin`), so `vlm config` can say why a
+setting has the value it has. Safety switches (`--trust-remote-code`, `--allow-pickle`)
+are deliberately *not* settings: they must be asked for on each command line.
+
+This module only parses and checks types; range checks (max_tokens >= 1, ...) stay in
+`EngineConfig` / `GenerationConfig`, the single place that owns them.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from vlmcli.engine.config import Device, DType, GenerationConfig
+from vlmcli.engine.families import DEFAULT_MODEL
+from vlmcli.errors import ConfigError
+from vlmcli.media.images import DEFAULT_MAX_PIXELS
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+CONFIG_ENV = "VLM_CONFIG"
+"""Environment variable naming an explicit config file (which then must exist)."""
+
+
+
+class Source(str, enum.Enum):
+    FLAG = "flag"
+    ENV = "env"
+    FILE = "file"
+    DEFAULT = "default"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where one effective value came from."""
+
+    source: Source
+    detail: str
+    """The flag (`--model`), variable (`VLM_MODEL`), file path, or `built-in`."""
+
+    def __str__(self) -> str:
+        return "default" if self.source is Source.DEFAULT else f"{self.source.value} {self.detail}"
+
+
+# --- parsers: a raw value (str from the environment, any TOML value from the file) -> typed
+# value. They raise ValueError with a short description of what was expected.
+
+
+def _str(raw: object) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise ValueError("a non-empty string")
+    return raw.strip()
+
+
+def _int(raw: object) -> int:
+    if isinstance(raw, bool):
+        raise ValueError("an integer")
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str):
+        try:
+            return int(raw.strip().replace("_", ""))
+        except ValueError:
+            pass
+    raise ValueError("an integer")
+
+
+def _float(raw: object) -> float:
+    if isinstance(raw, bool):
+        raise ValueError("a number")
+    if isinstance(raw, (int, float)):
+        return float(raw)
+    if isinstance(raw, str):
+        try:
+            return float(raw.strip())
+        except ValueError:
+            pass
+    raise ValueError("a number")
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _bool(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
+        return raw.strip().lower() in _TRUE
+    raise ValueError("true or false (1/0, yes/no, on/off)")
+
+
+def _enum(enum_cls: type[enum.Enum]) -> Callable[[object], enum.Enum]:
+    def parse(raw: object) -> enum.Enum:
+        try:
+            return enum_cls(str(raw).strip().lower())
+        except ValueError:
+            raise ValueError("one of " + ", ".join(m.value for m in enum_cls)) from None
+
+    return parse
+
+
+def _non_negative_int(raw: object) -> int:
+    value = _int(raw)
+    if value < 0:
+        raise ValueError("an integer >= 0")
+    return value
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    name: str
+    parse: Callable[[object], object]
+    default: object
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "VLM_" + self.name.upper()
+
+
+_GEN = GenerationConfig()  # its defaults are the built-in defaults: one source of truth
+
+SPECS: tuple[SettingSpec, ...] = (
+    SettingSpec("model", _str, DEFAULT_MODEL, "Hub id or local folder of the model."),
+    SettingSpec("revision", _str, None, "Hub branch, tag or commit."),
+    SettingSpec("device", _enum(Device), Device.AUTO, "auto, cpu, cuda or mps."),
+    SettingSpec("dtype", _enum(DType), DType.AUTO, "auto, float32, bfloat16 or float16."),
+    SettingSpec("offline", _bool, False, "Use only the local hub cache; never the network."),
+    SettingSpec("max_tokens", _int, _GEN.max_tokens, "Most new tokens per answer."),
+    SettingSpec("temperature", _float, _GEN.temperature, "0 is greedy; higher samples more freely."),
+    SettingSpec("top_p", _float, _GEN.top_p, "Nucleus sampling threshold."),
+    SettingSpec("top_k", _int, _GEN.top_k, "Sample among the k most likely tokens; 0 disables."),
+    SettingSpec("seed", _int, _GEN.seed, "Seed for sampling."),
+    SettingSpec(
+        "max_image_pixels",
+        _non_negative_int,
+        DEFAULT_MAX_PIXELS,
+        "Largest image accepted, in pixels; 0 disables the check.",
+    ),
+)
+SPEC_BY_NAME: Mapping[str, SettingSpec] = {spec.name: spec for spec in SPECS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective value of every setting, and where each came from."""
+
+    model: str
+    revision: str | None
+    device: Device
+    dtype: DType
+    offline: bool
+    max_tokens: int
+    temperature: float
+    top_p: float
+    top_k: int
+    seed: int | None
+    max_image_pixels: int
+    origins: Mapping[str, Origin]
+    config_file: Path
+    config_file_found: bool
+
+    def items(self) -> list[tuple[str, object, Origin]]:
+        """(name, value, origin) for every setting, in a stable order."""
+        return [(spec.name, getattr(self, spec.name), self.origins[spec.name]) for spec in SPECS]
+
+
+def config_path(env: Mapping[str, str] | None = None) -> tuple[Path, bool]:
+    """The config file to read, and whether it was named explicitly (then it must exist)."""
+    env = os.environ if env is None else env
+    if env.get(CONFIG_ENV):
+        return Path(env[CONFIG_ENV]).expanduser(), True
+    xdg = env.get("XDG_CONFIG_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".config"
+    return base / "vlmcli" / "config.toml", False
+
+
+def read_config_file(path: Path, *, required: bool = False) -> dict[str, object] | None:
+    """The file's raw key/values (keys normalised to snake_case), or None when it does not exist."""
+    if not path.exists():
+        if required:
+            raise ConfigError(f"Config file {path} (from ${CONFIG_ENV}) does not exist.")
+        return None
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Config file {path} is not valid TOML: {exc}.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"Cannot read config file {path}: {reason}.") from None
+    raw = {key.replace("-", "_"): value for key, value in data.items()}
+    unknown = sorted(set(raw) - set(SPEC_BY_NAME))
+    if unknown:
+        known = ", ".join(SPEC_BY_NAME)
+        raise ConfigError(f"Unknown setting {unknown[0]!r} in config file {path}; known settings: {known}.")
+    return raw
+
+
+def _parse(spec: SettingSpec, raw: object, where: str) -> object:
+    try:
+        return spec.parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{spec.name} {where} must be {exc}, not {raw!r}.") from None
+
+
+def resolve(
+    flags: Mapping[str, object | None] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    flag_names: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve every setting. `flags` maps setting names to values given on the command line
+    (None = not given); `flag_names` maps them to the flag spelling for `vlm config` output."""
+    env = os.environ if env is None else env
+    flags = flags or {}
+    unknown_flags = set(flags) - set(SPEC_BY_NAME)
+    if unknown_flags:
+        raise ValueError(f"not settings: {sorted(unknown_flags)}")
+    path, explicit = config_path(env)
+    file_values = read_config_file(path, required=explicit)
+
+    values: dict[str, object] = {}
+    origins: dict[str, Origin] = {}
+    for spec in SPECS:
+        flag_value = flags.get(spec.name)
+        if flag_value is not None:
+            name = (flag_names or {}).get(spec.name, "--" + spec.name.replace("_", "-"))
+            values[spec.name], origins[spec.name] = flag_value, Origin(Source.FLAG, name)
+        elif env.get(spec.env, "").strip():
+            values[spec.name] = _parse(spec, env[spec.env], f"(from ${spec.env})")
+            origins[spec.name] = Origin(Source.ENV, spec.env)
+        elif file_values is not None and spec.name in file_values:
+            values[spec.name] = _parse(spec, file_values[spec.name], f"in config file {path}")
+            origins[spec.name] = Origin(Source.FILE, str(path))
+        else:
+            values[spec.name], origins[spec.name] = spec.default, Origin(Source.DEFAULT, "built-in")
+    return Settings(
+        **values,  # type: ignore[arg-type]
+        origins=origins,
+        config_file=path,
+        config_file_found=file_values is not None,
+    )

@@ -1,0 +1,80 @@
+"""Dynamic sampling: more frames where the picture changes, fewer where it holds still.
+
+A talk with one burst of demonstration, a sports clip with a long pre-game: uniform frames
+pile up on the calm parts. Here frames are placed at equal steps of a *mixed* cumulative
+curve over frame position x in [0, F]:
+
+    M(x) = floor * x / F  +  (1 - floor) * C(x) / C(F)
+
+where C is the cumulative visual change from the scan (`pixel_delta`, spread evenly over
+the frames between two scanned frames). Frame j of N sits where M(x) = (j + 0.5) / N.
+The uniform term is the floor: any stretch holding a fraction p of the video gets at
+least about floor * p * N frames, so calm stretches are still seen. With no change at all
+(C(F) = 0) the plan is exactly uniform. A hard cut is a large change concentrated in one
+scan step and attracts frames around it; use `keyframe` for edited footage.
+
+Each frame's reason says which term dominated where it landed: "change" or "floor".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vlmcli.video.metadata import VideoInfo
+from vlmcli.video.sampling.base import FrameSampler, SampledFrame, SamplePlan
+from vlmcli.video.sampling.options import SamplingOptions
+from vlmcli.video.sampling.spacing import spread_unique
+from vlmcli.video.sampling.uniform import UniformSampler
+from vlmcli.video.scan import Scan
+
+DEFAULT_FLOOR = 0.25  # a quarter of the budget is spent uniformly
+
+
+class DynamicSampler(FrameSampler):
+    """Frame density proportional to visual change, over a uniform floor."""
+
+    needs_scan = True
+
+    def __init__(self, *, floor: float = DEFAULT_FLOOR) -> None:
+        if not 0.0 < floor <= 1.0:
+            raise ValueError(f"floor must be in (0, 1], got {floor}")
+        self.floor = floor
+
+    def select(self, info: VideoInfo, scan: Scan | None, *, options: SamplingOptions) -> SamplePlan:
+        scan = self._require_scan(scan)
+        n = options.budget(info)
+        frame_count = info.frame_count
+        density = change_density(scan, frame_count=frame_count)  # (F,) change per frame
+        total = float(density.sum())
+        if total <= 0.0 or self.floor >= 1.0:
+            return UniformSampler().select(info, scan, options=options)
+        mixed = self.floor / frame_count + (1.0 - self.floor) * density / total  # (F,) sums to 1
+        edges = np.concatenate([[0.0], np.cumsum(mixed)])  # (F+1,) M at frame boundaries
+        targets = (np.arange(n) + 0.5) / n  # (n,)
+        x = np.interp(targets, edges, np.arange(frame_count + 1, dtype=np.float64))  # (n,)
+        idx = spread_unique(np.floor(x).astype(np.int64), stop=frame_count)  # (n,)
+        uniform_share = self.floor / frame_count
+        frames = tuple(
+            SampledFrame(
+                index=int(i),
+                t=info.time_of(int(i)),
+                reason="change" if mixed[i] - uniform_share > uniform_share else "floor",
+            )
+            for i in idx
+        )
+        return SamplePlan(frames=frames)
+
+
+def change_density(scan: Scan, *, frame_count: int) -> np.ndarray:
+    """(frame_count,) float64: scan change spread evenly over the frames it covers.
+
+    pixel_delta[p] measures the change from scanned frame p-1 to p, so it is spread over
+    frames (indices[p-1], indices[p]]. Frames outside the scanned span get none.
+    """
+    density = np.zeros(frame_count, dtype=np.float64)
+    idx = np.clip(scan.indices, 0, frame_count - 1)
+    for p in range(1, len(scan)):
+        lo, hi = int(idx[p - 1]) + 1, int(idx[p]) + 1
+        if hi > lo:
+            density[lo:hi] += scan.pixel_delta[p] / (hi - lo)
+    return density

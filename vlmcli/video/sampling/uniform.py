@@ -1,0 +1,34 @@
+"""Uniform sampling: equal time between frames, no look at the content.
+
+The baseline every VLM video processor uses and the right default when the video is one
+continuous shot. It needs no scan, so it costs exactly the decode of the chosen frames.
+"""
+
+from __future__ import annotations
+
+from vlmcli.video.metadata import VideoInfo
+from vlmcli.video.sampling.base import FrameSampler, SampledFrame, SamplePlan
+from vlmcli.video.sampling.options import SamplingOptions
+from vlmcli.video.sampling.spacing import segment_centres
+from vlmcli.video.scan import Scan
+
+
+class UniformSampler(FrameSampler):
+    """N frames at the centres of N equal segments of the video.
+
+    N is `options.budget(info)`: `frames` if given, else round(duration * fps) capped by
+    `max_frames`, else `max_frames`; never more than the video has. With fps=1 on a 10 s
+    video the frames sit at 0.5 s, 1.5 s, ... 9.5 s.
+    """
+
+    needs_scan = False
+
+    def select(self, info: VideoInfo, scan: Scan | None, *, options: SamplingOptions) -> SamplePlan:
+        n = options.budget(info)
+        idx = segment_centres(start=0, stop=info.frame_count, n=n)  # (n,) strictly increasing
+        return SamplePlan(
+            frames=tuple(
+                SampledFrame(index=int(i), t=info.time_of(int(i)), reason=f"uniform {j + 1}/{n}")
+                for j, i in enumerate(idx)
+            )
+        )
