@@ -70,7 +70,9 @@ def load_model(config: EngineConfig) -> LoadedModel:
 
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # the CLI shows its own status; stderr stays one line per event
     kwargs = {"trust_remote_code": config.trust_remote_code}
     try:
         processor = AutoProcessor.from_pretrained(str(source.folder), **kwargs)
