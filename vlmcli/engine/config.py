@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vlmcli.errors import ConfigError
+from vlmcli.tiling.policy import ResolutionPolicy
 
 
 class Device(str, enum.Enum):
@@ -61,6 +62,8 @@ class EngineConfig:
     """Vision features kept in memory (LRU), keyed by image content and preprocessing."""
     feature_cache_dir: Path | None = None
     """Optional on-disk vision-feature cache (safetensors files)."""
+    resolution: ResolutionPolicy = field(default_factory=ResolutionPolicy)
+    """How much of each image the model sees (--max-tiles/--max-pixels/--min-pixels)."""
 
     def __post_init__(self) -> None:
         if not self.model or not str(self.model).strip():

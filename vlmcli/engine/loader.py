@@ -87,7 +87,36 @@ def load_model(config: EngineConfig) -> LoadedModel:
         raise ModelError(f"{config.model} could not be loaded: {str(err).splitlines()[0]}") from None
     model.to(device)
     model.eval()
-    adapter = ADAPTERS[model_type](model=model, processor=processor, model_type=model_type)
+    adapter = ADAPTERS[model_type](
+        model=model, processor=processor, model_type=model_type, policy=config.resolution
+    )
+    return LoadedModel(
+        source=source, model_type=model_type, adapter=adapter, processor=processor, load_s=time.perf_counter() - start
+    )
+
+
+def load_planner(config: EngineConfig) -> LoadedModel:
+    """Config and processor only, no weights: enough to plan resolution and count tokens (dry runs)."""
+    start = time.perf_counter()
+    source = resolve_source(
+        config.model,
+        revision=config.revision,
+        offline=config.offline,
+        cache_dir=config.cache_dir,
+        allow_pickle=config.allow_pickle,
+    )
+    raw = read_model_config(source.folder)
+    model_type = check_family(raw, config.model)
+    from transformers import AutoConfig, AutoProcessor
+
+    try:
+        processor = AutoProcessor.from_pretrained(str(source.folder), trust_remote_code=config.trust_remote_code)
+        model_config = AutoConfig.from_pretrained(str(source.folder), trust_remote_code=config.trust_remote_code)
+    except (OSError, ValueError, KeyError) as err:
+        raise ModelError(f"{config.model} could not be loaded: {str(err).splitlines()[0]}") from None
+    adapter = ADAPTERS[model_type](
+        model=None, processor=processor, model_type=model_type, config=model_config, policy=config.resolution
+    )
     return LoadedModel(
         source=source, model_type=model_type, adapter=adapter, processor=processor, load_s=time.perf_counter() - start
     )

@@ -7,27 +7,32 @@ the canvas is cut row-major: tile i is at row i // cols, column i % cols.
 
 from __future__ import annotations
 
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from vlmcli.tiling.grid import Grid, grid_for
+
+if TYPE_CHECKING:  # PIL loads only when pixels are cut, so planning stays import-light
+    from PIL import Image
 
 Fill = int | tuple[int, ...]
 
 
-def _canvas(image: Image.Image, grid: Grid, fill: Fill) -> Image.Image:
+def _canvas(image: "Image.Image", grid: Grid, fill: Fill) -> "Image.Image":
+    from PIL import Image
+
     content = image.resize((grid.resized_width, grid.resized_height), Image.Resampling.BICUBIC)
     canvas = Image.new(image.mode, (grid.canvas_width, grid.canvas_height), fill)  # (W, H)
     canvas.paste(content, grid.offset)
     return canvas
 
 
-def cut_tiles(image: Image.Image, grid: Grid, *, fill: Fill = 0) -> list[Image.Image]:
+def cut_tiles(image: "Image.Image", grid: Grid, *, fill: Fill = 0) -> "list[Image.Image]":
     """The grid's `rows * cols` tiles of `grid.tile_size` px squares, row-major."""
     canvas = _canvas(image, grid, fill)
     return [canvas.crop(box) for box in grid.tile_boxes()]
 
 
-def thumbnail(image: Image.Image, tile_size: int, *, fill: Fill = 0) -> Image.Image:
+def thumbnail(image: "Image.Image", tile_size: int, *, fill: Fill = 0) -> "Image.Image":
     """The whole image letterboxed into one `tile_size` square (aspect kept, centred): the
     global view added after the crops of a multi-tile grid."""
     grid = grid_for(width=image.width, height=image.height, rows=1, cols=1, tile_size=tile_size)

@@ -21,12 +21,15 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from vlmcli.engine.cache import Features
 from vlmcli.engine.families import Family
 from vlmcli.engine.request import ImageInput, Request
+from vlmcli.tiling import ImagePlan, ResolutionPolicy
 
 if TYPE_CHECKING:
     import torch
@@ -45,6 +48,8 @@ class PreparedImage:
     """(width, height) the vision encoder saw (the tile canvas for tiled families)."""
     variant: str = ""
     """Anything besides pixels and settings that changes the features (part of the cache key)."""
+    grid: tuple[int, int] = (1, 1)
+    """(rows, cols) of full-resolution tiles (1, 1 for untiled images)."""
 
 
 @dataclass
@@ -70,11 +75,36 @@ class Adapter(ABC):
 
     family: Family
 
-    def __init__(self, *, model: Any, processor: Any, model_type: str) -> None:
+    def __init__(
+        self,
+        *,
+        model: Any,
+        processor: Any,
+        model_type: str,
+        config: Any = None,
+        policy: ResolutionPolicy | None = None,
+    ) -> None:
+        """`model` may be None for planning only (dry runs): then `config` is required."""
         self.model = model
         self.processor = processor
         self.model_type = model_type
+        self.config = config if config is not None else model.config
+        self.policy = policy or ResolutionPolicy()
         self.fingerprint = self._fingerprint()
+
+    # -- resolution ----------------------------------------------------------
+    @abstractmethod
+    def plan_images(self, sizes: list[tuple[int, int]]) -> list[ImagePlan]:
+        """How each (width, height) image of one prompt is resized/tiled, and its token cost."""
+
+    def processor_kwargs(self, sizes: list[tuple[int, int]]) -> dict[str, Any]:
+        """Native processor knobs that apply `self.policy` to one prompt's images."""
+        return {}
+
+    @contextmanager
+    def resolution_applied(self) -> Iterator[None]:
+        """Settings that must hold on processor/model objects while preprocessing and encoding."""
+        yield
 
     # -- prompt --------------------------------------------------------------
     def messages(self, request: Request) -> list[dict[str, Any]]:
@@ -95,9 +125,13 @@ class Adapter(ABC):
     def prepare(self, request: Request) -> PreparedRequest:
         text = self.prompt_text(request)
         images = [[im.image for im in request.images]] if request.images else None
-        out = self.processor(text=[text], images=images, return_tensors="pt")
-        input_ids = out["input_ids"][0]  # (L,)
-        prepared = self.split_images(out, list(request.images), input_ids) if request.images else []
+        sizes = [(im.image.width, im.image.height) for im in request.images]
+        with self.resolution_applied():
+            out = self.processor(text=[text], images=images, return_tensors="pt", **self.processor_kwargs(sizes))
+            input_ids = out["input_ids"][0]  # (L,)
+            prepared = self.split_images(out, list(request.images), input_ids) if request.images else []
+        for image, plan in zip(prepared, self.plan_images(sizes) if sizes else []):
+            image.resized, image.grid = plan.resized, plan.grid
         extras = {k: out[k][0] for k in self.token_extra_keys if k in out}
         return PreparedRequest(input_ids=input_ids, images=prepared, token_extras=extras)
 
@@ -117,7 +151,7 @@ class Adapter(ABC):
     # -- language model ------------------------------------------------------
     @property
     def image_token_id(self) -> int:
-        config = self.model.config
+        config = self.config
         value = getattr(config, "image_token_id", None)
         if value is None:
             value = getattr(config, "image_token_index")
@@ -166,9 +200,10 @@ class Adapter(ABC):
     def _fingerprint(self) -> str:
         """Identity of everything that changes vision features: weights and preprocessing."""
         parts = [
-            str(getattr(self.model.config, "_name_or_path", "")),
+            str(getattr(self.config, "_name_or_path", "")),
             str(getattr(self.model, "dtype", "")),
-            json.dumps(self.model.config.to_diff_dict(), sort_keys=True, default=str),
+            json.dumps(self.config.to_diff_dict(), sort_keys=True, default=str),
+            repr(self.policy),
         ]
         image_processor = getattr(self.processor, "image_processor", None)
         if image_processor is not None:

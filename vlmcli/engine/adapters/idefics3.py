@@ -16,6 +16,7 @@ from vlmcli.engine.adapters.base import Adapter, PreparedImage
 from vlmcli.engine.cache import Features
 from vlmcli.engine.families import Family
 from vlmcli.engine.request import ImageInput
+from vlmcli.tiling import Idefics3Spec, ImagePlan, ResolutionPolicy, idefics3_longest_edge, plan_idefics3
 
 if TYPE_CHECKING:
     import torch
@@ -55,29 +56,46 @@ class Idefics3Adapter(Adapter):
             inputs = {"pixel_values": pixel_values[start : start + tiles]}  # (k, 3, H, W)
             if attention is not None:
                 inputs["pixel_attention_mask"] = attention[0][start : start + tiles]  # (k, H, W)
-            local = tiles - 1
-            rows, cols = self._grid(image.image.width, image.image.height, local)
             prepared.append(
                 PreparedImage(
                     source=image,
                     inputs=inputs,
                     visual_tokens=tiles * seq_len,
-                    resized=(int(width) * cols, int(height) * rows),
+                    resized=(int(width), int(height)),
                 )
             )
             start += tiles
         return prepared
 
-    @staticmethod
-    def _grid(width: int, height: int, local_tiles: int) -> tuple[int, int]:
-        """(rows, cols) of the split: the factorisation of the tile count closest to the aspect."""
-        if local_tiles <= 0:
-            return 1, 1
-        best = min(
-            ((r, local_tiles // r) for r in range(1, local_tiles + 1) if local_tiles % r == 0),
-            key=lambda rc: abs(rc[1] / rc[0] - width / height),
+    def _spec(self) -> Idefics3Spec:
+        processor = self.processor.image_processor
+        return Idefics3Spec(
+            longest_edge=int(processor.size["longest_edge"]),
+            max_image_size=int(processor.max_image_size["longest_edge"]),
+            image_seq_len=int(self.processor.image_seq_len),
+            do_image_splitting=bool(processor.do_image_splitting),
         )
-        return best
+
+    def _edge(self, sizes: list[tuple[int, int]]) -> int:
+        """One `longest_edge` per prompt (the processor takes one): the smallest any image needs."""
+        spec = self._spec()
+        return min(idefics3_longest_edge(spec, self.policy, width=w, height=h) for w, h in sizes)
+
+    def plan_images(self, sizes: list[tuple[int, int]]) -> list[ImagePlan]:
+        spec = self._spec()
+        if not self.policy.is_native:
+            spec = Idefics3Spec(
+                longest_edge=self._edge(sizes),
+                max_image_size=spec.max_image_size,
+                image_seq_len=spec.image_seq_len,
+                do_image_splitting=spec.do_image_splitting,
+            )
+        return [plan_idefics3(spec, ResolutionPolicy(), width=w, height=h) for w, h in sizes]
+
+    def processor_kwargs(self, sizes: list[tuple[int, int]]) -> dict[str, Any]:
+        if self.policy.is_native or not sizes:
+            return {}
+        return {"size": {"longest_edge": self._edge(sizes)}}
 
     def encode(self, images: list[PreparedImage]) -> list[Features]:
         import torch

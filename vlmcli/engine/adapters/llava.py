@@ -11,15 +11,35 @@ LLaVA-OneVision treats an image differently when it shares a prompt with other i
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from vlmcli.engine.adapters.base import Adapter, PreparedImage
 from vlmcli.engine.cache import Features
 from vlmcli.engine.families import Family
 from vlmcli.engine.request import ImageInput
+from vlmcli.errors import ConfigError
+from vlmcli.tiling import (
+    ImagePlan,
+    LlavaNextSpec,
+    LlavaOnevisionSpec,
+    LlavaSpec,
+    anyres_pinpoints,
+    parse_anyres_max,
+    plan_llava_next,
+)
 
 if TYPE_CHECKING:
     import torch
+
+
+def _spec_kwargs(config: Any, processor: Any) -> dict[str, Any]:
+    return {
+        "image_size": int(config.vision_config.image_size),
+        "patch_size": int(config.vision_config.patch_size),
+        "vision_feature_select_strategy": config.vision_feature_select_strategy,
+    }
 
 
 def _count_tokens(processor: Any, out: Any, index: int) -> int:
@@ -29,7 +49,28 @@ def _count_tokens(processor: Any, out: Any, index: int) -> int:
 
 
 class LlavaAdapter(Adapter):
+    """LLaVA 1.5: one fixed-size image per placeholder (the processor's resize + centre crop).
+
+    The model was not trained with tiles; vlmcli's own tiling for it (a grid of crops plus a
+    thumbnail) is not wired into the engine yet, so a resolution policy is refused clearly.
+    """
+
     family = Family.LLAVA
+
+    def plan_images(self, sizes: list[tuple[int, int]]) -> list[ImagePlan]:
+        if not self.policy.is_native:
+            raise ConfigError(
+                "--max-tiles/--max-pixels/--min-pixels are not supported for LLaVA 1.5 models yet "
+                "(fixed 1-tile resolution); drop those flags."
+            )
+        extra = int(getattr(self.processor, "num_additional_image_tokens", 1))
+        spec = LlavaSpec(**_spec_kwargs(self.config, self.processor), num_additional_image_tokens=extra)
+        crop = self.processor.image_processor.crop_size
+        resized = (int(crop["width"]), int(crop["height"]))
+        return [
+            ImagePlan(width=w, height=h, resized=resized, grid=(1, 1), tiles=1, visual_tokens=spec.tokens_per_image)
+            for w, h in sizes
+        ]
 
     def split_images(self, out: Any, images: list[ImageInput], input_ids: "torch.Tensor") -> list[PreparedImage]:
         pixel_values = out["pixel_values"]  # (N, 3, H, W)
@@ -57,6 +98,35 @@ class LlavaAdapter(Adapter):
 class LlavaNextAdapter(Adapter):
     family = Family.LLAVA_NEXT
 
+    def _spec(self) -> LlavaNextSpec:
+        extra = int(getattr(self.processor, "num_additional_image_tokens", 1))
+        return LlavaNextSpec(
+            **_spec_kwargs(self.config, self.processor),
+            num_additional_image_tokens=extra,
+            image_grid_pinpoints=tuple(tuple(p) for p in self.config.image_grid_pinpoints),
+        )
+
+    def plan_images(self, sizes: list[tuple[int, int]]) -> list[ImagePlan]:
+        spec = self._spec()
+        multi = len(sizes) > 1
+        return [plan_llava_next(spec, self.policy, width=w, height=h, multi_image=multi) for w, h in sizes]
+
+    @contextmanager
+    def resolution_applied(self) -> Iterator[None]:
+        """The anyres grids are read from both the image processor and the model config."""
+        if self.policy.is_native:
+            yield
+            return
+        pinpoints = [list(p) for p in anyres_pinpoints(self._spec(), self.policy)]
+        image_processor = self.processor.image_processor
+        saved = (image_processor.image_grid_pinpoints, self.config.image_grid_pinpoints)
+        image_processor.image_grid_pinpoints = pinpoints
+        self.config.image_grid_pinpoints = pinpoints
+        try:
+            yield
+        finally:
+            image_processor.image_grid_pinpoints, self.config.image_grid_pinpoints = saved
+
     def _image_inputs(self, out: Any, i: int) -> dict[str, "torch.Tensor"]:
         return {"pixel_values": out["pixel_values"][i : i + 1], "image_sizes": out["image_sizes"][i : i + 1]}
 
@@ -65,25 +135,15 @@ class LlavaNextAdapter(Adapter):
         for i, image in enumerate(images):
             inputs = self._image_inputs(out, i)
             height, width = inputs["pixel_values"].shape[-2:]
-            tiles = self._tiles(out, i)
             prepared.append(
                 PreparedImage(
                     source=image,
                     inputs=inputs,
                     visual_tokens=_count_tokens(self.processor, out, i),
-                    resized=(int(width) * tiles[1], int(height) * tiles[0]),
+                    resized=(int(width), int(height)),
                 )
             )
         return prepared
-
-    def _tiles(self, out: Any, i: int) -> tuple[int, int]:
-        """(rows, cols) of the anyres grid chosen for image i (without the base tile)."""
-        from transformers.image_processing_utils import select_best_resolution
-
-        size = out["image_sizes"][i].tolist()
-        best_h, best_w = select_best_resolution(size, self.processor.image_processor.image_grid_pinpoints)
-        tile = out["pixel_values"].shape[-1]
-        return best_h // tile, best_w // tile
 
     def _pad_stack(self, images: list[PreparedImage]) -> "torch.Tensor":
         import torch
@@ -102,23 +162,28 @@ class LlavaNextAdapter(Adapter):
         import torch
 
         image_sizes = torch.cat([im.inputs["image_sizes"] for im in images]).to(self.model.device)  # (N, 2)
-        out = self.model.model.get_image_features(
-            pixel_values=self._pad_stack(images), image_sizes=image_sizes, return_dict=True
-        )
+        with self.resolution_applied():
+            out = self.model.model.get_image_features(
+                pixel_values=self._pad_stack(images), image_sizes=image_sizes, return_dict=True
+            )
         return [{"embeds": f.reshape(-1, f.shape[-1])} for f in out.pooler_output]
 
 
 class LlavaOnevisionAdapter(LlavaNextAdapter):
     family = Family.LLAVA_ONEVISION
 
+    def _spec(self) -> LlavaNextSpec:
+        return LlavaOnevisionSpec(
+            **_spec_kwargs(self.config, self.processor),
+            image_grid_pinpoints=tuple(tuple(p) for p in self.config.image_grid_pinpoints),
+            max_num_patches=parse_anyres_max(self.config.vision_aspect_ratio),
+        )
+
     def split_images(self, out: Any, images: list[ImageInput], input_ids: "torch.Tensor") -> list[PreparedImage]:
         prepared = super().split_images(out, images, input_ids)
         multi = len(images) > 1
         for im in prepared:
             im.variant = "multi" if multi else "single"
-            if multi:
-                height, width = im.inputs["pixel_values"].shape[-2:]
-                im.resized = (int(width), int(height))
         return prepared
 
     def encode(self, images: list[PreparedImage]) -> list[Features]:
@@ -142,10 +207,11 @@ class LlavaOnevisionAdapter(LlavaNextAdapter):
             pixel_values = torch.cat([pixel_values, pixel_values])
             image_sizes = torch.cat([image_sizes, image_sizes])
         counts = [pixel_values.shape[0]] if multi else [1] * len(images)
-        out = self.model.model.get_image_features(
-            pixel_values=pixel_values,
-            image_sizes=image_sizes,
-            batch_num_images=torch.tensor(counts),
-            return_dict=True,
-        )
+        with self.resolution_applied():
+            out = self.model.model.get_image_features(
+                pixel_values=pixel_values,
+                image_sizes=image_sizes,
+                batch_num_images=torch.tensor(counts),
+                return_dict=True,
+            )
         return [{"embeds": f.reshape(-1, f.shape[-1])} for f in out.pooler_output][: len(images)]

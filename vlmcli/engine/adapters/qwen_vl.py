@@ -16,6 +16,7 @@ from vlmcli.engine.adapters.base import Adapter, Merged, PreparedImage, Prepared
 from vlmcli.engine.cache import Features
 from vlmcli.engine.families import Family
 from vlmcli.engine.request import ImageInput
+from vlmcli.tiling import ImagePlan, QwenSpec, plan_qwen, qwen_pixel_bounds
 
 if TYPE_CHECKING:
     import torch
@@ -29,12 +30,34 @@ class QwenVLAdapter(Adapter):
 
     @property
     def _merge(self) -> int:
-        return int(self.model.config.vision_config.spatial_merge_size)
+        return int(self.config.vision_config.spatial_merge_size)
+
+    def _spec(self) -> QwenSpec:
+        processor = self.processor.image_processor
+        size = getattr(processor, "size", None) or {}
+        low = size.get("shortest_edge") or getattr(processor, "min_pixels", None)
+        high = size.get("longest_edge") or getattr(processor, "max_pixels", None)
+        return QwenSpec(
+            patch_size=int(processor.patch_size),
+            merge_size=int(processor.merge_size),
+            min_pixels=int(low),
+            max_pixels=int(high),
+        )
+
+    def plan_images(self, sizes: list[tuple[int, int]]) -> list[ImagePlan]:
+        spec = self._spec()
+        return [plan_qwen(spec, self.policy, width=w, height=h) for w, h in sizes]
+
+    def processor_kwargs(self, sizes: list[tuple[int, int]]) -> dict[str, Any]:
+        if self.policy.is_native:
+            return {}
+        low, high = qwen_pixel_bounds(self._spec(), self.policy)
+        return {"size": {"shortest_edge": low, "longest_edge": high}}
 
     def split_images(self, out: Any, images: list[ImageInput], input_ids: "torch.Tensor") -> list[PreparedImage]:
         grids = out["image_grid_thw"]  # (N, 3)
         pixel_values = out["pixel_values"]  # (sum t*h*w, C*T*P*P)
-        patch = int(self.model.config.vision_config.patch_size)
+        patch = int(self.config.vision_config.patch_size)
         prepared, start = [], 0
         for image, grid in zip(images, grids):
             t, h, w = (int(x) for x in grid)
