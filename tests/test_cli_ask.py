@@ -91,7 +91,8 @@ def test_json_output(monkeypatch, photos):
     assert set(record["timings"]) == {"load_s", "vision_s", "prefill_s", "decode_s"}
     assert record["timings"]["load_s"] == 1.25  # engine.load_s fills in when the result has none
     assert record["images"][1] == {
-        "path": str(photos[1]), "width": 451, "height": 300, "resized": [384, 384], "visual_tokens": 64,
+        "path": str(photos[1]), "width": 451, "height": 300, "resized": [384, 384], "grid": [1, 1],
+        "visual_tokens": 64,
     }
     assert result.stderr == ""
 

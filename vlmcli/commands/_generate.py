@@ -37,6 +37,11 @@ def run_requests(
     """
     engine_config = opts.engine_config(settings)
     gen = opts.generation_config(settings)
+    if opts.dry_run:
+        from vlmcli.commands._dry_run import run_dry
+
+        run_dry(requests, items, opts, settings)
+        return []
     engine = load_with_status(engine_config)
     if opts.json:
         renderer: TextRenderer | JsonRenderer = JsonRenderer(items, model=engine.model_id, load_s=engine.load_s)

@@ -12,6 +12,8 @@ The contract a command relies on (and a fake must provide):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from vlmcli.errors import BackendUnavailableError
@@ -19,14 +21,30 @@ from vlmcli.errors import BackendUnavailableError
 if TYPE_CHECKING:
     from vlmcli.engine.config import EngineConfig
     from vlmcli.engine.engine import Engine
+    from vlmcli.engine.loader import LoadedModel
 
 _CORE_BACKENDS = {"torch", "transformers", "accelerate", "safetensors", "tokenizers", "huggingface_hub"}
 
 
 def load_engine(config: "EngineConfig") -> "Engine":
     """Load the model described by `config` (slow: imports torch, reads weights)."""
-    try:
+    with _backend_check():
         from vlmcli.engine.engine import Engine
+    return Engine.load(config)
+
+
+def load_planner(config: "EngineConfig") -> "LoadedModel":
+    """Config and processor of the model, no weights: for --dry-run plans."""
+    with _backend_check():
+        from vlmcli.engine.loader import load_planner as load
+
+    return load(config)
+
+
+@contextmanager
+def _backend_check() -> Iterator[None]:
+    try:
+        yield
     except ModuleNotFoundError as exc:
         top = (exc.name or "").split(".")[0]
         if top not in _CORE_BACKENDS:
@@ -37,4 +55,3 @@ def load_engine(config: "EngineConfig") -> "Engine":
             else f"`pip install {top}`"
         )
         raise BackendUnavailableError(f"{top} is not installed; {hint}.") from exc
-    return Engine.load(config)

@@ -24,6 +24,7 @@ import typer
 
 from vlmcli.engine.config import Device, DType, EngineConfig, GenerationConfig
 from vlmcli.settings import Settings, resolve
+from vlmcli.tiling.policy import ResolutionPolicy
 
 
 def _option(panel: str, *decls: str, help: str, **kwargs: object) -> typer.models.OptionInfo:
@@ -40,6 +41,10 @@ def _generation(*decls: str, help: str, **kwargs: object) -> typer.models.Option
 
 def _output(*decls: str, help: str) -> typer.models.OptionInfo:
     return _option("Output", *decls, help=help)
+
+
+def _resolution(*decls: str, help: str, **kwargs: object) -> typer.models.OptionInfo:
+    return _option("Resolution", *decls, help=help, **kwargs)
 
 
 SETTING_FLAGS = ("model", "revision", "device", "dtype", "offline", "max_tokens", "temperature", "top_p", "top_k", "seed")
@@ -70,6 +75,20 @@ class CommonOptions:
     top_k: Annotated[Optional[int], _generation(help="Sample among the k most likely tokens; 0 disables.", min=0)] = None
     seed: Annotated[Optional[int], _generation(help="Seed for sampling.")] = None
     system: Annotated[Optional[str], _generation(help="System message placed before the question.")] = None
+    max_tiles: Annotated[
+        Optional[int],
+        _resolution(help="Most full-resolution tiles per image (same meaning for every model).", min=1),
+    ] = None
+    max_pixels: Annotated[
+        Optional[int], _resolution(help="Most pixels of each image the model sees (tiles x tile area).", min=1)
+    ] = None
+    min_pixels: Annotated[
+        Optional[int], _resolution(help="Fewest pixels of each image the model sees (small images upscale).", min=1)
+    ] = None
+    dry_run: Annotated[
+        bool,
+        _output("--dry-run", help="Print the plan (resolution, tiles, visual tokens) without loading weights."),
+    ] = False
     no_stream: Annotated[bool, _output("--no-stream", help="Print each answer only when it is complete.")] = False
     json: Annotated[bool, _output("--json", help="One JSON object per answer on stdout (text, tokens, timings).")] = False
     debug: Annotated[bool, _output("--debug", help="Show tracebacks and timings on stderr.")] = False
@@ -88,7 +107,11 @@ class CommonOptions:
             offline=settings.offline,
             trust_remote_code=self.trust_remote_code,
             allow_pickle=self.allow_pickle,
+            resolution=self.resolution(),
         )
+
+    def resolution(self) -> ResolutionPolicy:
+        return ResolutionPolicy(max_tiles=self.max_tiles, max_pixels=self.max_pixels, min_pixels=self.min_pixels)
 
     @staticmethod
     def generation_config(settings: Settings) -> GenerationConfig:

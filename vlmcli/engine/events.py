@@ -41,6 +41,8 @@ class ImageUsage:
     height: int
     resized: tuple[int, int]
     visual_tokens: int
+    grid: tuple[int, int] = (1, 1)
+    """(rows, cols) of full-resolution tiles."""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -48,6 +50,7 @@ class ImageUsage:
             "width": self.width,
             "height": self.height,
             "resized": list(self.resized),
+            "grid": list(self.grid),
             "visual_tokens": self.visual_tokens,
         }
 

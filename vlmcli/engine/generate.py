@@ -48,13 +48,14 @@ class _Row:
     finish: FinishReason | None = None
 
 
-def _context_length(config: Any) -> int | None:
+def context_length(config: Any) -> int | None:
+    """The model's context window in tokens (max_position_embeddings of the text model)."""
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
     return getattr(text, "max_position_embeddings", None)
 
 
 def check_context(prompt_tokens: int, config: Any) -> None:
-    limit = _context_length(config)
+    limit = context_length(config)
     if limit is not None and prompt_tokens >= limit:
         raise ContextLengthError(
             f"The prompt needs {prompt_tokens} tokens but the model's context length is {limit}; "
@@ -144,6 +145,7 @@ def generate_stream(
                 height=im.source.image.height,
                 resized=im.resized,
                 visual_tokens=im.visual_tokens,
+                grid=im.grid,
             )
             for im in request.images
         ]

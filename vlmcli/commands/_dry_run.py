@@ -1,0 +1,74 @@
+"""`--dry-run`: what a run would cost, from the model's config and processor alone.
+
+No weights are loaded. Each request is really preprocessed (so the counts are the ones
+the engine would feed the model), then printed as a plan: per image the original and
+resized size, the tile grid and the visual tokens; per request the prompt tokens, the
+total with the answer budget, and the model's context length. A prompt that does not
+fit is a `ContextLengthError`, exactly as a real run would fail.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from vlmcli.commands import _runtime
+
+if TYPE_CHECKING:
+    from vlmcli.commands._render import Item
+    from vlmcli.commands.options import CommonOptions
+    from vlmcli.engine.request import Request
+    from vlmcli.settings import Settings
+
+
+def plan_payload(adapter: Any, request: "Request", item: "Item", *, model: str, max_tokens: int) -> dict[str, Any]:
+    from vlmcli.engine.generate import check_context, context_length
+
+    prepared = adapter.prepare(request)
+    sizes = [(im.image.width, im.image.height) for im in request.images]
+    plans = adapter.plan_images(sizes) if sizes else []
+    prompt_tokens = int(prepared.input_ids.shape[0])
+    check_context(prompt_tokens, adapter.config)
+    images = []
+    for path, plan, fed in zip(item.inputs, plans, prepared.images):
+        entry = plan.to_dict() | {"path": path}
+        entry["visual_tokens"] = fed.visual_tokens  # what the processor really produced (== plan)
+        images.append(entry)
+    return {
+        "model": model,
+        "images": images,
+        "prompt_tokens": prompt_tokens,
+        "total_tokens": prompt_tokens + max_tokens,
+        "context_length": context_length(adapter.config),
+    }
+
+
+def render_text(payload: dict[str, Any]) -> str:
+    lines = []
+    for im in payload["images"]:
+        rows, cols = im["grid"]
+        width, height = im["resized"]
+        lines.append(
+            f"{im['path']}: {im['width']}x{im['height']} -> {width}x{height}, grid {rows}x{cols}, "
+            f"{im['tiles']} tile(s), {im['visual_tokens']} visual tokens"
+        )
+    lines.append(
+        f"prompt: {payload['prompt_tokens']} tokens; with the answer budget {payload['total_tokens']} "
+        f"of {payload['context_length']} context"
+    )
+    return "\n".join(lines)
+
+
+def run_dry(
+    requests: Sequence["Request"], items: Sequence["Item"], opts: "CommonOptions", settings: "Settings"
+) -> None:
+    config = opts.engine_config(settings)
+    loaded = _runtime.load_planner(config)
+    for request, item in zip(requests, items):
+        payload = plan_payload(
+            loaded.adapter, request, item, model=config.model, max_tokens=opts.generation_config(settings).max_tokens
+        )
+        sys.stdout.write((json.dumps(payload) if opts.json else render_text(payload)) + "\n")
+        sys.stdout.flush()

@@ -1,0 +1,125 @@
+"""The one interface every caption sink implements, and its settings.
+
+A sink receives finished rows (`vlmcli.sinks.schema`) and makes them durable. It also
+answers, before a run starts, what is already done (`resume_state`), so a rerun skips it.
+Sinks are picked by `OutputFormat` in `vlmcli.sinks.registry`.
+
+Life cycle, as the caption pipeline drives it:
+
+    sink = make_sink(OutputFormat.PARQUET, SinkConfig(output=Path("out")))
+    bad = sink.preflight(paths)                       # {path: why no output can be written}
+    state = sink.resume_state(paths=paths, config_hashes=hashes)
+    sink.retire(state_pairs_to_retry)                 # drop old error rows that will be redone
+    with sink:
+        sink.write(rows)                              # buffered; durable after flush()/close()
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from vlmcli.errors import ConfigError
+from vlmcli.sinks.schema import Row, RowId
+
+
+class OutputFormat(str, enum.Enum):
+    PARQUET = "parquet"
+    """A folder of numbered Parquet shards with the fixed schema (the default)."""
+    JSONL = "jsonl"
+    """The same rows as JSON lines, one numbered file per shard."""
+    TXT = "txt"
+    """A `.txt` caption file beside each image (ok rows only; errors go to stderr)."""
+
+
+class ExistingPolicy(str, enum.Enum):
+    """What a sidecar sink does with caption files that already exist."""
+
+    REFUSE = "refuse"
+    """Stop before loading the model and say which flag to add."""
+    OVERWRITE = "overwrite"
+    SKIP = "skip"
+    """Keep them, and skip those images (the txt format's resume)."""
+
+
+@dataclass(frozen=True)
+class SinkConfig:
+    output: Path | None = None
+    """Output folder (parquet, jsonl); must be None for txt, which writes beside each image."""
+    rows_per_file: int = 1000
+    """Rows per shard file. Smaller shards lose less work to a crash, but make more files."""
+    flush_seconds: float = 120.0
+    """Also publish a (smaller) shard when this long has passed since the last one."""
+    label: str = ""
+    """Prefix of this run's shard names (e.g. `s2of8` under --shard 2/8), so job arrays never collide."""
+    existing: ExistingPolicy = ExistingPolicy.REFUSE
+
+    def __post_init__(self) -> None:
+        if self.rows_per_file < 1:
+            raise ConfigError(f"rows per file must be at least 1, not {self.rows_per_file}.")
+        if self.flush_seconds <= 0:
+            raise ConfigError(f"flush_seconds must be > 0, not {self.flush_seconds}.")
+        if self.label and not self.label.replace("-", "").isalnum():
+            raise ConfigError(f"shard label must be letters, digits and '-', not {self.label!r}.")
+        object.__setattr__(self, "existing", ExistingPolicy(self.existing))
+
+
+@dataclass
+class ResumeState:
+    """What earlier runs already wrote, as far as this run cares (its config hashes)."""
+
+    done: set[RowId] = field(default_factory=set)
+    """Identities with an ok row: skipped."""
+    done_paths: set[str] = field(default_factory=set)
+    """Paths done regardless of content and settings (txt sidecars that exist, under --skip-existing)."""
+    reusable: dict[tuple[str, str], Row] = field(default_factory=dict)
+    """(key, config_hash) -> one ok row: a new path with the same content gets a copy of it."""
+    failed: dict[tuple[str, str], bool] = field(default_factory=dict)
+    """(path, config_hash) with an error row -> True when this run may retire (rewrite) it."""
+
+    def is_done(self, rid: RowId) -> bool:
+        return rid in self.done or rid.path in self.done_paths
+
+
+class Sink(ABC):
+    """Where finished rows go. Subclasses: one file each (parquet.py, jsonl.py, sidecar.py)."""
+
+    format: ClassVar[OutputFormat]
+
+    def __init__(self, config: SinkConfig) -> None:
+        self.config = config
+
+    def preflight(self, paths: Sequence[str]) -> dict[str, str]:
+        """Paths this sink cannot write an output for, with a one-line reason (they become error rows)."""
+        return {}
+
+    @abstractmethod
+    def resume_state(self, *, paths: Sequence[str], config_hashes: frozenset[str]) -> ResumeState:
+        """What is already done for these input paths and settings. May raise OutputError."""
+
+    def retire(self, pairs: set[tuple[str, str]]) -> None:
+        """Remove old error rows for these (path, config_hash) pairs: this run redoes them."""
+
+    @abstractmethod
+    def write(self, rows: Sequence[Row]) -> None:
+        """Accept finished rows (buffered; durable after `flush`)."""
+
+    def flush(self) -> None:
+        """Make every row written so far durable."""
+
+    def close(self) -> None:
+        self.flush()
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where the output goes, for the summary line."""
+
+    def __enter__(self) -> "Sink":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
