@@ -1,11 +1,14 @@
-"""CPU dtype choice: float32 against bfloat16 on the real SmolVLM2-256M architecture.
+"""CPU dtype choice: float32, bfloat16 and vlmcli's mixed AUTO on the real SmolVLM2-256M architecture.
 
-Random weights at the real size (vlmcli.testing.smolvlm_256m_config), so no download.
-Measures, side by side in one run, the three stages the engine runs: the vision tower on
-one 512 px tile, a 256-token prefill, and 32 single-token decode steps with a KV cache.
-Prints seconds per stage and the bf16/fp32 ratio (> 1 means bf16 is slower).
+Random weights at the real size (vlmcli.testing), so no download. Two parts, side by side
+in one run:
+1. stages: the vision tower on one 512 px tile, a 256-token prefill, and 32 single-token
+   decode steps with a KV cache, in float32 and bfloat16 (ratio > 1 means bf16 is slower);
+2. end to end through the engine: one photo (--max-tiles 1: one tile plus the global
+   view), 64 new tokens with EOS ignored, for --dtype float32, bfloat16 and auto (mixed:
+   float32 vision tower, bfloat16 language model).
 
-    python bench/bench_cpu_dtype.py [--threads N] [--repeats R]
+    python bench/bench_cpu_dtype.py [--threads N] [--repeats R] [--skip-engine]
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-engine", action="store_true", help="only the per-stage part")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from transformers import SmolVLMForConditionalGeneration
@@ -77,6 +81,36 @@ def main() -> None:
     print(f"{'stage':<12}{'float32 s':>12}{'bfloat16 s':>12}{'bf16/fp32':>12}")
     for key in fp32:
         print(f"{key:<12}{fp32[key]:>12.3f}{bf16[key]:>12.3f}{bf16[key] / fp32[key]:>12.2f}")
+    if not args.skip_engine:
+        del model
+        end_to_end()
+
+
+def end_to_end() -> None:
+    import tempfile
+    from pathlib import Path
+
+    from vlmcli.engine import Engine, EngineConfig, GenerationConfig, ImageInput, Request
+    from vlmcli.testing import build_smolvlm_256m_random, sample_photos
+    from vlmcli.tiling import ResolutionPolicy
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = build_smolvlm_256m_random(Path(tmp) / "smolvlm-256m")
+        request = Request(prompt="Describe this image.", images=(ImageInput(sample_photos()[1]),))
+        gen = GenerationConfig(max_tokens=64, ignore_eos=True)
+        rows = {}
+        for dtype in ("float32", "bfloat16", "auto"):
+            config = EngineConfig(model=str(folder), device="cpu", dtype=dtype, feature_cache_entries=0,
+                                  resolution=ResolutionPolicy(max_tiles=1))
+            engine = Engine.load(config)
+            engine.generate([request], GenerationConfig(max_tokens=2))  # warm-up
+            t = engine.generate([request], gen)[0].timings
+            rows[dtype] = (t.vision_s, t.prefill_s, t.decode_s, t.vision_s + t.prefill_s + t.decode_s)
+            del engine
+    print("\nend to end (1 photo, 2 encoder tiles, 64 new tokens):")
+    print(f"{'dtype':<10}{'vision s':>10}{'prefill s':>11}{'decode s':>10}{'total s':>10}{'vs fp32':>9}")
+    for dtype, (v, p, d, total) in rows.items():
+        print(f"{dtype:<10}{v:>10.2f}{p:>11.2f}{d:>10.2f}{total:>10.2f}{rows['float32'][3] / total:>8.2f}x")
 
 
 if __name__ == "__main__":

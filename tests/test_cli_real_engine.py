@@ -50,6 +50,7 @@ def test_ask_json_text_equals_generate(family, tiny_checkpoint, photo_path, monk
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     folder = tiny_checkpoint(family)
     args = ["ask", str(photo_path), QUESTION, "-m", str(folder), "--max-tokens", str(NEW_TOKENS), "--json"]
+    args += ["--dtype", "float32"]  # the reference is float32; AUTO on CPU is mixed (bench/RESULTS.md)
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
@@ -77,3 +78,32 @@ def test_model_errors_are_one_line(tmp_path, photo_path, monkeypatch):
     result = CliRunner().invoke(app, ["ask", str(photo_path), "q", "-m", "org/not-cached", "--offline"])
     assert result.exit_code == 4
     assert result.stderr.count("\n") == 1 and "not in the local hub cache" in result.stderr
+
+
+def test_several_images_and_stdin_with_the_real_engine(tiny_checkpoint, photo_path, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VLM_")}
+    env |= {"XDG_CONFIG_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    second = tmp_path / "astronaut.png"
+    sample_photos()[0].save(second)
+    folder = str(tiny_checkpoint("qwen2_vl"))
+    cmd = [sys.executable, "-m", "vlmcli", "ask", "-", str(second), "Compare.", "-m", folder, "--max-tokens", "4"]
+    with open(photo_path, "rb") as stdin:
+        result = subprocess.run([*cmd, "--json"], stdin=stdin, capture_output=True, env=env, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr.decode()
+    payload = json.loads(result.stdout)
+    assert payload["inputs"] == ["-", str(second)]
+    assert [im["width"] for im in payload["images"]] == [600, 512]
+    assert payload["visual_tokens"] == sum(im["visual_tokens"] for im in payload["images"])
+
+
+def test_describe_streams_each_image_under_its_heading(tiny_checkpoint, photo_path, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    second = tmp_path / "astronaut.png"
+    sample_photos()[0].save(second)
+    folder = str(tiny_checkpoint("smolvlm"))
+    args = ["describe", str(photo_path), str(second), "-m", folder, "--max-tokens", "4", "--detail", "brief"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert out.index(photo_path.name) < out.index(second.name)
+    assert out.count("==>") == 2 and result.stderr == ""

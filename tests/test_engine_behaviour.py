@@ -134,3 +134,17 @@ def test_eos_finishes_with_stop(engine, photo):
 def test_text_only_request(engine):
     result = engine.generate([Request(prompt="Hello there")], GenerationConfig(max_tokens=3))[0]
     assert result.visual_tokens == 0 and result.completion_tokens >= 1
+
+
+@pytest.mark.parametrize("family", ["qwen3_vl", "idefics3", "llava_onevision", "llava"])
+def test_auto_dtype_on_cpu_is_mixed_and_runs(family, tiny_checkpoint):
+    """AUTO on CPU: float32 vision tower (compute-bound), bfloat16 language model (memory-bound decode)."""
+    import torch
+
+    engine = Engine.load(EngineConfig(model=str(tiny_checkpoint(family)), device="cpu"))
+    assert engine.adapter.vision_dtype == torch.float32
+    assert next(engine.adapter.decoder.parameters()).dtype == torch.bfloat16
+    assert engine.adapter.lm_head.weight.dtype == torch.bfloat16
+    image = ImageInput(sample_photos()[3], source="rocket.png")
+    result = engine.generate([Request(prompt="What is it?", images=(image,))], GenerationConfig(max_tokens=4))[0]
+    assert result.completion_tokens >= 1 and result.visual_tokens > 0

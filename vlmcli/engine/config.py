@@ -10,6 +10,7 @@ import enum
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vlmcli.engine.reduction import TokenReduction
 from vlmcli.errors import ConfigError
 from vlmcli.tiling.policy import ResolutionPolicy
 
@@ -64,6 +65,8 @@ class EngineConfig:
     """Optional on-disk vision-feature cache (safetensors files)."""
     resolution: ResolutionPolicy = field(default_factory=ResolutionPolicy)
     """How much of each image the model sees (--max-tiles/--max-pixels/--min-pixels)."""
+    reduction: TokenReduction = field(default_factory=TokenReduction)
+    """Visual-token reduction before the language model (--temporal-pool, --compress)."""
 
     def __post_init__(self) -> None:
         if not self.model or not str(self.model).strip():

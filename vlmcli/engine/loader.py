@@ -13,7 +13,7 @@ from typing import Any
 
 from vlmcli.engine.adapters import ADAPTERS, Adapter
 from vlmcli.engine.config import EngineConfig
-from vlmcli.engine.device import resolve_device, resolve_dtype
+from vlmcli.engine.device import resolve_device, resolve_dtype, text_dtype
 from vlmcli.engine.families import supported_model_types
 from vlmcli.engine.source import ModelSource, check_weights_safety, read_model_config, resolve_source
 from vlmcli.errors import ModelError, ResourceError, UnsafeModelError, UnsupportedModelError
@@ -90,6 +90,11 @@ def load_model(config: EngineConfig) -> LoadedModel:
     adapter = ADAPTERS[model_type](
         model=model, processor=processor, model_type=model_type, policy=config.resolution
     )
+    adapter._vision_dtype = dtype
+    language_dtype = text_dtype(config.dtype, device)
+    if language_dtype != dtype:  # mixed: the decoder (with its embeddings) and the LM head only
+        adapter.decoder.to(language_dtype)
+        adapter.lm_head.to(language_dtype)
     return LoadedModel(
         source=source, model_type=model_type, adapter=adapter, processor=processor, load_s=time.perf_counter() - start
     )

@@ -1,4 +1,4 @@
-"""What a caller asks the engine: images plus a question."""
+"""What a caller asks the engine: images and videos plus a question."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from vlmcli.engine.video_input import VideoInput
 from vlmcli.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -39,14 +40,17 @@ class ImageInput:
 
 @dataclass(frozen=True)
 class Request:
-    """One prompt: the images (in order), then the question, in a single user turn."""
+    """One prompt: the images (in order), then the videos, then the question, in one user turn."""
 
     prompt: str
     images: tuple[ImageInput, ...] = field(default_factory=tuple)
     system: str | None = None
     """Optional system message; with none, the chat template's own default applies."""
+    videos: tuple[VideoInput, ...] = field(default_factory=tuple)
+    """Decoded clips; each goes through its family's native video path, or as frames."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "images", tuple(self.images))
-        if not self.prompt.strip() and not self.images:
-            raise ConfigError("A request needs a question or at least one image.")
+        object.__setattr__(self, "videos", tuple(self.videos))
+        if not self.prompt.strip() and not self.images and not self.videos:
+            raise ConfigError("A request needs a question or at least one image or video.")

@@ -157,6 +157,13 @@ class Adapter(ABC):
             value = getattr(config, "image_token_index")
         return int(value)
 
+    @property
+    def vision_dtype(self) -> "torch.dtype":
+        """dtype of the vision tower's weights (the language model may differ: mixed CPU mode)."""
+        return self._vision_dtype if self._vision_dtype is not None else self.model.dtype
+
+    _vision_dtype: "torch.dtype | None" = None
+
     def embed(self, input_ids: "torch.Tensor") -> "torch.Tensor":
         return self.model.get_input_embeddings()(input_ids)  # (B, L, D)
 

@@ -110,7 +110,7 @@ class Idefics3Adapter(Adapter):
             if pm is None:
                 pm = torch.ones((pv.shape[0], *pv.shape[2:]), dtype=torch.bool)
             masks.append(torch.cat([pm, pm.new_zeros((pad, *pm.shape[1:]))]) if pad else pm)
-        pixel_values = torch.stack(values).to(self.model.device, self.model.dtype)  # (N, K, 3, H, W)
+        pixel_values = torch.stack(values).to(self.model.device, self.vision_dtype)  # (N, K, 3, H, W)
         pixel_mask = torch.stack(masks).to(self.model.device)  # (N, K, H, W)
         out = self.model.model.get_image_features(
             pixel_values=pixel_values, pixel_attention_mask=pixel_mask, return_dict=True

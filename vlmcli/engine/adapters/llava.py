@@ -90,7 +90,7 @@ class LlavaAdapter(Adapter):
     def encode(self, images: list[PreparedImage]) -> list[Features]:
         import torch
 
-        pixel_values = torch.cat([im.inputs["pixel_values"] for im in images]).to(self.model.device, self.model.dtype)
+        pixel_values = torch.cat([im.inputs["pixel_values"] for im in images]).to(self.model.device, self.vision_dtype)
         out = self.model.model.get_image_features(pixel_values=pixel_values, return_dict=True)
         return [{"embeds": f.reshape(-1, f.shape[-1])} for f in out.pooler_output]  # each (N_i, D)
 
@@ -156,7 +156,7 @@ class LlavaNextAdapter(Adapter):
             if pad:
                 pv = torch.cat([pv, pv.new_zeros((1, pad, *pv.shape[2:]))], dim=1)
             rows.append(pv)
-        return torch.cat(rows).to(self.model.device, self.model.dtype)  # (N, P, 3, H, W)
+        return torch.cat(rows).to(self.model.device, self.vision_dtype)  # (N, P, 3, H, W)
 
     def encode(self, images: list[PreparedImage]) -> list[Features]:
         import torch

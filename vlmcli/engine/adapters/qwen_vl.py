@@ -76,7 +76,7 @@ class QwenVLAdapter(Adapter):
     def encode(self, images: list[PreparedImage]) -> list[Features]:
         import torch
 
-        pixel_values = torch.cat([im.inputs["pixel_values"] for im in images]).to(self.model.device, self.model.dtype)
+        pixel_values = torch.cat([im.inputs["pixel_values"] for im in images]).to(self.model.device, self.vision_dtype)
         grids = torch.cat([im.inputs["image_grid_thw"] for im in images]).to(self.model.device)  # (N, 3)
         out = self.model.model.get_image_features(pixel_values, grids, return_dict=True)
         features: list[Features] = [{"embeds": f} for f in out.pooler_output]  # each (N_i, D)

@@ -1,0 +1,119 @@
+"""What a caller gives the engine for one video: already-decoded frames and when they were.
+
+The engine never opens video files: callers decode with `vlmcli.video` (sparse reads of
+only the sampled frames) and hand over the frames. Processors get these frames as they
+are, with `do_sample_frames=False`, so transformers never re-decodes or re-samples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from vlmcli.errors import ConfigError
+
+if TYPE_CHECKING:  # numpy is imported inside the functions: `vlm --help` must not load it
+    import numpy as np
+
+    from vlmcli.video.sample import SampledVideo
+
+
+def frames_key(frames: "np.ndarray", indices: Sequence[int]) -> str:
+    """Content hash of decoded frames plus which frames of the video they are."""
+    import numpy as np
+
+    digest = hashlib.sha256()
+    digest.update(f"{frames.shape}:{','.join(map(str, indices))}:".encode())
+    digest.update(np.ascontiguousarray(frames).tobytes())
+    return digest.hexdigest()
+
+
+def _as_array(frames: Any) -> "np.ndarray":
+    """uint8 (T, H, W, 3) from an array or a list of PIL images."""
+    import numpy as np
+
+    if isinstance(frames, np.ndarray):
+        array = frames
+    else:
+        array = np.stack([np.asarray(f.convert("RGB") if hasattr(f, "convert") else f) for f in frames])
+    if array.dtype != np.uint8 or array.ndim != 4 or array.shape[-1] != 3 or array.shape[0] < 1:
+        raise ConfigError(f"video frames must be uint8 (T, H, W, 3) with T >= 1, got {array.dtype} {array.shape}.")
+    return np.ascontiguousarray(array)
+
+
+@dataclass(frozen=True, eq=False)
+class VideoInput:
+    """Decoded frames of one video (or one segment of it), in time order.
+
+    frames: uint8 (T, H, W, 3) RGB; a list of PIL images is converted on construction.
+    timestamps: seconds of each frame in the source video, non-decreasing (T,).
+    fps: the source video's frame rate; frame i of the video is at i / fps.
+    indices: frame numbers in the source video (T,); default round(t * fps).
+    duration_s: seconds the frames cover (the whole video, or the segment); default the
+        span of the timestamps plus one frame.
+    source: a name for messages and output.
+    key: content hash for the vision-feature cache; computed from frames + indices if empty.
+    """
+
+    frames: "np.ndarray"
+    timestamps: tuple[float, ...]
+    fps: float
+    indices: tuple[int, ...] = ()
+    duration_s: float = 0.0
+    source: str = "<video>"
+    key: str = ""
+
+    def __post_init__(self) -> None:
+        frames = _as_array(self.frames)
+        object.__setattr__(self, "frames", frames)
+        times = tuple(float(t) for t in self.timestamps)
+        object.__setattr__(self, "timestamps", times)
+        if len(times) != frames.shape[0]:
+            raise ConfigError(f"{self.source}: {frames.shape[0]} frames but {len(times)} timestamps.")
+        if any(b < a for a, b in zip(times, times[1:])) or (times and times[0] < 0):
+            raise ConfigError(f"{self.source}: frame timestamps must be >= 0 and in time order.")
+        if not (self.fps > 0 and math.isfinite(self.fps)):
+            raise ConfigError(f"{self.source}: fps must be a positive number, got {self.fps!r}.")
+        indices = tuple(int(i) for i in self.indices) or tuple(int(round(t * self.fps)) for t in times)
+        if len(indices) != len(times):
+            raise ConfigError(f"{self.source}: {len(times)} timestamps but {len(indices)} frame indices.")
+        object.__setattr__(self, "indices", indices)
+        if self.duration_s <= 0:
+            object.__setattr__(self, "duration_s", times[-1] - times[0] + 1.0 / self.fps)
+        if not self.key:
+            object.__setattr__(self, "key", frames_key(frames, indices))
+
+    def __len__(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the frames."""
+        return int(self.frames.shape[2]), int(self.frames.shape[1])
+
+    def metadata(self) -> dict[str, Any]:
+        """transformers `VideoMetadata` fields for these frames (processors compute timestamps from it)."""
+        return {
+            "total_num_frames": max(len(self), int(round(self.duration_s * self.fps))),
+            "fps": float(self.fps),
+            "frames_indices": list(self.indices),
+            "duration": float(self.duration_s),
+            "width": self.size[0],
+            "height": self.size[1],
+        }
+
+    @classmethod
+    def from_sampled(cls, sampled: "SampledVideo", *, source: str | None = None) -> "VideoInput":
+        """The frames `vlmcli.video.sample_video` decoded, with their real timestamps."""
+        frames = sampled.frames
+        return cls(
+            frames=frames.pixels,
+            timestamps=frames.timestamps,
+            fps=sampled.info.fps,
+            indices=frames.indices,
+            duration_s=sampled.info.duration_s,
+            source=source if source is not None else sampled.info.path,
+        )
