@@ -83,7 +83,7 @@ def test_json_output(monkeypatch, photos):
     record = json.loads(line)
     assert set(record) == {
         "text", "model", "inputs", "prompt_tokens", "visual_tokens", "completion_tokens",
-        "finish_reason", "timings", "images",
+        "finish_reason", "timings", "images", "videos",
     }
     assert record["model"] == DEFAULT_MODEL
     assert record["inputs"] == [str(photos[0]), str(photos[1])]

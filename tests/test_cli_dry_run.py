@@ -40,7 +40,7 @@ def test_ask_dry_run_json(family, tiny_checkpoint, photos):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     plan = json.loads(result.stdout)
-    assert set(plan) == {"model", "images", "prompt_tokens", "total_tokens", "context_length"}
+    assert set(plan) == {"model", "images", "videos", "prompt_tokens", "total_tokens", "context_length"}
     assert [im["path"] for im in plan["images"]] == [str(p) for p in photos]
     for im in plan["images"]:
         assert set(im) == {"path", "width", "height", "resized", "grid", "tiles", "visual_tokens"}

@@ -47,7 +47,7 @@ def _bad_inputs(tmp_path):
         "truncated": (str(tmp_path / "cut.jpg"), "truncated"),
         "text named .jpg": (str(tmp_path / "text.jpg"), "is not an image"),
         "empty": (str(tmp_path / "empty.png"), "is empty"),
-        "video": (str(tmp_path / "clip.mp4"), "video input is not supported yet by ask"),
+        "video": (str(tmp_path / "clip.mp4"), "as a video"),  # not decodable
     }
 
 
@@ -60,10 +60,11 @@ def test_bad_input_exits_3_before_loading_the_model(monkeypatch, tmp_path, case)
     assert fake.engines == []
 
 
-def test_describe_names_itself_for_video(monkeypatch, tmp_path):
-    install_fake_engine(monkeypatch)
+def test_describe_reports_a_broken_video(monkeypatch, tmp_path):
+    fake = install_fake_engine(monkeypatch)
     path, _ = _bad_inputs(tmp_path)["video"]
-    assert_one_line_error(runner.invoke(app, ["describe", path]), 3, "not supported yet by describe")
+    assert path in assert_one_line_error(runner.invoke(app, ["describe", path]), 3, "as a video")
+    assert fake.engines == []
 
 
 def test_stdin_twice(monkeypatch):

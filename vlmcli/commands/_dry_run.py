@@ -2,7 +2,8 @@
 
 No weights are loaded. Each request is really preprocessed (so the counts are the ones
 the engine would feed the model), then printed as a plan: per image the original and
-resized size, the tile grid and the visual tokens; per request the prompt tokens, the
+resized size, the tile grid and the visual tokens (after --compress); per video the frames,
+the temporal units after --temporal-pool, the frame size and the visual tokens; per request the prompt tokens, the
 total with the answer budget, and the model's context length. A prompt that does not
 fit is a `ContextLengthError`, exactly as a real run would fail.
 """
@@ -19,6 +20,7 @@ from vlmcli.commands import _runtime
 if TYPE_CHECKING:
     from vlmcli.commands._render import Item
     from vlmcli.commands.options import CommonOptions
+    from vlmcli.engine.config import EngineConfig
     from vlmcli.engine.request import Request
     from vlmcli.settings import Settings
 
@@ -32,13 +34,14 @@ def plan_payload(adapter: Any, request: "Request", item: "Item", *, model: str, 
     prompt_tokens = int(prepared.input_ids.shape[0])
     check_context(prompt_tokens, adapter.config)
     images = []
-    for path, plan, fed in zip(item.inputs, plans, prepared.images):
-        entry = plan.to_dict() | {"path": path}
-        entry["visual_tokens"] = fed.visual_tokens  # what the processor really produced (== plan)
+    for image, plan, fed in zip(request.images, plans, prepared.images):  # real images come first
+        entry = plan.to_dict() | {"path": image.source}
+        entry["visual_tokens"] = fed.visual_tokens  # what the processor really produced (reduced, if asked)
         images.append(entry)
     return {
         "model": model,
         "images": images,
+        "videos": [usage.to_dict() for usage in prepared.usage],
         "prompt_tokens": prompt_tokens,
         "total_tokens": prompt_tokens + max_tokens,
         "context_length": context_length(adapter.config),
@@ -54,6 +57,12 @@ def render_text(payload: dict[str, Any]) -> str:
             f"{im['path']}: {im['width']}x{im['height']} -> {width}x{height}, grid {rows}x{cols}, "
             f"{im['tiles']} tile(s), {im['visual_tokens']} visual tokens"
         )
+    for video in payload.get("videos", []):
+        width, height = video["resized"]
+        lines.append(
+            f"{video['path']}: {video['frames']} frames -> {video['units']} temporal units at {width}x{height}, "
+            f"{video['visual_tokens']} visual tokens"
+        )
     lines.append(
         f"prompt: {payload['prompt_tokens']} tokens; with the answer budget {payload['total_tokens']} "
         f"of {payload['context_length']} context"
@@ -62,9 +71,14 @@ def render_text(payload: dict[str, Any]) -> str:
 
 
 def run_dry(
-    requests: Sequence["Request"], items: Sequence["Item"], opts: "CommonOptions", settings: "Settings"
+    requests: Sequence["Request"],
+    items: Sequence["Item"],
+    opts: "CommonOptions",
+    settings: "Settings",
+    *,
+    config: "EngineConfig | None" = None,
 ) -> None:
-    config = opts.engine_config(settings)
+    config = config if config is not None else opts.engine_config(settings)
     loaded = _runtime.load_planner(config)
     for request, item in zip(requests, items):
         payload = plan_payload(

@@ -17,6 +17,7 @@ from vlmcli.engine.events import FinishEvent, GenerationResult, TokenEvent
 
 if TYPE_CHECKING:
     from vlmcli.commands.options import CommonOptions
+    from vlmcli.commands.video_options import VideoOptions
     from vlmcli.engine.config import EngineConfig, GenerationConfig
     from vlmcli.engine.engine import Engine
     from vlmcli.engine.request import Request
@@ -30,17 +31,21 @@ def run_requests(
     settings: "Settings",
     *,
     batch_size: int = 0,
+    video: "VideoOptions | None" = None,
 ) -> list[GenerationResult]:
     """Generate an answer for each request and print it (text or JSON) as configured.
 
     `batch_size` > 0 sends that many requests per `engine.stream` call; 0 sends them all.
+    `video` adds its token reduction (--temporal-pool, --compress) to the engine config.
     """
     engine_config = opts.engine_config(settings)
+    if video is not None:
+        engine_config = video.apply(engine_config)
     gen = opts.generation_config(settings)
     if opts.dry_run:
         from vlmcli.commands._dry_run import run_dry
 
-        run_dry(requests, items, opts, settings)
+        run_dry(requests, items, opts, settings, config=engine_config)
         return []
     engine = load_with_status(engine_config)
     if opts.json:

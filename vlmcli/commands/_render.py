@@ -144,4 +144,5 @@ def result_record(result: GenerationResult, item: Item, model: str, load_s: floa
         "finish_reason": getattr(finish, "value", finish),
         "timings": timings,
         "images": [usage.to_dict() for usage in result.images],
+        "videos": [usage.to_dict() for usage in result.videos],
     }

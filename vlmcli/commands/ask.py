@@ -1,4 +1,4 @@
-"""`vlm ask INPUT... QUESTION`: one question about one or more images, in a single prompt."""
+"""`vlm ask INPUT... QUESTION`: one question about one or more images and videos, in a single prompt."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import typer
 
 from vlmcli.commands._errors import error_boundary
 from vlmcli.commands._generate import run_requests
-from vlmcli.commands._inputs import load_inputs
+from vlmcli.commands._inputs import load_inputs, split_media
 from vlmcli.commands._render import Item
 from vlmcli.commands.options import CommonOptions, with_common_options
+from vlmcli.commands.video_options import VideoOptions, with_video_options
 from vlmcli.engine.request import Request
 from vlmcli.errors import ConfigError
 from vlmcli.media.sources import STDIN
@@ -20,6 +21,7 @@ EPILOG = (
     "Examples:\n\n"
     "  vlm ask photo.jpg 'What is in this picture?'\n\n"
     "  vlm ask before.png after.png 'What changed between these two?'\n\n"
+    "  vlm ask --sampling keyframe --frames 16 clip.mp4 'What happens in this video?'\n\n"
     "  curl -s https://example.com/cat.jpg | vlm ask - 'What breed is this?'\n\n"
     "  vlm ask --json -m Qwen/Qwen2-VL-2B-Instruct chart.png 'Summarise the chart.'"
 )
@@ -37,30 +39,37 @@ def check_question(question: str) -> str:
     return question
 
 
+@with_video_options
 @with_common_options
 def ask(
     opts: CommonOptions,
+    video: VideoOptions,
     inputs: Annotated[
         Optional[list[str]],
-        typer.Argument(metavar="INPUT", help="Image files, or - for image bytes on stdin.", show_default=False),
+        typer.Argument(
+            metavar="INPUT", help="Image or video files, or - for image bytes on stdin.", show_default=False
+        ),
     ] = None,
     # `...` (required) because it follows the optional INPUTs; click hands it the last argument.
     question: Annotated[str, typer.Argument(metavar="QUESTION", help="The question (the last argument).")] = ...,  # type: ignore[assignment]
 ) -> None:
-    """Ask a question about one or more images.
+    """Ask a question about one or more images and videos.
 
-    All images go into one prompt, in order. The answer streams to stdout;
-    progress and errors go to stderr. With --json, one object: text, model,
-    inputs, prompt_tokens, visual_tokens, completion_tokens, finish_reason,
-    timings and images.
+    All inputs go into one prompt: the images in order, then the videos. Only the
+    sampled frames of a video are decoded (--sampling, --frames, --fps). The answer
+    streams to stdout; progress and errors go to stderr. With --json, one object:
+    text, model, inputs, prompt_tokens, visual_tokens, completion_tokens,
+    finish_reason, timings, images and videos.
     """
     with error_boundary(debug=opts.debug):
         sources = list(inputs or [])
         check_question(question)
         settings = opts.settings()
-        images = load_inputs(sources, command="ask", max_pixels=settings.max_image_pixels)
-        request = Request(prompt=question, images=tuple(images), system=opts.system)
-        run_requests([request], [Item(inputs=tuple(sources))], opts, settings)
+        video.check()
+        media = load_inputs(sources, command="ask", max_pixels=settings.max_image_pixels, video=video)
+        images, videos = split_media(media)
+        request = Request(prompt=question, images=images, videos=videos, system=opts.system)
+        run_requests([request], [Item(inputs=tuple(sources))], opts, settings, video=video)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,4 @@
-"""`vlm describe INPUT...`: one description per image, printed in turn."""
+"""`vlm describe INPUT...`: one description per image or video, printed in turn."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from vlmcli.commands._generate import run_requests
 from vlmcli.commands._inputs import load_inputs
 from vlmcli.commands._render import Item
 from vlmcli.commands.options import CommonOptions, with_common_options
-from vlmcli.engine.request import Request
+from vlmcli.commands.video_options import VideoOptions, with_video_options
+from vlmcli.engine.request import ImageInput, Request
 from vlmcli.media.sources import STDIN
 
 
@@ -35,6 +36,7 @@ EPILOG = (
     "Examples:\n\n"
     "  vlm describe photo.jpg\n\n"
     "  vlm describe --detail brief *.jpg\n\n"
+    "  vlm describe --temporal-pool 2 clip.mp4\n\n"
     "  vlm describe --json --prompt 'List the objects in this image.' a.png b.png"
 )
 
@@ -44,13 +46,27 @@ def heading(source: str) -> str:
     return f"==> {'<stdin>' if source == STDIN else source} <=="
 
 
+VIDEO_PROMPTS: dict[Detail, str] = {
+    Detail.BRIEF: "Describe this video in one short sentence.",
+    Detail.NORMAL: "Describe this video.",
+    Detail.DETAILED: (
+        "Describe this video in detail: the setting, the people and objects, what happens in order, "
+        "and any visible text."
+    ),
+}
+
+
+@with_video_options
 @with_common_options
 def describe(
     inputs: Annotated[
         list[str],
-        typer.Argument(metavar="INPUT", help="Image files, or - for image bytes on stdin.", show_default=False),
+        typer.Argument(
+            metavar="INPUT", help="Image or video files, or - for image bytes on stdin.", show_default=False
+        ),
     ],
     opts: CommonOptions,
+    video: VideoOptions,
     detail: Annotated[
         Detail, typer.Option(case_sensitive=False, help="How much to say (picks a built-in prompt).")
     ] = Detail.NORMAL,
@@ -61,19 +77,28 @@ def describe(
         int, typer.Option(min=1, help="Images per engine call (more is faster on a GPU, uses more memory).")
     ] = 1,
 ) -> None:
-    """Describe images, one answer per image.
+    """Describe images and videos, one answer per input.
 
     With several inputs, a `==> name <==` line precedes each answer. With --json, one
     object per image, in input order.
     """
     with error_boundary(debug=opts.debug):
         settings = opts.settings()
-        images = load_inputs(inputs, command="describe", max_pixels=settings.max_image_pixels)
-        text = prompt if prompt is not None else PROMPTS[detail]
-        requests = [Request(prompt=text, images=(image,), system=opts.system) for image in images]
+        video.check()
+        media = load_inputs(inputs, command="describe", max_pixels=settings.max_image_pixels, video=video)
+        requests = [
+            Request(prompt=_prompt(prompt, PROMPTS, detail), images=(item,), system=opts.system)
+            if isinstance(item, ImageInput)
+            else Request(prompt=_prompt(prompt, VIDEO_PROMPTS, detail), videos=(item,), system=opts.system)
+            for item in media
+        ]
         several = len(inputs) > 1
         items = [Item(inputs=(source,), heading=heading(source) if several else None) for source in inputs]
-        run_requests(requests, items, opts, settings, batch_size=batch_size)
+        run_requests(requests, items, opts, settings, batch_size=batch_size, video=video)
+
+
+def _prompt(given: str | None, builtin: dict[Detail, str], detail: Detail) -> str:
+    return given if given is not None else builtin[detail]
 
 
 def register(app: typer.Typer) -> None:

@@ -87,7 +87,7 @@ class CommonOptions:
     ] = None
     dry_run: Annotated[
         bool,
-        _output("--dry-run", help="Print the plan (resolution, tiles, visual tokens) without loading weights."),
+        _output("--dry-run", help="Print the plan (resolution, tiles, visual tokens); ask/describe load no weights."),
     ] = False
     no_stream: Annotated[bool, _output("--no-stream", help="Print each answer only when it is complete.")] = False
     json: Annotated[bool, _output("--json", help="One JSON object per answer on stdout (text, tokens, timings).")] = False
@@ -127,29 +127,40 @@ class CommonOptions:
 F = TypeVar("F", bound=Callable[..., object])
 
 
-def _option_parameters() -> list[inspect.Parameter]:
-    hints = typing.get_type_hints(CommonOptions, include_extras=True)
+def _option_parameters(option_cls: type) -> list[inspect.Parameter]:
+    hints = typing.get_type_hints(option_cls, include_extras=True)
     return [
         inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=hints[f.name])
-        for f in fields(CommonOptions)
+        for f in fields(option_cls)
     ]
 
 
-def with_common_options(func: F) -> F:
-    """Replace the command's `opts: CommonOptions` parameter by the shared options."""
-    signature = inspect.signature(func, eval_str=True)
-    if "opts" not in signature.parameters:
-        raise TypeError(f"{func.__name__} needs an `opts: CommonOptions` parameter")
-    own = [p for p in signature.parameters.values() if p.name != "opts"]
-    shared = _option_parameters()
-    names = [p.name for p in shared]
+def with_option_group(option_cls: type, param: str) -> Callable[[F], F]:
+    """A decorator replacing the command's `param: option_cls` parameter by the dataclass's fields.
 
-    @functools.wraps(func)
-    def wrapper(*args: object, **kwargs: object) -> object:
-        opts = CommonOptions(**{name: kwargs.pop(name) for name in names if name in kwargs})
-        return func(*args, opts=opts, **kwargs)
+    Decorators of different groups stack (e.g. `@with_common_options` over `@with_video_options`).
+    """
 
-    params = own + shared
-    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in params}
-    return wrapper  # type: ignore[return-value]
+    def decorate(func: F) -> F:
+        signature = inspect.signature(func, eval_str=True)
+        if param not in signature.parameters:
+            raise TypeError(f"{func.__name__} needs a `{param}: {option_cls.__name__}` parameter")
+        own = [p for p in signature.parameters.values() if p.name != param]
+        shared = _option_parameters(option_cls)
+        names = [p.name for p in shared]
+
+        @functools.wraps(func)
+        def wrapper(*args: object, **kwargs: object) -> object:
+            group = option_cls(**{name: kwargs.pop(name) for name in names if name in kwargs})
+            return func(*args, **{param: group}, **kwargs)
+
+        params = own + shared
+        wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in params}
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+with_common_options = with_option_group(CommonOptions, "opts")
+"""Replace the command's `opts: CommonOptions` parameter by the shared options."""

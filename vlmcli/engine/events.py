@@ -55,6 +55,29 @@ class ImageUsage:
         }
 
 
+@dataclass(frozen=True)
+class VideoUsage:
+    """What one video cost: frames decoded, temporal units after pooling, visual tokens."""
+
+    source: str
+    frames: int
+    """Decoded frames the model was given."""
+    units: int
+    """Temporal units after --temporal-pool: frames, Qwen temporal patches (2 frames), or frame images."""
+    visual_tokens: int
+    resized: tuple[int, int]
+    """(width, height) of each frame the vision encoder saw."""
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "path": self.source,
+            "frames": self.frames,
+            "units": self.units,
+            "resized": list(self.resized),
+            "visual_tokens": self.visual_tokens,
+        }
+
+
 @dataclass
 class GenerationResult:
     text: str
@@ -66,6 +89,7 @@ class GenerationResult:
     timings: Timings = field(default_factory=Timings)
     images: list[ImageUsage] = field(default_factory=list)
     vision_cache_hits: int = 0
+    videos: list[VideoUsage] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -148,6 +148,7 @@ def generate_stream(
                 grid=im.grid,
             )
             for im in request.images
+            if im.video is None  # frames of a video are reported with the video
         ]
         result = GenerationResult(
             text=row.stream.text,
@@ -159,6 +160,7 @@ def generate_stream(
             timings=timings,
             images=usage,
             vision_cache_hits=vision.hits[index],
+            videos=list(request.usage),
         )
         yield FinishEvent(index=index, result=result)
 

@@ -48,8 +48,8 @@ def check_family(config: dict, folder_name: str) -> str:
     )
 
 
-def load_model(config: EngineConfig) -> LoadedModel:
-    start = time.perf_counter()
+def _locate(config: EngineConfig) -> tuple[ModelSource, dict, str]:
+    """The model's folder, its raw config.json, and its (supported) model_type."""
     source = resolve_source(
         config.model,
         revision=config.revision,
@@ -58,7 +58,12 @@ def load_model(config: EngineConfig) -> LoadedModel:
         allow_pickle=config.allow_pickle,
     )
     raw = read_model_config(source.folder)
-    model_type = check_family(raw, config.model)
+    return source, raw, check_family(raw, config.model)
+
+
+def load_model(config: EngineConfig) -> LoadedModel:
+    start = time.perf_counter()
+    source, raw, model_type = _locate(config)
     if "auto_map" in raw and not config.trust_remote_code:
         raise UnsafeModelError(
             f"{config.model} ships its own Python code (auto_map); vlmcli loads the built-in transformers "
@@ -88,7 +93,7 @@ def load_model(config: EngineConfig) -> LoadedModel:
     model.to(device)
     model.eval()
     adapter = ADAPTERS[model_type](
-        model=model, processor=processor, model_type=model_type, policy=config.resolution
+        model=model, processor=processor, model_type=model_type, policy=config.resolution, reduction=config.reduction
     )
     adapter._vision_dtype = dtype
     language_dtype = text_dtype(config.dtype, device)
@@ -103,15 +108,7 @@ def load_model(config: EngineConfig) -> LoadedModel:
 def load_planner(config: EngineConfig) -> LoadedModel:
     """Config and processor only, no weights: enough to plan resolution and count tokens (dry runs)."""
     start = time.perf_counter()
-    source = resolve_source(
-        config.model,
-        revision=config.revision,
-        offline=config.offline,
-        cache_dir=config.cache_dir,
-        allow_pickle=config.allow_pickle,
-    )
-    raw = read_model_config(source.folder)
-    model_type = check_family(raw, config.model)
+    source, _, model_type = _locate(config)
     from transformers import AutoConfig, AutoProcessor
 
     try:
@@ -120,7 +117,12 @@ def load_planner(config: EngineConfig) -> LoadedModel:
     except (OSError, ValueError, KeyError) as err:
         raise ModelError(f"{config.model} could not be loaded: {str(err).splitlines()[0]}") from None
     adapter = ADAPTERS[model_type](
-        model=None, processor=processor, model_type=model_type, config=model_config, policy=config.resolution
+        model=None,
+        processor=processor,
+        model_type=model_type,
+        config=model_config,
+        policy=config.resolution,
+        reduction=config.reduction,
     )
     return LoadedModel(
         source=source, model_type=model_type, adapter=adapter, processor=processor, load_s=time.perf_counter() - start

@@ -8,6 +8,8 @@ averages of embeddings it was trained on, not new vectors):
 - `temporal_pool`: K adjacent frames -> 1 (fixed rate).
 - `merge_similar`: consecutive near-duplicate frames -> 1 (content-adaptive), reporting
   which frames went into each output so timestamps and position ids can follow.
+- `average_groups`: any groups planned ahead (the engine plans them before encoding, see
+  `video.temporal`, so the prompt's placeholder count is known up front).
 - `spatial_pool`: k x k patches of one frame's token grid -> 1 (`--compress pool:2`).
 
 Every function returns the groups or grid it used (or has a helper that does), because
@@ -96,6 +98,20 @@ def merge_similar(frames_tokens: "torch.Tensor", threshold: float) -> "tuple[tor
             anchor = i
     out = torch.stack([x[g[0] : g[-1] + 1].mean(dim=0) for g in groups])  # (T', N, D)
     return out.to(frames_tokens.dtype), tuple(tuple(g) for g in groups)
+
+
+def average_groups(frames_tokens: "torch.Tensor", groups: Groups) -> "torch.Tensor":
+    """Average the frames of each group: (T, N, D) -> (len(groups), N, D), in fp32.
+
+    `groups` are consecutive, increasing frame indices (as `temporal_groups` and
+    `merge_similar` return them); planned ahead of time, e.g. by `video.temporal`.
+    """
+    import torch
+
+    _check_frames(frames_tokens)
+    x = frames_tokens.float()  # (T, N, D)
+    out = torch.stack([x[g[0] : g[-1] + 1].mean(dim=0) for g in groups])  # (T', N, D)
+    return out.to(frames_tokens.dtype)
 
 
 def pooled_grid(grid_hw: tuple[int, int], k: int) -> tuple[int, int]:

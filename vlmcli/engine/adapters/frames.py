@@ -26,13 +26,11 @@ class FramesRequest:
     request: the original images followed by the frame images; no videos.
     content: chat-template content parts in prompt order (markers, images, question).
     owners: per image of `request`, the index of the video it came from (None: a real image).
-    frames: per original video, how many decoded frames it had.
     """
 
     request: Request
     content: list[dict[str, Any]]
     owners: tuple[int | None, ...]
-    frames: tuple[int, ...]
 
 
 def clip_groups(video: VideoInput, spec: TemporalPoolSpec) -> Groups:
@@ -76,6 +74,4 @@ def videos_as_frames(request: Request, *, temporal: TemporalPoolSpec, interleave
             owners.append(index)
     content.append({"type": "text", "text": request.prompt})
     converted = Request(prompt=request.prompt, images=tuple(images), system=request.system)
-    return FramesRequest(
-        request=converted, content=content, owners=tuple(owners), frames=tuple(len(v) for v in request.videos)
-    )
+    return FramesRequest(request=converted, content=content, owners=tuple(owners))

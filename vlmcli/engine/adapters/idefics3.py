@@ -6,16 +6,26 @@ rows x cols tiles of `max_image_size` plus one global image, and writes, per til
 image marked `<global-img>`. Every tile becomes image_seq_len tokens after the pixel-
 shuffle connector. The processor returns all tiles of a prompt flattened, so we find each
 image's tiles by walking the runs of `<image>` tokens up to each `<global-img>` marker.
+
+SmolVLM2 has a video path: its processor writes, per frame, `Frame from 00:05:` and one
+tile of `<image>` tokens (frames are never split), after a "You are provided the following
+series of N frames" intro; frames go to the same encoder as images. Idefics3 (SmolVLM v1)
+has none and gets frames as images. transformers returns video frames under the same
+`pixel_values` key as images, so a SmolVLM2 prompt cannot hold both (refused clearly).
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
-from vlmcli.engine.adapters.base import Adapter, PreparedImage
+from vlmcli.engine.adapters.base import Adapter, PreparedImage, PreparedRequest, PreparedVideo
 from vlmcli.engine.cache import Features
 from vlmcli.engine.families import Family
-from vlmcli.engine.request import ImageInput
+from vlmcli.engine.reduction import TokenLayout
+from vlmcli.engine.request import ImageInput, Request
+from vlmcli.engine.video_input import VideoInput
+from vlmcli.errors import ConfigError
 from vlmcli.tiling import Idefics3Spec, ImagePlan, ResolutionPolicy, idefics3_longest_edge, plan_idefics3
 
 if TYPE_CHECKING:
@@ -38,9 +48,65 @@ def tiles_per_image(ids: list[int], *, image_token: int, global_token: int) -> l
 class Idefics3Adapter(Adapter):
     family = Family.IDEFICS3
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.native_video = getattr(self.processor, "video_processor", None) is not None
+
     @property
     def decoder(self) -> Any:
         return self.model.model.text_model
+
+    def _tile_layout(self, tiles: int) -> TokenLayout:
+        seq = int(self.processor.image_seq_len)
+        side = math.isqrt(seq)
+        return TokenLayout(units=tiles, per_unit=seq, grid=(side, side) if side * side == seq else None)
+
+    def image_layout(self, image: PreparedImage) -> TokenLayout:
+        return self._tile_layout(image.inputs["pixel_values"].shape[0])
+
+    def prepare(self, request: Request) -> PreparedRequest:
+        if self.native_video and request.videos and request.images:
+            raise ConfigError("SmolVLM2 cannot take images and a video in one prompt; ask about them separately.")
+        return super().prepare(request)
+
+    def split_videos(self, out: Any, videos: list[VideoInput], input_ids: "torch.Tensor") -> list[PreparedVideo]:
+        pixel_values = out["pixel_values"]  # (V, T_max, 3, H, W)
+        attention = out.get("pixel_attention_mask")  # (V, T_max, H, W)
+        height, width = pixel_values.shape[-2:]
+        prepared = []
+        for i, video in enumerate(videos):
+            frames = len(video)
+            inputs = {"pixel_values": pixel_values[i, :frames]}  # (T, 3, H, W)
+            if attention is not None:
+                inputs["pixel_attention_mask"] = attention[i, :frames]  # (T, H, W)
+            tiles = self._tile_layout(frames)
+            layout = TokenLayout(
+                units=frames, per_unit=tiles.per_unit, grid=tiles.grid, groups=self.clip_groups(video, units=frames)
+            )
+            prepared.append(
+                PreparedVideo(source=video, inputs=inputs, layout=layout, visual_tokens=layout.encoder_tokens,
+                              resized=(int(width), int(height)))
+            )
+        return prepared
+
+    def encode_videos(self, videos: list[PreparedVideo]) -> list[Features]:
+        return self.encode(videos)  # type: ignore[arg-type]  # frames are tiles of one "image"
+
+    def video_replacement(self, video: PreparedVideo, original: str) -> str:
+        """The processor's own expansion for the pooled frames (group start times), at the reduced tile size."""
+        import torch
+        from transformers.video_utils import VideoMetadata
+
+        layout = video.layout
+        groups = layout.groups or tuple((u,) for u in range(layout.units))
+        metadata = video.source.metadata() | {"frames_indices": [video.source.indices[g[0]] for g in groups]}
+        fake = {"pixel_values": torch.empty(1, len(groups), 0), "video_metadata": [VideoMetadata(**metadata)]}
+        saved = self.processor.image_seq_len
+        self.processor.image_seq_len = self.reducer.unit_tokens(layout)
+        try:
+            return self.processor.replace_video_token(fake, 0)
+        finally:
+            self.processor.image_seq_len = saved
 
     def split_images(self, out: Any, images: list[ImageInput], input_ids: "torch.Tensor") -> list[PreparedImage]:
         pixel_values = out["pixel_values"][0]  # (tiles, 3, H, W)
@@ -98,6 +164,7 @@ class Idefics3Adapter(Adapter):
         return {"size": {"longest_edge": self._edge(sizes)}}
 
     def encode(self, images: list[PreparedImage]) -> list[Features]:
+        """One call for all images (or clips: their frames are tiles); padding tiles are dropped."""
         import torch
 
         most = max(im.inputs["pixel_values"].shape[0] for im in images)

@@ -7,18 +7,26 @@ inside `get_image_features`, which returns one tensor per image.
 
 LLaVA-OneVision treats an image differently when it shares a prompt with other images
 (one base tile, no anyres), so that mode is part of the image's cache key.
+
+Videos: LLaVA-OneVision has its own path (each frame's features are 2x2-pooled to a
+ceil(g/2) x ceil(g/2) grid, then one newline token ends the clip); LLaVA 1.5 and NeXT get
+frames as images. NeXT/OneVision image tokens are packed tiles with newline tokens, not a
+grid, so `--compress pool:K` is refused for them (perceiver:M works on the sequence).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from vlmcli.engine.adapters.base import Adapter, PreparedImage
+from vlmcli.engine.adapters.base import Adapter, PreparedImage, PreparedVideo
 from vlmcli.engine.cache import Features
 from vlmcli.engine.families import Family
+from vlmcli.engine.reduction import TokenLayout
 from vlmcli.engine.request import ImageInput
+from vlmcli.engine.video_input import VideoInput
 from vlmcli.errors import ConfigError
 from vlmcli.tiling import (
     ImagePlan,
@@ -86,6 +94,11 @@ class LlavaAdapter(Adapter):
             )
             for i, image in enumerate(images)
         ]
+
+    def image_layout(self, image: PreparedImage) -> TokenLayout:
+        side = math.isqrt(image.visual_tokens)  # (image / patch)^2 without CLS ("default" strategy)
+        grid = (side, side) if side * side == image.visual_tokens else None
+        return TokenLayout(units=1, per_unit=image.visual_tokens, grid=grid)
 
     def encode(self, images: list[PreparedImage]) -> list[Features]:
         import torch
@@ -171,6 +184,42 @@ class LlavaNextAdapter(Adapter):
 
 class LlavaOnevisionAdapter(LlavaNextAdapter):
     family = Family.LLAVA_ONEVISION
+    native_video = True
+
+    def _frame_grid(self) -> tuple[int, int]:
+        """Token grid of one video frame after the model's 2x2 bilinear pooling."""
+        side = math.ceil(int(self.config.vision_config.image_size) // int(self.config.vision_config.patch_size) / 2)
+        return (side, side)
+
+    def split_videos(self, out: Any, videos: list[VideoInput], input_ids: "torch.Tensor") -> list[PreparedVideo]:
+        pixel_values = out["pixel_values_videos"]  # (V, T_max, 3, H, W)
+        height, width = pixel_values.shape[-2:]
+        grid = self._frame_grid()
+        prepared = []
+        for i, video in enumerate(videos):
+            frames = len(video)
+            groups = self.clip_groups(video, units=frames)
+            layout = TokenLayout(units=frames, per_unit=grid[0] * grid[1], grid=grid, tail=1, groups=groups)
+            prepared.append(
+                PreparedVideo(
+                    source=video, inputs={"pixel_values_videos": pixel_values[i : i + 1, :frames]}, layout=layout,
+                    visual_tokens=layout.encoder_tokens, resized=(int(width), int(height)),
+                )
+            )
+        return prepared
+
+    def encode_videos(self, videos: list[PreparedVideo]) -> list[Features]:
+        """One tower call per clip (clips differ in frame count); each (T * g'^2 + 1, D)."""
+        features = []
+        for video in videos:
+            pixel_values = video.inputs["pixel_values_videos"]  # (1, T, 3, H, W)
+            pixel_values = pixel_values.to(self.model.device, self.vision_dtype)
+            out = self.model.model.get_video_features(pixel_values_videos=pixel_values, return_dict=True)
+            features.append({"embeds": out.pooler_output[0]})  # (T * g'^2 + 1, D)
+        return features
+
+    def video_replacement(self, video: PreparedVideo, original: str) -> str:
+        return self.processor.video_token * self.reducer.count(video.layout)
 
     def _spec(self) -> LlavaNextSpec:
         return LlavaOnevisionSpec(

@@ -5,32 +5,32 @@ merged 2x2 into language tokens, so an image costs t*h*w / merge^2 tokens. The l
 model uses 3-D rotary positions (MRoPE: time, height, width) for visual tokens, computed
 by the model's own `get_rope_index`; text positions continue after the largest visual
 position. Qwen3-VL also adds "deepstack" features from intermediate vision layers into
-the first decoder layers at the visual positions.
+the first decoder layers at the visual positions. Videos: see `qwen_video`.
+
+Compressed images keep valid MRoPE positions by being treated as a smaller image: an
+image compressed to an (h', w') token grid (`Reducer.unit_grid`; a 1 x M strip when M
+has no factor pair that fits) is positioned with image_grid_thw (1, 2h', 2w').
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from vlmcli.engine.adapters.base import Adapter, Merged, PreparedImage, PreparedRequest
+from vlmcli.engine.adapters.base import Merged, PreparedImage, PreparedRequest
+from vlmcli.engine.adapters.qwen_video import DEEPSTACK, QwenVideoAdapter, split_features
 from vlmcli.engine.cache import Features
 from vlmcli.engine.families import Family
+from vlmcli.engine.reduction import TokenLayout
 from vlmcli.engine.request import ImageInput
 from vlmcli.tiling import ImagePlan, QwenSpec, plan_qwen, qwen_pixel_bounds
 
 if TYPE_CHECKING:
     import torch
 
-_DEEPSTACK = "deepstack."
 
-
-class QwenVLAdapter(Adapter):
+class QwenVLAdapter(QwenVideoAdapter):
     family = Family.QWEN2_VL
     token_extra_keys = ("mm_token_type_ids",)
-
-    @property
-    def _merge(self) -> int:
-        return int(self.config.vision_config.spatial_merge_size)
 
     def _spec(self) -> QwenSpec:
         processor = self.processor.image_processor
@@ -73,31 +73,30 @@ class QwenVLAdapter(Adapter):
             start += count
         return prepared
 
+    def image_layout(self, image: PreparedImage) -> TokenLayout:
+        t, h, w = (int(x) for x in image.inputs["image_grid_thw"][0])
+        m = self._merge
+        return TokenLayout(units=t, per_unit=h * w // m**2, grid=(h // m, w // m))
+
     def encode(self, images: list[PreparedImage]) -> list[Features]:
         import torch
 
         pixel_values = torch.cat([im.inputs["pixel_values"] for im in images]).to(self.model.device, self.vision_dtype)
         grids = torch.cat([im.inputs["image_grid_thw"] for im in images]).to(self.model.device)  # (N, 3)
         out = self.model.model.get_image_features(pixel_values, grids, return_dict=True)
-        features: list[Features] = [{"embeds": f} for f in out.pooler_output]  # each (N_i, D)
-        deepstack = getattr(out, "deepstack_features", None)
-        if deepstack:
-            for layer, per_image in enumerate(deepstack):
-                for feats, f in zip(features, per_image):
-                    feats[f"{_DEEPSTACK}{layer}"] = f  # (N_i, D)
-        return features
+        return split_features(out, len(images))
 
     def merge(self, input_ids: "torch.Tensor", embeds: "torch.Tensor", features: list[Features]) -> Merged:
         import torch
 
         merged = super().merge(input_ids, embeds, features)
         layers = sorted(
-            (k for k in (features[0] if features else {}) if k.startswith(_DEEPSTACK)),
-            key=lambda k: int(k[len(_DEEPSTACK) :]),
+            (k for k in (features[0] if features else {}) if k.startswith(DEEPSTACK)),
+            key=lambda k: int(k[len(DEEPSTACK) :]),
         )
         if layers:
             merged.decoder_kwargs = {
-                "visual_pos_masks": input_ids == self.image_token_id,  # (B, L)
+                "visual_pos_masks": self.visual_mask(input_ids),  # (B, L) images and videos
                 "deepstack_visual_embeds": [
                     torch.cat([f[k] for f in features]).to(embeds.device, embeds.dtype) for k in layers
                 ],  # each (N, D)
@@ -116,15 +115,22 @@ class QwenVLAdapter(Adapter):
         import torch
 
         text = super().prefill_positions(input_ids, attention_mask, extras=extras, requests=requests)  # (B, L)
-        grids = [im.inputs["image_grid_thw"] for r in requests for im in r.images]
-        if not grids:
+        images = [self.rope_grid(im) for r in requests for im in r.images]
+        videos = [v for r in requests for v in r.videos]
+        if not images and not videos:
             vision = text.unsqueeze(0).expand(3, -1, -1)  # (3, B, L)
         else:
+            device = input_ids.device
+            kwargs: dict[str, Any] = {}
+            seconds = self.video_seconds(videos)
+            if seconds is not None:
+                kwargs["second_per_grid_ts"] = seconds.to(device)
             vision, _ = self.model.model.get_rope_index(
                 input_ids,
-                image_grid_thw=torch.cat(grids).to(input_ids.device),
-                video_grid_thw=None,
+                image_grid_thw=torch.tensor(images, device=device) if images else None,  # (N, 3)
+                video_grid_thw=torch.tensor([self.rope_grid(v) for v in videos], device=device) if videos else None,
                 attention_mask=attention_mask,
                 mm_token_type_ids=extras["mm_token_type_ids"],
+                **kwargs,
             )  # (3, B, L)
         return torch.cat([text[None], vision], dim=0)  # (4, B, L)

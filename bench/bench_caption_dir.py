@@ -1,0 +1,177 @@
+"""caption-dir throughput: the in-process pipeline against a plain transformers loop.
+
+    python bench/bench_caption_dir.py [--model DIR] [--images 24] [--batch-size 0] [--tokens 64]
+
+Both sides caption the same distinct JPEG files (crops and flips of the bundled photos)
+with the same model and prompt, generating exactly `--tokens` new tokens (EOS ignored:
+`GenerationConfig(ignore_eos=True)` / `min_new_tokens`). Each side runs in its own
+process, so its peak RSS is its own; model loading is excluded from both rates.
+
+- pipeline: `vlmcli.captions.pipeline.run` (what `vlm caption-dir` runs): hashing,
+  batching by size, background decoding, batched engine calls, Parquet shards.
+- transformers: for each file, PIL open -> processor(chat template, image) ->
+  `model.generate(do_sample=False)`, one image at a time.
+
+Default model: a tiny random idefics3 checkpoint built on the fly (fast, measures the
+pipeline's overheads more than the model). For a real-size model:
+`python -c "from vlmcli.testing import build_smolvlm_256m_random as b; b('/tmp/smol')"`
+then `--model /tmp/smol`. `--dtype float32` (default) makes both sides do the same
+arithmetic; `--dtype auto` shows the engine's own CPU default (transformers stays float32).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROMPT = "Describe this image in one or two sentences."
+
+
+def make_images(folder: Path, count: int) -> list[Path]:
+    """`count` distinct JPEGs: crops, flips and rotations of the six bundled photos."""
+    import random
+
+    from PIL import ImageOps
+
+    from vlmcli.testing import sample_photos
+
+    rnd = random.Random(0)
+    photos = sample_photos()
+    paths = []
+    for i in range(count):
+        image = photos[i % len(photos)]
+        w, h = image.size
+        left, top = rnd.randint(0, w // 5), rnd.randint(0, h // 5)
+        image = image.crop((left, top, w - rnd.randint(0, w // 5), h - rnd.randint(0, h // 5)))
+        if i // len(photos) % 2:
+            image = ImageOps.mirror(image)
+        path = folder / f"img{i:04d}.jpg"
+        image.save(path, quality=90)
+        paths.append(path)
+    return paths
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def run_pipeline(model: str, images: Path, args: argparse.Namespace) -> dict:
+    from vlmcli.captions.config import CaptionJob
+    from vlmcli.captions.pipeline import run
+    from vlmcli.captions.progress import NullProgress
+    from vlmcli.captions.summary import Summary
+    from vlmcli.engine import EngineConfig, GenerationConfig
+    from vlmcli.engine.engine import Engine
+    from vlmcli.sinks import OutputFormat, SinkConfig, make_sink
+
+    out = Path(tempfile.mkdtemp(prefix="bench-caption-out-"))
+    job = CaptionJob(
+        engine=EngineConfig(model=model, dtype=args.dtype),
+        generation=GenerationConfig(max_tokens=args.tokens, ignore_eos=True),
+        inputs=(str(images),),
+        prompts=(PROMPT,),
+        batch_size=args.batch_size,
+        decode_threads=args.decode_threads,
+    )
+    start = time.perf_counter()
+    summary = run(
+        job, make_sink(OutputFormat.PARQUET, SinkConfig(output=out)), load_engine=Engine.load, progress=NullProgress(), summary=Summary()
+    )
+    wall = time.perf_counter() - start
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(out).to_pylist()
+    assert summary.error == 0 and all(r["completion_tokens"] == args.tokens for r in rows), "every caption must be full length"
+    return {
+        "images": summary.ok,
+        "seconds": wall - summary.load_s,
+        "images_per_s": summary.ok / (wall - summary.load_s),
+        "load_s": summary.load_s,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def run_transformers(model: str, images: Path, args: argparse.Namespace) -> dict:
+    import torch
+    from PIL import Image
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = torch.bfloat16 if device == "cuda" and args.dtype != "float32" else torch.float32
+    start = time.perf_counter()
+    processor = AutoProcessor.from_pretrained(model)
+    net = AutoModelForImageTextToText.from_pretrained(model, dtype=dtype).to(device).eval()
+    load_s = time.perf_counter() - start
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": PROMPT}]}]
+    text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    files = sorted(images.glob("*.jpg"))
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for path in files:
+            image = Image.open(path).convert("RGB")
+            inputs = processor(text=[text], images=[[image]], return_tensors="pt").to(device)
+            if "pixel_values" in inputs:
+                inputs["pixel_values"] = inputs["pixel_values"].to(dtype)
+            out = net.generate(**inputs, do_sample=False, max_new_tokens=args.tokens, min_new_tokens=args.tokens)
+            assert out.shape[1] - inputs["input_ids"].shape[1] == args.tokens
+    seconds = time.perf_counter() - start
+    return {"images": len(files), "seconds": seconds, "images_per_s": len(files) / seconds, "load_s": load_s, "peak_rss_mb": peak_rss_mb()}
+
+
+def child(mode: str, model: str, images: Path, args: argparse.Namespace) -> dict:
+    """Run one side in a fresh process (its own peak RSS) and return its JSON report."""
+    cmd = [sys.executable, __file__, "--child", mode, "--model", model, "--image-dir", str(images)]
+    cmd += ["--tokens", str(args.tokens), "--batch-size", str(args.batch_size), "--dtype", args.dtype]
+    cmd += ["--decode-threads", str(args.decode_threads)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.exit(f"{mode} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="model folder (default: a tiny idefics3 checkpoint built now)")
+    parser.add_argument("--images", type=int, default=24)
+    parser.add_argument("--batch-size", type=int, default=0, help="pipeline requests per engine call (0: automatic)")
+    parser.add_argument("--decode-threads", type=int, default=2)
+    parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument("--dtype", default="float32", choices=["float32", "auto", "bfloat16"])
+    parser.add_argument("--child", choices=["pipeline", "transformers"], help=argparse.SUPPRESS)
+    parser.add_argument("--image-dir", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        runner = run_pipeline if args.child == "pipeline" else run_transformers
+        print(json.dumps(runner(args.model, Path(args.image_dir), args)))
+        return
+
+    import torch
+
+    work = Path(tempfile.mkdtemp(prefix="bench-caption-"))
+    model = args.model
+    if model is None:
+        from vlmcli.testing import build_tiny_checkpoint
+
+        model = str(build_tiny_checkpoint("idefics3", work / "tiny-idefics3"))
+    images = work / "images"
+    images.mkdir()
+    make_images(images, args.images)
+    print(f"model: {model}; {args.images} images; {args.tokens} new tokens (EOS ignored); dtype {args.dtype}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cpus, cuda={torch.cuda.is_available()}")
+    reports = {mode: child(mode, model, images, args) for mode in ("transformers", "pipeline")}
+    print(f"{'side':<14}{'images':>8}{'seconds':>10}{'images/s':>10}{'load s':>8}{'peak RSS MB':>13}")
+    for mode, r in reports.items():
+        print(f"{mode:<14}{r['images']:>8}{r['seconds']:>10.2f}{r['images_per_s']:>10.2f}{r['load_s']:>8.2f}{r['peak_rss_mb']:>13.0f}")
+    ratio = reports["pipeline"]["images_per_s"] / reports["transformers"]["images_per_s"]
+    print(f"pipeline / transformers: {ratio:.2f}x images/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""Kill `vlm caption-dir` with SIGKILL at random moments, rerun, and find every (image,
+prompt) exactly once and every shard readable, after each kill and at the end.
+
+Speed: importing torch and transformers costs ~7 s per process on a small machine, so the
+killed runs are forked from a warm launcher process that imported them once (it never
+runs a torch op before forking). Each child is a separate process running exactly what
+`python -m vlmcli` runs, and is killed with SIGKILL. The final, completing run is a
+genuine `python -m vlmcli caption-dir` subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from vlmcli.testing import sample_photos
+
+ROOT = Path(__file__).resolve().parents[1]
+PROMPTS = ("Describe this image.", "What colours are there?")
+SEED = 20261123
+
+LAUNCHER = r"""
+import json, os, sys
+import torch, transformers, pyarrow.parquet, PIL.Image  # the slow imports, once
+from transformers import AutoModelForImageTextToText, AutoProcessor
+import vlmcli.cli, vlmcli.engine.engine
+print("ready", flush=True)
+for line in sys.stdin:
+    pid = os.fork()
+    if pid == 0:
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)
+        os.dup2(null, 1)
+        sys.argv = ["vlm", *json.loads(line)]
+        try:
+            vlmcli.cli.main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        os._exit(code)
+    print(pid, flush=True)
+    print(os.waitpid(pid, 0)[1], flush=True)
+"""
+
+
+def shards(out: Path) -> list[Path]:
+    return sorted(out.glob("*.parquet")) if out.exists() else []
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def check_output(out: Path) -> Counter:
+    """Every completed shard reads; no (path, prompt) appears twice. Returns the counts."""
+    import pyarrow.parquet as pq
+
+    seen: Counter = Counter()
+    for shard in shards(out):
+        for row in pq.read_table(shard).to_pylist():  # raises if a shard were half-written
+            seen[(row["path"], row["prompt"], row["status"])] += 1
+    pairs = Counter((path, prompt) for path, prompt, _ in seen.elements())
+    assert max(pairs.values(), default=1) == 1, [p for p, n in pairs.items() if n > 1]
+    return seen
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork and SIGKILL")
+def test_sigkill_at_random_moments_then_resume(tiny_checkpoint, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i, photo in enumerate(sample_photos()):
+        photo.save(photos / f"p{i}.jpg", quality=90)
+        photo.transpose(0).save(photos / f"p{i}_mirror.png")
+    (photos / "broken.jpg").write_bytes((photos / "p0.jpg").read_bytes()[:1500])
+    images = sorted(str(p) for p in photos.iterdir())
+    assert len(images) == 13
+    out = tmp_path / "out"
+    args = ["caption-dir", str(photos), "-o", str(out), "-q", "-m", str(tiny_checkpoint("idefics3"))]
+    args += ["--max-tokens", "8", "--batch-size", "2", "--rows-per-file", "2"]
+    for prompt in PROMPTS:
+        args += ["-p", prompt]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VLM_")}
+    env |= {"PYTHONPATH": str(ROOT), "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+
+    launcher = subprocess.Popen(
+        [sys.executable, "-c", LAUNCHER], cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    rnd = random.Random(SEED)
+    statuses = []
+    try:
+        assert launcher.stdout.readline().strip() == "ready"
+        # 1st kill: a random moment of start-up (hashing, model load); the others: a random
+        # moment after 1-3 more shards appeared, i.e. mid-batch, mid-write or between shards.
+        for attempt in range(4):
+            before = len(shards(out))
+            launcher.stdin.write(json.dumps(args) + "\n")
+            launcher.stdin.flush()
+            pid = int(launcher.stdout.readline())
+            if attempt == 0:
+                time.sleep(rnd.uniform(0.05, 0.6))
+            else:
+                wanted, deadline = before + rnd.randint(1, 3), time.monotonic() + 60
+                while alive(pid) and len(shards(out)) < wanted and time.monotonic() < deadline:
+                    time.sleep(0.005)
+                time.sleep(rnd.uniform(0.0, 0.1))
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:  # it had finished already
+                pass
+            statuses.append(int(launcher.stdout.readline()))
+            check_output(out)
+    finally:
+        launcher.stdin.close()
+        launcher.wait(timeout=30)
+    killed = [s for s in statuses if os.WIFSIGNALED(s) and os.WTERMSIG(s) == signal.SIGKILL]
+    assert len(killed) >= 3, statuses
+
+    cmd = [sys.executable, "-m", "vlmcli", *args]
+    final = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, timeout=120)
+    assert final.returncode == 9, final.stderr.decode()[-2000:]  # the broken file
+    seen = check_output(out)
+    assert {(p, q) for p, q, _ in seen} == {(p, q) for p in images for q in PROMPTS}
+    assert {p for p, _, status in seen if status == "error"} == {str(photos / "broken.jpg")}
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]  # the last run cleaned up

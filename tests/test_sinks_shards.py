@@ -1,0 +1,158 @@
+"""Parquet and JSONL shard sinks: fixed schema, numbered atomic shards, resume state, retiring errors."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+
+import pytest
+
+from vlmcli.errors import ConfigError, OutputError
+from vlmcli.sinks import FIELDS, OutputFormat, SinkConfig, make_sink
+from vlmcli.sinks.schema import RowId, arrow_schema
+from vlmcli.sinks.shards import parse_shard_name, shard_files, shard_name
+
+FORMATS = [OutputFormat.PARQUET, OutputFormat.JSONL]
+
+
+def row(path: str, *, key: str | None = "k", status: str = "ok", config: str = "c1", caption: str = "a cat") -> dict:
+    return {
+        "key": key,
+        "path": path,
+        "status": status,
+        "error": None if status == "ok" else "broken",
+        "caption": caption if status == "ok" else None,
+        "prompt": "Describe.",
+        "model": "m",
+        "model_revision": None,
+        "config_hash": config,
+        "width": 4,
+        "height": 3,
+        "visual_tokens": 64 if status == "ok" else None,
+        "prompt_tokens": 70 if status == "ok" else None,
+        "completion_tokens": 5 if status == "ok" else None,
+        "latency_ms": 12.5,
+        "created_at": datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=timezone.utc),
+    }
+
+
+def sink(fmt, folder, **kwargs):
+    return make_sink(fmt, SinkConfig(output=folder, **kwargs))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_rows_round_trip_in_numbered_shards(fmt, tmp_path):
+    rows = [row(f"{i}.jpg", key=f"k{i}") for i in range(5)] + [row("bad.jpg", key=None, status="error")]
+    with sink(fmt, tmp_path, rows_per_file=4) as out:
+        out.write(rows[:3])
+        assert shard_files(tmp_path, fmt.value) == []  # buffered
+        out.write(rows[3:])
+    files = shard_files(tmp_path, fmt.value)
+    assert [f.name for f in files] == [f"part-00000.{fmt.value}", f"part-00001.{fmt.value}"]
+    back = [r for f in files for r in out.read_file(f)]
+    assert back == rows
+    assert list(back[0]) == list(FIELDS)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_parquet_schema_is_the_fixed_one(tmp_path):
+    import pyarrow.parquet as pq
+
+    with sink(OutputFormat.PARQUET, tmp_path) as out:
+        out.write([row("a.jpg")])
+    assert pq.read_schema(tmp_path / "part-00000.parquet").remove_metadata() == arrow_schema()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_numbering_continues_labels_separate_and_temp_files_are_ignored(fmt, tmp_path):
+    with sink(fmt, tmp_path) as out:
+        out.write([row("a.jpg")])
+    (tmp_path / f".part-00001.{fmt.value}.host.999999.tmp").write_text("half a shard")
+    with sink(fmt, tmp_path) as out:
+        out.write([row("b.jpg")])
+    with sink(fmt, tmp_path, label="s1of2") as out:
+        out.write([row("c.jpg")])
+    names = [f.name for f in shard_files(tmp_path, fmt.value)]
+    assert names == [f"part-00000.{fmt.value}", f"part-00001.{fmt.value}", f"s1of2-part-00000.{fmt.value}"]
+    state = sink(fmt, tmp_path).resume_state(paths=["a.jpg"], config_hashes=frozenset({"c1"}))
+    assert state.done == {RowId(p, "k", "c1") for p in ("a.jpg", "b.jpg", "c.jpg")}
+
+
+def test_stale_temp_files_of_dead_processes_are_removed(tmp_path):
+    from vlmcli.sinks.shards import _host
+
+    dead = tmp_path / f".part-00000.parquet.{_host()}.999999.tmp"
+    other_host = tmp_path / ".part-00000.parquet.elsewhere.999999.tmp"
+    (tmp_path / "x").mkdir()
+    for p in (dead, other_host):
+        p.write_text("x")
+    with sink(OutputFormat.PARQUET, tmp_path) as out:
+        out.write([row("a.jpg")])
+    assert not dead.exists() and other_host.exists()
+
+
+def test_a_taken_shard_name_is_never_overwritten(tmp_path):
+    out = sink(OutputFormat.JSONL, tmp_path)
+    out.write([row("a.jpg")])
+    out.flush()
+    (tmp_path / "part-00001.jsonl").write_text("another process's shard\n")
+    out.write([row("b.jpg")])
+    out.flush()
+    assert (tmp_path / "part-00001.jsonl").read_text() == "another process's shard\n"
+    assert [r["path"] for r in out.read_file(tmp_path / "part-00002.jsonl")] == ["b.jpg"]
+
+
+def test_flush_after_flush_seconds(tmp_path):
+    out = sink(OutputFormat.JSONL, tmp_path, rows_per_file=100, flush_seconds=0.001)
+    out.write([row("a.jpg")])
+    import time
+
+    time.sleep(0.01)
+    out.write([row("b.jpg")])
+    assert len(shard_files(tmp_path, "jsonl")) == 1
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_resume_state_and_retiring_error_rows(fmt, tmp_path):
+    with sink(fmt, tmp_path, rows_per_file=2) as out:
+        out.write([row("ok.jpg"), row("bad.jpg", status="error"), row("bad2.jpg", status="error"), row("x", config="c2")])
+    with sink(fmt, tmp_path, label="s0of2") as out:
+        out.write([row("theirs.jpg", status="error")])
+    mine = sink(fmt, tmp_path, label="s1of2")
+    state = mine.resume_state(paths=["ok.jpg", "bad.jpg", "bad2.jpg", "theirs.jpg"], config_hashes=frozenset({"c1"}))
+    assert state.done == {RowId("ok.jpg", "k", "c1")}
+    assert set(state.reusable) == {("k", "c1")}
+    # a sharded run may rewrite only its own label's files
+    assert state.failed == {("bad.jpg", "c1"): False, ("bad2.jpg", "c1"): False, ("theirs.jpg", "c1"): False}
+    unsharded = sink(fmt, tmp_path)
+    state = unsharded.resume_state(paths=["bad.jpg", "theirs.jpg"], config_hashes=frozenset({"c1"}))
+    assert state.failed == {("bad.jpg", "c1"): True, ("theirs.jpg", "c1"): True}
+    unsharded.retire({("bad.jpg", "c1"), ("theirs.jpg", "c1")})
+    left = sorted(r["path"] for f in shard_files(tmp_path, fmt.value) for r in unsharded.read_file(f))
+    assert left == ["bad2.jpg", "ok.jpg", "x"]
+    assert f"s0of2-part-00000.{fmt.value}" not in os.listdir(tmp_path)  # emptied shard removed
+
+
+def test_unreadable_shard_is_a_clear_output_error(tmp_path):
+    (tmp_path / "part-00000.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(OutputError, match="part-00000.parquet"):
+        sink(OutputFormat.PARQUET, tmp_path).resume_state(paths=[], config_hashes=frozenset())
+
+
+def test_output_must_be_a_folder_and_is_required(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match="not a folder"):
+        sink(OutputFormat.PARQUET, tmp_path / "file").resume_state(paths=[], config_hashes=frozenset())
+    with pytest.raises(ConfigError, match="--output"):
+        make_sink(OutputFormat.JSONL, SinkConfig())
+    with pytest.raises(ConfigError):
+        SinkConfig(rows_per_file=0)
+    with pytest.raises(ConfigError):
+        make_sink("csv", SinkConfig())
+
+
+def test_shard_names_parse_back():
+    assert shard_name(label="", number=3, extension="parquet") == "part-00003.parquet"
+    assert parse_shard_name("s2of8-part-00012.jsonl") == ("s2of8", 12, "jsonl")
+    assert parse_shard_name(".part-00000.parquet.host.1.tmp") is None
+    assert parse_shard_name("../part-00000.parquet") is None

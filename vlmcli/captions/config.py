@@ -1,0 +1,66 @@
+"""`CaptionJob`: everything one `vlm caption-dir` run needs, validated on construction."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vlmcli.captions.shard import ShardSpec
+from vlmcli.engine.config import EngineConfig, GenerationConfig
+from vlmcli.errors import ConfigError
+
+
+class Backend(str, enum.Enum):
+    LOCAL = "local"
+    """This process: background decoding threads feed one engine."""
+    RAY = "ray"
+    """Ray Data: `--concurrency` actors, one engine each (pip install 'vlmcli[ray]')."""
+
+
+@dataclass(frozen=True)
+class CaptionJob:
+    engine: EngineConfig
+    generation: GenerationConfig
+    inputs: tuple[str, ...] = ()
+    """Folders (walked recursively) and files."""
+    globs: tuple[str, ...] = ()
+    files_from: str | None = None
+    """A file of paths (newline- or NUL-separated), or '-' for stdin."""
+    prompts: tuple[str, ...] = ()
+    """One row per (image, prompt); empty means the default caption prompt."""
+    system: str | None = None
+    max_image_pixels: int | None = None
+    batch_size: int = 0
+    """Requests per engine call; 0 picks by device (8 on CPU, 32 on CUDA)."""
+    decode_threads: int = 2
+    """Background threads that read and decode images (and probe files)."""
+    prefetch_batches: int = 2
+    """Decoded batches kept ready ahead of the model (bounds memory)."""
+    shard: ShardSpec = field(default_factory=ShardSpec)
+    backend: Backend = Backend.LOCAL
+    concurrency: int = 1
+    """Ray only: engine actors (one model each)."""
+    exclude: Path | None = None
+    """The output folder, never walked as input."""
+    debug: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "inputs", tuple(self.inputs))
+        object.__setattr__(self, "globs", tuple(self.globs))
+        object.__setattr__(self, "prompts", tuple(self.prompts))
+        object.__setattr__(self, "backend", Backend(self.backend))
+        if not (self.inputs or self.globs or self.files_from is not None):
+            raise ConfigError("Nothing to caption: pass a folder or files, --glob PATTERN, or --files-from FILE.")
+        if any(not p.strip() for p in self.prompts):
+            raise ConfigError("Prompts must not be empty.")
+        if self.batch_size < 0:
+            raise ConfigError(f"--batch-size must be >= 1 (or 0 for automatic), not {self.batch_size}.")
+        if self.decode_threads < 1:
+            raise ConfigError(f"--decode-threads must be >= 1, not {self.decode_threads}.")
+        if self.prefetch_batches < 1:
+            raise ConfigError(f"prefetch_batches must be >= 1, not {self.prefetch_batches}.")
+        if self.concurrency < 1:
+            raise ConfigError(f"--concurrency must be >= 1, not {self.concurrency}.")
+        if self.concurrency > 1 and self.backend is Backend.LOCAL:
+            raise ConfigError("--concurrency applies to --engine ray; the local engine runs one model.")

@@ -1,0 +1,112 @@
+"""Which files a caption run looks at: folders (recursive), `--glob` patterns, `--files-from`.
+
+Files named by the user (an INPUT argument or a `--files-from` line) always get a row,
+an error row if they are not images. Files found by walking a folder or matching a glob
+are kept when they look like images: by their first bytes (magic), or by an image
+extension (so a corrupt `.jpg` still gets its error row); anything else (notes, videos,
+the output folder) is ignored. Hidden files and folders are skipped while walking.
+Pure except for listing folders; reading file contents is `probe`'s job.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from vlmcli.errors import InputError
+from vlmcli.media.sources import STDIN
+
+IMAGE_EXTENSIONS = frozenset(
+    {
+        ".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".gif", ".webp", ".tif", ".tiff", ".bmp", ".dib",
+        ".ppm", ".pgm", ".pbm", ".pnm", ".tga", ".ico", ".avif", ".heic", ".heif", ".jp2", ".j2k", ".qoi",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Candidate:
+    path: str
+    explicit: bool
+    """Named by the user: always gets a row. Otherwise kept only if it looks like an image."""
+
+
+def parse_file_list(data: bytes) -> list[str]:
+    """Paths from `--files-from` bytes: NUL-separated if there is a NUL (find -print0), else lines."""
+    parts = data.split(b"\0") if b"\0" in data else data.splitlines()
+    paths = [os.fsdecode(part.rstrip(b"\r") if b"\0" not in data else part) for part in parts]
+    return [p for p in paths if p.strip()]
+
+
+def read_file_list(source: str, *, stdin: BinaryIO | None = None) -> list[str]:
+    if source == STDIN:
+        stream = stdin if stdin is not None else sys.stdin.buffer
+        if getattr(stream, "isatty", lambda: False)():
+            raise InputError("--files-from - reads paths from standard input, but stdin is a terminal; pipe a list in.")
+        return parse_file_list(stream.read())
+    try:
+        return parse_file_list(Path(source).read_bytes())
+    except FileNotFoundError:
+        raise InputError(f"No such file list: {source}") from None
+    except OSError as exc:
+        raise InputError(f"Cannot read file list {source}: {exc.strerror or exc}.") from None
+
+
+def _inside(path: str, folder: Path | None) -> bool:
+    if folder is None:
+        return False
+    try:
+        return Path(path).resolve().is_relative_to(folder)
+    except OSError:
+        return False
+
+
+def walk(folder: str, *, exclude: Path | None = None) -> Iterator[str]:
+    """Files under `folder`, in sorted order, skipping hidden entries and `exclude`."""
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not _inside(os.path.join(root, d), exclude))
+        for name in sorted(files):
+            if not name.startswith("."):
+                yield os.path.join(root, name)
+
+
+def discover(
+    *,
+    inputs: Sequence[str] = (),
+    globs: Sequence[str] = (),
+    files_from: str | None = None,
+    exclude: Path | None = None,
+    stdin: BinaryIO | None = None,
+) -> list[Candidate]:
+    """Every candidate file once (first mention wins; a user-named file stays explicit)."""
+    exclude = exclude.resolve() if exclude is not None else None
+    found: dict[str, Candidate] = {}
+
+    def add(path: str, explicit: bool) -> None:
+        norm = os.path.normpath(path)
+        if norm not in found or (explicit and not found[norm].explicit):
+            found[norm] = Candidate(path=norm, explicit=explicit)
+
+    for source in inputs:
+        if source == STDIN:
+            raise InputError("caption-dir reads files, not stdin; use --files-from - to pipe a list of paths.")
+        if os.path.isdir(source):
+            for path in walk(source, exclude=exclude):
+                add(path, False)
+        elif os.path.lexists(source):
+            add(source, True)
+        else:
+            raise InputError(f"No such file or folder: {source}")
+    for pattern in globs:
+        for path in sorted(glob.glob(pattern, recursive=True)):
+            if os.path.isfile(path) and not _inside(path, exclude):
+                add(path, False)
+    if files_from is not None:
+        for path in read_file_list(files_from, stdin=stdin):
+            add(path, True)
+    return list(found.values())

@@ -1,0 +1,148 @@
+"""The caption run, start to end: discover -> probe -> plan -> (load) -> batches -> rows -> sink.
+
+    summary = run(job, sink, load_engine=_runtime.load_engine, progress=NullProgress(), summary=Summary())
+
+Everything that can fail fast (bad inputs, existing txt captions, unreadable old shards)
+fails before the model loads; a rerun with nothing left to do never loads it. Rows are
+handed to the sink as each batch finishes; `with sink` makes sure that whatever happens
+(Ctrl-C included) the finished rows are flushed as complete shards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from vlmcli.captions.batching import auto_batch_size, group_batches
+from vlmcli.captions.config import Backend, CaptionJob
+from vlmcli.captions.decode import decode
+from vlmcli.captions.discover import discover
+from vlmcli.captions.plan import Plan, Task, build_plan
+from vlmcli.captions.probe import Probe, probe_all
+from vlmcli.captions.progress import Progress
+from vlmcli.captions.prompts import Prompt, make_prompts
+from vlmcli.captions.rows import RowContext, error_row
+from vlmcli.captions.runner import BatchRunner
+from vlmcli.captions.summary import Summary
+from vlmcli.captions.workers import Prefetcher
+from vlmcli.errors import InputError
+from vlmcli.sinks.base import Sink
+from vlmcli.sinks.schema import Row
+
+LoadEngine = Callable[[Any], Any]
+OnRows = Callable[[list[Row]], None]
+
+
+@dataclass
+class Prepared:
+    probes: list[Probe]
+    prompts: list[Prompt]
+    plan: Plan
+
+
+def job_prompts(job: CaptionJob) -> list[Prompt]:
+    return make_prompts(
+        list(job.prompts),
+        model=job.engine.model,
+        revision=job.engine.revision,
+        system=job.system,
+        generation=job.generation,
+        resolution=getattr(job.engine, "resolution", None),
+    )
+
+
+def prepare(job: CaptionJob, sink: Sink, *, progress: Progress, summary: Summary) -> Prepared:
+    """Find, read and hash the inputs, and decide what this run must do (no model needed)."""
+    candidates = discover(inputs=job.inputs, globs=job.globs, files_from=job.files_from, exclude=job.exclude)
+    if not candidates:
+        raise InputError("No files to caption (the folders are empty, or no file matches).")
+    progress.scanning(len(candidates))
+    probes, ignored = probe_all(candidates, threads=job.decode_threads, on_each=progress.scanned)
+    if not probes:
+        raise InputError(f"No images among the {len(candidates)} file(s) found.")
+    prompts = job_prompts(job)
+    paths = [p.path for p in probes]
+    blocked = sink.preflight(paths)
+    resume = sink.resume_state(paths=paths, config_hashes=frozenset(p.config_hash for p in prompts))
+    plan = build_plan(probes, prompts, shard=job.shard, resume=resume, blocked=blocked)
+    summary.files, summary.ignored, summary.prompts = len(probes), ignored, len(prompts)
+    summary.skipped, summary.kept_failed, summary.out_of_shard = plan.skipped, plan.kept_failed, plan.out_of_shard
+    summary.todo, summary.output = plan.rows_to_write, sink.describe()
+    return Prepared(probes=probes, prompts=prompts, plan=plan)
+
+
+def device_type(engine: Any) -> str:
+    """'cuda', 'mps' or 'cpu' for a loaded engine (fakes without a model count as cpu)."""
+    try:
+        return str(engine.adapter.model.device.type)
+    except AttributeError:
+        return "cpu"
+
+
+def plan_batches(tasks: Sequence[Task], *, batch_size: int) -> list[list[Task]]:
+    return group_batches(tasks, batch_size=batch_size, cost=Task.cost)
+
+
+def run(
+    job: CaptionJob,
+    sink: Sink,
+    *,
+    load_engine: LoadEngine,
+    progress: Progress,
+    summary: Summary,
+    on_rows: OnRows | None = None,
+) -> Summary:
+    if job.backend is Backend.RAY:  # missing Ray fails now, not after hashing every file
+        from vlmcli.captions.ray_backend import import_ray
+
+        import_ray()
+    prepared = prepare(job, sink, progress=progress, summary=summary)
+    plan = prepared.plan
+    sink.retire(plan.retire)
+
+    def emit(rows: list[Row]) -> None:
+        sink.write(rows)
+        summary.add(rows)
+        progress.advance(rows)
+        if on_rows is not None:
+            on_rows(rows)
+
+    ctx = RowContext(model=job.engine.model, revision=job.engine.revision)
+    note = f" ({plan.skipped} already done)" if plan.skipped else ""
+    with sink:
+        progress.start(plan.rows_to_write, note=note)
+        summary.begin_captioning()
+        emit(plan.copies + [failure_row(ctx, f) for f in plan.failures])
+        if plan.tasks and job.backend is Backend.RAY:
+            from vlmcli.captions.ray_backend import run_ray
+
+            batches = plan_batches(plan.tasks, batch_size=job.batch_size or auto_batch_size("cpu"))
+            run_ray(batches, job=job, load_engine=load_engine, emit=emit)
+        elif plan.tasks:
+            engine = load_engine(job.engine)
+            summary.load_s = float(getattr(engine, "load_s", 0.0) or 0.0)
+            summary.begin_captioning()
+            ctx = RowContext(model=job.engine.model, revision=getattr(engine, "revision", None) or job.engine.revision)
+            runner = BatchRunner(engine, job.generation, ctx, system=job.system, debug=job.debug)
+            batches = plan_batches(plan.tasks, batch_size=job.batch_size or auto_batch_size(device_type(engine)))
+            run_local(batches, runner=runner, job=job, emit=emit)
+    summary.finish()
+    return summary
+
+
+def failure_row(ctx: RowContext, failure: Any) -> Row:
+    return error_row(
+        ctx, path=failure.path, key=failure.key, prompt=failure.prompt, message=failure.message, size=failure.size
+    )
+
+
+def run_local(batches: Sequence[Sequence[Task]], *, runner: BatchRunner, job: CaptionJob, emit: OnRows) -> None:
+    """Caption batches in order while the next ones decode in background threads."""
+    decode_one = partial(decode, max_pixels=job.max_image_pixels)
+    with Prefetcher(
+        batches, decode_one, path_of=lambda t: t.path, threads=job.decode_threads, depth=job.prefetch_batches
+    ) as ready:
+        for batch, decoded in ready:
+            emit(runner.run(batch, decoded))

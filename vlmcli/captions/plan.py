@@ -1,0 +1,145 @@
+"""Turn probed files and prompts into the work of one run (pure: no I/O, no model).
+
+For every (file, prompt) in this `--shard`:
+
+- an ok row with the same (path, content key, config hash) exists -> skipped;
+- an error row exists -> retried: the old row is retired (removed) and the item redone,
+  unless it sits in another job's shard, which this run may not rewrite (kept, counted);
+- the file could not be read, or the sink cannot write its output -> an error row now;
+- an ok row exists for the same content and settings at another path -> a copy of it;
+- otherwise a `Task` (one engine request), except that identical files (same key and
+  prompt) share one task: the later paths ride along as `followers` and get copies of
+  its row. Duplicates are therefore captioned once, and every path still gets a row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from vlmcli.captions.probe import Probe
+from vlmcli.captions.prompts import Prompt
+from vlmcli.captions.rows import copy_row
+from vlmcli.captions.shard import ShardSpec
+from vlmcli.sinks.base import ResumeState
+from vlmcli.sinks.schema import Row, RowId
+
+
+@dataclass(frozen=True)
+class Task:
+    """One engine request: one image with one prompt; its row is copied to each follower."""
+
+    path: str
+    key: str
+    size: tuple[int, int] | None
+    prompt: Prompt
+    followers: tuple[str, ...] = ()
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return (self.path, *self.followers)
+
+    def cost(self) -> tuple[int, str, int]:
+        """Batching order: pixel count, then content (same image, all prompts adjacent), then prompt."""
+        pixels = self.size[0] * self.size[1] if self.size else 0
+        return (pixels, self.key, self.prompt.index)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "key": self.key,
+            "size": list(self.size) if self.size else None,
+            "prompt": {"text": self.prompt.text, "index": self.prompt.index, "config_hash": self.prompt.config_hash},
+            "followers": list(self.followers),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Task":
+        size = data.get("size")
+        return cls(
+            path=data["path"],
+            key=data["key"],
+            size=(int(size[0]), int(size[1])) if size else None,
+            prompt=Prompt(**data["prompt"]),
+            followers=tuple(data.get("followers", ())),
+        )
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An item known to fail before any decoding (unreadable file, unwritable output)."""
+
+    path: str
+    key: str | None
+    size: tuple[int, int] | None
+    prompt: Prompt
+    message: str
+
+
+@dataclass
+class Plan:
+    tasks: list[Task] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    copies: list[Row] = field(default_factory=list)
+    """Finished rows copied from earlier results (same content at a new path)."""
+    skipped: int = 0
+    """(file, prompt) items already done."""
+    kept_failed: int = 0
+    """Items whose error rows are in another job's shards: not retried by this run."""
+    out_of_shard: int = 0
+    """Files that belong to other `--shard`s."""
+    retire: set[tuple[str, str]] = field(default_factory=set)
+    """(path, config_hash) of old error rows to remove because this run redoes them."""
+
+    @property
+    def rows_to_write(self) -> int:
+        return sum(len(t.paths) for t in self.tasks) + len(self.failures) + len(self.copies)
+
+
+def build_plan(
+    probes: Sequence[Probe],
+    prompts: Sequence[Prompt],
+    *,
+    shard: ShardSpec,
+    resume: ResumeState,
+    blocked: dict[str, str] | None = None,
+) -> Plan:
+    """The work for this run; see the module docstring for the rules, applied in that order."""
+    blocked = blocked or {}
+    plan = Plan()
+    primary: dict[tuple[str, str], int] = {}  # (key, config_hash) -> index into plan.tasks
+    followers: dict[int, list[str]] = {}
+    for probe in probes:
+        if not shard.contains(key=probe.key, path=probe.path):
+            plan.out_of_shard += 1
+            continue
+        for prompt in prompts:
+            rid = RowId(probe.path, probe.key, prompt.config_hash)
+            pair = (probe.path, prompt.config_hash)
+            if resume.is_done(rid):
+                plan.skipped += 1
+                continue
+            if pair in resume.failed:
+                if not resume.failed[pair]:
+                    plan.kept_failed += 1
+                    continue
+                plan.retire.add(pair)
+            message = probe.error or blocked.get(probe.path)
+            if message is not None or probe.key is None:
+                plan.failures.append(Failure(probe.path, probe.key, probe.size, prompt, message or "unreadable"))
+                continue
+            reusable = resume.reusable.get((probe.key, prompt.config_hash))
+            if reusable is not None:
+                plan.copies.append(copy_row(reusable, path=probe.path))
+                continue
+            index = primary.get((probe.key, prompt.config_hash))
+            if index is not None:
+                followers.setdefault(index, []).append(probe.path)
+                continue
+            primary[(probe.key, prompt.config_hash)] = len(plan.tasks)
+            plan.tasks.append(Task(probe.path, probe.key, probe.size, prompt))
+    for index, paths in followers.items():
+        task = plan.tasks[index]
+        plan.tasks[index] = Task(task.path, task.key, task.size, task.prompt, tuple(paths))
+    return plan

@@ -1,0 +1,115 @@
+"""Caption one planned batch with an engine; a bad item becomes an error row, never a crash.
+
+Used as-is by the local loop and by each Ray actor, so both produce the same rows. One
+batch is one `engine.generate` call. If that call fails (a context-length overflow, out
+of memory, an image the processor rejects), every request is retried alone so that only
+the offending items become error rows. Ctrl-C (KeyboardInterrupt) is never swallowed.
+
+One guard keeps "errors are rows" from hiding a broken setup: when the first
+`GIVE_UP_AFTER` requests of a run all fail with the same unexpected (non-vlmcli)
+exception and none has succeeded, that exception is raised, so the run stops with the
+real message instead of writing thousands of identical error rows.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from vlmcli.captions.decode import Decoded
+from vlmcli.captions.plan import Task
+from vlmcli.captions.rows import RowContext, copy_row, error_row, ok_row
+from vlmcli.errors import VlmError
+from vlmcli.sinks.schema import Row
+
+if TYPE_CHECKING:
+    from vlmcli.engine.config import GenerationConfig
+    from vlmcli.engine.events import GenerationResult
+    from vlmcli.engine.request import ImageInput, Request
+
+GIVE_UP_AFTER = 8
+
+Outcome = tuple["GenerationResult | str", float]
+"""A result or an error message, and the engine call's wall time in ms."""
+
+
+def describe_exception(exc: BaseException) -> str:
+    if isinstance(exc, VlmError):
+        return str(exc)
+    return f"unexpected {type(exc).__name__}: {exc}"
+
+
+class BatchRunner:
+    def __init__(
+        self, engine: Any, generation: "GenerationConfig", ctx: RowContext, *, system: str | None = None, debug: bool = False
+    ) -> None:
+        self.engine = engine
+        self.generation = generation
+        self.ctx = ctx
+        self.system = system
+        self.debug = debug
+        self.succeeded = 0
+        self._unexpected: list[str] = []
+
+    def run(self, batch: Sequence[Task], decoded: dict[str, Decoded]) -> list[Row]:
+        """Rows for every path of every task in `batch` (primary and followers)."""
+        rows: list[Row] = []
+        ready: list[tuple[Task, "ImageInput"]] = []
+        for task in batch:
+            image = decoded[task.path]
+            if image.image is None:
+                rows += self._errors(task, image.error or "cannot decode")
+            else:
+                ready.append((task, image.image))
+        if ready:
+            outcomes = self.generate([self._request(task, image) for task, image in ready])
+            for (task, image), (outcome, latency_ms) in zip(ready, outcomes):
+                if isinstance(outcome, str):
+                    rows += self._errors(task, outcome, latency_ms)
+                    continue
+                first = ok_row(self.ctx, path=task.path, key=image.key, prompt=task.prompt, result=outcome, latency_ms=latency_ms)
+                rows.append(first)
+                rows += [copy_row(first, path=p) | {"key": task.key} for p in task.followers]
+        return rows
+
+    def generate(self, requests: list["Request"]) -> list[Outcome]:
+        """One engine call; on failure, each request alone (error messages for those that still fail)."""
+        start = time.perf_counter()
+        try:
+            results = self.engine.generate(requests, self.generation)
+            if len(results) != len(requests):
+                raise RuntimeError(f"engine returned {len(results)} results for {len(requests)} requests")
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # noqa: BLE001 - errors are rows
+            elapsed = (time.perf_counter() - start) * 1000
+            if self.debug:
+                traceback.print_exc(file=sys.stderr)
+            if len(requests) > 1:
+                return [self.generate([request])[0] for request in requests]
+            self._check_systematic(exc)
+            return [(describe_exception(exc), elapsed)]
+        elapsed = (time.perf_counter() - start) * 1000
+        self.succeeded += len(results)
+        return [(result, elapsed) for result in results]
+
+    def _check_systematic(self, exc: Exception) -> None:
+        if self.succeeded or isinstance(exc, VlmError):
+            return
+        self._unexpected.append(f"{type(exc).__name__}: {exc}")
+        if len(self._unexpected) >= GIVE_UP_AFTER and len(set(self._unexpected)) == 1:
+            raise exc
+
+    def _request(self, task: Task, image: "ImageInput") -> "Request":
+        from vlmcli.engine.request import Request
+
+        return Request(prompt=task.prompt.text, images=(image,), system=self.system)
+
+    def _errors(self, task: Task, message: str, latency_ms: float | None = None) -> list[Row]:
+        return [
+            error_row(self.ctx, path=p, key=task.key, prompt=task.prompt, message=message, size=task.size, latency_ms=latency_ms)
+            for p in task.paths
+        ]

@@ -1,0 +1,106 @@
+"""What a caption run did: counts, rates, first errors; printed on stderr or as JSON."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from vlmcli.sinks.schema import Row, Status
+
+MAX_ERRORS_KEPT = 20
+
+
+@dataclass
+class Summary:
+    files: int = 0
+    """Image files considered (after discovery; non-images found by walking are `ignored`)."""
+    ignored: int = 0
+    prompts: int = 1
+    ok: int = 0
+    error: int = 0
+    skipped: int = 0
+    """(image, prompt) items already done by earlier runs."""
+    kept_failed: int = 0
+    """Items with error rows in other jobs' shards (not retried here)."""
+    out_of_shard: int = 0
+    todo: int = 0
+    """Rows this run set out to write."""
+    output: str = ""
+    load_s: float = 0.0
+    interrupted: bool = False
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    """The first MAX_ERRORS_KEPT (path, message) pairs."""
+    started: float = field(default_factory=time.monotonic)
+    caption_started: float | None = None
+    finished: float | None = None
+
+    def add(self, rows: list[Row]) -> None:
+        for row in rows:
+            if row["status"] == Status.OK.value:
+                self.ok += 1
+            else:
+                self.error += 1
+                if len(self.errors) < MAX_ERRORS_KEPT:
+                    self.errors.append((row["path"], row["error"]))
+
+    def begin_captioning(self) -> None:
+        self.caption_started = time.monotonic()
+
+    def finish(self) -> None:
+        self.finished = time.monotonic()
+
+    @property
+    def elapsed_s(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
+
+    @property
+    def items_per_s(self) -> float:
+        """(image, prompt) rows made per second while captioning (model load excluded)."""
+        if self.caption_started is None:
+            return 0.0
+        seconds = (self.finished or time.monotonic()) - self.caption_started
+        return (self.ok + self.error) / seconds if seconds > 0 else 0.0
+
+    @property
+    def images_per_s(self) -> float:
+        return self.items_per_s / max(self.prompts, 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "error": self.error,
+            "skipped": self.skipped,
+            "kept_failed": self.kept_failed,
+            "files": self.files,
+            "ignored": self.ignored,
+            "out_of_shard": self.out_of_shard,
+            "prompts": self.prompts,
+            "todo": self.todo,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "load_s": round(self.load_s, 3),
+            "items_per_s": round(self.items_per_s, 3),
+            "images_per_s": round(self.images_per_s, 3),
+            "interrupted": self.interrupted,
+            "output": self.output,
+            "errors": [{"path": p, "error": e} for p, e in self.errors],
+        }
+
+    def text(self) -> str:
+        head = "Interrupted" if self.interrupted else "Done"
+        parts = [f"{self.ok} ok", f"{self.error} error{'s' if self.error != 1 else ''}", f"{self.skipped} skipped"]
+        if self.kept_failed:
+            parts.append(f"{self.kept_failed} failed earlier in other shards")
+        line = f"{head}: {', '.join(parts)} in {self.elapsed_s:.1f} s"
+        if self.ok + self.error:
+            line += f"; {self.images_per_s:.2f} images/s"
+            if self.prompts > 1:
+                line += f" ({self.items_per_s:.2f} image-prompt pairs/s)"
+        notes = []
+        if self.ignored:
+            notes.append(f"ignored {self.ignored} non-image file{'s' if self.ignored != 1 else ''}")
+        if self.out_of_shard:
+            notes.append(f"{self.out_of_shard} files belong to other shards")
+        if notes:
+            line += f" ({'; '.join(notes)})"
+        return line + (f". Output: {self.output}" if self.output else ".")

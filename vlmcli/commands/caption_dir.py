@@ -1,0 +1,253 @@
+"""`vlm caption-dir INPUT...`: caption every image of folders / globs / file lists, resumably.
+
+The pipeline lives in `vlmcli.captions`, the output formats in `vlmcli.sinks`; this module
+parses flags, wires them together, renders the summary and picks the exit code:
+
+    0  every (image, prompt) is captioned (now or by an earlier run)
+    9  the run finished but some items failed (status=error rows; see the summary)
+    130  interrupted (Ctrl-C or SIGTERM): finished rows were flushed first
+    plus the usual codes for bad flags (2), inputs (3), models (4), missing Ray (7), output (8).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from vlmcli.captions.config import Backend
+from vlmcli.commands import _runtime
+from vlmcli.commands._errors import error_boundary
+from vlmcli.commands.options import CommonOptions, with_common_options
+from vlmcli.errors import ConfigError
+from vlmcli.sinks.base import ExistingPolicy, OutputFormat
+
+if TYPE_CHECKING:
+    from vlmcli.captions.config import CaptionJob
+    from vlmcli.captions.progress import Progress
+    from vlmcli.captions.summary import Summary
+    from vlmcli.sinks.base import Sink
+
+EXIT_SOME_FAILED = 9
+"""The run finished, but some items are error rows (documented in docs/exit-codes.md)."""
+
+EPILOG = (
+    "Examples:\n\n"
+    "  vlm caption-dir photos/ -o captions/\n\n"
+    "  vlm caption-dir photos/ -o captions/ --prompt 'Describe this image.' --prompt 'List the objects.'\n\n"
+    "  find . -name '*.jpg' -print0 | vlm caption-dir --files-from - -o out/ --format jsonl\n\n"
+    "  vlm caption-dir photos/ --format txt --skip-existing\n\n"
+    "  vlm caption-dir photos/ -o out/ --shard 3/8   # job 3 of an 8-job array\n\n"
+    "Rerunning the same command resumes: done items are skipped, error rows are retried."
+)
+
+_PIPELINE = "Pipeline"
+
+
+def _opt(*decls: str, help: str, **kwargs: object) -> typer.models.OptionInfo:
+    return typer.Option(*decls, help=help, rich_help_panel=_PIPELINE, **kwargs)
+
+
+def existing_policy(*, overwrite: bool, skip_existing: bool, fmt: OutputFormat) -> ExistingPolicy:
+    if overwrite and skip_existing:
+        raise ConfigError("--overwrite and --skip-existing contradict each other; pick one.")
+    if (overwrite or skip_existing) and fmt is not OutputFormat.TXT:
+        raise ConfigError(
+            "--overwrite / --skip-existing apply to --format txt; Parquet and JSONL output resumes by itself."
+        )
+    if overwrite:
+        return ExistingPolicy.OVERWRITE
+    return ExistingPolicy.SKIP if skip_existing else ExistingPolicy.REFUSE
+
+
+def gather_prompts(prompts: list[str] | None, prompt_file: Path | None) -> list[str]:
+    from vlmcli.captions.prompts import read_prompt_file
+
+    texts = list(prompts or [])
+    if prompt_file is not None:
+        texts += read_prompt_file(prompt_file)
+    return texts
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (job schedulers, `kill`) flushes and exits like Ctrl-C."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (some test runners): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def make_progress(quiet: bool) -> "Progress":
+    from vlmcli.captions.progress import NullProgress, RichProgress
+
+    return NullProgress() if quiet else RichProgress()
+
+
+def _report(summary: "Summary", *, quiet: bool, as_json: bool, list_errors: bool = True) -> None:
+    if not quiet:
+        sys.stderr.write(summary.text() + "\n")
+        for path, message in summary.errors[:5] if list_errors else []:
+            sys.stderr.write(f"  error: {message if message.startswith(path) else f'{path}: {message}'}\n")
+        if list_errors and summary.error > 5:
+            sys.stderr.write(f"  ... and {summary.error - 5} more (status=error rows)\n")
+        sys.stderr.flush()
+    if as_json:
+        sys.stdout.write(json.dumps(summary.to_dict()) + "\n")
+        sys.stdout.flush()
+
+
+def _run(job: "CaptionJob", sink: "Sink", *, quiet: bool, as_json: bool, fmt: OutputFormat) -> int:
+    from vlmcli.captions.pipeline import run
+    from vlmcli.captions.summary import Summary
+
+    summary = Summary()
+    progress = make_progress(quiet)
+
+    def on_rows(rows: list[dict]) -> None:  # txt files have no error column: say it on stderr
+        if fmt is OutputFormat.TXT:
+            for row in rows:
+                if row["status"] == "error":
+                    progress.log(f"error: {row['path']}: {row['error']}")
+
+    try:
+        with sigterm_as_interrupt():
+            run(job, sink, load_engine=_runtime.load_engine, progress=progress, summary=summary, on_rows=on_rows)
+    except KeyboardInterrupt:
+        progress.close()
+        summary.interrupted = True
+        summary.finish()
+        _report(summary, quiet=quiet, as_json=as_json, list_errors=fmt is not OutputFormat.TXT)
+        raise
+    finally:
+        progress.close()
+    _report(summary, quiet=quiet, as_json=as_json, list_errors=fmt is not OutputFormat.TXT)
+    return EXIT_SOME_FAILED if summary.error else 0
+
+
+def _dry_run(job: "CaptionJob", sink: "Sink", *, quiet: bool, as_json: bool) -> None:
+    from vlmcli.captions.dryrun import dry_run
+
+    progress = make_progress(quiet)
+    try:
+        report = dry_run(job, sink, load_engine=_runtime.load_engine, progress=progress)
+    finally:
+        progress.close()
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_dict()) + "\n")
+    else:
+        sys.stderr.write(report.text() + "\n")
+
+
+@with_common_options
+def caption_dir(
+    opts: CommonOptions,
+    inputs: Annotated[
+        Optional[list[str]],
+        typer.Argument(metavar="INPUT", help="Folders (searched recursively) and image files.", show_default=False),
+    ] = None,
+    globs: Annotated[
+        Optional[list[str]],
+        _opt("--glob", metavar="PATTERN", help="Files matching this pattern (** recurses); repeatable. Quote it.", show_default=False),
+    ] = None,
+    files_from: Annotated[
+        Optional[str],
+        _opt("--files-from", metavar="FILE", help="Read paths from FILE, or - for stdin (one per line, or NUL-separated).", show_default=False),
+    ] = None,
+    output: Annotated[
+        Optional[Path],
+        _opt("--output", "-o", metavar="DIR", help="Output folder for parquet/jsonl shards (not used by txt).", show_default=False),
+    ] = None,
+    fmt: Annotated[
+        OutputFormat, _opt("--format", case_sensitive=False, help="parquet or jsonl shards in --output, or a .txt beside each image.")
+    ] = OutputFormat.PARQUET,
+    prompts: Annotated[
+        Optional[list[str]],
+        _opt("--prompt", "-p", metavar="TEXT", help="Prompt; repeatable: one row per (image, prompt). [default: a caption prompt]", show_default=False),
+    ] = None,
+    prompt_file: Annotated[
+        Optional[Path], _opt("--prompt-file", metavar="FILE", help="More prompts, one per line.", show_default=False)
+    ] = None,
+    batch_size: Annotated[
+        int, _opt("--batch-size", min=0, help="Requests per engine call; 0 = automatic (8 on CPU, 32 on CUDA).")
+    ] = 0,
+    decode_threads: Annotated[int, _opt("--decode-threads", min=1, help="Threads reading and decoding images.")] = 2,
+    rows_per_file: Annotated[
+        int, _opt("--rows-per-file", min=1, help="Rows per shard file (smaller: less lost to a crash).")
+    ] = 1000,
+    overwrite: Annotated[bool, _opt("--overwrite", help="txt: replace existing caption files.")] = False,
+    skip_existing: Annotated[
+        bool, _opt("--skip-existing", help="txt: keep existing caption files and skip those images.")
+    ] = False,
+    shard: Annotated[
+        Optional[str], _opt("--shard", metavar="I/N", help="Only shard I of N (0-based), split by content hash.", show_default=False)
+    ] = None,
+    backend: Annotated[
+        Backend, _opt("--engine", case_sensitive=False, help="Run here, or on Ray Data actors (pip install 'vlmcli[ray]').")
+    ] = Backend.LOCAL,
+    concurrency: Annotated[int, _opt("--concurrency", min=1, help="Ray: engine actors (one model each).")] = 1,
+    quiet: Annotated[bool, _opt("--quiet", "-q", help="No progress bar or summary on stderr.")] = False,
+) -> None:
+    """Caption every image in folders, globs or a file list, into Parquet, JSONL or .txt files.
+
+    One row per (image, prompt): key (SHA-256 of the file), path, status, error, caption,
+    prompt, model, tokens, latency. Broken files become error rows; the run goes on.
+    Rerunning resumes. stdout stays empty unless --json (the final summary as JSON).
+    Exit 0 when all succeeded, 9 when some items failed. --dry-run counts files and
+    visual tokens and times 1-2 images (this loads the model) to estimate the total.
+    """
+    with error_boundary(debug=opts.debug):
+        from vlmcli.captions.config import CaptionJob
+        from vlmcli.captions.shard import ShardSpec
+        from vlmcli.sinks.base import SinkConfig
+        from vlmcli.sinks.registry import make_sink
+
+        policy = existing_policy(overwrite=overwrite, skip_existing=skip_existing, fmt=fmt)
+        texts = gather_prompts(prompts, prompt_file)
+        if fmt is OutputFormat.TXT and len(set(texts)) > 1:
+            raise ConfigError("--format txt holds one caption per image; use one prompt (or parquet/jsonl for several).")
+        spec = ShardSpec.parse(shard)
+        settings = opts.settings()
+        job = CaptionJob(
+            engine=opts.engine_config(settings),
+            generation=opts.generation_config(settings),
+            inputs=tuple(inputs or ()),
+            globs=tuple(globs or ()),
+            files_from=files_from,
+            prompts=tuple(texts),
+            system=opts.system,
+            max_image_pixels=settings.max_image_pixels,
+            batch_size=batch_size,
+            decode_threads=decode_threads,
+            shard=spec,
+            backend=backend,
+            concurrency=concurrency,
+            exclude=output,
+            debug=opts.debug,
+        )
+        sink = make_sink(fmt, SinkConfig(output=output, rows_per_file=rows_per_file, label=spec.label, existing=policy))
+        if opts.dry_run:  # the shared --dry-run option (vlmcli/commands/options.py)
+            _dry_run(job, sink, quiet=quiet, as_json=opts.json)
+            return
+        code = _run(job, sink, quiet=quiet, as_json=opts.json, fmt=fmt)
+    if code:
+        raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("caption-dir", epilog=EPILOG, no_args_is_help=True)(caption_dir)

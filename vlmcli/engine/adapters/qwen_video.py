@@ -1,0 +1,125 @@
+"""The video half of the Qwen-VL adapter: clips as (t, h, w) grids of temporal patches.
+
+The video processor stacks every 2 frames (`temporal_patch_size`) into one temporal patch,
+so a clip of T frames is a grid of t = ceil(T / 2) units of h*w/4 tokens each (2x2 merge).
+Qwen2-VL and Qwen2.5-VL write one run of `<|video_pad|>` for the whole clip; Qwen3-VL
+writes one block per temporal patch, `<12.5 seconds><|vision_start|>...<|vision_end|>`.
+
+MRoPE with reduced tokens: a clip pooled to t' units and compressed to an (h', w') token
+grid per unit is, to the positions, simply a smaller video: `rope_grid` is
+(t', 2h', 2w') in patch units, the prompt holds t' * h' * w' placeholders, and
+`get_rope_index` gives them consistent (time, row, column) positions. Qwen2.5-VL spaces
+temporal positions by `second_per_grid_ts`; a pooled unit spans T/t' times as long, so it
+is scaled by units / out_units. Qwen3-VL's text timestamps are the pooled units' mid times.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from vlmcli.engine.adapters.base import Adapter, PreparedImage, PreparedVideo
+from vlmcli.engine.cache import Features
+from vlmcli.engine.reduction import TokenLayout
+from vlmcli.engine.video_input import VideoInput
+
+if TYPE_CHECKING:
+    import torch
+
+DEEPSTACK = "deepstack."
+
+
+def split_features(out: Any, count: int) -> list[Features]:
+    """Per-item features from `get_image_features`/`get_video_features` (pooler + deepstack)."""
+    features: list[Features] = [{"embeds": f} for f in out.pooler_output]  # each (N_i, D)
+    deepstack = getattr(out, "deepstack_features", None)
+    if deepstack:
+        for layer, per_item in enumerate(deepstack):
+            for feats, f in zip(features, per_item):
+                feats[f"{DEEPSTACK}{layer}"] = f  # (N_i, D)
+    assert len(features) == count
+    return features
+
+
+class QwenVideoAdapter(Adapter):
+    """The video half of `QwenVLAdapter` (abstract: the image half lives there)."""
+
+    native_video = True
+
+    @property
+    def _merge(self) -> int:
+        return int(self.config.vision_config.spatial_merge_size)
+
+    @property
+    def _temporal_patch(self) -> int:
+        return int(self.processor.video_processor.temporal_patch_size)
+
+    def split_videos(self, out: Any, videos: list[VideoInput], input_ids: "torch.Tensor") -> list[PreparedVideo]:
+        grids = out["video_grid_thw"]  # (V, 3)
+        pixel_values = out["pixel_values_videos"]  # (sum t*h*w, C*T*P*P)
+        seconds = out.get("second_per_grid_ts")  # (V,) Qwen2.5-VL only
+        patch = int(self.config.vision_config.patch_size)
+        prepared, start = [], 0
+        for i, (video, grid) in enumerate(zip(videos, grids)):
+            t, h, w = (int(x) for x in grid)
+            count = t * h * w
+            inputs = {"pixel_values_videos": pixel_values[start : start + count], "video_grid_thw": grid[None]}
+            if seconds is not None:
+                inputs["second_per_grid_ts"] = seconds[i : i + 1]
+            layout = TokenLayout(
+                units=t,
+                per_unit=h * w // self._merge**2,
+                grid=(h // self._merge, w // self._merge),
+                groups=self.clip_groups(video, units=t, frames_per_unit=self._temporal_patch),
+            )
+            prepared.append(
+                PreparedVideo(
+                    source=video, inputs=inputs, layout=layout, visual_tokens=layout.encoder_tokens,
+                    resized=(w * patch, h * patch),
+                )
+            )
+            start += count
+        return prepared
+
+    def encode_videos(self, videos: list[PreparedVideo]) -> list[Features]:
+        import torch
+
+        device = self.model.device
+        pixel_values = torch.cat([v.inputs["pixel_values_videos"] for v in videos]).to(device, self.vision_dtype)
+        grids = torch.cat([v.inputs["video_grid_thw"] for v in videos]).to(device)  # (V, 3)
+        out = self.model.model.get_video_features(pixel_values, grids, return_dict=True)
+        return split_features(out, len(videos))
+
+    def rope_grid(self, item: PreparedImage | PreparedVideo) -> tuple[int, int, int]:
+        """(t, h, w) in patch units that the item's reduced tokens are positioned as."""
+        layout = item.layout
+        assert layout is not None
+        gh, gw = self.reducer.unit_grid(layout)
+        return (layout.out_units, gh * self._merge, gw * self._merge)
+
+    def video_replacement(self, video: PreparedVideo, original: str) -> str:
+        processor = self.processor
+        layout = video.layout
+        per_unit = self.reducer.unit_tokens(layout)
+        if self.model_type not in ("qwen3_vl", "qwen3_vl_moe"):
+            return processor.video_token * (layout.out_units * per_unit)
+        times = self._unit_times(video.source)
+        groups = layout.groups or tuple((u,) for u in range(layout.units))
+        block = processor.vision_start_token + processor.video_token * per_unit + processor.vision_end_token
+        return "".join(f"<{(times[g[0]] + times[g[-1]]) / 2:.1f} seconds>" + block for g in groups)
+
+    def _unit_times(self, video: VideoInput) -> list[float]:
+        """Qwen3-VL's time of each temporal patch: mean of its first and last frame (as its processor)."""
+        step = self._temporal_patch
+        indices = list(video.indices)
+        indices += [indices[-1]] * (-len(indices) % step)
+        return [(indices[i] + indices[i + step - 1]) / 2 / video.fps for i in range(0, len(indices), step)]
+
+    def video_seconds(self, videos: list[PreparedVideo]) -> "torch.Tensor | None":
+        """Qwen2.5-VL's seconds per temporal unit of each clip, scaled for pooling; None otherwise."""
+        import torch
+
+        if not videos or "second_per_grid_ts" not in videos[0].inputs:
+            return None
+        return torch.cat(
+            [v.inputs["second_per_grid_ts"] * (v.layout.units / v.layout.out_units) for v in videos]
+        )  # (V,)

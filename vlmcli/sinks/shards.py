@@ -1,0 +1,247 @@
+"""Numbered shard files written atomically: the shared half of the parquet and jsonl sinks.
+
+Why this shape (after img2dataset's buffered writer):
+
+- Rows are buffered and written `rows_per_file` at a time (or after `flush_seconds`).
+- A shard is written to a hidden temp file, fsynced, then published under its final name
+  with `os.link` (which refuses to overwrite) and the temp removed; so a reader, or a
+  resumed run, sees a whole shard or nothing, whatever moment the process is killed at.
+  Readers must ignore hidden `*.tmp` files; `shard_files()` does.
+- Names come from the shard number and the run's label only, never from input paths:
+  `part-00000.parquet`, or `s2of8-part-00000.parquet` under `--shard 2/8`, so a job
+  array writes into one folder without collisions, and `../` in an input cannot move output.
+- A rerun reads every completed shard to learn what is done (`resume_state`). Error rows
+  it will retry are removed first (`retire`: the shard is rewritten to a temp file and
+  `os.replace`d), so after a finished run every (path, content, settings) has one row.
+  A run rewrites only its own shards (same label; an unsharded run owns all of them).
+- Temp files left by killed runs on this host are removed when their process is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+from abc import abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar
+
+from vlmcli.errors import ConfigError, OutputError
+from vlmcli.sinks.base import ResumeState, Sink, SinkConfig
+from vlmcli.sinks.schema import Row, Status, check_row, row_id
+
+_SHARD = re.compile(r"^(?:(?P<label>[A-Za-z0-9-]+)-)?part-(?P<number>\d{5,})\.(?P<ext>[a-z]+)$")
+_TEMP = re.compile(r"^\..+\.(?P<host>[A-Za-z0-9_-]+)\.(?P<pid>\d+)\.tmp$")
+
+
+def shard_name(*, label: str, number: int, extension: str) -> str:
+    return f"{label + '-' if label else ''}part-{number:05d}.{extension}"
+
+
+def parse_shard_name(name: str) -> tuple[str, int, str] | None:
+    """(label, number, extension) of a completed shard's file name, else None (temp files, others)."""
+    match = _SHARD.match(name)
+    if match is None:
+        return None
+    return match["label"] or "", int(match["number"]), match["ext"]
+
+
+def shard_files(folder: Path, extension: str) -> list[Path]:
+    """Completed shards in `folder` with this extension, in name order (temp files never match)."""
+    if not folder.is_dir():
+        return []
+    found = [p for p in folder.iterdir() if (parsed := parse_shard_name(p.name)) and parsed[2] == extension]
+    return sorted(found, key=lambda p: p.name)
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "host"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _publish(temp: Path, final: Path) -> bool:
+    """Give `temp` the name `final` unless that exists (False then). Atomic either way."""
+    try:
+        os.link(temp, final)
+    except FileExistsError:
+        return False
+    except OSError:  # no hard links on this file system: check, then rename (still atomic)
+        if final.exists():
+            return False
+        os.replace(temp, final)
+        return True
+    os.unlink(temp)
+    return True
+
+
+class ShardedSink(Sink):
+    """Buffered rows -> numbered shard files. Subclasses say how one file is written and read."""
+
+    extension: ClassVar[str]
+
+    def __init__(self, config: SinkConfig) -> None:
+        super().__init__(config)
+        if config.output is None:
+            raise ConfigError(f"--format {self.format.value} needs --output DIR (a folder for the shards).")
+        self.folder = Path(config.output)
+        self._buffer: list[Row] = []
+        self._next_number: int | None = None
+        self._last_flush = time.monotonic()
+        self._error_files: dict[tuple[str, str], set[Path]] = {}
+        self.files_written: list[Path] = []
+        self.rows_written = 0
+
+    # -- format hooks ----------------------------------------------------------
+    @abstractmethod
+    def write_file(self, path: Path, rows: list[Row]) -> None:
+        """Write `rows` (schema order) to the new file `path`."""
+
+    @abstractmethod
+    def read_file(self, path: Path) -> list[Row]:
+        """All rows of one completed shard."""
+
+    # -- resume ----------------------------------------------------------------
+    def owns(self, path: Path) -> bool:
+        """May this run rewrite `path`? Its own label's shards; an unsharded run owns all."""
+        parsed = parse_shard_name(path.name)
+        return parsed is not None and (not self.config.label or parsed[0] == self.config.label)
+
+    def resume_state(self, *, paths: Sequence[str], config_hashes: frozenset[str]) -> ResumeState:
+        self._check_folder()
+        state = ResumeState()
+        wanted = set(paths)
+        for shard in shard_files(self.folder, self.extension):
+            for row in self._read(shard):
+                if row["config_hash"] not in config_hashes:
+                    continue
+                if row["status"] == Status.OK.value:
+                    state.done.add(row_id(row))
+                    if row["key"] is not None:
+                        state.reusable.setdefault((row["key"], row["config_hash"]), row)
+                elif row["path"] in wanted:
+                    pair = (row["path"], row["config_hash"])
+                    self._error_files.setdefault(pair, set()).add(shard)
+                    state.failed[pair] = state.failed.get(pair, True) and self.owns(shard)
+        return state
+
+    def retire(self, pairs: set[tuple[str, str]]) -> None:
+        files = {f for pair in pairs for f in self._error_files.get(pair, ()) if self.owns(f)}
+        if files:
+            self._prepare_folder()
+        for shard in sorted(files):
+            rows = self._read(shard)
+            keep = [
+                r for r in rows if not (r["status"] == Status.ERROR.value and (r["path"], r["config_hash"]) in pairs)
+            ]
+            if len(keep) == len(rows):
+                continue
+            try:
+                if not keep:
+                    shard.unlink()
+                else:
+                    temp = self._temp_path(shard.name)
+                    self._write_synced(temp, keep)
+                    os.replace(temp, shard)
+                _fsync_dir(self.folder)
+            except OSError as exc:
+                raise OutputError(f"Cannot rewrite {shard}: {exc.strerror or exc}.") from None
+
+    # -- writing ---------------------------------------------------------------
+    def write(self, rows: Sequence[Row]) -> None:
+        self._buffer.extend(check_row(r) for r in rows)
+        size = self.config.rows_per_file
+        while len(self._buffer) >= size:
+            chunk, self._buffer = self._buffer[:size], self._buffer[size:]
+            self._publish_rows(chunk)
+        if self._buffer and time.monotonic() - self._last_flush >= self.config.flush_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._buffer:
+            chunk, self._buffer = self._buffer, []
+            self._publish_rows(chunk)
+
+    def describe(self) -> str:
+        return str(self.folder)
+
+    # -- internals -------------------------------------------------------------
+    def _read(self, shard: Path) -> list[Row]:
+        try:
+            return self.read_file(shard)
+        except Exception as exc:  # noqa: BLE001 - any reader failure means the same thing here
+            raise OutputError(
+                f"Cannot read existing shard {shard} ({type(exc).__name__}: {exc}); "
+                "move it out of the output folder and rerun."
+            ) from None
+
+    def _check_folder(self) -> None:
+        if self.folder.exists() and not self.folder.is_dir():
+            raise OutputError(f"--output {self.folder} exists and is not a folder.")
+
+    def _prepare_folder(self) -> None:
+        """Create the folder, and remove temp files of killed runs on this host."""
+        self._check_folder()
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"Cannot create output folder {self.folder}: {exc.strerror or exc}.") from None
+        host = _host()
+        for entry in self.folder.iterdir():
+            match = _TEMP.match(entry.name)
+            if match and match["host"] == host and int(match["pid"]) != os.getpid() and not _alive(int(match["pid"])):
+                entry.unlink(missing_ok=True)
+
+    def _temp_path(self, name: str) -> Path:
+        return self.folder / f".{name}.{_host()}.{os.getpid()}.tmp"
+
+    def _write_synced(self, temp: Path, rows: list[Row]) -> None:
+        self.write_file(temp, rows)
+        with open(temp, "rb+") as handle:
+            os.fsync(handle.fileno())
+
+    def _publish_rows(self, rows: list[Row]) -> None:
+        if self._next_number is None:
+            self._prepare_folder()
+            mine = [parse_shard_name(p.name) for p in shard_files(self.folder, self.extension)]
+            numbers = [n for label, n, _ in (m for m in mine if m) if label == self.config.label]
+            self._next_number = max(numbers, default=-1) + 1
+        name = shard_name(label=self.config.label, number=self._next_number, extension=self.extension)
+        temp = self._temp_path(name)
+        try:
+            self._write_synced(temp, rows)
+            while not _publish(temp, self.folder / name):
+                self._next_number += 1  # another process took this number: take the next one
+                name = shard_name(label=self.config.label, number=self._next_number, extension=self.extension)
+            _fsync_dir(self.folder)
+        except OSError as exc:
+            temp.unlink(missing_ok=True)
+            raise OutputError(f"Cannot write {self.folder / name}: {exc.strerror or exc}.") from None
+        self._next_number += 1
+        self._last_flush = time.monotonic()
+        self.files_written.append(self.folder / name)
+        self.rows_written += len(rows)
+

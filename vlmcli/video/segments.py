@@ -1,0 +1,154 @@
+"""Cut a video into the segments `vlm video-summarize` describes one at a time (pure planning).
+
+A summary of a long video is built from descriptions of its parts, and the parts should
+be the video's own: scenes, split at the hard cuts a scan found. Two rules keep them
+useful to a model:
+
+- a scene longer than `segment_seconds` is split into equal windows no longer than that
+  (a 20-minute lecture shot is not one "scene" worth one sentence);
+- a scene shorter than `min_seconds` joins its neighbour (a 0.3 s flash or a
+  quick-cut montage is not worth an engine call of its own);
+- at most about `max_segments` segments: windows grow to duration / max_segments on long
+  videos and the shortest scenes merge first, so the final summary prompt (one line per
+  segment) stays within a model's context.
+
+With no cuts (or `scenes=False` at the caller) this is plain fixed windows. Each segment
+then gets its own frame plan from a sampler run on a segment-local view of the video
+(`segment_info`, `segment_scan`), so frames are spread within the segment and memory
+stays bounded by one segment's frames, whatever the video's length.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from vlmcli.video.metadata import VideoInfo
+from vlmcli.video.sampling.base import SampledFrame, SamplePlan
+from vlmcli.video.scan import Scan
+
+DEFAULT_SEGMENT_SECONDS = 30.0  # a few sentences' worth of action
+DEFAULT_MIN_SECONDS = 2.0  # shorter scenes join a neighbour
+DEFAULT_MAX_SEGMENTS = 40  # ~40 one-line descriptions fit any model's context
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Frames [start_frame, stop_frame) of a video.
+
+    start_s / end_s: nominal times (start_frame / fps, stop_frame / fps).
+    reason: why it exists, e.g. "scene 2", "scene 3 part 1/4", "window 5/12".
+    """
+
+    index: int
+    start_frame: int
+    stop_frame: int
+    start_s: float
+    end_s: float
+    reason: str
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start_frame < self.stop_frame:
+            raise ValueError(f"segment needs 0 <= start < stop, got [{self.start_frame}, {self.stop_frame})")
+
+    @property
+    def frame_count(self) -> int:
+        return self.stop_frame - self.start_frame
+
+
+def _merge_short(bounds: list[int], min_frames: int, max_scenes: int) -> list[int]:
+    """Scene boundaries [0, c1, ..., F], the shortest scene folded into a neighbour while it is
+    shorter than `min_frames` or there are more than `max_scenes` scenes."""
+    out = list(bounds)
+    changed = True
+    while changed and len(out) > 2:
+        changed = False
+        lengths = np.diff(out)
+        shortest = int(np.argmin(lengths))
+        if lengths[shortest] < min_frames or len(lengths) > max_scenes:
+            # drop the boundary towards the shorter neighbour (first/last scenes have one)
+            left = lengths[shortest - 1] if shortest > 0 else None
+            right = lengths[shortest + 1] if shortest + 1 < len(lengths) else None
+            drop = shortest if right is None or (left is not None and left <= right) else shortest + 1
+            del out[drop]
+            changed = True
+    return out
+
+
+def plan_segments(
+    info: VideoInfo,
+    *,
+    cuts: Sequence[int] = (),
+    segment_seconds: float = DEFAULT_SEGMENT_SECONDS,
+    min_seconds: float = DEFAULT_MIN_SECONDS,
+    max_segments: int = DEFAULT_MAX_SEGMENTS,
+) -> tuple[Segment, ...]:
+    """Segments covering every frame of `info`'s video once, in order.
+
+    cuts: first frames of new scenes (from `sampling.cuts.detect_cuts` on a scan); out of
+        range or duplicate values are ignored.
+    segment_seconds: longest segment; longer scenes are split into equal windows.
+    min_seconds: shortest scene kept on its own.
+    max_segments: soft cap on the count (see the module docstring); the result has at most
+        about twice this many segments.
+    """
+    if not (segment_seconds > 0 and math.isfinite(segment_seconds)) or max_segments < 1:
+        raise ValueError(f"need segment_seconds > 0 and max_segments >= 1, got {segment_seconds}, {max_segments}")
+    count, fps = info.frame_count, info.fps
+    inner = sorted({int(c) for c in cuts if 0 < int(c) < count})
+    bounds = _merge_short([0, *inner, count], max(1, round(min_seconds * fps)), max_segments)
+    window = max(segment_seconds, info.duration_s / max_segments)
+    longest = max(1, math.floor(window * fps))
+    scenes = len(bounds) - 1
+    segments: list[Segment] = []
+    for k, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
+        parts = math.ceil((stop - start) / longest)
+        edges = [start + (stop - start) * j // parts for j in range(parts + 1)]
+        for j, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
+            if scenes == 1:
+                reason = f"window {j + 1}/{parts}" if parts > 1 else "whole video"
+            else:
+                reason = f"scene {k + 1}" + (f" part {j + 1}/{parts}" if parts > 1 else "")
+            segments.append(Segment(len(segments), a, b, a / fps, b / fps, reason))
+    return tuple(segments)
+
+
+def segment_info(info: VideoInfo, segment: Segment) -> VideoInfo:
+    """A `VideoInfo` of the segment alone, frame 0 = its first frame (for the samplers)."""
+    return VideoInfo(
+        path=info.path,
+        fps=info.fps,
+        frame_count=segment.frame_count,
+        duration_s=segment.frame_count / info.fps,
+        width=info.width,
+        height=info.height,
+    )
+
+
+def segment_scan(scan: Scan | None, segment: Segment) -> Scan | None:
+    """The part of a whole-video scan inside the segment, re-indexed from 0; None if it has none."""
+    if scan is None:
+        return None
+    keep = (scan.indices >= segment.start_frame) & (scan.indices < segment.stop_frame)
+    if not keep.any():
+        return None
+    pixel, hist = scan.pixel_delta[keep].copy(), scan.hist_delta[keep].copy()
+    pixel[0] = hist[0] = 0.0  # the first scanned frame of the segment compares with nothing in it
+    return Scan(
+        indices=scan.indices[keep] - segment.start_frame,
+        timestamps=scan.timestamps[keep] - segment.start_s,
+        pixel_delta=pixel,
+        hist_delta=hist,
+    )
+
+
+def shift_plan(plan: SamplePlan, segment: Segment, fps: float) -> SamplePlan:
+    """A segment-local plan in whole-video frame numbers and times."""
+    frames = tuple(
+        SampledFrame(index=f.index + segment.start_frame, t=(f.index + segment.start_frame) / fps, reason=f.reason)
+        for f in plan.frames
+    )
+    return SamplePlan(frames=frames)
