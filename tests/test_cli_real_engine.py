@@ -50,7 +50,7 @@ def test_ask_json_text_equals_generate(family, tiny_checkpoint, photo_path, monk
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     folder = tiny_checkpoint(family)
     args = ["ask", str(photo_path), QUESTION, "-m", str(folder), "--max-tokens", str(NEW_TOKENS), "--json"]
-    args += ["--dtype", "float32"]  # the reference is float32; AUTO on CPU is mixed (bench/RESULTS.md)
+    args += ["--dtype", "float32"]  # explicit: the reference is transformers in float32
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)

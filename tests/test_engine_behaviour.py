@@ -137,11 +137,13 @@ def test_text_only_request(engine):
 
 
 @pytest.mark.parametrize("family", ["qwen3_vl", "idefics3", "llava_onevision", "llava"])
-def test_auto_dtype_on_cpu_is_mixed_and_runs(family, tiny_checkpoint):
-    """AUTO on CPU: float32 vision tower (compute-bound), bfloat16 language model (memory-bound decode)."""
+def test_mixed_dtype_runs_and_auto_on_cpu_is_float32(family, tiny_checkpoint):
+    """--dtype mixed: float32 vision tower, bfloat16 language model. AUTO on CPU: float32 (measured)."""
     import torch
 
-    engine = Engine.load(EngineConfig(model=str(tiny_checkpoint(family)), device="cpu"))
+    auto = Engine.load(EngineConfig(model=str(tiny_checkpoint(family)), device="cpu"))
+    assert auto.adapter.lm_head.weight.dtype == torch.float32
+    engine = Engine.load(EngineConfig(model=str(tiny_checkpoint(family)), device="cpu", dtype="mixed"))
     assert engine.adapter.vision_dtype == torch.float32
     assert next(engine.adapter.decoder.parameters()).dtype == torch.bfloat16
     assert engine.adapter.lm_head.weight.dtype == torch.bfloat16

@@ -31,6 +31,8 @@ class DType(str, enum.Enum):
     FLOAT32 = "float32"
     BFLOAT16 = "bfloat16"
     FLOAT16 = "float16"
+    MIXED = "mixed"
+    """float32 vision tower, bfloat16 language model (an experiment for memory-bound CPU decoding)."""
 
 
 def _enum_value(enum_cls: type[enum.Enum], value: object, what: str) -> enum.Enum:

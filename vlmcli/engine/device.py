@@ -1,11 +1,12 @@
 """Pick the torch device and dtype for a run.
 
 AUTO device: cuda, then mps, then cpu. AUTO dtype: bfloat16 on a CUDA GPU that supports
-it, float16 on other GPUs and mps. On CPU, AUTO is mixed, chosen by measurement
-(bench/RESULTS.md, "CPU dtype"): the vision tower and the prefill are compute-bound and
-run 2.4x faster in float32 (no bf16 matrix units), while decoding is memory-bound and
-runs 3.5x faster in bfloat16 (half the bytes per token). So the vision tower stays
-float32 and the language model runs in bfloat16. `--dtype` picks one dtype for all.
+it, float16 on other GPUs and mps, float32 on CPU. The CPU choice is by measurement
+(bench/RESULTS.md, "CPU dtype"): on a CPU without bf16 matrix units the vision tower and
+prefill are 2-4x slower in bfloat16, and end to end through the engine both bfloat16 and
+MIXED (float32 vision tower, bfloat16 language model) were slower than float32, although
+an isolated batch-1 decode step was faster in bfloat16. MIXED stays available as
+`--dtype mixed`; float32 also reproduces transformers' float32 output exactly.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def resolve_device(requested: Device) -> "torch.device":
 
 
 _TORCH_DTYPES = {
+    DType.MIXED: "float32",  # the load dtype; the language model is cast afterwards
     DType.FLOAT32: "float32",
     DType.BFLOAT16: "bfloat16",
     DType.FLOAT16: "float16",
@@ -58,9 +60,9 @@ def resolve_dtype(requested: DType, device: "torch.device") -> "torch.dtype":
 
 
 def text_dtype(requested: DType, device: "torch.device") -> "torch.dtype":
-    """The language model's dtype: bfloat16 under AUTO on CPU (see the module docstring)."""
+    """The language model's dtype: bfloat16 under MIXED, else the load dtype."""
     import torch
 
-    if requested is DType.AUTO and device.type == "cpu":
+    if requested is DType.MIXED:
         return torch.bfloat16
     return resolve_dtype(requested, device)
