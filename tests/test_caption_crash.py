@@ -1,6 +1,11 @@
 """Kill `vlm caption-dir` with SIGKILL at random moments, rerun, and find every (image,
 prompt) exactly once and every shard readable, after each kill and at the end.
 
+Two tests: `test_sigkill_at_random_moments_then_resume` uses a real tiny checkpoint (a few
+kills, including during model load); `test_sigkill_at_24_random_moments_fake_engine` kills
+24 times at uniformly random moments of runs that use a slowed-down fake engine, so that
+many kill points (hashing, batches, shard writes, renames) are covered in a few seconds.
+
 Speed: importing torch and transformers costs ~7 s per process on a small machine, so the
 killed runs are forked from a warm launcher process that imported them once (it never
 runs a torch op before forking). Each child is a separate process running exactly what
@@ -50,6 +55,22 @@ for line in sys.stdin:
     print(pid, flush=True)
     print(os.waitpid(pid, 0)[1], flush=True)
 """
+
+
+FAKE_LAUNCHER = LAUNCHER.replace(
+    "import vlmcli.cli, vlmcli.engine.engine\n",
+    "import time, vlmcli.cli\n"
+    "from vlmcli.commands import _runtime\n"
+    "from tests.fakes import FakeEngine\n"
+    "class Slow(FakeEngine):\n"
+    "    def generate(self, requests, gen):\n"
+    "        time.sleep(0.03)\n"
+    "        return super().generate(requests, gen)\n"
+    "_runtime.load_engine = Slow\n",
+).replace(
+    "import torch, transformers, pyarrow.parquet, PIL.Image",  # no torch; what a caption run imports, once
+    "import pyarrow, pyarrow.parquet, pandas, pydantic, numpy, PIL.Image, vlmcli.captions.pipeline; PIL.Image.init()",
+)
 
 
 def shards(out: Path) -> list[Path]:
@@ -135,3 +156,78 @@ def test_sigkill_at_random_moments_then_resume(tiny_checkpoint, tmp_path):
     assert {(p, q) for p, q, _ in seen} == {(p, q) for p in images for q in PROMPTS}
     assert {p for p, _, status in seen if status == "error"} == {str(photos / "broken.jpg")}
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]  # the last run cleaned up
+
+
+class Launcher:
+    """A warm process that forks one `vlm` run per `start(args)`; `wait()` gives its wait status."""
+
+    def __init__(self, code: str, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code], cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert self.proc.stdout.readline().strip() == "ready"
+
+    def start(self, args: list[str]) -> int:
+        self.proc.stdin.write(json.dumps(args) + "\n")
+        self.proc.stdin.flush()
+        return int(self.proc.stdout.readline())
+
+    def wait(self) -> int:
+        return int(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork and SIGKILL")
+def test_sigkill_at_24_random_moments_fake_engine(tmp_path):
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rnd = random.Random(SEED + 1)
+    for i in range(30):
+        colour = tuple(rnd.randrange(256) for _ in range(3))
+        Image.new("RGB", (48 + i, 40), colour).save(photos / f"img{i:02d}.{'png' if i % 2 else 'jpg'}")
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    images = sorted(str(p) for p in photos.iterdir())
+    out = tmp_path / "out"
+    args = ["caption-dir", str(photos), "-o", str(out), "-q", "--batch-size", "2", "--rows-per-file", "2"]
+    for prompt in PROMPTS:
+        args += ["-p", prompt]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VLM_")}
+    env |= {"PYTHONPATH": str(ROOT), "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+
+    launcher = Launcher(FAKE_LAUNCHER, env)
+    kills = 0
+    try:
+        for attempt in range(24):
+            # every 4th kill: a random moment of start-up (discovery, hashing, resume); the others:
+            # a random moment after 0-1 more shards appeared (mid-batch, mid-write, between shards)
+            before = len(shards(out))
+            pid = launcher.start(args)
+            if attempt % 4 == 0:
+                time.sleep(rnd.uniform(0.0, 0.3))
+            else:
+                wanted, deadline = before + rnd.randint(0, 1), time.monotonic() + 10
+                while alive(pid) and len(shards(out)) < wanted and time.monotonic() < deadline:
+                    time.sleep(0.002)
+                time.sleep(rnd.uniform(0.0, 0.08))
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            status = launcher.wait()
+            kills += os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+            check_output(out)  # after every kill: all shards readable, nothing twice
+        final = launcher.start(args)
+        status = launcher.wait()
+    finally:
+        launcher.close()
+    assert kills >= 20, kills
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 9, (final, status)  # the broken file
+    seen = check_output(out)
+    assert {(p, q) for p, q, _ in seen} == {(p, q) for p in images for q in PROMPTS}
+    assert {p for p, _, status in seen if status == "error"} == {str(photos / "broken.jpg")}
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]

@@ -83,8 +83,9 @@ def test_json_output(monkeypatch, photos):
     record = json.loads(line)
     assert set(record) == {
         "text", "model", "inputs", "prompt_tokens", "visual_tokens", "completion_tokens",
-        "finish_reason", "timings", "images", "videos",
+        "finish_reason", "timings", "images", "videos", "truncated",
     }
+    assert record["truncated"] is None
     assert record["model"] == DEFAULT_MODEL
     assert record["inputs"] == [str(photos[0]), str(photos[1])]
     assert record["visual_tokens"] == 128 and record["finish_reason"] == "stop"

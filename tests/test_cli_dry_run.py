@@ -40,7 +40,8 @@ def test_ask_dry_run_json(family, tiny_checkpoint, photos):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     plan = json.loads(result.stdout)
-    assert set(plan) == {"model", "images", "videos", "prompt_tokens", "total_tokens", "context_length"}
+    assert set(plan) == {"model", "images", "videos", "prompt_tokens", "total_tokens", "context_length", "truncated"}
+    assert plan["truncated"] is None
     assert [im["path"] for im in plan["images"]] == [str(p) for p in photos]
     for im in plan["images"]:
         assert set(im) == {"path", "width", "height", "resized", "grid", "tiles", "visual_tokens"}
@@ -81,7 +82,11 @@ def test_dry_run_context_length_error(tiny_checkpoint, photos, tmp_path):
     assert result.stderr.count("\n") == 1 and "32" in result.stderr and "--max-pixels" in result.stderr
 
 
-def test_policy_refused_clearly_for_llava15(tiny_checkpoint, photos):
-    args = ["ask", str(photos[0]), "q?", "-m", str(tiny_checkpoint("llava")), "--dry-run", "--max-tiles", "4"]
+def test_llava15_dry_run_uses_vlmcli_tiling(tiny_checkpoint, photos):
+    args = ["ask", str(photos[0]), "q?", "-m", str(tiny_checkpoint("llava")), "--dry-run", "--json", "--max-tiles", "4"]
     result = CliRunner().invoke(app, args)
-    assert result.exit_code == 2 and "LLaVA 1.5" in result.stderr
+    assert result.exit_code == 0, result.output
+    image = json.loads(result.stdout)["images"][0]
+    rows, cols = image["grid"]
+    assert 1 < rows * cols <= 4 and image["tiles"] == rows * cols + 1  # crops + thumbnail
+    assert image["visual_tokens"] == image["tiles"] * 16  # 16 tokens per 56-px view

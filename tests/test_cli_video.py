@@ -84,7 +84,9 @@ def test_video_summarize_json_on_a_real_video(tiny_checkpoint):
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     record = json.loads(result.stdout)
-    assert set(record) == {"video", "model", "duration_s", "fps", "frames", "segments", "summary", "visual_tokens"}
+    assert set(record) == {"video", "model", "duration_s", "fps", "frames", "hierarchy", "segments", "chapters",
+                           "summary", "visual_tokens"}
+    assert record["hierarchy"] == "flat" and record["chapters"] == []
     assert record["video"] == str(path) and record["duration_s"] == pytest.approx(10.0, abs=0.1)
     segments = record["segments"]
     assert segments[0]["start_s"] == 0 and segments[-1]["end_s"] == pytest.approx(record["duration_s"], abs=0.1)

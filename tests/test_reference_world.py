@@ -47,7 +47,7 @@ def test_every_task_has_a_question_and_a_kind():
         assert make_example(task=task, index=0).image.mode == "RGB"
     for task in VIDEO_TASK_NAMES:
         example = make_example(task=task, index=0)
-        assert example.frames.shape == (64, 112, 112, 3) and example.events
+        assert example.frames.shape == (64, 128, 128, 3) and example.events
 
 
 def test_flash_frames_are_the_flash_colour():
@@ -75,7 +75,7 @@ def test_array_reader_feeds_the_real_samplers(tmp_path):
     example = make_example(task="flash", index=1, split="heldout")
     path = save_clip(example, tmp_path / "clip.npz")
     sampled = sample_video(path, method="keyframe", options=SamplingOptions(frames=8), opener=open_array)
-    assert len(sampled.plan) == 8 and sampled.frames.pixels.shape == (8, 112, 112, 3)
+    assert len(sampled.plan) == 8 and sampled.frames.pixels.shape == (8, 128, 128, 3)
     assert example.events[0].seen_by(sampled.plan.indices)  # the flash is a scene of its own
     assert sampled.info.fps == example.fps and sampled.info.frame_count == 64
 
@@ -94,3 +94,10 @@ def test_settings_cover_every_option_once():
         assert any(needle in n for n in names), needle
     with pytest.raises(ValueError):
         Setting(name="mixed", tasks=("color", "flash"))
+
+
+def test_questions_are_fixed_per_task_and_answers_vary_with_the_picture():
+    for task in TASK_NAMES:
+        examples = suite(split="heldout", per_task=20, tasks=[task])
+        assert {e.question for e in examples} == {QUESTIONS[task]}
+        assert len({e.answer for e in examples}) >= 2

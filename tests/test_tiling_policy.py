@@ -145,9 +145,10 @@ def test_plan_llava_next_and_onevision():
 def test_plan_llava15():
     spec = LlavaSpec()
     plain = plan_llava15(spec, NATIVE, width=1920, height=1080)
-    assert (plain.grid, plain.tiles, plain.visual_tokens, plain.resized) == ((1, 1), 1, 576, (336, 189))
+    assert (plain.grid, plain.tiles, plain.visual_tokens, plain.resized) == ((1, 1), 1, 576, (336, 336))  # centre crop
     tiled = plan_llava15(spec, ResolutionPolicy(max_tiles=4), width=1920, height=1080)
     assert (tiled.grid, tiled.tiles, tiled.visual_tokens) == ((2, 2), 5, 5 * 576)
+    assert tiled.resized == (672, 378)  # letterboxed content inside the 672x672 canvas
     forced = plan_llava15(spec, ResolutionPolicy(min_pixels=2 * 336 * 336), width=100, height=100)
     assert forced.grid in {(1, 2), (2, 1)} and forced.tiles == 3
 

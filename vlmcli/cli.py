@@ -62,4 +62,7 @@ def _root(
 
 
 def main() -> None:
+    from vlmcli.commands._errors import configure_streams
+
+    configure_streams()
     app(prog_name="vlm")

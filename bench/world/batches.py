@@ -85,7 +85,7 @@ def encode(processor, example: Example, *, frame_indices: tuple[int, ...] | None
 
 
 def collate(items: list[Encoded], *, pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-padded batch for `Qwen2VLForConditionalGeneration.forward` (labels included)."""
+    """Right-padded batch for `Qwen3VLForConditionalGeneration.forward` (labels included)."""
     length = max(e.input_ids.shape[0] for e in items)
     b = len(items)
     input_ids = torch.full((b, length), pad_id, dtype=torch.long)  # (B, L)

@@ -48,12 +48,16 @@ def background(rng: np.random.Generator, *, width: int, height: int) -> Image.Im
 
 def draw_thing(image: Image.Image, thing: Thing) -> None:
     """Draw `thing` filled with its colour, in place."""
+    draw_plain(image, shape=thing.shape, box=thing.box, fill=COLORS[thing.color])
+
+
+def draw_plain(image: Image.Image, *, shape: str, box: Box, fill: tuple[int, int, int]) -> None:
+    """Draw a `shape` filling `box` with any RGB `fill`, in place."""
     draw = ImageDraw.Draw(image)
-    left, top, right, bottom = thing.box
-    fill = COLORS[thing.color]
-    if thing.shape == "circle":
+    left, top, right, bottom = box
+    if shape == "circle":
         draw.ellipse((left, top, right - 1, bottom - 1), fill=fill)
-    elif thing.shape == "square":
+    elif shape == "square":
         draw.rectangle((left, top, right - 1, bottom - 1), fill=fill)
     else:  # triangle, apex up
         draw.polygon([((left + right - 1) / 2, top), (left, bottom - 1), (right - 1, bottom - 1)], fill=fill)

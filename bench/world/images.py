@@ -1,9 +1,9 @@
-"""Image tasks: coloured shapes (colour, shape, count, side, size, existence), large words,
-and high-resolution scenes whose answer is a small word (resolution matters).
+"""Image tasks: coloured shapes (colour, big one, left one, left or not, count), large
+words, and high-resolution scenes whose answer is a small dot (resolution matters).
 
 Each generator is `fn(rng) -> Example` and draws everything from `rng`.
-Small images are 112 x 112 (16 Qwen2-VL tokens); detail scenes are 224 x 224 (64 tokens)
-with a word about 8 px tall that a 112 x 112 view (16 tokens) cannot resolve.
+Small images are 128 x 128 (16 Qwen3-VL tokens); detail scenes are 256 x 256 (64 tokens)
+with a dot 8-10 px across that a 64 x 64 view (4 tokens) blurs into the background.
 """
 
 from __future__ import annotations
@@ -12,13 +12,15 @@ from collections.abc import Callable
 
 import numpy as np
 
-from bench.world.draw import NoRoom, Thing, background, draw_thing, draw_word, pick, place, word_extent
+from bench.world.draw import NoRoom, Thing, background, draw_plain, draw_thing, draw_word, pick, place, word_extent
 from bench.world.examples import Example
-from bench.world.vocab import COLORS, QUESTIONS, SHAPES, WORDS, article
+from bench.world.vocab import COLORS, COUNTS, QUESTIONS, SHAPES, WORDS, article
 
-SMALL = 112  # side of ordinary images
-DETAIL = 224  # side of the high-resolution scenes
+SMALL = 128  # side of ordinary images
+DETAIL = 256  # side of the high-resolution scenes
 INK = (20, 20, 20)
+COUNT_SIDE = 24  # every counted circle has this diameter
+WORD_JITTER = 12  # px a word may sit off the centre
 
 
 def _things(
@@ -49,7 +51,8 @@ def _things(
 
 
 def describe(things: list[Thing], *, canvas: int = SMALL) -> str:
-    """'a red circle on the left and a blue square on the right.'"""
+    """'a red circle on the left and a blue square on the right.' (objects left to right)"""
+    things = sorted(things, key=lambda t: t.center[0])
     parts = [f"{article(t.color)} {t.color} {t.shape} on the {'left' if t.center[0] < canvas / 2 else 'right'}" for t in things]
     if len(parts) == 1:
         return parts[0] + "."
@@ -69,111 +72,114 @@ def _distinct_pairs(rng: np.random.Generator, n: int) -> list[tuple[str, str]]:
 
 
 def color_task(rng: np.random.Generator) -> Example:
-    things = _things(rng, _distinct_pairs(rng, int(rng.integers(1, 4))), canvas=SMALL, sizes=(26, 38))
-    target = things[int(rng.integers(len(things)))]
+    """One shape of any kind, size and place: its colour."""
+    things = _things(rng, _distinct_pairs(rng, 1), canvas=SMALL, sizes=(20, 44))
     return Example(
-        task="color", question=QUESTIONS["color"].format(shape=target.shape), answer=target.color,
-        caption=describe(things), image=_scene(rng, things),
-    )
-
-
-def shape_task(rng: np.random.Generator) -> Example:
-    things = _things(rng, _distinct_pairs(rng, int(rng.integers(1, 4))), canvas=SMALL, sizes=(26, 38))
-    target = things[int(rng.integers(len(things)))]
-    return Example(
-        task="shape", question=QUESTIONS["shape"].format(color=target.color), answer=target.shape,
-        caption=describe(things), image=_scene(rng, things),
-    )
-
-
-def count_task(rng: np.random.Generator) -> Example:
-    color, other = pick(rng, tuple(COLORS), 2)
-    k = int(rng.integers(1, 6))
-    distractors = int(rng.integers(0, 3))
-    pairs = [(pick(rng, SHAPES)[0], color) for _ in range(k)] + [(pick(rng, SHAPES)[0], other) for _ in range(distractors)]
-    things = _things(rng, pairs, canvas=SMALL, sizes=(14, 20))
-    return Example(
-        task="count", question=QUESTIONS["count"].format(color=color), answer=str(k),
-        caption=describe(things), image=_scene(rng, things),
-    )
-
-
-def side_task(rng: np.random.Generator) -> Example:
-    (shape, color), (shape2, color2) = _distinct_pairs(rng, 2)
-    answer = pick(rng, ("left", "right"))[0]
-    side = int(rng.integers(22, 31))
-    x_range = (4, SMALL // 2 - side - 6) if answer == "left" else (SMALL // 2 + 6, SMALL - side - 4)
-    taken: list[tuple[int, int, int, int]] = []
-    target = Thing(shape=shape, color=color, box=place(rng, size=(side, side), canvas=(SMALL, SMALL), taken=taken, x_range=x_range))
-    things = [target, *_things(rng, [(shape2, color2)], canvas=SMALL, sizes=(22, 30), taken=taken)]
-    return Example(
-        task="side", question=QUESTIONS["side"].format(color=color, shape=shape), answer=answer,
+        task="color", question=QUESTIONS["color"], answer=things[0].color,
         caption=describe(things), image=_scene(rng, things),
     )
 
 
 def size_task(rng: np.random.Generator) -> Example:
+    """A big and a small shape in different colours: the big one's colour."""
     (s1, c1), (s2, c2) = _distinct_pairs(rng, 2)
     taken: list[tuple[int, int, int, int]] = []
-    big = _things(rng, [(s1, c1)], canvas=SMALL, sizes=(40, 50), taken=taken)[0]
-    small = _things(rng, [(s2, c2)], canvas=SMALL, sizes=(12, 18), taken=taken)[0]
-    which = pick(rng, ("big", "small"))[0]
-    things = [big, small] if rng.random() < 0.5 else [small, big]
+    if rng.random() < 0.5:  # which is placed first must not tell which is big
+        big = _things(rng, [(s1, c1)], canvas=SMALL, sizes=(40, 52), taken=taken)[0]
+        small = _things(rng, [(s2, c2)], canvas=SMALL, sizes=(14, 20), taken=taken)[0]
+    else:
+        small = _things(rng, [(s2, c2)], canvas=SMALL, sizes=(14, 20), taken=taken)[0]
+        big = _things(rng, [(s1, c1)], canvas=SMALL, sizes=(40, 52), taken=taken)[0]
     return Example(
-        task="size", question=QUESTIONS["size"].format(which=which), answer=(big if which == "big" else small).color,
+        task="size", question=QUESTIONS["size"], answer=big.color,
+        caption=describe([big, small]), image=_scene(rng, [big, small]),
+    )
+
+
+def side_task(rng: np.random.Generator) -> Example:
+    """One shape in each half, different colours: the left one's colour."""
+    (s1, c1), (s2, c2) = _distinct_pairs(rng, 2)
+    taken: list[tuple[int, int, int, int]] = []
+    things = []
+    for shape, color, half in ((s1, c1, 0), (s2, c2, 1)):
+        side = int(rng.integers(20, 36))
+        lo = 4 if half == 0 else SMALL // 2 + 4
+        box = place(rng, size=(side, side), canvas=(SMALL, SMALL), taken=taken, x_range=(lo, lo + SMALL // 2 - side - 8))
+        things.append(Thing(shape=shape, color=color, box=box))
+    return Example(
+        task="side", question=QUESTIONS["side"], answer=things[0].color,
         caption=describe(things), image=_scene(rng, things),
     )
 
 
-def exists_task(rng: np.random.Generator) -> Example:
-    things = _things(rng, _distinct_pairs(rng, int(rng.integers(1, 4))), canvas=SMALL, sizes=(26, 38))
-    if rng.random() < 0.5:
-        target = things[int(rng.integers(len(things)))]
-        color, shape, answer = target.color, target.shape, "yes"
-    else:  # absent, but often one of its two attributes is present (binding matters)
-        present = {(t.color, t.shape) for t in things}
-        options = [(c, s) for c in COLORS for s in SHAPES if (c, s) not in present]
-        near = [(c, s) for c, s in options if any(c == t.color or s == t.shape for t in things)]
-        pool = near if near and rng.random() < 0.7 else options
-        color, shape = pool[int(rng.integers(len(pool)))]
-        answer = "no"
+def count_task(rng: np.random.Generator) -> Example:
+    """One to four circles of one colour and one fixed size: how many."""
+    color = pick(rng, tuple(COLORS))[0]
+    k = int(rng.integers(1, len(COUNTS) + 1))
+    things = _things(rng, [("circle", color)] * k, canvas=SMALL, sizes=(COUNT_SIDE, COUNT_SIDE))
     return Example(
-        task="exists", question=QUESTIONS["exists"].format(a=article(color), color=color, shape=shape), answer=answer,
+        task="count", question=QUESTIONS["count"], answer=str(k),
+        caption=describe(things), image=_scene(rng, things),
+    )
+
+
+def left_task(rng: np.random.Generator) -> Example:
+    """One shape, clear of the middle: yes if it is in the left half (half the time)."""
+    answer = "yes" if rng.random() < 0.5 else "no"
+    side = int(rng.integers(20, 37))
+    lo = 4 if answer == "yes" else SMALL // 2 + 8
+    hi = SMALL // 2 - 8 - side if answer == "yes" else SMALL - 4 - side
+    (shape, color), = _distinct_pairs(rng, 1)
+    box = place(rng, size=(side, side), canvas=(SMALL, SMALL), taken=[], x_range=(lo, hi))
+    things = [Thing(shape=shape, color=color, box=box)]
+    return Example(
+        task="left", question=QUESTIONS["left"], answer=answer,
         caption=describe(things), image=_scene(rng, things),
     )
 
 
 def word_task(rng: np.random.Generator) -> Example:
+    """A large word near the middle of the picture: which word."""
     word = pick(rng, WORDS)[0]
-    size = int(rng.integers(24, 33))
+    size = int(rng.integers(34, 41))
     image = background(rng, width=SMALL, height=SMALL)
     w, h = word_extent(word, size=size)
-    box = place(rng, size=(w, h), canvas=(SMALL, SMALL), taken=[])
-    draw_word(image, word, xy=box[:2], size=size, fill=INK)
+    x = (SMALL - w) // 2 + int(rng.integers(-WORD_JITTER, WORD_JITTER + 1))
+    y = (SMALL - h) // 2 + int(rng.integers(-WORD_JITTER, WORD_JITTER + 1))
+    draw_word(image, word, xy=(x, y), size=size, fill=INK)
     return Example(task="word", question=QUESTIONS["word"], answer=word, caption=f'the word "{word}" is written.', image=image)
 
 
 def detail_task(rng: np.random.Generator) -> Example:
-    """A 224 x 224 scene of large shapes with one small word (font 10-11 px, ~8 px of ink)."""
-    word = pick(rng, WORDS)[0]
-    size = int(rng.integers(10, 12))
-    w, h = word_extent(word, size=size)
+    """A 256 x 256 scene of large grey shapes with one small coloured dot (8-10 px): its colour.
+
+    At full resolution the dot covers a fair part of one 16 px patch; a 128 px view (16
+    tokens) halves it and a 64 px view (4 tokens) blurs it into the background.
+    """
+    color = pick(rng, tuple(COLORS))[0]
+    side = int(rng.integers(8, 11))
     taken: list[tuple[int, int, int, int]] = []
-    box = place(rng, size=(w, h), canvas=(DETAIL, DETAIL), taken=taken, gap=6)
-    things = _things(rng, _distinct_pairs(rng, int(rng.integers(2, 4))), canvas=DETAIL, sizes=(36, 64), taken=taken)
-    image = _scene(rng, things, canvas=DETAIL)
-    draw_word(image, word, xy=box[:2], size=size, fill=INK)
-    caption = describe(things, canvas=DETAIL)[:-1] + f', and the small word "{word}".'
-    return Example(task="detail", question=QUESTIONS["detail"], answer=word, caption=caption, image=image)
+    dot = Thing(shape="circle", color=color, box=place(rng, size=(side, side), canvas=(DETAIL, DETAIL), taken=taken, gap=8))
+    image = background(rng, width=DETAIL, height=DETAIL)
+    for _ in range(int(rng.integers(2, 5))):
+        big = int(rng.integers(36, 65))
+        try:
+            box = place(rng, size=(big, big), canvas=(DETAIL, DETAIL), taken=taken, gap=8)
+        except NoRoom:
+            break
+        grey = int(rng.integers(90, 171))
+        draw_plain(image, shape=pick(rng, SHAPES)[0], box=box, fill=(grey, grey, grey))
+    draw_thing(image, dot)
+    caption = f"grey shapes and a small {color} dot."
+    return Example(task="detail", question=QUESTIONS["detail"], answer=color, caption=caption, image=image)
 
 
 IMAGE_TASKS: dict[str, Callable[[np.random.Generator], Example]] = {
     "color": color_task,
-    "shape": shape_task,
-    "count": count_task,
-    "side": side_task,
     "size": size_task,
-    "exists": exists_task,
+    "side": side_task,
+    "count": count_task,
+    "left": left_task,
     "word": word_task,
     "detail": detail_task,
 }

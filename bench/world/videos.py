@@ -1,10 +1,9 @@
-"""Video tasks: 8-second clips (64 frames at 8 fps, 112 x 112) whose answer hangs on a
+"""Video tasks: 8-second clips (64 frames at 8 fps, 128 x 128) whose answer hangs on a
 short event, so which frames a sampler picks decides whether the model can answer.
 
-- move:   a ball crosses the frame; which way (any frames will do).
-- appear: a shape is visible for only 4-6 frames of an empty scene (a small change:
-          no hard cut, so `keyframe` misses it and `dynamic` finds it).
-- flash:  the whole frame turns one colour for 4-6 frames (two hard cuts).
+- appear: a shape is visible for only 4-6 frames of an empty scene; its colour (a small
+          change: no hard cut, so `keyframe` misses it and `dynamic` finds it).
+- flash:  the whole frame turns one colour for 4-6 frames (two hard cuts); which colour.
 - order:  two such flashes of different colours, one in each half; which came first.
 
 Each generator is `fn(rng) -> Example` with `events` marking the frames that matter.
@@ -20,7 +19,7 @@ from bench.world.draw import Thing, background, draw_thing, pick, place
 from bench.world.examples import Event, Example
 from bench.world.vocab import COLORS, QUESTIONS, SHAPES, article
 
-SIDE = 112
+SIDE = 128
 FRAMES = 64
 FPS = 8.0
 
@@ -38,29 +37,6 @@ def _flash(frames: np.ndarray, *, color: str, start: int, length: int) -> Event:
     return Event(name=f"{color} flash", start=start, stop=start + length)
 
 
-def move_task(rng: np.random.Generator) -> Example:
-    color = pick(rng, tuple(COLORS))[0]
-    direction = pick(rng, ("left", "right"))[0]
-    size = int(rng.integers(20, 29))
-    start_x = int(rng.integers(4, 20))
-    stop_x = int(rng.integers(SIDE - size - 20, SIDE - size - 4))
-    if direction == "left":
-        start_x, stop_x = SIDE - size - start_x, SIDE - size - stop_x
-    y = int(rng.integers(4, SIDE - size - 4))
-    base = background(rng, width=SIDE, height=SIDE)
-    frames = np.empty((FRAMES, SIDE, SIDE, 3), dtype=np.uint8)  # (T, H, W, 3)
-    for i in range(FRAMES):
-        x = round(start_x + (stop_x - start_x) * i / (FRAMES - 1))
-        image = base.copy()
-        draw_thing(image, Thing(shape="circle", color=color, box=(x, y, x + size, y + size)))
-        frames[i] = np.asarray(image)
-    return Example(
-        task="move", question=QUESTIONS["move"].format(color=color), answer=direction,
-        caption=f"{article(color)} {color} ball moves to the {direction}.", frames=frames, fps=FPS,
-        events=(Event(name="motion", start=0, stop=FRAMES),),
-    )
-
-
 def appear_task(rng: np.random.Generator) -> Example:
     shape = pick(rng, SHAPES)[0]
     color = pick(rng, tuple(COLORS))[0]
@@ -73,7 +49,7 @@ def appear_task(rng: np.random.Generator) -> Example:
     draw_thing(image, Thing(shape=shape, color=color, box=place(rng, size=(size, size), canvas=(SIDE, SIDE), taken=[])))
     frames[start : start + length] = np.asarray(image)
     return Example(
-        task="appear", question=QUESTIONS["appear"], answer=shape, caption=f"{article(color)} {color} {shape} appears.",
+        task="appear", question=QUESTIONS["appear"], answer=color, caption=f"{article(color)} {color} {shape} appears.",
         frames=frames, fps=FPS, events=(Event(name=f"{shape} visible", start=start, stop=start + length),),
     )
 
@@ -119,7 +95,6 @@ def order_task(rng: np.random.Generator) -> Example:
 
 
 VIDEO_TASKS: dict[str, Callable[[np.random.Generator], Example]] = {
-    "move": move_task,
     "appear": appear_task,
     "flash": flash_task,
     "order": order_task,

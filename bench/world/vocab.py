@@ -17,27 +17,27 @@ COLORS: dict[str, tuple[int, int, int]] = {  # saturated and far apart in RGB an
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle")
 WORDS: tuple[str, ...] = ("fish", "bird", "moon", "star", "tree", "boat", "lamp", "frog")
 """All four letters long: at low resolution a word's outline says nothing about which it is."""
-COUNTS: tuple[str, ...] = ("1", "2", "3", "4", "5")
+COUNTS: tuple[str, ...] = ("1", "2", "3", "4")
 SIDES: tuple[str, ...] = ("left", "right")
 YES_NO: tuple[str, ...] = ("yes", "no")
 
-QUESTIONS: dict[str, str] = {  # task -> question template (str.format fields)
-    "color": "What color is the {shape}?",
-    "shape": "What shape is the {color} object?",
-    "count": "How many {color} shapes are there?",
-    "side": "Is the {color} {shape} on the left or the right?",
-    "size": "What color is the {which} shape?",
+QUESTIONS: dict[str, str] = {  # task -> question. Each question is fixed for its task: a model
+    # this small learns "which object" from the image (the big one, the left one) within the
+    # training budget, but not from a word of the question (the red one, the triangle); see
+    # models/reference/README.md.
+    "color": "What color is the shape?",
+    "size": "What color is the big shape?",
+    "side": "What color is the shape on the left?",
+    "count": "How many circles are there?",
+    "left": "Is the shape on the left?",
     "word": "What word is written?",
-    "exists": "Is there {a} {color} {shape}?",
-    "detail": "What is the small word?",
-    "move": "Which way does the {color} ball move?",
-    "appear": "What shape appears?",
+    "detail": "What color is the small dot?",
+    "appear": "What color is the shape that appears?",
     "flash": "What color flashes?",
     "order": "Which color flashes first?",
 }
 
-ANSWER_WEIGHT = 50  # corpus repeats of answers and the system text, so BPE merges them whole
-SYSTEM_TEXT = "You are a helpful assistant."  # Qwen2-VL's default system turn (in the corpus)
+ANSWER_WEIGHT = 50  # corpus repeats of answers, so BPE merges them whole
 
 
 def article(word: str) -> str:
@@ -49,15 +49,13 @@ def answer_space(task: str) -> tuple[str, ...]:
     """Every answer `task` can have; a task not listed here is a bug."""
     spaces = {
         "color": tuple(COLORS),
-        "shape": SHAPES,
-        "count": COUNTS,
-        "side": SIDES,
         "size": tuple(COLORS),
+        "side": tuple(COLORS),
+        "count": COUNTS,
+        "left": YES_NO,
         "word": WORDS,
-        "exists": YES_NO,
-        "detail": WORDS,
-        "move": SIDES,
-        "appear": SHAPES,
+        "detail": tuple(COLORS),
+        "appear": tuple(COLORS),
         "flash": tuple(COLORS),
         "order": tuple(COLORS),
     }
@@ -65,19 +63,15 @@ def answer_space(task: str) -> tuple[str, ...]:
 
 
 def corpus() -> list[str]:
-    """Text the tokenizer is trained on: every question, answer and caption word, plus the
-    chat template's fixed strings. Deterministic."""
-    lines = [SYSTEM_TEXT, "system user assistant", "Describe the image."] * ANSWER_WEIGHT
-    for template in QUESTIONS.values():
-        for color in COLORS:
-            for shape in SHAPES:
-                for which in ("big", "small"):
-                    lines.append(template.format(color=color, shape=shape, which=which, a=article(color)))
+    """Text the tokenizer is trained on: the questions, the answers, caption words and the
+    chat template's role names and Qwen3-VL clip timestamps. Deterministic."""
+    lines = ["system user assistant"] * ANSWER_WEIGHT
+    lines += [" ".join(f"<{t / 10:.1f} seconds>" for t in range(s, 80, 8)) for s in range(8)]
+    lines += list(QUESTIONS.values()) * ANSWER_WEIGHT
     for task in QUESTIONS:  # answers follow "assistant\n" with no space: learn them unspaced
         lines.extend(list(answer_space(task)) * ANSWER_WEIGHT)
     lines += [f"{article(c)} {c} {s} on the {side}." for c in COLORS for s in SHAPES for side in SIDES]
     lines += [f'the word "{w}" is written.' for w in WORDS]
     lines += [f"{article(c)} {c} flash, then {article(d)} {d} flash." for c in COLORS for d in COLORS if c != d]
     lines += [f"{article(c)} {c} {s} appears." for c in COLORS for s in SHAPES]
-    lines += [f"{article(c)} {c} ball moves to the {side}." for c in COLORS for side in SIDES]
     return lines

@@ -7,10 +7,11 @@ One concept per module, in flow order:
     prompts.py    prompts and the config hash that identifies settings
     shard.py      --shard I/N: deterministic split by content key
     plan.py       resume / de-duplication / retry decisions -> tasks (pure)
-    batching.py   group tasks by cost to limit padding (pure)
+    batching.py   group tasks by visual tokens, capped by count and tokens (pure)
     decode.py     safe decoding, failures as values
     workers.py    background decoding of upcoming batches (bounded queue)
     runner.py     one batch through the engine -> rows (errors are rows)
+    videos.py     --videos: video prompts, frame sampling, video requests and rows
     rows.py       row construction (schema in vlmcli.sinks.schema)
     pipeline.py   the run, start to end (local engine)
     ray_backend.py  the same batches on Ray Data actors

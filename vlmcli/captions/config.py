@@ -5,10 +5,17 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from vlmcli.captions.shard import ShardSpec
 from vlmcli.engine.config import EngineConfig, GenerationConfig
 from vlmcli.errors import ConfigError
+
+if TYPE_CHECKING:
+    from vlmcli.video.sampling import SamplingOptions
+
+VIDEO_MAX_SIDE = 768
+"""Longest side of decoded video frames (as `vlm ask` / `video-summarize`)."""
 
 
 class Backend(str, enum.Enum):
@@ -16,6 +23,40 @@ class Backend(str, enum.Enum):
     """This process: background decoding threads feed one engine."""
     RAY = "ray"
     """Ray Data: `--concurrency` actors, one engine each (pip install 'vlmcli[ray]')."""
+
+
+@dataclass(frozen=True)
+class VideoCaptioning:
+    """`--videos`: video files are captioned too, from frames sampled like `vlm ask clip.mp4`."""
+
+    method: str = "uniform"
+    """A `SamplingMethod` name: uniform, keyframe or dynamic."""
+    options: "SamplingOptions | None" = None
+    """Frame count / rate / cap; None means the sampler defaults (`SamplingOptions()`)."""
+    max_side: int = VIDEO_MAX_SIDE
+    """Frames are decoded at most this many pixels on the long side."""
+
+    def __post_init__(self) -> None:
+        if self.max_side < 1:
+            raise ConfigError(f"max_side must be >= 1, not {self.max_side}.")
+        if not str(self.method).strip():
+            raise ConfigError("A video sampling method is required.")
+
+    def sampling(self) -> "SamplingOptions":
+        from vlmcli.video.sampling import SamplingOptions
+
+        return self.options if self.options is not None else SamplingOptions()
+
+    def settings(self) -> dict[str, Any]:
+        """What decides a video's frames, for the config hash."""
+        options = self.sampling()
+        return {
+            "method": str(getattr(self.method, "value", self.method)),
+            "frames": options.frames,
+            "fps": options.fps,
+            "max_frames": options.max_frames,
+            "max_side": self.max_side,
+        }
 
 
 @dataclass(frozen=True)
@@ -33,6 +74,10 @@ class CaptionJob:
     max_image_pixels: int | None = None
     batch_size: int = 0
     """Requests per engine call; 0 picks by device (8 on CPU, 32 on CUDA)."""
+    max_batch_tokens: int = 0
+    """Visual tokens per engine call; 0 picks by device (`batching.AUTO_MAX_BATCH_TOKENS`)."""
+    videos: VideoCaptioning | None = None
+    """Caption video files too (`--videos`); None skips them."""
     decode_threads: int = 2
     """Background threads that read and decode images (and probe files)."""
     prefetch_batches: int = 2
@@ -56,6 +101,10 @@ class CaptionJob:
             raise ConfigError("Prompts must not be empty.")
         if self.batch_size < 0:
             raise ConfigError(f"--batch-size must be >= 1 (or 0 for automatic), not {self.batch_size}.")
+        if self.max_batch_tokens < 0:
+            raise ConfigError(f"--max-batch-tokens must be >= 1 (or 0 for automatic), not {self.max_batch_tokens}.")
+        if self.videos is not None and self.backend is Backend.RAY:
+            raise ConfigError("--videos runs on the local engine for now; drop --engine ray to caption videos.")
         if self.decode_threads < 1:
             raise ConfigError(f"--decode-threads must be >= 1, not {self.decode_threads}.")
         if self.prefetch_batches < 1:

@@ -14,10 +14,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from vlmcli.captions.batching import auto_batch_size
+from vlmcli.captions.batching import auto_batch_size, auto_max_batch_tokens
 from vlmcli.captions.config import CaptionJob
 from vlmcli.captions.decode import Decoded, decode
-from vlmcli.captions.pipeline import LoadEngine, device_type, plan_batches, prepare
+from vlmcli.captions.pipeline import LoadEngine, device_type, plan_batches, prepare, token_estimator
 from vlmcli.captions.plan import Task
 from vlmcli.captions.progress import Progress
 from vlmcli.captions.rows import RowContext
@@ -76,19 +76,21 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def estimate_visual_tokens(engine: Any, tasks: list[Task]) -> int | None:
+def estimate_visual_tokens(engine: Any, tasks: list[Task], job: CaptionJob | None = None) -> int | None:
+    """Sum of the tasks' visual tokens by the model's planner (videos: frames x one frame)."""
     planner = getattr(getattr(engine, "adapter", None), "plan_images", None)
     if planner is None or any(t.size is None for t in tasks):
         return None
     try:
-        return sum(int(planner([t.size])[0].visual_tokens) for t in tasks)
+        tokens = token_estimator(engine, job.videos if job is not None else None)
+        return sum(tokens(t) for t in tasks)
     except Exception:  # noqa: BLE001 - an estimate only
         return None
 
 
 def calibration_tasks(tasks: list[Task], job: CaptionJob, *, want: int = 2, tries: int = 10) -> list[tuple[Task, Decoded]]:
     """Up to `want` tasks of typical size (from the middle of the cost order) whose images decode."""
-    ordered = sorted(tasks, key=Task.cost)
+    ordered = sorted([t for t in tasks if t.video is None], key=Task.cost)  # images time the model
     middle = len(ordered) // 2
     around = sorted(range(len(ordered)), key=lambda i: (abs(i - middle), i))[:tries]
     chosen: list[tuple[Task, Decoded]] = []
@@ -124,13 +126,17 @@ def dry_run(
         batches=0,
     )
     if not plan.tasks or not calibrate:
-        report.batches = len(plan_batches(plan.tasks, batch_size=report.batch_size))
+        cap = job.max_batch_tokens or auto_max_batch_tokens("cpu")
+        report.batches = len(plan_batches(plan.tasks, batch_size=report.batch_size, max_tokens=cap))
         return report
     engine = load_engine(job.engine)
     report.load_s = float(getattr(engine, "load_s", 0.0) or 0.0)
     report.batch_size = job.batch_size or auto_batch_size(device_type(engine))
-    report.batches = len(plan_batches(plan.tasks, batch_size=report.batch_size))
-    report.visual_tokens = estimate_visual_tokens(engine, plan.tasks)
+    cap = job.max_batch_tokens or auto_max_batch_tokens(device_type(engine))
+    report.batches = len(
+        plan_batches(plan.tasks, batch_size=report.batch_size, max_tokens=cap, tokens=token_estimator(engine, job.videos))
+    )
+    report.visual_tokens = estimate_visual_tokens(engine, plan.tasks, job)
     runner = BatchRunner(engine, job.generation, RowContext(job.engine.model, job.engine.revision), system=job.system)
     chosen = calibration_tasks(plan.tasks, job)
     if not chosen:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from vlmcli.captions.batching import auto_batch_size, group_batches
-from vlmcli.captions.config import Backend, CaptionJob
+from vlmcli.captions.batching import auto_batch_size, auto_max_batch_tokens, group_batches, pixel_tokens
+from vlmcli.captions.config import Backend, CaptionJob, VideoCaptioning
 from vlmcli.captions.decode import decode
 from vlmcli.captions.discover import discover
 from vlmcli.captions.plan import Plan, Task, build_plan
@@ -33,6 +33,7 @@ from vlmcli.sinks.schema import Row
 
 LoadEngine = Callable[[Any], Any]
 OnRows = Callable[[list[Row]], None]
+Tokens = Callable[[Task], int]
 
 
 @dataclass
@@ -59,15 +60,25 @@ def prepare(job: CaptionJob, sink: Sink, *, progress: Progress, summary: Summary
     if not candidates:
         raise InputError("No files to caption (the folders are empty, or no file matches).")
     progress.scanning(len(candidates))
-    probes, ignored = probe_all(candidates, threads=job.decode_threads, on_each=progress.scanned)
+    probes, counts = probe_all(
+        candidates, threads=job.decode_threads, on_each=progress.scanned, videos=job.videos is not None
+    )
+    summary.videos_skipped = counts.videos_skipped
     if not probes:
-        raise InputError(f"No images among the {len(candidates)} file(s) found.")
+        hint = f" ({counts.videos_skipped} videos skipped: add --videos)" if counts.videos_skipped else ""
+        raise InputError(f"No images among the {len(candidates)} file(s) found{hint}.")
     prompts = job_prompts(job)
+    clip_prompts = None
+    if job.videos is not None:
+        from vlmcli.captions.videos import video_prompts
+
+        clip_prompts = video_prompts(job, job.videos)
     paths = [p.path for p in probes]
     blocked = sink.preflight(paths)
-    resume = sink.resume_state(paths=paths, config_hashes=frozenset(p.config_hash for p in prompts))
-    plan = build_plan(probes, prompts, shard=job.shard, resume=resume, blocked=blocked)
-    summary.files, summary.ignored, summary.prompts = len(probes), ignored, len(prompts)
+    hashes = frozenset(p.config_hash for p in [*prompts, *(clip_prompts or [])])
+    resume = sink.resume_state(paths=paths, config_hashes=hashes)
+    plan = build_plan(probes, prompts, shard=job.shard, resume=resume, blocked=blocked, video_prompts=clip_prompts)
+    summary.files, summary.ignored, summary.prompts = len(probes), counts.ignored, len(prompts)
     summary.skipped, summary.kept_failed, summary.out_of_shard = plan.skipped, plan.kept_failed, plan.out_of_shard
     summary.todo, summary.output = plan.rows_to_write, sink.describe()
     return Prepared(probes=probes, prompts=prompts, plan=plan)
@@ -81,8 +92,47 @@ def device_type(engine: Any) -> str:
         return "cpu"
 
 
-def plan_batches(tasks: Sequence[Task], *, batch_size: int) -> list[list[Task]]:
-    return group_batches(tasks, batch_size=batch_size, cost=Task.cost)
+def token_estimator(engine: Any, videos: VideoCaptioning | None) -> Tokens:
+    """Visual tokens of a task from its header size, by the model's own planner when the
+    engine has one (`adapter.plan_images`), else one per 28x28 pixels; a video costs its
+    planned frame count times one frame at decode size (an upper bound: Qwen merges pairs)."""
+    planner = getattr(getattr(engine, "adapter", None), "plan_images", None)
+    known: dict[tuple[int, int], int] = {}
+
+    def image_tokens(size: tuple[int, int] | None) -> int:
+        if size is None:
+            return 0
+        if size not in known:
+            try:
+                known[size] = int(planner([size])[0].visual_tokens) if planner else pixel_tokens(size)
+            except Exception:  # noqa: BLE001 - an estimate for batching only
+                known[size] = pixel_tokens(size)
+        return known[size]
+
+    def tokens(task: Task) -> int:
+        if task.video is None:
+            return image_tokens(task.size)
+        from vlmcli.video.metadata import fit_within
+
+        clip = videos or VideoCaptioning()
+        frame = fit_within(width=task.video.width, height=task.video.height, max_side=clip.max_side)
+        return clip.sampling().budget(task.video) * image_tokens(frame)
+
+    return tokens
+
+
+def plan_batches(
+    tasks: Sequence[Task], *, batch_size: int, max_tokens: int | None = None, tokens: Tokens | None = None
+) -> list[list[Task]]:
+    """Batches of at most `batch_size` tasks and `max_tokens` visual tokens, grouped by
+    visual tokens (least padding); videos and images never share a batch."""
+    count = tokens or token_estimator(None, None)
+    batches: list[list[Task]] = []
+    for group in ([t for t in tasks if t.video is not None], [t for t in tasks if t.video is None]):
+        batches += group_batches(
+            group, batch_size=batch_size, cost=lambda t: (count(t), t.cost()), tokens=count, max_tokens=max_tokens
+        )
+    return batches
 
 
 def run(
@@ -118,15 +168,25 @@ def run(
         if plan.tasks and job.backend is Backend.RAY:
             from vlmcli.captions.ray_backend import run_ray
 
-            batches = plan_batches(plan.tasks, batch_size=job.batch_size or auto_batch_size("cpu"))
+            batches = plan_batches(
+                plan.tasks,
+                batch_size=job.batch_size or auto_batch_size("cpu"),
+                max_tokens=job.max_batch_tokens or auto_max_batch_tokens("cpu"),
+            )
             run_ray(batches, job=job, load_engine=load_engine, emit=emit)
         elif plan.tasks:
             engine = load_engine(job.engine)
             summary.load_s = float(getattr(engine, "load_s", 0.0) or 0.0)
             summary.begin_captioning()
             ctx = RowContext(model=job.engine.model, revision=getattr(engine, "revision", None) or job.engine.revision)
-            runner = BatchRunner(engine, job.generation, ctx, system=job.system, debug=job.debug)
-            batches = plan_batches(plan.tasks, batch_size=job.batch_size or auto_batch_size(device_type(engine)))
+            runner = make_runner(engine, job, ctx)
+            device = device_type(engine)
+            batches = plan_batches(
+                plan.tasks,
+                batch_size=job.batch_size or auto_batch_size(device),
+                max_tokens=job.max_batch_tokens or auto_max_batch_tokens(device),
+                tokens=token_estimator(engine, job.videos),
+            )
             run_local(batches, runner=runner, job=job, emit=emit)
     summary.finish()
     return summary
@@ -138,9 +198,25 @@ def failure_row(ctx: RowContext, failure: Any) -> Row:
     )
 
 
+def make_runner(engine: Any, job: CaptionJob, ctx: RowContext) -> BatchRunner:
+    """The batch runner; with --videos, one that also sends videos (`videos.MediaRunner`)."""
+    if job.videos is None:
+        return BatchRunner(engine, job.generation, ctx, system=job.system, debug=job.debug)
+    from vlmcli.captions.videos import MediaRunner
+
+    return MediaRunner(engine, job.generation, ctx, system=job.system, debug=job.debug)
+
+
 def run_local(batches: Sequence[Sequence[Task]], *, runner: BatchRunner, job: CaptionJob, emit: OnRows) -> None:
     """Caption batches in order while the next ones decode in background threads."""
-    decode_one = partial(decode, max_pixels=job.max_image_pixels)
+    decode_image = partial(decode, max_pixels=job.max_image_pixels)
+    clips = {t.path for batch in batches for t in batch if t.video is not None}
+    decode_one = decode_image
+    if clips and job.videos is not None:
+        from vlmcli.captions.videos import decode_video
+
+        decode_clip = partial(decode_video, videos=job.videos)
+        decode_one = lambda path: decode_clip(path) if path in clips else decode_image(path)  # noqa: E731
     with Prefetcher(
         batches, decode_one, path_of=lambda t: t.path, threads=job.decode_threads, depth=job.prefetch_batches
     ) as ready:

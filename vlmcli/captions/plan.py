@@ -10,10 +10,15 @@ For every (file, prompt) in this `--shard`:
 - otherwise a `Task` (one engine request), except that identical files (same key and
   prompt) share one task: the later paths ride along as `followers` and get copies of
   its row. Duplicates are therefore captioned once, and every path still gets a row.
+
+Videos (`--videos`) go through the same rules with their own prompts (`video_prompts`):
+their config hash also covers the frame sampling, so changing `--frames` redoes videos
+without touching the images' rows.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,17 +29,20 @@ from vlmcli.captions.rows import copy_row
 from vlmcli.captions.shard import ShardSpec
 from vlmcli.sinks.base import ResumeState
 from vlmcli.sinks.schema import Row, RowId
+from vlmcli.video.metadata import VideoInfo
 
 
 @dataclass(frozen=True)
 class Task:
-    """One engine request: one image with one prompt; its row is copied to each follower."""
+    """One engine request: one image (or video) with one prompt; its row is copied to each follower."""
 
     path: str
     key: str
     size: tuple[int, int] | None
     prompt: Prompt
     followers: tuple[str, ...] = ()
+    video: VideoInfo | None = None
+    """The video's properties when this task captions a video (`--videos`); None for an image."""
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -52,6 +60,7 @@ class Task:
             "size": list(self.size) if self.size else None,
             "prompt": {"text": self.prompt.text, "index": self.prompt.index, "config_hash": self.prompt.config_hash},
             "followers": list(self.followers),
+            "video": dataclasses.asdict(self.video) if self.video is not None else None,
         }
 
     @classmethod
@@ -63,6 +72,7 @@ class Task:
             size=(int(size[0]), int(size[1])) if size else None,
             prompt=Prompt(**data["prompt"]),
             followers=tuple(data.get("followers", ())),
+            video=VideoInfo(**data["video"]) if data.get("video") else None,
         )
 
 
@@ -104,8 +114,12 @@ def build_plan(
     shard: ShardSpec,
     resume: ResumeState,
     blocked: dict[str, str] | None = None,
+    video_prompts: Sequence[Prompt] | None = None,
 ) -> Plan:
-    """The work for this run; see the module docstring for the rules, applied in that order."""
+    """The work for this run; see the module docstring for the rules, applied in that order.
+
+    video_prompts: the prompts of video probes (`probe.kind == "video"`); default `prompts`.
+    """
     blocked = blocked or {}
     plan = Plan()
     primary: dict[tuple[str, str], int] = {}  # (key, config_hash) -> index into plan.tasks
@@ -114,7 +128,7 @@ def build_plan(
         if not shard.contains(key=probe.key, path=probe.path):
             plan.out_of_shard += 1
             continue
-        for prompt in prompts:
+        for prompt in (video_prompts if probe.kind == "video" and video_prompts is not None else prompts):
             rid = RowId(probe.path, probe.key, prompt.config_hash)
             pair = (probe.path, prompt.config_hash)
             if resume.is_done(rid):
@@ -138,8 +152,7 @@ def build_plan(
                 followers.setdefault(index, []).append(probe.path)
                 continue
             primary[(probe.key, prompt.config_hash)] = len(plan.tasks)
-            plan.tasks.append(Task(probe.path, probe.key, probe.size, prompt))
+            plan.tasks.append(Task(probe.path, probe.key, probe.size, prompt, video=probe.video))
     for index, paths in followers.items():
-        task = plan.tasks[index]
-        plan.tasks[index] = Task(task.path, task.key, task.size, task.prompt, tuple(paths))
+        plan.tasks[index] = dataclasses.replace(plan.tasks[index], followers=tuple(paths))
     return plan

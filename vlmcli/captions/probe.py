@@ -1,8 +1,14 @@
-"""Read each candidate once: is it an image, its content key (SHA-256) and its size.
+"""Read each candidate once: is it an image (or a video), its content key (SHA-256), its size.
 
 The key drives resume, de-duplication and `--shard`; the size (from the header, no pixel
 decoding) drives batching. Files are probed in a thread pool (I/O and hashing release the
 GIL). Full decoding happens later, in the prefetch workers.
+
+Videos are recognised by content. Without `--videos` a video found by walking a folder is
+skipped (counted in the summary) and one named explicitly becomes an error row. With
+`--videos` a video is hashed in chunks (never read whole into memory) and opened with
+decord for its properties (no frames decoded); a file decord cannot open becomes an error
+row, like a corrupt image.
 """
 
 from __future__ import annotations
@@ -12,14 +18,18 @@ import io
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from vlmcli.captions.discover import IMAGE_EXTENSIONS, Candidate
-from vlmcli.errors import InputError
+from vlmcli.errors import InputError, VlmError
 from vlmcli.media.kinds import MediaKind, detect_kind
-from vlmcli.media.sources import read_source
+from vlmcli.media.sources import open_regular, read_head, read_source
+from vlmcli.video.metadata import VideoInfo
 
 HEAD_BYTES = 64
+HASH_CHUNK = 1 << 20  # videos are hashed 1 MiB at a time
+SKIPPED_VIDEO = "skipped video"  # `_classify` result for a walked video without --videos
 
 
 @dataclass(frozen=True)
@@ -31,6 +41,10 @@ class Probe:
     """(width, height) from the header; None when unknown (then decoding will tell why)."""
     error: str | None = None
     """Why this file cannot be captioned at all (unreadable, a video); None if it may be."""
+    kind: str = "image"
+    """"image" or "video" (a video only with --videos)."""
+    video: VideoInfo | None = None
+    """The video's properties (kind "video" and readable)."""
 
 
 def header_size(data: bytes) -> tuple[int, int] | None:
@@ -44,47 +58,90 @@ def header_size(data: bytes) -> tuple[int, int] | None:
 
 
 def _looks_like_image(path: str, head: bytes) -> bool:
-    kind = detect_kind(path, head)
-    if kind is MediaKind.VIDEO:
-        return False
-    return kind is MediaKind.IMAGE or Path(path).suffix.lower() in IMAGE_EXTENSIONS
+    return detect_kind(path, head) is MediaKind.IMAGE or Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
-def probe(candidate: Candidate) -> Probe | None:
-    """What we know of one file before decoding it; None for a found file that is not an image."""
+def probe_video(path: str) -> Probe:
+    """A video's key (hashed in chunks) and properties; failures as the probe's `error`."""
+    try:
+        digest = hashlib.sha256()
+        with open_regular(path) as handle:
+            while chunk := handle.read(HASH_CHUNK):
+                digest.update(chunk)
+    except (InputError, OSError) as exc:
+        return Probe(path, None, None, str(exc), kind="video")
+    key = digest.hexdigest()
+    from vlmcli.video.decode import probe as probe_info
+
+    try:
+        info = probe_info(path)
+    except VlmError as exc:
+        return Probe(path, key, None, str(exc), kind="video")
+    return Probe(path, key, (info.width, info.height), kind="video", video=info)
+
+
+def _classify(candidate: Candidate, *, videos: bool = False) -> Probe | str | None:
+    """A `Probe`, `SKIPPED_VIDEO`, or None for a found file that is neither image nor video."""
     path = candidate.path
     if not candidate.explicit:
         try:
-            with open(path, "rb") as handle:
-                head = handle.read(HEAD_BYTES)
-        except OSError as exc:
+            head = read_head(path, HEAD_BYTES)  # refuses FIFOs and devices without blocking
+        except InputError as exc:
             if Path(path).suffix.lower() not in IMAGE_EXTENSIONS:
                 return None
-            return Probe(path, None, None, f"Cannot read {path}: {exc.strerror or exc}.")
+            return Probe(path, None, None, str(exc))
+        if detect_kind(path, head) is MediaKind.VIDEO:
+            return probe_video(path) if videos else SKIPPED_VIDEO
         if not _looks_like_image(path, head):
             return None
+    elif videos:
+        try:
+            if detect_kind(path, read_head(path, HEAD_BYTES)) is MediaKind.VIDEO:
+                return probe_video(path)
+        except InputError:
+            pass  # read_source below reports it
     try:
         data = read_source(path)
     except InputError as exc:
         return Probe(path, None, None, str(exc))
     key = hashlib.sha256(data).hexdigest()
     if detect_kind(path, data[:HEAD_BYTES]) is MediaKind.VIDEO:
-        return Probe(path, key, None, f"{path} is a video; caption-dir captions images only.")
+        return Probe(path, key, None, f"{path} is a video; add --videos to caption videos too.", kind="video")
     return Probe(path, key, header_size(data))
 
 
+def probe(candidate: Candidate, *, videos: bool = False) -> Probe | None:
+    """What we know of one file before decoding it; None for a found file that is skipped."""
+    result = _classify(candidate, videos=videos)
+    return result if isinstance(result, Probe) else None
+
+
+@dataclass(frozen=True)
+class ProbeCounts:
+    ignored: int = 0
+    """Found files that are neither images nor (with --videos) videos."""
+    videos_skipped: int = 0
+    """Videos found by walking, skipped because --videos was not given."""
+
+
 def probe_all(
-    candidates: Sequence[Candidate], *, threads: int, on_each: Callable[[], None] | None = None
-) -> tuple[list[Probe], int]:
-    """(probes of the image-like candidates in order, number of files ignored)."""
+    candidates: Sequence[Candidate],
+    *,
+    threads: int,
+    on_each: Callable[[], None] | None = None,
+    videos: bool = False,
+) -> tuple[list[Probe], ProbeCounts]:
+    """(probes of the candidates to caption, in order; what was left out)."""
     probes: list[Probe] = []
-    ignored = 0
+    ignored = skipped = 0
     with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="vlm-probe") as pool:
-        for result in pool.map(probe, candidates):
+        for result in pool.map(partial(_classify, videos=videos), candidates):
             if result is None:
                 ignored += 1
+            elif result == SKIPPED_VIDEO:
+                skipped += 1
             else:
-                probes.append(result)
+                probes.append(result)  # type: ignore[arg-type]
             if on_each is not None:
                 on_each()
-    return probes, ignored
+    return probes, ProbeCounts(ignored=ignored, videos_skipped=skipped)

@@ -1,9 +1,11 @@
 """Caption one planned batch with an engine; a bad item becomes an error row, never a crash.
 
 Used as-is by the local loop and by each Ray actor, so both produce the same rows. One
-batch is one `engine.generate` call. If that call fails (a context-length overflow, out
-of memory, an image the processor rejects), every request is retried alone so that only
-the offending items become error rows. Ctrl-C (KeyboardInterrupt) is never swallowed.
+batch is one `engine.generate` call. Out of memory halves the batch and retries
+(`vlmcli.captions.oom`), so only an item that does not fit alone becomes an error row.
+If the call fails otherwise (a context-length overflow, an image the processor rejects),
+every request is retried alone so that only the offending items become error rows.
+Ctrl-C (KeyboardInterrupt) is never swallowed.
 
 One guard keeps "errors are rows" from hiding a broken setup: when the first
 `GIVE_UP_AFTER` requests of a run all fail with the same unexpected (non-vlmcli)
@@ -20,6 +22,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from vlmcli.captions.decode import Decoded
+from vlmcli.captions.oom import Halving
 from vlmcli.captions.plan import Task
 from vlmcli.captions.rows import RowContext, copy_row, error_row, ok_row
 from vlmcli.errors import VlmError
@@ -52,6 +55,7 @@ class BatchRunner:
         self.system = system
         self.debug = debug
         self.succeeded = 0
+        self.halving: Halving["Request", Outcome] = Halving()
         self._unexpected: list[str] = []
 
     def run(self, batch: Sequence[Task], decoded: dict[str, Decoded]) -> list[Row]:
@@ -76,12 +80,11 @@ class BatchRunner:
         return rows
 
     def generate(self, requests: list["Request"]) -> list[Outcome]:
-        """One engine call; on failure, each request alone (error messages for those that still fail)."""
+        """Engine calls for `requests`: halved on out-of-memory (`oom.Halving`); on any other
+        failure, each request alone (error messages for those that still fail)."""
         start = time.perf_counter()
         try:
-            results = self.engine.generate(requests, self.generation)
-            if len(results) != len(requests):
-                raise RuntimeError(f"engine returned {len(results)} results for {len(requests)} requests")
+            return self.halving.run(requests, call=self._call, give_up=self._out_of_memory)
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # noqa: BLE001 - errors are rows
@@ -92,9 +95,19 @@ class BatchRunner:
                 return [self.generate([request])[0] for request in requests]
             self._check_systematic(exc)
             return [(describe_exception(exc), elapsed)]
+
+    def _call(self, requests: list["Request"]) -> list[Outcome]:
+        """One engine call (raises what the engine raises)."""
+        start = time.perf_counter()
+        results = self.engine.generate(requests, self.generation)
+        if len(results) != len(requests):
+            raise RuntimeError(f"engine returned {len(results)} results for {len(requests)} requests")
         elapsed = (time.perf_counter() - start) * 1000
         self.succeeded += len(results)
         return [(result, elapsed) for result in results]
+
+    def _out_of_memory(self, request: "Request", exc: BaseException) -> Outcome:
+        return (f"out of memory even alone (batch of 1): {describe_exception(exc)}", 0.0)
 
     def _check_systematic(self, exc: Exception) -> None:
         if self.succeeded or isinstance(exc, VlmError):

@@ -16,6 +16,8 @@ class Summary:
     files: int = 0
     """Image files considered (after discovery; non-images found by walking are `ignored`)."""
     ignored: int = 0
+    videos_skipped: int = 0
+    """Videos found by walking folders and skipped (no --videos)."""
     prompts: int = 1
     ok: int = 0
     error: int = 0
@@ -74,6 +76,7 @@ class Summary:
             "kept_failed": self.kept_failed,
             "files": self.files,
             "ignored": self.ignored,
+            "videos_skipped": self.videos_skipped,
             "out_of_shard": self.out_of_shard,
             "prompts": self.prompts,
             "todo": self.todo,
@@ -99,6 +102,8 @@ class Summary:
         notes = []
         if self.ignored:
             notes.append(f"ignored {self.ignored} non-image file{'s' if self.ignored != 1 else ''}")
+        if self.videos_skipped:
+            notes.append(f"skipped {self.videos_skipped} video{'s' if self.videos_skipped != 1 else ''} (add --videos)")
         if self.out_of_shard:
             notes.append(f"{self.out_of_shard} files belong to other shards")
         if notes:

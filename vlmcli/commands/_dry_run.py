@@ -5,7 +5,8 @@ the engine would feed the model), then printed as a plan: per image the original
 resized size, the tile grid and the visual tokens (after --compress); per video the frames,
 the temporal units after --temporal-pool, the frame size and the visual tokens; per request the prompt tokens, the
 total with the answer budget, and the model's context length. A prompt that does not
-fit is a `ContextLengthError`, exactly as a real run would fail.
+fit is a `ContextLengthError`, exactly as a real run would fail; with --truncate the plan
+is the lowered one a real run would use (`truncated` says how; a warning on stderr).
 """
 
 from __future__ import annotations
@@ -25,10 +26,16 @@ if TYPE_CHECKING:
     from vlmcli.settings import Settings
 
 
-def plan_payload(adapter: Any, request: "Request", item: "Item", *, model: str, max_tokens: int) -> dict[str, Any]:
+def plan_payload(
+    adapter: Any, request: "Request", item: "Item", *, model: str, max_tokens: int, truncate: bool = False
+) -> dict[str, Any]:
+    """The plan of one request; with `truncate`, at the resolution `--truncate` would lower it to
+    (`truncated` then says how), else a prompt over the context raises ContextLengthError."""
+    from vlmcli.engine.fit import prepare_batch
     from vlmcli.engine.generate import check_context, context_length
 
-    prepared = adapter.prepare(request)
+    batch = prepare_batch(adapter, [request], truncate=truncate, answer_tokens=max_tokens)
+    adapter, prepared = batch.adapter, batch.requests[0]
     sizes = [(im.image.width, im.image.height) for im in request.images]
     plans = adapter.plan_images(sizes) if sizes else []
     prompt_tokens = int(prepared.input_ids.shape[0])
@@ -45,7 +52,14 @@ def plan_payload(adapter: Any, request: "Request", item: "Item", *, model: str, 
         "prompt_tokens": prompt_tokens,
         "total_tokens": prompt_tokens + max_tokens,
         "context_length": context_length(adapter.config),
+        "truncated": batch.fit.to_dict() if batch.fit is not None else None,
     }
+
+
+def _fit_message(fit: dict[str, Any]) -> str:
+    from vlmcli.engine.events import ResolutionFit
+
+    return ResolutionFit(**fit).message()
 
 
 def render_text(payload: dict[str, Any]) -> str:
@@ -82,7 +96,14 @@ def run_dry(
     loaded = _runtime.load_planner(config)
     for request, item in zip(requests, items):
         payload = plan_payload(
-            loaded.adapter, request, item, model=config.model, max_tokens=opts.generation_config(settings).max_tokens
+            loaded.adapter,
+            request,
+            item,
+            model=config.model,
+            max_tokens=opts.generation_config(settings).max_tokens,
+            truncate=config.truncate,
         )
+        if payload["truncated"] is not None:
+            sys.stderr.write(_fit_message(payload["truncated"]) + "\n")
         sys.stdout.write((json.dumps(payload) if opts.json else render_text(payload)) + "\n")
         sys.stdout.flush()

@@ -72,6 +72,21 @@ def error_boundary(*, debug: bool = False) -> Iterator[None]:
         raise typer.Exit(EXIT_UNEXPECTED) from None
 
 
+def configure_streams() -> None:
+    """Let file names that are not UTF-8 through, like `ls` does, instead of crashing.
+
+    Python holds such names as lone surrogates; stdout writes them back as the original
+    bytes (`surrogateescape`), stderr as `\\xNN` escapes (diagnostics stay valid text).
+    """
+    for stream, errors in ((sys.stdout, "surrogateescape"), (sys.stderr, "backslashreplace")):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors=errors)
+            except (ValueError, OSError):  # detached or closed: leave it
+                pass
+
+
 def _traceback(debug: bool) -> None:
     if debug:
         traceback.print_exc(file=sys.stderr)

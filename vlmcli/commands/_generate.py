@@ -53,12 +53,14 @@ def run_requests(
     else:
         renderer = TextRenderer(items, stream=not opts.no_stream)
     results: dict[int, GenerationResult] = {}
+    warned: set[object] = set()
     renderer.start()
     try:
         for event in _events(engine, requests, gen, batch_size):
             if isinstance(event, TokenEvent):
                 renderer.token(event)
             elif isinstance(event, FinishEvent):
+                _warn_fit(event.result, warned)
                 renderer.finish(event)
                 results[event.index] = event.result
     finally:
@@ -69,6 +71,14 @@ def run_requests(
             label = ", ".join(items[index].inputs) or "(text only)"
             sys.stderr.write(f"[stats] {label}: {stats_line(result, engine.load_s)}\n")
     return ordered
+
+
+def _warn_fit(result: GenerationResult, warned: set[object]) -> None:
+    """One stderr line per batch whose resolution --truncate lowered."""
+    fit = getattr(result, "fit", None)
+    if fit is not None and fit not in warned:
+        warned.add(fit)
+        sys.stderr.write(fit.message() + "\n")
 
 
 def load_with_status(config: "EngineConfig") -> "Engine":

@@ -145,4 +145,5 @@ def result_record(result: GenerationResult, item: Item, model: str, load_s: floa
         "timings": timings,
         "images": [usage.to_dict() for usage in result.images],
         "videos": [usage.to_dict() for usage in result.videos],
+        "truncated": fit.to_dict() if (fit := getattr(result, "fit", None)) is not None else None,
     }

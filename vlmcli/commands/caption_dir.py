@@ -25,14 +25,18 @@ from vlmcli.captions.config import Backend
 from vlmcli.commands import _runtime
 from vlmcli.commands._errors import error_boundary
 from vlmcli.commands.options import CommonOptions, with_common_options
+from vlmcli.commands.video_options import VIDEO_MAX_SIDE, VideoOptions, with_video_options
 from vlmcli.errors import ConfigError
 from vlmcli.sinks.base import ExistingPolicy, OutputFormat
 
 if TYPE_CHECKING:
-    from vlmcli.captions.config import CaptionJob
+    from vlmcli.captions.config import CaptionJob, VideoCaptioning
     from vlmcli.captions.progress import Progress
     from vlmcli.captions.summary import Summary
     from vlmcli.sinks.base import Sink
+
+CAPTION_FRAMES = 8
+"""Default --max-frames per video here: a caption is a sentence or two, not a summary."""
 
 EXIT_SOME_FAILED = 9
 """The run finished, but some items are error rows (documented in docs/exit-codes.md)."""
@@ -44,6 +48,7 @@ EPILOG = (
     "  find . -name '*.jpg' -print0 | vlm caption-dir --files-from - -o out/ --format jsonl\n\n"
     "  vlm caption-dir photos/ --format txt --skip-existing\n\n"
     "  vlm caption-dir photos/ -o out/ --shard 3/8   # job 3 of an 8-job array\n\n"
+    "  vlm caption-dir media/ -o out/ --videos --frames 8 --sampling keyframe\n\n"
     "Rerunning the same command resumes: done items are skipped, error rows are retried."
 )
 
@@ -154,9 +159,25 @@ def _dry_run(job: "CaptionJob", sink: "Sink", *, quiet: bool, as_json: bool) -> 
         sys.stderr.write(report.text() + "\n")
 
 
+def video_captioning(video: VideoOptions, *, enabled: bool) -> "VideoCaptioning | None":
+    """--videos: the frame sampling for video files (None without --videos)."""
+    from vlmcli.captions.config import VideoCaptioning
+
+    video.check()
+    if not enabled:
+        return None
+    return VideoCaptioning(
+        method=video.method(),
+        options=video.sampling_options(default_max_frames=CAPTION_FRAMES),
+        max_side=VIDEO_MAX_SIDE,
+    )
+
+
+@with_video_options
 @with_common_options
 def caption_dir(
     opts: CommonOptions,
+    video: VideoOptions,
     inputs: Annotated[
         Optional[list[str]],
         typer.Argument(metavar="INPUT", help="Folders (searched recursively) and image files.", show_default=False),
@@ -186,6 +207,17 @@ def caption_dir(
     batch_size: Annotated[
         int, _opt("--batch-size", min=0, help="Requests per engine call; 0 = automatic (8 on CPU, 32 on CUDA).")
     ] = 0,
+    max_batch_tokens: Annotated[
+        int,
+        _opt(
+            "--max-batch-tokens", min=0, metavar="N",
+            help="Most visual tokens per engine call (a larger image runs alone); 0 = automatic (4096 on CPU, 65536 on CUDA).",
+        ),
+    ] = 0,
+    videos: Annotated[
+        bool,
+        _opt("--videos", help="Caption video files too (frames sampled with the Video options); else videos are skipped."),
+    ] = False,
     decode_threads: Annotated[int, _opt("--decode-threads", min=1, help="Threads reading and decoding images.")] = 2,
     rows_per_file: Annotated[
         int, _opt("--rows-per-file", min=1, help="Rows per shard file (smaller: less lost to a crash).")
@@ -210,6 +242,8 @@ def caption_dir(
     Rerunning resumes. stdout stays empty unless --json (the final summary as JSON).
     Exit 0 when all succeeded, 9 when some items failed. --dry-run counts files and
     visual tokens and times 1-2 images (this loads the model) to estimate the total.
+    --videos captions video files too (found by content), from frames sampled as
+    --sampling/--frames/--fps/--max-frames say (default 8 frames per video).
     """
     with error_boundary(debug=opts.debug):
         from vlmcli.captions.config import CaptionJob
@@ -223,8 +257,9 @@ def caption_dir(
             raise ConfigError("--format txt holds one caption per image; use one prompt (or parquet/jsonl for several).")
         spec = ShardSpec.parse(shard)
         settings = opts.settings()
+        clips = video_captioning(video, enabled=videos)
         job = CaptionJob(
-            engine=opts.engine_config(settings),
+            engine=video.apply(opts.engine_config(settings)),
             generation=opts.generation_config(settings),
             inputs=tuple(inputs or ()),
             globs=tuple(globs or ()),
@@ -233,6 +268,8 @@ def caption_dir(
             system=opts.system,
             max_image_pixels=settings.max_image_pixels,
             batch_size=batch_size,
+            max_batch_tokens=max_batch_tokens,
+            videos=clips,
             decode_threads=decode_threads,
             shard=spec,
             backend=backend,

@@ -85,6 +85,14 @@ class CommonOptions:
     min_pixels: Annotated[
         Optional[int], _resolution(help="Fewest pixels of each image the model sees (small images upscale).", min=1)
     ] = None
+    truncate: Annotated[
+        bool,
+        _resolution(
+            "--truncate",
+            help="If a prompt is over the model's context, lower --max-pixels until it fits (warned on stderr, "
+            "reported in --json) instead of failing; text is never cut.",
+        ),
+    ] = False
     dry_run: Annotated[
         bool,
         _output("--dry-run", help="Print the plan (resolution, tiles, visual tokens); ask/describe load no weights."),
@@ -108,6 +116,7 @@ class CommonOptions:
             trust_remote_code=self.trust_remote_code,
             allow_pickle=self.allow_pickle,
             resolution=self.resolution(),
+            truncate=self.truncate,
         )
 
     def resolution(self) -> ResolutionPolicy:

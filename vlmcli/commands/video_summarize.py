@@ -6,6 +6,10 @@ next one, so memory does not grow with the video's length. Text output streams: 
 per segment as it finishes, then the overall summary token by token. --json prints one
 object at the end; --dry-run prints the plan (segments, frames, visual tokens) from the
 model's config and processor without loading its weights.
+
+Long videos (more than 40 segments with --hierarchy auto, or always with chapters) get a
+second level: each run of ~10 segments is summarised into a chapter as soon as it ends,
+and the overall summary is written from the chapters, so no prompt grows with the video.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from vlmcli.commands.video_options import VIDEO_MAX_SIDE, VideoOptions, with_vid
 
 if TYPE_CHECKING:
     from vlmcli.engine.config import EngineConfig, GenerationConfig
-    from vlmcli.video.summarize import SegmentDone, SummaryPlan
+    from vlmcli.video.summarize import ChapterDone, Chapter, SegmentDone, SummaryPlan
 
 FRAMES_PER_SEGMENT = 8  # default --max-frames here: a segment is a few seconds to a minute
 SUMMARY_CACHE_ENTRIES = 2  # segments are never asked about twice: keep the feature cache small
@@ -34,7 +38,8 @@ EPILOG = (
     "Examples:\n\n"
     "  vlm video-summarize talk.mp4\n\n"
     "  vlm video-summarize --segment-seconds 60 --frames 12 --temporal-pool 2 match.mkv\n\n"
-    "  vlm video-summarize --json --dry-run trailer.mp4"
+    "  vlm video-summarize --json --dry-run trailer.mp4\n\n"
+    "  vlm video-summarize --hierarchy chapters --chapter-segments 6 lecture.mp4"
 )
 
 
@@ -49,7 +54,23 @@ def base_record(plan: "SummaryPlan", source: str, model: str) -> dict[str, Any]:
         "duration_s": round(plan.info.duration_s, 3),
         "fps": round(plan.info.fps, 3),
         "frames": frame_list(plan),
+        "hierarchy": "chapters" if plan.chapters else "flat",
     }
+
+
+def chapter_record(chapter: "Chapter", summary: str | None = None) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "start_s": round(chapter.start_s, 3), "end_s": round(chapter.end_s, 3),
+        "segments": [chapter.first, chapter.last],
+    }
+    return record if summary is None else record | {"summary": summary}
+
+
+def chapter_line(done: "ChapterDone") -> str:
+    from vlmcli.video.summarize import clock
+
+    c = done.chapter
+    return f"== Chapter {c.index + 1} [{clock(c.start_s)}-{clock(c.end_s)}] {done.text}"
 
 
 def segment_line(done: "SegmentDone") -> str:
@@ -82,12 +103,15 @@ def run_plan(plan: "SummaryPlan", source: str, config: "EngineConfig", *, as_jso
             )
             sys.stdout.flush()
     if as_json:
-        record = base_record(plan, source, config.model) | {"segments": segments, "visual_tokens": total}
+        record = base_record(plan, source, config.model) | {
+            "segments": segments, "chapters": [chapter_record(c) for c in plan.chapters], "visual_tokens": total,
+        }
         sys.stdout.write(json.dumps(record) + "\n")
     else:
+        calls = f"{len(plan.chapters)} chapter calls + one summary call" if plan.chapters else "one summary call"
         sys.stdout.write(
             f"{source}: {clock(plan.info.duration_s)} at {plan.info.fps:.3g} fps, {len(segments)} segment(s), "
-            f"{sum(s['frames'] for s in segments)} frames, {total} visual tokens (+ one text-only summary call)\n"
+            f"{sum(s['frames'] for s in segments)} frames, {total} visual tokens (+ text-only: {calls})\n"
         )
 
 
@@ -95,11 +119,12 @@ def run_summary(
     plan: "SummaryPlan", source: str, config: "EngineConfig", gen: "GenerationConfig", opts: CommonOptions
 ) -> None:
     from vlmcli.engine.events import TokenEvent
-    from vlmcli.video.summarize import SegmentDone, SummaryDone, summarize
+    from vlmcli.video.summarize import ChapterDone, SegmentDone, SummaryDone, summarize
 
     engine = load_with_status(config)
     out = sys.stdout
     segments: list[dict[str, Any]] = []
+    chapters: list[dict[str, Any]] = []
     visual_tokens = 0
     started = False
     for event in summarize(engine, plan, gen, max_side=VIDEO_MAX_SIDE, system=opts.system):
@@ -110,6 +135,11 @@ def run_summary(
             if not opts.json:
                 out.write(segment_line(event) + "\n")
                 out.flush()
+        elif isinstance(event, ChapterDone):
+            chapters.append(chapter_record(event.chapter, event.text))
+            if not opts.json:
+                out.write(chapter_line(event) + "\n")
+                out.flush()
         elif isinstance(event, TokenEvent) and not opts.json and not opts.no_stream:
             if not started:
                 out.write("\nSummary: ")
@@ -119,7 +149,8 @@ def run_summary(
         elif isinstance(event, SummaryDone):
             if opts.json:
                 record = base_record(plan, source, engine.model_id) | {
-                    "segments": segments, "summary": event.text, "visual_tokens": visual_tokens,
+                    "segments": segments, "chapters": chapters, "summary": event.text,
+                    "visual_tokens": visual_tokens,
                 }
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
             elif started:
@@ -141,17 +172,30 @@ def video_summarize(
     scenes: Annotated[
         bool, typer.Option("--scenes/--no-scenes", help="Cut segments at detected scene changes (else fixed windows).")
     ] = True,
+    hierarchy: Annotated[
+        str,
+        typer.Option(
+            help="auto: chapters above 40 segments; flat: one summary over all segments (long videos get longer "
+            "segments); chapters: segments -> chapter summaries -> summary."
+        ),
+    ] = "auto",
+    chapter_segments: Annotated[
+        int, typer.Option(min=2, help="Segments per chapter (--hierarchy chapters/auto).")
+    ] = 10,
 ) -> None:
     """Summarise a video: one description per segment, then an overall summary.
 
     With --json, one object: video, model, duration_s, fps, frames [{index, t}],
-    segments [{start_s, end_s, summary}], summary, visual_tokens.
+    hierarchy ("flat" or "chapters"), segments [{start_s, end_s, summary}],
+    chapters [{start_s, end_s, segments: [first, last], summary}] (empty when flat),
+    summary, visual_tokens.
     """
     with error_boundary(debug=opts.debug):
-        from vlmcli.video.summarize import plan_summary
+        from vlmcli.video.summarize import Hierarchy, plan_summary
 
         settings = opts.settings()
         video.check()
+        shape = Hierarchy.parse(hierarchy)
         config = dataclasses.replace(
             video.apply(opts.engine_config(settings)), feature_cache_entries=SUMMARY_CACHE_ENTRIES
         )
@@ -162,6 +206,8 @@ def video_summarize(
             options=video.sampling_options(default_max_frames=FRAMES_PER_SEGMENT),
             segment_seconds=segment_seconds,
             scenes=scenes,
+            hierarchy=shape,
+            chapter_segments=chapter_segments,
         )
         if opts.dry_run:
             run_plan(plan, video_path, config, as_json=opts.json, max_tokens=gen.max_tokens)

@@ -69,6 +69,9 @@ class EngineConfig:
     """How much of each image the model sees (--max-tiles/--max-pixels/--min-pixels)."""
     reduction: TokenReduction = field(default_factory=TokenReduction)
     """Visual-token reduction before the language model (--temporal-pool, --compress)."""
+    truncate: bool = False
+    """A prompt over the context length lowers the resolution until it fits (`engine.fit`)
+    instead of failing; off by default, so nothing is ever lowered silently."""
 
     def __post_init__(self) -> None:
         if not self.model or not str(self.model).strip():

@@ -8,6 +8,7 @@ from typing import Any
 from vlmcli.engine.cache import FeatureCache
 from vlmcli.engine.config import EngineConfig, GenerationConfig
 from vlmcli.engine.events import FinishEvent, GenerationResult, TokenEvent
+from vlmcli.engine.fit import prepare_batch
 from vlmcli.engine.generate import TokenIds, generate_stream
 from vlmcli.engine.loader import LoadedModel, load_model
 from vlmcli.engine.request import Request
@@ -56,11 +57,12 @@ class Engine:
         """Yield TokenEvents as tokens arrive and one FinishEvent per request (one batch)."""
         import torch
 
-        prepared = [self.adapter.prepare(r) for r in requests]
+        batch = prepare_batch(self.adapter, requests, truncate=self.config.truncate, answer_tokens=gen.max_tokens)
         try:
             yield from generate_stream(
-                adapter=self.adapter,
-                requests=prepared,
+                adapter=batch.adapter,
+                requests=batch.requests,
+                fit=batch.fit,
                 gen=gen,
                 cache=self.cache,
                 token_ids=self.token_ids,

@@ -78,6 +78,38 @@ class VideoUsage:
         }
 
 
+@dataclass(frozen=True)
+class ResolutionFit:
+    """How `--truncate` lowered the resolution so a batch's prompts fit the context."""
+
+    max_pixels: int
+    """The pixel cap the images and frames were prepared under (`--max-pixels`)."""
+    max_tiles: int | None
+    """The user's tile cap, unchanged (None: unset)."""
+    needed_tokens: int
+    """Longest prompt of the batch at the requested resolution."""
+    prompt_tokens: int
+    """Longest prompt after lowering."""
+    context_length: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "max_pixels": self.max_pixels,
+            "max_tiles": self.max_tiles,
+            "needed_tokens": self.needed_tokens,
+            "prompt_tokens": self.prompt_tokens,
+            "context_length": self.context_length,
+        }
+
+    def message(self) -> str:
+        """The one-line warning printed on stderr."""
+        return (
+            f"warning: the prompt needed {self.needed_tokens} tokens but the context length is "
+            f"{self.context_length}; --truncate lowered the resolution to --max-pixels {self.max_pixels} "
+            f"({self.prompt_tokens} prompt tokens)."
+        )
+
+
 @dataclass
 class GenerationResult:
     text: str
@@ -90,6 +122,8 @@ class GenerationResult:
     images: list[ImageUsage] = field(default_factory=list)
     vision_cache_hits: int = 0
     videos: list[VideoUsage] = field(default_factory=list)
+    fit: ResolutionFit | None = None
+    """Set when `--truncate` lowered the resolution (the images/videos report what was used)."""
 
 
 @dataclass(frozen=True)

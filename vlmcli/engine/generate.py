@@ -24,7 +24,15 @@ from vlmcli.engine.batch import collate
 from vlmcli.engine.cache import FeatureCache
 from vlmcli.engine.config import GenerationConfig
 from vlmcli.engine.detok import TextStream
-from vlmcli.engine.events import FinishEvent, FinishReason, GenerationResult, ImageUsage, Timings, TokenEvent
+from vlmcli.engine.events import (
+    FinishEvent,
+    FinishReason,
+    GenerationResult,
+    ImageUsage,
+    ResolutionFit,
+    Timings,
+    TokenEvent,
+)
 from vlmcli.engine.sampling import apply_repetition_penalty, choose_next, make_generators
 from vlmcli.engine.vision import encode_batch
 from vlmcli.errors import ContextLengthError
@@ -59,7 +67,8 @@ def check_context(prompt_tokens: int, config: Any) -> None:
     if limit is not None and prompt_tokens >= limit:
         raise ContextLengthError(
             f"The prompt needs {prompt_tokens} tokens but the model's context length is {limit}; "
-            "lower --max-pixels or --max-tiles, or use fewer images."
+            "lower --max-pixels or --max-tiles, use fewer images, or pass --truncate to lower the resolution "
+            "until it fits."
         )
 
 
@@ -71,8 +80,10 @@ def generate_stream(
     cache: FeatureCache,
     token_ids: TokenIds,
     tokenizer: Any,
+    fit: ResolutionFit | None = None,
 ) -> Iterator[TokenEvent | FinishEvent]:
-    """Run one batch; yield TokenEvents as tokens arrive and one FinishEvent per request."""
+    """Run one batch; yield TokenEvents as tokens arrive and one FinishEvent per request.
+    `fit` (from `--truncate`) is passed through to every result."""
     import torch
 
     model = adapter.model
@@ -161,6 +172,7 @@ def generate_stream(
             images=usage,
             vision_cache_hits=vision.hits[index],
             videos=list(request.usage),
+            fit=fit,
         )
         yield FinishEvent(index=index, result=result)
 

@@ -20,11 +20,14 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import struct
 import warnings
 from typing import TYPE_CHECKING, BinaryIO
 
 from vlmcli.engine.request import ImageInput
 from vlmcli.errors import InputError
+from vlmcli.media.names import display_name
+from vlmcli.media.quiet import native_stderr_filtered
 from vlmcli.media.sources import STDIN, read_source
 
 if TYPE_CHECKING:
@@ -35,6 +38,9 @@ DEFAULT_MAX_PIXELS = 100_000_000
 FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP", "DIB", "PPM", "TGA", "ICO", "AVIF", "JPEG2000", "QOI")
 """Pillow formats we open (JPEG includes MPO). Anything else is refused as 'not an image'."""
 
+_DAMAGED = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError, TypeError, ZeroDivisionError, OverflowError, NotImplementedError)
+"""What Pillow's format plugins raise on malformed data (found by tests/test_fuzz_loaders.py and
+Pillow's own fuzzers): all mean "this file is damaged", never a bug of ours worth a traceback."""
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 _HIGH_DEPTH_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
 _BACKGROUND = (255, 255, 255)
@@ -52,7 +58,7 @@ def load_image(
 
 def image_input(data: bytes, source: str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> ImageInput:
     """Decode the bytes read from `source` into an `ImageInput` keyed by the bytes' SHA-256."""
-    name = "<stdin>" if source == STDIN else source
+    name = "<stdin>" if source == STDIN else display_name(source)
     image = decode_image(data, name, max_pixels=max_pixels)
     return ImageInput(image=image, source=source, key=hashlib.sha256(data).hexdigest())
 
@@ -62,24 +68,33 @@ def decode_image(data: bytes, name: str, *, max_pixels: int | None = DEFAULT_MAX
     from PIL import Image, UnidentifiedImageError
 
     _lift_pil_limit(max_pixels)
+    _quiet_pillow()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=_available_formats())
-            _check_pixels(image.size, name, max_pixels)
-            image.seek(0)  # animated GIF/WebP/APNG, multi-page TIFF: the first frame
+        image = Image.open(io.BytesIO(data), formats=_available_formats())
+        _check_pixels(image.size, name, max_pixels)
+        image.seek(0)  # animated GIF/WebP/APNG, multi-page TIFF: the first frame
+        if image.format == "TIFF":  # libtiff prints its errors on fd 2
+            with native_stderr_filtered():
+                image.load()
+        else:
             image.load()
+        return to_rgb(_upright(image))
+    except InputError:
+        raise
     except UnidentifiedImageError:
+        if _starts_like_an_image(data):  # the right magic bytes, but Pillow cannot parse the header
+            raise InputError(
+                f"{name} is damaged or truncated and cannot be decoded (broken header); re-export or re-download it."
+            ) from None
         raise InputError(
             f"{name} is not an image vlmcli can read (supported: {', '.join(_pretty_formats())})."
         ) from None
     except Image.DecompressionBombError:  # Pillow's own, coarser guard fired first
         raise InputError(_too_large(name, None, max_pixels or Image.MAX_IMAGE_PIXELS or 0)) from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except _DAMAGED as exc:
         raise InputError(
             f"{name} is damaged or truncated and cannot be decoded ({_reason(exc)}); re-export or re-download it."
         ) from None
-    return to_rgb(_upright(image))
 
 
 def to_rgb(image: "Image.Image") -> "Image.Image":
@@ -133,6 +148,14 @@ def _upright(image: "Image.Image") -> "Image.Image":
         return image.copy()
 
 
+def _quiet_pillow() -> None:
+    """Pillow warns on stderr about what it tolerates (corrupt EXIF, the bomb threshold below
+    our own limit). The CLI promises clean stderr, and the file either decodes or fails with
+    one clear error, so Pillow's warnings are ignored by module (a filter, not
+    `warnings.catch_warnings` around each call, which is not thread-safe: images decode in threads)."""
+    warnings.filterwarnings("ignore", module=r"PIL(\.|$)")  # idempotent: an existing equal filter is replaced
+
+
 def _check_pixels(size: tuple[int, int], name: str, max_pixels: int | None) -> None:
     width, height = size
     if max_pixels and width * height > max_pixels:
@@ -167,6 +190,14 @@ def _available_formats() -> list[str]:
 
     Image.init()
     return [name for name in FORMATS if name in Image.OPEN]
+
+
+def _starts_like_an_image(data: bytes) -> bool:
+    from vlmcli.media.kinds import MediaKind, detect_kind
+
+    if data[4:8] == b"ftyp":  # HEIC/AVIF: more likely a format this Pillow lacks than a broken file
+        return False
+    return detect_kind("", data[:32]) is MediaKind.IMAGE
 
 
 def _pretty_formats() -> list[str]:

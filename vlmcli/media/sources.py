@@ -1,39 +1,89 @@
-"""Read the bytes of one input: a file path, or `-` for standard input."""
+"""Read the bytes of one input: a file path, or `-` for standard input.
+
+Only regular files are read. A FIFO, socket or device is refused *before* it is read
+(opening a FIFO for reading would block until a writer appears, and `/dev/zero` never
+ends), so a stray pipe in a folder can never hang a run.
+"""
 
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import BinaryIO
 
 from vlmcli.errors import InputError
+from vlmcli.media.names import display_name
 
 STDIN = "-"
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 
 def read_source(source: str | os.PathLike[str], *, stdin: BinaryIO | None = None) -> bytes:
     """All bytes of `source`; `-` reads `stdin` (default: the process's binary stdin).
 
-    Raises InputError for a missing file, a directory, an unreadable file, an empty
-    input, or `-` while stdin is an interactive terminal.
+    Raises InputError for a missing file, a directory, a FIFO/socket/device, an
+    unreadable file, an empty input, or `-` while stdin is an interactive terminal.
     """
     if str(source) == STDIN:
         return _read_stdin(stdin)
-    path = Path(source)
-    if path.is_dir():
-        raise InputError(f"{source} is a directory; pass image files (e.g. {Path(source) / '*.jpg'}).")
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"No such file: {source}") from None
-    except PermissionError:
-        raise InputError(f"Cannot read {source}: permission denied.") from None
-    except OSError as exc:
-        raise InputError(f"Cannot read {source}: {exc.strerror or exc}.") from None
+    with open_regular(source) as handle:
+        data = _read(handle, source)
     if not data:
-        raise InputError(f"{source} is empty (0 bytes).")
+        raise InputError(f"{display_name(source)} is empty (0 bytes).")
     return data
+
+
+def read_head(source: str | os.PathLike[str], size: int) -> bytes:
+    """The first `size` bytes of the regular file `source` (same refusals as `read_source`, bar empty)."""
+    with open_regular(source) as handle:
+        return _read(handle, source, size)
+
+
+def open_regular(source: str | os.PathLike[str]) -> BinaryIO:
+    """Open `source` for reading in binary, refusing anything that is not a regular file.
+
+    The file is opened non-blocking (a FIFO then opens at once instead of waiting for a
+    writer), checked with fstat on the open descriptor (no race with a rename), and only
+    then wrapped in a normal blocking file object.
+    """
+    name = display_name(source)
+    try:
+        fd = os.open(os.fspath(source), _OPEN_FLAGS)
+    except FileNotFoundError:
+        raise InputError(f"No such file: {name}") from None
+    except IsADirectoryError:
+        raise _directory(source) from None
+    except PermissionError:
+        raise InputError(f"Cannot read {name}: permission denied.") from None
+    except OSError as exc:
+        raise InputError(f"Cannot read {name}: {exc.strerror or exc}.") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise _directory(source)
+        if not stat.S_ISREG(mode):
+            raise InputError(f"{name} is not a regular file (a FIFO, socket or device); pass image or video files.")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _directory(source: str | os.PathLike[str]) -> InputError:
+    return InputError(
+        f"{display_name(source)} is a directory; pass image files (e.g. {display_name(Path(source) / '*.jpg')})."
+    )
+
+
+def _read(handle: BinaryIO, source: str | os.PathLike[str], size: int = -1) -> bytes:
+    try:
+        return handle.read(size)
+    except OSError as exc:  # EIO, EISDIR on odd file systems, ...
+        raise InputError(f"Cannot read {display_name(source)}: {exc.strerror or exc}.") from None
 
 
 def _read_stdin(stdin: BinaryIO | None) -> bytes:

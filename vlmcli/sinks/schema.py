@@ -81,6 +81,25 @@ def check_row(row: Row) -> Row:
     return row
 
 
+def storable(row: Row) -> Row:
+    """`row` with every string made valid UTF-8 (Parquet and JSON writers refuse anything else).
+
+    A file name that is not UTF-8 reaches Python with lone surrogates; it is stored in its
+    readable escaped form (`caf\\xe9.jpg`). `ShardedSink` maps such stored paths back to the
+    real names of the files being captioned, so resume still recognises them.
+    """
+    return {name: stored_text(value) if isinstance(value, str) else value for name, value in row.items()}
+
+
+def stored_text(text: str) -> str:
+    """`text` unchanged if it is valid UTF-8, else with undecodable bytes as `\\xNN` escapes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return text
+
+
 def arrow_schema() -> "pa.Schema":
     """The Parquet schema (pyarrow imported here, lazily)."""
     import pyarrow as pa

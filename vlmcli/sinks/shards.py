@@ -30,7 +30,7 @@ from typing import ClassVar
 
 from vlmcli.errors import ConfigError, OutputError
 from vlmcli.sinks.base import ResumeState, Sink, SinkConfig
-from vlmcli.sinks.schema import Row, Status, check_row, row_id
+from vlmcli.sinks.schema import Row, Status, check_row, row_id, storable, stored_text
 
 _SHARD = re.compile(r"^(?:(?P<label>[A-Za-z0-9-]+)-)?part-(?P<number>\d{5,})\.(?P<ext>[a-z]+)$")
 _TEMP = re.compile(r"^\..+\.(?P<host>[A-Za-z0-9_-]+)\.(?P<pid>\d+)\.tmp$")
@@ -114,6 +114,7 @@ class ShardedSink(Sink):
         self._error_files: dict[tuple[str, str], set[Path]] = {}
         self.files_written: list[Path] = []
         self.rows_written = 0
+        self._real_paths: dict[str, str] = {}  # stored (escaped) form -> real non-UTF-8 path
 
     # -- format hooks ----------------------------------------------------------
     @abstractmethod
@@ -134,6 +135,7 @@ class ShardedSink(Sink):
         self._check_folder()
         state = ResumeState()
         wanted = set(paths)
+        self._real_paths = {stored_text(p): p for p in paths if stored_text(p) != p}
         for shard in shard_files(self.folder, self.extension):
             for row in self._read(shard):
                 if row["config_hash"] not in config_hashes:
@@ -191,7 +193,10 @@ class ShardedSink(Sink):
     # -- internals -------------------------------------------------------------
     def _read(self, shard: Path) -> list[Row]:
         try:
-            return self.read_file(shard)
+            rows = self.read_file(shard)
+            for row in rows:
+                row["path"] = self._real_paths.get(row["path"], row["path"])
+            return rows
         except Exception as exc:  # noqa: BLE001 - any reader failure means the same thing here
             raise OutputError(
                 f"Cannot read existing shard {shard} ({type(exc).__name__}: {exc}); "
@@ -219,7 +224,7 @@ class ShardedSink(Sink):
         return self.folder / f".{name}.{_host()}.{os.getpid()}.tmp"
 
     def _write_synced(self, temp: Path, rows: list[Row]) -> None:
-        self.write_file(temp, rows)
+        self.write_file(temp, [storable(row) for row in rows])
         with open(temp, "rb+") as handle:
             os.fsync(handle.fileno())
 

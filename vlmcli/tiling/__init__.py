@@ -6,6 +6,7 @@ mirrors its transformers processor exactly and maps the shared `ResolutionPolicy
 the family's native knobs; the engine's per-family adapters call these functions.
 """
 
+from vlmcli.tiling.budget import largest_fitting, lowered_policy
 from vlmcli.tiling.grid import Grid, choose_grid, fit_content, grid_for, pinpoints_for, select_best_resolution
 from vlmcli.tiling.idefics3 import (
     Idefics3Layout,
@@ -14,6 +15,7 @@ from vlmcli.tiling.idefics3 import (
     idefics3_layout,
     idefics3_longest_edge,
     idefics3_prompt_tokens,
+    idefics3_video_edge,
     plan_idefics3,
 )
 from vlmcli.tiling.llava import (
@@ -30,8 +32,15 @@ from vlmcli.tiling.llava import (
 )
 from vlmcli.tiling.plan import ImagePlan
 from vlmcli.tiling.policy import ResolutionPolicy
-from vlmcli.tiling.qwen import QwenSpec, plan_qwen, qwen_pixel_bounds, qwen_visual_tokens, smart_resize
-from vlmcli.tiling.tiler import cut_tiles, thumbnail
+from vlmcli.tiling.qwen import (
+    QwenSpec,
+    plan_qwen,
+    qwen_pixel_bounds,
+    qwen_video_size,
+    qwen_visual_tokens,
+    smart_resize,
+)
+from vlmcli.tiling.tiler import cut_tiles, global_and_tiles, thumbnail
 
 __all__ = [
     "Grid",
@@ -50,11 +59,15 @@ __all__ = [
     "choose_grid",
     "cut_tiles",
     "fit_content",
+    "global_and_tiles",
     "grid_for",
     "idefics3_image_seq_len",
     "idefics3_layout",
     "idefics3_longest_edge",
     "idefics3_prompt_tokens",
+    "idefics3_video_edge",
+    "largest_fitting",
+    "lowered_policy",
     "parse_anyres_max",
     "pinpoints_for",
     "plan_idefics3",
@@ -62,6 +75,7 @@ __all__ = [
     "plan_llava_next",
     "plan_qwen",
     "qwen_pixel_bounds",
+    "qwen_video_size",
     "qwen_visual_tokens",
     "select_best_resolution",
     "smart_resize",

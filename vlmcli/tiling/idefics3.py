@@ -205,3 +205,23 @@ def plan_idefics3(spec: Idefics3Spec, policy: ResolutionPolicy, *, width: int, h
         tiles=layout.encoder_images,
         visual_tokens=layout.encoder_images * spec.image_seq_len,
     )
+
+
+def idefics3_video_edge(longest_edge: int, policy: ResolutionPolicy, *, width: int, height: int) -> int:
+    """SmolVLM2's video `size["longest_edge"]` for `width x height` frames under `policy`.
+
+    Video frames are never split: each is resized so its long side is `longest_edge`, then
+    squashed to one tile, so a frame always costs `image_seq_len` tokens. The policy can only
+    lower the detail kept: the edge becomes the largest whose resized frame has at most
+    `max_pixels` pixels (never above the checkpoint's edge, at least 1); `max_tiles` (>= 1)
+    and `min_pixels` change nothing for frames."""
+    for name, value in {"longest_edge": longest_edge, "width": width, "height": height}.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, not {value!r}.")
+    if policy.max_pixels is None:
+        return longest_edge
+    long_side, short_side = max(width, height), min(width, height)
+    edge = math.isqrt(policy.max_pixels * long_side // short_side)
+    while edge > 1 and edge * max(1, edge * short_side // long_side) > policy.max_pixels:
+        edge -= 1
+    return max(1, min(edge, longest_edge))

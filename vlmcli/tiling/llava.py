@@ -240,20 +240,28 @@ def plan_llava_next(
 
 
 def plan_llava15(spec: LlavaSpec, policy: ResolutionPolicy, *, width: int, height: int) -> ImagePlan:
-    """The plan for one image on LLaVA 1.5 with vlmcli's tiling: an anyres grid of at most
-    `policy.tile_cap` crops (1 when unset, i.e. the plain single image, letterboxed), plus a
-    global thumbnail when the grid has more than one crop. Every encoder image costs
-    `spec.tokens_per_image` tokens."""
+    """The plan for one image on LLaVA 1.5 with vlmcli's tiling (the model was not trained
+    with tiles; see `vlmcli.engine.adapters.llava`).
+
+    The grid is the anyres choice (`choose_grid`: most effective resolution, then least
+    padding) among grids of at most `policy.tile_cap` crops (1 when unset). A one-crop grid
+    is the model's own single view: the processor's resize + centre crop to one
+    `image_size` square, so `resized` is that square. A larger grid letterboxes the image
+    into rows x cols crops (`resized` is the content box) and adds a global thumbnail,
+    encoded first: tiles = rows*cols + 1. Every encoder image costs `spec.tokens_per_image`."""
     floor, cap = policy.tile_bounds(spec.image_size)
     max_tiles = cap if cap is not None else floor
     grid = choose_grid(
         width=width, height=height, tile_size=spec.image_size, max_tiles=max_tiles, min_tiles=min(floor, max_tiles)
     )
-    tiles = 1 if grid.num_tiles == 1 else grid.num_tiles + 1
+    if grid.num_tiles == 1:
+        resized, tiles = (spec.image_size, spec.image_size), 1
+    else:
+        resized, tiles = (grid.resized_width, grid.resized_height), grid.num_tiles + 1
     return ImagePlan(
         width=width,
         height=height,
-        resized=(grid.resized_width, grid.resized_height),
+        resized=resized,
         grid=(grid.rows, grid.cols),
         tiles=tiles,
         visual_tokens=tiles * spec.tokens_per_image,

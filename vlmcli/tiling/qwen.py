@@ -168,3 +168,38 @@ def plan_qwen(spec: QwenSpec, policy: ResolutionPolicy, *, width: int, height: i
     return ImagePlan(
         width=width, height=height, resized=(resized_w, resized_h), grid=(1, 1), tiles=1, visual_tokens=tokens
     )
+
+
+FRAME_FLOOR = 1.05
+"""With `cap_pixels_per_frame`, transformers floors each frame's pixel cap at
+1.05 * shortest_edge (qwen-vl-utils' rule); `qwen_video_size` keeps that floor under the cap."""
+
+
+def qwen_video_size(
+    spec: QwenSpec, policy: ResolutionPolicy, *, frames: int, per_clip: bool, capped: bool
+) -> tuple[int, int]:
+    """(shortest_edge, longest_edge) for a Qwen video processor so every frame of a clip of
+    `frames` frames gets the policy's per-frame pixels, as an image would.
+
+    `spec` holds the video processor's native `size` bounds. Qwen2/2.5-VL (`per_clip`
+    False) bound each frame; Qwen3-VL (`per_clip` True) bounds the clip's t*h*w, so its
+    native per-frame bounds are the totals / `frames` and the result is scaled back.
+    `capped` is the processor's `cap_pixels_per_frame`: the per-frame floor is then
+    1.05 * shortest_edge (and Qwen3-VL's shortest_edge stays per frame), so without a
+    policy floor the minimum is lowered to keep that floor under the cap."""
+    if frames < 1:
+        raise ConfigError(f"a clip needs at least one frame, not {frames}.")
+    if per_clip:
+        per_frame_min = spec.min_pixels if capped else max(1, spec.min_pixels // frames)
+        spec = QwenSpec(
+            patch_size=spec.patch_size,
+            merge_size=spec.merge_size,
+            min_pixels=min(per_frame_min, max(1, spec.max_pixels // frames)),
+            max_pixels=max(1, spec.max_pixels // frames),
+        )
+    low, high = qwen_pixel_bounds(spec, policy)
+    if capped and policy.min_pixels is None:
+        low = min(low, int(high / FRAME_FLOOR))
+    if not per_clip:
+        return low, high
+    return (low if capped else low * frames), high * frames

@@ -37,3 +37,9 @@ def thumbnail(image: "Image.Image", tile_size: int, *, fill: Fill = 0) -> "Image
     global view added after the crops of a multi-tile grid."""
     grid = grid_for(width=image.width, height=image.height, rows=1, cols=1, tile_size=tile_size)
     return _canvas(image, grid, fill)
+
+
+def global_and_tiles(image: "Image.Image", grid: Grid, *, fill: Fill = 0) -> "list[Image.Image]":
+    """The encoder views of a tiled image, in feature order: the global thumbnail first, then
+    the grid's tiles row-major (LLaVA-NeXT's order; vlmcli's LLaVA 1.5 tiling uses it)."""
+    return [thumbnail(image, grid.tile_size, fill=fill), *cut_tiles(image, grid, fill=fill)]

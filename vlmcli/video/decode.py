@@ -24,7 +24,9 @@ from typing import Protocol
 import numpy as np
 
 from vlmcli.errors import BackendUnavailableError, VideoError
+from vlmcli.media.names import display_name
 from vlmcli.video.metadata import VideoInfo, fit_within
+from vlmcli.media.quiet import native_stderr_filtered
 
 
 class FrameReader(Protocol):
@@ -62,8 +64,9 @@ class DecordReader:
         decord = _import_decord()
         width, height = size if size is not None else (-1, -1)
         try:
-            self._vr = decord.VideoReader(path, ctx=decord.cpu(0), width=width, height=height)
-            self._pts = _all_timestamps(self._vr)  # (F, 2) start/end seconds
+            with native_stderr_filtered():
+                self._vr = decord.VideoReader(path, ctx=decord.cpu(0), width=width, height=height)
+                self._pts = _all_timestamps(self._vr)  # (F, 2) start/end seconds
         except Exception as exc:  # decord raises RuntimeError, DECORDError or AssertionError
             raise _open_error(path, exc) from exc
         # decord's len() trusts the container's nb_frames, which can over-report; the packet
@@ -76,7 +79,8 @@ class DecordReader:
         self.frames_decoded = 0
 
     def read(self, indices: np.ndarray) -> np.ndarray:
-        pixels = self._vr.get_batch(indices.tolist()).asnumpy()  # (N, H, W, 3) uint8
+        with native_stderr_filtered():
+            pixels = self._vr.get_batch(indices.tolist()).asnumpy()  # (N, H, W, 3) uint8
         self.frames_decoded += int(pixels.shape[0])
         return pixels
 
@@ -85,6 +89,12 @@ class DecordReader:
 
     def end_time(self) -> float:
         return float(self._pts[self.frame_count - 1, 1])
+
+    def key_indices(self) -> np.ndarray:
+        """(K,) int64 keyframe indices from the container's index (no decoding); the scan
+        snaps to these because seeking to a keyframe decodes just that frame."""
+        keys = np.asarray(self._vr.get_key_indices(), dtype=np.int64)  # (K,)
+        return keys[keys < self.frame_count]
 
 
 @dataclass(frozen=True, eq=False)
@@ -174,7 +184,7 @@ def read_frames(
         times = reader.start_times(wanted)  # (N,)
     except Exception as exc:
         raise VideoError(
-            f"Could not decode frames {wanted[0]}..{wanted[-1]} of {name}: "
+            f"Could not decode frames {wanted[0]}..{wanted[-1]} of {display_name(name)}: "
             f"the file looks corrupt or truncated ({_first_line(exc)})."
         ) from exc
     return Frames(
@@ -187,10 +197,10 @@ def read_frames(
 def _info_from(name: str, reader: FrameReader) -> VideoInfo:
     count = int(reader.frame_count)
     if count < 1:
-        raise VideoError(f"{name} contains no video frames.")
+        raise VideoError(f"{display_name(name)} contains no video frames.")
     fps = float(reader.fps)
     if not (fps > 0 and np.isfinite(fps)):
-        raise VideoError(f"{name} has no usable frame rate (decoder reported {fps}).")
+        raise VideoError(f"{display_name(name)} has no usable frame rate (decoder reported {fps}).")
     duration = float(reader.end_time())
     if not (duration > 0 and np.isfinite(duration)):
         duration = count / fps
@@ -213,22 +223,22 @@ def _check_file(path: str | os.PathLike[str]) -> str:
     """The path as a string, after the checks decord reports badly (missing, dir, empty)."""
     name = os.fspath(path)
     if not os.path.exists(name):
-        raise VideoError(f"Video file not found: {name}.")
+        raise VideoError(f"Video file not found: {display_name(name)}.")
     if not os.path.isfile(name):
-        raise VideoError(f"Not a video file (it is a directory or device): {name}.")
+        raise VideoError(f"Not a video file (it is a directory or device): {display_name(name)}.")
     if os.path.getsize(name) == 0:
-        raise VideoError(f"Video file is empty (0 bytes): {name}.")
+        raise VideoError(f"Video file is empty (0 bytes): {display_name(name)}.")
     return name
 
 
 def _open_error(name: str, exc: BaseException) -> VideoError:
     text = str(exc)
     if "video stream" in text:
-        return VideoError(f"{name} has no video stream (is it audio-only?).")
+        return VideoError(f"{display_name(name)} has no video stream (is it audio-only?).")
     if "frame count" in text.lower():
-        return VideoError(f"{name} contains no video frames.")
+        return VideoError(f"{display_name(name)} contains no video frames.")
     return VideoError(
-        f"Could not open {name} as a video: it is corrupt, truncated, or not a video file "
+        f"Could not open {display_name(name)} as a video: it is corrupt, truncated, or not a video file "
         f"({_first_line(exc)})."
     )
 

@@ -137,11 +137,16 @@ def segment_scan(scan: Scan | None, segment: Segment) -> Scan | None:
         return None
     pixel, hist = scan.pixel_delta[keep].copy(), scan.hist_delta[keep].copy()
     pixel[0] = hist[0] = 0.0  # the first scanned frame of the segment compares with nothing in it
+    indices = scan.indices[keep] - segment.start_frame
+    cut_index, sharpness = scan.cut_index[keep] - segment.start_frame, scan.cut_sharpness[keep].copy()
+    cut_index[0], sharpness[0] = indices[0], np.nan  # ...so it carries no change either
     return Scan(
-        indices=scan.indices[keep] - segment.start_frame,
+        indices=indices,
         timestamps=scan.timestamps[keep] - segment.start_s,
         pixel_delta=pixel,
         hist_delta=hist,
+        cut_index=cut_index,
+        cut_sharpness=sharpness,
     )
 
 

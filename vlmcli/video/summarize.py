@@ -9,27 +9,40 @@
    length. Then one text-only request turns the segment descriptions into the summary,
    streamed token by token.
 
+Very long videos (`Hierarchy.CHAPTERS`, or `AUTO` above `FLAT_MAX_SEGMENTS` segments) get
+a second level: segments keep their own length (up to `CHAPTERS_MAX_SEGMENTS` of them,
+instead of growing to duration / 40), consecutive segments are grouped into chapters of
+about `CHAPTER_SEGMENTS`, and each chapter's descriptions are summarised by a text-only
+request as soon as the chapter ends; the overall summary is then written from the chapter
+summaries. Only the current chapter's descriptions are held, and every prompt holds at
+most one chapter's (or the chapters') lines, so prompt length and memory stay bounded
+however many hours the video lasts.
+
 The engine is anything with `stream(requests, gen)` yielding `TokenEvent`/`FinishEvent`
 (the CLI passes the real one; tests may pass a fake). Events are plain dataclasses.
 """
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from vlmcli.engine.events import FinishEvent, GenerationResult, TokenEvent
 from vlmcli.engine.request import Request
 from vlmcli.engine.video_input import VideoInput
+from vlmcli.errors import ConfigError
 from vlmcli.video.decode import Opener, open_decord, probe, read_frames
 from vlmcli.video.metadata import VideoInfo
 from vlmcli.video.sampling import SamplePlan, SamplingMethod, SamplingOptions, get_sampler
-from vlmcli.video.sampling.cuts import detect_cuts
+from vlmcli.video.sampling.cuts import scan_cuts
 from vlmcli.video.sampling.uniform import UniformSampler
 from vlmcli.video.scan import scan_video
 from vlmcli.video.segments import (
+    DEFAULT_MAX_SEGMENTS,
     DEFAULT_SEGMENT_SECONDS,
     Segment,
     plan_segments,
@@ -46,6 +59,35 @@ SUMMARY_PROMPT = (
     "Here are descriptions of consecutive parts of a {duration} video, in order:\n{parts}\n\n"
     "Write a short summary of the whole video."
 )
+CHAPTER_PROMPT = (
+    "Here are descriptions of consecutive parts of a video, from {start} to {end}, in order:\n"
+    "{parts}\n\nSummarise this stretch of the video in two or three sentences."
+)
+
+FLAT_MAX_SEGMENTS = DEFAULT_MAX_SEGMENTS  # one summary prompt holds this many lines
+CHAPTER_SEGMENTS = 10  # segments per chapter
+CHAPTERS_MAX_SEGMENTS = 400  # ~40 chapters of 10: 3 h 20 min of 30 s segments
+
+
+class Hierarchy(str, Enum):
+    """How segment descriptions become the summary."""
+
+    AUTO = "auto"
+    """Chapters when the video has more than FLAT_MAX_SEGMENTS segments, else flat."""
+    FLAT = "flat"
+    """One summary over all segments (long videos get longer segments instead)."""
+    CHAPTERS = "chapters"
+    """Segments -> chapter summaries -> the summary."""
+
+    @classmethod
+    def parse(cls, name: "str | Hierarchy") -> "Hierarchy":
+        if isinstance(name, cls):
+            return name
+        try:
+            return cls(str(name).strip().lower())
+        except ValueError:
+            choices = ", ".join(h.value for h in cls)
+            raise ConfigError(f"Unknown summary hierarchy {name!r}; choose one of: {choices}.") from None
 
 
 def clock(seconds: float) -> str:
@@ -63,9 +105,35 @@ class SegmentPlan:
 
 
 @dataclass(frozen=True)
+class Chapter:
+    """Consecutive segments [first, last] (indices into the plan's segments) summarised together."""
+
+    index: int
+    first: int
+    last: int
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True)
 class SummaryPlan:
     info: VideoInfo
     segments: tuple[SegmentPlan, ...]
+    chapters: tuple[Chapter, ...] = ()
+    """Empty for a flat summary."""
+
+
+def plan_chapters(segments: Sequence[Segment], *, size: int = CHAPTER_SEGMENTS) -> tuple[Chapter, ...]:
+    """Split `segments` into ceil(n / size) runs of consecutive segments, as equal as possible."""
+    if size < 1:
+        raise ValueError(f"chapter size must be >= 1, got {size}")
+    n = len(segments)
+    count = math.ceil(n / size)
+    edges = [n * j // count for j in range(count + 1)] if count else [0]
+    return tuple(
+        Chapter(k, a, b - 1, segments[a].start_s, segments[b - 1].end_s)
+        for k, (a, b) in enumerate(zip(edges[:-1], edges[1:]))
+    )
 
 
 def plan_summary(
@@ -75,22 +143,32 @@ def plan_summary(
     options: SamplingOptions = SamplingOptions(max_frames=8),
     segment_seconds: float = DEFAULT_SEGMENT_SECONDS,
     scenes: bool = True,
+    hierarchy: Hierarchy | str = Hierarchy.AUTO,
+    chapter_segments: int = CHAPTER_SEGMENTS,
     opener: Opener = open_decord,
 ) -> SummaryPlan:
-    """Segments and per-segment frames of `path`; decodes only a thumbnail scan (if needed)."""
+    """Segments (and chapters, see `Hierarchy`) and per-segment frames of `path`; decodes
+    only a thumbnail scan (if needed)."""
+    shape = Hierarchy.parse(hierarchy)
+    if chapter_segments < 2:
+        raise ConfigError(f"A chapter needs at least 2 segments, got {chapter_segments}.")
     sampler = get_sampler(method)
     info = probe(path, opener=opener)
     scan = scan_video(path, info=info, opener=opener) if scenes or sampler.needs_scan else None
     cuts: list[int] = []
     if scenes and scan is not None:
-        cuts = [int(scan.indices[p]) for p in detect_cuts(scan.pixel_delta, scan.hist_delta)]
+        cuts = [int(i) for i in scan_cuts(scan)[1]]
     planned = []
-    for segment in plan_segments(info, cuts=cuts, segment_seconds=segment_seconds):
+    most = FLAT_MAX_SEGMENTS if shape is Hierarchy.FLAT else CHAPTERS_MAX_SEGMENTS
+    segments = plan_segments(info, cuts=cuts, segment_seconds=segment_seconds, max_segments=most)
+    chaptered = shape is Hierarchy.CHAPTERS or (shape is Hierarchy.AUTO and len(segments) > FLAT_MAX_SEGMENTS)
+    for segment in segments:
         local, local_scan = segment_info(info, segment), segment_scan(scan, segment)
         chosen = sampler if (local_scan is not None or not sampler.needs_scan) else UniformSampler()
         frames = chosen.select(local, local_scan if chosen.needs_scan else None, options=options)
         planned.append(SegmentPlan(segment=segment, frames=shift_plan(frames, segment, info.fps)))
-    return SummaryPlan(info=info, segments=tuple(planned))
+    chapters = plan_chapters(segments, size=chapter_segments) if chaptered else ()
+    return SummaryPlan(info=info, segments=tuple(planned), chapters=chapters)
 
 
 def segment_video(
@@ -120,6 +198,15 @@ class SegmentDone:
 
 
 @dataclass(frozen=True)
+class ChapterDone:
+    """One chapter summarised from its segments' descriptions (chaptered plans only)."""
+
+    chapter: Chapter
+    text: str
+    result: GenerationResult
+
+
+@dataclass(frozen=True)
 class SummaryDone:
     """The overall summary, complete (its tokens came before as `TokenEvent`s)."""
 
@@ -132,12 +219,27 @@ def segment_request(video: VideoInput, segment: Segment, *, system: str | None =
     return Request(prompt=prompt, videos=(video,), system=system)
 
 
-def summary_request(info: VideoInfo, described: list[SegmentDone], *, system: str | None = None) -> Request:
-    parts = "\n".join(
-        f"[{clock(d.segment.start_s)}-{clock(d.segment.end_s)}] {d.text.strip() or '(no description)'}"
+def _lines(items: Sequence[tuple[float, float, str]]) -> str:
+    """One "[start-end] text" line per (start_s, end_s, text)."""
+    return "\n".join(f"[{clock(a)}-{clock(b)}] {text.strip() or '(no description)'}" for a, b, text in items)
+
+
+def summary_request(
+    info: VideoInfo, described: Sequence[SegmentDone | ChapterDone], *, system: str | None = None
+) -> Request:
+    """The final request, over segment descriptions (flat) or chapter summaries."""
+    items = [
+        (d.chapter.start_s, d.chapter.end_s, d.text) if isinstance(d, ChapterDone)
+        else (d.segment.start_s, d.segment.end_s, d.text)
         for d in described
-    )
-    return Request(prompt=SUMMARY_PROMPT.format(duration=clock(info.duration_s), parts=parts), system=system)
+    ]
+    return Request(prompt=SUMMARY_PROMPT.format(duration=clock(info.duration_s), parts=_lines(items)), system=system)
+
+
+def chapter_request(chapter: Chapter, described: Sequence[SegmentDone], *, system: str | None = None) -> Request:
+    parts = _lines([(d.segment.start_s, d.segment.end_s, d.text) for d in described])
+    prompt = CHAPTER_PROMPT.format(start=clock(chapter.start_s), end=clock(chapter.end_s), parts=parts)
+    return Request(prompt=prompt, system=system)
 
 
 def _finish(events: Iterator[Any], on_token: bool) -> Iterator[TokenEvent | GenerationResult]:
@@ -156,10 +258,13 @@ def summarize(
     max_side: int | None,
     system: str | None = None,
     opener: Opener = open_decord,
-) -> Iterator[SegmentDone | TokenEvent | SummaryDone]:
-    """Describe each segment (one engine call each, one segment in memory), then stream the summary."""
-    described: list[SegmentDone] = []
-    for item in plan.segments:
+) -> Iterator[SegmentDone | ChapterDone | TokenEvent | SummaryDone]:
+    """Describe each segment (one engine call each, one segment in memory), summarise each
+    chapter when it ends (chaptered plans), then stream the summary."""
+    described: list[SegmentDone] = []  # the current chapter's (flat: all) descriptions
+    chapters: list[ChapterDone] = []
+    ends = {c.last: c for c in plan.chapters}
+    for position, item in enumerate(plan.segments):
         video = segment_video(plan, item, max_side=max_side, opener=opener)
         request = segment_request(video, item.segment, system=system)
         del video  # the request holds the only reference: freed after this call
@@ -169,7 +274,15 @@ def summarize(
             described.append(done)
             yield done
         del request
-    for out in _finish(engine.stream([summary_request(plan.info, described, system=system)], gen), on_token=True):
+        chapter = ends.get(position)
+        if chapter is not None:
+            for result in _finish(engine.stream([chapter_request(chapter, described, system=system)], gen), False):
+                assert isinstance(result, GenerationResult)
+                chapters.append(ChapterDone(chapter=chapter, text=result.text.strip(), result=result))
+                yield chapters[-1]
+            described = []  # this chapter's descriptions are folded into its summary
+    final = summary_request(plan.info, chapters if plan.chapters else described, system=system)
+    for out in _finish(engine.stream([final], gen), on_token=True):
         if isinstance(out, TokenEvent):
             yield out
         else:

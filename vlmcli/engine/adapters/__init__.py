@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from vlmcli.engine.adapters.base import Adapter, PreparedImage, PreparedRequest
 from vlmcli.engine.adapters.idefics3 import Idefics3Adapter
-from vlmcli.engine.adapters.llava import LlavaAdapter, LlavaNextAdapter, LlavaOnevisionAdapter
+from vlmcli.engine.adapters.llava import LlavaNextAdapter, LlavaOnevisionAdapter
+from vlmcli.engine.adapters.llava15 import LlavaAdapter
 from vlmcli.engine.adapters.qwen_vl import QwenVLAdapter
 
 ADAPTERS: dict[str, type[Adapter]] = {

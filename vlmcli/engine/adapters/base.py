@@ -22,6 +22,7 @@ share: masked-scatter merging on the placeholder tokens, cumulative-sum position
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from abc import ABC, abstractmethod
@@ -75,6 +76,13 @@ class Adapter(ABC):
         self._interleaves: bool | None = None
 
     # -- resolution ----------------------------------------------------------
+    def with_policy(self, policy: ResolutionPolicy) -> "Adapter":
+        """This adapter (same model and processor) under another resolution policy (`--truncate`)."""
+        clone = copy.copy(self)
+        clone.policy = policy
+        clone.fingerprint = clone._fingerprint()
+        return clone
+
     @abstractmethod
     def plan_images(self, sizes: list[tuple[int, int]]) -> list[ImagePlan]:
         """How each (width, height) image of one prompt is resized/tiled, and its token cost."""
@@ -150,7 +158,7 @@ class Adapter(ABC):
         for video in videos:
             video.visual_tokens = self.reducer.count(video.layout)
         extras = {k: out[k][0] for k in self.token_extra_keys if k in out}
-        if any(item.visual_tokens != item.encoder_tokens for item in [*prepared, *videos]):
+        if any(item.visual_tokens != item.written_tokens for item in [*prepared, *videos]):
             input_ids, extras = self._rewrite_prompt(text, out, prepared, videos)
         return PreparedRequest(
             input_ids=input_ids,
@@ -171,7 +179,7 @@ class Adapter(ABC):
         replacements = []
         for entry in offsets:
             item = next(queues[entry["type"]])
-            if item.visual_tokens == item.encoder_tokens:
+            if item.visual_tokens == item.written_tokens:
                 replacements.append(entry["replacement"])
             elif entry["type"] == "image":
                 replacements.append(self.image_replacement(item, entry["replacement"]))

@@ -12,6 +12,8 @@ tile of `<image>` tokens (frames are never split), after a "You are provided the
 series of N frames" intro; frames go to the same encoder as images. Idefics3 (SmolVLM v1)
 has none and gets frames as images. transformers returns video frames under the same
 `pixel_values` key as images, so a SmolVLM2 prompt cannot hold both (refused clearly).
+A SmolVLM2 frame is always one tile (`image_seq_len` tokens); `--max-pixels` only lowers
+the detail it keeps (the video `longest_edge`, `tiling.idefics3_video_edge`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,14 @@ from vlmcli.engine.reduction import TokenLayout
 from vlmcli.engine.request import ImageInput, Request
 from vlmcli.engine.video_input import VideoInput
 from vlmcli.errors import ConfigError
-from vlmcli.tiling import Idefics3Spec, ImagePlan, ResolutionPolicy, idefics3_longest_edge, plan_idefics3
+from vlmcli.tiling import (
+    Idefics3Spec,
+    ImagePlan,
+    ResolutionPolicy,
+    idefics3_longest_edge,
+    idefics3_video_edge,
+    plan_idefics3,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -68,6 +77,14 @@ class Idefics3Adapter(Adapter):
         if self.native_video and request.videos and request.images:
             raise ConfigError("SmolVLM2 cannot take images and a video in one prompt; ask about them separately.")
         return super().prepare(request)
+
+    def video_kwargs(self, videos: list[VideoInput]) -> dict[str, Any]:
+        kwargs = super().video_kwargs(videos)
+        if self.policy.max_pixels is None:
+            return kwargs
+        native = int(self.processor.video_processor.size["longest_edge"])
+        edge = min(idefics3_video_edge(native, self.policy, width=v.size[0], height=v.size[1]) for v in videos)
+        return kwargs | {"videos_kwargs": {"size": {"longest_edge": edge}}}
 
     def split_videos(self, out: Any, videos: list[VideoInput], input_ids: "torch.Tensor") -> list[PreparedVideo]:
         pixel_values = out["pixel_values"]  # (V, T_max, 3, H, W)

@@ -1,6 +1,6 @@
-"""LLaVA 1.5, LLaVA-NeXT and LLaVA-OneVision.
+"""LLaVA-NeXT and LLaVA-OneVision (LLaVA 1.5 and vlmcli's tiling for it: `llava15`).
 
-All three put a run of `<image>` tokens in the prompt and scatter projected CLIP/SigLIP
+All LLaVA families put a run of `<image>` tokens in the prompt and scatter projected CLIP/SigLIP
 features over it. LLaVA-NeXT and OneVision tile the image ("anyres") and send per-image
 `image_sizes`; the model itself unpads and packs the tile features with newline embeddings
 inside `get_image_features`, which returns one tensor per image.
@@ -27,12 +27,10 @@ from vlmcli.engine.families import Family
 from vlmcli.engine.reduction import TokenLayout
 from vlmcli.engine.request import ImageInput
 from vlmcli.engine.video_input import VideoInput
-from vlmcli.errors import ConfigError
 from vlmcli.tiling import (
     ImagePlan,
     LlavaNextSpec,
     LlavaOnevisionSpec,
-    LlavaSpec,
     anyres_pinpoints,
     parse_anyres_max,
     plan_llava_next,
@@ -54,58 +52,6 @@ def _count_tokens(processor: Any, out: Any, index: int) -> int:
     """Placeholder tokens the processor put in the prompt for image `index`."""
     replaced = processor.replace_image_token(out, index)
     return replaced.count(processor.image_token)
-
-
-class LlavaAdapter(Adapter):
-    """LLaVA 1.5: one fixed-size image per placeholder (the processor's resize + centre crop).
-
-    The model was not trained with tiles; vlmcli's own tiling for it (a grid of crops plus a
-    thumbnail) is not wired into the engine yet, so a resolution policy is refused clearly.
-    """
-
-    family = Family.LLAVA
-
-    def plan_images(self, sizes: list[tuple[int, int]]) -> list[ImagePlan]:
-        if not self.policy.is_native:
-            raise ConfigError(
-                "--max-tiles/--max-pixels/--min-pixels are not supported for LLaVA 1.5 models yet "
-                "(fixed 1-tile resolution); drop those flags."
-            )
-        extra = int(getattr(self.processor, "num_additional_image_tokens", 1))
-        spec = LlavaSpec(**_spec_kwargs(self.config, self.processor), num_additional_image_tokens=extra)
-        crop = self.processor.image_processor.crop_size
-        resized = (int(crop["width"]), int(crop["height"]))
-        return [
-            ImagePlan(width=w, height=h, resized=resized, grid=(1, 1), tiles=1, visual_tokens=spec.tokens_per_image)
-            for w, h in sizes
-        ]
-
-    def split_images(self, out: Any, images: list[ImageInput], input_ids: "torch.Tensor") -> list[PreparedImage]:
-        pixel_values = out["pixel_values"]  # (N, 3, H, W)
-        total = int((input_ids == self.image_token_id).sum())
-        per_image = total // max(len(images), 1)
-        height, width = pixel_values.shape[-2:]
-        return [
-            PreparedImage(
-                source=image,
-                inputs={"pixel_values": pixel_values[i : i + 1]},
-                visual_tokens=per_image,
-                resized=(int(width), int(height)),
-            )
-            for i, image in enumerate(images)
-        ]
-
-    def image_layout(self, image: PreparedImage) -> TokenLayout:
-        side = math.isqrt(image.visual_tokens)  # (image / patch)^2 without CLS ("default" strategy)
-        grid = (side, side) if side * side == image.visual_tokens else None
-        return TokenLayout(units=1, per_unit=image.visual_tokens, grid=grid)
-
-    def encode(self, images: list[PreparedImage]) -> list[Features]:
-        import torch
-
-        pixel_values = torch.cat([im.inputs["pixel_values"] for im in images]).to(self.model.device, self.vision_dtype)
-        out = self.model.model.get_image_features(pixel_values=pixel_values, return_dict=True)
-        return [{"embeds": f.reshape(-1, f.shape[-1])} for f in out.pooler_output]  # each (N_i, D)
 
 
 class LlavaNextAdapter(Adapter):

@@ -36,10 +36,18 @@ class PreparedImage:
     """How the encoder's tokens are laid out (set by `prepare`; drives reduction)."""
     video: int | None = None
     """Index of the request video this image is a frame of (frames-as-images families)."""
+    processor_tokens: int | None = None
+    """Placeholders the processor itself wrote for this image when vlmcli encodes it
+    differently (its own LLaVA 1.5 tiling); None: the processor wrote `encoder_tokens`."""
 
     @property
     def encoder_tokens(self) -> int:
         return self.layout.encoder_tokens if self.layout is not None else self.visual_tokens
+
+    @property
+    def written_tokens(self) -> int:
+        """Placeholders for this image in the processor's prompt (before any rewrite)."""
+        return self.processor_tokens if self.processor_tokens is not None else self.encoder_tokens
 
 
 @dataclass
@@ -60,6 +68,11 @@ class PreparedVideo:
     @property
     def encoder_tokens(self) -> int:
         return self.layout.encoder_tokens
+
+    @property
+    def written_tokens(self) -> int:
+        """Placeholders for this clip in the processor's prompt (before any rewrite)."""
+        return self.encoder_tokens
 
 
 @dataclass

@@ -11,6 +11,11 @@ grid per unit is, to the positions, simply a smaller video: `rope_grid` is
 `get_rope_index` gives them consistent (time, row, column) positions. Qwen2.5-VL spaces
 temporal positions by `second_per_grid_ts`; a pooled unit spans T/t' times as long, so it
 is scaled by units / out_units. Qwen3-VL's text timestamps are the pooled units' mid times.
+
+Resolution: `--max-pixels`/`--min-pixels`/`--max-tiles` bound each frame as they bound an
+image (`tiling.qwen_video_size` maps them onto the video processor's `size`, which is per
+frame for Qwen2/2.5-VL and per clip for Qwen3-VL), passed as `videos_kwargs` so images in
+the same prompt keep their own bounds.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from vlmcli.engine.adapters.base import Adapter, PreparedImage, PreparedVideo
 from vlmcli.engine.cache import Features
 from vlmcli.engine.reduction import TokenLayout
 from vlmcli.engine.video_input import VideoInput
+from vlmcli.tiling import QwenSpec, qwen_video_size
 
 if TYPE_CHECKING:
     import torch
@@ -52,6 +58,27 @@ class QwenVideoAdapter(Adapter):
     @property
     def _temporal_patch(self) -> int:
         return int(self.processor.video_processor.temporal_patch_size)
+
+    def video_kwargs(self, videos: list[VideoInput]) -> dict[str, Any]:
+        kwargs = super().video_kwargs(videos)
+        if self.policy.is_native:
+            return kwargs
+        processor = self.processor.video_processor
+        size = getattr(processor, "size", None) or {}
+        spec = QwenSpec(
+            patch_size=int(processor.patch_size),
+            merge_size=int(processor.merge_size),
+            min_pixels=int(size.get("shortest_edge") or processor.min_pixels),
+            max_pixels=int(size.get("longest_edge") or processor.max_pixels),
+        )
+        low, high = qwen_video_size(
+            spec,
+            self.policy,
+            frames=min(len(v) for v in videos),  # one size per call: the shortest clip's share binds all
+            per_clip=self.model_type in ("qwen3_vl", "qwen3_vl_moe"),
+            capped=bool(getattr(processor, "cap_pixels_per_frame", False)),
+        )
+        return kwargs | {"videos_kwargs": {"size": {"shortest_edge": low, "longest_edge": high}}}
 
     def split_videos(self, out: Any, videos: list[VideoInput], input_ids: "torch.Tensor") -> list[PreparedVideo]:
         grids = out["video_grid_thw"]  # (V, 3)

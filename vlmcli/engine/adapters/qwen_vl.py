@@ -52,7 +52,7 @@ class QwenVLAdapter(QwenVideoAdapter):
         if self.policy.is_native:
             return {}
         low, high = qwen_pixel_bounds(self._spec(), self.policy)
-        return {"size": {"shortest_edge": low, "longest_edge": high}}
+        return {"images_kwargs": {"size": {"shortest_edge": low, "longest_edge": high}}}  # not the videos
 
     def split_images(self, out: Any, images: list[ImageInput], input_ids: "torch.Tensor") -> list[PreparedImage]:
         grids = out["image_grid_thw"]  # (N, 3)

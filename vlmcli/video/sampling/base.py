@@ -39,9 +39,10 @@ class SampledFrame:
 
 @dataclass(frozen=True)
 class Cut:
-    """A detected hard cut: the first frame of the new scene (as precise as the scan step).
+    """A detected hard cut: the first frame of the new scene.
 
-    index: frame number of the first scanned frame after the cut.
+    index: that frame's number: exact where the scan bisected the cut (the default), else
+        the first scanned frame after it.
     t: its nominal time in seconds.
     score: the cut score in [0, 1] that triggered it.
     """

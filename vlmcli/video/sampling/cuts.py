@@ -15,6 +15,11 @@ the pixel signal, while the histogram ignores motion. Candidates closer than
 `min_scene_steps` are thinned, strongest first, which also folds a one-frame flash (two
 spikes in a row) into a single cut. Gradual transitions (fades,
 dissolves) spread their change over many steps and are, by design, not reported.
+
+`scan_cuts` applies this to a whole `Scan` and uses the scan's refinement (`refine.py`):
+each cut lands on its exact frame, and a flagged step whose two adjacent frames barely
+differ (`cut_sharpness` below `min_score`) was motion or a fade seen across a coarse
+step, so it is dropped.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from vlmcli.video.scan import Scan
 
 
 @dataclass(frozen=True)
@@ -89,3 +96,18 @@ def _local_median(s: np.ndarray, window: int) -> np.ndarray:
         neighbours = np.concatenate([s[lo:i], s[i + 1 : hi]])
         out[i] = float(np.median(neighbours)) if neighbours.size else 0.0
     return out
+
+
+def scan_cuts(scan: Scan, *, options: CutOptions = CutOptions()) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, frames): the scan steps that are hard cuts and each cut's first frame.
+
+    positions: (C,) int64 scan steps (as `detect_cuts`); frames: (C,) int64 frame numbers,
+    exact where the scan refined the step (`Scan.cut_index`), else the scanned frame after
+    the cut. Steps refined down to adjacent frames that differ by less than
+    `options.min_score` are not cuts (see the module docstring).
+    """
+    positions = detect_cuts(scan.pixel_delta, scan.hist_delta, options=options)  # (C,)
+    sharp = scan.cut_sharpness[positions]  # (C,) NaN where not refined
+    keep = ~(np.isfinite(sharp) & (sharp < options.min_score))
+    positions = positions[keep]
+    return positions, scan.cut_index[positions].astype(np.int64)

@@ -13,8 +13,8 @@ detected hard cuts (`cuts.py`) and the budget is spent scene by scene:
 - budget < scenes: the longest scenes get one (middle) frame each; ties go to the earlier
   scene. The plan still lists every detected cut, so the caller can report them.
 
-A scene starts at the first scanned frame after its cut, so its boundaries are as precise
-as the scan step (about 1/4 s at the default scan rate).
+A scene starts at its cut's exact frame when the scan refined it by bisection (the
+default, `scan.py`), else at the first scanned frame after the cut.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 
 from vlmcli.video.metadata import VideoInfo
 from vlmcli.video.sampling.base import Cut, FrameSampler, SampledFrame, SamplePlan
-from vlmcli.video.sampling.cuts import CutOptions, detect_cuts
+from vlmcli.video.sampling.cuts import CutOptions, scan_cuts
 from vlmcli.video.sampling.options import SamplingOptions
 from vlmcli.video.sampling.spacing import fair_shares, segment_centres
 from vlmcli.video.scan import Scan
@@ -39,11 +39,11 @@ class KeyframeSampler(FrameSampler):
 
     def select(self, info: VideoInfo, scan: Scan | None, *, options: SamplingOptions) -> SamplePlan:
         scan = self._require_scan(scan)
-        positions = detect_cuts(scan.pixel_delta, scan.hist_delta, options=self.cut_options)  # (C,)
+        positions, starts_at = scan_cuts(scan, options=self.cut_options)  # (C,) each
         score = scan.content  # (S,)
         cuts = tuple(
             Cut(index=int(i), t=info.time_of(int(i)), score=float(score[p]))
-            for p, i in zip(positions, scan.indices[positions])
+            for p, i in zip(positions, starts_at)
             if 0 < i < info.frame_count
         )
         bounds = np.array([0, *(c.index for c in cuts), info.frame_count], dtype=np.int64)

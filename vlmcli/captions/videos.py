@@ -1,0 +1,80 @@
+"""`caption-dir --videos`: video files captioned through the video path, in the same rows.
+
+A video task is decoded by sampling frames exactly as `vlm ask clip.mp4` does (the
+`--sampling/--frames/--fps/--max-frames` options, frames at most `max_side` px), and the
+engine gets one request with that clip. Its row has the fixed schema: `key` is the SHA-256
+of the file, `width`/`height` the video's native size, `visual_tokens` what the clip cost.
+
+Video rows have their own prompts (default: a video caption prompt) whose config hash
+also covers the sampling settings, so resume tells a video captioned with 8 frames from
+one asked for 16, and images' rows are untouched by video options. A video that cannot be
+opened or decoded becomes an error row, like a corrupt image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from vlmcli.captions.config import CaptionJob, VideoCaptioning
+from vlmcli.captions.decode import Decoded
+from vlmcli.captions.plan import Task
+from vlmcli.captions.prompts import Prompt, make_prompts
+from vlmcli.captions.runner import BatchRunner
+from vlmcli.errors import VlmError
+from vlmcli.sinks.schema import Row
+
+if TYPE_CHECKING:
+    from vlmcli.engine.request import Request
+
+DEFAULT_VIDEO_PROMPT = "Describe this video in one or two sentences."
+
+
+def video_prompts(job: CaptionJob, videos: VideoCaptioning) -> list[Prompt]:
+    """The prompts of video rows: the run's prompts (or the video default), hashed with sampling."""
+    return make_prompts(
+        list(job.prompts) or [DEFAULT_VIDEO_PROMPT],
+        model=job.engine.model,
+        revision=job.engine.revision,
+        system=job.system,
+        generation=job.generation,
+        resolution={"resolution": getattr(job.engine, "resolution", None), "video": videos.settings()},
+    )
+
+
+def decode_video(path: str, *, videos: VideoCaptioning) -> Decoded:
+    """Sample and decode the frames of `path`; never raises for a bad file (an error value)."""
+    from vlmcli.engine.video_input import VideoInput
+    from vlmcli.video.sample import sample_video
+
+    try:
+        sampled = sample_video(path, method=videos.method, options=videos.sampling(), max_side=videos.max_side)
+        return Decoded(VideoInput.from_sampled(sampled, source=path))  # type: ignore[arg-type]
+    except VlmError as exc:
+        return Decoded(None, str(exc))
+    except MemoryError:
+        return Decoded(None, f"{path}: out of memory while decoding video frames; lower --frames.")
+    except Exception as exc:  # noqa: BLE001 - a decoder bug on one file must not stop the run
+        return Decoded(None, f"{path} cannot be decoded as a video ({type(exc).__name__}: {exc}).")
+
+
+class MediaRunner(BatchRunner):
+    """`BatchRunner` for runs with videos: a decoded `VideoInput` becomes a video request,
+    and its rows carry the file's key and the video's native size."""
+
+    def run(self, batch: Sequence[Task], decoded: dict[str, Decoded]) -> list[Row]:
+        rows = super().run(batch, decoded)
+        videos = {path: task for task in batch if task.video is not None for path in task.paths}
+        for row in rows:
+            task = videos.get(row["path"])
+            if task is not None and task.video is not None:
+                row.update(key=task.key, width=task.video.width, height=task.video.height)
+        return rows
+
+    def _request(self, task: Task, media: Any) -> "Request":
+        from vlmcli.engine.request import Request
+        from vlmcli.engine.video_input import VideoInput
+
+        if isinstance(media, VideoInput):
+            return Request(prompt=task.prompt.text, videos=(media,), system=self.system)
+        return super()._request(task, media)

@@ -1,0 +1,77 @@
+"""Keep native libraries' log lines off the user's stderr.
+
+decord logs through its C++ logger straight to file descriptor 2
+(`[14:13:56] /github/workspace/src/video/video_reader.cc:83: ERROR opening: ...`), even
+with its log level at QUIET, and libtiff prints its decoding errors there too
+(`ZIPDecode: Decoding error at scanline 0, incorrect data check.`). Python cannot intercept
+either. The CLI promises exactly one line on stderr per failure, and the `InputError` /
+`VideoError` we raise already says what went wrong.
+
+`native_stderr_filtered()` points fd 2 at a temporary file for the duration of a native
+call, then restores it and writes back every captured line that is *not* such a native log
+line, so nothing else printed meanwhile (by another thread, say) is lost; it only arrives
+a moment later. Calls are serialised by a lock, so concurrent decoders cannot interleave
+their redirections.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_LOCK = threading.RLock()
+_NATIVE_LINE = re.compile(
+    rb"^(?:\[\d{2}:\d{2}:\d{2}\] \S+\.(?:cc|cpp|c|h):\d+: "  # decord (dmlc logging)
+    rb"|_?(?:TIFF|OJPEG|JPEGLib|[A-Z][A-Za-z0-9]*(?:Decode|Encode|Setup))\w*: )"  # libtiff
+)
+
+
+@contextmanager
+def native_stderr_filtered() -> Iterator[None]:
+    """Run the body with fd 2 captured; replay what was not a native log line."""
+    with _LOCK:
+        _flush()
+        try:
+            saved = os.dup(2)
+        except OSError:  # no stderr at all: nothing to protect
+            yield
+            return
+        capture = tempfile.TemporaryFile()
+        try:
+            os.dup2(capture.fileno(), 2)
+            try:
+                yield
+            finally:
+                _flush()
+                os.dup2(saved, 2)
+                _replay(capture)
+        finally:
+            os.close(saved)
+            capture.close()
+
+
+def keep_line(line: bytes) -> bool:
+    """False for a native library's log line (timestamp, C++ source file and line)."""
+    return _NATIVE_LINE.match(line) is None
+
+
+def _replay(capture) -> None:  # noqa: ANN001 - a binary temporary file
+    capture.seek(0)
+    kept = b"".join(line for line in capture.read().splitlines(keepends=True) if keep_line(line))
+    if kept:
+        try:
+            os.write(2, kept)
+        except OSError:
+            pass
+
+
+def _flush() -> None:
+    try:
+        sys.stderr.flush()
+    except (AttributeError, ValueError, OSError):
+        pass
