@@ -3,7 +3,6 @@ engine's own, and `--engine ray` produces the same rows as the local engine."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from typer.testing import CliRunner
 
 from vlmcli.cli import app
 from vlmcli.testing import sample_photos
+from tests.fakes import isolate_env
 
 FAMILY = "idefics3"
 NEW_TOKENS = 6
@@ -30,10 +30,7 @@ def photo_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch, tmp_path):
-    for name in list(os.environ):
-        if name.startswith("VLM_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    isolate_env(monkeypatch, tmp_path)
 
 
 def caption(photo_dir: Path, out: Path, model: Path, *extra: str) -> list[dict]:

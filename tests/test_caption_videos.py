@@ -5,7 +5,6 @@ skips done videos and redoes them when the frame sampling changes."""
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from tests.video_clips import clip_set, real_video
 from vlmcli.cli import app
 from vlmcli.sinks import FIELDS
 from vlmcli.testing import sample_photos
+from tests.fakes import isolate_env
 
 FAMILY = "smolvlm"
 NEW_TOKENS = 4
@@ -24,10 +24,7 @@ runner = CliRunner()
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch, tmp_path):
-    for name in list(os.environ):
-        if name.startswith("VLM_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    isolate_env(monkeypatch, tmp_path)
 
 
 @pytest.fixture(scope="module")

@@ -28,12 +28,12 @@ import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 from vlmcli.engine.events import FinishEvent, GenerationResult, TokenEvent
 from vlmcli.engine.request import Request
 from vlmcli.engine.video_input import VideoInput
+from vlmcli.choices import Choice
 from vlmcli.errors import ConfigError
 from vlmcli.video.decode import Opener, open_decord, probe, read_frames
 from vlmcli.video.metadata import VideoInfo
@@ -69,7 +69,7 @@ CHAPTER_SEGMENTS = 10  # segments per chapter
 CHAPTERS_MAX_SEGMENTS = 400  # ~40 chapters of 10: 3 h 20 min of 30 s segments
 
 
-class Hierarchy(str, Enum):
+class Hierarchy(Choice):
     """How segment descriptions become the summary."""
 
     AUTO = "auto"
@@ -80,14 +80,8 @@ class Hierarchy(str, Enum):
     """Segments -> chapter summaries -> the summary."""
 
     @classmethod
-    def parse(cls, name: "str | Hierarchy") -> "Hierarchy":
-        if isinstance(name, cls):
-            return name
-        try:
-            return cls(str(name).strip().lower())
-        except ValueError:
-            choices = ", ".join(h.value for h in cls)
-            raise ConfigError(f"Unknown summary hierarchy {name!r}; choose one of: {choices}.") from None
+    def label(cls) -> str:
+        return "summary hierarchy"
 
 
 def clock(seconds: float) -> str:

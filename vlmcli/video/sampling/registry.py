@@ -6,16 +6,14 @@ choices for a bad name) and call `get_sampler`; nothing else compares method str
 
 from __future__ import annotations
 
-from enum import Enum
-
-from vlmcli.errors import ConfigError
+from vlmcli.choices import Choice
 from vlmcli.video.sampling.base import FrameSampler
 from vlmcli.video.sampling.dynamic import DynamicSampler
 from vlmcli.video.sampling.keyframe import KeyframeSampler
 from vlmcli.video.sampling.uniform import UniformSampler
 
 
-class SamplingMethod(str, Enum):
+class SamplingMethod(Choice):
     """How frames are chosen from a video."""
 
     UNIFORM = "uniform"
@@ -26,17 +24,8 @@ class SamplingMethod(str, Enum):
     """Denser where the picture changes, with a uniform floor."""
 
     @classmethod
-    def parse(cls, name: "str | SamplingMethod") -> "SamplingMethod":
-        """The method called `name` (case-insensitive); `ConfigError` naming the choices."""
-        if isinstance(name, cls):
-            return name
-        try:
-            return cls(str(name).strip().lower())
-        except ValueError:
-            choices = ", ".join(m.value for m in cls)
-            raise ConfigError(
-                f"Unknown sampling method {name!r}; choose one of: {choices}."
-            ) from None
+    def label(cls) -> str:
+        return "sampling method"
 
 
 _SAMPLERS: dict[SamplingMethod, type[FrameSampler]] = {
