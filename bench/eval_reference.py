@@ -4,7 +4,7 @@
     python bench/eval_reference.py --per-task 10 --rows "images: full tokens"
 
 Rows (see `bench.world.evaluate.default_settings`): images at full tokens, with
-`--compress pool:2` and `perceiver:M`; the small-word detail scenes at lower
+`--compress pool:2` and `perceiver:M`; the small-dot detail scenes at lower
 `ResolutionPolicy.max_pixels`; clips sampled densely (uniform, 16 frames: every event is
 in the frames), with `--temporal-pool K`, `pool:2`, `perceiver:M`; and the three samplers
 at 8 frames. A row whose engine option is missing prints "not run" and the reason.

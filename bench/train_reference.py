@@ -5,8 +5,10 @@
 
 Every step draws fresh training examples (the world is infinite, so nothing repeats),
 runs them through the real processor and chat template, and takes the loss on the answer
-tokens only. Tasks enter by a short curriculum (colour questions first). Clips get 8 or 16 frames chosen by `frames.training_indices` (always showing
-the event the answer depends on), through the processor's video path. The held-out probe
+tokens only, plus an auxiliary classifier on the pooled visual tokens (`world/aux.py`,
+dropped on save). Tasks enter by a short curriculum (colour questions first). Clips get 8
+or 16 frames chosen by `frames.training_indices` (always showing the event the answer
+depends on), through the processor's video path. The held-out probe
 printed during training is teacher-forced exact match, which equals greedy-decoding exact
 match; `bench/eval_reference.py` then measures the saved folder through vlmcli's Engine.
 
@@ -28,9 +30,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.world.aux import AuxHead  # noqa: E402
 from bench.world.batches import answer_hits, collate, encode  # noqa: E402
 from bench.world.frames import training_indices  # noqa: E402
 from bench.world.model import ReferenceSize, build, save  # noqa: E402
+from vlmcli.testing.qwen import MERGE  # noqa: E402
 from bench.world.tasks import TASK_NAMES, Split, example_rng, make_example  # noqa: E402
 
 TASK_WEIGHTS = {  # harder tasks are drawn more often; every task is drawn
@@ -49,7 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("models/reference"))
     p.add_argument("--seed", type=int, default=0, help="weights init and training data stream")
-    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--steps", type=int, default=1500, help="planned steps (the LR schedule); --max-minutes may stop sooner")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--warmup", type=int, default=100)
@@ -57,8 +61,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=1, help="data processes (0: prepare batches inline)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared 2-core box)")
     p.add_argument("--max-minutes", type=float, default=30.0, help="stop early (and save) past this wall time")
-    p.add_argument("--probe-every", type=int, default=250)
-    p.add_argument("--probe-per-task", type=int, default=8)
+    p.add_argument("--probe-every", type=int, default=100)
+    p.add_argument("--probe-per-task", type=int, default=16)
+    p.add_argument("--aux-weight", type=float, default=1.0, help="auxiliary vision classifier (bench/world/aux.py); 0: off")
     p.add_argument("--tasks", default=",".join(TASK_NAMES), help="comma-separated subset (for experiments)")
     for field, value in vars(ReferenceSize()).items():
         p.add_argument(f"--{field.replace('_', '-')}", type=int, default=value)
@@ -160,9 +165,10 @@ def _get(queue, proc) -> bytes:
                 raise RuntimeError(f"data worker exited with code {proc.exitcode}; see its traceback above") from None
 
 
-def accumulate(model, items, *, pad_id: int, buckets: int):
+def accumulate(model, items, *, pad_id: int, buckets: int, aux: AuxHead | None = None, aux_weight: float = 0.0):
     """Forward + backward over length buckets (short image prompts are not padded to the
-    length of a 16-frame clip); gradients equal those of one batch, mean over answer tokens."""
+    length of a 16-frame clip); gradients equal those of one batch, mean over answer tokens.
+    With `aux`, adds `aux_weight` x its loss (mean over the batch's auxiliary items)."""
     import torch
 
     ordered = sorted(items, key=lambda e: e.input_ids.shape[0])
@@ -173,7 +179,12 @@ def accumulate(model, items, *, pad_id: int, buckets: int):
         part = ordered[lo : lo + size]
         batch = collate(part, pad_id=pad_id)
         tokens = int((batch["labels"][:, 1:] != -100).sum())
+        if aux is not None:
+            aux.clear()
         loss = model(**batch).loss * (tokens / total)  # HF loss is the mean over the part's label tokens
+        extra = aux.loss(part, batch, merge=MERGE) if aux is not None and aux_weight > 0 else None
+        if extra is not None:
+            loss = loss + aux_weight * extra * (len(part) / len(items))
         loss.backward()
         loss_sum += loss.detach()
     return loss_sum
@@ -219,7 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     pad_id = processor.tokenizer.pad_token_id
     params = sum(p.numel() for p in model.parameters())
     print(f"Qwen3-VL reference: {params / 1e6:.2f}M parameters, {size}", flush=True)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.98))
+    aux = AuxHead(size.hidden)
+    aux.watch(model)
+    params_all = [*model.parameters(), *aux.parameters()]
+    optimizer = torch.optim.AdamW(params_all, lr=args.lr, weight_decay=0.01, betas=(0.9, 0.98))
     held = probe_set(processor, per_task=args.probe_per_task, tasks=tasks, seed=args.seed)
     model.train()
     batches = prefetched(seed=args.seed, steps=args.steps, batch=args.batch, tasks=tasks, workers=args.workers)
@@ -235,8 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, total=args.steps, peak=args.lr, warmup=args.warmup)
         optimizer.zero_grad(set_to_none=True)
-        loss = accumulate(model, items, pad_id=pad_id, buckets=args.buckets)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        loss = accumulate(model, items, pad_id=pad_id, buckets=args.buckets, aux=aux, aux_weight=args.aux_weight)
+        torch.nn.utils.clip_grad_norm_(params_all, 1.0)
         optimizer.step()
         steps_done = step + 1
         ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
@@ -244,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"step {step:5d}  loss {loss.item():.4f}  ema {ema:.4f}  {time.time() - start:6.0f}s (data {data_s:.0f}s)", flush=True)
         if (step + 1) % args.probe_every == 0 or step + 1 == args.steps:
             acc = probe(model, held, pad_id=pad_id)
+            aux.clear()  # the probe's forwards were captured too
             history.append({"step": step + 1, "seconds": round(time.time() - start, 1), "ema_loss": round(ema, 4), "probe": acc})
             print("  probe " + " ".join(f"{t}={a:.2f}" for t, a in acc.items()), flush=True)
     batches.close()  # stops the data workers
@@ -256,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         "batch": args.batch,
         "examples_seen": steps_done * args.batch,
         "lr": args.lr,
+        "aux_weight": args.aux_weight,
         "train_seconds": round(elapsed, 1),
         "final_ema_loss": round(ema, 4) if ema is not None else None,
         "size": vars(size),

@@ -28,6 +28,7 @@ class Encoded:
     visual: the processor's pixel tensors for this example (pixel_values + image_grid_thw,
         or pixel_values_videos + video_grid_thw).
     task: for per-task accounting.
+    answer: the gold answer text (the auxiliary classifier's target in training).
     """
 
     input_ids: torch.Tensor
@@ -35,6 +36,7 @@ class Encoded:
     mm_token_type_ids: torch.Tensor
     visual: dict[str, torch.Tensor]
     task: str
+    answer: str = ""
 
     def __post_init__(self) -> None:
         n = self.input_ids.shape[0]
@@ -81,7 +83,7 @@ def encode(processor, example: Example, *, frame_indices: tuple[int, ...] | None
     input_ids = torch.cat([prompt_ids, answer_ids])  # (P + A,)
     labels = torch.cat([torch.full_like(prompt_ids, IGNORE), answer_ids])  # (P + A,)
     types = torch.cat([out["mm_token_type_ids"][0], torch.zeros_like(answer_ids)])  # (P + A,)
-    return Encoded(input_ids=input_ids, labels=labels, mm_token_type_ids=types, visual=visual, task=example.task)
+    return Encoded(input_ids=input_ids, labels=labels, mm_token_type_ids=types, visual=visual, task=example.task, answer=example.answer)
 
 
 def collate(items: list[Encoded], *, pad_id: int) -> dict[str, torch.Tensor]:

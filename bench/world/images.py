@@ -3,7 +3,7 @@ words, and high-resolution scenes whose answer is a small dot (resolution matter
 
 Each generator is `fn(rng) -> Example` and draws everything from `rng`.
 Small images are 128 x 128 (16 Qwen3-VL tokens); detail scenes are 256 x 256 (64 tokens)
-with a dot 8-10 px across that a 64 x 64 view (4 tokens) blurs into the background.
+with a dot 9-12 px across that a 64 x 64 view (4 tokens) blurs into the background.
 """
 
 from __future__ import annotations
@@ -151,13 +151,13 @@ def word_task(rng: np.random.Generator) -> Example:
 
 
 def detail_task(rng: np.random.Generator) -> Example:
-    """A 256 x 256 scene of large grey shapes with one small coloured dot (8-10 px): its colour.
+    """A 256 x 256 scene of large grey shapes with one small coloured dot (9-12 px): its colour.
 
     At full resolution the dot covers a fair part of one 16 px patch; a 128 px view (16
     tokens) halves it and a 64 px view (4 tokens) blurs it into the background.
     """
     color = pick(rng, tuple(COLORS))[0]
-    side = int(rng.integers(8, 11))
+    side = int(rng.integers(9, 13))
     taken: list[tuple[int, int, int, int]] = []
     dot = Thing(shape="circle", color=color, box=place(rng, size=(side, side), canvas=(DETAIL, DETAIL), taken=taken, gap=8))
     image = background(rng, width=DETAIL, height=DETAIL)
