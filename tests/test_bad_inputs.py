@@ -95,6 +95,28 @@ def test_bad_image_is_one_line_exit_3(monkeypatch, corpus, command, name):
 
 
 @pytest.mark.parametrize("command", ["ask", "describe"])
+def test_unreadable_file_by_injected_permission_error(monkeypatch, corpus, command):
+    """Root ignores chmod 000 (the corpus case then skips), so here the kernel's EACCES is
+    raised where the file is opened: the same one line, exit 3, for any user."""
+    import errno
+    import os
+
+    case = corpus["unreadable"]
+    real_open = os.open
+
+    def guarded(path, flags, *args, **kwargs):
+        if os.fspath(path) == str(case.path):
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", guarded)
+    fake = install_fake_engine(monkeypatch)
+    args = [command, str(case.path)] + (["What is this?"] if command == "ask" else [])
+    line = assert_one_line_error(runner.invoke(app, args), 3, case.needle)
+    assert case.path.name in line and fake.engines == []
+
+
+@pytest.mark.parametrize("command", ["ask", "describe"])
 @pytest.mark.parametrize("name", _names("image", Expect.OK))
 def test_awkward_valid_image_reaches_the_engine_as_rgb(monkeypatch, corpus, command, name):
     case = corpus[name]

@@ -112,3 +112,23 @@ def test_videos_become_rows_errors_and_resume(media, tiny_checkpoint, tmp_path):
     summary = __import__("json").loads(result.stdout)
     assert summary["skipped"] == 2 and summary["ok"] == len(videos)
     assert len({(r["path"], r["config_hash"]) for r in raw_third}) == len(raw_third)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Ray's own, about its own settings
+def test_ray_engine_captions_videos_like_the_local_engine(media, tiny_checkpoint, tmp_path):
+    ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'vlmcli[ray]')")
+    pytest.importorskip("ray.data", reason="ray[data] is not installed (pip install 'vlmcli[ray]')")
+    model = tiny_checkpoint(FAMILY)
+    local, local_rows, _ = caption(media, tmp_path / "local", model, "--videos", "--frames", "3", "-q")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+    try:
+        remote, ray_rows, _ = caption(media, tmp_path / "ray", model, "--videos", "--frames", "3", "-q", "--engine", "ray")
+    finally:
+        ray.shutdown()
+    assert remote.exit_code == local.exit_code == 9, remote.output  # the truncated video, both ways
+
+    def same(row):
+        return {k: row[k] for k in ("key", "status", "caption", "width", "height", "visual_tokens", "config_hash")}
+
+    assert sorted(ray_rows) == sorted(local_rows)
+    assert {n: same(r) for n, r in ray_rows.items()} == {n: same(r) for n, r in local_rows.items()}

@@ -103,8 +103,6 @@ class CaptionJob:
             raise ConfigError(f"--batch-size must be >= 1 (or 0 for automatic), not {self.batch_size}.")
         if self.max_batch_tokens < 0:
             raise ConfigError(f"--max-batch-tokens must be >= 1 (or 0 for automatic), not {self.max_batch_tokens}.")
-        if self.videos is not None and self.backend is Backend.RAY:
-            raise ConfigError("--videos runs on the local engine for now; drop --engine ray to caption videos.")
         if self.decode_threads < 1:
             raise ConfigError(f"--decode-threads must be >= 1, not {self.decode_threads}.")
         if self.prefetch_batches < 1:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -33,10 +33,10 @@ def decode(path: str, *, max_pixels: int | None) -> Decoded:
         return Decoded(None, f"{path} cannot be decoded ({type(exc).__name__}: {exc}).")
 
 
-def decode_all(paths: Sequence[str], *, max_pixels: int | None, threads: int) -> dict[str, Decoded]:
-    """Decode distinct `paths` in a small thread pool (Pillow releases the GIL while decoding)."""
+def decode_all(paths: Sequence[str], decode_one: Callable[[str], Decoded], *, threads: int) -> dict[str, Decoded]:
+    """Decode distinct `paths` in a small thread pool (Pillow and decord release the GIL)."""
     unique = list(dict.fromkeys(paths))
     if threads <= 1 or len(unique) <= 1:
-        return {p: decode(p, max_pixels=max_pixels) for p in unique}
+        return {p: decode_one(p) for p in unique}
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="vlm-decode") as pool:
-        return dict(zip(unique, pool.map(lambda p: decode(p, max_pixels=max_pixels), unique)))
+        return dict(zip(unique, pool.map(decode_one, unique)))

@@ -17,7 +17,7 @@ from typing import Any
 
 from vlmcli.captions.batching import auto_batch_size, auto_max_batch_tokens, group_batches, pixel_tokens
 from vlmcli.captions.config import Backend, CaptionJob, VideoCaptioning
-from vlmcli.captions.decode import decode
+from vlmcli.captions.decode import Decoded, decode
 from vlmcli.captions.discover import discover
 from vlmcli.captions.plan import Plan, Task, build_plan
 from vlmcli.captions.probe import Probe, probe_all
@@ -200,23 +200,36 @@ def failure_row(ctx: RowContext, failure: Any) -> Row:
 
 def make_runner(engine: Any, job: CaptionJob, ctx: RowContext) -> BatchRunner:
     """The batch runner; with --videos, one that also sends videos (`videos.MediaRunner`)."""
-    if job.videos is None:
-        return BatchRunner(engine, job.generation, ctx, system=job.system, debug=job.debug)
+    return runner_for(engine, ctx, generation=job.generation, system=job.system, debug=job.debug, videos=job.videos)
+
+
+def runner_for(
+    engine: Any, ctx: RowContext, *, generation: Any, system: str | None, debug: bool, videos: VideoCaptioning | None
+) -> BatchRunner:
+    if videos is None:
+        return BatchRunner(engine, generation, ctx, system=system, debug=debug)
     from vlmcli.captions.videos import MediaRunner
 
-    return MediaRunner(engine, job.generation, ctx, system=job.system, debug=job.debug)
+    return MediaRunner(engine, generation, ctx, system=system, debug=debug)
+
+
+def task_decoder(
+    batches: Sequence[Sequence[Task]], *, max_image_pixels: int | None, videos: VideoCaptioning | None
+) -> Callable[[str], Decoded]:
+    """path -> Decoded for the tasks of `batches`: sampled frames for videos, else an image."""
+    decode_image = partial(decode, max_pixels=max_image_pixels)
+    clips = {t.path for batch in batches for t in batch if t.video is not None}
+    if not clips or videos is None:
+        return decode_image
+    from vlmcli.captions.videos import decode_video
+
+    decode_clip = partial(decode_video, videos=videos)
+    return lambda path: decode_clip(path) if path in clips else decode_image(path)
 
 
 def run_local(batches: Sequence[Sequence[Task]], *, runner: BatchRunner, job: CaptionJob, emit: OnRows) -> None:
     """Caption batches in order while the next ones decode in background threads."""
-    decode_image = partial(decode, max_pixels=job.max_image_pixels)
-    clips = {t.path for batch in batches for t in batch if t.video is not None}
-    decode_one = decode_image
-    if clips and job.videos is not None:
-        from vlmcli.captions.videos import decode_video
-
-        decode_clip = partial(decode_video, videos=job.videos)
-        decode_one = lambda path: decode_clip(path) if path in clips else decode_image(path)  # noqa: E731
+    decode_one = task_decoder(batches, max_image_pixels=job.max_image_pixels, videos=job.videos)
     with Prefetcher(
         batches, decode_one, path_of=lambda t: t.path, threads=job.decode_threads, depth=job.prefetch_batches
     ) as ready:

@@ -1,7 +1,7 @@
 """`--engine ray`: the same batches and rows, captioned by Ray Data actors.
 
 The driver (this process) discovers, hashes, plans and writes exactly as the local
-engine does; only captioning moves. Each Ray Data row is one planned batch (its tasks as
+engine does; only decoding and captioning move (videos too, with `--videos`). Each Ray Data row is one planned batch (its tasks as
 JSON), so every engine call sees the same batch the local engine would, and gives the
 same captions. `CaptionActor` loads one engine per actor (an actor pool of `--concurrency`) and
 returns the batch's rows as a pyarrow table with the fixed schema; the driver streams
@@ -21,14 +21,13 @@ from typing import TYPE_CHECKING, Any
 from vlmcli.captions.decode import decode_all
 from vlmcli.captions.plan import Task
 from vlmcli.captions.rows import RowContext
-from vlmcli.captions.runner import BatchRunner
 from vlmcli.errors import BackendUnavailableError, VlmError
 from vlmcli.sinks.schema import Row, arrow_schema
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from vlmcli.captions.config import CaptionJob
+    from vlmcli.captions.config import CaptionJob, VideoCaptioning
 
 INSTALL_HINT = "pip install 'vlmcli[ray]'"
 
@@ -55,20 +54,27 @@ class CaptionActor:
         revision: str | None,
         max_image_pixels: int | None,
         decode_threads: int,
+        videos: "VideoCaptioning | None" = None,
     ) -> None:
+        from vlmcli.captions.pipeline import runner_for
+
         engine = load_engine(engine_config)
         ctx = RowContext(model=engine_config.model, revision=getattr(engine, "revision", None) or revision)
-        self.runner = BatchRunner(engine, generation, ctx, system=system)
+        self.runner = runner_for(engine, ctx, generation=generation, system=system, debug=False, videos=videos)
         self.max_image_pixels = max_image_pixels
         self.decode_threads = decode_threads
+        self.videos = videos
 
     def __call__(self, batch: "pa.Table") -> "pa.Table":
         import pyarrow as pa
 
+        from vlmcli.captions.pipeline import task_decoder
+
         rows: list[Row] = []
         for text in batch.column("tasks").to_pylist():
             tasks = [Task.from_dict(item) for item in json.loads(text)]
-            decoded = decode_all([t.path for t in tasks], max_pixels=self.max_image_pixels, threads=self.decode_threads)
+            decode_one = task_decoder([tasks], max_image_pixels=self.max_image_pixels, videos=self.videos)
+            decoded = decode_all([t.path for t in tasks], decode_one, threads=self.decode_threads)
             rows += self.runner.run(tasks, decoded)
         return pa.Table.from_pylist(rows, schema=arrow_schema())
 
@@ -121,6 +127,7 @@ def run_ray(batches: Sequence[Sequence[Task]], *, job: "CaptionJob", load_engine
             "revision": job.engine.revision,
             "max_image_pixels": job.max_image_pixels,
             "decode_threads": job.decode_threads,
+            "videos": job.videos,
         },
         batch_size=1,
         batch_format="pyarrow",

@@ -144,7 +144,7 @@ class PerceiverCompression(TokenCompressor):
         from vlmcli.video.perceiver import latent_grid, resample
 
         m = self.m
-        if m > tokens.shape[-2]:
+        if m >= tokens.shape[-2]:  # nothing to compress: the tokens as they are, at no cost
             return tokens
         try:
             latent_grid(grid_hw, m)
