@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from vlmcli.errors import InputError
+from vlmcli.errors import VlmError
 from vlmcli.media.images import image_input
 from vlmcli.media.sources import read_source
 
@@ -17,20 +17,30 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Decoded:
-    image: "ImageInput | None"
+    image: "ImageInput | Any | None"
+    """The decoded input (an `ImageInput`, or a `VideoInput` with --videos); None on error."""
     error: str | None = None
 
 
 def decode(path: str, *, max_pixels: int | None) -> Decoded:
     """Read and decode `path` safely (pixel limit, EXIF rotation, RGB); never raises for a bad file."""
+    return as_decoded(
+        lambda: image_input(read_source(path), path, max_pixels=max_pixels),
+        path=path, what="", memory_hint="lower VLM_MAX_IMAGE_PIXELS",
+    )
+
+
+def as_decoded(load: Callable[[], Any], *, path: str, what: str, memory_hint: str) -> Decoded:
+    """`Decoded(load())`, or the failure as an error value: a library error's own message,
+    running out of memory (with `memory_hint`), or any decoder bug on this one file."""
     try:
-        return Decoded(image_input(read_source(path), path, max_pixels=max_pixels))
-    except InputError as exc:
+        return Decoded(load())
+    except VlmError as exc:
         return Decoded(None, str(exc))
     except MemoryError:
-        return Decoded(None, f"{path}: out of memory while decoding; lower VLM_MAX_IMAGE_PIXELS.")
+        return Decoded(None, f"{path}: out of memory while decoding{what}; {memory_hint}.")
     except Exception as exc:  # noqa: BLE001 - a decoder bug on one file must not stop the run
-        return Decoded(None, f"{path} cannot be decoded ({type(exc).__name__}: {exc}).")
+        return Decoded(None, f"{path} cannot be decoded{what} ({type(exc).__name__}: {exc}).")
 
 
 def decode_all(paths: Sequence[str], decode_one: Callable[[str], Decoded], *, threads: int) -> dict[str, Decoded]:

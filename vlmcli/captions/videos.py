@@ -17,11 +17,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from vlmcli.captions.config import CaptionJob, VideoCaptioning
-from vlmcli.captions.decode import Decoded
+from vlmcli.captions.decode import Decoded, as_decoded
 from vlmcli.captions.plan import Task
 from vlmcli.captions.prompts import Prompt, make_prompts
 from vlmcli.captions.runner import BatchRunner
-from vlmcli.errors import VlmError
 from vlmcli.sinks.schema import Row
 
 if TYPE_CHECKING:
@@ -47,15 +46,11 @@ def decode_video(path: str, *, videos: VideoCaptioning) -> Decoded:
     from vlmcli.engine.video_input import VideoInput
     from vlmcli.video.sample import sample_video
 
-    try:
+    def load() -> Any:
         sampled = sample_video(path, method=videos.method, options=videos.sampling(), max_side=videos.max_side)
-        return Decoded(VideoInput.from_sampled(sampled, source=path))  # type: ignore[arg-type]
-    except VlmError as exc:
-        return Decoded(None, str(exc))
-    except MemoryError:
-        return Decoded(None, f"{path}: out of memory while decoding video frames; lower --frames.")
-    except Exception as exc:  # noqa: BLE001 - a decoder bug on one file must not stop the run
-        return Decoded(None, f"{path} cannot be decoded as a video ({type(exc).__name__}: {exc}).")
+        return VideoInput.from_sampled(sampled, source=path)
+
+    return as_decoded(load, path=path, what=" as a video", memory_hint="lower --frames")
 
 
 class MediaRunner(BatchRunner):
