@@ -98,66 +98,6 @@ def check_output(out: Path) -> Counter:
     return seen
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork and SIGKILL")
-def test_sigkill_at_random_moments_then_resume(tiny_checkpoint, tmp_path):
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for i, photo in enumerate(sample_photos()):
-        photo.save(photos / f"p{i}.jpg", quality=90)
-        photo.transpose(0).save(photos / f"p{i}_mirror.png")
-    (photos / "broken.jpg").write_bytes((photos / "p0.jpg").read_bytes()[:1500])
-    images = sorted(str(p) for p in photos.iterdir())
-    assert len(images) == 13
-    out = tmp_path / "out"
-    args = ["caption-dir", str(photos), "-o", str(out), "-q", "-m", str(tiny_checkpoint("idefics3"))]
-    args += ["--max-tokens", "8", "--batch-size", "2", "--rows-per-file", "2"]
-    for prompt in PROMPTS:
-        args += ["-p", prompt]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VLM_")}
-    env |= {"PYTHONPATH": str(ROOT), "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
-
-    launcher = subprocess.Popen(
-        [sys.executable, "-c", LAUNCHER], cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    rnd = random.Random(SEED)
-    statuses = []
-    try:
-        assert launcher.stdout.readline().strip() == "ready"
-        # 1st kill: a random moment of start-up (hashing, model load); the others: a random
-        # moment after 1-3 more shards appeared, i.e. mid-batch, mid-write or between shards.
-        for attempt in range(4):
-            before = len(shards(out))
-            launcher.stdin.write(json.dumps(args) + "\n")
-            launcher.stdin.flush()
-            pid = int(launcher.stdout.readline())
-            if attempt == 0:
-                time.sleep(rnd.uniform(0.05, 0.6))
-            else:
-                wanted, deadline = before + rnd.randint(1, 3), time.monotonic() + 60
-                while alive(pid) and len(shards(out)) < wanted and time.monotonic() < deadline:
-                    time.sleep(0.005)
-                time.sleep(rnd.uniform(0.0, 0.1))
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:  # it had finished already
-                pass
-            statuses.append(int(launcher.stdout.readline()))
-            check_output(out)
-    finally:
-        launcher.stdin.close()
-        launcher.wait(timeout=30)
-    killed = [s for s in statuses if os.WIFSIGNALED(s) and os.WTERMSIG(s) == signal.SIGKILL]
-    assert len(killed) >= 3, statuses
-
-    cmd = [sys.executable, "-m", "vlmcli", *args]
-    final = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, timeout=120)
-    assert final.returncode == 9, final.stderr.decode()[-2000:]  # the broken file
-    seen = check_output(out)
-    assert {(p, q) for p, q, _ in seen} == {(p, q) for p in images for q in PROMPTS}
-    assert {p for p, _, status in seen if status == "error"} == {str(photos / "broken.jpg")}
-    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]  # the last run cleaned up
-
-
 class Launcher:
     """A warm process that forks one `vlm` run per `start(args)`; `wait()` gives its wait status."""
 
@@ -178,6 +118,84 @@ class Launcher:
     def close(self) -> None:
         self.proc.stdin.close()
         self.proc.wait(timeout=30)
+
+
+def kill_at_random_moment(
+    launcher: Launcher,
+    args: list[str],
+    out: Path,
+    rnd: random.Random,
+    *,
+    startup: bool,
+    startup_s: tuple[float, float],
+    more_shards: tuple[int, int],
+    patience_s: float,
+    jitter_s: float,
+    poll_s: float,
+) -> int:
+    """Start one run and SIGKILL it: `startup` kills a random `startup_s` seconds in, else
+    after `more_shards` (a random count) further shards appeared plus up to `jitter_s`.
+    Returns the run's wait status (it may have finished before the kill)."""
+    before = len(shards(out))
+    pid = launcher.start(args)
+    if startup:
+        time.sleep(rnd.uniform(*startup_s))
+    else:
+        wanted, deadline = before + rnd.randint(*more_shards), time.monotonic() + patience_s
+        while alive(pid) and len(shards(out)) < wanted and time.monotonic() < deadline:
+            time.sleep(poll_s)
+        time.sleep(rnd.uniform(0.0, jitter_s))
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:  # it had finished already
+        pass
+    return launcher.wait()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork and SIGKILL")
+def test_sigkill_at_random_moments_then_resume(tiny_checkpoint, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i, photo in enumerate(sample_photos()):
+        photo.save(photos / f"p{i}.jpg", quality=90)
+        photo.transpose(0).save(photos / f"p{i}_mirror.png")
+    (photos / "broken.jpg").write_bytes((photos / "p0.jpg").read_bytes()[:1500])
+    images = sorted(str(p) for p in photos.iterdir())
+    assert len(images) == 13
+    out = tmp_path / "out"
+    args = ["caption-dir", str(photos), "-o", str(out), "-q", "-m", str(tiny_checkpoint("idefics3"))]
+    args += ["--max-tokens", "8", "--batch-size", "2", "--rows-per-file", "2"]
+    for prompt in PROMPTS:
+        args += ["-p", prompt]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VLM_")}
+    env |= {"PYTHONPATH": str(ROOT), "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+
+    launcher = Launcher(LAUNCHER, env)
+    rnd = random.Random(SEED)
+    statuses = []
+    try:
+        # 1st kill: a random moment of start-up (hashing, model load); the others: a random
+        # moment after 1-3 more shards appeared, i.e. mid-batch, mid-write or between shards.
+        for attempt in range(4):
+            statuses.append(
+                kill_at_random_moment(
+                    launcher, args, out, rnd, startup=attempt == 0, startup_s=(0.05, 0.6), more_shards=(1, 3),
+                    patience_s=60, jitter_s=0.1, poll_s=0.005,
+                )
+            )
+            check_output(out)
+    finally:
+        launcher.close()
+    killed = [s for s in statuses if os.WIFSIGNALED(s) and os.WTERMSIG(s) == signal.SIGKILL]
+    assert len(killed) >= 3, statuses
+
+    cmd = [sys.executable, "-m", "vlmcli", *args]
+    final = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, timeout=120)
+    assert final.returncode == 9, final.stderr.decode()[-2000:]  # the broken file
+    seen = check_output(out)
+    assert {(p, q) for p, q, _ in seen} == {(p, q) for p in images for q in PROMPTS}
+    assert {p for p, _, status in seen if status == "error"} == {str(photos / "broken.jpg")}
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]  # the last run cleaned up
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork and SIGKILL")
@@ -205,20 +223,10 @@ def test_sigkill_at_24_random_moments_fake_engine(tmp_path):
         for attempt in range(24):
             # every 4th kill: a random moment of start-up (discovery, hashing, resume); the others:
             # a random moment after 0-1 more shards appeared (mid-batch, mid-write, between shards)
-            before = len(shards(out))
-            pid = launcher.start(args)
-            if attempt % 4 == 0:
-                time.sleep(rnd.uniform(0.0, 0.3))
-            else:
-                wanted, deadline = before + rnd.randint(0, 1), time.monotonic() + 10
-                while alive(pid) and len(shards(out)) < wanted and time.monotonic() < deadline:
-                    time.sleep(0.002)
-                time.sleep(rnd.uniform(0.0, 0.08))
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            status = launcher.wait()
+            status = kill_at_random_moment(
+                launcher, args, out, rnd, startup=attempt % 4 == 0, startup_s=(0.0, 0.3), more_shards=(0, 1),
+                patience_s=10, jitter_s=0.08, poll_s=0.002,
+            )
             kills += os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
             check_output(out)  # after every kill: all shards readable, nothing twice
         final = launcher.start(args)

@@ -13,11 +13,12 @@ from vlmcli.media.sources import read_source
 
 if TYPE_CHECKING:
     from vlmcli.engine.request import ImageInput
+    from vlmcli.engine.video_input import VideoInput
 
 
 @dataclass(frozen=True)
 class Decoded:
-    image: "ImageInput | Any | None"
+    image: "ImageInput | VideoInput | None"
     """The decoded input (an `ImageInput`, or a `VideoInput` with --videos); None on error."""
     error: str | None = None
 

@@ -179,7 +179,9 @@ def run(
             summary.load_s = float(getattr(engine, "load_s", 0.0) or 0.0)
             summary.begin_captioning()
             ctx = RowContext(model=job.engine.model, revision=getattr(engine, "revision", None) or job.engine.revision)
-            runner = make_runner(engine, job, ctx)
+            runner = runner_for(
+                engine, ctx, generation=job.generation, system=job.system, debug=job.debug, videos=job.videos
+            )
             device = device_type(engine)
             batches = plan_batches(
                 plan.tasks,
@@ -198,14 +200,10 @@ def failure_row(ctx: RowContext, failure: Any) -> Row:
     )
 
 
-def make_runner(engine: Any, job: CaptionJob, ctx: RowContext) -> BatchRunner:
-    """The batch runner; with --videos, one that also sends videos (`videos.MediaRunner`)."""
-    return runner_for(engine, ctx, generation=job.generation, system=job.system, debug=job.debug, videos=job.videos)
-
-
 def runner_for(
     engine: Any, ctx: RowContext, *, generation: Any, system: str | None, debug: bool, videos: VideoCaptioning | None
 ) -> BatchRunner:
+    """The batch runner; with --videos, one that also sends videos (`videos.MediaRunner`)."""
     if videos is None:
         return BatchRunner(engine, generation, ctx, system=system, debug=debug)
     from vlmcli.captions.videos import MediaRunner

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from vlmcli.captions.decode import decode_all
+from vlmcli.captions.pipeline import runner_for, task_decoder
 from vlmcli.captions.plan import Task
 from vlmcli.captions.rows import RowContext
 from vlmcli.errors import BackendUnavailableError, VlmError
@@ -56,8 +57,6 @@ class CaptionActor:
         decode_threads: int,
         videos: "VideoCaptioning | None" = None,
     ) -> None:
-        from vlmcli.captions.pipeline import runner_for
-
         engine = load_engine(engine_config)
         ctx = RowContext(model=engine_config.model, revision=getattr(engine, "revision", None) or revision)
         self.runner = runner_for(engine, ctx, generation=generation, system=system, debug=False, videos=videos)
@@ -67,8 +66,6 @@ class CaptionActor:
 
     def __call__(self, batch: "pa.Table") -> "pa.Table":
         import pyarrow as pa
-
-        from vlmcli.captions.pipeline import task_decoder
 
         rows: list[Row] = []
         for text in batch.column("tasks").to_pylist():
