@@ -230,9 +230,11 @@ def test_sigint_flushes_finished_rows_and_exits_130(photos, tmp_path):
     env["CAPTION_TEST_MARK"] = str(mark)
     proc = subprocess.Popen([sys.executable, "-c", SLOW_VLM, *args], cwd=ROOT, env=env, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
-    while proc.poll() is None and time.monotonic() < deadline and len(_read(mark)) < 2:
+    # The mark is written inside generate, before that batch's row reaches the writer; a third
+    # mark means batches one and two were emitted (one thread runs generate, then emit).
+    while proc.poll() is None and time.monotonic() < deadline and len(_read(mark)) < 3:
         time.sleep(0.01)
-    proc.send_signal(signal.SIGINT)  # mid-batch: two finished (rows_per_file=100: still buffered)
+    proc.send_signal(signal.SIGINT)  # two or more rows emitted (rows_per_file=100: still buffered)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr.decode()
     assert stderr.decode().strip().splitlines()[-1] == "Interrupted." and b"Traceback" not in stderr
