@@ -1,83 +1,153 @@
 """How close each engine stage gets to this machine's limits (the roofline).
 
-    python bench/bench_roofline.py [--threads N] [--dtype float32|bfloat16|auto]
+    python bench/bench_roofline.py [--threads N] [--rounds R] [--tiles N] [--profile]
 
-1. Measures the machine: dense matmul throughput (GFLOP/s, float32 and bfloat16, 2048^3
-   matmuls) and memory bandwidth (GB/s, copying a 512 MiB tensor).
-2. Runs the three stages of the SmolVLM2-256M architecture (random weights): the vision
-   tower on one 512 px tile and a 256-token prefill are compute-bound, so they are compared
-   with the matmul roofline (FLOPs counted by torch's FlopCounterMode); single-token decode
-   at batch 1 is memory-bound, so the bytes it must read per token (all language-model
-   weights and the KV cache) are compared with the bandwidth roofline.
+Runs the three stages of the SmolVLM2-256M architecture (random weights) and compares each
+with the machine's own limit, measured side by side: every round times the machine probe
+and then the stage, back to back, and the stage's fraction is taken within the round.
+Shared virtual machines drift by 2x over minutes (a 2048^3 matmul measured 159-306
+GFLOP/s in one afternoon), so a peak measured once at the start says little about a stage
+timed minutes later; the median fraction over the rounds is printed, with the range.
+
+- The vision tower (one 512 px tile; with `--tiles N` also N tiles in one call, as the
+  engine sends a photo's tiles: 17 for a square photo at SmolVLM's native 2048 px) and a
+  256-token prefill are compute-bound: FLOPs counted by torch's FlopCounterMode, which does
+  not know the CPU flash-attention op, so `counted_flops` adds its formula (halved when
+  causal); the probe is a float32 (or bfloat16) 2048^3 matmul.
+- Single-token decode at batch 1 is memory-bound: the bytes it must read per token (all
+  language-model weights and the KV cache) against the probe, a 512 MiB copy.
+- `--profile` breaks the float32 tower's time down by kind of op, each kind's FLOP rate
+  against a matmul probe taken just before.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
+from collections.abc import Callable
 
 import torch
 
+GROUPS = {
+    "matmul (linear layers)": ("aten::addmm", "aten::mm", "aten::bmm"),
+    "attention kernel": ("aten::_scaled_dot_product_flash_attention_for_cpu",),
+    "GELU": ("aten::gelu",),
+    "copies, adds, layer norms": ("aten::copy_", "aten::add", "aten::native_layer_norm"),
+}
 
-def best_seconds(fn, repeats: int = 3) -> float:
+
+def seconds(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
     fn()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+    return time.perf_counter() - start
 
 
-def matmul_gflops(dtype: torch.dtype, n: int = 2048) -> float:
-    a = torch.randn(n, n, dtype=dtype)
-    b = torch.randn(n, n, dtype=dtype)
-    seconds = best_seconds(lambda: torch.mm(a, b))
-    return 2 * n**3 / seconds / 1e9
+def matmul_probe(dtype: torch.dtype, n: int = 2048) -> Callable[[], float]:
+    """A function returning the GFLOP/s of one n^3 matmul (best of two)."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    return lambda: 2 * n**3 / min(seconds(lambda: torch.mm(a, b)) for _ in range(2)) / 1e9
 
 
-def bandwidth_gbs(mib: int = 512) -> float:
+def bandwidth_probe(mib: int = 512) -> Callable[[], float]:
+    """A function returning the GB/s of copying `mib` MiB (read + write, best of two)."""
     src = torch.empty(mib * 2**20 // 4, dtype=torch.float32).fill_(1.0)
     dst = torch.empty_like(src)
-    seconds = best_seconds(lambda: dst.copy_(src))
-    return 2 * src.numel() * 4 / seconds / 1e9  # read + write
+    return lambda: 2 * src.numel() * 4 / min(seconds(lambda: dst.copy_(src)) for _ in range(2)) / 1e9
 
 
-def counted_flops(fn) -> float:
+def cpu_attention_flops(query, key, value, dropout_p=0.0, is_causal=False, *args, out_shape=None, **kwargs) -> int:
+    """FLOPs of `aten._scaled_dot_product_flash_attention_for_cpu` (shapes in, as torch's formulas get them)."""
+    from torch.utils.flop_counter import sdpa_flop_count
+
+    full = sdpa_flop_count(query, key, value)
+    return full // 2 if is_causal else full  # a causal kernel skips the masked half
+
+
+def flop_counts(fn: Callable[[], object]) -> dict[str, int]:
+    """FLOPs of one call of `fn`, by aten op name ("aten::addmm": n)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    with FlopCounterMode(display=False) as counter:
+    mapping = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: cpu_attention_flops}
+    with FlopCounterMode(display=False, custom_mapping=mapping) as counter:
         fn()
-    return float(counter.get_total_flops())
+    return {f"aten::{str(op).removeprefix('aten.').split('.')[0]}": n for op, n in counter.get_flop_counts()["Global"].items()}
+
+
+def side_by_side(stage: Callable[[], object], work: float, probe: Callable[[], float], rounds: int) -> tuple[float, list[float]]:
+    """Best stage seconds and the stage's fraction of the probe's rate, one per round."""
+    stage()  # warm-up
+    times, fractions = [], []
+    for _ in range(rounds):
+        limit = probe()
+        took = seconds(stage)
+        times.append(took)
+        fractions.append(work / took / 1e9 / limit)
+    return min(times), fractions
+
+
+def report(label: str, dtype: str, took: float, fractions: list[float], work: float, unit: str) -> None:
+    rate = work / took / 1e9
+    spread = f"{min(fractions):.0%}-{max(fractions):.0%}"
+    print(f"{label:<36}{dtype:>9}{took:>9.3f}{rate:>9.1f} {unit:<7}{statistics.median(fractions):>10.0%}{spread:>11}")
+
+
+def print_profile(fn: Callable[[], object], *, probe: Callable[[], float]) -> None:
+    """Where one call of `fn` spends its time, by kind of op, and each kind's rate against the probe."""
+    from torch.profiler import ProfilerActivity, profile
+
+    flops = flop_counts(fn)
+    peak = probe()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    self_us = {e.key: e.self_cpu_time_total for e in prof.key_averages()}
+    total = sum(self_us.values())
+    for group, ops in GROUPS.items():
+        us = sum(self_us.get(op, 0.0) for op in ops)
+        work = sum(flops.get(op, 0) for op in ops)
+        rate = f"{work / us / 1e3:8.1f} GF/s, {work / us / 1e3 / peak:4.0%} of a {peak:.0f} GF/s matmul" if work else ""
+        print(f"  {group:<30}{us / total:>5.0%} of the time {rate}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--rounds", type=int, default=5, help="probe + stage rounds per row (multi-tile row: 2)")
+    parser.add_argument("--profile", action="store_true", help="break the float32 tower's time down by op")
+    parser.add_argument("--tiles", type=int, default=17, help="also time the float32 tower on this many tiles (0: skip)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from transformers import DynamicCache, SmolVLMForConditionalGeneration
 
     from vlmcli.testing import smolvlm_256m_config
 
-    peak = {"float32": matmul_gflops(torch.float32), "bfloat16": matmul_gflops(torch.bfloat16)}
-    bandwidth = bandwidth_gbs()
-    print(f"machine: {args.threads} threads; matmul fp32 {peak['float32']:.1f} GFLOP/s, "
-          f"bf16 {peak['bfloat16']:.1f} GFLOP/s; memory bandwidth {bandwidth:.1f} GB/s")
+    probes = {"float32": matmul_probe(torch.float32), "bfloat16": matmul_probe(torch.bfloat16)}
+    bandwidth = bandwidth_probe()
+    print(f"machine: {args.threads} threads; now: matmul fp32 {probes['float32']():.1f} GFLOP/s, "
+          f"bf16 {probes['bfloat16']():.1f} GFLOP/s; memory bandwidth {bandwidth():.1f} GB/s")
 
     torch.manual_seed(0)
     model = SmolVLMForConditionalGeneration(smolvlm_256m_config()).eval()
-    print(f"{'stage':<34}{'dtype':>9}{'seconds':>9}{'achieved':>16}{'roofline':>11}")
+    print(f"{'stage':<36}{'dtype':>9}{'seconds':>9}{'achieved':>17}{'roofline':>10}{'range':>11}")
     with torch.inference_mode():
         for dtype in (torch.float32, torch.bfloat16):
             name = str(dtype).removeprefix("torch.")
+            rounds = args.rounds if dtype is torch.float32 else max(2, args.rounds // 2)
             model.to(dtype)
             size = model.config.vision_config.image_size
             pixels = torch.randn(1, 1, 3, size, size, dtype=dtype)  # (B, tiles, 3, H, W)
             vision = lambda: model.model.get_image_features(pixel_values=pixels)  # noqa: E731
-            flops, seconds = counted_flops(vision), best_seconds(vision)
-            rate = flops / seconds / 1e9
-            print(f"{'vision tower, 1 tile':<34}{name:>9}{seconds:>9.3f}{rate:>11.1f} GF/s{rate / peak[name]:>10.0%}")
+            work = sum(flop_counts(vision).values())
+            report("vision tower, 1 tile", name, *side_by_side(vision, work, probes[name], rounds), work, "GF/s")
+            if args.profile and dtype is torch.float32:
+                print_profile(vision, probe=probes[name])
+            if args.tiles > 1 and dtype is torch.float32:
+                many = torch.randn(1, args.tiles, 3, size, size, dtype=dtype)  # (B, tiles, 3, H, W)
+                tower = lambda: model.model.get_image_features(pixel_values=many)  # noqa: E731
+                work = sum(flop_counts(tower).values())
+                took, fractions = side_by_side(tower, work, probes[name], 2)
+                per_tile = f"vision tower, {args.tiles} tiles (s per tile)"
+                report(per_tile, name, took / args.tiles, fractions, work / args.tiles, "GF/s")
 
             decoder = model.model.text_model
             text = model.config.text_config
@@ -85,9 +155,8 @@ def main() -> None:
             prefill = lambda: decoder(  # noqa: E731
                 inputs_embeds=embeds, use_cache=True, past_key_values=DynamicCache(config=text)
             )
-            flops, seconds = counted_flops(prefill), best_seconds(prefill)
-            rate = flops / seconds / 1e9
-            print(f"{'prefill, 256 tokens':<34}{name:>9}{seconds:>9.3f}{rate:>11.1f} GF/s{rate / peak[name]:>10.0%}")
+            work = sum(flop_counts(prefill).values())
+            report("prefill, 256 tokens", name, *side_by_side(prefill, work, probes[name], rounds), work, "GF/s")
 
             kv = DynamicCache(config=text)
             decoder(inputs_embeds=embeds, use_cache=True, past_key_values=kv)
@@ -100,14 +169,13 @@ def main() -> None:
                     model.lm_head(hidden)
                     kv.crop(-1)  # drop the new token: every step reads a 256-token cache
 
-            seconds = best_seconds(decode) / steps
             weights = sum(p.numel() * p.element_size() for p in decoder.parameters())
             weights += model.lm_head.weight.numel() * model.lm_head.weight.element_size()
             kv_bytes = 2 * text.num_hidden_layers * 256 * text.num_key_value_heads * (
                 text.hidden_size // text.num_attention_heads
             ) * embeds.element_size()
-            rate = (weights + kv_bytes) / seconds / 1e9
-            print(f"{'decode, 1 token (batch 1)':<34}{name:>9}{seconds:>9.3f}{rate:>11.1f} GB/s{rate / bandwidth:>10.0%}")
+            took, fractions = side_by_side(decode, steps * (weights + kv_bytes), bandwidth, rounds)
+            report("decode, 1 token (batch 1)", name, took / steps, fractions, weights + kv_bytes, "GB/s")
 
 
 if __name__ == "__main__":

@@ -144,6 +144,11 @@ def test_several_prompts_jsonl_and_batches_grouped_by_size(monkeypatch, tmp_path
         assert len({"small" in r.images[0].source for r in requests}) == 1
     assert invoke(*args, "-q").exit_code == 0 and len(list(out.iterdir())) == 4  # resumed: nothing new
 
+    again = invoke(*args, "-o", tmp_path / "again", "--batch-size", "3", "--json", "-q")
+    summary = json.loads(again.stdout)  # the planned batches are reported, as the engine saw them
+    sizes = [len(requests) for requests, _ in fake.engine.calls[-summary["batches"] :]]
+    assert summary["batches"] == 6 and summary["largest_batch"] == 3 == max(sizes) and summary["mean_batch"] == 3.0
+
 
 def test_txt_sidecars_refuse_skip_overwrite(monkeypatch, tmp_path):
     root = tmp_path / "p"

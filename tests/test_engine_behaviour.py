@@ -7,6 +7,7 @@ import pytest
 from vlmcli.engine import Engine, EngineConfig, FinishEvent, GenerationConfig, ImageInput, Request, TokenEvent
 from vlmcli.engine.events import FinishReason
 from vlmcli.testing import sample_photos
+from vlmcli.tiling import ResolutionPolicy
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +151,28 @@ def test_mixed_dtype_runs_and_auto_on_cpu_is_float32(family, tiny_checkpoint):
     image = ImageInput(sample_photos()[3], source="rocket.png")
     result = engine.generate([Request(prompt="What is it?", images=(image,))], GenerationConfig(max_tokens=4))[0]
     assert result.completion_tokens >= 1 and result.visual_tokens > 0
+
+
+@pytest.mark.parametrize("family", ["idefics3", "qwen2_vl", "llava_next", "llava"])
+def test_small_vision_calls_give_the_features_of_one_call(family, tiny_checkpoint, monkeypatch):
+    """On CPU the tower takes one tile (Idefics3, LLaVA 1.5 views) or one image per call; the
+    features are bit-identical to the single call a GPU makes."""
+    import torch
+
+    from vlmcli.engine.cache import FeatureCache
+    from vlmcli.engine.vision import encode_batch
+
+    policy = ResolutionPolicy(max_tiles=4)
+    engine = Engine.load(EngineConfig(model=str(tiny_checkpoint(family)), device="cpu", dtype="float32", resolution=policy))
+    photos = sample_photos()
+    request = Request(prompt="Compare.", images=(ImageInput(photos[1]), ImageInput(photos[5])))
+    prepared = [engine.adapter.prepare(request)]
+    calls = count_encoder_calls(engine, monkeypatch)
+    small = encode_batch(engine.adapter, prepared, FeatureCache(max_entries=0))
+    assert engine.adapter.tiles_per_call == 1 and calls[0] >= 2
+    before = calls[0]
+    monkeypatch.setattr(type(engine.adapter), "tiles_per_call", property(lambda self: None))
+    one = encode_batch(engine.adapter, prepared, FeatureCache(max_entries=0))
+    assert calls[0] == before + 1  # the GPU path: one call for everything
+    assert [f["embeds"].shape for f in small.features] == [f["embeds"].shape for f in one.features]
+    assert all(torch.equal(a["embeds"], b["embeds"]) for a, b in zip(small.features, one.features))

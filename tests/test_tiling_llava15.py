@@ -114,8 +114,8 @@ def test_tiles_cover_the_image(size, rows, cols):
 
 
 def test_tiled_run_matches_transformers_on_the_same_views(folder):
-    """End to end: one tower call for all views, thumbnail first, and greedy output equal to
-    `model.generate` given the same pixel values and placeholder run."""
+    """End to end: every view through the tower (`tiles_per_call` at a time), thumbnail first,
+    and greedy output equal to `model.generate` given the same pixel values and placeholder run."""
     import torch
 
     policy = ResolutionPolicy(max_tiles=4)
@@ -137,7 +137,8 @@ def test_tiled_run_matches_transformers_on_the_same_views(folder):
         result = engine.generate([request], GenerationConfig(max_tokens=8))[0]
     finally:
         engine.adapter.model.model.get_image_features = tower
-    assert calls == [sum(p.tiles for p in plans)]  # all views of both images, one batch
+    step = engine.adapter.tiles_per_call
+    assert step == 1 and calls == [1] * sum(p.tiles for p in plans)  # CPU: one view per call
     assert result.visual_tokens == sum(p.visual_tokens for p in plans)
     assert [u.grid for u in result.images] == [p.grid for p in plans]
 

@@ -30,6 +30,11 @@ class Summary:
     """Rows this run set out to write."""
     output: str = ""
     load_s: float = 0.0
+    batches: int = 0
+    """Engine calls planned (after the --batch-size and --max-batch-tokens caps)."""
+    largest_batch: int = 0
+    batched: int = 0
+    """Items in those calls."""
     interrupted: bool = False
     errors: list[tuple[str, str]] = field(default_factory=list)
     """The first MAX_ERRORS_KEPT (path, message) pairs."""
@@ -45,6 +50,14 @@ class Summary:
                 self.error += 1
                 if len(self.errors) < MAX_ERRORS_KEPT:
                     self.errors.append((row["path"], row["error"]))
+
+    def planned(self, sizes: list[int]) -> None:
+        """Record the batch sizes the planner chose (out-of-memory halving may split them further)."""
+        self.batches, self.largest_batch, self.batched = len(sizes), max(sizes, default=0), sum(sizes)
+
+    @property
+    def mean_batch(self) -> float:
+        return self.batched / self.batches if self.batches else 0.0
 
     def begin_captioning(self) -> None:
         self.caption_started = time.monotonic()
@@ -82,6 +95,9 @@ class Summary:
             "todo": self.todo,
             "elapsed_s": round(self.elapsed_s, 3),
             "load_s": round(self.load_s, 3),
+            "batches": self.batches,
+            "mean_batch": round(self.mean_batch, 2),
+            "largest_batch": self.largest_batch,
             "items_per_s": round(self.items_per_s, 3),
             "images_per_s": round(self.images_per_s, 3),
             "interrupted": self.interrupted,

@@ -66,3 +66,14 @@ def text_dtype(requested: DType, device: "torch.device") -> "torch.dtype":
     if requested is DType.MIXED:
         return torch.bfloat16
     return resolve_dtype(requested, device)
+
+
+def vision_tiles_per_call(device: "torch.device") -> int | None:
+    """How many tiles one vision-tower call takes; None: all of a batch's at once.
+
+    On a CPU one 512 px tile (1,024 patches) already fills the cores, and a call on many
+    tiles streams activations ~17x larger through memory instead of cache: SmolVLM2-256M's
+    tower took 7% longer per tile on a photo's 17 tiles at once than one tile per call,
+    with bit-identical features (bench/RESULTS.md, "Roofline"). GPUs want the big call.
+    """
+    return 1 if device.type == "cpu" else None

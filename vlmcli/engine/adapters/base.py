@@ -267,6 +267,13 @@ class Adapter(ABC):
 
     _vision_dtype: "torch.dtype | None" = None
 
+    @property
+    def tiles_per_call(self) -> int | None:
+        """Tiles per vision-tower call on this model's device (None: all at once); see `device.py`."""
+        from vlmcli.engine.device import vision_tiles_per_call
+
+        return vision_tiles_per_call(self.model.device)
+
     def embed(self, input_ids: "torch.Tensor") -> "torch.Tensor":
         return self.model.get_input_embeddings()(input_ids)  # (B, L, D)
 

@@ -181,22 +181,30 @@ class Idefics3Adapter(Adapter):
         return {"size": {"longest_edge": self._edge(sizes)}}
 
     def encode(self, images: list[PreparedImage]) -> list[Features]:
-        """One call for all images (or clips: their frames are tiles); padding tiles are dropped."""
+        """All images' tiles (or clips' frames), `tiles_per_call` at a time; each (k * seq, D)."""
         import torch
 
-        most = max(im.inputs["pixel_values"].shape[0] for im in images)
-        values, masks = [], []
-        for im in images:
-            pv = im.inputs["pixel_values"]  # (k, 3, H, W)
-            pad = most - pv.shape[0]
-            values.append(torch.cat([pv, pv.new_zeros((pad, *pv.shape[1:]))]) if pad else pv)
-            pm = im.inputs.get("pixel_attention_mask")
-            if pm is None:
-                pm = torch.ones((pv.shape[0], *pv.shape[2:]), dtype=torch.bool)
-            masks.append(torch.cat([pm, pm.new_zeros((pad, *pm.shape[1:]))]) if pad else pm)
-        pixel_values = torch.stack(values).to(self.model.device, self.vision_dtype)  # (N, K, 3, H, W)
-        pixel_mask = torch.stack(masks).to(self.model.device)  # (N, K, H, W)
-        out = self.model.model.get_image_features(
-            pixel_values=pixel_values, pixel_attention_mask=pixel_mask, return_dict=True
-        )
-        return [{"embeds": f.reshape(-1, f.shape[-1])} for f in out.pooler_output]  # each (k * seq, D)
+        tiles = torch.cat([im.inputs["pixel_values"] for im in images])  # (S, 3, H, W)
+        masks = torch.cat([self._tile_mask(im.inputs) for im in images])  # (S, H, W)
+        tiles, masks = tiles.to(self.model.device, self.vision_dtype), masks.to(self.model.device)
+        step = self.tiles_per_call or len(tiles)
+        chunks = []
+        for start in range(0, len(tiles), step):
+            out = self.model.model.get_image_features(
+                pixel_values=tiles[None, start : start + step],  # (1, c, 3, H, W)
+                pixel_attention_mask=masks[None, start : start + step],  # (1, c, H, W)
+                return_dict=True,
+            )
+            chunks.append(out.pooler_output[0])  # (c * seq, D)
+        features = torch.cat(chunks)  # (S * seq, D)
+        per_tile = features.shape[0] // len(tiles)
+        counts = [im.inputs["pixel_values"].shape[0] * per_tile for im in images]
+        return [{"embeds": f} for f in features.split(counts)]
+
+    @staticmethod
+    def _tile_mask(inputs: dict[str, Any]) -> "torch.Tensor":
+        """(k, H, W) True on real pixels; all True when the processor gave no mask."""
+        import torch
+
+        pv, mask = inputs["pixel_values"], inputs.get("pixel_attention_mask")  # (k, 3, H, W), (k, H, W)
+        return mask if mask is not None else torch.ones((pv.shape[0], *pv.shape[2:]), dtype=torch.bool)

@@ -102,13 +102,17 @@ class LlavaAdapter(Adapter):
         return self.processor.image_token * image.visual_tokens
 
     def encode(self, images: list[PreparedImage]) -> list[Features]:
-        """Every view of every image in one tower call; per image its views' features, in order."""
+        """Every view of every image, `tiles_per_call` views per tower call (all on GPUs); per
+        image its views' features, in order."""
         import torch
 
         pixel_values = torch.cat([im.inputs["pixel_values"] for im in images])  # (V, 3, H, W)
         pixel_values = pixel_values.to(self.model.device, self.vision_dtype)
-        out = self.model.model.get_image_features(pixel_values=pixel_values, return_dict=True)
-        per_view = list(out.pooler_output)  # V tensors, each (p^2, D)
+        step = self.tiles_per_call or len(pixel_values)
+        per_view = []  # V tensors, each (p^2, D)
+        for start in range(0, len(pixel_values), step):
+            out = self.model.model.get_image_features(pixel_values=pixel_values[start : start + step], return_dict=True)
+            per_view += list(out.pooler_output)
         features, start = [], 0
         for im in images:
             views = int(im.inputs["pixel_values"].shape[0])
