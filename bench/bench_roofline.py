@@ -14,8 +14,9 @@ timed minutes later; the median fraction over the rounds is printed, with the ra
   256-token prefill are compute-bound: FLOPs counted by torch's FlopCounterMode, which does
   not know the CPU flash-attention op, so `counted_flops` adds its formula (halved when
   causal); the probe is a float32 (or bfloat16) 2048^3 matmul.
-- Single-token decode at batch 1 is memory-bound: the bytes it must read per token (all
-  language-model weights and the KV cache) against the probe, a 512 MiB copy.
+- Single-token decode at batch 1 (with the engine's in-place KV cache) is memory-bound:
+  the bytes it must read per token (all language-model weights and the KV cache) against
+  the probe, a 512 MiB copy.
 - `--profile` breaks the float32 tower's time down by kind of op, each kind's FLOP rate
   against a matmul probe taken just before.
 """
@@ -117,8 +118,9 @@ def main() -> None:
     parser.add_argument("--tiles", type=int, default=17, help="also time the float32 tower on this many tiles (0: skip)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    from transformers import DynamicCache, SmolVLMForConditionalGeneration
+    from transformers import SmolVLMForConditionalGeneration
 
+    from vlmcli.engine.kvcache import growing_cache
     from vlmcli.testing import smolvlm_256m_config
 
     probes = {"float32": matmul_probe(torch.float32), "bfloat16": matmul_probe(torch.bfloat16)}
@@ -153,12 +155,12 @@ def main() -> None:
             text = model.config.text_config
             embeds = torch.randn(1, 256, text.hidden_size, dtype=dtype)  # (B, L, D)
             prefill = lambda: decoder(  # noqa: E731
-                inputs_embeds=embeds, use_cache=True, past_key_values=DynamicCache(config=text)
+                inputs_embeds=embeds, use_cache=True, past_key_values=growing_cache(text, reserve=64)
             )
             work = sum(flop_counts(prefill).values())
             report("prefill, 256 tokens", name, *side_by_side(prefill, work, probes[name], rounds), work, "GF/s")
 
-            kv = DynamicCache(config=text)
+            kv = growing_cache(text, reserve=1)  # the engine's in-place KV cache
             decoder(inputs_embeds=embeds, use_cache=True, past_key_values=kv)
             step = embeds[:, -1:]
             steps = 16

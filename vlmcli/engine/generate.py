@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from vlmcli.engine.adapters.base import Adapter, PreparedRequest
 from vlmcli.engine.batch import collate
 from vlmcli.engine.cache import FeatureCache
+from vlmcli.engine.kvcache import growing_cache
 from vlmcli.engine.config import GenerationConfig
 from vlmcli.engine.detok import TextStream
 from vlmcli.engine.events import (
@@ -105,9 +106,7 @@ def generate_stream(
         embeds = adapter.embed(input_ids)  # (B, L, D)
         merged = adapter.merge(input_ids, embeds, vision.features)
         positions = adapter.prefill_positions(input_ids, mask, extras=extras, requests=requests)
-        from transformers import DynamicCache
-
-        kv = DynamicCache(config=model.config.get_text_config(decoder=True))
+        kv = growing_cache(model.config.get_text_config(decoder=True), reserve=gen.max_tokens)
         logits = _forward(adapter, merged.embeds, mask, positions, kv, merged.decoder_kwargs)  # (B, V)
         timings.prefill_s = time.perf_counter() - start
 

@@ -1,0 +1,106 @@
+"""A KV cache that appends in place instead of re-concatenating every step.
+
+transformers' `DynamicCache` grows each layer with `torch.cat`, so every decode step copies
+the whole cache: 11% of a batch-1 decode step of SmolVLM2-256M at a 256-token context
+(profile in bench/RESULTS.md, "Decode KV cache"), and a cost that grows with the context
+(a 4,000-token video prompt copies ~180 MB per step). `growing_cache` returns a
+`DynamicCache` whose full-attention layers keep spare capacity (the tokens still to be
+generated) and hand attention views of the filled part; the arithmetic is unchanged, so
+the logits are bit-identical to `DynamicCache`'s (tests/test_engine_kvcache.py).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+
+def growing_cache(text_config: Any, *, reserve: int) -> Any:
+    """A `DynamicCache` for `text_config` whose plain layers reserve `reserve` extra positions."""
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+
+    cache = DynamicCache(config=text_config)
+    cache.layers = [
+        _growing_layer_class()(reserve=reserve) if type(layer) is DynamicLayer else layer for layer in cache.layers
+    ]
+    return cache
+
+
+_CLASS: type | None = None
+
+
+def _growing_layer_class() -> type:
+    """`GrowingLayer`, defined on first use so that importing this module does not import transformers."""
+    global _CLASS
+    if _CLASS is not None:
+        return _CLASS
+    from transformers.cache_utils import DynamicLayer
+
+    class GrowingLayer(DynamicLayer):
+        """A `DynamicLayer` over buffers (B, H, capacity, D) filled up to `length`."""
+
+        def __init__(self, *, reserve: int) -> None:
+            super().__init__()
+            self.reserve = reserve
+            self.length = 0
+            self._keys: torch.Tensor | None = None
+            self._values: torch.Tensor | None = None
+
+        def update(
+            self, key_states: "torch.Tensor", value_states: "torch.Tensor", *args: Any, **kwargs: Any
+        ) -> tuple["torch.Tensor", "torch.Tensor"]:
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+            new = key_states.shape[-2]
+            end = self.length + new
+            if self._keys is None or end > self._keys.shape[-2]:
+                capacity = end + self.reserve if self._keys is None else max(end + self.reserve, 2 * end)
+                self._grow(key_states, value_states, capacity=capacity)
+            self._keys[..., self.length : end, :].copy_(key_states)  # (B, H, new, D)
+            self._values[..., self.length : end, :].copy_(value_states)
+            self.length = end
+            self._expose()
+            return self.keys, self.values
+
+        def _grow(self, key_states: "torch.Tensor", value_states: "torch.Tensor", *, capacity: int) -> None:
+            keys = key_states.new_empty((*key_states.shape[:-2], capacity, key_states.shape[-1]))  # (B, H, C, D)
+            values = value_states.new_empty((*value_states.shape[:-2], capacity, value_states.shape[-1]))
+            if self._keys is not None:
+                keys[..., : self.length, :].copy_(self._keys[..., : self.length, :])
+                values[..., : self.length, :].copy_(self._values[..., : self.length, :])
+            self._keys, self._values = keys, values
+
+        def _expose(self) -> None:
+            self.keys = self._keys[..., : self.length, :]  # (B, H, length, D), a view
+            self.values = self._values[..., : self.length, :]
+
+        def crop(self, tokens_to_remove: int) -> None:
+            super().crop(tokens_to_remove)
+            if self.is_initialized and self._keys is not None:
+                self.length = self.keys.shape[-2]
+
+        def _adopt(self) -> None:
+            """After an operation that replaced `keys`/`values` outright: they become the buffers."""
+            self._keys, self._values = self.keys, self.values
+            self.length = self.keys.shape[-2]
+
+        def batch_repeat_interleave(self, repeats: int) -> None:
+            super().batch_repeat_interleave(repeats)
+            if self.length:
+                self._adopt()
+
+        def batch_select_indices(self, indices: "torch.Tensor") -> None:
+            super().batch_select_indices(indices)
+            if self.length:
+                self._adopt()
+
+        def reset(self) -> None:
+            super().reset()
+            self._keys = self._values = None
+            self.length = 0
+
+    _CLASS = GrowingLayer
+    return _CLASS
