@@ -15,7 +15,8 @@ timed minutes later; the median fraction over the rounds is printed, with the ra
   not know the CPU flash-attention op, so `counted_flops` adds its formula (halved when
   causal); the probe is a float32 (or bfloat16) 2048^3 matmul.
 - Single-token decode at batch 1 (with the engine's in-place KV cache) is memory-bound:
-  the bytes it must read per token (all language-model weights and the KV cache) against
+  the bytes it must read per token (the language model's weights but the embedding table,
+  of which it reads one row; the LM head; the KV cache) against
   the probe, a 512 MiB copy.
 - `--profile` breaks the float32 tower's time down by kind of op, each kind's FLOP rate
   against a matmul probe taken just before.
@@ -171,8 +172,9 @@ def main() -> None:
                     model.lm_head(hidden)
                     kv.crop(-1)  # drop the new token: every step reads a 256-token cache
 
-            weights = sum(p.numel() * p.element_size() for p in decoder.parameters())
-            weights += model.lm_head.weight.numel() * model.lm_head.weight.element_size()
+            nbytes = lambda t: t.numel() * t.element_size()  # noqa: E731
+            weights = sum(nbytes(p) for p in decoder.parameters()) + nbytes(model.lm_head.weight)
+            weights -= nbytes(decoder.get_input_embeddings().weight)  # a step reads one row of it
             kv_bytes = 2 * text.num_hidden_layers * 256 * text.num_key_value_heads * (
                 text.hidden_size // text.num_attention_heads
             ) * embeds.element_size()
