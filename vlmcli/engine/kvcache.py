@@ -11,6 +11,7 @@ the logits are bit-identical to `DynamicCache`'s (tests/test_engine_kvcache.py).
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -29,14 +30,9 @@ def growing_cache(text_config: Any, *, reserve: int) -> Any:
     return cache
 
 
-_CLASS: type | None = None
-
-
+@functools.cache
 def _growing_layer_class() -> type:
     """`GrowingLayer`, defined on first use so that importing this module does not import transformers."""
-    global _CLASS
-    if _CLASS is not None:
-        return _CLASS
     from transformers.cache_utils import DynamicLayer
 
     class GrowingLayer(DynamicLayer):
@@ -102,5 +98,4 @@ def _growing_layer_class() -> type:
             self._keys = self._values = None
             self.length = 0
 
-    _CLASS = GrowingLayer
-    return _CLASS
+    return GrowingLayer
