@@ -1,6 +1,6 @@
 """caption-dir throughput: the in-process pipeline against a plain transformers loop.
 
-    python bench/bench_caption_dir.py [--model DIR] [--images 24] [--batch-size 0] [--tokens 64]
+    python bench/bench_caption_dir.py [--model DIR] [--images 24] [--batch-size 0] [--tokens 64] [--hf-batch-size 4]
 
 Both sides caption the same distinct JPEG files (crops and flips of the bundled photos)
 with the same model and prompt, generating exactly `--tokens` new tokens (EOS ignored:
@@ -11,6 +11,8 @@ process, so its peak RSS is its own; model loading is excluded from both rates.
   batching by size, background decoding, batched engine calls, Parquet shards.
 - transformers: for each file, PIL open -> processor(chat template, image) ->
   `model.generate(do_sample=False)`, one image at a time.
+- hf-pipeline: transformers' own `pipeline("image-text-to-text")` on all files with
+  `batch_size=--hf-batch-size` (chat messages with the image, greedy, same token count).
 
 Default model: a tiny random idefics3 checkpoint built on the fly (fast, measures the
 pipeline's overheads more than the model). For a real-size model:
@@ -125,11 +127,46 @@ def run_transformers(model: str, images: Path, args: argparse.Namespace) -> dict
     return {"images": len(files), "seconds": seconds, "images_per_s": len(files) / seconds, "load_s": load_s, "peak_rss_mb": peak_rss_mb()}
 
 
+def run_hf_pipeline(model: str, images: Path, args: argparse.Namespace) -> dict:
+    import torch
+    from PIL import Image
+    from transformers import pipeline
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = torch.bfloat16 if device == "cuda" and args.dtype != "float32" else torch.float32
+    start = time.perf_counter()
+    pipe = pipeline("image-text-to-text", model=model, device=device, dtype=dtype)
+    load_s = time.perf_counter() - start
+    files = sorted(images.glob("*.jpg"))
+    start = time.perf_counter()
+    chats = [
+        [{"role": "user", "content": [{"type": "image", "image": Image.open(p).convert("RGB")}, {"type": "text", "text": PROMPT}]}]
+        for p in files
+    ]
+    generate = {"do_sample": False, "max_new_tokens": args.tokens, "min_new_tokens": args.tokens}
+    batch, note = args.hf_batch_size, ""
+    try:
+        out = pipe(text=chats, batch_size=batch, return_full_text=False, generate_kwargs=generate)
+    except RuntimeError as err:  # its collate cannot stack images of different tile counts (SmolVLM)
+        note = f"batch {batch} failed ({str(err).splitlines()[0][:80]}); ran batch 1"
+        batch, start = 1, time.perf_counter()
+        out = pipe(text=chats, batch_size=1, return_full_text=False, generate_kwargs=generate)
+    seconds = time.perf_counter() - start
+    assert len(out) == len(files)
+    return {
+        "images": len(files), "seconds": seconds, "images_per_s": len(files) / seconds, "load_s": load_s,
+        "peak_rss_mb": peak_rss_mb(), "note": note,
+    }
+
+
+RUNNERS = {"pipeline": run_pipeline, "transformers": run_transformers, "hf-pipeline": run_hf_pipeline}
+
+
 def child(mode: str, model: str, images: Path, args: argparse.Namespace) -> dict:
     """Run one side in a fresh process (its own peak RSS) and return its JSON report."""
     cmd = [sys.executable, __file__, "--child", mode, "--model", model, "--image-dir", str(images)]
     cmd += ["--tokens", str(args.tokens), "--batch-size", str(args.batch_size), "--dtype", args.dtype]
-    cmd += ["--decode-threads", str(args.decode_threads)]
+    cmd += ["--decode-threads", str(args.decode_threads), "--hf-batch-size", str(args.hf_batch_size)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         sys.exit(f"{mode} failed:\n{done.stderr[-3000:]}")
@@ -144,12 +181,12 @@ def main() -> None:
     parser.add_argument("--decode-threads", type=int, default=2)
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--dtype", default="float32", choices=["float32", "auto", "bfloat16"])
-    parser.add_argument("--child", choices=["pipeline", "transformers"], help=argparse.SUPPRESS)
+    parser.add_argument("--hf-batch-size", type=int, default=4, help="batch size of transformers' pipeline side")
+    parser.add_argument("--child", choices=list(RUNNERS), help=argparse.SUPPRESS)
     parser.add_argument("--image-dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        runner = run_pipeline if args.child == "pipeline" else run_transformers
-        print(json.dumps(runner(args.model, Path(args.image_dir), args)))
+        print(json.dumps(RUNNERS[args.child](args.model, Path(args.image_dir), args)))
         return
 
     import torch
@@ -165,12 +202,14 @@ def main() -> None:
     make_images(images, args.images)
     print(f"model: {model}; {args.images} images; {args.tokens} new tokens (EOS ignored); dtype {args.dtype}")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cpus, cuda={torch.cuda.is_available()}")
-    reports = {mode: child(mode, model, images, args) for mode in ("transformers", "pipeline")}
+    reports = {mode: child(mode, model, images, args) for mode in ("transformers", "hf-pipeline", "pipeline")}
     print(f"{'side':<14}{'images':>8}{'seconds':>10}{'images/s':>10}{'load s':>8}{'peak RSS MB':>13}")
     for mode, r in reports.items():
-        print(f"{mode:<14}{r['images']:>8}{r['seconds']:>10.2f}{r['images_per_s']:>10.2f}{r['load_s']:>8.2f}{r['peak_rss_mb']:>13.0f}")
-    ratio = reports["pipeline"]["images_per_s"] / reports["transformers"]["images_per_s"]
-    print(f"pipeline / transformers: {ratio:.2f}x images/s")
+        print(f"{mode:<14}{r['images']:>8}{r['seconds']:>10.2f}{r['images_per_s']:>10.2f}{r['load_s']:>8.2f}"
+              f"{r['peak_rss_mb']:>13.0f}  {r.get('note', '')}")
+    for other in ("transformers", "hf-pipeline"):
+        ratio = reports["pipeline"]["images_per_s"] / reports[other]["images_per_s"]
+        print(f"pipeline / {other}: {ratio:.2f}x images/s")
 
 
 if __name__ == "__main__":

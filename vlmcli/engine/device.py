@@ -68,12 +68,20 @@ def text_dtype(requested: DType, device: "torch.device") -> "torch.dtype":
     return resolve_dtype(requested, device)
 
 
-def vision_tiles_per_call(device: "torch.device") -> int | None:
-    """How many tiles one vision-tower call takes; None: all of a batch's at once.
+CPU_PATCHES_PER_CALL = 1024
+"""Patches one CPU vision-tower call takes: one 512 px SigLIP tile of SmolVLM2-256M."""
 
-    On a CPU one 512 px tile (1,024 patches) already fills the cores, and a call on many
+
+def vision_tiles_per_call(device: "torch.device", *, patches_per_tile: int) -> int | None:
+    """How many fixed-size tiles one vision-tower call takes; None: all of a batch's at once.
+
+    On a CPU a tile of ~1,000 patches already fills the cores, and a call on many such
     tiles streams activations ~17x larger through memory instead of cache: SmolVLM2-256M's
-    tower took 7% longer per tile on a photo's 17 tiles at once than one tile per call,
-    with bit-identical features (bench/RESULTS.md, "Roofline"). GPUs want the big call.
+    tower took ~7% longer per tile on a photo's 17 tiles at once than one tile per call,
+    with bit-identical features (bench/RESULTS.md, "Roofline"). Small tiles are grouped up
+    to CPU_PATCHES_PER_CALL patches, since per-call overhead dominates tiny towers (a tiny
+    test model captioned 1.8x slower one tile per call). GPUs want the big call.
     """
-    return 1 if device.type == "cpu" else None
+    if device.type != "cpu":
+        return None
+    return max(1, CPU_PATCHES_PER_CALL // max(1, patches_per_tile))

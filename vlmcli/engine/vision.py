@@ -1,10 +1,10 @@
 """Vision features for a batch of requests, through the feature cache, then reduced.
 
-All images the cache does not hold are encoded in one vision-tower call on GPUs (the same
-batch transformers would build), one image per call on CPUs (`adapter.tiles_per_call`,
-which Idefics3 also applies to the tiles of one image: small calls keep activations in
-cache); each is then stored per image; clips likewise. Cached items skip the encoder. The cache holds the encoder's own output; temporal pooling
-and compression (`adapter.reducer`) are applied afterwards, so they never invalidate it.
+All images the cache does not hold are encoded together (the same batch transformers would
+build; on CPU, families that cut fixed-size tiles take them `adapter.tiles_per_call` at a
+time), then stored per image; clips likewise. Cached items skip the encoder. The cache
+holds the encoder's own output; temporal pooling and compression (`adapter.reducer`) are
+applied afterwards, so they never invalidate it.
 """
 
 from __future__ import annotations
@@ -46,22 +46,14 @@ def _cached(
     return [f for f in found if f is not None], hit, 1
 
 
-def _calls(encode: Callable[[list[Any]], list[Features]], *, small: bool) -> Callable[[list[Any]], list[Features]]:
-    """`encode` as it is, or one item per call when the device wants `small` calls."""
-    if not small:
-        return encode
-    return lambda items: [features for item in items for features in encode([item])]
-
-
 def encode_batch(adapter: Adapter, requests: list[PreparedRequest], cache: FeatureCache) -> VisionOutput:
     images: list[PreparedImage] = [im for r in requests for im in r.images]
     videos: list[PreparedVideo] = [v for r in requests for v in r.videos]
     fingerprint = adapter.fingerprint
     image_keys = [feature_key(image_key=f"{im.source.key}:{im.variant}", fingerprint=fingerprint) for im in images]
     video_keys = [feature_key(image_key=f"video:{v.source.key}:{v.variant}", fingerprint=fingerprint) for v in videos]
-    small = adapter.tiles_per_call is not None
-    image_feats, image_hits, calls = _cached(images, image_keys, cache, _calls(adapter.encode, small=small))
-    video_feats, video_hits, video_calls = _cached(videos, video_keys, cache, _calls(adapter.encode_videos, small=small))
+    image_feats, image_hits, calls = _cached(images, image_keys, cache, adapter.encode)
+    video_feats, video_hits, video_calls = _cached(videos, video_keys, cache, adapter.encode_videos)
     reduce = adapter.reducer.apply
     features, hits = [], []
     image_at = video_at = 0

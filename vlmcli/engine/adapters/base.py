@@ -269,10 +269,13 @@ class Adapter(ABC):
 
     @property
     def tiles_per_call(self) -> int | None:
-        """Tiles per vision-tower call on this model's device (None: all at once); see `device.py`."""
+        """Fixed-size tiles per vision-tower call on this model's device (None: all at once),
+        for families that cut such tiles (Idefics3, LLaVA 1.5's own tiling); see `device.py`."""
         from vlmcli.engine.device import vision_tiles_per_call
 
-        return vision_tiles_per_call(self.model.device)
+        vision = self.config.vision_config
+        patches = (int(vision.image_size) // int(vision.patch_size)) ** 2
+        return vision_tiles_per_call(self.model.device, patches_per_tile=patches)
 
     def embed(self, input_ids: "torch.Tensor") -> "torch.Tensor":
         return self.model.get_input_embeddings()(input_ids)  # (B, L, D)
