@@ -17,14 +17,27 @@ import time
 import torch
 
 
-def decode(decoder, prompt: torch.Tensor, kv, steps: int) -> tuple[torch.Tensor, float]:
-    """Hidden states of `steps` decode steps after prefilling `prompt`, and seconds per step."""
+def decode(decoder, prompt: torch.Tensor, kv, steps: int, *, step=None) -> tuple[torch.Tensor, float]:
+    """Hidden states of `steps` decode steps after prefilling `prompt` (with `decoder`), and
+    seconds per step; the steps run through `step` (a compiled decoder, say) when given."""
+    step = decoder if step is None else step
     hidden = decoder(inputs_embeds=prompt, use_cache=True, past_key_values=kv).last_hidden_state[:, -1:]
     outs, start = [], time.perf_counter()
     for _ in range(steps):
-        hidden = decoder(inputs_embeds=hidden, use_cache=True, past_key_values=kv).last_hidden_state  # (1, 1, D)
+        hidden = step(inputs_embeds=hidden, use_cache=True, past_key_values=kv).last_hidden_state  # (1, 1, D)
         outs.append(hidden)
     return torch.cat(outs), (time.perf_counter() - start) / steps
+
+
+def smolvlm_language_model():
+    """SmolVLM2-256M's language model (random weights, seed 0) and its text config."""
+    from transformers import SmolVLMForConditionalGeneration
+
+    from vlmcli.testing import smolvlm_256m_config
+
+    torch.manual_seed(0)
+    model = SmolVLMForConditionalGeneration(smolvlm_256m_config()).eval()
+    return model.model.text_model, model.config.text_config
 
 
 def main() -> None:
@@ -33,14 +46,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=24)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    from transformers import DynamicCache, SmolVLMForConditionalGeneration
+    from transformers import DynamicCache
 
     from vlmcli.engine.kvcache import growing_cache
-    from vlmcli.testing import smolvlm_256m_config
 
-    torch.manual_seed(0)
-    model = SmolVLMForConditionalGeneration(smolvlm_256m_config()).eval()
-    decoder, text = model.model.text_model, model.config.text_config
+    decoder, text = smolvlm_language_model()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; ms per decode step (median of {args.rounds})")
     print(f"{'context':>8}{'DynamicCache':>14}{'in place':>10}{'speed-up':>10}")
     with torch.inference_mode():
