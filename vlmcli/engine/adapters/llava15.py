@@ -9,7 +9,8 @@ LLaVA 1.5 has no native knob (`vlmcli.tiling.plan_llava15` chooses the grid): th
 letterboxed into a rows x cols canvas of tower-sized tiles (padding in the processor's
 mean colour, as LLaVA 1.5's own "pad" preprocessing), cut row-major, and a letterboxed
 global thumbnail is put first (LLaVA-NeXT's order). All views of all images of a batch go
-through the vision tower in one call; each view's features are concatenated, thumbnail
+through the vision tower together (in calls of `tiles_per_call` on CPU, one call on GPUs);
+each view's features are concatenated, thumbnail
 first, into one run of (1 + rows*cols) * p^2 `<image>` tokens. LLaVA 1.5 has no
 `image_newline` embedding and was never trained on tiles, so no separator is added: the
 model sees the views as one long image sequence. A grid of one crop is the untiled
