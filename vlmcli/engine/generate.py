@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 from vlmcli.engine.adapters.base import Adapter, PreparedRequest
 from vlmcli.engine.batch import collate
 from vlmcli.engine.cache import FeatureCache
-from vlmcli.engine.kvcache import growing_cache
 from vlmcli.engine.config import GenerationConfig
 from vlmcli.engine.detok import TextStream
 from vlmcli.engine.events import (
@@ -34,6 +33,7 @@ from vlmcli.engine.events import (
     Timings,
     TokenEvent,
 )
+from vlmcli.engine.kvcache import growing_cache
 from vlmcli.engine.sampling import apply_repetition_penalty, choose_next, make_generators
 from vlmcli.engine.vision import encode_batch
 from vlmcli.errors import ContextLengthError
