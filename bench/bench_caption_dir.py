@@ -64,6 +64,22 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+def report(*, images: int, seconds: float, load_s: float, note: str = "") -> dict:
+    """One side's JSON report (rates exclude model loading; peak RSS is this process's)."""
+    return {
+        "images": images, "seconds": seconds, "images_per_s": images / seconds, "load_s": load_s,
+        "peak_rss_mb": peak_rss_mb(), "note": note,
+    }
+
+
+def transformers_device(args: argparse.Namespace) -> tuple[str, "object"]:
+    """Device and dtype for the transformers sides: bf16 on a GPU unless --dtype float32."""
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return device, torch.bfloat16 if device == "cuda" and args.dtype != "float32" else torch.float32
+
+
 def run_pipeline(model: str, images: Path, args: argparse.Namespace) -> dict:
     from vlmcli.captions.config import CaptionJob
     from vlmcli.captions.pipeline import run
@@ -91,13 +107,7 @@ def run_pipeline(model: str, images: Path, args: argparse.Namespace) -> dict:
 
     rows = pq.read_table(out).to_pylist()
     assert summary.error == 0 and all(r["completion_tokens"] == args.tokens for r in rows), "every caption must be full length"
-    return {
-        "images": summary.ok,
-        "seconds": wall - summary.load_s,
-        "images_per_s": summary.ok / (wall - summary.load_s),
-        "load_s": summary.load_s,
-        "peak_rss_mb": peak_rss_mb(),
-    }
+    return report(images=summary.ok, seconds=wall - summary.load_s, load_s=summary.load_s)
 
 
 def run_transformers(model: str, images: Path, args: argparse.Namespace) -> dict:
@@ -105,8 +115,7 @@ def run_transformers(model: str, images: Path, args: argparse.Namespace) -> dict
     from PIL import Image
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype = torch.bfloat16 if device == "cuda" and args.dtype != "float32" else torch.float32
+    device, dtype = transformers_device(args)
     start = time.perf_counter()
     processor = AutoProcessor.from_pretrained(model)
     net = AutoModelForImageTextToText.from_pretrained(model, dtype=dtype).to(device).eval()
@@ -124,16 +133,14 @@ def run_transformers(model: str, images: Path, args: argparse.Namespace) -> dict
             out = net.generate(**inputs, do_sample=False, max_new_tokens=args.tokens, min_new_tokens=args.tokens)
             assert out.shape[1] - inputs["input_ids"].shape[1] == args.tokens
     seconds = time.perf_counter() - start
-    return {"images": len(files), "seconds": seconds, "images_per_s": len(files) / seconds, "load_s": load_s, "peak_rss_mb": peak_rss_mb()}
+    return report(images=len(files), seconds=seconds, load_s=load_s)
 
 
 def run_hf_pipeline(model: str, images: Path, args: argparse.Namespace) -> dict:
-    import torch
     from PIL import Image
     from transformers import pipeline
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype = torch.bfloat16 if device == "cuda" and args.dtype != "float32" else torch.float32
+    device, dtype = transformers_device(args)
     start = time.perf_counter()
     pipe = pipeline("image-text-to-text", model=model, device=device, dtype=dtype)
     load_s = time.perf_counter() - start
@@ -144,19 +151,16 @@ def run_hf_pipeline(model: str, images: Path, args: argparse.Namespace) -> dict:
         for p in files
     ]
     generate = {"do_sample": False, "max_new_tokens": args.tokens, "min_new_tokens": args.tokens}
-    batch, note = args.hf_batch_size, ""
+    note = ""
     try:
-        out = pipe(text=chats, batch_size=batch, return_full_text=False, generate_kwargs=generate)
+        out = pipe(text=chats, batch_size=args.hf_batch_size, return_full_text=False, generate_kwargs=generate)
     except RuntimeError as err:  # its collate cannot stack images of different tile counts (SmolVLM)
-        note = f"batch {batch} failed ({str(err).splitlines()[0][:80]}); ran batch 1"
-        batch, start = 1, time.perf_counter()
+        note = f"batch {args.hf_batch_size} failed ({str(err).splitlines()[0][:80]}); ran batch 1"
+        start = time.perf_counter()
         out = pipe(text=chats, batch_size=1, return_full_text=False, generate_kwargs=generate)
     seconds = time.perf_counter() - start
     assert len(out) == len(files)
-    return {
-        "images": len(files), "seconds": seconds, "images_per_s": len(files) / seconds, "load_s": load_s,
-        "peak_rss_mb": peak_rss_mb(), "note": note,
-    }
+    return report(images=len(files), seconds=seconds, load_s=load_s, note=note)
 
 
 RUNNERS = {"pipeline": run_pipeline, "transformers": run_transformers, "hf-pipeline": run_hf_pipeline}
@@ -206,7 +210,7 @@ def main() -> None:
     print(f"{'side':<14}{'images':>8}{'seconds':>10}{'images/s':>10}{'load s':>8}{'peak RSS MB':>13}")
     for mode, r in reports.items():
         print(f"{mode:<14}{r['images']:>8}{r['seconds']:>10.2f}{r['images_per_s']:>10.2f}{r['load_s']:>8.2f}"
-              f"{r['peak_rss_mb']:>13.0f}  {r.get('note', '')}")
+              f"{r['peak_rss_mb']:>13.0f}  {r['note']}")
     for other in ("transformers", "hf-pipeline"):
         ratio = reports["pipeline"]["images_per_s"] / reports[other]["images_per_s"]
         print(f"pipeline / {other}: {ratio:.2f}x images/s")

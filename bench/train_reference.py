@@ -34,8 +34,8 @@ from bench.world.aux import AuxHead  # noqa: E402
 from bench.world.batches import answer_hits, collate, encode  # noqa: E402
 from bench.world.frames import training_indices  # noqa: E402
 from bench.world.model import ReferenceSize, build, save  # noqa: E402
-from vlmcli.testing.qwen import MERGE  # noqa: E402
 from bench.world.tasks import TASK_NAMES, Split, example_rng, make_example  # noqa: E402
+from vlmcli.testing.qwen import MERGE  # noqa: E402
 
 TASK_WEIGHTS = {  # harder tasks are drawn more often; every task is drawn
     "color": 1.0, "size": 1.0, "side": 1.0, "left": 1.0, "count": 2.0, "word": 2.0, "detail": 2.0,

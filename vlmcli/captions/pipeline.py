@@ -173,7 +173,7 @@ def run(
                 batch_size=job.batch_size or auto_batch_size("cpu"),
                 max_tokens=job.max_batch_tokens or auto_max_batch_tokens("cpu"),
             )
-            summary.planned([len(b) for b in batches])
+            summary.planned(batches)
             run_ray(batches, job=job, load_engine=load_engine, emit=emit)
         elif plan.tasks:
             engine = load_engine(job.engine)
@@ -190,7 +190,7 @@ def run(
                 max_tokens=job.max_batch_tokens or auto_max_batch_tokens(device),
                 tokens=token_estimator(engine, job.videos),
             )
-            summary.planned([len(b) for b in batches])
+            summary.planned(batches)
             run_local(batches, runner=runner, job=job, emit=emit)
     summary.finish()
     return summary

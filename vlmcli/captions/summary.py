@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence, Sized
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,8 +52,9 @@ class Summary:
                 if len(self.errors) < MAX_ERRORS_KEPT:
                     self.errors.append((row["path"], row["error"]))
 
-    def planned(self, sizes: list[int]) -> None:
-        """Record the batch sizes the planner chose (out-of-memory halving may split them further)."""
+    def planned(self, batches: Sequence[Sized]) -> None:
+        """Record the batches the planner chose (out-of-memory halving may split them further)."""
+        sizes = [len(b) for b in batches]
         self.batches, self.largest_batch, self.batched = len(sizes), max(sizes, default=0), sum(sizes)
 
     @property

@@ -84,4 +84,4 @@ def vision_tiles_per_call(device: "torch.device", *, patches_per_tile: int) -> i
     """
     if device.type != "cpu":
         return None
-    return max(1, CPU_PATCHES_PER_CALL // max(1, patches_per_tile))
+    return max(1, CPU_PATCHES_PER_CALL // patches_per_tile)
