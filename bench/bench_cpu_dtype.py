@@ -33,24 +33,27 @@ def best_of(fn, repeats: int) -> float:
 def stages(model, dtype: torch.dtype, repeats: int) -> dict[str, float]:
     from transformers import DynamicCache
 
+    from vlmcli.engine.kvcache import cache_keyword
+
     model = model.to(dtype)
     vision_size = model.config.vision_config.image_size
     pixels = torch.randn(1, 1, 3, vision_size, vision_size, dtype=dtype)  # (B, tiles, 3, H, W)
     decoder = model.model.text_model
+    key = cache_keyword(decoder)  # `cache` from transformers 5.24, `past_key_values` before
     embeds = torch.randn(1, 256, model.config.text_config.hidden_size, dtype=dtype)  # (B, L, D)
 
     def vision():
         model.model.get_image_features(pixel_values=pixels)
 
     def prefill():
-        decoder(inputs_embeds=embeds, use_cache=True, past_key_values=DynamicCache(config=model.config.text_config))
+        decoder(inputs_embeds=embeds, use_cache=True, **{key: DynamicCache(config=model.config.text_config)})
 
     def decode():
         kv = DynamicCache(config=model.config.text_config)
-        decoder(inputs_embeds=embeds, use_cache=True, past_key_values=kv)
+        decoder(inputs_embeds=embeds, use_cache=True, **{key: kv})
         step = embeds[:, -1:]
         for _ in range(32):
-            hidden = decoder(inputs_embeds=step, use_cache=True, past_key_values=kv).last_hidden_state
+            hidden = decoder(inputs_embeds=step, use_cache=True, **{key: kv}).last_hidden_state
             model.lm_head(hidden)
 
     with torch.inference_mode():

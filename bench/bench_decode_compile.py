@@ -1,15 +1,17 @@
 """Eager decode steps against an inductor-compiled decoder (the next step for decode overhead).
 
-    python bench/bench_decode_compile.py [--context 256] [--steps 24] [--rounds 3]
+    python bench/bench_decode_compile.py [--context 256] [--steps 24] [--rounds 3] [--batches 1 4]
 
-SmolVLM2-256M's language model (random weights, float32, batch 1) with the engine's in-place
-KV cache: a prefill of `--context` tokens, then `--steps` single-token steps, eager and
-`torch.compile(dynamic=True)` back to back in each round, after one compiled warm-up pass of
-the same length (dynamo recompiles during the first steps as the cache grows, so a shorter
-warm-up would leave compile time in the rounds). Prints the one-off warm-up time,
-ms per step, the ratio, and the largest difference of the hidden states (compiled kernels
-reorder float arithmetic, so outputs are close, not bit-identical). Under
-`torch.inference_mode` inductor fails on this model (torch 2.14), hence `torch.no_grad`.
+SmolVLM2-256M's language model (random weights, float32) with the engine's in-place KV
+cache: for each batch size, a prefill of `--context` tokens, then `--steps` single-token
+steps, eager and through the engine's `--compile` step (`vlmcli.engine.compiled`, i.e.
+`torch.compile(dynamic=True)`) back to back in each round, after one compiled warm-up pass
+of the same length (dynamo recompiles during the first steps as the cache grows and the
+batch size changes, so a shorter warm-up would leave compile time in the rounds). Prints
+the one-off warm-up time, ms per step, the ratio, and the largest difference of the hidden
+states (compiled kernels reorder float arithmetic, so outputs are close, not
+bit-identical). Under `torch.inference_mode` inductor fails on this model (torch 2.14),
+hence `torch.no_grad`.
 """
 
 from __future__ import annotations
@@ -40,25 +42,29 @@ def main() -> None:
     parser.add_argument("--context", type=int, default=256)
     parser.add_argument("--steps", type=int, default=24)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batches", type=int, nargs="+", default=[1])
     args = parser.parse_args()
+    from vlmcli.engine.compiled import CompiledDecoder
+
     decoder, text = smolvlm_language_model()
-    prompt = torch.randn(1, args.context, text.hidden_size)  # (B, L, D)
-    with torch.no_grad():
-        compiled = torch.compile(decoder, dynamic=True)
-        start = time.perf_counter()
-        decode(compiled, decoder, prompt, text, args.steps)  # compiles, and recompiles as lengths change
-        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
-              f"compile (a first pass of {args.steps} steps): {time.perf_counter() - start:.1f} s")
-        eager, fast, diff = [], [], 0.0
-        for _ in range(args.rounds):
-            a, ta = decode(decoder, decoder, prompt, text, args.steps)
-            b, tb = decode(compiled, decoder, prompt, text, args.steps)
-            eager.append(ta)
-            fast.append(tb)
-            diff = max(diff, (a - b).abs().max().item())
-    e, f = statistics.median(eager), statistics.median(fast)
-    print(f"ms per step (median of {args.rounds}): eager {e * 1e3:.1f}, compiled {f * 1e3:.1f}, "
-          f"{e / f:.2f}x; largest hidden-state difference {diff:.1e}")
+    compiled = CompiledDecoder(decoder, device_type="cpu")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; context {args.context}, {args.steps} steps")
+    for batch in args.batches:
+        prompt = torch.randn(batch, args.context, text.hidden_size)  # (B, L, D)
+        with torch.no_grad():
+            start = time.perf_counter()
+            decode(compiled, decoder, prompt, text, args.steps)  # compiles, and recompiles as shapes change
+            warm = time.perf_counter() - start
+            eager, fast, diff = [], [], 0.0
+            for _ in range(args.rounds):
+                a, ta = decode(decoder, decoder, prompt, text, args.steps)
+                b, tb = decode(compiled, decoder, prompt, text, args.steps)
+                eager.append(ta)
+                fast.append(tb)
+                diff = max(diff, (a - b).abs().max().item())
+        e, f = statistics.median(eager), statistics.median(fast)
+        print(f"batch {batch}: first compiled pass {warm:.1f} s; ms per step (median of {args.rounds}): "
+              f"eager {e * 1e3:.1f}, compiled {f * 1e3:.1f}, {e / f:.2f}x; largest hidden-state difference {diff:.1e}")
 
 
 if __name__ == "__main__":

@@ -16,15 +16,18 @@ import time
 
 import torch
 
+from vlmcli.engine.kvcache import cache_keyword
+
 
 def decode(decoder, prompt: torch.Tensor, kv, steps: int, *, step=None) -> tuple[torch.Tensor, float]:
     """Hidden states of `steps` decode steps after prefilling `prompt` (with `decoder`), and
     seconds per step; the steps run through `step` (a compiled decoder, say) when given."""
     step = decoder if step is None else step
-    hidden = decoder(inputs_embeds=prompt, use_cache=True, past_key_values=kv).last_hidden_state[:, -1:]
+    key = cache_keyword(decoder)  # `cache` from transformers 5.24, `past_key_values` before
+    hidden = decoder(inputs_embeds=prompt, use_cache=True, **{key: kv}).last_hidden_state[:, -1:]
     outs, start = [], time.perf_counter()
     for _ in range(steps):
-        hidden = step(inputs_embeds=hidden, use_cache=True, past_key_values=kv).last_hidden_state  # (1, 1, D)
+        hidden = step(inputs_embeds=hidden, use_cache=True, **{key: kv}).last_hidden_state  # (1, 1, D)
         outs.append(hidden)
     return torch.cat(outs), (time.perf_counter() - start) / steps
 

@@ -1,6 +1,6 @@
 """How close each engine stage gets to this machine's limits (the roofline).
 
-    python bench/bench_roofline.py [--threads N] [--rounds R] [--tiles N] [--profile]
+    python bench/bench_roofline.py [--threads N] [--rounds R] [--tiles N] [--profile] [--compile]
 
 Runs the three stages of the SmolVLM2-256M architecture (random weights) and compares each
 with the machine's own limit, measured side by side: every round times the machine probe
@@ -17,7 +17,9 @@ timed minutes later; the median fraction over the rounds is printed, with the ra
 - Single-token decode at batch 1 (with the engine's in-place KV cache) is memory-bound:
   the bytes it must read per token (the language model's weights but the embedding table,
   of which it reads one row; the LM head; the KV cache) against
-  the probe, a 512 MiB copy.
+  the probe, a 512 MiB copy. With `--compile` the float32 decode row is also run through the
+  engine's `--compile` step (`vlmcli.engine.compiled`, under no_grad; compiling first takes
+  minutes on 2 cores and is not timed).
 - `--profile` breaks the float32 tower's time down by kind of op, each kind's FLOP rate
   against a matmul probe taken just before.
 """
@@ -117,11 +119,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="probe + stage rounds per row (multi-tile row: 2)")
     parser.add_argument("--profile", action="store_true", help="break the float32 tower's time down by op")
     parser.add_argument("--tiles", type=int, default=17, help="also time the float32 tower on this many tiles (0: skip)")
+    parser.add_argument("--compile", action="store_true", help="also time the float32 decode step under --compile")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from transformers import SmolVLMForConditionalGeneration
 
-    from vlmcli.engine.kvcache import growing_cache
+    from vlmcli.engine.kvcache import cache_keyword, growing_cache
     from vlmcli.testing import smolvlm_256m_config
 
     probes = {"float32": matmul_probe(torch.float32), "bfloat16": matmul_probe(torch.bfloat16)}
@@ -154,32 +157,62 @@ def main() -> None:
 
             decoder = model.model.text_model
             text = model.config.text_config
+            key = cache_keyword(decoder)  # `cache` from transformers 5.24, `past_key_values` before
             embeds = torch.randn(1, 256, text.hidden_size, dtype=dtype)  # (B, L, D)
             prefill = lambda: decoder(  # noqa: E731
-                inputs_embeds=embeds, use_cache=True, past_key_values=growing_cache(text, reserve=64)
+                inputs_embeds=embeds, use_cache=True, **{key: growing_cache(text, reserve=64)}
             )
             work = sum(flop_counts(prefill).values())
             report("prefill, 256 tokens", name, *side_by_side(prefill, work, probes[name], rounds), work, "GF/s")
 
             kv = growing_cache(text, reserve=1)  # the engine's in-place KV cache
-            decoder(inputs_embeds=embeds, use_cache=True, past_key_values=kv)
-            step = embeds[:, -1:]
-            steps = 16
+            decoder(inputs_embeds=embeds, use_cache=True, **{key: kv})
+            decode, nbytes = decode_stage(model, kv, embeds[:, -1:], step=decoder)
+            report("decode, 1 token (batch 1)", name, *decode_side_by_side(decode, nbytes, bandwidth, rounds), nbytes, "GB/s")
+    if args.compile:
+        from vlmcli.engine.compiled import CompiledDecoder
 
-            def decode() -> None:
-                for _ in range(steps):
-                    hidden = decoder(inputs_embeds=step, use_cache=True, past_key_values=kv).last_hidden_state
-                    model.lm_head(hidden)
-                    kv.crop(-1)  # drop the new token: every step reads a 256-token cache
+        model.to(torch.float32)
+        with torch.no_grad():  # what the engine uses under --compile
+            embeds = torch.randn(1, 256, text.hidden_size)  # (B, L, D)
+            kv = growing_cache(text, reserve=1)
+            decoder(inputs_embeds=embeds, use_cache=True, **{key: kv})
+            step = CompiledDecoder(decoder, device_type="cpu")
+            decode, nbytes = decode_stage(model, kv, embeds[:, -1:], step=step)
+            start = time.perf_counter()
+            decode()
+            print(f"(compiling the decode step took {time.perf_counter() - start:.0f} s)")
+            took, fractions = decode_side_by_side(decode, nbytes, bandwidth, args.rounds)
+            report("decode, 1 token (batch 1), --compile", "float32", took, fractions, nbytes, "GB/s")
 
-            nbytes = lambda t: t.numel() * t.element_size()  # noqa: E731
-            weights = sum(nbytes(p) for p in decoder.parameters()) + nbytes(model.lm_head.weight)
-            weights -= nbytes(decoder.get_input_embeddings().weight)  # a step reads one row of it
-            kv_bytes = 2 * text.num_hidden_layers * 256 * text.num_key_value_heads * (
-                text.hidden_size // text.num_attention_heads
-            ) * embeds.element_size()
-            took, fractions = side_by_side(decode, steps * (weights + kv_bytes), bandwidth, rounds)
-            report("decode, 1 token (batch 1)", name, took / steps, fractions, weights + kv_bytes, "GB/s")
+
+DECODE_STEPS = 16
+
+
+def decode_stage(model, kv, step_embeds: torch.Tensor, *, step: Callable[..., object]) -> tuple[Callable[[], None], int]:
+    """`DECODE_STEPS` single-token steps through `step` on a 256-token cache, and the bytes one step
+    must read: the language model's weights but the embedding table (one row of it), the LM head, the cache."""
+    decoder, text = model.model.text_model, model.config.text_config
+    key = cache_keyword(decoder)
+
+    def decode() -> None:
+        for _ in range(DECODE_STEPS):
+            hidden = step(inputs_embeds=step_embeds, use_cache=True, **{key: kv}).last_hidden_state
+            model.lm_head(hidden)
+            kv.crop(-1)  # drop the new token: every step reads a 256-token cache
+
+    nbytes = lambda t: t.numel() * t.element_size()  # noqa: E731
+    weights = sum(nbytes(p) for p in decoder.parameters()) + nbytes(model.lm_head.weight)
+    weights -= nbytes(decoder.get_input_embeddings().weight)
+    head_dim = text.hidden_size // text.num_attention_heads
+    kv_bytes = 2 * text.num_hidden_layers * 256 * text.num_key_value_heads * head_dim * step_embeds.element_size()
+    return decode, weights + kv_bytes
+
+
+def decode_side_by_side(decode, nbytes: int, bandwidth, rounds: int) -> tuple[float, list[float]]:
+    """Seconds per step and fractions of the copy bandwidth, per round."""
+    took, fractions = side_by_side(decode, DECODE_STEPS * nbytes, bandwidth, rounds)
+    return took / DECODE_STEPS, fractions
 
 
 if __name__ == "__main__":

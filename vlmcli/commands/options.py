@@ -69,6 +69,14 @@ class CommonOptions:
     allow_pickle: Annotated[
         bool, _model("--allow-pickle", help="Allow pickled .bin/.pt weights (can run code when loaded).")
     ] = False
+    compile: Annotated[
+        bool,
+        _model(
+            "--compile",
+            help="Compile the decode step (torch.compile): faster tokens on long jobs after minutes of "
+            "compiling at the start; answers close to, not bit-identical with, the default.",
+        ),
+    ] = False
     max_tokens: Annotated[Optional[int], _generation(help="Most new tokens per answer. [default: 256]", min=1)] = None
     temperature: Annotated[Optional[float], _generation(help="0 is greedy (reproducible). [default: 0]", min=0.0)] = None
     top_p: Annotated[Optional[float], _generation(help="Nucleus sampling threshold in (0, 1].")] = None
@@ -117,6 +125,7 @@ class CommonOptions:
             allow_pickle=self.allow_pickle,
             resolution=self.resolution(),
             truncate=self.truncate,
+            compile=self.compile,
         )
 
     def resolution(self) -> ResolutionPolicy:

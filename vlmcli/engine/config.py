@@ -72,6 +72,9 @@ class EngineConfig:
     truncate: bool = False
     """A prompt over the context length lowers the resolution until it fits (`engine.fit`)
     instead of failing; off by default, so nothing is ever lowered silently."""
+    compile: bool = False
+    """Run the decode steps through `torch.compile` (`engine.compiled`): faster steps for long
+    jobs after minutes of compiling at the first requests; logits close to eager, not identical."""
 
     def __post_init__(self) -> None:
         if not self.model or not str(self.model).strip():

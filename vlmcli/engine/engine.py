@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from vlmcli.engine.cache import FeatureCache
+from vlmcli.engine.compiled import CompiledDecoder
 from vlmcli.engine.config import EngineConfig, GenerationConfig
 from vlmcli.engine.events import FinishEvent, GenerationResult, TokenEvent
 from vlmcli.engine.fit import prepare_batch
@@ -34,6 +35,10 @@ class Engine:
         self.cache = FeatureCache(max_entries=config.feature_cache_entries, folder=config.feature_cache_dir)
         self.tokenizer = loaded.processor.tokenizer
         self.token_ids = self._token_ids()
+        self.step = (
+            CompiledDecoder(self.adapter.decoder, device_type=self.adapter.model.device.type) if config.compile else None
+        )
+        """The compiled decode step under `--compile`, else None (the eager decoder)."""
 
     @classmethod
     def load(cls, config: EngineConfig) -> "Engine":
@@ -67,6 +72,7 @@ class Engine:
                 cache=self.cache,
                 token_ids=self.token_ids,
                 tokenizer=self.tokenizer,
+                step=self.step,
             )
         except torch.OutOfMemoryError:
             raise ResourceError(

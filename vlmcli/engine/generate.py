@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from vlmcli.engine.adapters.base import Adapter, PreparedRequest
 from vlmcli.engine.batch import collate
 from vlmcli.engine.cache import FeatureCache
+from vlmcli.engine.compiled import CompiledDecoder
 from vlmcli.engine.config import GenerationConfig
 from vlmcli.engine.detok import TextStream
 from vlmcli.engine.events import (
@@ -33,7 +34,7 @@ from vlmcli.engine.events import (
     Timings,
     TokenEvent,
 )
-from vlmcli.engine.kvcache import growing_cache
+from vlmcli.engine.kvcache import cache_keyword, growing_cache
 from vlmcli.engine.sampling import apply_repetition_penalty, choose_next, make_generators
 from vlmcli.engine.vision import encode_batch
 from vlmcli.errors import ContextLengthError
@@ -82,15 +83,20 @@ def generate_stream(
     token_ids: TokenIds,
     tokenizer: Any,
     fit: ResolutionFit | None = None,
+    step: CompiledDecoder | None = None,
 ) -> Iterator[TokenEvent | FinishEvent]:
     """Run one batch; yield TokenEvents as tokens arrive and one FinishEvent per request.
-    `fit` (from `--truncate`) is passed through to every result."""
+    `fit` (from `--truncate`) is passed through to every result; `step`, when given, runs
+    the decode steps instead of the adapter's eager decoder (`--compile`)."""
     import torch
 
     model = adapter.model
     device = model.device
     timings = Timings()
-    with torch.inference_mode():
+    decoder = adapter.decoder if step is None else step
+    cache_key = cache_keyword(adapter.decoder)
+    # inductor cannot trace inference tensors, so a compiled step runs under no_grad
+    with torch.inference_mode() if step is None else torch.no_grad():
         start = time.perf_counter()
         vision = encode_batch(adapter, requests, cache)
         timings.vision_s = time.perf_counter() - start
@@ -107,14 +113,17 @@ def generate_stream(
         merged = adapter.merge(input_ids, embeds, vision.features)
         positions = adapter.prefill_positions(input_ids, mask, extras=extras, requests=requests)
         kv = growing_cache(model.config.get_text_config(decoder=True), reserve=gen.max_tokens)
-        logits = _forward(adapter, merged.embeds, mask, positions, kv, merged.decoder_kwargs)  # (B, V)
+        logits = _forward(  # (B, V)
+            adapter.decoder, adapter, embeds=merged.embeds, mask=mask, positions=positions,
+            kv={cache_key: kv}, decoder_kwargs=merged.decoder_kwargs,
+        )
         timings.prefill_s = time.perf_counter() - start
 
         rows = [_Row(stream=TextStream(tokenizer, gen.stop)) for _ in requests]
         generators = None if gen.greedy else make_generators(len(requests), gen.seed)
         seen, seen_mask = input_ids, mask.bool()  # (B, S)
         decode_start = time.perf_counter()
-        for step in range(gen.max_tokens):
+        for produced in range(gen.max_tokens):
             if gen.repetition_penalty != 1.0:
                 logits = apply_repetition_penalty(logits, seen, seen_mask, gen.repetition_penalty)
             next_tokens = choose_next(logits, gen, generators)  # (B,)
@@ -134,14 +143,17 @@ def generate_stream(
                     row.finish = FinishReason.STOP_STRING
                 elif len(row.tokens) >= gen.max_tokens:
                     row.finish = FinishReason.LENGTH
-            if all(row.finish is not None for row in rows) or step == gen.max_tokens - 1:
+            if all(row.finish is not None for row in rows) or produced == gen.max_tokens - 1:
                 break
             seen = torch.cat([seen, next_tokens[:, None]], dim=1)  # (B, S+1)
             seen_mask = torch.cat([seen_mask, torch.ones_like(seen_mask[:, :1])], dim=1)  # (B, S+1)
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)  # (B, L+t)
             positions = adapter.decode_positions(positions)  # (..., B, 1)
             step_embeds = adapter.embed(next_tokens[:, None])  # (B, 1, D)
-            logits = _forward(adapter, step_embeds, mask, positions, kv, {})  # (B, V)
+            logits = _forward(  # (B, V)
+                decoder, adapter, embeds=step_embeds, mask=mask, positions=positions, kv={cache_key: kv},
+                decoder_kwargs={},
+            )
         timings.decode_s = time.perf_counter() - decode_start
 
     for index, (row, request) in enumerate(zip(rows, requests)):
@@ -177,22 +189,25 @@ def generate_stream(
 
 
 def _forward(
+    decoder: Any,
     adapter: Adapter,
+    *,
     embeds: "torch.Tensor",
     mask: "torch.Tensor",
     positions: "torch.Tensor",
-    kv: Any,
+    kv: dict[str, Any],
     decoder_kwargs: dict[str, Any],
 ) -> "torch.Tensor":
-    """One decoder pass; float32 logits of the last position, (B, V)."""
+    """One decoder pass; float32 logits of the last position, (B, V). `kv` is the KV cache
+    under the keyword the decoder takes it by (`cache_keyword`)."""
     import torch
 
-    out = adapter.decoder(
+    out = decoder(
         inputs_embeds=embeds,  # (B, T, D)
         attention_mask=mask,  # (B, past + T)
         position_ids=positions,
-        past_key_values=kv,
         use_cache=True,
+        **kv,
         **decoder_kwargs,
     )
     hidden = out.last_hidden_state[:, -1:, :]  # (B, 1, D)

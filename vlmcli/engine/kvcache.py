@@ -30,6 +30,15 @@ def growing_cache(text_config: Any, *, reserve: int) -> Any:
     return cache
 
 
+def cache_keyword(decoder: Any) -> str:
+    """The keyword `decoder`'s forward takes its KV cache by: `cache` from transformers 5.24 on
+    (which deprecates `past_key_values`, to be removed in 5.40), `past_key_values` before."""
+    import inspect
+
+    forward = getattr(decoder, "forward", decoder)
+    return "cache" if "cache" in inspect.signature(forward).parameters else "past_key_values"
+
+
 @functools.cache
 def _growing_layer_class() -> type:
     """`GrowingLayer`, defined on first use so that importing this module does not import transformers."""
