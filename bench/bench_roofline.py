@@ -1,6 +1,7 @@
 """How close each engine stage gets to this machine's limits (the roofline).
 
-    python bench/bench_roofline.py [--threads N] [--rounds R] [--tiles N] [--profile] [--compile]
+    python bench/bench_roofline.py [--threads N] [--rounds R] [--tiles N] [--profile] [--compile] [--decode-batch B]
+                                   [--dtypes float32 bfloat16]
 
 Runs the three stages of the SmolVLM2-256M architecture (random weights) and compares each
 with the machine's own limit, measured side by side: every round times the machine probe
@@ -14,9 +15,10 @@ timed minutes later; the median fraction over the rounds is printed, with the ra
   256-token prefill are compute-bound: FLOPs counted by torch's FlopCounterMode, which does
   not know the CPU flash-attention op, so `counted_flops` adds its formula (halved when
   causal); the probe is a float32 (or bfloat16) 2048^3 matmul.
-- Single-token decode at batch 1 (with the engine's in-place KV cache) is memory-bound:
-  the bytes it must read per token (the language model's weights but the embedding table,
-  of which it reads one row; the LM head; the KV cache) against
+- Single-token decode at batch 1, or `--decode-batch B` (caption-dir decodes 2-4 rows per
+  step on a CPU), with the engine's in-place KV cache, is memory-bound: the bytes a step
+  must read (the language model's weights but the embedding table, of which it reads one
+  row per sequence; the LM head; B KV caches) against
   the probe, a 512 MiB copy. With `--compile` the float32 decode row is also run through the
   engine's `--compile` step (`vlmcli.engine.compiled`, under no_grad; compiling first takes
   minutes on 2 cores and is not timed).
@@ -120,6 +122,9 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="break the float32 tower's time down by op")
     parser.add_argument("--tiles", type=int, default=17, help="also time the float32 tower on this many tiles (0: skip)")
     parser.add_argument("--compile", action="store_true", help="also time the float32 decode step under --compile")
+    parser.add_argument("--decode-batch", type=int, default=1, help="sequences per decode step")
+    parser.add_argument("--dtypes", nargs="+", choices=["float32", "bfloat16"], default=["float32", "bfloat16"],
+                        help="dtypes to run (bfloat16 can be 100x slower on CPUs without bf16 or AVX-512 units)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from transformers import SmolVLMForConditionalGeneration
@@ -129,14 +134,14 @@ def main() -> None:
 
     probes = {"float32": matmul_probe(torch.float32), "bfloat16": matmul_probe(torch.bfloat16)}
     bandwidth = bandwidth_probe()
-    print(f"machine: {args.threads} threads; now: matmul fp32 {probes['float32']():.1f} GFLOP/s, "
-          f"bf16 {probes['bfloat16']():.1f} GFLOP/s; memory bandwidth {bandwidth():.1f} GB/s")
+    peaks = ", ".join(f"{name} {probes[name]():.1f}" for name in args.dtypes)
+    print(f"machine: {args.threads} threads; now: matmul {peaks} GFLOP/s; memory bandwidth {bandwidth():.1f} GB/s")
 
     torch.manual_seed(0)
     model = SmolVLMForConditionalGeneration(smolvlm_256m_config()).eval()
     print(f"{'stage':<36}{'dtype':>9}{'seconds':>9}{'achieved':>17}{'roofline':>10}{'range':>11}")
     with torch.inference_mode():
-        for dtype in (torch.float32, torch.bfloat16):
+        for dtype in (getattr(torch, name) for name in args.dtypes):
             name = str(dtype).removeprefix("torch.")
             rounds = args.rounds if dtype is torch.float32 else max(2, args.rounds // 2)
             model.to(dtype)
@@ -166,15 +171,16 @@ def main() -> None:
             report("prefill, 256 tokens", name, *side_by_side(prefill, work, probes[name], rounds), work, "GF/s")
 
             kv = growing_cache(text, reserve=1)  # the engine's in-place KV cache
-            decoder(inputs_embeds=embeds, use_cache=True, **{key: kv})
-            decode, nbytes = decode_stage(model, kv, embeds[:, -1:], step=decoder)
-            report("decode, 1 token (batch 1)", name, *decode_side_by_side(decode, nbytes, bandwidth, rounds), nbytes, "GB/s")
+            rows = torch.randn(args.decode_batch, 256, text.hidden_size, dtype=dtype)  # (B, L, D)
+            decoder(inputs_embeds=rows, use_cache=True, **{key: kv})
+            decode, nbytes = decode_stage(model, kv, rows[:, -1:], step=decoder)
+            report(f"decode, 1 token (batch {args.decode_batch})", name, *decode_side_by_side(decode, nbytes, bandwidth, rounds), nbytes, "GB/s")
     if args.compile:
         from vlmcli.engine.compiled import CompiledDecoder
 
         model.to(torch.float32)
         with torch.no_grad():  # what the engine uses under --compile
-            embeds = torch.randn(1, 256, text.hidden_size)  # (B, L, D)
+            embeds = torch.randn(args.decode_batch, 256, text.hidden_size)  # (B, L, D)
             kv = growing_cache(text, reserve=1)
             decoder(inputs_embeds=embeds, use_cache=True, **{key: kv})
             step = CompiledDecoder(decoder, device_type="cpu")
@@ -183,7 +189,7 @@ def main() -> None:
             decode()
             print(f"(compiling the decode step took {time.perf_counter() - start:.0f} s)")
             took, fractions = decode_side_by_side(decode, nbytes, bandwidth, args.rounds)
-            report("decode, 1 token (batch 1), --compile", "float32", took, fractions, nbytes, "GB/s")
+            report(f"decode, 1 token (batch {args.decode_batch}), --compile", "float32", took, fractions, nbytes, "GB/s")
 
 
 DECODE_STEPS = 16
@@ -192,6 +198,8 @@ DECODE_STEPS = 16
 def decode_stage(model, kv, step_embeds: torch.Tensor, *, step: Callable[..., object]) -> tuple[Callable[[], None], int]:
     """`DECODE_STEPS` single-token steps through `step` on a 256-token cache, and the bytes one step
     must read: the language model's weights but the embedding table (one row of it), the LM head, the cache."""
+    from vlmcli.engine.kvcache import cache_keyword
+
     decoder, text = model.model.text_model, model.config.text_config
     key = cache_keyword(decoder)
 
@@ -205,7 +213,8 @@ def decode_stage(model, kv, step_embeds: torch.Tensor, *, step: Callable[..., ob
     weights = sum(nbytes(p) for p in decoder.parameters()) + nbytes(model.lm_head.weight)
     weights -= nbytes(decoder.get_input_embeddings().weight)
     head_dim = text.hidden_size // text.num_attention_heads
-    kv_bytes = 2 * text.num_hidden_layers * 256 * text.num_key_value_heads * head_dim * step_embeds.element_size()
+    rows = step_embeds.shape[0]  # (B, 1, D)
+    kv_bytes = 2 * text.num_hidden_layers * 256 * text.num_key_value_heads * head_dim * step_embeds.element_size() * rows
     return decode, weights + kv_bytes
 
 

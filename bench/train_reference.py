@@ -18,7 +18,6 @@ Writes a `save_pretrained` folder plus `training.json` (command, seed, steps, ti
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import pickle
 import platform

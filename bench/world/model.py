@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import (
@@ -34,6 +35,9 @@ from vlmcli.testing import templates
 from vlmcli.testing.checkpoint import init_model, save_checkpoint
 from vlmcli.testing.qwen import MERGE, QWEN3_VL_MEAN_STD, SPEC, TEMPORAL, _token_ids
 from vlmcli.testing.tokenizer import padded_vocab_size, token_id
+
+if TYPE_CHECKING:
+    import torch
 
 PATCH = 16
 FACTOR = PATCH * MERGE  # 32 px per merged visual token side
