@@ -1,6 +1,6 @@
 """Why decode at batch 2-8 is far from the bandwidth roofline on a CPU: the linear layers at small M.
 
-    python bench/bench_small_batch_linear.py [--rounds 5] [--batches 1 2 4 8]
+    python bench/bench_small_batch_linear.py [--rounds 5] [--batches 1 2 4 8] [--decoder]
 
 A decode step multiplies B rows (one per sequence) by every weight matrix of the language
 model, so the weights should stream once per step whatever B is and a batch-4 step should
@@ -15,15 +15,20 @@ in a real step), for each B and several ways of computing it, interleaved round 
 - `B x mv`: one matrix-vector product per row.
 
 Prints microseconds per matrix, the weights' streaming rate (GB/s), the time against
-`F.linear` at B = 1, and whether each way gives `F.linear`'s bits.
+`F.linear` at B = 1, and whether each way gives `F.linear`'s bits. `--decoder` also times
+whole decode steps of SmolVLM2-256M's language model (256-token context, in-place cache)
+with every linear layer computed as `F.linear` and as `W @ x.T`, interleaved.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -59,10 +64,48 @@ def ways(weights: list[torch.Tensor], x: torch.Tensor) -> dict[str, tuple[Callab
     }
 
 
+@contextlib.contextmanager
+def weight_left_linears() -> Iterator[None]:
+    """Every `nn.Linear` on a (B <= 8, 1, IN) input computes `W @ x.T` instead of `F.linear`."""
+    plain = torch.nn.Linear.forward
+
+    def forward(self: torch.nn.Linear, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 3 or x.shape[1] != 1 or x.shape[0] > 8:
+            return plain(self, x)
+        y = (self.weight @ x[:, 0].t()).t()[:, None]  # (B, 1, OUT)
+        return y if self.bias is None else y + self.bias
+
+    torch.nn.Linear.forward = forward
+    try:
+        yield
+    finally:
+        torch.nn.Linear.forward = plain
+
+
+def decoder_steps(batches: list[int], rounds: int) -> None:
+    """ms per decode step of the real-size language model, `F.linear` against `W @ x.T`."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench.bench_kvcache import decode, smolvlm_language_model
+    from vlmcli.engine.kvcache import growing_cache
+
+    decoder, text = smolvlm_language_model()
+    for rows in batches:
+        prompt = torch.randn(rows, 256, text.hidden_size)  # (B, L, D)
+        plain, left = [], []
+        with torch.inference_mode():
+            for _ in range(rounds):
+                plain.append(decode(decoder, prompt, growing_cache(text, reserve=16), 16)[1])
+                with weight_left_linears():
+                    left.append(decode(decoder, prompt, growing_cache(text, reserve=16), 16)[1])
+        a, b = statistics.median(plain), statistics.median(left)
+        print(f"decode step, batch {rows}: F.linear {a * 1e3:.1f} ms, W @ x.T {b * 1e3:.1f} ms, {a / b:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--decoder", action="store_true", help="also time whole decode steps both ways")
     args = parser.parse_args()
     torch.manual_seed(0)
     weights = [torch.randn(OUT, IN) for _ in range(LAYERS)]  # each (OUT, IN)
@@ -84,6 +127,8 @@ def main() -> None:
         us = statistics.median(values)
         same = "yes" if cases[(rows, name)][1] else "no"
         print(f"{rows:>3}  {name:<12}{us:>12.0f}{nbytes / us / 1e3:>7.1f}{us / base:>16.2f}x  {same}")
+    if args.decoder:
+        decoder_steps(args.batches, max(3, args.rounds // 2))
 
 
 if __name__ == "__main__":
