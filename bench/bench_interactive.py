@@ -1,7 +1,7 @@
 """Interactive latency of `vlm ask`: time to first token and total, cold and warm, and the
 speed-up a vision-feature cache hit gives the second question about the same image.
 
-    python bench/bench_interactive.py [--model DIR] [--max-tokens 32] [--dtype auto]
+    python bench/bench_interactive.py [--model DIR] [--max-tokens 32] [--dtype auto] [--device cpu]
 
 Default model: random weights at the real SmolVLM2-256M size (built into a temp folder).
 Rows, measured in one run:
@@ -39,6 +39,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--dtype", default="auto")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (the engine's choice)")
     parser.add_argument("--max-tiles", type=int, default=1)
     args = parser.parse_args()
 
@@ -49,7 +50,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.model or build_smolvlm_256m_random(Path(tmp) / "smolvlm-256m")
         config = EngineConfig(
-            model=str(folder), device="cpu", dtype=args.dtype, resolution=ResolutionPolicy(max_tiles=args.max_tiles)
+            model=str(folder), device=args.device, dtype=args.dtype, resolution=ResolutionPolicy(max_tiles=args.max_tiles)
         )
         gen = GenerationConfig(max_tokens=args.max_tokens, ignore_eos=True)
         photos = sample_photos()
@@ -66,7 +67,8 @@ def main() -> None:
         first, total, hits = ask(engine, Request(prompt="What colour is the cup?", images=(image,)), gen)
         rows.append(("warm, cache hit", first, total, hits))
         hit_first = first
-    print(f"model {folder}, dtype {args.dtype}, {args.max_tokens} new tokens, max_tiles {args.max_tiles}")
+    print(f"model {folder}, device {args.device}, dtype {args.dtype}, {args.max_tokens} new tokens, "
+          f"max_tiles {args.max_tiles}")
     print(f"{'case':<20}{'first token s':>15}{'total s':>10}{'cache hits':>12}")
     for name, first, total, hits in rows:
         print(f"{name:<20}{first:>15.3f}{total:>10.3f}{hits:>12}")
