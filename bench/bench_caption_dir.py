@@ -124,6 +124,7 @@ def run_pipeline(model: str, images: Path, args: argparse.Namespace) -> dict:
 
 def run_pipeline_compiled(model: str, images: Path, args: argparse.Namespace) -> dict:
     """`--compile` in steady state: a first pass over the files compiles, the second is timed."""
+    from vlmcli.engine.cache import FeatureCache
     from vlmcli.engine.engine import Engine
 
     engines: list[Engine] = []
@@ -132,8 +133,6 @@ def run_pipeline_compiled(model: str, images: Path, args: argparse.Namespace) ->
         if not engines:
             engines.append(Engine.load(config))
         return engines[0]
-
-    from vlmcli.engine.cache import FeatureCache
 
     first, compile_s = caption_job(model, images, args, load_engine=load_once, compiled=True)
     engine = engines[0]

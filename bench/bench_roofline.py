@@ -170,21 +170,16 @@ def main() -> None:
             work = sum(flop_counts(prefill).values())
             report("prefill, 256 tokens", name, *side_by_side(prefill, work, probes[name], rounds), work, "GF/s")
 
-            kv = growing_cache(text, reserve=1)  # the engine's in-place KV cache
-            rows = torch.randn(args.decode_batch, 256, text.hidden_size, dtype=dtype)  # (B, L, D)
-            decoder(inputs_embeds=rows, use_cache=True, **{key: kv})
-            decode, nbytes = decode_stage(model, kv, rows[:, -1:], step=decoder)
-            report(f"decode, 1 token (batch {args.decode_batch})", name, *decode_side_by_side(decode, nbytes, bandwidth, rounds), nbytes, "GB/s")
+            decode, nbytes = decode_stage(model, batch=args.decode_batch, dtype=dtype, step=decoder)
+            took, fractions = decode_side_by_side(decode, nbytes, bandwidth, rounds)
+            report(f"decode, 1 token (batch {args.decode_batch})", name, took, fractions, nbytes, "GB/s")
     if args.compile:
         from vlmcli.engine.compiled import CompiledDecoder
 
         model.to(torch.float32)
         with torch.no_grad():  # what the engine uses under --compile
-            embeds = torch.randn(args.decode_batch, 256, text.hidden_size)  # (B, L, D)
-            kv = growing_cache(text, reserve=1)
-            decoder(inputs_embeds=embeds, use_cache=True, **{key: kv})
-            step = CompiledDecoder(decoder, device_type="cpu")
-            decode, nbytes = decode_stage(model, kv, embeds[:, -1:], step=step)
+            step = CompiledDecoder(model.model.text_model, device_type="cpu")
+            decode, nbytes = decode_stage(model, batch=args.decode_batch, dtype=torch.float32, step=step)
             start = time.perf_counter()
             decode()
             print(f"(compiling the decode step took {time.perf_counter() - start:.0f} s)")
@@ -195,13 +190,20 @@ def main() -> None:
 DECODE_STEPS = 16
 
 
-def decode_stage(model, kv, step_embeds: torch.Tensor, *, step: Callable[..., object]) -> tuple[Callable[[], None], int]:
-    """`DECODE_STEPS` single-token steps through `step` on a 256-token cache, and the bytes one step
-    must read: the language model's weights but the embedding table (one row of it), the LM head, the cache."""
-    from vlmcli.engine.kvcache import cache_keyword
+def decode_stage(
+    model, *, batch: int, dtype: torch.dtype, step: Callable[..., object]
+) -> tuple[Callable[[], None], int]:
+    """`DECODE_STEPS` single-token steps of `batch` sequences through `step` on 256-token caches (the
+    engine's in-place KV cache, prefilled eagerly), and the bytes one step must read: the language
+    model's weights but the embedding table (one row of it per sequence), the LM head, the caches."""
+    from vlmcli.engine.kvcache import cache_keyword, growing_cache
 
     decoder, text = model.model.text_model, model.config.text_config
     key = cache_keyword(decoder)
+    prompt = torch.randn(batch, 256, text.hidden_size, dtype=dtype)  # (B, L, D)
+    kv = growing_cache(text, reserve=1)
+    decoder(inputs_embeds=prompt, use_cache=True, **{key: kv})
+    step_embeds = prompt[:, -1:]  # (B, 1, D)
 
     def decode() -> None:
         for _ in range(DECODE_STEPS):
@@ -213,8 +215,7 @@ def decode_stage(model, kv, step_embeds: torch.Tensor, *, step: Callable[..., ob
     weights = sum(nbytes(p) for p in decoder.parameters()) + nbytes(model.lm_head.weight)
     weights -= nbytes(decoder.get_input_embeddings().weight)
     head_dim = text.hidden_size // text.num_attention_heads
-    rows = step_embeds.shape[0]  # (B, 1, D)
-    kv_bytes = 2 * text.num_hidden_layers * 256 * text.num_key_value_heads * head_dim * step_embeds.element_size() * rows
+    kv_bytes = 2 * text.num_hidden_layers * 256 * text.num_key_value_heads * head_dim * step_embeds.element_size() * batch
     return decode, weights + kv_bytes
 
 

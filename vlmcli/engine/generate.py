@@ -94,7 +94,6 @@ def generate_stream(
     device = model.device
     timings = Timings()
     decoder = adapter.decoder if step is None else step
-    cache_key = cache_keyword(adapter.decoder)
     # inductor cannot trace inference tensors, so a compiled step runs under no_grad
     with torch.inference_mode() if step is None else torch.no_grad():
         start = time.perf_counter()
@@ -112,10 +111,12 @@ def generate_stream(
         embeds = adapter.embed(input_ids)  # (B, L, D)
         merged = adapter.merge(input_ids, embeds, vision.features)
         positions = adapter.prefill_positions(input_ids, mask, extras=extras, requests=requests)
-        kv = growing_cache(model.config.get_text_config(decoder=True), reserve=gen.max_tokens)
+        # the KV cache, under the keyword this transformers version's decoders take it by
+        kv_cache = growing_cache(model.config.get_text_config(decoder=True), reserve=gen.max_tokens)
+        kv = {cache_keyword(adapter.decoder): kv_cache}
         logits = _forward(  # (B, V)
-            adapter.decoder, adapter, embeds=merged.embeds, mask=mask, positions=positions,
-            kv={cache_key: kv}, decoder_kwargs=merged.decoder_kwargs,
+            adapter.decoder, adapter, embeds=merged.embeds, mask=mask, positions=positions, kv=kv,
+            decoder_kwargs=merged.decoder_kwargs,
         )
         timings.prefill_s = time.perf_counter() - start
 
@@ -151,8 +152,7 @@ def generate_stream(
             positions = adapter.decode_positions(positions)  # (..., B, 1)
             step_embeds = adapter.embed(next_tokens[:, None])  # (B, 1, D)
             logits = _forward(  # (B, V)
-                decoder, adapter, embeds=step_embeds, mask=mask, positions=positions, kv={cache_key: kv},
-                decoder_kwargs={},
+                decoder, adapter, embeds=step_embeds, mask=mask, positions=positions, kv=kv, decoder_kwargs={}
             )
         timings.decode_s = time.perf_counter() - decode_start
 
