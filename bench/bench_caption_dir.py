@@ -1,7 +1,7 @@
 """caption-dir throughput: the in-process pipeline against a plain transformers loop.
 
     python bench/bench_caption_dir.py [--model DIR] [--images 24] [--batch-size 0] [--tokens 64] [--hf-batch-size 4]
-                                      [--compile]
+                                      [--compile] [--device auto|cpu|cuda] [--json-out FILE]
 
 Both sides caption the same distinct JPEG files (crops and flips of the bundled photos)
 with the same model and prompt, generating exactly `--tokens` new tokens (EOS ignored:
@@ -25,6 +25,9 @@ pipeline's overheads more than the model). For a real-size model:
 `python -c "from vlmcli.testing import build_smolvlm_256m_random as b; b('/tmp/smol')"`
 then `--model /tmp/smol`. `--dtype float32` (default) makes both sides do the same
 arithmetic; `--dtype auto` shows the engine's own CPU default (transformers stays float32).
+On a GPU, `--dtype auto` runs both sides in bfloat16. `--device` pins every side to one
+device (default: the engine's choice, cuda when present); `--json-out` also writes the
+reports and ratios as JSON (bench/gpu/check.sh collects them).
 """
 
 from __future__ import annotations
@@ -82,7 +85,7 @@ def transformers_device(args: argparse.Namespace) -> tuple[str, "object"]:
     """Device and dtype for the transformers sides: bf16 on a GPU unless --dtype float32."""
     import torch
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = args.device if args.device != "auto" else "cuda" if torch.cuda.is_available() else "cpu"
     return device, torch.bfloat16 if device == "cuda" and args.dtype != "float32" else torch.float32
 
 
@@ -97,7 +100,7 @@ def caption_job(model: str, images: Path, args: argparse.Namespace, *, load_engi
 
     out = Path(tempfile.mkdtemp(prefix="bench-caption-out-"))
     job = CaptionJob(
-        engine=EngineConfig(model=model, dtype=args.dtype, compile=compiled),
+        engine=EngineConfig(model=model, device=args.device, dtype=args.dtype, compile=compiled),
         generation=GenerationConfig(max_tokens=args.tokens, ignore_eos=True),
         inputs=(str(images),),
         prompts=(PROMPT,),
@@ -208,6 +211,7 @@ def child(mode: str, model: str, images: Path, args: argparse.Namespace) -> dict
     cmd = [sys.executable, __file__, "--child", mode, "--model", model, "--image-dir", str(images)]
     cmd += ["--tokens", str(args.tokens), "--batch-size", str(args.batch_size), "--dtype", args.dtype]
     cmd += ["--decode-threads", str(args.decode_threads), "--hf-batch-size", str(args.hf_batch_size)]
+    cmd += ["--device", args.device]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         sys.exit(f"{mode} failed:\n{done.stderr[-3000:]}")
@@ -224,6 +228,9 @@ def main() -> None:
     parser.add_argument("--dtype", default="float32", choices=["float32", "auto", "bfloat16"])
     parser.add_argument("--hf-batch-size", type=int, default=4, help="batch size of transformers' pipeline side")
     parser.add_argument("--compile", action="store_true", help="also run the pipeline with --compile (steady state)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                        help="device of every side (auto: the engine's choice; transformers: cuda when present)")
+    parser.add_argument("--json-out", help="also write the reports and ratios to this JSON file")
     parser.add_argument("--child", choices=list(RUNNERS), help=argparse.SUPPRESS)
     parser.add_argument("--image-dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -250,10 +257,17 @@ def main() -> None:
     for mode, r in reports.items():
         print(f"{mode:<18}{r['images']:>8}{r['seconds']:>10.2f}{r['images_per_s']:>10.2f}{r['load_s']:>8.2f}"
               f"{r['peak_rss_mb']:>13.0f}  {r['note']}")
+    ratios = {}
     for ours in modes[2:]:
         for other in ("transformers", "hf-pipeline"):
             ratio = reports[ours]["images_per_s"] / reports[other]["images_per_s"]
+            ratios[f"{ours} / {other}"] = ratio
             print(f"{ours} / {other}: {ratio:.2f}x images/s")
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps({
+            "model": model, "images": args.images, "tokens": args.tokens, "dtype": args.dtype, "device": args.device,
+            "torch": torch.__version__, "cuda": torch.cuda.is_available(), "reports": reports, "ratios": ratios,
+        }, indent=1))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Interactive latency of `vlm ask`: time to first token and total, cold and warm, and the
 speed-up a vision-feature cache hit gives the second question about the same image.
 
-    python bench/bench_interactive.py [--model DIR] [--max-tokens 32] [--dtype auto] [--device cpu]
+    python bench/bench_interactive.py [--model DIR] [--max-tokens 32] [--dtype auto] [--device cpu] [--json-out FILE]
 
 Default model: random weights at the real SmolVLM2-256M size (built into a temp folder).
 Rows, measured in one run:
@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (the engine's choice)")
     parser.add_argument("--max-tiles", type=int, default=1)
+    parser.add_argument("--json-out", type=Path, help="also write the rows as JSON (bench/gpu/check.sh collects them)")
     args = parser.parse_args()
 
     from vlmcli.engine import Engine, EngineConfig, GenerationConfig, ImageInput, Request
@@ -73,6 +74,14 @@ def main() -> None:
     for name, first, total, hits in rows:
         print(f"{name:<20}{first:>15.3f}{total:>10.3f}{hits:>12}")
     print(f"cache hit: first token {miss_first / hit_first:.1f}x sooner than with a new image")
+    if args.json_out:
+        import json
+
+        args.json_out.write_text(json.dumps({
+            "model": str(folder), "device": args.device, "dtype": args.dtype, "max_tokens": args.max_tokens,
+            "max_tiles": args.max_tiles, "cache_hit_first_token_speedup": miss_first / hit_first,
+            "rows": [{"case": n, "first_token_s": f, "total_s": t, "cache_hits": h} for n, f, t, h in rows],
+        }, indent=1))
 
 
 if __name__ == "__main__":

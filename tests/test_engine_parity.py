@@ -11,27 +11,14 @@ import pytest
 
 from vlmcli.engine import Engine, EngineConfig, GenerationConfig, ImageInput, Request
 from vlmcli.testing import FAMILIES, sample_photos
+from vlmcli.testing.reference import hf_greedy
 
 NEW_TOKENS = 8
 
 
 def reference(engine: Engine, requests: list[Request]) -> list[list[int]]:
     """transformers' own path: processor on the chat template, then model.generate."""
-    processor = engine.loaded.processor
-    processor.tokenizer.padding_side = "left"
-    texts = [engine.adapter.prompt_text(r) for r in requests]
-    images = [[im.image for im in r.images] for r in requests]
-    inputs = processor(text=texts, images=images, return_tensors="pt", padding=True)
-    out = engine.adapter.model.generate(**inputs, do_sample=False, max_new_tokens=NEW_TOKENS)
-    rows = []
-    for row in out[:, inputs["input_ids"].shape[1] :].tolist():
-        kept = []
-        for token in row:
-            kept.append(token)
-            if token in engine.token_ids.eos:
-                break
-        rows.append(kept)
-    return rows
+    return hf_greedy(engine, requests, new_tokens=NEW_TOKENS)
 
 
 @pytest.fixture(scope="module")
