@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -226,9 +227,9 @@ def test_caption_dir_writes_an_error_row_per_bad_file_and_goes_on(monkeypatch, c
 
 def _stored(path: Path) -> str:
     """How a path appears in the Parquet `path` column (non-UTF-8 bytes as \\xNN escapes)."""
-    from vlmcli.sinks.schema import stored_text
+    from vlmcli.media.names import utf8_text
 
-    return stored_text(str(path))
+    return utf8_text(str(path))
 
 
 def test_caption_dir_jsonl_with_awkward_names(monkeypatch, corpus, tmp_path):
@@ -277,4 +278,5 @@ def test_subprocess_non_utf8_name_round_trips(corpus):
     assert os.fsencode(path) in done.stdout  # the fake echoes the name: written back as the original bytes
     done = run_cli("describe", str(path), "--json")
     assert done.returncode == 0, done.stderr
-    assert os.fsencode(path.name) in done.stdout
+    record = json.loads(done.stdout.decode("utf-8"))  # JSON stays valid UTF-8: the name is escaped...
+    assert base64.b64decode(record["images"][0]["path_bytes"]) == os.fsencode(path)  # ...and recoverable

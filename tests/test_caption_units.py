@@ -171,7 +171,8 @@ def test_discover_glob_files_from_and_dedup(tree, tmp_path, monkeypatch):
     listing = tmp_path / "list.txt"
     listing.write_text("a.jpg\nsub/../a.jpg\nmissing.jpg\n")
     found = discover(globs=["**/*.png", "*.jpg"], files_from=str(listing))
-    assert [(c.path, c.explicit) for c in found] == [("sub/b.png", False), ("a.jpg", True), ("missing.jpg", True)]
+    expected = [("sub/b.png", False), ("a.jpg", True), ("missing.jpg", True)]
+    assert [(c.path, c.explicit) for c in found] == [(str(tree / p), e) for p, e in expected]  # resolved paths
     with pytest.raises(InputError, match="No such file or folder"):
         discover(inputs=["nope"])
     with pytest.raises(InputError, match="files-from"):

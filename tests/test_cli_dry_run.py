@@ -83,10 +83,11 @@ def test_dry_run_context_length_error(tiny_checkpoint, photos, tmp_path):
 
 
 def test_llava15_dry_run_uses_vlmcli_tiling(tiny_checkpoint, photos):
-    args = ["ask", str(photos[0]), "q?", "-m", str(tiny_checkpoint("llava")), "--dry-run", "--json", "--max-tiles", "4"]
+    args = ["ask", str(photos[0]), "q?", "-m", str(tiny_checkpoint("llava")), "--dry-run", "--json"]
+    args += ["--min-pixels", str(4 * 56 * 56)]  # a floor tiles it; caps alone never raise the default view
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     image = json.loads(result.stdout)["images"][0]
     rows, cols = image["grid"]
-    assert 1 < rows * cols <= 4 and image["tiles"] == rows * cols + 1  # crops + thumbnail
+    assert rows * cols == 4 and image["tiles"] == rows * cols + 1  # crops + thumbnail
     assert image["visual_tokens"] == image["tiles"] * 16  # 16 tokens per 56-px view

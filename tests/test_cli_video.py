@@ -85,13 +85,15 @@ def test_video_summarize_json_on_a_real_video(tiny_checkpoint):
     assert result.exit_code == 0, result.output
     record = json.loads(result.stdout)
     assert set(record) == {"video", "model", "duration_s", "fps", "frames", "hierarchy", "segments", "chapters",
-                           "summary", "visual_tokens"}
+                           "summary", "visual_tokens", "prompt", "chapter_prompt", "summary_prompt", "detection",
+                           "finish_reason", "warnings"}
     assert record["hierarchy"] == "flat" and record["chapters"] == []
     assert record["video"] == str(path) and record["duration_s"] == pytest.approx(10.0, abs=0.1)
     segments = record["segments"]
     assert segments[0]["start_s"] == 0 and segments[-1]["end_s"] == pytest.approx(record["duration_s"], abs=0.1)
     assert all(a["end_s"] == b["start_s"] for a, b in zip(segments, segments[1:]))
-    assert all(set(s) == {"start_s", "end_s", "summary"} for s in segments)
+    assert all(set(s) == {"index", "start_s", "end_s", "reason", "frames", "visual_tokens", "summary", "finish_reason",
+                          "prompt_tokens", "completion_tokens"} for s in segments)
     assert len(record["frames"]) == 2 * len(segments) and set(record["frames"][0]) == {"index", "t"}
     assert record["visual_tokens"] == 2 * 16 * len(segments) and isinstance(record["summary"], str)
 
@@ -124,7 +126,7 @@ def test_video_summarize_dry_run_loads_no_weights(tiny_checkpoint, monkeypatch):
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     plan = json.loads(result.stdout)
-    assert len(plan["segments"]) == 3 and all(s["frames"] == 4 for s in plan["segments"])
+    assert len(plan["segments"]) == 3 and all(len(s["frames"]) == 4 for s in plan["segments"])
     assert plan["visual_tokens"] == sum(s["visual_tokens"] for s in plan["segments"]) > 0
     assert len(plan["frames"]) == 12
     text = runner.invoke(app, args[:-5] + ["--dry-run", "--frames", "4"])

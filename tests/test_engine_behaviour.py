@@ -163,7 +163,7 @@ def test_small_vision_calls_give_the_features_of_one_call(family, tiny_checkpoin
     from vlmcli.engine.cache import FeatureCache
     from vlmcli.engine.vision import encode_batch
 
-    policy = ResolutionPolicy(max_tiles=4)
+    policy = ResolutionPolicy(min_pixels=4 * 56 * 56, max_tiles=4)  # LLaVA 1.5 tiles only above a floor
     engine = Engine.load(EngineConfig(model=str(tiny_checkpoint(family)), device="cpu", dtype="float32", resolution=policy))
     photos = sample_photos()
     request = Request(prompt="Compare.", images=(ImageInput(photos[1]), ImageInput(photos[5])))

@@ -1,7 +1,8 @@
 """The scan stays bounded on long videos and still puts cuts on their exact frames.
 
-Pure parts (keyframe snapping, bisection) run on in-memory arrays with a counting `read`;
-the bound and the cut F1 are then checked on a real 20-minute synthetic clip through decord.
+Pure parts (keyframe snapping, the cut search) run on in-memory arrays with a counting
+`read`; the bound and the cut F1 are then checked on a real 20-minute synthetic clip through
+decord. Cut-heavy videos (several cuts per scan step) are in test_scene_detection_long.py.
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ import numpy as np
 import pytest
 
 from tests.video_clips import cut_f1, render_motion, render_scenes, write_video
+from vlmcli.video.change import Features
 from vlmcli.video.decode import DecordReader, probe
 from vlmcli.video.metadata import VideoInfo
-from vlmcli.video.refine import bisect_changes
+from vlmcli.video.refine import refine_changes
 from vlmcli.video.sampling import SamplingOptions
 from vlmcli.video.sampling.cuts import scan_cuts
 from vlmcli.video.sampling.keyframe import KeyframeSampler
 from vlmcli.video.scan import (
+    REFINE_FRAMES_PER_STEP,
     REFINE_MAX_FRAMES,
     SCAN_MAX_FRAMES,
     Scan,
@@ -27,7 +30,7 @@ from vlmcli.video.scan import (
 
 
 class ArrayVideo:
-    """Frames in memory behind the `read` callable of `bisect_changes`, counting reads."""
+    """Frames in memory behind the `read` callable of `refine_changes`, counting reads."""
 
     def __init__(self, frames: np.ndarray) -> None:
         self.frames = frames  # (F, h, w, 3) uint8
@@ -40,45 +43,50 @@ class ArrayVideo:
         self.calls.append(indices.tolist())
         return self.frames[indices]
 
+    def refine(self, idx: np.ndarray, steps, *, budget: int):
+        return refine_changes(indices=idx, features=Features.of(self.frames[idx]), positions=steps,
+                              read=self.read, budget=budget, frame_count=len(self.frames))
+
 
 def scanned(video: ArrayVideo, indices: np.ndarray) -> Scan:
     return scan_from_frames(indices=indices, timestamps=indices / 25.0, pixels=video.frames[indices])
 
 
-def test_bisection_finds_the_exact_frame_of_each_cut():
+def test_refinement_finds_the_exact_frame_of_each_cut():
     frames, cuts = render_scenes([137, 90, 173], width=48, height=32, seed=5)
     video = ArrayVideo(frames)
     idx = np.arange(0, len(frames), 20)  # coarse: one frame in 20
-    scan = scanned(video, idx)
     steps = [int(np.searchsorted(idx, c)) for c in cuts]  # the steps holding the cuts
-    found = bisect_changes(indices=idx, thumbs=frames[idx], positions=steps, read=video.read,
-                           budget=100)
-    assert found.cut_index.tolist() == list(cuts)
-    assert np.all(found.sharpness > 0.2)  # adjacent frames across a cut still differ a lot
-    # 20 -> 10 -> 5 frames wide by halving, then the 4 inner frames in one read: <= 6 per cut
-    assert found.frames_read == video.read_frames <= 3 * 6
-    assert len(video.calls) <= 3  # every level is one batched read for all cuts
-    assert len(scan) == len(idx)
+    found = video.refine(idx, steps, budget=100)
+    assert found.cuts.tolist() == list(cuts)
+    assert found.unsettled.size == 0 and found.error is None
+    # 20 -> 10 -> 5 -> 2 or 3 frames wide by halving, then the bracket and 2 frames either side
+    assert found.frames_read == video.read_frames <= 3 * (3 + 6)
+    assert len(video.calls) <= 4  # every level is one batched read for all cuts
+    assert not set(found.frames.tolist()) & set(idx.tolist())  # scanned frames are never reread
 
 
-def test_bisection_respects_its_budget_and_priority():
+def test_several_cuts_in_one_coarse_step_are_all_found():
+    frames, cuts = render_scenes([37, 16, 25, 30, 40], width=48, height=32, seed=8)
+    video = ArrayVideo(frames)
+    idx = np.array([0, 37 + 16 + 25 + 30 + 20, len(frames) - 1])  # four cuts in the first step
+    found = video.refine(idx, [1], budget=200)
+    assert found.cuts.tolist() == list(cuts)
+
+
+def test_refinement_respects_its_budget_and_priority():
     frames, cuts = render_scenes([137, 90, 173], width=48, height=32, seed=5)
     idx = np.arange(0, len(frames), 20)
     steps = [int(np.searchsorted(idx, c)) for c in cuts]
     none = ArrayVideo(frames)
-    untouched = bisect_changes(indices=idx, thumbs=frames[idx], positions=steps, read=none.read,
-                               budget=0)
-    assert none.read_frames == 0 and untouched.cut_index.tolist() == idx[steps].tolist()
-    assert np.all(np.isnan(untouched.sharpness))
+    untouched = none.refine(idx, steps, budget=0)
+    assert none.read_frames == 0 and untouched.cuts.size == 0
+    assert untouched.unsettled.tolist() == sorted(steps)
     some = ArrayVideo(frames)
-    partial = bisect_changes(indices=idx, thumbs=frames[idx], positions=steps[::-1],
-                             read=some.read, budget=1)
-    assert some.read_frames == 1
-    assert partial.cut_index[1] == idx[steps[0]]  # second in priority: got no frame at all
-    assert np.isnan(partial.sharpness).all()  # none closed: no sharpness, only brackets
-    for k, p in enumerate(steps[::-1]):
-        assert idx[p - 1] < partial.cut_index[k] <= idx[p]
-        assert idx[p - 1] < cuts[::-1][k] <= partial.cut_index[k]  # the bracket holds the cut
+    partial = some.refine(idx, steps[::-1], budget=12)  # both halve; one can close
+    assert some.read_frames == partial.frames_read <= 12
+    assert partial.cuts.tolist() == [cuts[-1]]  # first in priority: finished
+    assert partial.unsettled.tolist() == [steps[0]]  # the other was cut short
 
 
 def test_motion_that_looks_like_a_cut_at_a_coarse_step_is_dropped():
@@ -91,14 +99,11 @@ def test_motion_that_looks_like_a_cut_at_a_coarse_step_is_dropped():
     hist[5] = 0.4  # pretend the histogram jumped at step 5 (a noisy coarse signal)
     flagged = Scan(indices=idx, timestamps=scan.timestamps, pixel_delta=pixel, hist_delta=hist)
     assert scan_cuts(flagged)[0].tolist() == [5]  # unrefined: taken on the coarse signal
-    found = bisect_changes(indices=idx, thumbs=frames[idx], positions=[5], read=video.read,
-                           budget=50)
-    refined = Scan(indices=idx, timestamps=scan.timestamps, pixel_delta=pixel,
-                   hist_delta=hist, cut_index=np.where(np.arange(10) == 5,
-                   found.cut_index[0], idx), cut_sharpness=np.where(np.arange(10) == 5,
-                   found.sharpness[0], np.nan))
-    assert found.sharpness[0] < 0.08
-    assert scan_cuts(refined)[0].size == 0
+    found = video.refine(idx, [5], budget=50)
+    assert found.cuts.size == 0 and found.unsettled.size == 0
+    ruled_out = Scan(indices=idx, timestamps=scan.timestamps, pixel_delta=pixel, hist_delta=hist,
+                     cut_sharpness=np.where(np.arange(10) == 5, 0.0, np.nan))
+    assert scan_cuts(ruled_out)[0].size == 0
 
 
 def test_scan_targets_snap_to_nearby_keyframes():
@@ -137,7 +142,7 @@ class CountingOpener:
 
 
 LONG_SCAN = 150  # coarse frames for the long clip: one every 8 s (the default cap is 600)
-LONG_REFINE = 250  # bisection budget for it (the default is 400)
+LONG_REFINE = 400  # refinement budget for it (the default is 24 per scan step)
 
 
 @pytest.fixture(scope="module")
@@ -157,9 +162,10 @@ def test_scan_of_a_long_video_is_bounded_and_finds_exact_cuts(long_clip):
     opener = CountingOpener()
     scan = scan_video(path, info=info, opener=opener, max_frames=LONG_SCAN,
                       refine_frames=LONG_REFINE)
-    assert len(scan) == LONG_SCAN  # not 4 per second: the cap
+    assert len(scan_indices(info, max_frames=LONG_SCAN)) == LONG_SCAN  # not 4 per second: the cap
     assert opener.decoded == scan.frames_read <= LONG_SCAN + LONG_REFINE
-    assert opener.decoded < count / 15
+    assert scan.degraded is None
+    assert opener.decoded < count / 10  # 7%: the 30 cuts cost ~9 frames each
     plan = KeyframeSampler().select(info, scan, options=SamplingOptions(frames=64, max_frames=64))
     found = [c.index for c in plan.cuts]
     precision, recall, f1 = cut_f1(found, cuts, tolerance=1)  # exact to a frame: bisection
@@ -174,7 +180,11 @@ def test_default_scan_bound_holds_on_a_short_clip(tmp_path):
     path = write_video(tmp_path / "short.mp4", frames, fps=10.0)
     opener = CountingOpener()
     scan = scan_video(path, info=probe(path), opener=opener)
-    assert len(scan) == 49  # 12 s at 4 scans per second, first and last frames included
-    assert opener.decoded == scan.frames_read <= len(scan) + 2 * 2  # two cuts, <= 2 levels each
+    coarse = scan_indices(info := probe(path), keys=opener.readers[0].key_indices())
+    assert len(coarse) == 49  # 12 s at 4 scans per second, first and last frames included
+    assert opener.decoded == scan.frames_read == len(scan)  # every frame read is in the scan
+    assert scan.frames_read <= 49 + 2 * 9  # two cuts, <= 9 frames each
     assert sorted(scan_cuts(scan)[1].tolist()) == list(cuts)  # exact frames
-    assert SCAN_MAX_FRAMES + REFINE_MAX_FRAMES == 1000  # the documented bound for any length
+    assert scan.degraded is None and info.frame_count == 120
+    assert REFINE_MAX_FRAMES == REFINE_FRAMES_PER_STEP * (SCAN_MAX_FRAMES - 1)
+    assert SCAN_MAX_FRAMES + REFINE_MAX_FRAMES == 14_976  # the documented bound for any length

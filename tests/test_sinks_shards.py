@@ -9,6 +9,7 @@ import pytest
 
 from vlmcli.errors import ConfigError, OutputError
 from vlmcli.sinks import FIELDS, OutputFormat, SinkConfig, make_sink
+from vlmcli.sinks.identity import resolved_path
 from vlmcli.sinks.schema import RowId, arrow_schema
 from vlmcli.sinks.shards import parse_shard_name, shard_files, shard_name
 
@@ -74,8 +75,8 @@ def test_numbering_continues_labels_separate_and_temp_files_are_ignored(fmt, tmp
         out.write([row("c.jpg")])
     names = [f.name for f in shard_files(tmp_path, fmt.value)]
     assert names == [f"part-00000.{fmt.value}", f"part-00001.{fmt.value}", f"s1of2-part-00000.{fmt.value}"]
-    state = sink(fmt, tmp_path).resume_state(paths=["a.jpg"], config_hashes=frozenset({"c1"}))
-    assert state.done == {RowId(p, "k", "c1") for p in ("a.jpg", "b.jpg", "c.jpg")}
+    state = sink(fmt, tmp_path).resume_state(paths=[resolved_path("a.jpg")], config_hashes=frozenset({"c1"}))
+    assert state.done == {RowId(resolved_path(p), "k", "c1") for p in ("a.jpg", "b.jpg", "c.jpg")}  # as resolved paths
 
 
 def test_stale_temp_files_of_dead_processes_are_removed(tmp_path):
@@ -103,13 +104,19 @@ def test_a_taken_shard_name_is_never_overwritten(tmp_path):
 
 
 def test_flush_after_flush_seconds(tmp_path):
-    out = sink(OutputFormat.JSONL, tmp_path, rows_per_file=100, flush_seconds=0.001)
-    out.write([row("a.jpg")])
     import time
 
-    time.sleep(0.01)
-    out.write([row("b.jpg")])
+    out = sink(OutputFormat.JSONL, tmp_path, rows_per_file=100, flush_seconds=0.05)
+    time.sleep(0.06)
+    out.write([row("a.jpg")])  # due at write: published now
     assert len(shard_files(tmp_path, "jsonl")) == 1
+    out.write([row("b.jpg")])  # not due: buffered, then published by the timer with no further write
+    assert len(shard_files(tmp_path, "jsonl")) == 1
+    deadline = time.monotonic() + 5
+    while len(shard_files(tmp_path, "jsonl")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [r["path"] for f in shard_files(tmp_path, "jsonl") for r in out.read_file(f)] == ["a.jpg", "b.jpg"]
+    out.close()
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

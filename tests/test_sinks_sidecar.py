@@ -48,8 +48,9 @@ def test_writes_ok_rows_only(tmp_path):
 def test_collisions_and_self_overwrite_are_refused_per_image(tmp_path):
     paths = [str(tmp_path / "a.jpg"), str(tmp_path / "a.png"), str(tmp_path / "x.txt")]
     bad = sidecars().preflight(paths)
-    assert set(bad) == {paths[1], paths[2]}
-    assert "also the caption file of" in bad[paths[1]] and "replace the image itself" in bad[paths[2]]
+    assert set(bad) == set(paths)  # a shared caption file: neither image is captioned (README)
+    assert "also be the caption file of" in bad[paths[1]] and "--txt-name filename" in bad[paths[0]]
+    assert "replace the image itself" in bad[paths[2]]
 
 
 def test_existing_captions_refused_skipped_or_overwritten(tmp_path):

@@ -23,13 +23,14 @@ SIZES = [
     (112, 56), (56, 112), (640, 480), (480, 640), (1920, 1080), (1080, 1920), (5000, 500), (500, 5000),
     (300, 100), (100, 300), (123, 457), (2048, 2048), (200, 201),
 ]
-POLICIES = [
+POLICIES = [  # only a floor tiles (caps never raise the default single view)
     ResolutionPolicy(max_tiles=1),
-    ResolutionPolicy(max_tiles=2),
     ResolutionPolicy(max_tiles=4),
-    ResolutionPolicy(max_tiles=6),
-    ResolutionPolicy(max_pixels=3 * 56 * 56),
-    ResolutionPolicy(min_pixels=2 * 56 * 56, max_tiles=4),
+    ResolutionPolicy(min_pixels=2 * 56 * 56),
+    ResolutionPolicy(min_pixels=4 * 56 * 56),
+    ResolutionPolicy(min_pixels=6 * 56 * 56, max_tiles=6),
+    ResolutionPolicy(min_pixels=3 * 56 * 56, max_pixels=3 * 56 * 56),
+    ResolutionPolicy(min_pixels=4 * 56 * 56, max_tiles=2),
 ]
 TILE = 56  # the tiny checkpoint's CLIP input: 4x4 patches = 16 tokens per view
 
@@ -65,7 +66,7 @@ def test_planned_tokens_equal_fed_tokens(folder, policy):
     prepared = adapter.prepare(Request(prompt="Compare.", images=tuple(_image(s) for s in sizes)))
     assert [im.visual_tokens for im in prepared.images] == [p.visual_tokens for p in plans]
     assert int((prepared.input_ids == adapter.image_token_id).sum()) == sum(p.visual_tokens for p in plans)
-    assert tiled > 0 or policy.max_tiles == 1
+    assert (tiled > 0) == (policy.min_pixels is not None)
 
 
 def test_one_crop_policy_is_the_default_view(folder):
@@ -81,9 +82,10 @@ def test_one_crop_policy_is_the_default_view(folder):
 @given(width=st.integers(1, 5000), height=st.integers(1, 5000), max_tiles=st.integers(2, 9))
 def test_grid_properties(width, height, max_tiles):
     spec = LlavaSpec(image_size=TILE, patch_size=14)
-    plan = plan_llava15(spec, ResolutionPolicy(max_tiles=max_tiles), width=width, height=height)
+    assert plan_llava15(spec, ResolutionPolicy(max_tiles=max_tiles), width=width, height=height).tiles == 1
+    plan = plan_llava15(spec, ResolutionPolicy(min_pixels=max_tiles * TILE * TILE), width=width, height=height)
     rows, cols = plan.grid
-    assert rows * cols <= max_tiles and plan.tiles <= max_tiles + 1
+    assert rows * cols == max_tiles and plan.tiles == max_tiles + 1
     if rows * cols > 1:
         content_w, content_h = plan.resized
         assert content_w <= cols * TILE and content_h <= rows * TILE  # inside the canvas
@@ -118,7 +120,7 @@ def test_tiled_run_matches_transformers_on_the_same_views(folder):
     and greedy output equal to `model.generate` given the same pixel values and placeholder run."""
     import torch
 
-    policy = ResolutionPolicy(max_tiles=4)
+    policy = ResolutionPolicy(min_pixels=4 * TILE * TILE)
     engine = Engine.load(EngineConfig(model=folder, device="cpu", dtype="float32", resolution=policy))
     photos = sample_photos()
     request = Request(prompt="What is in these pictures?", images=(ImageInput(photos[1]), ImageInput(photos[5])))
@@ -163,7 +165,7 @@ def test_thumbnail_features_come_first(folder):
     import torch
 
     engine = Engine.load(
-        EngineConfig(model=folder, device="cpu", dtype="float32", resolution=ResolutionPolicy(max_tiles=3))
+        EngineConfig(model=folder, device="cpu", dtype="float32", resolution=ResolutionPolicy(min_pixels=3 * TILE * TILE))
     )
     prepared = engine.adapter.prepare(Request(prompt="?", images=(ImageInput(sample_photos()[5]),)))
     image = prepared.images[0]

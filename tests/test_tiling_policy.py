@@ -90,14 +90,16 @@ def test_idefics3_longest_edge_mapping():
     assert idefics3_longest_edge(spec, ResolutionPolicy(max_tiles=6), width=1920, height=1080) == 1536
     assert idefics3_longest_edge(spec, ResolutionPolicy(max_tiles=5), width=1920, height=1080) == 1024
     assert idefics3_longest_edge(spec, ResolutionPolicy(max_tiles=1), width=1920, height=1080) == 512
-    # a panorama can use the same crop budget with a longer edge
-    assert idefics3_longest_edge(spec, ResolutionPolicy(max_tiles=6), width=6000, height=500) == 3072
-    # a generous cap does not upscale a small image beyond the native edge
+    # a cap never raises the edge above the native one, whatever the image
+    assert idefics3_longest_edge(spec, ResolutionPolicy(max_tiles=6), width=6000, height=500) == 2048
     assert idefics3_longest_edge(spec, ResolutionPolicy(max_tiles=100), width=640, height=480) == 2048
-    assert idefics3_longest_edge(spec, ResolutionPolicy(max_tiles=100), width=4000, height=3000) == 4096
-    # a floor raises the edge above the native one
+    assert idefics3_longest_edge(spec, ResolutionPolicy(max_tiles=100), width=4000, height=3000) == 2048
+    # a floor raises the edge above the native one (as far as 4096), and a cap lowers it again
     floor = ResolutionPolicy(min_pixels=20 * 512 * 512)
     assert idefics3_longest_edge(spec, floor, width=1000, height=1000) == 2560
+    assert idefics3_longest_edge(spec, ResolutionPolicy(min_pixels=10**9), width=1000, height=1000) == 4096
+    capped = ResolutionPolicy(min_pixels=20 * 512 * 512, max_tiles=9)
+    assert idefics3_longest_edge(spec, capped, width=1000, height=1000) == 1536
     # splitting off: the edge is irrelevant, the native one is kept
     off = Idefics3Spec(do_image_splitting=False)
     assert idefics3_longest_edge(off, ResolutionPolicy(max_tiles=2), width=1920, height=1080) == off.longest_edge
@@ -117,14 +119,17 @@ def test_plan_idefics3():
 def test_anyres_pinpoints_mapping():
     spec = LlavaNextSpec()
     assert anyres_pinpoints(spec, NATIVE) == spec.image_grid_pinpoints
-    assert anyres_pinpoints(spec, ResolutionPolicy(max_tiles=2)) == ((336, 336), (336, 672), (672, 336))
-    # max_pixels alone filters the native canvases (2-tile ones remain)
+    # a cap filters the native canvases (2-tile ones remain); it never adds larger ones
+    assert anyres_pinpoints(spec, ResolutionPolicy(max_tiles=2)) == ((336, 672), (672, 336))
     assert anyres_pinpoints(spec, ResolutionPolicy(max_pixels=2 * 336 * 336)) == ((336, 672), (672, 336))
+    assert anyres_pinpoints(spec, ResolutionPolicy(max_tiles=9)) == spec.image_grid_pinpoints
     # no native canvas fits one tile: grids up to the cap are generated
     assert anyres_pinpoints(spec, ResolutionPolicy(max_pixels=336 * 336)) == ((336, 336),)
-    # a floor drops small canvases; an unreachable floor is dropped itself
+    # a floor drops small canvases; a floor above every canvas gives grids of exactly its tiles
     assert anyres_pinpoints(spec, ResolutionPolicy(min_pixels=3 * 336 * 336)) == ((672, 672), (1008, 336), (336, 1008))
-    assert anyres_pinpoints(spec, ResolutionPolicy(min_pixels=10**8)) == spec.image_grid_pinpoints
+    five = ResolutionPolicy(min_pixels=5 * 336 * 336)
+    assert anyres_pinpoints(spec, five) == ((336, 1680), (1680, 336))
+    assert anyres_pinpoints(spec, ResolutionPolicy(min_pixels=5 * 336 * 336, max_tiles=4)) == ((672, 672),)
 
 
 def test_plan_llava_next_and_onevision():
@@ -146,11 +151,14 @@ def test_plan_llava15():
     spec = LlavaSpec()
     plain = plan_llava15(spec, NATIVE, width=1920, height=1080)
     assert (plain.grid, plain.tiles, plain.visual_tokens, plain.resized) == ((1, 1), 1, 576, (336, 336))  # centre crop
-    tiled = plan_llava15(spec, ResolutionPolicy(max_tiles=4), width=1920, height=1080)
+    assert plan_llava15(spec, ResolutionPolicy(max_tiles=4), width=1920, height=1080) == plain  # a cap never tiles
+    tiled = plan_llava15(spec, ResolutionPolicy(min_pixels=4 * 336 * 336), width=1920, height=1080)
     assert (tiled.grid, tiled.tiles, tiled.visual_tokens) == ((2, 2), 5, 5 * 576)
     assert tiled.resized == (672, 378)  # letterboxed content inside the 672x672 canvas
     forced = plan_llava15(spec, ResolutionPolicy(min_pixels=2 * 336 * 336), width=100, height=100)
     assert forced.grid in {(1, 2), (2, 1)} and forced.tiles == 3
+    capped = plan_llava15(spec, ResolutionPolicy(min_pixels=4 * 336 * 336, max_tiles=2), width=1920, height=1080)
+    assert capped.grid == (1, 2) and capped.tiles == 3  # caps win over the floor
 
 
 # --- max_tiles means the same for every family ----------------------------------------

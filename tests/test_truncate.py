@@ -74,7 +74,8 @@ def test_largest_fitting_none_and_lowered_policy():
     with pytest.raises(ValueError):
         largest_fitting(start=0, fits=lambda v: True)
     policy = ResolutionPolicy(max_tiles=4, max_pixels=50_000, min_pixels=40_000)
-    assert lowered_policy(policy, 10_000) == ResolutionPolicy(max_tiles=4, max_pixels=10_000)
+    assert lowered_policy(policy, 10_000) == ResolutionPolicy(max_tiles=4, max_pixels=10_000, min_pixels=10_000)
+    assert lowered_policy(policy, 45_000).min_pixels == 40_000  # the floor is lowered only under the cap
     assert lowered_policy(policy, 90_000).max_pixels == 50_000  # never raised
     assert lowered_policy(ResolutionPolicy(), 7).max_pixels == 7
 
@@ -89,10 +90,10 @@ def test_fits_at_the_highest_resolution_that_fits(tiny_checkpoint, tmp_path):
     needed = int(full.input_ids.shape[0])
     folder = short_context(tiny_checkpoint, tmp_path, "qwen2_vl", needed)
     adapter = load_planner(EngineConfig(model=folder)).adapter
-    batch = prepare_batch(adapter, [request], truncate=False, answer_tokens=4)
-    assert batch.fit is None and batch.adapter is adapter  # without --truncate nothing changes ...
-    with pytest.raises(ContextLengthError, match="--truncate"):  # ... and the loop's check refuses
-        check_context(int(batch.requests[0].input_ids.shape[0]), adapter.config)
+    with pytest.raises(ContextLengthError, match="--truncate"):  # without --truncate: refused
+        prepare_batch(adapter, [request], truncate=False, answer_tokens=4)
+    with pytest.raises(ContextLengthError, match="--truncate"):  # as the loop's own check does
+        check_context(needed, adapter.config)
     batch = prepare_batch(adapter, [request], truncate=True, answer_tokens=4)
     fit = batch.fit
     assert fit is not None and fit.needed_tokens == needed and fit.context_length == needed
@@ -137,7 +138,7 @@ def test_dry_run_warns_on_stderr_and_describe_takes_the_flag(tiny_checkpoint, tm
 
 
 def test_llava15_tiles_are_dropped_to_fit(tiny_checkpoint, tmp_path, photo):
-    args = ["ask", str(photo), "q?", "--max-tiles", "6", "--max-tokens", "4"]
+    args = ["ask", str(photo), "q?", "--min-pixels", str(6 * 56 * 56), "--max-tiles", "6", "--max-tokens", "4"]
     full = plan([*args, "-m", str(tiny_checkpoint("llava"))])
     assert full["images"][0]["tiles"] > 2
     folder = short_context(tiny_checkpoint, tmp_path, "llava", full["prompt_tokens"] - 20)
@@ -149,7 +150,8 @@ def test_llava15_tiles_are_dropped_to_fit(tiny_checkpoint, tmp_path, photo):
 
 def test_fixed_cost_that_cannot_fit_fails_clearly(tiny_checkpoint, tmp_path, photo):
     folder = short_context(tiny_checkpoint, tmp_path, "llava", 20)  # one 16-token view + text > 20
-    result = runner.invoke(app, ["ask", str(photo), "q?", "-m", folder, "--dry-run", "--json", "--truncate"])
+    args = ["ask", str(photo), "q?", "-m", folder, "--dry-run", "--json", "--truncate", "--max-tokens", "2"]
+    result = runner.invoke(app, args)
     assert result.exit_code == 5 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and "lowest resolution" in result.stderr and "20" in result.stderr
 

@@ -233,7 +233,7 @@ def test_scan_video_decodes_only_the_scan(clips):
     info = probe(clips.cuts_b.path)
     scan = scan_video(clips.cuts_b.path, info=info, opener=spy)
     keys = spy.readers[0].key_indices()
-    assert len(scan) == len(scan_indices(info, keys=keys))
+    assert set(scan_indices(info, keys=keys).tolist()) <= set(scan.indices.tolist())  # + refinement
     assert spy.decoded == scan.frames_read  # the scan plus its cut bisection, nothing else
     assert spy.sizes == [None]  # 64x48 already fits the 64 px scan: decoded natively
 

@@ -6,8 +6,12 @@ The config file is TOML with flat keys (`model = "..."`, `max_tokens = 128`), re
 case (`VLM_MODEL`, `VLM_MAX_TOKENS`); an empty variable counts as unset.
 
 Each resolved value remembers where it came from (`Origin`), so `vlm config` can say why a
-setting has the value it has. Safety switches (`--trust-remote-code`, `--allow-pickle`)
-are deliberately *not* settings: they must be asked for on each command line.
+setting has the value it has. One setting also has a switch outside vlmcli: huggingface_hub
+reads `HF_HUB_OFFLINE` (or, when that is unset, `TRANSFORMERS_OFFLINE`) once at import and
+then never opens a connection, whatever a command asks; so when that switch is on,
+`offline` is true with that variable as its source, above any flag (`hub_offline_switch`).
+
+Safety switches (`--trust-remote-code`, `--allow-pickle`) are deliberately *not* settings: they must be asked for on each command line.
 
 This module only parses and checks types; range checks (max_tokens >= 1, ...) stay in
 `EngineConfig` / `GenerationConfig`, the single place that owns them.
@@ -112,6 +116,17 @@ def _enum(enum_cls: type[enum.Enum]) -> Callable[[object], enum.Enum]:
             raise ValueError("one of " + ", ".join(m.value for m in enum_cls)) from None
 
     return parse
+
+
+def hub_offline_switch(env: Mapping[str, str]) -> str | None:
+    """The variable that puts huggingface_hub offline, or None.
+
+    Mirrors `huggingface_hub.constants.HF_HUB_OFFLINE`: the value of `HF_HUB_OFFLINE`, or
+    of `TRANSFORMERS_OFFLINE` when the former is unset or empty, counts when it is one of
+    1/true/yes/on (any case).
+    """
+    name = "HF_HUB_OFFLINE" if env.get("HF_HUB_OFFLINE") else "TRANSFORMERS_OFFLINE"
+    return name if env.get(name, "").lower() in _TRUE else None
 
 
 def _non_negative_int(raw: object) -> int:
@@ -219,6 +234,18 @@ def _parse(spec: SettingSpec, raw: object, where: str) -> object:
         raise ConfigError(f"{spec.name} {where} must be {exc}, not {raw!r}.") from None
 
 
+def _apply_hub_switch(values: dict[str, object], origins: dict[str, Origin], env: Mapping[str, str]) -> None:
+    """huggingface_hub's own offline switch wins over everything (it is what happens): `offline`
+    becomes true with the variable as its source, naming what it overrides, unless a flag or
+    $VLM_OFFLINE already said true."""
+    switch = hub_offline_switch(env)
+    origin = origins["offline"]
+    if switch is None or (values["offline"] is True and origin.source in (Source.FLAG, Source.ENV)):
+        return
+    overrides = f" (overrides {origin})" if values["offline"] is False and origin.source is not Source.DEFAULT else ""
+    values["offline"], origins["offline"] = True, Origin(Source.ENV, switch + overrides)
+
+
 def resolve(
     flags: Mapping[str, object | None] | None = None,
     *,
@@ -250,6 +277,7 @@ def resolve(
             origins[spec.name] = Origin(Source.FILE, str(path))
         else:
             values[spec.name], origins[spec.name] = spec.default, Origin(Source.DEFAULT, "built-in")
+    _apply_hub_switch(values, origins, env)
     return Settings(
         **values,  # type: ignore[arg-type]
         origins=origins,

@@ -5,6 +5,11 @@ an error row if they are not images. Files found by walking a folder or matching
 are kept when they look like images: by their first bytes (magic), or by an image
 extension (so a corrupt `.jpg` still gets its error row); anything else (notes, videos,
 the output folder) is ignored. Hidden files and folders are skipped while walking.
+
+Every candidate's path is its resolved form (`vlmcli.sinks.identity`: absolute, folders
+resolved, the file's own name kept), so a file gets the same path, hence the same rows,
+whatever the current folder and however it was spelled (`mix`, `/abs/mix`, `./mix`,
+`mix/../mix`, a symlinked folder); a file reached twice in one run is listed once.
 Pure except for listing folders; reading file contents is `probe`'s job.
 """
 
@@ -20,6 +25,7 @@ from typing import BinaryIO
 
 from vlmcli.errors import InputError
 from vlmcli.media.sources import STDIN
+from vlmcli.sinks.identity import PathResolver
 
 IMAGE_EXTENSIONS = frozenset(
     {
@@ -32,6 +38,7 @@ IMAGE_EXTENSIONS = frozenset(
 @dataclass(frozen=True)
 class Candidate:
     path: str
+    """Absolute, folders resolved (`vlmcli.sinks.identity`): the same file always has the same path."""
     explicit: bool
     """Named by the user: always gets a row. Otherwise kept only if it looks like an image."""
 
@@ -83,14 +90,15 @@ def discover(
     exclude: Path | None = None,
     stdin: BinaryIO | None = None,
 ) -> list[Candidate]:
-    """Every candidate file once (first mention wins; a user-named file stays explicit)."""
+    """Every candidate file once, by resolved path (first mention wins; a user-named file stays explicit)."""
     exclude = exclude.resolve() if exclude is not None else None
     found: dict[str, Candidate] = {}
+    resolve = PathResolver()
 
     def add(path: str, explicit: bool) -> None:
-        norm = os.path.normpath(path)
-        if norm not in found or (explicit and not found[norm].explicit):
-            found[norm] = Candidate(path=norm, explicit=explicit)
+        real = resolve(path)
+        if real not in found or (explicit and not found[real].explicit):
+            found[real] = Candidate(path=real, explicit=explicit)
 
     for source in inputs:
         if source == STDIN:

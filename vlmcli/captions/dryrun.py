@@ -1,33 +1,109 @@
-"""`--dry-run`: what a run would do, and about how long it would take; writes nothing.
+"""`--dry-run`: what a run would do, and how long it would take; writes nothing.
 
 Counts come from the same plan a real run makes (so resume and `--shard` are taken into
-account). Visual tokens are estimated from each image's header size by the model's own
-resolution planner when the engine exposes one (`adapter.plan_images`). The time estimate
-comes from captioning up to two images: the first call (warm-up: allocations, kernel
-choice) is reported but not used; the per-request time of the second is multiplied by
-the number of requests. Batching usually makes the real run faster than that estimate.
+account), and every input is counted as what it is: images, unreadable files (a header
+Pillow cannot read, a file that cannot be opened), videos to caption (`--videos`), videos
+skipped without it, other files ignored. Visual tokens are the model's resolution planner's
+count from each header size (`adapter.plan_images`; unreadable files add none, they never
+make the total unknown). Requests that do not fit the context are found as a real run
+would find them (`captions.context`): a warning says how many and names `--truncate`.
+
+The time estimate is measured, not guessed (`captions.estimate` says why a per-image time
+is several times off): the model is loaded (that time, with reading and hashing the
+files, is measured as "setup"), one warm-up call on a small synthetic image measures the
+first call's extra cost, then one planned batch of real images (from the middle of the
+plan: typical sizes) is decoded and captioned, and its stage timings become per-token
+rates applied to every planned batch. The report says so ("measured on 1 batch of 8
+images on this machine"). Python's own start-up (well under a second) is not included.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from vlmcli.captions.batching import auto_batch_size, auto_max_batch_tokens
 from vlmcli.captions.config import CaptionJob
-from vlmcli.captions.decode import Decoded, decode
-from vlmcli.captions.pipeline import LoadEngine, device_type, plan_batches, prepare, token_estimator
+from vlmcli.captions.context import ContextCheck, ContextChecker, check_tasks
+from vlmcli.captions.decode import decode
+from vlmcli.captions.estimate import BatchShape, Rates, StageTimes, captioning_seconds
+from vlmcli.captions.pipeline import LoadEngine, Tokens, device_type, plan_batches, prepare, token_estimator
 from vlmcli.captions.plan import Task
+from vlmcli.captions.probe import Probe
 from vlmcli.captions.progress import Progress
-from vlmcli.captions.rows import RowContext
-from vlmcli.captions.runner import BatchRunner
 from vlmcli.captions.summary import Summary
+from vlmcli.errors import VlmError
 from vlmcli.sinks.base import Sink
+
+WARM_UP_SIZE = (224, 224)
+WARM_UP_TOKENS = 2
+CALIBRATION_TRIES = 3
+"""Batches tried for calibration when a batch's images all fail to decode."""
+
+
+@dataclass(frozen=True)
+class InputCounts:
+    """Every input file, counted once as what it is."""
+
+    images: int = 0
+    """Images whose header was read (they are captioned, unless their pixels turn out broken)."""
+    unreadable: int = 0
+    """Files that cannot be opened or whose header no decoder reads: error rows."""
+    videos: int = 0
+    """Videos to caption (--videos)."""
+    videos_skipped: int = 0
+    """Videos not captioned for lack of --videos (found in folders: skipped; named: error rows)."""
+    ignored: int = 0
+    """Other files found in folders (not images or videos)."""
+
+    @classmethod
+    def of(cls, probes: Sequence[Probe], *, videos_on: bool, walked_videos_skipped: int, ignored: int) -> "InputCounts":
+        counts: dict[str, int] = {"images": 0, "unreadable": 0, "videos": 0, "videos_skipped": walked_videos_skipped}
+        for probe in probes:
+            if probe.kind == "video" and not videos_on:
+                counts["videos_skipped"] += 1
+            elif probe.error is not None or probe.key is None or probe.size is None:
+                counts["unreadable"] += 1
+            else:
+                counts["videos" if probe.kind == "video" else "images"] += 1
+        return cls(**counts, ignored=ignored)
+
+    def text(self) -> str:
+        parts = [f"{self.images} image{'s' if self.images != 1 else ''}"]
+        if self.videos:
+            parts.append(f"{self.videos} video{'s' if self.videos != 1 else ''}")
+        parts.append(f"{self.unreadable} unreadable")
+        if self.videos_skipped:
+            parts.append(f"{self.videos_skipped} video{'s' if self.videos_skipped != 1 else ''} skipped (add --videos)")
+        parts.append(f"{self.ignored} other file{'s' if self.ignored != 1 else ''} ignored")
+        return ", ".join(parts)
+
+
+@dataclass
+class Estimate:
+    seconds: float
+    """The whole run: setup + first-call extra + captioning."""
+    source: str
+    """How it was obtained, in words."""
+    setup_s: float = 0.0
+    """Measured: finding, reading and hashing the files and loading the model."""
+    first_call_s: float = 0.0
+    """Measured: the extra cost of a process's first engine call."""
+    captioning_s: float = 0.0
+    """Predicted from the measured rates for every planned batch."""
+    calibration: dict[str, Any] = field(default_factory=dict)
+    rates: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in vars(self).items()}
 
 
 @dataclass
 class DryRunReport:
+    counts: InputCounts
     files: int
     ignored: int
     prompts: int
@@ -37,84 +113,210 @@ class DryRunReport:
     requests: int
     """Engine requests (duplicates and copies excluded)."""
     known_errors: int
+    """Rows already known to be errors (unreadable files, unwritable outputs)."""
     batch_size: int
     batches: int
-    visual_tokens: int | None = None
-    load_s: float | None = None
-    first_call_s: float | None = None
-    per_request_s: float | None = None
-    calibration_images: int = 0
-    estimated_s: float | None = None
+    visual_tokens: int = 0
+    context: ContextCheck = field(default_factory=lambda: ContextCheck(context_length=None))
+    estimate: Estimate | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in vars(self).items()}
+        data = {k: v for k, v in vars(self).items() if k not in ("counts", "context", "estimate")}
+        data["counts"] = dataclasses.asdict(self.counts)
+        data["context"] = self.context.to_dict()
+        data["estimate"] = self.estimate.to_dict() if self.estimate is not None else None
+        return data
 
     def text(self) -> str:
+        batches = f"{self.batches} batch{'es' if self.batches != 1 else ''} of up to {self.batch_size}"
         lines = [
-            f"Files: {self.files} images ({self.ignored} other files ignored); prompts: {self.prompts}",
+            f"Inputs: {self.counts.text()}; prompts: {self.prompts}",
             f"Already done: {self.skipped}; to write: {self.rows} rows "
-            f"({self.requests} engine requests in {self.batches} batches of {self.batch_size}, "
-            f"{self.known_errors} known errors)",
+            f"({self.requests} engine requests in {batches}; {self.known_errors} known errors)",
         ]
-        if self.visual_tokens is not None:
-            mean = self.visual_tokens / self.requests if self.requests else 0
-            lines.append(f"Visual tokens: {self.visual_tokens} in all, {mean:.0f} per image on average")
-        if self.per_request_s is not None:
+        if self.requests:
             lines.append(
-                f"Calibration on {self.calibration_images} image(s): load {self.load_s or 0:.1f} s, "
-                f"first call {self.first_call_s or 0:.2f} s, then {self.per_request_s:.2f} s per request"
+                f"Visual tokens: {self.visual_tokens} in all, {self.visual_tokens / self.requests:.0f} per request on average"
             )
-            lines.append(f"Estimated time: {_duration(self.estimated_s or 0)} (plus model load; batching is usually faster)")
+        warning = self.context.warning()
+        if warning is not None:
+            lines.append(warning)
+        if self.estimate is None and self.requests:
+            lines.append("Estimated time: unknown (no planned image batch could be captioned to measure it)")
+        if self.estimate is not None:
+            e = self.estimate
+            lines.append(
+                f"Estimated time: {_duration(e.seconds)} ({e.source}; setup {_duration(e.setup_s)}, "
+                f"captioning {_duration(e.captioning_s)})"
+            )
         return "\n".join(lines)
 
 
 def _duration(seconds: float) -> str:
     if seconds < 90:
-        return f"{seconds:.0f} s"
+        return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
     if seconds < 5400:
         return f"{seconds / 60:.1f} min"
     return f"{seconds / 3600:.1f} h"
 
 
-def estimate_visual_tokens(engine: Any, tasks: list[Task], job: CaptionJob | None = None) -> int | None:
-    """Sum of the tasks' visual tokens by the model's planner (videos: frames x one frame)."""
-    planner = getattr(getattr(engine, "adapter", None), "plan_images", None)
-    if planner is None or any(t.size is None for t in tasks):
+def estimate_visual_tokens(tasks: Sequence[Task], tokens: Tokens) -> int:
+    """Visual tokens of the tasks by the model's planner; tasks with no known size add none."""
+    return sum(tokens(t) for t in tasks if t.size is not None or t.video is not None)
+
+
+class Shapes:
+    """`BatchShape`s of planned batches; an image's vision cost counts once per run (cache)."""
+
+    def __init__(self, tokens: Tokens, checker: ContextChecker | None) -> None:
+        self.tokens = tokens
+        self.checker = checker
+        self.seen: set[str] = set()
+
+    def of(self, batch: Sequence[Task], *, remember: bool = True) -> BatchShape:
+        new = [t for t in dict((t.key, t) for t in batch if t.key not in self.seen).values()]
+        if remember:
+            self.seen.update(t.key for t in batch)
+        prompts = [self.checker.estimate(t) if self.checker is not None else self.tokens(t) for t in batch]
+        return BatchShape(
+            requests=len(batch),
+            visual_tokens=sum(self.tokens(t) for t in new),
+            longest_prompt=max(prompts, default=0),
+            pixels=sum(_pixels(t) for t in batch),
+        )
+
+
+def _pixels(task: Task) -> int:
+    if task.video is not None:
+        return 0
+    return task.size[0] * task.size[1] if task.size else 0
+
+
+def _results_times(results: Sequence[Any], wall_s: float) -> StageTimes:
+    timings = getattr(results[0], "timings", None) if results else None
+    return StageTimes(
+        wall_s=wall_s,
+        vision_s=float(getattr(timings, "vision_s", 0.0) or 0.0),
+        prefill_s=float(getattr(timings, "prefill_s", 0.0) or 0.0),
+        decode_s=float(getattr(timings, "decode_s", 0.0) or 0.0),
+        steps=max((int(r.completion_tokens) for r in results), default=0),
+    )
+
+
+def _calibration_order(batches: Sequence[Sequence[Task]]) -> list[list[Task]]:
+    """Image batches from the middle of the plan outwards (typical sizes first)."""
+    images = [list(b) for b in batches if all(t.video is None for t in b) and any(t.size is not None for t in b)]
+    middle = len(images) // 2
+    return [images[i] for i in sorted(range(len(images)), key=lambda i: (abs(i - middle), i))]
+
+
+class Calibrator:
+    """Times one warm-up call and one real batch with a loaded engine (module docstring)."""
+
+    def __init__(self, engine: Any, job: CaptionJob, shapes: Shapes) -> None:
+        self.engine = engine
+        self.job = job
+        self.shapes = shapes
+
+    def _request(self, task: Task, image: Any) -> Any:
+        from vlmcli.engine.request import Request
+
+        return Request(prompt=task.prompt.text, images=(image,), system=self.job.system)
+
+    def _call(self, requests: list[Any], gen: Any) -> tuple[list[Any], float]:
+        start = time.perf_counter()
+        results = self.engine.generate(requests, gen)
+        return results, time.perf_counter() - start
+
+    def warm_up(self, task: Task) -> tuple[float, BatchShape, StageTimes] | None:
+        """The first call's wall time on a small stand-in image (None if the engine refuses it)."""
+        from PIL import Image
+
+        from vlmcli.engine.request import ImageInput
+
+        image = ImageInput(Image.new("RGB", WARM_UP_SIZE, (96, 96, 96)), source="<warm-up>")
+        gen = dataclasses.replace(self.job.generation, max_tokens=min(WARM_UP_TOKENS, self.job.generation.max_tokens))
+        try:
+            results, wall = self._call([self._request(task, image)], gen)
+        except VlmError:  # e.g. a prompt over the context on its own: no warm-up figure
+            return None
+        probe = dataclasses.replace(task, size=WARM_UP_SIZE, key="<warm-up>")
+        return wall, self.shapes.of([probe], remember=False), _results_times(results, wall)
+
+    def batch(self, batch: list[Task]) -> tuple[BatchShape, StageTimes, float] | None:
+        start = time.perf_counter()
+        decoded = {t.path: decode(t.path, max_pixels=self.job.max_image_pixels) for t in batch}
+        read_s = time.perf_counter() - start
+        ready = [t for t in batch if decoded[t.path].image is not None]
+        if not ready:
+            return None
+        requests = [self._request(t, decoded[t.path].image) for t in ready]
+        try:
+            results, wall = self._call(requests, self.job.generation)
+        except VlmError:  # e.g. a prompt over the context: the context check reports it; try another batch
+            return None
+        shape = self.shapes.of(ready, remember=False)
+        return shape, _results_times(results, wall), read_s * shape.pixels / max(1, sum(map(_pixels, batch)))
+
+
+def calibrated_estimate(
+    engine: Any, job: CaptionJob, batches: Sequence[Sequence[Task]], shapes: Shapes, *, setup_s: float
+) -> Estimate | None:
+    """The run's time from one measured batch (None when no image batch could be run)."""
+    calibrator = Calibrator(engine, job, shapes)
+    candidates = _calibration_order(batches)[:CALIBRATION_TRIES]
+    if not candidates:
         return None
-    try:
-        tokens = token_estimator(engine, job.videos if job is not None else None)
-        return sum(tokens(t) for t in tasks)
-    except Exception:  # noqa: BLE001 - an estimate only
-        return None
-
-
-def calibration_tasks(tasks: list[Task], job: CaptionJob, *, want: int = 2, tries: int = 10) -> list[tuple[Task, Decoded]]:
-    """Up to `want` tasks of typical size (from the middle of the cost order) whose images decode."""
-    ordered = sorted([t for t in tasks if t.video is None], key=Task.cost)  # images time the model
-    middle = len(ordered) // 2
-    around = sorted(range(len(ordered)), key=lambda i: (abs(i - middle), i))[:tries]
-    chosen: list[tuple[Task, Decoded]] = []
-    for index in around:
-        decoded = decode(ordered[index].path, max_pixels=job.max_image_pixels)
-        if decoded.image is not None:
-            chosen.append((ordered[index], decoded))
-            if len(chosen) == want:
-                break
-    return chosen
-
-
-def _timed(runner: BatchRunner, task: Task, decoded: Decoded) -> float:
-    start = time.perf_counter()
-    runner.run([task], {task.path: decoded})
-    return time.perf_counter() - start
+    warm = calibrator.warm_up(candidates[0][0])
+    for batch in candidates:
+        measured = calibrator.batch(batch)
+        if measured is None:
+            continue
+        shape, times, read_s = measured
+        rates = Rates.measured(batch=shape, times=times, read_s=read_s)
+        first_call = 0.0
+        if warm is not None:
+            warm_wall, warm_shape, warm_times = warm
+            warm_rates = dataclasses.replace(rates, steps=warm_times.steps, read_s_per_pixel=0.0)
+            first_call = max(0.0, warm_wall - warm_rates.engine_s(warm_shape))
+        captioning = captioning_seconds([shapes.of(b) for b in batches], rates, read_threads=job.decode_threads)
+        images = shape.requests
+        return Estimate(
+            seconds=setup_s + first_call + captioning,
+            source=f"measured on 1 batch of {images} image{'s' if images != 1 else ''} on this machine",
+            setup_s=setup_s,
+            first_call_s=first_call,
+            captioning_s=captioning,
+            calibration={
+                "requests": shape.requests,
+                "visual_tokens": shape.visual_tokens,
+                "longest_prompt": shape.longest_prompt,
+                "wall_s": round(times.wall_s, 3),
+                "vision_s": round(times.vision_s, 3),
+                "prefill_s": round(times.prefill_s, 3),
+                "decode_s": round(times.decode_s, 3),
+                "steps": times.steps,
+                "read_s": round(read_s, 3),
+            },
+            rates={k: v if isinstance(v, int) else float(f"{v:.4g}") for k, v in dataclasses.asdict(rates).items()},
+        )
+    return None
 
 
 def dry_run(
     job: CaptionJob, sink: Sink, *, load_engine: LoadEngine, progress: Progress, calibrate: bool = True
 ) -> DryRunReport:
+    started = time.perf_counter()
     summary = Summary()
-    plan = prepare(job, sink, progress=progress, summary=summary).plan
+    prepared = prepare(job, sink, progress=progress, summary=summary)
+    plan = prepared.plan
     report = DryRunReport(
+        counts=InputCounts.of(
+            prepared.probes,
+            videos_on=job.videos is not None,
+            walked_videos_skipped=summary.videos_skipped,
+            ignored=summary.ignored,
+        ),
         files=summary.files,
         ignored=summary.ignored,
         prompts=summary.prompts,
@@ -127,22 +329,24 @@ def dry_run(
     )
     if not plan.tasks or not calibrate:
         cap = job.max_batch_tokens or auto_max_batch_tokens("cpu")
-        report.batches = len(plan_batches(plan.tasks, batch_size=report.batch_size, max_tokens=cap))
+        tokens = token_estimator(None, job.videos)
+        report.batches = len(plan_batches(plan.tasks, batch_size=report.batch_size, max_tokens=cap, tokens=tokens))
+        report.visual_tokens = estimate_visual_tokens(plan.tasks, tokens)
         return report
     engine = load_engine(job.engine)
-    report.load_s = float(getattr(engine, "load_s", 0.0) or 0.0)
-    report.batch_size = job.batch_size or auto_batch_size(device_type(engine))
-    cap = job.max_batch_tokens or auto_max_batch_tokens(device_type(engine))
-    report.batches = len(
-        plan_batches(plan.tasks, batch_size=report.batch_size, max_tokens=cap, tokens=token_estimator(engine, job.videos))
+    setup_s = time.perf_counter() - started
+    device = device_type(engine)
+    report.batch_size = job.batch_size or auto_batch_size(device)
+    tokens = token_estimator(engine, job.videos)
+    batches = plan_batches(
+        plan.tasks, batch_size=report.batch_size, max_tokens=job.max_batch_tokens or auto_max_batch_tokens(device), tokens=tokens
     )
-    report.visual_tokens = estimate_visual_tokens(engine, plan.tasks, job)
-    runner = BatchRunner(engine, job.generation, RowContext(job.engine.model, job.engine.revision), system=job.system)
-    chosen = calibration_tasks(plan.tasks, job)
-    if not chosen:
-        return report
-    report.first_call_s = _timed(runner, *chosen[0])
-    report.per_request_s = _timed(runner, *chosen[-1]) if len(chosen) > 1 else report.first_call_s
-    report.calibration_images = len(chosen)
-    report.estimated_s = report.per_request_s * len(plan.tasks)
+    report.batches = len(batches)
+    report.visual_tokens = estimate_visual_tokens(plan.tasks, tokens)
+    adapter = getattr(engine, "adapter", None)
+    checker = None
+    if adapter is not None and hasattr(adapter, "prepare") and hasattr(adapter, "config"):
+        checker = ContextChecker(adapter, tokens=tokens, system=job.system, answer_tokens=job.generation.max_tokens)
+    report.context = check_tasks(checker, plan.tasks, truncate=bool(getattr(job.engine, "truncate", False)))
+    report.estimate = calibrated_estimate(engine, job, batches, Shapes(tokens, checker), setup_s=setup_s)
     return report

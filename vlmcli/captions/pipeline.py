@@ -5,19 +5,20 @@
 Everything that can fail fast (bad inputs, existing txt captions, unreadable old shards)
 fails before the model loads; a rerun with nothing left to do never loads it. Rows are
 handed to the sink as each batch finishes; `with sink` makes sure that whatever happens
-(Ctrl-C included) the finished rows are flushed as complete shards.
+(Ctrl-C included) the finished rows are flushed as complete shards. Paths are resolved
+by `discover` (absolute, folders resolved), so resume does not depend on how they were
+spelled. Rows made without the model (copies of earlier results, known failures) are
+emitted first and marked, so the rates count only what the model did.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from vlmcli.captions.batching import auto_batch_size, auto_max_batch_tokens, group_batches, pixel_tokens
 from vlmcli.captions.config import Backend, CaptionJob, VideoCaptioning
-from vlmcli.captions.decode import Decoded, decode
 from vlmcli.captions.discover import discover
 from vlmcli.captions.plan import Plan, Task, build_plan
 from vlmcli.captions.probe import Probe, probe_all
@@ -26,6 +27,7 @@ from vlmcli.captions.prompts import Prompt, make_prompts
 from vlmcli.captions.rows import RowContext, error_row
 from vlmcli.captions.runner import BatchRunner
 from vlmcli.captions.summary import Summary
+from vlmcli.captions.stages import runner_for, task_decoder
 from vlmcli.captions.workers import Prefetcher
 from vlmcli.errors import InputError
 from vlmcli.sinks.base import Sink
@@ -33,6 +35,7 @@ from vlmcli.sinks.schema import Row
 
 LoadEngine = Callable[[Any], Any]
 OnRows = Callable[[list[Row]], None]
+"""Receives rows as they are written (the txt format reports its error rows through it)."""
 Tokens = Callable[[Task], int]
 
 
@@ -80,6 +83,7 @@ def prepare(job: CaptionJob, sink: Sink, *, progress: Progress, summary: Summary
     plan = build_plan(probes, prompts, shard=job.shard, resume=resume, blocked=blocked, video_prompts=clip_prompts)
     summary.files, summary.ignored, summary.prompts = len(probes), counts.ignored, len(prompts)
     summary.skipped, summary.kept_failed, summary.out_of_shard = plan.skipped, plan.kept_failed, plan.out_of_shard
+    summary.copied = len(plan.copies)
     summary.todo, summary.output = plan.rows_to_write, sink.describe()
     return Prepared(probes=probes, prompts=prompts, plan=plan)
 
@@ -152,19 +156,19 @@ def run(
     plan = prepared.plan
     sink.retire(plan.retire)
 
-    def emit(rows: list[Row]) -> None:
+    def emit(rows: list[Row], *, captioned: bool = True) -> None:
         sink.write(rows)
-        summary.add(rows)
-        progress.advance(rows)
+        summary.add(rows, captioned=captioned)
+        progress.advance(rows, captioned=captioned)
         if on_rows is not None:
             on_rows(rows)
 
     ctx = RowContext(model=job.engine.model, revision=job.engine.revision)
     note = f" ({plan.skipped} already done)" if plan.skipped else ""
     with sink:
-        progress.start(plan.rows_to_write, note=note)
+        progress.start(plan.rows_to_write, note=note, skipped=plan.skipped, prompts=len(prepared.prompts))
         summary.begin_captioning()
-        emit(plan.copies + [failure_row(ctx, f) for f in plan.failures])
+        emit(plan.copies + [failure_row(ctx, f) for f in plan.failures], captioned=False)
         if plan.tasks and job.backend is Backend.RAY:
             from vlmcli.captions.ray_backend import run_ray
 
@@ -200,31 +204,6 @@ def failure_row(ctx: RowContext, failure: Any) -> Row:
     return error_row(
         ctx, path=failure.path, key=failure.key, prompt=failure.prompt, message=failure.message, size=failure.size
     )
-
-
-def runner_for(
-    engine: Any, ctx: RowContext, *, generation: Any, system: str | None, debug: bool, videos: VideoCaptioning | None
-) -> BatchRunner:
-    """The batch runner; with --videos, one that also sends videos (`videos.MediaRunner`)."""
-    if videos is None:
-        return BatchRunner(engine, generation, ctx, system=system, debug=debug)
-    from vlmcli.captions.videos import MediaRunner
-
-    return MediaRunner(engine, generation, ctx, system=system, debug=debug)
-
-
-def task_decoder(
-    batches: Sequence[Sequence[Task]], *, max_image_pixels: int | None, videos: VideoCaptioning | None
-) -> Callable[[str], Decoded]:
-    """path -> Decoded for the tasks of `batches`: sampled frames for videos, else an image."""
-    decode_image = partial(decode, max_pixels=max_image_pixels)
-    clips = {t.path for batch in batches for t in batch if t.video is not None}
-    if not clips or videos is None:
-        return decode_image
-    from vlmcli.captions.videos import decode_video
-
-    decode_clip = partial(decode_video, videos=videos)
-    return lambda path: decode_clip(path) if path in clips else decode_image(path)
 
 
 def run_local(batches: Sequence[Sequence[Task]], *, runner: BatchRunner, job: CaptionJob, emit: OnRows) -> None:

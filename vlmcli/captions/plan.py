@@ -1,5 +1,9 @@
 """Turn probed files and prompts into the work of one run (pure: no I/O, no model).
 
+Paths are resolved (`discover`: absolute, folders resolved), and the sink resolves the
+paths of stored rows the same way, so "the same path" means the same file whatever the
+current folder or the spelling used by this run or an earlier one.
+
 For every (file, prompt) in this `--shard`:
 
 - an ok row with the same (path, content key, config hash) exists -> skipped;

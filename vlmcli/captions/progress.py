@@ -1,4 +1,14 @@
-"""Progress on stderr: a rich bar with images/s, ETA and error count; or nothing (--quiet).
+"""Progress on stderr: a rich bar on a terminal, plain timed lines in a log, or nothing (--quiet).
+
+    progress = make_progress(quiet=False, log_every=30.0)   # picks by whether stderr is a terminal
+
+On a terminal, `RichProgress` draws two bars (reading, captioning) with images/s, ETA and
+errors. When stderr is a file or a pipe (a SLURM or nohup job, `2> log`) a bar would
+print nothing until the end, so `LogProgress` writes one plain line when a stage starts,
+one every `log_every` seconds from a timer thread (even while one long batch runs), and
+one at the end:
+
+    Captioning: 1200/95000 done (1190 ok, 10 errors; 5000 already done); 3.10 images/s; ETA 8h24m
 
 rich is imported only when a bar is actually shown.
 """
@@ -6,19 +16,33 @@ rich is imported only when a bar is actually shown.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from typing import Any, Protocol
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TextIO
 
+from vlmcli.periodic import Periodic
 from vlmcli.sinks.schema import Row, Status
 
 
 class Progress(Protocol):
     def scanning(self, total: int) -> None: ...
     def scanned(self) -> None: ...
-    def start(self, total: int, *, note: str = "") -> None: ...
-    def advance(self, rows: Sequence[Row]) -> None: ...
+    def start(self, total: int, *, note: str = "", skipped: int = 0, prompts: int = 1) -> None: ...
+    def advance(self, rows: Sequence[Row], *, captioned: bool = True) -> None:
+        """Rows written; `captioned` is False for rows made without the model (copies, known failures)."""
     def log(self, message: str) -> None: ...
     def close(self) -> None: ...
+
+
+def make_progress(*, quiet: bool, log_every: float = 30.0, stream: TextIO | None = None) -> Progress:
+    """Nothing with `quiet`; a bar when `stream` (stderr) is a terminal; else timed log lines."""
+    stream = stream if stream is not None else sys.stderr
+    if quiet:
+        return NullProgress()
+    if getattr(stream, "isatty", lambda: False)():
+        return RichProgress()
+    return LogProgress(every=log_every, stream=stream)
 
 
 class NullProgress:
@@ -28,10 +52,10 @@ class NullProgress:
     def scanned(self) -> None:
         pass
 
-    def start(self, total: int, *, note: str = "") -> None:
+    def start(self, total: int, *, note: str = "", skipped: int = 0, prompts: int = 1) -> None:
         pass
 
-    def advance(self, rows: Sequence[Row]) -> None:
+    def advance(self, rows: Sequence[Row], *, captioned: bool = True) -> None:
         pass
 
     def log(self, message: str) -> None:
@@ -40,6 +64,125 @@ class NullProgress:
 
     def close(self) -> None:
         pass
+
+
+def clock_text(seconds: float) -> str:
+    """A duration for a log line: 42s, 4m05s, 8h24m."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+class LogProgress:
+    """Plain progress lines for a log file (see the module docstring). Thread-safe: the timer
+    thread writes lines while the caption loop counts rows."""
+
+    def __init__(
+        self, *, every: float = 30.0, stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if every <= 0:
+            raise ValueError(f"every must be > 0 seconds, not {every}")
+        self.every = every
+        self._stream = stream if stream is not None else sys.stderr
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._timer: Periodic | None = None
+        self._stage = ""
+        self._total = self._done = self._ok = self._errors = self._skipped = 0
+        self._prompts = 1
+        self._captioned = 0
+        self._origin: tuple[float, int] | None = None  # (time, captioned) after the first model batch
+        self._started = clock()
+        self._closed = False
+
+    # -- stages ----------------------------------------------------------------
+    def scanning(self, total: int) -> None:
+        with self._lock:
+            self._stage, self._total, self._done = "Reading", total, 0
+            self._write(f"Reading {total} file{'s' if total != 1 else ''} (hashing each once)")
+        self._ensure_timer()
+
+    def scanned(self) -> None:
+        with self._lock:
+            self._done += 1
+
+    def start(self, total: int, *, note: str = "", skipped: int = 0, prompts: int = 1) -> None:
+        with self._lock:
+            self._stage, self._total, self._done = "Captioning", total, 0
+            self._skipped, self._prompts, self._started = skipped, max(prompts, 1), self._clock()
+            self._write(f"Captioning {total} item{'s' if total != 1 else ''}{note}")
+        self._ensure_timer()
+
+    def advance(self, rows: Sequence[Row], *, captioned: bool = True) -> None:
+        errors = sum(1 for r in rows if r["status"] == Status.ERROR.value)
+        with self._lock:
+            self._done += len(rows)
+            self._errors += errors
+            self._ok += len(rows) - errors
+            if captioned and len(rows) > errors:  # captions made by the model (error rows cost ~nothing)
+                self._captioned += len(rows) - errors
+                if self._origin is None:
+                    self._origin = (self._clock(), self._captioned)
+
+    def log(self, message: str) -> None:
+        with self._lock:
+            self._write(message)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._timer is not None:
+            self._timer.stop()
+        with self._lock:
+            if self._stage:
+                self._write(self.line())
+
+    # -- lines -----------------------------------------------------------------
+    def line(self) -> str:
+        """The current state as one line (call with the lock held, or when nothing else runs)."""
+        if self._stage == "Reading":
+            return f"Reading: {self._done}/{self._total} files read"
+        counts = f"{self._ok} ok, {self._errors} error{'s' if self._errors != 1 else ''}"
+        if self._skipped:
+            counts += f"; {self._skipped} already done"
+        line = f"Captioning: {self._done}/{self._total} done ({counts})"
+        rate = self._rate()
+        if rate is None and self._done < self._total:
+            line += f"; waiting for the first batch (the model loads first) {clock_text(self._clock() - self._started)}"
+        elif rate is not None:
+            line += f"; {rate / self._prompts:.2f} images/s"
+            left = self._total - self._done
+            line += f"; ETA {clock_text(left / rate)}" if left > 0 else ""
+        return line
+
+    def _rate(self) -> float | None:
+        """Captions the model made per second: after the first model batch when two have ended (model load
+        and warm-up excluded), else since captioning started; None before any."""
+        now = self._clock()
+        if self._origin is not None and self._captioned > self._origin[1] and now > self._origin[0]:
+            return (self._captioned - self._origin[1]) / (now - self._origin[0])
+        if self._captioned and now > self._started:
+            return self._captioned / (now - self._started)
+        return None
+
+    def _tick(self) -> None:
+        with self._lock:
+            self._write(self.line())
+
+    def _ensure_timer(self) -> None:
+        if self._timer is None and not self._closed:
+            self._timer = Periodic(self.every, self._tick, name="vlm-progress-log").start()
+
+    def _write(self, text: str) -> None:
+        try:
+            self._stream.write(text + "\n")
+            self._stream.flush()
+        except (OSError, ValueError):  # a closed or broken log must not stop the captioning
+            pass
 
 
 class RichProgress:
@@ -54,7 +197,8 @@ class RichProgress:
         class Rate(ProgressColumn):
             def render(self, task: Any) -> Text:
                 elapsed = task.finished_time if task.finished else task.elapsed
-                speed = task.completed / elapsed if elapsed else 0.0
+                made = task.fields.get("captioned", task.completed)  # copies made without the model excluded
+                speed = made / elapsed if elapsed else 0.0
                 return Text(f"{speed:.2f}/s" if speed else "-/s", style="progress.data.speed")
 
         self._bar = RichBar(
@@ -72,6 +216,7 @@ class RichProgress:
         self._scan: Any = None
         self._task: Any = None
         self._errors = 0
+        self._captioned = 0
         self._closed = False
 
     def scanning(self, total: int) -> None:
@@ -81,14 +226,16 @@ class RichProgress:
         if self._scan is not None:
             self._bar.advance(self._scan)
 
-    def start(self, total: int, *, note: str = "") -> None:
-        self._task = self._bar.add_task(f"Captioning{note}", total=total, errors="errors: 0")
+    def start(self, total: int, *, note: str = "", skipped: int = 0, prompts: int = 1) -> None:
+        self._task = self._bar.add_task(f"Captioning{note}", total=total, errors="errors: 0", captioned=0)
 
-    def advance(self, rows: Sequence[Row]) -> None:
+    def advance(self, rows: Sequence[Row], *, captioned: bool = True) -> None:
         if self._task is None:
             return
-        self._errors += sum(1 for r in rows if r["status"] == Status.ERROR.value)
-        self._bar.update(self._task, advance=len(rows), errors=f"errors: {self._errors}")
+        errors_now = sum(1 for r in rows if r["status"] == Status.ERROR.value)
+        self._errors += errors_now
+        self._captioned += len(rows) - errors_now if captioned else 0
+        self._bar.update(self._task, advance=len(rows), errors=f"errors: {self._errors}", captioned=self._captioned)
 
     def log(self, message: str) -> None:
         """A line above the bar (writing to stderr directly would tear the bar)."""

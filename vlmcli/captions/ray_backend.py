@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from vlmcli.captions.decode import decode_all
-from vlmcli.captions.pipeline import runner_for, task_decoder
+from vlmcli.captions.stages import runner_for, task_decoder
 from vlmcli.captions.plan import Task
 from vlmcli.captions.rows import RowContext
 from vlmcli.errors import BackendUnavailableError, VlmError

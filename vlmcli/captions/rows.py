@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from vlmcli.captions.prompts import Prompt
-from vlmcli.sinks.schema import Row, Status
+from vlmcli.sinks.schema import Row, Status, path_bytes
 
 if TYPE_CHECKING:
     from vlmcli.engine.events import GenerationResult
@@ -29,6 +29,7 @@ def _base(ctx: RowContext, *, path: str, key: str | None, prompt: Prompt) -> Row
     return {
         "key": key,
         "path": path,
+        "path_bytes": path_bytes(path),
         "status": Status.OK.value,
         "error": None,
         "caption": None,
@@ -86,4 +87,4 @@ def ok_row(
 
 def copy_row(row: Row, *, path: str) -> Row:
     """The same result for another file with identical bytes (duplicates are captioned once)."""
-    return {**row, "path": path, "created_at": utc_now()}
+    return {**row, "path": path, "path_bytes": path_bytes(path), "created_at": utc_now()}

@@ -1,4 +1,14 @@
-"""What a caption run did: counts, rates, first errors; printed on stderr or as JSON."""
+"""What a caption run did: counts, rates, first errors; printed on stderr or as JSON.
+
+    Done: 40 ok, 2 errors, 5000 skipped as already done (38 copied from earlier rows) in 61.0 s; 0.70 images/s
+
+`ok` and `error` count the rows this run wrote; `skipped` the items earlier runs finished.
+The rate counts only the captions the model made in this run (`captioned`), over the time
+after the model loaded: rows copied from earlier results (same file content at a new
+path) and error rows (a corrupt file fails in a millisecond) cost nearly nothing and would
+make a rerun that redoes nothing report thousands of images/s. With nothing captioned no
+rate is printed.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +34,10 @@ class Summary:
     error: int = 0
     skipped: int = 0
     """(image, prompt) items already done by earlier runs."""
+    captioned: int = 0
+    """Captions (ok rows) the model made in this run (duplicates of a file captioned here included)."""
+    copied: int = 0
+    """Rows copied from earlier runs' results (same content at a new path): no model call."""
     kept_failed: int = 0
     """Items with error rows in other jobs' shards (not retried here)."""
     out_of_shard: int = 0
@@ -43,10 +57,12 @@ class Summary:
     caption_started: float | None = None
     finished: float | None = None
 
-    def add(self, rows: list[Row]) -> None:
+    def add(self, rows: list[Row], *, captioned: bool = True) -> None:
+        """Count written rows; `captioned` False for rows made without the model."""
         for row in rows:
             if row["status"] == Status.OK.value:
                 self.ok += 1
+                self.captioned += 1 if captioned else 0
             else:
                 self.error += 1
                 if len(self.errors) < MAX_ERRORS_KEPT:
@@ -73,11 +89,11 @@ class Summary:
 
     @property
     def items_per_s(self) -> float:
-        """(image, prompt) rows made per second while captioning (model load excluded)."""
-        if self.caption_started is None:
+        """(image, prompt) rows the model made per second while captioning (model load excluded)."""
+        if self.caption_started is None or not self.captioned:
             return 0.0
         seconds = (self.finished or time.monotonic()) - self.caption_started
-        return (self.ok + self.error) / seconds if seconds > 0 else 0.0
+        return self.captioned / seconds if seconds > 0 else 0.0
 
     @property
     def images_per_s(self) -> float:
@@ -88,6 +104,8 @@ class Summary:
             "ok": self.ok,
             "error": self.error,
             "skipped": self.skipped,
+            "captioned": self.captioned,
+            "copied": self.copied,
             "kept_failed": self.kept_failed,
             "files": self.files,
             "ignored": self.ignored,
@@ -109,11 +127,15 @@ class Summary:
 
     def text(self) -> str:
         head = "Interrupted" if self.interrupted else "Done"
-        parts = [f"{self.ok} ok", f"{self.error} error{'s' if self.error != 1 else ''}", f"{self.skipped} skipped"]
+        skipped = f"{self.skipped} skipped" + (" as already done" if self.skipped else "")
+        parts = [f"{self.ok} ok", f"{self.error} error{'s' if self.error != 1 else ''}", skipped]
         if self.kept_failed:
             parts.append(f"{self.kept_failed} failed earlier in other shards")
-        line = f"{head}: {', '.join(parts)} in {self.elapsed_s:.1f} s"
-        if self.ok + self.error:
+        line = f"{head}: {', '.join(parts)}"
+        if self.copied:
+            line += f" ({self.copied} copied from earlier rows)"
+        line += f" in {self.elapsed_s:.1f} s"
+        if self.captioned:
             line += f"; {self.images_per_s:.2f} images/s"
             if self.prompts > 1:
                 line += f" ({self.items_per_s:.2f} image-prompt pairs/s)"

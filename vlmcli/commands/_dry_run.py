@@ -4,19 +4,22 @@ No weights are loaded. Each request is really preprocessed (so the counts are th
 the engine would feed the model), then printed as a plan: per image the original and
 resized size, the tile grid and the visual tokens (after --compress); per video the frames,
 the temporal units after --temporal-pool, the frame size and the visual tokens; per request the prompt tokens, the
-total with the answer budget, and the model's context length. A prompt that does not
-fit is a `ContextLengthError`, exactly as a real run would fail; with --truncate the plan
-is the lowered one a real run would use (`truncated` says how; a warning on stderr).
+total with the answer budget, and the model's context length. The plan goes through the
+real run's `engine.fit.prepare_batch`, so a prompt whose tokens plus the answer budget
+(`--max-tokens`) exceed the context is the same `ContextLengthError` (exit code 5, one
+line on stderr, nothing on stdout, with --json too) a real run gives; with --truncate the
+plan is the lowered one a real run would use (`truncated` says how; the same warning on
+stderr).
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from vlmcli.commands import _runtime
+from vlmcli.commands._json_names import json_line
 
 if TYPE_CHECKING:
     from vlmcli.commands._render import Item
@@ -30,16 +33,16 @@ def plan_payload(
     adapter: Any, request: "Request", item: "Item", *, model: str, max_tokens: int, truncate: bool = False
 ) -> dict[str, Any]:
     """The plan of one request; with `truncate`, at the resolution `--truncate` would lower it to
-    (`truncated` then says how), else a prompt over the context raises ContextLengthError."""
+    (`truncated` then says how), else a prompt plus `max_tokens` over the context raises
+    ContextLengthError, exactly as the real run's `prepare_batch` does."""
     from vlmcli.engine.fit import prepare_batch
-    from vlmcli.engine.generate import check_context, context_length
+    from vlmcli.engine.generate import context_length
 
     batch = prepare_batch(adapter, [request], truncate=truncate, answer_tokens=max_tokens)
     adapter, prepared = batch.adapter, batch.requests[0]
     sizes = [(im.image.width, im.image.height) for im in request.images]
     plans = adapter.plan_images(sizes) if sizes else []
     prompt_tokens = int(prepared.input_ids.shape[0])
-    check_context(prompt_tokens, adapter.config)
     images = []
     for image, plan, fed in zip(request.images, plans, prepared.images):  # real images come first
         entry = plan.to_dict() | {"path": image.source}
@@ -105,5 +108,5 @@ def run_dry(
         )
         if payload["truncated"] is not None:
             sys.stderr.write(_fit_message(payload["truncated"]) + "\n")
-        sys.stdout.write((json.dumps(payload) if opts.json else render_text(payload)) + "\n")
+        sys.stdout.write((json_line(payload) if opts.json else render_text(payload)) + "\n")
         sys.stdout.flush()

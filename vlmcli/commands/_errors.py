@@ -21,9 +21,12 @@ from contextlib import contextmanager
 
 import typer
 
+from vlmcli.debug_log import debug_log
 from vlmcli.errors import ResourceError, VlmError
 
 EXIT_UNEXPECTED = 1
+EXIT_SOME_FAILED = 9
+"""The run finished, but some items (inputs of `describe`, rows of `caption-dir`) failed."""
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 
@@ -47,7 +50,8 @@ def report(message: str) -> None:
 def error_boundary(*, debug: bool = False) -> Iterator[None]:
     debug = debug or env_debug()
     try:
-        yield
+        with debug_log(debug):  # library debug records (e.g. the video decoder chosen) on stderr
+            yield
     except (typer.Exit, typer.Abort, typer.BadParameter):
         raise
     except VlmError as err:

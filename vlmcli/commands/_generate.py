@@ -12,7 +12,8 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from vlmcli.commands import _runtime
-from vlmcli.commands._render import Item, JsonRenderer, TextRenderer
+from vlmcli.commands._json_names import json_line
+from vlmcli.commands._render import ErrorRecords, Item, JsonRenderer, TextRenderer
 from vlmcli.engine.events import FinishEvent, GenerationResult, TokenEvent
 
 if TYPE_CHECKING:
@@ -32,11 +33,14 @@ def run_requests(
     *,
     batch_size: int = 0,
     video: "VideoOptions | None" = None,
+    errors: ErrorRecords | None = None,
 ) -> list[GenerationResult]:
     """Generate an answer for each request and print it (text or JSON) as configured.
 
     `batch_size` > 0 sends that many requests per `engine.stream` call; 0 sends them all.
     `video` adds its token reduction (--temporal-pool, --compress) to the engine config.
+    `errors` (with --json) are the error objects of inputs that failed, printed in their
+    places among the answers (before the plans, in a dry run).
     """
     engine_config = opts.engine_config(settings)
     if video is not None:
@@ -45,11 +49,17 @@ def run_requests(
     if opts.dry_run:
         from vlmcli.commands._dry_run import run_dry
 
+        if opts.json:
+            for index in sorted(errors or {}):
+                for record in (errors or {})[index]:
+                    sys.stdout.write(json_line(record) + "\n")
         run_dry(requests, items, opts, settings, config=engine_config)
         return []
     engine = load_with_status(engine_config)
     if opts.json:
-        renderer: TextRenderer | JsonRenderer = JsonRenderer(items, model=engine.model_id, load_s=engine.load_s)
+        renderer: TextRenderer | JsonRenderer = JsonRenderer(
+            items, model=engine.model_id, load_s=engine.load_s, errors=errors
+        )
     else:
         renderer = TextRenderer(items, stream=not opts.no_stream)
     results: dict[int, GenerationResult] = {}
@@ -61,6 +71,7 @@ def run_requests(
                 renderer.token(event)
             elif isinstance(event, FinishEvent):
                 _warn_fit(event.result, warned)
+                _print_notes(event.result, warned)
                 renderer.finish(event)
                 results[event.index] = event.result
     finally:
@@ -79,6 +90,14 @@ def _warn_fit(result: GenerationResult, warned: set[object]) -> None:
     if fit is not None and fit not in warned:
         warned.add(fit)
         sys.stderr.write(fit.message() + "\n")
+
+
+def _print_notes(result: GenerationResult, printed: set[object]) -> None:
+    """Each distinct notice of the results (e.g. a --compress that changed nothing) once on stderr."""
+    for note in result.notes:
+        if note not in printed:
+            printed.add(note)
+            sys.stderr.write(note + "\n")
 
 
 def load_with_status(config: "EngineConfig") -> "Engine":

@@ -3,12 +3,16 @@
 This is the one place that decides what an input is. A video (recognised by extension
 or magic bytes) is probed and only its sampled frames are decoded (`vlmcli.video`), at
 most `VIDEO_MAX_SIDE` pixels on the long side; commands that take no videos pass
-`video=None` and get a clear refusal instead.
+`video=None` and get a clear refusal instead. `load_inputs` stops at the first bad input
+(ask: one prompt needs them all); `load_each` puts a `Failed` in its place and goes on
+(describe). A video whose cut scan was degraded gets one warning line on stderr.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from vlmcli.engine.request import ImageInput
@@ -16,6 +20,7 @@ from vlmcli.engine.video_input import VideoInput
 from vlmcli.errors import InputError
 from vlmcli.media.images import image_input
 from vlmcli.media.kinds import MediaKind, detect_kind
+from vlmcli.media.names import display_name
 from vlmcli.media.sources import STDIN, read_source
 
 if TYPE_CHECKING:
@@ -24,25 +29,54 @@ if TYPE_CHECKING:
 Media = ImageInput | VideoInput
 
 
+@dataclass(frozen=True)
+class Failed:
+    """An input that could not be used, and why (`load_each`)."""
+
+    source: str
+    error: InputError
+
+
 def load_inputs(
     sources: Sequence[str], *, command: str, max_pixels: int | None, video: "VideoOptions | None" = None
 ) -> list[Media]:
     """Decode every source (a path, or `-` once for stdin), in order. Fails on the first bad one."""
+    _check_stdin(sources)
+    return [load_one(source, command=command, max_pixels=max_pixels, video=video) for source in sources]
+
+
+def load_each(
+    sources: Sequence[str], *, command: str, max_pixels: int | None, video: "VideoOptions | None" = None
+) -> list[Media | Failed]:
+    """Decode every source, in order; a bad one (missing, corrupt, ...) becomes a `Failed` in its place.
+
+    Only input errors are collected; anything else (a missing backend, a bad flag) still stops.
+    """
+    _check_stdin(sources)
+    loaded: list[Media | Failed] = []
+    for source in sources:
+        try:
+            loaded.append(load_one(source, command=command, max_pixels=max_pixels, video=video))
+        except InputError as error:
+            loaded.append(Failed(source, error))
+    return loaded
+
+
+def _check_stdin(sources: Sequence[str]) -> None:
     if list(sources).count(STDIN) > 1:
         raise InputError("Standard input ('-') can be used only once per command.")
-    media: list[Media] = []
-    for source in sources:
-        if detect_kind(source) is MediaKind.VIDEO and source != STDIN:  # by extension: never read it all
-            media.append(load_video(source, command=command, video=video))
-            continue
-        data = read_source(source)
-        if detect_kind(source, data[:32]) is MediaKind.VIDEO:
-            if source == STDIN:
-                raise InputError("A video cannot be read from standard input ('-'); pass the file's path.")
-            media.append(load_video(source, command=command, video=video))
-            continue
-        media.append(image_input(data, source, max_pixels=max_pixels))
-    return media
+
+
+def load_one(source: str, *, command: str, max_pixels: int | None, video: "VideoOptions | None") -> Media:
+    """Decode one source: a video (by extension or content) or an image."""
+    if detect_kind(source) is MediaKind.VIDEO and source != STDIN:  # by extension: never read it all
+        return load_video(source, command=command, video=video)
+    data = read_source(source)
+    if detect_kind(source, data[:32]) is MediaKind.VIDEO:
+        if source == STDIN:
+            raise InputError("A video cannot be read from standard input ('-'); pass the file's path.")
+        return load_video(source, command=command, video=video)
+    return image_input(data, source, max_pixels=max_pixels)
 
 
 def load_video(source: str, *, command: str, video: "VideoOptions | None") -> VideoInput:
@@ -55,7 +89,10 @@ def load_video(source: str, *, command: str, video: "VideoOptions | None") -> Vi
     sampled = sample_video(
         source, method=video.method(), options=video.sampling_options(), max_side=VIDEO_MAX_SIDE
     )
-    return VideoInput.from_sampled(sampled, source=source)
+    clip = VideoInput.from_sampled(sampled, source=source)
+    if clip.sampling is not None and clip.sampling.scan_degraded:
+        sys.stderr.write(f"warning: {display_name(source)}: {clip.sampling.scan_degraded}\n")
+    return clip
 
 
 def split_media(media: Sequence[Media]) -> tuple[tuple[ImageInput, ...], tuple[VideoInput, ...]]:

@@ -2,18 +2,25 @@
 
 stdout carries only answers; everything else goes to stderr. An engine may interleave
 the tokens of several requests in a batch; both renderers still print requests in
-order (the current one live, the others buffered until their turn).
+order (the current one live, the others buffered until their turn). JSON lines are valid
+UTF-8 whatever the file names (`_json_names`); an input that failed to load can have its
+error object printed in its place among the answers (`errors`).
 """
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
+from vlmcli.commands._errors import one_line
+from vlmcli.commands._json_names import json_line
 from vlmcli.engine.events import FinishEvent, GenerationResult, TokenEvent
+from vlmcli.errors import VlmError
+
+ErrorRecords = Mapping[int, Sequence[dict[str, object]]]
+"""Error objects to print before answer i (i == number of answers: after the last one)."""
 
 
 @dataclass(frozen=True)
@@ -99,33 +106,56 @@ class TextRenderer:
 
 
 class JsonRenderer:
-    """One JSON object per request (a line each), in request order."""
+    """One JSON object per request (a line each), in request order; `errors` in their places."""
 
-    def __init__(self, items: Sequence[Item], *, model: str, load_s: float, out: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        items: Sequence[Item],
+        *,
+        model: str,
+        load_s: float,
+        out: TextIO | None = None,
+        errors: ErrorRecords | None = None,
+    ) -> None:
         self._items = list(items)
         self._model = model
         self._load_s = load_s
         self._out = out
+        self._errors = dict(errors or {})
         self._next = 0
         self._done: dict[int, GenerationResult] = {}
 
+    @property
+    def out(self) -> TextIO:
+        return self._out if self._out is not None else sys.stdout
+
     def start(self) -> None:
-        pass
+        self._write_errors(0)
 
     def token(self, event: TokenEvent) -> None:
         pass
 
     def finish(self, event: FinishEvent) -> None:
         self._done[event.index] = event.result
-        out = self._out if self._out is not None else sys.stdout
         while self._next in self._done:
             record = result_record(self._done.pop(self._next), self._items[self._next], self._model, self._load_s)
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-            out.flush()
+            self.out.write(json_line(record) + "\n")
+            self.out.flush()
             self._next += 1
+            self._write_errors(self._next)
 
     def close(self) -> None:
         pass
+
+    def _write_errors(self, index: int) -> None:
+        for record in self._errors.pop(index, ()):
+            self.out.write(json_line(record) + "\n")
+        self.out.flush()
+
+
+def error_record(source: str, error: VlmError) -> dict[str, object]:
+    """The `--json` object for an input that could not be used (`describe` with several inputs)."""
+    return {"inputs": [source], "path": source, "error": one_line(str(error)), "exit_code": error.exit_code}
 
 
 def result_record(result: GenerationResult, item: Item, model: str, load_s: float) -> dict[str, object]:

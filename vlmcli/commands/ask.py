@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -14,7 +17,8 @@ from vlmcli.commands._render import Item
 from vlmcli.commands.options import CommonOptions, with_common_options
 from vlmcli.commands.video_options import VideoOptions, with_video_options
 from vlmcli.engine.request import Request
-from vlmcli.errors import ConfigError
+from vlmcli.errors import ConfigError, InputError
+from vlmcli.media.names import display_name
 from vlmcli.media.sources import STDIN
 
 EPILOG = (
@@ -39,6 +43,31 @@ def check_question(question: str) -> str:
     return question
 
 
+def check_unquoted(sources: Sequence[str], question: str) -> None:
+    """Catch a question typed without quotes (`vlm ask photo.jpg What is this`).
+
+    The shell splits it into words, click gives the last one as QUESTION and the others as
+    INPUTs. When the trailing INPUTs are plain words that name no file, the error says
+    "No such file" as before, and shows the command with the question quoted.
+    """
+    first = len(sources)
+    while first > 0 and _plain_word(sources[first - 1]):
+        first -= 1
+    if first == len(sources):
+        return
+    meant = " ".join([*sources[first:], question])
+    inputs = " ".join(shlex.quote(s) for s in sources[:first]) or "IMAGE"
+    raise InputError(
+        f"No such file: {display_name(sources[first])}. If {meant!r} is the question, quote it: "
+        f"vlm ask {inputs} {shlex.quote(meant)}"
+    )
+
+
+def _plain_word(arg: str) -> bool:
+    """An argument that names nothing on disk and does not look like a path (no folder, no extension)."""
+    return arg != STDIN and os.sep not in arg and not Path(arg).suffix and not os.path.lexists(arg)
+
+
 @with_video_options
 @with_common_options
 def ask(
@@ -59,11 +88,14 @@ def ask(
     sampled frames of a video are decoded (--sampling, --frames, --fps). The answer
     streams to stdout; progress and errors go to stderr. With --json, one object:
     text, model, inputs, prompt_tokens, visual_tokens, completion_tokens,
-    finish_reason, timings, images and videos.
+    finish_reason, timings, images and videos; each video lists its decoder and its
+    sampling: method, the frames the model saw (index, t in seconds, reason), the
+    cuts found and scan_degraded. Quote the question: ask photo.jpg 'What is this?'.
     """
     with error_boundary(debug=opts.debug):
         sources = list(inputs or [])
         check_question(question)
+        check_unquoted(sources, question)
         settings = opts.settings()
         video.check()
         media = load_inputs(sources, command="ask", max_pixels=settings.max_image_pixels, video=video)

@@ -11,7 +11,6 @@ parses flags, wires them together, renders the summary and picks the exit code:
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 from collections.abc import Iterator
@@ -23,11 +22,12 @@ import typer
 
 from vlmcli.captions.config import Backend
 from vlmcli.commands import _runtime
-from vlmcli.commands._errors import error_boundary
+from vlmcli.commands._errors import EXIT_SOME_FAILED, error_boundary
+from vlmcli.commands._json_names import json_line
 from vlmcli.commands.options import CommonOptions, with_common_options
 from vlmcli.commands.video_options import VIDEO_MAX_SIDE, VideoOptions, with_video_options
 from vlmcli.errors import ConfigError
-from vlmcli.sinks.base import ExistingPolicy, OutputFormat
+from vlmcli.sinks.base import ExistingPolicy, OutputFormat, TxtName
 
 if TYPE_CHECKING:
     from vlmcli.captions.config import CaptionJob, VideoCaptioning
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 CAPTION_FRAMES = 8
 """Default --max-frames per video here: a caption is a sentence or two, not a summary."""
 
-EXIT_SOME_FAILED = 9
 """The run finished, but some items are error rows (documented in docs/exit-codes.md)."""
 
 EPILOG = (
@@ -49,7 +48,8 @@ EPILOG = (
     "  vlm caption-dir photos/ --format txt --skip-existing\n\n"
     "  vlm caption-dir photos/ -o out/ --shard 3/8   # job 3 of an 8-job array\n\n"
     "  vlm caption-dir media/ -o out/ --videos --frames 8 --sampling keyframe\n\n"
-    "Rerunning the same command resumes: done items are skipped, error rows are retried."
+    "Rerunning resumes, from any folder, however the paths are spelled: done items are skipped,"
+    " error rows are retried."
 )
 
 _PIPELINE = "Pipeline"
@@ -98,10 +98,11 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def make_progress(quiet: bool) -> "Progress":
-    from vlmcli.captions.progress import NullProgress, RichProgress
+def make_progress(quiet: bool, log_every: float = 30.0) -> "Progress":
+    """A bar on a terminal, a plain line every `log_every` s when stderr is a log file, or nothing."""
+    from vlmcli.captions import progress
 
-    return NullProgress() if quiet else RichProgress()
+    return progress.make_progress(quiet=quiet, log_every=log_every)
 
 
 def _report(summary: "Summary", *, quiet: bool, as_json: bool, list_errors: bool = True) -> None:
@@ -113,16 +114,23 @@ def _report(summary: "Summary", *, quiet: bool, as_json: bool, list_errors: bool
             sys.stderr.write(f"  ... and {summary.error - 5} more (status=error rows)\n")
         sys.stderr.flush()
     if as_json:
-        sys.stdout.write(json.dumps(summary.to_dict()) + "\n")
+        from vlmcli.sinks.jsonl import path_fields
+        from vlmcli.media.names import utf8_text
+
+        data = summary.to_dict()  # valid UTF-8 JSON: non-UTF-8 names as path + path_bytes
+        data["errors"] = [path_fields(e["path"]) | {"error": utf8_text(e["error"])} for e in data["errors"]]
+        sys.stdout.write(json_line(data) + "\n")
         sys.stdout.flush()
 
 
-def _run(job: "CaptionJob", sink: "Sink", *, quiet: bool, as_json: bool, fmt: OutputFormat) -> int:
+def _run(
+    job: "CaptionJob", sink: "Sink", *, quiet: bool, as_json: bool, fmt: OutputFormat, log_every: float = 30.0
+) -> int:
     from vlmcli.captions.pipeline import run
     from vlmcli.captions.summary import Summary
 
     summary = Summary()
-    progress = make_progress(quiet)
+    progress = make_progress(quiet, log_every)
 
     def on_rows(rows: list[dict]) -> None:  # txt files have no error column: say it on stderr
         if fmt is OutputFormat.TXT:
@@ -154,7 +162,10 @@ def _dry_run(job: "CaptionJob", sink: "Sink", *, quiet: bool, as_json: bool) -> 
     finally:
         progress.close()
     if as_json:
-        sys.stdout.write(json.dumps(report.to_dict()) + "\n")
+        warning = report.context.warning()  # the text report carries it; JSON gets it on stderr
+        if warning is not None and not quiet:
+            sys.stderr.write(warning + "\n")
+        sys.stdout.write(json_line(report.to_dict()) + "\n")
     else:
         sys.stderr.write(report.text() + "\n")
 
@@ -222,10 +233,26 @@ def caption_dir(
     rows_per_file: Annotated[
         int, _opt("--rows-per-file", min=1, help="Rows per shard file (smaller: less lost to a crash).")
     ] = 1000,
+    flush_seconds: Annotated[
+        float,
+        _opt("--flush-seconds", min=0.01, metavar="SECONDS", help="Publish a (smaller) shard at least this often, so a killed run loses little."),
+    ] = 60.0,
+    log_every: Annotated[
+        float,
+        _opt("--log-every", min=0.01, metavar="SECONDS", help="When stderr is not a terminal (a log file): one progress line this often."),
+    ] = 30.0,
     overwrite: Annotated[bool, _opt("--overwrite", help="txt: replace existing caption files.")] = False,
     skip_existing: Annotated[
         bool, _opt("--skip-existing", help="txt: keep existing caption files and skip those images.")
     ] = False,
+    txt_name: Annotated[
+        Optional[TxtName],
+        _opt(
+            "--txt-name", case_sensitive=False, show_default=False,
+            help="txt: caption file names: stem (photo.jpg -> photo.txt; images sharing a stem are errors) "
+            "or filename (photo.jpg -> photo.jpg.txt, never shared). [default: stem]",
+        ),
+    ] = None,
     shard: Annotated[
         Optional[str], _opt("--shard", metavar="I/N", help="Only shard I of N (0-based), split by content hash.", show_default=False)
     ] = None,
@@ -239,9 +266,12 @@ def caption_dir(
 
     One row per (image, prompt): key (SHA-256 of the file), path, status, error, caption,
     prompt, model, tokens, latency. Broken files become error rows; the run goes on.
-    Rerunning resumes. stdout stays empty unless --json (the final summary as JSON).
-    Exit 0 when all succeeded, 9 when some items failed. --dry-run counts files and
-    visual tokens and times 1-2 images (this loads the model) to estimate the total.
+    Rerunning resumes (rows store each file's resolved absolute path). Progress: a bar on
+    a terminal, a plain line every --log-every s in a log file (stderr not a terminal).
+    stdout stays empty unless --json (the final summary as JSON).
+    Exit 0 when all succeeded, 9 when some items failed. --dry-run counts the inputs
+    (images, unreadable files, videos) and visual tokens, checks the context, and times
+    one real batch (this loads the model) to estimate the run's time.
     --videos captions video files too (found by content), from frames sampled as
     --sampling/--frames/--fps/--max-frames say (default 8 frames per video).
     """
@@ -252,6 +282,8 @@ def caption_dir(
         from vlmcli.sinks.registry import make_sink
 
         policy = existing_policy(overwrite=overwrite, skip_existing=skip_existing, fmt=fmt)
+        if txt_name is not None and fmt is not OutputFormat.TXT:
+            raise ConfigError("--txt-name applies to --format txt.")
         texts = gather_prompts(prompts, prompt_file)
         if fmt is OutputFormat.TXT and len(set(texts)) > 1:
             raise ConfigError("--format txt holds one caption per image; use one prompt (or parquet/jsonl for several).")
@@ -277,11 +309,17 @@ def caption_dir(
             exclude=output,
             debug=opts.debug,
         )
-        sink = make_sink(fmt, SinkConfig(output=output, rows_per_file=rows_per_file, label=spec.label, existing=policy))
+        sink = make_sink(
+            fmt,
+            SinkConfig(
+                output=output, rows_per_file=rows_per_file, flush_seconds=flush_seconds, label=spec.label, existing=policy,
+                txt_name=txt_name or TxtName.STEM,
+            ),
+        )
         if opts.dry_run:  # the shared --dry-run option (vlmcli/commands/options.py)
             _dry_run(job, sink, quiet=quiet, as_json=opts.json)
             return
-        code = _run(job, sink, quiet=quiet, as_json=opts.json, fmt=fmt)
+        code = _run(job, sink, quiet=quiet, as_json=opts.json, fmt=fmt, log_every=log_every)
     if code:
         raise typer.Exit(code)
 

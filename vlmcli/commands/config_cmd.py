@@ -1,21 +1,32 @@
-"""`vlm config`: the effective settings and where each one comes from."""
+"""`vlm config`: the effective settings and where each one comes from.
+
+The settings are resolved by exactly the code the model commands use
+(`CommonOptions.settings()`), and `vlm config` takes the same setting flags, so
+`vlm config --offline -m X` shows what `vlm ask --offline -m X ...` would run with.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 import sys
+import typing
 from typing import Annotated
 
 import typer
 
 from vlmcli.commands._errors import error_boundary
 from vlmcli.commands._table import table
-from vlmcli.settings import CONFIG_ENV, SPEC_BY_NAME, Settings, resolve
+from vlmcli.commands.options import SETTING_FLAGS, CommonOptions, with_option_group
+from vlmcli.settings import CONFIG_ENV, SPEC_BY_NAME, Settings
 
 EPILOG = (
     "Precedence: command-line flag > environment (VLM_MODEL, VLM_DEVICE, VLM_DTYPE, VLM_MAX_TOKENS, ...) "
-    f"> config file > built-in default. The file is ${CONFIG_ENV}, else "
+    "> config file > built-in default; except that HF_HUB_OFFLINE=1 (or TRANSFORMERS_OFFLINE=1), "
+    "huggingface_hub's own switch, makes every run offline, --online included. "
+    "Setting flags given here (--model, --device, --offline, --max-tokens, ...) are shown as a model command "
+    f"would use them. The file is ${CONFIG_ENV}, else "
     "$XDG_CONFIG_HOME/vlmcli/config.toml, else ~/.config/vlmcli/config.toml, e.g.:\n\n"
     '  model = "HuggingFaceTB/SmolVLM2-256M-Video-Instruct"\n\n'
     '  device = "cuda"\n\n'
@@ -58,18 +69,38 @@ def as_text(settings: Settings) -> str:
     return f"Config file: {settings.config_file}{found}\n" + table(rows, ("SETTING", "VALUE", "SOURCE"), indent=0)
 
 
+def _setting_flags_class() -> type:
+    """A dataclass of the model commands' setting flags (the same declarations, not copies)."""
+    hints = typing.get_type_hints(CommonOptions, include_extras=True)
+    return dataclasses.make_dataclass(
+        "SettingFlags",
+        [(f.name, hints[f.name], dataclasses.field(default=f.default)) for f in dataclasses.fields(CommonOptions)
+         if f.name in SETTING_FLAGS],
+        frozen=True,
+    )
+
+
+SettingFlags = _setting_flags_class()
+
+
+@with_option_group(SettingFlags, "flags")
 def config(
+    flags: SettingFlags,  # type: ignore[valid-type]
     json_output: Annotated[bool, typer.Option("--json", help="Print the settings as one JSON object.")] = False,
     path: Annotated[bool, typer.Option("--path", help="Print only the config file's path.")] = False,
 ) -> None:
-    """Show the effective settings and where each comes from."""
+    """Show the effective settings and where each comes from.
+
+    Values are what `vlm ask`/`describe`/`caption-dir`/`video-summarize` run with when given
+    the same setting flags (none: what they run with by default).
+    """
     with error_boundary():
         if path:
             from vlmcli.settings import config_path
 
             sys.stdout.write(f"{config_path()[0]}\n")
             return
-        settings = resolve()
+        settings = CommonOptions(**dataclasses.asdict(flags)).settings()
         text = json.dumps(as_dict(settings), indent=2) if json_output else as_text(settings)
         sys.stdout.write(text + "\n")
 

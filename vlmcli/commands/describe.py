@@ -1,16 +1,24 @@
-"""`vlm describe INPUT...`: one description per image or video, printed in turn."""
+"""`vlm describe INPUT...`: one description per image or video, printed in turn.
+
+A bad input does not stop the others: each one is reported on stderr (one `Error:` line;
+with --json also an error object in its place on stdout), the good ones are described,
+and with several inputs the exit code is 9 when any failed (a single bad input keeps its
+own code, e.g. 3).
+"""
 
 from __future__ import annotations
 
 import enum
+import sys
 from typing import Annotated, Optional
 
 import typer
 
-from vlmcli.commands._errors import error_boundary
+from vlmcli.commands._errors import EXIT_SOME_FAILED, error_boundary, report
 from vlmcli.commands._generate import run_requests
-from vlmcli.commands._inputs import load_inputs
-from vlmcli.commands._render import Item
+from vlmcli.commands._inputs import Failed, Media, load_each
+from vlmcli.commands._json_names import json_line
+from vlmcli.commands._render import Item, error_record
 from vlmcli.commands.options import CommonOptions, with_common_options
 from vlmcli.commands.video_options import VideoOptions, with_video_options
 from vlmcli.engine.request import ImageInput, Request
@@ -80,21 +88,42 @@ def describe(
     """Describe images and videos, one answer per input.
 
     With several inputs, a `==> name <==` line precedes each answer. With --json, one
-    object per image, in input order.
+    object per input, in input order (fields as in `vlm ask --help`; a video lists the
+    frames it was given and how they were sampled). A bad input (missing, corrupt, ...)
+    does not stop the others: it gets one `Error:` line on stderr (with --json also an
+    object with "error" and "exit_code" in its place), and the exit code is 9 if any
+    input failed (a single input: its own code, e.g. 3).
     """
     with error_boundary(debug=opts.debug):
         settings = opts.settings()
         video.check()
-        media = load_inputs(inputs, command="describe", max_pixels=settings.max_image_pixels, video=video)
-        requests = [
-            Request(prompt=_prompt(prompt, PROMPTS, detail), images=(item,), system=opts.system)
-            if isinstance(item, ImageInput)
-            else Request(prompt=_prompt(prompt, VIDEO_PROMPTS, detail), videos=(item,), system=opts.system)
-            for item in media
-        ]
+        loaded = load_each(inputs, command="describe", max_pixels=settings.max_image_pixels, video=video)
         several = len(inputs) > 1
-        items = [Item(inputs=(source,), heading=heading(source) if several else None) for source in inputs]
-        run_requests(requests, items, opts, settings, batch_size=batch_size, video=video)
+        requests: list[Request] = []
+        items: list[Item] = []
+        errors: dict[int, list[dict[str, object]]] = {}  # error objects by the answer they precede
+        for source, entry in zip(inputs, loaded):
+            if isinstance(entry, Failed):
+                report(str(entry.error))
+                errors.setdefault(len(requests), []).append(error_record(source, entry.error))
+                continue
+            requests.append(_request(entry, prompt=prompt, detail=detail, system=opts.system))
+            items.append(Item(inputs=(source,), heading=heading(source) if several else None))
+        if requests:
+            run_requests(requests, items, opts, settings, batch_size=batch_size, video=video, errors=errors)
+        elif opts.json:  # nothing to run: no model is loaded, only the error objects are printed
+            for record in errors.get(0, []):
+                sys.stdout.write(json_line(record) + "\n")
+        failed = [entry for entry in loaded if isinstance(entry, Failed)]
+        if failed:
+            raise typer.Exit(EXIT_SOME_FAILED if several else failed[0].error.exit_code)
+
+
+def _request(media: Media, *, prompt: str | None, detail: Detail, system: str | None) -> Request:
+    """The request describing one image or video (its built-in prompt unless --prompt is given)."""
+    if isinstance(media, ImageInput):
+        return Request(prompt=_prompt(prompt, PROMPTS, detail), images=(media,), system=system)
+    return Request(prompt=_prompt(prompt, VIDEO_PROMPTS, detail), videos=(media,), system=system)
 
 
 def _prompt(given: str | None, builtin: dict[Detail, str], detail: Detail) -> str:

@@ -85,20 +85,34 @@ class CommonOptions:
     system: Annotated[Optional[str], _generation(help="System message placed before the question.")] = None
     max_tiles: Annotated[
         Optional[int],
-        _resolution(help="Most full-resolution tiles per image (same meaning for every model).", min=1),
+        _resolution(
+            help="Most full-resolution tiles per image (same meaning for every model); a cap on the model's "
+            "default, never a raise.",
+            min=1,
+        ),
     ] = None
     max_pixels: Annotated[
-        Optional[int], _resolution(help="Most pixels of each image the model sees (tiles x tile area).", min=1)
+        Optional[int],
+        _resolution(
+            help="Most pixels of each image the model sees (tiles x tile area); a cap on the model's default, "
+            "never a raise.",
+            min=1,
+        ),
     ] = None
     min_pixels: Annotated[
-        Optional[int], _resolution(help="Fewest pixels of each image the model sees (small images upscale).", min=1)
+        Optional[int],
+        _resolution(
+            help="Fewest pixels of each image the model sees: small images upscale, also beyond the model's "
+            "default (more tokens; --dry-run shows the size). Must not exceed --max-pixels.",
+            min=1,
+        ),
     ] = None
     truncate: Annotated[
         bool,
         _resolution(
             "--truncate",
-            help="If a prompt is over the model's context, lower --max-pixels until it fits (warned on stderr, "
-            "reported in --json) instead of failing; text is never cut.",
+            help="If a prompt plus --max-tokens is over the model's context, lower --max-pixels until it fits "
+            "(warned on stderr, reported in --json) instead of failing (exit 5); text is never cut.",
         ),
     ] = False
     dry_run: Annotated[

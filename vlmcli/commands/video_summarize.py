@@ -8,28 +8,35 @@ object at the end; --dry-run prints the plan (segments, frames, visual tokens) f
 model's config and processor without loading its weights.
 
 Long videos (more than 40 segments with --hierarchy auto, or always with chapters) get a
-second level: each run of ~10 segments is summarised into a chapter as soon as it ends,
-and the overall summary is written from the chapters, so no prompt grows with the video.
+second level: the segments are split into chapters of at most --chapter-segments (as equal
+as possible), each summarised as soon as its last segment is described, and the overall
+summary is written from the chapters, so no prompt grows with the video.
+
+--prompt replaces the question asked of each segment, --summary-prompt the instruction of
+the chapter and overall summaries; both are recorded in --json. Warnings (one line each on
+stderr, also listed in --json `warnings`): scene detection degraded or abandoned, and any
+description or summary that came back empty (with its finish reason).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from vlmcli.commands import _runtime
+from vlmcli.commands import _summary_output as out_
 from vlmcli.commands._errors import error_boundary
 from vlmcli.commands._generate import load_with_status
+from vlmcli.commands._json_names import json_line
 from vlmcli.commands.options import CommonOptions, with_common_options
 from vlmcli.commands.video_options import VIDEO_MAX_SIDE, VideoOptions, with_video_options
 
 if TYPE_CHECKING:
     from vlmcli.engine.config import EngineConfig, GenerationConfig
-    from vlmcli.video.summarize import ChapterDone, Chapter, SegmentDone, SummaryPlan
+    from vlmcli.video.summarize import SummaryPlan, SummaryPrompts
 
 FRAMES_PER_SEGMENT = 8  # default --max-frames here: a segment is a few seconds to a minute
 SUMMARY_CACHE_ENTRIES = 2  # segments are never asked about twice: keep the feature cache small
@@ -38,48 +45,17 @@ EPILOG = (
     "Examples:\n\n"
     "  vlm video-summarize talk.mp4\n\n"
     "  vlm video-summarize --segment-seconds 60 --frames 12 --temporal-pool 2 match.mkv\n\n"
+    "  vlm video-summarize --prompt 'Who is speaking, and about what?' --summary-prompt 'List the speakers.' "
+    "panel.mp4\n\n"
     "  vlm video-summarize --json --dry-run trailer.mp4\n\n"
     "  vlm video-summarize --hierarchy chapters --chapter-segments 6 lecture.mp4"
 )
 
 
-def frame_list(plan: "SummaryPlan") -> list[dict[str, Any]]:
-    return [{"index": f.index, "t": round(f.t, 3)} for item in plan.segments for f in item.frames.frames]
-
-
-def base_record(plan: "SummaryPlan", source: str, model: str) -> dict[str, Any]:
-    return {
-        "video": source,
-        "model": model,
-        "duration_s": round(plan.info.duration_s, 3),
-        "fps": round(plan.info.fps, 3),
-        "frames": frame_list(plan),
-        "hierarchy": "chapters" if plan.chapters else "flat",
-    }
-
-
-def chapter_record(chapter: "Chapter", summary: str | None = None) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "start_s": round(chapter.start_s, 3), "end_s": round(chapter.end_s, 3),
-        "segments": [chapter.first, chapter.last],
-    }
-    return record if summary is None else record | {"summary": summary}
-
-
-def chapter_line(done: "ChapterDone") -> str:
-    from vlmcli.video.summarize import clock
-
-    c = done.chapter
-    return f"== Chapter {c.index + 1} [{clock(c.start_s)}-{clock(c.end_s)}] {done.text}"
-
-
-def segment_line(done: "SegmentDone") -> str:
-    from vlmcli.video.summarize import clock
-
-    return f"[{clock(done.segment.start_s)}-{clock(done.segment.end_s)}] {done.text}"
-
-
-def run_plan(plan: "SummaryPlan", source: str, config: "EngineConfig", *, as_json: bool, max_tokens: int) -> None:
+def run_plan(
+    plan: "SummaryPlan", source: str, config: "EngineConfig", *,
+    prompts: "SummaryPrompts", warnings: list[str], as_json: bool, max_tokens: int,
+) -> None:
     """--dry-run: every segment really preprocessed (one at a time) by the model's processor."""
     from vlmcli.engine.generate import check_context
     from vlmcli.video.summarize import clock, segment_request, segment_video
@@ -87,36 +63,39 @@ def run_plan(plan: "SummaryPlan", source: str, config: "EngineConfig", *, as_jso
     adapter = _runtime.load_planner(config).adapter
     segments, total = [], 0
     for item in plan.segments:
-        prepared = adapter.prepare(segment_request(segment_video(plan, item, max_side=VIDEO_MAX_SIDE), item.segment))
+        video = segment_video(plan, item, max_side=VIDEO_MAX_SIDE)
+        prepared = adapter.prepare(segment_request(video, item.segment, prompts=prompts))
         prompt_tokens = int(prepared.input_ids.shape[0])
         check_context(prompt_tokens + max_tokens, adapter.config)
         total += prepared.visual_tokens
         seg = item.segment
-        segments.append({
-            "start_s": round(seg.start_s, 3), "end_s": round(seg.end_s, 3), "reason": seg.reason,
-            "frames": len(item.frames), "visual_tokens": prepared.visual_tokens, "prompt_tokens": prompt_tokens,
+        segments.append(out_.segment_record(seg, item.frames) | {
+            "visual_tokens": prepared.visual_tokens, "prompt_tokens": prompt_tokens,
         })
         if not as_json:
             sys.stdout.write(
-                f"[{clock(seg.start_s)}-{clock(seg.end_s)}] {seg.reason}: {len(item.frames)} frames, "
+                f"{out_.span(seg.start_s, seg.end_s)} {seg.reason}: {len(item.frames)} frames, "
                 f"{prepared.visual_tokens} visual tokens, {prompt_tokens} prompt tokens\n"
             )
             sys.stdout.flush()
     if as_json:
-        record = base_record(plan, source, config.model) | {
-            "segments": segments, "chapters": [chapter_record(c) for c in plan.chapters], "visual_tokens": total,
+        record = out_.base_record(plan, source=source, model=config.model, prompts=prompts) | {
+            "segments": segments, "chapters": [out_.chapter_record(c) for c in plan.chapters],
+            "visual_tokens": total, "warnings": warnings,
         }
-        sys.stdout.write(json.dumps(record) + "\n")
+        sys.stdout.write(json_line(record) + "\n")
     else:
         calls = f"{len(plan.chapters)} chapter calls + one summary call" if plan.chapters else "one summary call"
         sys.stdout.write(
             f"{source}: {clock(plan.info.duration_s)} at {plan.info.fps:.3g} fps, {len(segments)} segment(s), "
-            f"{sum(s['frames'] for s in segments)} frames, {total} visual tokens (+ text-only: {calls})\n"
+            f"{sum(len(s['frames']) for s in segments)} frames, {total} visual tokens (+ text-only: {calls}); "
+            f"{out_.detection_line(plan)}\n"
         )
 
 
 def run_summary(
-    plan: "SummaryPlan", source: str, config: "EngineConfig", gen: "GenerationConfig", opts: CommonOptions
+    plan: "SummaryPlan", source: str, config: "EngineConfig", gen: "GenerationConfig", opts: CommonOptions, *,
+    prompts: "SummaryPrompts", warnings: list[str],
 ) -> None:
     from vlmcli.engine.events import TokenEvent
     from vlmcli.video.summarize import ChapterDone, SegmentDone, SummaryDone, summarize
@@ -126,36 +105,52 @@ def run_summary(
     segments: list[dict[str, Any]] = []
     chapters: list[dict[str, Any]] = []
     visual_tokens = 0
-    started = False
-    for event in summarize(engine, plan, gen, max_side=VIDEO_MAX_SIDE, system=opts.system):
+    started = False  # "Summary: " written (at the first token with visible text)
+    for event in summarize(engine, plan, gen, max_side=VIDEO_MAX_SIDE, prompts=prompts, system=opts.system):
         if isinstance(event, SegmentDone):
-            visual_tokens += event.result.visual_tokens
-            seg = event.segment
-            segments.append({"start_s": round(seg.start_s, 3), "end_s": round(seg.end_s, 3), "summary": event.text})
+            seg, result = event.segment, event.result
+            visual_tokens += result.visual_tokens
+            segments.append(
+                out_.segment_record(seg, event.frames) | {"visual_tokens": result.visual_tokens}
+                | out_.result_fields(event.text, result)
+            )
+            if not event.text:
+                where = f"the description of segment {seg.index + 1} {out_.span(seg.start_s, seg.end_s)}"
+                out_.warn(warnings, out_.empty_warning(where, result))
             if not opts.json:
-                out.write(segment_line(event) + "\n")
+                out.write(f"{out_.span(seg.start_s, seg.end_s)} {out_.text_or_marker(event.text)}\n")
                 out.flush()
         elif isinstance(event, ChapterDone):
-            chapters.append(chapter_record(event.chapter, event.text))
+            c = event.chapter
+            chapters.append(out_.chapter_record(c) | out_.result_fields(event.text, event.result))
+            if not event.text:
+                where = f"the summary of chapter {c.index + 1} {out_.span(c.start_s, c.end_s)}"
+                out_.warn(warnings, out_.empty_warning(where, event.result))
             if not opts.json:
-                out.write(chapter_line(event) + "\n")
+                line = f"== Chapter {c.index + 1} {out_.span(c.start_s, c.end_s)} {out_.text_or_marker(event.text)}"
+                out.write(line + "\n")
                 out.flush()
         elif isinstance(event, TokenEvent) and not opts.json and not opts.no_stream:
-            if not started:
+            text = event.text if started else event.text.lstrip()
+            if text and not started:
                 out.write("\nSummary: ")
                 started = True
-            out.write(event.text)
-            out.flush()
+            if text:
+                out.write(text)
+                out.flush()
         elif isinstance(event, SummaryDone):
+            if not event.text:
+                out_.warn(warnings, out_.empty_warning("the summary", event.result))
             if opts.json:
-                record = base_record(plan, source, engine.model_id) | {
-                    "segments": segments, "chapters": chapters, "summary": event.text,
-                    "visual_tokens": visual_tokens,
+                record = out_.base_record(plan, source=source, model=engine.model_id, prompts=prompts) | {
+                    "segments": segments, "chapters": chapters,
+                    "summary": event.text, "finish_reason": out_.finish_reason(event.result),
+                    "visual_tokens": visual_tokens, "warnings": warnings,
                 }
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                out.write(json_line(record) + "\n")
             elif started:
                 out.write("\n")
-            else:
+            elif event.text:
                 out.write(f"\nSummary: {event.text}\n")
             out.flush()
 
@@ -175,26 +170,54 @@ def video_summarize(
     hierarchy: Annotated[
         str,
         typer.Option(
-            help="auto: chapters above 40 segments; flat: one summary over all segments (long videos get longer "
-            "segments); chapters: segments -> chapter summaries -> summary."
+            help="auto: chapters above 40 segments; flat: one summary over at most 40 segments (long videos get "
+            "longer windows and merged scenes, warned on stderr); chapters: segments -> chapter summaries -> summary."
         ),
     ] = "auto",
     chapter_segments: Annotated[
-        int, typer.Option(min=2, help="Segments per chapter (--hierarchy chapters/auto).")
+        int,
+        typer.Option(
+            min=2, help="Most segments per chapter (--hierarchy chapters/auto); chapters are split as evenly as "
+            "possible, e.g. 45 segments make 5 chapters of 9."
+        ),
     ] = 10,
+    prompt: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Question or instruction asked of each segment's frames (after its time range). "
+            "[default: describe what happens in one or two sentences]",
+            show_default=False,
+        ),
+    ] = None,
+    summary_prompt: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Instruction for the chapter summaries and the overall summary, asked over the segment lines. "
+            "[default: a short summary of the whole video]",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Summarise a video: one description per segment, then an overall summary.
 
     With --json, one object: video, model, duration_s, fps, frames [{index, t}],
-    hierarchy ("flat" or "chapters"), segments [{start_s, end_s, summary}],
-    chapters [{start_s, end_s, segments: [first, last], summary}] (empty when flat),
-    summary, visual_tokens.
+    hierarchy ("flat" or "chapters"), prompt, chapter_prompt, summary_prompt (the
+    instructions used), detection {requested, method, cuts, scenes, cut_frames, degraded},
+    segments [{index, start_s, end_s, reason, frames [{index, time_s}], visual_tokens,
+    summary, finish_reason, prompt_tokens, completion_tokens}], chapters [{start_s, end_s,
+    segments: [first, last], summary, finish_reason, ...}] (empty when flat), summary,
+    finish_reason, visual_tokens, warnings. --dry-run --json has the same plan fields.
+
+    Warnings (stderr, and --json warnings): scene detection degraded or failed, or scenes
+    merged by --hierarchy flat; an empty description or summary, with its finish reason.
+    Details: docs/video-summarize.md.
     """
     with error_boundary(debug=opts.debug):
-        from vlmcli.video.summarize import Hierarchy, plan_summary
+        from vlmcli.video.summarize import Hierarchy, SummaryPrompts, plan_summary
 
         settings = opts.settings()
         video.check()
+        prompts = SummaryPrompts(prompt=prompt, summary_prompt=summary_prompt)
         shape = Hierarchy.parse(hierarchy)
         config = dataclasses.replace(
             video.apply(opts.engine_config(settings)), feature_cache_entries=SUMMARY_CACHE_ENTRIES
@@ -209,10 +232,13 @@ def video_summarize(
             hierarchy=shape,
             chapter_segments=chapter_segments,
         )
+        warnings: list[str] = []
+        out_.warn(warnings, plan.detection.warning() if plan.detection is not None else None)
         if opts.dry_run:
-            run_plan(plan, video_path, config, as_json=opts.json, max_tokens=gen.max_tokens)
+            run_plan(plan, video_path, config, prompts=prompts, warnings=warnings, as_json=opts.json,
+                     max_tokens=gen.max_tokens)
         else:
-            run_summary(plan, video_path, config, gen, opts)
+            run_summary(plan, video_path, config, gen, opts, prompts=prompts, warnings=warnings)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vlmcli.video.sampling_report import SamplingReport
 
 
 class FinishReason(str, enum.Enum):
@@ -67,14 +71,19 @@ class VideoUsage:
     visual_tokens: int
     resized: tuple[int, int]
     """(width, height) of each frame the vision encoder saw."""
+    sampling: "SamplingReport | None" = None
+    """Which frames they were and how they were chosen and decoded; None when unknown."""
 
     def to_dict(self) -> dict[str, object]:
+        sampling = self.sampling
         return {
             "path": self.source,
             "frames": self.frames,
             "units": self.units,
             "resized": list(self.resized),
             "visual_tokens": self.visual_tokens,
+            "decoder": sampling.decoder if sampling is not None else None,
+            "sampling": sampling.to_dict() if sampling is not None else None,
         }
 
 
@@ -91,6 +100,8 @@ class ResolutionFit:
     prompt_tokens: int
     """Longest prompt after lowering."""
     context_length: int
+    answer_tokens: int = 0
+    """The answer budget (`--max-tokens`) the prompt had to leave room for."""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -99,14 +110,15 @@ class ResolutionFit:
             "needed_tokens": self.needed_tokens,
             "prompt_tokens": self.prompt_tokens,
             "context_length": self.context_length,
+            "answer_tokens": self.answer_tokens,
         }
 
     def message(self) -> str:
         """The one-line warning printed on stderr."""
         return (
-            f"warning: the prompt needed {self.needed_tokens} tokens but the context length is "
-            f"{self.context_length}; --truncate lowered the resolution to --max-pixels {self.max_pixels} "
-            f"({self.prompt_tokens} prompt tokens)."
+            f"warning: the prompt needed {self.needed_tokens} tokens and the answer up to {self.answer_tokens} "
+            f"but the context length is {self.context_length}; --truncate lowered the resolution to "
+            f"--max-pixels {self.max_pixels} ({self.prompt_tokens} prompt tokens)."
         )
 
 
@@ -124,6 +136,9 @@ class GenerationResult:
     videos: list[VideoUsage] = field(default_factory=list)
     fit: ResolutionFit | None = None
     """Set when `--truncate` lowered the resolution (the images/videos report what was used)."""
+    notes: tuple[str, ...] = ()
+    """One-line notices for the user about this run (a `--compress` that changed nothing);
+    the commands print each distinct one once on stderr."""
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,16 @@
-"""Prepare a batch, and with `--truncate` lower its resolution until every prompt fits.
+"""Prepare a batch, check it fits the context, and with `--truncate` lower its resolution until it does.
 
-Without `--truncate` a prompt of `context_length` tokens or more fails
-(`generate.check_context`, exit code 5). With it, the batch is prepared again under lower
-pixel caps (`tiling.budget`: halving, then bisection) until its longest prompt leaves room
-for the answer (`--max-tokens`, at most a quarter of the context); the lowered policy
-applies to every image and frame of the batch, and the result says so (`ResolutionFit`).
-Text is never cut and no image loses part of its tokens: when even the lowest resolution
-cannot fit (fixed-cost views, too many frames, a long question) it fails with the numbers.
+A batch fits when its longest prompt plus the answer budget (`--max-tokens`) is at most
+the model's context length (`check_budget`); the real run (`Engine.stream`) and the dry
+run (`commands/_dry_run.py`) both go through `prepare_batch`, so they fail (exit code 5)
+or lower the resolution on exactly the same numbers. Without `--truncate` a batch that
+does not fit is a `ContextLengthError` that names the flags to lower. With it, the batch
+is prepared again under lower pixel caps (`tiling.budget`: halving, then bisection) until
+its longest prompt leaves room for the whole answer; the lowered policy applies to every
+image and frame of the batch, and the result says so (`ResolutionFit`). Text is never cut
+and no image loses part of its tokens: when even the lowest resolution cannot fit
+(fixed-cost views, too many frames, a long question, a `--max-tokens` as large as the
+context) it fails with the numbers.
 """
 
 from __future__ import annotations
@@ -44,16 +48,35 @@ def _start_pixels(adapter: Adapter, requests: list[PreparedRequest]) -> int:
     return max(areas, default=1)
 
 
+def check_budget(*, prompt_tokens: int, answer_tokens: int, limit: int | None) -> None:
+    """Raise ContextLengthError unless `prompt_tokens + answer_tokens <= limit` (None: no limit)."""
+    if limit is not None and prompt_tokens + answer_tokens > limit:
+        raise ContextLengthError(
+            f"The prompt needs {prompt_tokens} tokens and the answer up to {answer_tokens} more (--max-tokens), "
+            f"{prompt_tokens + answer_tokens} in all, but the model's context length is {limit}; lower --max-pixels "
+            "or --max-tiles, use fewer images, lower --max-tokens, or pass --truncate to lower the resolution "
+            "until it fits."
+        )
+
+
 def prepare_batch(
     adapter: Adapter, requests: Sequence[Request], *, truncate: bool, answer_tokens: int
 ) -> FittedBatch:
-    """Prepare `requests`; with `truncate`, at the highest resolution that fits (module docstring)."""
+    """Prepare `requests`; with `truncate`, at the highest resolution that leaves room for
+    `answer_tokens`, else raise ContextLengthError when they do not fit (module docstring)."""
     prepared = [adapter.prepare(r) for r in requests]
     limit = context_length(adapter.config)
     needed = _longest(prepared)
-    if not truncate or limit is None or needed < limit:
+    if limit is None or needed + answer_tokens <= limit:
         return FittedBatch(adapter, prepared)
-    target = limit - min(answer_tokens, limit // 4)
+    if not truncate:
+        check_budget(prompt_tokens=needed, answer_tokens=answer_tokens, limit=limit)
+    target = limit - answer_tokens
+    if target < 1:
+        raise ContextLengthError(
+            f"--max-tokens {answer_tokens} leaves no room for the prompt in the model's context length "
+            f"({limit} tokens), whatever the resolution; lower --max-tokens."
+        )
     tried: dict[int, tuple[Adapter, list[PreparedRequest]] | None] = {}
     lowest = [needed]
 
@@ -72,9 +95,10 @@ def prepare_batch(
     best = largest_fitting(start=_start_pixels(adapter, prepared), fits=fits)
     if best is None:
         raise ContextLengthError(
-            f"The prompt needs {needed} tokens but the model's context length is {limit}, and even the "
-            f"lowest resolution --truncate can use needs {lowest[0]} (with room for the answer: {target}); "
-            "use fewer images or frames, a shorter prompt, or --temporal-pool / --compress."
+            f"The prompt needs {needed} tokens and the answer up to {answer_tokens} more (--max-tokens), but the "
+            f"model's context length is {limit}, and even the lowest resolution --truncate can use needs {lowest[0]} "
+            f"(at most {target} leave room for the answer); use fewer images or frames, a shorter prompt, a lower "
+            "--max-tokens, or --temporal-pool / --compress."
         )
     found = tried[best]
     assert found is not None
@@ -85,5 +109,6 @@ def prepare_batch(
         needed_tokens=needed,
         prompt_tokens=_longest(batch),
         context_length=limit,
+        answer_tokens=answer_tokens,
     )
     return FittedBatch(candidate, batch, fit)

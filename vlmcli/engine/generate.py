@@ -184,6 +184,7 @@ def generate_stream(
             vision_cache_hits=vision.hits[index],
             videos=list(request.usage),
             fit=fit,
+            notes=adapter.reducer.notes,
         )
         yield FinishEvent(index=index, result=result)
 

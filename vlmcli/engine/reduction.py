@@ -12,7 +12,9 @@ each `per_unit` tokens in raster order on a `grid`, then `tail` tokens kept as t
 
 Every count is known before the encoder runs (`count`, `unit_grid`), so the adapter can
 write the prompt with exactly as many placeholders as the reduced features fill, and Qwen's
-MRoPE can give the reduced tokens a consistent (t, h, w) grid. The feature cache holds the
+MRoPE can give the reduced tokens a consistent (t, h, w) grid. A `--compress` that leaves
+every item's tokens as they are is noticed while counting (`notes`; the library never
+prints, the engine hands the notes to the caller with each result). The feature cache holds the
 encoder's own output; reductions are applied after it, so changing them re-uses the cache.
 """
 
@@ -125,6 +127,8 @@ class Reducer:
         self.reduction = reduction
         self.spec = reduction.compress
         self.compressor = get_compressor(self.spec)
+        self._unchanged: str | None = None  # why the first item that kept all its tokens kept them
+        self._changed = False  # whether --compress reduced any item counted so far
         self._learned: Any = None
         if reduction.resampler_weights is not None:  # fail at load, not mid-run
             self._learned_config = read_resampler_config(reduction.resampler_weights, num_latents=self.spec.amount)
@@ -162,8 +166,27 @@ class Reducer:
             return (1, n)
 
     def count(self, layout: TokenLayout) -> int:
-        """Tokens the item occupies in the prompt after reduction."""
+        """Tokens the item occupies in the prompt after reduction (noting a compression that changes nothing)."""
+        self._note_unchanged(layout)
         return layout.out_units * self.unit_tokens(layout) + layout.tail
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """One notice (always the same words) when `--compress` has left every item counted so far as it was."""
+        if self._changed or self._unchanged is None:
+            return ()
+        return (f"note: --compress {self.spec.flag_text} changes nothing: {self._unchanged}.",)
+
+    def _note_unchanged(self, layout: TokenLayout) -> None:
+        if self.spec.method is CompressMethod.NONE or self.reduction.resampler_weights is not None:
+            return
+        if self.spec.method is CompressMethod.POOL and layout.grid is None:
+            return  # `_grid` raises the clear ConfigError for this
+        reason = self.compressor.unchanged_reason(n=layout.per_unit, grid_hw=self._grid(layout))
+        if reason is None:
+            self._changed = True
+        elif self._unchanged is None:
+            self._unchanged = reason
 
     # -- tensors --------------------------------------------------------------
     def apply(self, features: "Features", layout: TokenLayout) -> "Features":

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # numpy is imported inside the functions: `vlm --help` must n
     import numpy as np
 
     from vlmcli.video.sample import SampledVideo
+    from vlmcli.video.sampling_report import SamplingReport
 
 
 def frames_key(frames: "np.ndarray", indices: Sequence[int]) -> str:
@@ -56,6 +57,8 @@ class VideoInput:
         span of the timestamps plus one frame.
     source: a name for messages and output.
     key: content hash for the vision-feature cache; computed from frames + indices if empty.
+    sampling: how the frames were chosen and decoded (`from_sampled` fills it), reported in
+        `--json`; None when the caller chose the frames itself. The engine never reads it.
     """
 
     frames: "np.ndarray"
@@ -65,6 +68,7 @@ class VideoInput:
     duration_s: float = 0.0
     source: str = "<video>"
     key: str = ""
+    sampling: "SamplingReport | None" = None
 
     def __post_init__(self) -> None:
         frames = _as_array(self.frames)
@@ -107,7 +111,9 @@ class VideoInput:
 
     @classmethod
     def from_sampled(cls, sampled: "SampledVideo", *, source: str | None = None) -> "VideoInput":
-        """The frames `vlmcli.video.sample_video` decoded, with their real timestamps."""
+        """The frames `vlmcli.video.sample_video` decoded, with their real timestamps and how they were chosen."""
+        from vlmcli.video.sampling_report import SamplingReport
+
         frames = sampled.frames
         return cls(
             frames=frames.pixels,
@@ -116,4 +122,5 @@ class VideoInput:
             indices=frames.indices,
             duration_s=sampled.info.duration_s,
             source=source if source is not None else sampled.info.path,
+            sampling=SamplingReport.from_sampled(sampled),
         )

@@ -24,8 +24,22 @@ def display_name(path: str | os.PathLike[str]) -> str:
         text = os.fsdecode(text)
     if text.isprintable() and not has_surrogates(text):
         return text
-    raw = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in raw)
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in utf8_text(text))
+
+
+def utf8_text(text: str) -> str:
+    """`text` unchanged if it is valid UTF-8, else with undecodable bytes as `\\xNN` escapes.
+
+    What JSON output and stored rows hold for a file name that is not UTF-8: valid text a
+    person can read (the exact bytes travel beside it as `path_bytes`).
+    """
+    if not has_surrogates(text):
+        return text
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that is not an escaped byte (not from a file name)
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def has_surrogates(text: str) -> bool:

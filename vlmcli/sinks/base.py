@@ -46,6 +46,15 @@ class ExistingPolicy(str, enum.Enum):
     """Keep them, and skip those images (the txt format's resume)."""
 
 
+class TxtName(str, enum.Enum):
+    """How `--format txt` names an image's caption file (`--txt-name`)."""
+
+    STEM = "stem"
+    """`photo.jpg` -> `photo.txt` (what training tools read); images sharing a stem clash."""
+    FILENAME = "filename"
+    """`photo.jpg` -> `photo.jpg.txt`: one caption file per image name, never a clash."""
+
+
 @dataclass(frozen=True)
 class SinkConfig:
     output: Path | None = None
@@ -57,6 +66,8 @@ class SinkConfig:
     label: str = ""
     """Prefix of this run's shard names (e.g. `s2of8` under --shard 2/8), so job arrays never collide."""
     existing: ExistingPolicy = ExistingPolicy.REFUSE
+    txt_name: TxtName = TxtName.STEM
+    """txt only: caption file names (`TxtName`)."""
 
     def __post_init__(self) -> None:
         if self.rows_per_file < 1:
@@ -66,6 +77,7 @@ class SinkConfig:
         if self.label and not self.label.replace("-", "").isalnum():
             raise ConfigError(f"shard label must be letters, digits and '-', not {self.label!r}.")
         object.__setattr__(self, "existing", ExistingPolicy(self.existing))
+        object.__setattr__(self, "txt_name", TxtName(self.txt_name))
 
 
 @dataclass

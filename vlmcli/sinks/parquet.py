@@ -3,6 +3,7 @@
 Read them back with any Parquet reader, ignoring hidden files, e.g.
 `pyarrow.dataset.dataset(folder, format="parquet", exclude_invalid_files=True)` or
 `pandas.read_parquet(folder)` (both skip names that start with "." by default).
+Shards written before the `path_bytes` column existed are read as if it were null.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vlmcli.sinks.base import OutputFormat
-from vlmcli.sinks.schema import Row, arrow_schema
+from vlmcli.sinks.schema import Row, arrow_schema, restored
 from vlmcli.sinks.shards import ShardedSink
 
 
@@ -27,4 +28,4 @@ class ParquetSink(ShardedSink):
     def read_file(self, path: Path) -> list[Row]:
         import pyarrow.parquet as pq
 
-        return pq.read_table(path).to_pylist()
+        return [restored(row) for row in pq.read_table(path).to_pylist()]

@@ -3,7 +3,10 @@
 One row per (image file, prompt). Columns, in order:
 
     key                sha256 of the file bytes (hex); null only when the file could not be read
-    path               the file as discovered (the user's spelling, joined with its directory)
+    path               the file as discovered: absolute, its folders resolved (`vlmcli.sinks.identity`), as
+                       valid UTF-8 text: a name that is not UTF-8 has its bytes as `\\xNN` escapes
+    path_bytes         the path's exact bytes when it is not valid UTF-8 (binary in Parquet, base64
+                       in JSONL), else null: then `path` is the exact name
     status             "ok" or "error"
     error              one-line message when status is "error", else null
     caption            the model's text when status is "ok", else null
@@ -18,6 +21,10 @@ One row per (image file, prompt). Columns, in order:
     latency_ms         wall time of the engine call that produced the row (shared by its batch)
     created_at         when the row was made (UTC)
 
+`path` + `path_bytes` is the convention of every vlmcli JSON output too (`describe --json`):
+readable text always, the original bytes only when the text cannot say them exactly;
+`original_path(row)` gives back the name Python opens (`os.fsdecode` of the bytes).
+
 A (path, key, config_hash) triple identifies a row: resume skips it when an ok row with
 that identity exists. Pure data: pyarrow is imported only by `arrow_schema()`.
 """
@@ -25,8 +32,11 @@ that identity exists. Pure data: pyarrow is imported only by `arrow_schema()`.
 from __future__ import annotations
 
 import enum
+import os
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
+
+from vlmcli.media.names import utf8_text
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -34,6 +44,7 @@ if TYPE_CHECKING:
 FIELDS: tuple[str, ...] = (
     "key",
     "path",
+    "path_bytes",
     "status",
     "error",
     "caption",
@@ -72,7 +83,12 @@ def row_id(row: Row) -> RowId:
 
 
 def check_row(row: Row) -> Row:
-    """`row` itself, after checking it has exactly the schema's fields (a programming error otherwise)."""
+    """`row` itself, after checking it has exactly the schema's fields (a programming error otherwise).
+
+    `path_bytes` is derived from `path`: a row built without it gets it here.
+    """
+    if "path_bytes" not in row and "path" in row:
+        row["path_bytes"] = path_bytes(row["path"])
     if tuple(row) != FIELDS and set(row) != set(FIELDS):
         missing, extra = set(FIELDS) - set(row), set(row) - set(FIELDS)
         raise ValueError(f"row does not match the caption schema (missing {sorted(missing)}, extra {sorted(extra)})")
@@ -81,23 +97,42 @@ def check_row(row: Row) -> Row:
     return row
 
 
+def path_bytes(path: str) -> bytes | None:
+    """The exact bytes of a file name that is not valid UTF-8 (Python holds those bytes as
+    lone surrogates); None for a UTF-8 name, which `path` stores exactly."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return None
+
+
+def original_path(row: Row) -> str:
+    """The path of a stored row as Python names the file (`path_bytes` when set, else `path`)."""
+    raw = row.get("path_bytes")
+    return os.fsdecode(bytes(raw)) if raw else row["path"]
+
+
 def storable(row: Row) -> Row:
     """`row` with every string made valid UTF-8 (Parquet and JSON writers refuse anything else).
 
     A file name that is not UTF-8 reaches Python with lone surrogates; it is stored in its
-    readable escaped form (`caf\\xe9.jpg`). `ShardedSink` maps such stored paths back to the
-    real names of the files being captioned, so resume still recognises them.
+    readable escaped form (`caf\\xe9.jpg`) and its exact bytes in `path_bytes`, from which
+    the readers (`parquet.py`, `jsonl.py`) give the real name back.
     """
-    return {name: stored_text(value) if isinstance(value, str) else value for name, value in row.items()}
+    stored = {name: utf8_text(value) if isinstance(value, str) else value for name, value in row.items()}
+    stored["path_bytes"] = path_bytes(row["path"]) or row.get("path_bytes")  # idempotent
+    return stored
 
 
-def stored_text(text: str) -> str:
-    """`text` unchanged if it is valid UTF-8, else with undecodable bytes as `\\xNN` escapes."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return text
+def restored(row: Row) -> Row:
+    """A row read back from a shard, with every schema field (null where an older shard has no
+    such column) and `path` as the real file name (`original_path`)."""
+    full = {name: row.get(name) for name in FIELDS}
+    if full["path_bytes"] is not None:
+        full["path_bytes"] = bytes(full["path_bytes"])
+        full["path"] = original_path(full)
+    return full
 
 
 def arrow_schema() -> "pa.Schema":
@@ -109,6 +144,7 @@ def arrow_schema() -> "pa.Schema":
         [
             pa.field("key", text),
             pa.field("path", text, nullable=False),
+            pa.field("path_bytes", pa.binary()),
             pa.field("status", text, nullable=False),
             pa.field("error", text),
             pa.field("caption", text),

@@ -2,7 +2,9 @@
 
 Why this shape (after img2dataset's buffered writer):
 
-- Rows are buffered and written `rows_per_file` at a time (or after `flush_seconds`).
+- Rows are buffered and written `rows_per_file` at a time; a smaller shard is published
+  once `flush_seconds` have passed since the last one, by a timer thread while the model
+  works on a long batch (`vlmcli.periodic`), so a killed run loses at most about that much.
 - A shard is written to a hidden temp file, fsynced, then published under its final name
   with `os.link` (which refuses to overwrite) and the temp removed; so a reader, or a
   resumed run, sees a whole shard or nothing, whatever moment the process is killed at.
@@ -10,10 +12,15 @@ Why this shape (after img2dataset's buffered writer):
 - Names come from the shard number and the run's label only, never from input paths:
   `part-00000.parquet`, or `s2of8-part-00000.parquet` under `--shard 2/8`, so a job
   array writes into one folder without collisions, and `../` in an input cannot move output.
-- A rerun reads every completed shard to learn what is done (`resume_state`). Error rows
-  it will retry are removed first (`retire`: the shard is rewritten to a temp file and
-  `os.replace`d), so after a finished run every (path, content, settings) has one row.
-  A run rewrites only its own shards (same label; an unsharded run owns all of them).
+- A rerun reads every completed shard to learn what is done (`resume_state`). Rows are
+  matched by their file's resolved path (`vlmcli.sinks.identity`), so a row written under
+  another spelling of the same file (relative, from another folder, through a symlinked
+  folder; rows of older versions stored the path as typed) counts as the same item. Error
+  rows it will retry are removed first (`retire`: the shard is rewritten to a temp file
+  and `os.replace`d), with leftovers of older versions that stored one item under two
+  spellings (a second ok row, an error row beside an ok row); so after a finished run
+  every (path, content, settings) has one row. A run rewrites only its own shards (same
+  label; an unsharded run owns all of them).
 - Temp files left by killed runs on this host are removed when their process is gone.
 """
 
@@ -22,6 +29,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import threading
 import time
 from abc import abstractmethod
 from collections.abc import Sequence
@@ -29,8 +37,11 @@ from pathlib import Path
 from typing import ClassVar
 
 from vlmcli.errors import ConfigError, OutputError
+from vlmcli.media.names import utf8_text
+from vlmcli.periodic import Periodic
 from vlmcli.sinks.base import ResumeState, Sink, SinkConfig
-from vlmcli.sinks.schema import Row, Status, check_row, row_id, storable, stored_text
+from vlmcli.sinks.identity import PathResolver
+from vlmcli.sinks.schema import Row, RowId, Status, check_row, storable
 
 _SHARD = re.compile(r"^(?:(?P<label>[A-Za-z0-9-]+)-)?part-(?P<number>\d{5,})\.(?P<ext>[a-z]+)$")
 _TEMP = re.compile(r"^\..+\.(?P<host>[A-Za-z0-9_-]+)\.(?P<pid>\d+)\.tmp$")
@@ -112,9 +123,14 @@ class ShardedSink(Sink):
         self._next_number: int | None = None
         self._last_flush = time.monotonic()
         self._error_files: dict[tuple[str, str], set[Path]] = {}
+        self._stale: dict[Path, set[int]] = {}  # shard -> indices of leftover rows (see retire)
         self.files_written: list[Path] = []
         self.rows_written = 0
         self._real_paths: dict[str, str] = {}  # stored (escaped) form -> real non-UTF-8 path
+        self._wanted: set[str] = set()
+        self._resolve = PathResolver()
+        self._lock = threading.RLock()  # the buffer and the numbering: shared with the flush timer
+        self._timer: Periodic | None = None
 
     # -- format hooks ----------------------------------------------------------
     @abstractmethod
@@ -131,33 +147,61 @@ class ShardedSink(Sink):
         parsed = parse_shard_name(path.name)
         return parsed is not None and (not self.config.label or parsed[0] == self.config.label)
 
+    def identity(self, stored: str) -> str:
+        """The resolved path a stored `path` names (rows of older versions stored it as typed:
+        relative ones are taken relative to the current folder)."""
+        if stored in self._wanted:
+            return stored
+        resolved = self._resolve(stored)
+        return self._real_paths.get(resolved, resolved)
+
     def resume_state(self, *, paths: Sequence[str], config_hashes: frozenset[str]) -> ResumeState:
+        """What is done for `paths` (resolved paths, as `discover` gives them)."""
         self._check_folder()
         state = ResumeState()
-        wanted = set(paths)
-        self._real_paths = {stored_text(p): p for p in paths if stored_text(p) != p}
+        self._wanted = set(paths)
+        self._real_paths = {utf8_text(p): p for p in paths if utf8_text(p) != p}
+        self._error_files, self._stale = {}, {}
+        done_pairs: set[tuple[str, str]] = set()
+        errors: list[tuple[Path, int, tuple[str, str]]] = []
         for shard in shard_files(self.folder, self.extension):
-            for row in self._read(shard):
+            for index, row in enumerate(self._read(shard)):
                 if row["config_hash"] not in config_hashes:
                     continue
+                path = self.identity(row["path"])
+                pair = (path, row["config_hash"])
                 if row["status"] == Status.OK.value:
-                    state.done.add(row_id(row))
+                    rid = RowId(path, row["key"], row["config_hash"])
+                    if rid in state.done and path in self._wanted:  # the same item twice (two spellings)
+                        self._stale.setdefault(shard, set()).add(index)
+                    state.done.add(rid)
+                    done_pairs.add(pair)
                     if row["key"] is not None:
                         state.reusable.setdefault((row["key"], row["config_hash"]), row)
-                elif row["path"] in wanted:
-                    pair = (row["path"], row["config_hash"])
+                elif path in self._wanted:
+                    errors.append((shard, index, pair))
                     self._error_files.setdefault(pair, set()).add(shard)
                     state.failed[pair] = state.failed.get(pair, True) and self.owns(shard)
+        for shard, index, pair in errors:  # an error row beside an ok row of the same item: a leftover
+            if pair in done_pairs:
+                self._stale.setdefault(shard, set()).add(index)
         return state
 
     def retire(self, pairs: set[tuple[str, str]]) -> None:
-        files = {f for pair in pairs for f in self._error_files.get(pair, ()) if self.owns(f)}
+        """Remove the error rows of `pairs` (this run redoes them), and the leftover rows found
+        by `resume_state`, from this run's own shards."""
+        files = {f for pair in pairs for f in self._error_files.get(pair, ())} | set(self._stale)
+        files = {f for f in files if self.owns(f)}
         if files:
             self._prepare_folder()
         for shard in sorted(files):
             rows = self._read(shard)
+            stale = self._stale.get(shard, set())
             keep = [
-                r for r in rows if not (r["status"] == Status.ERROR.value and (r["path"], r["config_hash"]) in pairs)
+                r
+                for index, r in enumerate(rows)
+                if index not in stale
+                and not (r["status"] == Status.ERROR.value and (self.identity(r["path"]), r["config_hash"]) in pairs)
             ]
             if len(keep) == len(rows):
                 continue
@@ -174,18 +218,44 @@ class ShardedSink(Sink):
 
     # -- writing ---------------------------------------------------------------
     def write(self, rows: Sequence[Row]) -> None:
-        self._buffer.extend(check_row(r) for r in rows)
-        size = self.config.rows_per_file
-        while len(self._buffer) >= size:
-            chunk, self._buffer = self._buffer[:size], self._buffer[size:]
-            self._publish_rows(chunk)
-        if self._buffer and time.monotonic() - self._last_flush >= self.config.flush_seconds:
-            self.flush()
+        self._raise_timer_error()
+        checked = [check_row(r) for r in rows]
+        with self._lock:
+            self._buffer.extend(checked)
+            size = self.config.rows_per_file
+            while len(self._buffer) >= size:
+                chunk, self._buffer = self._buffer[:size], self._buffer[size:]
+                self._publish_rows(chunk)
+            self._flush_if_due()
+        if self._timer is None:
+            self._timer = Periodic(self._tick_seconds(), self._flush_if_due, name="vlm-shard-flush").start()
 
     def flush(self) -> None:
-        if self._buffer:
-            chunk, self._buffer = self._buffer, []
-            self._publish_rows(chunk)
+        self._raise_timer_error()
+        with self._lock:
+            if self._buffer:
+                chunk, self._buffer = self._buffer, []
+                self._publish_rows(chunk)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        self.flush()
+
+    def _flush_if_due(self) -> None:
+        with self._lock:
+            if self._buffer and time.monotonic() - self._last_flush >= self.config.flush_seconds:
+                self.flush()
+
+    def _tick_seconds(self) -> float:
+        """How often the timer looks: often enough to publish close to `flush_seconds` after the last shard."""
+        return min(max(self.config.flush_seconds / 4, 0.01), 5.0)
+
+    def _raise_timer_error(self) -> None:
+        """A flush that failed on the timer thread (disk full) stops the run here, on the caller's thread."""
+        if self._timer is not None and self._timer.error is not None:
+            error, self._timer.error = self._timer.error, None
+            raise error
 
     def describe(self) -> str:
         return str(self.folder)

@@ -1,11 +1,14 @@
-"""`.txt` caption files beside each image (`photo.jpg` -> `photo.txt`), the layout
-training tools read.
+"""`.txt` caption files beside each image, the layout training tools read.
+
+Named by `--txt-name` (`TxtName`): `stem` (default) `photo.jpg` -> `photo.txt`, or
+`filename` `photo.jpg` -> `photo.jpg.txt`, which never gives two images one file.
 
 These are the one output written next to the inputs instead of into an output folder, by
 definition: wherever the image is, `--files-from` paths included. They are still never
-written over an image: an image whose caption file would be itself (an image named
-`x.txt`), or two images that share one caption file (`a.jpg` and `a.png`), become error
-rows. Existing caption files are refused unless `--overwrite` or `--skip-existing` (which
+written over an input: an image whose caption file would be itself or another input file
+(an image named `x.txt`) becomes an error row, and so does every image of a group that
+would share one caption file under `stem` (`a.jpg` and `a.png`: neither is captioned, the
+message names the other and `--txt-name filename`). Existing caption files are refused unless `--overwrite` or `--skip-existing` (which
 is this format's resume: an image with a caption file is skipped). Each file is written
 to a hidden temp file and renamed, so it is whole or absent. Error rows are not written
 (a `.txt` must hold a caption); the pipeline reports them on stderr.
@@ -18,14 +21,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vlmcli.errors import ConfigError, OutputError
-from vlmcli.sinks.base import ExistingPolicy, OutputFormat, ResumeState, Sink, SinkConfig
+from vlmcli.sinks.base import ExistingPolicy, OutputFormat, ResumeState, Sink, SinkConfig, TxtName
 from vlmcli.sinks.schema import Row, Status, check_row
 
 
-def sidecar_path(image_path: str) -> Path:
-    """The caption file for an image: same folder and stem, `.txt` suffix."""
+def sidecar_path(image_path: str, naming: TxtName = TxtName.STEM) -> Path:
+    """The caption file for an image, in its folder: `stem` -> `photo.txt`, `filename` -> `photo.jpg.txt`."""
     path = Path(image_path)
-    return path.with_suffix(".txt") if path.suffix else path.with_name(path.name + ".txt")
+    if naming is TxtName.STEM and path.suffix:
+        return path.with_suffix(".txt")
+    return path.with_name(path.name + ".txt")
+
+
+def _same_file_name(path: str | Path) -> str:
+    return os.path.normpath(os.path.abspath(path))
 
 
 class SidecarSink(Sink):
@@ -37,26 +46,39 @@ class SidecarSink(Sink):
             raise ConfigError("--format txt writes each caption beside its image; drop --output.")
         self.files_written = 0
 
+    def target(self, image_path: str) -> Path:
+        return sidecar_path(image_path, self.config.txt_name)
+
     def preflight(self, paths: Sequence[str]) -> dict[str, str]:
-        owner: dict[Path, str] = {}
+        """Images that get no caption file: it would be an input file, or shared (see module docstring)."""
+        inputs = {_same_file_name(p): p for p in paths}
+        sharing: dict[str, list[str]] = {}
         bad: dict[str, str] = {}
-        for path in paths:
-            target = sidecar_path(path)
-            if os.path.normpath(target) == os.path.normpath(path):
+        for path in dict.fromkeys(paths):
+            target = self.target(path)
+            clash = inputs.get(_same_file_name(target))
+            if clash == path:
                 bad[path] = f"its caption file {target} would replace the image itself; rename the image."
-            elif target in owner and owner[target] != path:
-                bad[path] = f"its caption file {target} is also the caption file of {owner[target]}."
+            elif clash is not None:
+                bad[path] = f"its caption file {target} would replace the input {clash}; rename one of them."
             else:
-                owner.setdefault(target, path)
+                sharing.setdefault(_same_file_name(target), []).append(path)
+        for group in (g for g in sharing.values() if len(g) > 1):
+            for path in group:
+                others = ", ".join(p for p in group if p != path)
+                bad[path] = (
+                    f"its caption file {self.target(path)} would also be the caption file of {others}; "
+                    "pass --txt-name filename (photo.jpg -> photo.jpg.txt) to caption each."
+                )
         return bad
 
     def resume_state(self, *, paths: Sequence[str], config_hashes: frozenset[str]) -> ResumeState:
         bad = self.preflight(paths)
-        existing = [p for p in paths if p not in bad and sidecar_path(p).exists()]
+        existing = [p for p in paths if p not in bad and self.target(p).exists()]
         policy = self.config.existing
         if existing and policy is ExistingPolicy.REFUSE:
             raise OutputError(
-                f"{len(existing)} caption file(s) already exist (e.g. {sidecar_path(existing[0])}); "
+                f"{len(existing)} caption file(s) already exist (e.g. {self.target(existing[0])}); "
                 "pass --skip-existing to keep them and caption the rest, or --overwrite to replace them."
             )
         return ResumeState(done_paths=set(existing) if policy is ExistingPolicy.SKIP else set())
@@ -65,7 +87,7 @@ class SidecarSink(Sink):
         for row in rows:
             check_row(row)
             if row["status"] == Status.OK.value:
-                self._write_caption(sidecar_path(row["path"]), row["caption"] or "")
+                self._write_caption(self.target(row["path"]), row["caption"] or "")
 
     def describe(self) -> str:
         return "caption files beside the images"

@@ -1,7 +1,8 @@
 """Fitting a prompt into the context by lowering the resolution (`--truncate`), pure parts.
 
 `--truncate` never cuts text or a run of image tokens: it lowers `max_pixels` (the one
-knob every family maps, see `policy`) until the prompt fits, then reports what it used.
+knob every family maps, see `policy`; a cap only ever lowers the model's default) and a
+`min_pixels` floor with it, until the prompt fits, then reports what it used.
 Token counts only grow with `max_pixels`, so the largest fitting value is found by
 halving from a start value, then bisecting between the last failing and the first fitting
 value. The caller supplies `fits(max_pixels)`, which really prepares the prompt.
@@ -19,10 +20,13 @@ REFINE_STEPS = 6
 
 
 def lowered_policy(policy: ResolutionPolicy, max_pixels: int) -> ResolutionPolicy:
-    """`policy` with its pixel cap lowered to `max_pixels` (never raised) and its floor
-    dropped (a floor would keep the resolution up); `max_tiles` still applies."""
+    """`policy` with its pixel cap lowered to `max_pixels` (never raised) and its floor, if
+    any, lowered with it (never above the cap: the floor would otherwise keep the resolution
+    up); `max_tiles` still applies. A cap only ever lowers the model's default (`policy`),
+    so the result never costs more than `policy`."""
     cap = max_pixels if policy.max_pixels is None else min(policy.max_pixels, max_pixels)
-    return replace(policy, max_pixels=cap, min_pixels=None)
+    floor = None if policy.min_pixels is None else min(policy.min_pixels, cap)
+    return replace(policy, max_pixels=cap, min_pixels=floor)
 
 
 def largest_fitting(*, start: int, fits: Callable[[int], bool], refine_steps: int = REFINE_STEPS) -> int | None:

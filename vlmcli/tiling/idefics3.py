@@ -161,29 +161,27 @@ class Idefics3Spec:
 def idefics3_longest_edge(spec: Idefics3Spec, policy: ResolutionPolicy, *, width: int, height: int) -> int:
     """The `size={"longest_edge": ...}` to pass for this image so its split honours `policy`.
 
-    Unset caps keep the checkpoint's `longest_edge`. A cap picks the largest multiple of the
-    tile whose split has at most that many crops, going above the checkpoint's edge only as
-    far as the image's own long side (so a cap never upscales small images further than the
-    model would) and never above 4096. A floor then raises the edge to the smallest multiple
-    reaching it within the cap (caps win when none does)."""
+    Start from the checkpoint's `longest_edge`. A floor (`min_pixels`) whose crops the split
+    does not reach raises it to the smallest multiple of the tile that reaches them (at most
+    4096, transformers' limit: the largest split this image can have). The caps then lower
+    it to the largest edge, no longer than that, whose split has at most the capped crops
+    (the tile itself, one crop, when none has): a cap never raises the edge, so it never
+    costs more tokens than the same policy without it."""
     tile = spec.max_image_size
-    floor, cap = policy.tile_bounds(tile)
     if not spec.do_image_splitting:
         return spec.longest_edge
+    floor, cap = policy.tile_bounds(tile)
 
     def crops(edge: int) -> int:
         return idefics3_layout(width=width, height=height, longest_edge=edge, max_image_size=tile).crops
 
-    candidates = [k * tile for k in range(1, MAX_IMAGE_SIZE // tile + 1)] or [tile]
-    if cap is None:
-        edge = spec.longest_edge
-    else:
-        ceiling = max(spec.longest_edge, math.ceil(max(width, height) / tile) * tile)
-        edge = max(e for e in candidates if (e <= ceiling or e == tile) and crops(e) <= cap)
+    multiples = [k * tile for k in range(1, MAX_IMAGE_SIZE // tile + 1)] or [tile]
+    edge = spec.longest_edge
     if crops(edge) < floor:
-        raised = [e for e in candidates if e > edge and crops(e) >= floor and (cap is None or crops(e) <= cap)]
-        if raised:
-            edge = raised[0]
+        raised = [e for e in multiples if e > edge]
+        edge = next((e for e in raised if crops(e) >= floor), max(raised, default=edge))
+    if cap is not None and crops(edge) > cap:
+        edge = max([e for e in multiples if e < edge and crops(e) <= cap], default=tile)
     return edge
 
 

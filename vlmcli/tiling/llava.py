@@ -196,22 +196,21 @@ def anyres_visual_tokens(spec: LlavaNextSpec, *, width: int, height: int, multi_
 
 
 def anyres_pinpoints(spec: LlavaNextSpec, policy: ResolutionPolicy) -> Pinpoints:
-    """The `image_grid_pinpoints` to use under `policy`: the checkpoint's when `max_tiles` is
-    unset, else every grid up to `max_tiles`; then only canvases within the policy's tile
-    bounds. If none fits the floor the floor is dropped; if none fits the cap, grids up to
-    the cap are generated (caps win)."""
+    """The `image_grid_pinpoints` to use under `policy`: the checkpoint's canvases whose
+    crops lie within `policy.tile_range` (the floor may raise the most above the largest
+    canvas, the caps only lower it). When none does, every grid within the range: grids of
+    exactly the floor's crops when the floor is above all the checkpoint's canvases, grids
+    up to the cap when the cap is below all of them. A cap thus never adds a canvas larger
+    than the checkpoint's."""
     tile = spec.image_size
-    floor, cap = policy.tile_bounds(tile)
-    base = spec.image_grid_pinpoints if policy.max_tiles is None else tuple(pinpoints_for(policy.max_tiles, tile))
 
     def tiles(point: tuple[int, int]) -> int:
         return (point[0] // tile) * (point[1] // tile)
 
-    if cap is None:
-        capped = base
-    else:
-        capped = tuple(pt for pt in base if tiles(pt) <= cap) or tuple(pinpoints_for(cap, tile))
-    return tuple(pt for pt in capped if tiles(pt) >= floor) or capped
+    native = spec.image_grid_pinpoints
+    fewest, most = policy.tile_range(tile, native_most=max(tiles(pt) for pt in native))
+    kept = tuple(pt for pt in native if fewest <= tiles(pt) <= most)
+    return kept or tuple(pinpoints_for(most, tile, min_tiles=fewest))
 
 
 def plan_llava_next(
@@ -243,17 +242,16 @@ def plan_llava15(spec: LlavaSpec, policy: ResolutionPolicy, *, width: int, heigh
     """The plan for one image on LLaVA 1.5 with vlmcli's tiling (the model was not trained
     with tiles; see `vlmcli.engine.adapters.llava`).
 
-    The grid is the anyres choice (`choose_grid`: most effective resolution, then least
-    padding) among grids of at most `policy.tile_cap` crops (1 when unset). A one-crop grid
-    is the model's own single view: the processor's resize + centre crop to one
-    `image_size` square, so `resized` is that square. A larger grid letterboxes the image
-    into rows x cols crops (`resized` is the content box) and adds a global thumbnail,
-    encoded first: tiles = rows*cols + 1. Every encoder image costs `spec.tokens_per_image`."""
-    floor, cap = policy.tile_bounds(spec.image_size)
-    max_tiles = cap if cap is not None else floor
-    grid = choose_grid(
-        width=width, height=height, tile_size=spec.image_size, max_tiles=max_tiles, min_tiles=min(floor, max_tiles)
-    )
+    The model's default is one view, so only a floor (`min_pixels`) tiles: the grid is the
+    anyres choice (`choose_grid`: most effective resolution, then least padding) among
+    grids of exactly ceil(min_pixels / image_size^2) crops (fewer when a cap is lower: caps
+    win); the caps alone never tile. A one-crop grid is the model's own single view: the
+    processor's resize + centre crop to one `image_size` square, so `resized` is that
+    square. A larger grid letterboxes the image into rows x cols crops (`resized` is the
+    content box) and adds a global thumbnail, encoded first: tiles = rows*cols + 1. Every
+    encoder image costs `spec.tokens_per_image`."""
+    fewest, most = policy.tile_range(spec.image_size, native_most=1)
+    grid = choose_grid(width=width, height=height, tile_size=spec.image_size, max_tiles=most, min_tiles=fewest)
     if grid.num_tiles == 1:
         resized, tiles = (spec.image_size, spec.image_size), 1
     else:

@@ -16,6 +16,13 @@ a nominal tile is 16x16 merged patches (448 px for Qwen2-VL, 512 px for Qwen3-VL
 
 `None` everywhere means "the model's native default", so an all-`None` policy reproduces
 what transformers' processor would do on its own.
+
+Caps and the floor are not symmetric. `max_tiles` and `max_pixels` are caps: each family
+takes the smaller of the cap and its own default, so a cap never makes an image cost more
+than it does with no flag (`tests/test_tiling_caps.py` checks this for every family).
+`min_pixels` is the one way to ask for more: a floor above the model's default is applied
+(the image is upscaled, or gets more tiles, beyond the default) and the plan shows the
+resulting size; when a cap and the floor disagree, the caps win.
 """
 
 from __future__ import annotations
@@ -39,29 +46,36 @@ class ResolutionPolicy:
 
     max_tiles: int | None = None
     """Most full-resolution crops per image, not counting the global/thumbnail view that
-    some families add. LLaVA 1.5: size of vlmcli's crop grid (unset = 1, the plain single
-    image). LLaVA-NeXT/OneVision: the candidate grids become every rows x cols <= max_tiles
-    (unset = the checkpoint's `image_grid_pinpoints`). Idefics3/SmolVLM: `longest_edge` is
-    chosen per image as the largest multiple of the tile whose split has <= max_tiles crops
-    (beyond the native edge only as far as the image's own long side).
-    Qwen: caps pixels at max_tiles nominal tiles (see the module docstring)."""
+    some families add; a cap on the model's default, never a raise. LLaVA 1.5: caps
+    vlmcli's crop grid (which only `min_pixels` makes larger than the single view).
+    LLaVA-NeXT/OneVision: keeps the checkpoint's `image_grid_pinpoints` of <= max_tiles
+    crops (every grid up to max_tiles when none is that small). Idefics3/SmolVLM:
+    `longest_edge` becomes the largest multiple of the tile, up to the checkpoint's edge,
+    whose split has <= max_tiles crops. Qwen: max_pixels becomes at most max_tiles nominal
+    tiles (see the module docstring)."""
     max_pixels: int | None = None
-    """Most pixels of the full-resolution canvas: rows*cols*tile^2 for tiled families (so it
-    acts as a tile cap of floor(max_pixels / tile^2)), resized height*width for Qwen (passed
-    straight to smart_resize as `max_pixels`). The global/thumbnail view is not counted."""
+    """Most pixels of the full-resolution canvas, again a cap on the default: rows*cols*tile^2
+    for tiled families (so it acts as a tile cap of floor(max_pixels / tile^2)), resized
+    height*width for Qwen (smart_resize's `max_pixels` becomes the smaller of this and the
+    checkpoint's). The global/thumbnail view is not counted."""
     min_pixels: int | None = None
-    """Fewest pixels of the full-resolution canvas; smaller images are upscaled. Qwen: the
-    smart_resize `min_pixels`. Tiled families: at least ceil(min_pixels / tile^2) crops
-    (LLaVA-NeXT/OneVision drop smaller pinpoints, LLaVA 1.5 smaller grids, Idefics3 raises
-    `longest_edge` until the canvas is large enough). When a cap and this floor disagree at
-    tile granularity, the caps win."""
+    """Fewest pixels of the full-resolution canvas; smaller images are upscaled, also beyond
+    the model's default. Qwen: the smart_resize `min_pixels` (the checkpoint's `max_pixels`
+    is raised to it when it is larger). Tiled families: at least ceil(min_pixels / tile^2)
+    crops (LLaVA-NeXT/OneVision keep only pinpoints that large, or grids of exactly that
+    many when the checkpoint has none; LLaVA 1.5 a grid of exactly that many; Idefics3
+    raises `longest_edge` until the split is that large, at most to 4096 px). When a cap
+    and this floor disagree at tile granularity, the caps win."""
 
     def __post_init__(self) -> None:
         _check_positive(self.max_tiles, "max_tiles")
         _check_positive(self.max_pixels, "max_pixels")
         _check_positive(self.min_pixels, "min_pixels")
         if self.min_pixels is not None and self.max_pixels is not None and self.min_pixels > self.max_pixels:
-            raise ConfigError(f"min_pixels ({self.min_pixels}) must not exceed max_pixels ({self.max_pixels}).")
+            raise ConfigError(
+                f"--min-pixels {self.min_pixels} is larger than --max-pixels {self.max_pixels}; "
+                "the floor must not exceed the cap."
+            )
 
     @property
     def is_native(self) -> bool:
@@ -97,3 +111,10 @@ class ResolutionPolicy:
         cap = self.tile_cap(tile_size)
         floor = self.min_tiles(tile_size)
         return (floor if cap is None else min(floor, cap)), cap
+
+    def tile_range(self, tile_size: int, *, native_most: int) -> tuple[int, int]:
+        """(fewest, most) crops for a tiled family whose default allows at most `native_most`
+        crops: the floor may raise the most above the default, the caps only lower it."""
+        floor, cap = self.tile_bounds(tile_size)
+        most = max(native_most, floor)
+        return floor, most if cap is None else min(most, cap)

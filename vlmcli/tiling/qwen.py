@@ -139,19 +139,23 @@ class QwenSpec:
 
 
 def qwen_pixel_bounds(spec: QwenSpec, policy: ResolutionPolicy) -> tuple[int, int]:
-    """(min_pixels, max_pixels) for smart_resize: the policy's values where set, else the
-    checkpoint's; `max_tiles` caps max_pixels at max_tiles nominal tiles. A policy floor
-    above the resulting cap is lowered to it (caps win)."""
+    """(min_pixels, max_pixels) for smart_resize under `policy`.
+
+    max_pixels is the checkpoint's, raised to the policy floor when that is larger, then
+    lowered to every cap set (`max_pixels`; `max_tiles` nominal tiles): a cap never raises
+    it. min_pixels is the policy floor if set, else the checkpoint's, and never above
+    max_pixels (caps win). Raises ConfigError when a cap is below one factor x factor cell."""
+    cell = spec.factor * spec.factor
+    floor = policy.min_pixels if policy.min_pixels is not None else spec.min_pixels
     caps = []
     if policy.max_pixels is not None:
         caps.append(policy.max_pixels)
     if policy.max_tiles is not None:
         caps.append(policy.max_tiles * spec.nominal_tile_size**2)
-    max_pixels = min(caps) if caps else spec.max_pixels
-    if max_pixels < spec.factor * spec.factor:
-        raise ConfigError(f"max_pixels={max_pixels} is below one {spec.factor}x{spec.factor} cell for this model.")
-    min_pixels = policy.min_pixels if policy.min_pixels is not None else spec.min_pixels
-    return min(min_pixels, max_pixels), max_pixels
+    if caps and min(caps) < cell:
+        raise ConfigError(f"max_pixels={min(caps)} is below one {spec.factor}x{spec.factor} cell for this model.")
+    max_pixels = min([max(spec.max_pixels, floor, cell), *caps])
+    return min(floor, max_pixels), max_pixels
 
 
 def plan_qwen(spec: QwenSpec, policy: ResolutionPolicy, *, width: int, height: int) -> ImagePlan:

@@ -8,10 +8,13 @@ Two numbers per pair of thumbnails, both in [0, 1]:
   box that moves keeps its colours) but jumps at a cut, so it separates cuts from motion.
 
 `scan.py` applies them to consecutive scanned frames, `refine.py` to the frames it decodes
-while bisecting towards a cut. No decoding here.
+while bisecting towards a cut. Both keep each frame's HSV picture and histograms
+(`Features`) so a frame compared with several others is converted once. No decoding here.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -60,17 +63,55 @@ def histograms(hsv: np.ndarray) -> np.ndarray:
     return out / values.shape[1]
 
 
+@dataclass(frozen=True, eq=False)
+class Features:
+    """What the deltas need of N frames, computed once per frame (a long scan keeps
+    thousands, so they are small: ~7 kB for a 64x36 thumbnail).
+
+    hsv: uint8 (N, h, w, 3), `rgb_to_hsv` scaled to 0..255 (hue wraps at 255).
+    hist: float32 (N, 3, HIST_BINS) from `histograms`.
+    """
+
+    hsv: np.ndarray
+    hist: np.ndarray
+
+    @classmethod
+    def of(cls, pixels: np.ndarray) -> Features:
+        """Features of uint8 RGB thumbnails (N, h, w, 3)."""
+        return cls.of_hsv(rgb_to_hsv(pixels))
+
+    @classmethod
+    def of_hsv(cls, hsv: np.ndarray) -> Features:
+        """Features of float32 HSV pictures (N, h, w, 3) in [0, 1]."""
+        return cls(hsv=np.round(hsv * 255.0).astype(np.uint8), hist=histograms(hsv).astype(np.float32))
+
+    def __len__(self) -> int:
+        return int(self.hsv.shape[0])
+
+    def take(self, rows: np.ndarray) -> Features:
+        """The features of `rows` (an int array), in that order."""
+        return Features(hsv=self.hsv[rows], hist=self.hist[rows])
+
+    @staticmethod
+    def concat(parts: list[Features]) -> Features:
+        return Features(hsv=np.concatenate([p.hsv for p in parts]), hist=np.concatenate([p.hist for p in parts]))
+
+
+def feature_deltas(a: Features, b: Features) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel and histogram deltas, each (N,) float64 in [0, 1], of frames a[n] vs b[n]."""
+    d = np.abs(b.hsv.astype(np.int16) - a.hsv.astype(np.int16))  # (N, h, w, 3) in 0..255
+    d[..., 0] = 2 * np.minimum(d[..., 0], 255 - d[..., 0])  # hue is an angle; max 127.5 -> 255
+    pixel = d.mean(axis=(1, 2, 3), dtype=np.float64) / 255.0  # (N,)
+    hist = 0.5 * np.abs(b.hist - a.hist).sum(axis=2, dtype=np.float64).mean(axis=1)  # (N,)
+    return pixel, hist
+
+
 def hsv_deltas(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pixel and histogram deltas, each (N,) float64 in [0, 1], of HSV pairs a[n] vs b[n].
 
     a, b: float32 (N, h, w, 3) HSV from `rgb_to_hsv`, same shape.
     """
-    d = np.abs(b - a)  # (N, h, w, 3)
-    d[..., 0] = 2.0 * np.minimum(d[..., 0], 1.0 - d[..., 0])  # hue is an angle; max 0.5 -> 1
-    pixel = d.mean(axis=(1, 2, 3)).astype(np.float64)  # (N,)
-    ha, hb = histograms(a), histograms(b)  # (N, 3, HIST_BINS) each
-    hist = 0.5 * np.abs(hb - ha).sum(axis=2).mean(axis=1)  # (N,)
-    return pixel, hist
+    return feature_deltas(Features.of_hsv(a), Features.of_hsv(b))
 
 
 def frame_deltas(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

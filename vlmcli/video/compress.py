@@ -8,7 +8,9 @@ Grammar (case-insensitive):
 
 Every compressor answers `num_tokens` without touching tensors, so the token budget
 (and the prompt's placeholder count) is known before the vision encoder runs, and `apply`
-returns exactly that many tokens. Parsing imports no torch.
+returns exactly that many tokens. `unchanged_reason` says, also without tensors, when a
+spec leaves a unit's tokens as they are (`perceiver:32` on 12-token frames), so the user
+can be told once instead of believing the tokens were cut. Parsing imports no torch.
 """
 
 from __future__ import annotations
@@ -64,6 +66,13 @@ class CompressSpec:
             return f"pool:{self.amount}"
         return f"perceiver:{self.amount}:{self.iters}"
 
+    @property
+    def flag_text(self) -> str:
+        """The shortest `--compress` value that parses to this spec (for messages)."""
+        if self.method is CompressMethod.PERCEIVER and self.iters == DEFAULT_ITERS:
+            return f"perceiver:{self.amount}"
+        return str(self)
+
 
 def parse_compress(text: str) -> CompressSpec:
     """"perceiver:64" -> CompressSpec(PERCEIVER, 64, 1); "pool:2"; "none". Else `ConfigError`."""
@@ -106,6 +115,10 @@ class TokenCompressor(ABC):
     def apply(self, tokens: "torch.Tensor", *, grid_hw: tuple[int, int]) -> "torch.Tensor":
         """(..., N, D) -> (..., num_tokens(n=N, grid_hw=grid_hw), D)."""
 
+    def unchanged_reason(self, *, n: int, grid_hw: tuple[int, int]) -> str | None:
+        """Why this spec keeps all N tokens of a unit on `grid_hw` (a clause), or None if it reduces them."""
+        return None
+
 
 class NoCompression(TokenCompressor):
     def num_tokens(self, *, n: int, grid_hw: tuple[int, int]) -> int:
@@ -126,6 +139,11 @@ class PoolCompression(TokenCompressor):
         h, w = pooled_grid(grid_hw, self.k)
         return h * w
 
+    def unchanged_reason(self, *, n: int, grid_hw: tuple[int, int]) -> str | None:
+        if self.num_tokens(n=n, grid_hw=grid_hw) < n:
+            return None
+        return f"a {grid_hw[0]}x{grid_hw[1]} grid of visual tokens has no {self.k}x{self.k} blocks to average"
+
     def apply(self, tokens: "torch.Tensor", *, grid_hw: tuple[int, int]) -> "torch.Tensor":
         from vlmcli.video.pooling import spatial_pool
 
@@ -139,6 +157,11 @@ class PerceiverCompression(TokenCompressor):
 
     def num_tokens(self, *, n: int, grid_hw: tuple[int, int]) -> int:
         return min(n, self.m)
+
+    def unchanged_reason(self, *, n: int, grid_hw: tuple[int, int]) -> str | None:
+        if n > self.m:
+            return None
+        return f"{n} visual tokens per image tile or frame are not more than {self.m}"
 
     def apply(self, tokens: "torch.Tensor", *, grid_hw: tuple[int, int]) -> "torch.Tensor":
         from vlmcli.video.perceiver import latent_grid, resample

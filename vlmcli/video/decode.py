@@ -1,17 +1,23 @@
-"""Sparse video decoding with decord: open, probe, and fetch only the frames a plan asks for.
+"""Sparse video decoding: open, probe, and fetch only the frames a plan asks for.
 
 A VLM sees 8-64 frames of a video that may have 100,000, so decoding everything and
-subsampling afterwards wastes minutes. decord indexes the container's packets when it
-opens a file (no decoding), then `get_batch` seeks to each requested frame and decodes
-only from the preceding keyframe. Resizing happens inside decord (`width=`/`height=`) so a
-4K video never materialises as 4K arrays.
+subsampling afterwards wastes minutes. A reader indexes the container's packets when it
+opens a file (no decoding), then seeks to each requested frame and decodes only from the
+preceding keyframe, resizing at decode time so a 4K video never materialises as 4K arrays.
 
-Every failure of the file itself (missing, empty, not a video, audio-only, truncated,
-undecodable) becomes a `VideoError` whose message is one sentence naming the file; decord's
-own exceptions (`RuntimeError`, `DECORDError`, even `AssertionError`) never leak out.
+Two readers sit behind the `FrameReader` protocol, chosen per file by the default opener
+`open_video` (`backends.py`): decord (`decode_decord.py`) where it is frame-exact, PyAV
+(`decode_pyav.py`) for everything else ffmpeg decodes (AV1, streamed WebM, MPEG-PS/TS,
+AVI, HEVC, ...) and whenever decord fails on a file. `VideoInfo.decoder` says which one
+opened the file.
 
-The reader is injectable (`opener=`): tests wrap the real one, and `DecordReader` counts the
-frames it decoded, so a test can prove we decode exactly what was requested.
+Every failure of the file itself (missing, empty, not a video, no video stream, truncated,
+undecodable) becomes a `VideoError` whose message is one sentence naming the file; a cause
+is stated only when it was checked, otherwise the decoder's own reason is quoted. Decoder
+exceptions never leak out.
+
+The reader is injectable (`opener=`): tests wrap the real ones, and both count the frames
+they decoded, so a test can prove we decode exactly what was requested.
 """
 
 from __future__ import annotations
@@ -23,14 +29,24 @@ from typing import Protocol
 
 import numpy as np
 
-from vlmcli.errors import BackendUnavailableError, VideoError
+from vlmcli.errors import VideoError
 from vlmcli.media.names import display_name
+from vlmcli.video.backends import open_video
+from vlmcli.video.decode_decord import DecordReader
+from vlmcli.video.decode_pyav import PyAVReader
 from vlmcli.video.metadata import VideoInfo, fit_within
-from vlmcli.media.quiet import native_stderr_filtered
+from vlmcli.video.reasons import reason_of
+
+__all__ = [
+    "DecordReader", "FrameReader", "Frames", "Opener", "PyAVReader", "open_decord", "open_video",
+    "probe", "read_frames",
+]
 
 
 class FrameReader(Protocol):
-    """The part of a video reader this module uses; `DecordReader` is the real one."""
+    """A video reader; `DecordReader` and `PyAVReader` are the real ones. Readers may also
+    have `decoder` (the backend's name, reported as `VideoInfo.decoder`); `key_indices` is
+    optional (the scan only uses it when present)."""
 
     frame_count: int
     fps: float
@@ -48,53 +64,14 @@ class FrameReader(Protocol):
         """End time in seconds of the last frame."""
         ...
 
+    def key_indices(self) -> np.ndarray:
+        """(K,) int64 keyframe indices from the container's index, no decoding (the scan
+        snaps to them: seeking to a keyframe decodes just that frame)."""
+        ...
+
 
 Opener = Callable[[str, "tuple[int, int] | None"], FrameReader]
 """(path, (width, height) to decode at, or None for native size) -> reader."""
-
-
-class DecordReader:
-    """A decord `VideoReader` behind the `FrameReader` protocol, with a decoded-frame counter.
-
-    `frames_decoded` counts frames returned by `read` since opening; it is how a test proves
-    that sparse reads decode exactly the requested frames.
-    """
-
-    def __init__(self, path: str, size: tuple[int, int] | None = None) -> None:
-        decord = _import_decord()
-        width, height = size if size is not None else (-1, -1)
-        try:
-            with native_stderr_filtered():
-                self._vr = decord.VideoReader(path, ctx=decord.cpu(0), width=width, height=height)
-                self._pts = _all_timestamps(self._vr)  # (F, 2) start/end seconds
-        except Exception as exc:  # decord raises RuntimeError, DECORDError or AssertionError
-            raise _open_error(path, exc) from exc
-        # decord's len() trusts the container's nb_frames, which can over-report; the packet
-        # index behind the timestamps is what is really there (decord issue #373: asking for a
-        # frame past the real end can hang the decoder). Keep the smaller of the two.
-        self.frame_count = min(len(self._vr), len(self._pts))
-        self.fps = float(self._vr.get_avg_fps())
-        empty = self._vr.get_batch([]).shape  # (0, H, W, 3): the output size, no decoding
-        self.output_size = (int(empty[2]), int(empty[1]))
-        self.frames_decoded = 0
-
-    def read(self, indices: np.ndarray) -> np.ndarray:
-        with native_stderr_filtered():
-            pixels = self._vr.get_batch(indices.tolist()).asnumpy()  # (N, H, W, 3) uint8
-        self.frames_decoded += int(pixels.shape[0])
-        return pixels
-
-    def start_times(self, indices: np.ndarray) -> np.ndarray:
-        return self._pts[indices, 0].astype(np.float64)  # (N,)
-
-    def end_time(self) -> float:
-        return float(self._pts[self.frame_count - 1, 1])
-
-    def key_indices(self) -> np.ndarray:
-        """(K,) int64 keyframe indices from the container's index (no decoding); the scan
-        snaps to these because seeking to a keyframe decodes just that frame."""
-        keys = np.asarray(self._vr.get_key_indices(), dtype=np.int64)  # (K,)
-        return keys[keys < self.frame_count]
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,12 +103,12 @@ class Frames:
         return len(self.indices)
 
 
-def open_decord(path: str, size: tuple[int, int] | None) -> FrameReader:
-    """The default `Opener`: a `DecordReader` decoding at `size` (or native size)."""
-    return DecordReader(path, size)
+open_decord: Opener = open_video
+"""The former name of the default opener, kept for callers that name it: it now picks
+decord or PyAV per file like `open_video`. Pass `DecordReader` itself to force decord."""
 
 
-def probe(path: str | os.PathLike[str], *, opener: Opener = open_decord) -> VideoInfo:
+def probe(path: str | os.PathLike[str], *, opener: Opener = open_video) -> VideoInfo:
     """Stream properties of the video at `path`, decoding no frames.
 
     Raises `VideoError` if the file is missing, empty, not a video, or has no video frames.
@@ -147,7 +124,7 @@ def read_frames(
     *,
     max_side: int | None = None,
     info: VideoInfo | None = None,
-    opener: Opener = open_decord,
+    opener: Opener = open_video,
 ) -> Frames:
     """Decode only frames `indices` of the video at `path`, optionally shrunk at decode time.
 
@@ -182,10 +159,13 @@ def read_frames(
     try:
         pixels = reader.read(wanted)  # (N, H, W, 3) uint8
         times = reader.start_times(wanted)  # (N,)
-    except Exception as exc:
+    except VideoError:
+        raise  # already one sentence naming the file and the cause
+    except Exception as exc:  # noqa: BLE001 - decoders raise anything
+        decoder = getattr(reader, "decoder", type(reader).__name__)
         raise VideoError(
-            f"Could not decode frames {wanted[0]}..{wanted[-1]} of {display_name(name)}: "
-            f"the file looks corrupt or truncated ({_first_line(exc)})."
+            f"Could not decode frames {wanted[0]}..{wanted[-1]} of {display_name(name)} "
+            f"({decoder}: {reason_of(exc)})."
         ) from exc
     return Frames(
         pixels=np.ascontiguousarray(pixels, dtype=np.uint8),
@@ -206,17 +186,9 @@ def _info_from(name: str, reader: FrameReader) -> VideoInfo:
         duration = count / fps
     width, height = reader.output_size
     return VideoInfo(
-        path=name, fps=fps, frame_count=count, duration_s=duration, width=width, height=height
+        path=name, fps=fps, frame_count=count, duration_s=duration, width=width, height=height,
+        decoder=str(getattr(reader, "decoder", type(reader).__name__)),
     )
-
-
-def _all_timestamps(vr) -> np.ndarray:  # noqa: ANN001 - a decord VideoReader
-    """(F, 2) start/end seconds of every indexed packet, even when F < len(vr)."""
-    try:
-        return vr.get_frame_timestamp(range(len(vr)))
-    except IndexError:  # fewer packets than the container claims; decord cached them all
-        vr.get_frame_timestamp([0])
-        return vr._frame_pts  # noqa: SLF001 - the only way to the full packet index
 
 
 def _check_file(path: str | os.PathLike[str]) -> str:
@@ -229,39 +201,3 @@ def _check_file(path: str | os.PathLike[str]) -> str:
     if os.path.getsize(name) == 0:
         raise VideoError(f"Video file is empty (0 bytes): {display_name(name)}.")
     return name
-
-
-def _open_error(name: str, exc: BaseException) -> VideoError:
-    text = str(exc)
-    if "video stream" in text:
-        return VideoError(f"{display_name(name)} has no video stream (is it audio-only?).")
-    if "frame count" in text.lower():
-        return VideoError(f"{display_name(name)} contains no video frames.")
-    return VideoError(
-        f"Could not open {display_name(name)} as a video: it is corrupt, truncated, or not a video file "
-        f"({_first_line(exc)})."
-    )
-
-
-def _first_line(exc: BaseException) -> str:
-    """decord's messages carry a timestamp and a C++ source path; keep the readable tail."""
-    line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    return line.rsplit(": ", 1)[-1].strip().rstrip(".") or type(exc).__name__
-
-
-_decord_ready = False
-
-
-def _import_decord():  # noqa: ANN202 - returns the decord module
-    """Import decord lazily (keeps CLI start-up fast) and silence ffmpeg's own logging."""
-    global _decord_ready
-    try:
-        import decord
-    except ImportError as exc:
-        raise BackendUnavailableError(
-            "Reading video needs decord; install it with `pip install decord`."
-        ) from exc
-    if not _decord_ready:
-        decord.logging.set_level(decord.logging.QUIET)
-        _decord_ready = True
-    return decord

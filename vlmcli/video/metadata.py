@@ -20,6 +20,7 @@ class VideoInfo:
     frame_count: frames the demuxer indexed (> 0). Frame indices run 0..frame_count-1.
     duration_s: seconds from the first frame's start to the last frame's end (> 0).
     width, height: native size in pixels of decoded frames (container rotation is NOT applied).
+    decoder: the backend that opened the file ("decord" or "pyav"); reported in `--json`.
     """
 
     path: str
@@ -28,6 +29,7 @@ class VideoInfo:
     duration_s: float
     width: int
     height: int
+    decoder: str = "decord"
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.fps) and self.fps > 0):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from vlmcli.video.decode import Frames, Opener, open_decord, probe, read_frames
 from vlmcli.video.metadata import VideoInfo
 from vlmcli.video.sampling import SamplePlan, SamplingMethod, SamplingOptions, get_sampler
-from vlmcli.video.scan import scan_video
+from vlmcli.video.scan import Scan, scan_video
 
 
 @dataclass(frozen=True, eq=False)
@@ -22,6 +22,9 @@ class SampledVideo:
     info: VideoInfo
     plan: SamplePlan
     frames: Frames
+    method: SamplingMethod = SamplingMethod.UNIFORM
+    scan: Scan | None = None
+    """The low-resolution scan the sampler read (keyframe, dynamic); None for uniform."""
 
 
 def sample_video(
@@ -41,4 +44,4 @@ def sample_video(
     scan = scan_video(path, info=info, opener=opener) if sampler.needs_scan else None
     plan = sampler.select(info, scan, options=options)
     frames = read_frames(path, plan.indices, max_side=max_side, info=info, opener=opener)
-    return SampledVideo(info=info, plan=plan, frames=frames)
+    return SampledVideo(info=info, plan=plan, frames=frames, method=SamplingMethod.parse(method), scan=scan)

@@ -6,21 +6,27 @@ cost more than the model call, so the scan is sparse and bounded whatever the le
 
 1. **Coarse pass**: about `SCAN_FPS` thumbnails (64 px on the long side) per second of
    video, never more than `SCAN_MAX_FRAMES`; an hour of video gets one every 6 s. Where the
-   container says which frames are keyframes (decord's `get_key_indices`), each scan target
-   snaps to a keyframe within half a scan step: seeking to a keyframe decodes one frame,
-   while any other frame costs a decode from the previous keyframe (up to a whole GOP).
-2. **Refinement**: every step the cut detector flags (`sampling.cuts.detect_cuts`) is
-   bisected down to two adjacent frames (`refine.py`), at most `REFINE_MAX_FRAMES` frames
-   for the whole video. The cut then lands on its exact frame even when scanned frames are
-   seconds apart, and the difference of the two adjacent frames (`cut_sharpness`) tells a
-   hard cut from motion that only looked like one at a coarse step.
+   container says which frames are keyframes (`key_indices()`), each scan target snaps to
+   a keyframe within half a scan step: seeking to a keyframe decodes one frame, while any
+   other frame costs a decode from the previous keyframe (up to a whole GOP).
+2. **Refinement** (`refine.py`): every step that changed enough to hold a cut (flagged by
+   the coarse detector `cut_rules.detect_cuts`, or with a histogram change above its floor)
+   is searched down to adjacent frames, several cuts per step if need be. Its budget grows
+   with the scan: `REFINE_FRAMES_PER_STEP` frames per scan step, pooled over the video
+   (most steps need none, a cut ~14), so at most `REFINE_MAX_FRAMES`.
+   The frames it reads join the scan, so the scan is dense around every change.
 
-So a scan reads at most SCAN_MAX_FRAMES + REFINE_MAX_FRAMES frames (1,000 by default),
-whether the video lasts a minute or a day. Each pair of consecutive thumbnails is reduced
-to two numbers (`change.py`): `pixel_delta` (mean HSV difference, like PySceneDetect's
-ContentDetector; sees motion) and `hist_delta` (HSV-histogram distance; nearly blind to
-motion, jumps at a cut). The samplers take a `Scan` and never decode, so they are
-unit-tested on hand-made arrays.
+So a scan reads at most SCAN_MAX_FRAMES + REFINE_MAX_FRAMES frames (14,976 by default:
+600 + 24 per step; an hour with ~800 cuts needs ~11,600), whether the video lasts a
+minute or a day. If the budget runs out, or
+a frame will not decode, before every changed step was searched, `Scan.degraded` says so
+in one sentence (commands print it and put it in `--json`); those steps keep the coarse
+detector's verdict, at the scan step's precision.
+
+Each pair of consecutive scanned frames is reduced to two numbers (`change.py`):
+`pixel_delta` (mean HSV difference, like PySceneDetect's ContentDetector; sees motion) and
+`hist_delta` (HSV-histogram distance; nearly blind to motion, jumps at a cut). The
+samplers take a `Scan` and never decode, so they are unit-tested on hand-made arrays.
 """
 
 from __future__ import annotations
@@ -32,14 +38,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vlmcli.errors import VideoError
-from vlmcli.video.change import HIST_BINS, frame_deltas, histograms, rgb_to_hsv  # noqa: F401
+from vlmcli.video.change import Features, feature_deltas
+from vlmcli.video.cut_rules import CutOptions, detect_cuts
 from vlmcli.video.decode import FrameReader, Opener, open_decord, probe
 from vlmcli.video.metadata import VideoInfo, fit_within
-from vlmcli.video.refine import bisect_changes
+from vlmcli.video.refine import Refinement, refine_changes
 
 SCAN_FPS = 4.0  # scanned frames per second of video: catches scenes longer than ~0.5 s
-SCAN_MAX_FRAMES = 600  # cap for long videos: 10 min at 1 scan/s; refinement keeps cuts exact
-REFINE_MAX_FRAMES = 400  # bisection frames for all cuts together (~50 cuts at 8 levels each)
+SCAN_MAX_FRAMES = 600  # cap for long videos: 10 min at 1 scan/s; refinement finds the cuts
+REFINE_FRAMES_PER_STEP = 24  # refinement budget per scan step, pooled (~14 frames per cut)
+REFINE_MAX_FRAMES = REFINE_FRAMES_PER_STEP * (SCAN_MAX_FRAMES - 1)  # 14,376
 SCAN_SIDE = 64  # thumbnail long side in pixels: enough for colour/layout, ~free to compare
 
 
@@ -52,10 +60,14 @@ class Scan:
     pixel_delta: (S,) float64 in [0, 1]; [i] compares scanned frame i with i-1; [0] = 0.
     hist_delta: (S,) float64 in [0, 1]; same pairing, HSV-histogram distance.
     cut_index: (S,) int64; [i] is the first frame of the new picture for the change at step
-        i, found by bisection; indices[i] where the step was not refined (the default).
-    cut_sharpness: (S,) float64; max(pixel, hist) delta between frames cut_index[i] - 1 and
-        cut_index[i]; NaN where unknown (not refined down to adjacent frames; the default).
-    frames_read: frames decoded to build this scan (scanned + bisection frames).
+        i; indices[i] (the default, and always so in scans made by `scan_video`).
+    cut_sharpness: (S,) float64; for a step between adjacent frames, max(pixel, hist) delta;
+        for a wider step, 0 where the scan ruled a hard cut out (refinement searched it, or
+        it changed too little to hold one) and NaN where that is unknown (the default: the
+        coarse detector decides).
+    frames_read: frames decoded to build this scan (scanned + refinement frames).
+    degraded: None when cut detection ran in full; otherwise one sentence saying why it was
+        degraded or abandoned (commands print it on stderr and report it in `--json`).
     """
 
     indices: np.ndarray
@@ -65,6 +77,7 @@ class Scan:
     cut_index: np.ndarray | None = field(default=None, repr=False)
     cut_sharpness: np.ndarray | None = field(default=None, repr=False)
     frames_read: int = 0
+    degraded: str | None = None
 
     def __post_init__(self) -> None:
         n = self.indices.shape[0] if self.indices.ndim == 1 else -1
@@ -121,16 +134,26 @@ def scan_indices(
 
 def scan_from_frames(*, indices: np.ndarray, timestamps: np.ndarray, pixels: np.ndarray) -> Scan:
     """Reduce thumbnails uint8 (S, h, w, 3) RGB to a `Scan` (pure; no decoding, no refinement)."""
-    pixel = np.zeros(len(indices), dtype=np.float64)
-    hist = np.zeros(len(indices), dtype=np.float64)
-    if len(indices) > 1:
-        pixel[1:], hist[1:] = frame_deltas(pixels[:-1], pixels[1:])  # (S-1,) each
+    return scan_from_features(indices=indices, timestamps=timestamps, features=Features.of(pixels))
+
+
+def scan_from_features(
+    *, indices: np.ndarray, timestamps: np.ndarray, features: Features, frames_read: int | None = None
+) -> Scan:
+    """A `Scan` of frames `indices` (increasing) from their `Features`; steps between adjacent
+    frames get their sharpness (see `Scan.cut_sharpness`)."""
+    indices = np.asarray(indices, dtype=np.int64)
+    n = len(indices)
+    pixel, hist = np.zeros(n, dtype=np.float64), np.zeros(n, dtype=np.float64)
+    for a in range(0, n - 1, 1024):  # in blocks: a refined scan holds thousands of frames
+        rows = np.arange(a, min(n - 1, a + 1024))
+        pixel[rows + 1], hist[rows + 1] = feature_deltas(features.take(rows), features.take(rows + 1))
+    sharp = np.full(n, np.nan, dtype=np.float64)
+    adjacent = np.flatnonzero(np.diff(indices) == 1) + 1  # steps i with indices[i-1] + 1 == indices[i]
+    sharp[adjacent] = np.maximum(pixel[adjacent], hist[adjacent])
     return Scan(
-        indices=np.asarray(indices, dtype=np.int64),
-        timestamps=np.asarray(timestamps, dtype=np.float64),
-        pixel_delta=pixel,
-        hist_delta=hist,
-        frames_read=len(indices),
+        indices=indices, timestamps=np.asarray(timestamps, dtype=np.float64), pixel_delta=pixel,
+        hist_delta=hist, cut_sharpness=sharp, frames_read=n if frames_read is None else frames_read,
     )
 
 
@@ -140,40 +163,81 @@ def scan_video(
     info: VideoInfo | None = None,
     fps: float = SCAN_FPS,
     max_frames: int = SCAN_MAX_FRAMES,
-    refine_frames: int = REFINE_MAX_FRAMES,
+    refine_frames: int | None = None,
     side: int = SCAN_SIDE,
     opener: Opener = open_decord,
+    options: CutOptions = CutOptions(),
 ) -> Scan:
-    """Scan `path` at `side` px: a bounded coarse pass, then bisection of the likely cuts.
+    """Scan `path` at `side` px: a bounded coarse pass, then a search of every changed step.
 
-    Reads at most `max_frames + refine_frames` frames; `refine_frames=0` skips refinement.
-    Raises `VideoError` for a file that cannot be decoded.
+    refine_frames: the refinement budget; None is `REFINE_FRAMES_PER_STEP` per scan step,
+        0 skips refinement. Reads at most `max_frames` + that many frames.
+    Raises `VideoError` when the coarse pass cannot be decoded; a decode error during
+    refinement only degrades the scan (`Scan.degraded`).
     """
-    from vlmcli.video.sampling.cuts import detect_cuts  # the sampling package imports this module
-
     info = info if info is not None else probe(path, opener=opener)
     name = os.fspath(path)
     size = fit_within(width=info.width, height=info.height, max_side=side)
     reader = opener(name, None if size == (info.width, info.height) else size)
     wanted = scan_indices(info, fps=fps, max_frames=max_frames, keys=_keyframes(reader))
-    pixels = _read(reader, name, wanted)  # (S, h, w, 3) uint8
-    times = reader.start_times(wanted)  # (S,)
-    scan = scan_from_frames(indices=wanted, timestamps=times, pixels=pixels)
-    positions = detect_cuts(scan.pixel_delta, scan.hist_delta)  # (C,) increasing
-    if refine_frames <= 0 or positions.size == 0:
-        return scan
-    strongest = positions[np.lexsort((positions, -scan.content[positions]))]
-    found = bisect_changes(
-        indices=scan.indices, thumbs=pixels, positions=strongest,
-        read=lambda idx: _read(reader, name, idx), budget=refine_frames,
+    features = Features.of(_read(reader, name, wanted))
+    coarse = scan_from_features(indices=wanted, timestamps=reader.start_times(wanted), features=features)
+    budget = REFINE_FRAMES_PER_STEP * (len(coarse) - 1) if refine_frames is None else refine_frames
+    candidates = changed_steps(coarse, options=options)
+    if budget <= 0 or candidates.size == 0:
+        return coarse
+    found = refine_changes(
+        indices=coarse.indices, features=features, positions=candidates, frame_count=info.frame_count,
+        read=lambda idx: _read(reader, name, idx), budget=budget, options=options,
     )
-    cut_index, sharpness = scan.cut_index.copy(), scan.cut_sharpness.copy()
-    cut_index[found.positions] = found.cut_index
-    sharpness[found.positions] = found.sharpness
+    everything = np.concatenate([coarse.indices, found.frames])  # (S + N,)
+    order = np.argsort(everything)
+    merged = scan_from_features(
+        indices=everything[order], timestamps=reader.start_times(everything[order]),
+        features=Features.concat([features, found.features]).take(order),
+        frames_read=len(coarse) + found.frames_read,
+    )
+    unknown = np.zeros(len(merged), dtype=bool)  # wide steps inside stretches left unsearched
+    for p in found.unsettled:
+        unknown |= (merged.indices > coarse.indices[p - 1]) & (merged.indices <= coarse.indices[p])
+    sharp = merged.cut_sharpness.copy()
+    wide = np.isnan(sharp)
+    sharp[wide & ~unknown] = 0.0
+    sharp[0] = np.nan
     return Scan(
-        indices=scan.indices, timestamps=scan.timestamps, pixel_delta=scan.pixel_delta,
-        hist_delta=scan.hist_delta, cut_index=cut_index, cut_sharpness=sharpness,
-        frames_read=len(scan) + found.frames_read,
+        indices=merged.indices, timestamps=merged.timestamps, pixel_delta=merged.pixel_delta,
+        hist_delta=merged.hist_delta, cut_sharpness=sharp, frames_read=merged.frames_read,
+        degraded=_degraded(found, coarse, candidates=len(candidates), budget=budget, info=info),
+    )
+
+
+def changed_steps(scan: Scan, *, options: CutOptions = CutOptions()) -> np.ndarray:
+    """(C,) scan steps worth searching for cuts, most promising first: those the coarse
+    detector flags (by mean score), then any other whose histogram changed above the floor
+    (by histogram change). On a cut-heavy video scanned coarsely most steps hold a cut and
+    none stands out, so the coarse detector alone would find nothing."""
+    flagged = detect_cuts(scan.pixel_delta, scan.hist_delta, options=options)  # (F,)
+    changed = np.flatnonzero(scan.hist_delta >= options.min_score)
+    changed = changed[(changed >= 1) & ~np.isin(changed, flagged)]
+    first = flagged[np.lexsort((flagged, -scan.content[flagged]))]
+    then = changed[np.lexsort((changed, -scan.hist_delta[changed]))]
+    return np.concatenate([first, then]).astype(np.int64)
+
+
+def _degraded(found: Refinement, coarse: Scan, *, candidates: int, budget: int, info: VideoInfo) -> str | None:
+    """One sentence when the refinement left changed steps unsearched, else None."""
+    left = len(found.unsettled)
+    if left == 0:
+        return None
+    step = float(np.median(np.diff(coarse.timestamps))) if len(coarse) > 1 else info.duration_s
+    why = (
+        f"a frame would not decode while locating cuts ({found.error.rstrip('.')})"
+        if found.error is not None
+        else f"the cut search used its whole budget of {budget} frames"
+    )
+    return (
+        f"{why}, so {left} of {candidates} changed stretches of the scan were not searched: cuts there "
+        f"are placed only to within {step:.1f} s, and missed where several fall within one stretch"
     )
 
 

@@ -1,7 +1,7 @@
 """Cut a video into the segments `vlm video-summarize` describes one at a time (pure planning).
 
 A summary of a long video is built from descriptions of its parts, and the parts should
-be the video's own: scenes, split at the hard cuts a scan found. Two rules keep them
+be the video's own: scenes, split at the hard cuts a scan found. Three rules keep them
 useful to a model:
 
 - a scene longer than `segment_seconds` is split into equal windows no longer than that
@@ -10,7 +10,8 @@ useful to a model:
   quick-cut montage is not worth an engine call of its own);
 - at most about `max_segments` segments: windows grow to duration / max_segments on long
   videos and the shortest scenes merge first, so the final summary prompt (one line per
-  segment) stays within a model's context.
+  segment) stays within a model's context. Merging for this cap loses real cuts, so
+  `scene_counts` tells the caller how many scenes it cost (the summary reports it).
 
 With no cuts (or `scenes=False` at the caller) this is plain fixed windows. Each segment
 then gets its own frame plan from a sampler run on a segment-local view of the video
@@ -97,9 +98,8 @@ def plan_segments(
     """
     if not (segment_seconds > 0 and math.isfinite(segment_seconds)) or max_segments < 1:
         raise ValueError(f"need segment_seconds > 0 and max_segments >= 1, got {segment_seconds}, {max_segments}")
-    count, fps = info.frame_count, info.fps
-    inner = sorted({int(c) for c in cuts if 0 < int(c) < count})
-    bounds = _merge_short([0, *inner, count], max(1, round(min_seconds * fps)), max_segments)
+    fps = info.fps
+    bounds = scene_bounds(info, cuts=cuts, min_seconds=min_seconds, max_scenes=max_segments)
     window = max(segment_seconds, info.duration_s / max_segments)
     longest = max(1, math.floor(window * fps))
     scenes = len(bounds) - 1
@@ -114,6 +114,63 @@ def plan_segments(
                 reason = f"scene {k + 1}" + (f" part {j + 1}/{parts}" if parts > 1 else "")
             segments.append(Segment(len(segments), a, b, a / fps, b / fps, reason))
     return tuple(segments)
+
+
+def scene_bounds(
+    info: VideoInfo,
+    *,
+    cuts: Sequence[int] = (),
+    min_seconds: float = DEFAULT_MIN_SECONDS,
+    max_scenes: int | None = DEFAULT_MAX_SEGMENTS,
+) -> list[int]:
+    """Scene boundaries [0, c1, ..., frame_count] after merging (see `plan_segments`).
+
+    Scenes shorter than `min_seconds` fold into a neighbour, then the shortest scenes fold
+    while there are more than `max_scenes` (None: no cap). Out-of-range or duplicate cuts are
+    ignored.
+    """
+    count = info.frame_count
+    inner = sorted({int(c) for c in cuts if 0 < int(c) < count})
+    cap = count if max_scenes is None else max_scenes
+    return _merge_short([0, *inner, count], max(1, round(min_seconds * info.fps)), cap)
+
+
+@dataclass(frozen=True)
+class SceneCounts:
+    """What merging did to the cuts a scan found.
+
+    found: scenes the cuts make (cuts + 1, after dropping duplicates and out-of-range ones).
+    natural: scenes left once scenes shorter than `min_seconds` joined a neighbour (by design).
+    kept: scenes the segments follow, after the `max_segments` cap; natural - kept scenes
+        were merged only to respect the cap.
+    """
+
+    found: int
+    natural: int
+    kept: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.kept <= self.natural <= self.found:
+            raise ValueError(f"need 1 <= kept <= natural <= found, got {self.kept}, {self.natural}, {self.found}")
+
+    @property
+    def capped(self) -> int:
+        """Scenes lost to the segment cap."""
+        return self.natural - self.kept
+
+
+def scene_counts(
+    info: VideoInfo,
+    *,
+    cuts: Sequence[int],
+    min_seconds: float = DEFAULT_MIN_SECONDS,
+    max_segments: int = DEFAULT_MAX_SEGMENTS,
+) -> SceneCounts:
+    """How many of the scenes `cuts` make survive `plan_segments` with the same arguments."""
+    found = len({int(c) for c in cuts if 0 < int(c) < info.frame_count}) + 1
+    natural = len(scene_bounds(info, cuts=cuts, min_seconds=min_seconds, max_scenes=None)) - 1
+    kept = len(scene_bounds(info, cuts=cuts, min_seconds=min_seconds, max_scenes=max_segments)) - 1
+    return SceneCounts(found=found, natural=natural, kept=kept)
 
 
 def segment_info(info: VideoInfo, segment: Segment) -> VideoInfo:

@@ -9,14 +9,20 @@
    length. Then one text-only request turns the segment descriptions into the summary,
    streamed token by token.
 
+What each request asks is `summary_prompts.SummaryPrompts` (`--prompt` for the segments,
+`--summary-prompt` for chapters and the summary). How the segments were cut, and whether
+scene detection fell short (scan degraded or failed, scenes merged to respect the segment
+cap), is the plan's `detection` (`scene_report.SceneReport`), which the command reports.
+
 Very long videos (`Hierarchy.CHAPTERS`, or `AUTO` above `FLAT_MAX_SEGMENTS` segments) get
 a second level: segments keep their own length (up to `CHAPTERS_MAX_SEGMENTS` of them,
 instead of growing to duration / 40), consecutive segments are grouped into chapters of
-about `CHAPTER_SEGMENTS`, and each chapter's descriptions are summarised by a text-only
-request as soon as the chapter ends; the overall summary is then written from the chapter
-summaries. Only the current chapter's descriptions are held, and every prompt holds at
-most one chapter's (or the chapters') lines, so prompt length and memory stay bounded
-however many hours the video lasts.
+at most `chapter_segments` (`CHAPTER_SEGMENTS` by default), as equal as possible
+(`plan_chapters`: 45 segments make 5 chapters of 9), and each chapter's descriptions are
+summarised by a text-only request as soon as the chapter ends; the overall summary is
+then written from the chapter summaries. Only the current chapter's descriptions are
+held, and every prompt holds at most one chapter's (or the chapters') lines, so prompt
+length and memory stay bounded however many hours the video lasts.
 
 The engine is anything with `stream(requests, gen)` yielding `TokenEvent`/`FinishEvent`
 (the CLI passes the real one; tests may pass a fake). Events are plain dataclasses.
@@ -34,13 +40,14 @@ from vlmcli.engine.events import FinishEvent, GenerationResult, TokenEvent
 from vlmcli.engine.request import Request
 from vlmcli.engine.video_input import VideoInput
 from vlmcli.choices import Choice
-from vlmcli.errors import ConfigError
+from vlmcli.errors import ConfigError, VideoError
 from vlmcli.video.decode import Opener, open_decord, probe, read_frames
 from vlmcli.video.metadata import VideoInfo
 from vlmcli.video.sampling import SamplePlan, SamplingMethod, SamplingOptions, get_sampler
 from vlmcli.video.sampling.cuts import scan_cuts
 from vlmcli.video.sampling.uniform import UniformSampler
-from vlmcli.video.scan import scan_video
+from vlmcli.video.scan import Scan, scan_video
+from vlmcli.video.scene_report import SceneReport, report_scenes
 from vlmcli.video.segments import (
     DEFAULT_MAX_SEGMENTS,
     DEFAULT_SEGMENT_SECONDS,
@@ -50,18 +57,12 @@ from vlmcli.video.segments import (
     segment_scan,
     shift_plan,
 )
-
-SEGMENT_PROMPT = (
-    "These frames are from {start} to {end} of a video. "
-    "Describe what happens in this part in one or two sentences."
-)
-SUMMARY_PROMPT = (
-    "Here are descriptions of consecutive parts of a {duration} video, in order:\n{parts}\n\n"
-    "Write a short summary of the whole video."
-)
-CHAPTER_PROMPT = (
-    "Here are descriptions of consecutive parts of a video, from {start} to {end}, in order:\n"
-    "{parts}\n\nSummarise this stretch of the video in two or three sentences."
+from vlmcli.video.summary_prompts import (  # clock: re-exported for the command
+    SummaryPrompts,
+    chapter_prompt,
+    clock,
+    segment_prompt,
+    summary_prompt,
 )
 
 FLAT_MAX_SEGMENTS = DEFAULT_MAX_SEGMENTS  # one summary prompt holds this many lines
@@ -82,13 +83,6 @@ class Hierarchy(Choice):
     @classmethod
     def label(cls) -> str:
         return "summary hierarchy"
-
-
-def clock(seconds: float) -> str:
-    """0:07.5 / 12:03.0 / 1:02:03.0: minutes (and hours) with one decimal of seconds."""
-    minutes, secs = divmod(max(0.0, seconds), 60.0)
-    hours, minutes = divmod(int(minutes), 60)
-    return f"{hours}:{minutes:02d}:{secs:04.1f}" if hours else f"{minutes}:{secs:04.1f}"
 
 
 @dataclass(frozen=True)
@@ -115,6 +109,8 @@ class SummaryPlan:
     segments: tuple[SegmentPlan, ...]
     chapters: tuple[Chapter, ...] = ()
     """Empty for a flat summary."""
+    detection: SceneReport | None = None
+    """How the segments were cut (set by `plan_summary`; None only for plans built by hand)."""
 
 
 def plan_chapters(segments: Sequence[Segment], *, size: int = CHAPTER_SEGMENTS) -> tuple[Chapter, ...]:
@@ -148,13 +144,17 @@ def plan_summary(
         raise ConfigError(f"A chapter needs at least 2 segments, got {chapter_segments}.")
     sampler = get_sampler(method)
     info = probe(path, opener=opener)
-    scan = scan_video(path, info=info, opener=opener) if scenes or sampler.needs_scan else None
+    scan, scan_error = _scan(path, info, opener) if scenes or sampler.needs_scan else (None, None)
     cuts: list[int] = []
     if scenes and scan is not None:
         cuts = [int(i) for i in scan_cuts(scan)[1]]
     planned = []
     most = FLAT_MAX_SEGMENTS if shape is Hierarchy.FLAT else CHAPTERS_MAX_SEGMENTS
     segments = plan_segments(info, cuts=cuts, segment_seconds=segment_seconds, max_segments=most)
+    hint = f" (--hierarchy flat; auto keeps up to {CHAPTERS_MAX_SEGMENTS})" if shape is Hierarchy.FLAT else ""
+    detection = report_scenes(
+        info, requested=scenes, scan=scan, scan_error=scan_error, cuts=cuts, max_segments=most, cap_hint=hint
+    )
     chaptered = shape is Hierarchy.CHAPTERS or (shape is Hierarchy.AUTO and len(segments) > FLAT_MAX_SEGMENTS)
     for segment in segments:
         local, local_scan = segment_info(info, segment), segment_scan(scan, segment)
@@ -162,7 +162,16 @@ def plan_summary(
         frames = chosen.select(local, local_scan if chosen.needs_scan else None, options=options)
         planned.append(SegmentPlan(segment=segment, frames=shift_plan(frames, segment, info.fps)))
     chapters = plan_chapters(segments, size=chapter_segments) if chaptered else ()
-    return SummaryPlan(info=info, segments=tuple(planned), chapters=chapters)
+    return SummaryPlan(info=info, segments=tuple(planned), chapters=chapters, detection=detection)
+
+
+def _scan(path: str | os.PathLike[str], info: VideoInfo, opener: Opener) -> tuple[Scan | None, str | None]:
+    """(scan, None), or (None, why) when the file will not decode for a scan: the summary then
+    goes on with fixed windows and uniform frames (and says so) instead of failing."""
+    try:
+        return scan_video(path, info=info, opener=opener), None
+    except VideoError as exc:
+        return None, str(exc)
 
 
 def segment_video(
@@ -208,18 +217,23 @@ class SummaryDone:
     result: GenerationResult
 
 
-def segment_request(video: VideoInput, segment: Segment, *, system: str | None = None) -> Request:
-    prompt = SEGMENT_PROMPT.format(start=clock(segment.start_s), end=clock(segment.end_s))
+def segment_request(
+    video: VideoInput,
+    segment: Segment,
+    *,
+    prompts: SummaryPrompts = SummaryPrompts(),
+    system: str | None = None,
+) -> Request:
+    prompt = segment_prompt(prompts, start_s=segment.start_s, end_s=segment.end_s)
     return Request(prompt=prompt, videos=(video,), system=system)
 
 
-def _lines(items: Sequence[tuple[float, float, str]]) -> str:
-    """One "[start-end] text" line per (start_s, end_s, text)."""
-    return "\n".join(f"[{clock(a)}-{clock(b)}] {text.strip() or '(no description)'}" for a, b, text in items)
-
-
 def summary_request(
-    info: VideoInfo, described: Sequence[SegmentDone | ChapterDone], *, system: str | None = None
+    info: VideoInfo,
+    described: Sequence[SegmentDone | ChapterDone],
+    *,
+    prompts: SummaryPrompts = SummaryPrompts(),
+    system: str | None = None,
 ) -> Request:
     """The final request, over segment descriptions (flat) or chapter summaries."""
     items = [
@@ -227,12 +241,18 @@ def summary_request(
         else (d.segment.start_s, d.segment.end_s, d.text)
         for d in described
     ]
-    return Request(prompt=SUMMARY_PROMPT.format(duration=clock(info.duration_s), parts=_lines(items)), system=system)
+    return Request(prompt=summary_prompt(prompts, duration_s=info.duration_s, items=items), system=system)
 
 
-def chapter_request(chapter: Chapter, described: Sequence[SegmentDone], *, system: str | None = None) -> Request:
-    parts = _lines([(d.segment.start_s, d.segment.end_s, d.text) for d in described])
-    prompt = CHAPTER_PROMPT.format(start=clock(chapter.start_s), end=clock(chapter.end_s), parts=parts)
+def chapter_request(
+    chapter: Chapter,
+    described: Sequence[SegmentDone],
+    *,
+    prompts: SummaryPrompts = SummaryPrompts(),
+    system: str | None = None,
+) -> Request:
+    items = [(d.segment.start_s, d.segment.end_s, d.text) for d in described]
+    prompt = chapter_prompt(prompts, start_s=chapter.start_s, end_s=chapter.end_s, items=items)
     return Request(prompt=prompt, system=system)
 
 
@@ -250,6 +270,7 @@ def summarize(
     gen: Any,
     *,
     max_side: int | None,
+    prompts: SummaryPrompts = SummaryPrompts(),
     system: str | None = None,
     opener: Opener = open_decord,
 ) -> Iterator[SegmentDone | ChapterDone | TokenEvent | SummaryDone]:
@@ -260,7 +281,7 @@ def summarize(
     ends = {c.last: c for c in plan.chapters}
     for position, item in enumerate(plan.segments):
         video = segment_video(plan, item, max_side=max_side, opener=opener)
-        request = segment_request(video, item.segment, system=system)
+        request = segment_request(video, item.segment, prompts=prompts, system=system)
         del video  # the request holds the only reference: freed after this call
         for result in _finish(engine.stream([request], gen), on_token=False):
             assert isinstance(result, GenerationResult)
@@ -270,12 +291,13 @@ def summarize(
         del request
         chapter = ends.get(position)
         if chapter is not None:
-            for result in _finish(engine.stream([chapter_request(chapter, described, system=system)], gen), False):
+            ask = chapter_request(chapter, described, prompts=prompts, system=system)
+            for result in _finish(engine.stream([ask], gen), on_token=False):
                 assert isinstance(result, GenerationResult)
                 chapters.append(ChapterDone(chapter=chapter, text=result.text.strip(), result=result))
                 yield chapters[-1]
             described = []  # this chapter's descriptions are folded into its summary
-    final = summary_request(plan.info, chapters if plan.chapters else described, system=system)
+    final = summary_request(plan.info, chapters if plan.chapters else described, prompts=prompts, system=system)
     for out in _finish(engine.stream([final], gen), on_token=True):
         if isinstance(out, TokenEvent):
             yield out

@@ -4,8 +4,9 @@ Without a resolution policy the adapter is transformers' path exactly: the proce
 resizes the short side to the tower's input size, centre-crops a square, and writes one
 run of `<image>` tokens (p^2 patches, CLS dropped under "default") per image.
 
-With `--max-tiles` / `--max-pixels` / `--min-pixels` vlmcli tiles the image itself, since
-LLaVA 1.5 has no native knob (`vlmcli.tiling.plan_llava15` chooses the grid): the image is
+With `--min-pixels` above one view (`--max-tiles` / `--max-pixels` are caps and never tile)
+vlmcli tiles the image itself, since LLaVA 1.5 has no native knob
+(`vlmcli.tiling.plan_llava15` chooses the grid): the image is
 letterboxed into a rows x cols canvas of tower-sized tiles (padding in the processor's
 mean colour, as LLaVA 1.5's own "pad" preprocessing), cut row-major, and a letterboxed
 global thumbnail is put first (LLaVA-NeXT's order). All views of all images of a batch go
@@ -14,7 +15,7 @@ each view's features are concatenated, thumbnail
 first, into one run of (1 + rows*cols) * p^2 `<image>` tokens. LLaVA 1.5 has no
 `image_newline` embedding and was never trained on tiles, so no separator is added: the
 model sees the views as one long image sequence. A grid of one crop is the untiled
-default view (no thumbnail), so `--max-tiles 1` behaves exactly like no flag.
+default view (no thumbnail), exactly like no flag.
 """
 
 from __future__ import annotations

@@ -109,7 +109,7 @@ def video_usage(
         return [
             VideoUsage(
                 source=v.source.source, frames=len(v.source), units=v.layout.out_units,
-                visual_tokens=v.visual_tokens, resized=v.resized,
+                visual_tokens=v.visual_tokens, resized=v.resized, sampling=v.source.sampling,
             )
             for v in videos
         ]
@@ -120,6 +120,7 @@ def video_usage(
             VideoUsage(
                 source=clip.source, frames=len(clip), units=len(frames),
                 visual_tokens=sum(im.visual_tokens for im in frames), resized=frames[0].resized,
+                sampling=clip.sampling,
             )
         )
     return usage

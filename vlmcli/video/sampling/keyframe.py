@@ -13,8 +13,8 @@ detected hard cuts (`cuts.py`) and the budget is spent scene by scene:
 - budget < scenes: the longest scenes get one (middle) frame each; ties go to the earlier
   scene. The plan still lists every detected cut, so the caller can report them.
 
-A scene starts at its cut's exact frame when the scan refined it by bisection (the
-default, `scan.py`), else at the first scanned frame after the cut.
+A scene starts at its cut's exact frame when the scan searched the change down to adjacent
+frames (the default, `scan.py`), else at the first scanned frame after the cut.
 """
 
 from __future__ import annotations

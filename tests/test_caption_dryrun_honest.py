@@ -1,0 +1,179 @@
+"""caption-dir --dry-run counts every input as what it is, finds prompts over the context
+as the real run would, and estimates the run's time from one measured batch.
+
+The estimate is compared with the real run on the tiny Qwen2-VL checkpoint and on the
+shipped reference model (`models/reference`), within a factor 3 (test machines are shared
+and noisy; bench/RESULTS.md records the measured ratios).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from tests.fakes import isolate_env, real_photo
+from tests.video_clips import write_video
+from vlmcli.captions.estimate import BatchShape, Rates, StageTimes, captioning_seconds
+from vlmcli.cli import app
+
+runner = CliRunner()
+REFERENCE = Path(__file__).resolve().parents[1] / "models" / "reference"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, tmp_path):
+    isolate_env(monkeypatch, tmp_path)
+
+
+def invoke(*args: object):
+    return runner.invoke(app, ["caption-dir", *map(str, args)])
+
+
+# -- the cost model (pure) -------------------------------------------------------------
+
+
+def test_rates_split_a_measured_batch_by_stage():
+    batch = BatchShape(requests=4, visual_tokens=400, longest_prompt=120, pixels=1_000_000)
+    times = StageTimes(wall_s=10.0, vision_s=4.0, prefill_s=2.4, decode_s=3.2, steps=16)
+    rates = Rates.measured(batch=batch, times=times, read_s=0.5)
+    assert rates.vision_s_per_token == pytest.approx(0.01)
+    assert rates.prefill_s_per_token == pytest.approx(2.4 / 480)
+    assert rates.decode_s_per_step == pytest.approx(0.2) and rates.steps == 16
+    assert rates.engine_s(batch) == pytest.approx(10.0)  # the measured batch is predicted exactly
+    # a decode step costs the same for a batch of 1: one image alone is not a quarter of the batch
+    alone = BatchShape(requests=1, visual_tokens=100, longest_prompt=120, pixels=250_000)
+    assert rates.engine_s(alone) == pytest.approx(1.0 + 0.6 + 3.2 + 0.1)
+    # files decode beside the model: the slower stream bounds the run, plus the first batch's decoding
+    assert captioning_seconds([batch, batch], rates, read_threads=2) == pytest.approx(20.0 + 0.5)
+    slow_disk = Rates.measured(batch=batch, times=times, read_s=30.0)
+    assert captioning_seconds([batch, batch], slow_disk, read_threads=2) == pytest.approx(30.0 + 30.0)
+
+
+def test_the_old_per_image_estimate_is_several_times_off_for_batched_decoding():
+    """Why one image alone does not calibrate a batched run (module docstring of estimate.py)."""
+    rates = Rates(vision_s_per_token=0.001, prefill_s_per_token=0.0005, decode_s_per_step=0.05, steps=64,
+                  prepare_s_per_pixel=0.0, read_s_per_pixel=0.0)
+    one = BatchShape(requests=1, visual_tokens=64, longest_prompt=90, pixels=0)
+    eight = BatchShape(requests=8, visual_tokens=512, longest_prompt=90, pixels=0)
+    per_image_guess = rates.engine_s(one) * 8
+    assert per_image_guess / rates.engine_s(eight) > 5
+
+
+# -- counts and the context --------------------------------------------------------------
+
+
+@pytest.fixture
+def mixed(tmp_path) -> Path:
+    root = tmp_path / "mixed"
+    root.mkdir()
+    real_photo("chelsea").save(root / "chelsea.png")
+    real_photo("coffee").save(root / "coffee.jpg", quality=90)
+    real_photo("astronaut").resize((320, 320)).save(root / "astronaut.png")
+    (root / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00garbage" * 10)  # no decoder reads its header
+    frames = np.zeros((12, 48, 64, 3), dtype=np.uint8)
+    frames[:, :, :, 0] = np.arange(12, dtype=np.uint8)[:, None, None] * 20
+    write_video(root / "clip.mp4", frames, fps=12)
+    (root / "notes.md").write_text("not an image")
+    return root
+
+
+def test_counts_every_input_and_visual_tokens_survive_a_broken_file(mixed, tmp_path):
+    result = invoke(mixed, "-o", tmp_path / "out", "--model", REFERENCE, "--dry-run", "--json", "-q", "--max-tokens", "4")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["counts"] == {"images": 3, "unreadable": 1, "videos": 0, "videos_skipped": 1, "ignored": 1}
+    assert isinstance(report["visual_tokens"], int) and report["visual_tokens"] > 3 * 16
+    estimate = report["estimate"]
+    assert estimate["source"] == "measured on 1 batch of 3 images on this machine"
+    assert estimate["seconds"] >= estimate["setup_s"] > 0 and estimate["captioning_s"] > 0
+    assert report["context"] == {"context_length": 4096, "over": 0, "lowered": 0, "example": None}
+    assert not (tmp_path / "out").exists()
+    text = invoke(mixed, "-o", tmp_path / "out", "--model", REFERENCE, "--dry-run", "--max-tokens", "4")
+    assert "Inputs: 3 images, 1 unreadable, 1 video skipped (add --videos), 1 other file ignored" in text.stderr
+    assert "Estimated time:" in text.stderr and "measured on 1 batch of 3 images" in text.stderr
+
+
+@pytest.fixture
+def one_photo(tmp_path) -> Path:
+    root = tmp_path / "one"
+    root.mkdir()
+    real_photo("chelsea").save(root / "chelsea.png")  # 54 visual tokens on the reference model
+    return root
+
+
+def long_prompt(words: int) -> str:
+    return "a " * words  # the reference tokenizer: one token per word, plus 13 of chat template
+
+
+def test_a_prompt_over_the_context_is_reported_as_the_real_run_fails(one_photo, tmp_path):
+    args = [one_photo, "-o", tmp_path / "out", "--model", REFERENCE, "--max-tokens", "4", "-p", long_prompt(4040)]
+    dry = invoke(*args, "--dry-run", "--json")
+    assert dry.exit_code == 0, dry.output
+    context = json.loads(dry.stdout)["context"]
+    assert context["over"] == 1 and context["lowered"] == 0
+    assert "chelsea.png: The prompt needs 4107 tokens" in context["example"]
+    assert "context length is 4096" in context["example"]
+    assert "--truncate" in dry.stderr and "error rows" in dry.stderr
+    real = invoke(*args, "--json", "-q")  # the real run: that request is an error row with the same message
+    errors = json.loads(real.stdout)["errors"]
+    assert real.exit_code == 9 and [e["error"] for e in errors] == [context["example"].split(": ", 1)[1]]
+
+
+def test_truncate_in_the_dry_run_says_what_it_lowers_and_what_still_fails(one_photo, tmp_path):
+    base = [one_photo, "-o", tmp_path / "out", "--model", REFERENCE, "--max-tokens", "4", "--truncate", "--dry-run", "--json"]
+    lowered = invoke(*base, "-p", long_prompt(4040))  # the image's tokens can shrink enough
+    assert lowered.exit_code == 0, lowered.output
+    assert json.loads(lowered.stdout)["context"]["lowered"] == 1 and "--truncate will lower" in lowered.stderr
+    hopeless = invoke(*base, "-p", long_prompt(4100))  # the text alone is over: text is never cut
+    context = json.loads(hopeless.stdout)["context"]
+    assert context["over"] == 1 and context["lowered"] == 0
+
+
+# -- the estimate against the real run ---------------------------------------------------
+
+
+def _photos(root: Path, count: int) -> Path:
+    root.mkdir()
+    names = ["astronaut", "chelsea", "coffee", "camera"]
+    for i in range(count):
+        image = real_photo(names[i % len(names)])
+        side = 160 + 48 * i
+        image.resize((side, side * 3 // 4)).save(root / f"p{i:02d}.png")
+    return root
+
+
+def _ratio(model: Path, tmp_path: Path) -> tuple[float, dict, float]:
+    from vlmcli.captions.config import CaptionJob
+    from vlmcli.captions.dryrun import dry_run
+    from vlmcli.captions.pipeline import run
+    from vlmcli.captions.progress import NullProgress
+    from vlmcli.captions.summary import Summary
+    from vlmcli.commands import _runtime
+    from vlmcli.engine.config import EngineConfig, GenerationConfig
+    from vlmcli.sinks import OutputFormat, SinkConfig, make_sink
+
+    folder = _photos(tmp_path / "photos", 12)
+    job = CaptionJob(
+        engine=EngineConfig(model=str(model)), generation=GenerationConfig(max_tokens=8), inputs=(str(folder),), batch_size=4
+    )
+    report = dry_run(job, make_sink(OutputFormat.PARQUET, SinkConfig(output=tmp_path / "dry")), load_engine=_runtime.load_engine, progress=NullProgress())
+    assert report.estimate is not None and not (tmp_path / "dry").exists()
+    start = time.perf_counter()
+    summary = run(job, make_sink(OutputFormat.PARQUET, SinkConfig(output=tmp_path / "real")), load_engine=_runtime.load_engine, progress=NullProgress(), summary=Summary())
+    real = time.perf_counter() - start
+    assert summary.ok == 12
+    estimate = report.estimate.seconds
+    print(f"\n{model.name}: estimate {estimate:.2f} s ({report.estimate.to_dict()}) vs real {real:.2f} s: ratio {estimate / real:.2f}")
+    return estimate / real, report.estimate.to_dict(), real
+
+
+@pytest.mark.parametrize("which", ["tiny-qwen2_vl", "reference"])
+def test_estimate_is_within_3x_of_the_real_run(which, tiny_checkpoint, tmp_path):
+    model = REFERENCE if which == "reference" else tiny_checkpoint("qwen2_vl")
+    ratio, estimate, real = _ratio(model, tmp_path)
+    assert 1 / 3 <= ratio <= 3, f"estimate {estimate} vs real {real:.2f} s"

@@ -1,0 +1,175 @@
+"""caption-dir output names every file exactly, in valid UTF-8; `--format txt` names never clash.
+
+Non-UTF-8 file names: `path` is readable UTF-8 text (`caf\\xe9.png`), `path_bytes` the exact
+bytes (binary in Parquet, base64 in JSONL and in the `--json` summary), null/absent for
+UTF-8 names; reruns recognise the file. `--txt-name filename` captions `chelsea.png` and
+`chelsea.jpg` in one folder; the default `stem` makes both error rows, as README says.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.fakes import install_fake_engine, isolate_env, save_photo
+from vlmcli.cli import app
+from vlmcli.commands.caption_dir import EXIT_SOME_FAILED
+
+runner = CliRunner()
+LATIN1 = b"caf\xe9.png"  # a Latin-1 name, as old cameras and zip files leave them
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, tmp_path):
+    isolate_env(monkeypatch, tmp_path)
+
+
+def invoke(*args: object):
+    return runner.invoke(app, ["caption-dir", *map(str, args)])
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    root = tmp_path / "photos"
+    root.mkdir()
+    save_photo(root / "plain.png", "chelsea")
+    save_photo(os.fsdecode(os.fsencode(root) + b"/" + LATIN1), "coffee")
+    return root
+
+
+def parquet_rows(out: Path) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    return [r for f in sorted(out.glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
+
+
+def test_parquet_rows_keep_the_exact_bytes_and_resume(monkeypatch, folder, tmp_path):
+    install_fake_engine(monkeypatch)
+    out = tmp_path / "out"
+    assert invoke(folder, "-o", out, "-q").exit_code == 0
+    rows = {r["path"]: r for r in parquet_rows(out)}
+    exact = os.fsencode(folder) + b"/" + LATIN1
+    latin = rows[os.fsdecode(os.fsencode(folder)) + "/caf\\xe9.png"]
+    assert latin["path_bytes"] == exact and latin["status"] == "ok"
+    assert rows[str(folder / "plain.png")]["path_bytes"] is None
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(sorted(out.glob("*.parquet"))[0])
+    assert str(schema.field("path_bytes").type) == "binary"
+    fake = install_fake_engine(monkeypatch)
+    again = invoke(folder, "-o", out, "--json", "-q")
+    assert again.exit_code == 0 and json.loads(again.stdout)["skipped"] == 2
+    assert fake.engines == [] and len(parquet_rows(out)) == 2  # nothing redone, no second row
+
+
+def test_jsonl_lines_are_utf8_with_base64_bytes(monkeypatch, folder, tmp_path):
+    install_fake_engine(monkeypatch)
+    out = tmp_path / "out"
+    assert invoke(folder, "-o", out, "--format", "jsonl", "-q").exit_code == 0
+    (shard,) = out.glob("*.jsonl")
+    records = [json.loads(line) for line in shard.read_bytes().decode("utf-8").splitlines()]  # strict UTF-8
+    latin = next(r for r in records if r["path_bytes"] is not None)
+    assert base64.b64decode(latin["path_bytes"]) == os.fsencode(folder) + b"/" + LATIN1
+    assert latin["path"].endswith("caf\\xe9.png")
+    assert next(r for r in records if r["path_bytes"] is None)["path"].endswith("plain.png")
+    from vlmcli.sinks.jsonl import from_json_line
+
+    read_back = [from_json_line(line) for line in shard.read_text("utf-8").splitlines()]
+    assert {os.fsencode(r["path"]) for r in read_back} == {os.fsencode(folder / "plain.png"), os.fsencode(folder) + b"/" + LATIN1}
+
+
+def test_json_summary_is_utf8_with_path_bytes_for_a_bad_latin1_file(monkeypatch, tmp_path):
+    install_fake_engine(monkeypatch)
+    root = tmp_path / "photos"
+    root.mkdir()
+    save_photo(root / "ok.png")
+    bad = os.fsencode(root) + b"/broken-\xff.jpg"
+    with open(bad, "wb") as handle:
+        handle.write(b"\xff\xd8\xff\xe0" + b"\x00garbage" * 10)
+    result = runner.invoke(app, ["caption-dir", str(root), "-o", str(tmp_path / "out"), "--json", "-q"])
+    assert result.exit_code == EXIT_SOME_FAILED
+    raw = result.stdout_bytes
+    raw.decode("utf-8")  # strict: no lone surrogates, no raw bytes
+    assert b"\\udc" not in raw  # no surrogate escapes either: strict JSON parsers reject them
+    (error,) = json.loads(raw)["errors"]
+    assert base64.b64decode(error["path_bytes"]) == bad and error["path"].endswith("broken-\\xff.jpg")
+
+
+def test_old_shards_without_path_bytes_still_resume(monkeypatch, tmp_path):
+    """Shards written before the column existed are read with path_bytes null."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from vlmcli.sinks.schema import FIELDS, arrow_schema
+
+    install_fake_engine(monkeypatch)
+    root = tmp_path / "photos"
+    root.mkdir()
+    save_photo(root / "a.png")
+    out = tmp_path / "out"
+    assert invoke(root, "-o", out, "-q").exit_code == 0
+    (shard,) = out.glob("*.parquet")
+    table = pq.read_table(shard).drop_columns(["path_bytes"])
+    old = pa.schema([f for f in arrow_schema() if f.name != "path_bytes"])
+    pq.write_table(table.cast(old), shard)
+    assert "path_bytes" not in pq.read_schema(shard).names
+    fake = install_fake_engine(monkeypatch)
+    again = invoke(root, "-o", out, "--json", "-q")
+    assert again.exit_code == 0 and json.loads(again.stdout)["skipped"] == 1 and fake.engines == []
+    from vlmcli.sinks import OutputFormat, SinkConfig, make_sink
+
+    rows = make_sink(OutputFormat.PARQUET, SinkConfig(output=out)).read_file(shard)
+    assert list(rows[0]) == list(FIELDS) and rows[0]["path_bytes"] is None
+    assert isinstance(rows[0]["created_at"], datetime) and rows[0]["created_at"].utcoffset().total_seconds() == 0
+
+
+@pytest.fixture
+def pair(tmp_path) -> Path:
+    root = tmp_path / "pair"
+    root.mkdir()
+    save_photo(root / "chelsea.png", "chelsea")
+    save_photo(root / "chelsea.jpg", "chelsea", quality=90)
+    return root
+
+
+def test_txt_stem_pair_are_both_errors_as_documented(monkeypatch, pair):
+    fake = install_fake_engine(monkeypatch)
+    result = invoke(pair, "--format", "txt")
+    assert result.exit_code == EXIT_SOME_FAILED, result.output
+    assert sorted(p.name for p in pair.iterdir()) == ["chelsea.jpg", "chelsea.png"]  # no caption file
+    assert result.stderr.count("--txt-name filename") == 2
+    assert fake.engines == []  # nothing to caption: the model is never loaded
+
+
+def test_txt_name_filename_captions_both(monkeypatch, pair):
+    install_fake_engine(monkeypatch)
+    result = invoke(pair, "--format", "txt", "--txt-name", "filename", "-q")
+    assert result.exit_code == 0, result.output
+    made = sorted(p.name for p in pair.glob("*.txt"))
+    assert made == ["chelsea.jpg.txt", "chelsea.png.txt"]
+    assert "chelsea.jpg" in (pair / "chelsea.jpg.txt").read_text() and "chelsea.png" in (pair / "chelsea.png.txt").read_text()
+    again = invoke(pair, "--format", "txt", "--txt-name", "filename", "--skip-existing", "--json", "-q")
+    assert again.exit_code == 0 and json.loads(again.stdout)["skipped"] == 2
+
+
+def test_txt_name_needs_txt_and_a_known_value(tmp_path, pair):
+    result = invoke(pair, "-o", tmp_path / "out", "--txt-name", "filename")
+    assert result.exit_code == 2 and "--txt-name applies to --format txt" in result.stderr
+    assert invoke(pair, "--format", "txt", "--txt-name", "basename").exit_code == 2
+
+
+def test_a_caption_file_never_replaces_another_input(tmp_path):
+    from vlmcli.sinks import OutputFormat, SinkConfig, make_sink
+    from vlmcli.sinks.base import TxtName
+
+    photo, named_txt = str(tmp_path / "a.jpg"), str(tmp_path / "a.txt")  # an image whose name ends in .txt
+    stem = make_sink(OutputFormat.TXT, SinkConfig(txt_name=TxtName.STEM)).preflight([photo, named_txt])
+    assert "would replace the input" in stem[photo] and "replace the image itself" in stem[named_txt]
+    by_name = make_sink(OutputFormat.TXT, SinkConfig(txt_name=TxtName.FILENAME)).preflight([photo, named_txt])
+    assert by_name == {}

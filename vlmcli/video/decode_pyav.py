@@ -1,0 +1,311 @@
+"""The PyAV backend: any video ffmpeg decodes, read sparsely and frame-accurately.
+
+decord cannot open some files (AV1, WebM written as a stream without an index) and seeks
+inexactly in others (MPEG-PS/TS, AVI, open-GOP HEVC); see `backends.py`. This reader
+decodes whatever PyAV's ffmpeg decodes, and keeps sparse decoding:
+
+1. `inspect_video` reads the container header: streams, codec, size, frame rate. A file is
+   said to have no video stream only here, when the container lists none.
+2. The packet headers of the video stream are read once (`packet_index.py`; no decoding,
+   cached per file), giving the frame count, each frame's real presentation time
+   (variable frame rate included) and the keyframes.
+3. `read` seeks to the keyframe before each wanted frame and decodes forward, recognising
+   each decoded picture by its timestamp (never assuming the seek was exact: a seek that
+   lands past the keyframe is retried from an earlier one, at worst from the start).
+   Frames close together are read in one forward pass; a seek happens only when a keyframe
+   lies between the last decoded picture and the next wanted one.
+4. Pictures are converted to RGB at the requested size inside ffmpeg (swscale, bicubic,
+   like decord), so large frames never materialise at full size.
+
+`frames_decoded` counts frames returned (like `DecordReader`); `pictures_decoded` counts
+every picture the decoder produced, the real cost, so tests can prove reads stay sparse.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from vlmcli.errors import BackendUnavailableError, VideoError
+from vlmcli.media.names import display_name
+from vlmcli.video.packet_index import Numbering, PacketIndex, PacketInfo, build_index
+from vlmcli.video.reasons import reason_of
+
+MAX_SEEK_RETRIES = 3  # earlier keyframes tried when a seek lands past the wanted one, before restarting
+
+
+@dataclass(frozen=True)
+class StreamFacts:
+    """What the container header says about a file's video stream (nothing decoded).
+
+    container: PyAV's demuxer name ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "mpeg", ...).
+    codec: the video decoder's name ("h264", "hevc", "vp9", "libdav1d", ...).
+    stream: index of the chosen video stream among all streams.
+    width, height: coded frame size in pixels. fps: average frame rate, None if unknown.
+    header_frames: frame count the header claims, 0 if it does not say.
+    """
+
+    container: str
+    codec: str
+    stream: int
+    width: int
+    height: int
+    fps: float | None
+    header_frames: int
+
+
+def inspect_video(path: str) -> StreamFacts:
+    """The header facts of `path`'s video stream; `VideoError` if there is none."""
+    return _cached(_inspect, path)
+
+
+FileKey = tuple[str, int, int, int]
+"""(path, inode, size, mtime_ns): what the per-file caches are keyed by."""
+
+RACY_NS = 2_000_000_000
+"""A file modified less than this long ago is not cached: file times are coarse (a few ms),
+so a file rewritten at the same size within one tick would otherwise hit a stale entry."""
+
+
+def _cached(function: Any, path: str) -> Any:
+    """`function(key)` through its LRU cache, or uncached for a just-modified file."""
+    stat = os.stat(path)
+    key = (path, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    if time.time_ns() - stat.st_mtime_ns < RACY_NS:
+        return function.__wrapped__(key)
+    return function(key)
+
+
+@functools.lru_cache(maxsize=64)
+def _inspect(key: FileKey) -> StreamFacts:
+    path = key[0]
+    with _open_container(path) as container:
+        stream = _video_stream(path, container)
+        ctx = stream.codec_context
+        if ctx is None or not ctx.width or not ctx.height:
+            raise VideoError(
+                f"Could not open {display_name(path)}: ffmpeg has no decoder for its video stream "
+                f"or does not know the frame size."
+            )
+        rate = stream.average_rate or stream.guessed_rate
+        return StreamFacts(
+            container=str(container.format.name), codec=str(ctx.name), stream=int(stream.index),
+            width=int(ctx.width), height=int(ctx.height),
+            fps=float(rate) if rate and float(rate) > 0 else None, header_frames=int(stream.frames or 0),
+        )
+
+
+@functools.lru_cache(maxsize=16)
+def _packet_index(key: FileKey) -> PacketIndex:
+    path = key[0]
+    facts = _inspect.__wrapped__(key) if time.time_ns() - key[3] < RACY_NS else _inspect(key)
+    packets: list[PacketInfo] = []
+    total = 0
+    with _open_container(path) as container:
+        stream = container.streams[facts.stream]
+        time_base = float(stream.time_base)
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0:  # the flush packet at the end
+                    continue
+                total += 1
+                if not packet.is_discard:
+                    packets.append(PacketInfo(packet.pts, packet.dts, bool(packet.is_keyframe), int(packet.duration or 0)))
+        except _av().FFmpegError as exc:
+            raise VideoError(f"Could not read the video packets of {display_name(path)} ({reason_of(exc)}).") from exc
+    if 0 < total < facts.header_frames:
+        raise VideoError(
+            f"{display_name(path)} is truncated: its header lists {facts.header_frames} video frames "
+            f"but the file holds {total}."
+        )
+    return build_index(packets, time_base=time_base, fps=facts.fps, container=facts.container)
+
+
+class PyAVReader:
+    """A PyAV container behind the `FrameReader` protocol, decoding only what `read` asks."""
+
+    decoder = "pyav"
+
+    def __init__(self, path: str, size: tuple[int, int] | None = None) -> None:
+        _av()
+        self._path = path
+        self._facts = _cached(_inspect, path)
+        self._index = _cached(_packet_index, path)
+        self.frame_count = self._index.frame_count
+        # the real average over the indexed frames: a variable-frame-rate MKV's header rate
+        # is only ffmpeg's guess; for constant-rate video the two agree
+        end = self._index.end_s
+        self.fps = self.frame_count / end if end > 0 and self.frame_count > 1 else (self._facts.fps or 0.0)
+        self.output_size = size if size is not None else (self._facts.width, self._facts.height)
+        self.frames_decoded = 0
+        self.pictures_decoded = 0
+        self._container: Any = None  # opened on the first read: probing decodes nothing
+        self._pictures: Iterator[tuple[int | None, Any]] | None = None
+        self._last = -1  # frame index of the last picture the decoder produced
+
+    def read(self, indices: np.ndarray) -> np.ndarray:
+        width, height = self.output_size
+        out = np.empty((len(indices), height, width, 3), dtype=np.uint8)  # (N, H, W, 3)
+        for row, index in enumerate(np.asarray(indices, dtype=np.int64).tolist()):
+            out[row] = self._to_rgb(self._frame(index))
+        self.frames_decoded += len(indices)
+        return out
+
+    def start_times(self, indices: np.ndarray) -> np.ndarray:
+        return self._index.times[np.asarray(indices, dtype=np.int64)].astype(np.float64)  # (N,)
+
+    def end_time(self) -> float:
+        return float(self._index.end_s)
+
+    def key_indices(self) -> np.ndarray:
+        """(K,) int64 keyframe indices from the packet index (no decoding)."""
+        return self._index.key_indices()
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container, self._pictures = None, None
+
+    # --- decoding ---------------------------------------------------------------------
+
+    def _frame(self, index: int) -> Any:
+        """The decoded `av.VideoFrame` of frame `index`, seeking only when that saves decoding."""
+        if not 0 <= index < self.frame_count:
+            raise IndexError(f"frame {index} is outside [0, {self.frame_count})")
+        key = self._index.seek_position(index)
+        key_frame = int(self._index.frame_at[key])
+        if self._pictures is None or index <= self._last or key_frame > self._last + 1:
+            self._seek(key)
+        assert self._pictures is not None
+        for number, frame in self._pictures:
+            if number is None:  # a picture the index does not list (a leading or discarded one)
+                continue
+            self._last = number
+            if number == index:
+                return frame
+            if number > index:
+                break
+        self._pictures = None
+        raise VideoError(
+            f"Could not decode frame {index} (at {self._index.times[index]:.2f} s) of "
+            f"{display_name(self._path)}: the decoder produced no picture for it."
+        )
+
+    def _seek(self, key: int) -> None:
+        """Position the decoder at keyframe `key` (decode position) or earlier, verified."""
+        av = _av()
+        if self._container is None:
+            self._container = _open_container(self._path)
+        stream = self._container.streams[self._facts.stream]
+        target: int | None = key
+        for _ in range(MAX_SEEK_RETRIES):
+            if target is None:
+                break
+            try:
+                self._container.seek(int(self._index.stamps[target]), stream=stream, backward=True)
+                landed = _land(self._container.demux(stream), self._index, key)
+            except av.FFmpegError:
+                landed = None
+            if landed is not None:
+                self._start(*landed)
+                return
+            target = self._index.earlier_keyframe(target)
+        self._container.close()  # the container would not seek there: decode from the start
+        self._container = _open_container(self._path)
+        packets = self._container.demux(self._container.streams[self._facts.stream])
+        self._start(packets, 0)
+
+    def _start(self, packets: Iterator[Any], position: int) -> None:
+        self._last = int(self._index.frame_at[position]) - 1 if position < self.frame_count else -1
+        self._pictures = self._decode(packets, first=int(self._index.frame_at[position]))
+
+    def _decode(self, packets: Iterator[Any], *, first: int) -> Iterator[tuple[int | None, Any]]:
+        """(frame index or None, picture) for every picture decoded from `packets` on."""
+        av = _av()
+        counted = first  # COUNT numbering: pictures counted from the starting keyframe
+        for packet in packets:
+            try:
+                pictures = packet.decode()
+            except av.FFmpegError as exc:
+                raise VideoError(
+                    f"Could not decode {display_name(self._path)} after frame {self._last} "
+                    f"(ffmpeg: {reason_of(exc)})."
+                ) from exc
+            for picture in pictures:
+                self.pictures_decoded += 1
+                if self._index.numbering is Numbering.COUNT:
+                    number, counted = counted, counted + 1
+                else:
+                    number = self._index.frame_of(picture.pts)
+                yield number, picture
+
+    def _to_rgb(self, frame: Any) -> np.ndarray:
+        from av.video.reformatter import Interpolation
+
+        width, height = self.output_size
+        pixels = frame.to_ndarray(format="rgb24", width=width, height=height, interpolation=Interpolation.BICUBIC)
+        return pixels  # (H, W, 3) uint8
+
+
+def _land(packets: Iterator[Any], index: PacketIndex, key: int) -> tuple[Iterator[Any], int] | None:
+    """After a seek: skip to the first keyframe packet at or before decode position `key`.
+
+    Returns (packets from that keyframe on, its decode position), or None when the seek
+    went past `key` (or to the end), so the caller must seek earlier.
+    """
+    for packet in packets:
+        if packet.size == 0:
+            return None
+        stamp = packet.pts if index.numbering is Numbering.PTS else (packet.dts if packet.dts is not None else packet.pts)
+        position = index.position_of(stamp)
+        if position is None:
+            continue
+        if position > key:
+            return None
+        if packet.is_keyframe and index.keyframe[position]:
+            return _prepend(packet, packets), position
+    return None
+
+
+def _prepend(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    yield from rest
+
+
+def _video_stream(path: str, container: Any) -> Any:
+    """The main video stream; `VideoError` when the container lists none (checked, not guessed)."""
+    av = _av()
+    cover = av.stream.Disposition.attached_pic
+    videos = [s for s in container.streams.video if not (s.disposition & cover)]
+    if not videos:
+        kinds = sorted({"cover picture" if s.type == "video" else str(s.type) for s in container.streams})
+        listed = ", ".join(kinds) if kinds else "none"
+        raise VideoError(f"{display_name(path)} has no video stream (its streams: {listed}).")
+    best = container.streams.best("video")
+    return best if best in videos else videos[0]
+
+
+def _open_container(path: str) -> Any:
+    av = _av()
+    try:
+        return av.open(path, mode="r", metadata_errors="ignore")
+    except av.FFmpegError as exc:
+        raise VideoError(
+            f"Could not open {display_name(path)} as a video: not a video file ffmpeg can read "
+            f"({reason_of(exc)})."
+        ) from exc
+
+
+def _av() -> Any:
+    """Import PyAV lazily (keeps CLI start-up fast)."""
+    try:
+        import av
+    except ImportError as exc:
+        raise BackendUnavailableError("Reading video needs PyAV; install it with `pip install av`.") from exc
+    return av

@@ -1,0 +1,186 @@
+"""Where every frame of a video stream is, from its demuxed packets alone (no decoding).
+
+The PyAV reader (`decode_pyav.py`) reads the packet headers of the video stream once
+(timestamps and keyframe flags; as cheap as decord's own index) and keeps this pure summary.
+It answers the three questions sparse decoding asks:
+
+- which frame is frame `i`, and when is it shown (`times`, from the real timestamps, so
+  variable-frame-rate video maps index <-> time correctly);
+- which keyframe to seek to so that decoding forward reaches frame `i` correctly
+  (`seek_position`);
+- which frame a decoded picture is (`frame_of`), so a read is checked by timestamp, never
+  assumed from the seek.
+
+Two ways to number frames, chosen from the packets (`build_index`):
+
+- `PTS`: frames in presentation-timestamp order; a decoded picture is identified by its
+  PTS. Right for every container that stores presentation times (MP4, MOV, MKV, WebM,
+  MPEG-PS/TS), including B-frames, open GOPs and variable frame rates.
+- `COUNT`: frames in decode order of their packets, numbered by counting decoded pictures
+  from the keyframe decoding started at. For containers that store no presentation times
+  (AVI: its "PTS" are decode times, so B-frame pictures would be mislabelled, or packets
+  without any timestamp); AVI is constant-frame-rate, so times are index / fps.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+
+class Numbering(str, enum.Enum):
+    PTS = "pts"
+    COUNT = "count"
+
+
+class PacketInfo(NamedTuple):
+    """One demuxed video packet, in decode (file) order; timestamps in the stream's time base."""
+
+    pts: int | None
+    dts: int | None
+    keyframe: bool
+    duration: int
+
+
+# Containers whose packet PTS are not presentation times (AVI stores decode order only).
+DECODE_ORDER_FORMATS = frozenset({"avi"})
+
+
+@dataclass(frozen=True, eq=False)
+class PacketIndex:
+    """The frames of one video stream and how to reach each one.
+
+    numbering: how frames are numbered and recognised after decoding (see module docstring).
+    times: (F,) float64 seconds from the first frame's start, frame i's presentation start;
+        non-decreasing.
+    end_s: seconds from the first frame's start to the last frame's end (> times[-1]).
+    position: (F,) int64, decode-order position of frame i's packet.
+    stamps: (N,) int64, per packet in decode order, the timestamp that identifies it
+        (PTS under PTS numbering, DTS under COUNT numbering).
+    keyframe: (N,) bool, per packet in decode order.
+    frame_at: (N,) int64, per packet in decode order, the frame index it decodes to.
+    """
+
+    numbering: Numbering
+    times: np.ndarray = field(repr=False)
+    end_s: float
+    position: np.ndarray = field(repr=False)
+    stamps: np.ndarray = field(repr=False)
+    keyframe: np.ndarray = field(repr=False)
+    frame_at: np.ndarray = field(repr=False)
+    _by_stamp: dict[int, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        n = len(self.stamps)
+        if len(self.times) != n or len(self.position) != n or len(self.frame_at) != n:
+            raise ValueError("times, position, stamps and frame_at must have one entry per packet")
+        if len(self.keyframe) != n:
+            raise ValueError("keyframe must have one entry per packet")
+        object.__setattr__(self, "_by_stamp", {int(s): p for p, s in enumerate(self.stamps.tolist())})
+
+    @property
+    def frame_count(self) -> int:
+        return int(len(self.times))
+
+    def key_indices(self) -> np.ndarray:
+        """(K,) int64 sorted frame indices of keyframes (seeking to one decodes from it)."""
+        return np.sort(self.frame_at[self.keyframe])
+
+    def seek_position(self, index: int) -> int:
+        """Decode position of the keyframe to start decoding at to reach frame `index`.
+
+        The last keyframe that comes before frame `index` in decode order AND is shown no
+        later than it: a picture shown before its keyframe (an open-GOP leading picture)
+        needs the GOP before, so it starts one keyframe earlier. 0 when there is none.
+        """
+        pos = int(self.position[index])
+        ok = self.keyframe[: pos + 1] & (self.frame_at[: pos + 1] <= index)  # (pos+1,)
+        found = np.flatnonzero(ok)
+        return int(found[-1]) if found.size else 0
+
+    def earlier_keyframe(self, position: int) -> int | None:
+        """Decode position of the keyframe before `position`, or None."""
+        found = np.flatnonzero(self.keyframe[:position])
+        return int(found[-1]) if found.size else None
+
+    def position_of(self, stamp: int | None) -> int | None:
+        """Decode position of the packet identified by `stamp` (PTS or DTS), or None if unknown."""
+        return None if stamp is None else self._by_stamp.get(int(stamp))
+
+    def frame_of(self, pts: int | None) -> int | None:
+        """Frame index of a decoded picture with presentation timestamp `pts` (PTS numbering)."""
+        position = self.position_of(pts)
+        return None if position is None else int(self.frame_at[position])
+
+
+def build_index(packets: Sequence[PacketInfo], *, time_base: float, fps: float | None, container: str) -> PacketIndex:
+    """The `PacketIndex` of a stream's packets (decode order, empty packets already dropped).
+
+    time_base: seconds per timestamp unit. fps: the container's average frame rate, if known
+    (> 0); used for COUNT numbering's times and a last frame without a duration.
+    container: the demuxer name (PyAV's `container.format.name`), to spot decode-order formats.
+    """
+    if fps is not None and not fps > 0:
+        fps = None
+    packets = _decodable(packets)
+    pts = [p.pts for p in packets]
+    numbering = Numbering.PTS
+    if container in DECODE_ORDER_FORMATS or any(t is None for t in pts) or len(set(pts)) != len(pts):
+        numbering = Numbering.COUNT
+    n = len(packets)
+    keyframe = np.fromiter((p.keyframe for p in packets), dtype=bool, count=n)  # (N,)
+    if numbering is Numbering.PTS:
+        stamps = np.asarray(pts, dtype=np.int64)  # (N,)
+        position = np.argsort(stamps, kind="stable").astype(np.int64)  # (F,) frame -> packet
+        start = stamps[position] - stamps[position[0]] if n else stamps
+        times = start.astype(np.float64) * time_base  # (F,)
+    else:
+        dts = [p.dts if p.dts is not None else p.pts for p in packets]
+        if any(d is None for d in dts) or len(set(dts)) != n:
+            dts = list(range(n))  # no usable timestamps at all: packets are counted in order
+        stamps = np.asarray(dts, dtype=np.int64)
+        position = np.arange(n, dtype=np.int64)
+        rate = fps if fps is not None else 1.0 / time_base
+        times = np.arange(n, dtype=np.float64) / rate
+    frame_at = np.empty(n, dtype=np.int64)
+    frame_at[position] = np.arange(n, dtype=np.int64)
+    if n == 0:
+        end = 0.0
+    elif numbering is Numbering.COUNT:
+        end = n / (fps if fps is not None else 1.0 / time_base)
+    else:
+        end = float(times[-1]) + _last_duration(packets[int(position[-1])], times, time_base, fps)
+    return PacketIndex(
+        numbering=numbering, times=times, end_s=end, position=position, stamps=stamps,
+        keyframe=keyframe, frame_at=frame_at,
+    )
+
+
+def _decodable(packets: Sequence[PacketInfo]) -> Sequence[PacketInfo]:
+    """Drop what no decoder shows: packets before the first keyframe (a stream cut mid-GOP)
+    and, after it, pictures shown before it (leading pictures of an open GOP at the start).
+    With no keyframe flag at all, keep everything (the reader then decodes from the start).
+    """
+    first = next((i for i, p in enumerate(packets) if p.keyframe), None)
+    if first is None:
+        return packets
+    key_pts = packets[first].pts
+    return [
+        p for p in packets[first:]
+        if key_pts is None or p.pts is None or p.pts >= key_pts
+    ]
+
+
+def _last_duration(last: PacketInfo, times: np.ndarray, time_base: float, fps: float | None) -> float:
+    """How long the last frame is shown: its packet's duration, else the typical frame gap."""
+    if last.duration > 0:
+        return last.duration * time_base
+    if fps is not None:
+        return 1.0 / fps
+    gaps = np.diff(times)
+    gaps = gaps[gaps > 0]
+    return float(np.median(gaps)) if gaps.size else time_base
