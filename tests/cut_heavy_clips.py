@@ -3,7 +3,9 @@
 Every shot is a moving view (pan plus zoom) of one of scikit-image's sample photos, so the
 picture changes inside a shot the way a camera move does, and consecutive shots always show
 different photos, so every shot boundary is a hard cut. Grey photos get a colour tint of
-their own (a sepia-like wash), as a colour video would show them.
+their own (a sepia-like wash), as a colour video would show them, unless `tint=False`:
+then they stay grey, and the encoder's chroma noise is all the colour they have (the case
+that made x264's keyframes look like cuts to a hue-based detector).
 
 `write_shot_video` streams the frames to imageio-ffmpeg's ffmpeg (H.264, default GOP), so
 an hour at 160x90 never sits in memory; `bench/bench_keyframes.py` writes 1-, 10- and
@@ -42,8 +44,11 @@ class ShotVideo:
 
 
 @functools.cache
-def photos(short_side: int) -> tuple[np.ndarray, ...]:
-    """scikit-image's sample photos as uint8 RGB, resized so the short side is `short_side`."""
+def photos(short_side: int, *, tint: bool = True) -> tuple[np.ndarray, ...]:
+    """scikit-image's sample photos as uint8 RGB, resized so the short side is `short_side`.
+
+    tint: give each grey photo a colour wash; False keeps them grey (R = G = B).
+    """
     import cv2
     import skimage.data
 
@@ -52,9 +57,9 @@ def photos(short_side: int) -> tuple[np.ndarray, ...]:
         img = getattr(skimage.data, name)()
         img = img[0] if isinstance(img, tuple) else img  # stereo_motorcycle: (left, right, disp)
         img = np.asarray(img)
-        if img.ndim == 2:  # grey: tint it
-            tint = np.array(_TINTS[k % len(_TINTS)], dtype=np.float32)
-            img = (img.astype(np.float32)[..., None] * tint).clip(0, 255).astype(np.uint8)
+        if img.ndim == 2:  # grey: tint it (or not)
+            wash = np.array(_TINTS[k % len(_TINTS)] if tint else (1.0, 1.0, 1.0), dtype=np.float32)
+            img = (img.astype(np.float32)[..., None] * wash).clip(0, 255).astype(np.uint8)
         elif img.shape[2] == 4:  # RGBA logo: on white
             alpha = img[..., 3:].astype(np.float32) / 255.0
             img = (img[..., :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
@@ -102,20 +107,21 @@ def render_shot(photo: np.ndarray, n: int, *, width: int, height: int,
 def write_shot_video(
     path: Path, *, seconds: float, fps: float = 25.0, width: int = 160, height: int = 90,
     min_shot_s: float = 1.0, max_shot_s: float = 8.0, seed: int = 0, gop: int = 250,
-    scenecut: bool = True,
+    scenecut: bool = True, preset: str = "veryfast", crf: int = 20, tint: bool = True,
 ) -> ShotVideo:
     """Write `seconds` of shots (min_shot_s..max_shot_s each, random photos) as H.264 mp4.
 
     gop: most frames between keyframes. scenecut: let x264 put a keyframe at each cut (its
         default; False gives the fixed GOP of streaming encodes, keyframes blind to cuts).
+    preset, crf: x264's speed preset and quality. tint: see `photos`.
     """
     lengths = shot_lengths(seconds=seconds, fps=fps, min_s=min_shot_s, max_s=max_shot_s, seed=seed)
-    pool = photos(2 * height)
+    pool = photos(2 * height, tint=tint)
     rng = np.random.default_rng(seed + 1)
     cmd = [
         ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
         "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps), "-i", "-",
-        "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
+        "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
         "-g", str(gop), "-threads", "1", *([] if scenecut else ["-sc_threshold", "0"]), str(path),
     ]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE)

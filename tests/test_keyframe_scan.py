@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tests.video_clips import cut_f1, render_motion, render_scenes, write_video
-from vlmcli.video.change import Features
+from vlmcli.video.change import Features, feature_deltas
 from vlmcli.video.decode import DecordReader, probe
 from vlmcli.video.metadata import VideoInfo
 from vlmcli.video.refine import refine_changes
@@ -104,6 +104,23 @@ def test_motion_that_looks_like_a_cut_at_a_coarse_step_is_dropped():
     ruled_out = Scan(indices=idx, timestamps=scan.timestamps, pixel_delta=pixel, hist_delta=hist,
                      cut_sharpness=np.where(np.arange(10) == 5, 0.0, np.nan))
     assert scan_cuts(ruled_out)[0].size == 0
+
+
+def test_chroma_noise_on_grey_is_no_change_but_colour_is():
+    # a grey picture with the faint chroma an encoder leaves (+-3 levels), then the same
+    # picture with none (what x264 decodes at a keyframe): RGB moves < 0.01, but the hue
+    # of every pixel jumps, so HSV deltas were 0.1-0.3, as large as a cut's floor
+    rng = np.random.default_rng(0)
+    grey = np.repeat(rng.integers(20, 235, size=(1, 36, 64, 1)), 3, axis=3)  # (1, 36, 64, 3)
+    noisy = np.clip(grey + rng.integers(-3, 4, size=grey.shape), 0, 255).astype(np.uint8)
+    grey = grey.astype(np.uint8)
+    pixel, hist = feature_deltas(Features.of(noisy), Features.of(grey))
+    assert np.abs(noisy.astype(int) - grey).mean() / 255 < 0.01
+    assert pixel[0] < 0.01 and hist[0] < 0.02, (pixel, hist)
+    # the same grey layout in two different colours: hue alone changed, and it counts
+    red, green = grey * np.array([1.0, 0.3, 0.3]), grey * np.array([0.3, 1.0, 0.3])
+    pixel, hist = feature_deltas(Features.of(red.astype(np.uint8)), Features.of(green.astype(np.uint8)))
+    assert pixel[0] > 0.15 and hist[0] > 0.25, (pixel, hist)
 
 
 def test_scan_targets_snap_to_nearby_keyframes():

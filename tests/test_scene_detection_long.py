@@ -6,6 +6,10 @@ steps hold a cut and many hold two. The old scan (cuts flagged only where a step
 400 refinement frames in all) found 35% of the cuts to the frame here; the refined scan
 must find >= 90% and say nothing is degraded, and must say so when its budget runs out or a
 frame will not decode. Frames come from memory through a fake reader: no encoding, fast.
+
+The last test encodes a minute of grey and colour shots with x264's fastest preset, whose
+keyframes and post-cut frames redraw a grey picture's chroma noise: the scan must not take
+that for cuts (it did, in HSV: 5 false cuts in 22).
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.cut_heavy_clips import photos, render_shot, shot_lengths
+from tests.cut_heavy_clips import photos, render_shot, shot_lengths, write_shot_video
 from tests.video_clips import cut_f1
 from vlmcli.errors import VideoError
+from vlmcli.video.decode import DecordReader, probe
 from vlmcli.video.metadata import VideoInfo
 from vlmcli.video.sampling.cuts import scan_cuts
 from vlmcli.video.scan import REFINE_FRAMES_PER_STEP, SCAN_MAX_FRAMES, scan_video
@@ -102,3 +107,25 @@ def test_a_decode_error_while_refining_is_reported_not_raised(cut_heavy):
     assert scan.degraded is not None and "would not decode" in scan.degraded
     with pytest.raises(VideoError):  # a coarse pass that cannot be read is still an error
         scan_of(frames, info, fail_after=10)
+
+
+def test_keyframes_and_settling_chroma_of_grey_shots_are_not_cuts(tmp_path):
+    # 60 s, 128x72, 25 fps, shots of 1.5-4 s of grey (untinted) and colour photos; x264
+    # ultrafast with a keyframe every 2 s besides those at cuts. At each periodic keyframe,
+    # and a few frames after a cut from colour to grey, the grey picture's faint chroma
+    # (a few levels) snaps to exactly zero: an RGB change under 0.01, but its HSV hue
+    # swung half the circle and the scan reported cuts at frames 150, 750, 1050 and 1300
+    # (keyframes) and 1032 (the cut is 1028): precision 0.81.
+    video = write_shot_video(tmp_path / "grey.mp4", seconds=60, fps=25, width=128, height=72,
+                             min_shot_s=1.5, max_shot_s=4.0, seed=2, gop=50, preset="ultrafast",
+                             crf=23, tint=False)
+    keys = DecordReader(str(video.path), None).key_indices()
+    periodic = [int(k) for k in keys if not any(abs(int(k) - c) <= 1 for c in video.cuts)]
+    assert len(periodic) >= 10  # keyframes away from cuts, where the noise is redrawn
+    scan = scan_video(video.path, info=probe(video.path))
+    found = scan_cuts(scan)[1].tolist()
+    false = [f for f in found if not any(abs(f - c) <= 1 for c in video.cuts)]
+    assert false == [], (false, [f for f in false if f in periodic])
+    precision, recall, _ = cut_f1(found, list(video.cuts), tolerance=1)
+    assert precision == 1.0 and recall == 1.0, (precision, recall)
+    assert scan.degraded is None

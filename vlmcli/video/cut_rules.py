@@ -16,7 +16,9 @@ the pixels see a cut between two shots of the same colours).
 - `fine_cut`, on adjacent frames: the pair's delta must be above `min_score` and
   `fine_ratio` times the mean delta of the `fine_window` adjacent pairs either side.
   Steady motion changes every pair alike; an encoder's keyframe (a small jump in texture
-  noise every GOP) stays under the floor or the ratio; a cut is 10-50x its neighbours.
+  noise every GOP) stays under the floor or the ratio, once the deltas ignore the hue of
+  grey pixels (`change.py`: x264 redraws their chroma noise at keyframes, which swung HSV
+  deltas by up to 0.29); a cut is 10-50x its neighbours.
 
 Gradual transitions (fades, dissolves) spread their change over many frames and are, by
 design, not reported. Pure numpy; `sampling/cuts.py` applies these to a `Scan`.
@@ -33,12 +35,14 @@ import numpy as np
 class CutOptions:
     """Tuning of the cut tests; the defaults work on the synthetic and real clips in bench/.
 
-    min_score: absolute floor on a delta in [0, 1]; 0.08 is ~20/255 of HSV change.
+    min_score: absolute floor on a delta in [0, 1]; 0.08 is ~20/255 of hue/chroma/value change.
     ratio: how many times the local median a coarse step's score must reach.
     window: neighbours on each side that form the local median (scan steps).
     min_scene_steps: two coarse cuts must be at least this many scan steps apart.
     fine_ratio: how many times its neighbours' mean delta an adjacent pair must reach
-        (measured: cuts are >= 10x, motion ~1x, keyframe noise jumps up to ~6x at 0.1).
+        (measured: cuts are >= 10x, motion ~1x; keyframes can reach 15x, so the floor is
+        what rules them out: <= 0.033 on x264 ultrafast footage of grey photos, where HSV
+        deltas had them at up to 0.29).
     fine_window: adjacent pairs on each side that form that mean.
     """
 

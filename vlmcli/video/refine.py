@@ -183,7 +183,7 @@ class _Known:
     def gather(self, frames: Sequence[int]) -> Features:
         where = [self.rows[f] for f in frames]
         return Features(
-            hsv=np.stack([self.chunks[c].hsv[k] for c, k in where]),
+            hcv=np.stack([self.chunks[c].hcv[k] for c, k in where]),
             hist=np.stack([self.chunks[c].hist[k] for c, k in where]),
         )
 

@@ -17,15 +17,16 @@ cost more than the model call, so the scan is sparse and bounded whatever the le
    The frames it reads join the scan, so the scan is dense around every change.
 
 So a scan reads at most SCAN_MAX_FRAMES + REFINE_MAX_FRAMES frames (14,976 by default:
-600 + 24 per step; an hour with ~800 cuts needs ~11,600), whether the video lasts a
+600 + 24 per step; an hour with ~800 cuts needs ~10,700), whether the video lasts a
 minute or a day. If the budget runs out, or
 a frame will not decode, before every changed step was searched, `Scan.degraded` says so
 in one sentence (commands print it and put it in `--json`); those steps keep the coarse
 detector's verdict, at the scan step's precision.
 
 Each pair of consecutive scanned frames is reduced to two numbers (`change.py`):
-`pixel_delta` (mean HSV difference, like PySceneDetect's ContentDetector; sees motion) and
-`hist_delta` (HSV-histogram distance; nearly blind to motion, jumps at a cut). The
+`pixel_delta` (mean hue/chroma/value difference, like PySceneDetect's ContentDetector; sees
+motion) and `hist_delta` (histogram distance; nearly blind to motion, jumps at a cut); the
+hue of grey pixels does not count, so an encoder's keyframes on grey footage are no cuts. The
 samplers take a `Scan` and never decode, so they are unit-tested on hand-made arrays.
 """
 
@@ -58,7 +59,7 @@ class Scan:
     indices: (S,) int64, the scanned frame indices, strictly increasing, S >= 1.
     timestamps: (S,) float64 seconds of each scanned frame.
     pixel_delta: (S,) float64 in [0, 1]; [i] compares scanned frame i with i-1; [0] = 0.
-    hist_delta: (S,) float64 in [0, 1]; same pairing, HSV-histogram distance.
+    hist_delta: (S,) float64 in [0, 1]; same pairing, hue/chroma/value-histogram distance.
     cut_index: (S,) int64; [i] is the first frame of the new picture for the change at step
         i; indices[i] (the default, and always so in scans made by `scan_video`).
     cut_sharpness: (S,) float64; for a step between adjacent frames, max(pixel, hist) delta;
