@@ -117,11 +117,11 @@ def part_c(repeats: int = 2, n_frames: int = N_FRAMES) -> None:
     import numpy as np
 
     from vlmcli.engine import Engine, EngineConfig, GenerationConfig, Request
-    from vlmcli.engine.reduction import Reducer, TokenReduction
     from vlmcli.engine.video_input import VideoInput
+    from vlmcli.reduction.compress import parse_compress
+    from vlmcli.reduction.reducer import Reducer, TokenReduction
+    from vlmcli.reduction.temporal import parse_temporal_pool
     from vlmcli.testing import build_smolvlm_256m_random
-    from vlmcli.video.compress import parse_compress
-    from vlmcli.video.temporal import parse_temporal_pool
 
     folder = CACHE / "smolvlm-256m-random"
     if not (folder / "config.json").exists():

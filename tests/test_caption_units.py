@@ -295,7 +295,7 @@ class _Engine:
 def _batch(names):
     from PIL import Image
 
-    from vlmcli.engine.request import ImageInput
+    from vlmcli.media.image_input import ImageInput
 
     (prompt,) = _prompts("p")
     tasks = [Task(n, f"key-{n}", (2, 2), prompt, (f"{n}-copy",) if n == "a" else ()) for n in names]

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from tests.fakes import install_fake_engine, isolate_env, save_photo
 from vlmcli.cli import app
 from vlmcli.engine.config import Device, DType
-from vlmcli.engine.families import DEFAULT_MODEL
+from vlmcli.families import DEFAULT_MODEL
 
 runner = CliRunner()
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from tests.fakes import install_fake_engine, isolate_env, save_photo
 from vlmcli.cli import app
-from vlmcli.engine.families import FAMILIES
+from vlmcli.families import FAMILIES, VideoPath
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -69,10 +69,11 @@ def readme_video_column() -> dict[str, str]:
     """family table of README.md: first model type -> the "video" cell."""
     rows = {}
     lines = (ROOT / "README.md").read_text().split("## Supported families")[1].split("\n## ")[0].splitlines()
-    for line in lines:
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 4 and cells[1].startswith("`"):
-            rows[cells[1].split("`")[1]] = cells[3]
+    table = [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines if line.startswith("|")]
+    video = table[0].index("video")
+    for cells in table:
+        if cells[1].startswith("`"):
+            rows[cells[1].split("`")[1]] = cells[video]
     return rows
 
 
@@ -82,9 +83,9 @@ def test_models_says_what_the_readme_says_about_video(monkeypatch, tmp_path):
     shown = {f["model_types"][0]: f["video"] for f in data["families"]}
     assert shown == readme
     assert all(f["video"] in ("native", "frames as images") or f["video"].startswith("native (") for f in data["families"])
-    assert {f["family"]: f["native_video"] for f in data["families"]} == {i.family.value: i.video for i in FAMILIES}
+    assert {f["family"]: f["native_video"] for f in data["families"]} == {i.name: i.video is VideoPath.NATIVE for i in FAMILIES}
     text = runner.invoke(app, ["models"]).stdout
     for info in FAMILIES:
-        (row,) = [line for line in text.splitlines() if line.split()[:1] == [info.family.value]]
+        (row,) = [line for line in text.splitlines() if line.split()[:1] == [info.name]]
         assert readme[info.model_types[0]] in row
     assert " no " not in text  # no family is said to take no video

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from tests.fakes import isolate_env
 from vlmcli.cli import app
-from vlmcli.engine.families import FAMILIES
+from vlmcli.families import FAMILIES
 from vlmcli.hubcache import scan
 
 runner = CliRunner()
@@ -59,7 +59,7 @@ def test_models_text_lists_families_and_runnable_models(cache):
     result = runner.invoke(app, ["models"])
     assert result.exit_code == 0, result.output
     for info in FAMILIES:
-        assert info.family.value in result.stdout
+        assert info.name in result.stdout
     assert "HuggingFaceTB/SmolVLM-256M-Instruct" in result.stdout and "Qwen/Qwen2-VL-2B-Instruct" in result.stdout
     assert "bert-base-uncased" not in result.stdout and str(cache) in result.stdout
 
@@ -71,7 +71,7 @@ def test_models_all_includes_unsupported(cache):
 
 def test_models_json(cache):
     data = json.loads(runner.invoke(app, ["models", "--json"]).stdout)
-    assert [f["family"] for f in data["families"]] == [f.family.value for f in FAMILIES]
+    assert [f["family"] for f in data["families"]] == [f.name for f in FAMILIES]
     assert [m["model"] for m in data["cached"]] == ["HuggingFaceTB/SmolVLM-256M-Instruct", "Qwen/Qwen2-VL-2B-Instruct"]
     assert data["cache_dir"] == str(cache)
 

@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from vlmcli.cli import app
-from vlmcli.testing import FAMILIES, sample_photos
+from vlmcli.testing import MODEL_TYPES, sample_photos
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "What is in this picture?"
@@ -45,7 +45,7 @@ def transformers_text(folder: Path, image_path: Path) -> str:
     return processor.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)[0]
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", MODEL_TYPES)
 def test_ask_json_text_equals_generate(family, tiny_checkpoint, photo_path, monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     folder = tiny_checkpoint(family)

@@ -165,8 +165,8 @@ def test_bad_video_flags_exit_2_before_decoding(monkeypatch, flags, needle):
 def test_learned_resampler_weights(tiny_checkpoint, tmp_path):
     from safetensors.torch import save_file
 
+    from vlmcli.reduction.resampler import PerceiverResampler, ResamplerConfig
     from vlmcli.testing import sample_photos
-    from vlmcli.video.resampler import PerceiverResampler, ResamplerConfig
 
     photo = tmp_path / "p.jpg"
     sample_photos()[0].save(photo)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from vlmcli.engine import Engine, EngineConfig, GenerationConfig, ImageInput, Request
-from vlmcli.testing import FAMILIES, sample_photos
+from vlmcli.testing import MODEL_TYPES, sample_photos
 from vlmcli.testing.reference import hf_greedy
 
 NEW_TOKENS = 8
@@ -26,7 +26,7 @@ def photos():
     return [ImageInput(p, source=f"photo{i}") for i, p in enumerate(sample_photos())]
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", MODEL_TYPES)
 def test_greedy_matches_generate_single_and_batched(family, tiny_checkpoint, photos):
     engine = Engine.load(EngineConfig(model=str(tiny_checkpoint(family)), device="cpu", dtype="float32"))
     gen = GenerationConfig(max_tokens=NEW_TOKENS)
@@ -46,7 +46,7 @@ def test_greedy_matches_generate_single_and_batched(family, tiny_checkpoint, pho
         assert result.visual_tokens == image_tokens
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", MODEL_TYPES)
 def test_prompt_is_the_processors_chat_template(family, tiny_checkpoint, photos):
     """With no system prompt: one user turn, the images then the question, generation prompt added."""
     engine = Engine.load(EngineConfig(model=str(tiny_checkpoint(family)), device="cpu", dtype="float32"))

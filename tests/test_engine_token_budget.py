@@ -13,7 +13,7 @@ from PIL import Image
 from vlmcli.engine import EngineConfig, ImageInput, Request
 from vlmcli.engine.loader import load_planner
 from vlmcli.errors import ConfigError
-from vlmcli.testing import FAMILIES
+from vlmcli.testing import MODEL_TYPES
 from vlmcli.tiling import ResolutionPolicy
 
 SIZES = [
@@ -36,7 +36,7 @@ def fed_tokens(adapter, request: Request) -> tuple[list[int], int]:
     return [im.visual_tokens for im in prepared.images], in_prompt
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", MODEL_TYPES)
 def test_planned_tokens_equal_fed_tokens(family, tiny_checkpoint):
     folder = str(tiny_checkpoint(family))
     checked = 0

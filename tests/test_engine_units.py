@@ -5,14 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vlmcli.engine.adapters import ADAPTERS
 from vlmcli.engine.adapters.base import PreparedRequest
 from vlmcli.engine.adapters.idefics3 import tiles_per_image
 from vlmcli.engine.batch import collate
 from vlmcli.engine.cache import FeatureCache, feature_key
 from vlmcli.engine.config import EngineConfig, GenerationConfig
 from vlmcli.engine.detok import TextStream
-from vlmcli.engine.families import supported_model_types
 from vlmcli.engine.sampling import apply_repetition_penalty, choose_next, make_generators, warp
 from vlmcli.engine.source import _looks_like_path
 from vlmcli.errors import ConfigError
@@ -23,10 +21,6 @@ class CharTokenizer:
 
     def decode(self, ids, skip_special_tokens=True):
         return "".join(chr(i) for i in ids if i != 0)
-
-
-def test_every_supported_model_type_has_an_adapter():
-    assert set(supported_model_types()) == set(ADAPTERS)
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from dataclasses import fields
 import pytest
 
 from vlmcli.engine.config import Device, DType
-from vlmcli.engine.families import DEFAULT_MODEL
+from vlmcli.families import DEFAULT_MODEL
 from vlmcli.errors import ConfigError
 from vlmcli.settings import SPEC_BY_NAME, Settings, Source, config_path, resolve
 

@@ -12,7 +12,7 @@ from transformers import AutoModelForImageTextToText, AutoProcessor, PreTrainedM
 from transformers.video_utils import VideoMetadata
 
 from vlmcli.testing import (
-    FAMILIES,
+    MODEL_TYPES,
     build_tiny_checkpoint,
     sample_photos,
     smolvlm_256m_config,
@@ -57,7 +57,7 @@ def photos() -> list[Image.Image]:
     return sample_photos()
 
 
-@pytest.fixture(scope="module", params=FAMILIES)
+@pytest.fixture(scope="module", params=MODEL_TYPES)
 def loaded(request: pytest.FixtureRequest, tiny_checkpoint) -> Loaded:
     folder = tiny_checkpoint(request.param)
     processor = AutoProcessor.from_pretrained(folder)
@@ -88,7 +88,7 @@ def _check_new_tokens(new: torch.Tensor, eos_ids: set[int]) -> None:
 
 
 def test_families_cover_the_supported_types() -> None:
-    assert set(FAMILIES) == set(EXPECTED_PROMPTS)
+    assert set(MODEL_TYPES) == set(EXPECTED_PROMPTS)
 
 
 def test_unknown_family_raises_with_the_list(tmp_path: Path) -> None:
@@ -159,7 +159,7 @@ def test_generate_one_video(loaded: Loaded, photos: list[Image.Image]) -> None:
     _check_new_tokens(_generate(loaded.model, inputs), _eos_ids(loaded.model))
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", MODEL_TYPES)
 def test_same_seed_same_weights(family: str, tiny_checkpoint, tmp_path: Path) -> None:
     reference = load_file(tiny_checkpoint(family) / "model.safetensors")
     again = load_file(build_tiny_checkpoint(family, tmp_path / "again", seed=0) / "model.safetensors")

@@ -30,6 +30,7 @@ from vlmcli.tiling import (
     idefics3_longest_edge,
     pinpoints_for,
     plan_idefics3,
+    plan_llava15,
     plan_llava_next,
     plan_qwen,
     qwen_pixel_bounds,
@@ -289,6 +290,7 @@ def test_llava15_tokens_per_image_match_processor(hf, tokenizer):
         expected = processor._get_num_multimodal_tokens(image_sizes=[(480, 640)])["num_image_tokens"][0]
         spec = LlavaSpec(vision_feature_select_strategy=strategy, num_additional_image_tokens=extra)
         assert spec.tokens_per_image == expected
+        assert plan_llava15(spec, ResolutionPolicy(), width=480, height=640).visual_tokens == expected
 
 
 # --- the policy, applied through each family's native knobs ---------------------------

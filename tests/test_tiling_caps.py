@@ -27,7 +27,7 @@ from vlmcli.engine import EngineConfig, ImageInput, Request
 from vlmcli.engine.loader import load_planner
 from vlmcli.engine.video_input import VideoInput
 from vlmcli.errors import ConfigError
-from vlmcli.testing import FAMILIES
+from vlmcli.testing import MODEL_TYPES
 from vlmcli.tiling import (
     Idefics3Spec,
     LlavaNextSpec,
@@ -108,7 +108,7 @@ def test_reference_dry_run_with_max_tiles_1_matches_the_issue(tmp_path, monkeypa
 # --- every family's tiny checkpoint -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", MODEL_TYPES)
 def test_caps_never_cost_more_than_the_default(family, tiny_checkpoint):
     folder = str(tiny_checkpoint(family))
     for name, photo in PHOTOS.items():

@@ -13,14 +13,14 @@ import torch
 from tests.video_clips import clip_set
 from vlmcli.engine import Engine, EngineConfig, GenerationConfig, ImageInput, Request
 from vlmcli.engine.batch import collate
-from vlmcli.engine.reduction import TokenReduction
 from vlmcli.engine.video_input import VideoInput
 from vlmcli.errors import ConfigError
+from vlmcli.reduction.compress import parse_compress
+from vlmcli.reduction.reducer import TokenReduction
+from vlmcli.reduction.temporal import parse_temporal_pool
 from vlmcli.testing import sample_photos
-from vlmcli.video.compress import parse_compress
 from vlmcli.video.decode import DecordReader
 from vlmcli.video.sample import sample_video
-from vlmcli.video.temporal import parse_temporal_pool
 
 NEW_TOKENS = 8
 
@@ -192,8 +192,8 @@ def test_prompt_rewrite_without_changes_reproduces_the_processor(tiny_checkpoint
 def test_summarize_decodes_each_segment_just_before_its_call():
     """Scan thumbnails + each segment's planned frames, decoded only when that segment is described."""
     from tests.fakes import FakeEngine
+    from vlmcli.summaries.summarize import SegmentDone, SummaryDone, plan_summary, summarize
     from vlmcli.video.sampling import SamplingOptions
-    from vlmcli.video.summarize import SegmentDone, SummaryDone, plan_summary, summarize
 
     readers: list[DecordReader] = []
 

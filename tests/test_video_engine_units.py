@@ -9,22 +9,22 @@ import torch
 
 from vlmcli.engine.adapters.frames import videos_as_frames
 from vlmcli.engine.adapters.prompt import resize_runs, splice
-from vlmcli.engine.reduction import Reducer, TokenLayout, TokenReduction, read_resampler_config
 from vlmcli.engine.request import Request
 from vlmcli.engine.video_input import VideoInput
 from vlmcli.errors import ConfigError, ModelNotFoundError
-from vlmcli.video.compress import parse_compress
-from vlmcli.video.metadata import VideoInfo
-from vlmcli.video.pooling import average_groups
-from vlmcli.video.scan import Scan
-from vlmcli.video.segments import plan_segments, segment_info, segment_scan
-from vlmcli.video.temporal import (
+from vlmcli.reduction.compress import parse_compress
+from vlmcli.reduction.pooling import average_groups
+from vlmcli.reduction.reducer import Reducer, TokenLayout, TokenReduction, read_resampler_config
+from vlmcli.reduction.temporal import (
     TemporalMode,
     frame_signatures,
     parse_temporal_pool,
     plan_groups,
     unit_signatures,
 )
+from vlmcli.summaries.segments import plan_segments, segment_info, segment_scan
+from vlmcli.video.metadata import VideoInfo
+from vlmcli.video.scan import Scan
 
 
 def two_scene_frames(per_scene: int = 4) -> np.ndarray:
@@ -111,7 +111,7 @@ def test_layout_validation():
 def test_learned_resampler_config_from_weights(tmp_path):
     from safetensors.torch import save_file
 
-    from vlmcli.video.resampler import PerceiverResampler, ResamplerConfig
+    from vlmcli.reduction.resampler import PerceiverResampler, ResamplerConfig
 
     config = ResamplerConfig(dim=16, num_latents=4, depth=2, heads=4, ff_mult=2)
     path = tmp_path / "r.safetensors"

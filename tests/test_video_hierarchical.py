@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from tests.video_clips import clip_set, render_motion, write_video
 from vlmcli.cli import app
 from vlmcli.errors import ConfigError
-from vlmcli.video.segments import plan_segments
-from vlmcli.video.summarize import (
+from vlmcli.summaries.segments import plan_segments
+from vlmcli.summaries.summarize import (
     ChapterDone,
     FLAT_MAX_SEGMENTS,
     Hierarchy,

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from vlmcli.errors import ConfigError, ModelError, ModelNotFoundError
-from vlmcli.video.compress import CompressMethod, CompressSpec, get_compressor, parse_compress
-from vlmcli.video.perceiver import latent_grid, resample
+from vlmcli.reduction.compress import CompressMethod, CompressSpec, get_compressor, parse_compress
+from vlmcli.reduction.perceiver import latent_grid, resample
 
 
 def tokens(*shape: int, seed: int = 0) -> torch.Tensor:
@@ -127,7 +127,7 @@ def test_compressor_token_count_matches_output(text):
 def test_learned_resampler_round_trips_through_safetensors(tmp_path):
     from safetensors.torch import save_file
 
-    from vlmcli.video.resampler import PerceiverResampler, ResamplerConfig
+    from vlmcli.reduction.resampler import PerceiverResampler, ResamplerConfig
 
     cfg = ResamplerConfig(dim=16, num_latents=4, depth=1, heads=2, ff_mult=2)
     torch.manual_seed(0)
@@ -144,7 +144,7 @@ def test_learned_resampler_round_trips_through_safetensors(tmp_path):
 def test_learned_resampler_reports_mismatched_weights(tmp_path):
     from safetensors.torch import save_file
 
-    from vlmcli.video.resampler import PerceiverResampler, ResamplerConfig
+    from vlmcli.reduction.resampler import PerceiverResampler, ResamplerConfig
 
     cfg = ResamplerConfig(dim=16, num_latents=4, depth=1, heads=2, ff_mult=2)
     state = {k: v.contiguous() for k, v in PerceiverResampler(cfg).state_dict().items()}

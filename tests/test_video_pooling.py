@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vlmcli.errors import ConfigError
-from vlmcli.video.pooling import (
+from vlmcli.reduction.pooling import (
     merge_similar,
     pooled_grid,
     spatial_pool,

@@ -28,9 +28,9 @@ from tests.fakes import install_fake_engine, isolate_env
 from tests.video_clips import clip_set, render_scenes, write_video
 from vlmcli.cli import app
 from vlmcli.errors import VideoError
+from vlmcli.summaries.scene_report import report_scenes
+from vlmcli.summaries.segments import plan_segments, scene_counts
 from vlmcli.video.metadata import VideoInfo
-from vlmcli.video.scene_report import report_scenes
-from vlmcli.video.segments import plan_segments, scene_counts
 
 runner = CliRunner()
 QUESTION = "What colour is the moving box? Answer {in one word}."
@@ -180,7 +180,7 @@ def test_empty_descriptions_are_marked_not_blank(monkeypatch):
 
 
 def degrade(monkeypatch, reason: str) -> None:
-    from vlmcli.video import summarize
+    from vlmcli.summaries import summarize
 
     real = summarize.scan_video
     monkeypatch.setattr(summarize, "scan_video", lambda *a, **k: dataclasses.replace(real(*a, **k), degraded=reason))
@@ -204,7 +204,7 @@ def test_a_degraded_scan_is_one_warning_and_in_the_json(monkeypatch, tiny_checkp
 
 
 def test_a_failed_scan_falls_back_to_windows_and_says_so(monkeypatch):
-    from vlmcli.video import summarize
+    from vlmcli.summaries import summarize
 
     def broken(path, **kwargs):
         raise VideoError(f"Could not decode frames 0..99 of {path}: the file looks corrupt.")
@@ -243,7 +243,7 @@ def test_scene_counts_say_what_the_cap_merged():
 
 
 def test_a_flat_summary_that_merges_scenes_says_so(monkeypatch):
-    from vlmcli.video.summarize import plan_summary
+    from vlmcli.summaries.summarize import plan_summary
 
     path, cuts = many_scenes()
     flat = plan_summary(path, hierarchy="flat")

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from vlmcli.engine.families import family_for_model_type
+from vlmcli.families import family_for_model_type
 
 _SAFE = (".safetensors",)
 _PICKLED = (".bin", ".pt", ".pth")
@@ -105,7 +105,7 @@ def _describe(repo_dir: Path, snapshot: Path) -> CachedModel:
         revision=snapshot.name,
         path=snapshot,
         model_type=model_type,
-        family=info.family.value if info else None,
+        family=info.name if info else None,
         weights=weights,
         size_bytes=_size(snapshot),
     )

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vlmcli.engine.config import Device, DType, GenerationConfig
-from vlmcli.engine.families import DEFAULT_MODEL
+from vlmcli.families import DEFAULT_MODEL
 from vlmcli.errors import ConfigError
 from vlmcli.media.images import DEFAULT_MAX_PIXELS
 

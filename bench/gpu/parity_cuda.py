@@ -71,9 +71,9 @@ def main() -> int:
 
     import torch
 
-    from vlmcli.testing import FAMILIES, build_tiny_checkpoint
+    from vlmcli.testing import MODEL_TYPES, build_tiny_checkpoint
 
-    families = args.families or (QUICK_FAMILIES if args.quick else FAMILIES)
+    families = args.families or (QUICK_FAMILIES if args.quick else MODEL_TYPES)
     rows = []
     with tempfile.TemporaryDirectory(prefix="parity-") as tmp:
         for family in families:

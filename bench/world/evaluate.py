@@ -105,10 +105,10 @@ def default_settings(*, perceiver: Sequence[int] = (8, 4), frames: int = 8, dens
 def load_engine(model_dir: Path, setting: Setting):
     """An Engine with the row's resolution and reduction options (raises if not supported)."""
     from vlmcli.engine import Engine, EngineConfig
-    from vlmcli.engine.reduction import TokenReduction
+    from vlmcli.reduction.compress import parse_compress
+    from vlmcli.reduction.reducer import TokenReduction
+    from vlmcli.reduction.temporal import parse_temporal_pool
     from vlmcli.tiling import ResolutionPolicy
-    from vlmcli.video.compress import parse_compress
-    from vlmcli.video.temporal import parse_temporal_pool
 
     reduction = TokenReduction(temporal=parse_temporal_pool(setting.temporal_pool), compress=parse_compress(setting.compress))
     config = EngineConfig(

@@ -61,7 +61,7 @@ class ContextCheck:
 def _image(size: tuple[int, int]) -> Any:
     from PIL import Image
 
-    from vlmcli.engine.request import ImageInput
+    from vlmcli.media.image_input import ImageInput
 
     return ImageInput(Image.new("RGB", size, (128, 128, 128)), source="<dry-run>")
 

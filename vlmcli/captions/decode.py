@@ -12,8 +12,8 @@ from vlmcli.media.images import image_input
 from vlmcli.media.sources import read_source
 
 if TYPE_CHECKING:
-    from vlmcli.engine.request import ImageInput
     from vlmcli.engine.video_input import VideoInput
+    from vlmcli.media.image_input import ImageInput
 
 
 @dataclass(frozen=True)

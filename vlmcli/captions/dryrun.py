@@ -232,7 +232,7 @@ class Calibrator:
         """The first call's wall time on a small stand-in image (None if the engine refuses it)."""
         from PIL import Image
 
-        from vlmcli.engine.request import ImageInput
+        from vlmcli.media.image_input import ImageInput
 
         image = ImageInput(Image.new("RGB", WARM_UP_SIZE, (96, 96, 96)), source="<warm-up>")
         gen = dataclasses.replace(self.job.generation, max_tokens=min(WARM_UP_TOKENS, self.job.generation.max_tokens))

@@ -31,7 +31,8 @@ from vlmcli.sinks.schema import Row
 if TYPE_CHECKING:
     from vlmcli.engine.config import GenerationConfig
     from vlmcli.engine.events import GenerationResult
-    from vlmcli.engine.request import ImageInput, Request
+    from vlmcli.engine.request import Request
+    from vlmcli.media.image_input import ImageInput
 
 GIVE_UP_AFTER = 8
 

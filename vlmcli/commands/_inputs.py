@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vlmcli.engine.request import ImageInput
 from vlmcli.engine.video_input import VideoInput
 from vlmcli.errors import InputError
+from vlmcli.media.image_input import ImageInput
 from vlmcli.media.images import image_input
 from vlmcli.media.kinds import MediaKind, detect_kind
 from vlmcli.media.names import display_name

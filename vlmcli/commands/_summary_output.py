@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from vlmcli.engine.events import GenerationResult
+    from vlmcli.summaries.segments import Segment
+    from vlmcli.summaries.summarize import Chapter, SummaryPlan, SummaryPrompts
     from vlmcli.video.sampling import SamplePlan
-    from vlmcli.video.segments import Segment
-    from vlmcli.video.summarize import Chapter, SummaryPlan, SummaryPrompts
 
 
 def frame_list(plan: "SummaryPlan") -> list[dict[str, Any]]:
@@ -66,14 +66,14 @@ def chapter_record(chapter: "Chapter") -> dict[str, Any]:
 
 
 def span(start_s: float, end_s: float) -> str:
-    from vlmcli.video.summarize import clock
+    from vlmcli.summaries.summarize import clock
 
     return f"[{clock(start_s)}-{clock(end_s)}]"
 
 
 def text_or_marker(text: str) -> str:
     """The text for a stdout line; an empty generation shows as a marker, never a blank."""
-    from vlmcli.video.summary_prompts import EMPTY_LINE
+    from vlmcli.summaries.prompts import EMPTY_LINE
 
     return text or EMPTY_LINE
 

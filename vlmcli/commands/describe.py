@@ -21,7 +21,8 @@ from vlmcli.commands._json_names import json_line
 from vlmcli.commands._render import Item, error_record
 from vlmcli.commands.options import CommonOptions, with_common_options
 from vlmcli.commands.video_options import VideoOptions, with_video_options
-from vlmcli.engine.request import ImageInput, Request
+from vlmcli.engine.request import Request
+from vlmcli.media.image_input import ImageInput
 from vlmcli.media.sources import STDIN
 
 

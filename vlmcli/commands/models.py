@@ -11,23 +11,7 @@ import typer
 
 from vlmcli.commands._errors import error_boundary
 from vlmcli.commands._table import human_size, table
-from vlmcli.engine.families import DEFAULT_MODEL, FAMILIES, Family, FamilyInfo
-
-_NATIVE_ONLY_FOR = {Family.IDEFICS3: "SmolVLM2"}
-"""Families whose native video path belongs to some checkpoints only (SmolVLM2 has a video
-processor; Idefics3 and SmolVLM v1 get frames as images)."""
-
-
-def video_support(info: FamilyInfo) -> str:
-    """How the family takes a video, in the words of the README's family table.
-
-    Every family takes videos: the ones without a native video path get the sampled
-    frames as images with time markers.
-    """
-    if not info.video:
-        return "frames as images"
-    only = _NATIVE_ONLY_FOR.get(info.family)
-    return f"native ({only})" if only else "native"
+from vlmcli.families import DEFAULT_MODEL, FAMILIES, VideoPath
 
 
 def models(
@@ -54,10 +38,10 @@ def models(
                 "default_model": DEFAULT_MODEL,
                 "families": [
                     {
-                        "family": f.family.value,
+                        "family": f.name,
                         "model_types": list(f.model_types),
-                        "video": video_support(f),
-                        "native_video": f.video,
+                        "video": f.video_support,
+                        "native_video": f.video is VideoPath.NATIVE,
                         "examples": list(f.examples),
                     }
                     for f in FAMILIES
@@ -72,7 +56,7 @@ def models(
 
 def _text(root: Path, cached: list, all_models: bool) -> str:
     families = table(
-        [(f.family.value, ", ".join(f.model_types), video_support(f), f.examples[0]) for f in FAMILIES],
+        [(f.name, ", ".join(f.model_types), f.video_support, f.examples[0]) for f in FAMILIES],
         ("FAMILY", "MODEL TYPES", "VIDEO", "EXAMPLE"),
     )
     lines = ["Supported families:", families, "", f"Default model: {DEFAULT_MODEL}", ""]

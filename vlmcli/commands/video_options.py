@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from vlmcli.commands.options import with_option_group
-from vlmcli.engine.reduction import TokenReduction
-from vlmcli.video.compress import parse_compress
-from vlmcli.video.temporal import parse_temporal_pool
+from vlmcli.reduction.compress import parse_compress
+from vlmcli.reduction.reducer import TokenReduction
+from vlmcli.reduction.temporal import parse_temporal_pool
 
 if TYPE_CHECKING:
     from vlmcli.engine.config import EngineConfig

@@ -36,7 +36,7 @@ from vlmcli.commands.video_options import VIDEO_MAX_SIDE, VideoOptions, with_vid
 
 if TYPE_CHECKING:
     from vlmcli.engine.config import EngineConfig, GenerationConfig
-    from vlmcli.video.summarize import SummaryPlan, SummaryPrompts
+    from vlmcli.summaries.summarize import SummaryPlan, SummaryPrompts
 
 FRAMES_PER_SEGMENT = 8  # default --max-frames here: a segment is a few seconds to a minute
 SUMMARY_CACHE_ENTRIES = 2  # segments are never asked about twice: keep the feature cache small
@@ -58,7 +58,7 @@ def run_plan(
 ) -> None:
     """--dry-run: every segment really preprocessed (one at a time) by the model's processor."""
     from vlmcli.engine.generate import check_context
-    from vlmcli.video.summarize import clock, segment_request, segment_video
+    from vlmcli.summaries.summarize import clock, segment_request, segment_video
 
     adapter = _runtime.load_planner(config).adapter
     segments, total = [], 0
@@ -98,7 +98,7 @@ def run_summary(
     prompts: "SummaryPrompts", warnings: list[str],
 ) -> None:
     from vlmcli.engine.events import TokenEvent
-    from vlmcli.video.summarize import ChapterDone, SegmentDone, SummaryDone, summarize
+    from vlmcli.summaries.summarize import ChapterDone, SegmentDone, SummaryDone, summarize
 
     engine = load_with_status(config)
     out = sys.stdout
@@ -213,7 +213,7 @@ def video_summarize(
     Details: docs/video-summarize.md.
     """
     with error_boundary(debug=opts.debug):
-        from vlmcli.video.summarize import Hierarchy, SummaryPrompts, plan_summary
+        from vlmcli.summaries.summarize import Hierarchy, SummaryPrompts, plan_summary
 
         settings = opts.settings()
         video.check()

@@ -6,7 +6,8 @@ Importing this package is cheap; torch and transformers load only when an
 
 from vlmcli.engine.config import Device, DType, EngineConfig, GenerationConfig
 from vlmcli.engine.events import FinishEvent, GenerationResult, Timings, TokenEvent
-from vlmcli.engine.request import ImageInput, Request
+from vlmcli.engine.request import Request
+from vlmcli.media.image_input import ImageInput
 
 __all__ = [
     "Device",

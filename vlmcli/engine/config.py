@@ -10,8 +10,8 @@ import enum
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vlmcli.engine.reduction import TokenReduction
 from vlmcli.errors import ConfigError
+from vlmcli.reduction.reducer import TokenReduction
 from vlmcli.tiling.policy import ResolutionPolicy
 
 

@@ -11,12 +11,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from vlmcli.engine.adapters import ADAPTERS, Adapter
+from vlmcli.engine.adapters import Adapter
 from vlmcli.engine.config import EngineConfig
 from vlmcli.engine.device import resolve_device, resolve_dtype, text_dtype
-from vlmcli.engine.families import supported_model_types
 from vlmcli.engine.source import ModelSource, check_weights_safety, read_model_config, resolve_source
 from vlmcli.errors import ModelError, ResourceError, UnsafeModelError, UnsupportedModelError
+from vlmcli.families import family_for_model_type, supported_model_types
 
 
 @dataclass
@@ -31,7 +31,7 @@ class LoadedModel:
 def check_family(config: dict, folder_name: str) -> str:
     """The model_type, if vlmcli has an adapter for it; otherwise a clear error."""
     model_type = str(config.get("model_type", ""))
-    if model_type in ADAPTERS:
+    if family_for_model_type(model_type) is not None:
         return model_type
     supported = ", ".join(supported_model_types())
     if "auto_map" in config and not model_type:
@@ -46,6 +46,13 @@ def check_family(config: dict, folder_name: str) -> str:
     raise UnsupportedModelError(
         f"{folder_name} is a {model_type!r} model, a family vlmcli does not support yet; supported: {supported}."
     )
+
+
+def _adapter_class(model_type: str) -> type[Adapter]:
+    """The registered adapter class of a supported `model_type` (imported on first use)."""
+    spec = family_for_model_type(model_type)
+    assert spec is not None, model_type  # `check_family` let it through
+    return spec.adapter_class()
 
 
 def _locate(config: EngineConfig) -> tuple[ModelSource, dict, str]:
@@ -92,7 +99,7 @@ def load_model(config: EngineConfig) -> LoadedModel:
         raise ModelError(f"{config.model} could not be loaded: {str(err).splitlines()[0]}") from None
     model.to(device)
     model.eval()
-    adapter = ADAPTERS[model_type](
+    adapter = _adapter_class(model_type)(
         model=model, processor=processor, model_type=model_type, policy=config.resolution, reduction=config.reduction
     )
     adapter._vision_dtype = dtype
@@ -116,7 +123,7 @@ def load_planner(config: EngineConfig) -> LoadedModel:
         model_config = AutoConfig.from_pretrained(str(source.folder), trust_remote_code=config.trust_remote_code)
     except (OSError, ValueError, KeyError) as err:
         raise ModelError(f"{config.model} could not be loaded: {str(err).splitlines()[0]}") from None
-    adapter = ADAPTERS[model_type](
+    adapter = _adapter_class(model_type)(
         model=None,
         processor=processor,
         model_type=model_type,

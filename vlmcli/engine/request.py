@@ -1,41 +1,16 @@
-"""What a caller asks the engine: images and videos plus a question."""
+"""What a caller asks the engine: images and videos plus a question.
+
+The images are `vlmcli.media.image_input.ImageInput`s (media makes them; the engine only reads
+them), the videos `engine.video_input.VideoInput`s.
+"""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from vlmcli.engine.video_input import VideoInput
 from vlmcli.errors import ConfigError
-
-if TYPE_CHECKING:
-    from PIL import Image
-
-
-def pixel_key(image: "Image.Image") -> str:
-    """Content hash of decoded pixels (mode, size, bytes): same picture, same key."""
-    digest = hashlib.sha256()
-    digest.update(f"{image.mode}:{image.width}x{image.height}:".encode())
-    digest.update(image.tobytes())
-    return digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class ImageInput:
-    """One decoded RGB image and where it came from."""
-
-    image: "Image.Image"
-    source: str = "<image>"
-    """A name for messages and output (file path, `-` for stdin)."""
-    key: str = ""
-    """Content hash used by the vision-feature cache; computed from the pixels when empty."""
-
-    def __post_init__(self) -> None:
-        if self.image.mode != "RGB":
-            object.__setattr__(self, "image", self.image.convert("RGB"))
-        if not self.key:
-            object.__setattr__(self, "key", pixel_key(self.image))
+from vlmcli.media.image_input import ImageInput
 
 
 @dataclass(frozen=True)

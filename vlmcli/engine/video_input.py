@@ -3,6 +3,11 @@
 The engine never opens video files: callers decode with `vlmcli.video` (sparse reads of
 only the sampled frames) and hand over the frames. Processors get these frames as they
 are, with `do_sample_frames=False`, so transformers never re-decodes or re-samples.
+
+This module is the engine's one seam onto `vlmcli.video`: `from_sampled` and the
+`sampling` field read that package's plain results (`SampledVideo`, `SamplingReport`),
+lazily or for typing only. The dependency runs engine -> video; `vlmcli.video` never
+imports the engine.
 """
 
 from __future__ import annotations

@@ -24,8 +24,8 @@ import struct
 import warnings
 from typing import TYPE_CHECKING, BinaryIO
 
-from vlmcli.engine.request import ImageInput
 from vlmcli.errors import InputError
+from vlmcli.media.image_input import ImageInput
 from vlmcli.media.names import display_name
 from vlmcli.media.quiet import native_stderr_filtered
 from vlmcli.media.sources import STDIN, read_source

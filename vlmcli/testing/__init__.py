@@ -10,7 +10,7 @@ Model classes are imported only when a checkpoint is built.
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from vlmcli.testing.builders import FAMILIES, build_tiny_checkpoint
+from vlmcli.testing.builders import MODEL_TYPES, build_tiny_checkpoint
 from vlmcli.testing.media import sample_photos
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ _LAZY = {  # name -> module, imported on first access (it pulls in model classes
 }
 
 __all__ = [
-    "FAMILIES",
+    "MODEL_TYPES",
     "build_smolvlm_256m_random",
     "build_tiny_checkpoint",
     "sample_photos",

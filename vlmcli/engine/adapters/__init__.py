@@ -1,23 +1,13 @@
-"""Model-family adapters, found by transformers `model_type`."""
+"""Model-family adapters behind one interface (`base.Adapter`).
+
+Which adapter handles which transformers `model_type` is declared in the family registry
+(`vlmcli.families`), as a "module:Class" reference the loader imports on first use;
+`generic.GenericAdapter` is the base for families that follow transformers' common VLM
+interface.
+"""
 
 from __future__ import annotations
 
 from vlmcli.engine.adapters.base import Adapter, PreparedImage, PreparedRequest
-from vlmcli.engine.adapters.idefics3 import Idefics3Adapter
-from vlmcli.engine.adapters.llava import LlavaNextAdapter, LlavaOnevisionAdapter
-from vlmcli.engine.adapters.llava15 import LlavaAdapter
-from vlmcli.engine.adapters.qwen_vl import QwenVLAdapter
 
-ADAPTERS: dict[str, type[Adapter]] = {
-    "idefics3": Idefics3Adapter,
-    "smolvlm": Idefics3Adapter,
-    "qwen2_vl": QwenVLAdapter,
-    "qwen2_5_vl": QwenVLAdapter,
-    "qwen3_vl": QwenVLAdapter,
-    "qwen3_vl_moe": QwenVLAdapter,
-    "llava": LlavaAdapter,
-    "llava_next": LlavaNextAdapter,
-    "llava_onevision": LlavaOnevisionAdapter,
-}
-
-__all__ = ["ADAPTERS", "Adapter", "PreparedImage", "PreparedRequest"]
+__all__ = ["Adapter", "PreparedImage", "PreparedRequest"]

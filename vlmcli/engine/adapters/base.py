@@ -33,11 +33,12 @@ from typing import TYPE_CHECKING, Any
 from vlmcli.engine.adapters.prepared import Merged, PreparedImage, PreparedRequest, PreparedVideo, video_usage
 from vlmcli.engine.adapters.prompt import resize_runs, splice, template_interleaves
 from vlmcli.engine.cache import Features
-from vlmcli.engine.families import Family
-from vlmcli.engine.reduction import Reducer, TokenLayout, TokenReduction
-from vlmcli.engine.request import ImageInput, Request
+from vlmcli.engine.request import Request
 from vlmcli.engine.video_input import VideoInput
 from vlmcli.errors import ConfigError
+from vlmcli.families import family_for_model_type
+from vlmcli.media.image_input import ImageInput
+from vlmcli.reduction.reducer import Reducer, TokenLayout, TokenReduction
 from vlmcli.tiling import ImagePlan, ResolutionPolicy
 
 __all__ = ["Adapter", "Merged", "PreparedImage", "PreparedRequest", "PreparedVideo"]
@@ -49,7 +50,6 @@ if TYPE_CHECKING:
 class Adapter(ABC):
     """Family-specific glue around a transformers VLM and its processor."""
 
-    family: Family
     native_video: bool = False
     """True when the family has its own video path (split_videos / encode_videos)."""
     token_extra_keys: tuple[str, ...] = ()
@@ -74,6 +74,13 @@ class Adapter(ABC):
         self.reducer = Reducer(self.reduction)
         self.fingerprint = self._fingerprint()
         self._interleaves: bool | None = None
+
+    @property
+    def family(self) -> str:
+        """Registry name of the family that handles this model type (`vlmcli.families`)."""
+        spec = family_for_model_type(self.model_type)
+        assert spec is not None, self.model_type
+        return spec.name
 
     # -- resolution ----------------------------------------------------------
     def with_policy(self, policy: ResolutionPolicy) -> "Adapter":
@@ -223,7 +230,7 @@ class Adapter(ABC):
 
     def clip_groups(self, video: VideoInput, *, units: int, frames_per_unit: int = 1) -> Any:
         """Temporal groups of a clip's `units` (None: no pooling), from `--temporal-pool`."""
-        from vlmcli.video.temporal import TemporalMode, frame_signatures, plan_groups, unit_signatures
+        from vlmcli.reduction.temporal import TemporalMode, frame_signatures, plan_groups, unit_signatures
 
         spec = self.reduction.temporal
         signatures = None

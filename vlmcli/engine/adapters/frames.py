@@ -13,10 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from vlmcli.engine.request import ImageInput, Request
+from vlmcli.engine.request import Request
 from vlmcli.engine.video_input import VideoInput
-from vlmcli.video.pooling import Groups
-from vlmcli.video.temporal import TemporalMode, TemporalPoolSpec, frame_signatures, plan_groups
+from vlmcli.media.image_input import ImageInput
+from vlmcli.reduction.pooling import Groups
+from vlmcli.reduction.temporal import TemporalMode, TemporalPoolSpec, frame_signatures, plan_groups
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 from vlmcli.engine.adapters.base import Adapter, PreparedImage, PreparedRequest, PreparedVideo
 from vlmcli.engine.cache import Features
-from vlmcli.engine.families import Family
-from vlmcli.engine.reduction import TokenLayout
-from vlmcli.engine.request import ImageInput, Request
+from vlmcli.engine.request import Request
 from vlmcli.engine.video_input import VideoInput
 from vlmcli.errors import ConfigError
+from vlmcli.media.image_input import ImageInput
+from vlmcli.reduction.reducer import TokenLayout
 from vlmcli.tiling import (
     Idefics3Spec,
     ImagePlan,
@@ -55,8 +55,6 @@ def tiles_per_image(ids: list[int], *, image_token: int, global_token: int) -> l
 
 
 class Idefics3Adapter(Adapter):
-    family = Family.IDEFICS3
-
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.native_video = getattr(self.processor, "video_processor", None) is not None

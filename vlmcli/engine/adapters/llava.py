@@ -21,12 +21,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from vlmcli.engine.adapters.base import Adapter, PreparedImage, PreparedVideo
+from vlmcli.engine.adapters.base import PreparedImage, PreparedVideo
+from vlmcli.engine.adapters.generic import GenericAdapter
 from vlmcli.engine.cache import Features
-from vlmcli.engine.families import Family
-from vlmcli.engine.reduction import TokenLayout
-from vlmcli.engine.request import ImageInput
 from vlmcli.engine.video_input import VideoInput
+from vlmcli.media.image_input import ImageInput
+from vlmcli.reduction.reducer import TokenLayout
 from vlmcli.tiling import (
     ImagePlan,
     LlavaNextSpec,
@@ -48,14 +48,11 @@ def _spec_kwargs(config: Any, processor: Any) -> dict[str, Any]:
     }
 
 
-def _count_tokens(processor: Any, out: Any, index: int) -> int:
-    """Placeholder tokens the processor put in the prompt for image `index`."""
-    replaced = processor.replace_image_token(out, index)
-    return replaced.count(processor.image_token)
+class LlavaNextAdapter(GenericAdapter):
+    """transformers' common interface (`GenericAdapter`) with per-image `image_sizes`; the
+    anyres grids follow the resolution policy."""
 
-
-class LlavaNextAdapter(Adapter):
-    family = Family.LLAVA_NEXT
+    image_keys = ("pixel_values", "image_sizes")
 
     def _spec(self) -> LlavaNextSpec:
         extra = int(getattr(self.processor, "num_additional_image_tokens", 1))
@@ -86,27 +83,12 @@ class LlavaNextAdapter(Adapter):
         finally:
             image_processor.image_grid_pinpoints, self.config.image_grid_pinpoints = saved
 
-    def _image_inputs(self, out: Any, i: int) -> dict[str, "torch.Tensor"]:
-        return {"pixel_values": out["pixel_values"][i : i + 1], "image_sizes": out["image_sizes"][i : i + 1]}
-
-    def split_images(self, out: Any, images: list[ImageInput], input_ids: "torch.Tensor") -> list[PreparedImage]:
-        prepared = []
-        for i, image in enumerate(images):
-            inputs = self._image_inputs(out, i)
-            height, width = inputs["pixel_values"].shape[-2:]
-            prepared.append(
-                PreparedImage(
-                    source=image,
-                    inputs=inputs,
-                    visual_tokens=_count_tokens(self.processor, out, i),
-                    resized=(int(width), int(height)),
-                )
-            )
-        return prepared
-
-    def _pad_stack(self, images: list[PreparedImage]) -> "torch.Tensor":
+    def stack(self, images: list[PreparedImage], key: str) -> "torch.Tensor":
+        """`pixel_values` padded with zero tiles to the largest tile count, (N, P, 3, H, W)."""
         import torch
 
+        if key != "pixel_values":
+            return super().stack(images, key)
         most = max(im.inputs["pixel_values"].shape[1] for im in images)
         rows = []
         for im in images:
@@ -115,21 +97,10 @@ class LlavaNextAdapter(Adapter):
             if pad:
                 pv = torch.cat([pv, pv.new_zeros((1, pad, *pv.shape[2:]))], dim=1)
             rows.append(pv)
-        return torch.cat(rows).to(self.model.device, self.vision_dtype)  # (N, P, 3, H, W)
-
-    def encode(self, images: list[PreparedImage]) -> list[Features]:
-        import torch
-
-        image_sizes = torch.cat([im.inputs["image_sizes"] for im in images]).to(self.model.device)  # (N, 2)
-        with self.resolution_applied():
-            out = self.model.model.get_image_features(
-                pixel_values=self._pad_stack(images), image_sizes=image_sizes, return_dict=True
-            )
-        return [{"embeds": f.reshape(-1, f.shape[-1])} for f in out.pooler_output]
+        return torch.cat(rows)  # (N, P, 3, H, W)
 
 
 class LlavaOnevisionAdapter(LlavaNextAdapter):
-    family = Family.LLAVA_ONEVISION
     native_video = True
 
     def _frame_grid(self) -> tuple[int, int]:
@@ -196,7 +167,7 @@ class LlavaOnevisionAdapter(LlavaNextAdapter):
         import torch
 
         image_sizes = torch.cat([im.inputs["image_sizes"] for im in images]).to(self.model.device)  # (N, 2)
-        pixel_values = self._pad_stack(images)
+        pixel_values = self.stack(images, "pixel_values").to(self.model.device, self.vision_dtype)  # (N, P, 3, H, W)
         if multi and len(images) == 1:
             # the model only skips anyres for prompts with several images: give it a pair and keep one
             pixel_values = torch.cat([pixel_values, pixel_values])

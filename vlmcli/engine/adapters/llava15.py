@@ -23,11 +23,10 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from vlmcli.engine.adapters.base import Adapter, PreparedImage
-from vlmcli.engine.cache import Features
-from vlmcli.engine.families import Family
-from vlmcli.engine.reduction import TokenLayout
-from vlmcli.engine.request import ImageInput
+from vlmcli.engine.adapters.base import PreparedImage
+from vlmcli.engine.adapters.generic import GenericAdapter
+from vlmcli.media.image_input import ImageInput
+from vlmcli.reduction.reducer import TokenLayout
 from vlmcli.tiling import ImagePlan, LlavaSpec, global_and_tiles, grid_for, plan_llava15
 
 if TYPE_CHECKING:
@@ -44,10 +43,16 @@ def llava_spec(config: Any, processor: Any) -> LlavaSpec:
     )
 
 
-class LlavaAdapter(Adapter):
-    """LLaVA 1.5: the processor's single view, or vlmcli's tiles under a resolution policy."""
+class LlavaAdapter(GenericAdapter):
+    """LLaVA 1.5: the processor's single view, or vlmcli's tiles under a resolution policy.
 
-    family = Family.LLAVA
+    transformers' common interface (`GenericAdapter`) but for the tiling: a tiled image's
+    rows of `pixel_values` are its views, encoded `tiles_per_call` at a time.
+    """
+
+    @property
+    def rows_per_call(self) -> int | None:  # type: ignore[override]
+        return self.tiles_per_call
 
     def _spec(self) -> LlavaSpec:
         return llava_spec(self.config, self.processor)
@@ -70,26 +75,14 @@ class LlavaAdapter(Adapter):
         return out["pixel_values"]  # (1 + rows*cols, 3, S, S)
 
     def split_images(self, out: Any, images: list[ImageInput], input_ids: "torch.Tensor") -> list[PreparedImage]:
-        pixel_values = out["pixel_values"]  # (N, 3, H, W): the processor's single views
-        per_view = int((input_ids == self.image_token_id).sum()) // max(len(images), 1)
-        height, width = pixel_values.shape[-2:]
+        """The processor's single views; a tiled image's pixels become its views (thumbnail, tiles)."""
+        prepared = super().split_images(out, images, input_ids)  # (1, 3, H, W) and one view's tokens each
         plans = self.plan_images([(im.image.width, im.image.height) for im in images])
-        prepared = []
-        for i, (image, plan) in enumerate(zip(images, plans)):
-            if plan.tiles == 1:
-                inputs, written = {"pixel_values": pixel_values[i : i + 1]}, None
-            else:
-                inputs, written = {"pixel_values": self._tile(image, plan)}, per_view
-            views = inputs["pixel_values"].shape[0]
-            prepared.append(
-                PreparedImage(
-                    source=image,
-                    inputs=inputs,
-                    visual_tokens=views * per_view,
-                    resized=(int(width), int(height)),
-                    processor_tokens=written,
-                )
-            )
+        for image, plan in zip(prepared, plans):
+            if plan.tiles > 1:
+                image.processor_tokens = image.visual_tokens  # the processor wrote one view
+                image.inputs = {"pixel_values": self._tile(image.source, plan)}  # (views, 3, S, S)
+                image.visual_tokens *= int(image.inputs["pixel_values"].shape[0])
         return prepared
 
     def image_layout(self, image: PreparedImage) -> TokenLayout:
@@ -102,23 +95,3 @@ class LlavaAdapter(Adapter):
     def image_replacement(self, image: PreparedImage, original: str) -> str:
         """LLaVA's expansion is only `<image>` tokens: one run of the image's (reduced) count."""
         return self.processor.image_token * image.visual_tokens
-
-    def encode(self, images: list[PreparedImage]) -> list[Features]:
-        """Every view of every image, `tiles_per_call` views per tower call (all on GPUs); per
-        image its views' features, in order."""
-        import torch
-
-        pixel_values = torch.cat([im.inputs["pixel_values"] for im in images])  # (V, 3, H, W)
-        pixel_values = pixel_values.to(self.model.device, self.vision_dtype)
-        step = self.tiles_per_call or len(pixel_values)
-        per_view = []  # V tensors, each (p^2, D)
-        for start in range(0, len(pixel_values), step):
-            out = self.model.model.get_image_features(pixel_values=pixel_values[start : start + step], return_dict=True)
-            per_view += list(out.pooler_output)
-        features, start = [], 0
-        for im in images:
-            views = int(im.inputs["pixel_values"].shape[0])
-            embeds = torch.cat([f.reshape(-1, f.shape[-1]) for f in per_view[start : start + views]])  # (views*p^2, D)
-            features.append({"embeds": embeds})
-            start += views
-        return features

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from vlmcli.engine.events import VideoUsage
-from vlmcli.engine.reduction import TokenLayout
-from vlmcli.engine.request import ImageInput
 from vlmcli.engine.video_input import VideoInput
+from vlmcli.media.image_input import ImageInput
+from vlmcli.reduction.reducer import TokenLayout
 
 if TYPE_CHECKING:
     import torch

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from vlmcli.engine.adapters.base import Adapter, PreparedImage, PreparedVideo
 from vlmcli.engine.cache import Features
-from vlmcli.engine.reduction import TokenLayout
 from vlmcli.engine.video_input import VideoInput
+from vlmcli.reduction.reducer import TokenLayout
 from vlmcli.tiling import QwenSpec, qwen_video_size
 
 if TYPE_CHECKING:

@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING, Any
 from vlmcli.engine.adapters.base import Merged, PreparedImage, PreparedRequest
 from vlmcli.engine.adapters.qwen_video import DEEPSTACK, QwenVideoAdapter, split_features
 from vlmcli.engine.cache import Features
-from vlmcli.engine.families import Family
-from vlmcli.engine.reduction import TokenLayout
-from vlmcli.engine.request import ImageInput
+from vlmcli.media.image_input import ImageInput
+from vlmcli.reduction.reducer import TokenLayout
 from vlmcli.tiling import ImagePlan, QwenSpec, plan_qwen, qwen_pixel_bounds
 
 if TYPE_CHECKING:
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
 
 
 class QwenVLAdapter(QwenVideoAdapter):
-    family = Family.QWEN2_VL
     token_extra_keys = ("mm_token_type_ids",)
 
     def _spec(self) -> QwenSpec:

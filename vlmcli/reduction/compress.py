@@ -134,7 +134,7 @@ class PoolCompression(TokenCompressor):
         self.k = spec.amount
 
     def num_tokens(self, *, n: int, grid_hw: tuple[int, int]) -> int:
-        from vlmcli.video.pooling import pooled_grid
+        from vlmcli.reduction.pooling import pooled_grid
 
         h, w = pooled_grid(grid_hw, self.k)
         return h * w
@@ -145,7 +145,7 @@ class PoolCompression(TokenCompressor):
         return f"a {grid_hw[0]}x{grid_hw[1]} grid of visual tokens has no {self.k}x{self.k} blocks to average"
 
     def apply(self, tokens: "torch.Tensor", *, grid_hw: tuple[int, int]) -> "torch.Tensor":
-        from vlmcli.video.pooling import spatial_pool
+        from vlmcli.reduction.pooling import spatial_pool
 
         return spatial_pool(tokens, grid_hw, k=self.k)
 
@@ -164,7 +164,7 @@ class PerceiverCompression(TokenCompressor):
         return f"{n} visual tokens per image tile or frame are not more than {self.m}"
 
     def apply(self, tokens: "torch.Tensor", *, grid_hw: tuple[int, int]) -> "torch.Tensor":
-        from vlmcli.video.perceiver import latent_grid, resample
+        from vlmcli.reduction.perceiver import latent_grid, resample
 
         m = self.m
         if m >= tokens.shape[-2]:  # nothing to compress: the tokens as they are, at no cost

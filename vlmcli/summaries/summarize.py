@@ -9,7 +9,7 @@
    length. Then one text-only request turns the segment descriptions into the summary,
    streamed token by token.
 
-What each request asks is `summary_prompts.SummaryPrompts` (`--prompt` for the segments,
+What each request asks is `prompts.SummaryPrompts` (`--prompt` for the segments,
 `--summary-prompt` for chapters and the summary). How the segments were cut, and whether
 scene detection fell short (scan degraded or failed, scenes merged to respect the segment
 cap), is the plan's `detection` (`scene_report.SceneReport`), which the command reports.
@@ -36,19 +36,20 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from vlmcli.choices import Choice
 from vlmcli.engine.events import FinishEvent, GenerationResult, TokenEvent
 from vlmcli.engine.request import Request
 from vlmcli.engine.video_input import VideoInput
-from vlmcli.choices import Choice
 from vlmcli.errors import ConfigError, VideoError
-from vlmcli.video.decode import Opener, open_decord, probe, read_frames
-from vlmcli.video.metadata import VideoInfo
-from vlmcli.video.sampling import SamplePlan, SamplingMethod, SamplingOptions, get_sampler
-from vlmcli.video.sampling.cuts import scan_cuts
-from vlmcli.video.sampling.uniform import UniformSampler
-from vlmcli.video.scan import Scan, scan_video
-from vlmcli.video.scene_report import SceneReport, report_scenes
-from vlmcli.video.segments import (
+from vlmcli.summaries.prompts import (  # clock: re-exported for the command
+    SummaryPrompts,
+    chapter_prompt,
+    clock,
+    segment_prompt,
+    summary_prompt,
+)
+from vlmcli.summaries.scene_report import SceneReport, report_scenes
+from vlmcli.summaries.segments import (
     DEFAULT_MAX_SEGMENTS,
     DEFAULT_SEGMENT_SECONDS,
     Segment,
@@ -57,13 +58,12 @@ from vlmcli.video.segments import (
     segment_scan,
     shift_plan,
 )
-from vlmcli.video.summary_prompts import (  # clock: re-exported for the command
-    SummaryPrompts,
-    chapter_prompt,
-    clock,
-    segment_prompt,
-    summary_prompt,
-)
+from vlmcli.video.decode import Opener, open_decord, probe, read_frames
+from vlmcli.video.metadata import VideoInfo
+from vlmcli.video.sampling import SamplePlan, SamplingMethod, SamplingOptions, get_sampler
+from vlmcli.video.sampling.cuts import scan_cuts
+from vlmcli.video.sampling.uniform import UniformSampler
+from vlmcli.video.scan import Scan, scan_video
 
 FLAT_MAX_SEGMENTS = DEFAULT_MAX_SEGMENTS  # one summary prompt holds this many lines
 CHAPTER_SEGMENTS = 10  # segments per chapter

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from vlmcli.errors import ConfigError
-from vlmcli.video.pooling import Groups, temporal_groups
+from vlmcli.reduction.pooling import Groups, temporal_groups
 
 if TYPE_CHECKING:  # numpy loads inside the functions: parsing flags stays import-light
     import numpy as np
@@ -140,7 +140,7 @@ def plan_groups(spec: TemporalPoolSpec, *, units: int, signatures: "np.ndarray |
         import numpy as np
         import torch
 
-        from vlmcli.video.pooling import merge_similar
+        from vlmcli.reduction.pooling import merge_similar
 
         _, groups = merge_similar(torch.from_numpy(np.ascontiguousarray(signatures))[:, None, :], spec.threshold)
     return None if len(groups) == units else groups

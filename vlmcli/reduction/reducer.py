@@ -6,7 +6,7 @@ each `per_unit` tokens in raster order on a `grid`, then `tail` tokens kept as t
 (LLaVA-OneVision's newline after a clip). The `Reducer`
 
 1. averages the units of each temporal group (`--temporal-pool`, groups planned up front by
-   `vlmcli.video.temporal`), then
+   `vlmcli.reduction.temporal`), then
 2. compresses every unit with `--compress` (`pool:K` on the grid, `perceiver:M`
    parameter-free, or a learned Perceiver resampler from `--resampler-weights`).
 
@@ -26,14 +26,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vlmcli.errors import ConfigError, ModelError, ModelNotFoundError
-from vlmcli.video.compress import CompressMethod, CompressSpec, get_compressor
-from vlmcli.video.pooling import Groups, pooled_grid
-from vlmcli.video.temporal import TemporalPoolSpec
+from vlmcli.reduction.compress import CompressMethod, CompressSpec, get_compressor
+from vlmcli.reduction.pooling import Groups, pooled_grid
+from vlmcli.reduction.temporal import TemporalPoolSpec
 
 if TYPE_CHECKING:
     import torch
-
-    from vlmcli.engine.cache import Features
 
 
 @dataclass(frozen=True)
@@ -43,7 +41,7 @@ class TokenReduction:
     temporal: TemporalPoolSpec = field(default_factory=TemporalPoolSpec)
     compress: CompressSpec = field(default_factory=lambda: CompressSpec(CompressMethod.NONE))
     resampler_weights: Path | None = None
-    """safetensors of a trained `video.resampler.PerceiverResampler`; needs --compress perceiver:M."""
+    """safetensors of a trained `reduction.resampler.PerceiverResampler`; needs --compress perceiver:M."""
 
     def __post_init__(self) -> None:
         if self.resampler_weights is not None and self.compress.method is not CompressMethod.PERCEIVER:
@@ -97,7 +95,7 @@ def read_resampler_config(path: Path, *, num_latents: int) -> Any:
     """The `ResamplerConfig` a weights file was saved with (shapes, plus `heads` metadata)."""
     from safetensors import safe_open
 
-    from vlmcli.video.resampler import ResamplerConfig
+    from vlmcli.reduction.resampler import ResamplerConfig
 
     name = os.fspath(path)
     if not os.path.isfile(name):
@@ -152,7 +150,7 @@ class Reducer:
 
     def unit_grid(self, layout: TokenLayout) -> tuple[int, int]:
         """(h, w) a compressed unit's tokens are treated as (for 3-D positions)."""
-        from vlmcli.video.perceiver import latent_grid
+        from vlmcli.reduction.perceiver import latent_grid
 
         grid = self._grid(layout)
         if self.spec.method is CompressMethod.POOL:
@@ -189,8 +187,9 @@ class Reducer:
             self._unchanged = reason
 
     # -- tensors --------------------------------------------------------------
-    def apply(self, features: "Features", layout: TokenLayout) -> "Features":
-        """Each (encoder_tokens, D) tensor -> (count(layout), D); the input is returned if nothing changes."""
+    def apply(self, features: "dict[str, torch.Tensor]", layout: TokenLayout) -> "dict[str, torch.Tensor]":
+        """Each (encoder_tokens, D) tensor of one item's features (named as in `engine.cache`) ->
+        (count(layout), D); the input is returned if nothing changes."""
         if layout.groups is None and self.spec.method is CompressMethod.NONE:
             return features
         return {name: self._apply_one(x, layout) for name, x in features.items()}
@@ -198,7 +197,7 @@ class Reducer:
     def _apply_one(self, x: "torch.Tensor", layout: TokenLayout) -> "torch.Tensor":
         import torch
 
-        from vlmcli.video.pooling import average_groups
+        from vlmcli.reduction.pooling import average_groups
 
         if x.shape[0] != layout.encoder_tokens:
             raise ValueError(f"features have {x.shape[0]} tokens, layout expects {layout.encoder_tokens}")
@@ -215,7 +214,7 @@ class Reducer:
 
     def _learned_apply(self, body: "torch.Tensor") -> "torch.Tensor":
         if self._learned is None:
-            from vlmcli.video.resampler import PerceiverResampler
+            from vlmcli.reduction.resampler import PerceiverResampler
 
             self._learned = PerceiverResampler.from_safetensors(
                 self.reduction.resampler_weights, config=self._learned_config

@@ -9,7 +9,7 @@ averages of embeddings it was trained on, not new vectors):
 - `merge_similar`: consecutive near-duplicate frames -> 1 (content-adaptive), reporting
   which frames went into each output so timestamps and position ids can follow.
 - `average_groups`: any groups planned ahead (the engine plans them before encoding, see
-  `video.temporal`, so the prompt's placeholder count is known up front).
+  `reduction.temporal`, so the prompt's placeholder count is known up front).
 - `spatial_pool`: k x k patches of one frame's token grid -> 1 (`--compress pool:2`).
 
 Every function returns the groups or grid it used (or has a helper that does), because
@@ -104,7 +104,7 @@ def average_groups(frames_tokens: "torch.Tensor", groups: Groups) -> "torch.Tens
     """Average the frames of each group: (T, N, D) -> (len(groups), N, D), in fp32.
 
     `groups` are consecutive, increasing frame indices (as `temporal_groups` and
-    `merge_similar` return them); planned ahead of time, e.g. by `video.temporal`.
+    `merge_similar` return them); planned ahead of time, e.g. by `reduction.temporal`.
     """
     import torch
 

@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from vlmcli.summaries.segments import DEFAULT_MIN_SECONDS, scene_counts
 from vlmcli.video.metadata import VideoInfo
 from vlmcli.video.scan import Scan
-from vlmcli.video.segments import DEFAULT_MIN_SECONDS, scene_counts
 
 METHODS = ("scenes", "windows")
 

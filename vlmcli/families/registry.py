@@ -1,0 +1,91 @@
+"""The registry: one entry per supported model family, and every map derived from it.
+
+This is the one place a family is declared. The loader's adapter lookup, the
+"unsupported family" error, `vlm models`, the hub-cache scan, the tiny-checkpoint
+builders (`vlmcli.testing`) and README's coverage table all read `FAMILIES`; none keeps
+a list of its own. A new family is its own files (adapter, planner, builder) plus one
+entry here (see docs/adding-a-family.md).
+"""
+
+from __future__ import annotations
+
+from vlmcli.families.spec import FamilySpec, Positions, VideoPath
+
+FAMILIES: tuple[FamilySpec, ...] = (
+    FamilySpec(
+        name="idefics3",
+        title="Idefics3 / SmolVLM",
+        model_types=("idefics3", "smolvlm"),
+        examples=("HuggingFaceTB/SmolVLM-256M-Instruct", "HuggingFaceTB/SmolVLM2-256M-Video-Instruct"),
+        adapter="vlmcli.engine.adapters.idefics3:Idefics3Adapter",
+        planner="vlmcli.tiling.idefics3:plan_idefics3",
+        builders="vlmcli.testing.idefics3",
+        video=VideoPath.NATIVE,
+        native_video_only_for="SmolVLM2",
+        tiling="`longest_edge` and splitting",
+    ),
+    FamilySpec(
+        name="qwen2_vl",
+        title="Qwen-VL",
+        model_types=("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "qwen3_vl_moe"),
+        examples=("Qwen/Qwen2-VL-2B-Instruct", "Qwen/Qwen2.5-VL-3B-Instruct", "Qwen/Qwen3-VL-2B-Instruct"),
+        adapter="vlmcli.engine.adapters.qwen_vl:QwenVLAdapter",
+        planner="vlmcli.tiling.qwen:plan_qwen",
+        builders="vlmcli.testing.qwen",
+        video=VideoPath.NATIVE,
+        tiling="`min_pixels` / `max_pixels`",
+        positions=Positions.MROPE,
+    ),
+    FamilySpec(
+        name="llava",
+        title="LLaVA 1.5",
+        model_types=("llava",),
+        examples=("llava-hf/llava-1.5-7b-hf",),
+        adapter="vlmcli.engine.adapters.llava15:LlavaAdapter",
+        planner="vlmcli.tiling.llava:plan_llava15",
+        builders="vlmcli.testing.llava",
+        video=VideoPath.FRAMES,
+        tiling="none native; vlmcli's anyres tiles (`--min-pixels`)",
+    ),
+    FamilySpec(
+        name="llava_next",
+        title="LLaVA-NeXT",
+        model_types=("llava_next",),
+        examples=("llava-hf/llava-v1.6-mistral-7b-hf",),
+        adapter="vlmcli.engine.adapters.llava:LlavaNextAdapter",
+        planner="vlmcli.tiling.llava:plan_llava_next",
+        builders="vlmcli.testing.llava",
+        video=VideoPath.FRAMES,
+        tiling="anyres grid pinpoints",
+    ),
+    FamilySpec(
+        name="llava_onevision",
+        title="LLaVA-OneVision",
+        model_types=("llava_onevision",),
+        examples=("llava-hf/llava-onevision-qwen2-0.5b-ov-hf",),
+        adapter="vlmcli.engine.adapters.llava:LlavaOnevisionAdapter",
+        planner="vlmcli.tiling.llava:plan_llava_next",
+        builders="vlmcli.testing.llava",
+        video=VideoPath.NATIVE,
+        tiling="anyres grid pinpoints",
+    ),
+)
+
+DEFAULT_MODEL = "HuggingFaceTB/SmolVLM2-256M-Video-Instruct"
+
+_BY_MODEL_TYPE: dict[str, FamilySpec] = {t: spec for spec in FAMILIES for t in spec.model_types}
+
+
+def family_for_model_type(model_type: str) -> FamilySpec | None:
+    """The family whose adapter handles `model_type`, or None."""
+    return _BY_MODEL_TYPE.get(model_type)
+
+
+def supported_model_types() -> tuple[str, ...]:
+    """Every registered model type, in registry order."""
+    return tuple(_BY_MODEL_TYPE)
+
+
+def builder_refs() -> dict[str, str]:
+    """model type -> "module:function" of its tiny-checkpoint builder, in registry order."""
+    return {t: spec.builder_ref(t) for spec in FAMILIES for t in spec.model_types}
