@@ -10,6 +10,7 @@ is downloaded.
     python bench/field_run.py            # all checks, a 10-minute cut-heavy video included
     python bench/field_run.py --quick    # the same checks with a 3-minute long video (CI)
     python bench/field_run.py --keep DIR # keep the generated media and logs in DIR
+    python bench/field_run.py --timing   # also fail when the dry-run estimate is over 2x off
 
 Prints one line per check (PASS/FAIL and what was seen) and exits 1 if any failed.
 `tests/test_field_run.py` runs it with `--quick`.
@@ -39,12 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a 3-minute long video instead of 10 minutes")
     parser.add_argument("--keep", type=Path, help="folder for media and logs (kept); default a temp folder")
+    parser.add_argument("--timing", action="store_true", help="also fail on timings (dry-run estimate within 2x)")
     parser.add_argument("--only", default="", help="run only checks whose title contains this text")
     args = parser.parse_args(argv)
     work = args.keep or Path(tempfile.mkdtemp(prefix="vlm-field-"))
     work.mkdir(parents=True, exist_ok=True)
     media = make_media(work / "media", long_minutes=3 if args.quick else 10)
-    runner = Runner(work)
+    runner = Runner(work, timing=args.timing)
     failed = ran = 0
     for title, fn in CHECKS:
         if args.only and args.only not in title:

@@ -37,8 +37,9 @@ class Result:
 class Runner:
     """Runs `vlm` like a user's shell would: a cwd, a clean environment, stderr to a file."""
 
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, *, timing: bool = False) -> None:
         self.work = work
+        self.timing = timing  # assert timings (estimate vs real run); off in CI, where machines are noisy
         self.logs = work / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.count = 0

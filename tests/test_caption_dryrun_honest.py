@@ -1,15 +1,14 @@
 """caption-dir --dry-run counts every input as what it is, finds prompts over the context
 as the real run would, and estimates the run's time from one measured batch.
 
-The estimate is compared with the real run on the tiny Qwen2-VL checkpoint and on the
-shipped reference model (`models/reference`), within a factor 3 (test machines are shared
-and noisy; bench/RESULTS.md records the measured ratios).
+The cost model is tested on hand-made stage timings; how close the estimate comes to a
+real run is a measurement, not a test (timings on shared machines are noisy):
+`bench/bench_dryrun_estimate.py` prints the ratios and bench/RESULTS.md records them.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -132,48 +131,3 @@ def test_truncate_in_the_dry_run_says_what_it_lowers_and_what_still_fails(one_ph
     hopeless = invoke(*base, "-p", long_prompt(4100))  # the text alone is over: text is never cut
     context = json.loads(hopeless.stdout)["context"]
     assert context["over"] == 1 and context["lowered"] == 0
-
-
-# -- the estimate against the real run ---------------------------------------------------
-
-
-def _photos(root: Path, count: int) -> Path:
-    root.mkdir()
-    names = ["astronaut", "chelsea", "coffee", "camera"]
-    for i in range(count):
-        image = real_photo(names[i % len(names)])
-        side = 160 + 48 * i
-        image.resize((side, side * 3 // 4)).save(root / f"p{i:02d}.png")
-    return root
-
-
-def _ratio(model: Path, tmp_path: Path) -> tuple[float, dict, float]:
-    from vlmcli.captions.config import CaptionJob
-    from vlmcli.captions.dryrun import dry_run
-    from vlmcli.captions.pipeline import run
-    from vlmcli.captions.progress import NullProgress
-    from vlmcli.captions.summary import Summary
-    from vlmcli.commands import _runtime
-    from vlmcli.engine.config import EngineConfig, GenerationConfig
-    from vlmcli.sinks import OutputFormat, SinkConfig, make_sink
-
-    folder = _photos(tmp_path / "photos", 12)
-    job = CaptionJob(
-        engine=EngineConfig(model=str(model)), generation=GenerationConfig(max_tokens=8), inputs=(str(folder),), batch_size=4
-    )
-    report = dry_run(job, make_sink(OutputFormat.PARQUET, SinkConfig(output=tmp_path / "dry")), load_engine=_runtime.load_engine, progress=NullProgress())
-    assert report.estimate is not None and not (tmp_path / "dry").exists()
-    start = time.perf_counter()
-    summary = run(job, make_sink(OutputFormat.PARQUET, SinkConfig(output=tmp_path / "real")), load_engine=_runtime.load_engine, progress=NullProgress(), summary=Summary())
-    real = time.perf_counter() - start
-    assert summary.ok == 12
-    estimate = report.estimate.seconds
-    print(f"\n{model.name}: estimate {estimate:.2f} s ({report.estimate.to_dict()}) vs real {real:.2f} s: ratio {estimate / real:.2f}")
-    return estimate / real, report.estimate.to_dict(), real
-
-
-@pytest.mark.parametrize("which", ["tiny-qwen2_vl", "reference"])
-def test_estimate_is_within_3x_of_the_real_run(which, tiny_checkpoint, tmp_path):
-    model = REFERENCE if which == "reference" else tiny_checkpoint("qwen2_vl")
-    ratio, estimate, real = _ratio(model, tmp_path)
-    assert 1 / 3 <= ratio <= 3, f"estimate {estimate} vs real {real:.2f} s"
