@@ -25,13 +25,19 @@ def rows_of(folder: Path) -> list[dict]:
     return [row for p in files for row in pq.read_table(p).to_pylist()]
 
 
+def fresh(folder: Path) -> Path:
+    """An empty output folder (a kept work folder may hold a previous run's)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    return folder
+
+
 def progress_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if "images/s" in line or "ETA" in line]
 
 
 @check("1. caption-dir writes progress lines to a log and publishes shards while it runs")
 def caption_log(run: Runner, media: Media) -> str:
-    out = run.work / "out-log"
+    out = fresh(run.work / "out-log")
     result = run.vlm("caption-dir", media.mix, "-o", out, "--log-every", "1", "--flush-seconds", "1", "--max-tokens", "8")
     expect(result.code == 9, f"exit {result.code} (want 9: one broken file); stderr: {result.stderr[-400:]}")
     lines = progress_lines(result.stderr)
@@ -44,7 +50,7 @@ def caption_log(run: Runner, media: Media) -> str:
 
 @check("2. a rerun in any spelling of the folder redoes nothing and keeps one row per item")
 def resume_spelling(run: Runner, media: Media) -> str:
-    out = run.work / "out-resume"
+    out = fresh(run.work / "out-resume")
     elsewhere = run.work / "elsewhere"
     elsewhere.mkdir(exist_ok=True)
     link = run.work / "mix-link"
@@ -72,12 +78,13 @@ def resume_spelling(run: Runner, media: Media) -> str:
 
 @check("3. caption-dir --dry-run counts every input and estimates from a measured batch (within 2x with --timing)")
 def dry_run_estimate(run: Runner, media: Media) -> str:
-    dry = run.vlm("caption-dir", media.mix, "-o", run.work / "out-dry", "--dry-run", "--json", "--max-tokens", "8")
+    out = fresh(run.work / "out-dry")
+    dry = run.vlm("caption-dir", media.mix, "-o", out, "--dry-run", "--json", "--max-tokens", "8")
     expect(dry.code == 0, f"dry run exit {dry.code}: {dry.stderr[-300:]}")
     plan = dry.json_lines()[-1]
     text = json.dumps(plan)
     expect("null" not in json.dumps(plan.get("visual_tokens")), f"visual_tokens is null: {text[:300]}")
-    real = run.vlm("caption-dir", media.mix, "-o", run.work / "out-dry", "--max-tokens", "8", "--json")
+    real = run.vlm("caption-dir", media.mix, "-o", out, "--max-tokens", "8", "--json")
     expect(real.code == 9, f"real run exit {real.code}")
     estimate = float(plan["estimate"]["seconds"])
     spent = real.seconds
@@ -191,7 +198,7 @@ def non_utf8(run: Runner, media: Media) -> str:
     obj = json.loads(result.stdout.decode("utf-8"))
     image = obj["images"][0]
     expect(base64.b64decode(image["path_bytes"]) == media.non_utf8, f"path_bytes {image.get('path_bytes')}")
-    out = run.work / "out-bytes"
+    out = fresh(run.work / "out-bytes")
     run.vlm("caption-dir", media.mix, "-o", out, "--max-tokens", "4")
     rows = [r for r in rows_of(out) if r.get("path_bytes")]
     expect(len(rows) == 1 and rows[0]["path_bytes"] == media.non_utf8, "caption-dir row lacks path_bytes")
@@ -213,7 +220,7 @@ def models_llava(run: Runner, media: Media) -> str:
 
 @check("13. --format txt with chelsea.png and chelsea.jpg in one folder captions both")
 def txt_pair(run: Runner, media: Media) -> str:
-    folder = run.work / "pair-copy"
+    folder = fresh(run.work / "pair-copy")
     shutil.copytree(media.pair, folder, dirs_exist_ok=True)
     result = run.vlm("caption-dir", folder, "--format", "txt", "--txt-name", "filename", "--max-tokens", "4")
     expect(result.code == 0, f"exit {result.code}: {result.stderr[-300:]}")
