@@ -49,8 +49,8 @@ def photos(short_side: int, *, tint: bool = True) -> tuple[np.ndarray, ...]:
 
     tint: give each grey photo a colour wash; False keeps them grey (R = G = B).
     """
-    import cv2
     import skimage.data
+    from PIL import Image
 
     out = []
     for k, name in enumerate(_COLOUR + _GREY):
@@ -65,7 +65,7 @@ def photos(short_side: int, *, tint: bool = True) -> tuple[np.ndarray, ...]:
             img = (img[..., :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
         scale = short_side / min(img.shape[:2])
         size = (max(1, round(img.shape[1] * scale)), max(1, round(img.shape[0] * scale)))
-        out.append(cv2.resize(np.ascontiguousarray(img), size, interpolation=cv2.INTER_AREA))
+        out.append(np.asarray(Image.fromarray(np.ascontiguousarray(img)).resize(size, Image.BOX)))
     return tuple(out)
 
 
@@ -85,8 +85,9 @@ def shot_lengths(*, seconds: float, fps: float, min_s: float, max_s: float, seed
 def render_shot(photo: np.ndarray, n: int, *, width: int, height: int,
                 rng: np.random.Generator) -> Iterator[np.ndarray]:
     """n frames (height, width, 3) uint8 of a view that pans and zooms across `photo`."""
-    import cv2
+    from PIL import Image
 
+    source = Image.fromarray(photo)
     ph, pw = photo.shape[:2]
     aspect = width / height
     def window() -> tuple[float, float, float]:  # (centre x, centre y, view height)
@@ -98,10 +99,8 @@ def render_shot(photo: np.ndarray, n: int, *, width: int, height: int,
         a = f / max(1, n - 1)
         cx, cy, vh = x0 + a * (x1 - x0), y0 + a * (y1 - y0), h0 + a * (h1 - h0)
         s = vh / height  # photo pixels per output pixel
-        m = np.array([[s, 0.0, cx - s * width / 2], [0.0, s, cy - s * height / 2]])  # out -> photo
-        yield cv2.warpAffine(photo, m, (width, height),
-                             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                             borderMode=cv2.BORDER_REFLECT)
+        out_to_photo = (s, 0.0, cx - s * width / 2, 0.0, s, cy - s * height / 2)  # affine, output -> photo
+        yield np.asarray(source.transform((width, height), Image.AFFINE, out_to_photo, resample=Image.BILINEAR))
 
 
 def write_shot_video(
