@@ -41,6 +41,10 @@ EXPECTED_PROMPTS = {  # the real hub templates render ONE_IMAGE like this
     "llava": "USER: <image>\nWhat is this? ASSISTANT:",
     "llava_next": "[INST] <image>\nWhat is this? [/INST]",
     "llava_onevision": "<|im_start|>user <image>\nWhat is this?<|im_end|><|im_start|>assistant\n",
+    "internvl": "<|im_start|>user\n<IMG_CONTEXT>\nWhat is this?<|im_end|>\n<|im_start|>assistant\n",
+    "idefics2": "User:<image>What is this?<end_of_utterance>\nAssistant:",
+    "llava_next_video": "USER: <image>\nWhat is this? ASSISTANT:",
+    "mistral3": "<s>[INST][IMG]What is this?[/INST]",
 }
 
 

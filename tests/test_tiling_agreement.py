@@ -342,3 +342,183 @@ def test_policy_through_native_knobs(hf, tokenizer, policy):
     for width, height in sizes[:5]:
         plan = plan_qwen(QwenSpec(), qwen_policy, width=width, height=height)
         assert plan.visual_tokens * 4 == qwen.get_number_of_image_patches(height, width), (width, height)
+
+
+# --- InternVL: dynamic tiles + thumbnail ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [ResolutionPolicy(), ResolutionPolicy(max_tiles=3), ResolutionPolicy(max_pixels=5 * 64 * 64),
+     ResolutionPolicy(min_pixels=4 * 64 * 64), ResolutionPolicy(min_pixels=2 * 64 * 64, max_tiles=3),
+     ResolutionPolicy(min_pixels=20 * 64 * 64)],
+    ids=["native", "tiles3", "pixels5", "floor4", "floor2-tiles3", "floor20"],
+)  # fmt: skip
+def test_internvl_plan_matches_image_processor(hf, policy):
+    """plan_internvl's grid, tiles and resize equal GotOcr2ImageProcessor's crop (the
+    knobs from internvl_patch_bounds passed as the InternVL processor passes them)."""
+    from transformers import GotOcr2ImageProcessor
+    from transformers.models.got_ocr2.image_processing_got_ocr2 import get_optimal_tiled_canvas
+
+    from vlmcli.tiling.internvl import InternVLSpec, internvl_grid, internvl_patch_bounds, plan_internvl
+
+    spec = InternVLSpec(tile=64, image_seq_length=16, min_patches=1, max_patches=6)
+    processor = GotOcr2ImageProcessor(size={"height": 64, "width": 64}, min_patches=1, max_patches=6)
+    least, most = internvl_patch_bounds(spec, policy)
+    for width, height in SIZES:
+        plan = plan_internvl(spec, policy, width=width, height=height)
+        out = processor(
+            images=[_blank(width, height)], crop_to_patches=True, min_patches=least, max_patches=most,
+            return_tensors="pt", **CHANNELS_LAST,
+        )  # fmt: skip
+        assert plan.tiles == int(out["num_patches"][0]) == out["pixel_values"].shape[0], (width, height)
+        assert plan.visual_tokens == plan.tiles * 16
+        cols, rows = get_optimal_tiled_canvas((height, width), (64, 64), least, most)
+        assert internvl_grid(width=width, height=height, tile=64, min_patches=least, max_patches=most) == (cols, rows)
+        assert plan.grid == (rows, cols) and plan.resized == (cols * 64, rows * 64)
+        if policy.max_tiles is not None or policy.max_pixels is not None:
+            assert rows * cols <= policy.tile_cap(64)
+        if policy.min_pixels is not None and policy.max_tiles is None:
+            assert rows * cols >= policy.min_tiles(64)
+
+
+# --- Idefics2 ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        ResolutionPolicy(),
+        ResolutionPolicy(max_tiles=3),
+        ResolutionPolicy(max_pixels=6 * 64 * 64),
+        ResolutionPolicy(max_pixels=1500),
+        ResolutionPolicy(min_pixels=2 * 64 * 64),
+    ],
+    ids=["native", "tiles3", "pixels6", "pixels1500", "floor2"],
+)
+@pytest.mark.parametrize("splitting", [True, False])
+def test_idefics2_views_match_image_processor(hf, policy, splitting):
+    """Every view's real (masked) size and the view count equal `plan_idefics2`'s, with the
+    knobs `idefics2_settings` picks fed to the real processor."""
+    from transformers import Idefics2ImageProcessor
+
+    from vlmcli.tiling.idefics2 import Idefics2Spec, idefics2_settings, idefics2_views, plan_idefics2
+
+    spec = Idefics2Spec(longest_edge=64, shortest_edge=24, image_seq_len=8, do_image_splitting=splitting, patch_size=8)
+    processor = Idefics2ImageProcessor(size={"shortest_edge": 24, "longest_edge": 64}, do_image_splitting=splitting)
+    for width, height in [(w, h) for w, h in SIZES if min(w, h) >= 2]:
+        settings = idefics2_settings(spec, policy, [(width, height)])
+        out = processor(
+            images=[_blank(width, height)],
+            size=settings.size(),
+            do_image_splitting=settings.do_image_splitting,
+            return_tensors="pt",
+            **CHANNELS_LAST,
+        )
+        mask = out["pixel_attention_mask"][0].bool()  # (views, H, W)
+        fed = [(int(m[0].sum()), int(m[:, 0].sum())) for m in mask]
+        expected = idefics2_views(
+            width=width,
+            height=height,
+            split=settings.do_image_splitting,
+            shortest_edge=settings.shortest_edge,
+            longest_edge=settings.longest_edge,
+        )
+        assert fed == expected, (width, height, policy)
+        plan = plan_idefics2(spec, policy, width=width, height=height)
+        assert plan.tiles == len(fed) and plan.visual_tokens == 8 * len(fed), (width, height, policy)
+        if policy.max_pixels is not None:
+            crops = fed[:4] if settings.do_image_splitting else fed
+            assert sum(w * h for w, h in crops) <= max(policy.max_pixels, 4 * 8 * 8), (width, height, policy)
+
+
+# --- LLaVA-NeXT-Video ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [ResolutionPolicy(), ResolutionPolicy(max_tiles=2), ResolutionPolicy(max_pixels=3 * 28 * 28),
+     ResolutionPolicy(min_pixels=6 * 28 * 28)],
+    ids=["native", "tiles2", "pixels3", "floor6"],
+)
+def test_llava_next_video_images_and_frames_match_processor(hf, tokenizer, policy):
+    """`<image>` tokens under the policy's pinpoints and `<video>` tokens per frame, as the real
+    LlavaNextVideoProcessor writes them."""
+    from transformers import LlavaNextVideoProcessor, LlavaNextVideoVideoProcessor
+
+    from vlmcli.tiling.llava_next_video import (
+        LlavaNextVideoSpec,
+        llava_next_video_frame_tokens,
+        plan_llava_next_video,
+    )
+
+    tile, patch = 28, 7
+    spec = LlavaNextVideoSpec(image_size=tile, patch_size=patch, image_grid_pinpoints=pinpoints_for(4, tile),
+                              frame_size=(tile, tile))
+    pinpoints = [list(p) for p in anyres_pinpoints(spec, policy)]
+    crop = {"height": tile, "width": tile}
+    processor = LlavaNextVideoProcessor(
+        image_processor=hf.LlavaNextImageProcessor(size={"shortest_edge": tile}, crop_size=crop,
+                                                   image_grid_pinpoints=pinpoints),
+        video_processor=LlavaNextVideoVideoProcessor(size={"shortest_edge": tile}, crop_size=crop),
+        tokenizer=tokenizer, patch_size=patch, vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+    )
+    for width, height in SIZES[:12] + [(5000, 200), (5000, 1)]:
+        out = processor(images=[_blank(width, height)], text="hi <image>", images_kwargs=CHANNELS_LAST)
+        plan = plan_llava_next_video(spec, policy, width=width, height=height)
+        assert int((out["input_ids"][0] == 1).sum()) == plan.visual_tokens, (width, height, policy)
+    frames = np.zeros((3, 40, 64, 3), dtype=np.uint8)  # (T, H, W, C)
+    out = processor(videos=[frames], text="hi <video>", return_tensors="np")
+    assert (out["input_ids"][0] == 2).sum() == 3 * llava_next_video_frame_tokens(spec) == 3 * 4
+    assert out["pixel_values_videos"].shape[-2:] == spec.frame_size
+
+
+# --- Mistral 3: Pixtral variable resolution -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [ResolutionPolicy(), ResolutionPolicy(max_tiles=1), ResolutionPolicy(max_pixels=5000),
+     ResolutionPolicy(max_pixels=800), ResolutionPolicy(min_pixels=20_000),
+     ResolutionPolicy(min_pixels=8000, max_pixels=30_000), ResolutionPolicy(min_pixels=40_000, max_tiles=1)],
+    ids=["native", "tiles1", "pixels5000", "pixels800", "floor20000", "floor8000-pixels30000", "floor40000-tiles1"],
+)  # fmt: skip
+def test_mistral3_plan_matches_image_processor(hf, policy):
+    """plan_mistral3's canvas and tokens equal PixtralImageProcessor's `image_sizes` with the
+    planned `longest_edge` (as the Pixtral processor calls it: patch = patch x merge); where a
+    floor upscales, the processor is given the image vlmcli upscales first."""
+    from transformers import PixtralImageProcessor
+
+    from vlmcli.errors import ConfigError
+    from vlmcli.tiling.mistral3 import Mistral3Spec, mistral3_edge, pixtral_content_size, plan_mistral3
+
+    spec = Mistral3Spec(longest_edge=112, patch_size=7, spatial_merge_size=2, max_edge=224)  # 14-px cells
+    processor = PixtralImageProcessor(size={"longest_edge": 112}, patch_size={"height": 14, "width": 14})
+    checked = 0
+    for width, height in SIZES:
+        try:
+            plan = plan_mistral3(spec, policy, width=width, height=height)
+        except ConfigError as error:
+            assert "too thin" in str(error) or "below one" in str(error), (width, height)
+            continue
+        edge = mistral3_edge(spec, policy, width=width, height=height)
+        image = _blank(width, height)
+        if edge > max(width, height):  # a floor's upscale (vlmcli's own, before the processor)
+            w, h = pixtral_content_size(width=width, height=height, edge=edge)
+            image = np.array(Image.fromarray(image).resize((w, h)))
+        out = processor(images=[image], size={"longest_edge": edge}, return_tensors="pt", **CHANNELS_LAST)
+        canvas_h, canvas_w = (int(v) for v in out["image_sizes"][0])
+        assert plan.resized == (canvas_w, canvas_h), (width, height, edge)
+        assert plan.visual_tokens == (canvas_h // 14) * (canvas_w // 14)
+        native = plan_mistral3(spec, ResolutionPolicy(), width=width, height=height)
+        if policy.min_pixels is None:
+            assert plan.visual_tokens <= native.visual_tokens  # caps never raise the cost
+        if policy.max_tiles is not None:
+            assert canvas_w * canvas_h <= policy.max_tiles * 224 * 224, (width, height)
+        if policy.max_pixels is not None:
+            assert canvas_w * canvas_h <= policy.max_pixels, (width, height)
+        if policy.min_pixels is not None and canvas_w * canvas_h < policy.min_pixels:
+            assert edge >= 224 or policy.max_pixels or policy.max_tiles, (width, height)  # the tower or a cap stops it
+        checked += 1
+    assert checked >= 20

@@ -8,6 +8,10 @@ same for every family; each family module turns them into its native knobs:
     Idefics3/SmolVLM  size.longest_edge (+ image splitting)  `idefics3.idefics3_longest_edge`
     LLaVA-NeXT / OV   image_grid_pinpoints (anyres)          `llava.anyres_pinpoints`
     LLaVA 1.5         none: vlmcli's own grid + thumbnail    `llava.plan_llava15`
+    LLaVA-NeXT-Video  as LLaVA-NeXT (frames: fixed size)     `llava_next_video.plan_llava_next_video`
+    InternVL          min_patches / max_patches (448 tiles)  `internvl.plan_internvl`
+    Idefics2          longest/shortest_edge + splitting      `idefics2.plan_idefics2`
+    Mistral 3         size.longest_edge (Pixtral)            `mistral3.plan_mistral3`
 
 A tiled family's "tile" is its vision encoder's square input (LLaVA: the crop size, e.g.
 336; Idefics3: `max_image_size.longest_edge`, e.g. 364 or 512). Qwen has no tiles; for it
