@@ -10,8 +10,8 @@ without the processor's replacement offsets, and video as frames.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +24,14 @@ from vlmcli.engine.loader import load_planner
 from vlmcli.engine.video_input import VideoInput
 from vlmcli.errors import ConfigError
 from vlmcli.testing import sample_photos
+from vlmcli.testing.reference import new_tokens_until_eos
 from vlmcli.tiling import ResolutionPolicy
-from vlmcli.tiling.idefics2 import Idefics2Spec, idefics2_prompt_tokens, idefics2_settings, plan_idefics2
+from vlmcli.tiling.idefics2 import (
+    Idefics2Spec,
+    idefics2_prompt_tokens,
+    idefics2_settings,
+    plan_idefics2,
+)
 
 FAMILY = "idefics2"
 SEQ = 8  # the tiny checkpoint's perceiver latents
@@ -155,15 +161,7 @@ def generate_with(engine: Engine, requests: list[Request], settings, *, new_toke
         processor.image_processor.do_image_splitting = saved
     with torch.inference_mode():
         out = model.generate(**inputs, do_sample=False, max_new_tokens=new_tokens)
-    rows = []
-    for row in out[:, inputs["input_ids"].shape[1] :].tolist():
-        kept = []
-        for token in row:
-            kept.append(token)
-            if token in engine.token_ids.eos:
-                break
-        rows.append(kept)
-    return rows
+    return new_tokens_until_eos(out, prompt_length=inputs["input_ids"].shape[1], eos=engine.token_ids.eos)
 
 
 def test_cache_hit_gives_the_same_answer(engine, photos):

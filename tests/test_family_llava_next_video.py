@@ -25,6 +25,7 @@ from vlmcli.reduction.compress import parse_compress
 from vlmcli.reduction.reducer import TokenReduction
 from vlmcli.reduction.temporal import parse_temporal_pool
 from vlmcli.testing import sample_photos
+from vlmcli.testing.reference import new_tokens_until_eos
 from vlmcli.tiling import ResolutionPolicy
 from vlmcli.tiling.llava_next_video import (
     LlavaNextVideoSpec,
@@ -69,15 +70,7 @@ def reference(engine: Engine, requests: list[Request]) -> list[list[int]]:
     )
     with torch.inference_mode():
         out = engine.adapter.model.generate(**inputs, do_sample=False, max_new_tokens=NEW_TOKENS)
-    rows = []
-    for row in out[:, inputs["input_ids"].shape[1] :].tolist():
-        kept = []
-        for token in row:
-            kept.append(token)
-            if token in engine.token_ids.eos:
-                break
-        rows.append(kept)
-    return rows
+    return new_tokens_until_eos(out, prompt_length=inputs["input_ids"].shape[1], eos=engine.token_ids.eos)
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
+    import torch
+
     from vlmcli.engine import Engine, Request
 
 
@@ -33,12 +37,17 @@ def hf_greedy(engine: "Engine", requests: "list[Request]", *, new_tokens: int) -
     }
     with torch.inference_mode():
         out = model.generate(**inputs, do_sample=False, max_new_tokens=new_tokens)  # (B, P + N)
+    return new_tokens_until_eos(out, prompt_length=inputs["input_ids"].shape[1], eos=engine.token_ids.eos)
+
+
+def new_tokens_until_eos(out: "torch.Tensor", *, prompt_length: int, eos: "Collection[int]") -> list[list[int]]:
+    """`generate`'s rows (B, P + N) without the prompt, each cut after its first EOS (kept)."""
     rows = []
-    for row in out[:, inputs["input_ids"].shape[1] :].tolist():
+    for row in out[:, prompt_length:].tolist():
         kept = []
         for token in row:
             kept.append(token)
-            if token in engine.token_ids.eos:
+            if token in eos:
                 break
         rows.append(kept)
     return rows

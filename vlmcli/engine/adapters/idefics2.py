@@ -179,17 +179,4 @@ class Idefics2Adapter(Idefics3Adapter):
             tiles[row : row + k, :, :h, :w] = v
             masks[row : row + k, :h, :w] = self._tile_mask(image.inputs)
             row += k
-        tiles, masks = tiles.to(self.model.device, self.vision_dtype), masks.to(self.model.device)
-        step = self.tiles_per_call or len(tiles)
-        chunks = []
-        for start in range(0, len(tiles), step):
-            out = self.model.model.get_image_features(
-                pixel_values=tiles[None, start : start + step],  # (1, c, 3, H, W)
-                pixel_attention_mask=masks[None, start : start + step],  # (1, c, H, W)
-                return_dict=True,
-            )
-            chunks.append(out.pooler_output[0])  # (c * seq, D)
-        features = torch.cat(chunks)  # (S * seq, D)
-        per_view = features.shape[0] // len(tiles)
-        counts = [im.inputs["pixel_values"].shape[0] * per_view for im in images]
-        return [{"embeds": f} for f in features.split(counts)]
+        return self._encode_tiles(tiles, masks, images)

@@ -184,6 +184,13 @@ class Idefics3Adapter(Adapter):
 
         tiles = torch.cat([im.inputs["pixel_values"] for im in images])  # (S, 3, H, W)
         masks = torch.cat([self._tile_mask(im.inputs) for im in images])  # (S, H, W)
+        return self._encode_tiles(tiles, masks, images)
+
+    def _encode_tiles(self, tiles: "torch.Tensor", masks: "torch.Tensor", images: list[PreparedImage]) -> list[Features]:
+        """Tiles (S, 3, H, W) with pixel masks (S, H, W) through the tower, `tiles_per_call` at a
+        time; one (k * seq, D) per image, k its tiles. Idefics2 shares this after padding its views."""
+        import torch
+
         tiles, masks = tiles.to(self.model.device, self.vision_dtype), masks.to(self.model.device)
         step = self.tiles_per_call or len(tiles)
         chunks = []
