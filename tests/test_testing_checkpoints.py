@@ -45,6 +45,10 @@ EXPECTED_PROMPTS = {  # the real hub templates render ONE_IMAGE like this
     "idefics2": "User:<image>What is this?<end_of_utterance>\nAssistant:",
     "llava_next_video": "USER: <image>\nWhat is this? ASSISTANT:",
     "mistral3": "<s>[INST][IMG]What is this?[/INST]",
+    "lfm2_vl": "<|startoftext|><|im_start|>user\n<image>What is this?<|im_end|>\n<|im_start|>assistant\n",
+    "qwen3_5": _QWEN3_PROMPT + "<think>\n",
+    "glm4v": "[gMASK]<sop><|user|>\n<|begin_of_image|><|image|><|end_of_image|>What is this?<|assistant|>\n",
+    "gemma3": "<bos><start_of_turn>user\n<start_of_image>What is this?<end_of_turn>\n<start_of_turn>model\n",
 }
 
 
@@ -110,7 +114,10 @@ def test_ids_agree_across_config_tokenizer_and_generation(loaded: Loaded) -> Non
     text_config = loaded.model.config.get_text_config()
     assert tokenizer.padding_side == "left"
     assert text_config.vocab_size >= len(tokenizer)
-    assert tokenizer.convert_ids_to_tokens(_image_token_id(loaded.model)) == loaded.processor.image_token
+    # Gemma 3's processor.image_token is the <start_of_image> the template writes; the
+    # features replace the soft token it expands to (tokenizer.image_token)
+    placeholder = tokenizer.image_token if loaded.family == "gemma3" else loaded.processor.image_token
+    assert tokenizer.convert_ids_to_tokens(_image_token_id(loaded.model)) == placeholder
     assert tokenizer.eos_token_id in _eos_ids(loaded.model)
     assert text_config.eos_token_id == tokenizer.eos_token_id
     assert loaded.model.generation_config.pad_token_id == tokenizer.pad_token_id == text_config.pad_token_id

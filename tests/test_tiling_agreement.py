@@ -522,3 +522,184 @@ def test_mistral3_plan_matches_image_processor(hf, policy):
             assert edge >= 224 or policy.max_pixels or policy.max_tiles, (width, height)  # the tower or a cap stops it
         checked += 1
     assert checked >= 20
+
+
+# --- Qwen3.5 ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [ResolutionPolicy(), ResolutionPolicy(max_tiles=1), ResolutionPolicy(max_pixels=20_000),
+     ResolutionPolicy(min_pixels=100_000), ResolutionPolicy(min_pixels=20_000, max_pixels=50_000)],
+    ids=["native", "tiles1", "pixels20000", "floor100000", "floor20000-pixels50000"],
+)  # fmt: skip
+def test_qwen3_5_plan_matches_image_processor(hf, policy):
+    """plan_qwen3_5's size and tokens equal the image processor Qwen3.5 checkpoints load
+    (Qwen3VLProcessor's Qwen2VLImageProcessor, 16-px patches) given the planned bounds."""
+    from vlmcli.tiling.qwen3_5 import Qwen3_5Spec, plan_qwen3_5
+
+    spec = Qwen3_5Spec(patch_size=16, merge_size=2, min_pixels=4 * 32 * 32, max_pixels=32 * 32 * 32)
+    low, high = qwen_pixel_bounds(spec, policy)
+    processor = hf.Qwen2VLImageProcessor(
+        size={"shortest_edge": low, "longest_edge": high}, patch_size=16, temporal_patch_size=2, merge_size=2
+    )
+    checked = 0
+    for width, height in SIZES:
+        try:
+            plan = plan_qwen3_5(spec, policy, width=width, height=height)
+        except InputError:  # too elongated: the processor refuses it too
+            assert max(width, height) / min(width, height) > 200, (width, height)
+            continue
+        assert plan.visual_tokens * 4 == processor.get_number_of_image_patches(height, width), (width, height)
+        if width * height <= 2_000_000:
+            out = processor(images=[_blank(width, height)], **CHANNELS_LAST)
+            t, h, w = (int(v) for v in out["image_grid_thw"][0])
+            assert plan.resized == (w * 16, h * 16) and plan.visual_tokens == t * h * w // 4, (width, height)
+        native = plan_qwen3_5(spec, ResolutionPolicy(), width=width, height=height)
+        if policy.min_pixels is None:
+            assert plan.visual_tokens <= native.visual_tokens  # caps never raise the cost
+        checked += 1
+    assert checked >= 10
+
+
+# --- LFM2-VL: single view or tiles + thumbnail ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [ResolutionPolicy(), ResolutionPolicy(max_tiles=1), ResolutionPolicy(max_tiles=2),
+     ResolutionPolicy(max_pixels=10_000), ResolutionPolicy(max_pixels=5000), ResolutionPolicy(max_pixels=2000),
+     ResolutionPolicy(min_pixels=1500), ResolutionPolicy(min_pixels=20_000),
+     ResolutionPolicy(min_pixels=20_000, max_tiles=2)],
+    ids=["native", "tiles1", "tiles2", "pixels10000", "pixels5000", "pixels2000", "floor1500", "floor20000",
+         "floor20000-tiles2"],
+)  # fmt: skip
+def test_lfm2_vl_plan_matches_image_processor(hf, policy):
+    """plan_lfm2_vl's grid, views and tokens equal Lfm2VlImageProcessor's output (rows of
+    `spatial_shapes`, `image_rows`/`image_cols`) given the knobs `lfm2_vl_settings` picks."""
+    from transformers import Lfm2VlImageProcessor
+
+    from vlmcli.errors import ConfigError
+    from vlmcli.tiling.lfm2_vl import Lfm2VlSpec, lfm2_vl_settings, plan_lfm2_vl
+
+    spec = Lfm2VlSpec(encoder_patch_size=8, downsample_factor=2, tile_size=64, min_tiles=2, max_tiles=4,
+                      min_image_tokens=4, max_image_tokens=16)  # fmt: skip
+    processor = Lfm2VlImageProcessor(encoder_patch_size=8, downsample_factor=2, tile_size=64, min_tiles=2,
+                                     max_tiles=4, min_image_tokens=4, max_image_tokens=16)  # fmt: skip
+    knobs = lfm2_vl_settings(spec, policy)
+    kwargs = {name: getattr(knobs, name) for name in ("do_image_splitting", "min_tiles", "max_tiles",
+              "min_image_tokens", "max_image_tokens", "max_pixels_tolerance")}  # fmt: skip
+    checked = 0
+    for width, height in SIZES:
+        try:
+            plan = plan_lfm2_vl(spec, policy, width=width, height=height)
+        except ConfigError as error:
+            assert "too thin" in str(error) or "thumbnail" in str(error), (width, height)
+            continue
+        out = processor(images=[_blank(width, height)], return_row_col_info=True, return_tensors="pt",
+                        **kwargs, **CHANNELS_LAST)  # fmt: skip
+        shapes = out["spatial_shapes"].tolist()
+        tokens = sum((h // 2) * (w // 2) for h, w in shapes)
+        assert plan.visual_tokens == tokens, (width, height, shapes)
+        assert plan.tiles == len(shapes) and plan.grid == (out["image_rows"][0], out["image_cols"][0]), (width, height)
+        if plan.tiles == 1:
+            assert plan.resized == (shapes[0][1] * 8, shapes[0][0] * 8)
+        try:
+            native = plan_lfm2_vl(spec, ResolutionPolicy(), width=width, height=height)
+        except ConfigError:  # a thumbnail the processor cannot pad, which a single view avoids
+            native = None
+        if policy.min_pixels is None and native is not None:
+            assert plan.visual_tokens <= native.visual_tokens  # caps never raise the cost
+        rows, cols = plan.grid
+        canvas = plan.resized[0] * plan.resized[1]
+        if policy.max_tiles is not None:
+            assert rows * cols <= policy.max_tiles
+        if policy.max_pixels is not None and rows * cols == 1:
+            assert canvas <= policy.max_pixels or min(plan.resized) == 16, (width, height, plan.resized)
+        if policy.min_pixels is not None and policy.max_tiles is None:
+            assert canvas >= policy.min_pixels or plan.visual_tokens * 256 >= policy.min_pixels, (width, height)
+        checked += 1
+    assert checked >= 20
+
+
+# --- GLM-4.1V / 4.5V: Qwen-like patches, GLM's smart_resize over 2 frames ------------------
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [ResolutionPolicy(), ResolutionPolicy(max_tiles=1), ResolutionPolicy(max_pixels=20_000),
+     ResolutionPolicy(min_pixels=100_000), ResolutionPolicy(min_pixels=20_000, max_pixels=50_000)],
+    ids=["native", "tiles1", "pixels20000", "floor100000", "floor20000-pixels50000"],
+)  # fmt: skip
+def test_glm4v_plan_matches_image_processor(hf, policy):
+    """plan_glm4v's size and tokens equal Glm4vImageProcessor's given the planned `size` bounds
+    (which count both frames of an image), tiny sides scaled up to one cell included."""
+    from transformers import Glm4vImageProcessor
+
+    from vlmcli.tiling.glm4v import Glm4vSpec, glm4v_size, plan_glm4v
+
+    spec = Glm4vSpec(patch_size=14, merge_size=2, temporal_patch_size=2,
+                     shortest_edge=2 * 4 * 28 * 28, longest_edge=2 * 32 * 28 * 28)  # fmt: skip
+    low, high = glm4v_size(spec, policy)
+    processor = Glm4vImageProcessor(
+        size={"shortest_edge": low, "longest_edge": high}, patch_size=14, temporal_patch_size=2, merge_size=2
+    )
+    checked = 0
+    for width, height in SIZES:
+        try:
+            plan = plan_glm4v(spec, policy, width=width, height=height)
+        except InputError:  # too elongated: the processor refuses it too
+            with pytest.raises(ValueError):
+                processor.get_number_of_image_patches(height, width, {})
+            continue
+        assert plan.visual_tokens * 4 == processor.get_number_of_image_patches(height, width, {}), (width, height)
+        if width * height <= 2_000_000:
+            out = processor(images=[_blank(width, height)], **CHANNELS_LAST)
+            t, h, w = (int(v) for v in out["image_grid_thw"][0])
+            assert plan.resized == (w * 14, h * 14) and plan.visual_tokens == t * h * w // 4, (width, height)
+        native = plan_glm4v(spec, ResolutionPolicy(), width=width, height=height)
+        if policy.min_pixels is None:
+            assert plan.visual_tokens <= native.visual_tokens  # caps never raise the cost
+        if policy.max_pixels is not None and policy.min_pixels is None:
+            assert plan.resized[0] * plan.resized[1] <= max(policy.max_pixels, 28 * 28) or min(plan.resized) == 28
+        checked += 1
+    assert checked >= 10
+
+
+@pytest.mark.parametrize("pan_and_scan", [False, True], ids=["default", "pan-and-scan"])
+@pytest.mark.parametrize(
+    "policy",
+    [ResolutionPolicy(), ResolutionPolicy(max_tiles=1), ResolutionPolicy(max_tiles=2), ResolutionPolicy(max_pixels=3 * 32 * 32),
+     ResolutionPolicy(min_pixels=5 * 32 * 32), ResolutionPolicy(min_pixels=5 * 32 * 32, max_tiles=3)],
+    ids=["native", "tiles1", "tiles2", "pixels3views", "floor5views", "floor5views-tiles3"],
+)  # fmt: skip
+def test_gemma3_plan_matches_image_processor(hf, policy, pan_and_scan):
+    """plan_gemma3's views and tokens equal Gemma3ImageProcessor's rows of `pixel_values` and
+    `num_crops` given the planned pan-and-scan knobs (32-px views, 16-px minimum crops)."""
+    import transformers
+
+    from vlmcli.tiling.gemma3 import Gemma3Spec, gemma3_pan_and_scan, plan_gemma3
+
+    spec = Gemma3Spec(image_size=32, image_seq_length=4, do_pan_and_scan=pan_and_scan, min_crop_size=16, max_num_crops=4)
+    processor = transformers.Gemma3ImageProcessor(size={"height": 32, "width": 32})
+    knobs = gemma3_pan_and_scan(spec, policy)
+    kwargs = {
+        "do_pan_and_scan": knobs.enabled, "pan_and_scan_min_crop_size": spec.min_crop_size,
+        "pan_and_scan_max_num_crops": knobs.max_num_crops,
+        "pan_and_scan_min_ratio_to_activate": knobs.min_ratio_to_activate,
+    }  # fmt: skip
+    cropped = 0
+    for width, height in SIZES:
+        plan = plan_gemma3(spec, policy, width=width, height=height)
+        out = processor(images=[_blank(width, height)], return_tensors="pt", **kwargs, **CHANNELS_LAST)
+        crops = int(out["num_crops"][0]) if knobs.enabled else 0
+        assert plan.tiles == 1 + crops == out["pixel_values"].shape[0], (width, height)
+        assert plan.visual_tokens == plan.tiles * 4 and plan.resized == (32, 32)
+        assert plan.grid[0] * plan.grid[1] == max(crops, 1)
+        native = plan_gemma3(spec, ResolutionPolicy(), width=width, height=height)
+        if policy.min_pixels is None:
+            assert plan.visual_tokens <= native.visual_tokens  # caps never raise the cost
+        if policy.max_tiles is not None:
+            assert crops <= policy.max_tiles
+        cropped += crops > 0
+    assert cropped > 0 or not knobs.enabled

@@ -12,6 +12,10 @@ same for every family; each family module turns them into its native knobs:
     InternVL          min_patches / max_patches (448 tiles)  `internvl.plan_internvl`
     Idefics2          longest/shortest_edge + splitting      `idefics2.plan_idefics2`
     Mistral 3         size.longest_edge (Pixtral)            `mistral3.plan_mistral3`
+    Qwen3.5           as Qwen3-VL                            `qwen3_5.plan_qwen3_5`
+    GLM-4.xV          size shortest/longest_edge (2 frames)  `glm4v.plan_glm4v`
+    LFM2-VL           min/max_image_tokens, 512-px tiles     `lfm2_vl.plan_lfm2_vl`
+    Gemma 3           pan-and-scan crops (896-px views)      `gemma3.plan_gemma3`
 
 A tiled family's "tile" is its vision encoder's square input (LLaVA: the crop size, e.g.
 336; Idefics3: `max_image_size.longest_edge`, e.g. 364 or 512). Qwen has no tiles; for it
