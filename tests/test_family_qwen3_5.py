@@ -1,8 +1,9 @@
-"""Qwen3.5 (`qwen3_5`): Qwen3-VL's vision side and MRoPE in front of a hybrid decoder whose
-Gated DeltaNet (linear-attention) layers cache a convolution state and a recurrent state, not
-keys and values. Checks that the engine's cache carries both kinds of layer state over a longer
-decode, alone and left-padded in a batch, under resolution policies and for native video;
-the chat template's thinking prompt; caps and the floor; `vlm ask` end to end.
+"""Qwen3.5 (`qwen3_5`, and `qwen3_5_moe` with sparse-expert MLPs): Qwen3-VL's vision side and
+MRoPE in front of a hybrid decoder whose Gated DeltaNet (linear-attention) layers cache a
+convolution state and a recurrent state, not keys and values. Checks that the engine's cache
+carries both kinds of layer state over a longer decode, alone and left-padded in a batch,
+under resolution policies and for native video; the chat template's thinking prompt; caps
+and the floor; `vlm ask` end to end.
 
 Parity alone and batched at the default resolution, dry-run token counts and planner
 agreement are in the registry-parametrised tests (test_engine_parity,
@@ -30,14 +31,20 @@ from vlmcli.testing.reference import hf_greedy, new_tokens_until_eos
 from vlmcli.tiling import ResolutionPolicy
 from vlmcli.tiling.qwen3_5 import Qwen3_5Spec, plan_qwen3_5
 
-FAMILY = "qwen3_5"
+MODEL_TYPES = ("qwen3_5", "qwen3_5_moe")  # the MoE variant: same model, sparse-expert MLPs
 PIXELS_PER_TOKEN = 32 * 32  # 16-px patches merged 2x2
 CHELSEA = Image.fromarray(skimage.data.chelsea())  # 451x300
 
 
-def engine_for(tiny_checkpoint, policy: ResolutionPolicy | None = None) -> Engine:
+@pytest.fixture(params=MODEL_TYPES)
+def folder(request, tiny_checkpoint) -> str:
+    """The tiny checkpoint of each model type (built once per session)."""
+    return str(tiny_checkpoint(request.param))
+
+
+def engine_for(folder: str, policy: ResolutionPolicy | None = None) -> Engine:
     config = EngineConfig(
-        model=str(tiny_checkpoint(FAMILY)),
+        model=folder,
         device="cpu",
         dtype="float32",
         resolution=policy or ResolutionPolicy(),
@@ -66,11 +73,11 @@ def photos():
 
 
 def test_the_cache_keeps_linear_attention_layers_and_grows_the_full_ones(
-    tiny_checkpoint,
+    folder,
 ):
     from transformers.cache_utils import DynamicLayer, LinearAttentionLayer
 
-    engine = engine_for(tiny_checkpoint)
+    engine = engine_for(folder)
     text = engine.adapter.model.config.get_text_config(decoder=True)
     assert text.layer_types == ["linear_attention"] * 3 + ["full_attention"]
     cache = growing_cache(text, reserve=8)
@@ -81,10 +88,20 @@ def test_the_cache_keeps_linear_attention_layers_and_grows_the_full_ones(
     )  # the in-place growing layer
 
 
-def test_long_greedy_decode_matches_generate_alone_and_batched(tiny_checkpoint, photos):
+def test_the_moe_variant_routes_every_mlp_through_experts(tiny_checkpoint):
+    engine = engine_for(str(tiny_checkpoint("qwen3_5_moe")))
+    model = engine.adapter.model
+    assert type(model).__name__ == "Qwen3_5MoeForConditionalGeneration"
+    text = model.config.get_text_config(decoder=True)
+    assert (text.num_experts, text.num_experts_per_tok) == (4, 2)
+    layers = model.model.language_model.layers
+    assert all(type(layer.mlp).__name__ == "Qwen3_5MoeSparseMoeBlock" for layer in layers)
+
+
+def test_long_greedy_decode_matches_generate_alone_and_batched(folder, photos):
     """32 tokens: the recurrent state is carried step after step; the left-padded row's
     padding never leaks into it (the model masks it at prefill, as in generate)."""
-    engine = engine_for(tiny_checkpoint)
+    engine = engine_for(folder)
     one = Request(prompt="What is in this picture?", images=(photos[0],))
     two = Request(
         prompt="Which of these two photos is brighter, and why? Answer at length.",
@@ -128,9 +145,9 @@ def _generate_ignoring_eos(
     ids=["floor-upscales", "pixels-cap", "tiles-cap"],
 )
 def test_greedy_matches_generate_under_a_policy_alone_and_batched(
-    tiny_checkpoint, photos, policy
+    folder, photos, policy
 ):
-    engine = engine_for(tiny_checkpoint, policy)
+    engine = engine_for(folder, policy)
     one = Request(prompt="What is in this picture?", images=(photos[0],))
     two = Request(
         prompt="Which of these two photos is brighter, and why?",
@@ -170,8 +187,8 @@ def _hf_greedy_with(
     )
 
 
-def test_chat_template_opens_a_thinking_block_by_default(tiny_checkpoint):
-    engine = engine_for(tiny_checkpoint)
+def test_chat_template_opens_a_thinking_block_by_default(folder):
+    engine = engine_for(folder)
     messages = [
         {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Hi"}]}
     ]
@@ -188,8 +205,7 @@ def test_chat_template_opens_a_thinking_block_by_default(tiny_checkpoint):
     assert len(tokenizer.encode("<think></think>", add_special_tokens=False)) == 2
 
 
-def test_caps_never_cost_more_and_the_floor_upscales(tiny_checkpoint):
-    folder = str(tiny_checkpoint(FAMILY))
+def test_caps_never_cost_more_and_the_floor_upscales(folder):
     request = Request(prompt="Describe.", images=(ImageInput(CHELSEA),))
     native = cost(folder, ResolutionPolicy(), request)
     assert (
@@ -251,8 +267,8 @@ def _video_reference(engine: Engine, request: Request, new_tokens: int) -> list[
     )[0]
 
 
-def test_native_video_matches_generate_with_timestamped_blocks(tiny_checkpoint):
-    engine = engine_for(tiny_checkpoint)
+def test_native_video_matches_generate_with_timestamped_blocks(folder):
+    engine = engine_for(folder)
     request = Request(prompt="What happens in this video?", videos=(clip(6),))
     (result,) = engine.generate([request], GenerationConfig(max_tokens=8))
     assert result.token_ids == _video_reference(engine, request, 8)
@@ -269,8 +285,7 @@ def test_native_video_matches_generate_with_timestamped_blocks(tiny_checkpoint):
     )  # one block per temporal patch of 2 frames
 
 
-def test_video_caps_never_raise_frame_tokens(tiny_checkpoint):
-    folder = str(tiny_checkpoint(FAMILY))
+def test_video_caps_never_raise_frame_tokens(folder):
     big = VideoInput(
         frames=np.full((4, 240, 320, 3), 90, np.uint8),
         timestamps=[0.5 * i for i in range(4)],
@@ -283,9 +298,8 @@ def test_video_caps_never_raise_frame_tokens(tiny_checkpoint):
         assert cost(folder, ResolutionPolicy(**cap), request) <= native, cap
 
 
-def test_vlm_ask_end_to_end_and_dry_run(tiny_checkpoint, tmp_path, monkeypatch):
+def test_vlm_ask_end_to_end_and_dry_run(folder, tmp_path, monkeypatch):
     isolate_env(monkeypatch, tmp_path)
-    folder = str(tiny_checkpoint(FAMILY))
     path = tmp_path / "photo.png"
     CHELSEA.save(path)
     runner = CliRunner()

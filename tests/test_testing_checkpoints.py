@@ -47,8 +47,10 @@ EXPECTED_PROMPTS = {  # the real hub templates render ONE_IMAGE like this
     "mistral3": "<s>[INST][IMG]What is this?[/INST]",
     "lfm2_vl": "<|startoftext|><|im_start|>user\n<image>What is this?<|im_end|>\n<|im_start|>assistant\n",
     "qwen3_5": _QWEN3_PROMPT + "<think>\n",
+    "qwen3_5_moe": _QWEN3_PROMPT + "<think>\n",
     "glm4v": "[gMASK]<sop><|user|>\n<|begin_of_image|><|image|><|end_of_image|>What is this?<|assistant|>\n",
     "gemma3": "<bos><start_of_turn>user\n<start_of_image>What is this?<end_of_turn>\n<start_of_turn>model\n",
+    "paligemma": "<image>What is this?",  # no hub template: the processor adds <bos> after the images, "\n" at the end
 }
 
 

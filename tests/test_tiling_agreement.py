@@ -703,3 +703,31 @@ def test_gemma3_plan_matches_image_processor(hf, policy, pan_and_scan):
             assert crops <= policy.max_tiles
         cropped += crops > 0
     assert cropped > 0 or not knobs.enabled
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [ResolutionPolicy(), ResolutionPolicy(max_tiles=1), ResolutionPolicy(max_pixels=100),
+     ResolutionPolicy(min_pixels=10**6), ResolutionPolicy(min_pixels=10**6, max_tiles=2)],
+    ids=["native", "tiles1", "pixels100", "floor1M", "floor1M-tiles2"],
+)  # fmt: skip
+def test_paligemma_plan_matches_processor(hf, policy):
+    """plan_paligemma's size and tokens equal PaliGemmaProcessor's (SigLIP at a fixed 32-px
+    square, 16 `<image>` tokens) for every size and policy: no knob, one fixed view."""
+    import transformers
+
+    from vlmcli.testing.paligemma import SPEC
+    from vlmcli.testing.tokenizer import train_tokenizer
+    from vlmcli.tiling.paligemma import PaliGemmaSpec, plan_paligemma
+
+    image_processor = transformers.SiglipImageProcessor(size={"height": 32, "width": 32})
+    image_processor.image_seq_length = 16
+    processor = transformers.PaliGemmaProcessor(image_processor=image_processor, tokenizer=train_tokenizer(spec=SPEC))
+    spec = PaliGemmaSpec(image_size=32, image_seq_length=16)
+    for width, height in SIZES:
+        plan = plan_paligemma(spec, policy, width=width, height=height)
+        out = processor(text=["<image>q"], images=[[_blank(width, height)]], return_tensors="pt", **CHANNELS_LAST)
+        assert out["pixel_values"].shape[0] == plan.tiles == 1
+        assert tuple(out["pixel_values"].shape[-2:]) == plan.resized[::-1] == (32, 32)
+        assert int((out["input_ids"] == processor.image_token_id).sum()) == plan.visual_tokens == 16
+        assert plan == plan_paligemma(spec, ResolutionPolicy(), width=width, height=height)  # caps change nothing

@@ -116,7 +116,7 @@ FAMILIES: tuple[FamilySpec, ...] = (
     FamilySpec(
         name="qwen3_5",
         title="Qwen3.5",
-        model_types=("qwen3_5",),
+        model_types=("qwen3_5", "qwen3_5_moe"),
         examples=("Qwen/Qwen3.5-27B",),
         adapter="vlmcli.engine.adapters.qwen3_5:Qwen3_5Adapter",
         planner="vlmcli.tiling.qwen3_5:plan_qwen3_5",
@@ -158,6 +158,17 @@ FAMILIES: tuple[FamilySpec, ...] = (
         builders="vlmcli.testing.gemma3",
         video=VideoPath.FRAMES,
         tiling="none native (fixed 896-px view); pan-and-scan crops `pan_and_scan_max_num_crops` (off by default)",
+    ),
+    FamilySpec(
+        name="paligemma",
+        title="PaliGemma",
+        model_types=("paligemma",),
+        examples=("google/paligemma2-3b-pt-224", "google/paligemma-3b-mix-224"),
+        adapter="vlmcli.engine.adapters.paligemma:PaliGemmaAdapter",
+        planner="vlmcli.tiling.paligemma:plan_paligemma",
+        builders="vlmcli.testing.paligemma",
+        video=VideoPath.FRAMES,
+        tiling="none (fixed 224/448/896-px view)",
     ),
 )
 

@@ -1,11 +1,14 @@
-"""Qwen3.5 checkpoints (`qwen3_5`, Qwen3_5ForConditionalGeneration).
+"""Qwen3.5 checkpoints (`qwen3_5`, Qwen3_5ForConditionalGeneration; `qwen3_5_moe`,
+Qwen3_5MoeForConditionalGeneration).
 
 Qwen3-VL's vision side (16-px patches, 2x2 merge, learned position grid, Qwen3VLProcessor
 and its video processor; no deepstack) in front of a hybrid language model: 3 of every 4
 decoder layers are Gated DeltaNet (linear attention, whose cache is a convolution state and
 a recurrent state), every 4th is full attention with interleaved MRoPE on a quarter of the
 head (`partial_rotary_factor` 0.25). The tiny checkpoint keeps that layout: 4 layers, 3
-linear then 1 full, so the engine's cache carries both kinds of state.
+linear then 1 full, so the engine's cache carries both kinds of state. The MoE variant
+is the same model with every decoder MLP a sparse mixture of experts plus a gated shared
+expert (tiny: 4 experts of width 32, 2 routed per token, shared expert of width 32).
 """
 
 from dataclasses import replace
@@ -16,6 +19,8 @@ from transformers import (
     PreTrainedTokenizerFast,
     Qwen3_5Config,
     Qwen3_5ForConditionalGeneration,
+    Qwen3_5MoeConfig,
+    Qwen3_5MoeForConditionalGeneration,
     Qwen3VLProcessor,
 )
 
@@ -88,7 +93,20 @@ _VISION = {
 }
 
 
-def _config(tokenizer: PreTrainedTokenizerFast) -> PreTrainedConfig:
+# Qwen3.5-MoE's decoder MLPs (hub: 256 experts of width 512, 8 routed, shared expert 512).
+_MOE_TEXT = {
+    "num_experts": 4,
+    "num_experts_per_tok": 2,
+    "moe_intermediate_size": 32,
+    "shared_expert_intermediate_size": 32,
+}
+
+
+def _config(
+    tokenizer: PreTrainedTokenizerFast,
+    config_class: type[PreTrainedConfig] = Qwen3_5Config,
+    text_extra: dict | None = None,
+) -> PreTrainedConfig:
     ids = _token_ids(tokenizer)
     text_config = {
         **TINY_TEXT.kwargs(),
@@ -110,8 +128,9 @@ def _config(tokenizer: PreTrainedTokenizerFast) -> PreTrainedConfig:
         "tie_word_embeddings": False,
         "rope_parameters": _ROPE,
         **ids.text_config_kwargs(),
+        **(text_extra or {}),
     }
-    return Qwen3_5Config(
+    return config_class(
         text_config=text_config,
         vision_config=_VISION,
         image_token_id=token_id(tokenizer=tokenizer, token="<|image_pad|>"),
@@ -123,6 +142,23 @@ def _config(tokenizer: PreTrainedTokenizerFast) -> PreTrainedConfig:
 
 
 def build_qwen3_5(out_dir: Path, *, seed: int = 0) -> Path:
+    return _build(Qwen3_5ForConditionalGeneration, Qwen3_5Config, {}, out_dir, seed=seed)
+
+
+def build_qwen3_5_moe(out_dir: Path, *, seed: int = 0) -> Path:
+    return _build(
+        Qwen3_5MoeForConditionalGeneration, Qwen3_5MoeConfig, _MOE_TEXT, out_dir, seed=seed
+    )
+
+
+def _build(
+    model_class: type,
+    config_class: type[PreTrainedConfig],
+    text_extra: dict,
+    out_dir: Path,
+    *,
+    seed: int,
+) -> Path:
     tokenizer = train_tokenizer(spec=SPEC, chat_template=TEMPLATE)
     processor = Qwen3VLProcessor(
         image_processor=_image_processor(QWEN3_VL),
@@ -131,8 +167,8 @@ def build_qwen3_5(out_dir: Path, *, seed: int = 0) -> Path:
         chat_template=TEMPLATE,
     )
     model = init_model(
-        model_class=Qwen3_5ForConditionalGeneration,
-        config=_config(tokenizer),
+        model_class=model_class,
+        config=_config(tokenizer, config_class, text_extra),
         seed=seed,
     )
     return save_checkpoint(

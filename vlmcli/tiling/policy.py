@@ -16,6 +16,7 @@ same for every family; each family module turns them into its native knobs:
     GLM-4.xV          size shortest/longest_edge (2 frames)  `glm4v.plan_glm4v`
     LFM2-VL           min/max_image_tokens, 512-px tiles     `lfm2_vl.plan_lfm2_vl`
     Gemma 3           pan-and-scan crops (896-px views)      `gemma3.plan_gemma3`
+    PaliGemma         none: one fixed view                   `paligemma.plan_paligemma`
 
 A tiled family's "tile" is its vision encoder's square input (LLaVA: the crop size, e.g.
 336; Idefics3: `max_image_size.longest_edge`, e.g. 364 or 512). Qwen has no tiles; for it

@@ -1,4 +1,5 @@
 """Qwen3.5 (`qwen3_5`): Qwen3-VL's vision side in front of a hybrid Gated DeltaNet decoder.
+`qwen3_5_moe` is the same model with sparse mixture-of-experts MLPs: nothing here changes.
 
 Everything the engine feeds the model is Qwen3-VL's (see `qwen_vl`): 16-px patches merged
 2x2, (4, B, L) positions (text, then interleaved MRoPE t/h/w from the model's own
