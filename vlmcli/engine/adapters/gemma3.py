@@ -26,11 +26,11 @@ the aspect ratio). Videos reach the model as frames
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, Any
 
 from vlmcli.engine.adapters.base import Merged, PreparedImage
 from vlmcli.engine.adapters.generic import GenericAdapter
+from vlmcli.engine.adapters.masked_decoder import BlockMasking
 from vlmcli.engine.adapters.prompt import resize_runs
 from vlmcli.engine.cache import Features
 from vlmcli.media.image_input import ImageInput
@@ -42,55 +42,21 @@ if TYPE_CHECKING:
     import torch
 
 
-@functools.cache
-def _decoder_class() -> type:
-    """`Gemma3Decoder`, defined on first use (importing this module does not import torch)."""
-    import torch
+def _gemma3_block_mask(*, config: Any, inputs_embeds: "torch.Tensor", token_type_ids: "torch.Tensor", **kwargs: Any) -> Any:
+    """`Gemma3Model`'s prefill masks: each image's soft tokens attend to each other."""
     from transformers.models.gemma3.modeling_gemma3 import (
         create_masks_for_vision_model,
         get_block_sequence_ids_for_mask,
     )
 
-    class Gemma3Decoder(torch.nn.Module):
-        """The Gemma 3 text model; given `token_type_ids`, the prefill masks `Gemma3Model` builds."""
-
-        def __init__(self, language_model: Any) -> None:
-            super().__init__()
-            self.language_model = language_model
-
-        def forward(
-            self,
-            inputs_embeds: torch.Tensor,
-            attention_mask: torch.Tensor | None = None,
-            position_ids: torch.Tensor | None = None,
-            cache: Any = None,
-            use_cache: bool | None = None,
-            token_type_ids: torch.Tensor | None = None,
-            **kwargs: Any,
-        ) -> Any:
-            if token_type_ids is not None and not isinstance(attention_mask, dict):
-                attention_mask = create_masks_for_vision_model(
-                    config=self.language_model.config,
-                    inputs_embeds=inputs_embeds,
-                    attention_mask=attention_mask,
-                    cache=cache,
-                    position_ids=position_ids,
-                    block_sequence_ids=get_block_sequence_ids_for_mask(token_type_ids, device=inputs_embeds.device),
-                )
-            return self.language_model(
-                inputs_embeds=inputs_embeds,
-                attention_mask=attention_mask,
-                position_ids=position_ids,
-                cache=cache,
-                use_cache=use_cache,
-                **kwargs,
-            )
-
-    return Gemma3Decoder
+    blocks = get_block_sequence_ids_for_mask(token_type_ids, device=inputs_embeds.device)
+    return create_masks_for_vision_model(config=config, inputs_embeds=inputs_embeds, block_sequence_ids=blocks, **kwargs)
 
 
-class Gemma3Adapter(GenericAdapter):
+class Gemma3Adapter(BlockMasking, GenericAdapter):
     """`GenericAdapter` with soft-token counting, views per image and Gemma 3's prefill masks."""
+
+    block_mask = staticmethod(_gemma3_block_mask)
 
     def _spec(self) -> Gemma3Spec:
         size = self.processor.image_processor.size
@@ -159,26 +125,3 @@ class Gemma3Adapter(GenericAdapter):
         merged = super().merge(input_ids, embeds, features)
         token_type_ids = (input_ids == self.image_token_id).long()  # (B, L), 1 on soft tokens
         return Merged(merged.embeds, decoder_kwargs={**merged.decoder_kwargs, "token_type_ids": token_type_ids})
-
-    @property
-    def decoder(self) -> Any:
-        wrapped = self.__dict__.get("_decoder")
-        language_model = self.model.model.language_model
-        if wrapped is None or wrapped.language_model is not language_model:
-            wrapped = _decoder_class()(language_model)
-            self.__dict__["_decoder"] = wrapped
-        return wrapped
-
-    @property
-    def lm_head(self) -> Any:
-        head = self.model.lm_head
-        cap = getattr(self.config.get_text_config(), "final_logit_softcapping", None)
-        if cap is None:
-            return head
-
-        def capped(hidden: torch.Tensor) -> torch.Tensor:
-            import torch
-
-            return torch.tanh(head(hidden) / cap) * cap
-
-        return capped

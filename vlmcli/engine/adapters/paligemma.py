@@ -24,11 +24,11 @@ Videos reach the model as frames (images with time markers).
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, Any
 
 from vlmcli.engine.adapters.base import Merged, PreparedRequest
 from vlmcli.engine.adapters.generic import GenericAdapter
+from vlmcli.engine.adapters.masked_decoder import BlockMasking
 from vlmcli.engine.cache import Features
 from vlmcli.tiling import ImagePlan
 from vlmcli.tiling.paligemma import PaliGemmaSpec, plan_paligemma
@@ -39,60 +39,22 @@ if TYPE_CHECKING:
     from vlmcli.engine.request import Request
 
 
-@functools.cache
-def _decoder_class() -> type:
-    """`PaliGemmaDecoder`, defined on first use (importing this module does not import torch)."""
+def _prefix_lm_mask(*, config: Any, token_type_ids: "torch.Tensor", **kwargs: Any) -> Any:
+    """`PaliGemmaModel`'s prefill masks: the prefix (token type 0) attends both ways."""
     import torch
     from transformers.masking_utils import create_causal_mask, create_sliding_window_causal_mask
 
-    class PaliGemmaDecoder(torch.nn.Module):
-        """The PaliGemma text model; given `token_type_ids`, the prefix-LM masks of `PaliGemmaModel`."""
-
-        def __init__(self, language_model: Any) -> None:
-            super().__init__()
-            self.language_model = language_model
-
-        def forward(
-            self,
-            inputs_embeds: torch.Tensor,
-            attention_mask: torch.Tensor | None = None,
-            position_ids: torch.Tensor | None = None,
-            cache: Any = None,
-            use_cache: bool | None = None,
-            token_type_ids: torch.Tensor | None = None,
-            **kwargs: Any,
-        ) -> Any:
-            if token_type_ids is not None and not isinstance(attention_mask, dict):
-                config = self.language_model.config
-                mask_kwargs = {
-                    "config": config,
-                    "inputs_embeds": inputs_embeds,
-                    "attention_mask": attention_mask,
-                    "cache": cache,
-                    "position_ids": position_ids,
-                    "block_sequence_ids": torch.where(token_type_ids == 0, 0, -1),
-                }
-                mask = create_causal_mask(**mask_kwargs)
-                if getattr(config, "sliding_window", None) is not None:
-                    mask = {
-                        "full_attention": mask,
-                        "sliding_attention": create_sliding_window_causal_mask(**mask_kwargs),
-                    }
-                attention_mask = mask
-            return self.language_model(
-                inputs_embeds=inputs_embeds,
-                attention_mask=attention_mask,
-                position_ids=position_ids,
-                cache=cache,
-                use_cache=use_cache,
-                **kwargs,
-            )
-
-    return PaliGemmaDecoder
+    mask_kwargs = {"config": config, "block_sequence_ids": torch.where(token_type_ids == 0, 0, -1), **kwargs}
+    mask = create_causal_mask(**mask_kwargs)
+    if getattr(config, "sliding_window", None) is None:
+        return mask
+    return {"full_attention": mask, "sliding_attention": create_sliding_window_causal_mask(**mask_kwargs)}
 
 
-class PaliGemmaAdapter(GenericAdapter):
+class PaliGemmaAdapter(BlockMasking, GenericAdapter):
     """`GenericAdapter` with PaliGemma's prompt layout, prefix-LM masks and 1-based positions."""
+
+    block_mask = staticmethod(_prefix_lm_mask)
 
     def _spec(self) -> PaliGemmaSpec:
         size = self.processor.image_processor.size
@@ -142,26 +104,3 @@ class PaliGemmaAdapter(GenericAdapter):
     ) -> torch.Tensor:
         positions = super().prefill_positions(input_ids, attention_mask, extras=extras, requests=requests)
         return positions + 1  # PaliGemma positions are 1-based
-
-    @property
-    def decoder(self) -> Any:
-        wrapped = self.__dict__.get("_decoder")
-        language_model = self.model.model.language_model
-        if wrapped is None or wrapped.language_model is not language_model:
-            wrapped = _decoder_class()(language_model)
-            self.__dict__["_decoder"] = wrapped
-        return wrapped
-
-    @property
-    def lm_head(self) -> Any:
-        head = self.model.lm_head
-        cap = getattr(self.config.get_text_config(), "final_logit_softcapping", None)
-        if cap is None:
-            return head
-
-        def capped(hidden: torch.Tensor) -> torch.Tensor:
-            import torch
-
-            return torch.tanh(head(hidden) / cap) * cap
-
-        return capped
