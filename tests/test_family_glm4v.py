@@ -25,6 +25,7 @@ from vlmcli.engine import Engine, EngineConfig, GenerationConfig, ImageInput, Re
 from vlmcli.engine.loader import load_planner
 from vlmcli.engine.video_input import VideoInput
 from vlmcli.errors import ConfigError
+from vlmcli.testing.costs import prompt_visual_tokens
 from vlmcli.testing.glm4v import FACTOR, MAX_TOKENS, MIN_TOKENS, TEMPORAL
 from vlmcli.testing.reference import new_tokens_until_eos
 from vlmcli.tiling import ResolutionPolicy
@@ -37,13 +38,7 @@ SIZES = [(512, 512), (451, 300), (600, 400), (1920, 1080), (4000, 3000), (3000, 
 CAPS = [{"max_tiles": t} for t in (1, 2, 4, 16)] + [{"max_pixels": p} for p in (1000, 50_000, 300_000, 10**6, 10**8)]
 
 
-def cost(folder: str, policy: ResolutionPolicy, request: Request) -> int:
-    """Visual tokens really in the prompt, checked against what the adapter reports."""
-    adapter = load_planner(EngineConfig(model=folder, resolution=policy)).adapter
-    prepared = adapter.prepare(request)
-    in_prompt = int((prepared.input_ids == adapter.image_token_id).sum())
-    assert prepared.visual_tokens == in_prompt
-    return in_prompt
+cost = prompt_visual_tokens  # (folder, policy, request) -> visual tokens, checked against adapter and planner
 
 
 # --- the pure mapping at GLM-4.1V's defaults ------------------------------------------------------

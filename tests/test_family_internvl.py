@@ -24,6 +24,7 @@ from vlmcli.engine import Engine, EngineConfig, GenerationConfig, ImageInput, Re
 from vlmcli.engine.loader import load_planner
 from vlmcli.engine.video_input import VideoInput
 from vlmcli.errors import ConfigError
+from vlmcli.testing.costs import prompt_visual_tokens
 from vlmcli.testing.internvl import IMAGE_SEQ_LENGTH, MAX_PATCHES, TILE
 from vlmcli.tiling import ResolutionPolicy
 from vlmcli.tiling.internvl import InternVLSpec, internvl_patch_bounds, plan_internvl
@@ -37,13 +38,7 @@ CAPS = [{"max_tiles": t} for t in (1, 2, 3, 4, 6, 9, 12, 16, 36)] + [
 ]
 
 
-def cost(folder: str, policy: ResolutionPolicy, request: Request) -> int:
-    """Visual tokens really in the prompt, checked against what the adapter reports."""
-    adapter = load_planner(EngineConfig(model=folder, resolution=policy)).adapter
-    prepared = adapter.prepare(request)
-    in_prompt = int((prepared.input_ids == adapter.image_token_id).sum())
-    assert prepared.visual_tokens == in_prompt
-    return in_prompt
+cost = prompt_visual_tokens  # (folder, policy, request) -> visual tokens, checked against adapter and planner
 
 
 # --- the pure mapping at InternVL3's defaults (448-px tiles, 1..12 patches) ---------------------

@@ -26,6 +26,7 @@ from vlmcli.engine.loader import load_planner
 from vlmcli.engine.video_input import VideoInput
 from vlmcli.errors import ConfigError
 from vlmcli.testing import sample_photos
+from vlmcli.testing.costs import prompt_visual_tokens
 from vlmcli.testing.lfm2_vl import (
     DOWNSAMPLE,
     MAX_IMAGE_TOKENS,
@@ -49,16 +50,7 @@ CAPS = [{"max_tiles": t} for t in (1, 2, 3, 4, 6, 9, 16)] + [
 ]
 
 
-def cost(folder: str, policy: ResolutionPolicy, request: Request) -> int:
-    """Visual tokens really in the prompt, checked against what the adapter reports and plans."""
-    adapter = load_planner(EngineConfig(model=folder, resolution=policy)).adapter
-    prepared = adapter.prepare(request)
-    in_prompt = int((prepared.input_ids == adapter.image_token_id).sum())
-    assert prepared.visual_tokens == in_prompt
-    sizes = [(im.image.width, im.image.height) for im in request.images]
-    if sizes:
-        assert [p.visual_tokens for p in adapter.plan_images(sizes)] == [im.visual_tokens for im in prepared.images]
-    return in_prompt
+cost = prompt_visual_tokens  # (folder, policy, request) -> visual tokens, checked against adapter and planner
 
 
 # --- the pure mapping at LFM2-VL's hub defaults (512-px tiles, 32-px cells, 64..256 tokens) ---

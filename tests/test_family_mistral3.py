@@ -24,6 +24,7 @@ from vlmcli.engine.loader import load_planner
 from vlmcli.engine.video_input import VideoInput
 from vlmcli.errors import ConfigError
 from vlmcli.testing import sample_photos
+from vlmcli.testing.costs import prompt_visual_tokens
 from vlmcli.testing.mistral3 import LONGEST_EDGE, MERGE, PATCH, TOWER_EDGE
 from vlmcli.testing.reference import hf_greedy
 from vlmcli.tiling import ResolutionPolicy
@@ -39,16 +40,7 @@ CAPS = [{"max_tiles": t} for t in (1, 2, 3, 4, 6, 9, 16, 36)] + [
 ]
 
 
-def cost(folder: str, policy: ResolutionPolicy, request: Request) -> int:
-    """Visual tokens really in the prompt, checked against what the adapter reports and plans."""
-    adapter = load_planner(EngineConfig(model=folder, resolution=policy)).adapter
-    prepared = adapter.prepare(request)
-    in_prompt = int((prepared.input_ids == adapter.image_token_id).sum())
-    assert prepared.visual_tokens == in_prompt
-    sizes = [(im.image.width, im.image.height) for im in request.images]
-    if sizes:
-        assert [p.visual_tokens for p in adapter.plan_images(sizes)] == [im.visual_tokens for im in prepared.images]
-    return in_prompt
+cost = prompt_visual_tokens  # (folder, policy, request) -> visual tokens, checked against adapter and planner
 
 
 # --- the pure mapping at Mistral-Small-3.1's defaults (1540 px, 28-px cells) --------------------

@@ -27,6 +27,7 @@ from vlmcli.engine.kvcache import growing_cache
 from vlmcli.engine.loader import load_planner
 from vlmcli.engine.video_input import VideoInput
 from vlmcli.testing import sample_photos
+from vlmcli.testing.costs import prompt_visual_tokens
 from vlmcli.testing.reference import hf_greedy, new_tokens_until_eos
 from vlmcli.tiling import ResolutionPolicy
 from vlmcli.tiling.qwen3_5 import Qwen3_5Spec, plan_qwen3_5
@@ -52,19 +53,7 @@ def engine_for(folder: str, policy: ResolutionPolicy | None = None) -> Engine:
     return Engine.load(config)
 
 
-def cost(folder: str, policy: ResolutionPolicy, request: Request) -> int:
-    """Visual tokens really in the prompt, checked against what the adapter reports and plans."""
-    adapter = load_planner(EngineConfig(model=folder, resolution=policy)).adapter
-    prepared = adapter.prepare(request)
-    in_prompt = int((prepared.input_ids == adapter.image_token_id).sum())
-    in_prompt += int((prepared.input_ids == adapter.video_token_id).sum())
-    assert prepared.visual_tokens == in_prompt
-    sizes = [(im.image.width, im.image.height) for im in request.images]
-    if sizes:
-        assert [p.visual_tokens for p in adapter.plan_images(sizes)] == [
-            im.visual_tokens for im in prepared.images
-        ]
-    return in_prompt
+cost = prompt_visual_tokens  # (folder, policy, request) -> visual tokens, checked against adapter and planner
 
 
 @pytest.fixture(scope="module")
