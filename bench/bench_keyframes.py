@@ -4,7 +4,7 @@
     python bench/bench_keyframes.py --quick    # only the small synthetic clips
     python bench/bench_keyframes.py --lengths 1,10,60   # cut-heavy videos of 1, 10, 60 minutes
 
-`--lengths` writes cut-heavy videos (tests/cut_heavy_clips.py: shots of 1-8 s, each a
+`--lengths` writes cut-heavy videos (vlmcli/testing/media/cut_heavy_clips.py: shots of 1-8 s, each a
 panning, zooming view of a different scikit-image photo; 160x90, 25 fps, H.264 with a fixed
 2 s GOP and no keyframes at cuts, as streaming encodes do) and compares, against the known
 cut frames with a match within +-1 frame: our default scan, PySceneDetect's ContentDetector
@@ -47,7 +47,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.video_clips import build_clips, cut_f1, real_video, render_scenes, write_video  # noqa: E402
+from vlmcli.testing.media.video_clips import build_clips, cut_f1, real_video, render_scenes, write_video  # noqa: E402
 from vlmcli.video.decode import probe  # noqa: E402
 from vlmcli.video.sampling.cuts import scan_cuts  # noqa: E402
 from vlmcli.video.scan import scan_video  # noqa: E402
@@ -119,7 +119,7 @@ def ffmpeg_scenes(path: Path, *, fps: float, threshold: float = 0.3) -> Result:
     import re
     import subprocess
 
-    from tests.video_clips import ffmpeg_exe
+    from vlmcli.testing.media.video_clips import ffmpeg_exe
 
     start = time.perf_counter()
     out = subprocess.run(
@@ -133,7 +133,7 @@ def ffmpeg_scenes(path: Path, *, fps: float, threshold: float = 0.3) -> Result:
 
 def long_bench(root: Path, minutes: list[float]) -> None:
     """Cut-heavy videos of each length: P / R / F1 at +-1 frame, frames decoded, wall time."""
-    from tests.cut_heavy_clips import write_shot_video
+    from vlmcli.testing.media.cut_heavy_clips import write_shot_video
 
     header = f"{'video':<24} {'method':<10} {'cuts':>5} {'found':>5} {'P':>5} {'R':>5} {'F1':>5} {'decoded':>7} {'s':>7}"
     print(header)

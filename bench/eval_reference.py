@@ -3,7 +3,7 @@
     python bench/eval_reference.py                      # 40 held-out questions per task
     python bench/eval_reference.py --per-task 10 --rows "images: full tokens"
 
-Rows (see `bench.world.evaluate.default_settings`): images at full tokens, with
+Rows (see `models.world.evaluate.default_settings`): images at full tokens, with
 `--compress pool:2` and `perceiver:M`; the small-dot detail scenes at lower
 `ResolutionPolicy.max_pixels`; clips sampled densely (uniform, 16 frames: every event is
 in the frames), with `--temporal-pool K`, `pool:2`, `perceiver:M`; and the three samplers
@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.world.evaluate import default_settings, markdown, run_setting  # noqa: E402
-from bench.world.tasks import IMAGE_TASK_NAMES, VIDEO_TASK_NAMES, Split, suite  # noqa: E402
+from models.world.evaluate import default_settings, markdown, run_setting  # noqa: E402
+from models.world.tasks import IMAGE_TASK_NAMES, VIDEO_TASK_NAMES, Split, suite  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

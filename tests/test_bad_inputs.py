@@ -1,4 +1,4 @@
-"""Every case of the bad-input corpus (`tests/bad_inputs.py`) through every command.
+"""Every case of the bad-input corpus (`vlmcli/testing/media/bad_inputs.py`) through every command.
 
 - `ask` / `describe`: a bad input is exactly one `Error:` line on stderr, exit 3, no
   traceback, and the model is never loaded; an awkward but valid image reaches the engine
@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.bad_inputs import Case, Expect, build_corpus, permissions_apply
-from tests.fakes import install_fake_engine, isolate_env
+from vlmcli.testing.media.bad_inputs import Case, Expect, build_corpus, permissions_apply
+from vlmcli.testing.fakes import install_fake_engine, isolate_env
 from vlmcli.cli import app
 from vlmcli.commands.caption_dir import EXIT_SOME_FAILED
 from vlmcli.commands.video_options import VIDEO_MAX_SIDE
@@ -47,7 +47,7 @@ def _isolated(monkeypatch, tmp_path):
 
 def _names(kind: str, expect: Expect | None = None) -> list[str]:
     """Case names without building the corpus (parametrize runs at collection time)."""
-    from tests import bad_inputs
+    from vlmcli.testing.media import bad_inputs
 
     images = [(name, e) for name, _, e, _, _ in bad_inputs._image_cases()] + [("non_utf8_name", Expect.OK)]
     videos = [(n, Expect.FAIL) for n in VIDEO_FAIL] + [("video_large_resolution", Expect.OK)]
@@ -252,7 +252,7 @@ def test_caption_dir_jsonl_with_awkward_names(monkeypatch, corpus, tmp_path):
 def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VLM_")}
     env["PYTHONPATH"] = str(ROOT)
-    code = "from tests.fakes import main_with_fake; main_with_fake()"
+    code = "from vlmcli.testing.fakes import main_with_fake; main_with_fake()"
     argv = [sys.executable, "-c", code, *args]
     return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, timeout=timeout)
 

@@ -61,7 +61,7 @@ FAKE_LAUNCHER = LAUNCHER.replace(
     "import vlmcli.cli, vlmcli.engine.engine\n",
     "import time, vlmcli.cli\n"
     "from vlmcli.commands import _runtime\n"
-    "from tests.fakes import FakeEngine\n"
+    "from vlmcli.testing.fakes import FakeEngine\n"
     "class Slow(FakeEngine):\n"
     "    def generate(self, requests, gen):\n"
     "        time.sleep(0.03)\n"

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.fakes import isolate_env, real_photo
-from tests.video_clips import write_video
+from vlmcli.testing.fakes import isolate_env, real_photo
+from vlmcli.testing.media.video_clips import write_video
 from vlmcli.captions.estimate import BatchShape, Rates, StageTimes, captioning_seconds
 from vlmcli.cli import app
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.fakes import FakeEngine, install_fake_engine, isolate_env, save_photo
+from vlmcli.testing.fakes import FakeEngine, install_fake_engine, isolate_env, save_photo
 from vlmcli.cli import app
 from vlmcli.commands import _runtime
 from vlmcli.commands.caption_dir import EXIT_SOME_FAILED

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from vlmcli.cli import app
 from vlmcli.testing import sample_photos
-from tests.fakes import isolate_env
+from vlmcli.testing.fakes import isolate_env
 
 FAMILY = "idefics3"
 NEW_TOKENS = 6

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.fakes import save_photo
+from vlmcli.testing.fakes import save_photo
 from vlmcli.captions.batching import auto_batch_size, group_batches, padding
 from vlmcli.captions.decode import Decoded
 from vlmcli.captions.discover import Candidate, discover, parse_file_list

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.video_clips import clip_set, real_video
+from vlmcli.testing.media.video_clips import clip_set, real_video
 from vlmcli.cli import app
 from vlmcli.sinks import FIELDS
 from vlmcli.testing import sample_photos
-from tests.fakes import isolate_env
+from vlmcli.testing.fakes import isolate_env
 
 FAMILY = "smolvlm"
 NEW_TOKENS = 4

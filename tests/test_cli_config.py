@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from tests.fakes import install_fake_engine, isolate_env, save_photo
+from vlmcli.testing.fakes import install_fake_engine, isolate_env, save_photo
 from vlmcli.cli import app
 from vlmcli.families import DEFAULT_MODEL
 

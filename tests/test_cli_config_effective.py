@@ -14,7 +14,7 @@ import huggingface_hub.constants  # noqa: F401 - read its switches now, before a
 import pytest
 from typer.testing import CliRunner
 
-from tests.fakes import install_fake_engine, isolate_env, save_photo
+from vlmcli.testing.fakes import install_fake_engine, isolate_env, save_photo
 from vlmcli.cli import app
 from vlmcli.settings import SPEC_BY_NAME
 

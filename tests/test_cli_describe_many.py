@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.bad_inputs import NON_UTF8_NAME, Case, build_corpus
-from tests.fakes import install_fake_engine, isolate_env, save_photo
+from vlmcli.testing.media.bad_inputs import NON_UTF8_NAME, Case, build_corpus
+from vlmcli.testing.fakes import install_fake_engine, isolate_env, save_photo
 from vlmcli.cli import app
 from vlmcli.commands.describe import PROMPTS, Detail
 
@@ -110,7 +110,7 @@ def test_dry_run_plans_the_good_and_reports_the_bad(monkeypatch, tmp_path, corpu
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VLM_")}
     env["PYTHONPATH"] = str(ROOT)
-    code = "from tests.fakes import main_with_fake; main_with_fake()"
+    code = "from vlmcli.testing.fakes import main_with_fake; main_with_fake()"
     return subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, env=env, capture_output=True, timeout=120)
 
 

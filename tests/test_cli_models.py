@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from tests.fakes import isolate_env
+from vlmcli.testing.fakes import isolate_env
 from vlmcli.cli import app
 from vlmcli.families import FAMILIES
 from vlmcli.hubcache import scan

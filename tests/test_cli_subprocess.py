@@ -1,6 +1,6 @@
 """Real `python -m vlmcli` processes: import cost of --help, pipes, flushing, exit codes.
 
-Runs that need an engine use `tests.fakes.main_with_fake` (configured by
+Runs that need an engine use `vlmcli.testing.fakes.main_with_fake` (configured by
 $VLMCLI_FAKE_ENGINE); the rest run the production entry point unchanged.
 """
 
@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes import save_photo
+from vlmcli.testing.fakes import save_photo
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "transformers", "numpy", "PIL", "pydantic", "huggingface_hub", "pyarrow", "decord", "rich")
-FAKE = "from tests.fakes import main_with_fake; main_with_fake()"
+FAKE = "from vlmcli.testing.fakes import main_with_fake; main_with_fake()"
 
 
 def env(tmp_path, **extra):

@@ -11,8 +11,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from tests.fakes import isolate_env, save_photo
-from tests.video_clips import clip_set
+from vlmcli.testing.fakes import isolate_env, save_photo
+from vlmcli.testing.media.video_clips import clip_set
 from vlmcli.cli import app
 
 runner = CliRunner()

@@ -18,7 +18,7 @@ import skimage.data
 from PIL import Image
 from typer.testing import CliRunner
 
-from tests.fakes import isolate_env
+from vlmcli.testing.fakes import isolate_env
 from vlmcli.cli import app
 from vlmcli.commands import _runtime
 from vlmcli.engine.fit import check_budget

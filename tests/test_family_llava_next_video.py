@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.fakes import isolate_env
+from vlmcli.testing.fakes import isolate_env
 from vlmcli.cli import app
 from vlmcli.engine import Engine, EngineConfig, GenerationConfig, ImageInput, Request
 from vlmcli.engine.loader import load_planner
@@ -160,7 +160,7 @@ def test_vlm_ask_image_and_video_end_to_end(tiny_checkpoint, tmp_path, monkeypat
     dry = runner.invoke(app, ["ask", str(photo_path), "What is in this picture?", *base, "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert json.dumps(payload["visual_tokens"]) in dry.stdout
-    from tests.video_clips import clip_set
+    from vlmcli.testing.media.video_clips import clip_set
 
     video = str(clip_set().motion.path)
     result = runner.invoke(app, ["ask", video, "What happens?", *base, "--frames", "4"])

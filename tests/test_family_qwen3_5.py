@@ -20,7 +20,7 @@ import skimage.data
 from PIL import Image
 from typer.testing import CliRunner
 
-from tests.fakes import isolate_env
+from vlmcli.testing.fakes import isolate_env
 from vlmcli.cli import app
 from vlmcli.engine import Engine, EngineConfig, GenerationConfig, ImageInput, Request
 from vlmcli.engine.kvcache import growing_cache

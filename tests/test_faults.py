@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.fakes import FakeEngine, install_fake_engine, isolate_env
+from vlmcli.testing.fakes import FakeEngine, install_fake_engine, isolate_env
 from vlmcli.captions.oom import Halving, is_out_of_memory
 from vlmcli.cli import app
 from vlmcli.commands import _runtime
@@ -203,7 +203,7 @@ def read_shards(out: Path, fmt: str) -> list[dict]:
 SLOW_VLM = """
 import os, sys, time
 from vlmcli.commands import _runtime
-from tests.fakes import FakeEngine
+from vlmcli.testing.fakes import FakeEngine
 
 class Slow(FakeEngine):
     def generate(self, requests, gen):

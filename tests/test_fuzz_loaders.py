@@ -108,7 +108,7 @@ def test_image_loader_on_mutated_files(capfd, data):
 
 @functools.cache
 def seed_video() -> bytes:
-    from tests.video_clips import ffmpeg_exe
+    from vlmcli.testing.media.video_clips import ffmpeg_exe
 
     import subprocess
 

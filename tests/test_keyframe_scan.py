@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.video_clips import cut_f1, render_motion, render_scenes, write_video
+from vlmcli.testing.media.video_clips import cut_f1, render_motion, render_scenes, write_video
 from vlmcli.video.change import Features, feature_deltas
 from vlmcli.video.decode import DecordReader, probe
 from vlmcli.video.metadata import VideoInfo

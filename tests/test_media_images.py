@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.fakes import real_photo, save_photo
+from vlmcli.testing.fakes import real_photo, save_photo
 from vlmcli.errors import InputError
 from vlmcli.media.images import decode_image, load_image, to_rgb
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.world import IMAGE_TASK_NAMES, VIDEO_TASK_NAMES, Split, suite
-from bench.world.evaluate import Setting, run_setting
+from models.world import IMAGE_TASK_NAMES, VIDEO_TASK_NAMES, Split, suite
+from models.world.evaluate import Setting, run_setting
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "reference"

@@ -7,11 +7,11 @@ import hashlib
 import numpy as np
 import pytest
 
-from bench.world import IMAGE_TASK_NAMES, TASK_NAMES, VIDEO_TASK_NAMES, make_example, suite
-from bench.world.evaluate import Setting, default_settings, exact_match
-from bench.world.examples import Event
-from bench.world.frames import open_array, save_clip, training_indices
-from bench.world.vocab import QUESTIONS, answer_space
+from models.world import IMAGE_TASK_NAMES, TASK_NAMES, VIDEO_TASK_NAMES, make_example, suite
+from models.world.evaluate import Setting, default_settings, exact_match
+from models.world.examples import Event
+from models.world.frames import open_array, save_clip, training_indices
+from models.world.vocab import QUESTIONS, answer_space
 
 
 def digest(example) -> str:
@@ -53,7 +53,7 @@ def test_every_task_has_a_question_and_a_kind():
 def test_flash_frames_are_the_flash_colour():
     example = make_example(task="flash", index=3)
     (event,) = example.events
-    from bench.world.vocab import COLORS
+    from models.world.vocab import COLORS
 
     assert (example.frames[event.start] == np.array(COLORS[example.answer], np.uint8)).all()
     assert not (example.frames[event.start - 1] == np.array(COLORS[example.answer], np.uint8)).all()

@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.cut_heavy_clips import photos, render_shot, shot_lengths, write_shot_video
-from tests.video_clips import cut_f1
+from vlmcli.testing.media.cut_heavy_clips import photos, render_shot, shot_lengths, write_shot_video
+from vlmcli.testing.media.video_clips import cut_f1
 from vlmcli.errors import VideoError
 from vlmcli.video.decode import DecordReader, probe
 from vlmcli.video.metadata import VideoInfo

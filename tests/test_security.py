@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.fakes import install_fake_engine, isolate_env, save_photo
+from vlmcli.testing.fakes import install_fake_engine, isolate_env, save_photo
 from vlmcli.cli import app
 from vlmcli.commands.caption_dir import EXIT_SOME_FAILED
 from vlmcli.errors import UnsafeModelError
@@ -248,7 +248,7 @@ def test_pixel_limit_is_checked_before_decoding(monkeypatch):
     """A 30000x30000 header is refused from the header alone: no 2.7 GB allocation."""
     import tracemalloc
 
-    from tests.bad_inputs import bomb_png
+    from vlmcli.testing.media.bad_inputs import bomb_png
     from vlmcli.errors import InputError
     from vlmcli.media import decode_image
 

@@ -11,8 +11,8 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-from tests.fakes import isolate_env
-from tests.video_clips import clip_set
+from vlmcli.testing.fakes import isolate_env
+from vlmcli.testing.media.video_clips import clip_set
 from vlmcli.cli import app
 from vlmcli.engine import Engine, EngineConfig, GenerationConfig, ImageInput, Request
 from vlmcli.engine.fit import prepare_batch

@@ -2,7 +2,7 @@
 
 Clips of H.264, HEVC, VP8, VP9, AV1, MPEG-1/2 and MJPEG in mp4/mkv/webm/avi/mov/mpg/ts, with
 and without audio, a streamed WebM (no index) and variable-frame-rate clips
-(`tests/codec_clips.py`): each frame shows its own number, so every read is checked by
+(`vlmcli/testing/media/codec_clips.py`): each frame shows its own number, so every read is checked by
 content, and seeking is checked against a sequential decode of the same file.
 """
 
@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.codec_clips import CASES, FRAMES, CodecCase, audio_only, build, encoders, frame_times, missing_encoder
-from tests.fakes import isolate_env
-from tests.video_clips import clip_set, read_index
+from vlmcli.testing.media.codec_clips import CASES, FRAMES, CodecCase, audio_only, build, encoders, frame_times, missing_encoder
+from vlmcli.testing.fakes import isolate_env
+from vlmcli.testing.media.video_clips import clip_set, read_index
 from vlmcli.cli import app
 from vlmcli.errors import VideoError
 from vlmcli.video import backends

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.video_clips import clip_set, read_index, real_video
+from vlmcli.testing.media.video_clips import clip_set, read_index, real_video
 from vlmcli.errors import VideoError
 from vlmcli.video.decode import DecordReader, probe, read_frames
 from vlmcli.video.metadata import VideoInfo, fit_within

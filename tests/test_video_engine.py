@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.video_clips import clip_set
+from vlmcli.testing.media.video_clips import clip_set
 from vlmcli.engine import Engine, EngineConfig, GenerationConfig, ImageInput, Request
 from vlmcli.engine.batch import collate
 from vlmcli.engine.video_input import VideoInput
@@ -191,7 +191,7 @@ def test_prompt_rewrite_without_changes_reproduces_the_processor(tiny_checkpoint
 
 def test_summarize_decodes_each_segment_just_before_its_call():
     """Scan thumbnails + each segment's planned frames, decoded only when that segment is described."""
-    from tests.fakes import FakeEngine
+    from vlmcli.testing.fakes import FakeEngine
     from vlmcli.summaries.summarize import SegmentDone, SummaryDone, plan_summary, summarize
     from vlmcli.video.sampling import SamplingOptions
 

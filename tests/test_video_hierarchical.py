@@ -9,7 +9,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from tests.video_clips import clip_set, render_motion, write_video
+from vlmcli.testing.media.video_clips import clip_set, render_motion, write_video
 from vlmcli.cli import app
 from vlmcli.errors import ConfigError
 from vlmcli.summaries.segments import plan_segments

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.fakes import isolate_env
-from tests.video_clips import clip_set
+from vlmcli.testing.fakes import isolate_env
+from vlmcli.testing.media.video_clips import clip_set
 from vlmcli.cli import app
 from vlmcli.engine import EngineConfig, ImageInput, Request
 from vlmcli.engine.loader import load_planner

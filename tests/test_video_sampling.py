@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.video_clips import clip_set, cut_f1, real_video
+from vlmcli.testing.media.video_clips import clip_set, cut_f1, real_video
 from vlmcli.errors import ConfigError
 from vlmcli.video.decode import probe
 from vlmcli.video.metadata import VideoInfo

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.fakes import install_fake_engine, isolate_env
-from tests.video_clips import clip_set, render_scenes, write_video
+from vlmcli.testing.fakes import install_fake_engine, isolate_env
+from vlmcli.testing.media.video_clips import clip_set, render_scenes, write_video
 from vlmcli.cli import app
 from vlmcli.errors import VideoError
 from vlmcli.summaries.scene_report import report_scenes

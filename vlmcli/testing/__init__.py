@@ -1,4 +1,14 @@
-"""Tiny offline checkpoints of every supported VLM family, for tests and benchmarks.
+"""Test support, in one home: everything tests, bench scripts and field checks share.
+
+- tiny offline checkpoints of every supported family (`build_tiny_checkpoint`,
+  `MODEL_TYPES`, one `<family>.py` builder module each, found through the family registry);
+- `fakes`: an engine with the `Engine` contract and no torch, and `isolate_env` for CLI tests;
+- `media`: real photos (`sample_photos`), synthetic clips with known cuts, codec/container
+  variants and a corpus of broken inputs;
+- `reference`, `costs`: what family tests compare against (`model.generate`, the planner).
+
+The reference model's synthetic world and training script live beside the checkpoint, in
+`models/world/` and `models/train_reference.py`.
 
 Each builder writes a folder that loads with `AutoProcessor.from_pretrained` and
 `AutoModelForImageTextToText.from_pretrained` like a hub model: real config, model, processor

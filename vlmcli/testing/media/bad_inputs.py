@@ -121,7 +121,7 @@ def no_moov(mp4: bytes) -> bytes:
 
 
 def _ffmpeg(*args: str) -> None:
-    from tests.video_clips import ffmpeg_exe
+    from vlmcli.testing.media.video_clips import ffmpeg_exe
 
     subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True, timeout=60)
 

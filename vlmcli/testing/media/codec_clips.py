@@ -1,7 +1,7 @@
 """Tiny clips in every common codec and container, written with imageio-ffmpeg's ffmpeg.
 
 Each clip is 60 frames of 64x48 at 25 fps (2.4 s) in which frame i shows i in binary as 8
-vertical bars (`tests.video_clips.render_indexed`), so a decoded frame says which frame it
+vertical bars (`vlmcli.testing.media.video_clips.render_indexed`), so a decoded frame says which frame it
 is. GOPs are 10 frames (B-frames where the codec has them), so sparse reads really seek.
 
 `CASES` lists each codec/container pair with the decoder `vlmcli.video.backends` must pick
@@ -16,7 +16,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.video_clips import ffmpeg_exe, render_indexed
+from vlmcli.testing.media.video_clips import ffmpeg_exe, render_indexed
 
 FRAMES, FPS, SIZE = 60, 25, (64, 48)
 AV1_ENCODERS = ("libsvtav1", "libaom-av1", "librav1e")

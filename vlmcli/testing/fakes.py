@@ -4,7 +4,7 @@
 `vlmcli.commands._runtime.load_engine`, and returns a `FakeEngineFactory` that records
 every engine it created (with the requests and GenerationConfig it was given).
 
-For real subprocess runs, `python -c "from tests.fakes import main_with_fake; main_with_fake()"`
+For real subprocess runs, `python -c "from vlmcli.testing.fakes import main_with_fake; main_with_fake()"`
 does the same, configured by the JSON in $VLMCLI_FAKE_ENGINE.
 """
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from bench.world.examples import Example
+from models.world.examples import Example
 from vlmcli.engine.video_input import VideoInput
 
 IGNORE = -100

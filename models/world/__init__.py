@@ -4,7 +4,7 @@ Images of coloured shapes and words, high-resolution scenes with a small word, a
 clips whose answer depends on a brief event; each example has a question with an exact
 short answer and a reference caption. Everything is a pure function of a seed:
 
-    from bench.world import suite, make_example
+    from models.world import suite, make_example
     heldout = suite(split="heldout", per_task=50)
 
 Modules: `vocab` (closed vocabulary, tokenizer corpus), `draw` (pure rendering),
@@ -14,8 +14,8 @@ checkpoint's architecture, tokenizer and processor), `batches` (training tensors
 `evaluate` (the evaluation rows, run through vlmcli's Engine).
 """
 
-from bench.world.examples import Event, Example
-from bench.world.tasks import IMAGE_TASK_NAMES, TASK_NAMES, VIDEO_TASK_NAMES, Split, make_example, suite
+from models.world.examples import Event, Example
+from models.world.tasks import IMAGE_TASK_NAMES, TASK_NAMES, VIDEO_TASK_NAMES, Split, make_example, suite
 
 __all__ = [
     "IMAGE_TASK_NAMES",

@@ -1,7 +1,7 @@
 """Train the reference model (a tiny Qwen3-VL) from scratch on the synthetic world, on CPU.
 
-    python bench/train_reference.py                       # the committed models/reference
-    python bench/train_reference.py --steps 200 --out /tmp/ref-smoke   # a quick smoke run
+    python models/train_reference.py                       # the committed models/reference
+    python models/train_reference.py --steps 200 --out /tmp/ref-smoke   # a quick smoke run
 
 Every step draws fresh training examples (the world is infinite, so nothing repeats),
 runs them through the real processor and chat template, and takes the loss on the answer
@@ -29,11 +29,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.world.aux import AuxHead  # noqa: E402
-from bench.world.batches import answer_hits, collate, encode  # noqa: E402
-from bench.world.frames import training_indices  # noqa: E402
-from bench.world.model import ReferenceSize, build, save  # noqa: E402
-from bench.world.tasks import TASK_NAMES, Split, example_rng, make_example  # noqa: E402
+from models.world.aux import AuxHead  # noqa: E402
+from models.world.batches import answer_hits, collate, encode  # noqa: E402
+from models.world.frames import training_indices  # noqa: E402
+from models.world.model import ReferenceSize, build, save  # noqa: E402
+from models.world.tasks import TASK_NAMES, Split, example_rng, make_example  # noqa: E402
 from vlmcli.testing.qwen import MERGE  # noqa: E402
 
 TASK_WEIGHTS = {  # harder tasks are drawn more often; every task is drawn
@@ -62,7 +62,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-minutes", type=float, default=30.0, help="stop early (and save) past this wall time")
     p.add_argument("--probe-every", type=int, default=100)
     p.add_argument("--probe-per-task", type=int, default=16)
-    p.add_argument("--aux-weight", type=float, default=1.0, help="auxiliary vision classifier (bench/world/aux.py); 0: off")
+    p.add_argument("--aux-weight", type=float, default=1.0, help="auxiliary vision classifier (models/world/aux.py); 0: off")
     p.add_argument("--tasks", default=",".join(TASK_NAMES), help="comma-separated subset (for experiments)")
     for field, value in vars(ReferenceSize()).items():
         p.add_argument(f"--{field.replace('_', '-')}", type=int, default=value)
@@ -111,7 +111,7 @@ def encode_one(processor, *, task: str, index: int, split: Split, seed: int, rng
 def _worker(queue, *, seed: int, steps: range, batch: int, tasks: list[str]) -> None:
     import torch
 
-    from bench.world.model import world_processor, world_tokenizer
+    from models.world.model import world_processor, world_tokenizer
 
     torch.set_num_threads(1)
     processor = world_processor(world_tokenizer())
@@ -128,7 +128,7 @@ def prefetched(*, seed: int, steps: int, batch: int, tasks: list[str], workers: 
     import multiprocessing as mp
 
     if workers < 1:
-        from bench.world.model import world_processor, world_tokenizer
+        from models.world.model import world_processor, world_tokenizer
 
         processor = world_processor(world_tokenizer())
         for step in range(steps):
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     batches.close()  # stops the data workers
     elapsed = time.time() - start
     meta = {
-        "command": "python bench/train_reference.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": "python models/train_reference.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "seed": args.seed,
         "steps": steps_done,
         "planned_steps": args.steps,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from bench.world.vocab import answer_space
+from models.world.vocab import answer_space
 
 AUX_TASKS = ("color", "size", "count", "left", "word", "detail")
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.video_clips import ffmpeg_exe
+from vlmcli.testing.media.video_clips import ffmpeg_exe
 
 # colour photos, then grey ones (tinted); `cat` is `chelsea`, so it is left out
 _COLOUR = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "retina",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from bench.world.vocab import answer_space
+from models.world.vocab import answer_space
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.world.examples import Example
-from bench.world.images import DETAIL, SMALL
-from bench.world.tasks import IMAGE_TASK_NAMES, VIDEO_TASK_NAMES
+from models.world.examples import Example
+from models.world.images import DETAIL, SMALL
+from models.world.tasks import IMAGE_TASK_NAMES, VIDEO_TASK_NAMES
 
 SMALL_DETAIL_TASKS = ("detail",)
 
@@ -131,7 +131,7 @@ def build_requests(setting: Setting, examples: Sequence[Example], clip_dir: Path
         from vlmcli.video.sample import sample_video
         from vlmcli.video.sampling import SamplingOptions
 
-        from bench.world.frames import open_array, save_clip
+        from models.world.frames import open_array, save_clip
 
         path = clip_dir / f"{example.task}-{i}.npz"
         if not path.exists():

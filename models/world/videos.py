@@ -15,9 +15,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from bench.world.draw import Thing, background, draw_thing, pick, place
-from bench.world.examples import Event, Example
-from bench.world.vocab import COLORS, QUESTIONS, SHAPES, article
+from models.world.draw import Thing, background, draw_thing, pick, place
+from models.world.examples import Event, Example
+from models.world.vocab import COLORS, QUESTIONS, SHAPES, article
 
 SIDE = 128
 FRAMES = 64

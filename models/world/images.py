@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from bench.world.draw import NoRoom, Thing, background, draw_plain, draw_thing, draw_word, pick, place, word_extent
-from bench.world.examples import Example
-from bench.world.vocab import COLORS, COUNTS, QUESTIONS, SHAPES, WORDS, article
+from models.world.draw import NoRoom, Thing, background, draw_plain, draw_thing, draw_word, pick, place, word_extent
+from models.world.examples import Example
+from models.world.vocab import COLORS, COUNTS, QUESTIONS, SHAPES, WORDS, article
 
 SMALL = 128  # side of ordinary images
 DETAIL = 256  # side of the high-resolution scenes

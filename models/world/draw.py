@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from bench.world.vocab import COLORS, SHAPES
+from models.world.vocab import COLORS, SHAPES
 
 Box = tuple[int, int, int, int]  # (left, top, right, bottom), right/bottom exclusive
 

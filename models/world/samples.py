@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.world.tasks import Split, make_example
+from models.world.tasks import Split, make_example
 
 SAMPLES = (("color", 0), ("count", 0), ("detail", 0))  # (task, held-out index)
 

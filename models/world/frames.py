@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bench.world.examples import Example
+from models.world.examples import Example
 
 
 def training_indices(rng: np.random.Generator, *, frame_count: int, n: int, example: Example) -> tuple[int, ...]:

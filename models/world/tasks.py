@@ -10,9 +10,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from bench.world.examples import Example
-from bench.world.images import IMAGE_TASKS
-from bench.world.videos import VIDEO_TASKS
+from models.world.examples import Example
+from models.world.images import IMAGE_TASKS
+from models.world.videos import VIDEO_TASKS
 
 TASKS = {**IMAGE_TASKS, **VIDEO_TASKS}
 IMAGE_TASK_NAMES: tuple[str, ...] = tuple(IMAGE_TASKS)

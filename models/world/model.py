@@ -29,8 +29,8 @@ from transformers import (
     Qwen3VLVideoProcessor,
 )
 
-from bench.world.images import DETAIL
-from bench.world.vocab import corpus
+from models.world.images import DETAIL
+from models.world.vocab import corpus
 from vlmcli.testing import templates
 from vlmcli.testing.checkpoint import init_model, save_checkpoint
 from vlmcli.testing.qwen import MERGE, QWEN3_VL_MEAN_STD, SPEC, TEMPORAL, _token_ids
