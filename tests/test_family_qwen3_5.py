@@ -13,6 +13,9 @@ test_engine_token_budget, test_tiling_caps, test_tiling_agreement).
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -310,3 +313,18 @@ def test_vlm_ask_end_to_end_and_dry_run(folder, tmp_path, monkeypatch):
         w * h >= 0.9 * 60_000
         and raised["images"][0]["visual_tokens"] == w * h // PIXELS_PER_TOKEN
     )
+
+
+def test_a_cpu_run_prints_no_kernel_fallback_notices(folder, tmp_path):
+    """transformers' "falling back to its reference PyTorch implementation" notices (CUDA-only
+    kernels) are not advice on a CPU: a fresh process prints only the answer; --debug keeps them."""
+    path = tmp_path / "photo.png"
+    CHELSEA.save(path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VLM_")}
+    env.update(XDG_CONFIG_HOME=str(tmp_path / "xdg"), HF_HUB_OFFLINE="1")
+    argv = [sys.executable, "-m", "vlmcli", "ask", "--model", folder, str(path), "hi", "--max-tokens", "3"]
+    plain = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.strip() and plain.stderr == ""
+    debug = subprocess.run([*argv, "--debug"], capture_output=True, text=True, env=env, timeout=300)
+    assert "[debug] transformers: `causal_conv1d_fn` is falling back" in debug.stderr

@@ -14,6 +14,7 @@ from typing import Any
 from vlmcli.engine.adapters import Adapter
 from vlmcli.engine.config import EngineConfig
 from vlmcli.engine.device import resolve_device, resolve_dtype, text_dtype
+from vlmcli.engine.kernel_notes import quiet_cpu_kernel_notices
 from vlmcli.engine.source import ModelSource, check_weights_safety, read_model_config, resolve_source
 from vlmcli.errors import ModelError, ResourceError, UnsafeModelError, UnsupportedModelError
 from vlmcli.families import family_for_model_type, supported_model_types
@@ -85,6 +86,7 @@ def load_model(config: EngineConfig) -> LoadedModel:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # the CLI shows its own status; stderr stays one line per event
+    quiet_cpu_kernel_notices(device.type)
     kwargs = {"trust_remote_code": config.trust_remote_code}
     try:
         processor = AutoProcessor.from_pretrained(str(source.folder), **kwargs)
