@@ -32,23 +32,24 @@ def run(tmp_path, args, *, code: str | None = None, stdin=None, **extra_env):
     return subprocess.run(cmd, cwd=ROOT, env=env(tmp_path, **extra_env), capture_output=True, stdin=stdin, timeout=60)
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["ask", "--help"], ["describe", "--help"]])
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["ask", "--help"], ["describe", "--help"], ["export", "--help"], ["report", "--help"]]
+)
 def test_help_imports_nothing_heavy(tmp_path, argv):
     probe = (
-        "import sys, json, time\n"
-        "t = time.perf_counter()\n"
+        "import sys, json\n"
         f"sys.argv = ['vlm', *{argv!r}]\n"
         "from vlmcli.cli import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in %r)\n"
-        "sys.stderr.write(json.dumps({'heavy': heavy, 'seconds': time.perf_counter() - t}))\n"
+        "sys.stderr.write(json.dumps({'heavy': heavy}))\n"
     ) % (HEAVY,)
     result = run(tmp_path, [], code=probe)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stderr)
     assert report["heavy"] == []
     assert "Usage: vlm" in result.stdout.decode()
-    assert report["seconds"] < 2.0  # typically ~0.1 s; generous for a loaded CI machine
+    # what makes help slow is importing these; bench/bench_startup.py measures the time
 
 
 def test_version(tmp_path):

@@ -13,7 +13,7 @@ import typer
 from typer.core import TyperGroup
 
 from vlmcli import __version__
-from vlmcli.commands import ask, caption_dir, config_cmd, describe, models, video_summarize
+from vlmcli.commands import ask, caption_dir, config_cmd, describe, export, models, report, video_summarize
 
 
 class _Group(TyperGroup):
@@ -40,7 +40,7 @@ app = typer.Typer(
 
 # Registration points, in help order. New commands (caption-dir, video-summarize)
 # add their module here.
-COMMANDS = (ask, describe, caption_dir, video_summarize, models, config_cmd)
+COMMANDS = (ask, describe, caption_dir, video_summarize, export, report, models, config_cmd)
 for _command in COMMANDS:
     _command.register(app)
 

@@ -48,6 +48,11 @@ def from_json_line(line: str) -> Row:
     return restored(record)
 
 
+def read_jsonl_shard(path: Path) -> list[Row]:
+    with open(path, encoding="utf-8") as lines:
+        return [from_json_line(line) for line in lines if line.strip()]
+
+
 class JsonlSink(ShardedSink):
     format = OutputFormat.JSONL
     extension = "jsonl"
@@ -58,5 +63,4 @@ class JsonlSink(ShardedSink):
                 out.write(to_json_line(row) + "\n")
 
     def read_file(self, path: Path) -> list[Row]:
-        with open(path, encoding="utf-8") as lines:
-            return [from_json_line(line) for line in lines if line.strip()]
+        return read_jsonl_shard(path)

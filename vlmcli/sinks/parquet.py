@@ -15,6 +15,13 @@ from vlmcli.sinks.schema import Row, arrow_schema, restored
 from vlmcli.sinks.shards import ShardedSink
 
 
+def read_parquet_shard(path: Path) -> list[Row]:
+    """All rows of one completed shard, `path` the real file name (`schema.restored`)."""
+    import pyarrow.parquet as pq
+
+    return [restored(row) for row in pq.read_table(path).to_pylist()]
+
+
 class ParquetSink(ShardedSink):
     format = OutputFormat.PARQUET
     extension = "parquet"
@@ -26,6 +33,4 @@ class ParquetSink(ShardedSink):
         pq.write_table(pa.Table.from_pylist(rows, schema=arrow_schema()), path)
 
     def read_file(self, path: Path) -> list[Row]:
-        import pyarrow.parquet as pq
-
-        return [restored(row) for row in pq.read_table(path).to_pylist()]
+        return read_parquet_shard(path)

@@ -1,0 +1,87 @@
+"""`vlm report`: one self-contained HTML page of a caption run (thumbnails, captions,
+status, an error filter), checked as text and, where Debian's chromium is installed, in a
+real headless browser (screenshot, and the filter run by the browser's JavaScript)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from vlmcli.cli import app
+from vlmcli.report.entries import Entry, sample
+from vlmcli.testing.fakes import install_fake_engine, isolate_env, save_photo
+
+runner = CliRunner()
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, tmp_path):
+    isolate_env(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def run(monkeypatch, tmp_path) -> tuple[Path, Path]:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("astronaut", "chelsea", "coffee"):
+        save_photo(photos / f"{name}.jpg", name)
+    (photos / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    out = tmp_path / "captions"
+    install_fake_engine(monkeypatch, answer=lambda r: f"A photo <b>{r.images[0].source.rsplit('/', 1)[-1]}</b> & more")
+    assert runner.invoke(app, ["caption-dir", str(photos), "-o", str(out), "-q"]).exit_code == 9
+    return photos, out
+
+
+def test_page_has_thumbnails_captions_errors_and_no_network(run, tmp_path):
+    photos, out = run
+    page_path = tmp_path / "report.html"
+    result = runner.invoke(app, ["report", str(out), "-o", str(page_path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"output": str(page_path), "images": 4, "errors": 1, "shown": 4}
+    page = page_path.read_text()
+    assert page.count('class="card ok"') == 3 and page.count('class="card error"') == 1
+    assert len(re.findall(r'<img src="data:image/jpeg;base64,', page)) == 3 and "no preview" in page
+    assert "A photo &lt;b&gt;astronaut.jpg&lt;/b&gt; &amp; more" in page  # captions are escaped, never markup
+    assert str(photos / "broken.png") in page and "4 images, 3 ok, 1 with errors" in page
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # nothing fetched from anywhere
+    assert 'value="error"' in page and "applyFilter" in page
+    refused = runner.invoke(app, ["report", str(out), "-o", str(page_path)])
+    assert refused.exit_code != 0 and "--force" in refused.stderr
+
+
+def test_sample_keeps_errors_up_to_half_and_is_seeded():
+    entries = [Entry(path=f"/p/{i:03d}.jpg", status="error" if i % 10 == 0 else "ok") for i in range(100)]
+    picked = sample(entries, limit=20, seed=0)
+    assert len(picked) == 20 and sum(e.status == "error" for e in picked) == 10
+    assert picked == sample(entries, limit=20, seed=0) != sample(entries, limit=20, seed=1)
+    assert [e.path for e in picked] == sorted(e.path for e in picked)
+    assert sample(entries[:5], limit=20) == entries[:5]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium here (Debian: apt install chromium)")
+def test_page_renders_in_headless_chromium_and_the_filter_works(run, tmp_path):
+    _, out = run
+    page_path = tmp_path / "report.html"
+    assert runner.invoke(app, ["report", str(out), "-o", str(page_path)]).exit_code == 0
+    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", f"--user-data-dir={tmp_path / 'prof'}"]
+    shot = tmp_path / "shot.png"
+    subprocess.run([*flags, f"--screenshot={shot}", "--window-size=1200,900", page_path.as_uri()], capture_output=True, timeout=120)
+    from PIL import Image
+
+    with Image.open(shot) as image:  # a real rendering: thumbnails put many colours on the page
+        assert image.size == (1200, 900) and len(image.convert("RGB").getcolors(1 << 20) or []) > 1000
+    # the browser runs the page's script: choosing "errors" hides the ok cards
+    errors_only = page_path.read_text().replace(
+        "applyFilter();\n", "document.querySelector('input[value=error]').checked=true;applyFilter();\n"
+    )
+    probe = tmp_path / "probe.html"
+    probe.write_text(errors_only)
+    dom = subprocess.run([*flags, "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    assert dom.count('style="display: none;"') == 3 and '<span id="shown">1</span>' in dom

@@ -1,0 +1,124 @@
+"""`vlm export`: captions of a `caption-dir` run, joined back to their images, in a trainer's format.
+
+The join and the formats live in `vlmcli.exports`; this module parses flags, shows
+progress on stderr and prints the summary.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from vlmcli.commands._errors import EXIT_SOME_FAILED, error_boundary
+from vlmcli.exports.formats.base import ExportFormat, ExportOptions, ExportSummary
+from vlmcli.exports.records import ColumnNaming, Joined
+
+EPILOG = (
+    "Examples:\n\n"
+    "  vlm export captions/ --to imagefolder -o train/\n\n"
+    "  vlm export captions/ --to webdataset -o shards/ --shard-size 5000\n\n"
+    "  vlm export captions/ --to txt --beside\n\n"
+    "  vlm export captions/ --to parquet -o hf/ --prompt-name short=#1 --prompt-name long=#2"
+)
+LOG_EVERY_S = 10.0
+
+
+def export(
+    captions_dir: Annotated[Path, typer.Argument(help="The --output folder of a `vlm caption-dir` run (parquet or jsonl).")],
+    to: Annotated[ExportFormat, typer.Option("--to", case_sensitive=False, help="txt, imagefolder, webdataset, parquet or jsonl.")],
+    output: Annotated[
+        Optional[Path], typer.Option("-o", "--output", help="Folder to create (a file for jsonl).", show_default=False)
+    ] = None,
+    caption_column: Annotated[str, typer.Option(help="Name of the caption column when the run had one prompt.")] = "caption",
+    prompt_name: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            metavar="NAME=PROMPT",
+            help="The column for a prompt (PROMPT: its text, or #N: the N-th in alphabetical order). Repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    shard_size: Annotated[int, typer.Option(help="Records per tar (webdataset) or Parquet file.")] = 1000,
+    beside: Annotated[bool, typer.Option("--beside", help="txt: write each .txt next to its image (no -o).")] = False,
+    with_images: Annotated[bool, typer.Option("--with-images", help="txt: copy the images into -o's tree too.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Write into a non-empty -o, or over existing files.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object on stdout.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    """Write a run's captions in the format a trainer reads: one record per image, one column per prompt.
+
+    Error rows are left out and counted; an image whose file is gone is skipped and
+    named (exit 9).
+    """
+    with error_boundary(debug=debug):
+        from vlmcli.exports.registry import exporter_class
+        from vlmcli.exports.records import join_rows
+        from vlmcli.exports.results import read_results
+
+        naming = ColumnNaming.parse(caption_column=caption_column, prompt_names=prompt_name or [])
+        options = ExportOptions(shard_size=shard_size, beside=beside, with_images=with_images, force=force)
+        exporter = exporter_class(to)(options)
+        joined = join_rows(read_results(captions_dir), naming)
+        summary = exporter.export(joined, output, progress=_progress(len(joined.records)))
+        _report(to, joined, summary, json_output=json_output)
+        if summary.missing_images:
+            raise typer.Exit(EXIT_SOME_FAILED)
+
+
+def _progress(total: int):  # noqa: ANN202 - a Progress callback
+    last = [time.monotonic()]
+
+    def tick(done: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= LOG_EVERY_S or done == total and total >= 10_000:
+            last[0] = now
+            sys.stderr.write(f"export: {done:,}/{total:,} records\n")
+            sys.stderr.flush()
+
+    return tick
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _report(fmt: ExportFormat, joined: Joined, summary: ExportSummary, *, json_output: bool) -> None:
+    where = str(summary.out) if summary.out is not None else "beside the images"
+    if json_output:
+        payload = {
+            "format": fmt.value,
+            "output": str(summary.out) if summary.out is not None else None,
+            "records": summary.records,
+            "captions": summary.captions,
+            "columns": joined.columns,
+            "files": len(summary.files),
+            "error_rows_excluded": joined.error_rows,
+            "superseded_rows": joined.superseded,
+            "images_without_caption": len(joined.uncaptioned),
+            "missing_images": summary.missing_images,
+        }
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+    columns = ", ".join(f"{c} = {p!r}" for c, p in joined.columns.items())
+    lines = [f"Exported {_plural(summary.records, 'record')} ({_plural(summary.captions, 'caption')}) to {where} as {fmt.value}."]
+    if len(joined.columns) > 1:
+        lines.append(f"Columns: {columns}.")
+    if joined.error_rows or joined.uncaptioned:
+        lines.append(
+            f"Left out: {_plural(joined.error_rows, 'error row')}; {_plural(len(joined.uncaptioned), 'image')} had no caption."
+        )
+    if joined.superseded:
+        lines.append(f"{_plural(joined.superseded, 'older row')} replaced by a newer caption of the same image and prompt.")
+    for path in summary.missing_images[:5]:
+        lines.append(f"Error: image missing or unreadable, skipped: {path}")
+    if len(summary.missing_images) > 5:
+        lines.append(f"... and {len(summary.missing_images) - 5:,} more missing images.")
+    sys.stderr.write("\n".join(lines) + "\n")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export", epilog=EPILOG)(export)

@@ -1,0 +1,1 @@
+"""One module per export format, each an `Exporter` (see `base.py`), found by `registry.py`."""

@@ -1,0 +1,106 @@
+"""The interface every export format implements, its options and what it reports."""
+
+from __future__ import annotations
+
+import enum
+import shutil
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from vlmcli.errors import ConfigError, OutputError
+from vlmcli.exports.names import relative_names
+from vlmcli.exports.records import Joined, Record
+
+
+class ExportFormat(str, enum.Enum):
+    TXT = "txt"
+    IMAGEFOLDER = "imagefolder"
+    WEBDATASET = "webdataset"
+    PARQUET = "parquet"
+    JSONL = "jsonl"
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    shard_size: int = 1000
+    """Records per tar (webdataset) or Parquet file."""
+    beside: bool = False
+    """txt: write each .txt beside its image instead of into OUT."""
+    with_images: bool = False
+    """txt: copy the images into OUT's mirror tree too."""
+    force: bool = False
+    """Write into a non-empty OUT (or over an existing file / .txt)."""
+
+    def __post_init__(self) -> None:
+        if self.shard_size < 1:
+            raise ConfigError(f"--shard-size must be at least 1, not {self.shard_size}.")
+        if self.beside and self.with_images:
+            raise ConfigError("--beside writes next to the images; --with-images makes no sense with it.")
+
+
+@dataclass
+class ExportSummary:
+    out: Path | None
+    records: int = 0
+    captions: int = 0
+    missing_images: list[str] = field(default_factory=list)
+    """Images whose file is gone or unreadable now: their records were skipped."""
+    files: list[Path] = field(default_factory=list)
+
+
+Progress = Callable[[int], None]
+"""Called with the number of records done so far."""
+
+
+class Exporter(ABC):
+    format: ClassVar[ExportFormat]
+    out_is_file: ClassVar[bool] = False
+    """OUT names one file (jsonl) rather than a folder."""
+
+    def __init__(self, options: ExportOptions) -> None:
+        self.options = options
+
+    @abstractmethod
+    def export(self, joined: Joined, out: Path | None, *, progress: Progress | None = None) -> ExportSummary:
+        """Write `joined` to `out`; records whose image is needed and unreadable are skipped and listed."""
+
+    # -- shared helpers --------------------------------------------------------
+    def prepare_folder(self, out: Path | None) -> Path:
+        if out is None:
+            raise ConfigError(f"--to {self.format.value} needs -o OUT (a folder).")
+        if out.exists() and not out.is_dir():
+            raise OutputError(f"-o {out} exists and is not a folder.")
+        if out.exists() and any(out.iterdir()) and not self.options.force:
+            raise OutputError(f"-o {out} is not empty; choose a new folder or pass --force.")
+        out.mkdir(parents=True, exist_ok=True)
+        return out
+
+    @staticmethod
+    def names(joined: Joined) -> dict[str, str]:
+        return relative_names([r.path for r in joined.records])
+
+    @staticmethod
+    def with_bytes(joined: Joined, summary: ExportSummary, progress: Progress | None) -> Iterator[tuple[Record, bytes]]:
+        """Each record with its image's bytes, read now; unreadable ones are skipped and listed."""
+        for done, record in enumerate(joined.records, start=1):
+            try:
+                data = Path(record.path).read_bytes()
+            except OSError:
+                summary.missing_images.append(record.path)
+            else:
+                yield record, data
+            if progress is not None:
+                progress(done)
+
+    @staticmethod
+    def copy_image(src: str, dst: Path) -> None:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)  # byte for byte
+
+
+def count(summary: ExportSummary, record: Record) -> None:
+    summary.records += 1
+    summary.captions += sum(1 for c in record.captions.values() if c is not None)

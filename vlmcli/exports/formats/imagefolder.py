@@ -1,0 +1,34 @@
+"""imagefolder: the images copied into OUT plus `metadata.jsonl` (`file_name` + one column
+per prompt), which `datasets.load_dataset("imagefolder", data_dir=OUT)` loads as an `image`
+feature with the caption columns."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from vlmcli.exports.formats.base import ExportFormat, Exporter, ExportSummary, Progress, count
+from vlmcli.exports.records import Joined
+
+
+class ImagefolderExporter(Exporter):
+    format = ExportFormat.IMAGEFOLDER
+
+    def export(self, joined: Joined, out: Path | None, *, progress: Progress | None = None) -> ExportSummary:
+        folder = self.prepare_folder(out)
+        summary = ExportSummary(out=folder)
+        names = self.names(joined)
+        metadata = folder / "metadata.jsonl"
+        with open(metadata, "w", encoding="utf-8") as lines:
+            for done, record in enumerate(joined.records, start=1):
+                try:
+                    self.copy_image(record.path, folder / names[record.path])
+                except OSError:
+                    summary.missing_images.append(record.path)
+                else:
+                    lines.write(json.dumps({"file_name": names[record.path], **record.captions}, ensure_ascii=False) + "\n")
+                    count(summary, record)
+                if progress is not None:
+                    progress(done)
+        summary.files.append(metadata)
+        return summary

@@ -1,0 +1,36 @@
+"""jsonl: one JSON object per image, `{"image_path": ..., "caption": ..., "width", "height"}`
+(one key per caption column), in the one file OUT. Paths are absolute, valid UTF-8."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from vlmcli.errors import ConfigError, OutputError
+from vlmcli.exports.formats.base import ExportFormat, Exporter, ExportSummary, Progress, count
+from vlmcli.exports.records import Joined
+from vlmcli.media.names import utf8_text
+
+
+class JsonlExporter(Exporter):
+    format = ExportFormat.JSONL
+    out_is_file = True
+
+    def export(self, joined: Joined, out: Path | None, *, progress: Progress | None = None) -> ExportSummary:
+        if out is None:
+            raise ConfigError("--to jsonl needs -o FILE.jsonl.")
+        if out.is_dir():
+            raise OutputError(f"-o {out} is a folder; --to jsonl writes one file.")
+        if out.exists() and not self.options.force:
+            raise OutputError(f"-o {out} exists; choose a new name or pass --force.")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        summary = ExportSummary(out=out, files=[out])
+        with open(out, "w", encoding="utf-8") as lines:
+            for done, record in enumerate(joined.records, start=1):
+                item = {"image_path": utf8_text(record.path), **record.captions}
+                item |= {"width": record.width, "height": record.height}
+                lines.write(json.dumps(item, ensure_ascii=False) + "\n")
+                count(summary, record)
+                if progress is not None:
+                    progress(done)
+        return summary

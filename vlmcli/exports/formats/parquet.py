@@ -1,0 +1,83 @@
+"""parquet: a Hugging Face-loadable dataset, `OUT/train-00000-of-0000N.parquet`.
+
+Columns: `image` (struct of `bytes` and `path`, the image byte for byte, declared as the
+`datasets` `Image` feature in the schema metadata), `file_name`, one string column per
+prompt, `width`, `height`. `datasets.load_dataset("parquet", data_files=...)` or
+`load_dataset(OUT)` gives decoded images with their captions. Files hold `--shard-size`
+records, written in row groups of 64 so memory stays bounded by images in flight.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vlmcli.exports.formats.base import ExportFormat, Exporter, ExportSummary, Progress, count
+from vlmcli.exports.records import Joined
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+ROW_GROUP = 64
+
+
+def hf_schema(columns: list[str]) -> "pa.Schema":
+    import pyarrow as pa
+
+    fields = [pa.field("image", pa.struct([("bytes", pa.binary()), ("path", pa.string())])), pa.field("file_name", pa.string())]
+    fields += [pa.field(c, pa.string()) for c in columns] + [pa.field("width", pa.int32()), pa.field("height", pa.int32())]
+    features: dict[str, Any] = {"image": {"_type": "Image"}, "file_name": {"dtype": "string", "_type": "Value"}}
+    features |= {c: {"dtype": "string", "_type": "Value"} for c in columns}
+    features |= {c: {"dtype": "int32", "_type": "Value"} for c in ("width", "height")}
+    return pa.schema(fields, metadata={"huggingface": json.dumps({"info": {"features": features}})})
+
+
+class ParquetExporter(Exporter):
+    format = ExportFormat.PARQUET
+
+    def export(self, joined: Joined, out: Path | None, *, progress: Progress | None = None) -> ExportSummary:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        folder = self.prepare_folder(out)
+        summary = ExportSummary(out=folder)
+        names = self.names(joined)
+        columns = list(joined.columns)
+        schema = hf_schema(columns)
+        writer: pq.ParquetWriter | None = None
+        batch: list[dict[str, Any]] = []
+        in_file = 0
+        parts: list[Path] = []
+
+        def flush() -> None:
+            if batch and writer is not None:
+                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                batch.clear()
+
+        try:
+            for record, data in self.with_bytes(joined, summary, progress):
+                if writer is None or in_file == self.options.shard_size:
+                    flush()
+                    if writer is not None:
+                        writer.close()
+                    parts.append(folder / f".part-{len(parts):05d}.parquet")
+                    writer, in_file = pq.ParquetWriter(parts[-1], schema), 0
+                name = names[record.path]
+                batch.append(
+                    {"image": {"bytes": data, "path": name}, "file_name": name, **record.captions}
+                    | {"width": record.width, "height": record.height}
+                )
+                in_file += 1
+                count(summary, record)
+                if len(batch) == ROW_GROUP:
+                    flush()
+            flush()
+        finally:
+            if writer is not None:
+                writer.close()
+        for i, part in enumerate(parts):  # the final names need the count
+            final = folder / f"train-{i:05d}-of-{len(parts):05d}.parquet"
+            part.rename(final)
+            summary.files.append(final)
+        return summary

@@ -1,0 +1,56 @@
+"""txt: one caption file per image, as kohya-style trainers read them.
+
+In OUT's mirror tree (`OUT/<folder>/<name>.txt`, the images too with --with-images), or
+with --beside next to each image. The first caption column goes to `<name>.txt`; with
+several prompts, the others to `<name>.<column>.txt`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vlmcli.errors import ConfigError, OutputError
+from vlmcli.exports.formats.base import ExportFormat, Exporter, ExportSummary, Progress, count
+from vlmcli.exports.records import Joined
+
+
+class TxtExporter(Exporter):
+    format = ExportFormat.TXT
+
+    def export(self, joined: Joined, out: Path | None, *, progress: Progress | None = None) -> ExportSummary:
+        if self.options.beside:
+            if out is not None:
+                raise ConfigError("--beside writes next to the images; drop -o.")
+            return self._write(joined, None, progress)
+        return self._write(joined, self.prepare_folder(out), progress)
+
+    def _write(self, joined: Joined, out: Path | None, progress: Progress | None) -> ExportSummary:
+        summary = ExportSummary(out=out)
+        names = self.names(joined)
+        first, *others = list(joined.columns)
+        for done, record in enumerate(joined.records, start=1):
+            image = Path(record.path) if out is None else out / names[record.path]
+            if out is not None and self.options.with_images:
+                try:
+                    self.copy_image(record.path, image)
+                except OSError:
+                    summary.missing_images.append(record.path)
+                    continue
+            for column in (first, *others):
+                caption = record.captions[column]
+                if caption is None:
+                    continue
+                suffix = ".txt" if column == first else f".{column}.txt"
+                target = image.with_name(image.stem + suffix) if image.suffix else image.with_name(image.name + suffix)
+                self._write_text(target, caption)
+                summary.files.append(target)
+            count(summary, record)
+            if progress is not None:
+                progress(done)
+        return summary
+
+    def _write_text(self, target: Path, caption: str) -> None:
+        if self.options.beside and target.exists() and not self.options.force:
+            raise OutputError(f"{target} exists; pass --force to overwrite caption files beside the images.")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(caption + "\n", encoding="utf-8")

@@ -1,0 +1,175 @@
+"""One record per image, one column per prompt: the join every export format writes.
+
+A caption run stores one row per (image, prompt, settings). `join_rows` keeps, for each
+(image, prompt), the newest ok row (an older ok row of the same pair, from a rerun with
+other settings, is *superseded*), and names a column per prompt:
+
+    one prompt                       -> "caption" (or --caption-column NAME)
+    several prompts                  -> "caption_1", "caption_2", ... numbered in the alphabetical
+                                        order of the prompts' text, or the names given by
+                                        --prompt-name NAME=PROMPT (PROMPT: the text, or "#N")
+
+Rows do not record the order prompts were given in (batches order rows by cost), so the
+numbering uses an order every shard, rerun and resume agrees on; the summary prints it.
+
+Error rows are not exported; those whose (image, prompt) has no ok row are counted, and
+images with no caption at all get no record. Pure: no file is read here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from vlmcli.errors import ConfigError
+from vlmcli.sinks.schema import Row, Status
+
+RESERVED_COLUMNS = frozenset({"file_name", "image", "image_path", "path", "key", "width", "height", "__key__"})
+_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class Record:
+    path: str
+    """The image file, as Python opens it (`schema.original_path`)."""
+    key: str | None
+    """sha256 of the image bytes when it was captioned."""
+    width: int | None
+    height: int | None
+    captions: dict[str, str | None]
+    """column -> caption; None where that prompt has no ok row for this image."""
+
+
+@dataclass(frozen=True)
+class ColumnNaming:
+    caption_column: str = "caption"
+    prompt_names: tuple[tuple[str, str], ...] = ()
+    """(column, prompt text or "#N") pairs, from --prompt-name NAME=PROMPT."""
+
+    def __post_init__(self) -> None:
+        for name in (self.caption_column, *(column for column, _ in self.prompt_names)):
+            _check_column(name)
+        columns = [column for column, _ in self.prompt_names]
+        if len(set(columns)) != len(columns):
+            raise ConfigError(f"--prompt-name gives one column name twice: {', '.join(columns)}.")
+
+    @classmethod
+    def parse(cls, *, caption_column: str, prompt_names: Iterable[str]) -> "ColumnNaming":
+        pairs = []
+        for item in prompt_names:
+            column, sep, prompt = item.partition("=")
+            if not sep or not prompt:
+                raise ConfigError(f"--prompt-name takes NAME=PROMPT (the prompt's text or #N), not {item!r}.")
+            pairs.append((column.strip(), prompt))
+        return cls(caption_column=caption_column, prompt_names=tuple(pairs))
+
+
+@dataclass(frozen=True)
+class Joined:
+    records: list[Record]
+    columns: dict[str, str]
+    """column -> prompt text, in `prompt_order`."""
+    error_rows: int = 0
+    """Error rows whose (image, prompt) has no ok row: not exported."""
+    superseded: int = 0
+    """Older ok rows of an (image, prompt) that has a newer one."""
+    uncaptioned: list[str] = field(default_factory=list)
+    """Images with error rows only (no record)."""
+
+
+def _check_column(name: str) -> None:
+    if not _COLUMN.match(name):
+        raise ConfigError(f"Column name {name!r} must be letters, digits, '_', '.', '-' and not start with a digit.")
+    if name in RESERVED_COLUMNS:
+        raise ConfigError(f"Column name {name!r} is reserved by the export formats; pick another.")
+
+
+def prompt_order(rows: Iterable[Row]) -> list[str]:
+    """The run's prompts, in the alphabetical order of their text (see the module docstring)."""
+    return sorted({row["prompt"] for row in rows})
+
+
+def column_names(prompts: list[str], naming: ColumnNaming) -> dict[str, str]:
+    """prompt text -> column name (see the module docstring)."""
+    named: dict[str, str] = {}
+    for column, ref in naming.prompt_names:
+        prompt = _prompt_for(ref, prompts)
+        if prompt in named:
+            raise ConfigError(f"--prompt-name names the prompt {_short(prompt)!r} twice.")
+        named[prompt] = column
+    if len(prompts) == 1 and not named:
+        return {prompts[0]: naming.caption_column}
+    columns = {p: named.get(p, f"{naming.caption_column}_{i}") for i, p in enumerate(prompts, start=1)}
+    clash = [c for c in columns.values() if list(columns.values()).count(c) > 1]
+    if clash:
+        raise ConfigError(f"Two prompts would share the column {clash[0]!r}; name them with --prompt-name.")
+    return columns
+
+
+def _prompt_for(ref: str, prompts: list[str]) -> str:
+    if ref.startswith("#") and ref[1:].isdigit():
+        number = int(ref[1:])
+        if 1 <= number <= len(prompts):
+            return prompts[number - 1]
+    elif ref in prompts:
+        return ref
+    listed = "; ".join(f"#{i}: {_short(p)!r}" for i, p in enumerate(prompts, start=1))
+    raise ConfigError(f"--prompt-name {ref!r} matches none of the run's prompts ({listed}).")
+
+
+def _short(text: str, limit: int = 50) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def join_rows(rows: list[Row], naming: ColumnNaming | None = None) -> Joined:
+    """One record per captioned image (sorted by path), one column per prompt."""
+    prompts = prompt_order(rows)
+    if not prompts:
+        return Joined(records=[], columns={})
+    by_prompt = column_names(prompts, naming or ColumnNaming())
+    best: dict[tuple[str, str], Row] = {}
+    superseded = 0
+    for row in rows:
+        if row["status"] != Status.OK.value:
+            continue
+        pair = (row["path"], row["prompt"])
+        kept = best.get(pair)
+        if kept is None:
+            best[pair] = row
+            continue
+        superseded += 1
+        if _newer(row, kept):
+            best[pair] = row
+    failed = {(row["path"], row["prompt"]) for row in rows if row["status"] != Status.OK.value}
+    error_rows = sum(1 for row in rows if row["status"] != Status.OK.value and (row["path"], row["prompt"]) not in best)
+    images: dict[str, dict[str, Row]] = {}
+    for (path, prompt), row in best.items():
+        images.setdefault(path, {})[prompt] = row
+    records = [_record(path, images[path], by_prompt) for path in sorted(images)]
+    uncaptioned = sorted({path for path, _ in failed} - set(images))
+    return Joined(
+        records=records,
+        columns={column: prompt for prompt, column in by_prompt.items()},
+        error_rows=error_rows,
+        superseded=superseded,
+        uncaptioned=uncaptioned,
+    )
+
+
+def _newer(row: Row, than: Row) -> bool:
+    a: datetime = row["created_at"]
+    b: datetime = than["created_at"]
+    return a > b
+
+
+def _record(path: str, rows: Mapping[str, Row], by_prompt: Mapping[str, str]) -> Record:
+    newest = max(rows.values(), key=lambda r: r["created_at"])
+    return Record(
+        path=path,
+        key=newest["key"],
+        width=newest["width"],
+        height=newest["height"],
+        captions={column: (rows[p]["caption"] if p in rows else None) for p, column in by_prompt.items()},
+    )
