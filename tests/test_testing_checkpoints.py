@@ -51,6 +51,11 @@ EXPECTED_PROMPTS = {  # the real hub templates render ONE_IMAGE like this
     "glm4v": "[gMASK]<sop><|user|>\n<|begin_of_image|><|image|><|end_of_image|>What is this?<|assistant|>\n",
     "gemma3": "<bos><start_of_turn>user\n<start_of_image>What is this?<end_of_turn>\n<start_of_turn>model\n",
     "paligemma": "<image>What is this?",  # no hub template: the processor adds <bos> after the images, "\n" at the end
+    "gemma4": "<bos><|turn>user\n<|image|>What is this?<turn|>\n<|turn>model\n",
+    "gemma4_unified": "<bos><|turn>user\n<|image|>What is this?<turn|>\n<|turn>model\n",
+    "molmo2": "<|image|><|im_start|>user\nWhat is this?<|im_end|>\n<|im_start|>assistant\n",  # processor adds BOS
+    "minicpmv4_6": "<|im_start|>user\n<|image_pad|>What is this?<|im_end|>\n<|im_start|>assistant\n",
+    "fast_vlm": "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n<image>\nWhat is this?<|im_end|>\n<|im_start|>assistant\n",
 }
 
 
@@ -119,6 +124,8 @@ def test_ids_agree_across_config_tokenizer_and_generation(loaded: Loaded) -> Non
     # Gemma 3's processor.image_token is the <start_of_image> the template writes; the
     # features replace the soft token it expands to (tokenizer.image_token)
     placeholder = tokenizer.image_token if loaded.family == "gemma3" else loaded.processor.image_token
+    if loaded.family == "molmo2":  # its `<|image|>` expands to rows of `<im_patch>`, the token the features fill
+        placeholder = "<im_patch>"
     assert tokenizer.convert_ids_to_tokens(_image_token_id(loaded.model)) == placeholder
     assert tokenizer.eos_token_id in _eos_ids(loaded.model)
     assert text_config.eos_token_id == tokenizer.eos_token_id

@@ -152,7 +152,8 @@ def generate_stream(
             positions = adapter.decode_positions(positions)  # (..., B, 1)
             step_embeds = adapter.embed(next_tokens[:, None])  # (B, 1, D)
             logits = _forward(  # (B, V)
-                decoder, adapter, embeds=step_embeds, mask=mask, positions=positions, kv=kv, decoder_kwargs={}
+                decoder, adapter, embeds=step_embeds, mask=mask, positions=positions, kv=kv,
+                decoder_kwargs=adapter.decode_kwargs(next_tokens[:, None]),
             )
         timings.decode_s = time.perf_counter() - decode_start
 

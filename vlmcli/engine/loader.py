@@ -78,6 +78,7 @@ def load_model(config: EngineConfig) -> LoadedModel:
             f"{model_type!r} classes instead. Pass --trust-remote-code only if you trust this repository."
         )
     check_weights_safety(source.folder, allow_pickle=config.allow_pickle)
+    _adapter_class(model_type).check_backends()  # a missing optional package: say what to install
     device = resolve_device(config.device)
     dtype = resolve_dtype(config.dtype, device)
 

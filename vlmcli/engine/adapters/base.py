@@ -82,6 +82,12 @@ class Adapter(ABC):
         assert spec is not None, self.model_type
         return spec.name
 
+    @classmethod
+    def check_backends(cls) -> None:
+        """Raise `BackendUnavailableError` (saying what to install) when an optional package
+        the family's model needs is missing; called by the loader before any weight is read.
+        Most families need none."""
+
     # -- resolution ----------------------------------------------------------
     def with_policy(self, policy: ResolutionPolicy) -> "Adapter":
         """This adapter (same model and processor) under another resolution policy (`--truncate`)."""
@@ -294,6 +300,11 @@ class Adapter(ABC):
     @property
     def lm_head(self) -> Any:
         return self.model.lm_head
+
+    def decode_kwargs(self, input_ids: "torch.Tensor") -> dict[str, Any]:
+        """Extra decoder inputs of one decode step from its new token ids (B, 1); none by
+        default (Gemma 4's per-layer embeddings are looked up by token id)."""
+        return {}
 
     def merge(
         self, input_ids: "torch.Tensor", embeds: "torch.Tensor", features: list[Features]
