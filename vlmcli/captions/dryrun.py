@@ -221,7 +221,7 @@ class Calibrator:
     def _request(self, task: Task, image: Any) -> Any:
         from vlmcli.engine.request import Request
 
-        return Request(prompt=task.prompt.text, images=(image,), system=self.job.system)
+        return Request(prompt=task.prompt.text, images=(image,), system=self.job.system, constraint=task.prompt.constraint)
 
     def _call(self, requests: list[Any], gen: Any) -> tuple[list[Any], float]:
         start = time.perf_counter()

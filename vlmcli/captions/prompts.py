@@ -1,7 +1,9 @@
 """Prompts and the settings hash that tells a rerun what is already done.
 
 `config_hash` covers everything that changes a caption: model id, requested revision,
-prompt, system message, generation settings and resolution policy. It uses the revision
+prompt, system message, generation settings, resolution policy and the answer's constraint
+(--schema/--choice/--regex/--json-mode; absent from the hash when there is none, so free-text
+runs keep their hashes). It uses the revision
 as *requested* (None when not given) so that a rerun can decide what is done before any
 model loads; pin `--revision` to tie results to one hub commit (the resolved commit is
 recorded in each row's `model_revision`).
@@ -17,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from vlmcli.errors import ConfigError, InputError
+from vlmcli.structured.prompt import with_instruction
+from vlmcli.structured.spec import Constraint
 
 DEFAULT_PROMPT = "Describe this image in one or two sentences."
 
@@ -27,6 +31,8 @@ class Prompt:
     index: int
     """Position among the run's prompts (ties in batching keep this order)."""
     config_hash: str
+    constraint: Constraint | None = None
+    """What the answer must look like; `text` then already states it (unless --no-schema-prompt)."""
 
     def __post_init__(self) -> None:
         if not self.text.strip():
@@ -54,9 +60,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def config_hash(*, model: str, revision: str | None, prompt: str, system: str | None, generation: Any, resolution: Any = None) -> str:
+def config_hash(
+    *, model: str, revision: str | None, prompt: str, system: str | None, generation: Any, resolution: Any = None,
+    constraint: Constraint | None = None,
+) -> str:
     """A short stable hash (16 hex digits) of the settings that decide a caption."""
-    payload = {
+    payload: dict[str, Any] = {
         "model": model,
         "revision": revision,
         "prompt": prompt,
@@ -64,20 +73,29 @@ def config_hash(*, model: str, revision: str | None, prompt: str, system: str | 
         "generation": _plain(generation),
         "resolution": _plain(resolution),
     }
+    if constraint is not None:
+        payload["constraint"] = constraint.to_dict()
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def make_prompts(texts: list[str], *, model: str, revision: str | None, system: str | None, generation: Any, resolution: Any = None) -> list[Prompt]:
-    """The run's prompts (duplicates dropped, order kept), each with its config hash."""
+def make_prompts(
+    texts: list[str], *, model: str, revision: str | None, system: str | None, generation: Any, resolution: Any = None,
+    constraint: Constraint | None = None, state_constraint: bool = True,
+) -> list[Prompt]:
+    """The run's prompts (duplicates dropped, order kept), each with its config hash; with a
+    `constraint`, each prompt states it (unless `state_constraint` is off) and carries it."""
     unique = list(dict.fromkeys(texts)) or [DEFAULT_PROMPT]
+    sent = [with_instruction(text, constraint, state=state_constraint) for text in unique]
     return [
         Prompt(
             text=text,
             index=index,
             config_hash=config_hash(
-                model=model, revision=revision, prompt=text, system=system, generation=generation, resolution=resolution
+                model=model, revision=revision, prompt=text, system=system, generation=generation, resolution=resolution,
+                constraint=constraint,
             ),
+            constraint=constraint,
         )
-        for index, text in enumerate(unique)
+        for index, text in enumerate(sent)
     ]

@@ -120,7 +120,7 @@ class BatchRunner:
     def _request(self, task: Task, image: "ImageInput") -> "Request":
         from vlmcli.engine.request import Request
 
-        return Request(prompt=task.prompt.text, images=(image,), system=self.system)
+        return Request(prompt=task.prompt.text, images=(image,), system=self.system, constraint=task.prompt.constraint)
 
     def _errors(self, task: Task, message: str, latency_ms: float | None = None) -> list[Row]:
         return [

@@ -38,6 +38,8 @@ def video_prompts(job: CaptionJob, videos: VideoCaptioning) -> list[Prompt]:
         system=job.system,
         generation=job.generation,
         resolution={"resolution": getattr(job.engine, "resolution", None), "video": videos.settings()},
+        constraint=job.constraint,
+        state_constraint=job.schema_prompt,
     )
 
 
@@ -71,5 +73,5 @@ class MediaRunner(BatchRunner):
         from vlmcli.engine.video_input import VideoInput
 
         if isinstance(media, VideoInput):
-            return Request(prompt=task.prompt.text, videos=(media,), system=self.system)
+            return Request(prompt=task.prompt.text, videos=(media,), system=self.system, constraint=task.prompt.constraint)
         return super()._request(task, media)

@@ -72,6 +72,7 @@ def run_requests(
             elif isinstance(event, FinishEvent):
                 _warn_fit(event.result, warned)
                 _print_notes(event.result, warned)
+                _warn_incomplete(event.result)
                 renderer.finish(event)
                 results[event.index] = event.result
     finally:
@@ -90,6 +91,17 @@ def _warn_fit(result: GenerationResult, warned: set[object]) -> None:
     if fit is not None and fit not in warned:
         warned.add(fit)
         sys.stderr.write(fit.message() + "\n")
+
+
+def _warn_incomplete(result: GenerationResult) -> None:
+    """A constrained answer cut before its grammar was complete is said on stderr (and `valid`
+    is false in --json), so a partial object is never taken for a valid one."""
+    if getattr(result, "valid", None) is False:
+        reason = getattr(result.finish_reason, "value", result.finish_reason)
+        sys.stderr.write(
+            f"warning: the answer ended ({reason}) before it was complete under --schema/--choice/--regex/"
+            "--json-mode; it is not valid (raise --max-tokens).\n"
+        )
 
 
 def _print_notes(result: GenerationResult, printed: set[object]) -> None:

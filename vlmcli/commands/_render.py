@@ -164,6 +164,7 @@ def result_record(result: GenerationResult, item: Item, model: str, load_s: floa
     if not timings.get("load_s"):
         timings["load_s"] = round(load_s, 6)
     finish = result.finish_reason
+    structured = {} if getattr(result, "valid", None) is None else {"valid": result.valid, "parsed": result.parsed}
     return {
         "text": result.text,
         "model": model,
@@ -176,4 +177,4 @@ def result_record(result: GenerationResult, item: Item, model: str, load_s: floa
         "images": [usage.to_dict() for usage in result.images],
         "videos": [usage.to_dict() for usage in result.videos],
         "truncated": fit.to_dict() if (fit := getattr(result, "fit", None)) is not None else None,
-    }
+    } | structured  # with --schema/--choice/--regex/--json-mode only

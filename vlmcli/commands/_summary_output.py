@@ -55,7 +55,14 @@ def result_fields(text: str, result: "GenerationResult", *, key: str = "summary"
         "finish_reason": finish_reason(result),
         "prompt_tokens": result.prompt_tokens,
         "completion_tokens": result.completion_tokens,
-    }
+    } | _structured_fields(result)
+
+
+def _structured_fields(result: "GenerationResult") -> dict[str, Any]:
+    """`valid` and `parsed` of a constrained answer (segments under --schema/--choice/...); none else."""
+    if getattr(result, "valid", None) is None:
+        return {}
+    return {"valid": result.valid, "parsed": result.parsed}
 
 
 def chapter_record(chapter: "Chapter") -> dict[str, Any]:

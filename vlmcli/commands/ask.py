@@ -14,7 +14,7 @@ from vlmcli.commands._errors import error_boundary
 from vlmcli.commands._generate import run_requests
 from vlmcli.commands._inputs import load_inputs, split_media
 from vlmcli.commands._render import Item
-from vlmcli.commands.options import CommonOptions, with_common_options
+from vlmcli.commands.options import CommonOptions, StructuredOptions, with_common_options, with_structured_options
 from vlmcli.commands.video_options import VideoOptions, with_video_options
 from vlmcli.engine.request import Request
 from vlmcli.errors import ConfigError, InputError
@@ -27,7 +27,10 @@ EPILOG = (
     "  vlm ask before.png after.png 'What changed between these two?'\n\n"
     "  vlm ask --sampling keyframe --frames 16 clip.mp4 'What happens in this video?'\n\n"
     "  curl -s https://example.com/cat.jpg | vlm ask - 'What breed is this?'\n\n"
-    "  vlm ask --json -m Qwen/Qwen2-VL-2B-Instruct chart.png 'Summarise the chart.'"
+    "  vlm ask --json -m Qwen/Qwen2-VL-2B-Instruct chart.png 'Summarise the chart.'\n\n"
+    "  vlm ask photo.jpg 'Is it indoors?' --choice yes --choice no\n\n"
+    "  vlm ask --schema '{\"type\": \"object\", \"properties\": {\"count\": {\"type\": \"integer\"}}}' "
+    "photo.jpg 'How many people?'"
 )
 
 
@@ -68,11 +71,13 @@ def _plain_word(arg: str) -> bool:
     return arg != STDIN and os.sep not in arg and not Path(arg).suffix and not os.path.lexists(arg)
 
 
+@with_structured_options
 @with_video_options
 @with_common_options
 def ask(
     opts: CommonOptions,
     video: VideoOptions,
+    structured: StructuredOptions,
     inputs: Annotated[
         Optional[list[str]],
         typer.Argument(
@@ -90,7 +95,8 @@ def ask(
     text, model, inputs, prompt_tokens, visual_tokens, completion_tokens,
     finish_reason, timings, images and videos; each video lists its decoder and its
     sampling: method, the frames the model saw (index, t in seconds, reason), the
-    cuts found and scan_degraded. Quote the question: ask photo.jpg 'What is this?'.
+    cuts found and scan_degraded; with a structured answer (--schema, --choice, --regex,
+    --json-mode) also valid and parsed. Quote the question: ask photo.jpg 'What is this?'.
     """
     with error_boundary(debug=opts.debug):
         sources = list(inputs or [])
@@ -98,9 +104,13 @@ def ask(
         check_unquoted(sources, question)
         settings = opts.settings()
         video.check()
+        constraint = structured.constraint()
         media = load_inputs(sources, command="ask", max_pixels=settings.max_image_pixels, video=video)
         images, videos = split_media(media)
-        request = Request(prompt=question, images=images, videos=videos, system=opts.system)
+        request = Request(
+            prompt=structured.prompt(question, constraint), images=images, videos=videos, system=opts.system,
+            constraint=constraint,
+        )
         run_requests([request], [Item(inputs=tuple(sources))], opts, settings, video=video)
 
 

@@ -8,6 +8,7 @@ own code, e.g. 3).
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import sys
 from typing import Annotated, Optional
@@ -19,11 +20,12 @@ from vlmcli.commands._generate import run_requests
 from vlmcli.commands._inputs import Failed, Media, load_each
 from vlmcli.commands._json_names import json_line
 from vlmcli.commands._render import Item, error_record
-from vlmcli.commands.options import CommonOptions, with_common_options
+from vlmcli.commands.options import CommonOptions, StructuredOptions, with_common_options, with_structured_options
 from vlmcli.commands.video_options import VideoOptions, with_video_options
 from vlmcli.engine.request import Request
 from vlmcli.media.image_input import ImageInput
 from vlmcli.media.sources import STDIN
+from vlmcli.structured.spec import Constraint
 
 
 class Detail(str, enum.Enum):
@@ -65,6 +67,7 @@ VIDEO_PROMPTS: dict[Detail, str] = {
 }
 
 
+@with_structured_options
 @with_video_options
 @with_common_options
 def describe(
@@ -76,6 +79,7 @@ def describe(
     ],
     opts: CommonOptions,
     video: VideoOptions,
+    structured: StructuredOptions,
     detail: Annotated[
         Detail, typer.Option(case_sensitive=False, help="How much to say (picks a built-in prompt).")
     ] = Detail.NORMAL,
@@ -98,6 +102,7 @@ def describe(
     with error_boundary(debug=opts.debug):
         settings = opts.settings()
         video.check()
+        constraint = structured.constraint()
         loaded = load_each(inputs, command="describe", max_pixels=settings.max_image_pixels, video=video)
         several = len(inputs) > 1
         requests: list[Request] = []
@@ -108,7 +113,8 @@ def describe(
                 report(str(entry.error))
                 errors.setdefault(len(requests), []).append(error_record(source, entry.error))
                 continue
-            requests.append(_request(entry, prompt=prompt, detail=detail, system=opts.system))
+            request = _request(entry, prompt=prompt, detail=detail, system=opts.system)
+            requests.append(_constrained(request, constraint, structured))
             items.append(Item(inputs=(source,), heading=heading(source) if several else None))
         if requests:
             run_requests(requests, items, opts, settings, batch_size=batch_size, video=video, errors=errors)
@@ -125,6 +131,12 @@ def _request(media: Media, *, prompt: str | None, detail: Detail, system: str | 
     if isinstance(media, ImageInput):
         return Request(prompt=_prompt(prompt, PROMPTS, detail), images=(media,), system=system)
     return Request(prompt=_prompt(prompt, VIDEO_PROMPTS, detail), videos=(media,), system=system)
+
+
+def _constrained(request: Request, constraint: Constraint | None, structured: StructuredOptions) -> Request:
+    if constraint is None:
+        return request
+    return dataclasses.replace(request, prompt=structured.prompt(request.prompt, constraint), constraint=constraint)
 
 
 def _prompt(given: str | None, builtin: dict[Detail, str], detail: Detail) -> str:

@@ -24,6 +24,9 @@ import typer
 
 from vlmcli.engine.config import Device, DType, EngineConfig, GenerationConfig
 from vlmcli.settings import Settings, resolve
+from vlmcli.structured.flags import constraint_from_flags
+from vlmcli.structured.prompt import with_instruction
+from vlmcli.structured.spec import Constraint
 from vlmcli.tiling.policy import ResolutionPolicy
 
 
@@ -196,3 +199,58 @@ def with_option_group(option_cls: type, param: str) -> Callable[[F], F]:
 
 with_common_options = with_option_group(CommonOptions, "opts")
 """Replace the command's `opts: CommonOptions` parameter by the shared options."""
+
+
+def _structured(*decls: str, help: str, **kwargs: object) -> typer.models.OptionInfo:
+    return _option("Structured answer", *decls, help=help, **kwargs)
+
+
+@dataclass(frozen=True)
+class StructuredOptions:
+    """What the answer must look like, guaranteed by a token mask (`vlmcli.structured`); one kind at most."""
+
+    schema: Annotated[
+        Optional[str],
+        _structured(
+            "--schema",
+            metavar="FILE_OR_JSON",
+            help="Answer with JSON matching this JSON Schema (a file, or inline JSON starting with '{'). "
+            "Objects allow only the properties listed. Needs vlmcli[structured].",
+        ),
+    ] = None
+    choice: Annotated[
+        Optional[list[str]],
+        _structured("--choice", metavar="TEXT", help="Answer with exactly one of these (repeat the flag per option)."),
+    ] = None
+    regex: Annotated[
+        Optional[str], _structured("--regex", metavar="PATTERN", help="Answer with text matching this regular expression.")
+    ] = None
+    json_mode: Annotated[bool, _structured("--json-mode", help="Answer with any valid JSON object.")] = False
+    no_schema_prompt: Annotated[
+        bool,
+        _structured(
+            "--no-schema-prompt",
+            help="Do not state the schema/choices/pattern in the prompt (by default it is appended on its own "
+            "line; the mask applies either way).",
+        ),
+    ] = False
+
+    def constraint(self) -> Constraint | None:
+        """The constraint asked for (None: free text); fails (exit 7) here, before any model loads,
+        when the grammar engine of the structured extra is missing."""
+        constraint = constraint_from_flags(
+            schema=self.schema, choices=self.choice, regex=self.regex, json_mode=self.json_mode
+        )
+        if constraint is not None:
+            from vlmcli.structured.backend import check_available
+
+            check_available()
+        return constraint
+
+    def prompt(self, text: str, constraint: Constraint | None) -> str:
+        """`text` with the constraint stated in it, unless --no-schema-prompt."""
+        return with_instruction(text, constraint, state=not self.no_schema_prompt)
+
+
+with_structured_options = with_option_group(StructuredOptions, "structured")
+"""Replace the command's `structured: StructuredOptions` parameter by the structured-answer flags."""

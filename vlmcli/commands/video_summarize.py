@@ -31,7 +31,7 @@ from vlmcli.commands import _summary_output as out_
 from vlmcli.commands._errors import error_boundary
 from vlmcli.commands._generate import load_with_status
 from vlmcli.commands._json_names import json_line
-from vlmcli.commands.options import CommonOptions, with_common_options
+from vlmcli.commands.options import CommonOptions, StructuredOptions, with_common_options, with_structured_options
 from vlmcli.commands.video_options import VIDEO_MAX_SIDE, VideoOptions, with_video_options
 
 if TYPE_CHECKING:
@@ -155,12 +155,14 @@ def run_summary(
             out.flush()
 
 
+@with_structured_options
 @with_video_options
 @with_common_options
 def video_summarize(
     video_path: Annotated[str, typer.Argument(metavar="VIDEO", help="The video file.", show_default=False)],
     opts: CommonOptions,
     video: VideoOptions,
+    structured: StructuredOptions,
     segment_seconds: Annotated[
         float, typer.Option(min=1.0, help="Longest segment in seconds; longer scenes are split into windows.")
     ] = 30.0,
@@ -208,6 +210,9 @@ def video_summarize(
     segments: [first, last], summary, finish_reason, ...}] (empty when flat), summary,
     finish_reason, visual_tokens, warnings. --dry-run --json has the same plan fields.
 
+    --schema/--choice/--regex/--json-mode constrain each segment's answer (segments in --json
+    gain valid and parsed); the chapter and overall summaries stay free text.
+
     Warnings (stderr, and --json warnings): scene detection degraded or failed, or scenes
     merged by --hierarchy flat; an empty description or summary, with its finish reason.
     Details: docs/video-summarize.md.
@@ -217,7 +222,10 @@ def video_summarize(
 
         settings = opts.settings()
         video.check()
-        prompts = SummaryPrompts(prompt=prompt, summary_prompt=summary_prompt)
+        prompts = SummaryPrompts(
+            prompt=prompt, summary_prompt=summary_prompt, segment_constraint=structured.constraint(),
+            state_constraint=not structured.no_schema_prompt,
+        )
         shape = Hierarchy.parse(hierarchy)
         config = dataclasses.replace(
             video.apply(opts.engine_config(settings)), feature_cache_entries=SUMMARY_CACHE_ENTRIES

@@ -73,6 +73,7 @@ class Engine:
                 token_ids=self.token_ids,
                 tokenizer=self.tokenizer,
                 step=self.step,
+                constraints=[r.constraint for r in requests],
             )
         except torch.OutOfMemoryError:
             raise ResourceError(

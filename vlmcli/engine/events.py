@@ -139,6 +139,12 @@ class GenerationResult:
     notes: tuple[str, ...] = ()
     """One-line notices for the user about this run (a `--compress` that changed nothing);
     the commands print each distinct one once on stderr."""
+    valid: bool | None = None
+    """With a constraint: True when the answer is complete under its grammar (and parses);
+    False when --max-tokens or a stop string cut it first. None without a constraint."""
+    parsed: object = None
+    """With a constraint and `valid`: the answer as a value (JSON for --schema/--json-mode,
+    the string for --choice/--regex); else None."""
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,16 @@ for token equality with `model.generate(do_sample=False)`):
   one column to the attention mask for all rows;
 - rows that have finished keep decoding a pad token (their output is ignored), so the
   batch shape, and therefore the numerics of the other rows, never change;
-- logits of the last position are taken in float32 before any processing.
+- logits of the last position are taken in float32 before any processing;
+- a row with a constraint (`Request.constraint`) has the tokens its grammar forbids masked
+  to -inf before the choice, greedy or sampled (`vlmcli.structured.guard`); it ends when its
+  grammar is complete, and its result says whether the answer is `valid`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +44,9 @@ from vlmcli.errors import ContextLengthError
 
 if TYPE_CHECKING:
     import torch
+
+    from vlmcli.structured.guard import Guard
+    from vlmcli.structured.spec import Constraint
 
 
 @dataclass(frozen=True)
@@ -84,10 +90,12 @@ def generate_stream(
     tokenizer: Any,
     fit: ResolutionFit | None = None,
     step: CompiledDecoder | None = None,
+    constraints: Sequence["Constraint | None"] = (),
 ) -> Iterator[TokenEvent | FinishEvent]:
     """Run one batch; yield TokenEvents as tokens arrive and one FinishEvent per request.
     `fit` (from `--truncate`) is passed through to every result; `step`, when given, runs
-    the decode steps instead of the adapter's eager decoder (`--compile`)."""
+    the decode steps instead of the adapter's eager decoder (`--compile`). `constraints`
+    (one per request, None for free text; empty: none) mask each row's tokens."""
     import torch
 
     model = adapter.model
@@ -121,12 +129,15 @@ def generate_stream(
         timings.prefill_s = time.perf_counter() - start
 
         rows = [_Row(stream=TextStream(tokenizer, gen.stop)) for _ in requests]
+        guard = _guard(constraints, tokenizer=tokenizer, vocab_size=logits.shape[-1], eos=token_ids.eos)
         generators = None if gen.greedy else make_generators(len(requests), gen.seed)
         seen, seen_mask = input_ids, mask.bool()  # (B, S)
         decode_start = time.perf_counter()
         for produced in range(gen.max_tokens):
             if gen.repetition_penalty != 1.0:
                 logits = apply_repetition_penalty(logits, seen, seen_mask, gen.repetition_penalty)
+            if guard is not None:
+                guard.mask(logits)  # (B, V), forbidden tokens of constrained rows at -inf
             next_tokens = choose_next(logits, gen, generators)  # (B,)
             active = torch.tensor([row.finish is None for row in rows], device=device)  # (B,)
             next_tokens = torch.where(active, next_tokens, torch.full_like(next_tokens, token_ids.pad))
@@ -134,16 +145,24 @@ def generate_stream(
                 if row.finish is not None:
                     continue
                 row.tokens.append(token)
-                if token in token_ids.eos and not gen.ignore_eos:
+                constrained = guard is not None and guard.matchers[index] is not None
+                if token in token_ids.eos and (constrained or not gen.ignore_eos):
                     row.finish = FinishReason.STOP
+                    _stop(guard, index)
                     continue
+                if constrained:
+                    guard.advance(index, token)  # type: ignore[union-attr]
                 text = row.stream.push(token)
                 if text:
                     yield TokenEvent(index=index, token_id=token, text=text)
                 if row.stream.stopped:
                     row.finish = FinishReason.STOP_STRING
+                elif constrained and guard.complete(index):  # type: ignore[union-attr]
+                    row.finish = FinishReason.STOP  # only the end could follow: no step spent on it
                 elif len(row.tokens) >= gen.max_tokens:
                     row.finish = FinishReason.LENGTH
+                if row.finish is not None:
+                    _stop(guard, index)
             if all(row.finish is not None for row in rows) or produced == gen.max_tokens - 1:
                 break
             seen = torch.cat([seen, next_tokens[:, None]], dim=1)  # (B, S+1)
@@ -187,7 +206,37 @@ def generate_stream(
             fit=fit,
             notes=adapter.reducer.notes,
         )
+        if guard is not None and guard.matchers[index] is not None:
+            # ended by the grammar (or EOS it accepted): complete; cut short: complete only if it could end here
+            complete = row.finish is FinishReason.STOP or (
+                row.finish in (None, FinishReason.LENGTH) and guard.can_end(index)
+            )
+            _judge(result, constraints[index], complete=complete)
         yield FinishEvent(index=index, result=result)
+
+
+def _guard(
+    constraints: Sequence["Constraint | None"], *, tokenizer: Any, vocab_size: int, eos: frozenset[int]
+) -> "Guard | None":
+    """The batch's token mask, or None when no request has a constraint (nothing is imported)."""
+    if not any(c is not None for c in constraints):
+        return None
+    from vlmcli.structured.guard import Guard
+
+    return Guard(constraints, tokenizer=tokenizer, vocab_size=vocab_size, eos=eos)
+
+
+def _stop(guard: "Guard | None", index: int) -> None:
+    if guard is not None:
+        guard.stop(index)
+
+
+def _judge(result: GenerationResult, constraint: "Constraint | None", *, complete: bool) -> None:
+    from vlmcli.structured.verdict import judge
+
+    assert constraint is not None
+    verdict = judge(constraint, result.text, complete=complete)
+    result.valid, result.parsed = verdict.valid, verdict.parsed
 
 
 def _forward(

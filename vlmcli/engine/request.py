@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from vlmcli.engine.video_input import VideoInput
 from vlmcli.errors import ConfigError
 from vlmcli.media.image_input import ImageInput
+from vlmcli.structured.spec import Constraint
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,10 @@ class Request:
     """Optional system message; with none, the chat template's own default applies."""
     videos: tuple[VideoInput, ...] = field(default_factory=tuple)
     """Decoded clips; each goes through its family's native video path, or as frames."""
+    constraint: Constraint | None = None
+    """What the answer must look like (JSON Schema, choices, regex, JSON object), enforced by a
+    token mask in the decode loop (`vlmcli.structured`); None: free text. The prompt is sent as
+    given: stating the constraint in it is the caller's choice (`structured.with_instruction`)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "images", tuple(self.images))

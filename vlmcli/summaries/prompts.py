@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vlmcli.errors import ConfigError
+from vlmcli.structured.spec import Constraint
 
 SEGMENT_CONTEXT = "These frames are from {start} to {end} of a video. "
 SEGMENT_INSTRUCTION = "Describe what happens in this part in one or two sentences."
@@ -52,6 +53,11 @@ class SummaryPrompts:
 
     prompt: str | None = None
     summary_prompt: str | None = None
+    segment_constraint: Constraint | None = None
+    """What each segment's answer must look like (--schema/--choice/--regex/--json-mode); the
+    chapter and overall summaries stay free text, written from those answers."""
+    state_constraint: bool = True
+    """State the segment constraint in the segment prompt (off: --no-schema-prompt)."""
 
     def __post_init__(self) -> None:
         for flag, value in (("--prompt", self.prompt), ("--summary-prompt", self.summary_prompt)):

@@ -224,8 +224,12 @@ def segment_request(
     prompts: SummaryPrompts = SummaryPrompts(),
     system: str | None = None,
 ) -> Request:
+    from vlmcli.structured.prompt import with_instruction
+
     prompt = segment_prompt(prompts, start_s=segment.start_s, end_s=segment.end_s)
-    return Request(prompt=prompt, videos=(video,), system=system)
+    constraint = prompts.segment_constraint
+    prompt = with_instruction(prompt, constraint, state=prompts.state_constraint)
+    return Request(prompt=prompt, videos=(video,), system=system, constraint=constraint)
 
 
 def summary_request(

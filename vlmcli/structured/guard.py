@@ -1,0 +1,88 @@
+"""The token mask in vlmcli's decode loop: one matcher per constrained row of a batch.
+
+Each step, before the next token is chosen (greedy or sampled), `mask(logits)` sets the
+logits of every token the row's grammar forbids to -inf; rows without a constraint, and rows
+that have finished, are left alone, so a batch that mixes constrained and free rows gives each
+row the tokens it would get alone. End-of-sequence is allowed exactly where the grammar may
+end (the backend sets those bits); when nothing but the end is possible the row is complete
+(`complete`) and the loop stops it without spending a step on the end token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from vlmcli.structured.backend import Matcher, backend
+from vlmcli.structured.spec import Constraint
+
+if TYPE_CHECKING:
+    import torch
+
+
+class Guard:
+    def __init__(
+        self, constraints: Sequence[Constraint | None], *, tokenizer: Any, vocab_size: int, eos: frozenset[int]
+    ) -> None:
+        engine = backend()
+        self._engine = engine
+        self._eos = sorted(eos)
+        self.matchers: list[Matcher | None] = [
+            None if c is None else engine.matcher(c, tokenizer=tokenizer, vocab_size=vocab_size, eos=self._eos)
+            for c in constraints
+        ]
+        self._bitmask = engine.allocate(len(constraints), vocab_size)  # (B, ceil(V/32)) int32
+        self._live = [i for i, m in enumerate(self.matchers) if m is not None]
+        self._only_end: list[bool] = [False] * len(constraints)
+
+    def mask(self, logits: "torch.Tensor") -> None:
+        """Mask the (B, V) logits of the live constrained rows in place."""
+        import torch
+
+        for row in self._live:
+            self.matchers[row].fill(self._bitmask, row)  # type: ignore[union-attr]
+        self._engine.apply(logits, self._bitmask, self._live)
+        for row in self._live:  # a grammar with no way forward is a bug, never a silent free answer
+            if not torch.isfinite(logits[row]).any():
+                raise RuntimeError(f"the grammar of row {row} allows no token")
+
+    def advance(self, row: int, token: int) -> None:
+        """Move row `row` past `token` (the loop handles end-of-sequence itself)."""
+        matcher = self.matchers[row]
+        if matcher is None or token in self._eos:
+            return
+        if not matcher.accept(token):
+            raise RuntimeError(f"the grammar of row {row} refused token {token} that its own mask allowed")
+
+    def complete(self, row: int) -> bool:
+        """True when the row's answer is complete and nothing but the end could follow."""
+        matcher = self.matchers[row]
+        if matcher is None or not matcher.can_end():
+            return False
+        probe = self._engine.allocate(1, self._bitmask.shape[-1] * 32)  # (1, W)
+        matcher.fill(probe, 0)
+        allowed = _set_bits(probe[0])
+        return allowed <= set(self._eos)
+
+    def can_end(self, row: int) -> bool:
+        matcher = self.matchers[row]
+        return matcher is not None and matcher.can_end()
+
+    def stop(self, row: int) -> None:
+        """The row finished: stop filling its mask."""
+        if row in self._live:
+            self._live.remove(row)
+
+
+def _set_bits(words: "torch.Tensor") -> set[int]:
+    """Token ids whose bit is set in one bitmask row (W,) int32."""
+    import torch
+
+    nonzero = torch.nonzero(words).flatten().tolist()
+    out = set()
+    for w in nonzero:
+        value = int(words[w]) & 0xFFFFFFFF
+        out.update(w * 32 + b for b in range(32) if value >> b & 1)
+        if len(out) > 64:  # more than a few ids: certainly not only the end tokens
+            break
+    return out

@@ -1,0 +1,33 @@
+"""Whether a constrained answer is complete and what value it holds (`valid`, `parsed` in --json).
+
+An answer is valid only when generation ended because the grammar was complete (the model
+chose end-of-sequence where the grammar accepts it, or nothing but the end was possible).
+A `--max-tokens` cut or a stop string leaves it invalid with `parsed` None, never a partial
+object presented as valid. So does text with U+FFFD: byte-level tokens can spell byte
+sequences that are not valid UTF-8 (xgrammar 0.2.9 accepts some inside strings; seen with
+random weights, bench/RESULTS.md issue 18), which decode to replacement characters; the
+grammar checked bytes the text no longer holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from vlmcli.structured.spec import Constraint
+
+
+@dataclass(frozen=True)
+class Verdict:
+    valid: bool
+    parsed: Any = None
+
+
+def judge(constraint: Constraint, text: str, *, complete: bool) -> Verdict:
+    """`complete`: the grammar accepted the whole answer. The text must then parse too."""
+    if not complete or "\ufffd" in text:
+        return Verdict(valid=False)
+    try:
+        return Verdict(valid=True, parsed=constraint.parse(text))
+    except ValueError:
+        return Verdict(valid=False)

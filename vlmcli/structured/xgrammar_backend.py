@@ -1,0 +1,130 @@
+"""The xgrammar backend: JSON Schema, regex and JSON grammars compiled to a token bitmask.
+
+Why xgrammar (bench/RESULTS.md, "Issue 18: grammar engines"): the fastest mask on this CPU
+at both vocabulary sizes and batch sizes, every schema feature the issue asks for, and
+compiles in milliseconds. Grammar choices made here, for every model alike:
+- JSON is written compactly with `", "` and `": "` separators and no free whitespace, so a
+  model cannot spend its token budget on blank lines;
+- a `--schema` object allows only the properties it lists (xgrammar's strict mode, as
+  OpenAI's structured outputs), and `--json-mode` allows any object;
+- a string with minLength/maxLength is compiled as the equivalent `pattern` of characters other
+  than `"`, `\\` and control characters: xgrammar 0.2.9's length-bounded strings let raw control
+  characters (invalid JSON) through (bench/RESULTS.md, issue 18), its patterns do not. Such a
+  string therefore holds no escapes (no quotes or backslashes).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from vlmcli.errors import ConfigError
+from vlmcli.structured.spec import (
+    ChoiceConstraint,
+    Constraint,
+    JsonModeConstraint,
+    RegexConstraint,
+    SchemaConstraint,
+)
+
+if TYPE_CHECKING:
+    import torch
+
+SEPARATORS = (", ", ": ")
+_PLAIN_CHAR = '[^"\\\\\\x00-\\x1f]'
+"""A JSON string character that needs no escape (regex text): not a quote, backslash or control."""
+_COMPILERS_KEPT = 4
+"""Compilers (one per tokenizer, vocabulary size and end ids) kept; each holds its grammar cache."""
+
+
+class XGrammarMatcher:
+    def __init__(self, matcher: Any) -> None:
+        self._m = matcher
+
+    def fill(self, bitmask: "torch.Tensor", row: int) -> None:
+        self._m.fill_next_token_bitmask(bitmask, row)
+
+    def accept(self, token: int) -> bool:
+        return bool(self._m.accept_token(token))
+
+    def can_end(self) -> bool:
+        return bool(self._m.is_completed())
+
+
+class XGrammarBackend:
+    name = "xgrammar"
+
+    def __init__(self) -> None:
+        import xgrammar  # noqa: F401 - fail here (ImportError -> exit 7) rather than mid-generation
+
+        self._compilers: dict[tuple[int, int, tuple[int, ...]], tuple[Any, Any]] = {}
+        self._lock = threading.Lock()
+
+    def matcher(self, constraint: Constraint, *, tokenizer: Any, vocab_size: int, eos: Sequence[int]) -> XGrammarMatcher:
+        import xgrammar as xgr
+
+        compiled = self._compile(constraint, self._compiler(tokenizer, vocab_size, tuple(sorted(eos))))
+        return XGrammarMatcher(xgr.GrammarMatcher(compiled))
+
+    def allocate(self, batch: int, vocab_size: int) -> "torch.Tensor":
+        import xgrammar as xgr
+
+        return xgr.allocate_token_bitmask(batch, vocab_size)  # (B, ceil(V/32)) int32, all -1
+
+    def apply(self, logits: "torch.Tensor", bitmask: "torch.Tensor", rows: Sequence[int]) -> None:
+        import xgrammar as xgr
+
+        if rows:
+            xgr.apply_token_bitmask_inplace(logits, bitmask.to(logits.device, non_blocking=True), indices=list(rows))
+
+    def _compiler(self, tokenizer: Any, vocab_size: int, eos: tuple[int, ...]) -> Any:
+        import xgrammar as xgr
+
+        key = (id(tokenizer), vocab_size, eos)
+        with self._lock:
+            kept = self._compilers.get(key)
+            if kept is not None and kept[0] is tokenizer:
+                return kept[1]
+            info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size, stop_token_ids=list(eos))
+            compiler = xgr.GrammarCompiler(info, max_threads=1)
+            if len(self._compilers) >= _COMPILERS_KEPT:
+                self._compilers.pop(next(iter(self._compilers)))
+            self._compilers[key] = (tokenizer, compiler)
+            return compiler
+
+    @staticmethod
+    def _compile(constraint: Constraint, compiler: Any) -> Any:
+        """The compiled grammar (the compiler caches it by its text). A schema or regex xgrammar
+        cannot compile is the user's input: ConfigError."""
+        try:
+            if isinstance(constraint, SchemaConstraint):
+                schema = json.dumps(bounded_strings_as_patterns(constraint.schema))
+                return compiler.compile_json_schema(schema, any_whitespace=False, separators=SEPARATORS)
+            if isinstance(constraint, JsonModeConstraint):
+                return compiler.compile_json_schema(
+                    '{"type": "object"}', any_whitespace=False, separators=SEPARATORS, strict_mode=False
+                )
+            if isinstance(constraint, ChoiceConstraint):
+                return compiler.compile_regex(constraint.regex())
+            if isinstance(constraint, RegexConstraint):
+                return compiler.compile_regex(constraint.pattern)
+        except (RuntimeError, ValueError) as exc:
+            raise ConfigError(f"{constraint.flag} cannot be compiled to a grammar: {str(exc).splitlines()[0]}") from None
+        raise TypeError(f"unknown constraint {type(constraint).__name__}")
+
+
+def bounded_strings_as_patterns(schema: Any) -> Any:
+    """`schema` with every `{"type": "string", "minLength"/"maxLength": ...}` that has no pattern,
+    format, enum or const rewritten as the same bounds over `_PLAIN_CHAR` (see the module docstring)."""
+    if isinstance(schema, list):
+        return [bounded_strings_as_patterns(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: bounded_strings_as_patterns(v) for k, v in schema.items()}
+    bounded = "minLength" in out or "maxLength" in out
+    if out.get("type") == "string" and bounded and not {"pattern", "format", "enum", "const"} & set(out):
+        low, high = int(out.pop("minLength", 0)), out.pop("maxLength", None)
+        out["pattern"] = f"^{_PLAIN_CHAR}{{{low},{'' if high is None else int(high)}}}$"
+    return out
