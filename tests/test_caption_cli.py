@@ -135,14 +135,14 @@ def test_several_prompts_jsonl_and_batches_grouped_by_size(monkeypatch, tmp_path
     args = [root, "-o", out, "--format", "jsonl", "-p", "First.", "-p", "Second.", "--prompt-file", prompt_file]
     result = invoke(*args, "--batch-size", "3", "--rows-per-file", "5", "-q")
     assert result.exit_code == 0, result.output
-    files = sorted(out.iterdir())
+    files = sorted(p for p in out.iterdir() if not p.name.endswith(".lock"))  # the run's lock files stay
     assert [f.name for f in files] == [f"part-{i:05d}.jsonl" for i in range(4)]
     rows = [from_json_line(line) for f in files for line in f.read_text().splitlines()]
     assert len(rows) == 18 and len({(r["path"], r["prompt"]) for r in rows}) == 18
     assert len({r["config_hash"] for r in rows}) == 3
     for requests, _ in fake.engine.calls:  # no batch mixes small and large images
         assert len({"small" in r.images[0].source for r in requests}) == 1
-    assert invoke(*args, "-q").exit_code == 0 and len(list(out.iterdir())) == 4  # resumed: nothing new
+    assert invoke(*args, "-q").exit_code == 0 and len(list(out.glob("part-*"))) == 4  # resumed: nothing new
 
     again = invoke(*args, "-o", tmp_path / "again", "--batch-size", "3", "--json", "-q")
     summary = json.loads(again.stdout)  # the planned batches are reported, as the engine saw them
@@ -180,7 +180,8 @@ def test_shards_are_disjoint_and_cover_everything(monkeypatch, photos, tmp_path)
     for i in range(3):
         result = invoke(photos, "-o", split, "-q", "-p", "x", "-p", "y", "--shard", f"{i}/3")
         assert result.exit_code in (0, EXIT_SOME_FAILED)
-    parts = sorted(p.name for p in split.iterdir())
+    parts = sorted(p.name for p in split.iterdir() if not p.name.endswith(".lock"))
+    assert sorted(p.name for p in split.glob(".vlm-run*.lock")) == [".vlm-run-s0of3.lock", ".vlm-run-s1of3.lock", ".vlm-run-s2of3.lock", ".vlm-run.lock"]
     assert all(p.startswith(("s0of3-", "s1of3-", "s2of3-")) for p in parts)
     keyed = lambda rows: sorted((r["path"], r["prompt"], r["status"], r["caption"]) for r in rows)  # noqa: E731
     assert keyed(read_rows(split)) == keyed(read_rows(whole))  # complete, and no duplicates
@@ -201,7 +202,7 @@ def test_output_names_never_come_from_input_paths(monkeypatch, tmp_path):
         os.chdir(tmp_path)
     assert result.exit_code == EXIT_SOME_FAILED  # ../../etc/passwd: not an image (or missing)
     created = set(tmp_path.rglob("*")) - before
-    assert {p.relative_to(work / "deep") for p in created} == {Path("out"), Path("out/part-00000.parquet")}
+    assert {p.relative_to(work / "deep") for p in created} == {Path("out"), Path("out/part-00000.parquet"), Path("out/.vlm-run.lock")}
 
 
 def test_ctrl_c_flushes_finished_batches_and_exits_130(monkeypatch, photos, tmp_path):

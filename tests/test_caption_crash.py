@@ -239,3 +239,59 @@ def test_sigkill_at_24_random_moments_fake_engine(tmp_path):
     assert {(p, q) for p, q, _ in seen} == {(p, q) for p in images for q in PROMPTS}
     assert {p for p, _, status in seen if status == "error"} == {str(photos / "broken.jpg")}
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+DATASET_KINDS = ("webdataset", "webdataset-gz", "img2dataset-parquet", "hf-parquet", "save_to_disk")
+
+
+def write_dataset(kind: str, root: Path, photos: list) -> tuple[Path, int]:
+    """(the INPUT to pass, the number of items); each kind with its broken item(s)."""
+    from vlmcli.testing.media import datasets
+
+    if kind.startswith("webdataset"):
+        datasets.write_webdataset(root, photos, shards=3, gz=kind.endswith("gz"))
+        return root, 3 * len(photos)
+    if kind == "img2dataset-parquet":
+        datasets.write_parquet_shards(root, photos, shards=3)
+        return root, 3 * (len(photos) + 1)
+    if kind == "hf-parquet":
+        return datasets.write_hf_parquet(root / "train.parquet", photos), len(photos)
+    return datasets.write_save_to_disk(root, photos), len(photos)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork and SIGKILL")
+@pytest.mark.parametrize("kind", DATASET_KINDS)
+def test_sigkill_dataset_inputs_then_resume_exactly_once(tmp_path, kind):
+    """Every input kind: 6 kills at random moments (reading shards, captioning, publishing),
+    then a completing run: every (item, prompt) once, the broken items as error rows."""
+    from PIL import Image
+
+    rnd = random.Random(SEED + 2)
+    photos = [Image.new("RGB", (40 + i, 36), tuple(rnd.randrange(256) for _ in range(3))) for i in range(10)]
+    source, items = write_dataset(kind, tmp_path / "data", photos)
+    out = tmp_path / "out"
+    args = ["caption-dir", str(source), "-o", str(out), "-q", "--batch-size", "2", "--rows-per-file", "2"]
+    for prompt in PROMPTS:
+        args += ["-p", prompt]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VLM_")}
+    env |= {"PYTHONPATH": str(ROOT), "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+    launcher = Launcher(FAKE_LAUNCHER, env)
+    kills = 0
+    try:
+        for attempt in range(6):
+            status = kill_at_random_moment(
+                launcher, args, out, rnd, startup=attempt % 3 == 0, startup_s=(0.0, 0.3), more_shards=(0, 1),
+                patience_s=10, jitter_s=0.08, poll_s=0.002,
+            )
+            kills += os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+            check_output(out)
+        launcher.start(args)
+        status = launcher.wait()
+    finally:
+        launcher.close()
+    assert kills >= 4, kills
+    seen = check_output(out)
+    assert len({(p, q) for p, q, _ in seen}) == items * len(PROMPTS)
+    errors = {p for p, _, s in seen if s == "error"}
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == (9 if errors else 0), status
+    assert all("::" in p for p, _, _ in seen)

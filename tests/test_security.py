@@ -189,7 +189,7 @@ def test_outputs_never_leave_the_output_folder(monkeypatch, tmp_path, fmt):
     result = runner.invoke(app, ["caption-dir", "--files-from", str(listing), "../../other.png", "-o", "out", "--format", fmt, "-q"])
     assert result.exit_code == EXIT_SOME_FAILED, result.output  # /etc/hostname: not an image
     created = {p.relative_to(work / "deep") for p in set(tmp_path.rglob("*")) - before}
-    assert created == {Path("out"), Path(f"out/part-00000.{fmt}")}
+    assert created == {Path("out"), Path(f"out/part-00000.{fmt}"), Path("out/.vlm-run.lock")}
 
 
 def test_txt_sidecars_go_only_beside_their_images(monkeypatch, tmp_path):

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 from vlmcli.captions.shard import ShardSpec
 from vlmcli.engine.config import EngineConfig, GenerationConfig
 from vlmcli.errors import ConfigError
+from vlmcli.inputs.options import DatasetInput
+from vlmcli.structured.spec import Constraint
 
 if TYPE_CHECKING:
     from vlmcli.video.sampling import SamplingOptions
@@ -88,7 +90,13 @@ class CaptionJob:
     """Ray only: engine actors (one model each)."""
     exclude: Path | None = None
     """The output folder, never walked as input."""
+    dataset: DatasetInput = field(default_factory=DatasetInput)
+    """How dataset inputs (tar shards, Parquet, save_to_disk folders) are read."""
     debug: bool = False
+    constraint: Constraint | None = None
+    """What every answer must look like (--schema/--choice/--regex/--json-mode); None: free text."""
+    schema_prompt: bool = True
+    """State the constraint in each prompt (off: --no-schema-prompt)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "inputs", tuple(self.inputs))

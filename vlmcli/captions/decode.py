@@ -23,10 +23,11 @@ class Decoded:
     error: str | None = None
 
 
-def decode(path: str, *, max_pixels: int | None) -> Decoded:
-    """Read and decode `path` safely (pixel limit, EXIF rotation, RGB); never raises for a bad file."""
+def decode(path: str, *, max_pixels: int | None, read: Callable[[str], bytes] = read_source) -> Decoded:
+    """Read (`read`: a file by default, a dataset item's spooled bytes) and decode `path`
+    safely (pixel limit, EXIF rotation, RGB); never raises for a bad file."""
     return as_decoded(
-        lambda: image_input(read_source(path), path, max_pixels=max_pixels),
+        lambda: image_input(read(path), path, max_pixels=max_pixels),
         path=path, what="", memory_hint="lower VLM_MAX_IMAGE_PIXELS",
     )
 

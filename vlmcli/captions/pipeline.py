@@ -54,6 +54,8 @@ def job_prompts(job: CaptionJob) -> list[Prompt]:
         system=job.system,
         generation=job.generation,
         resolution=getattr(job.engine, "resolution", None),
+        constraint=job.constraint,
+        state_constraint=job.schema_prompt,
     )
 
 
@@ -206,9 +208,17 @@ def failure_row(ctx: RowContext, failure: Any) -> Row:
     )
 
 
-def run_local(batches: Sequence[Sequence[Task]], *, runner: BatchRunner, job: CaptionJob, emit: OnRows) -> None:
-    """Caption batches in order while the next ones decode in background threads."""
-    decode_one = task_decoder(batches, max_image_pixels=job.max_image_pixels, videos=job.videos)
+def run_local(
+    batches: Sequence[Sequence[Task]],
+    *,
+    runner: BatchRunner,
+    job: CaptionJob,
+    emit: OnRows,
+    read: Callable[[str], bytes] | None = None,
+) -> None:
+    """Caption batches in order while the next ones decode in background threads (images
+    read by `read` when given: a dataset shard's spool)."""
+    decode_one = task_decoder(batches, max_image_pixels=job.max_image_pixels, videos=job.videos, read=read)
     with Prefetcher(
         batches, decode_one, path_of=lambda t: t.path, threads=job.decode_threads, depth=job.prefetch_batches
     ) as ready:

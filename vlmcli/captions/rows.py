@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -33,6 +34,7 @@ def _base(ctx: RowContext, *, path: str, key: str | None, prompt: Prompt) -> Row
         "status": Status.OK.value,
         "error": None,
         "caption": None,
+        "answer_json": None,
         "prompt": prompt.text,
         "model": ctx.model,
         "model_revision": ctx.revision,
@@ -44,6 +46,9 @@ def _base(ctx: RowContext, *, path: str, key: str | None, prompt: Prompt) -> Row
         "completion_tokens": None,
         "latency_ms": None,
         "created_at": utc_now(),
+        "source": None,
+        "source_key": None,
+        "extra": None,
     }
 
 
@@ -75,6 +80,7 @@ def ok_row(
     image = result.images[0] if result.images else None
     row.update(
         caption=result.text,
+        answer_json=answer_json(result),
         width=image.width if image else None,
         height=image.height if image else None,
         visual_tokens=result.visual_tokens,
@@ -83,6 +89,14 @@ def ok_row(
         latency_ms=round(latency_ms, 3),
     )
     return row
+
+
+def answer_json(result: "GenerationResult") -> str | None:
+    """The constrained answer as JSON text (`"indoor"`, `{"count": 3}`); None for free text, and
+    for an answer --max-tokens cut before it was complete (`caption` keeps the raw text)."""
+    if not getattr(result, "valid", None):
+        return None
+    return json.dumps(result.parsed, ensure_ascii=False)
 
 
 def copy_row(row: Row, *, path: str) -> Row:

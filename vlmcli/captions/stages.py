@@ -29,10 +29,15 @@ def runner_for(
 
 
 def task_decoder(
-    batches: Sequence[Sequence[Task]], *, max_image_pixels: int | None, videos: VideoCaptioning | None
+    batches: Sequence[Sequence[Task]],
+    *,
+    max_image_pixels: int | None,
+    videos: VideoCaptioning | None,
+    read: Callable[[str], bytes] | None = None,
 ) -> Callable[[str], Decoded]:
-    """path -> Decoded for the tasks of `batches`: sampled frames for videos, else an image."""
-    decode_image = partial(decode, max_pixels=max_image_pixels)
+    """path -> Decoded for the tasks of `batches`: sampled frames for videos, else an image
+    (its bytes from `read`, for dataset items; from the file by default)."""
+    decode_image = partial(decode, max_pixels=max_image_pixels, **({"read": read} if read else {}))
     clips = {t.path for batch in batches for t in batch if t.video is not None}
     if not clips or videos is None:
         return decode_image

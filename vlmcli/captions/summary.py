@@ -51,6 +51,10 @@ class Summary:
     batched: int = 0
     """Items in those calls."""
     interrupted: bool = False
+    shards: int = 0
+    """Dataset shards read (0 for plain files and folders)."""
+    shard_errors: list[str] = field(default_factory=list)
+    """Shards that could not be read to the end (items read before the damage have rows)."""
     errors: list[tuple[str, str]] = field(default_factory=list)
     """The first MAX_ERRORS_KEPT (path, message) pairs."""
     started: float = field(default_factory=time.monotonic)
@@ -70,8 +74,15 @@ class Summary:
 
     def planned(self, batches: Sequence[Sized]) -> None:
         """Record the batches the planner chose (out-of-memory halving may split them further)."""
-        sizes = [len(b) for b in batches]
-        self.batches, self.largest_batch, self.batched = len(sizes), max(sizes, default=0), sum(sizes)
+        sizes = [len(b) for b in batches]  # added up: a dataset run plans shard by shard
+        self.batches += len(sizes)
+        self.largest_batch = max(self.largest_batch, *sizes, 0)
+        self.batched += sum(sizes)
+
+    @property
+    def failed(self) -> bool:
+        """Something was not captioned: error rows, or a shard that could not be read to the end."""
+        return bool(self.error or self.shard_errors)
 
     @property
     def mean_batch(self) -> float:
@@ -121,6 +132,8 @@ class Summary:
             "items_per_s": round(self.items_per_s, 3),
             "images_per_s": round(self.images_per_s, 3),
             "interrupted": self.interrupted,
+            "shards": self.shards,
+            "shard_errors": self.shard_errors,
             "output": self.output,
             "errors": [{"path": p, "error": e} for p, e in self.errors],
         }
@@ -146,6 +159,10 @@ class Summary:
             notes.append(f"skipped {self.videos_skipped} video{'s' if self.videos_skipped != 1 else ''} (add --videos)")
         if self.out_of_shard:
             notes.append(f"{self.out_of_shard} files belong to other shards")
+        if self.shards:
+            notes.append(f"{self.shards} dataset shard{'s' if self.shards != 1 else ''} read")
+        if self.shard_errors:
+            notes.append(f"{len(self.shard_errors)} could not be read to the end")
         if notes:
             line += f" ({'; '.join(notes)})"
         return line + (f". Output: {self.output}" if self.output else ".")

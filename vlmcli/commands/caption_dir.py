@@ -22,9 +22,12 @@ import typer
 
 from vlmcli.captions.config import Backend
 from vlmcli.commands import _runtime
+from vlmcli.inputs.columns import ColumnChoice
+from vlmcli.inputs.formats import InputFormat
+from vlmcli.inputs.options import DatasetInput
 from vlmcli.commands._errors import EXIT_SOME_FAILED, error_boundary
 from vlmcli.commands._json_names import json_line
-from vlmcli.commands.options import CommonOptions, with_common_options
+from vlmcli.commands.options import CommonOptions, StructuredOptions, with_common_options, with_structured_options
 from vlmcli.commands.video_options import VIDEO_MAX_SIDE, VideoOptions, with_video_options
 from vlmcli.errors import ConfigError
 from vlmcli.sinks.base import ExistingPolicy, OutputFormat, TxtName
@@ -48,6 +51,7 @@ EPILOG = (
     "  vlm caption-dir photos/ --format txt --skip-existing\n\n"
     "  vlm caption-dir photos/ -o out/ --shard 3/8   # job 3 of an 8-job array\n\n"
     "  vlm caption-dir media/ -o out/ --videos --frames 8 --sampling keyframe\n\n"
+    "  vlm caption-dir photos/ --choice indoor --choice outdoor -o tags/   # answer_json: \"indoor\"\n\n"
     "Rerunning resumes, from any folder, however the paths are spelled: done items are skipped,"
     " error rows are retried."
 )
@@ -112,6 +116,8 @@ def _report(summary: "Summary", *, quiet: bool, as_json: bool, list_errors: bool
             sys.stderr.write(f"  error: {message if message.startswith(path) else f'{path}: {message}'}\n")
         if list_errors and summary.error > 5:
             sys.stderr.write(f"  ... and {summary.error - 5} more (status=error rows)\n")
+        for message in summary.shard_errors:
+            sys.stderr.write(f"  Error: {message}\n")
         sys.stderr.flush()
     if as_json:
         from vlmcli.sinks.jsonl import path_fields
@@ -126,7 +132,7 @@ def _report(summary: "Summary", *, quiet: bool, as_json: bool, list_errors: bool
 def _run(
     job: "CaptionJob", sink: "Sink", *, quiet: bool, as_json: bool, fmt: OutputFormat, log_every: float = 30.0
 ) -> int:
-    from vlmcli.captions.pipeline import run
+    from vlmcli.captions.entry import run_job
     from vlmcli.captions.summary import Summary
 
     summary = Summary()
@@ -140,7 +146,7 @@ def _run(
 
     try:
         with sigterm_as_interrupt():
-            run(job, sink, load_engine=_runtime.load_engine, progress=progress, summary=summary, on_rows=on_rows)
+            run_job(job, sink, load_engine=_runtime.load_engine, progress=progress, summary=summary, on_rows=on_rows)
     except KeyboardInterrupt:
         progress.close()
         summary.interrupted = True
@@ -150,12 +156,15 @@ def _run(
     finally:
         progress.close()
     _report(summary, quiet=quiet, as_json=as_json, list_errors=fmt is not OutputFormat.TXT)
-    return EXIT_SOME_FAILED if summary.error else 0
+    return EXIT_SOME_FAILED if summary.failed else 0
 
 
 def _dry_run(job: "CaptionJob", sink: "Sink", *, quiet: bool, as_json: bool) -> None:
+    from vlmcli.captions.datasets_run import dataset_inputs
     from vlmcli.captions.dryrun import dry_run
 
+    if dataset_inputs(job) is not None:
+        raise ConfigError("--dry-run does not read dataset shards yet; run on one shard to measure.")
     progress = make_progress(quiet)
     try:
         report = dry_run(job, sink, load_engine=_runtime.load_engine, progress=progress)
@@ -184,14 +193,21 @@ def video_captioning(video: VideoOptions, *, enabled: bool) -> "VideoCaptioning 
     )
 
 
+@with_structured_options
 @with_video_options
 @with_common_options
 def caption_dir(
     opts: CommonOptions,
     video: VideoOptions,
+    structured: StructuredOptions,
     inputs: Annotated[
         Optional[list[str]],
-        typer.Argument(metavar="INPUT", help="Folders (searched recursively) and image files.", show_default=False),
+        typer.Argument(
+            metavar="INPUT",
+            help="Folders (searched recursively) and image files; or dataset shards: WebDataset tars "
+            "(shards/{00000..00099}.tar), Parquet files or folders, a save_to_disk folder.",
+            show_default=False,
+        ),
     ] = None,
     globs: Annotated[
         Optional[list[str]],
@@ -253,6 +269,22 @@ def caption_dir(
             "or filename (photo.jpg -> photo.jpg.txt, never shared). [default: stem]",
         ),
     ] = None,
+    input_format: Annotated[
+        InputFormat,
+        _opt("--input-format", case_sensitive=False, help="What the INPUTs are; auto detects it from their content."),
+    ] = InputFormat.AUTO,
+    image_column: Annotated[
+        Optional[str],
+        _opt("--image-column", metavar="NAME", help="Datasets: the image column (bytes, {bytes, path} or a path).", show_default=False),
+    ] = None,
+    key_column: Annotated[
+        Optional[str],
+        _opt("--key-column", metavar="NAME", help="Datasets: the key column. [default: __key__, key, id, file_name, row number]", show_default=False),
+    ] = None,
+    keep_columns: Annotated[
+        Optional[str],
+        _opt("--keep-columns", metavar="A,B", help="Datasets: columns (or a tar key's .json fields) copied into each row's extra.", show_default=False),
+    ] = None,
     shard: Annotated[
         Optional[str], _opt("--shard", metavar="I/N", help="Only shard I of N (0-based), split by content hash.", show_default=False)
     ] = None,
@@ -274,6 +306,9 @@ def caption_dir(
     one real batch (this loads the model) to estimate the run's time.
     --videos captions video files too (found by content), from frames sampled as
     --sampling/--frames/--fps/--max-frames say (default 8 frames per video).
+    With --schema/--choice/--regex/--json-mode every answer is constrained; rows gain
+    answer_json (the answer as JSON text; null if --max-tokens cut it), the prompt column
+    shows the prompt as sent, and the constraint is part of config_hash.
     """
     with error_boundary(debug=opts.debug):
         from vlmcli.captions.config import CaptionJob
@@ -289,6 +324,7 @@ def caption_dir(
             raise ConfigError("--format txt holds one caption per image; use one prompt (or parquet/jsonl for several).")
         spec = ShardSpec.parse(shard)
         settings = opts.settings()
+        constraint = structured.constraint()
         clips = video_captioning(video, enabled=videos)
         job = CaptionJob(
             engine=video.apply(opts.engine_config(settings)),
@@ -307,7 +343,15 @@ def caption_dir(
             backend=backend,
             concurrency=concurrency,
             exclude=output,
+            dataset=DatasetInput(
+                input_format=input_format,
+                columns=ColumnChoice(
+                    image_column=image_column, key_column=key_column, keep_columns=tuple((keep_columns or "").split(","))
+                ),
+            ),
             debug=opts.debug,
+            constraint=constraint,
+            schema_prompt=not structured.no_schema_prompt,
         )
         sink = make_sink(
             fmt,

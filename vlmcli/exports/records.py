@@ -40,6 +40,9 @@ class Record:
     height: int | None
     captions: dict[str, str | None]
     """column -> caption; None where that prompt has no ok row for this image."""
+    source: str | None = None
+    """Dataset inputs: the shard the image is in (then `path` is "<source>::<source_key>")."""
+    source_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -172,4 +175,6 @@ def _record(path: str, rows: Mapping[str, Row], by_prompt: Mapping[str, str]) ->
         width=newest["width"],
         height=newest["height"],
         captions={column: (rows[p]["caption"] if p in rows else None) for p, column in by_prompt.items()},
+        source=newest.get("source"),
+        source_key=newest.get("source_key"),
     )

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -104,6 +105,12 @@ class Sink(ABC):
 
     def __init__(self, config: SinkConfig) -> None:
         self.config = config
+
+    @contextmanager
+    def claimed(self) -> Iterator[None]:
+        """Hold the output for the length of a run (`shards.py`: a lock per folder and
+        `--shard` label; a second writer is refused with an `OutputError`). Nothing here."""
+        yield
 
     def preflight(self, paths: Sequence[str]) -> dict[str, str]:
         """Paths this sink cannot write an output for, with a one-line reason (they become error rows)."""

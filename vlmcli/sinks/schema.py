@@ -10,6 +10,8 @@ One row per (image file, prompt). Columns, in order:
     status             "ok" or "error"
     error              one-line message when status is "error", else null
     caption            the model's text when status is "ok", else null
+    answer_json        with --schema/--choice/--regex/--json-mode: the answer as JSON text when it is complete
+                       (valid under its constraint), else null; null for free-text runs
     prompt             the prompt text
     model              the model id as given (hub id or folder)
     model_revision     the resolved hub commit (or the requested revision; null for folders)
@@ -20,6 +22,10 @@ One row per (image file, prompt). Columns, in order:
     completion_tokens  generated tokens
     latency_ms         wall time of the engine call that produced the row (shared by its batch)
     created_at         when the row was made (UTC)
+    source             dataset inputs: the shard file (resolved path) the image came from; else null
+    source_key         dataset inputs: the item's key in its shard (`__key__`, a key column, or
+                       the row number); else null. Such rows have `path` = "<source>::<source_key>"
+    extra              dataset inputs: the --keep-columns of the item, as a JSON object; else null
 
 `path` + `path_bytes` is the convention of every vlmcli JSON output too (`describe --json`):
 readable text always, the original bytes only when the text cannot say them exactly;
@@ -48,6 +54,7 @@ FIELDS: tuple[str, ...] = (
     "status",
     "error",
     "caption",
+    "answer_json",
     "prompt",
     "model",
     "model_revision",
@@ -59,7 +66,13 @@ FIELDS: tuple[str, ...] = (
     "completion_tokens",
     "latency_ms",
     "created_at",
+    "source",
+    "source_key",
+    "extra",
 )
+
+DATASET_FIELDS = ("source", "source_key", "extra")
+"""Null for rows of plain files; set for rows of dataset items."""
 
 Row = dict[str, Any]
 """One output row: exactly the keys in FIELDS."""
@@ -85,10 +98,14 @@ def row_id(row: Row) -> RowId:
 def check_row(row: Row) -> Row:
     """`row` itself, after checking it has exactly the schema's fields (a programming error otherwise).
 
-    `path_bytes` is derived from `path`: a row built without it gets it here.
+    `path_bytes` is derived from `path`: a row built without it gets it here; one built
+    without the dataset fields (`DATASET_FIELDS`) gets them as null.
     """
     if "path_bytes" not in row and "path" in row:
         row["path_bytes"] = path_bytes(row["path"])
+    for name in DATASET_FIELDS:
+        row.setdefault(name, None)
+    row.setdefault("answer_json", None)  # free-text rows built without it
     if tuple(row) != FIELDS and set(row) != set(FIELDS):
         missing, extra = set(FIELDS) - set(row), set(row) - set(FIELDS)
         raise ValueError(f"row does not match the caption schema (missing {sorted(missing)}, extra {sorted(extra)})")
@@ -148,6 +165,7 @@ def arrow_schema() -> "pa.Schema":
             pa.field("status", text, nullable=False),
             pa.field("error", text),
             pa.field("caption", text),
+            pa.field("answer_json", text),
             pa.field("prompt", text, nullable=False),
             pa.field("model", text, nullable=False),
             pa.field("model_revision", text),
@@ -159,5 +177,8 @@ def arrow_schema() -> "pa.Schema":
             pa.field("completion_tokens", count),
             pa.field("latency_ms", pa.float64()),
             pa.field("created_at", pa.timestamp("us", tz="UTC"), nullable=False),
+            pa.field("source", text),
+            pa.field("source_key", text),
+            pa.field("extra", text),
         ]
     )

@@ -32,7 +32,8 @@ import socket
 import threading
 import time
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar
 
@@ -41,6 +42,7 @@ from vlmcli.media.names import utf8_text
 from vlmcli.periodic import Periodic
 from vlmcli.sinks.base import ResumeState, Sink, SinkConfig
 from vlmcli.sinks.identity import PathResolver
+from vlmcli.sinks.lock import FolderLock
 from vlmcli.sinks.schema import Row, RowId, Status, check_row, storable
 
 _SHARD = re.compile(r"^(?:(?P<label>[A-Za-z0-9-]+)-)?part-(?P<number>\d{5,})\.(?P<ext>[a-z]+)$")
@@ -140,6 +142,13 @@ class ShardedSink(Sink):
     @abstractmethod
     def read_file(self, path: Path) -> list[Row]:
         """All rows of one completed shard."""
+
+    @contextmanager
+    def claimed(self) -> Iterator[None]:
+        """The folder's lock for this run's label (`lock.py`), created with the folder."""
+        self._prepare_folder()
+        with FolderLock(self.folder, label=self.config.label):
+            yield
 
     # -- resume ----------------------------------------------------------------
     def owns(self, path: Path) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -11,8 +10,9 @@ from pathlib import Path
 from typing import ClassVar
 
 from vlmcli.errors import ConfigError, OutputError
-from vlmcli.exports.names import relative_names
+from vlmcli.exports.images import ImageReader, base_names, final_name
 from vlmcli.exports.records import Joined, Record
+from vlmcli.inputs.columns import ColumnChoice
 
 
 class ExportFormat(str, enum.Enum):
@@ -33,6 +33,8 @@ class ExportOptions:
     """txt: copy the images into OUT's mirror tree too."""
     force: bool = False
     """Write into a non-empty OUT (or over an existing file / .txt)."""
+    columns: ColumnChoice = field(default_factory=ColumnChoice)
+    """Dataset inputs: the --image-column / --key-column the caption run used."""
 
     def __post_init__(self) -> None:
         if self.shard_size < 1:
@@ -80,25 +82,30 @@ class Exporter(ABC):
 
     @staticmethod
     def names(joined: Joined) -> dict[str, str]:
-        return relative_names([r.path for r in joined.records])
+        """record path -> its name in the export (a dataset item's: without extension, see `images`)."""
+        return base_names(joined.records)
 
-    @staticmethod
-    def with_bytes(joined: Joined, summary: ExportSummary, progress: Progress | None) -> Iterator[tuple[Record, bytes]]:
-        """Each record with its image's bytes, read now; unreadable ones are skipped and listed."""
+    def with_bytes(
+        self, joined: Joined, summary: ExportSummary, progress: Progress | None
+    ) -> Iterator[tuple[Record, str, bytes]]:
+        """(record, its name in the export, its image's bytes), read now; records whose image
+        is gone or unreadable are skipped and listed."""
+        names = self.names(joined)
+        reader = ImageReader(self.options.columns)
         for done, record in enumerate(joined.records, start=1):
             try:
-                data = Path(record.path).read_bytes()
+                data = reader.read(record)
             except OSError:
                 summary.missing_images.append(record.path)
             else:
-                yield record, data
+                yield record, final_name(record, names[record.path], data), data
             if progress is not None:
                 progress(done)
 
     @staticmethod
-    def copy_image(src: str, dst: Path) -> None:
+    def write_image(data: bytes, dst: Path) -> None:
         dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dst)  # byte for byte
+        dst.write_bytes(data)  # byte for byte
 
 
 def count(summary: ExportSummary, record: Record) -> None:

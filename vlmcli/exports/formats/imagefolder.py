@@ -17,18 +17,11 @@ class ImagefolderExporter(Exporter):
     def export(self, joined: Joined, out: Path | None, *, progress: Progress | None = None) -> ExportSummary:
         folder = self.prepare_folder(out)
         summary = ExportSummary(out=folder)
-        names = self.names(joined)
         metadata = folder / "metadata.jsonl"
         with open(metadata, "w", encoding="utf-8") as lines:
-            for done, record in enumerate(joined.records, start=1):
-                try:
-                    self.copy_image(record.path, folder / names[record.path])
-                except OSError:
-                    summary.missing_images.append(record.path)
-                else:
-                    lines.write(json.dumps({"file_name": names[record.path], **record.captions}, ensure_ascii=False) + "\n")
-                    count(summary, record)
-                if progress is not None:
-                    progress(done)
+            for record, name, data in self.with_bytes(joined, summary, progress):
+                self.write_image(data, folder / name)
+                lines.write(json.dumps({"file_name": name, **record.captions}, ensure_ascii=False) + "\n")
+                count(summary, record)
         summary.files.append(metadata)
         return summary

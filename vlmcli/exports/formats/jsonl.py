@@ -29,6 +29,8 @@ class JsonlExporter(Exporter):
             for done, record in enumerate(joined.records, start=1):
                 item = {"image_path": utf8_text(record.path), **record.captions}
                 item |= {"width": record.width, "height": record.height}
+                if record.source is not None:
+                    item |= {"source": record.source, "source_key": record.source_key}
                 lines.write(json.dumps(item, ensure_ascii=False) + "\n")
                 count(summary, record)
                 if progress is not None:

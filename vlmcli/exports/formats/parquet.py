@@ -42,7 +42,6 @@ class ParquetExporter(Exporter):
 
         folder = self.prepare_folder(out)
         summary = ExportSummary(out=folder)
-        names = self.names(joined)
         columns = list(joined.columns)
         schema = hf_schema(columns)
         writer: pq.ParquetWriter | None = None
@@ -56,14 +55,13 @@ class ParquetExporter(Exporter):
                 batch.clear()
 
         try:
-            for record, data in self.with_bytes(joined, summary, progress):
+            for record, name, data in self.with_bytes(joined, summary, progress):
                 if writer is None or in_file == self.options.shard_size:
                     flush()
                     if writer is not None:
                         writer.close()
                     parts.append(folder / f".part-{len(parts):05d}.parquet")
                     writer, in_file = pq.ParquetWriter(parts[-1], schema), 0
-                name = names[record.path]
                 batch.append(
                     {"image": {"bytes": data, "path": name}, "file_name": name, **record.captions}
                     | {"width": record.width, "height": record.height}

@@ -21,21 +21,21 @@ class TxtExporter(Exporter):
         if self.options.beside:
             if out is not None:
                 raise ConfigError("--beside writes next to the images; drop -o.")
+            if any(r.source is not None for r in joined.records):
+                raise ConfigError("--beside needs image files; these captions are of dataset items: use -o DIR.")
             return self._write(joined, None, progress)
         return self._write(joined, self.prepare_folder(out), progress)
 
     def _write(self, joined: Joined, out: Path | None, progress: Progress | None) -> ExportSummary:
         summary = ExportSummary(out=out)
-        names = self.names(joined)
+        if out is not None and self.options.with_images:
+            named = ((record, name) for record, name, data in self._copied(joined, out, summary, progress))
+        else:
+            names = self.names(joined)
+            named = ((record, names[record.path]) for record in joined.records)
         first, *others = list(joined.columns)
-        for done, record in enumerate(joined.records, start=1):
-            image = Path(record.path) if out is None else out / names[record.path]
-            if out is not None and self.options.with_images:
-                try:
-                    self.copy_image(record.path, image)
-                except OSError:
-                    summary.missing_images.append(record.path)
-                    continue
+        for done, (record, name) in enumerate(named, start=1):
+            image = Path(record.path) if out is None else out / name
             for column in (first, *others):
                 caption = record.captions[column]
                 if caption is None:
@@ -45,9 +45,14 @@ class TxtExporter(Exporter):
                 self._write_text(target, caption)
                 summary.files.append(target)
             count(summary, record)
-            if progress is not None:
+            if progress is not None and not self.options.with_images:
                 progress(done)
         return summary
+
+    def _copied(self, joined: Joined, out: Path, summary: ExportSummary, progress: Progress | None):  # noqa: ANN202
+        for record, name, data in self.with_bytes(joined, summary, progress):
+            self.write_image(data, out / name)
+            yield record, name, data
 
     def _write_text(self, target: Path, caption: str) -> None:
         if self.options.beside and target.exists() and not self.options.force:

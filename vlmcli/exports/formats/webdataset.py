@@ -32,25 +32,26 @@ class WebdatasetExporter(Exporter):
     def export(self, joined: Joined, out: Path | None, *, progress: Progress | None = None) -> ExportSummary:
         folder = self.prepare_folder(out)
         summary = ExportSummary(out=folder)
-        names = self.names(joined)
-        keys = webdataset_keys([names[r.path] for r in joined.records])
+        names = self.names(joined)  # record path -> name; a dataset item's has no extension (no dot to strip)
+        keys = webdataset_keys(list(names.values()))
         first = next(iter(joined.columns), None)
         tar: tarfile.TarFile | None = None
         in_shard = 0
         try:
-            for record, data in self.with_bytes(joined, summary, progress):
+            for record, name, data in self.with_bytes(joined, summary, progress):
                 if tar is None or in_shard == self.options.shard_size:
                     if tar is not None:
                         tar.close()
                     path = folder / f"{len(summary.files):05d}.tar"
                     tar, in_shard = tarfile.open(path, "w", format=tarfile.PAX_FORMAT), 0
                     summary.files.append(path)
-                name = names[record.path]
-                key = keys[name]
+                key = keys[names[record.path]]
                 _member(tar, f"{key}.{extension(name) or 'img'}", data)
                 if first is not None and record.captions[first] is not None:
                     _member(tar, f"{key}.txt", record.captions[first].encode("utf-8"))
                 meta = {"path": name, "width": record.width, "height": record.height, "sha256": record.key}
+                if record.source is not None:
+                    meta |= {"source": record.source, "source_key": record.source_key}
                 _member(tar, f"{key}.json", json.dumps(meta | record.captions, ensure_ascii=False).encode("utf-8"))
                 in_shard += 1
                 count(summary, record)

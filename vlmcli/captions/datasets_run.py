@@ -1,0 +1,165 @@
+"""caption-dir over dataset shards (WebDataset tars, Parquet, `save_to_disk`): shard by shard.
+
+For each shard, in order: read it front to back (each item hashed, sized from its header,
+its bytes spooled to a temporary file: `vlmcli.inputs.spool`), ask the sink what is done,
+plan with the same rules as files (`plan.build_plan`: skip done items, retry errors,
+copy duplicates), caption the tasks, and write the rows annotated with `source`,
+`source_key` and `extra`. Memory holds one shard's probes at a time, never its images;
+the model is loaded once, at the first shard with work. A shard that cannot be read to
+the end keeps the rows of the items read before the damage and is reported (exit 9).
+
+Each shard's rows are published when it is done, and the next shard asks the sink again:
+an image already captioned in an earlier shard is copied, not captioned twice. (The sink
+reads the output folder's shards for each input shard: fine for thousands of shards, the
+first thing to index for far more.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from vlmcli.captions import pipeline
+from vlmcli.captions.batching import auto_batch_size, auto_max_batch_tokens
+from vlmcli.captions.config import Backend, CaptionJob
+from vlmcli.captions.plan import build_plan
+from vlmcli.captions.probe import HEAD_BYTES, Probe, header_size
+from vlmcli.captions.progress import Progress
+from vlmcli.captions.rows import RowContext
+from vlmcli.captions.summary import Summary
+from vlmcli.errors import ConfigError, InputError
+from vlmcli.inputs.expand import ShardRef
+from vlmcli.inputs.item import item_path
+from vlmcli.inputs.spool import Spool
+from vlmcli.media.kinds import MediaKind, detect_kind
+from vlmcli.sinks.base import Sink
+from vlmcli.sinks.schema import Row
+
+Meta = dict[str, tuple[str, str, str | None]]
+"""item path -> (source, source_key, extra as JSON text or None)."""
+
+
+def dataset_inputs(job: CaptionJob) -> list[ShardRef] | None:
+    """The dataset shards the job's inputs name, or None for plain files and folders."""
+    from vlmcli.inputs.expand import dataset_shards
+    from vlmcli.inputs.formats import InputFormat
+
+    if job.dataset.input_format is InputFormat.FILES or not job.inputs:
+        return None
+    shards = dataset_shards(job.inputs, forced=job.dataset.input_format)
+    if shards is not None and (job.globs or job.files_from is not None):
+        raise ConfigError("--glob and --files-from name files; pass dataset shards as INPUT arguments only.")
+    return shards
+
+
+def probe_shard(ref: ShardRef, job: CaptionJob, spool: Spool, *, on_each: Callable[[], None]) -> tuple[list[Probe], Meta, str | None]:
+    """(probes, meta, error): every item read before the end or the damage (`error`)."""
+    source = ref.source
+    probes: list[Probe] = []
+    meta: Meta = {}
+    try:
+        for item in ref.items(job.dataset.columns):
+            path = item_path(source, item.key)
+            meta[path] = (source, item.key, json.dumps(item.extra, ensure_ascii=False) if item.extra else None)
+            on_each()
+            if item.data is None:
+                probes.append(Probe(path, None, None, item.error or f"{path}: no image."))
+                continue
+            key = hashlib.sha256(item.data).hexdigest()
+            if detect_kind(path, item.data[:HEAD_BYTES]) is MediaKind.VIDEO:
+                probes.append(Probe(path, key, None, f"{path} is a video; dataset inputs caption images only."))
+                continue
+            spool.add(path, item.data)
+            probes.append(Probe(path, key, header_size(item.data)))
+    except InputError as exc:
+        return probes, meta, str(exc)
+    return probes, meta, None
+
+
+def annotate(rows: list[Row], meta: Meta) -> list[Row]:
+    for row in rows:
+        source, key, extra = meta.get(row["path"], (None, None, None))
+        row.update(source=source, source_key=key, extra=extra)
+    return rows
+
+
+def run_datasets(
+    job: CaptionJob,
+    sink: Sink,
+    refs: list[ShardRef],
+    *,
+    load_engine: Callable[[Any], Any],
+    progress: Progress,
+    summary: Summary,
+    on_rows: Callable[[list[Row]], None] | None = None,
+) -> Summary:
+    if job.backend is Backend.RAY:
+        raise ConfigError("--engine ray does not read dataset shards yet; caption them with the local engine.")
+    if job.videos is not None:
+        raise ConfigError("--videos applies to folders of files; dataset inputs are captioned as images.")
+    prompts = pipeline.job_prompts(job)
+    hashes = frozenset(p.config_hash for p in prompts)
+    summary.prompts, summary.output = len(prompts), sink.describe()
+    state: dict[str, Any] = {"runner": None, "engine": None, "started": False}
+    ctx = RowContext(model=job.engine.model, revision=job.engine.revision)
+
+    with sink:
+        summary.begin_captioning()
+        for number, ref in enumerate(refs):
+            with Spool() as spool:
+                probes, meta, error = probe_shard(ref, job, spool, on_each=progress.scanned)
+                summary.shards += 1
+                if error is not None:
+                    summary.shard_errors.append(error)
+                    progress.log(f"Error: {error}")
+
+                def emit(rows: list[Row], *, captioned: bool = True, meta: Meta = meta) -> None:
+                    sink.write(annotate(rows, meta))
+                    summary.add(rows, captioned=captioned)
+                    progress.advance(rows, captioned=captioned)
+                    if on_rows is not None:
+                        on_rows(rows)
+
+                resume = sink.resume_state(paths=[p.path for p in probes], config_hashes=hashes)
+                plan = build_plan(probes, prompts, shard=job.shard, resume=resume, blocked={})
+                sink.retire(plan.retire)
+                summary.files += len(probes)
+                summary.skipped += plan.skipped
+                summary.kept_failed += plan.kept_failed
+                summary.out_of_shard += plan.out_of_shard
+                summary.copied += len(plan.copies)
+                summary.todo += plan.rows_to_write
+                if not state["started"]:  # totals are estimated from the first shard
+                    state["started"] = True
+                    estimate = plan.rows_to_write * len(refs)
+                    note = f" (~{len(refs)} shards)" if len(refs) > 1 else ""
+                    progress.start(estimate, note=note, skipped=plan.skipped, prompts=len(prompts))
+                emit(plan.copies + [pipeline.failure_row(ctx, f) for f in plan.failures], captioned=False)
+                if plan.tasks:
+                    runner = _runner(job, state, load_engine, summary)
+                    device = pipeline.device_type(state["engine"])
+                    batches = pipeline.plan_batches(
+                        plan.tasks,
+                        batch_size=job.batch_size or auto_batch_size(device),
+                        max_tokens=job.max_batch_tokens or auto_max_batch_tokens(device),
+                        tokens=pipeline.token_estimator(state["engine"], None),
+                    )
+                    summary.planned(batches)
+                    pipeline.run_local(batches, runner=runner, job=job, emit=emit, read=spool.read)
+                sink.flush()  # the shard's rows are published: the next shards see them (duplicates are copied)
+    summary.finish()
+    return summary
+
+
+def _runner(job: CaptionJob, state: dict[str, Any], load_engine: Callable[[Any], Any], summary: Summary) -> Any:
+    """The batch runner, loading the model on first use (a run with nothing to do never loads it)."""
+    if state["runner"] is None:
+        from vlmcli.captions.stages import runner_for
+
+        engine = state["engine"] = load_engine(job.engine)
+        summary.load_s = float(getattr(engine, "load_s", 0.0) or 0.0)
+        ctx = RowContext(model=job.engine.model, revision=getattr(engine, "revision", None) or job.engine.revision)
+        state["runner"] = runner_for(engine, ctx, generation=job.generation, system=job.system, debug=job.debug, videos=None)
+    return state["runner"]

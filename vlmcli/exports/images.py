@@ -1,0 +1,93 @@
+"""Where an exported record's image comes from, and its name in the export.
+
+A record of a plain file reads the file; a record of a dataset item (`source` set) reads
+its shard again, one shard at a time (records come sorted by path, "<shard>::<key>", so
+each shard is read once and only its images are held). Names:
+
+    a file              its path relative to the common folder of the run's files
+    a dataset item      "<key>.<ext>" (or "<shard stem>/<key>.<ext>" when keys repeat across
+                        shards), the extension from the image's bytes; in the key "/" and "."
+                        become "_"
+"""
+
+from __future__ import annotations
+
+import posixpath
+from pathlib import Path
+
+from vlmcli.exports.names import relative_names
+from vlmcli.exports.records import Record
+from vlmcli.inputs.columns import ColumnChoice
+from vlmcli.media.names import utf8_text
+
+_SIGNATURES = (
+    (b"\xff\xd8\xff", "jpg"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"GIF8", "gif"),
+    (b"II*\x00", "tif"),
+    (b"MM\x00*", "tif"),
+    (b"BM", "bmp"),
+)
+
+
+def image_extension(data: bytes) -> str:
+    """"jpg", "png", "webp", ... from the bytes; "img" when unknown."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    if data[4:8] == b"ftyp":
+        return "avif" if data[8:12] in (b"avif", b"avis") else "heic"
+    return next((ext for magic, ext in _SIGNATURES if data.startswith(magic)), "img")
+
+
+def shard_stem(source: str) -> str:
+    return utf8_text(Path(source).name).split(".", 1)[0] or "shard"
+
+
+def base_names(records: list[Record]) -> dict[str, str]:
+    """record path -> its name in the export; a dataset item's name has no extension yet."""
+    files = [r.path for r in records if r.source is None]
+    names = relative_names(files)
+    items = [r for r in records if r.source is not None]
+    keys = {r.path: utf8_text(r.source_key or "item").replace("/", "_").replace(".", "_") for r in items}
+    unique = len(set(keys.values())) == len(keys)  # img2dataset's keys are: keep them as they are
+    for r in items:
+        names[r.path] = keys[r.path] if unique else posixpath.join(shard_stem(r.source or ""), keys[r.path])
+    return names
+
+
+def final_name(record: Record, base: str, data: bytes) -> str:
+    return f"{base}.{image_extension(data)}" if record.source is not None else base
+
+
+class ImageReader:
+    """`read(record)`: the image bytes (OSError when the file or item is gone)."""
+
+    def __init__(self, columns: ColumnChoice | None = None) -> None:
+        self.columns = columns or ColumnChoice()
+        self._source: str | None = None
+        self._items: dict[str, bytes | None] = {}
+
+    def read(self, record: Record) -> bytes:
+        if record.source is None:
+            return Path(record.path).read_bytes()
+        if record.source != self._source:
+            self._load(record.source)
+        data = self._items.get(record.source_key or "")
+        if data is None:
+            raise OSError(f"{record.source_key!r} is not in {record.source} any more")
+        return data
+
+    def _load(self, source: str) -> None:
+        from vlmcli.errors import VlmError
+        from vlmcli.inputs.expand import ShardRef
+        from vlmcli.inputs.formats import detect_format
+
+        self._source, self._items = source, {}
+        path = Path(source)
+        if not path.exists():
+            return
+        try:
+            for item in ShardRef(path, detect_format(path)).items(self.columns):
+                self._items[item.key] = item.data
+        except VlmError:
+            pass  # a damaged shard: what was read stays; the rest are missing

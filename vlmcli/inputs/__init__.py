@@ -1,0 +1,16 @@
+"""Datasets as caption inputs: WebDataset tar shards, Parquet files, Hugging Face
+`save_to_disk` folders and img2dataset output, besides plain folders of images.
+
+    formats.py     InputFormat, and which one a path is (by content; --input-format forces it)
+    braces.py      shards/{00000..00099}.tar -> the 100 names
+    expand.py      the INPUT arguments -> the list of dataset shards to read, in order
+    columns.py     which column is the image, the key, the kept columns; one cell -> bytes (pure)
+    tar_shard.py   a WebDataset tar (plain or gzip'd): one item per key
+    table_shard.py a Parquet file or an Arrow file of a `save_to_disk` dataset: one item per row
+    spool.py       the image bytes of the shard being captioned, in a temporary file
+
+A shard is read once, front to back: each item's bytes are hashed, sized and spooled to a
+temporary file, so the captioning that follows reads them back at random without holding
+the shard in memory. An item's row has `path` = "<shard>::<key>", `source` = the shard,
+`source_key` = the key, and `extra` = the kept columns as a JSON object.
+"""

@@ -1,0 +1,83 @@
+"""The INPUT arguments -> the dataset shards to read, in order (or None: plain files).
+
+Each argument may be a shard file, a folder of shards, a `save_to_disk` folder, or a
+brace pattern (`shards/{00000..00099}.tar`, expanded when no file has that literal name).
+Formats are detected per argument (`formats.py`) unless --input-format forces one. One run
+reads either datasets or plain files and folders, not both: the rows of the two kinds are
+keyed differently, and mixing them is almost always a wrong argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from vlmcli.errors import ConfigError, InputError
+from vlmcli.inputs.braces import expand_braces
+from vlmcli.inputs.columns import ColumnChoice
+from vlmcli.inputs.formats import InputFormat, dataset_files, detect_format
+from vlmcli.inputs.item import ShardItem
+from vlmcli.sinks.identity import resolved_path
+
+
+def _readers() -> dict[InputFormat, Callable[[Path, ColumnChoice], Iterator[ShardItem]]]:
+    from vlmcli.inputs.table_shard import table_items
+    from vlmcli.inputs.tar_shard import tar_items
+
+    return {
+        InputFormat.WEBDATASET: tar_items,
+        InputFormat.PARQUET: table_items,
+        InputFormat.HF: partial(table_items, arrow=True),
+    }
+
+
+@dataclass(frozen=True)
+class ShardRef:
+    path: Path
+    format: InputFormat
+
+    @property
+    def source(self) -> str:
+        """The shard's resolved path: the `source` of its rows, whatever the spelling."""
+        return resolved_path(str(self.path))
+
+    def items(self, choice: ColumnChoice) -> Iterator[ShardItem]:
+        return _readers()[self.format](self.path, choice)
+
+
+def _arguments(inputs: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for raw in inputs:
+        out.extend([raw] if Path(raw).exists() else expand_braces(raw))
+    return out
+
+
+def dataset_shards(inputs: Sequence[str], *, forced: InputFormat = InputFormat.AUTO) -> list[ShardRef] | None:
+    refs: list[ShardRef] = []
+    plain: list[str] = []
+    for raw in _arguments(inputs):
+        path = Path(raw)
+        if not path.exists():
+            if forced not in (InputFormat.AUTO, InputFormat.FILES) or raw not in inputs:
+                raise InputError(f"No such shard: {raw}")
+            plain.append(raw)  # the plain-files path reports it as a missing input
+            continue
+        fmt = detect_format(path) if forced is InputFormat.AUTO else forced
+        if fmt is InputFormat.FILES:
+            plain.append(raw)
+        elif path.is_dir():
+            files = dataset_files(path, fmt)
+            if not files:
+                raise InputError(f"{path} holds no {fmt.value} shards.")
+            refs.extend(ShardRef(f, fmt) for f in files)
+        else:
+            refs.append(ShardRef(path, fmt))
+    if refs and plain:
+        raise ConfigError(
+            f"Mixed inputs: {plain[0]} is a plain file or folder, {refs[0].path} a {refs[0].format.value} shard; "
+            "caption them in separate runs (or force one kind with --input-format)."
+        )
+    unique = {ref.source: ref for ref in refs}
+    return list(unique.values()) or None

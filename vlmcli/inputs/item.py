@@ -1,0 +1,23 @@
+"""One item of a dataset shard, and the `path` its rows carry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+SEPARATOR = "::"
+
+
+def item_path(source: str, key: str) -> str:
+    """The `path` of an item's rows: its shard's resolved path, "::", its key."""
+    return f"{source}{SEPARATOR}{key}"
+
+
+@dataclass
+class ShardItem:
+    key: str
+    data: bytes | None = None
+    """The image file's bytes; None when the item has no readable image (then `error` says why)."""
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    """The kept columns (--keep-columns) of this item."""

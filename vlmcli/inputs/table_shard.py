@@ -1,0 +1,98 @@
+"""A table shard: a Parquet file, or one Arrow file of a `save_to_disk` dataset. One item
+per row, read a record batch at a time (only the image, key and kept columns).
+
+An image given as a path is read from disk (relative to the table's folder); a URL, a
+null cell or an unreadable path becomes that row's error, never a stop or a download.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vlmcli.errors import InputError
+from vlmcli.inputs.columns import (
+    ColumnChoice,
+    check_keep_columns,
+    hf_image_columns,
+    image_cell,
+    json_safe,
+    key_text,
+    pick_image_column,
+    pick_key_column,
+)
+from vlmcli.inputs.item import ShardItem
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+BATCH_ROWS = 256
+
+
+def _batches(path: Path, columns: list[str], *, arrow: bool) -> Iterator["pa.RecordBatch"]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if arrow:
+        with pa.memory_map(str(path)) as source:  # zero-copy: pages are read as batches are used
+            for batch in pa.ipc.open_stream(source):
+                yield batch.select(columns)
+        return
+    yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=columns)
+
+
+def _schema(path: Path, *, arrow: bool) -> "pa.Schema":
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        if arrow:
+            with pa.memory_map(str(path)) as source:
+                return pa.ipc.open_stream(source).schema
+        return pq.read_schema(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"{path}: not a readable {'Arrow' if arrow else 'Parquet'} file ({exc}).") from None
+
+
+def _image_bytes(value: Any, *, folder: Path, where: str) -> tuple[bytes | None, str | None]:
+    cell = image_cell(value)
+    if cell.data is not None:
+        return cell.data, None
+    if cell.url is not None:
+        return None, f"{where}: the image is a URL ({cell.url}); vlmcli does not download: fetch the images first (img2dataset)."
+    if cell.path is None:
+        return None, f"{where}: no image in this row."
+    target = Path(cell.path) if Path(cell.path).is_absolute() else folder / cell.path
+    try:
+        return target.read_bytes(), None
+    except OSError as exc:
+        return None, f"{where}: cannot read the image file {target} ({exc.strerror or exc})."
+
+
+def table_items(path: Path, choice: ColumnChoice, *, arrow: bool = False) -> Iterator[ShardItem]:
+    import pyarrow as pa
+
+    schema = _schema(path, arrow=arrow)
+    names = list(schema.names)
+    where = str(path)
+    image = pick_image_column(names, declared=hf_image_columns(schema.metadata), requested=choice.image_column, where=where)
+    key = pick_key_column(names, requested=choice.key_column, where=where)
+    check_keep_columns(names, choice.keep_columns, where=where)
+    columns = list(dict.fromkeys([image, *([key] if key else []), *choice.keep_columns]))
+    row = 0
+    seen: set[str] = set()
+    try:
+        for batch in _batches(path, columns, arrow=arrow):
+            data = batch.to_pydict()
+            for i in range(batch.num_rows):
+                item_key = (key_text(data[key][i]) if key else None) or f"{row:08d}"
+                extra = {c: json_safe(data[c][i]) for c in choice.keep_columns}
+                if item_key in seen:
+                    item_key = f"{item_key}#row{row}"
+                seen.add(item_key)
+                image_data, error = _image_bytes(data[image][i], folder=path.parent, where=f"{path}::{item_key}")
+                yield ShardItem(key=item_key, data=image_data, error=error, extra=extra)
+                row += 1
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"{path}: damaged after row {row} ({type(exc).__name__}: {exc}).") from None

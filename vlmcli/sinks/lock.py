@@ -1,0 +1,103 @@
+"""One writer per output folder (per `--shard` label), held by the kernel.
+
+    with FolderLock(folder, label="s2of8"):
+        ...  # write shards
+
+Two files in the folder, locked with `flock` and never deleted:
+
+    .vlm-run.lock           every run takes it: an unsharded run exclusively (it may
+                            rewrite any shard), a `--shard` run shared
+    .vlm-run-<label>.lock   a `--shard` run takes its label's file exclusively
+
+So an unsharded run excludes every other run, two runs of one label exclude each other,
+and runs of different labels (a job array) share the folder. A lock belongs to the open
+file: when its process dies, SIGKILL included, the kernel releases it, so a killed run's
+lock is taken over by the next run with no stale-lock guessing. Each holder writes
+`{"host", "pid", "label", "since"}` into its file; a refused run names the holders.
+(`flock` on network file systems depends on the mount; local disks are exact.)
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import time
+from pathlib import Path
+
+from vlmcli.errors import OutputError
+
+COMMON = ".vlm-run.lock"
+
+
+def _label_file(label: str) -> str:
+    return f".vlm-run-{label}.lock"
+
+
+def _holder_text(path: Path) -> str | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8") or "{}")
+    except (OSError, ValueError):
+        return None
+    if not data.get("pid"):
+        return None
+    label = f" (--shard {data['label']})" if data.get("label") else ""
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(data.get("since", 0)))
+    return f"pid {data['pid']} on {data.get('host', '?')}{label}, since {since}"
+
+
+class FolderLock:
+    def __init__(self, folder: Path, *, label: str = "") -> None:
+        self.folder = Path(folder)
+        self.label = label
+        self._fds: list[int] = []
+
+    def acquire(self) -> None:
+        if self._fds:
+            return
+        try:
+            self._take(COMMON, exclusive=not self.label)
+            if self.label:
+                self._take(_label_file(self.label), exclusive=True)
+        except BaseException:
+            self.release()
+            raise
+
+    def _take(self, name: str, *, exclusive: bool) -> None:
+        path = self.folder / name
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise OutputError(self._refusal()) from None
+        self._fds.append(fd)
+        if exclusive:  # a shared holder would overwrite another's record
+            record = {"host": socket.gethostname(), "pid": os.getpid(), "label": self.label, "since": time.time()}
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(record).encode(), 0)
+
+    def _refusal(self) -> str:
+        holders = [h for p in sorted(self.folder.glob(".vlm-run*.lock")) if (h := _holder_text(p))]
+        who = "; ".join(holders) if holders else "another run"
+        mine = f"--shard {self.label}" if self.label else "an unsharded run"
+        return (
+            f"{self.folder} is in use by {who}. Wait for it to finish, or give this run another --shard "
+            f"(this is {mine}; an unsharded run needs the folder to itself)."
+        )
+
+    def release(self) -> None:
+        for fd in reversed(self._fds):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            finally:
+                os.close(fd)
+        self._fds = []
+
+    def __enter__(self) -> "FolderLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
