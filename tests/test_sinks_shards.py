@@ -75,8 +75,9 @@ def test_numbering_continues_labels_separate_and_temp_files_are_ignored(fmt, tmp
         out.write([row("c.jpg")])
     names = [f.name for f in shard_files(tmp_path, fmt.value)]
     assert names == [f"part-00000.{fmt.value}", f"part-00001.{fmt.value}", f"s1of2-part-00000.{fmt.value}"]
-    state = sink(fmt, tmp_path).resume_state(paths=[resolved_path("a.jpg")], config_hashes=frozenset({"c1"}))
-    assert state.done == {RowId(resolved_path(p), "k", "c1") for p in ("a.jpg", "b.jpg", "c.jpg")}  # as resolved paths
+    paths = [resolved_path(p) for p in ("a.jpg", "b.jpg", "c.jpg")]
+    state = sink(fmt, tmp_path).resume_state(paths=paths, config_hashes=frozenset({"c1"}))
+    assert state.done == {RowId(p, "k", "c1") for p in paths}  # as resolved paths, whatever the label
 
 
 def test_stale_temp_files_of_dead_processes_are_removed(tmp_path):

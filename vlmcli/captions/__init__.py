@@ -16,6 +16,12 @@ One concept per module, in flow order:
     pipeline.py   the run, start to end (local engine)
     ray_backend.py  the same batches on Ray Data actors
     dryrun.py     counts, visual tokens and a calibrated time estimate
+    entry.py      the one call commands make: files, or dataset shards by backend
+    dataset_items.py  dataset items -> probes and row columns (shared by the dataset runs)
+    datasets_run.py   dataset shards, shard by shard, in this process
+    ray_reads.py      dataset shards read by Ray Data (one read task per shard)
+    ray_datasets.py   dataset shards with --engine ray: read, plan once, caption on actors
+    datasets_dryrun.py  --dry-run on dataset shards (metadata counts + the run's plan)
     summary.py, progress.py   what the user sees on stderr (or --json)
 
 Importing this package is cheap; torch loads with the engine, pyarrow with Parquet, rich

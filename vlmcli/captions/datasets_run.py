@@ -9,23 +9,25 @@ the model is loaded once, at the first shard with work. A shard that cannot be r
 the end keeps the rows of the items read before the damage and is reported (exit 9).
 
 Each shard's rows are published when it is done, and the next shard asks the sink again:
-an image already captioned in an earlier shard is copied, not captioned twice. (The sink
-reads the output folder's shards for each input shard: fine for thousands of shards, the
-first thing to index for far more.)
+an image already captioned in an earlier shard is copied, not captioned twice. The sink
+reads the output folder once per run and answers each shard from that index
+(`sinks/resume_index.py`), which also holds the rows this run wrote.
+
+`--engine ray` reads and captions dataset shards on Ray (`ray_datasets.py`); `entry.py`
+picks the runner by backend.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from typing import Any
 
 from vlmcli.captions import pipeline
 from vlmcli.captions.batching import auto_batch_size, auto_max_batch_tokens
-from vlmcli.captions.config import Backend, CaptionJob
+from vlmcli.captions.config import CaptionJob
+from vlmcli.captions.dataset_items import Meta, annotate, item_meta, item_probe
 from vlmcli.captions.plan import build_plan
-from vlmcli.captions.probe import HEAD_BYTES, Probe, header_size
+from vlmcli.captions.probe import Probe
 from vlmcli.captions.progress import Progress
 from vlmcli.captions.rows import RowContext
 from vlmcli.captions.summary import Summary
@@ -33,12 +35,8 @@ from vlmcli.errors import ConfigError, InputError
 from vlmcli.inputs.expand import ShardRef
 from vlmcli.inputs.item import item_path
 from vlmcli.inputs.spool import Spool
-from vlmcli.media.kinds import MediaKind, detect_kind
 from vlmcli.sinks.base import Sink
 from vlmcli.sinks.schema import Row
-
-Meta = dict[str, tuple[str, str, str | None]]
-"""item path -> (source, source_key, extra as JSON text or None)."""
 
 
 def dataset_inputs(job: CaptionJob) -> list[ShardRef] | None:
@@ -54,35 +52,26 @@ def dataset_inputs(job: CaptionJob) -> list[ShardRef] | None:
     return shards
 
 
-def probe_shard(ref: ShardRef, job: CaptionJob, spool: Spool, *, on_each: Callable[[], None]) -> tuple[list[Probe], Meta, str | None]:
-    """(probes, meta, error): every item read before the end or the damage (`error`)."""
+def probe_shard(
+    ref: ShardRef, job: CaptionJob, spool: Spool | None, *, on_each: Callable[[], None]
+) -> tuple[list[Probe], Meta, str | None]:
+    """(probes, meta, error): every item read before the end or the damage (`error`); the
+    bytes of the items to caption go to `spool` (None: not kept, as `--dry-run` reads)."""
     source = ref.source
     probes: list[Probe] = []
     meta: Meta = {}
     try:
         for item in ref.items(job.dataset.columns):
             path = item_path(source, item.key)
-            meta[path] = (source, item.key, json.dumps(item.extra, ensure_ascii=False) if item.extra else None)
+            meta[path] = item_meta(source, item)
             on_each()
-            if item.data is None:
-                probes.append(Probe(path, None, None, item.error or f"{path}: no image."))
-                continue
-            key = hashlib.sha256(item.data).hexdigest()
-            if detect_kind(path, item.data[:HEAD_BYTES]) is MediaKind.VIDEO:
-                probes.append(Probe(path, key, None, f"{path} is a video; dataset inputs caption images only."))
-                continue
-            spool.add(path, item.data)
-            probes.append(Probe(path, key, header_size(item.data)))
+            probe = item_probe(path, item)
+            if spool is not None and probe.error is None and item.data is not None:
+                spool.add(path, item.data)
+            probes.append(probe)
     except InputError as exc:
         return probes, meta, str(exc)
     return probes, meta, None
-
-
-def annotate(rows: list[Row], meta: Meta) -> list[Row]:
-    for row in rows:
-        source, key, extra = meta.get(row["path"], (None, None, None))
-        row.update(source=source, source_key=key, extra=extra)
-    return rows
 
 
 def run_datasets(
@@ -95,8 +84,6 @@ def run_datasets(
     summary: Summary,
     on_rows: Callable[[list[Row]], None] | None = None,
 ) -> Summary:
-    if job.backend is Backend.RAY:
-        raise ConfigError("--engine ray does not read dataset shards yet; caption them with the local engine.")
     if job.videos is not None:
         raise ConfigError("--videos applies to folders of files; dataset inputs are captioned as images.")
     prompts = pipeline.job_prompts(job)

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vlmcli.captions.batching import auto_batch_size, auto_max_batch_tokens
 from vlmcli.captions.config import CaptionJob
@@ -31,17 +31,24 @@ from vlmcli.captions.context import ContextCheck, ContextChecker, check_tasks
 from vlmcli.captions.decode import decode
 from vlmcli.captions.estimate import BatchShape, Rates, StageTimes, captioning_seconds
 from vlmcli.captions.pipeline import LoadEngine, Tokens, device_type, plan_batches, prepare, token_estimator
-from vlmcli.captions.plan import Task
+from vlmcli.captions.plan import Plan, Task
 from vlmcli.captions.probe import Probe
 from vlmcli.captions.progress import Progress
 from vlmcli.captions.summary import Summary
 from vlmcli.errors import VlmError
 from vlmcli.sinks.base import Sink
 
+if TYPE_CHECKING:
+    from vlmcli.inputs.counts import DatasetCounts
+
 WARM_UP_SIZE = (224, 224)
 WARM_UP_TOKENS = 2
 CALIBRATION_TRIES = 3
 """Batches tried for calibration when a batch's images all fail to decode."""
+
+Reader = Callable[[str], bytes]
+ReaderFor = Callable[[list[list[Task]]], Reader]
+"""The candidate calibration batches -> a reader of their images (dataset items)."""
 
 
 @dataclass(frozen=True)
@@ -119,17 +126,21 @@ class DryRunReport:
     visual_tokens: int = 0
     context: ContextCheck = field(default_factory=lambda: ContextCheck(context_length=None))
     estimate: Estimate | None = None
+    dataset: DatasetCounts | None = None
+    """Dataset inputs: the shards and their sample counts by metadata; None for files."""
 
     def to_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in vars(self).items() if k not in ("counts", "context", "estimate")}
+        data = {k: v for k, v in vars(self).items() if k not in ("counts", "context", "estimate", "dataset")}
         data["counts"] = dataclasses.asdict(self.counts)
         data["context"] = self.context.to_dict()
         data["estimate"] = self.estimate.to_dict() if self.estimate is not None else None
+        data["dataset"] = self.dataset.to_dict() if self.dataset is not None else None
         return data
 
     def text(self) -> str:
         batches = f"{self.batches} batch{'es' if self.batches != 1 else ''} of up to {self.batch_size}"
-        lines = [
+        lines = [self.dataset.text()] if self.dataset is not None else []
+        lines += [
             f"Inputs: {self.counts.text()}; prompts: {self.prompts}",
             f"Already done: {self.skipped}; to write: {self.rows} rows "
             f"({self.requests} engine requests in {batches}; {self.known_errors} known errors)",
@@ -213,10 +224,11 @@ def _calibration_order(batches: Sequence[Sequence[Task]]) -> list[list[Task]]:
 class Calibrator:
     """Times one warm-up call and one real batch with a loaded engine (module docstring)."""
 
-    def __init__(self, engine: Any, job: CaptionJob, shapes: Shapes) -> None:
+    def __init__(self, engine: Any, job: CaptionJob, shapes: Shapes, *, read: Reader | None = None) -> None:
         self.engine = engine
         self.job = job
         self.shapes = shapes
+        self.read = read  # the bytes of a task's path (dataset items); None: read the file
 
     def _request(self, task: Task, image: Any) -> Any:
         from vlmcli.engine.request import Request
@@ -245,7 +257,8 @@ class Calibrator:
 
     def batch(self, batch: list[Task]) -> tuple[BatchShape, StageTimes, float] | None:
         start = time.perf_counter()
-        decoded = {t.path: decode(t.path, max_pixels=self.job.max_image_pixels) for t in batch}
+        reading = {"read": self.read} if self.read is not None else {}
+        decoded = {t.path: decode(t.path, max_pixels=self.job.max_image_pixels, **reading) for t in batch}
         read_s = time.perf_counter() - start
         ready = [t for t in batch if decoded[t.path].image is not None]
         if not ready:
@@ -260,13 +273,20 @@ class Calibrator:
 
 
 def calibrated_estimate(
-    engine: Any, job: CaptionJob, batches: Sequence[Sequence[Task]], shapes: Shapes, *, setup_s: float
+    engine: Any,
+    job: CaptionJob,
+    batches: Sequence[Sequence[Task]],
+    shapes: Shapes,
+    *,
+    setup_s: float,
+    reader_for: ReaderFor | None = None,
 ) -> Estimate | None:
-    """The run's time from one measured batch (None when no image batch could be run)."""
-    calibrator = Calibrator(engine, job, shapes)
+    """The run's time from one measured batch (None when no image batch could be run).
+    reader_for: candidate batches -> a reader of their images (dataset items); None: files."""
     candidates = _calibration_order(batches)[:CALIBRATION_TRIES]
     if not candidates:
         return None
+    calibrator = Calibrator(engine, job, shapes, read=reader_for(candidates) if reader_for is not None else None)
     warm = calibrator.warm_up(candidates[0][0])
     for batch in candidates:
         measured = calibrator.batch(batch)
@@ -306,17 +326,44 @@ def calibrated_estimate(
 def dry_run(
     job: CaptionJob, sink: Sink, *, load_engine: LoadEngine, progress: Progress, calibrate: bool = True
 ) -> DryRunReport:
+    """The report for files and folders (`datasets_dryrun.dataset_dry_run` for dataset shards)."""
     started = time.perf_counter()
     summary = Summary()
     prepared = prepare(job, sink, progress=progress, summary=summary)
-    plan = prepared.plan
+    counts = InputCounts.of(
+        prepared.probes,
+        videos_on=job.videos is not None,
+        walked_videos_skipped=summary.videos_skipped,
+        ignored=summary.ignored,
+    )
+    return plan_report(
+        job, prepared.plan, counts=counts, summary=summary, load_engine=load_engine, calibrate=calibrate, started=started
+    )
+
+
+def plan_report(
+    job: CaptionJob,
+    plan: Plan,
+    *,
+    counts: InputCounts,
+    summary: Summary,
+    load_engine: LoadEngine,
+    calibrate: bool,
+    started: float,
+    groups: Callable[[list[Task]], list[list[Task]]] | None = None,
+    reader_for: ReaderFor | None = None,
+) -> DryRunReport:
+    """The report of a plan: batches, visual tokens, context check, measured time (`started`:
+    when reading the inputs began). groups: the tasks batched apart (a dataset's shards);
+    reader_for: the image reader of dataset items for calibration."""
+    split = groups or (lambda tasks: [list(tasks)])
+
+    def batches_of(batch_size: int, cap: int | None, tokens: Tokens) -> list[list[Task]]:
+        parts = split(plan.tasks)
+        return [b for group in parts for b in plan_batches(group, batch_size=batch_size, max_tokens=cap, tokens=tokens)]
+
     report = DryRunReport(
-        counts=InputCounts.of(
-            prepared.probes,
-            videos_on=job.videos is not None,
-            walked_videos_skipped=summary.videos_skipped,
-            ignored=summary.ignored,
-        ),
+        counts=counts,
         files=summary.files,
         ignored=summary.ignored,
         prompts=summary.prompts,
@@ -328,9 +375,8 @@ def dry_run(
         batches=0,
     )
     if not plan.tasks or not calibrate:
-        cap = job.max_batch_tokens or auto_max_batch_tokens("cpu")
         tokens = token_estimator(None, job.videos)
-        report.batches = len(plan_batches(plan.tasks, batch_size=report.batch_size, max_tokens=cap, tokens=tokens))
+        report.batches = len(batches_of(report.batch_size, job.max_batch_tokens or auto_max_batch_tokens("cpu"), tokens))
         report.visual_tokens = estimate_visual_tokens(plan.tasks, tokens)
         return report
     engine = load_engine(job.engine)
@@ -338,9 +384,7 @@ def dry_run(
     device = device_type(engine)
     report.batch_size = job.batch_size or auto_batch_size(device)
     tokens = token_estimator(engine, job.videos)
-    batches = plan_batches(
-        plan.tasks, batch_size=report.batch_size, max_tokens=job.max_batch_tokens or auto_max_batch_tokens(device), tokens=tokens
-    )
+    batches = batches_of(report.batch_size, job.max_batch_tokens or auto_max_batch_tokens(device), tokens)
     report.batches = len(batches)
     report.visual_tokens = estimate_visual_tokens(plan.tasks, tokens)
     adapter = getattr(engine, "adapter", None)
@@ -348,5 +392,6 @@ def dry_run(
     if adapter is not None and hasattr(adapter, "prepare") and hasattr(adapter, "config"):
         checker = ContextChecker(adapter, tokens=tokens, system=job.system, answer_tokens=job.generation.max_tokens)
     report.context = check_tasks(checker, plan.tasks, truncate=bool(getattr(job.engine, "truncate", False)))
-    report.estimate = calibrated_estimate(engine, job, batches, Shapes(tokens, checker), setup_s=setup_s)
+    shapes = Shapes(tokens, checker)
+    report.estimate = calibrated_estimate(engine, job, batches, shapes, setup_s=setup_s, reader_for=reader_for)
     return report

@@ -1,21 +1,36 @@
-"""The one call a command makes to caption: dataset shards, or files and folders."""
+"""The one call a command makes to caption: dataset shards, or files and folders.
+
+Dataset shards go to the runner of the job's backend (`DATASET_RUNNERS`): shard by shard
+in this process (`datasets_run`), or read and captioned by Ray (`ray_datasets`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from vlmcli.captions.config import CaptionJob
-from vlmcli.captions.datasets_run import dataset_inputs, run_datasets
+from vlmcli.captions.config import Backend, CaptionJob
+from vlmcli.captions.datasets_run import dataset_inputs
 from vlmcli.captions.pipeline import run
 from vlmcli.captions.summary import Summary
 from vlmcli.sinks.base import Sink
 
+DatasetRunner = Callable[..., Summary]
+
+
+def dataset_runners() -> dict[Backend, DatasetRunner]:
+    """Backend -> the function that captions dataset shards (imported when asked for)."""
+    from vlmcli.captions.datasets_run import run_datasets
+    from vlmcli.captions.ray_datasets import run_ray_datasets
+
+    return {Backend.LOCAL: run_datasets, Backend.RAY: run_ray_datasets}
+
 
 def run_job(job: CaptionJob, sink: Sink, **kwargs: Any) -> Summary:
-    """`pipeline.run` for files and folders; `datasets_run.run_datasets` for dataset inputs;
+    """`pipeline.run` for files and folders; the backend's dataset runner for dataset inputs;
     either holding the output (`Sink.claimed`)."""
     shards = dataset_inputs(job)
     with sink.claimed():  # one writer per output folder and --shard label
         if shards is not None:
-            return run_datasets(job, sink, shards, **kwargs)
+            return dataset_runners()[job.backend](job, sink, shards, **kwargs)
         return run(job, sink, **kwargs)

@@ -7,6 +7,11 @@ same captions. `CaptionActor` loads one engine per actor (an actor pool of `--co
 returns the batch's rows as a pyarrow table with the fixed schema; the driver streams
 them into the sink as they arrive, so resume and crash safety are unchanged.
 
+Files are read by the actors from their paths. Dataset items have no path a worker can
+open (`<shard>::<key>`): the driver gives `run_ray` a `read` for their bytes, puts each
+batch's images in the object store (`ray.put`, one object per batch: the driver keeps
+only references, Ray spills to disk under pressure) and the actor gets its batch's object.
+
 Ray is optional (`pip install 'vlmcli[ray]'`). An existing cluster is used when
 `RAY_ADDRESS` is set or `ray.init` was called already; otherwise a local one starts.
 """
@@ -16,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from vlmcli.captions.decode import decode_all
 from vlmcli.captions.stages import runner_for, task_decoder
@@ -56,6 +61,7 @@ class CaptionActor:
         max_image_pixels: int | None,
         decode_threads: int,
         videos: "VideoCaptioning | None" = None,
+        images: Sequence[Any] = (),
     ) -> None:
         engine = load_engine(engine_config)
         ctx = RowContext(model=engine_config.model, revision=getattr(engine, "revision", None) or revision)
@@ -63,14 +69,23 @@ class CaptionActor:
         self.max_image_pixels = max_image_pixels
         self.decode_threads = decode_threads
         self.videos = videos
+        self.images = list(images)  # per planned batch, a reference to {path: image bytes}; none for files
+
+    def _reader(self, number: int) -> Callable[[str], bytes] | None:
+        if not self.images:
+            return None
+        import ray
+
+        return ray.get(self.images[number]).__getitem__
 
     def __call__(self, batch: "pa.Table") -> "pa.Table":
         import pyarrow as pa
 
         rows: list[Row] = []
-        for text in batch.column("tasks").to_pylist():
+        for text, number in zip(batch.column("tasks").to_pylist(), batch.column("batch").to_pylist()):
             tasks = [Task.from_dict(item) for item in json.loads(text)]
-            decode_one = task_decoder([tasks], max_image_pixels=self.max_image_pixels, videos=self.videos)
+            read = self._reader(number)
+            decode_one = task_decoder([tasks], max_image_pixels=self.max_image_pixels, videos=self.videos, read=read)
             decoded = decode_all([t.path for t in tasks], decode_one, threads=self.decode_threads)
             rows += self.runner.run(tasks, decoded)
         return pa.Table.from_pylist(rows, schema=arrow_schema())
@@ -107,12 +122,40 @@ def _unwrap(exc: BaseException) -> BaseException:
     return exc
 
 
-def run_ray(batches: Sequence[Sequence[Task]], *, job: "CaptionJob", load_engine: Callable[[Any], Any], emit: Callable[[list[Row]], None]) -> None:
+def start_ray() -> Any:
+    """Ray, started (or joined: `RAY_ADDRESS`, an earlier `ray.init`) and quiet."""
     ray = import_ray()
     if not ray.is_initialized():
         ray.init(include_dashboard=False, logging_level=logging.ERROR)
     _quiet(ray)
-    items = [{"tasks": json.dumps([t.to_dict() for t in batch])} for batch in batches]
+    return ray
+
+
+def reraise(exc: Exception) -> NoReturn:
+    """Raise the VlmError behind a Ray failure (a model that cannot load, a bad column), else `exc`."""
+    cause = _unwrap(exc)
+    if cause is not exc:
+        raise cause from None
+    raise exc
+
+
+def _batch_images(ray: Any, batches: Sequence[Sequence[Task]], read: Callable[[str], bytes]) -> list[Any]:
+    return [ray.put({path: read(path) for path in dict.fromkeys(t.path for t in batch)}) for batch in batches]
+
+
+def run_ray(
+    batches: Sequence[Sequence[Task]],
+    *,
+    job: "CaptionJob",
+    load_engine: Callable[[Any], Any],
+    emit: Callable[[list[Row]], None],
+    read: Callable[[str], bytes] | None = None,
+) -> None:
+    """Caption `batches` on an actor pool; `read`: the bytes of each task's path (dataset
+    items), shipped through the object store; without it actors read the files."""
+    ray = start_ray()
+    images = _batch_images(ray, batches, read) if read is not None else []
+    items = [{"tasks": json.dumps([t.to_dict() for t in batch]), "batch": number} for number, batch in enumerate(batches)]
     dataset = ray.data.from_items(items, override_num_blocks=max(1, len(items)))
     captioned = dataset.map_batches(
         CaptionActor,
@@ -125,6 +168,7 @@ def run_ray(batches: Sequence[Sequence[Task]], *, job: "CaptionJob", load_engine
             "max_image_pixels": job.max_image_pixels,
             "decode_threads": job.decode_threads,
             "videos": job.videos,
+            "images": images,
         },
         batch_size=1,
         batch_format="pyarrow",
@@ -137,7 +181,4 @@ def run_ray(batches: Sequence[Sequence[Task]], *, job: "CaptionJob", load_engine
     except KeyboardInterrupt:
         raise
     except Exception as exc:
-        cause = _unwrap(exc)
-        if cause is not exc:
-            raise cause from None
-        raise
+        reraise(exc)

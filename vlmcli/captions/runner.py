@@ -123,7 +123,12 @@ class BatchRunner:
         return Request(prompt=task.prompt.text, images=(image,), system=self.system, constraint=task.prompt.constraint)
 
     def _errors(self, task: Task, message: str, latency_ms: float | None = None) -> list[Row]:
+        """One error row per path; a follower's message names its own file, as if it had
+        been read itself (identical bytes fail identically)."""
         return [
-            error_row(self.ctx, path=p, key=task.key, prompt=task.prompt, message=message, size=task.size, latency_ms=latency_ms)
+            error_row(
+                self.ctx, path=p, key=task.key, prompt=task.prompt, message=message.replace(task.path, p),
+                size=task.size, latency_ms=latency_ms,
+            )
             for p in task.paths
         ]

@@ -160,14 +160,17 @@ def _run(
 
 
 def _dry_run(job: "CaptionJob", sink: "Sink", *, quiet: bool, as_json: bool) -> None:
+    from vlmcli.captions.datasets_dryrun import dataset_dry_run
     from vlmcli.captions.datasets_run import dataset_inputs
     from vlmcli.captions.dryrun import dry_run
 
-    if dataset_inputs(job) is not None:
-        raise ConfigError("--dry-run does not read dataset shards yet; run on one shard to measure.")
+    shards = dataset_inputs(job)
     progress = make_progress(quiet)
     try:
-        report = dry_run(job, sink, load_engine=_runtime.load_engine, progress=progress)
+        if shards is not None:
+            report = dataset_dry_run(job, sink, shards, load_engine=_runtime.load_engine, progress=progress)
+        else:
+            report = dry_run(job, sink, load_engine=_runtime.load_engine, progress=progress)
     finally:
         progress.close()
     if as_json:

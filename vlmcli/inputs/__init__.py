@@ -8,6 +8,7 @@
     tar_shard.py   a WebDataset tar (plain or gzip'd): one item per key
     table_shard.py a Parquet file or an Arrow file of a `save_to_disk` dataset: one item per row
     spool.py       the image bytes of the shard being captioned, in a temporary file
+    counts.py      samples per shard from metadata (footers, batch lengths, tar names): --dry-run
 
 A shard is read once, front to back: each item's bytes are hashed, sized and spooled to a
 temporary file, so the captioning that follows reads them back at random without holding

@@ -12,7 +12,8 @@ Why this shape (after img2dataset's buffered writer):
 - Names come from the shard number and the run's label only, never from input paths:
   `part-00000.parquet`, or `s2of8-part-00000.parquet` under `--shard 2/8`, so a job
   array writes into one folder without collisions, and `../` in an input cannot move output.
-- A rerun reads every completed shard to learn what is done (`resume_state`). Rows are
+- A rerun reads every completed shard once to learn what is done (`resume_state`, through
+  `resume_index.py`, which later questions of the run are answered from). Rows are
   matched by their file's resolved path (`vlmcli.sinks.identity`), so a row written under
   another spelling of the same file (relative, from another folder, through a symlinked
   folder; rows of older versions stored the path as typed) counts as the same item. Error
@@ -43,7 +44,8 @@ from vlmcli.periodic import Periodic
 from vlmcli.sinks.base import ResumeState, Sink, SinkConfig
 from vlmcli.sinks.identity import PathResolver
 from vlmcli.sinks.lock import FolderLock
-from vlmcli.sinks.schema import Row, RowId, Status, check_row, storable
+from vlmcli.sinks.resume_index import ResumeIndex
+from vlmcli.sinks.schema import Row, Status, check_row, storable
 
 _SHARD = re.compile(r"^(?:(?P<label>[A-Za-z0-9-]+)-)?part-(?P<number>\d{5,})\.(?P<ext>[a-z]+)$")
 _TEMP = re.compile(r"^\..+\.(?P<host>[A-Za-z0-9_-]+)\.(?P<pid>\d+)\.tmp$")
@@ -131,6 +133,8 @@ class ShardedSink(Sink):
         self._real_paths: dict[str, str] = {}  # stored (escaped) form -> real non-UTF-8 path
         self._wanted: set[str] = set()
         self._resolve = PathResolver()
+        self._index: ResumeIndex | None = None
+        """What the folder holds, read at the first `resume_state` of the run."""
         self._lock = threading.RLock()  # the buffer and the numbering: shared with the flush timer
         self._timer: Periodic | None = None
 
@@ -165,36 +169,24 @@ class ShardedSink(Sink):
         return self._real_paths.get(resolved, resolved)
 
     def resume_state(self, *, paths: Sequence[str], config_hashes: frozenset[str]) -> ResumeState:
-        """What is done for `paths` (resolved paths, as `discover` gives them)."""
+        """What is done for `paths` (resolved paths, as `discover` gives them). The folder's
+        shards are read once per run (`resume_index.py`); each call costs O(len(paths))."""
         self._check_folder()
-        state = ResumeState()
         self._wanted = set(paths)
         self._real_paths = {utf8_text(p): p for p in paths if utf8_text(p) != p}
-        self._error_files, self._stale = {}, {}
-        done_pairs: set[tuple[str, str]] = set()
-        errors: list[tuple[Path, int, tuple[str, str]]] = []
-        for shard in shard_files(self.folder, self.extension):
-            for index, row in enumerate(self._read(shard)):
-                if row["config_hash"] not in config_hashes:
-                    continue
-                path = self.identity(row["path"])
-                pair = (path, row["config_hash"])
-                if row["status"] == Status.OK.value:
-                    rid = RowId(path, row["key"], row["config_hash"])
-                    if rid in state.done and path in self._wanted:  # the same item twice (two spellings)
-                        self._stale.setdefault(shard, set()).add(index)
-                    state.done.add(rid)
-                    done_pairs.add(pair)
-                    if row["key"] is not None:
-                        state.reusable.setdefault((row["key"], row["config_hash"]), row)
-                elif path in self._wanted:
-                    errors.append((shard, index, pair))
-                    self._error_files.setdefault(pair, set()).add(shard)
-                    state.failed[pair] = state.failed.get(pair, True) and self.owns(shard)
-        for shard, index, pair in errors:  # an error row beside an ok row of the same item: a leftover
-            if pair in done_pairs:
-                self._stale.setdefault(shard, set()).add(index)
-        return state
+        answer = self._resume_index(config_hashes).state(paths, owns=self.owns)
+        self._error_files, self._stale = answer.error_files, answer.stale
+        return answer.state
+
+    def _resume_index(self, config_hashes: frozenset[str]) -> ResumeIndex:
+        if self._index is None or self._index.config_hashes != config_hashes:
+            index = ResumeIndex(config_hashes=config_hashes, identity=self._resolve)
+            for shard in shard_files(self.folder, self.extension):
+                index.add_shard(shard, self._read(shard))
+            with self._lock:
+                index.record(self._buffer)
+            self._index = index
+        return self._index
 
     def retire(self, pairs: set[tuple[str, str]]) -> None:
         """Remove the error rows of `pairs` (this run redoes them), and the leftover rows found
@@ -224,12 +216,16 @@ class ShardedSink(Sink):
                 _fsync_dir(self.folder)
             except OSError as exc:
                 raise OutputError(f"Cannot rewrite {shard}: {exc.strerror or exc}.") from None
+            if self._index is not None:  # its rows moved: the index follows
+                self._index.replace_shard(shard, keep)
 
     # -- writing ---------------------------------------------------------------
     def write(self, rows: Sequence[Row]) -> None:
         self._raise_timer_error()
         checked = [check_row(r) for r in rows]
         with self._lock:
+            if self._index is not None:
+                self._index.record(checked)
             self._buffer.extend(checked)
             size = self.config.rows_per_file
             while len(self._buffer) >= size:

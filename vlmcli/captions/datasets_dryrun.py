@@ -1,0 +1,86 @@
+"""`--dry-run` on dataset shards: what a run would do and how long it would take; writes nothing.
+
+    report = dataset_dry_run(job, sink, refs, load_engine=_runtime.load_engine, progress=progress)
+
+1. Samples per shard from each shard's metadata (`vlmcli.inputs.counts`: Parquet footers,
+   Arrow batch lengths, tar member names): no image is read for these.
+2. The plan a real run would make: every item is probed as a run probes it (read, hashed,
+   its size from the image header; no pixels decoded, nothing spooled), and one plan is
+   made over all shards with the sink's resume state, so items already done, errors to
+   retry and images repeated across shards (captioned once) count as the run does them.
+   Tasks are batched shard by shard, as the local run batches them.
+3. Visual tokens, the context check and the measured time exactly as for files
+   (`dryrun.plan_report`): the one batch measured has its images read again from their
+   shard (`shard_reader`); they are the only images this holds in memory.
+
+A shard that cannot be read to the end is named in the report ("Damaged shard: ...").
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from vlmcli.captions.config import CaptionJob
+from vlmcli.captions.dataset_items import Meta, shard_groups
+from vlmcli.captions.datasets_run import probe_shard
+from vlmcli.captions.dryrun import DryRunReport, InputCounts, Reader, plan_report
+from vlmcli.captions.pipeline import LoadEngine, job_prompts
+from vlmcli.captions.plan import Task, build_plan
+from vlmcli.captions.probe import Probe
+from vlmcli.captions.progress import Progress
+from vlmcli.captions.summary import Summary
+from vlmcli.errors import ConfigError, InputError
+from vlmcli.inputs.columns import ColumnChoice
+from vlmcli.inputs.counts import DatasetCounts
+from vlmcli.inputs.expand import ShardRef
+from vlmcli.inputs.item import item_path
+from vlmcli.sinks.base import Sink
+
+
+def shard_reader(refs: Sequence[ShardRef], choice: ColumnChoice, meta: Meta) -> Callable[[list[list[Task]]], Reader]:
+    """batches -> a reader of their images, read again from their shards (only those kept)."""
+
+    def reader(batches: list[list[Task]]) -> Reader:
+        wanted = {t.path for batch in batches for t in batch}
+        sources = {meta[path][0] for path in wanted}
+        data: dict[str, bytes] = {}
+        for ref in (r for r in refs if r.source in sources):
+            try:
+                for item in ref.items(choice):
+                    path = item_path(ref.source, item.key)
+                    if path in wanted and item.data is not None:
+                        data[path] = item.data
+            except InputError:
+                continue  # damaged after the wanted items, or before: decoding says so
+        return data.__getitem__
+
+    return reader
+
+
+def dataset_dry_run(
+    job: CaptionJob, sink: Sink, refs: list[ShardRef], *, load_engine: LoadEngine, progress: Progress, calibrate: bool = True
+) -> DryRunReport:
+    if job.videos is not None:
+        raise ConfigError("--videos applies to folders of files; dataset inputs are captioned as images.")
+    started = time.perf_counter()
+    probes: list[Probe] = []
+    meta: Meta = {}
+    damaged: list[str] = []
+    for ref in refs:
+        shard_probes, shard_meta, error = probe_shard(ref, job, None, on_each=progress.scanned)
+        probes += shard_probes
+        meta.update(shard_meta)
+        if error is not None:
+            damaged.append(error)
+    prompts = job_prompts(job)
+    resume = sink.resume_state(paths=[p.path for p in probes], config_hashes=frozenset(p.config_hash for p in prompts))
+    plan = build_plan(probes, prompts, shard=job.shard, resume=resume, blocked={})
+    summary = Summary(files=len(probes), prompts=len(prompts), shards=len(refs))
+    counts = InputCounts.of(probes, videos_on=False, walked_videos_skipped=0, ignored=0)
+    report = plan_report(
+        job, plan, counts=counts, summary=summary, load_engine=load_engine, calibrate=calibrate, started=started,
+        groups=shard_groups(meta), reader_for=shard_reader(refs, job.dataset.columns, meta),
+    )  # fmt: skip
+    report.dataset = DatasetCounts.of(refs, damaged=damaged)
+    return report

@@ -1,0 +1,143 @@
+"""caption-dir over dataset shards with `--engine ray`: Ray Data reads, plans once, Ray actors caption.
+
+    summary = run_ray_datasets(job, sink, refs, load_engine=..., progress=..., summary=Summary())
+
+1. Read: `ray_reads.read_items` (one Ray read task per shard, items probed on the workers)
+   streams the items to the driver in shard order; their bytes go to a temporary spool
+   (`vlmcli.inputs.spool`), their probes and row columns stay (small: no pixels).
+2. Plan: one `build_plan` over every shard's probes, with the sink's resume state: done
+   items are skipped, errors retried, and an image seen in an earlier shard rides along
+   with its first task (a follower: its row is a copy, with its own path in any error
+   message), which is what the local engine's shard-by-shard copies give.
+3. Caption: the tasks are batched shard by shard, as the local engine batches them (so an
+   engine call sees the same requests), and captioned by `ray_backend.run_ray`, the
+   images shipped through Ray's object store; rows are annotated with `source`,
+   `source_key`, `extra` and streamed into the sink as batches finish.
+
+Rows are therefore the local engine's rows (`tests/test_caption_ray_datasets.py`). A
+shard damaged part way keeps its earlier items and is reported (exit 9), as locally.
+Unlike the local run, the driver holds the probes of every shard before captioning, and
+the spool holds every image to caption until the run ends (disk, not memory).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from vlmcli.captions import pipeline
+from vlmcli.captions.batching import auto_batch_size, auto_max_batch_tokens
+from vlmcli.captions.config import CaptionJob
+from vlmcli.captions.dataset_items import Meta, annotate, shard_groups
+from vlmcli.captions.plan import Task, build_plan
+from vlmcli.captions.probe import Probe
+from vlmcli.captions.progress import Progress
+from vlmcli.captions.rows import RowContext
+from vlmcli.captions.summary import Summary
+from vlmcli.errors import ConfigError
+from vlmcli.inputs.expand import ShardRef
+from vlmcli.inputs.item import item_path
+from vlmcli.inputs.spool import Spool
+from vlmcli.sinks.base import Sink
+from vlmcli.sinks.schema import Row
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+def _item_rows(dataset: Any) -> Iterator[dict[str, Any]]:
+    from vlmcli.captions.ray_backend import reraise
+
+    try:
+        for block in dataset.iter_batches(batch_format="pyarrow", batch_size=None):
+            yield from _block_rows(block)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a Ray failure: the VlmError behind it, if any
+        reraise(exc)
+
+
+def _block_rows(block: "pa.Table") -> Iterator[dict[str, Any]]:
+    columns = block.to_pydict()
+    for i in range(block.num_rows):
+        yield {name: values[i] for name, values in columns.items()}
+
+
+def collect_items(
+    dataset: Any, spool: Spool, *, on_each: Callable[[], None], on_shard_error: Callable[[str], None]
+) -> tuple[list[Probe], Meta]:
+    """Every item of the read dataset, in order: its probe and row columns; bytes to `spool`."""
+    probes: list[Probe] = []
+    meta: Meta = {}
+    for row in _item_rows(dataset):
+        if row["shard_error"] is not None:
+            on_shard_error(row["shard_error"])
+            continue
+        path = item_path(row["source"], row["source_key"])
+        meta[path] = (row["source"], row["source_key"], row["extra"])
+        size = (row["width"], row["height"]) if row["width"] is not None else None
+        probes.append(Probe(path, row["sha256"], size, row["error"]))
+        if row["data"] is not None:
+            spool.add(path, row["data"])
+        on_each()
+    return probes, meta
+
+
+def shard_batches(tasks: list[Task], meta: Meta, *, job: CaptionJob) -> list[list[Task]]:
+    """The tasks batched shard by shard, in shard order (`dataset_items.shard_groups`)."""
+    size = job.batch_size or auto_batch_size("cpu")
+    cap = job.max_batch_tokens or auto_max_batch_tokens("cpu")
+    return [b for group in shard_groups(meta)(tasks) for b in pipeline.plan_batches(group, batch_size=size, max_tokens=cap)]
+
+
+def run_ray_datasets(
+    job: CaptionJob,
+    sink: Sink,
+    refs: list[ShardRef],
+    *,
+    load_engine: Callable[[Any], Any],
+    progress: Progress,
+    summary: Summary,
+    on_rows: Callable[[list[Row]], None] | None = None,
+) -> Summary:
+    from vlmcli.captions.ray_backend import run_ray, start_ray
+    from vlmcli.captions.ray_reads import read_items
+
+    if job.videos is not None:
+        raise ConfigError("--videos applies to folders of files; dataset inputs are captioned as images.")
+    start_ray()
+    prompts = pipeline.job_prompts(job)
+    summary.prompts, summary.output, summary.shards = len(prompts), sink.describe(), len(refs)
+
+    def shard_error(message: str) -> None:
+        summary.shard_errors.append(message)
+        progress.log(f"Error: {message}")
+
+    with Spool() as spool:
+        dataset = read_items(refs, job.dataset.columns)
+        probes, meta = collect_items(dataset, spool, on_each=progress.scanned, on_shard_error=shard_error)
+        resume = sink.resume_state(paths=[p.path for p in probes], config_hashes=frozenset(p.config_hash for p in prompts))
+        plan = build_plan(probes, prompts, shard=job.shard, resume=resume, blocked={})
+        sink.retire(plan.retire)
+        summary.files, summary.skipped, summary.kept_failed = len(probes), plan.skipped, plan.kept_failed
+        summary.out_of_shard, summary.copied, summary.todo = plan.out_of_shard, len(plan.copies), plan.rows_to_write
+        ctx = RowContext(model=job.engine.model, revision=job.engine.revision)
+
+        def emit(rows: list[Row], *, captioned: bool = True) -> None:
+            sink.write(annotate(rows, meta))
+            summary.add(rows, captioned=captioned)
+            progress.advance(rows, captioned=captioned)
+            if on_rows is not None:
+                on_rows(rows)
+
+        with sink:
+            note = f" ({plan.skipped} already done)" if plan.skipped else ""
+            progress.start(plan.rows_to_write, note=note, skipped=plan.skipped, prompts=len(prompts))
+            summary.begin_captioning()
+            emit(plan.copies + [pipeline.failure_row(ctx, f) for f in plan.failures], captioned=False)
+            if plan.tasks:
+                batches = shard_batches(plan.tasks, meta, job=job)
+                summary.planned(batches)
+                run_ray(batches, job=job, load_engine=load_engine, emit=emit, read=spool.read)
+    summary.finish()
+    return summary

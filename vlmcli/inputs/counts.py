@@ -1,0 +1,111 @@
+"""How many samples a dataset shard holds, from its metadata: no image is read or decoded.
+
+    parquet     the footer's row count (`num_rows`)
+    hf          the Arrow stream's record batch lengths (memory-mapped: image bytes are not touched)
+    webdataset  the distinct keys of the tar's member names (a plain tar is listed by seeking
+                from header to header; a gzip'd one has to be decompressed to be listed)
+
+`--dry-run` reports these beside the plan it makes by probing every item. A shard whose
+metadata cannot be read counts as None (the probing reports what is wrong with it).
+"""
+
+from __future__ import annotations
+
+import tarfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vlmcli.inputs.expand import ShardRef
+from vlmcli.inputs.formats import InputFormat
+from vlmcli.inputs.tar_shard import split_member
+
+SHARDS_NAMED = 4
+"""Shards named one by one in the text report (the rest are summed)."""
+
+
+def parquet_rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(path).metadata.num_rows)
+
+
+def arrow_rows(path: Path) -> int:
+    import pyarrow as pa
+
+    with pa.memory_map(str(path)) as source:
+        return sum(batch.num_rows for batch in pa.ipc.open_stream(source))
+
+
+def tar_keys(path: Path) -> int:
+    keys: set[str] = set()
+    with tarfile.open(path, "r:*") as tar:  # random access: member headers only, data is skipped
+        for member in tar:
+            if member.isfile():
+                keys.add(split_member(member.name)[0])
+    return len(keys)
+
+
+COUNTERS: dict[InputFormat, Callable[[Path], int]] = {
+    InputFormat.PARQUET: parquet_rows,
+    InputFormat.HF: arrow_rows,
+    InputFormat.WEBDATASET: tar_keys,
+}
+
+
+@dataclass(frozen=True)
+class ShardCount:
+    source: str
+    format: InputFormat
+    samples: int | None
+    """Samples by the shard's metadata; None when it cannot be read."""
+
+
+def shard_count(ref: ShardRef) -> ShardCount:
+    try:
+        samples: int | None = COUNTERS[ref.format](ref.path)
+    except Exception:  # noqa: BLE001 - unreadable metadata: the probing says why
+        samples = None
+    return ShardCount(source=ref.source, format=ref.format, samples=samples)
+
+
+@dataclass(frozen=True)
+class DatasetCounts:
+    """The shards of a dataset run and their sample counts (`--dry-run`)."""
+
+    shards: tuple[ShardCount, ...]
+    damaged: tuple[str, ...] = field(default=())
+    """Shards that could not be read to the end while probing: the message of each."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "shards", tuple(self.shards))
+        object.__setattr__(self, "damaged", tuple(self.damaged))
+
+    @classmethod
+    def of(cls, refs: Sequence[ShardRef], *, damaged: Sequence[str] = ()) -> "DatasetCounts":
+        return cls(shards=tuple(shard_count(ref) for ref in refs), damaged=tuple(damaged))
+
+    @property
+    def samples(self) -> int | None:
+        """All samples by the metadata; None when a shard's metadata could not be read."""
+        counts = [s.samples for s in self.shards]
+        return None if None in counts else sum(c for c in counts if c is not None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "shards": [{"source": s.source, "format": s.format.value, "samples": s.samples} for s in self.shards],
+            "samples": self.samples,
+            "damaged": list(self.damaged),
+        }
+
+    def text(self) -> str:
+        kinds = sorted({s.format.value for s in self.shards})
+        total = "unknown" if self.samples is None else f"{self.samples}"
+        named = ", ".join(f"{Path(s.source).name}: {'?' if s.samples is None else s.samples}" for s in self.shards[:SHARDS_NAMED])
+        more = f", ... {len(self.shards) - SHARDS_NAMED} more" if len(self.shards) > SHARDS_NAMED else ""
+        plural = "s" if len(self.shards) != 1 else ""
+        line = f"Dataset: {len(self.shards)} {'/'.join(kinds)} shard{plural}, {total} samples by their metadata ({named}{more})"
+        for message in self.damaged:
+            line += f"\nDamaged shard: {message}"
+        return line
