@@ -1,7 +1,7 @@
 """caption-dir throughput: the in-process pipeline against a plain transformers loop.
 
     python bench/bench_caption_dir.py [--model DIR] [--images 24] [--batch-size 0] [--tokens 64] [--hf-batch-size 4]
-                                      [--compile] [--device auto|cpu|cuda] [--json-out FILE]
+                                      [--compile] [--int8] [--device auto|cpu|cuda] [--json-out FILE]
 
 Both sides caption the same distinct JPEG files (crops and flips of the bundled photos)
 with the same model and prompt, generating exactly `--tokens` new tokens (EOS ignored:
@@ -19,6 +19,7 @@ process, so its peak RSS is its own; model loading is excluded from both rates.
   for the batch shapes the job uses; that time is reported in the note), then, with its
   vision-feature cache emptied (so every image is encoded again), the timed run. A long
   job pays the compile once, so its rate approaches this one.
+- pipeline-int8 (with `--int8`): the pipeline with `vlm caption-dir --quantize int8` (CPU).
 
 Default model: a tiny random idefics3 checkpoint built on the fly (fast, measures the
 pipeline's overheads more than the model). For a real-size model:
@@ -89,7 +90,9 @@ def transformers_device(args: argparse.Namespace) -> tuple[str, "object"]:
     return device, torch.bfloat16 if device == "cuda" and args.dtype != "float32" else torch.float32
 
 
-def caption_job(model: str, images: Path, args: argparse.Namespace, *, load_engine, compiled: bool = False):
+def caption_job(
+    model: str, images: Path, args: argparse.Namespace, *, load_engine, compiled: bool = False, quantize: str = "none"
+):
     """Run the caption-dir pipeline once; (summary, seconds without model loading)."""
     from vlmcli.captions.config import CaptionJob
     from vlmcli.captions.pipeline import run
@@ -100,7 +103,7 @@ def caption_job(model: str, images: Path, args: argparse.Namespace, *, load_engi
 
     out = Path(tempfile.mkdtemp(prefix="bench-caption-out-"))
     job = CaptionJob(
-        engine=EngineConfig(model=model, device=args.device, dtype=args.dtype, compile=compiled),
+        engine=EngineConfig(model=model, device=args.device, dtype=args.dtype, compile=compiled, quantize=quantize),
         generation=GenerationConfig(max_tokens=args.tokens, ignore_eos=True),
         inputs=(str(images),),
         prompts=(PROMPT,),
@@ -122,6 +125,13 @@ def run_pipeline(model: str, images: Path, args: argparse.Namespace) -> dict:
     from vlmcli.engine.engine import Engine
 
     summary, seconds = caption_job(model, images, args, load_engine=Engine.load)
+    return report(images=summary.ok, seconds=seconds, load_s=summary.load_s)
+
+
+def run_pipeline_int8(model: str, images: Path, args: argparse.Namespace) -> dict:
+    from vlmcli.engine.engine import Engine
+
+    summary, seconds = caption_job(model, images, args, load_engine=Engine.load, quantize="int8")
     return report(images=summary.ok, seconds=seconds, load_s=summary.load_s)
 
 
@@ -203,6 +213,7 @@ RUNNERS = {
     "transformers": run_transformers,
     "hf-pipeline": run_hf_pipeline,
     "pipeline-compile": run_pipeline_compiled,
+    "pipeline-int8": run_pipeline_int8,
 }
 
 
@@ -228,6 +239,7 @@ def main() -> None:
     parser.add_argument("--dtype", default="float32", choices=["float32", "auto", "bfloat16"])
     parser.add_argument("--hf-batch-size", type=int, default=4, help="batch size of transformers' pipeline side")
     parser.add_argument("--compile", action="store_true", help="also run the pipeline with --compile (steady state)")
+    parser.add_argument("--int8", action="store_true", help="also run the pipeline with --quantize int8")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                         help="device of every side (auto: the engine's choice; transformers: cuda when present)")
     parser.add_argument("--json-out", help="also write the reports and ratios to this JSON file")
@@ -252,6 +264,7 @@ def main() -> None:
     print(f"model: {model}; {args.images} images; {args.tokens} new tokens (EOS ignored); dtype {args.dtype}")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cpus, cuda={torch.cuda.is_available()}")
     modes = ("transformers", "hf-pipeline", "pipeline") + (("pipeline-compile",) if args.compile else ())
+    modes += ("pipeline-int8",) if args.int8 else ()
     reports = {mode: child(mode, model, images, args) for mode in modes}
     print(f"{'side':<18}{'images':>8}{'seconds':>10}{'images/s':>10}{'load s':>8}{'peak RSS MB':>13}")
     for mode, r in reports.items():

@@ -36,6 +36,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--perceiver", default="8,4", help="comma-separated M values for perceiver:M rows")
     p.add_argument("--rows", default="", help="only rows whose name contains one of these (comma-separated)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--quantize", default="none", help="none or int8 (`--quantize` of the CLI)")
+    p.add_argument(
+        "--int8-parts", default="", help="measure another int8 plan: comma-separated vision,language,lm_head"
+    )
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     return p.parse_args(argv)
 
@@ -45,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.int8_parts:  # which parts int8 covers is chosen by this measurement: try other plans
+        from vlmcli.quantize.mode import PLANS, QuantPlan, Quantize
+
+        PLANS[Quantize.INT8] = QuantPlan(frozenset(p.strip() for p in args.int8_parts.split(",")))
     settings = default_settings(
         perceiver=[int(m) for m in args.perceiver.split(",") if m], frames=args.frames, dense=args.dense
     )
@@ -55,11 +63,14 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for setting in settings:
         start = time.time()
-        result = run_setting(args.model, setting, examples)
+        result = run_setting(args.model, setting, examples, quantize=args.quantize)
         results.append(result)
         status = result.error or f"{100 * result.overall:.1f}%"
         print(f"{setting.name}: {status} ({time.time() - start:.0f}s)", file=sys.stderr, flush=True)
-    print(f"Held-out split, seed {args.seed}, {args.per_task} questions per task, model {args.model}.\n")
+    print(
+        f"Held-out split, seed {args.seed}, {args.per_task} questions per task, model {args.model}, "
+        f"quantize {args.quantize}{' (' + args.int8_parts + ')' if args.int8_parts else ''}.\n"
+    )
     for title, tasks in (("Images", IMAGE_TASK_NAMES), ("Videos", VIDEO_TASK_NAMES)):
         rows = [r for r in results if r.setting.video == (tasks is VIDEO_TASK_NAMES)]
         if rows:

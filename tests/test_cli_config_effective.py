@@ -46,6 +46,7 @@ TABLE = {
     "revision": (["--revision", "v3"], "v2", '"v1"', ("v3", "v2", "v1"), _engine("revision")),
     "device": (["--device", "mps"], "cuda", '"cpu"', ("mps", "cuda", "cpu"), _engine("device")),
     "dtype": (["--dtype", "bfloat16"], "float16", '"float32"', ("bfloat16", "float16", "float32"), _engine("dtype")),
+    "quantize": (["--quantize", "int8"], "int8", '"int8"', ("int8", "int8", "int8"), _engine("quantize")),
     "offline": (["--offline"], "yes", "true", (True, True, True), _engine("offline")),
     "max_tokens": (["--max-tokens", "9"], "7", "5", (9, 7, 5), _gen("max_tokens")),
     "temperature": (["--temperature", "0.9"], "0.7", "0.5", (0.9, 0.7, 0.5), _gen("temperature")),

@@ -30,6 +30,7 @@ from vlmcli.engine.config import Device, DType, GenerationConfig
 from vlmcli.families import DEFAULT_MODEL
 from vlmcli.errors import ConfigError
 from vlmcli.media.images import DEFAULT_MAX_PIXELS
+from vlmcli.quantize.mode import Quantize
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -155,6 +156,7 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("revision", _str, None, "Hub branch, tag or commit."),
     SettingSpec("device", _enum(Device), Device.AUTO, "auto, cpu, cuda or mps."),
     SettingSpec("dtype", _enum(DType), DType.AUTO, "auto, float32, bfloat16 or float16."),
+    SettingSpec("quantize", _enum(Quantize), Quantize.NONE, "none or int8 (int8 linear layers on the CPU)."),
     SettingSpec("offline", _bool, False, "Use only the local hub cache; never the network."),
     SettingSpec("max_tokens", _int, _GEN.max_tokens, "Most new tokens per answer."),
     SettingSpec("temperature", _float, _GEN.temperature, "0 is greedy; higher samples more freely."),
@@ -179,6 +181,7 @@ class Settings:
     revision: str | None
     device: Device
     dtype: DType
+    quantize: Quantize
     offline: bool
     max_tokens: int
     temperature: float

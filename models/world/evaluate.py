@@ -102,7 +102,7 @@ def default_settings(*, perceiver: Sequence[int] = (8, 4), frames: int = 8, dens
     return rows
 
 
-def load_engine(model_dir: Path, setting: Setting):
+def load_engine(model_dir: Path, setting: Setting, *, quantize: str = "none"):
     """An Engine with the row's resolution and reduction options (raises if not supported)."""
     from vlmcli.engine import Engine, EngineConfig
     from vlmcli.reduction.compress import parse_compress
@@ -113,7 +113,7 @@ def load_engine(model_dir: Path, setting: Setting):
     reduction = TokenReduction(temporal=parse_temporal_pool(setting.temporal_pool), compress=parse_compress(setting.compress))
     config = EngineConfig(
         model=str(model_dir), device="cpu", dtype="float32",
-        resolution=ResolutionPolicy(max_pixels=setting.max_pixels), reduction=reduction,
+        resolution=ResolutionPolicy(max_pixels=setting.max_pixels), reduction=reduction, quantize=quantize,
     )
     return Engine.load(config)
 
@@ -146,7 +146,13 @@ def build_requests(setting: Setting, examples: Sequence[Example], clip_dir: Path
 
 
 def run_setting(
-    model_dir: Path, setting: Setting, examples: Sequence[Example], *, clip_dir: Path | None = None, batch: int = 16
+    model_dir: Path,
+    setting: Setting,
+    examples: Sequence[Example],
+    *,
+    clip_dir: Path | None = None,
+    batch: int = 16,
+    quantize: str = "none",
 ) -> RowResult:
     """Score `setting` on the examples of its tasks (others are skipped)."""
     from vlmcli.engine import GenerationConfig
@@ -154,7 +160,7 @@ def run_setting(
     mine = [e for e in examples if e.task in setting.tasks]
     result = RowResult(setting=setting)
     try:
-        engine = load_engine(model_dir, setting)
+        engine = load_engine(model_dir, setting, quantize=quantize)
         with tempfile.TemporaryDirectory() as tmp:
             requests, seen = build_requests(setting, mine, Path(clip_dir or tmp))
             hits: dict[str, list[bool]] = {}

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vlmcli.errors import ConfigError
+from vlmcli.quantize.mode import Quantize
 from vlmcli.reduction.reducer import TokenReduction
 from vlmcli.tiling.policy import ResolutionPolicy
 
@@ -75,12 +76,16 @@ class EngineConfig:
     compile: bool = False
     """Run the decode steps through `torch.compile` (`engine.compiled`): faster steps for long
     jobs after minutes of compiling at the first requests; logits close to eager, not identical."""
+    quantize: Quantize = Quantize.NONE
+    """int8 linear layers on the CPU (`vlmcli.quantize`): faster vision and decode, answers close
+    to float32, not identical."""
 
     def __post_init__(self) -> None:
         if not self.model or not str(self.model).strip():
             raise ConfigError("A model is required: pass --model or set VLM_MODEL.")
         object.__setattr__(self, "device", _enum_value(Device, self.device, "device"))
         object.__setattr__(self, "dtype", _enum_value(DType, self.dtype, "dtype"))
+        object.__setattr__(self, "quantize", _enum_value(Quantize, self.quantize, "quantize"))
         if self.feature_cache_entries < 0:
             raise ConfigError("feature_cache_entries must be >= 0.")
 

@@ -18,6 +18,8 @@ from vlmcli.engine.kernel_notes import quiet_cpu_kernel_notices
 from vlmcli.engine.source import ModelSource, check_weights_safety, read_model_config, resolve_source
 from vlmcli.errors import ModelError, ResourceError, UnsafeModelError, UnsupportedModelError
 from vlmcli.families import family_for_model_type, supported_model_types
+from vlmcli.quantize.apply import QuantReport, check_runtime, quantize_model
+from vlmcli.quantize.mode import plan_for
 
 
 @dataclass
@@ -27,6 +29,8 @@ class LoadedModel:
     adapter: Adapter
     processor: Any
     load_s: float
+    quantization: QuantReport | None = None
+    """What `--quantize` changed (None: nothing quantised)."""
 
 
 def check_family(config: dict, folder_name: str) -> str:
@@ -81,6 +85,8 @@ def load_model(config: EngineConfig) -> LoadedModel:
     _adapter_class(model_type).check_backends()  # a missing optional package: say what to install
     device = resolve_device(config.device)
     dtype = resolve_dtype(config.dtype, device)
+    if plan_for(config.quantize).parts:
+        check_runtime(device=device.type, dtype=dtype)
 
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -110,9 +116,30 @@ def load_model(config: EngineConfig) -> LoadedModel:
     if language_dtype != dtype:  # mixed: the decoder (with its embeddings) and the LM head only
         adapter.decoder.to(language_dtype)
         adapter.lm_head.to(language_dtype)
+    quantization = _quantize(adapter, config)
     return LoadedModel(
-        source=source, model_type=model_type, adapter=adapter, processor=processor, load_s=time.perf_counter() - start
+        source=source,
+        model_type=model_type,
+        adapter=adapter,
+        processor=processor,
+        load_s=time.perf_counter() - start,
+        quantization=quantization,
     )
+
+
+def _quantize(adapter: Adapter, config: EngineConfig) -> QuantReport | None:
+    """int8 linear layers per `config.quantize` (in place); the adapter's fingerprint then
+    says so, so cached vision features of another precision are never reused."""
+    plan = plan_for(config.quantize)
+    if not plan.parts:
+        return None
+    import torch
+
+    root = adapter.decoder if isinstance(adapter.decoder, torch.nn.Module) else adapter.model.get_decoder()
+    report = quantize_model(adapter.model, language_root=root, plan=plan)
+    adapter.quantization = plan.label
+    adapter.fingerprint = adapter._fingerprint()
+    return report
 
 
 def load_planner(config: EngineConfig) -> LoadedModel:

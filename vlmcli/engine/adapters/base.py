@@ -280,6 +280,9 @@ class Adapter(ABC):
 
     _vision_dtype: "torch.dtype | None" = None
 
+    quantization: str = "none"
+    """The parts of the model running in int8 (`vlmcli.quantize`), "none" by default."""
+
     @property
     def tiles_per_call(self) -> int | None:
         """Fixed-size tiles per vision-tower call on this model's device (None: all at once),
@@ -344,6 +347,7 @@ class Adapter(ABC):
         parts = [
             str(getattr(self.config, "_name_or_path", "")),
             str(getattr(self.model, "dtype", "")),
+            self.quantization,
             json.dumps(self.config.to_diff_dict(), sort_keys=True, default=str),
             repr(self.policy),
         ]
