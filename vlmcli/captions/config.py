@@ -75,7 +75,11 @@ class CaptionJob:
     system: str | None = None
     max_image_pixels: int | None = None
     batch_size: int = 0
-    """Requests per engine call; 0 picks by device (8 on CPU, 32 on CUDA)."""
+    """Requests decoded together (decode slots under continuous batching, requests per engine
+    call under static batching); 0 picks by device (8 on CPU, 32 on CUDA)."""
+    static_batching: bool = False
+    """Fixed batches that run until their longest caption ends (`--static-batching`) instead of
+    continuous batching (`engine.scheduler`), the default where the family allows it."""
     max_batch_tokens: int = 0
     """Visual tokens per engine call; 0 picks by device (`batching.AUTO_MAX_BATCH_TOKENS`)."""
     videos: VideoCaptioning | None = None

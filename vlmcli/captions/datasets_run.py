@@ -25,6 +25,7 @@ from typing import Any
 from vlmcli.captions import pipeline
 from vlmcli.captions.batching import auto_batch_size, auto_max_batch_tokens
 from vlmcli.captions.config import CaptionJob
+from vlmcli.captions.continuous import batching_for
 from vlmcli.captions.dataset_items import Meta, annotate, item_meta, item_probe
 from vlmcli.captions.plan import build_plan
 from vlmcli.captions.probe import Probe
@@ -134,7 +135,12 @@ def run_datasets(
                         tokens=pipeline.token_estimator(state["engine"], None),
                     )
                     summary.planned(batches)
-                    pipeline.run_local(batches, runner=runner, job=job, emit=emit, read=spool.read)
+                    mode = batching_for(state["engine"], job, device=device)
+                    summary.batching = mode.describe()
+                    pipeline.run_local(
+                        batches, runner=runner, job=job, emit=emit, read=spool.read, mode=mode,
+                        prefill_tokens=job.max_batch_tokens or auto_max_batch_tokens(device),
+                    )
                 sink.flush()  # the shard's rows are published: the next shards see them (duplicates are copied)
     summary.finish()
     return summary

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vlmcli.captions.batching import auto_batch_size, auto_max_batch_tokens, group_batches, pixel_tokens
 from vlmcli.captions.config import Backend, CaptionJob, VideoCaptioning
+from vlmcli.captions.continuous import ContinuousRunner, batching_for
 from vlmcli.captions.discover import discover
 from vlmcli.captions.plan import Plan, Task, build_plan
 from vlmcli.captions.probe import Probe, probe_all
@@ -32,6 +33,9 @@ from vlmcli.captions.workers import Prefetcher
 from vlmcli.errors import InputError
 from vlmcli.sinks.base import Sink
 from vlmcli.sinks.schema import Row
+
+if TYPE_CHECKING:
+    from vlmcli.engine.batching_mode import BatchingMode
 
 LoadEngine = Callable[[Any], Any]
 OnRows = Callable[[list[Row]], None]
@@ -197,7 +201,12 @@ def run(
                 tokens=token_estimator(engine, job.videos),
             )
             summary.planned(batches)
-            run_local(batches, runner=runner, job=job, emit=emit)
+            mode = batching_for(engine, job, device=device)
+            summary.batching = mode.describe()
+            run_local(
+                batches, runner=runner, job=job, emit=emit, mode=mode,
+                prefill_tokens=job.max_batch_tokens or auto_max_batch_tokens(device),
+            )
     summary.finish()
     return summary
 
@@ -215,12 +224,19 @@ def run_local(
     job: CaptionJob,
     emit: OnRows,
     read: Callable[[str], bytes] | None = None,
+    mode: "BatchingMode | None" = None,
+    prefill_tokens: int | None = None,
 ) -> None:
-    """Caption batches in order while the next ones decode in background threads (images
-    read by `read` when given: a dataset shard's spool)."""
+    """Caption batches while the next ones decode in background threads (images read by
+    `read` when given: a dataset shard's spool): under continuous batching (`mode`) as one
+    stream through the decode slots, admitting at most `prefill_tokens` prompt tokens at a
+    time (`continuous.ContinuousRunner`); else batch by batch, in order."""
     decode_one = task_decoder(batches, max_image_pixels=job.max_image_pixels, videos=job.videos, read=read)
     with Prefetcher(
         batches, decode_one, path_of=lambda t: t.path, threads=job.decode_threads, depth=job.prefetch_batches
     ) as ready:
+        if mode is not None and mode.continuous:
+            ContinuousRunner(runner, slots=mode.slots, prefill_tokens=prefill_tokens).run(ready, emit=emit)
+            return
         for batch, decoded in ready:
             emit(runner.run(batch, decoded))

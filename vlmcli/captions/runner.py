@@ -66,19 +66,22 @@ class BatchRunner:
         for task in batch:
             image = decoded[task.path]
             if image.image is None:
-                rows += self._errors(task, image.error or "cannot decode")
+                rows += self.error_rows(task, image.error or "cannot decode")
             else:
                 ready.append((task, image.image))
         if ready:
-            outcomes = self.generate([self._request(task, image) for task, image in ready])
-            for (task, image), (outcome, latency_ms) in zip(ready, outcomes):
-                if isinstance(outcome, str):
-                    rows += self._errors(task, outcome, latency_ms)
-                    continue
-                first = ok_row(self.ctx, path=task.path, key=image.key, prompt=task.prompt, result=outcome, latency_ms=latency_ms)
-                rows.append(first)
-                rows += [copy_row(first, path=p) | {"key": task.key} for p in task.followers]
+            outcomes = self.generate([self.request_for(task, image) for task, image in ready])
+            for (task, image), outcome in zip(ready, outcomes):
+                rows += self.rows_for(task, image, outcome)
         return rows
+
+    def rows_for(self, task: Task, media: Any, outcome: Outcome) -> list[Row]:
+        """The rows of one task (primary and followers) from its engine outcome."""
+        result, latency_ms = outcome
+        if isinstance(result, str):
+            return self.error_rows(task, result, latency_ms)
+        first = ok_row(self.ctx, path=task.path, key=media.key, prompt=task.prompt, result=result, latency_ms=latency_ms)
+        return [first] + [copy_row(first, path=p) | {"key": task.key} for p in task.followers]
 
     def generate(self, requests: list["Request"]) -> list[Outcome]:
         """Engine calls for `requests`: halved on out-of-memory (`oom.Halving`); on any other
@@ -94,7 +97,7 @@ class BatchRunner:
                 traceback.print_exc(file=sys.stderr)
             if len(requests) > 1:
                 return [self.generate([request])[0] for request in requests]
-            self._check_systematic(exc)
+            self.check_systematic(exc)
             return [(describe_exception(exc), elapsed)]
 
     def _call(self, requests: list["Request"]) -> list[Outcome]:
@@ -110,19 +113,19 @@ class BatchRunner:
     def _out_of_memory(self, request: "Request", exc: BaseException) -> Outcome:
         return (f"out of memory even alone (batch of 1): {describe_exception(exc)}", 0.0)
 
-    def _check_systematic(self, exc: Exception) -> None:
+    def check_systematic(self, exc: Exception) -> None:
         if self.succeeded or isinstance(exc, VlmError):
             return
         self._unexpected.append(f"{type(exc).__name__}: {exc}")
         if len(self._unexpected) >= GIVE_UP_AFTER and len(set(self._unexpected)) == 1:
             raise exc
 
-    def _request(self, task: Task, image: "ImageInput") -> "Request":
+    def request_for(self, task: Task, image: "ImageInput") -> "Request":
         from vlmcli.engine.request import Request
 
         return Request(prompt=task.prompt.text, images=(image,), system=self.system, constraint=task.prompt.constraint)
 
-    def _errors(self, task: Task, message: str, latency_ms: float | None = None) -> list[Row]:
+    def error_rows(self, task: Task, message: str, latency_ms: float | None = None) -> list[Row]:
         """One error row per path; a follower's message names its own file, as if it had
         been read itself (identical bytes fail identically)."""
         return [

@@ -50,6 +50,9 @@ class Summary:
     largest_batch: int = 0
     batched: int = 0
     """Items in those calls."""
+    batching: str = ""
+    """How the model's work was batched ("continuous batching, 8 slots" or "static batching (why)");
+    empty when the model did not run."""
     interrupted: bool = False
     shards: int = 0
     """Dataset shards read (0 for plain files and folders)."""
@@ -129,6 +132,7 @@ class Summary:
             "batches": self.batches,
             "mean_batch": round(self.mean_batch, 2),
             "largest_batch": self.largest_batch,
+            "batching": self.batching,
             "items_per_s": round(self.items_per_s, 3),
             "images_per_s": round(self.images_per_s, 3),
             "interrupted": self.interrupted,
@@ -163,6 +167,8 @@ class Summary:
             notes.append(f"{self.shards} dataset shard{'s' if self.shards != 1 else ''} read")
         if self.shard_errors:
             notes.append(f"{len(self.shard_errors)} could not be read to the end")
+        if self.batching and self.captioned:
+            notes.append(self.batching)
         if notes:
             line += f" ({'; '.join(notes)})"
         return line + (f". Output: {self.output}" if self.output else ".")

@@ -13,14 +13,13 @@ opened or decoded becomes an error row, like a corrupt image.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from vlmcli.captions.config import CaptionJob, VideoCaptioning
 from vlmcli.captions.decode import Decoded, as_decoded
 from vlmcli.captions.plan import Task
 from vlmcli.captions.prompts import Prompt, make_prompts
-from vlmcli.captions.runner import BatchRunner
+from vlmcli.captions.runner import BatchRunner, Outcome
 from vlmcli.sinks.schema import Row
 
 if TYPE_CHECKING:
@@ -59,19 +58,24 @@ class MediaRunner(BatchRunner):
     """`BatchRunner` for runs with videos: a decoded `VideoInput` becomes a video request,
     and its rows carry the file's key and the video's native size."""
 
-    def run(self, batch: Sequence[Task], decoded: dict[str, Decoded]) -> list[Row]:
-        rows = super().run(batch, decoded)
-        videos = {path: task for task in batch if task.video is not None for path in task.paths}
-        for row in rows:
-            task = videos.get(row["path"])
-            if task is not None and task.video is not None:
-                row.update(key=task.key, width=task.video.width, height=task.video.height)
-        return rows
+    def rows_for(self, task: Task, media: Any, outcome: Outcome) -> list[Row]:
+        return _video_rows(super().rows_for(task, media, outcome), task)
 
-    def _request(self, task: Task, media: Any) -> "Request":
+    def error_rows(self, task: Task, message: str, latency_ms: float | None = None) -> list[Row]:
+        return _video_rows(super().error_rows(task, message, latency_ms), task)
+
+    def request_for(self, task: Task, media: Any) -> "Request":
         from vlmcli.engine.request import Request
         from vlmcli.engine.video_input import VideoInput
 
         if isinstance(media, VideoInput):
             return Request(prompt=task.prompt.text, videos=(media,), system=self.system, constraint=task.prompt.constraint)
-        return super()._request(task, media)
+        return super().request_for(task, media)
+
+
+def _video_rows(rows: list[Row], task: Task) -> list[Row]:
+    """A video's rows carry the file's key and the video's native size (images' are left as they are)."""
+    if task.video is not None:
+        for row in rows:
+            row.update(key=task.key, width=task.video.width, height=task.video.height)
+    return rows

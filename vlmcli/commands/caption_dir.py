@@ -235,8 +235,21 @@ def caption_dir(
         Optional[Path], _opt("--prompt-file", metavar="FILE", help="More prompts, one per line.", show_default=False)
     ] = None,
     batch_size: Annotated[
-        int, _opt("--batch-size", min=0, help="Requests per engine call; 0 = automatic (8 on CPU, 32 on CUDA).")
+        int,
+        _opt(
+            "--batch-size", min=0,
+            help="Requests decoded together (continuous batching's slots; with --static-batching, per engine call); "
+            "0 = automatic (8 on CPU, 32 on CUDA).",
+        ),
     ] = 0,
+    static_batching: Annotated[
+        bool,
+        _opt(
+            "--static-batching",
+            help="Fixed batches that run until their longest caption ends, instead of continuous batching "
+            "(a finished row's slot taken by the next image); families that cannot batch continuously always run static.",
+        ),
+    ] = False,
     max_batch_tokens: Annotated[
         int,
         _opt(
@@ -339,6 +352,7 @@ def caption_dir(
             system=opts.system,
             max_image_pixels=settings.max_image_pixels,
             batch_size=batch_size,
+            static_batching=static_batching,
             max_batch_tokens=max_batch_tokens,
             videos=clips,
             decode_threads=decode_threads,

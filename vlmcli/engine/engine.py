@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from vlmcli.engine.cache import FeatureCache
 from vlmcli.engine.compiled import CompiledDecoder
@@ -14,6 +14,10 @@ from vlmcli.engine.generate import TokenIds, generate_stream
 from vlmcli.engine.loader import LoadedModel, load_model
 from vlmcli.engine.request import Request
 from vlmcli.errors import ResourceError
+
+if TYPE_CHECKING:
+    from vlmcli.engine.batching_mode import BatchingMode
+    from vlmcli.engine.scheduler import Completion, ContinuousScheduler
 
 
 def _as_set(value: Any) -> frozenset[int]:
@@ -87,3 +91,40 @@ class Engine:
             if isinstance(event, FinishEvent):
                 results[event.index] = event.result
         return [r for r in results if r is not None]
+
+    def batching(self, *, slots: int, static: bool = False) -> "BatchingMode":
+        """Whether bulk work runs continuously batched here (and why not when it does not)."""
+        from vlmcli.engine.batching_mode import choose_batching
+
+        return choose_batching(self.adapter, slots=slots, static=static, compiled=self.step is not None)
+
+    def scheduler(self, gen: GenerationConfig, *, slots: int, prefill_tokens: int | None = None) -> "ContinuousScheduler":
+        """A continuous-batching scheduler over this engine's model (`engine.scheduler`); check
+        `batching(...)` first: only families with movable caches run exactly there."""
+        from vlmcli.engine.scheduler import ContinuousScheduler
+
+        return ContinuousScheduler(
+            adapter=self.adapter,
+            gen=gen,
+            cache=self.cache,
+            token_ids=self.token_ids,
+            tokenizer=self.tokenizer,
+            slots=slots,
+            truncate=self.config.truncate,
+            prefill_tokens=prefill_tokens,
+        )
+
+    def serve(
+        self, requests: Iterable[Request], gen: GenerationConfig, *, slots: int, prefill_tokens: int | None = None
+    ) -> Iterator["Completion"]:
+        """Continuous batching over a stream of requests: one `Completion` per request, in the
+        order they finish (`scheduler(...).run`); out of memory is a `ResourceError`."""
+        import torch
+
+        try:
+            yield from self.scheduler(gen, slots=slots, prefill_tokens=prefill_tokens).run(requests)
+        except torch.OutOfMemoryError:
+            raise ResourceError(
+                f"Out of memory with {slots} decode slot(s); lower --max-pixels/--max-tiles, "
+                "the batch size, or use --dtype bfloat16."
+            ) from None

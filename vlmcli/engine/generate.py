@@ -8,7 +8,8 @@ for token equality with `model.generate(do_sample=False)`):
 - prompts are left-padded; positions count real tokens only; every decode step appends
   one column to the attention mask for all rows;
 - rows that have finished keep decoding a pad token (their output is ignored), so the
-  batch shape, and therefore the numerics of the other rows, never change;
+  batch shape, and therefore the numerics of the other rows, never change (bulk runs of
+  families with movable caches evict them instead: `engine.scheduler`);
 - logits of the last position are taken in float32 before any processing;
 - a row with a constraint (`Request.constraint`) has the tokens its grammar forbids masked
   to -inf before the choice, greedy or sampled (`vlmcli.structured.guard`); it ends when its
@@ -28,16 +29,9 @@ from vlmcli.engine.cache import FeatureCache
 from vlmcli.engine.compiled import CompiledDecoder
 from vlmcli.engine.config import GenerationConfig
 from vlmcli.engine.detok import TextStream
-from vlmcli.engine.events import (
-    FinishEvent,
-    FinishReason,
-    GenerationResult,
-    ImageUsage,
-    ResolutionFit,
-    Timings,
-    TokenEvent,
-)
+from vlmcli.engine.events import FinishEvent, FinishReason, ResolutionFit, Timings, TokenEvent
 from vlmcli.engine.kvcache import cache_keyword, growing_cache
+from vlmcli.engine.results import judge_result, make_result
 from vlmcli.engine.sampling import apply_repetition_penalty, choose_next, make_generators
 from vlmcli.engine.vision import encode_batch
 from vlmcli.errors import ContextLengthError
@@ -122,7 +116,7 @@ def generate_stream(
         # the KV cache, under the keyword this transformers version's decoders take it by
         kv_cache = growing_cache(model.config.get_text_config(decoder=True), reserve=gen.max_tokens)
         kv = {cache_keyword(adapter.decoder): kv_cache}
-        logits = _forward(  # (B, V)
+        logits = forward_logits(  # (B, V)
             adapter.decoder, adapter, embeds=merged.embeds, mask=mask, positions=positions, kv=kv,
             decoder_kwargs=merged.decoder_kwargs,
         )
@@ -170,7 +164,7 @@ def generate_stream(
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)  # (B, L+t)
             positions = adapter.decode_positions(positions)  # (..., B, 1)
             step_embeds = adapter.embed(next_tokens[:, None])  # (B, 1, D)
-            logits = _forward(  # (B, V)
+            logits = forward_logits(  # (B, V)
                 decoder, adapter, embeds=step_embeds, mask=mask, positions=positions, kv=kv,
                 decoder_kwargs=adapter.decode_kwargs(next_tokens[:, None]),
             )
@@ -180,38 +174,19 @@ def generate_stream(
         tail = row.stream.finish()
         if tail:
             yield TokenEvent(index=index, token_id=-1, text=tail)
-        usage = [
-            ImageUsage(
-                source=im.source.source,
-                width=im.source.image.width,
-                height=im.source.image.height,
-                resized=im.resized,
-                visual_tokens=im.visual_tokens,
-                grid=im.grid,
-            )
-            for im in request.images
-            if im.video is None  # frames of a video are reported with the video
-        ]
-        result = GenerationResult(
+        result = make_result(
+            request=request,
             text=row.stream.text,
-            token_ids=row.tokens,
-            finish_reason=row.finish or FinishReason.LENGTH,
+            tokens=row.tokens,
+            finish=row.finish,
             prompt_tokens=batch.lengths[index],
-            visual_tokens=request.visual_tokens,
-            completion_tokens=len(row.tokens),
             timings=timings,
-            images=usage,
-            vision_cache_hits=vision.hits[index],
-            videos=list(request.usage),
+            cache_hits=vision.hits[index],
             fit=fit,
             notes=adapter.reducer.notes,
         )
         if guard is not None and guard.matchers[index] is not None:
-            # ended by the grammar (or EOS it accepted): complete; cut short: complete only if it could end here
-            complete = row.finish is FinishReason.STOP or (
-                row.finish in (None, FinishReason.LENGTH) and guard.can_end(index)
-            )
-            _judge(result, constraints[index], complete=complete)
+            judge_result(result, constraints[index], finish=row.finish, can_end=guard.can_end(index))
         yield FinishEvent(index=index, result=result)
 
 
@@ -231,15 +206,7 @@ def _stop(guard: "Guard | None", index: int) -> None:
         guard.stop(index)
 
 
-def _judge(result: GenerationResult, constraint: "Constraint | None", *, complete: bool) -> None:
-    from vlmcli.structured.verdict import judge
-
-    assert constraint is not None
-    verdict = judge(constraint, result.text, complete=complete)
-    result.valid, result.parsed = verdict.valid, verdict.parsed
-
-
-def _forward(
+def forward_logits(
     decoder: Any,
     adapter: Adapter,
     *,

@@ -87,6 +87,19 @@ def _growing_layer_class() -> type:
             if self.is_initialized and self._keys is not None:
                 self.length = self.keys.shape[-2]
 
+        def replace(self, keys: "torch.Tensor", values: "torch.Tensor") -> None:
+            """Hold `keys`/`values` (B, H, T, D) from now on, copied into buffers with `reserve` spare
+            positions (the continuous scheduler's joins and evictions, `engine.kv_ops`)."""
+            self.is_initialized = True
+            self.dtype, self.device = keys.dtype, keys.device
+            self._keys = self._values = None
+            self.length = 0
+            self._grow(keys, values, capacity=keys.shape[-2] + self.reserve)
+            self._keys[..., : keys.shape[-2], :].copy_(keys)  # (B, H, T, D)
+            self._values[..., : values.shape[-2], :].copy_(values)
+            self.length = keys.shape[-2]
+            self._expose()
+
         def _adopt(self) -> None:
             """After an operation that replaced `keys`/`values` outright: they become the buffers."""
             self._keys, self._values = self.keys, self.values

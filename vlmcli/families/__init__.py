@@ -11,9 +11,10 @@ from vlmcli.families.registry import (
     family_for_model_type,
     supported_model_types,
 )
-from vlmcli.families.spec import FamilySpec, Positions, VideoPath, resolve
+from vlmcli.families.spec import Batching, FamilySpec, Positions, VideoPath, resolve
 
 __all__ = [
+    "Batching",
     "DEFAULT_MODEL",
     "FAMILIES",
     "FamilySpec",

@@ -9,7 +9,7 @@ entry here (see docs/adding-a-family.md).
 
 from __future__ import annotations
 
-from vlmcli.families.spec import FamilySpec, Positions, VideoPath
+from vlmcli.families.spec import Batching, FamilySpec, Positions, VideoPath
 
 FAMILIES: tuple[FamilySpec, ...] = (
     FamilySpec(
@@ -124,6 +124,8 @@ FAMILIES: tuple[FamilySpec, ...] = (
         video=VideoPath.NATIVE,
         tiling="`min_pixels` / `max_pixels`",
         positions=Positions.MROPE,
+        batching=Batching.STATIC,
+        static_because="Gated DeltaNet layers keep a recurrent state",
     ),
     FamilySpec(
         name="lfm2_vl",
@@ -135,6 +137,8 @@ FAMILIES: tuple[FamilySpec, ...] = (
         builders="vlmcli.testing.lfm2_vl",
         video=VideoPath.FRAMES,
         tiling="`max_image_tokens` / `min_image_tokens`, 512-px tiles (`max_tiles`) + thumbnail",
+        batching=Batching.STATIC,
+        static_because="short-convolution layers keep a state",
     ),
     FamilySpec(
         name="glm4v",
@@ -158,6 +162,8 @@ FAMILIES: tuple[FamilySpec, ...] = (
         builders="vlmcli.testing.gemma3",
         video=VideoPath.FRAMES,
         tiling="none native (fixed 896-px view); pan-and-scan crops `pan_and_scan_max_num_crops` (off by default)",
+        batching=Batching.STATIC,
+        static_because="sliding-window attention layers",
     ),
     FamilySpec(
         name="paligemma",
@@ -169,6 +175,8 @@ FAMILIES: tuple[FamilySpec, ...] = (
         builders="vlmcli.testing.paligemma",
         video=VideoPath.FRAMES,
         tiling="none (fixed 224/448/896-px view)",
+        batching=Batching.STATIC,
+        static_because="sliding-window attention layers in its Gemma 2 decoder",
     ),
     FamilySpec(
         name="minicpmv4_6",
@@ -180,6 +188,8 @@ FAMILIES: tuple[FamilySpec, ...] = (
         builders="vlmcli.testing.minicpmv4_6",
         video=VideoPath.FRAMES,
         tiling="`max_slice_nums`, ~448-px slices (`scale_resolution`) + thumbnail",
+        batching=Batching.STATIC,
+        static_because="linear-attention layers keep a recurrent state",
     ),
     FamilySpec(
         name="molmo2",
@@ -213,6 +223,8 @@ FAMILIES: tuple[FamilySpec, ...] = (
         builders="vlmcli.testing.gemma4",
         video=VideoPath.NATIVE,
         tiling="`max_soft_tokens` (70/140/280/560/1120; one aspect-preserving view)",
+        batching=Batching.STATIC,
+        static_because="sliding-window and shared key/value layers",
     ),
 )
 

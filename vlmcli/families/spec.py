@@ -33,6 +33,17 @@ class Positions(str, enum.Enum):
     """3-D (time, height, width) positions for visual tokens (Qwen-VL's `get_rope_index`)."""
 
 
+class Batching(str, enum.Enum):
+    """How bulk runs (`caption-dir`) batch the family's requests."""
+
+    CONTINUOUS = "continuous"
+    """Rows join and leave a running batch between decode steps (`engine.scheduler`): the
+    decoder's cache is plain keys/values, one column per token, that can be cut and glued."""
+    STATIC = "static"
+    """Fixed batches that run until their longest answer ends: the decoder keeps state that
+    rows cannot be moved in and out of (sliding-window, linear-attention or convolution layers)."""
+
+
 def resolve(ref: str) -> Any:
     """The object a "package.module:attribute" reference names (imports the module)."""
     module, _, attribute = ref.partition(":")
@@ -65,6 +76,9 @@ class FamilySpec:
     """Checkpoints that own the native video path when not all do (SmolVLM2: Idefics3 and
     SmolVLM v1 have no video processor and get frames as images)."""
     images: bool = True
+    batching: Batching = Batching.CONTINUOUS
+    static_because: str = ""
+    """With `Batching.STATIC`: why, in a few words (printed when a bulk run falls back)."""
 
     @property
     def video_support(self) -> str:

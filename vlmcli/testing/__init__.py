@@ -24,16 +24,18 @@ from vlmcli.testing.builders import MODEL_TYPES, build_tiny_checkpoint
 from vlmcli.testing.media import sample_photos
 
 if TYPE_CHECKING:
-    from vlmcli.testing.idefics3 import build_smolvlm_256m_random, smolvlm_256m_config
+    from vlmcli.testing.idefics3 import build_smolvlm_256m_random, build_smolvlm_lm135m_random, smolvlm_256m_config
 
 _LAZY = {  # name -> module, imported on first access (it pulls in model classes)
     "build_smolvlm_256m_random": "vlmcli.testing.idefics3",
+    "build_smolvlm_lm135m_random": "vlmcli.testing.idefics3",
     "smolvlm_256m_config": "vlmcli.testing.idefics3",
 }
 
 __all__ = [
     "MODEL_TYPES",
     "build_smolvlm_256m_random",
+    "build_smolvlm_lm135m_random",
     "build_tiny_checkpoint",
     "sample_photos",
     "smolvlm_256m_config",

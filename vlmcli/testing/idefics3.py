@@ -222,3 +222,14 @@ def build_smolvlm_256m_random(out_dir: Path, *, seed: int = 0) -> Path:
     the tokenizer is the small trained one, padded with filler entries to the real 49280 ids.
     """
     return _build_smolvlm(SMOLVLM_256M_SIZE, out_dir, seed=seed)
+
+
+# SmolVLM2-256M's language model (SmolLM2-135M, real size) behind the tiny 128 px vision tower.
+SMOLVLM_LM135M_SIZE = ModelSize(tile=SMOLVLM_TILE, text=SMOLVLM_256M_SIZE.text, vocab_size=SMOLVLM_256M_SIZE.vocab_size)
+
+
+def build_smolvlm_lm135m_random(out_dir: Path, *, seed: int = 0) -> Path:
+    """Random weights, SmolVLM2-256M's real-size language model with the tiny vision tower
+    (~135M parameters, ~0.6 GB float32): a decode-bound checkpoint for batching benchmarks
+    (bench/bench_continuous.py), where the real one's 512 px SigLIP would dominate on a CPU."""
+    return _build_smolvlm(SMOLVLM_LM135M_SIZE, out_dir, seed=seed)

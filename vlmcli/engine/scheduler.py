@@ -1,0 +1,331 @@
+"""Continuous batching: a fixed number of decode slots that newcomers fill as rows finish.
+
+A static batch (`engine.generate`) decodes until its longest answer ends: a row that
+finished early keeps decoding pad tokens, and no new request starts until the whole batch
+is done. The scheduler instead keeps up to `slots` rows in flight:
+
+1. admit: while slots are free, take the next requests from the stream, prepare each alone
+   (a request that cannot be prepared is reported as a failed `Completion`, the others go
+   on), encode their images together and prefill them as one left-padded batch of
+   newcomers, then join them to the running batch (`kv_ops.join`);
+2. choose every row's next token (greedy, or sampled with the request's own generator, so
+   a seed reproduces a request whatever its company), exactly as the static loop does;
+3. evict the rows that finished (EOS, stop string, grammar, `max_tokens`) from the cache,
+   mask and positions (`kv_ops.keep_rows`), and yield their results;
+4. one decode step for the rows left, then back to 1.
+
+Each row's tokens equal what it gets alone (`model.generate` at batch 1): its keys, values
+and positions never change, padding columns get zero attention weight, and a newcomer's
+prefill is the same computation as a static batch's (tests/test_engine_continuous.py).
+Only families whose caches are plain keys/values run here (`batching_mode`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from vlmcli.engine.adapters.base import Adapter, PreparedRequest
+from vlmcli.engine.batch import collate
+from vlmcli.engine.cache import FeatureCache
+from vlmcli.engine.config import GenerationConfig
+from vlmcli.engine.detok import TextStream
+from vlmcli.engine.events import FinishReason, GenerationResult, ResolutionFit, Timings
+from vlmcli.engine.fit import FittedBatch, prepare_batch
+from vlmcli.engine.generate import TokenIds, check_context, forward_logits
+from vlmcli.engine.kv_ops import RunningBatch, join, keep_rows
+from vlmcli.engine.kvcache import cache_keyword, growing_cache
+from vlmcli.engine.request import Request
+from vlmcli.engine.results import judge_result, make_result
+from vlmcli.engine.sampling import apply_repetition_penalty, choose_next, make_generators
+from vlmcli.engine.vision import encode_batch
+
+if TYPE_CHECKING:
+    import torch
+
+    from vlmcli.structured.guard import Guard
+
+
+_Taken = tuple[int, Request, "FittedBatch | Exception"]
+"""A request read from the stream: its index, itself, and its prepared form (or why it has none)."""
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One request of the stream, done: its result, or the error that stopped it alone."""
+
+    index: int
+    """Position of the request in the stream given to `ContinuousScheduler.run`."""
+    result: GenerationResult | None = None
+    error: Exception | None = None
+
+
+@dataclass
+class SchedulerStats:
+    """What the decode loop did, for benchmarks and `--debug`."""
+
+    decode_steps: int = 0
+    """Decoder passes of one token per row."""
+    row_steps: int = 0
+    """Rows in those passes, summed (every one a live row: finished rows are evicted)."""
+    joins: int = 0
+    """Prefills of newcomers joined to a running batch."""
+    largest_batch: int = 0
+
+
+@dataclass
+class _Row:
+    index: int
+    request: Request
+    prepared: PreparedRequest
+    adapter: Adapter
+    fit: ResolutionFit | None
+    stream: TextStream
+    prompt: list[int]
+    guard: "Guard | None" = None
+    generator: "torch.Generator | None" = None
+    tokens: list[int] = field(default_factory=list)
+    finish: FinishReason | None = None
+    hits: int = 0
+    timings: Timings = field(default_factory=Timings)
+    admitted: float = 0.0
+
+
+class ContinuousScheduler:
+    """Runs a stream of requests through `slots` decode slots (module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        adapter: Adapter,
+        gen: GenerationConfig,
+        cache: FeatureCache,
+        token_ids: TokenIds,
+        tokenizer: Any,
+        slots: int,
+        truncate: bool = False,
+        prefill_tokens: int | None = None,
+    ) -> None:
+        """`prefill_tokens` caps the prompt tokens of one admission (at least one request is
+        always admitted): it bounds the vision encoder's and the prefill's memory."""
+        self.adapter = adapter
+        self.gen = gen
+        self.cache = cache
+        self.token_ids = token_ids
+        self.tokenizer = tokenizer
+        self.slots = max(1, slots)
+        self.truncate = truncate
+        self.prefill_tokens = prefill_tokens
+        self.stats = SchedulerStats()
+        self._kv_key = cache_keyword(adapter.decoder)
+        """The keyword the decoder takes its KV cache by."""
+        self._held: _Taken | None = None
+        """Read from the stream but left for the next admission (over `prefill_tokens`)."""
+
+    def run(self, requests: Iterable[Request]) -> Iterator[Completion]:
+        """Yield one `Completion` per request of `requests`, in the order they finish. The
+        stream is read only as slots free up. Errors of the batch as a whole (out of memory)
+        are raised; the caller knows which requests it handed out and which completed."""
+        import torch
+
+        pending = enumerate(requests)
+        rows: list[_Row] = []
+        running: RunningBatch | None = None
+        logits: torch.Tensor | None = None  # (B, V)
+        with torch.inference_mode():
+            while True:
+                if len(rows) < self.slots:
+                    admitted, failed = self._admit(pending, room=self.slots - len(rows))
+                    yield from failed
+                    for group in _by_adapter(admitted):
+                        newcomers, first = self._prefill(group)  # first: (N, V)
+                        running = newcomers if running is None else join(running, newcomers)
+                        logits = first if logits is None else torch.cat([logits, first], dim=0)  # (B, V)
+                        rows += group
+                        self.stats.joins += 1
+                if not rows:  # the admission found nothing but failures: the stream is done
+                    return
+                assert running is not None and logits is not None
+                self.stats.largest_batch = max(self.stats.largest_batch, len(rows))
+                tokens = self._choose(logits, rows)  # (B,)
+                done = [row for row, token in zip(rows, tokens.tolist()) if self._advance(row, token)]
+                for row in done:
+                    yield self._complete(row)
+                if done:
+                    keep = [i for i, row in enumerate(rows) if row.finish is None]
+                    rows = [rows[i] for i in keep]
+                    if not rows:
+                        running, logits = None, None
+                        continue
+                    running = keep_rows(running, keep)
+                    tokens = tokens[keep]  # (B',)
+                running = self._step_inputs(running)
+                logits = forward_logits(  # (B, V)
+                    self.adapter.decoder, self.adapter,
+                    embeds=self.adapter.embed(tokens[:, None]),  # (B, 1, D)
+                    mask=running.mask, positions=running.positions, kv={self._kv_key: running.cache},
+                    decoder_kwargs=self.adapter.decode_kwargs(tokens[:, None]),
+                )
+                self.stats.decode_steps += 1
+                self.stats.row_steps += len(rows)
+
+    # -- admission -----------------------------------------------------------
+    def _admit(self, pending: Iterator[tuple[int, Request]], *, room: int) -> tuple[list[_Row], list[Completion]]:
+        """Up to `room` prepared newcomers (and the requests that failed to prepare)."""
+        rows: list[_Row] = []
+        failed: list[Completion] = []
+        budget = self.prefill_tokens
+        while len(rows) < room:
+            item = self._next_prepared(pending)
+            if item is None:
+                break
+            index, request, fitted = item
+            if isinstance(fitted, Exception):
+                failed.append(Completion(index=index, error=fitted))
+                continue
+            length = int(fitted.requests[0].input_ids.shape[0])
+            if rows and budget is not None and sum(len(r.prompt) for r in rows) + length > budget:
+                self._held = item  # first of the next admission
+                break
+            rows.append(self._row(index, request, fitted))
+        return rows, failed
+
+    def _next_prepared(self, pending: Iterator[tuple[int, Request]]) -> _Taken | None:
+        """The next request of the stream with its `FittedBatch` (or the exception preparing it
+        raised); None when the stream is done."""
+        if self._held is not None:
+            item, self._held = self._held, None
+            return item
+        found = next(pending, None)
+        if found is None:
+            return None
+        index, request = found
+        fitted: FittedBatch | Exception
+        try:
+            fitted = prepare_batch(self.adapter, [request], truncate=self.truncate, answer_tokens=self.gen.max_tokens)
+            check_context(int(fitted.requests[0].input_ids.shape[0]), self.adapter.model.config)
+        except Exception as exc:  # noqa: BLE001 - a request that cannot be prepared fails alone
+            fitted = exc
+        return index, request, fitted
+
+    def _row(self, index: int, request: Request, fitted: FittedBatch) -> _Row:
+        prepared = fitted.requests[0]
+        row = _Row(
+            index=index,
+            request=request,
+            prepared=prepared,
+            adapter=fitted.adapter,
+            fit=fitted.fit,
+            stream=TextStream(self.tokenizer, self.gen.stop),
+            prompt=prepared.input_ids.tolist(),
+            admitted=time.perf_counter(),
+        )
+        if not self.gen.greedy:
+            row.generator = make_generators(1, self.gen.seed)[0]
+        return row
+
+    def _prefill(self, rows: list[_Row]) -> tuple[RunningBatch, "torch.Tensor"]:
+        """Encode and prefill newcomers (one fitted adapter) as one left-padded batch."""
+        adapter = rows[0].adapter
+        device = self.adapter.model.device
+        start = time.perf_counter()
+        prepared = [row.prepared for row in rows]
+        vision = encode_batch(adapter, prepared, self.cache)
+        vision_s = time.perf_counter() - start
+        batch = collate(prepared, pad_id=self.token_ids.pad)
+        input_ids = batch.input_ids.to(device)  # (N, L)
+        mask = batch.attention_mask.to(device)  # (N, L)
+        extras = {k: v.to(device) for k, v in batch.token_extras.items()}  # each (N, L)
+        merged = adapter.merge(input_ids, adapter.embed(input_ids), vision.features)  # embeds (N, L, D)
+        positions = adapter.prefill_positions(input_ids, mask, extras=extras, requests=prepared)  # (..., N, L)
+        kv_cache = growing_cache(self.adapter.model.config.get_text_config(decoder=True), reserve=self.gen.max_tokens)
+        logits = forward_logits(  # (N, V)
+            self.adapter.decoder, adapter, embeds=merged.embeds, mask=mask, positions=positions,
+            kv={self._kv_key: kv_cache}, decoder_kwargs=merged.decoder_kwargs,
+        )
+        prefill_s = time.perf_counter() - start - vision_s
+        for row, hits in zip(rows, vision.hits):
+            row.hits = hits
+            row.timings = Timings(vision_s=vision_s, prefill_s=prefill_s)
+            row.guard = self._guard(row, vocab_size=logits.shape[-1])
+        return RunningBatch(cache=kv_cache, mask=mask, positions=positions[..., -1:]), logits
+
+    def _guard(self, row: _Row, *, vocab_size: int) -> "Guard | None":
+        if row.request.constraint is None:
+            return None
+        from vlmcli.structured.guard import Guard
+
+        return Guard([row.request.constraint], tokenizer=self.tokenizer, vocab_size=vocab_size, eos=self.token_ids.eos)
+
+    # -- decoding ------------------------------------------------------------
+    def _choose(self, logits: "torch.Tensor", rows: list[_Row]) -> "torch.Tensor":
+        """Every row's next token (B,) from the (B, V) float32 logits, as the static loop chooses it."""
+        import torch
+
+        if self.gen.repetition_penalty != 1.0 or any(row.guard is not None for row in rows):
+            logits = logits.clone()
+            for i, row in enumerate(rows):
+                if self.gen.repetition_penalty != 1.0:
+                    seen = torch.tensor([row.prompt + row.tokens], device=logits.device)  # (1, S)
+                    logits[i : i + 1] = apply_repetition_penalty(
+                        logits[i : i + 1], seen, torch.ones_like(seen, dtype=torch.bool), self.gen.repetition_penalty
+                    )
+                if row.guard is not None:
+                    own = logits[i : i + 1].clone()  # (1, V)
+                    row.guard.mask(own)
+                    logits[i] = own[0]
+        generators = None if self.gen.greedy else [row.generator for row in rows]
+        return choose_next(logits, self.gen, generators)  # type: ignore[arg-type]
+
+    def _advance(self, row: _Row, token: int) -> bool:
+        """Add `token` to `row`; True when the row has finished."""
+        row.tokens.append(token)
+        guard = row.guard
+        if token in self.token_ids.eos and (guard is not None or not self.gen.ignore_eos):
+            row.finish = FinishReason.STOP
+            return True
+        if guard is not None:
+            guard.advance(0, token)
+        row.stream.push(token)
+        if row.stream.stopped:
+            row.finish = FinishReason.STOP_STRING
+        elif guard is not None and guard.complete(0):
+            row.finish = FinishReason.STOP  # only the end could follow: no step spent on it
+        elif len(row.tokens) >= self.gen.max_tokens:
+            row.finish = FinishReason.LENGTH
+        return row.finish is not None
+
+    def _step_inputs(self, running: RunningBatch) -> RunningBatch:
+        """The running batch with one more mask column and the next positions."""
+        import torch
+
+        mask = torch.cat([running.mask, torch.ones_like(running.mask[:, :1])], dim=1)  # (B, T+1)
+        return RunningBatch(cache=running.cache, mask=mask, positions=self.adapter.decode_positions(running.positions))
+
+    def _complete(self, row: _Row) -> Completion:
+        row.stream.finish()
+        row.timings.decode_s = time.perf_counter() - row.admitted - row.timings.vision_s - row.timings.prefill_s
+        result = make_result(
+            request=row.prepared,
+            text=row.stream.text,
+            tokens=row.tokens,
+            finish=row.finish,
+            prompt_tokens=len(row.prompt),
+            timings=row.timings,
+            cache_hits=row.hits,
+            fit=row.fit,
+            notes=row.adapter.reducer.notes,
+        )
+        if row.guard is not None:
+            judge_result(result, row.request.constraint, finish=row.finish, can_end=row.guard.can_end(0))
+        return Completion(index=row.index, result=result)
+
+
+def _by_adapter(rows: list[_Row]) -> list[list[_Row]]:
+    """Newcomers grouped by the adapter (resolution policy) they were prepared with, in order."""
+    groups: dict[int, list[_Row]] = {}
+    for row in rows:
+        groups.setdefault(id(row.adapter), []).append(row)
+    return list(groups.values())
