@@ -25,7 +25,6 @@ against fp32 (max |y - y_fp32| / std(y_fp32)).
 from __future__ import annotations
 
 import argparse
-import copy
 import statistics
 import time
 from collections.abc import Callable

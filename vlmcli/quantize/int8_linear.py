@@ -21,8 +21,12 @@ from __future__ import annotations
 import functools
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vlmcli.errors import BackendUnavailableError
+
+if TYPE_CHECKING:
+    import torch
 
 ENGINE_PREFERENCE = ("x86", "fbgemm", "qnnpack")
 FULL_RANGE_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
