@@ -66,6 +66,9 @@ def check_can_compile(device_type: str) -> None:
 class CompiledDecoder:
     """The adapter's decoder behind `torch.compile`, built on the first call (compilation is lazy)."""
 
+    inference_mode = False
+    """inductor cannot trace inference tensors: generation runs under `torch.no_grad` instead."""
+
     def __init__(self, decoder: Any, *, device_type: str) -> None:
         check_can_compile(device_type)
         self.decoder = decoder

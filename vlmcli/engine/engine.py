@@ -28,6 +28,17 @@ def _as_set(value: Any) -> frozenset[int]:
     return frozenset(int(v) for v in value)
 
 
+def _decode_step(adapter: Any, config: EngineConfig) -> Any:
+    """The decode step's runner (see `Engine.step`)."""
+    if config.compile:
+        return CompiledDecoder(adapter.decoder, device_type=adapter.model.device.type)
+    if adapter.quantization == "none":
+        return None
+    from vlmcli.quantize.decode_step import FusedDecodeStep, why_not
+
+    return FusedDecodeStep(adapter.decoder) if why_not(adapter.decoder) is None else None
+
+
 class Engine:
     def __init__(self, loaded: LoadedModel, config: EngineConfig) -> None:
         self.loaded = loaded
@@ -39,10 +50,9 @@ class Engine:
         self.cache = FeatureCache(max_entries=config.feature_cache_entries, folder=config.feature_cache_dir)
         self.tokenizer = loaded.processor.tokenizer
         self.token_ids = self._token_ids()
-        self.step = (
-            CompiledDecoder(self.adapter.decoder, device_type=self.adapter.model.device.type) if config.compile else None
-        )
-        """The compiled decode step under `--compile`, else None (the eager decoder)."""
+        self.step = _decode_step(self.adapter, config)
+        """What runs the decode steps: the compiled decoder under `--compile`, the fused int8
+        step under `--quantize int8` where the decoder allows it, else None (the eager decoder)."""
 
     @classmethod
     def load(cls, config: EngineConfig) -> "Engine":
@@ -96,7 +106,7 @@ class Engine:
         """Whether bulk work runs continuously batched here (and why not when it does not)."""
         from vlmcli.engine.batching_mode import choose_batching
 
-        return choose_batching(self.adapter, slots=slots, static=static, compiled=self.step is not None)
+        return choose_batching(self.adapter, slots=slots, static=static, compiled=isinstance(self.step, CompiledDecoder))
 
     def scheduler(self, gen: GenerationConfig, *, slots: int, prefill_tokens: int | None = None) -> "ContinuousScheduler":
         """A continuous-batching scheduler over this engine's model (`engine.scheduler`); check
@@ -112,6 +122,7 @@ class Engine:
             slots=slots,
             truncate=self.config.truncate,
             prefill_tokens=prefill_tokens,
+            step=self.step,
         )
 
     def serve(

@@ -39,6 +39,8 @@ from vlmcli.errors import ContextLengthError
 if TYPE_CHECKING:
     import torch
 
+    from vlmcli.quantize.decode_step import FusedDecodeStep
+
     from vlmcli.structured.guard import Guard
     from vlmcli.structured.spec import Constraint
 
@@ -83,12 +85,12 @@ def generate_stream(
     token_ids: TokenIds,
     tokenizer: Any,
     fit: ResolutionFit | None = None,
-    step: CompiledDecoder | None = None,
+    step: "CompiledDecoder | FusedDecodeStep | None" = None,
     constraints: Sequence["Constraint | None"] = (),
 ) -> Iterator[TokenEvent | FinishEvent]:
     """Run one batch; yield TokenEvents as tokens arrive and one FinishEvent per request.
     `fit` (from `--truncate`) is passed through to every result; `step`, when given, runs
-    the decode steps instead of the adapter's eager decoder (`--compile`). `constraints`
+    the decode steps instead of the adapter's eager decoder (`--compile`, the fused int8 step). `constraints`
     (one per request, None for free text; empty: none) mask each row's tokens."""
     import torch
 
@@ -97,7 +99,7 @@ def generate_stream(
     timings = Timings()
     decoder = adapter.decoder if step is None else step
     # inductor cannot trace inference tensors, so a compiled step runs under no_grad
-    with torch.inference_mode() if step is None else torch.no_grad():
+    with torch.inference_mode() if step is None or step.inference_mode else torch.no_grad():
         start = time.perf_counter()
         vision = encode_batch(adapter, requests, cache)
         timings.vision_s = time.perf_counter() - start

@@ -8,6 +8,7 @@ library's `ModelError`s with a sentence that says what to do.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,19 +96,27 @@ def load_model(config: EngineConfig) -> LoadedModel:
     hf_logging.disable_progress_bar()  # the CLI shows its own status; stderr stays one line per event
     quiet_cpu_kernel_notices(device.type)
     kwargs = {"trust_remote_code": config.trust_remote_code}
+    # The processor loads on a thread while the weights load and quantise here: its ~2 s are
+    # mostly Python imports (transformers' image utilities pull in torchvision), the weights'
+    # mostly reading and int8 rounding outside the GIL, so the two overlap (bench/RESULTS.md).
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vlm-processor")
+    processor_loading = pool.submit(AutoProcessor.from_pretrained, str(source.folder), **kwargs)
     try:
-        processor = AutoProcessor.from_pretrained(str(source.folder), **kwargs)
         model = AutoModelForImageTextToText.from_pretrained(
             str(source.folder), dtype=dtype, use_safetensors=not config.allow_pickle, **kwargs
         )
+        model.to(device)
+        model.eval()
+        quantization = _quantize(model, config)
+        processor = processor_loading.result()
     except torch.OutOfMemoryError:
         raise ResourceError(
             f"Out of memory loading {config.model} on {device}; try --dtype bfloat16 or a smaller model."
         ) from None
     except (OSError, ValueError, KeyError) as err:
         raise ModelError(f"{config.model} could not be loaded: {str(err).splitlines()[0]}") from None
-    model.to(device)
-    model.eval()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
     adapter = _adapter_class(model_type)(
         model=model, processor=processor, model_type=model_type, policy=config.resolution, reduction=config.reduction
     )
@@ -116,7 +125,9 @@ def load_model(config: EngineConfig) -> LoadedModel:
     if language_dtype != dtype:  # mixed: the decoder (with its embeddings) and the LM head only
         adapter.decoder.to(language_dtype)
         adapter.lm_head.to(language_dtype)
-    quantization = _quantize(adapter, config)
+    if quantization is not None:  # the fingerprint says so: cached features of another precision are never reused
+        adapter.quantization = plan_for(config.quantize).label
+        adapter.fingerprint = adapter._fingerprint()
     return LoadedModel(
         source=source,
         model_type=model_type,
@@ -127,19 +138,13 @@ def load_model(config: EngineConfig) -> LoadedModel:
     )
 
 
-def _quantize(adapter: Adapter, config: EngineConfig) -> QuantReport | None:
-    """int8 linear layers per `config.quantize` (in place); the adapter's fingerprint then
-    says so, so cached vision features of another precision are never reused."""
+def _quantize(model: Any, config: EngineConfig) -> QuantReport | None:
+    """int8 linear layers per `config.quantize` (in place). The language part is what
+    `get_decoder()` holds: every adapter's decoder is it or a thin wrapper around it."""
     plan = plan_for(config.quantize)
     if not plan.parts:
         return None
-    import torch
-
-    root = adapter.decoder if isinstance(adapter.decoder, torch.nn.Module) else adapter.model.get_decoder()
-    report = quantize_model(adapter.model, language_root=root, plan=plan)
-    adapter.quantization = plan.label
-    adapter.fingerprint = adapter._fingerprint()
-    return report
+    return quantize_model(model, language_root=model.get_decoder(), plan=plan)
 
 
 def load_planner(config: EngineConfig) -> LoadedModel:

@@ -107,9 +107,11 @@ class ContinuousScheduler:
         slots: int,
         truncate: bool = False,
         prefill_tokens: int | None = None,
+        step: Any = None,
     ) -> None:
         """`prefill_tokens` caps the prompt tokens of one admission (at least one request is
-        always admitted): it bounds the vision encoder's and the prefill's memory."""
+        always admitted): it bounds the vision encoder's and the prefill's memory. `step`
+        runs the decode steps in place of the adapter's decoder (the fused int8 step)."""
         self.adapter = adapter
         self.gen = gen
         self.cache = cache
@@ -118,6 +120,7 @@ class ContinuousScheduler:
         self.slots = max(1, slots)
         self.truncate = truncate
         self.prefill_tokens = prefill_tokens
+        self.step = step
         self.stats = SchedulerStats()
         self._kv_key = cache_keyword(adapter.decoder)
         """The keyword the decoder takes its KV cache by."""
@@ -163,7 +166,7 @@ class ContinuousScheduler:
                     tokens = tokens[keep]  # (B',)
                 running = self._step_inputs(running)
                 logits = forward_logits(  # (B, V)
-                    self.adapter.decoder, self.adapter,
+                    self.step or self.adapter.decoder, self.adapter,
                     embeds=self.adapter.embed(tokens[:, None]),  # (B, 1, D)
                     mask=running.mask, positions=running.positions, kv={self._kv_key: running.cache},
                     decoder_kwargs=self.adapter.decode_kwargs(tokens[:, None]),
