@@ -322,9 +322,10 @@ def caption_dir(
     one real batch (this loads the model) to estimate the run's time.
     --videos captions video files too (found by content), from frames sampled as
     --sampling/--frames/--fps/--max-frames say (default 8 frames per video).
-    With --schema/--choice/--regex/--json-mode every answer is constrained; rows gain
-    answer_json (the answer as JSON text; null if --max-tokens cut it), the prompt column
-    shows the prompt as sent, and the constraint is part of config_hash.
+    With --schema/--choice/--regex/--json-mode (or the [caption-dir] table of config.toml)
+    every answer is constrained; rows gain answer_json (the answer as JSON text; null if
+    --max-tokens cut it), the prompt column shows the prompt as sent, and the constraint is
+    part of config_hash.
     """
     with error_boundary(debug=opts.debug):
         from vlmcli.captions.config import CaptionJob
@@ -340,7 +341,7 @@ def caption_dir(
             raise ConfigError("--format txt holds one caption per image; use one prompt (or parquet/jsonl for several).")
         spec = ShardSpec.parse(shard)
         settings = opts.settings()
-        constraint = structured.constraint()
+        answer = structured.answer(settings, command="caption-dir")
         clips = video_captioning(video, enabled=videos)
         job = CaptionJob(
             engine=video.apply(opts.engine_config(settings)),
@@ -367,8 +368,8 @@ def caption_dir(
                 ),
             ),
             debug=opts.debug,
-            constraint=constraint,
-            schema_prompt=not structured.no_schema_prompt,
+            constraint=answer.constraint,
+            schema_prompt=answer.state,
         )
         sink = make_sink(
             fmt,
