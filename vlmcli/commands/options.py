@@ -246,10 +246,13 @@ class StructuredOptions:
             "[default: on; config.toml per command]",
         ),
     ] = None
-
     no_constraint: Annotated[
         bool,
-        _structured("--no-constraint", help="Free text, whatever the config file's table for this command sets."),
+        _structured(
+            "--no-constraint",
+            help="No command-wide constraint, whatever the config file's table for this command sets "
+            "(caption-dir prompt-file entries keep their own).",
+        ),
     ] = False
 
     def given(self) -> bool:
