@@ -2,6 +2,7 @@
 
     python bench/bench_structured.py [--model DIR] [--n 100] [--batch 8] [--max-tokens 96] [--walks 100]
                                      [--kinds schema,choice,regex] [--no-utf8-mask]
+                                     [--quantize int8] [--max-pixels N] [--label NAME]
 
 (a) Validity in vlmcli's engine, random weights at the real SmolVLM2-256M size (built into a
     temp folder unless --model): `--n` constrained generations per kind (a schema with a nested
@@ -18,6 +19,9 @@
     per-row step (the AND into the grammar bitmask, and the state update), at 49,280 (the
     checkpoint's tokenizer as xgrammar decodes it) and 151,936 ids (random byte strings with
     the length distribution of the same vocabulary: the cost depends on V and lengths only).
+(a) at the real Qwen2-VL-2B size: `--model DIR` from `vlmcli.testing.build_qwen2_vl_2b_random`
+    with `--quantize int8` (float32 decode of 2.2B parameters is too slow on 2 cores) and
+    `--max-pixels` (the vision tower's cost; each of the 6 photos is encoded once, then cached).
 `--no-utf8-mask` turns off the guard's UTF-8 mask (`structured.utf8_mask`) to measure what it
 changes; `--kinds` runs only the named constraint kinds in (a)-(c).
 (d) Usefulness on the reference model (`models/reference`, `--reference`): exact-match accuracy
@@ -113,11 +117,12 @@ def engine_runs(args, clock: MaskClock) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.model or build_smolvlm_256m_random(Path(tmp) / "smolvlm-256m")
-        engine = Engine.load(EngineConfig(model=str(folder), device="cpu", dtype="float32",
-                                          resolution=ResolutionPolicy(max_tiles=1)))
+        resolution = ResolutionPolicy(max_tiles=1) if args.max_pixels is None else ResolutionPolicy(max_pixels=args.max_pixels)
+        engine = Engine.load(EngineConfig(model=str(folder), device="cpu", dtype="float32", quantize=args.quantize,
+                                          resolution=resolution))
         photos = [ImageInput(p) for p in sample_photos()]
-        print(f"(a) validity, SmolVLM2-256M size (random weights), {args.n} sampled generations per kind, "
-              f"batch {args.batch}, max_tokens {args.max_tokens}")
+        print(f"(a) validity, {args.label} (random weights), {args.n} sampled generations per kind, "
+              f"batch {args.batch}, max_tokens {args.max_tokens}, quantize {args.quantize}")
         print(f"{'kind':<8}{'valid':>8}{'stop':>6}{'length':>8}{'false valid':>13}{'mean tokens':>13}")
         overhead: dict[int, list[tuple[float, float, int]]] = defaultdict(list)
         for kind, constraint in constraints().items():
@@ -147,7 +152,7 @@ def engine_runs(args, clock: MaskClock) -> None:
                 clock.seconds = 0.0
                 (r,) = engine.generate([request], GenerationConfig(max_tokens=args.max_tokens, temperature=1.0, seed=i))
                 overhead[1].append((clock.seconds, r.timings.decode_s, len(r.token_ids)))
-        print("\n(b) mask overhead per decode step, SmolVLM2-256M size, CPU float32")
+        print(f"\n(b) mask overhead per decode step, {args.label}, CPU, quantize {args.quantize}")
         print(f"{'batch':>6}{'runs':>6}{'mask ms/step':>14}{'decode ms/step':>16}{'fraction':>10}")
         for size in sorted(overhead):
             runs = overhead[size]
@@ -280,6 +285,9 @@ def main() -> None:
     parser.add_argument("--per-task", type=int, default=40)
     parser.add_argument("--kinds", default=",".join(KINDS), help="constraint kinds for (a)-(c), comma-separated")
     parser.add_argument("--no-utf8-mask", action="store_true", help="turn the guard's UTF-8 mask off (for comparison)")
+    parser.add_argument("--quantize", default="none", choices=["none", "int8"])
+    parser.add_argument("--max-pixels", type=int, default=None, help="image pixel cap (default: one tile)")
+    parser.add_argument("--label", default="SmolVLM2-256M size", help="the checkpoint's name in the printout")
     parser.add_argument("--utf8-cost", action="store_true", help="(e) only: the UTF-8 mask's build and step cost (--model)")
     args = parser.parse_args()
     _kinds[:] = [k for k in args.kinds.split(",") if k]
