@@ -78,7 +78,37 @@ def test_more_token_strings_than_the_vocabulary_is_an_error():
         Utf8Table.build([b"a", b"b"], vocab_size=1)
 
 
+def test_dropped_tokens_are_never_allowed_but_the_ends_are():
+    table = Utf8Table.build([b"a", b"<x>", b"", b"\xc3"], vocab_size=4, ends=[2], dropped=[1, 2])
+    for state in range(LIVE_STATES):
+        assert not table.allowed(state)[1]
+    assert table.allowed(COMPLETE)[2] and table.allowed(COMPLETE)[0]
+
+
 # -- in the guard and the engine (the grammar engine is an optional extra) ----------------------
+
+
+def test_special_tokens_never_enter_a_constrained_answer(tiny_checkpoint):
+    """SmolVLM's `<row_i_col_j>` and `<image>` are special: the text drops them, so the grammar
+    must not count them as string content."""
+    pytest.importorskip("xgrammar")
+    import torch
+    from transformers import AutoTokenizer
+
+    from vlmcli.structured import JsonModeConstraint
+    from vlmcli.structured.guard import Guard, dropped_ids
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint("smolvlm"))
+    vocab, eos = len(tokenizer), frozenset({tokenizer.eos_token_id})
+    special = set(dropped_ids(tokenizer, vocab)) - eos
+    assert tokenizer.convert_tokens_to_ids("<row_1_col_1>") in special
+    guard = Guard([JsonModeConstraint()], tokenizer=tokenizer, vocab_size=vocab, eos=eos)
+    for token in tokenizer.encode('{"a": "', add_special_tokens=False):
+        guard.advance(0, token)
+    logits = torch.zeros(1, vocab)  # (B, V)
+    guard.mask(logits)
+    allowed = set(torch.isfinite(logits[0]).nonzero().flatten().tolist())
+    assert allowed and not allowed & special
 
 def test_the_guard_masks_what_would_break_utf8(tiny_checkpoint):
     """xgrammar 0.2.9 allows ED A0-BF (UTF-16 surrogates, invalid UTF-8) inside strings; the guard does not."""

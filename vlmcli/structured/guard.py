@@ -11,7 +11,8 @@ Each constrained row also keeps its answer's bytes valid UTF-8 (`structured.utf8
 grammar's bitmask is ANDed with the row's UTF-8 state mask before it is applied, so a byte token
 that would leave an invalid sequence (or end in the middle of a character) is never chosen. Per
 step that is one (ceil(V/32),) AND per row; the table behind it is built once per vocabulary.
-Should the two masks ever leave nothing (a grammar that itself needs invalid bytes), the grammar
+Special tokens, which the detokenizer drops from the text, are never allowed in a constrained
+answer (except the end ids). Should the two masks ever leave nothing (a grammar that itself needs invalid bytes), the grammar
 wins and the verdict reports the answer invalid (it holds U+FFFD).
 """
 
@@ -112,12 +113,25 @@ def utf8_table(engine: Backend, *, tokenizer: Any, vocab_size: int, eos: Sequenc
         kept = _tables.get(key)
         if kept is None or kept[0] is not tokenizer:
             token_bytes = engine.token_bytes(tokenizer=tokenizer, vocab_size=vocab_size, eos=eos)
-            table = Utf8Table.build(token_bytes[:vocab_size], vocab_size=vocab_size, ends=eos)  # ids past V never come
+            table = Utf8Table.build(  # ids past V never come
+                token_bytes[:vocab_size], vocab_size=vocab_size, ends=eos, dropped=dropped_ids(tokenizer, vocab_size)
+            )
             kept = (tokenizer, table, torch.from_numpy(table.packed()))
             if len(_tables) >= _TABLES_KEPT:
                 _tables.pop(next(iter(_tables)))
             _tables[key] = kept
     return kept[1], kept[2]
+
+
+def dropped_ids(tokenizer: Any, vocab_size: int) -> list[int]:
+    """Token ids the answer's text leaves out (decoded with `skip_special_tokens`): the special
+    and added-special tokens, such as SmolVLM's `<row_1_col_1>`, which the grammar would
+    otherwise accept inside a JSON string as if they were text."""
+    ids = set(getattr(tokenizer, "all_special_ids", ()) or ())
+    for token_id, added in (getattr(tokenizer, "added_tokens_decoder", None) or {}).items():
+        if getattr(added, "special", False):
+            ids.add(int(token_id))
+    return sorted(i for i in ids if 0 <= i < vocab_size)
 
 
 def _set_bits(words: "torch.Tensor") -> set[int]:

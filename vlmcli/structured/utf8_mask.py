@@ -89,9 +89,13 @@ class Utf8Table:
         return int(self.next_state.shape[1])
 
     @classmethod
-    def build(cls, token_bytes: Sequence[bytes], *, vocab_size: int, ends: Iterable[int] = ()) -> "Utf8Table":
+    def build(
+        cls, token_bytes: Sequence[bytes], *, vocab_size: int, ends: Iterable[int] = (), dropped: Iterable[int] = ()
+    ) -> "Utf8Table":
         """`token_bytes[i]`: the bytes token i adds to the answer; ids past its end (a model's padded
-        embedding rows) add nothing; `ends`: end-of-sequence ids, allowed only in COMPLETE."""
+        embedding rows) add nothing; `ends`: end-of-sequence ids, allowed only in COMPLETE;
+        `dropped`: ids the detokenizer leaves out of the text (special tokens), never allowed: the
+        grammar would count bytes the answer does not hold."""
         if len(token_bytes) > vocab_size:
             raise ValueError(f"{len(token_bytes)} token byte strings for a vocabulary of {vocab_size}")
         lengths = np.zeros(vocab_size, dtype=np.int64)  # (V,)
@@ -104,6 +108,7 @@ class Utf8Table:
             ids = longest_first[: int((lengths > position).sum())]  # (T,)
             byte = flat[offsets[ids] + position]  # (T,)
             states[:, ids] = TRANSITIONS[states[:, ids], byte[None, :]]  # (S, T)
+        states[:, sorted(set(dropped) - set(ends))] = REJECT
         ends = sorted(set(ends))
         states[:, ends] = REJECT  # end only where no character is pending, whatever its text
         states[COMPLETE, ends] = COMPLETE
