@@ -1,6 +1,8 @@
 """Structured answers (issue 18): validity of constrained generations and the mask's cost per step.
 
     python bench/bench_structured.py [--model DIR] [--n 100] [--batch 8] [--max-tokens 96] [--walks 100]
+                                     [--kinds schema,choice,regex] [--no-utf8-mask]
+                                     [--quantize int8] [--max-pixels N] [--label NAME]
 
 (a) Validity in vlmcli's engine, random weights at the real SmolVLM2-256M size (built into a
     temp folder unless --model): `--n` constrained generations per kind (a schema with a nested
@@ -13,6 +15,15 @@
     (B, 151,936) logits with a byte-level BPE of 151,643 entries trained offline
     (`bench_grammar.build_tokenizer`): sampling from random logits is what random weights do,
     without the 2B-parameter forward pass this CPU cannot afford 100 times.
+(e) The UTF-8 mask alone (`--utf8-cost`): building its table (once per vocabulary) and its
+    per-row step (the AND into the grammar bitmask, and the state update), at 49,280 (the
+    checkpoint's tokenizer as xgrammar decodes it) and 151,936 ids (random byte strings with
+    the length distribution of the same vocabulary: the cost depends on V and lengths only).
+(a) at the real Qwen2-VL-2B size: `--model DIR` from `vlmcli.testing.build_qwen2_vl_2b_random`
+    with `--quantize int8` (float32 decode of 2.2B parameters is too slow on 2 cores) and
+    `--max-pixels` (the vision tower's cost; each of the 6 photos is encoded once, then cached).
+`--no-utf8-mask` turns off the guard's UTF-8 mask (`structured.utf8_mask`) to measure what it
+changes; `--kinds` runs only the named constraint kinds in (a)-(c).
 (d) Usefulness on the reference model (`models/reference`, `--reference`): exact-match accuracy
     on `--per-task` held-out questions of each image task, free text (as bench/eval_reference.py)
     against `--choice` over the task's answer vocabulary (`models.world.vocab.answer_space`),
@@ -52,10 +63,15 @@ SCHEMA = {
 DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 
 
+KINDS = ("schema", "choice", "regex")
+_kinds = list(KINDS)
+
+
 def constraints():
     from vlmcli.structured import ChoiceConstraint, RegexConstraint, SchemaConstraint
 
-    return {"schema": SchemaConstraint(json.dumps(SCHEMA)), "choice": ChoiceConstraint(tuple(TAGS)), "regex": RegexConstraint(DATE)}
+    every = {"schema": SchemaConstraint(json.dumps(SCHEMA)), "choice": ChoiceConstraint(tuple(TAGS)), "regex": RegexConstraint(DATE)}
+    return {kind: every[kind] for kind in _kinds}
 
 
 def independently_valid(kind: str, text: str) -> bool:
@@ -101,11 +117,12 @@ def engine_runs(args, clock: MaskClock) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.model or build_smolvlm_256m_random(Path(tmp) / "smolvlm-256m")
-        engine = Engine.load(EngineConfig(model=str(folder), device="cpu", dtype="float32",
-                                          resolution=ResolutionPolicy(max_tiles=1)))
+        resolution = ResolutionPolicy(max_tiles=1) if args.max_pixels is None else ResolutionPolicy(max_pixels=args.max_pixels)
+        engine = Engine.load(EngineConfig(model=str(folder), device="cpu", dtype="float32", quantize=args.quantize,
+                                          resolution=resolution))
         photos = [ImageInput(p) for p in sample_photos()]
-        print(f"(a) validity, SmolVLM2-256M size (random weights), {args.n} sampled generations per kind, "
-              f"batch {args.batch}, max_tokens {args.max_tokens}")
+        print(f"(a) validity, {args.label} (random weights), {args.n} sampled generations per kind, "
+              f"batch {args.batch}, max_tokens {args.max_tokens}, quantize {args.quantize}")
         print(f"{'kind':<8}{'valid':>8}{'stop':>6}{'length':>8}{'false valid':>13}{'mean tokens':>13}")
         overhead: dict[int, list[tuple[float, float, int]]] = defaultdict(list)
         for kind, constraint in constraints().items():
@@ -135,7 +152,7 @@ def engine_runs(args, clock: MaskClock) -> None:
                 clock.seconds = 0.0
                 (r,) = engine.generate([request], GenerationConfig(max_tokens=args.max_tokens, temperature=1.0, seed=i))
                 overhead[1].append((clock.seconds, r.timings.decode_s, len(r.token_ids)))
-        print("\n(b) mask overhead per decode step, SmolVLM2-256M size, CPU float32")
+        print(f"\n(b) mask overhead per decode step, {args.label}, CPU, quantize {args.quantize}")
         print(f"{'batch':>6}{'runs':>6}{'mask ms/step':>14}{'decode ms/step':>16}{'fraction':>10}")
         for size in sorted(overhead):
             runs = overhead[size]
@@ -187,6 +204,41 @@ def vocab_walks(args) -> None:
         print(f"{kind:<8}{valid:>5}/{args.walks}")
 
 
+def utf8_cost(args) -> None:
+    import random
+
+    import torch
+    from transformers import AutoTokenizer
+
+    from vlmcli.structured.backend import backend
+    from vlmcli.structured.utf8_mask import COMPLETE, REJECT, Utf8Table
+
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    start = time.perf_counter()
+    smol = backend().token_bytes(tokenizer=tokenizer, vocab_size=len(tokenizer), eos=[tokenizer.eos_token_id])
+    decode_s = time.perf_counter() - start
+    rng = random.Random(0)
+    wide = [bytes(rng.randrange(256) for _ in range(len(rng.choice(smol)))) for _ in range(151936)]
+    print(f"\n(e) UTF-8 mask cost (xgrammar's decoded vocabulary of {len(smol)} ids: {decode_s:.2f} s, once)")
+    print(f"{'vocab':>8}{'build s':>9}{'AND+state us/row/step':>24}")
+    for vocab, token_bytes in ((len(smol), smol), (151936, wide)):
+        start = time.perf_counter()
+        table = Utf8Table.build(token_bytes, vocab_size=vocab, ends=[0])
+        bits = torch.from_numpy(table.packed())  # (S, W)
+        build = time.perf_counter() - start
+        bitmask = torch.full((1, bits.shape[1]), -1, dtype=torch.int32)  # (1, W)
+        steps, state = 2000, COMPLETE
+        start = time.perf_counter()
+        for step in range(steps):
+            both = bitmask[0] & bits[state]
+            if both.any():
+                bitmask[0] = both
+            state = table.advance(state, step % 128)
+            state = COMPLETE if state == REJECT else state  # the guard never lets a row reach it
+        per_step = (time.perf_counter() - start) / steps * 1e6
+        print(f"{vocab:>8}{build:>9.2f}{per_step:>24.1f}")
+
+
 def usefulness(args) -> None:
     from models.world.evaluate import exact_match
     from models.world.tasks import IMAGE_TASK_NAMES, Split, suite
@@ -231,13 +283,29 @@ def main() -> None:
     parser.add_argument("--skip-walks", action="store_true")
     parser.add_argument("--reference", type=Path, default=None, help="models/reference: run (d) only")
     parser.add_argument("--per-task", type=int, default=40)
+    parser.add_argument("--kinds", default=",".join(KINDS), help="constraint kinds for (a)-(c), comma-separated")
+    parser.add_argument("--no-utf8-mask", action="store_true", help="turn the guard's UTF-8 mask off (for comparison)")
+    parser.add_argument("--quantize", default="none", choices=["none", "int8"])
+    parser.add_argument("--max-pixels", type=int, default=None, help="image pixel cap (default: one tile)")
+    parser.add_argument("--label", default="SmolVLM2-256M size", help="the checkpoint's name in the printout")
+    parser.add_argument("--utf8-cost", action="store_true", help="(e) only: the UTF-8 mask's build and step cost (--model)")
     args = parser.parse_args()
+    _kinds[:] = [k for k in args.kinds.split(",") if k]
+    if set(_kinds) - set(KINDS):
+        parser.error(f"--kinds: unknown {sorted(set(_kinds) - set(KINDS))}; expected some of {KINDS}")
+    if args.no_utf8_mask:
+        from vlmcli.structured.guard import Guard
+
+        Guard._keep_utf8 = lambda self, row: None  # type: ignore[method-assign]
 
     import torch
 
     torch.set_num_threads(2)
     if args.reference is not None:
         usefulness(args)
+        return
+    if args.utf8_cost:
+        utf8_cost(args)
         return
     clock = MaskClock()
     clock.install()

@@ -17,7 +17,8 @@ from vlmcli.captions.decode import Decoded
 from vlmcli.captions.discover import Candidate, discover, parse_file_list
 from vlmcli.captions.plan import Task, build_plan
 from vlmcli.captions.probe import Probe, probe
-from vlmcli.captions.prompts import DEFAULT_PROMPT, config_hash, make_prompts, read_prompt_file
+from vlmcli.captions.prompt_file import PromptSpec, read_prompt_file
+from vlmcli.captions.prompts import DEFAULT_PROMPT, config_hash, make_prompts
 from vlmcli.captions.shard import ShardSpec, shard_of
 from vlmcli.captions.workers import Prefetcher
 from vlmcli.engine.config import GenerationConfig
@@ -111,7 +112,7 @@ def test_make_prompts_default_dedup_and_prompt_file(tmp_path):
     assert prompts[0].config_hash != prompts[1].config_hash
     path = tmp_path / "prompts.txt"
     path.write_text("# comment\nDescribe.\n\n  List objects.  \n")
-    assert read_prompt_file(path) == ["Describe.", "List objects."]
+    assert read_prompt_file(path) == [PromptSpec("Describe."), PromptSpec("List objects.")]
     path.write_text("# only a comment\n")
     with pytest.raises(ConfigError):
         read_prompt_file(path)

@@ -25,7 +25,7 @@ def env(tmp_path):
 
 
 def test_settings_fields_match_specs():
-    extra = {"origins", "config_file", "config_file_found"}
+    extra = {"origins", "config_file", "config_file_found", "commands"}
     assert {f.name for f in fields(Settings)} - extra == set(SPEC_BY_NAME)
 
 

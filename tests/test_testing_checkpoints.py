@@ -14,6 +14,7 @@ from transformers.video_utils import VideoMetadata
 from vlmcli.testing import (
     MODEL_TYPES,
     build_tiny_checkpoint,
+    qwen2_vl_2b_config,
     sample_photos,
     smolvlm_256m_config,
 )
@@ -200,6 +201,17 @@ def test_smolvlm_256m_config_has_the_real_size() -> None:
     tokens_per_tile = (config.vision_config.image_size // config.vision_config.patch_size // config.scale_factor) ** 2
     assert tokens_per_tile == 64
     assert config.text_config.vocab_size == 49280
+
+
+def test_qwen2_vl_2b_config_has_the_real_size() -> None:
+    from transformers import Qwen2VLForConditionalGeneration
+
+    config = qwen2_vl_2b_config()
+    with torch.device("meta"):
+        model = Qwen2VLForConditionalGeneration(config)
+    num_params = sum(p.numel() for p in model.parameters())
+    assert 2.19e9 < num_params < 2.23e9  # the hub checkpoint: 2,208,985,600
+    assert config.text_config.vocab_size == 151936 and config.tie_word_embeddings
 
 
 def test_sample_photos_are_rgb_with_varied_shapes() -> None:

@@ -13,24 +13,40 @@ then never opens a connection, whatever a command asks; so when that switch is o
 
 Safety switches (`--trust-remote-code`, `--allow-pickle`) are deliberately *not* settings: they must be asked for on each command line.
 
+A table named after a command (`[caption-dir]`) holds settings of that command only, from the
+file alone: see `vlmcli.command_settings`.
+
 This module only parses and checks types; range checks (max_tokens >= 1, ...) stay in
 `EngineConfig` / `GenerationConfig`, the single place that owns them.
 """
 
 from __future__ import annotations
 
-import enum
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from vlmcli.command_settings import COMMAND_SPECS, CommandSettings, check_table, command_settings
 from vlmcli.engine.config import Device, DType, GenerationConfig
 from vlmcli.families import DEFAULT_MODEL
 from vlmcli.errors import ConfigError
 from vlmcli.media.images import DEFAULT_MAX_PIXELS
 from vlmcli.quantize.mode import Quantize
+from vlmcli.setting_values import (
+    TRUE_WORDS,
+    Origin,
+    SettingSpec,
+    Source,
+    parse_bool,
+    parse_enum,
+    parse_float,
+    parse_int,
+    parse_non_negative_int,
+    parse_setting,
+    parse_str,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -42,83 +58,6 @@ CONFIG_ENV = "VLM_CONFIG"
 
 
 
-class Source(str, enum.Enum):
-    FLAG = "flag"
-    ENV = "env"
-    FILE = "file"
-    DEFAULT = "default"
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where one effective value came from."""
-
-    source: Source
-    detail: str
-    """The flag (`--model`), variable (`VLM_MODEL`), file path, or `built-in`."""
-
-    def __str__(self) -> str:
-        return "default" if self.source is Source.DEFAULT else f"{self.source.value} {self.detail}"
-
-
-# --- parsers: a raw value (str from the environment, any TOML value from the file) -> typed
-# value. They raise ValueError with a short description of what was expected.
-
-
-def _str(raw: object) -> str:
-    if not isinstance(raw, str) or not raw.strip():
-        raise ValueError("a non-empty string")
-    return raw.strip()
-
-
-def _int(raw: object) -> int:
-    if isinstance(raw, bool):
-        raise ValueError("an integer")
-    if isinstance(raw, int):
-        return raw
-    if isinstance(raw, str):
-        try:
-            return int(raw.strip().replace("_", ""))
-        except ValueError:
-            pass
-    raise ValueError("an integer")
-
-
-def _float(raw: object) -> float:
-    if isinstance(raw, bool):
-        raise ValueError("a number")
-    if isinstance(raw, (int, float)):
-        return float(raw)
-    if isinstance(raw, str):
-        try:
-            return float(raw.strip())
-        except ValueError:
-            pass
-    raise ValueError("a number")
-
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-def _bool(raw: object) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
-        return raw.strip().lower() in _TRUE
-    raise ValueError("true or false (1/0, yes/no, on/off)")
-
-
-def _enum(enum_cls: type[enum.Enum]) -> Callable[[object], enum.Enum]:
-    def parse(raw: object) -> enum.Enum:
-        try:
-            return enum_cls(str(raw).strip().lower())
-        except ValueError:
-            raise ValueError("one of " + ", ".join(m.value for m in enum_cls)) from None
-
-    return parse
-
-
 def hub_offline_switch(env: Mapping[str, str]) -> str | None:
     """The variable that puts huggingface_hub offline, or None.
 
@@ -127,45 +66,26 @@ def hub_offline_switch(env: Mapping[str, str]) -> str | None:
     1/true/yes/on (any case).
     """
     name = "HF_HUB_OFFLINE" if env.get("HF_HUB_OFFLINE") else "TRANSFORMERS_OFFLINE"
-    return name if env.get(name, "").lower() in _TRUE else None
-
-
-def _non_negative_int(raw: object) -> int:
-    value = _int(raw)
-    if value < 0:
-        raise ValueError("an integer >= 0")
-    return value
-
-
-@dataclass(frozen=True)
-class SettingSpec:
-    name: str
-    parse: Callable[[object], object]
-    default: object
-    help: str
-
-    @property
-    def env(self) -> str:
-        return "VLM_" + self.name.upper()
+    return name if env.get(name, "").lower() in TRUE_WORDS else None
 
 
 _GEN = GenerationConfig()  # its defaults are the built-in defaults: one source of truth
 
 SPECS: tuple[SettingSpec, ...] = (
-    SettingSpec("model", _str, DEFAULT_MODEL, "Hub id or local folder of the model."),
-    SettingSpec("revision", _str, None, "Hub branch, tag or commit."),
-    SettingSpec("device", _enum(Device), Device.AUTO, "auto, cpu, cuda or mps."),
-    SettingSpec("dtype", _enum(DType), DType.AUTO, "auto, float32, bfloat16 or float16."),
-    SettingSpec("quantize", _enum(Quantize), Quantize.NONE, "none or int8 (int8 linear layers on the CPU)."),
-    SettingSpec("offline", _bool, False, "Use only the local hub cache; never the network."),
-    SettingSpec("max_tokens", _int, _GEN.max_tokens, "Most new tokens per answer."),
-    SettingSpec("temperature", _float, _GEN.temperature, "0 is greedy; higher samples more freely."),
-    SettingSpec("top_p", _float, _GEN.top_p, "Nucleus sampling threshold."),
-    SettingSpec("top_k", _int, _GEN.top_k, "Sample among the k most likely tokens; 0 disables."),
-    SettingSpec("seed", _int, _GEN.seed, "Seed for sampling."),
+    SettingSpec("model", parse_str, DEFAULT_MODEL, "Hub id or local folder of the model."),
+    SettingSpec("revision", parse_str, None, "Hub branch, tag or commit."),
+    SettingSpec("device", parse_enum(Device), Device.AUTO, "auto, cpu, cuda or mps."),
+    SettingSpec("dtype", parse_enum(DType), DType.AUTO, "auto, float32, bfloat16 or float16."),
+    SettingSpec("quantize", parse_enum(Quantize), Quantize.NONE, "none or int8 (int8 linear layers on the CPU)."),
+    SettingSpec("offline", parse_bool, False, "Use only the local hub cache; never the network."),
+    SettingSpec("max_tokens", parse_int, _GEN.max_tokens, "Most new tokens per answer."),
+    SettingSpec("temperature", parse_float, _GEN.temperature, "0 is greedy; higher samples more freely."),
+    SettingSpec("top_p", parse_float, _GEN.top_p, "Nucleus sampling threshold."),
+    SettingSpec("top_k", parse_int, _GEN.top_k, "Sample among the k most likely tokens; 0 disables."),
+    SettingSpec("seed", parse_int, _GEN.seed, "Seed for sampling."),
     SettingSpec(
         "max_image_pixels",
-        _non_negative_int,
+        parse_non_negative_int,
         DEFAULT_MAX_PIXELS,
         "Largest image accepted, in pixels; 0 disables the check.",
     ),
@@ -192,6 +112,8 @@ class Settings:
     origins: Mapping[str, Origin]
     config_file: Path
     config_file_found: bool
+    commands: Mapping[str, CommandSettings]
+    """Every command of COMMAND_SPECS -> its table's values (file or default; flags apply later)."""
 
     def items(self) -> list[tuple[str, object, Origin]]:
         """(name, value, origin) for every setting, in a stable order."""
@@ -209,7 +131,8 @@ def config_path(env: Mapping[str, str] | None = None) -> tuple[Path, bool]:
 
 
 def read_config_file(path: Path, *, required: bool = False) -> dict[str, object] | None:
-    """The file's raw key/values (keys normalised to snake_case), or None when it does not exist."""
+    """The file's raw key/values (keys normalised to snake_case; a command's table, checked, under
+    the command's name), or None when it does not exist."""
     if not path.exists():
         if required:
             raise ConfigError(f"Config file {path} (from ${CONFIG_ENV}) does not exist.")
@@ -222,19 +145,16 @@ def read_config_file(path: Path, *, required: bool = False) -> dict[str, object]
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError(f"Cannot read config file {path}: {reason}.") from None
-    raw = {key.replace("-", "_"): value for key, value in data.items()}
+    raw = {key.replace("-", "_"): value for key, value in data.items() if key not in COMMAND_SPECS}
     unknown = sorted(set(raw) - set(SPEC_BY_NAME))
     if unknown:
         known = ", ".join(SPEC_BY_NAME)
-        raise ConfigError(f"Unknown setting {unknown[0]!r} in config file {path}; known settings: {known}.")
+        tables = ", ".join(f"[{c}]" for c in COMMAND_SPECS)
+        raise ConfigError(f"Unknown setting {unknown[0]!r} in config file {path}; known settings: {known}; tables: {tables}.")
+    for command in COMMAND_SPECS:
+        if command in data:
+            raw[command] = check_table(command, data[command], path)
     return raw
-
-
-def _parse(spec: SettingSpec, raw: object, where: str) -> object:
-    try:
-        return spec.parse(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{spec.name} {where} must be {exc}, not {raw!r}.") from None
 
 
 def _apply_hub_switch(values: dict[str, object], origins: dict[str, Origin], env: Mapping[str, str]) -> None:
@@ -267,16 +187,18 @@ def resolve(
 
     values: dict[str, object] = {}
     origins: dict[str, Origin] = {}
+    tables = file_values or {}
+    commands = {c: command_settings(c, tables.get(c), path) for c in COMMAND_SPECS}  # type: ignore[arg-type]
     for spec in SPECS:
         flag_value = flags.get(spec.name)
         if flag_value is not None:
             name = (flag_names or {}).get(spec.name, "--" + spec.name.replace("_", "-"))
             values[spec.name], origins[spec.name] = flag_value, Origin(Source.FLAG, name)
         elif env.get(spec.env, "").strip():
-            values[spec.name] = _parse(spec, env[spec.env], f"(from ${spec.env})")
+            values[spec.name] = parse_setting(spec, env[spec.env], f"(from ${spec.env})")
             origins[spec.name] = Origin(Source.ENV, spec.env)
         elif file_values is not None and spec.name in file_values:
-            values[spec.name] = _parse(spec, file_values[spec.name], f"in config file {path}")
+            values[spec.name] = parse_setting(spec, file_values[spec.name], f"in config file {path}")
             origins[spec.name] = Origin(Source.FILE, str(path))
         else:
             values[spec.name], origins[spec.name] = spec.default, Origin(Source.DEFAULT, "built-in")
@@ -286,4 +208,5 @@ def resolve(
         origins=origins,
         config_file=path,
         config_file_found=file_values is not None,
+        commands=commands,
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vlmcli.captions.prompt_file import PromptSpec
 from vlmcli.captions.shard import ShardSpec
 from vlmcli.engine.config import EngineConfig, GenerationConfig
 from vlmcli.errors import ConfigError
@@ -70,8 +71,9 @@ class CaptionJob:
     globs: tuple[str, ...] = ()
     files_from: str | None = None
     """A file of paths (newline- or NUL-separated), or '-' for stdin."""
-    prompts: tuple[str, ...] = ()
-    """One row per (image, prompt); empty means the default caption prompt."""
+    prompts: tuple[PromptSpec, ...] = ()
+    """One row per (image, prompt); empty means the default caption prompt. Plain strings are
+    accepted (and become PromptSpecs); a PromptSpec may carry its own constraint."""
     system: str | None = None
     max_image_pixels: int | None = None
     batch_size: int = 0
@@ -98,19 +100,18 @@ class CaptionJob:
     """How dataset inputs (tar shards, Parquet, save_to_disk folders) are read."""
     debug: bool = False
     constraint: Constraint | None = None
-    """What every answer must look like (--schema/--choice/--regex/--json-mode); None: free text."""
+    """What every answer must look like (--schema/--choice/--regex/--json-mode), unless its
+    prompt carries its own (a prompt-file entry); None: free text."""
     schema_prompt: bool = True
     """State the constraint in each prompt (off: --no-schema-prompt)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "inputs", tuple(self.inputs))
         object.__setattr__(self, "globs", tuple(self.globs))
-        object.__setattr__(self, "prompts", tuple(self.prompts))
+        object.__setattr__(self, "prompts", tuple(p if isinstance(p, PromptSpec) else PromptSpec(p) for p in self.prompts))
         object.__setattr__(self, "backend", Backend(self.backend))
         if not (self.inputs or self.globs or self.files_from is not None):
             raise ConfigError("Nothing to caption: pass a folder or files, --glob PATTERN, or --files-from FILE.")
-        if any(not p.strip() for p in self.prompts):
-            raise ConfigError("Prompts must not be empty.")
         if self.batch_size < 0:
             raise ConfigError(f"--batch-size must be >= 1 (or 0 for automatic), not {self.batch_size}.")
         if self.max_batch_tokens < 0:

@@ -2,8 +2,9 @@
 
 `config_hash` covers everything that changes a caption: model id, requested revision,
 prompt, system message, generation settings, resolution policy and the answer's constraint
-(--schema/--choice/--regex/--json-mode; absent from the hash when there is none, so free-text
-runs keep their hashes). It uses the revision
+(--schema/--choice/--regex/--json-mode, or a prompt-file entry's own; absent from the hash
+when there is none, so free-text runs keep their hashes): rows of the same prompt text under
+different constraints never count as done for each other. It uses the revision
 as *requested* (None when not given) so that a rerun can decide what is done before any
 model loads; pin `--revision` to tie results to one hub commit (the resolved commit is
 recorded in each row's `model_revision`).
@@ -14,11 +15,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from vlmcli.errors import ConfigError, InputError
+from vlmcli.captions.prompt_file import PromptSpec
+from vlmcli.errors import ConfigError
 from vlmcli.structured.prompt import with_instruction
 from vlmcli.structured.spec import Constraint
 
@@ -37,21 +39,6 @@ class Prompt:
     def __post_init__(self) -> None:
         if not self.text.strip():
             raise ConfigError("Prompts must not be empty.")
-
-
-def read_prompt_file(path: Path) -> list[str]:
-    """One prompt per line; blank lines and lines starting with `#` are skipped."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"No such prompt file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"Cannot read prompt file {path}: {exc}.") from None
-    prompts = [line.strip() for line in text.splitlines()]
-    prompts = [p for p in prompts if p and not p.startswith("#")]
-    if not prompts:
-        raise ConfigError(f"Prompt file {path} has no prompts (one per line).")
-    return prompts
 
 
 def _plain(value: Any) -> Any:
@@ -80,22 +67,26 @@ def config_hash(
 
 
 def make_prompts(
-    texts: list[str], *, model: str, revision: str | None, system: str | None, generation: Any, resolution: Any = None,
-    constraint: Constraint | None = None, state_constraint: bool = True,
+    prompts: Sequence[PromptSpec | str], *, model: str, revision: str | None, system: str | None, generation: Any,
+    resolution: Any = None, constraint: Constraint | None = None, state_constraint: bool = True,
 ) -> list[Prompt]:
-    """The run's prompts (duplicates dropped, order kept), each with its config hash; with a
-    `constraint`, each prompt states it (unless `state_constraint` is off) and carries it."""
-    unique = list(dict.fromkeys(texts)) or [DEFAULT_PROMPT]
-    sent = [with_instruction(text, constraint, state=state_constraint) for text in unique]
-    return [
-        Prompt(
-            text=text,
-            index=index,
-            config_hash=config_hash(
-                model=model, revision=revision, prompt=text, system=system, generation=generation, resolution=resolution,
-                constraint=constraint,
-            ),
-            constraint=constraint,
+    """The run's prompts (duplicates dropped, order kept), each with its config hash. Each carries
+    its own constraint (a prompt-file entry's) or else the run's `constraint`, and states it in
+    its text unless its own `schema_prompt` or else `state_constraint` is off."""
+    specs = [p if isinstance(p, PromptSpec) else PromptSpec(p) for p in prompts]
+    made: list[Prompt] = []
+    seen: set[tuple[str, str]] = set()
+    for spec in specs or [PromptSpec(DEFAULT_PROMPT)]:
+        own = spec.constraint if spec.constraint is not None else constraint
+        state = state_constraint if spec.schema_prompt is None else spec.schema_prompt
+        text = with_instruction(spec.text, own, state=state)
+        identity = (text, "" if own is None else f"{own.kind}:{own.key()}")
+        if identity in seen:
+            continue
+        seen.add(identity)
+        digest = config_hash(
+            model=model, revision=revision, prompt=text, system=system, generation=generation, resolution=resolution,
+            constraint=own,
         )
-        for index, text in enumerate(sent)
-    ]
+        made.append(Prompt(text=text, index=len(made), config_hash=digest, constraint=own))
+    return made

@@ -104,11 +104,12 @@ def ask(
         check_unquoted(sources, question)
         settings = opts.settings()
         video.check()
-        constraint = structured.constraint()
+        answer = structured.answer(settings, command="ask")
+        constraint = answer.constraint
         media = load_inputs(sources, command="ask", max_pixels=settings.max_image_pixels, video=video)
         images, videos = split_media(media)
         request = Request(
-            prompt=structured.prompt(question, constraint), images=images, videos=videos, system=opts.system,
+            prompt=answer.prompt(question), images=images, videos=videos, system=opts.system,
             constraint=constraint,
         )
         run_requests([request], [Item(inputs=tuple(sources))], opts, settings, video=video)

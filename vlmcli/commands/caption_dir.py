@@ -35,6 +35,7 @@ from vlmcli.sinks.base import ExistingPolicy, OutputFormat, TxtName
 if TYPE_CHECKING:
     from vlmcli.captions.config import CaptionJob, VideoCaptioning
     from vlmcli.captions.progress import Progress
+    from vlmcli.captions.prompt_file import PromptSpec
     from vlmcli.captions.summary import Summary
     from vlmcli.sinks.base import Sink
 
@@ -75,13 +76,18 @@ def existing_policy(*, overwrite: bool, skip_existing: bool, fmt: OutputFormat) 
     return ExistingPolicy.SKIP if skip_existing else ExistingPolicy.REFUSE
 
 
-def gather_prompts(prompts: list[str] | None, prompt_file: Path | None) -> list[str]:
-    from vlmcli.captions.prompts import read_prompt_file
+def gather_prompts(prompts: list[str] | None, prompt_file: Path | None) -> "list[PromptSpec]":
+    """--prompt texts, then the prompt file's entries (which may carry their own constraint)."""
+    from vlmcli.captions.prompt_file import PromptSpec, read_prompt_file
 
-    texts = list(prompts or [])
+    specs = [PromptSpec(text) for text in prompts or []]
     if prompt_file is not None:
-        texts += read_prompt_file(prompt_file)
-    return texts
+        specs += read_prompt_file(prompt_file)
+    if any(spec.constraint is not None for spec in specs):
+        from vlmcli.structured.backend import check_available
+
+        check_available()  # exit 7 before any model loads
+    return specs
 
 
 @contextmanager
@@ -232,7 +238,13 @@ def caption_dir(
         _opt("--prompt", "-p", metavar="TEXT", help="Prompt; repeatable: one row per (image, prompt). [default: a caption prompt]", show_default=False),
     ] = None,
     prompt_file: Annotated[
-        Optional[Path], _opt("--prompt-file", metavar="FILE", help="More prompts, one per line.", show_default=False)
+        Optional[Path],
+        _opt(
+            "--prompt-file", metavar="FILE", show_default=False,
+            help="More prompts, one per line; a line starting with '{' is a JSON object that may carry its own "
+            'constraint: {"prompt": "Indoor?", "choice": ["yes", "no"]} (keys: prompt, schema, choice, regex, '
+            "json_mode, schema_prompt).",
+        ),
     ] = None,
     batch_size: Annotated[
         int,
@@ -322,9 +334,11 @@ def caption_dir(
     one real batch (this loads the model) to estimate the run's time.
     --videos captions video files too (found by content), from frames sampled as
     --sampling/--frames/--fps/--max-frames say (default 8 frames per video).
-    With --schema/--choice/--regex/--json-mode every answer is constrained; rows gain
-    answer_json (the answer as JSON text; null if --max-tokens cut it), the prompt column
-    shows the prompt as sent, and the constraint is part of config_hash.
+    With --schema/--choice/--regex/--json-mode (or the [caption-dir] table of config.toml)
+    every answer is constrained; rows gain answer_json (the answer as JSON text; null if
+    --max-tokens cut it), the prompt column shows the prompt as sent, and the constraint is
+    part of config_hash. A --prompt-file line {"prompt": ..., "choice": [...]} carries its own
+    constraint (schema, choice, regex or json_mode), so one run can mix free and constrained prompts.
     """
     with error_boundary(debug=opts.debug):
         from vlmcli.captions.config import CaptionJob
@@ -340,7 +354,7 @@ def caption_dir(
             raise ConfigError("--format txt holds one caption per image; use one prompt (or parquet/jsonl for several).")
         spec = ShardSpec.parse(shard)
         settings = opts.settings()
-        constraint = structured.constraint()
+        answer = structured.answer(settings, command="caption-dir")
         clips = video_captioning(video, enabled=videos)
         job = CaptionJob(
             engine=video.apply(opts.engine_config(settings)),
@@ -367,8 +381,8 @@ def caption_dir(
                 ),
             ),
             debug=opts.debug,
-            constraint=constraint,
-            schema_prompt=not structured.no_schema_prompt,
+            constraint=answer.constraint,
+            schema_prompt=answer.state,
         )
         sink = make_sink(
             fmt,

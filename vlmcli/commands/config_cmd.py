@@ -30,11 +30,18 @@ EPILOG = (
     "$XDG_CONFIG_HOME/vlmcli/config.toml, else ~/.config/vlmcli/config.toml, e.g.:\n\n"
     '  model = "HuggingFaceTB/SmolVLM2-256M-Video-Instruct"\n\n'
     '  device = "cuda"\n\n'
-    "  max_tokens = 200"
+    "  max_tokens = 200\n\n"
+    "A table per command holds its structured-answer settings (flags override them; a constraint only "
+    "for caption-dir and video-summarize), e.g.:\n\n"
+    "  [caption-dir]\n\n"
+    '  choice = ["indoor", "outdoor"]\n\n'
+    "  schema_prompt = false"
 )
 
 
 def _jsonable(value: object) -> object:
+    if isinstance(value, tuple):
+        return list(value)
     return value.value if isinstance(value, enum.Enum) else value
 
 
@@ -44,6 +51,8 @@ def _shown(value: object) -> str:
         return "-"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list):
+        return json.dumps(value, ensure_ascii=False)
     return str(value)
 
 
@@ -60,12 +69,24 @@ def as_dict(settings: Settings) -> dict[str, object]:
             }
             for name, value, origin in settings.items()
         },
+        "commands": {
+            command: {
+                name: {"value": _jsonable(value), "source": origin.source.value, "from": origin.detail}
+                for name, value, origin in table.items()
+            }
+            for command, table in settings.commands.items()
+        },
     }
 
 
 def as_text(settings: Settings) -> str:
     found = "" if settings.config_file_found else " (not found)"
     rows = [(name, _shown(value), str(origin)) for name, value, origin in settings.items()]
+    rows += [
+        (f"{command}.{name}", _shown(value), str(origin))
+        for command, table in settings.commands.items()
+        for name, value, origin in table.items()
+    ]
     return f"Config file: {settings.config_file}{found}\n" + table(rows, ("SETTING", "VALUE", "SOURCE"), indent=0)
 
 
@@ -90,6 +111,9 @@ def config(
     path: Annotated[bool, typer.Option("--path", help="Print only the config file's path.")] = False,
 ) -> None:
     """Show the effective settings and where each comes from.
+
+    Rows named `command.key` (caption-dir.choice, ...) are a command's table in the config
+    file; that command's flags (--choice, --schema-prompt, ...) override them.
 
     Values are what `vlm ask`/`describe`/`caption-dir`/`video-summarize` run with when given
     the same setting flags (none: what they run with by default).

@@ -20,12 +20,17 @@ from vlmcli.commands._generate import run_requests
 from vlmcli.commands._inputs import Failed, Media, load_each
 from vlmcli.commands._json_names import json_line
 from vlmcli.commands._render import Item, error_record
-from vlmcli.commands.options import CommonOptions, StructuredOptions, with_common_options, with_structured_options
+from vlmcli.commands.options import (
+    CommonOptions,
+    StructuredAnswer,
+    StructuredOptions,
+    with_common_options,
+    with_structured_options,
+)
 from vlmcli.commands.video_options import VideoOptions, with_video_options
 from vlmcli.engine.request import Request
 from vlmcli.media.image_input import ImageInput
 from vlmcli.media.sources import STDIN
-from vlmcli.structured.spec import Constraint
 
 
 class Detail(str, enum.Enum):
@@ -102,7 +107,7 @@ def describe(
     with error_boundary(debug=opts.debug):
         settings = opts.settings()
         video.check()
-        constraint = structured.constraint()
+        answer = structured.answer(settings, command="describe")
         loaded = load_each(inputs, command="describe", max_pixels=settings.max_image_pixels, video=video)
         several = len(inputs) > 1
         requests: list[Request] = []
@@ -114,7 +119,7 @@ def describe(
                 errors.setdefault(len(requests), []).append(error_record(source, entry.error))
                 continue
             request = _request(entry, prompt=prompt, detail=detail, system=opts.system)
-            requests.append(_constrained(request, constraint, structured))
+            requests.append(_constrained(request, answer))
             items.append(Item(inputs=(source,), heading=heading(source) if several else None))
         if requests:
             run_requests(requests, items, opts, settings, batch_size=batch_size, video=video, errors=errors)
@@ -133,10 +138,10 @@ def _request(media: Media, *, prompt: str | None, detail: Detail, system: str | 
     return Request(prompt=_prompt(prompt, VIDEO_PROMPTS, detail), videos=(media,), system=system)
 
 
-def _constrained(request: Request, constraint: Constraint | None, structured: StructuredOptions) -> Request:
-    if constraint is None:
+def _constrained(request: Request, answer: StructuredAnswer) -> Request:
+    if answer.constraint is None:
         return request
-    return dataclasses.replace(request, prompt=structured.prompt(request.prompt, constraint), constraint=constraint)
+    return dataclasses.replace(request, prompt=answer.prompt(request.prompt), constraint=answer.constraint)
 
 
 def _prompt(given: str | None, builtin: dict[Detail, str], detail: Detail) -> str:

@@ -24,6 +24,8 @@ import typer
 
 from vlmcli.engine.config import Device, DType, EngineConfig, GenerationConfig
 from vlmcli.quantize.mode import Quantize
+from vlmcli.command_settings import CONSTRAINT_NAMES, CommandSettings
+from vlmcli.errors import ConfigError, VlmError
 from vlmcli.settings import Settings, resolve
 from vlmcli.structured.flags import constraint_from_flags
 from vlmcli.structured.prompt import with_instruction
@@ -236,30 +238,76 @@ class StructuredOptions:
         Optional[str], _structured("--regex", metavar="PATTERN", help="Answer with text matching this regular expression.")
     ] = None
     json_mode: Annotated[bool, _structured("--json-mode", help="Answer with any valid JSON object.")] = False
-    no_schema_prompt: Annotated[
+    schema_prompt: Annotated[
+        Optional[bool],
+        _structured(
+            "--schema-prompt/--no-schema-prompt",
+            help="State the schema/choices/pattern in the prompt, on its own line (the mask applies either way). "
+            "[default: on; config.toml per command]",
+        ),
+    ] = None
+    no_constraint: Annotated[
         bool,
         _structured(
-            "--no-schema-prompt",
-            help="Do not state the schema/choices/pattern in the prompt (by default it is appended on its own "
-            "line; the mask applies either way).",
+            "--no-constraint",
+            help="No command-wide constraint, whatever the config file's table for this command sets "
+            "(caption-dir prompt-file entries keep their own).",
         ),
     ] = False
 
-    def constraint(self) -> Constraint | None:
-        """The constraint asked for (None: free text); fails (exit 7) here, before any model loads,
-        when the grammar engine of the structured extra is missing."""
-        constraint = constraint_from_flags(
-            schema=self.schema, choices=self.choice, regex=self.regex, json_mode=self.json_mode
-        )
+    def given(self) -> bool:
+        """True when a constraint flag is on the command line (it then replaces the config file's)."""
+        return self.schema is not None or bool(self.choice) or self.regex is not None or self.json_mode
+
+    def answer(self, settings: Settings, *, command: str) -> StructuredAnswer:
+        """The constraint and prompt statement for `command`: its flags over its `[command]` table in
+        the config file (`vlmcli.command_settings`). A constraint flag replaces the file's constraint
+        whatever its kind. Fails (exit 7) here, before any model loads, when the grammar engine of the
+        structured extra is missing."""
+        table = settings.commands[command]
+        if self.no_constraint and self.given():
+            raise ConfigError("--no-constraint cannot be combined with --schema, --choice, --regex or --json-mode.")
+        if self.no_constraint:
+            constraint = None
+        elif self.given() or not table.from_file(CONSTRAINT_NAMES):
+            constraint = constraint_from_flags(
+                schema=self.schema, choices=self.choice, regex=self.regex, json_mode=self.json_mode
+            )
+        else:
+            constraint = _file_constraint(table, where=f"[{command}] of config file {settings.config_file}")
         if constraint is not None:
             from vlmcli.structured.backend import check_available
 
             check_available()
-        return constraint
+        state = table.values["schema_prompt"] if self.schema_prompt is None else self.schema_prompt
+        return StructuredAnswer(constraint=constraint, state=bool(state))
 
-    def prompt(self, text: str, constraint: Constraint | None) -> str:
-        """`text` with the constraint stated in it, unless --no-schema-prompt."""
-        return with_instruction(text, constraint, state=not self.no_schema_prompt)
+
+@dataclass(frozen=True)
+class StructuredAnswer:
+    """What a command's answers must look like, resolved from flags and the config file."""
+
+    constraint: Constraint | None
+    state: bool
+    """State the constraint in the prompt (--schema-prompt, the default)."""
+
+    def prompt(self, text: str, constraint: Constraint | None = None) -> str:
+        """`text` with `constraint` (default: this one) stated in it, unless --no-schema-prompt."""
+        return with_instruction(text, self.constraint if constraint is None else constraint, state=self.state)
+
+
+def _file_constraint(table: CommandSettings, *, where: str) -> Constraint | None:
+    """The constraint a command's config table sets; its errors name the table."""
+    values = table.values
+    try:
+        return constraint_from_flags(
+            schema=values.get("schema"),  # type: ignore[arg-type]
+            choices=list(values.get("choice") or ()),  # type: ignore[call-overload]
+            regex=values.get("regex"),  # type: ignore[arg-type]
+            json_mode=bool(values.get("json_mode")),
+        )
+    except VlmError as exc:
+        raise type(exc)(f"In {where}: {exc}") from None
 
 
 with_structured_options = with_option_group(StructuredOptions, "structured")

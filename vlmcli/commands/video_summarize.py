@@ -222,9 +222,10 @@ def video_summarize(
 
         settings = opts.settings()
         video.check()
+        answer = structured.answer(settings, command="video-summarize")
         prompts = SummaryPrompts(
-            prompt=prompt, summary_prompt=summary_prompt, segment_constraint=structured.constraint(),
-            state_constraint=not structured.no_schema_prompt,
+            prompt=prompt, summary_prompt=summary_prompt, segment_constraint=answer.constraint,
+            state_constraint=answer.state,
         )
         shape = Hierarchy.parse(hierarchy)
         config = dataclasses.replace(

@@ -4,7 +4,8 @@ The flow, in order:
 - `flags.constraint_from_flags` turns --schema/--choice/--regex/--json-mode into one `spec.Constraint`;
 - `prompt.with_instruction` states it in the prompt (unless --no-schema-prompt);
 - the request carries it to the engine, where `guard.Guard` (one matcher per constrained row,
-  from the grammar engine in `backend`) masks the logits at every decode step;
+  from the grammar engine in `backend`) masks the logits at every decode step, ANDed with
+  `utf8_mask` so the answer's bytes stay valid UTF-8;
 - `verdict.judge` gives each answer `valid` and `parsed`.
 
 Importing this package is light; the grammar engine (the `vlmcli[structured]` extra) loads

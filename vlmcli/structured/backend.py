@@ -46,7 +46,11 @@ class Backend(Protocol):
         """A fresh matcher for `constraint`; compiled grammars are cached per tokenizer and constraint."""
 
     def allocate(self, batch: int, vocab_size: int) -> "torch.Tensor":
-        """A (B, ceil(V/32)) int32 bitmask, every token allowed."""
+        """A (B, ceil(V/32)) int32 bitmask, every token allowed (bit t%32 of word t//32 is token t)."""
+
+    def token_bytes(self, *, tokenizer: Any, vocab_size: int, eos: Sequence[int]) -> Sequence[bytes]:
+        """The bytes each token id adds to the answer, as the grammar sees them (ids the tokenizer
+        lacks may be left out). Slow on large vocabularies: callers keep the result."""
 
     def apply(self, logits: "torch.Tensor", bitmask: "torch.Tensor", rows: Sequence[int]) -> None:
         """Set the logits of disallowed tokens to -inf, in place, on the given rows of (B, V) logits."""

@@ -6,15 +6,30 @@ that have finished, are left alone, so a batch that mixes constrained and free r
 row the tokens it would get alone. End-of-sequence is allowed exactly where the grammar may
 end (the backend sets those bits); when nothing but the end is possible the row is complete
 (`complete`) and the loop stops it without spending a step on the end token.
+
+Each constrained row also keeps its answer's bytes valid UTF-8 (`structured.utf8_mask`): the
+grammar's bitmask is ANDed with the row's UTF-8 state mask before it is applied, so a byte token
+that would leave an invalid sequence (or end in the middle of a character) is never chosen. Per
+step that is one (ceil(V/32),) AND per row; the table behind it is built once per vocabulary.
+Special tokens, which the detokenizer drops from the text, are never allowed in a constrained
+answer (except the end ids). Should the two masks ever leave nothing (a grammar that itself needs invalid bytes), the grammar
+wins and the verdict reports the answer invalid (it holds U+FFFD).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from vlmcli.structured.backend import Matcher, backend
+from vlmcli.structured.backend import Backend, Matcher, backend
 from vlmcli.structured.spec import Constraint
+from vlmcli.structured.utf8_mask import COMPLETE, REJECT, Utf8Table
+
+_TABLES_KEPT = 4
+"""UTF-8 tables (one per tokenizer, vocabulary size and end ids) kept across guards."""
+_tables: dict[tuple[int, int, tuple[int, ...]], tuple[Any, Utf8Table, "torch.Tensor"]] = {}
+_tables_lock = threading.Lock()
 
 if TYPE_CHECKING:
     import torch
@@ -33,7 +48,8 @@ class Guard:
         ]
         self._bitmask = engine.allocate(len(constraints), vocab_size)  # (B, ceil(V/32)) int32
         self._live = [i for i, m in enumerate(self.matchers) if m is not None]
-        self._only_end: list[bool] = [False] * len(constraints)
+        self._utf8, self._utf8_bits = utf8_table(engine, tokenizer=tokenizer, vocab_size=vocab_size, eos=self._eos)
+        self._utf8_state = [COMPLETE] * len(constraints)
 
     def mask(self, logits: "torch.Tensor") -> None:
         """Mask the (B, V) logits of the live constrained rows in place."""
@@ -41,6 +57,7 @@ class Guard:
 
         for row in self._live:
             self.matchers[row].fill(self._bitmask, row)  # type: ignore[union-attr]
+            self._keep_utf8(row)
         self._engine.apply(logits, self._bitmask, self._live)
         for row in self._live:  # a grammar with no way forward is a bug, never a silent free answer
             if not torch.isfinite(logits[row]).any():
@@ -53,6 +70,17 @@ class Guard:
             return
         if not matcher.accept(token):
             raise RuntimeError(f"the grammar of row {row} refused token {token} that its own mask allowed")
+        if self._utf8_state[row] != REJECT:
+            self._utf8_state[row] = self._utf8.advance(self._utf8_state[row], token)
+
+    def _keep_utf8(self, row: int) -> None:
+        """AND row `row` of the grammar bitmask with the tokens that keep its bytes valid UTF-8."""
+        state = self._utf8_state[row]
+        if state == REJECT:  # only after the grammar overruled the mask (see the module docstring)
+            return
+        both = self._bitmask[row] & self._utf8_bits[state]  # (W,) int32
+        if both.any():
+            self._bitmask[row] = both
 
     def complete(self, row: int) -> bool:
         """True when the row's answer is complete and nothing but the end could follow."""
@@ -72,6 +100,38 @@ class Guard:
         """The row finished: stop filling its mask."""
         if row in self._live:
             self._live.remove(row)
+
+
+def utf8_table(engine: Backend, *, tokenizer: Any, vocab_size: int, eos: Sequence[int]) -> tuple[Utf8Table, "torch.Tensor"]:
+    """The vocabulary's UTF-8 table and its (LIVE_STATES, ceil(V/32)) int32 bitmasks, built once per
+    tokenizer, vocabulary size and end ids (about a second at 151k tokens; a guard per request
+    must not pay it)."""
+    import torch
+
+    key = (id(tokenizer), vocab_size, tuple(sorted(eos)))
+    with _tables_lock:
+        kept = _tables.get(key)
+        if kept is None or kept[0] is not tokenizer:
+            token_bytes = engine.token_bytes(tokenizer=tokenizer, vocab_size=vocab_size, eos=eos)
+            table = Utf8Table.build(  # ids past V never come
+                token_bytes[:vocab_size], vocab_size=vocab_size, ends=eos, dropped=dropped_ids(tokenizer, vocab_size)
+            )
+            kept = (tokenizer, table, torch.from_numpy(table.packed()))
+            if len(_tables) >= _TABLES_KEPT:
+                _tables.pop(next(iter(_tables)))
+            _tables[key] = kept
+    return kept[1], kept[2]
+
+
+def dropped_ids(tokenizer: Any, vocab_size: int) -> list[int]:
+    """Token ids the answer's text leaves out (decoded with `skip_special_tokens`): the special
+    and added-special tokens, such as SmolVLM's `<row_1_col_1>`, which the grammar would
+    otherwise accept inside a JSON string as if they were text."""
+    ids = set(getattr(tokenizer, "all_special_ids", ()) or ())
+    for token_id, added in (getattr(tokenizer, "added_tokens_decoder", None) or {}).items():
+        if getattr(added, "special", False):
+            ids.add(int(token_id))
+    return sorted(i for i in ids if 0 <= i < vocab_size)
 
 
 def _set_bits(words: "torch.Tensor") -> set[int]:

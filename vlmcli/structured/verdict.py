@@ -3,10 +3,11 @@
 An answer is valid only when generation ended because the grammar was complete (the model
 chose end-of-sequence where the grammar accepts it, or nothing but the end was possible).
 A `--max-tokens` cut or a stop string leaves it invalid with `parsed` None, never a partial
-object presented as valid. So does text with U+FFFD: byte-level tokens can spell byte
-sequences that are not valid UTF-8 (xgrammar 0.2.9 accepts some inside strings; seen with
-random weights, bench/RESULTS.md issue 18), which decode to replacement characters; the
-grammar checked bytes the text no longer holds.
+object presented as valid. So does text with U+FFFD, as a backstop: byte-level tokens can
+spell byte sequences that are not valid UTF-8 (xgrammar 0.2.9 accepts some inside strings),
+which decode to replacement characters, so the grammar checked bytes the text no longer
+holds. The guard's UTF-8 mask (`structured.utf8_mask`) keeps such tokens out; only a
+grammar that itself demands invalid bytes could still produce one.
 """
 
 from __future__ import annotations

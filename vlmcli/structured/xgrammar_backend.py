@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vlmcli.errors import ConfigError
@@ -37,6 +38,15 @@ _PLAIN_CHAR = '[^"\\\\\\x00-\\x1f]'
 """A JSON string character that needs no escape (regex text): not a quote, backslash or control."""
 _COMPILERS_KEPT = 4
 """Compilers (one per tokenizer, vocabulary size and end ids) kept; each holds its grammar cache."""
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """What the backend keeps per tokenizer: xgrammar's view of it and the compiler (with its cache)."""
+
+    tokenizer: Any
+    info: Any
+    compiler: Any
 
 
 class XGrammarMatcher:
@@ -59,14 +69,19 @@ class XGrammarBackend:
     def __init__(self) -> None:
         import xgrammar  # noqa: F401 - fail here (ImportError -> exit 7) rather than mid-generation
 
-        self._compilers: dict[tuple[int, int, tuple[int, ...]], tuple[Any, Any]] = {}
+        self._compilers: dict[tuple[int, int, tuple[int, ...]], _Compiled] = {}
         self._lock = threading.Lock()
 
     def matcher(self, constraint: Constraint, *, tokenizer: Any, vocab_size: int, eos: Sequence[int]) -> XGrammarMatcher:
         import xgrammar as xgr
 
-        compiled = self._compile(constraint, self._compiler(tokenizer, vocab_size, tuple(sorted(eos))))
+        compiled = self._compile(constraint, self._compiler(tokenizer, vocab_size, tuple(sorted(eos))).compiler)
         return XGrammarMatcher(xgr.GrammarMatcher(compiled))
+
+    def token_bytes(self, *, tokenizer: Any, vocab_size: int, eos: Sequence[int]) -> list[bytes]:
+        """xgrammar's own decoding of the vocabulary (ByteLevel or SentencePiece byte fallback)."""
+        info = self._compiler(tokenizer, vocab_size, tuple(sorted(eos))).info
+        return [bytes(b) for b in info.decoded_vocab]  # about 0.5 s per 50k tokens: callers keep the result
 
     def allocate(self, batch: int, vocab_size: int) -> "torch.Tensor":
         import xgrammar as xgr
@@ -79,20 +94,20 @@ class XGrammarBackend:
         if rows:
             xgr.apply_token_bitmask_inplace(logits, bitmask.to(logits.device, non_blocking=True), indices=list(rows))
 
-    def _compiler(self, tokenizer: Any, vocab_size: int, eos: tuple[int, ...]) -> Any:
+    def _compiler(self, tokenizer: Any, vocab_size: int, eos: tuple[int, ...]) -> "_Compiled":
         import xgrammar as xgr
 
         key = (id(tokenizer), vocab_size, eos)
         with self._lock:
             kept = self._compilers.get(key)
-            if kept is not None and kept[0] is tokenizer:
-                return kept[1]
+            if kept is not None and kept.tokenizer is tokenizer:
+                return kept
             info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size, stop_token_ids=list(eos))
-            compiler = xgr.GrammarCompiler(info, max_threads=1)
+            kept = _Compiled(tokenizer=tokenizer, info=info, compiler=xgr.GrammarCompiler(info, max_threads=1))
             if len(self._compilers) >= _COMPILERS_KEPT:
                 self._compilers.pop(next(iter(self._compilers)))
-            self._compilers[key] = (tokenizer, compiler)
-            return compiler
+            self._compilers[key] = kept
+            return kept
 
     @staticmethod
     def _compile(constraint: Constraint, compiler: Any) -> Any:

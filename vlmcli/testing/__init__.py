@@ -25,18 +25,23 @@ from vlmcli.testing.media import sample_photos
 
 if TYPE_CHECKING:
     from vlmcli.testing.idefics3 import build_smolvlm_256m_random, build_smolvlm_lm135m_random, smolvlm_256m_config
+    from vlmcli.testing.qwen import build_qwen2_vl_2b_random, qwen2_vl_2b_config
 
 _LAZY = {  # name -> module, imported on first access (it pulls in model classes)
     "build_smolvlm_256m_random": "vlmcli.testing.idefics3",
     "build_smolvlm_lm135m_random": "vlmcli.testing.idefics3",
     "smolvlm_256m_config": "vlmcli.testing.idefics3",
+    "build_qwen2_vl_2b_random": "vlmcli.testing.qwen",
+    "qwen2_vl_2b_config": "vlmcli.testing.qwen",
 }
 
 __all__ = [
     "MODEL_TYPES",
+    "build_qwen2_vl_2b_random",
     "build_smolvlm_256m_random",
     "build_smolvlm_lm135m_random",
     "build_tiny_checkpoint",
+    "qwen2_vl_2b_config",
     "sample_photos",
     "smolvlm_256m_config",
 ]

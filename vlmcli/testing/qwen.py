@@ -9,6 +9,8 @@ block of patches becomes one `<|image_pad|>` token. The tiny pixel budgets below
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from transformers import (
     PreTrainedConfig,
     PreTrainedModel,
@@ -144,24 +146,29 @@ def _video_processor(family: QwenFamily):
     )
 
 
-def _config(*, family: QwenFamily, tokenizer: PreTrainedTokenizerFast) -> PreTrainedConfig:
+def _config(
+    *, family: QwenFamily, tokenizer: PreTrainedTokenizerFast, text: dict | None = None, vision: dict | None = None,
+    tie: bool = False,
+) -> PreTrainedConfig:
+    """The family's config at the tiny size, or at `text`/`vision` sizes (`tie`: tied embeddings)."""
     ids = _token_ids(tokenizer)
     text_config = {
-        **TINY_TEXT.kwargs(),
+        **(TINY_TEXT.kwargs() if text is None else {}),
         "vocab_size": padded_vocab_size(tokenizer=tokenizer),
         "rms_norm_eps": 1e-6,
-        "tie_word_embeddings": False,
+        "tie_word_embeddings": tie,
         **ids.text_config_kwargs(),
         **family.text_extra,
+        **(text or {}),
     }
     return family.config_class(
         text_config=text_config,
-        vision_config=family.vision_config,
+        vision_config=family.vision_config if vision is None else vision,
         image_token_id=token_id(tokenizer=tokenizer, token="<|image_pad|>"),
         video_token_id=token_id(tokenizer=tokenizer, token="<|video_pad|>"),
         vision_start_token_id=token_id(tokenizer=tokenizer, token="<|vision_start|>"),
         vision_end_token_id=token_id(tokenizer=tokenizer, token="<|vision_end|>"),
-        tie_word_embeddings=False,
+        tie_word_embeddings=tie,
     )
 
 
@@ -291,3 +298,62 @@ def build_qwen3_vl(out_dir: Path, *, seed: int = 0) -> Path:
 
 def build_qwen3_vl_moe(out_dir: Path, *, seed: int = 0) -> Path:
     return _build(QWEN3_VL_MOE, out_dir, seed=seed)
+
+
+# Hugging Face Qwen/Qwen2-VL-2B-Instruct config.json, as sizes (2.21B parameters).
+QWEN2_VL_2B_TEXT = {
+    "hidden_size": 1536,
+    "intermediate_size": 8960,
+    "num_hidden_layers": 28,
+    "num_attention_heads": 12,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 32768,
+    "vocab_size": 151936,
+    "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [16, 24, 24]},
+}
+QWEN2_VL_2B_VISION = {
+    "depth": 32,
+    "embed_dim": 1280,
+    "hidden_size": 1536,
+    "mlp_ratio": 4,
+    "num_heads": 16,
+    "patch_size": 14,
+    "spatial_merge_size": MERGE,
+    "temporal_patch_size": TEMPORAL,
+}
+QWEN2_VL_2B_TOKENIZER = 151657  # len(tokenizer) of the hub checkpoint
+QWEN2_VL_PIXELS = (56 * 56, 28 * 28 * 1280)  # the hub processor's min_pixels, max_pixels
+
+
+def _qwen2_vl_2b_tokenizer() -> PreTrainedTokenizerFast:
+    from vlmcli.testing.tokenizer import train_tokenizer
+
+    return train_tokenizer(spec=SPEC, total_size=QWEN2_VL_2B_TOKENIZER, chat_template=QWEN2_VL.template)
+
+
+def qwen2_vl_2b_config(tokenizer: PreTrainedTokenizerFast | None = None) -> PreTrainedConfig:
+    """The real-size Qwen2-VL-2B config alone (no weights), e.g. to count parameters."""
+    tokenizer = _qwen2_vl_2b_tokenizer() if tokenizer is None else tokenizer
+    return _config(family=QWEN2_VL, tokenizer=tokenizer, text=QWEN2_VL_2B_TEXT, vision=QWEN2_VL_2B_VISION, tie=True)
+
+
+def build_qwen2_vl_2b_random(out_dir: Path, *, seed: int = 0) -> Path:
+    """Random weights at the real Qwen2-VL-2B size, for CPU benchmarks (saved in bfloat16, ~4.4 GB;
+    building needs ~9 GB of memory for a minute or two).
+
+    Hub sizes throughout (28-layer 1536-wide text model with tied embeddings and 151,936
+    logits, 32-layer 1280-wide vision tower, hub pixel bounds); the tokenizer is the tests'
+    small trained one padded with filler entries to the hub's 151,657 ids.
+    """
+    tokenizer = _qwen2_vl_2b_tokenizer()
+    low, high = QWEN2_VL_PIXELS
+    processor = Qwen2VLProcessor(
+        image_processor=Qwen2VLImageProcessor(
+            size={"shortest_edge": low, "longest_edge": high}, patch_size=14, temporal_patch_size=TEMPORAL, merge_size=MERGE
+        ),
+        tokenizer=tokenizer,
+        video_processor=_video_processor(QWEN2_VL),
+        chat_template=QWEN2_VL.template,
+    )
+    model = init_model(model_class=QWEN2_VL.model_class, config=qwen2_vl_2b_config(tokenizer), seed=seed).to(torch.bfloat16)
+    return save_checkpoint(model=model, processor=processor, token_ids=_token_ids(tokenizer), out_dir=out_dir)
