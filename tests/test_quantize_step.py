@@ -4,6 +4,7 @@ the fused decode step gives the eager int8 decoder's hidden states, tokens and b
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 
@@ -158,3 +159,14 @@ def test_float32_does_not_take_the_fused_step(tiny_checkpoint):
 @pytest.mark.skipif(cxx_compiler() is None, reason="--compile needs a C++ compiler")
 def test_compile_keeps_its_compiled_step(tiny_checkpoint):
     assert isinstance(int8(tiny_checkpoint("idefics3"), compile=True).step, CompiledDecoder)
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc")
+def test_int8_lets_go_of_the_mapped_checkpoint(tiny_checkpoint):
+    """What stays float is copied out of the safetensors mapping, so the file's pages (read
+    while quantising) are not kept resident beside the int8 weights."""
+    folder = tiny_checkpoint("idefics3")
+    engine = int8(folder)
+    weights = [str(p.resolve()) for p in Path(folder).glob("*.safetensors")]
+    mapped = [line for line in Path("/proc/self/maps").read_text().splitlines() if any(w in line for w in weights)]
+    assert engine.step is not None and not mapped

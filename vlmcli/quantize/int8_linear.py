@@ -86,7 +86,7 @@ class Int8Linear(_module_base()):  # type: ignore[misc]
         with warnings.catch_warnings():  # qint8 tensors are deprecated for removal; FBGEMM's prepack still takes them
             warnings.filterwarnings("ignore", message=".*quantized tensor creation functions.*")
             qweight = torch.quantize_per_channel(weight, scale.double(), zero, 0, torch.qint8)  # (N, K) int8
-        bias = None if linear.bias is None else linear.bias.detach().float()  # (N,)
+        bias = None if linear.bias is None else linear.bias.detach().to(torch.float32, copy=True)  # (N,), not a view of the file
         self._packed = torch.ops.quantized.linear_prepack(qweight, bias)
         self.in_features = linear.in_features
         self.out_features = linear.out_features
