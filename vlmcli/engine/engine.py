@@ -34,9 +34,9 @@ def _decode_step(adapter: Any, config: EngineConfig) -> Any:
         return CompiledDecoder(adapter.decoder, device_type=adapter.model.device.type)
     if adapter.quantization == "none":
         return None
-    from vlmcli.quantize.decode_step import FusedDecodeStep, why_not
+    from vlmcli.quantize.decode_step import FusedDecodeStep
 
-    return FusedDecodeStep(adapter.decoder) if why_not(adapter.decoder) is None else None
+    return FusedDecodeStep.for_decoder(adapter.decoder)
 
 
 class Engine:

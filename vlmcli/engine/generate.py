@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     import torch
 
     from vlmcli.quantize.decode_step import FusedDecodeStep
-
     from vlmcli.structured.guard import Guard
     from vlmcli.structured.spec import Constraint
 

@@ -4,7 +4,7 @@ Once the weights are int8, most of a batch-1 decode step of a small model is not
 weights: at SmolVLM2-256M size on 2 cores the int8 matrix calls are ~7 ms of a ~23 ms step;
 the rest is transformers' per-layer Python (mask and cache bookkeeping, module calls, the
 rotary helper's slices and concatenations) and ~15 small operators per layer
-(bench/RESULTS.md, issue 16, "decode profile"). This step runs the same arithmetic in far
+(bench/RESULTS.md, issue 16, "Session 10"). This step runs the same arithmetic in far
 fewer operations: the fused q/k/v and gate/up layers (`fused_linear`), rotary embedding as
 two multiplies over q and k together, the KV cache updated through the cache's own
 `update`, one attention call per layer.
@@ -56,7 +56,7 @@ class StepOutput:
 
 def why_not(decoder: Any) -> str | None:
     """None when `FusedDecodeStep` can run `decoder`, else the reason it cannot."""
-    from vlmcli.quantize.fused_linear import FusedInt8Linear, Int8Part
+    from vlmcli.quantize.fused_linear import Int8Part
     from vlmcli.quantize.int8_linear import Int8Linear
 
     layers = getattr(decoder, "layers", None)
@@ -79,8 +79,6 @@ def why_not(decoder: Any) -> str | None:
             return "q/k/v or gate/up are not one fused layer"
         if not (isinstance(attn.o_proj, Int8Linear) and isinstance(mlp.down_proj, Int8Linear)):
             return "o_proj or down_proj is not an int8 layer"
-        if isinstance(attn.o_proj, FusedInt8Linear) or isinstance(mlp.down_proj, FusedInt8Linear):
-            return "o_proj or down_proj is fused"
     return None
 
 
@@ -91,10 +89,13 @@ class FusedDecodeStep:
     inference_mode = True
     """Runs under `torch.inference_mode`, like the eager decoder (a compiled step cannot)."""
 
+    @classmethod
+    def for_decoder(cls, decoder: Any) -> "FusedDecodeStep | None":
+        """The step for `decoder`, or None when it cannot run it (`why_not` says why)."""
+        return cls(decoder) if why_not(decoder) is None else None
+
     def __init__(self, decoder: Any) -> None:
-        reason = why_not(decoder)
-        if reason is not None:
-            raise ValueError(f"FusedDecodeStep cannot run this decoder: {reason}")
+        """`decoder` must pass `why_not` (use `for_decoder` when it may not)."""
         config = decoder.config
         self.decoder = decoder
         self.heads = config.num_attention_heads
