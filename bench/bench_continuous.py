@@ -1,7 +1,13 @@
-"""Continuous vs static batching on caption-dir, side by side in one process.
+"""Continuous vs static batching on caption-dir (or describe), side by side in one process.
 
     python bench/bench_continuous.py [--family idefics3 qwen2_vl smolvlm-lm135m] [--images 32] [--tokens 64]
                                      [--slots 8] [--repeats 2] [--threads 1] [--keep-denormals] [--json-out FILE]
+                                     [--command caption-dir|describe]
+
+`--command describe` times `vlm describe IMAGES --json` instead (in this process, through
+the CLI with the loaded engine), three ways: one input at a time (`--static-batching
+--batch-size 1`, describe's behaviour before continuous batching), static batches of
+`--slots`, and continuous batching with `--slots` slots (the default now).
 
 Checkpoints (random weights, built on the fly from `vlmcli.testing`): tiny ones by family
 name (`idefics3`, `qwen2_vl`, ...: ~1 ms decode steps, so they measure the scheduler's
@@ -156,18 +162,59 @@ def caption(engine, images: Path, *, static: bool, args: argparse.Namespace) -> 
         counter.handle.remove()
     rows = pq.read_table(out).to_pylist()
     assert summary.error == 0 and len(rows) == args.images, summary.errors
-    useful = sum(r["completion_tokens"] - 1 for r in rows)  # the first token of each comes from its prefill
+    captions = {Path(r["path"]).name: (r["caption"], r["completion_tokens"]) for r in rows}
+    return run_report(summary.batching, seconds=seconds, counter=counter, captions=captions)
+
+
+def run_report(mode: str, *, seconds: float, counter: RowSteps, captions: dict[str, tuple[str, int]]) -> dict:
+    """One run's figures; `captions`: image name -> (text, answer tokens)."""
+    lengths = [tokens for _, tokens in captions.values()]
+    useful = sum(n - 1 for n in lengths)  # the first token of each comes from its prefill
     return {
-        "mode": summary.batching,
+        "mode": mode,
         "seconds": seconds,
-        "images_per_s": len(rows) / seconds,
+        "images_per_s": len(captions) / seconds,
         "decode_steps": counter.steps,
         "row_steps": counter.rows,
         "wasted_row_steps": counter.rows - useful,
-        "tokens": sum(r["completion_tokens"] for r in rows),
-        "captions": {Path(r["path"]).name: r["caption"] for r in rows},
-        "lengths": sorted(r["completion_tokens"] for r in rows),
+        "tokens": sum(lengths),
+        "captions": {name: text for name, (text, _) in captions.items()},
+        "lengths": sorted(lengths),
     }
+
+
+DESCRIBE_SIDES = {
+    "one at a time": ["--static-batching", "--batch-size", "1"],
+    "static": ["--static-batching", "--batch-size", "{slots}"],
+    "continuous": ["--batch-size", "{slots}"],
+}
+
+
+def describe(engine, paths: list[Path], *, side: str, args: argparse.Namespace) -> dict:
+    """One `vlm describe --json` run over `paths` through the CLI, with `engine` already loaded."""
+    from typer.testing import CliRunner
+
+    from vlmcli.cli import app
+    from vlmcli.commands import _runtime
+
+    flags = [f.format(slots=args.slots) for f in DESCRIBE_SIDES[side]]
+    cli = [
+        "describe", *map(str, paths), "--prompt", PROMPT, "--max-tokens", str(args.tokens), "--json", "--debug", *flags
+    ]
+    counter = RowSteps(engine.adapter.decoder)
+    load, _runtime.load_engine = _runtime.load_engine, lambda _config: engine
+    try:
+        start = time.perf_counter()
+        result = CliRunner().invoke(app, cli)
+        seconds = time.perf_counter() - start
+    finally:
+        _runtime.load_engine = load
+        counter.handle.remove()
+    assert result.exit_code == 0, result.output[-2000:]
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    mode = next((line for line in result.stderr.splitlines() if line.startswith("[batching]")), "[batching] static")
+    captions = {Path(r["inputs"][0]).name: (r["text"], r["completion_tokens"]) for r in records}
+    return run_report(mode.removeprefix("[batching] "), seconds=seconds, counter=counter, captions=captions)
 
 
 MID_SIZE = "smolvlm-lm135m"
@@ -193,18 +240,23 @@ def bench_family(family: str, args: argparse.Namespace) -> dict:
     paths = make_images(images, args.images)
     engine = Engine.load(EngineConfig(model=str(model), device="cpu", dtype="float32", feature_cache_entries=0))
     eos = make_eos_prone(engine, paths, tokens=args.tokens)
-    runs: dict[str, list[dict]] = {"static": [], "continuous": []}
+    sides = list(DESCRIBE_SIDES) if args.command == "describe" else ["static", "continuous"]
+    runs: dict[str, list[dict]] = {side: [] for side in sides}
     for _ in range(args.repeats):
-        for side in ("static", "continuous"):
-            runs[side].append(caption(engine, images, static=side == "static", args=args))
+        for side in sides:
+            if args.command == "describe":
+                runs[side].append(describe(engine, paths, side=side, args=args))
+            else:
+                runs[side].append(caption(engine, images, static=side == "static", args=args))
     best = {side: max(results, key=lambda r: r["images_per_s"]) for side, results in runs.items()}
-    assert best["static"]["captions"] == best["continuous"]["captions"], "continuous batching changed a caption"
+    for side in sides:
+        assert best[side]["captions"] == best["continuous"]["captions"], f"{side} and continuous captions differ"
     return {
         "family": family,
         "eos_prone": eos,
         "lengths": best["static"]["lengths"],
-        "static": {k: v for k, v in best["static"].items() if k not in ("captions", "lengths")},
-        "continuous": {k: v for k, v in best["continuous"].items() if k not in ("captions", "lengths")},
+        "sides": sides,
+        **{side: {k: v for k, v in best[side].items() if k not in ("captions", "lengths")} for side in sides},
         "speedup": best["continuous"]["images_per_s"] / best["static"]["images_per_s"],
         "rates": {side: [round(r["images_per_s"], 3) for r in results] for side, results in runs.items()},
     }
@@ -221,13 +273,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default; see below)")
     parser.add_argument("--keep-denormals", action="store_true", help="do not flush subnormal floats to zero")
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument("--command", choices=["caption-dir", "describe"], default="caption-dir")
     args = parser.parse_args()
     import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.set_flush_denormal(not args.keep_denormals)
-    print(f"torch threads: {torch.get_num_threads()}; {args.images} images, --max-tokens {args.tokens}, "
+    print(f"{args.command}: torch threads: {torch.get_num_threads()}; {args.images} images, --max-tokens {args.tokens}, "
           f"--batch-size {args.slots}, best of {args.repeats}; denormals {'kept' if args.keep_denormals else 'flushed'}")
     reports = []
     for family in args.family:
@@ -236,13 +289,16 @@ def main() -> None:
         lengths = rep["lengths"]
         print(f"\n{family}: caption lengths min {lengths[0]} / median {lengths[len(lengths) // 2]} / max {lengths[-1]} "
               f"tokens ({sum(lengths)} in all); captions identical on both sides")
-        print(f"  {'side':<11} {'images/s':>9} {'seconds':>8} {'decode steps':>13} {'row-steps':>10} {'wasted':>8}  mode")
-        for side in ("static", "continuous"):
+        print(f"  {'side':<14} {'images/s':>9} {'seconds':>8} {'decode steps':>13} {'row-steps':>10} {'wasted':>8}  mode")
+        for side in rep["sides"]:
             r = rep[side]
             share = r["wasted_row_steps"] / r["row_steps"] if r["row_steps"] else 0.0
-            print(f"  {side:<11} {r['images_per_s']:>9.2f} {r['seconds']:>8.2f} {r['decode_steps']:>13} "
+            print(f"  {side:<14} {r['images_per_s']:>9.2f} {r['seconds']:>8.2f} {r['decode_steps']:>13} "
                   f"{r['row_steps']:>10} {r['wasted_row_steps']:>8} ({share:.0%})  {r['mode']}")
         print(f"  continuous / static images/s: {rep['speedup']:.2f}x   (all runs: {rep['rates']})")
+        if "one at a time" in rep:
+            ratio = rep["continuous"]["images_per_s"] / rep["one at a time"]["images_per_s"]
+            print(f"  continuous / one at a time images/s: {ratio:.2f}x")
         assert rep["continuous"]["wasted_row_steps"] == 0
     if args.json_out:
         args.json_out.write_text(json.dumps(reports, indent=2))

@@ -53,6 +53,22 @@ def test_rates_split_a_measured_batch_by_stage():
     assert captioning_seconds([batch, batch], slow_disk, read_threads=2) == pytest.approx(30.0 + 30.0)
 
 
+def test_continuous_batching_charges_the_mean_answer_over_the_slots():
+    """Static: every batch decodes its longest answer. Continuous: rows leave as they end and
+    newcomers fill their slots, so the run costs its total answer length over the slots."""
+    batch = BatchShape(requests=8, visual_tokens=512, longest_prompt=90, pixels=0)
+    times = StageTimes(wall_s=5.5, vision_s=1.0, prefill_s=1.0, decode_s=3.2, steps=64, tokens=8 * 16)
+    static = Rates.measured(batch=batch, times=times, read_s=0.0)
+    continuous = Rates.measured(batch=batch, times=times, read_s=0.0, slots=8)
+    assert static.decode_steps(batch) == 64 and continuous.decode_steps(batch) == pytest.approx(16)
+    assert static.engine_s(batch) == pytest.approx(5.5)  # the measured (static) batch is predicted exactly
+    assert continuous.engine_s(batch) == pytest.approx(5.5 - 3.2 + 0.05 * 16)
+    short = BatchShape(requests=2, visual_tokens=128, longest_prompt=90, pixels=0)  # joins the running slots
+    assert continuous.decode_steps(short) == pytest.approx(4) and static.decode_steps(short) == 64
+    with pytest.raises(ValueError):
+        Rates.measured(batch=batch, times=times, read_s=0.0, slots=-1)
+
+
 def test_the_old_per_image_estimate_is_several_times_off_for_batched_decoding():
     """Why one image alone does not calibrate a batched run (module docstring of estimate.py)."""
     rates = Rates(vision_s_per_token=0.001, prefill_s_per_token=0.0005, decode_s_per_step=0.05, steps=64,
@@ -88,7 +104,13 @@ def test_counts_every_input_and_visual_tokens_survive_a_broken_file(mixed, tmp_p
     assert report["counts"] == {"images": 3, "unreadable": 1, "videos": 0, "videos_skipped": 1, "ignored": 1}
     assert isinstance(report["visual_tokens"], int) and report["visual_tokens"] > 3 * 16
     estimate = report["estimate"]
-    assert estimate["source"] == "measured on 1 batch of 3 images on this machine"
+    assert estimate["source"] == (
+        "measured on 1 batch of 3 images on this machine, decoded as continuous batching in 8 slots"
+    )  # the reference model's family batches continuously: answers cost their mean length over the slots
+    assert estimate["calibration"]["tokens"] >= estimate["calibration"]["steps"] > 0
+    static = invoke(mixed, "-o", tmp_path / "out", "--model", REFERENCE, "--dry-run", "--json", "-q", "--max-tokens", "4",
+                    "--static-batching")  # fmt: skip
+    assert json.loads(static.stdout)["estimate"]["source"] == "measured on 1 batch of 3 images on this machine"
     assert estimate["seconds"] >= estimate["setup_s"] > 0 and estimate["captioning_s"] > 0
     assert report["context"] == {"context_length": 4096, "over": 0, "lowered": 0, "example": None}
     assert not (tmp_path / "out").exists()

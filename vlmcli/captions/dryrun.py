@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from vlmcli.captions.batching import auto_batch_size, auto_max_batch_tokens
 from vlmcli.captions.config import CaptionJob
 from vlmcli.captions.context import ContextCheck, ContextChecker, check_tasks
+from vlmcli.captions.continuous import batching_for
 from vlmcli.captions.decode import decode
 from vlmcli.captions.estimate import BatchShape, Rates, StageTimes, captioning_seconds
 from vlmcli.captions.pipeline import LoadEngine, Tokens, device_type, plan_batches, prepare, token_estimator
@@ -211,6 +212,7 @@ def _results_times(results: Sequence[Any], wall_s: float) -> StageTimes:
         prefill_s=float(getattr(timings, "prefill_s", 0.0) or 0.0),
         decode_s=float(getattr(timings, "decode_s", 0.0) or 0.0),
         steps=max((int(r.completion_tokens) for r in results), default=0),
+        tokens=sum(int(r.completion_tokens) for r in results),
     )
 
 
@@ -286,6 +288,8 @@ def calibrated_estimate(
     candidates = _calibration_order(batches)[:CALIBRATION_TRIES]
     if not candidates:
         return None
+    mode = batching_for(engine, job, device=device_type(engine))
+    slots = mode.slots if mode.continuous else 0
     calibrator = Calibrator(engine, job, shapes, read=reader_for(candidates) if reader_for is not None else None)
     warm = calibrator.warm_up(candidates[0][0])
     for batch in candidates:
@@ -293,17 +297,18 @@ def calibrated_estimate(
         if measured is None:
             continue
         shape, times, read_s = measured
-        rates = Rates.measured(batch=shape, times=times, read_s=read_s)
+        rates = Rates.measured(batch=shape, times=times, read_s=read_s, slots=slots)
         first_call = 0.0
         if warm is not None:
             warm_wall, warm_shape, warm_times = warm
-            warm_rates = dataclasses.replace(rates, steps=warm_times.steps, read_s_per_pixel=0.0)
+            warm_rates = dataclasses.replace(rates, steps=warm_times.steps, read_s_per_pixel=0.0, slots=0)
             first_call = max(0.0, warm_wall - warm_rates.engine_s(warm_shape))
         captioning = captioning_seconds([shapes.of(b) for b in batches], rates, read_threads=job.decode_threads)
         images = shape.requests
         return Estimate(
             seconds=setup_s + first_call + captioning,
-            source=f"measured on 1 batch of {images} image{'s' if images != 1 else ''} on this machine",
+            source=f"measured on 1 batch of {images} image{'s' if images != 1 else ''} on this machine"
+            + (f", decoded as continuous batching in {slots} slots" if slots else ""),
             setup_s=setup_s,
             first_call_s=first_call,
             captioning_s=captioning,
@@ -316,6 +321,7 @@ def calibrated_estimate(
                 "prefill_s": round(times.prefill_s, 3),
                 "decode_s": round(times.decode_s, 3),
                 "steps": times.steps,
+                "tokens": times.tokens,
                 "read_s": round(read_s, 3),
             },
             rates={k: v if isinstance(v, int) else float(f"{v:.4g}") for k, v in dataclasses.asdict(rates).items()},

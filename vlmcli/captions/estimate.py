@@ -14,6 +14,12 @@ batch, splits its wall time by the engine's own stage timings into these rates
 
 The first engine call of a process is slower than the next ones (allocations, kernel
 selection); it is measured separately (a warm-up call) and added once.
+
+Decode steps depend on the batching. A static batch decodes until its longest answer
+ends, so each batch costs the measured batch's longest answer in steps. Under continuous
+batching a finished row's slot is taken at once by the next request, so the slots stay
+full and the run costs its answers' total length divided by the slots: a batch of R
+requests costs R x (the measured mean answer length) / slots steps (`Rates.slots`).
 """
 
 from __future__ import annotations
@@ -53,9 +59,11 @@ class StageTimes:
     decode_s: float = 0.0
     steps: int = 0
     """Decode steps of the call: its longest answer, in tokens."""
+    tokens: int = 0
+    """Answer tokens of all the call's requests together."""
 
     def __post_init__(self) -> None:
-        if min(self.wall_s, self.vision_s, self.prefill_s, self.decode_s, self.steps) < 0:
+        if min(self.wall_s, self.vision_s, self.prefill_s, self.decode_s, self.steps, self.tokens) < 0:
             raise ValueError(f"stage times are not negative: {self}")
 
     @property
@@ -83,10 +91,19 @@ class Rates:
     """Reading and decoding the files, per source pixel (done by background threads)."""
     per_call_s: float = 0.0
     """Engine-call time outside the stages when the batch had no pixel count to charge."""
+    mean_steps: float = 0.0
+    """Mean answer length of the measured batch, in tokens."""
+    slots: int = 0
+    """Decode slots of continuous batching; 0: static batches (module docstring)."""
+
+    def __post_init__(self) -> None:
+        if self.slots < 0 or self.mean_steps < 0:
+            raise ValueError(f"rates have no negative slots or steps: {self}")
 
     @classmethod
-    def measured(cls, *, batch: BatchShape, times: StageTimes, read_s: float) -> "Rates":
-        """Rates from one timed engine call on `batch` and the time its files took to decode."""
+    def measured(cls, *, batch: BatchShape, times: StageTimes, read_s: float, slots: int = 0) -> "Rates":
+        """Rates from one timed engine call on `batch` and the time its files took to decode
+        (`slots`: the run batches continuously with that many decode slots)."""
         charge_pixels = batch.pixels > 0
         return cls(
             vision_s_per_token=_per(times.vision_s, batch.visual_tokens),
@@ -96,14 +113,23 @@ class Rates:
             prepare_s_per_pixel=_per(times.other_s, batch.pixels) if charge_pixels else 0.0,
             read_s_per_pixel=_per(read_s, batch.pixels),
             per_call_s=0.0 if charge_pixels else times.other_s,
+            mean_steps=_per(times.tokens, batch.requests),
+            slots=slots,
         )
+
+    def decode_steps(self, batch: BatchShape) -> float:
+        """Decode steps `batch` costs: its longest answer (static), or its share of the
+        full slots' steps (continuous)."""
+        if self.slots:
+            return self.mean_steps * batch.requests / self.slots
+        return float(self.steps)
 
     def engine_s(self, batch: BatchShape) -> float:
         """Predicted wall time of the engine call for `batch`."""
         return (
             self.vision_s_per_token * batch.visual_tokens
             + self.prefill_s_per_token * batch.padded_tokens
-            + self.decode_s_per_step * self.steps
+            + self.decode_s_per_step * self.decode_steps(batch)
             + self.prepare_s_per_pixel * batch.pixels
             + self.per_call_s
         )

@@ -1,16 +1,19 @@
 """`--engine ray`: the same batches and rows, captioned by Ray Data actors.
 
 The driver (this process) discovers, hashes, plans and writes exactly as the local
-engine does; only decoding and captioning move (videos too, with `--videos`). Each Ray Data row is one planned batch (its tasks as
-JSON), so every engine call sees the same batch the local engine would, and gives the
-same captions. `CaptionActor` loads one engine per actor (an actor pool of `--concurrency`) and
-returns the batch's rows as a pyarrow table with the fixed schema; the driver streams
-them into the sink as they arrive, so resume and crash safety are unchanged.
+engine does; only decoding and captioning move (videos too, with `--videos`). Each Ray
+Data row is one planned batch (its tasks as JSON); `CaptionActor` loads one engine per
+actor (an actor pool of `--concurrency`) and captions `CALL_BATCHES` planned batches per
+call as the local engine does: continuously batched where the family allows it (one
+stream through `--batch-size` decode slots, `continuous.ContinuousRunner`), else batch by
+batch, so every row is the local engine's row. It returns the rows as a pyarrow table
+with the fixed schema; the driver streams them into the sink as they arrive, so resume
+and crash safety are unchanged.
 
 Files are read by the actors from their paths. Dataset items have no path a worker can
-open (`<shard>::<key>`): the driver gives `run_ray` a `read` for their bytes, puts each
-batch's images in the object store (`ray.put`, one object per batch: the driver keeps
-only references, Ray spills to disk under pressure) and the actor gets its batch's object.
+open (`<shard>::<key>`): their bytes are in the driver's spool, and the actor fetches a
+batch's images when it runs it, from one reader actor on the driver's node
+(`ray_images`), so the object store holds only the batches in flight, never the run.
 
 Ray is optional (`pip install 'vlmcli[ray]'`). An existing cluster is used when
 `RAY_ADDRESS` is set or `ray.init` was called already; otherwise a local one starts.
@@ -20,9 +23,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from vlmcli.captions.continuous import ContinuousRunner
 from vlmcli.captions.decode import decode_all
 from vlmcli.captions.stages import runner_for, task_decoder
 from vlmcli.captions.plan import Task
@@ -34,8 +40,14 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from vlmcli.captions.config import CaptionJob, VideoCaptioning
+    from vlmcli.engine.batching_mode import BatchingMode
+    from vlmcli.inputs.spool import Spool
 
 INSTALL_HINT = "pip install 'vlmcli[ray]'"
+
+CALL_BATCHES = 4
+"""Planned batches per actor call: one stream through the decode slots, so a slot freed
+near the end of one batch is taken by the next batch's first image."""
 
 
 def import_ray() -> Any:
@@ -60,8 +72,9 @@ class CaptionActor:
         revision: str | None,
         max_image_pixels: int | None,
         decode_threads: int,
+        batching: "Batching",
         videos: "VideoCaptioning | None" = None,
-        images: Sequence[Any] = (),
+        images: Any = None,
     ) -> None:
         engine = load_engine(engine_config)
         ctx = RowContext(model=engine_config.model, revision=getattr(engine, "revision", None) or revision)
@@ -69,26 +82,62 @@ class CaptionActor:
         self.max_image_pixels = max_image_pixels
         self.decode_threads = decode_threads
         self.videos = videos
-        self.images = list(images)  # per planned batch, a reference to {path: image bytes}; none for files
+        self.images = images  # the reader actor of the driver's spool (`ray_images`); None for files
+        self.mode, self.prefill_tokens = batching.mode(engine)
 
-    def _reader(self, number: int) -> Callable[[str], bytes] | None:
-        if not self.images:
+    def _reader(self, spans: str | None) -> Callable[[str], bytes] | None:
+        if self.images is None:
             return None
         import ray
 
-        return ray.get(self.images[number]).__getitem__
+        return ray.get(self.images.read.remote(json.loads(spans or "[]"))).__getitem__
+
+    def _decoded(self, batch: "pa.Table") -> Iterator[tuple[list[Task], dict[str, Any]]]:
+        spans = batch.column("spans").to_pylist() if "spans" in batch.column_names else [None] * batch.num_rows
+        for text, where in zip(batch.column("tasks").to_pylist(), spans):
+            tasks = [Task.from_dict(item) for item in json.loads(text)]
+            read = self._reader(where)
+            decode_one = task_decoder([tasks], max_image_pixels=self.max_image_pixels, videos=self.videos, read=read)
+            yield tasks, decode_all([t.path for t in tasks], decode_one, threads=self.decode_threads)
 
     def __call__(self, batch: "pa.Table") -> "pa.Table":
         import pyarrow as pa
 
         rows: list[Row] = []
-        for text, number in zip(batch.column("tasks").to_pylist(), batch.column("batch").to_pylist()):
-            tasks = [Task.from_dict(item) for item in json.loads(text)]
-            read = self._reader(number)
-            decode_one = task_decoder([tasks], max_image_pixels=self.max_image_pixels, videos=self.videos, read=read)
-            decoded = decode_all([t.path for t in tasks], decode_one, threads=self.decode_threads)
-            rows += self.runner.run(tasks, decoded)
+        if self.mode.continuous:
+            ContinuousRunner(self.runner, slots=self.mode.slots, prefill_tokens=self.prefill_tokens).run(
+                self._decoded(batch), emit=rows.extend
+            )
+        else:
+            for tasks, decoded in self._decoded(batch):
+                rows += self.runner.run(tasks, decoded)
         return pa.Table.from_pylist(rows, schema=arrow_schema())
+
+
+@dataclass(frozen=True)
+class Batching:
+    """The run's batching choices, decided on each actor once its engine is loaded (as the
+    local engine decides them: `continuous.batching_for`)."""
+
+    batch_size: int = 0
+    static: bool = False
+    max_batch_tokens: int = 0
+
+    def mode(self, engine: Any) -> tuple["BatchingMode", int]:
+        """(the batching mode, prompt tokens per admission) for `engine`."""
+        from vlmcli.captions.batching import auto_max_batch_tokens
+        from vlmcli.captions.continuous import batching_for
+
+        device = _device_type(engine)
+        job = SimpleNamespace(batch_size=self.batch_size, static_batching=self.static)
+        return batching_for(engine, job, device=device), self.max_batch_tokens or auto_max_batch_tokens(device)  # type: ignore[arg-type]
+
+
+def _device_type(engine: Any) -> str:
+    try:
+        return str(engine.adapter.model.device.type)
+    except AttributeError:  # fakes without a model
+        return "cpu"
 
 
 def _gpus_per_actor(ray: Any, job: "CaptionJob") -> float:
@@ -139,24 +188,28 @@ def reraise(exc: Exception) -> NoReturn:
     raise exc
 
 
-def _batch_images(ray: Any, batches: Sequence[Sequence[Task]], read: Callable[[str], bytes]) -> list[Any]:
-    return [ray.put({path: read(path) for path in dict.fromkeys(t.path for t in batch)}) for batch in batches]
-
-
 def run_ray(
     batches: Sequence[Sequence[Task]],
     *,
     job: "CaptionJob",
     load_engine: Callable[[Any], Any],
     emit: Callable[[list[Row]], None],
-    read: Callable[[str], bytes] | None = None,
+    spool: "Spool | None" = None,
 ) -> None:
-    """Caption `batches` on an actor pool; `read`: the bytes of each task's path (dataset
-    items), shipped through the object store; without it actors read the files."""
+    """Caption `batches` on an actor pool; `spool`: where the bytes of each task's path are
+    (dataset items), fetched by the actors as they run each batch (`ray_images`); without
+    it actors read the files."""
+    from vlmcli.captions.ray_images import batch_spans, start_image_server
+
     ray = start_ray()
-    images = _batch_images(ray, batches, read) if read is not None else []
-    items = [{"tasks": json.dumps([t.to_dict() for t in batch]), "batch": number} for number, batch in enumerate(batches)]
-    dataset = ray.data.from_items(items, override_num_blocks=max(1, len(items)))
+    items: list[dict[str, Any]] = []
+    for batch in batches:
+        item: dict[str, Any] = {"tasks": json.dumps([t.to_dict() for t in batch])}
+        if spool is not None:
+            item["spans"] = json.dumps(batch_spans(batch, spool))
+        items.append(item)
+    images = start_image_server(ray, spool) if spool is not None else None
+    dataset = ray.data.from_items(items, override_num_blocks=max(1, -(-len(items) // CALL_BATCHES)))
     captioned = dataset.map_batches(
         CaptionActor,
         fn_constructor_kwargs={
@@ -167,10 +220,11 @@ def run_ray(
             "revision": job.engine.revision,
             "max_image_pixels": job.max_image_pixels,
             "decode_threads": job.decode_threads,
+            "batching": Batching(batch_size=job.batch_size, static=job.static_batching, max_batch_tokens=job.max_batch_tokens),
             "videos": job.videos,
             "images": images,
         },
-        batch_size=1,
+        batch_size=CALL_BATCHES,
         batch_format="pyarrow",
         compute=ray.data.ActorPoolStrategy(size=job.concurrency),
         num_gpus=_gpus_per_actor(ray, job),

@@ -10,9 +10,10 @@
    with its first task (a follower: its row is a copy, with its own path in any error
    message), which is what the local engine's shard-by-shard copies give.
 3. Caption: the tasks are batched shard by shard, as the local engine batches them (so an
-   engine call sees the same requests), and captioned by `ray_backend.run_ray`, the
-   images shipped through Ray's object store; rows are annotated with `source`,
-   `source_key`, `extra` and streamed into the sink as batches finish.
+   engine call sees the same requests), and captioned by `ray_backend.run_ray`, each
+   actor fetching a batch's images from the spool when it runs it (`ray_images`: the
+   object store holds the batches in flight, not the run); rows are annotated with
+   `source`, `source_key`, `extra` and streamed into the sink as batches finish.
 
 Rows are therefore the local engine's rows (`tests/test_caption_ray_datasets.py`). A
 shard damaged part way keeps its earlier items and is reported (exit 9), as locally.
@@ -138,6 +139,6 @@ def run_ray_datasets(
             if plan.tasks:
                 batches = shard_batches(plan.tasks, meta, job=job)
                 summary.planned(batches)
-                run_ray(batches, job=job, load_engine=load_engine, emit=emit, read=spool.read)
+                run_ray(batches, job=job, load_engine=load_engine, emit=emit, spool=spool)
     summary.finish()
     return summary

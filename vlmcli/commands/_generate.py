@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from dataclasses import dataclass, field
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from vlmcli.commands import _runtime
+from vlmcli.commands._errors import env_debug, report
 from vlmcli.commands._json_names import json_line
-from vlmcli.commands._render import ErrorRecords, Item, JsonRenderer, TextRenderer
+from vlmcli.commands._render import ErrorRecords, Item, JsonRenderer, TextRenderer, error_record
 from vlmcli.engine.events import FinishEvent, GenerationResult, TokenEvent
+from vlmcli.errors import ModelError, ResourceError, VlmError
 
 if TYPE_CHECKING:
     from vlmcli.commands.options import CommonOptions
@@ -25,6 +28,22 @@ if TYPE_CHECKING:
     from vlmcli.settings import Settings
 
 
+@dataclass(frozen=True)
+class FailedEvent:
+    """A request that failed alone in the continuous scheduler (the others went on)."""
+
+    index: int
+    error: VlmError
+
+
+@dataclass
+class Outcome:
+    """What `run_requests` did: the results in request order, and the requests that failed."""
+
+    results: list[GenerationResult] = field(default_factory=list)
+    failed: dict[int, VlmError] = field(default_factory=dict)
+
+
 def run_requests(
     requests: Sequence["Request"],
     items: Sequence[Item],
@@ -32,12 +51,20 @@ def run_requests(
     settings: "Settings",
     *,
     batch_size: int = 0,
+    continuous: bool = False,
+    isolate: bool = False,
     video: "VideoOptions | None" = None,
     errors: ErrorRecords | None = None,
-) -> list[GenerationResult]:
+) -> Outcome:
     """Generate an answer for each request and print it (text or JSON) as configured.
 
-    `batch_size` > 0 sends that many requests per `engine.stream` call; 0 sends them all.
+    Static (default): `batch_size` > 0 sends that many requests per `engine.stream` call; 0
+    sends them all. `continuous`: the requests run through the engine's continuous-batching
+    scheduler with `batch_size` decode slots (0: the device's default) where the engine
+    allows it (`Engine.batching`), else static batches of `batch_size` (0: one at a time); a
+    request that cannot be prepared then fails alone (one `Error:` line, its JSON error
+    object in its place) while the others go on. `isolate` gives static batches the same
+    guarantee (`_events`); without it an engine error ends the run.
     `video` adds its token reduction (--temporal-pool, --compress) to the engine config.
     `errors` (with --json) are the error objects of inputs that failed, printed in their
     places among the answers (before the plans, in a dry run).
@@ -54,7 +81,7 @@ def run_requests(
                 for record in (errors or {})[index]:
                     sys.stdout.write(json_line(record) + "\n")
         run_dry(requests, items, opts, settings, config=engine_config)
-        return []
+        return Outcome()
     engine = load_with_status(engine_config)
     if opts.json:
         renderer: TextRenderer | JsonRenderer = JsonRenderer(
@@ -63,10 +90,14 @@ def run_requests(
     else:
         renderer = TextRenderer(items, stream=not opts.no_stream)
     results: dict[int, GenerationResult] = {}
+    failed: dict[int, VlmError] = {}
     warned: set[object] = set()
+    events = _continuous(engine, requests, gen, slots=batch_size, debug=opts.debug) if continuous else None
+    if events is None:
+        events = _events(engine, requests, gen, batch_size or (1 if continuous else 0), isolate=isolate)
     renderer.start()
     try:
-        for event in _events(engine, requests, gen, batch_size):
+        for event in events:
             if isinstance(event, TokenEvent):
                 renderer.token(event)
             elif isinstance(event, FinishEvent):
@@ -75,14 +106,18 @@ def run_requests(
                 _warn_incomplete(event.result)
                 renderer.finish(event)
                 results[event.index] = event.result
+            elif isinstance(event, FailedEvent):
+                source = ", ".join(items[event.index].inputs) or "(text only)"
+                report(f"{source}: {event.error}")
+                renderer.fail(event.index, error_record(source, event.error))
+                failed[event.index] = event.error
     finally:
         renderer.close()
-    ordered = [results[i] for i in sorted(results)]
     if opts.debug:
         for index, result in sorted(results.items()):
             label = ", ".join(items[index].inputs) or "(text only)"
             sys.stderr.write(f"[stats] {label}: {stats_line(result, engine.load_s)}\n")
-    return ordered
+    return Outcome(results=[results[i] for i in sorted(results)], failed=failed)
 
 
 def _warn_fit(result: GenerationResult, warned: set[object]) -> None:
@@ -122,12 +157,72 @@ def load_with_status(config: "EngineConfig") -> "Engine":
         return _runtime.load_engine(config)
 
 
-def _events(engine: "Engine", requests: Sequence["Request"], gen: "GenerationConfig", batch_size: int) -> Iterator[object]:
-    """The engine's events for all requests, with indices relative to `requests`."""
+def _events(
+    engine: "Engine", requests: Sequence["Request"], gen: "GenerationConfig", batch_size: int, *, isolate: bool
+) -> Iterator[object]:
+    """The engine's events for all requests in static batches, with indices relative to
+    `requests`. `isolate`: a batch the engine refuses before its first event (a prompt too
+    long for the context, say) is retried a request at a time, and a request refused alone
+    is a `FailedEvent` while the others go on; out of memory still ends the run."""
     step = batch_size if batch_size > 0 else max(len(requests), 1)
     for offset in range(0, len(requests), step):
-        for event in engine.stream(list(requests[offset : offset + step]), gen):
+        yield from _batch_events(engine, requests[offset : offset + step], gen, offset=offset, isolate=isolate)
+
+
+def _batch_events(
+    engine: "Engine", batch: Sequence["Request"], gen: "GenerationConfig", *, offset: int, isolate: bool
+) -> Iterator[object]:
+    started = False
+    try:
+        for event in engine.stream(list(batch), gen):
+            started = True
             yield dataclasses.replace(event, index=event.index + offset) if offset else event
+    except VlmError as exc:
+        if not isolate or started or isinstance(exc, ResourceError):
+            raise
+        if len(batch) == 1:
+            yield FailedEvent(index=offset, error=exc)
+            return
+        for i, request in enumerate(batch):
+            yield from _batch_events(engine, [request], gen, offset=offset + i, isolate=isolate)
+
+
+def _continuous(
+    engine: "Engine", requests: Sequence["Request"], gen: "GenerationConfig", *, slots: int, debug: bool
+) -> Iterator[object] | None:
+    """The events of `requests` run through the continuous scheduler with `slots` decode
+    slots (0: the device's default), or None where the engine batches statically."""
+    choose = getattr(engine, "batching", None)
+    if choose is None:  # an engine without a scheduler (test fakes)
+        return None
+    from vlmcli.captions.batching import auto_batch_size, auto_max_batch_tokens
+
+    device = engine.adapter.model.device.type
+    mode = choose(slots=slots or auto_batch_size(device))
+    if debug or env_debug():
+        sys.stderr.write(f"[batching] {mode.describe()}\n")
+    if not mode.continuous:
+        return None
+    return _served(engine, requests, gen, slots=mode.slots, prefill_tokens=auto_max_batch_tokens(device))
+
+
+def _served(
+    engine: "Engine", requests: Sequence["Request"], gen: "GenerationConfig", *, slots: int, prefill_tokens: int
+) -> Iterator[object]:
+    for event in engine.serve(requests, gen, slots=slots, prefill_tokens=prefill_tokens, tokens=True):
+        if isinstance(event, TokenEvent):
+            yield event
+        elif event.result is not None:
+            yield FinishEvent(index=event.index, result=event.result)
+        else:
+            yield FailedEvent(index=event.index, error=_as_vlm_error(event.error))
+
+
+def _as_vlm_error(error: BaseException | None) -> VlmError:
+    """Why a request failed alone, as the library error the CLI reports."""
+    if isinstance(error, VlmError):
+        return error
+    return ModelError(f"the model could not take this input ({type(error).__name__}: {error})")
 
 
 def stats_line(result: GenerationResult, load_s: float) -> str:

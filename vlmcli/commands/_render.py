@@ -4,7 +4,9 @@ stdout carries only answers; everything else goes to stderr. An engine may inter
 the tokens of several requests in a batch; both renderers still print requests in
 order (the current one live, the others buffered until their turn). JSON lines are valid
 UTF-8 whatever the file names (`_json_names`); an input that failed to load can have its
-error object printed in its place among the answers (`errors`).
+error object printed in its place among the answers (`errors`), and a request that failed
+in the engine (`fail`) gets one there too (JSON) or is left out (text: its heading is only
+printed once its answer starts).
 """
 
 from __future__ import annotations
@@ -42,16 +44,21 @@ class TextRenderer:
         self._out = out
         self._current = 0
         self._pending: dict[int, list[str]] = {}
-        self._done: dict[int, GenerationResult] = {}
+        self._done: dict[int, GenerationResult | None] = {}
+        """Finished requests waiting for their turn (None: failed, nothing to print)."""
         self._line_open = False
         self._item_ended_line = False
+        self._heading_due = False
+        """The current request's heading is still to be printed (before its first text)."""
+        self._printed = False
+        """Some answer was printed (later headings are preceded by a blank line)."""
 
     @property
     def out(self) -> TextIO:
         return self._out if self._out is not None else sys.stdout
 
     def start(self) -> None:
-        """Called once the engine is ready; prints the first heading right away."""
+        """Called once the engine is ready."""
         self._begin(self._current)
 
     def token(self, event: TokenEvent) -> None:
@@ -64,11 +71,22 @@ class TextRenderer:
 
     def finish(self, event: FinishEvent) -> None:
         self._done[event.index] = event.result
+        self._flush_done()
+
+    def fail(self, index: int, record: dict[str, object]) -> None:
+        """Request `index` failed in the engine (its `Error:` line is on stderr): no answer."""
+        self._done[index] = None
+        self._flush_done()
+
+    def _flush_done(self) -> None:
         while self._current in self._done:
             result = self._done.pop(self._current)
-            if not self._stream:
-                self._write(result.text)
-            self._end()
+            if result is not None:
+                self._print_heading()
+                if not self._stream:
+                    self._write(result.text)
+                self._end()
+            self._pending.pop(self._current, None)
             self._current += 1
             self._begin(self._current)
             if self._stream:  # catch up on what the next request already produced
@@ -85,13 +103,21 @@ class TextRenderer:
         if index >= len(self._items):
             return
         self._item_ended_line = False
-        heading = self._items[index].heading
+        self._heading_due = True  # printed with the answer's first text (a failed request has none)
+
+    def _print_heading(self) -> None:
+        if not self._heading_due:
+            return
+        self._heading_due = False
+        heading = self._items[self._current].heading
         if heading is not None:
-            self.out.write(("\n" if index else "") + heading + "\n")
+            self.out.write(("\n" if self._printed else "") + heading + "\n")
             self.out.flush()
+        self._printed = True
 
     def _write(self, text: str) -> None:
         if text:
+            self._print_heading()
             self.out.write(text)
             self.out.flush()
             self._line_open = not text.endswith("\n")
@@ -123,7 +149,8 @@ class JsonRenderer:
         self._out = out
         self._errors = dict(errors or {})
         self._next = 0
-        self._done: dict[int, GenerationResult] = {}
+        self._done: dict[int, GenerationResult | dict[str, object]] = {}
+        """Finished requests waiting for their turn: a result, or a failed one's error object."""
 
     @property
     def out(self) -> TextIO:
@@ -137,12 +164,21 @@ class JsonRenderer:
 
     def finish(self, event: FinishEvent) -> None:
         self._done[event.index] = event.result
+        self._flush_done()
+
+    def _flush_done(self) -> None:
         while self._next in self._done:
-            record = result_record(self._done.pop(self._next), self._items[self._next], self._model, self._load_s)
+            done = self._done.pop(self._next)
+            record = done if isinstance(done, dict) else result_record(done, self._items[self._next], self._model, self._load_s)
             self.out.write(json_line(record) + "\n")
             self.out.flush()
             self._next += 1
             self._write_errors(self._next)
+
+    def fail(self, index: int, record: dict[str, object]) -> None:
+        """Request `index` failed in the engine: `record` (an `error_record`) in its place."""
+        self._done[index] = record
+        self._flush_done()
 
     def close(self) -> None:
         pass

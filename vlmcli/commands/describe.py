@@ -92,17 +92,36 @@ def describe(
         Optional[str], typer.Option(help="Use this prompt instead of the built-in one.", show_default=False)
     ] = None,
     batch_size: Annotated[
-        int, typer.Option(min=1, help="Images per engine call (more is faster on a GPU, uses more memory).")
-    ] = 1,
+        Optional[int],
+        typer.Option(
+            min=1,
+            help="Inputs decoded together: decode slots of continuous batching (default: 8 on a CPU, 32 on "
+            "CUDA), or the batch size with --static-batching (default 1). More is faster, uses more memory.",
+            show_default=False,
+        ),
+    ] = None,
+    static_batching: Annotated[
+        bool,
+        typer.Option(
+            "--static-batching",
+            help="Run fixed batches of --batch-size in turn instead of continuous batching (as caption-dir).",
+        ),
+    ] = False,
 ) -> None:
     """Describe images and videos, one answer per input.
 
     With several inputs, a `==> name <==` line precedes each answer. With --json, one
     object per input, in input order (fields as in `vlm ask --help`; a video lists the
-    frames it was given and how they were sampled). A bad input (missing, corrupt, ...)
-    does not stop the others: it gets one `Error:` line on stderr (with --json also an
-    object with "error" and "exit_code" in its place), and the exit code is 9 if any
-    input failed (a single input: its own code, e.g. 3).
+    frames it was given and how they were sampled). A bad input (missing, corrupt, too
+    long for the context, ...) does not stop the others: it gets one `Error:` line on
+    stderr (with --json also an object with "error" and "exit_code" in its place), and the
+    exit code is 9 if any input failed (a single input: its own code, e.g. 3).
+
+    Several inputs are continuously batched (as `caption-dir`): up to --batch-size are
+    decoded together, a finished answer's slot goes to the next input at once, and each
+    answer is the one it gets alone (greedy). Answers still print in input order, the
+    current one streamed. Families whose caches cannot be batched that way (and
+    --static-batching) run fixed batches instead; --debug says which.
     """
     with error_boundary(debug=opts.debug):
         settings = opts.settings()
@@ -121,13 +140,19 @@ def describe(
             request = _request(entry, prompt=prompt, detail=detail, system=opts.system)
             requests.append(_constrained(request, answer))
             items.append(Item(inputs=(source,), heading=heading(source) if several else None))
+        engine_failed: dict[int, object] = {}
+        continuous = several and not static_batching
         if requests:
-            run_requests(requests, items, opts, settings, batch_size=batch_size, video=video, errors=errors)
+            outcome = run_requests(
+                requests, items, opts, settings, batch_size=batch_size or (0 if continuous else 1),
+                continuous=continuous, isolate=several, video=video, errors=errors,
+            )  # fmt: skip
+            engine_failed = dict(outcome.failed)
         elif opts.json:  # nothing to run: no model is loaded, only the error objects are printed
             for record in errors.get(0, []):
                 sys.stdout.write(json_line(record) + "\n")
         failed = [entry for entry in loaded if isinstance(entry, Failed)]
-        if failed:
+        if failed or engine_failed:
             raise typer.Exit(EXIT_SOME_FAILED if several else failed[0].error.exit_code)
 
 

@@ -126,14 +126,21 @@ class Engine:
         )
 
     def serve(
-        self, requests: Iterable[Request], gen: GenerationConfig, *, slots: int, prefill_tokens: int | None = None
-    ) -> Iterator["Completion"]:
+        self,
+        requests: Iterable[Request],
+        gen: GenerationConfig,
+        *,
+        slots: int,
+        prefill_tokens: int | None = None,
+        tokens: bool = False,
+    ) -> Iterator["Completion | TokenEvent"]:
         """Continuous batching over a stream of requests: one `Completion` per request, in the
-        order they finish (`scheduler(...).run`); out of memory is a `ResourceError`."""
+        order they finish (`scheduler(...).run`), and with `tokens` each row's text as it
+        arrives; out of memory is a `ResourceError`."""
         import torch
 
         try:
-            yield from self.scheduler(gen, slots=slots, prefill_tokens=prefill_tokens).run(requests)
+            yield from self.scheduler(gen, slots=slots, prefill_tokens=prefill_tokens).run(requests, tokens=tokens)
         except torch.OutOfMemoryError:
             raise ResourceError(
                 f"Out of memory with {slots} decode slot(s); lower --max-pixels/--max-tiles, "

@@ -32,7 +32,7 @@ from vlmcli.engine.batch import collate
 from vlmcli.engine.cache import FeatureCache
 from vlmcli.engine.config import GenerationConfig
 from vlmcli.engine.detok import TextStream
-from vlmcli.engine.events import FinishReason, GenerationResult, ResolutionFit, Timings
+from vlmcli.engine.events import FinishReason, GenerationResult, ResolutionFit, Timings, TokenEvent
 from vlmcli.engine.fit import FittedBatch, prepare_batch
 from vlmcli.engine.generate import TokenIds, check_context, forward_logits
 from vlmcli.engine.kv_ops import RunningBatch, join, keep_rows
@@ -127,10 +127,12 @@ class ContinuousScheduler:
         self._held: _Taken | None = None
         """Read from the stream but left for the next admission (over `prefill_tokens`)."""
 
-    def run(self, requests: Iterable[Request]) -> Iterator[Completion]:
+    def run(self, requests: Iterable[Request], *, tokens: bool = False) -> Iterator[Completion | TokenEvent]:
         """Yield one `Completion` per request of `requests`, in the order they finish. The
         stream is read only as slots free up. Errors of the batch as a whole (out of memory)
-        are raised; the caller knows which requests it handed out and which completed."""
+        are raised; the caller knows which requests it handed out and which completed.
+        `tokens`: also yield each row's text as it arrives (`TokenEvent`, index = the
+        request's position in the stream), before its `Completion`, for streaming renderers."""
         import torch
 
         pending = enumerate(requests)
@@ -152,10 +154,16 @@ class ContinuousScheduler:
                     return
                 assert running is not None and logits is not None
                 self.stats.largest_batch = max(self.stats.largest_batch, len(rows))
-                tokens = self._choose(logits, rows)  # (B,)
-                done = [row for row, token in zip(rows, tokens.tolist()) if self._advance(row, token)]
+                chosen = self._choose(logits, rows)  # (B,)
+                done: list[_Row] = []
+                for row, token in zip(rows, chosen.tolist()):
+                    finished, text = self._advance(row, token)
+                    if tokens and text:
+                        yield TokenEvent(index=row.index, token_id=token, text=text)
+                    if finished:
+                        done.append(row)
                 for row in done:
-                    yield self._complete(row)
+                    yield from self._complete(row, tokens=tokens)
                 if done:
                     keep = [i for i, row in enumerate(rows) if row.finish is None]
                     rows = [rows[i] for i in keep]
@@ -163,13 +171,13 @@ class ContinuousScheduler:
                         running, logits = None, None
                         continue
                     running = keep_rows(running, keep)
-                    tokens = tokens[keep]  # (B',)
+                    chosen = chosen[keep]  # (B',)
                 running = self._step_inputs(running)
                 logits = forward_logits(  # (B, V)
                     self.step or self.adapter.decoder, self.adapter,
-                    embeds=self.adapter.embed(tokens[:, None]),  # (B, 1, D)
+                    embeds=self.adapter.embed(chosen[:, None]),  # (B, 1, D)
                     mask=running.mask, positions=running.positions, kv={self._kv_key: running.cache},
-                    decoder_kwargs=self.adapter.decode_kwargs(tokens[:, None]),
+                    decoder_kwargs=self.adapter.decode_kwargs(chosen[:, None]),
                 )
                 self.stats.decode_steps += 1
                 self.stats.row_steps += len(rows)
@@ -282,23 +290,23 @@ class ContinuousScheduler:
         generators = None if self.gen.greedy else [row.generator for row in rows]
         return choose_next(logits, self.gen, generators)  # type: ignore[arg-type]
 
-    def _advance(self, row: _Row, token: int) -> bool:
-        """Add `token` to `row`; True when the row has finished."""
+    def _advance(self, row: _Row, token: int) -> tuple[bool, str]:
+        """Add `token` to `row`: whether the row has finished, and the text it released."""
         row.tokens.append(token)
         guard = row.guard
         if token in self.token_ids.eos and (guard is not None or not self.gen.ignore_eos):
             row.finish = FinishReason.STOP
-            return True
+            return True, ""
         if guard is not None:
             guard.advance(0, token)
-        row.stream.push(token)
+        text = row.stream.push(token)
         if row.stream.stopped:
             row.finish = FinishReason.STOP_STRING
         elif guard is not None and guard.complete(0):
             row.finish = FinishReason.STOP  # only the end could follow: no step spent on it
         elif len(row.tokens) >= self.gen.max_tokens:
             row.finish = FinishReason.LENGTH
-        return row.finish is not None
+        return row.finish is not None, text
 
     def _step_inputs(self, running: RunningBatch) -> RunningBatch:
         """The running batch with one more mask column and the next positions."""
@@ -307,8 +315,11 @@ class ContinuousScheduler:
         mask = torch.cat([running.mask, torch.ones_like(running.mask[:, :1])], dim=1)  # (B, T+1)
         return RunningBatch(cache=running.cache, mask=mask, positions=self.adapter.decode_positions(running.positions))
 
-    def _complete(self, row: _Row) -> Completion:
-        row.stream.finish()
+    def _complete(self, row: _Row, *, tokens: bool) -> Iterator[Completion | TokenEvent]:
+        """The row's last text (with `tokens`) and its `Completion`."""
+        tail = row.stream.finish()
+        if tokens and tail:
+            yield TokenEvent(index=row.index, token_id=-1, text=tail)
         row.timings.decode_s = time.perf_counter() - row.admitted - row.timings.vision_s - row.timings.prefill_s
         result = make_result(
             request=row.prepared,
@@ -323,7 +334,7 @@ class ContinuousScheduler:
         )
         if row.guard is not None:
             judge_result(result, row.request.constraint, finish=row.finish, can_end=row.guard.can_end(0))
-        return Completion(index=row.index, result=result)
+        yield Completion(index=row.index, result=result)
 
 
 def _by_adapter(rows: list[_Row]) -> list[list[_Row]]:

@@ -4,6 +4,10 @@ Probing reads a shard front to back; captioning wants the same images back in ba
 (grouped by size), at random. Each item's bytes are appended to an unnamed temporary
 file as they are read and read back by (offset, length): memory holds none of them, and
 the disk holds one shard at a time. `read` is safe from several decode threads.
+
+The file has a name (`path`, removed on `close`) so that another process on this machine
+can read the same bytes by their `span` (`captions/ray_images.py`: Ray actors fetch a
+batch's images when it runs).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import threading
 
 class Spool:
     def __init__(self, folder: str | None = None) -> None:
-        self._file = tempfile.TemporaryFile(prefix="vlm-spool-", dir=folder)
+        self._file = tempfile.NamedTemporaryFile(prefix="vlm-spool-", dir=folder)  # noqa: SIM115 - closed in close()
         self._where: dict[str, tuple[int, int]] = {}
         self._size = 0
         self._lock = threading.Lock()
@@ -29,6 +33,20 @@ class Spool:
 
     def __contains__(self, name: str) -> bool:
         return name in self._where
+
+    @property
+    def path(self) -> str:
+        """The file's name (readable by other processes on this machine until `close`)."""
+        return self._file.name
+
+    def span(self, name: str) -> tuple[int, int]:
+        """(offset, length) of `name`'s bytes in the file."""
+        return self._where[name]
+
+    def flush(self) -> None:
+        """Make everything added so far readable through `path`."""
+        with self._lock:
+            self._file.flush()
 
     def read(self, name: str) -> bytes:
         offset, length = self._where[name]

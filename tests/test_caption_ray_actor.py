@@ -1,0 +1,118 @@
+"""The pieces of `--engine ray` that run inside actors, tested without a cluster:
+
+- `CaptionActor` captions its call's planned batches continuously batched where the
+  family allows it (and batch by batch with --static-batching), and both give the same
+  rows, with images fetched by span from the driver's spool (`ray_images.SpoolReader`);
+- the spool serves the exact bytes of each item by (offset, length) to another reader
+  of its named file, which is how the reader actor on the driver's node serves batches.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from types import SimpleNamespace
+
+import pyarrow as pa
+import pytest
+
+from vlmcli.captions.plan import Task
+from vlmcli.captions.prompts import Prompt
+from vlmcli.captions.ray_backend import Batching, CaptionActor
+from vlmcli.captions.ray_images import SpoolReader, batch_spans
+from vlmcli.engine import Engine, EngineConfig, GenerationConfig
+from vlmcli.inputs.spool import Spool
+from vlmcli.testing import sample_photos
+
+NEW_TOKENS = 6
+
+
+def jpeg(image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def test_spool_spans_give_the_bytes_to_another_reader():
+    with Spool() as spool:
+        items = {f"shard.tar::{i}": bytes([i]) * (100 + i) for i in range(5)}
+        for name, data in items.items():
+            spool.add(name, data)
+        tasks = [SimpleNamespace(path=name) for name in [*items, "shard.tar::0"]]  # a repeated path: one span
+        spans = batch_spans(tasks, spool)
+        assert [s[0] for s in spans] == list(items)
+        spool.flush()
+        assert SpoolReader(spool.path).read(spans) == items
+        path = spool.path
+    with pytest.raises(FileNotFoundError):  # the named file goes with the spool
+        open(path, "rb")
+
+
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory):
+    """Two planned batches of dataset items (3 + 2 photos of different sizes), spooled."""
+    spool = Spool()
+    photos = sample_photos()
+    batches: list[list[Task]] = []
+    number = 0
+    prompt = Prompt(text="Describe this image.", index=0, config_hash="h")
+    for size in (3, 2):
+        batch = []
+        for _ in range(size):
+            image = photos[number % len(photos)].resize((96 + 32 * number, 80 + 16 * number))
+            path = f"/data/shard-0.tar::{number:04d}"
+            spool.add(path, jpeg(image))
+            batch.append(Task(path=path, key=f"k{number}", size=image.size, prompt=prompt))
+            number += 1
+        batches.append(batch)
+    spool.flush()
+    yield spool, batches
+    spool.close()
+
+
+def table(batches: list[list[Task]], spool: Spool) -> pa.Table:
+    return pa.Table.from_pylist(
+        [{"tasks": json.dumps([t.to_dict() for t in b]), "spans": json.dumps(batch_spans(b, spool))} for b in batches]
+    )
+
+
+class LocalServer:
+    """What `ray.get(server.read.remote(spans))` gives an actor, without Ray."""
+
+    def __init__(self, path: str) -> None:
+        self.read = SimpleNamespace(remote=SpoolReader(path).read)
+
+
+def actor(engine, *, static: bool) -> CaptionActor:
+    return CaptionActor(
+        load_engine=lambda _config: engine, engine_config=engine.config, generation=GenerationConfig(max_tokens=NEW_TOKENS),
+        system=None, revision=None, max_image_pixels=None, decode_threads=2,
+        batching=Batching(batch_size=2, static=static), images=None,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("family", ["idefics3", "qwen2_vl"])
+def test_actor_runs_its_batches_continuously_with_the_static_rows(family, tiny_checkpoint, planned, monkeypatch):
+    spool, batches = planned
+    engine = Engine.load(EngineConfig(model=str(tiny_checkpoint(family)), device="cpu", dtype="float32"))
+    monkeypatch.setitem(__import__("sys").modules, "ray", SimpleNamespace(get=lambda value: value))
+    continuous, static = actor(engine, static=False), actor(engine, static=True)
+    for each in (continuous, static):
+        each.images = LocalServer(spool.path)
+    assert continuous.mode.continuous and continuous.mode.slots == 2
+    assert not static.mode.continuous and "--static-batching" in static.mode.reason
+    served = []
+    real_serve = engine.serve
+    monkeypatch.setattr(engine, "serve", lambda *a, **k: served.append(k["slots"]) or real_serve(*a, **k))
+    together = continuous(table(batches, spool)).to_pylist()
+    assert served == [2]  # one stream through the slots for the call's two planned batches
+    apart = static(table(batches, spool)).to_pylist()
+
+    def key(row):
+        return row["path"]
+
+    keep = ("path", "status", "caption", "completion_tokens", "width", "height")
+    assert [{k: r[k] for k in keep} for r in sorted(together, key=key)] == [
+        {k: r[k] for k in keep} for r in sorted(apart, key=key)
+    ]
+    assert len(together) == 5 and all(r["status"] == "ok" for r in together)
