@@ -6,6 +6,7 @@ process, on the same photos, and prints estimate / real for each model.
 
     python bench/bench_dryrun_estimate.py                       # tiny Qwen2-VL and models/reference
     python bench/bench_dryrun_estimate.py --model /path/to/ckpt --photos 6 --max-tokens 32
+    python bench/bench_dryrun_estimate.py --both-batchings  # each model continuous, then --static-batching
 
 Figures: bench/RESULTS.md, "caption-dir `--dry-run` estimate against the real run".
 """
@@ -40,7 +41,9 @@ def write_photos(root: Path, count: int) -> Path:
     return root
 
 
-def ratio(model: Path, work: Path, *, photos: int, max_tokens: int, batch_size: int) -> tuple[float, float, dict]:
+def ratio(
+    model: Path, work: Path, *, photos: int, max_tokens: int, batch_size: int, static: bool = False
+) -> tuple[float, float, dict]:
     """(estimate seconds, real seconds, the estimate's details) for one model."""
     from vlmcli.captions.config import CaptionJob
     from vlmcli.captions.dryrun import dry_run
@@ -57,6 +60,7 @@ def ratio(model: Path, work: Path, *, photos: int, max_tokens: int, batch_size: 
         generation=GenerationConfig(max_tokens=max_tokens),
         inputs=(str(folder),),
         batch_size=batch_size,
+        static_batching=static,
     )
     dry_sink = make_sink(OutputFormat.PARQUET, SinkConfig(output=work / "dry"))
     report = dry_run(job, dry_sink, load_engine=_runtime.load_engine, progress=NullProgress())
@@ -75,6 +79,7 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=12)
     parser.add_argument("--max-tokens", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--both-batchings", action="store_true", help="also run each model with --static-batching")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         models = args.model
@@ -83,10 +88,13 @@ def main() -> None:
 
             models = [build_tiny_checkpoint("qwen2_vl", Path(tmp) / "tiny-qwen2_vl"), ROOT / "models" / "reference"]
         for i, model in enumerate(models):
-            estimate, real, details = ratio(
-                model, Path(tmp) / f"run{i}", photos=args.photos, max_tokens=args.max_tokens, batch_size=args.batch_size
-            )
-            print(f"{model.name}: estimate {estimate:.2f} s vs real {real:.2f} s: ratio {estimate / real:.2f}  ({details['source']})")
+            for static in (False, True) if args.both_batchings else (False,):
+                estimate, real, details = ratio(
+                    model, Path(tmp) / f"run{i}-{static}", photos=args.photos, max_tokens=args.max_tokens,
+                    batch_size=args.batch_size, static=static,
+                )  # fmt: skip
+                print(f"{model.name}: estimate {estimate:.2f} s vs real {real:.2f} s: ratio {estimate / real:.2f}  "
+                      f"({details['source']})")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class FailedEvent:
-    """A request that failed alone in the continuous scheduler (the others went on)."""
+    """A request the engine refused alone (the others went on): continuous, or static with `isolate`."""
 
     index: int
     error: VlmError
