@@ -41,13 +41,18 @@ OnRows = Callable[[list[Row]], None]
 def batching_for(engine: Any, job: CaptionJob, *, device: str) -> "BatchingMode":
     """How this run batches: the engine's choice (`Engine.batching`) for `job`'s slots and
     `--static-batching`; static for engines without a scheduler (test fakes)."""
+    return batching_of(engine, batch_size=job.batch_size, static=job.static_batching, device=device)
+
+
+def batching_of(engine: Any, *, batch_size: int, static: bool, device: str) -> "BatchingMode":
+    """`batching_for` from the two settings it reads (`--batch-size`, 0: the device's default)."""
     from vlmcli.engine.batching_mode import BatchingMode
 
-    slots = job.batch_size or auto_batch_size(device)
+    slots = batch_size or auto_batch_size(device)
     choose = getattr(engine, "batching", None)
     if choose is None:
         return BatchingMode(continuous=False, slots=slots, reason="this engine has no scheduler")
-    return choose(slots=slots, static=job.static_batching)
+    return choose(slots=slots, static=static)
 
 
 class ContinuousRunner:

@@ -25,7 +25,6 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from vlmcli.captions.continuous import ContinuousRunner
@@ -126,18 +125,12 @@ class Batching:
     def mode(self, engine: Any) -> tuple["BatchingMode", int]:
         """(the batching mode, prompt tokens per admission) for `engine`."""
         from vlmcli.captions.batching import auto_max_batch_tokens
-        from vlmcli.captions.continuous import batching_for
+        from vlmcli.captions.continuous import batching_of
+        from vlmcli.captions.pipeline import device_type
 
-        device = _device_type(engine)
-        job = SimpleNamespace(batch_size=self.batch_size, static_batching=self.static)
-        return batching_for(engine, job, device=device), self.max_batch_tokens or auto_max_batch_tokens(device)  # type: ignore[arg-type]
-
-
-def _device_type(engine: Any) -> str:
-    try:
-        return str(engine.adapter.model.device.type)
-    except AttributeError:  # fakes without a model
-        return "cpu"
+        device = device_type(engine)
+        mode = batching_of(engine, batch_size=self.batch_size, static=self.static, device=device)
+        return mode, self.max_batch_tokens or auto_max_batch_tokens(device)
 
 
 def _gpus_per_actor(ray: Any, job: "CaptionJob") -> float:
