@@ -68,3 +68,32 @@ def test_engine_passes_the_cache_without_deprecation_warnings(family, tiny_check
         warnings.simplefilter("error", FutureWarning)  # transformers 5.24 deprecates `past_key_values`
         (result,) = engine.generate([request], GenerationConfig(max_tokens=3))
     assert result.completion_tokens >= 1
+
+
+def test_a_step_can_write_into_the_buffers_itself():
+    """`make_room` / `storage` / `advance`, what a compiled step uses: room is made by growing
+    (the filled part kept), the unfilled part is zeros (a masked attention over the whole
+    buffer must not meet NaN), and `advance` exposes what was written."""
+    import torch
+    from transformers import LlamaConfig
+
+    from vlmcli.engine.kvcache import growing_cache
+
+    config = LlamaConfig(hidden_size=8, num_attention_heads=2, num_key_value_heads=1, num_hidden_layers=1)
+    layer = growing_cache(config, reserve=1).layers[0]
+    with pytest.raises(ValueError, match="no prefill"):
+        layer.make_room(1)
+    keys, values = torch.randn(2, 1, 3, 4), torch.randn(2, 1, 3, 4)  # (B, H, T, D)
+    layer.update(keys, values)
+    assert (layer.length, layer.capacity) == (3, 4)
+    assert torch.equal(layer.storage()[0][..., 3:, :], torch.zeros(2, 1, 1, 4))
+    for written in range(3):  # the second and third need a bigger buffer
+        layer.make_room(1)
+        stored_keys, stored_values = layer.storage()
+        stored_keys[..., layer.length, :] = float(written)
+        stored_values[..., layer.length, :] = -float(written)
+        layer.advance(1)
+    assert layer.length == 6 and layer.capacity >= 6
+    assert torch.equal(layer.keys[..., :3, :], keys) and torch.equal(layer.values[..., :3, :], values)
+    assert layer.keys[0, 0, 3:, 0].tolist() == [0.0, 1.0, 2.0] and layer.values[0, 0, 5, 0].item() == -2.0
+    assert torch.equal(layer.storage()[0][..., 6:, :], torch.zeros_like(layer.storage()[0][..., 6:, :]))

@@ -157,8 +157,11 @@ def test_float32_does_not_take_the_fused_step(tiny_checkpoint):
 
 
 @pytest.mark.skipif(cxx_compiler() is None, reason="--compile needs a C++ compiler")
-def test_compile_keeps_its_compiled_step(tiny_checkpoint):
-    assert isinstance(int8(tiny_checkpoint("idefics3"), compile=True).step, CompiledDecoder)
+def test_compile_takes_the_compiled_int8_step(tiny_checkpoint):
+    from vlmcli.quantize.compiled_step import CompiledInt8Step
+
+    assert isinstance(int8(tiny_checkpoint("idefics3"), compile=True).step, CompiledInt8Step)
+    assert isinstance(int8(tiny_checkpoint("qwen2_vl"), compile=True).step, CompiledDecoder)
 
 
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc")

@@ -68,6 +68,7 @@ class CompiledDecoder:
 
     inference_mode = False
     """inductor cannot trace inference tensors: generation runs under `torch.no_grad` instead."""
+    compiled = True
 
     def __init__(self, decoder: Any, *, device_type: str) -> None:
         check_can_compile(device_type)
@@ -76,20 +77,26 @@ class CompiledDecoder:
 
     def __call__(self, **kwargs: Any) -> Any:
         import torch
-        import torch._dynamo
 
         if self._compiled is None:
-            # on a CPU-only machine inductor logs "No CUDA runtime is found" while compiling: noise for the user
-            logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
             self._compiled = torch.compile(self.decoder, dynamic=True)
-        try:
-            with torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT, fail_on_recompile_limit_hit=True):
-                return self._compiled(**kwargs)
-        except torch._dynamo.exc.FailOnRecompileLimitHit:
-            raise ModelError(
-                f"--compile: the decoder needed more than {RECOMPILE_LIMIT} recompilations (its input shapes "
-                "keep changing); run without --compile."
-            ) from None
-        except torch._dynamo.exc.BackendCompilerFailed as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"--compile: torch.compile failed on this model ({first}); run without --compile.") from None
+        return run_compiled(self._compiled, **kwargs)
+
+
+def run_compiled(compiled: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call a `torch.compile`d callable, turning dynamo's give-ups into one-line `ModelError`s."""
+    import torch._dynamo
+
+    # on a CPU-only machine inductor logs "No CUDA runtime is found" while compiling: noise for the user
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+    try:
+        with torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT, fail_on_recompile_limit_hit=True):
+            return compiled(*args, **kwargs)
+    except torch._dynamo.exc.FailOnRecompileLimitHit:
+        raise ModelError(
+            f"--compile: the decoder needed more than {RECOMPILE_LIMIT} recompilations (its input shapes "
+            "keep changing); run without --compile."
+        ) from None
+    except torch._dynamo.exc.BackendCompilerFailed as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"--compile: torch.compile failed on this model ({first}); run without --compile.") from None

@@ -30,8 +30,15 @@ def _as_set(value: Any) -> frozenset[int]:
 
 def _decode_step(adapter: Any, config: EngineConfig) -> Any:
     """The decode step's runner (see `Engine.step`)."""
+    device_type = adapter.model.device.type
+    if config.compile and adapter.quantization != "none":
+        from vlmcli.quantize.compiled_step import CompiledInt8Step
+
+        step = CompiledInt8Step.for_decoder(adapter.decoder, device_type=device_type)
+        if step is not None:
+            return step
     if config.compile:
-        return CompiledDecoder(adapter.decoder, device_type=adapter.model.device.type)
+        return CompiledDecoder(adapter.decoder, device_type=device_type)
     if adapter.quantization == "none":
         return None
     from vlmcli.quantize.decode_step import FusedDecodeStep
@@ -106,7 +113,7 @@ class Engine:
         """Whether bulk work runs continuously batched here (and why not when it does not)."""
         from vlmcli.engine.batching_mode import choose_batching
 
-        return choose_batching(self.adapter, slots=slots, static=static, compiled=isinstance(self.step, CompiledDecoder))
+        return choose_batching(self.adapter, slots=slots, static=static, compiled=getattr(self.step, "compiled", False))
 
     def scheduler(self, gen: GenerationConfig, *, slots: int, prefill_tokens: int | None = None) -> "ContinuousScheduler":
         """A continuous-batching scheduler over this engine's model (`engine.scheduler`); check

@@ -39,6 +39,7 @@ from vlmcli.errors import ContextLengthError
 if TYPE_CHECKING:
     import torch
 
+    from vlmcli.quantize.compiled_step import CompiledInt8Step
     from vlmcli.quantize.decode_step import FusedDecodeStep
     from vlmcli.structured.guard import Guard
     from vlmcli.structured.spec import Constraint
@@ -84,7 +85,7 @@ def generate_stream(
     token_ids: TokenIds,
     tokenizer: Any,
     fit: ResolutionFit | None = None,
-    step: "CompiledDecoder | FusedDecodeStep | None" = None,
+    step: "CompiledDecoder | CompiledInt8Step | FusedDecodeStep | None" = None,
     constraints: Sequence["Constraint | None"] = (),
 ) -> Iterator[TokenEvent | FinishEvent]:
     """Run one batch; yield TokenEvents as tokens arrive and one FinishEvent per request.

@@ -71,12 +71,37 @@ def _growing_layer_class() -> type:
             return self.keys, self.values
 
         def _grow(self, key_states: "torch.Tensor", value_states: "torch.Tensor", *, capacity: int) -> None:
-            keys = key_states.new_empty((*key_states.shape[:-2], capacity, key_states.shape[-1]))  # (B, H, C, D)
-            values = value_states.new_empty((*value_states.shape[:-2], capacity, value_states.shape[-1]))
+            # zeros, not empty: a step that attends over the whole buffer under a mask
+            # (quantize.compiled_step) must not meet NaN in the unfilled part (0 * NaN is NaN)
+            keys = key_states.new_zeros((*key_states.shape[:-2], capacity, key_states.shape[-1]))  # (B, H, C, D)
+            values = value_states.new_zeros((*value_states.shape[:-2], capacity, value_states.shape[-1]))
             if self._keys is not None:
                 keys[..., : self.length, :].copy_(self._keys[..., : self.length, :])
                 values[..., : self.length, :].copy_(self._values[..., : self.length, :])
             self._keys, self._values = keys, values
+
+        @property
+        def capacity(self) -> int:
+            """Positions the buffers hold (filled or not)."""
+            return 0 if self._keys is None else self._keys.shape[-2]
+
+        def make_room(self, new: int) -> None:
+            """Grow the buffers, when needed, so that `new` more positions fit (a step that writes
+            into `storage()` itself, `quantize.compiled_step`, calls this first)."""
+            if self._keys is None:
+                raise ValueError("the cache layer holds nothing yet (no prefill)")
+            end = self.length + new
+            if end > self._keys.shape[-2]:
+                self._grow(self._keys, self._values, capacity=max(end + self.reserve, 2 * end))
+
+        def storage(self) -> tuple["torch.Tensor", "torch.Tensor"]:
+            """The whole key and value buffers (B, H, capacity, D), filled up to `length`."""
+            return self._keys, self._values
+
+        def advance(self, new: int) -> None:
+            """Count `new` positions written into `storage()` past `length`."""
+            self.length += new
+            self._expose()
 
         def _expose(self) -> None:
             self.keys = self._keys[..., : self.length, :]  # (B, H, length, D), a view

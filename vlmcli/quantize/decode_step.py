@@ -88,6 +88,7 @@ class FusedDecodeStep:
 
     inference_mode = True
     """Runs under `torch.inference_mode`, like the eager decoder (a compiled step cannot)."""
+    compiled = False
 
     @classmethod
     def for_decoder(cls, decoder: Any) -> "FusedDecodeStep | None":
