@@ -123,8 +123,12 @@ def run(model_dir: str, variant: str, *, capacity: int) -> None:
         step = convert_pt2e(prepared)
     fn = step
     if "compile" in words:
-        options = {"freezing": True, "cpp_wrapper": "cppwrap" in words}
-        fn = torch.compile(step, fullgraph=True, dynamic=True if "dynamic" in words else None, options=options)
+        import torch._inductor.config as inductor_config
+
+        # set globally: passed in torch.compile's `options`, freezing is not applied (27 vs 13 ms/token)
+        inductor_config.freezing = True
+        inductor_config.cpp_wrapper = "cppwrap" in words
+        fn = torch.compile(step, fullgraph=True, dynamic=True if "dynamic" in words else None)
     with torch.no_grad():
         start = time.perf_counter()
         fn(*args(899))
