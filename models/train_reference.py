@@ -18,6 +18,7 @@ Writes a `save_pretrained` folder plus `training.json` (command, seed, steps, ti
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import pickle
 import platform
@@ -63,6 +64,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--probe-every", type=int, default=100)
     p.add_argument("--probe-per-task", type=int, default=16)
     p.add_argument("--aux-weight", type=float, default=1.0, help="auxiliary vision classifier (models/world/aux.py); 0: off")
+    p.add_argument("--init", type=Path, default=None, help="start from this saved reference model's weights (fine-tune)")
+    p.add_argument(
+        "--stream-start", type=int, default=0,
+        help="first step of the training data stream (after --init: continue past the examples it saw)",
+    )
     p.add_argument("--tasks", default=",".join(TASK_NAMES), help="comma-separated subset (for experiments)")
     for field, value in vars(ReferenceSize()).items():
         p.add_argument(f"--{field.replace('_', '-')}", type=int, default=value)
@@ -121,30 +127,31 @@ def _worker(queue, *, seed: int, steps: range, batch: int, tasks: list[str]) -> 
         queue.put(pickle.dumps((step, draw_batch(processor, seed=seed, step=step, batch=batch, tasks=tasks))))
 
 
-def prefetched(*, seed: int, steps: int, batch: int, tasks: list[str], workers: int):
-    """Batches of steps 0, 1, ... in order, made by `workers` processes a few steps ahead
-    (step s by worker s % workers), so data preparation overlaps the training step.
+def prefetched(*, seed: int, steps: int, batch: int, tasks: list[str], workers: int, first: int = 0):
+    """Batches of stream steps first, first + 1, ... in order, made by `workers` processes a few
+    steps ahead (the i-th by worker i % workers), so data preparation overlaps the training step.
     Batches depend only on (seed, step): the same run with any worker count."""
     import multiprocessing as mp
 
+    stream = range(first, first + steps)
     if workers < 1:
         from models.world.model import world_processor, world_tokenizer
 
         processor = world_processor(world_tokenizer())
-        for step in range(steps):
+        for step in stream:
             yield draw_batch(processor, seed=seed, step=step, batch=batch, tasks=tasks)
         return
     ctx = mp.get_context("fork")
     queues = [ctx.Queue(maxsize=2) for _ in range(workers)]
     procs = [
-        ctx.Process(target=_worker, args=(q,), kwargs={"seed": seed, "steps": range(w, steps, workers), "batch": batch, "tasks": tasks}, daemon=True)
+        ctx.Process(target=_worker, args=(q,), kwargs={"seed": seed, "steps": stream[w::workers], "batch": batch, "tasks": tasks}, daemon=True)
         for w, q in enumerate(queues)
     ]
     for proc in procs:
         proc.start()
     try:
-        for step in range(steps):
-            got, items = pickle.loads(_get(queues[step % workers], procs[step % workers]))
+        for i, step in enumerate(stream):
+            got, items = pickle.loads(_get(queues[i % workers], procs[i % workers]))
             assert got == step
             yield items
     finally:
@@ -218,6 +225,15 @@ def probe(model, items, *, pad_id: int, chunk: int = 32) -> dict[str, float]:
     return {task: float(np.mean(v)) for task, v in hits.items()}
 
 
+def start_from(folder: Path, processor):
+    """The saved reference model in `folder`, to train on; its tokenizer must be the world's."""
+    from transformers import AutoTokenizer, Qwen3VLForConditionalGeneration
+
+    if AutoTokenizer.from_pretrained(folder).get_vocab() != processor.tokenizer.get_vocab():
+        raise SystemExit(f"{folder}: its tokenizer is not the world's (models/world/model.py); cannot continue from it")
+    return Qwen3VLForConditionalGeneration.from_pretrained(folder, dtype="float32")
+
+
 def main(argv: list[str] | None = None) -> int:
     import torch
 
@@ -226,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     tasks = [t for t in args.tasks.split(",") if t]
     size = ReferenceSize(**{f: getattr(args, f) for f in vars(ReferenceSize())})
     model, processor = build(size, seed=args.seed)
+    if args.init is not None:
+        model = start_from(args.init, processor)
     pad_id = processor.tokenizer.pad_token_id
     params = sum(p.numel() for p in model.parameters())
     print(f"Qwen3-VL reference: {params / 1e6:.2f}M parameters, {size}", flush=True)
@@ -235,7 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     optimizer = torch.optim.AdamW(params_all, lr=args.lr, weight_decay=0.01, betas=(0.9, 0.98))
     held = probe_set(processor, per_task=args.probe_per_task, tasks=tasks, seed=args.seed)
     model.train()
-    batches = prefetched(seed=args.seed, steps=args.steps, batch=args.batch, tasks=tasks, workers=args.workers)
+    batches = prefetched(
+        seed=args.seed, steps=args.steps, batch=args.batch, tasks=tasks, workers=args.workers, first=args.stream_start
+    )
     start, ema, history, steps_done = time.time(), None, [], 0
     data_s = 0.0
     for step in range(args.steps):
@@ -265,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "command": "python models/train_reference.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "seed": args.seed,
+        "init": str(args.init) if args.init is not None else None,
+        "stream_start": args.stream_start,
         "steps": steps_done,
         "planned_steps": args.steps,
         "batch": args.batch,
@@ -281,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": platform.processor() or platform.machine(),
         "history": history,
     }
+    if args.init is not None and (args.init / "training.json").exists():
+        meta["init_training"] = json.loads((args.init / "training.json").read_text())  # how the start was made
     save(model, processor, args.out, meta=meta)
     print(f"saved {args.out} after {steps_done} steps in {elapsed / 60:.1f} min, ema loss {ema:.4f}", flush=True)
     return 0

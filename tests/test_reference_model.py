@@ -2,7 +2,9 @@
 through vlmcli's Engine and CLI: a fast slice of `bench/eval_reference.py`.
 
 The slice is 8 held-out questions per task (56 image, 24 video questions); the floor is the
-issue's 90% (the full suite, 100 per task: 91.7% images, 98.7% videos, bench/RESULTS.md).
+issue's 90% for images and 95% (one miss) for clips (the full suite, 100 per task: 96.3%
+images, 99.3% videos, bench/RESULTS.md). At 90% the clip slice let a 12-point drop through
+(transformers 5.25's Qwen3-VL video layout against a model trained on 5.23's: 91.7% here).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "reference"
 PER_TASK = 8
 FLOOR = 0.90
+VIDEO_FLOOR = 0.95
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +46,7 @@ def test_videos_through_the_native_video_path(heldout):
     result = run_setting(MODEL, Setting(name="videos", tasks=VIDEO_TASK_NAMES, frames=16), heldout)
     assert result.error is None, result.error
     assert result.visual_tokens == 128  # 16 frames -> 8 temporal patches of 4 x 4 tokens
-    assert result.overall >= FLOOR, result.accuracy
+    assert result.overall >= VIDEO_FLOOR, result.accuracy
 
 
 def test_the_small_dot_needs_the_resolution(heldout):

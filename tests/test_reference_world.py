@@ -101,3 +101,28 @@ def test_questions_are_fixed_per_task_and_answers_vary_with_the_picture():
         examples = suite(split="heldout", per_task=20, tasks=[task])
         assert {e.question for e in examples} == {QUESTIONS[task]}
         assert len({e.answer for e in examples}) >= 2
+
+
+def test_training_clips_use_qwen3_vl_layout_without_the_outer_pair():
+    """One `<|vision_start|>`/`<|vision_end|>` per temporal block, as the engine writes it, in any transformers."""
+    from models.world.batches import encode
+    from models.world.model import world_processor, world_tokenizer
+
+    processor = world_processor(world_tokenizer())
+    example = make_example(task="flash", index=0)
+    encoded = encode(processor, example, frame_indices=tuple(range(0, 64, 8)))  # 8 frames: 4 temporal blocks
+    ids = encoded.input_ids.tolist()
+    start, end = (processor.tokenizer.convert_tokens_to_ids(t) for t in (processor.vision_start_token, processor.vision_end_token))
+    assert ids.count(start) == ids.count(end) == 4
+
+
+def test_the_training_stream_can_continue_past_a_step():
+    from models.train_reference import draw_batch, prefetched
+    from models.world.model import world_processor, world_tokenizer
+
+    processor = world_processor(world_tokenizer())
+    tasks = ["color", "flash"]
+    continued = list(prefetched(seed=0, steps=2, batch=2, tasks=tasks, workers=0, first=3))
+    for got, step in zip(continued, (3, 4)):
+        want = draw_batch(processor, seed=0, step=step, batch=2, tasks=tasks)
+        assert [g.input_ids.tolist() for g in got] == [w.input_ids.tolist() for w in want]

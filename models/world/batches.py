@@ -45,9 +45,17 @@ class Encoded:
 
 
 def prompt_text(processor, *, question: str, video: bool) -> str:
-    """The chat-template prompt the engine builds for one image (or video) and a question."""
+    """The chat-template prompt the engine builds for one image (or video) and a question.
+
+    For a clip, the template's `<|vision_start|><|video_pad|><|vision_end|>` becomes a bare video
+    token, as the engine's Qwen3-VL adapter writes it (`engine.adapters.qwen_video`), so the
+    processor gives Qwen3-VL's layout (per-frame blocks, no outer pair) in every transformers.
+    """
     content = [{"type": "video" if video else "image"}, {"type": "text", "text": question}]
-    return processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False)
+    text = processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False)
+    if not video:
+        return text
+    return text.replace(processor.vision_start_token + processor.video_token + processor.vision_end_token, processor.video_token)
 
 
 def clip_input(example: Example, indices: tuple[int, ...]) -> VideoInput:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vlmcli.engine.adapters.base import Adapter, PreparedVideo
+from vlmcli.engine.adapters.base import Adapter
 from vlmcli.engine.adapters.qwen_vl import QwenVLAdapter
 from vlmcli.engine.video_input import VideoInput
 from vlmcli.tiling import ImagePlan, qwen_video_size
@@ -28,6 +28,9 @@ from vlmcli.tiling.qwen3_5 import Qwen3_5Spec, plan_qwen3_5
 
 
 class Qwen3_5Adapter(QwenVLAdapter):
+    _blocks_per_unit = True
+    """As Qwen3-VL: one timestamped `<|vision_start|>...<|vision_end|>` block per temporal patch."""
+
     def plan_images(self, sizes: list[tuple[int, int]]) -> list[ImagePlan]:
         spec: Qwen3_5Spec = self._spec()
         return [plan_qwen3_5(spec, self.policy, width=w, height=h) for w, h in sizes]
@@ -55,19 +58,3 @@ class Qwen3_5Adapter(QwenVLAdapter):
         return kwargs | {
             "videos_kwargs": {"size": {"shortest_edge": low, "longest_edge": high}}
         }
-
-    def video_replacement(self, video: PreparedVideo, original: str) -> str:
-        """As Qwen3-VL: one timestamped `<|vision_start|>...<|vision_end|>` block per temporal patch."""
-        processor = self.processor
-        layout = video.layout
-        per_unit = self.reducer.unit_tokens(layout)
-        times = self._unit_times(video.source)
-        groups = layout.groups or tuple((u,) for u in range(layout.units))
-        block = (
-            processor.vision_start_token
-            + processor.video_token * per_unit
-            + processor.vision_end_token
-        )
-        return "".join(
-            f"<{(times[g[0]] + times[g[-1]]) / 2:.1f} seconds>" + block for g in groups
-        )

@@ -12,6 +12,13 @@ grid per unit is, to the positions, simply a smaller video: `rope_grid` is
 temporal positions by `second_per_grid_ts`; a pooled unit spans T/t' times as long, so it
 is scaled by units / out_units. Qwen3-VL's text timestamps are the pooled units' mid times.
 
+The prompt (Qwen3-VL): the chat template writes `<|vision_start|><|video_pad|><|vision_end|>`
+and the processor expands the video token into per-patch blocks that carry their own
+start/end tokens. transformers up to 5.24 kept the template's outer pair around all the
+blocks (two extra tokens that Qwen3-VL was not trained with); 5.25 drops it. `prompt_text`
+collapses the outer pair to a bare video token before the processor sees it, so every
+transformers version gives the released model's layout (tests/golden/prepared_inputs.json pins it).
+
 Resolution: `--max-pixels`/`--min-pixels`/`--max-tiles` bound each frame as they bound an
 image (`tiling.qwen_video_size` maps them onto the video processor's `size`, which is per
 frame for Qwen2/2.5-VL and per clip for Qwen3-VL), passed as `videos_kwargs` so images in
@@ -30,6 +37,8 @@ from vlmcli.tiling import QwenSpec, qwen_video_size
 
 if TYPE_CHECKING:
     import torch
+
+    from vlmcli.engine.request import Request
 
 DEEPSTACK = "deepstack."
 
@@ -123,11 +132,24 @@ class QwenVideoAdapter(Adapter):
         gh, gw = self.reducer.unit_grid(layout)
         return (layout.out_units, gh * self._merge, gw * self._merge)
 
+    @property
+    def _blocks_per_unit(self) -> bool:
+        """Whether the prompt holds one timestamped start/end block per temporal patch (Qwen3-VL)."""
+        return self.model_type in ("qwen3_vl", "qwen3_vl_moe")
+
+    def prompt_text(self, request: Request, content: list[dict[str, Any]] | None = None) -> str:
+        text = super().prompt_text(request, content)
+        if not (self._blocks_per_unit and request.videos):
+            return text
+        processor = self.processor
+        wrapped = processor.vision_start_token + processor.video_token + processor.vision_end_token
+        return text.replace(wrapped, processor.video_token)
+
     def video_replacement(self, video: PreparedVideo, original: str) -> str:
         processor = self.processor
         layout = video.layout
         per_unit = self.reducer.unit_tokens(layout)
-        if self.model_type not in ("qwen3_vl", "qwen3_vl_moe"):
+        if not self._blocks_per_unit:
             return processor.video_token * (layout.out_units * per_unit)
         times = self._unit_times(video.source)
         groups = layout.groups or tuple((u,) for u in range(layout.units))
