@@ -17,6 +17,7 @@ from vlmcli.engine.config import EngineConfig
 from vlmcli.engine.device import resolve_device, resolve_dtype, text_dtype
 from vlmcli.engine.kernel_notes import quiet_cpu_kernel_notices
 from vlmcli.engine.source import ModelSource, check_weights_safety, read_model_config, resolve_source
+from vlmcli.engine.versions import check_transformers
 from vlmcli.errors import ModelError, ResourceError, UnsafeModelError, UnsupportedModelError
 from vlmcli.families import family_for_model_type, supported_model_types
 from vlmcli.quantize.apply import QuantReport, check_runtime, quantize_model
@@ -63,6 +64,7 @@ def _adapter_class(model_type: str) -> type[Adapter]:
 
 def _locate(config: EngineConfig) -> tuple[ModelSource, dict, str]:
     """The model's folder, its raw config.json, and its (supported) model_type."""
+    check_transformers()
     source = resolve_source(
         config.model,
         revision=config.revision,

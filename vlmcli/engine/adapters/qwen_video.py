@@ -15,9 +15,10 @@ is scaled by units / out_units. Qwen3-VL's text timestamps are the pooled units'
 The prompt (Qwen3-VL): the chat template writes `<|vision_start|><|video_pad|><|vision_end|>`
 and the processor expands the video token into per-patch blocks that carry their own
 start/end tokens. transformers up to 5.24 kept the template's outer pair around all the
-blocks (two extra tokens that Qwen3-VL was not trained with); 5.25 drops it. `prompt_text`
-collapses the outer pair to a bare video token before the processor sees it, so every
-transformers version gives the released model's layout (tests/golden/prepared_inputs.json pins it).
+blocks (two extra tokens that Qwen3-VL was not trained with); 5.25 drops it. vlmcli needs
+5.25 (`engine/versions.py`) and `prompt_text` also collapses the outer pair to a bare video
+token before the processor sees it, so the layout is the released model's whatever the
+processor does with the pair (tests/golden/prepared_inputs.json pins it).
 
 Resolution: `--max-pixels`/`--min-pixels`/`--max-tiles` bound each frame as they bound an
 image (`tiling.qwen_video_size` maps them onto the video processor's `size`, which is per
