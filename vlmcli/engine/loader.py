@@ -7,9 +7,11 @@ library's `ModelError`s with a sentence that says what to do.
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from vlmcli.engine.adapters import Adapter
@@ -17,8 +19,8 @@ from vlmcli.engine.config import EngineConfig
 from vlmcli.engine.device import resolve_device, resolve_dtype, text_dtype
 from vlmcli.engine.kernel_notes import quiet_cpu_kernel_notices
 from vlmcli.engine.source import ModelSource, check_weights_safety, read_model_config, resolve_source
-from vlmcli.engine.versions import check_transformers
-from vlmcli.errors import ModelError, ResourceError, UnsafeModelError, UnsupportedModelError
+from vlmcli.engine.versions import check_transformers, torchvision_broken, torchvision_missing
+from vlmcli.errors import BackendUnavailableError, ModelError, ResourceError, UnsafeModelError, UnsupportedModelError
 from vlmcli.families import family_for_model_type, supported_model_types
 from vlmcli.quantize.apply import QuantReport, check_runtime, quantize_model
 from vlmcli.quantize.mode import plan_for
@@ -92,7 +94,7 @@ def load_model(config: EngineConfig) -> LoadedModel:
         check_runtime(device=device.type, dtype=dtype)
 
     import torch
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoModelForImageTextToText
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # the CLI shows its own status; stderr stays one line per event
@@ -102,7 +104,11 @@ def load_model(config: EngineConfig) -> LoadedModel:
     # mostly Python imports (transformers' image utilities pull in torchvision), the weights'
     # mostly reading and int8 rounding outside the GIL, so the two overlap (bench/RESULTS.md).
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vlm-processor")
-    processor_loading = pool.submit(AutoProcessor.from_pretrained, str(source.folder), **kwargs)
+    if importlib.util.find_spec("torchvision") is None:  # the processor may need it: fail before the weights load
+        processor = load_processor(source.folder, config)
+        processor_loading = pool.submit(lambda: processor)
+    else:
+        processor_loading = pool.submit(load_processor, source.folder, config)
     try:
         model = AutoModelForImageTextToText.from_pretrained(
             str(source.folder), dtype=dtype, use_safetensors=not config.allow_pickle, **kwargs
@@ -117,6 +123,11 @@ def load_model(config: EngineConfig) -> LoadedModel:
         ) from None
     except (OSError, ValueError, KeyError) as err:
         raise ModelError(f"{config.model} could not be loaded: {str(err).splitlines()[0]}") from None
+    except (ImportError, RuntimeError):
+        broken = torchvision_broken(torch.__version__)  # transformers hides it behind "Could not import module"
+        if broken is not None:
+            raise BackendUnavailableError(broken) from None
+        raise
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     adapter = _adapter_class(model_type)(
@@ -140,6 +151,31 @@ def load_model(config: EngineConfig) -> LoadedModel:
     )
 
 
+def load_processor(folder: Path, config: EngineConfig) -> Any:
+    """`AutoProcessor.from_pretrained`, its failures as the library's errors (a missing
+    torchvision, which most families' processors need, says which release to install)."""
+    import torch
+    from transformers import AutoProcessor
+
+    try:
+        return AutoProcessor.from_pretrained(str(folder), trust_remote_code=config.trust_remote_code)
+    except ImportError as err:
+        broken = torchvision_broken(torch.__version__)
+        if broken is not None:
+            raise BackendUnavailableError(broken) from None
+        if "torchvision" not in str(err).lower():
+            raise
+        cause = str(err).strip().splitlines()[0].split(" but ")[0]
+        raise BackendUnavailableError(torchvision_missing(config.model, torch.__version__, cause)) from None
+    except (OSError, ValueError, KeyError) as err:
+        message = f"{config.model} could not be loaded: {str(err).strip().splitlines()[0]}"
+        if importlib.util.find_spec("torchvision") is None:  # fast-only image processors say only "could not load"
+            raise BackendUnavailableError(
+                torchvision_missing(config.model, torch.__version__, message.split(": ", 1)[1])
+            ) from None
+        raise ModelError(message) from None
+
+
 def _quantize(model: Any, config: EngineConfig) -> QuantReport | None:
     """int8 linear layers per `config.quantize` (in place). The language part is what
     `get_decoder()` holds: every adapter's decoder is it or a thin wrapper around it."""
@@ -153,10 +189,10 @@ def load_planner(config: EngineConfig) -> LoadedModel:
     """Config and processor only, no weights: enough to plan resolution and count tokens (dry runs)."""
     start = time.perf_counter()
     source, _, model_type = _locate(config)
-    from transformers import AutoConfig, AutoProcessor
+    from transformers import AutoConfig
 
+    processor = load_processor(source.folder, config)
     try:
-        processor = AutoProcessor.from_pretrained(str(source.folder), trust_remote_code=config.trust_remote_code)
         model_config = AutoConfig.from_pretrained(str(source.folder), trust_remote_code=config.trust_remote_code)
     except (OSError, ValueError, KeyError) as err:
         raise ModelError(f"{config.model} could not be loaded: {str(err).splitlines()[0]}") from None

@@ -44,3 +44,51 @@ def check_transformers(installed: str | None = None) -> str:
             f"pip install 'transformers>={low[0]}.{low[1]},<{high[0]}'."
         )
     return installed
+
+
+def matching_torchvision(torch_version: str) -> str | None:
+    """The torchvision release built for `torch_version` ('2.13.0+cpu' -> '0.28.0'); None if unknown.
+
+    Installing any other torchvision makes pip replace the torch it was built against (on a
+    CPU machine: with a multi-GB CUDA build from the index).
+    """
+    match = re.match(r"\s*2\.(\d+)\.(\d+)", torch_version)
+    return f"0.{int(match.group(1)) + 15}.{match.group(2)}" if match else None
+
+
+def torchvision_fix(torch_version: str) -> str:
+    """The pip command that installs the torchvision built for `torch_version` (its own index
+    for a '+cpu' / '+cu130' build: PyPI's torchvision for another build breaks on import)."""
+    vision = matching_torchvision(torch_version)
+    if vision is None:
+        return f"install the torchvision release built for torch {torch_version}"
+    local = torch_version.partition("+")[2]
+    index = f" --index-url https://download.pytorch.org/whl/{local}" if local else ""
+    return f"pip install torchvision=={vision}{index}"
+
+
+def torchvision_missing(model: str, torch_version: str, cause: str) -> str:
+    """One line for a processor that needs torchvision when it is not installed."""
+    return (
+        f"{model}: its processor needs torchvision, which is not installed ({cause}); "
+        f"{torchvision_fix(torch_version)} (the release built for torch {torch_version}; another one replaces or breaks it)."
+    )
+
+
+def torchvision_broken(torch_version: str) -> str | None:
+    """One line when torchvision is installed but cannot be imported with this torch (a build for
+    another torch: 'operator torchvision::nms does not exist'); None when it imports or is absent."""
+    import importlib.util
+
+    if importlib.util.find_spec("torchvision") is None:
+        return None
+    try:
+        import torchvision  # noqa: F401
+    except Exception as err:  # noqa: BLE001 - any import failure is the diagnosis
+        installed = metadata.version("torchvision")
+        first = (str(err).strip().splitlines() or [type(err).__name__])[-1]
+        return (
+            f"torchvision {installed} does not work with torch {torch_version} ({first}); "
+            f"install the release built for it: {torchvision_fix(torch_version)}."
+        )
+    return None
