@@ -164,6 +164,7 @@ def test_without_decord_pyav_reads_everything(clips, monkeypatch):
     monkeypatch.setitem(backends.READERS, backends.Decoder.DECORD, missing)
     info = probe(path)
     assert info.decoder == "pyav"
+    assert backends.open_video(path, None).decoder_reason == "decord is not installed"
     assert [read_index(f) for f in read_frames(path, [7, 40], info=info).pixels] == [7, 40]
 
 

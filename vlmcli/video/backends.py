@@ -16,8 +16,9 @@ MP4/MOV/MKV/WebM. Elsewhere it fails or is wrong:
 decoder with `choose_decoder` (pure, a table), and falls back per file to PyAV when decord
 cannot open a file or fails to decode it. The choice and its reason are on the reader
 (`decoder`, `decoder_reason`), in `VideoInfo.decoder`, and in the `--debug` log (logger
-`vlmcli.video`). If one backend is not installed the other is used alone; with neither,
-a `BackendUnavailableError` says what to install.
+`vlmcli.video`). If one backend is not installed the other is used alone (decord has wheels
+only for Linux x86_64 and Windows, so on Apple silicon, ARM Linux and Intel macs PyAV reads
+every video); with neither, a `BackendUnavailableError` says what to install.
 """
 
 from __future__ import annotations
@@ -102,7 +103,9 @@ def open_video(path: str, size: tuple[int, int] | None) -> Any:
     if choice.decoder is Decoder.DECORD:
         try:
             reader = _open(Decoder.DECORD, path, size)
-        except (VideoError, BackendUnavailableError) as exc:
+        except BackendUnavailableError:  # no decord wheel for this platform (pyproject.toml): PyAV reads it
+            choice = Choice(Decoder.PYAV, "decord is not installed")
+        except VideoError as exc:
             choice = Choice(Decoder.PYAV, f"decord could not open it: {_clause(exc)}")
         else:
             return _note(path, DecordThenPyAV(reader, path, size), choice.reason)
