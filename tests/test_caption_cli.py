@@ -315,3 +315,15 @@ def test_help_imports_nothing_heavy(tmp_path):
     done = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, timeout=60)
     assert done.returncode == 0 and json.loads(done.stderr) == []
     assert b"--files-from" in done.stdout and b"--shard" in done.stdout
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_output_dash_is_refused_not_made_a_folder(monkeypatch, photos, tmp_path, fmt):
+    """`-o -` means stdout to a Unix user; shards need a folder, so say so instead of creating ./-."""
+    monkeypatch.chdir(tmp_path)
+    fake = install_fake_engine(monkeypatch)
+    result = invoke(photos, "-o", "-", "--format", fmt)
+    assert result.exit_code == 2, result.output
+    assert "vlm describe FILES... --json" in result.stderr
+    assert not (tmp_path / "-").exists()
+    assert fake.engines == []

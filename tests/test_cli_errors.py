@@ -48,10 +48,11 @@ def _bad_inputs(tmp_path):
         "text named .jpg": (str(tmp_path / "text.jpg"), "is not an image"),
         "empty": (str(tmp_path / "empty.png"), "is empty"),
         "video": (str(tmp_path / "clip.mp4"), "as a video"),  # not decodable
+        "url": ("https://example.com/cat.jpg", "it does not download"),
     }
 
 
-@pytest.mark.parametrize("case", ["missing", "directory", "truncated", "text named .jpg", "empty", "video"])
+@pytest.mark.parametrize("case", ["missing", "directory", "truncated", "text named .jpg", "empty", "video", "url"])
 def test_bad_input_exits_3_before_loading_the_model(monkeypatch, tmp_path, case):
     fake = install_fake_engine(monkeypatch)
     path, needle = _bad_inputs(tmp_path)[case]

@@ -8,6 +8,7 @@ ends), so a stray pipe in a folder can never hang a run.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import sys
 from pathlib import Path
@@ -17,6 +18,8 @@ from vlmcli.errors import InputError
 from vlmcli.media.names import display_name
 
 STDIN = "-"
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+"""http://, https://, s3://, gs://, hf://: a location to download from, which is not a file here."""
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 
@@ -52,6 +55,12 @@ def open_regular(source: str | os.PathLike[str]) -> BinaryIO:
     try:
         fd = os.open(os.fspath(source), _OPEN_FLAGS)
     except FileNotFoundError:
+        raw = os.fspath(source)
+        if isinstance(raw, str) and _URL.match(raw):
+            raise InputError(
+                f"No such file: {name}. vlmcli reads local files (and - for stdin), it does not download: "
+                "fetch it first and pass the file, or pipe it (curl -sL URL | vlm ask - QUESTION)."
+            ) from None
         raise InputError(f"No such file: {name}") from None
     except IsADirectoryError:
         raise _directory(source) from None

@@ -122,6 +122,11 @@ class ShardedSink(Sink):
         super().__init__(config)
         if config.output is None:
             raise ConfigError(f"--format {self.format.value} needs --output DIR (a folder for the shards).")
+        if str(config.output) == "-":  # the Unix spelling of stdout would otherwise become a folder named "-"
+            raise ConfigError(
+                "--output - (stdout) is not a folder: caption-dir writes resumable shards into a folder; "
+                "to stream one JSON object per file to stdout, use `vlm describe FILES... --json`."
+            )
         self.folder = Path(config.output)
         self._buffer: list[Row] = []
         self._next_number: int | None = None
