@@ -33,7 +33,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from vlmcli.engine.compiled import check_can_compile, run_compiled
-from vlmcli.quantize.decode_step import StepOutput, _rms, why_not
+from vlmcli.quantize.decode_step import StepOutput, _rms, one_step_cache, rotary_halves, why_not
 
 if TYPE_CHECKING:
     import torch
@@ -167,8 +167,6 @@ class CompiledInt8Step:
             check_can_compile(device_type)
         self.decoder = decoder
         self.graph = Int8Graph(decoder).eval()
-        half = self.graph.head_dim // 2
-        self._sign = torch.tensor([-1.0, 1.0]).repeat_interleave(half).view(2, half)  # (2, Dh/2)
         self._run: Any = (
             torch.compile(self.graph, dynamic=True, fullgraph=True, options={"cpp_wrapper": True})
             if compile
@@ -186,9 +184,7 @@ class CompiledInt8Step:
     ) -> StepOutput:
         import torch
 
-        cache = kv.pop("cache", None) or kv.pop("past_key_values", None)
-        if cache is None or kv or inputs_embeds.shape[1] != 1:
-            raise ValueError("CompiledInt8Step takes one new position per row and the KV cache, nothing else")
+        cache = one_step_cache(kv, inputs_embeds, step="CompiledInt8Step")
         layers = cache.layers
         if not all(hasattr(layer, "make_room") for layer in layers):
             raise ValueError("CompiledInt8Step needs the engine's growing KV cache (engine.kvcache.growing_cache)")
@@ -197,10 +193,8 @@ class CompiledInt8Step:
             raise ValueError(f"attention mask covers {attention_mask.shape[1]} positions, the cache {length} + 1")
         for layer in layers:
             layer.make_room(1)
-        batch, capacity, half = inputs_embeds.shape[0], layers[0].capacity, self.graph.head_dim // 2
-        cos, sin = self.decoder.rotary_emb(inputs_embeds, position_ids)  # (B, 1, Dh) each
-        cos = cos.view(batch, 1, 2, half)  # (B, 1, 2, Dh/2)
-        sin = sin.view(batch, 1, 2, half) * self._sign.to(sin.dtype)  # (B, 1, 2, Dh/2)
+        batch, capacity = inputs_embeds.shape[0], layers[0].capacity
+        cos, sin = rotary_halves(self.decoder, inputs_embeds, position_ids, head_dim=self.graph.head_dim)  # (B, 1, 2, Dh/2) each
         mask = attention_mask.new_zeros((batch, capacity), dtype=torch.bool)  # (B, C)
         mask[:, : length + 1] = attention_mask.bool()
         position = torch.tensor([length], device=inputs_embeds.device)  # (1,)

@@ -118,7 +118,6 @@ class FusedDecodeStep:
             for layer in decoder.layers
         ]
         self.norm, self.norm_eps = decoder.norm.weight, decoder.norm.variance_epsilon
-        self._sign: "torch.Tensor | None" = None  # (2, Dh/2): -1 then +1, rotate_half's signs
 
     def __call__(
         self,
@@ -129,17 +128,8 @@ class FusedDecodeStep:
         use_cache: bool = True,
         **kv: Any,
     ) -> StepOutput:
-        import torch
-
-        cache = kv.pop("cache", None) or kv.pop("past_key_values", None)
-        if cache is None or kv or inputs_embeds.shape[1] != 1:
-            raise ValueError("FusedDecodeStep takes one new position per row and the KV cache, nothing else")
-        batch, half = inputs_embeds.shape[0], self.head_dim // 2
-        cos, sin = self.decoder.rotary_emb(inputs_embeds, position_ids)  # (B, 1, Dh) each
-        if self._sign is None:
-            self._sign = torch.tensor([-1.0, 1.0], dtype=sin.dtype).repeat_interleave(half).view(2, half)
-        cos = cos.view(batch, 1, 2, half)  # (B, 1, 2, Dh/2)
-        sin = sin.view(batch, 1, 2, half) * self._sign  # (B, 1, 2, Dh/2)
+        cache = one_step_cache(kv, inputs_embeds, step="FusedDecodeStep")
+        cos, sin = rotary_halves(self.decoder, inputs_embeds, position_ids, head_dim=self.head_dim)  # (B, 1, 2, Dh/2) each
         mask = None if bool(attention_mask.all()) else attention_mask.bool()[:, None, None, :]  # (B, 1, 1, L)
         hidden = inputs_embeds  # (B, 1, D)
         for index, layer in enumerate(self.layers):
@@ -180,6 +170,28 @@ class FusedDecodeStep:
             out = torch.nn.functional.scaled_dot_product_attention(packed, keys, values, attn_mask=mask, scale=layer.scaling)
         out = out.reshape(batch, heads, 1, dim).transpose(1, 2).reshape(batch, 1, heads * dim)  # (B, 1, H Dh)
         return layer.o(out)  # (B, 1, D)
+
+
+def one_step_cache(kv: dict[str, Any], inputs_embeds: "torch.Tensor", *, step: str) -> Any:
+    """The KV cache a decode-step call was given (`cache=` or `past_key_values=`); ValueError
+    for any other keyword or more than one new position per row."""
+    cache = kv.pop("cache", None) or kv.pop("past_key_values", None)
+    if cache is None or kv or inputs_embeds.shape[1] != 1:
+        raise ValueError(f"{step} takes one new position per row and the KV cache, nothing else")
+    return cache
+
+
+def rotary_halves(
+    decoder: Any, inputs_embeds: "torch.Tensor", position_ids: "torch.Tensor", *, head_dim: int
+) -> tuple["torch.Tensor", "torch.Tensor"]:
+    """cos and sin of the new positions, each (B, 1, 2, Dh/2), sin with rotate_half's signs
+    (-1 then +1) applied: rotary is then `x * cos + x.flip(-2) * sin` on x viewed as (..., 2, Dh/2)."""
+    import torch
+
+    batch, half = inputs_embeds.shape[0], head_dim // 2
+    cos, sin = decoder.rotary_emb(inputs_embeds, position_ids)  # (B, 1, Dh) each
+    sign = torch.tensor([-1.0, 1.0], dtype=sin.dtype, device=sin.device).repeat_interleave(half).view(2, half)  # (2, Dh/2)
+    return cos.view(batch, 1, 2, half), sin.view(batch, 1, 2, half) * sign
 
 
 def _rms(hidden: "torch.Tensor", weight: "torch.Tensor", eps: float) -> "torch.Tensor":
