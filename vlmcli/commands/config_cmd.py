@@ -57,6 +57,8 @@ def _shown(value: object) -> str:
 
 
 def as_dict(settings: Settings) -> dict[str, object]:
+    from vlmcli.environment import describe
+
     return {
         "config_file": str(settings.config_file),
         "config_file_found": settings.config_file_found,
@@ -76,6 +78,7 @@ def as_dict(settings: Settings) -> dict[str, object]:
             }
             for command, table in settings.commands.items()
         },
+        "environment": describe(),
     }
 
 
@@ -87,7 +90,21 @@ def as_text(settings: Settings) -> str:
         for command, table in settings.commands.items()
         for name, value, origin in table.items()
     ]
-    return f"Config file: {settings.config_file}{found}\n" + table(rows, ("SETTING", "VALUE", "SOURCE"), indent=0)
+    return (
+        f"Config file: {settings.config_file}{found}\n"
+        + table(rows, ("SETTING", "VALUE", "SOURCE"), indent=0)
+        + "\n"
+        + environment_text()
+    )
+
+
+def environment_text() -> str:
+    """Python, platform and the packages vlmcli depends on, with what a missing or wrong one means."""
+    from vlmcli.environment import describe, packages
+
+    env = describe()
+    rows = [(p.name, p.version or "-", p.note) for p in packages()]
+    return f"Environment: Python {env['python']} on {env['platform']}\n" + table(rows, ("PACKAGE", "VERSION", "NOTE"), indent=0)
 
 
 def _setting_flags_class() -> type:
