@@ -20,6 +20,7 @@ from vlmcli.engine.device import resolve_device, resolve_dtype, text_dtype
 from vlmcli.engine.kernel_notes import quiet_cpu_kernel_notices
 from vlmcli.engine.source import ModelSource, check_weights_safety, read_model_config, resolve_source
 from vlmcli.engine.versions import check_transformers, torchvision_broken, torchvision_missing
+from vlmcli.engine.weights_files import weights_failure
 from vlmcli.errors import BackendUnavailableError, ModelError, ResourceError, UnsafeModelError, UnsupportedModelError
 from vlmcli.families import family_for_model_type, supported_model_types
 from vlmcli.quantize.apply import QuantReport, check_runtime, quantize_model
@@ -94,6 +95,7 @@ def load_model(config: EngineConfig) -> LoadedModel:
         check_runtime(device=device.type, dtype=dtype)
 
     import torch
+    from safetensors import SafetensorError
     from transformers import AutoModelForImageTextToText
     from transformers.utils import logging as hf_logging
 
@@ -121,8 +123,8 @@ def load_model(config: EngineConfig) -> LoadedModel:
         raise ResourceError(
             f"Out of memory loading {config.model} on {device}; try --dtype bfloat16 or a smaller model."
         ) from None
-    except (OSError, ValueError, KeyError) as err:
-        raise ModelError(f"{config.model} could not be loaded: {str(err).splitlines()[0]}") from None
+    except (OSError, ValueError, KeyError, SafetensorError) as err:
+        raise ModelError(weights_failure(source, err)) from None
     except (ImportError, RuntimeError):
         broken = torchvision_broken(torch.__version__)  # transformers hides it behind "Could not import module"
         if broken is not None:

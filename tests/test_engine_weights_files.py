@@ -1,0 +1,71 @@
+"""A truncated or missing weights shard (an interrupted download or copy) is named in one line."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from vlmcli.cli import app
+from vlmcli.engine.source import ModelSource
+from vlmcli.engine.weights_files import needed_bytes, truncated, weights_failure
+from vlmcli.errors import ModelError
+from vlmcli.testing.fakes import isolate_env, save_photo
+
+
+@pytest.fixture(scope="module")
+def sharded(tiny_checkpoint, tmp_path_factory) -> Path:
+    """A tiny Qwen2-VL saved in several safetensors shards, as hub models of a few GB are."""
+    from transformers import AutoModelForImageTextToText
+
+    source = tiny_checkpoint("qwen2_vl")
+    out = tmp_path_factory.mktemp("sharded") / "model"
+    shutil.copytree(source, out)
+    for weights in out.glob("*.safetensors"):
+        weights.unlink()
+    AutoModelForImageTextToText.from_pretrained(source).save_pretrained(out, max_shard_size="200KB")
+    assert len(list(out.glob("*.safetensors"))) > 2
+    return out
+
+
+def _copy(sharded: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "model"
+    shutil.copytree(sharded, folder)
+    return folder
+
+
+def test_whole_shards_need_exactly_their_size(sharded):
+    for shard in sharded.glob("*.safetensors"):
+        assert needed_bytes(shard) == shard.stat().st_size
+    assert truncated(sharded) == []
+
+
+def test_cli_names_the_truncated_shard(sharded, tmp_path, monkeypatch):
+    isolate_env(monkeypatch, tmp_path)
+    folder = _copy(sharded, tmp_path)
+    shard = sorted(folder.glob("*.safetensors"))[1]
+    whole = shard.stat().st_size
+    with open(shard, "r+b") as handle:
+        handle.truncate(whole // 3)
+    photo = save_photo(tmp_path / "p.jpg")
+    result = CliRunner().invoke(app, ["ask", "--model", str(folder), str(photo), "What?", "--max-tokens", "2"])
+    assert result.exit_code == ModelError.exit_code, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert f"a weights file is truncated: {shard.name} ({whole // 3:,} of {whole:,} bytes)" in lines[0]
+    assert lines[0].endswith("copy or download the folder again.")
+
+
+def test_a_missing_shard_and_a_hub_model_say_how_to_download_again(tmp_path):
+    source = ModelSource(folder=tmp_path, model_id="org/model", revision="0123abc")
+    gone = FileNotFoundError(f"No such file or directory: {tmp_path}/model-00002-of-00003.safetensors")
+    message = weights_failure(source, gone)
+    assert "a weights file is missing (No such file or directory" in message
+    assert message.endswith("(`hf download org/model --force-download`).")
+
+
+def test_other_failures_are_passed_on_as_they_are(tmp_path):
+    source = ModelSource(folder=tmp_path, model_id="m", revision=None)
+    assert weights_failure(source, ValueError("bad config\nmore")) == "m could not be loaded: bad config"
