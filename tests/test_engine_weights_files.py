@@ -69,3 +69,22 @@ def test_a_missing_shard_and_a_hub_model_say_how_to_download_again(tmp_path):
 def test_other_failures_are_passed_on_as_they_are(tmp_path):
     source = ModelSource(folder=tmp_path, model_id="m", revision=None)
     assert weights_failure(source, ValueError("bad config\nmore")) == "m could not be loaded: bad config"
+
+
+@pytest.mark.parametrize(
+    "name, data, says",
+    [
+        ("model.gguf", b"GGUF\x03\x00\x00\x00" + bytes(64), "is a GGUF file (llama.cpp's format)"),
+        ("renamed.bin", b"GGUF" + bytes(8), "is a GGUF file"),
+        ("model.safetensors", bytes(16), "is a file of a model; pass the folder that holds it ("),
+        ("notes.txt", b"hello", "is a file, not a model folder or hub id."),
+    ],
+)
+def test_a_file_given_as_the_model_says_what_to_pass(tmp_path, name, data, says):
+    from vlmcli.engine.source import resolve_source
+
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(ModelError) as caught:
+        resolve_source(str(path), revision=None, offline=True, cache_dir=None, allow_pickle=False)
+    assert says in str(caught.value)

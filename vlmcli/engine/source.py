@@ -37,6 +37,23 @@ def env_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _a_file(model: str, path: Path) -> str:
+    """Why a file is not a model, and what to pass instead."""
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
+    except OSError:
+        magic = b""
+    if magic == b"GGUF" or path.suffix.lower() == ".gguf":
+        return (
+            f"{model} is a GGUF file (llama.cpp's format); vlmcli runs transformers models: pass the "
+            "Hugging Face model folder or hub id it was converted from."
+        )
+    if path.name.endswith((".safetensors", ".json", ".bin")):
+        return f"{model} is a file of a model; pass the folder that holds it ({path.resolve().parent})."
+    return f"{model} is a file, not a model folder or hub id."
+
+
 def _looks_like_path(model: str) -> bool:
     """Hub ids are `name` or `org/name`; anything else is meant as a path."""
     return model.startswith((".", "/", "~")) or model.count("/") > 1 or (os.sep != "/" and os.sep in model)
@@ -50,7 +67,7 @@ def resolve_source(
     if path.is_dir():
         return ModelSource(folder=path.resolve(), model_id=model, revision=None)
     if path.exists():
-        raise ModelError(f"{model} is a file, not a model folder or hub id.")
+        raise ModelError(_a_file(model, path))
     if _looks_like_path(model):
         raise ModelNotFoundError(f"Model folder {model} does not exist.")
     return _from_hub(
