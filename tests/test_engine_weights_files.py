@@ -88,3 +88,21 @@ def test_a_file_given_as_the_model_says_what_to_pass(tmp_path, name, data, says)
     with pytest.raises(ModelError) as caught:
         resolve_source(str(path), revision=None, offline=True, cache_dir=None, allow_pickle=False)
     assert says in str(caught.value)
+
+
+def test_a_folder_without_processor_files_is_refused_before_loading(tiny_checkpoint, tmp_path, monkeypatch):
+    """`model.save_pretrained(folder)` alone writes config and weights, no tokenizer or processor."""
+    import vlmcli.engine.loader as loader
+
+    isolate_env(monkeypatch, tmp_path)
+    folder = tmp_path / "finetuned"
+    shutil.copytree(tiny_checkpoint("qwen2_vl"), folder)
+    for path in folder.iterdir():
+        if path.name not in ("config.json", "generation_config.json", "model.safetensors"):
+            path.unlink()
+    monkeypatch.setattr(loader, "load_processor", lambda *a: pytest.fail("the processor was still loaded"))
+    photo = save_photo(tmp_path / "p.jpg")
+    result = CliRunner().invoke(app, ["ask", "--model", str(folder), str(photo), "What?"])
+    assert result.exit_code == ModelError.exit_code, result.output
+    assert "has weights but no processor or tokenizer files" in result.output
+    assert "AutoProcessor.from_pretrained(BASE).save_pretrained(FOLDER)" in result.output

@@ -76,7 +76,22 @@ def _locate(config: EngineConfig) -> tuple[ModelSource, dict, str]:
         allow_pickle=config.allow_pickle,
     )
     raw = read_model_config(source.folder)
-    return source, raw, check_family(raw, config.model)
+    model_type = check_family(raw, config.model)
+    check_processor_files(source.folder, config.model)
+    return source, raw, model_type
+
+
+_PROCESSOR_FILES = ("processor_config.json", "preprocessor_config.json", "tokenizer_config.json", "tokenizer.json")
+
+
+def check_processor_files(folder: Path, model: str) -> None:
+    """Refuse, before any weights load, a folder with no processor or tokenizer files at all."""
+    if not any((folder / name).is_file() for name in _PROCESSOR_FILES):
+        raise ModelError(
+            f"{model} has weights but no processor or tokenizer files ({', '.join(_PROCESSOR_FILES)}), as a "
+            "folder saved with `model.save_pretrained` alone is; save the base model's processor into it too: "
+            "AutoProcessor.from_pretrained(BASE).save_pretrained(FOLDER)."
+        )
 
 
 def load_model(config: EngineConfig) -> LoadedModel:
