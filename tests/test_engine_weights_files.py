@@ -106,3 +106,15 @@ def test_a_folder_without_processor_files_is_refused_before_loading(tiny_checkpo
     assert result.exit_code == ModelError.exit_code, result.output
     assert "has weights but no processor or tokenizer files" in result.output
     assert "AutoProcessor.from_pretrained(BASE).save_pretrained(FOLDER)" in result.output
+
+
+def test_a_lora_adapter_folder_says_it_is_one_and_how_to_merge(tmp_path):
+    from vlmcli.engine.source import read_model_config
+
+    (tmp_path / "adapter_config.json").write_text('{"base_model_name_or_path": "HuggingFaceTB/SmolVLM2-256M-Video-Instruct", "r": 8}')
+    (tmp_path / "adapter_model.safetensors").write_bytes(bytes(16))
+    with pytest.raises(ModelError) as caught:
+        read_model_config(tmp_path)
+    message = str(caught.value)
+    assert "is a PEFT/LoRA adapter (adapter_config.json, base model HuggingFaceTB/SmolVLM2-256M-Video-Instruct)" in message
+    assert "merge_and_unload()" in message

@@ -127,10 +127,29 @@ def _from_hub(
     return ModelSource(folder=folder_path, model_id=repo_id, revision=folder_path.name)
 
 
+def _adapter_base(folder: Path) -> str | None:
+    """The base model a PEFT adapter folder names ("unknown" if it names none); None if not an adapter."""
+    path = folder / "adapter_config.json"
+    if not path.is_file():
+        return None
+    try:
+        base = json.loads(path.read_text(encoding="utf-8")).get("base_model_name_or_path")
+    except (OSError, ValueError, AttributeError):
+        base = None
+    return str(base) if base else "unknown"
+
+
 def read_model_config(folder: Path) -> dict:
     """The folder's config.json as a dict; a clear error when it is missing or broken."""
     config_path = folder / "config.json"
     if not config_path.is_file():
+        adapter = _adapter_base(folder)
+        if adapter is not None:
+            raise ModelError(
+                f"{folder} is a PEFT/LoRA adapter (adapter_config.json, base model {adapter}), not a whole model: "
+                "merge it into its base (PeftModel.from_pretrained(base, ADAPTER).merge_and_unload().save_pretrained(OUT), "
+                "with the base's processor saved beside it) and pass that folder."
+            )
         raise ModelError(f"{folder} has no config.json, so it is not a transformers model folder.")
     try:
         return json.loads(config_path.read_text(encoding="utf-8"))
