@@ -35,6 +35,7 @@ from vlmcli.errors import BackendUnavailableError, VideoError
 from vlmcli.media.names import display_name
 from vlmcli.video.decode_decord import DecordReader
 from vlmcli.video.decode_pyav import PyAVReader, StreamFacts, inspect_video
+from vlmcli.video.rotation import RotatedReader, quarter_turns, stored_size
 from vlmcli.video.reasons import reason_of
 
 log = logging.getLogger("vlmcli.video")
@@ -100,6 +101,7 @@ def open_video(path: str, size: tuple[int, int] | None) -> Any:
             ) from no_pyav
         return _note(path, reader, "PyAV is not installed")
     choice = choose_decoder(facts)
+    turns = quarter_turns(facts.rotation)
     if choice.decoder is Decoder.DECORD:
         try:
             reader = _open(Decoder.DECORD, path, size)
@@ -108,8 +110,12 @@ def open_video(path: str, size: tuple[int, int] | None) -> Any:
         except VideoError as exc:
             choice = Choice(Decoder.PYAV, f"decord could not open it: {_clause(exc)}")
         else:
-            return _note(path, DecordThenPyAV(reader, path, size), choice.reason)
-    return _note(path, _open(Decoder.PYAV, path, size), choice.reason)
+            return _note(path, DecordThenPyAV(reader, path, size, turns=turns), _turned(choice.reason, turns))
+    return _note(path, _open(Decoder.PYAV, path, size, turns=turns), _turned(choice.reason, turns))
+
+
+def _turned(reason: str, turns: int) -> str:
+    return f"{reason}; turned {90 * turns} degrees counter-clockwise (the container's display rotation)" if turns else reason
 
 
 class DecordThenPyAV:
@@ -119,10 +125,10 @@ class DecordThenPyAV:
     reads the same frames by timestamp. If PyAV fails too, its error is the one raised.
     """
 
-    def __init__(self, decord: DecordReader, path: str, size: tuple[int, int] | None) -> None:
+    def __init__(self, decord: DecordReader, path: str, size: tuple[int, int] | None, *, turns: int = 0) -> None:
         self._active: Any = decord
         self._decord = decord
-        self._path, self._size = path, size
+        self._path, self._size, self._turns = path, size, turns
         self.frame_count = decord.frame_count
         self.fps = decord.fps
         self.output_size = decord.output_size
@@ -142,7 +148,7 @@ class DecordThenPyAV:
                 return self._decord.read(indices)
             except Exception as exc:  # noqa: BLE001 - decord raises anything; PyAV retries
                 reason = f"decord failed to decode it: {reason_of(exc)}"
-                self._active = _open(Decoder.PYAV, self._path, self._size)
+                self._active = _open(Decoder.PYAV, self._path, self._size, turns=self._turns)
                 _note(self._path, self, reason)
         return self._active.read(indices)
 
@@ -156,7 +162,11 @@ class DecordThenPyAV:
         return self._active.key_indices()
 
 
-def _open(decoder: Decoder, path: str, size: tuple[int, int] | None) -> Any:
+def _open(decoder: Decoder, path: str, size: tuple[int, int] | None, *, turns: int = 0) -> Any:
+    """A reader of `path` at display size `size`, frames upright. decord applies the container's
+    display rotation itself (sizes included); PyAV's frames are turned here (`video.rotation`)."""
+    if decoder is Decoder.PYAV and turns:
+        return RotatedReader(READERS[decoder](path, stored_size(size, turns)), turns)
     return READERS[decoder](path, size)
 
 

@@ -49,6 +49,8 @@ class StreamFacts:
     stream: index of the chosen video stream among all streams.
     width, height: coded frame size in pixels. fps: average frame rate, None if unknown.
     header_frames: frame count the header claims, 0 if it does not say.
+    rotation: the display rotation in degrees counter-clockwise (a phone's portrait video: 90
+        or -90), read from the first frame; 0 when there is none or no frame decodes.
     """
 
     container: str
@@ -58,6 +60,7 @@ class StreamFacts:
     height: int
     fps: float | None
     header_frames: int
+    rotation: float = 0.0
 
 
 def inspect_video(path: str) -> StreamFacts:
@@ -98,7 +101,18 @@ def _inspect(key: FileKey) -> StreamFacts:
             container=str(container.format.name), codec=str(ctx.name), stream=int(stream.index),
             width=int(ctx.width), height=int(ctx.height),
             fps=float(rate) if rate and float(rate) > 0 else None, header_frames=int(stream.frames or 0),
+            rotation=_display_rotation(container, stream),
         )
+
+
+def _display_rotation(container: Any, stream: Any) -> float:
+    """The first frame's display rotation (degrees counter-clockwise); 0 if no frame decodes here
+    (reading the file later says why, with the decoder's reason)."""
+    try:
+        frame = next(container.decode(stream), None)
+    except Exception:  # noqa: BLE001 - a damaged first frame is reported by the read, not here
+        return 0.0
+    return float(getattr(frame, "rotation", 0) or 0) if frame is not None else 0.0
 
 
 @functools.lru_cache(maxsize=16)

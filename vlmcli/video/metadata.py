@@ -19,7 +19,8 @@ class VideoInfo:
     fps: average frame rate of the video stream (frames per second, > 0).
     frame_count: frames the demuxer indexed (> 0). Frame indices run 0..frame_count-1.
     duration_s: seconds from the first frame's start to the last frame's end (> 0).
-    width, height: native size in pixels of decoded frames (container rotation is NOT applied).
+    width, height: native size in pixels of decoded frames, as displayed: the container's display
+        rotation (a phone's portrait video) is applied (`video.rotation`).
     decoder: the backend that opened the file ("decord" or "pyav"); reported in `--json`.
     """
 
