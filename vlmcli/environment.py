@@ -12,15 +12,8 @@ from __future__ import annotations
 import platform
 import sys
 from dataclasses import dataclass
-from importlib import metadata
 
-from vlmcli.engine.versions import (
-    MAX_TRANSFORMERS_EXCLUSIVE,
-    MIN_TRANSFORMERS,
-    matching_torchvision,
-    parse_version,
-    torchvision_fix,
-)
+from vlmcli.engine.versions import installed, matching_torchvision, parse_version, torchvision_fix, transformers_problem
 
 
 @dataclass(frozen=True)
@@ -30,21 +23,6 @@ class Package:
     name: str
     version: str | None
     note: str
-
-
-def installed(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def _transformers(version: str | None) -> str:
-    low, high = MIN_TRANSFORMERS, MAX_TRANSFORMERS_EXCLUSIVE
-    wanted = f">={low[0]}.{low[1]},<{high[0]}"
-    if version is None:
-        return f"not installed: vlmcli needs transformers{wanted}"
-    return "" if low <= parse_version(version) < high else f"unsupported: vlmcli needs transformers{wanted}"
 
 
 def _torchvision(version: str | None, torch: str | None) -> str:
@@ -74,10 +52,12 @@ def packages() -> list[Package]:
     rows = [
         Package("torch", torch, "" if torch else "not installed: install torch first (README, Quick start)"),
         Package("torchvision", vision, _torchvision(vision, torch)),
-        Package("transformers", hf, _transformers(hf)),
+        Package("transformers", hf, transformers_problem(hf) or ""),
     ]
-    rows += [Package(name, installed(name), "" if installed(name) else "not installed: a required package") for name in _REQUIRED]
-    rows += [Package(name, installed(name), "" if installed(name) else note) for name, note in _OPTIONAL.items()]
+    missing = {name: "not installed: a required package" for name in _REQUIRED} | _OPTIONAL
+    for name, note in missing.items():
+        version = installed(name)
+        rows.append(Package(name, version, "" if version else note))
     return rows
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from models.world.examples import Example
+from vlmcli.engine.adapters.qwen_video import without_outer_video_pair
 from vlmcli.engine.video_input import VideoInput
 
 IGNORE = -100
@@ -48,14 +49,12 @@ def prompt_text(processor, *, question: str, video: bool) -> str:
     """The chat-template prompt the engine builds for one image (or video) and a question.
 
     For a clip, the template's `<|vision_start|><|video_pad|><|vision_end|>` becomes a bare video
-    token, as the engine's Qwen3-VL adapter writes it (`engine.adapters.qwen_video`), so the
+    token, as the engine's Qwen3-VL adapter writes it (`without_outer_video_pair`), so the
     processor gives Qwen3-VL's layout (per-frame blocks, no outer pair) in every transformers.
     """
     content = [{"type": "video" if video else "image"}, {"type": "text", "text": question}]
     text = processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False)
-    if not video:
-        return text
-    return text.replace(processor.vision_start_token + processor.video_token + processor.vision_end_token, processor.video_token)
+    return without_outer_video_pair(text, processor) if video else text
 
 
 def clip_input(example: Example, indices: tuple[int, ...]) -> VideoInput:

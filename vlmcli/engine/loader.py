@@ -185,12 +185,10 @@ def load_processor(folder: Path, config: EngineConfig) -> Any:
         cause = str(err).strip().splitlines()[0].split(" but ")[0]
         raise BackendUnavailableError(torchvision_missing(config.model, torch.__version__, cause)) from None
     except (OSError, ValueError, KeyError) as err:
-        message = f"{config.model} could not be loaded: {str(err).strip().splitlines()[0]}"
+        first = str(err).strip().splitlines()[0]
         if importlib.util.find_spec("torchvision") is None:  # fast-only image processors say only "could not load"
-            raise BackendUnavailableError(
-                torchvision_missing(config.model, torch.__version__, message.split(": ", 1)[1])
-            ) from None
-        raise ModelError(message) from None
+            raise BackendUnavailableError(torchvision_missing(config.model, torch.__version__, first)) from None
+        raise ModelError(f"{config.model} could not be loaded: {first}") from None
 
 
 def _quantize(model: Any, config: EngineConfig) -> QuantReport | None:

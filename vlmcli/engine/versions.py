@@ -10,6 +10,7 @@ loader checks the installed version first and says how to fix it, in one line.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from importlib import metadata
 
@@ -28,22 +29,40 @@ def parse_version(text: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
-def check_transformers(installed: str | None = None) -> str:
-    """The installed transformers version; `BackendUnavailableError` when vlmcli cannot run on it."""
-    if installed is None:
-        try:
-            installed = metadata.version("transformers")
-        except metadata.PackageNotFoundError:
-            raise BackendUnavailableError(
-                "transformers is not installed; vlmcli needs it: pip install 'transformers>=5.25,<6'."
-            ) from None
-    low, high = MIN_TRANSFORMERS, MAX_TRANSFORMERS_EXCLUSIVE
-    if not low <= parse_version(installed) < high:
+def installed(name: str) -> str | None:
+    """The installed version of distribution `name` (from its metadata, nothing imported); None if absent."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+TRANSFORMERS_RANGE = f">={MIN_TRANSFORMERS[0]}.{MIN_TRANSFORMERS[1]},<{MAX_TRANSFORMERS_EXCLUSIVE[0]}"
+
+
+def transformers_problem(version: str | None) -> str | None:
+    """What is wrong with transformers `version` for vlmcli (None: not installed); None when it is supported."""
+    if version is None:
+        return f"not installed: vlmcli needs transformers{TRANSFORMERS_RANGE}"
+    if MIN_TRANSFORMERS <= parse_version(version) < MAX_TRANSFORMERS_EXCLUSIVE:
+        return None
+    return f"unsupported: vlmcli needs transformers{TRANSFORMERS_RANGE}"
+
+
+def check_transformers(version: str | None = None) -> str:
+    """The installed transformers version (or `version`); `BackendUnavailableError` when vlmcli cannot run on it."""
+    found = installed("transformers") if version is None else version
+    if found is None:
         raise BackendUnavailableError(
-            f"vlmcli needs transformers >= {low[0]}.{low[1]} and < {high[0]} (found {installed}): "
-            f"pip install 'transformers>={low[0]}.{low[1]},<{high[0]}'."
+            f"transformers is not installed; vlmcli needs it: pip install 'transformers{TRANSFORMERS_RANGE}'."
         )
-    return installed
+    if transformers_problem(found) is not None:
+        (low_major, low_minor), (high_major, _) = MIN_TRANSFORMERS, MAX_TRANSFORMERS_EXCLUSIVE
+        raise BackendUnavailableError(
+            f"vlmcli needs transformers >= {low_major}.{low_minor} and < {high_major} (found {found}): "
+            f"pip install 'transformers{TRANSFORMERS_RANGE}'."
+        )
+    return found
 
 
 def matching_torchvision(torch_version: str) -> str | None:
@@ -78,8 +97,6 @@ def torchvision_missing(model: str, torch_version: str, cause: str) -> str:
 def torchvision_broken(torch_version: str) -> str | None:
     """One line when torchvision is installed but cannot be imported with this torch (a build for
     another torch: 'operator torchvision::nms does not exist'); None when it imports or is absent."""
-    import importlib.util
-
     if importlib.util.find_spec("torchvision") is None:
         return None
     try:

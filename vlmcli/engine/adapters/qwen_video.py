@@ -56,6 +56,13 @@ def split_features(out: Any, count: int) -> list[Features]:
     return features
 
 
+def without_outer_video_pair(text: str, processor: Any) -> str:
+    """`text` with the chat template's `<|vision_start|><|video_pad|><|vision_end|>` as a bare video
+    token, so a Qwen3-VL processor writes only its per-patch blocks (the released layout)."""
+    wrapped = processor.vision_start_token + processor.video_token + processor.vision_end_token
+    return text.replace(wrapped, processor.video_token)
+
+
 class QwenVideoAdapter(Adapter):
     """The video half of `QwenVLAdapter` (abstract: the image half lives there)."""
 
@@ -140,11 +147,7 @@ class QwenVideoAdapter(Adapter):
 
     def prompt_text(self, request: Request, content: list[dict[str, Any]] | None = None) -> str:
         text = super().prompt_text(request, content)
-        if not (self._blocks_per_unit and request.videos):
-            return text
-        processor = self.processor
-        wrapped = processor.vision_start_token + processor.video_token + processor.vision_end_token
-        return text.replace(wrapped, processor.video_token)
+        return without_outer_video_pair(text, self.processor) if self._blocks_per_unit and request.videos else text
 
     def video_replacement(self, video: PreparedVideo, original: str) -> str:
         processor = self.processor
