@@ -63,6 +63,7 @@ def engines(tiny_checkpoint):
     return eager, fast
 
 
+@pytest.mark.slow  # the first compile takes most of a minute on two cores
 @needs_cxx
 def test_compiled_engine_gives_the_eager_tokens(engines):
     eager, fast = engines

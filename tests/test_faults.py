@@ -207,10 +207,13 @@ from vlmcli.testing.fakes import FakeEngine
 
 class Slow(FakeEngine):
     def generate(self, requests, gen):
+        mark = os.environ["CAPTION_TEST_MARK"]
+        if os.environ.get("CAPTION_TEST_HOLD") and os.path.exists(mark) and len(open(mark).read()) >= 3:
+            time.sleep(120)  # hold batch four until the test's SIGINT: a starved test cannot miss the run
         time.sleep(0.25)
         results = super().generate(requests, gen)
-        with open(os.environ["CAPTION_TEST_MARK"], "a") as mark:  # one "x" per finished batch
-            mark.write("x")
+        with open(mark, "a") as out:  # one "x" per finished batch
+            out.write("x")
         return results
 
 _runtime.load_engine = Slow
@@ -228,10 +231,12 @@ def test_sigint_flushes_finished_rows_and_exits_130(photos, tmp_path):
     env |= {"PYTHONPATH": str(ROOT), "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
     mark = tmp_path / "batches-done"
     env["CAPTION_TEST_MARK"] = str(mark)
-    proc = subprocess.Popen([sys.executable, "-c", SLOW_VLM, *args], cwd=ROOT, env=env, stderr=subprocess.PIPE)
+    held = env | {"CAPTION_TEST_HOLD": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_VLM, *args], cwd=ROOT, env=held, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     # The mark is written inside generate, before that batch's row reaches the writer; a third
-    # mark means batches one and two were emitted (one thread runs generate, then emit).
+    # mark means batches one and two were emitted (one thread runs generate, then emit), and
+    # batch four waits for the signal, so a test process starved of CPU cannot miss the run.
     while proc.poll() is None and time.monotonic() < deadline and len(_read(mark)) < 3:
         time.sleep(0.01)
     proc.send_signal(signal.SIGINT)  # two or more rows emitted (rows_per_file=100: still buffered)

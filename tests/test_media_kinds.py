@@ -1,12 +1,17 @@
-"""Telling videos from images by magic bytes and extension."""
+"""Telling videos from images (and audio, to explain a refusal) by magic bytes and extension."""
 
 from __future__ import annotations
 
+import wave
+
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vlmcli.media.kinds import MediaKind, detect_kind
+from vlmcli.errors import InputError
+from vlmcli.media import load_image
+from vlmcli.media.kinds import MediaKind, audio_format, detect_kind
 
 
 @pytest.mark.parametrize(
@@ -31,3 +36,36 @@ def test_detect_kind(name, head, kind):
 @given(st.text(max_size=30), st.binary(max_size=64))
 def test_detect_kind_never_fails(name, head):
     assert isinstance(detect_kind(name, head), MediaKind)
+
+
+@pytest.mark.parametrize(
+    ("name", "head", "audio"),
+    [
+        ("song.bin", b"ID3\x04\x00\x00\x00\x00", "MP3"),
+        ("x", b"\xff\xfb\x90\x64\x00", "MP3"),  # MPEG-1 layer III frame, no tag
+        ("x", b"\xff\xf1\x50\x80", "AAC"),  # ADTS
+        ("x", b"RIFF\x24\x08\x00\x00WAVEfmt ", "WAV"),
+        ("x", b"fLaC\x00\x00\x00\x22", "FLAC"),
+        ("voice.opus", b"OggS\x00\x02", "Opus"),
+        ("photo.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF", None),  # JPEG's FF D8 is no frame sync
+        ("photo.mp3", b"\x89PNG\r\n\x1a\n\x00", None),  # magic wins over the extension
+        ("clip.mp4", b"\x00\x00\x00\x18ftypisom\x00\x00", None),
+        ("notes.txt", b"hello", None),
+    ],
+)
+def test_audio_format(name, head, audio):
+    assert audio_format(name, head) == audio
+
+
+@given(st.text(max_size=30), st.binary(max_size=64))
+def test_audio_format_never_fails(name, head):
+    assert audio_format(name, head) in {None, *"MP3 AAC WAV FLAC AIFF Ogg Opus WMA AMR".split()}
+
+
+def test_an_audio_file_is_refused_as_audio(tmp_path):
+    wav = tmp_path / "note.wav"  # a real WAV: 16-bit PCM, 0.1 s of a 440 Hz tone
+    with wave.open(str(wav), "wb") as out:
+        out.setnchannels(1), out.setsampwidth(2), out.setframerate(8000)
+        out.writeframes((np.sin(np.arange(800) * 2 * np.pi * 440 / 8000) * 3000).astype("<i2").tobytes())
+    with pytest.raises(InputError, match=r"note\.wav is an audio file \(WAV\); vlmcli reads images \(JPEG"):
+        load_image(wav)

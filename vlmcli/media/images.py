@@ -86,9 +86,7 @@ def decode_image(data: bytes, name: str, *, max_pixels: int | None = DEFAULT_MAX
             raise InputError(
                 f"{name} is damaged or truncated and cannot be decoded (broken header); re-export or re-download it."
             ) from None
-        raise InputError(
-            f"{name} is not an image vlmcli can read (supported: {', '.join(_pretty_formats())})."
-        ) from None
+        raise InputError(_not_an_image(name, data)) from None
     except Image.DecompressionBombError:  # Pillow's own, coarser guard fired first
         raise InputError(_too_large(name, None, max_pixels or Image.MAX_IMAGE_PIXELS or 0)) from None
     except _DAMAGED as exc:
@@ -198,6 +196,15 @@ def _starts_like_an_image(data: bytes) -> bool:
     if data[4:8] == b"ftyp":  # HEIC/AVIF: more likely a format this Pillow lacks than a broken file
         return False
     return detect_kind("", data[:32]) is MediaKind.IMAGE
+
+
+def _not_an_image(name: str, data: bytes) -> str:
+    from vlmcli.media.kinds import audio_format
+
+    supported = ", ".join(_pretty_formats())
+    if (audio := audio_format(name, data[:32])) is not None:
+        return f"{name} is an audio file ({audio}); vlmcli reads images ({supported}) and videos."
+    return f"{name} is not an image vlmcli can read (supported: {supported})."
 
 
 def _pretty_formats() -> list[str]:

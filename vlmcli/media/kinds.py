@@ -13,6 +13,11 @@ VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wmv", ".flv", ".mpg", ".mpeg", ".3gp", ".ogv", ".ts", ".mts"}
 )
 
+AUDIO_EXTENSIONS = {
+    ".mp3": "MP3", ".wav": "WAV", ".flac": "FLAC", ".ogg": "Ogg", ".oga": "Ogg", ".opus": "Opus",
+    ".m4a": "AAC", ".aac": "AAC", ".wma": "WMA", ".aif": "AIFF", ".aiff": "AIFF", ".amr": "AMR",
+}
+
 # ISO-BMFF brands of still-image formats (HEIC/AVIF) that share the `ftyp` box with MP4.
 _IMAGE_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"mif1", b"msf1", b"avif", b"avis")
 
@@ -61,3 +66,22 @@ def _image_magic(head: bytes) -> bool:
         or head.startswith(b"BM")
         or (len(head) >= 12 and head[4:8] == b"ftyp" and head[8:12] in _IMAGE_BRANDS)
     )
+
+
+def audio_format(name: str, head: bytes = b"") -> str | None:
+    """The audio format a file called `name` starting with `head` holds ("MP3", "WAV", ...), or
+    None. Used only to explain a refusal: vlmcli reads pictures, and an audio file deserves a
+    clearer word than "not an image"."""
+    if head.startswith(b"ID3") or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xF6 == 0xF2):
+        return "MP3"  # an ID3 tag, or an MPEG-1/2 layer III frame sync (JPEG's FF D8 is not one)
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0:
+        return "AAC"  # ADTS frame sync
+    if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
+        return "WAV"
+    if head.startswith(b"fLaC"):
+        return "FLAC"
+    if head.startswith(b"FORM") and head[8:12] in (b"AIFF", b"AIFC"):
+        return "AIFF"
+    if head and (_video_magic(head) or _image_magic(head)):
+        return None
+    return AUDIO_EXTENSIONS.get(PurePath(name).suffix.lower())
