@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from vlmcli.errors import InputError
 from vlmcli.media import load_image
-from vlmcli.media.kinds import MediaKind, audio_format, detect_kind
+from vlmcli.media.kinds import MediaKind, audio_format, detect_kind, document_format
 
 
 @pytest.mark.parametrize(
@@ -69,3 +69,34 @@ def test_an_audio_file_is_refused_as_audio(tmp_path):
         out.writeframes((np.sin(np.arange(800) * 2 * np.pi * 440 / 8000) * 3000).astype("<i2").tobytes())
     with pytest.raises(InputError, match=r"note\.wav is an audio file \(WAV\); vlmcli reads images \(JPEG"):
         load_image(wav)
+
+
+@pytest.mark.parametrize(
+    ("name", "head", "document"),
+    [
+        ("scan.bin", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3", "PDF"),
+        ("logo", b'<svg xmlns="http://www.w3.org/2000/svg"/>', "SVG"),
+        ("logo", b'\xef\xbb\xbf<?xml version="1.0"?>\n<svg width="9"/>', "SVG"),  # BOM, XML prolog
+        ("icon.svg", b"", "SVG"),
+        ("page.xml", b'<?xml version="1.0"?><page/>', None),
+        ("photo.pdf", b"\xff\xd8\xff\xe0\x00\x10JFIF", None),  # magic wins over the extension
+        ("notes.txt", b"hello", None),
+    ],
+)
+def test_document_format(name, head, document):
+    assert document_format(name, head) == document
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "needle"),
+    [
+        ("my scan.pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\n%%EOF\n", "my scan.pdf is a PDF document, not an image vlmcli can read: render its pages first, e.g. pdftoppm -png"),
+        ("logo.svg", b'<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>', "logo.svg is an SVG drawing, not an image vlmcli can read: render it first, e.g. rsvg-convert"),
+    ],
+)
+def test_documents_are_refused_with_the_step_that_makes_a_picture(tmp_path, name, content, needle):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(InputError) as err:
+        load_image(path)
+    assert needle in str(err.value) and "\n" not in str(err.value)

@@ -20,11 +20,14 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shlex
 import struct
 import warnings
+from pathlib import PurePath
 from typing import TYPE_CHECKING, BinaryIO
 
 from vlmcli.errors import InputError
+from vlmcli.media.heif import is_heif, require_heif
 from vlmcli.media.image_input import ImageInput
 from vlmcli.media.names import display_name
 from vlmcli.media.quiet import native_stderr_filtered
@@ -35,8 +38,9 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_PIXELS = 100_000_000
 
-FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP", "DIB", "PPM", "TGA", "ICO", "AVIF", "JPEG2000", "QOI")
-"""Pillow formats we open (JPEG includes MPO). Anything else is refused as 'not an image'."""
+FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP", "DIB", "PPM", "TGA", "ICO", "AVIF", "JPEG2000", "QOI", "HEIF")
+"""Pillow formats we open (JPEG includes MPO; HEIF with the pillow-heif plugin, `heif.py`).
+Anything else is refused as 'not an image'."""
 
 _DAMAGED = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError, TypeError, ZeroDivisionError, OverflowError, NotImplementedError)
 """What Pillow's format plugins raise on malformed data (found by tests/test_fuzz_loaders.py and
@@ -70,6 +74,8 @@ def decode_image(data: bytes, name: str, *, max_pixels: int | None = DEFAULT_MAX
     _lift_pil_limit(max_pixels)
     _quiet_pillow()
     try:
+        if is_heif(data[:64]):
+            require_heif(name)
         image = Image.open(io.BytesIO(data), formats=_available_formats())
         _check_pixels(image.size, name, max_pixels)
         image.seek(0)  # animated GIF/WebP/APNG, multi-page TIFF: the first frame
@@ -82,7 +88,7 @@ def decode_image(data: bytes, name: str, *, max_pixels: int | None = DEFAULT_MAX
     except InputError:
         raise
     except UnidentifiedImageError:
-        if _starts_like_an_image(data):  # the right magic bytes, but Pillow cannot parse the header
+        if _starts_like_an_image(data) or is_heif(data[:64]):  # the right magic bytes, a header Pillow cannot parse
             raise InputError(
                 f"{name} is damaged or truncated and cannot be decoded (broken header); re-export or re-download it."
             ) from None
@@ -199,11 +205,18 @@ def _starts_like_an_image(data: bytes) -> bool:
 
 
 def _not_an_image(name: str, data: bytes) -> str:
-    from vlmcli.media.kinds import audio_format
+    """Why `data` is refused: the usual line, or one that names what the file is instead (an
+    audio file, a PDF, an SVG drawing) and how to turn it into a picture."""
+    from vlmcli.media.kinds import audio_format, document_format
 
     supported = ", ".join(_pretty_formats())
     if (audio := audio_format(name, data[:32])) is not None:
         return f"{name} is an audio file ({audio}); vlmcli reads images ({supported}) and videos."
+    path, stem = shlex.quote(name), shlex.quote(PurePath(name).stem or "page")
+    if document_format(name, data[:512]) == "PDF":
+        return f"{name} is a PDF document, not an image vlmcli can read: render its pages first, e.g. pdftoppm -png {path} {stem}."
+    if document_format(name, data[:512]) == "SVG":
+        return f"{name} is an SVG drawing, not an image vlmcli can read: render it first, e.g. rsvg-convert {path} -o {stem}.png."
     return f"{name} is not an image vlmcli can read (supported: {supported})."
 
 

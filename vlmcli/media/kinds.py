@@ -85,3 +85,17 @@ def audio_format(name: str, head: bytes = b"") -> str | None:
     if head and (_video_magic(head) or _image_magic(head)):
         return None
     return AUDIO_EXTENSIONS.get(PurePath(name).suffix.lower())
+
+
+def document_format(name: str, head: bytes = b"") -> str | None:
+    """"PDF" or "SVG" when a file called `name` starting with `head` (its first ~512 bytes) is a
+    document or a vector drawing rather than a picture, else None. Like `audio_format`, only
+    used to explain a refusal with the step that turns it into a picture."""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith(b"%PDF-"):
+        return "PDF"
+    if text.startswith(b"<svg") or (text.startswith((b"<?xml", b"<!DOCTYPE svg", b"<!--")) and b"<svg" in text):
+        return "SVG"
+    if head and (_video_magic(head) or _image_magic(head)):
+        return None
+    return {".pdf": "PDF", ".svg": "SVG", ".svgz": "SVG"}.get(PurePath(name).suffix.lower())

@@ -61,6 +61,14 @@ def _bytes(image, fmt: str, **kwargs) -> bytes:
     return buffer.getvalue()
 
 
+def heic_photo() -> bytes:
+    """A HEIC photo as an iPhone writes it (HEVC in HEIF), through the pillow-heif plugin."""
+    from vlmcli.media.heif import require_heif
+
+    require_heif("the corpus's HEIC photo")
+    return _bytes(_photo(), "HEIF", quality=80)
+
+
 def png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
@@ -166,8 +174,10 @@ def _image_cases() -> list[tuple[str, str, Expect, Builder, str]]:
         ("random_bytes", "noise.png", fail, _write(np.random.default_rng(1).bytes(4096)), "not an image"),
         ("directory_named_jpg", "folder.jpg", fail, lambda p: p.mkdir(), "directory"),
         ("decompression_bomb", "bomb.png", fail, _write(bomb_png()), "above the limit"),
-        ("svg", "drawing.svg", fail, _write(b'<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>'), "not an image"),
-        ("heic_without_plugin", "phone.heic", fail, _write(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64), "not an image"),
+        ("svg", "drawing.svg", fail, _write(b'<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>'), "SVG drawing"),
+        ("pdf", "scan.pdf", fail, _write(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"), "PDF document"),
+        ("heic_truncated", "phone.heic", fail, _write(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64), "truncated"),
+        ("iphone_heic", "IMG_0001.HEIC", ok, lambda p: p.write_bytes(heic_photo()), ""),
         ("eps_never_run", "print.eps", fail, _write(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 9 9\nshowpage\n"), "not an image"),
         ("symlink_loop", "loop.jpg", fail, lambda p: os.symlink(p.name, p), "symbolic links"),
         ("dangling_symlink", "dangling.jpg", fail, lambda p: os.symlink("nowhere.jpg", p), "No such file"),

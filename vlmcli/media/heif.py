@@ -1,0 +1,56 @@
+"""HEIC/HEIF photos (what iPhones take by default) through the optional pillow-heif plugin.
+
+Pillow cannot read HEIF itself. With the `heif` extra (`pip install 'vlmcli[heif]'`)
+pillow-heif registers a Pillow opener, and HEIC photos decode like any other image: EXIF
+orientation, the pixel limit and the RGB conversion of `images.py` all apply. Without it a
+HEIC photo is refused with one line that names the extra, never as "not an image".
+
+The plugin is registered on the first HEIF file met, so reading JPEGs never imports it.
+AVIF shares the container (ISO-BMFF `ftyp`) but not the codec: Pillow reads it natively.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from vlmcli.errors import InputError
+
+_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs")
+"""Major brands of HEVC-coded HEIF (`mif1`/`msf1` are generic: the compatible brands decide)."""
+_GENERIC_BRANDS = (b"mif1", b"msf1")
+
+INSTALL_HINT = "pip install 'vlmcli[heif]' (pillow-heif)"
+
+
+def is_heif(head: bytes) -> bool:
+    """Whether `head` (the file's first bytes; 32 or more) starts an HEVC-coded HEIF file."""
+    if len(head) < 12 or head[4:8] != b"ftyp":
+        return False
+    brand = head[8:12]
+    if brand in _HEIF_BRANDS:
+        return True
+    if brand in _GENERIC_BRANDS:  # the compatible brands follow the minor version
+        size = int.from_bytes(head[:4], "big")
+        compatible = head[16 : min(size, len(head))]
+        brands = {compatible[i : i + 4] for i in range(0, len(compatible) - 3, 4)}
+        return bool(brands & set(_HEIF_BRANDS)) and b"avif" not in brands
+    return False
+
+
+def require_heif(name: str) -> None:
+    """Make Pillow able to open HEIF, or raise the one-line error that says how."""
+    if not _register():
+        raise InputError(
+            f"{name} is a HEIC/HEIF photo (the iPhone camera's format), which needs a plugin: "
+            f"{INSTALL_HINT}, or convert it to JPEG."
+        )
+
+
+@functools.cache
+def _register() -> bool:
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True
