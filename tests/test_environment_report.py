@@ -57,6 +57,7 @@ def test_config_text_and_json_carry_the_environment():
         ),
         ({"decord": None}, "decord", "not installed: PyAV reads every video"),
         ({"ray": None}, "ray", "not installed: caption-dir --engine ray needs vlmcli[ray]"),
+        ({"pillow-heif": None}, "pillow-heif", "not installed: HEIC photos (iPhones' format) need vlmcli[heif]"),
     ],
 )
 def test_what_a_missing_or_wrong_package_means(monkeypatch, versions, name, note):

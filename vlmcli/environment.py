@@ -42,6 +42,7 @@ _OPTIONAL = {
     "ray": "not installed: caption-dir --engine ray needs vlmcli[ray]",
     "xgrammar": "not installed: --schema/--choice/--regex/--json-mode need vlmcli[structured]",
     "timm": "not installed: FastVLM models need vlmcli[fastvlm]",
+    "pillow-heif": "not installed: HEIC photos (iPhones' format) need vlmcli[heif]",
 }
 _REQUIRED = ("accelerate", "av", "pillow", "pyarrow", "tokenizers", "huggingface_hub")
 
