@@ -84,7 +84,7 @@ def test_a_rotated_heic_photo_comes_out_upright_once(tmp_path):
 def test_without_the_plugin_a_heic_photo_names_the_extra(tmp_path, monkeypatch):
     path = tmp_path / "IMG_0002.heic"
     path.write_bytes(heic(ASTRONAUT[:64, :64]))
-    monkeypatch.setattr(heif, "_register", lambda: False)
+    monkeypatch.setattr(heif, "enable", lambda: False)
     with pytest.raises(InputError) as err:
         load_image(path)
     message = str(err.value)
@@ -104,3 +104,29 @@ def test_caption_dir_captions_heic_photos_beside_jpegs(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for f in sorted(out.glob("*.jsonl")) for line in f.read_text().splitlines()]
     assert sorted((r["path"].rsplit("/", 1)[1], r["status"]) for r in rows) == [("IMG_0003.HEIC", "ok"), ("IMG_0004.JPG", "ok")]
+
+
+def test_header_probe_and_report_thumbnail_read_heic(tmp_path):
+    """caption-dir plans batches from header sizes and `vlm report` shows thumbnails: both
+    open images with Pillow directly, so both register the plugin for a HEIF file."""
+    from vlmcli.captions.probe import header_size
+    from vlmcli.report.thumbs import thumbnail_uri
+
+    photo = heic(ASTRONAUT[:200, :300])
+    assert header_size(photo) == (300, 200)
+    path = tmp_path / "IMG_0005.HEIC"
+    path.write_bytes(photo)
+    uri = thumbnail_uri(str(path), size=64)
+    assert uri is not None and uri.startswith("data:image/jpeg;base64,")
+
+
+def test_a_fresh_process_probes_a_heic_header(tmp_path):
+    """No earlier decode has registered the plugin in a new process: the probe does it."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "IMG_0006.HEIC"
+    path.write_bytes(heic(ASTRONAUT[:100, :160]))
+    code = f"from vlmcli.captions.probe import header_size; print(header_size(open({str(path)!r}, 'rb').read()))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "(160, 100)", out.stderr

@@ -50,6 +50,10 @@ class Probe:
 def header_size(data: bytes) -> tuple[int, int] | None:
     from PIL import Image
 
+    from vlmcli.media import heif
+
+    if heif.is_heif(data[:HEAD_BYTES]):
+        heif.enable()  # without the plugin the size stays unknown, and decoding says what to install
     try:
         with Image.open(io.BytesIO(data)) as image:
             return int(image.width), int(image.height)

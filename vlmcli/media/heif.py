@@ -39,7 +39,7 @@ def is_heif(head: bytes) -> bool:
 
 def require_heif(name: str) -> None:
     """Make Pillow able to open HEIF, or raise the one-line error that says how."""
-    if not _register():
+    if not enable():
         raise InputError(
             f"{name} is a HEIC/HEIF photo (the iPhone camera's format), which needs a plugin: "
             f"{INSTALL_HINT}, or convert it to JPEG."
@@ -47,7 +47,10 @@ def require_heif(name: str) -> None:
 
 
 @functools.cache
-def _register() -> bool:
+def enable() -> bool:
+    """Register pillow-heif's opener with Pillow (once); False when the plugin is not installed.
+    Code that opens images with Pillow directly (header probes, thumbnails) calls it for HEIF
+    files; `require_heif` is the decoding path's strict form."""
     try:
         import pillow_heif
     except ImportError:

@@ -12,9 +12,13 @@ def thumbnail_uri(path: str, *, size: int = THUMB_SIZE) -> str | None:
     """A `data:image/jpeg;base64,...` URI, or None when the file cannot be read as an image."""
     from PIL import Image, ImageOps
 
+    from vlmcli.media import heif
     from vlmcli.media.quiet import native_stderr_filtered
 
     try:
+        with open(path, "rb") as file:
+            if heif.is_heif(file.read(64)):
+                heif.enable()
         with native_stderr_filtered(), Image.open(path) as image:
             image.draft("RGB", (size, size))  # JPEG: decode at a reduced scale
             image = ImageOps.exif_transpose(image).convert("RGB")
