@@ -113,9 +113,13 @@ def test_counts_every_input_and_visual_tokens_survive_a_broken_file(mixed, tmp_p
     assert json.loads(static.stdout)["estimate"]["source"] == "measured on 1 batch of 3 images on this machine"
     assert estimate["seconds"] >= estimate["setup_s"] > 0 and estimate["captioning_s"] > 0
     assert report["context"] == {"context_length": 4096, "over": 0, "lowered": 0, "example": None}
+    corrupt = str((mixed / "corrupt.jpg").resolve())  # why it is unreadable: the row the run would write
+    [unreadable] = report["unreadable_files"]
+    assert unreadable["path"] == corrupt and unreadable["error"].startswith(f"{corrupt} is damaged or truncated and cannot be decoded")
     assert not (tmp_path / "out").exists()
     text = invoke(mixed, "-o", tmp_path / "out", "--model", REFERENCE, "--dry-run", "--max-tokens", "4")
     assert "Inputs: 3 images, 1 unreadable, 1 video skipped (add --videos), 1 other file ignored" in text.stderr
+    assert f"\n  unreadable: {corrupt} is damaged or truncated" in text.stderr
     assert "Estimated time:" in text.stderr and "measured on 1 batch of 3 images" in text.stderr
 
 
@@ -153,3 +157,23 @@ def test_truncate_in_the_dry_run_says_what_it_lowers_and_what_still_fails(one_ph
     hopeless = invoke(*base, "-p", long_prompt(4100))  # the text alone is over: text is never cut
     context = json.loads(hopeless.stdout)["context"]
     assert context["over"] == 1 and context["lowered"] == 0
+
+
+def test_the_first_five_unreadable_files_say_why_and_the_rest_are_counted(tmp_path):
+    from vlmcli.captions.dryrun import _unreadable_lines
+    from vlmcli.captions.probe import Probe
+    from vlmcli.captions.unreadable import unreadable_examples
+
+    probes = []
+    for i in range(7):
+        path = tmp_path / f"scan{i}.pdf"
+        path.write_bytes(b"%PDF-1.4\n%%EOF\n")
+        probes.append(Probe(path=str(path), key="k", size=None))
+    good = Probe(path=str(tmp_path / "ok.jpg"), key="k", size=(8, 8))
+    video = Probe(path=str(tmp_path / "clip.mp4"), key="k", size=None, kind="video")
+    examples = unreadable_examples([good, video, *probes], videos_on=False)
+    assert [path for path, _ in examples] == [p.path for p in probes[:5]]  # a skipped video is not unreadable
+    assert all("is a PDF document" in why for _, why in examples)
+    lines = _unreadable_lines([{"path": p, "error": e} for p, e in examples], total=7)
+    assert lines[0].startswith(f"  unreadable: {probes[0].path} is a PDF document") and lines[-1] == "  ... and 2 more unreadable"
+    assert len(lines) == 6

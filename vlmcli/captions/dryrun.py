@@ -36,6 +36,7 @@ from vlmcli.captions.plan import Plan, Task
 from vlmcli.captions.probe import Probe
 from vlmcli.captions.progress import Progress
 from vlmcli.captions.summary import Summary
+from vlmcli.captions.unreadable import is_unreadable, unreadable_examples
 from vlmcli.errors import VlmError
 from vlmcli.sinks.base import Sink
 
@@ -73,7 +74,7 @@ class InputCounts:
         for probe in probes:
             if probe.kind == "video" and not videos_on:
                 counts["videos_skipped"] += 1
-            elif probe.error is not None or probe.key is None or probe.size is None:
+            elif is_unreadable(probe, videos_on=videos_on):
                 counts["unreadable"] += 1
             else:
                 counts["videos" if probe.kind == "video" else "images"] += 1
@@ -129,6 +130,8 @@ class DryRunReport:
     estimate: Estimate | None = None
     dataset: DatasetCounts | None = None
     """Dataset inputs: the shards and their sample counts by metadata; None for files."""
+    unreadable_files: list[dict[str, str]] = field(default_factory=list)
+    """The first few unreadable files, each {"path", "error"}: the error row a run would write."""
 
     def to_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in vars(self).items() if k not in ("counts", "context", "estimate", "dataset")}
@@ -143,6 +146,7 @@ class DryRunReport:
         lines = [self.dataset.text()] if self.dataset is not None else []
         lines += [
             f"Inputs: {self.counts.text()}; prompts: {self.prompts}",
+            *_unreadable_lines(self.unreadable_files, self.counts.unreadable),
             f"Already done: {self.skipped}; to write: {self.rows} rows "
             f"({self.requests} engine requests in {batches}; {self.known_errors} known errors)",
         ]
@@ -162,6 +166,13 @@ class DryRunReport:
                 f"captioning {_duration(e.captioning_s)})"
             )
         return "\n".join(lines)
+
+
+def _unreadable_lines(files: Sequence[dict[str, str]], total: int) -> list[str]:
+    lines = [f"  unreadable: {f['error'] if f['error'].startswith(f['path']) else f['path'] + ': ' + f['error']}" for f in files]
+    if files and total > len(files):
+        lines.append(f"  ... and {total - len(files)} more unreadable")
+    return lines
 
 
 def _duration(seconds: float) -> str:
@@ -342,9 +353,12 @@ def dry_run(
         walked_videos_skipped=summary.videos_skipped,
         ignored=summary.ignored,
     )
-    return plan_report(
+    report = plan_report(
         job, prepared.plan, counts=counts, summary=summary, load_engine=load_engine, calibrate=calibrate, started=started
     )
+    examples = unreadable_examples(prepared.probes, videos_on=job.videos is not None)
+    report.unreadable_files = [{"path": path, "error": error} for path, error in examples]
+    return report
 
 
 def plan_report(
