@@ -160,9 +160,8 @@ def test_truncate_in_the_dry_run_says_what_it_lowers_and_what_still_fails(one_ph
 
 
 def test_the_first_five_unreadable_files_say_why_and_the_rest_are_counted(tmp_path):
-    from vlmcli.captions.dryrun import _unreadable_lines
     from vlmcli.captions.probe import Probe
-    from vlmcli.captions.unreadable import unreadable_examples
+    from vlmcli.captions.unreadable import unreadable_examples, unreadable_lines
 
     probes = []
     for i in range(7):
@@ -174,6 +173,6 @@ def test_the_first_five_unreadable_files_say_why_and_the_rest_are_counted(tmp_pa
     examples = unreadable_examples([good, video, *probes], videos_on=False)
     assert [path for path, _ in examples] == [p.path for p in probes[:5]]  # a skipped video is not unreadable
     assert all("is a PDF document" in why for _, why in examples)
-    lines = _unreadable_lines([{"path": p, "error": e} for p, e in examples], total=7)
+    lines = unreadable_lines([{"path": p, "error": e} for p, e in examples], total=7)
     assert lines[0].startswith(f"  unreadable: {probes[0].path} is a PDF document") and lines[-1] == "  ... and 2 more unreadable"
     assert len(lines) == 6

@@ -36,7 +36,7 @@ from vlmcli.captions.plan import Plan, Task
 from vlmcli.captions.probe import Probe
 from vlmcli.captions.progress import Progress
 from vlmcli.captions.summary import Summary
-from vlmcli.captions.unreadable import is_unreadable, unreadable_examples
+from vlmcli.captions.unreadable import is_unreadable, unreadable_examples, unreadable_lines
 from vlmcli.errors import VlmError
 from vlmcli.sinks.base import Sink
 
@@ -146,7 +146,7 @@ class DryRunReport:
         lines = [self.dataset.text()] if self.dataset is not None else []
         lines += [
             f"Inputs: {self.counts.text()}; prompts: {self.prompts}",
-            *_unreadable_lines(self.unreadable_files, self.counts.unreadable),
+            *unreadable_lines(self.unreadable_files, total=self.counts.unreadable),
             f"Already done: {self.skipped}; to write: {self.rows} rows "
             f"({self.requests} engine requests in {batches}; {self.known_errors} known errors)",
         ]
@@ -166,13 +166,6 @@ class DryRunReport:
                 f"captioning {_duration(e.captioning_s)})"
             )
         return "\n".join(lines)
-
-
-def _unreadable_lines(files: Sequence[dict[str, str]], total: int) -> list[str]:
-    lines = [f"  unreadable: {f['error'] if f['error'].startswith(f['path']) else f['path'] + ': ' + f['error']}" for f in files]
-    if files and total > len(files):
-        lines.append(f"  ... and {total - len(files)} more unreadable")
-    return lines
 
 
 def _duration(seconds: float) -> str:

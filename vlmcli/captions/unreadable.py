@@ -39,6 +39,14 @@ def unreadable_examples(
     return examples
 
 
+def unreadable_lines(files: Sequence[dict[str, str]], *, total: int) -> list[str]:
+    """The dry run's text lines for `files` ({"path", "error"}) out of `total` unreadable."""
+    lines = [f"  unreadable: {f['error'] if f['error'].startswith(f['path']) else f['path'] + ': ' + f['error']}" for f in files]
+    if files and total > len(files):
+        lines.append(f"  ... and {total - len(files)} more unreadable")
+    return lines
+
+
 def _decoder_says(probe: "Probe") -> str:
     from vlmcli.media import load_image
 
