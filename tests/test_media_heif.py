@@ -1,4 +1,5 @@
-"""HEIC/HEIF photos (iPhones' default) through the `heif` extra, and a clear line without it.
+"""HEIC/HEIF photos (iPhones' default) through the `heif` extra and a clear line without it;
+AVIF, which shares the container, read by Pillow itself.
 
 The photos are real HEIC files: skimage's astronaut encoded by libheif's x265 encoder
 (pillow-heif), the same container and codec an iPhone writes.
@@ -130,3 +131,28 @@ def test_a_fresh_process_probes_a_heic_header(tmp_path):
     code = f"from vlmcli.captions.probe import header_size; print(header_size(open({str(path)!r}, 'rb').read()))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "(160, 100)", out.stderr
+
+
+needs_avif = pytest.mark.skipif(not __import__("PIL.features").features.check("avif"), reason="this Pillow has no AVIF")
+
+
+@needs_avif
+def test_an_avif_image_decodes_without_any_plugin(tmp_path):
+    """AVIF shares HEIF's container but Pillow reads it itself: the HEIF path stays out of it."""
+    path = tmp_path / "web.avif"
+    Image.fromarray(ASTRONAUT).save(path, format="AVIF", quality=90)
+    assert not is_heif(path.read_bytes()[:64])
+    image = load_image(path).image
+    assert image.mode == "RGB" and image.size == (512, 512)
+    assert np.abs(np.asarray(image, dtype=np.int16) - ASTRONAUT).mean() < 6
+
+
+@needs_avif
+def test_a_pillow_without_avif_names_the_upgrade(tmp_path, monkeypatch):
+    from vlmcli.media import images
+
+    path = tmp_path / "web.avif"
+    Image.fromarray(ASTRONAUT[:64, :64]).save(path, format="AVIF")
+    monkeypatch.setattr(images, "_available_formats", lambda: ["JPEG", "PNG"])  # as a Pillow built without libavif
+    with pytest.raises(InputError, match=r"web\.avif is an AVIF image, which this Pillow cannot read: pip install -U pillow"):
+        load_image(path)

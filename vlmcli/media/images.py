@@ -212,6 +212,8 @@ def _not_an_image(name: str, data: bytes) -> str:
     supported = ", ".join(_pretty_formats())
     if (audio := audio_format(name, data[:32])) is not None:
         return f"{name} is an audio file ({audio}); vlmcli reads images ({supported}) and videos."
+    if data[4:8] == b"ftyp" and data[8:12] in (b"avif", b"avis"):
+        return f"{name} is an AVIF image, which this Pillow cannot read: pip install -U pillow (recent Pillow wheels read AVIF)."
     path, stem = shlex.quote(name), shlex.quote(PurePath(name).stem or "page")
     if document_format(name, data[:512]) == "PDF":
         return f"{name} is a PDF document, not an image vlmcli can read: render its pages first, e.g. pdftoppm -png {path} {stem}."
