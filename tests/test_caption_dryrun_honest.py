@@ -161,7 +161,7 @@ def test_truncate_in_the_dry_run_says_what_it_lowers_and_what_still_fails(one_ph
 
 def test_the_first_five_unreadable_files_say_why_and_the_rest_are_counted(tmp_path):
     from vlmcli.captions.probe import Probe
-    from vlmcli.captions.unreadable import unreadable_examples, unreadable_lines
+    from vlmcli.captions.input_counts import unreadable_examples, unreadable_lines
 
     probes = []
     for i in range(7):

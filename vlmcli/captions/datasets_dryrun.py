@@ -24,7 +24,8 @@ from collections.abc import Callable, Sequence
 from vlmcli.captions.config import CaptionJob
 from vlmcli.captions.dataset_items import Meta, shard_groups
 from vlmcli.captions.datasets_run import probe_shard
-from vlmcli.captions.dryrun import DryRunReport, InputCounts, Reader, plan_report
+from vlmcli.captions.dryrun import DryRunReport, Reader, plan_report
+from vlmcli.captions.input_counts import InputCounts
 from vlmcli.captions.pipeline import LoadEngine, job_prompts
 from vlmcli.captions.plan import Task, build_plan
 from vlmcli.captions.probe import Probe

@@ -31,12 +31,11 @@ from vlmcli.captions.context import ContextCheck, ContextChecker, check_tasks
 from vlmcli.captions.continuous import batching_for
 from vlmcli.captions.decode import decode
 from vlmcli.captions.estimate import BatchShape, Rates, StageTimes, captioning_seconds
+from vlmcli.captions.input_counts import InputCounts, unreadable_examples, unreadable_lines
 from vlmcli.captions.pipeline import LoadEngine, Tokens, device_type, plan_batches, prepare, token_estimator
 from vlmcli.captions.plan import Plan, Task
-from vlmcli.captions.probe import Probe
 from vlmcli.captions.progress import Progress
 from vlmcli.captions.summary import Summary
-from vlmcli.captions.unreadable import is_unreadable, unreadable_examples, unreadable_lines
 from vlmcli.errors import VlmError
 from vlmcli.sinks.base import Sink
 
@@ -51,44 +50,6 @@ CALIBRATION_TRIES = 3
 Reader = Callable[[str], bytes]
 ReaderFor = Callable[[list[list[Task]]], Reader]
 """The candidate calibration batches -> a reader of their images (dataset items)."""
-
-
-@dataclass(frozen=True)
-class InputCounts:
-    """Every input file, counted once as what it is."""
-
-    images: int = 0
-    """Images whose header was read (they are captioned, unless their pixels turn out broken)."""
-    unreadable: int = 0
-    """Files that cannot be opened or whose header no decoder reads: error rows."""
-    videos: int = 0
-    """Videos to caption (--videos)."""
-    videos_skipped: int = 0
-    """Videos not captioned for lack of --videos (found in folders: skipped; named: error rows)."""
-    ignored: int = 0
-    """Other files found in folders (not images or videos)."""
-
-    @classmethod
-    def of(cls, probes: Sequence[Probe], *, videos_on: bool, walked_videos_skipped: int, ignored: int) -> "InputCounts":
-        counts: dict[str, int] = {"images": 0, "unreadable": 0, "videos": 0, "videos_skipped": walked_videos_skipped}
-        for probe in probes:
-            if probe.kind == "video" and not videos_on:
-                counts["videos_skipped"] += 1
-            elif is_unreadable(probe, videos_on=videos_on):
-                counts["unreadable"] += 1
-            else:
-                counts["videos" if probe.kind == "video" else "images"] += 1
-        return cls(**counts, ignored=ignored)
-
-    def text(self) -> str:
-        parts = [f"{self.images} image{'s' if self.images != 1 else ''}"]
-        if self.videos:
-            parts.append(f"{self.videos} video{'s' if self.videos != 1 else ''}")
-        parts.append(f"{self.unreadable} unreadable")
-        if self.videos_skipped:
-            parts.append(f"{self.videos_skipped} video{'s' if self.videos_skipped != 1 else ''} skipped (add --videos)")
-        parts.append(f"{self.ignored} other file{'s' if self.ignored != 1 else ''} ignored")
-        return ", ".join(parts)
 
 
 @dataclass

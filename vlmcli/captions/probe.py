@@ -52,8 +52,7 @@ def header_size(data: bytes) -> tuple[int, int] | None:
 
     from vlmcli.media import heif
 
-    if heif.is_heif(data[:HEAD_BYTES]):
-        heif.enable()  # without the plugin the size stays unknown, and decoding says what to install
+    heif.enable_for(data[:HEAD_BYTES])  # without the plugin the size stays unknown
     try:
         with Image.open(io.BytesIO(data)) as image:
             return int(image.width), int(image.height)

@@ -172,3 +172,8 @@ class Summary:
         if notes:
             line += f" ({'; '.join(notes)})"
         return line + (f". Output: {self.output}" if self.output else ".")
+
+
+def naming_the_file(path: str, message: str) -> str:
+    """`message` about the file at `path`, naming it once (decoder messages start with it)."""
+    return message if message.startswith(path) else f"{path}: {message}"

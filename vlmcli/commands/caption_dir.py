@@ -116,10 +116,12 @@ def make_progress(quiet: bool, log_every: float = 30.0) -> "Progress":
 
 
 def _report(summary: "Summary", *, quiet: bool, as_json: bool, list_errors: bool = True) -> None:
+    from vlmcli.captions.summary import naming_the_file
+
     if not quiet:
         sys.stderr.write(summary.text() + "\n")
         for path, message in summary.errors[:5] if list_errors else []:
-            sys.stderr.write(f"  error: {message if message.startswith(path) else f'{path}: {message}'}\n")
+            sys.stderr.write(f"  error: {naming_the_file(path, message)}\n")
         if list_errors and summary.error > 5:
             sys.stderr.write(f"  ... and {summary.error - 5} more (status=error rows)\n")
         for message in summary.shard_errors:

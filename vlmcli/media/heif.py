@@ -37,6 +37,14 @@ def is_heif(head: bytes) -> bool:
     return False
 
 
+def enable_for(head: bytes) -> None:
+    """Before Pillow opens a file starting with `head` directly (header probes, thumbnails):
+    register the plugin if it is a HEIF file. Without the plugin Pillow fails to open it as
+    before, and decoding (`require_heif`) says what to install."""
+    if is_heif(head):
+        enable()
+
+
 def require_heif(name: str) -> None:
     """Make Pillow able to open HEIF, or raise the one-line error that says how."""
     if not enable():
@@ -49,8 +57,7 @@ def require_heif(name: str) -> None:
 @functools.cache
 def enable() -> bool:
     """Register pillow-heif's opener with Pillow (once); False when the plugin is not installed.
-    Code that opens images with Pillow directly (header probes, thumbnails) calls it for HEIF
-    files; `require_heif` is the decoding path's strict form."""
+    Callers go through `enable_for` (lenient) or `require_heif` (the decoding path's strict form)."""
     try:
         import pillow_heif
     except ImportError:

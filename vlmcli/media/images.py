@@ -73,8 +73,9 @@ def decode_image(data: bytes, name: str, *, max_pixels: int | None = DEFAULT_MAX
 
     _lift_pil_limit(max_pixels)
     _quiet_pillow()
+    heif_file = is_heif(data[:64])
     try:
-        if is_heif(data[:64]):
+        if heif_file:
             require_heif(name)
         image = Image.open(io.BytesIO(data), formats=_available_formats())
         _check_pixels(image.size, name, max_pixels)
@@ -88,7 +89,7 @@ def decode_image(data: bytes, name: str, *, max_pixels: int | None = DEFAULT_MAX
     except InputError:
         raise
     except UnidentifiedImageError:
-        if _starts_like_an_image(data) or is_heif(data[:64]):  # the right magic bytes, a header Pillow cannot parse
+        if _starts_like_an_image(data) or heif_file:  # the right magic bytes, a header Pillow cannot parse
             raise InputError(
                 f"{name} is damaged or truncated and cannot be decoded (broken header); re-export or re-download it."
             ) from None
@@ -215,9 +216,10 @@ def _not_an_image(name: str, data: bytes) -> str:
     if data[4:8] == b"ftyp" and data[8:12] in (b"avif", b"avis"):
         return f"{name} is an AVIF image, which this Pillow cannot read: pip install -U pillow (recent Pillow wheels read AVIF)."
     path, stem = shlex.quote(name), shlex.quote(PurePath(name).stem or "page")
-    if document_format(name, data[:512]) == "PDF":
+    document = document_format(name, data[:512])
+    if document == "PDF":
         return f"{name} is a PDF document, not an image vlmcli can read: render its pages first, e.g. pdftoppm -png {path} {stem}."
-    if document_format(name, data[:512]) == "SVG":
+    if document == "SVG":
         return f"{name} is an SVG drawing, not an image vlmcli can read: render it first, e.g. rsvg-convert {path} -o {stem}.png."
     return f"{name} is not an image vlmcli can read (supported: {supported})."
 

@@ -16,10 +16,10 @@ def thumbnail_uri(path: str, *, size: int = THUMB_SIZE) -> str | None:
     from vlmcli.media.quiet import native_stderr_filtered
 
     try:
-        with open(path, "rb") as file:
-            if heif.is_heif(file.read(64)):
-                heif.enable()
-        with native_stderr_filtered(), Image.open(path) as image:
+        with open(path, "rb") as file, native_stderr_filtered():
+            heif.enable_for(file.read(64))
+            file.seek(0)
+            image = Image.open(file)
             image.draft("RGB", (size, size))  # JPEG: decode at a reduced scale
             image = ImageOps.exif_transpose(image).convert("RGB")
             image.thumbnail((size, size))

@@ -1,0 +1,99 @@
+"""What a caption run's inputs are, counted before it runs (for `--dry-run`), and why the
+unreadable ones are unreadable.
+
+The probe reads headers only, so a file it cannot read is counted "unreadable" with no
+reason (a HEIC photo without the `heif` extra, a truncated PNG, a PDF named `.jpg`). For the
+first few of them, the dry run asks the real decoder, whose one-line message is the error
+row the real run would write: the user learns the fix without loading a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from vlmcli.captions.summary import naming_the_file
+from vlmcli.errors import VlmError
+
+if TYPE_CHECKING:
+    from vlmcli.captions.probe import Probe
+
+MAX_EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class InputCounts:
+    """Every input file, counted once as what it is."""
+
+    images: int = 0
+    """Images whose header was read (they are captioned, unless their pixels turn out broken)."""
+    unreadable: int = 0
+    """Files that cannot be opened or whose header no decoder reads: error rows."""
+    videos: int = 0
+    """Videos to caption (--videos)."""
+    videos_skipped: int = 0
+    """Videos not captioned for lack of --videos (found in folders: skipped; named: error rows)."""
+    ignored: int = 0
+    """Other files found in folders (not images or videos)."""
+
+    @classmethod
+    def of(cls, probes: Sequence["Probe"], *, videos_on: bool, walked_videos_skipped: int, ignored: int) -> "InputCounts":
+        counts: dict[str, int] = {"images": 0, "unreadable": 0, "videos": 0, "videos_skipped": walked_videos_skipped}
+        for probe in probes:
+            if probe.kind == "video" and not videos_on:
+                counts["videos_skipped"] += 1
+            elif is_unreadable(probe, videos_on=videos_on):
+                counts["unreadable"] += 1
+            else:
+                counts["videos" if probe.kind == "video" else "images"] += 1
+        return cls(**counts, ignored=ignored)
+
+    def text(self) -> str:
+        parts = [f"{self.images} image{'s' if self.images != 1 else ''}"]
+        if self.videos:
+            parts.append(f"{self.videos} video{'s' if self.videos != 1 else ''}")
+        parts.append(f"{self.unreadable} unreadable")
+        if self.videos_skipped:
+            parts.append(f"{self.videos_skipped} video{'s' if self.videos_skipped != 1 else ''} skipped (add --videos)")
+        parts.append(f"{self.ignored} other file{'s' if self.ignored != 1 else ''} ignored")
+        return ", ".join(parts)
+
+
+
+def is_unreadable(probe: "Probe", *, videos_on: bool) -> bool:
+    """Whether `probe` will be an error row (a video without --videos is skipped, not unreadable)."""
+    if probe.kind == "video" and not videos_on:
+        return False
+    return probe.error is not None or probe.key is None or probe.size is None
+
+
+def unreadable_examples(
+    probes: Sequence["Probe"], *, videos_on: bool, limit: int = MAX_EXAMPLES
+) -> list[tuple[str, str]]:
+    """(path, why) for the first `limit` unreadable files, in input order."""
+    examples: list[tuple[str, str]] = []
+    for probe in probes:
+        if len(examples) >= limit:
+            break
+        if is_unreadable(probe, videos_on=videos_on):
+            examples.append((probe.path, probe.error or _decoder_says(probe)))
+    return examples
+
+
+def unreadable_lines(files: Sequence[dict[str, str]], *, total: int) -> list[str]:
+    """The dry run's text lines for `files` ({"path", "error"}) out of `total` unreadable."""
+    lines = [f"  unreadable: {naming_the_file(f['path'], f['error'])}" for f in files]
+    if files and total > len(files):
+        lines.append(f"  ... and {total - len(files)} more unreadable")
+    return lines
+
+
+def _decoder_says(probe: "Probe") -> str:
+    from vlmcli.media import load_image
+
+    try:
+        load_image(probe.path)
+    except VlmError as err:
+        return str(err)
+    return "its header could not be read, though its pixels decode"
