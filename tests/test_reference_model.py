@@ -68,3 +68,22 @@ def test_vlm_ask_answers_the_sample_image(monkeypatch, tmp_path):
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0, result.output
         assert result.stdout.strip() == sample["answer"]
+
+
+def test_vlm_ask_on_a_one_frame_video(monkeypatch, tmp_path):
+    """A still saved as an .mp4 by ffmpeg: one frame. Qwen3-VL's video processor refuses fewer
+    frames than a temporal patch; vlmcli holds the frame instead of failing with its ValueError."""
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from vlmcli.cli import app
+    from vlmcli.testing.media.video_clips import write_video
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    frame = np.full((1, 64, 64, 3), 200, np.uint8)  # (T=1, H, W, 3)
+    still = write_video(tmp_path / "still.mp4", frame, fps=25)
+    args = ["ask", str(still), "What color is the background?", "-m", str(MODEL), "--dtype", "float32", "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (video,) = json.loads(result.stdout)["videos"]
+    assert video["frames"] == 1 and video["units"] == 1 and video["visual_tokens"] > 0

@@ -73,6 +73,33 @@ def test_video_greedy_matches_generate(family, tiny_checkpoint):
     assert result.images == []
 
 
+@pytest.mark.parametrize("family", ["qwen2_vl", "qwen3_vl", "qwen3_5", "glm4v"])
+def test_a_one_frame_video_is_shown_as_that_frame_held(family, tiny_checkpoint):
+    """A one-frame video (a still saved as .mp4, a clip cut to one frame) on the families whose
+    processors stack frames in pairs: Qwen3-VL's and GLM-4V's refused it ("t:1 must be larger
+    than temporal_factor:2"); the engine now holds the frame for one temporal patch, which is
+    exactly what Qwen2-VL's own processor does with it."""
+    engine = load(tiny_checkpoint, family)
+    still = clip(1)
+    request = Request(prompt="What is in this video?", videos=(still,))
+    (result,) = engine.generate([request], GenerationConfig(max_tokens=NEW_TOKENS))
+    held = Request(prompt=request.prompt, videos=(still.at_least(2),))
+    assert result.token_ids == reference(engine, held)
+    if family == "qwen2_vl":
+        assert result.token_ids == reference(engine, request)  # its processor pads the same way
+    (usage,) = result.videos
+    assert usage.frames == 1 and usage.units == 1 and result.visual_tokens > 0
+
+
+def test_at_least_repeats_the_last_frame():
+    video = clip(3)
+    assert video.at_least(2) is video
+    held = video.at_least(5)
+    assert len(held) == 5 and (held.frames[3] == video.frames[2]).all() and (held.frames[4] == video.frames[2]).all()
+    assert held.timestamps[2:] == (1.0, 1.0, 1.0) and held.indices[2:] == (10, 10, 10)
+    assert held.duration_s == video.duration_s and held.source == video.source and held.key != video.key
+
+
 def test_engine_decodes_only_the_sampled_frames(tiny_checkpoint):
     readers: list[DecordReader] = []
 

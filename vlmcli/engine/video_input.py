@@ -98,6 +98,29 @@ class VideoInput:
     def __len__(self) -> int:
         return int(self.frames.shape[0])
 
+    def at_least(self, frames: int) -> "VideoInput":
+        """This clip with its last frame repeated until it has `frames` frames (itself if it has them).
+
+        For families whose video processors group frames into temporal patches and refuse a
+        shorter clip (Qwen3-VL, GLM-4V: "t:1 must be larger than temporal_factor:2"): a
+        one-frame video is a still, shown as that frame held, as Qwen2-VL's processor pads.
+        """
+        import numpy as np
+
+        missing = frames - len(self)
+        if missing <= 0:
+            return self
+        last = np.repeat(self.frames[-1:], missing, axis=0)  # (missing, H, W, 3)
+        return VideoInput(
+            frames=np.concatenate([self.frames, last]),  # (frames, H, W, 3)
+            timestamps=self.timestamps + (self.timestamps[-1],) * missing,
+            fps=self.fps,
+            indices=self.indices + (self.indices[-1],) * missing,
+            duration_s=self.duration_s,
+            source=self.source,
+            sampling=self.sampling,
+        )
+
     @property
     def size(self) -> tuple[int, int]:
         """(width, height) of the frames."""

@@ -23,6 +23,7 @@ share: masked-scatter merging on the placeholder tokens, cumulative-sum position
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 from abc import ABC, abstractmethod
@@ -104,6 +105,10 @@ class Adapter(ABC):
         """Native processor knobs that apply `self.policy` to one prompt's images."""
         return {}
 
+    def processor_clips(self, videos: tuple[VideoInput, ...]) -> tuple[VideoInput, ...]:
+        """The clips as this family's processor gets them (a family may need a minimum length)."""
+        return videos
+
     def video_kwargs(self, videos: list[VideoInput]) -> dict[str, Any]:
         """Processor kwargs for already-decoded, already-sampled clips."""
         return {"video_metadata": [v.metadata() for v in videos], "do_sample_frames": False}
@@ -144,6 +149,8 @@ class Adapter(ABC):
 
             converted = videos_as_frames(request, temporal=self.reduction.temporal, interleave=self.interleaves)
             request, content, owners = converted.request, converted.content, converted.owners
+        if request.videos:
+            request = dataclasses.replace(request, videos=self.processor_clips(request.videos))
         text = self.prompt_text(request, content)
         images = [[im.image for im in request.images]] if request.images else None
         sizes = [(im.image.width, im.image.height) for im in request.images]

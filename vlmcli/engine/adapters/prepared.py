@@ -105,13 +105,13 @@ def video_usage(
     clips: tuple[VideoInput, ...], images: list[PreparedImage], videos: list[PreparedVideo]
 ) -> list[VideoUsage]:
     """What each request video cost, whether it went the native way (`videos`) or as frame images."""
-    if videos:
+    if videos:  # frames: the clip as decoded, before a family's processor padded it (`processor_clips`)
         return [
             VideoUsage(
-                source=v.source.source, frames=len(v.source), units=v.layout.out_units,
+                source=v.source.source, frames=len(clip), units=v.layout.out_units,
                 visual_tokens=v.visual_tokens, resized=v.resized, sampling=v.source.sampling,
             )
-            for v in videos
+            for clip, v in zip(clips, videos, strict=True)
         ]
     usage = []
     for index, clip in enumerate(clips):

@@ -76,6 +76,10 @@ class QwenVideoAdapter(Adapter):
     def _temporal_patch(self) -> int:
         return int(self.processor.video_processor.temporal_patch_size)
 
+    def processor_clips(self, videos: tuple[VideoInput, ...]) -> tuple[VideoInput, ...]:
+        """Clips of at least one temporal patch: Qwen3-VL's and GLM-4V's processors refuse fewer frames."""
+        return tuple(v.at_least(self._temporal_patch) for v in videos)
+
     def video_kwargs(self, videos: list[VideoInput]) -> dict[str, Any]:
         kwargs = super().video_kwargs(videos)
         if self.policy.is_native:
