@@ -74,6 +74,10 @@ def test_probe_and_sparse_read_return_the_right_frames(clips, case):
     times = frame_times(case)
     assert times[-1] < info.duration_s <= times[-1] + (0.1 if case.vfr else 0.04) + 0.005  # + the last frame
     assert info.fps == pytest.approx(FRAMES / info.duration_s if case.vfr else 25.0, rel=0.05)
+    assert info.variable_rate == case.vfr  # no constant-rate container or codec is taken for variable
+    if case.vfr:
+        np.testing.assert_allclose(info.frame_times, times, atol=1e-3)
+        assert [info.time_of(i) for i in WANTED] == pytest.approx([times[i] for i in WANTED], abs=1e-3)
     frames = read_frames(path, WANTED[::-1], info=info)  # any order in, increasing order out
     assert frames.indices == tuple(WANTED)
     assert [read_index(f) for f in frames.pixels] == WANTED

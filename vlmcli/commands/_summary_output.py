@@ -31,6 +31,7 @@ def base_record(plan: "SummaryPlan", *, source: str, model: str, prompts: "Summa
         "model": model,
         "duration_s": round(plan.info.duration_s, 3),
         "fps": round(plan.info.fps, 3),
+        "variable_frame_rate": plan.info.variable_rate,  # then fps is an average; times are the frames' own
         "frames": frame_list(plan),
         "hierarchy": "chapters" if plan.chapters else "flat",
         **prompts.to_dict(),

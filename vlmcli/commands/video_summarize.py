@@ -87,7 +87,7 @@ def run_plan(
     else:
         calls = f"{len(plan.chapters)} chapter calls + one summary call" if plan.chapters else "one summary call"
         sys.stdout.write(
-            f"{source}: {clock(plan.info.duration_s)} at {plan.info.fps:.3g} fps, {len(segments)} segment(s), "
+            f"{source}: {clock(plan.info.duration_s)} at {plan.info.fps:.3g} fps{' (variable rate)' if plan.info.variable_rate else ''}, {len(segments)} segment(s), "
             f"{sum(len(s['frames']) for s in segments)} frames, {total} visual tokens (+ text-only: {calls}); "
             f"{out_.detection_line(plan)}\n"
         )

@@ -57,7 +57,10 @@ class VideoInput:
     frames: uint8 (T, H, W, 3) RGB; a list of PIL images is converted on construction.
     timestamps: seconds of each frame in the source video, non-decreasing (T,).
     fps: the source video's frame rate; frame i of the video is at i / fps.
-    indices: frame numbers in the source video (T,); default round(t * fps).
+    indices: frame numbers in the source video (T,) on its nominal clock; default round(t * fps).
+        Processors and adapters show the model index / fps as each frame's time, so a
+        variable-frame-rate video passes round(t * fps) (`VideoInfo.nominal_index`), not the
+        frame's position in the file, whose index / fps can be off by minutes.
     duration_s: seconds the frames cover (the whole video, or the segment); default the
         span of the timestamps plus one frame.
     source: a name for messages and output.
@@ -147,7 +150,7 @@ class VideoInput:
             frames=frames.pixels,
             timestamps=frames.timestamps,
             fps=sampled.info.fps,
-            indices=frames.indices,
+            indices=tuple(sampled.info.nominal_index(i) for i in frames.indices),
             duration_s=sampled.info.duration_s,
             source=source if source is not None else sampled.info.path,
             sampling=SamplingReport.from_sampled(sampled),

@@ -13,6 +13,11 @@ useful to a model:
   segment) stays within a model's context. Merging for this cap loses real cuts, so
   `scene_counts` tells the caller how many scenes it cost (the summary reports it).
 
+Variable-frame-rate video (phone footage, screen and meeting recordings: `VideoInfo.frame_times`)
+is planned on a fine constant-rate clock laid over its real times (`FineClock`), so windows,
+the shortest scene and the printed times are seconds of the video, not frame counts divided
+by an average rate.
+
 With no cuts (or `scenes=False` at the caller) this is plain fixed windows. Each segment
 then gets its own frame plan from a sampler run on a segment-local view of the video
 (`segment_info`, `segment_scan`), so frames are spread within the segment and memory
@@ -40,7 +45,8 @@ DEFAULT_MAX_SEGMENTS = 40  # ~40 one-line descriptions fit any model's context
 class Segment:
     """Frames [start_frame, stop_frame) of a video.
 
-    start_s / end_s: nominal times (start_frame / fps, stop_frame / fps).
+    start_s / end_s: the times of those frame boundaries (`VideoInfo.boundary_time`):
+        start_frame / fps and stop_frame / fps on constant-rate video.
     reason: why it exists, e.g. "scene 2", "scene 3 part 1/4", "window 5/12".
     """
 
@@ -98,6 +104,13 @@ def plan_segments(
     """
     if not (segment_seconds > 0 and math.isfinite(segment_seconds)) or max_segments < 1:
         raise ValueError(f"need segment_seconds > 0 and max_segments >= 1, got {segment_seconds}, {max_segments}")
+    if info.frame_times is not None:
+        clock = FineClock.of(info)
+        fine = plan_segments(
+            clock.info, cuts=clock.ticks_of(cuts), segment_seconds=segment_seconds, min_seconds=min_seconds,
+            max_segments=max_segments,
+        )
+        return clock.frames_of(fine, info)
     fps = info.fps
     bounds = scene_bounds(info, cuts=cuts, min_seconds=min_seconds, max_scenes=max_segments)
     window = max(segment_seconds, info.duration_s / max_segments)
@@ -167,6 +180,9 @@ def scene_counts(
     max_segments: int = DEFAULT_MAX_SEGMENTS,
 ) -> SceneCounts:
     """How many of the scenes `cuts` make survive `plan_segments` with the same arguments."""
+    if info.frame_times is not None:
+        clock = FineClock.of(info)
+        return scene_counts(clock.info, cuts=clock.ticks_of(cuts), min_seconds=min_seconds, max_segments=max_segments)
     found = len({int(c) for c in cuts if 0 < int(c) < info.frame_count}) + 1
     natural = len(scene_bounds(info, cuts=cuts, min_seconds=min_seconds, max_scenes=None)) - 1
     kept = len(scene_bounds(info, cuts=cuts, min_seconds=min_seconds, max_scenes=max_segments)) - 1
@@ -175,13 +191,17 @@ def scene_counts(
 
 def segment_info(info: VideoInfo, segment: Segment) -> VideoInfo:
     """A `VideoInfo` of the segment alone, frame 0 = its first frame (for the samplers)."""
+    times = None
+    if info.frame_times is not None:
+        times = info.frame_times[segment.start_frame : segment.stop_frame] - segment.start_s  # (n,) from 0
     return VideoInfo(
         path=info.path,
         fps=info.fps,
         frame_count=segment.frame_count,
-        duration_s=segment.frame_count / info.fps,
+        duration_s=segment.frame_count / info.fps if times is None else segment.end_s - segment.start_s,
         width=info.width,
         height=info.height,
+        frame_times=times,
     )
 
 
@@ -207,10 +227,58 @@ def segment_scan(scan: Scan | None, segment: Segment) -> Scan | None:
     )
 
 
-def shift_plan(plan: SamplePlan, segment: Segment, fps: float) -> SamplePlan:
-    """A segment-local plan in whole-video frame numbers and times."""
+def shift_plan(plan: SamplePlan, segment: Segment, info: VideoInfo) -> SamplePlan:
+    """A segment-local plan in whole-video frame numbers and times (`info`: the whole video)."""
     frames = tuple(
-        SampledFrame(index=f.index + segment.start_frame, t=(f.index + segment.start_frame) / fps, reason=f.reason)
+        SampledFrame(
+            index=f.index + segment.start_frame, t=info.time_of(f.index + segment.start_frame), reason=f.reason
+        )
         for f in plan.frames
     )
     return SamplePlan(frames=frames)
+
+
+FINE_RATE_CAP = 1000.0  # ticks per second at most: a millisecond is finer than any cut
+
+
+@dataclass(frozen=True)
+class FineClock:
+    """A variable-rate video seen as a constant-rate one of `rate` ticks per second, fine enough
+    that no two frames share a tick: frame i starts at tick round(t_i * rate). Planning on
+    `info` (the tick video) and mapping back (`frames_of`) keeps every rule in seconds."""
+
+    rate: float
+    ticks: np.ndarray  # (F,) strictly increasing tick of each frame's start
+    info: VideoInfo  # the tick video: `rate` fps, one "frame" per tick
+
+    @classmethod
+    def of(cls, video: VideoInfo) -> "FineClock":
+        times = video.frame_times
+        assert times is not None
+        gaps = np.diff(times)  # (F-1,)
+        shortest = float(gaps[gaps > 0].min()) if (gaps > 0).any() else 1.0 / video.fps
+        rate = min(FINE_RATE_CAP, max(video.fps, 1.0 / shortest))
+        step = np.arange(times.size)  # (F,)
+        ticks = np.maximum.accumulate(np.round(times * rate).astype(np.int64) - step) + step  # (F,) strictly increasing
+        count = max(int(ticks[-1]) + 1, round(video.duration_s * rate))
+        tick_video = VideoInfo(
+            path=video.path, fps=rate, frame_count=count, duration_s=count / rate,
+            width=video.width, height=video.height, decoder=video.decoder,
+        )
+        return cls(rate=rate, ticks=ticks, info=tick_video)
+
+    def ticks_of(self, frames: Sequence[int]) -> list[int]:
+        """The ticks at which frames (cuts) start; out-of-range frames are dropped."""
+        return [int(self.ticks[int(f)]) for f in frames if 0 <= int(f) < self.ticks.size]
+
+    def frames_of(self, planned: Sequence[Segment], video: VideoInfo) -> tuple[Segment, ...]:
+        """Tick segments as frame segments of `video`: each starts at the first frame starting in
+        it. A segment in which no frame starts (one frame held across it) is left to the one
+        before, which then lasts until the next frame: the segments still tile the video."""
+        out: list[Segment] = []
+        for segment in planned:
+            a = int(np.searchsorted(self.ticks, segment.start_frame, side="left"))
+            b = int(np.searchsorted(self.ticks, segment.stop_frame, side="left"))
+            if b > a:
+                out.append(Segment(len(out), a, b, video.boundary_time(a), video.boundary_time(b), segment.reason))
+        return tuple(out)

@@ -160,7 +160,7 @@ def plan_summary(
         local, local_scan = segment_info(info, segment), segment_scan(scan, segment)
         chosen = sampler if (local_scan is not None or not sampler.needs_scan) else UniformSampler()
         frames = chosen.select(local, local_scan if chosen.needs_scan else None, options=options)
-        planned.append(SegmentPlan(segment=segment, frames=shift_plan(frames, segment, info.fps)))
+        planned.append(SegmentPlan(segment=segment, frames=shift_plan(frames, segment, info)))
     chapters = plan_chapters(segments, size=chapter_segments) if chaptered else ()
     return SummaryPlan(info=info, segments=tuple(planned), chapters=chapters, detection=detection)
 
@@ -184,7 +184,7 @@ def segment_video(
         frames=frames.pixels,
         timestamps=frames.timestamps,
         fps=info.fps,
-        indices=frames.indices,
+        indices=tuple(info.nominal_index(i) for i in frames.indices),  # index / fps is the real time
         duration_s=segment.end_s - segment.start_s,
         source=f"{info.path}@{clock(segment.start_s)}-{clock(segment.end_s)}",
     )

@@ -34,7 +34,7 @@ from vlmcli.media.names import display_name
 from vlmcli.video.backends import open_video
 from vlmcli.video.decode_decord import DecordReader
 from vlmcli.video.decode_pyav import PyAVReader
-from vlmcli.video.metadata import VideoInfo, fit_within
+from vlmcli.video.metadata import VideoInfo, fit_within, variable_rate_times
 from vlmcli.video.reasons import reason_of
 
 __all__ = [
@@ -188,6 +188,7 @@ def _info_from(name: str, reader: FrameReader) -> VideoInfo:
     return VideoInfo(
         path=name, fps=fps, frame_count=count, duration_s=duration, width=width, height=height,
         decoder=str(getattr(reader, "decoder", type(reader).__name__)),
+        frame_times=variable_rate_times(reader.start_times(np.arange(count)), fps),  # the index holds them
     )
 
 

@@ -8,7 +8,15 @@ is computed here too (`fit_within`) because it is a rule about sizes, not about 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+DRIFT_FRAMES = 0.5
+"""A video is variable-frame-rate when some frame starts more than this many nominal frame
+intervals away from index / fps."""
 
 
 @dataclass(frozen=True)
@@ -22,6 +30,11 @@ class VideoInfo:
     width, height: native size in pixels of decoded frames, as displayed: the container's display
         rotation (a phone's portrait video) is applied (`video.rotation`).
     decoder: the backend that opened the file ("decord" or "pyav"); reported in `--json`.
+    frame_times: start time in seconds of every frame (frame_count,), from 0, non-decreasing,
+        for a variable-frame-rate video only (`variable_rate_times`): phone footage, screen and
+        meeting recordings, where frames come faster in motion than in still parts and
+        index / fps drifts from the real time by seconds or minutes. None for constant-rate
+        video, where index / fps is the time.
     """
 
     path: str
@@ -31,6 +44,7 @@ class VideoInfo:
     width: int
     height: int
     decoder: str = "decord"
+    frame_times: "np.ndarray | None" = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.fps) and self.fps > 0):
@@ -41,14 +55,71 @@ class VideoInfo:
             raise ValueError(f"duration_s must be a positive number, got {self.duration_s!r}")
         if self.width < 1 or self.height < 1:
             raise ValueError(f"width and height must be >= 1, got {self.width}x{self.height}")
+        if self.frame_times is not None:
+            import numpy as np
+
+            times = np.array(self.frame_times, dtype=np.float64)  # (F,) a private, read-only copy
+            if times.shape != (self.frame_count,) or not np.isfinite(times).all():
+                raise ValueError(f"frame_times must be {self.frame_count} finite times, got shape {times.shape}")
+            if times[0] != 0 or (np.diff(times) < 0).any():
+                raise ValueError("frame_times must start at 0 and never decrease")
+            times.setflags(write=False)
+            object.__setattr__(self, "frame_times", times)
+
+    @property
+    def variable_rate(self) -> bool:
+        return self.frame_times is not None
 
     def time_of(self, index: int) -> float:
-        """Nominal start time (seconds) of frame `index`: index / fps.
-
-        Decoded `Frames` carry the container's real presentation times instead; the two agree
-        on constant-frame-rate video and may drift apart on variable-frame-rate video.
-        """
+        """Start time (seconds) of frame `index`: its real time on a variable-frame-rate video,
+        index / fps otherwise (the same as the decoded `Frames` timestamps either way)."""
+        if self.frame_times is not None:
+            return float(self.frame_times[index])
         return index / self.fps
+
+    def boundary_time(self, index: int) -> float:
+        """Time (seconds) of the boundary before frame `index`, 0 <= index <= frame_count: the
+        frame's start, and for index == frame_count the end of the video. index / fps on
+        constant-rate video."""
+        if self.frame_times is None:
+            return index / self.fps
+        return self.duration_s if index >= self.frame_count else float(self.frame_times[index])
+
+    def index_at(self, seconds: float) -> int:
+        """The frame on screen at `seconds`: the last one starting at or before it (clamped)."""
+        if self.frame_times is None:
+            return min(self.frame_count - 1, max(0, math.floor(seconds * self.fps)))
+        import numpy as np
+
+        return max(0, int(np.searchsorted(self.frame_times, seconds, side="right")) - 1)
+
+    def nominal_index(self, index: int) -> int:
+        """Frame `index` on the nominal clock: itself on constant-rate video, round(t * fps) on a
+        variable-rate one, so that nominal_index / fps is the frame's real time."""
+        if self.frame_times is None:
+            return index
+        return round(float(self.frame_times[index]) * self.fps)
+
+
+def variable_rate_times(times: "np.ndarray", fps: float) -> "np.ndarray | None":
+    """`times` (start of each frame in seconds, from 0) when they drift from index / fps by more
+    than `DRIFT_FRAMES` frame intervals anywhere: a variable-frame-rate video. None when index / fps
+    is right (constant rate), or when the times are unusable (not increasing, not finite): the
+    nominal clock is then the best there is.
+
+    >>> import numpy as np
+    >>> variable_rate_times(np.array([0.0, 0.04, 0.08]), 25.0) is None
+    True
+    >>> variable_rate_times(np.array([0.0, 0.04, 2.0]), 25.0).tolist()
+    [0.0, 0.04, 2.0]
+    """
+    import numpy as np
+
+    t = np.asarray(times, dtype=np.float64)  # (F,)
+    if t.ndim != 1 or t.size < 2 or not np.isfinite(t).all() or t[0] != 0 or (np.diff(t) < 0).any():
+        return None
+    drift = np.abs(t - np.arange(t.size) / fps)  # (F,) seconds
+    return t if float(drift.max()) > DRIFT_FRAMES / fps else None
 
 
 def fit_within(*, width: int, height: int, max_side: int | None) -> tuple[int, int]:

@@ -82,6 +82,29 @@ def write_video(
     return path
 
 
+def write_vfr_video(path: Path, frames: np.ndarray, *, times: list[float]) -> Path:
+    """Encode uint8 RGB frames (T, H, W, 3) as H.264 in an mp4, frame i shown from `times[i]`
+    seconds (millisecond steps): a variable-frame-rate file as phones and screen or meeting
+    recorders write them, here written by PyAV with explicit presentation times."""
+    import av
+    from fractions import Fraction
+
+    t, h, w, _ = frames.shape
+    if len(times) != t or any(b <= a for a, b in zip(times, times[1:])):
+        raise ValueError("need one strictly increasing time per frame")
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=1000)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.time_base = Fraction(1, 1000)
+        stream.codec_context.options = {"bf": "0", "crf": "18", "preset": "veryfast", "threads": "1"}
+        for pixels, start in zip(frames, times):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
+            frame.pts, frame.time_base = round(start * 1000), Fraction(1, 1000)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
 def _hsv_colour(hue_deg: float, sat: float = 0.8, val: float = 0.85) -> np.ndarray:
     """An RGB uint8 colour (3,) from hue in degrees."""
     c = val * sat

@@ -26,6 +26,25 @@ def segment_centres(*, start: int, stop: int, n: int) -> np.ndarray:
     return start + ((2 * j + 1) * length) // (2 * n)  # exact integer floor, no float drift
 
 
+def time_centres(times: np.ndarray, *, duration: float, n: int) -> np.ndarray:
+    """(n,) int64 strictly increasing: the frame on screen at the centre of each of `n` equal
+    stretches of [0, duration), given each frame's start time (non-decreasing, from 0).
+
+    `segment_centres` by time rather than by frame number, for variable-frame-rate video, where
+    equal frame counts are unequal times. Frames held across several centres are spread to
+    their neighbours (`spread_unique`), so n frames come back when the video has them.
+
+    >>> time_centres(np.array([0.0, 0.1, 0.2, 5.0, 9.0]), duration=10.0, n=2).tolist()
+    [2, 4]
+    """
+    frames = np.asarray(times, dtype=np.float64)  # (F,)
+    if n < 1 or n > frames.shape[0] or not duration > 0:
+        raise ValueError(f"need 1 <= n <= {frames.shape[0]} frames and duration > 0, got n={n}, {duration}")
+    centres = (np.arange(n, dtype=np.float64) + 0.5) * (duration / n)  # (n,) seconds
+    on_screen = np.searchsorted(frames, centres, side="right") - 1  # (n,) last frame starting <= centre
+    return spread_unique(on_screen, stop=frames.shape[0])
+
+
 def spread_unique(positions: np.ndarray, *, stop: int) -> np.ndarray:
     """Sorted int positions in [0, stop) nudged to be strictly increasing, count kept.
 
