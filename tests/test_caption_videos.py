@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from vlmcli.testing.media.codec_clips import audio_only
 from vlmcli.testing.media.video_clips import clip_set, real_video
 from vlmcli.cli import app
 from vlmcli.sinks import FIELDS
@@ -39,6 +40,7 @@ def media(tmp_path_factory) -> Path:
     bikes = real_video("bikes")
     if bikes is not None:
         shutil.copy(bikes, root / "bikes.mp4")
+    shutil.move(audio_only(tmp_path_factory.mktemp("memo")), root / "Voice Memo.m4a")  # audio: ignored
     return root
 
 
@@ -60,7 +62,7 @@ def test_without_videos_they_are_skipped_and_counted(media, tiny_checkpoint, tmp
     assert sorted(rows) == ["photo0.jpg", "photo1.jpg"]
     summary = __import__("json").loads(result.stdout)
     expected = 3 + (real_video("bikes") is not None)  # truncated.mp4 is a video by its header too
-    assert summary["videos_skipped"] == expected and summary["ignored"] == 0
+    assert summary["videos_skipped"] == expected and summary["ignored"] == 1  # the voice memo
     assert f"skipped {expected} videos (add --videos)" in result.stderr
 
 

@@ -27,6 +27,8 @@ from vlmcli.media.kinds import MediaKind, audio_format, detect_kind, document_fo
         ("photo.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF", MediaKind.IMAGE),
         ("a.png", b"\x89PNG\r\n\x1a\n\x00", MediaKind.IMAGE),
         ("notes.txt", b"hello", MediaKind.UNKNOWN),
+        ("Voice Memo.m4a", b"\x00\x00\x00\x1cftypM4A \x00\x00\x02\x00", MediaKind.UNKNOWN),  # audio, not a video
+        ("book.m4b", b"\x00\x00\x00\x1cftypM4B \x00\x00\x02\x00", MediaKind.UNKNOWN),
     ],
 )
 def test_detect_kind(name, head, kind):
@@ -50,6 +52,7 @@ def test_detect_kind_never_fails(name, head):
         ("photo.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF", None),  # JPEG's FF D8 is no frame sync
         ("photo.mp3", b"\x89PNG\r\n\x1a\n\x00", None),  # magic wins over the extension
         ("clip.mp4", b"\x00\x00\x00\x18ftypisom\x00\x00", None),
+        ("memo.bin", b"\x00\x00\x00\x1cftypM4A \x00\x00\x02\x00", "AAC"),  # an iPhone voice memo
         ("notes.txt", b"hello", None),
     ],
 )
@@ -78,6 +81,9 @@ def test_an_audio_file_is_refused_as_audio(tmp_path):
         ("logo", b'<svg xmlns="http://www.w3.org/2000/svg"/>', "SVG"),
         ("logo", b'\xef\xbb\xbf<?xml version="1.0"?>\n<svg width="9"/>', "SVG"),  # BOM, XML prolog
         ("icon.svg", b"", "SVG"),
+        ("figure.bin", b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 9 9", "PostScript"),
+        ("figure.eps", b"\xc5\xd0\xd3\xc6\x1e\x00\x00\x00", "PostScript"),  # DOS EPS binary header
+        ("figure.eps", b"", "PostScript"),
         ("page.xml", b'<?xml version="1.0"?><page/>', None),
         ("photo.pdf", b"\xff\xd8\xff\xe0\x00\x10JFIF", None),  # magic wins over the extension
         ("notes.txt", b"hello", None),
@@ -92,11 +98,17 @@ def test_document_format(name, head, document):
     [
         ("my scan.pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\n%%EOF\n", "my scan.pdf is a PDF document, not an image vlmcli can read: render its pages first, e.g. pdftoppm -png"),
         ("logo.svg", b'<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>', "logo.svg is an SVG drawing, not an image vlmcli can read: render it first, e.g. rsvg-convert"),
+        ("fig 1.eps", None, "fig 1.eps is a PostScript (EPS) drawing, not an image vlmcli can read: render it first, e.g. gs -q -dSAFER -dEPSCrop -sDEVICE=png16m -r150 -o 'fig 1-%d.png' '"),
     ],
 )
 def test_documents_are_refused_with_the_step_that_makes_a_picture(tmp_path, name, content, needle):
     path = tmp_path / name
-    path.write_bytes(content)
+    if content is None:  # a real EPS, written by Pillow
+        from PIL import Image
+
+        Image.new("RGB", (9, 9), "red").save(path)
+    else:
+        path.write_bytes(content)
     with pytest.raises(InputError) as err:
         load_image(path)
     assert needle in str(err.value) and "\n" not in str(err.value)

@@ -207,7 +207,7 @@ def _starts_like_an_image(data: bytes) -> bool:
 
 def _not_an_image(name: str, data: bytes) -> str:
     """Why `data` is refused: the usual line, or one that names what the file is instead (an
-    audio file, a PDF, an SVG drawing) and how to turn it into a picture."""
+    audio file, a PDF, an SVG or PostScript drawing) and how to turn it into a picture."""
     from vlmcli.media.kinds import audio_format, document_format
 
     supported = ", ".join(_pretty_formats())
@@ -221,6 +221,12 @@ def _not_an_image(name: str, data: bytes) -> str:
         return f"{name} is a PDF document, not an image vlmcli can read: render its pages first, e.g. pdftoppm -png {path} {stem}."
     if document == "SVG":
         return f"{name} is an SVG drawing, not an image vlmcli can read: render it first, e.g. rsvg-convert {path} -o {stem}.png."
+    if document == "PostScript":
+        pages = shlex.quote(f"{PurePath(name).stem or 'page'}-%d.png")
+        return (
+            f"{name} is a PostScript (EPS) drawing, not an image vlmcli can read: render it first, "
+            f"e.g. gs -q -dSAFER -dEPSCrop -sDEVICE=png16m -r150 -o {pages} {path}."
+        )
     return f"{name} is not an image vlmcli can read (supported: {supported})."
 
 

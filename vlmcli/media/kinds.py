@@ -20,6 +20,9 @@ AUDIO_EXTENSIONS = {
 
 # ISO-BMFF brands of still-image formats (HEIC/AVIF) that share the `ftyp` box with MP4.
 _IMAGE_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"mif1", b"msf1", b"avif", b"avis")
+# ...and of audio (iTunes/Apple .m4a, audiobooks, voice memos; Flash audio): no picture in them
+# but perhaps a cover, so they are audio files, not videos without a video stream.
+_AUDIO_BRANDS = (b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B ")
 
 
 class MediaKind(str, enum.Enum):
@@ -30,8 +33,8 @@ class MediaKind(str, enum.Enum):
 
 
 def _video_magic(head: bytes) -> bool:
-    if len(head) >= 12 and head[4:8] == b"ftyp":  # MP4 / MOV / 3GP (and HEIC/AVIF images)
-        return head[8:12] not in _IMAGE_BRANDS
+    if len(head) >= 12 and head[4:8] == b"ftyp":  # MP4 / MOV / 3GP (and HEIC/AVIF images, M4A audio)
+        return head[8:12] not in _IMAGE_BRANDS + _AUDIO_BRANDS
     if head.startswith(b"\x1a\x45\xdf\xa3"):  # Matroska / WebM (EBML)
         return True
     if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
@@ -82,20 +85,27 @@ def audio_format(name: str, head: bytes = b"") -> str | None:
         return "FLAC"
     if head.startswith(b"FORM") and head[8:12] in (b"AIFF", b"AIFC"):
         return "AIFF"
+    if len(head) >= 12 and head[4:8] == b"ftyp" and head[8:12] in _AUDIO_BRANDS:
+        return "AAC"  # the codec these brands carry (ALAC .m4a is rare; the word is a hint, not a probe)
     if head and (_video_magic(head) or _image_magic(head)):
         return None
     return AUDIO_EXTENSIONS.get(PurePath(name).suffix.lower())
 
 
 def document_format(name: str, head: bytes = b"") -> str | None:
-    """"PDF" or "SVG" when a file called `name` starting with `head` (its first ~512 bytes) is a
-    document or a vector drawing rather than a picture, else None. Like `audio_format`, only
-    used to explain a refusal with the step that turns it into a picture."""
+    """"PDF", "SVG" or "PostScript" when a file called `name` starting with `head` (its first ~512
+    bytes) is a document or a vector drawing rather than a picture, else None. Like
+    `audio_format`, only used to explain a refusal with the step that turns it into a picture.
+    (Pillow could open EPS, but only by running Ghostscript on it, which vlmcli never does.)"""
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if text.startswith(b"%PDF-"):
         return "PDF"
+    if head.startswith((b"%!PS", b"\xc5\xd0\xd3\xc6")):  # PostScript / EPS, or DOS EPS's binary header
+        return "PostScript"
     if text.startswith(b"<svg") or (text.startswith((b"<?xml", b"<!DOCTYPE svg", b"<!--")) and b"<svg" in text):
         return "SVG"
     if head and (_video_magic(head) or _image_magic(head)):
         return None
-    return {".pdf": "PDF", ".svg": "SVG", ".svgz": "SVG"}.get(PurePath(name).suffix.lower())
+    return {".pdf": "PDF", ".svg": "SVG", ".svgz": "SVG", ".eps": "PostScript", ".ps": "PostScript"}.get(
+        PurePath(name).suffix.lower()
+    )
