@@ -147,7 +147,7 @@ def test_truncated_file(tmp_path, suffix):
     ("content", "needle"),
     [
         (b"just some text, not a JPEG\n", "is not an image"),
-        (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n", "is a PostScript (EPS) drawing, not an image"),  # never Ghostscript
+        (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n", r"is a PostScript \(EPS\) drawing, not an image"),  # never Ghostscript
         (b"", "is empty"),
     ],
 )
