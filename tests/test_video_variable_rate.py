@@ -113,6 +113,25 @@ def test_uniform_sampling_follows_the_clock():
     assert by_index.indices == (10, 30, 50, 70, 90, 110, 130, 150, 170)  # constant rate: unchanged
 
 
+def test_dynamic_sampling_gives_the_held_slide_its_floor_by_time():
+    """All the change is in the 6 moving seconds; the floor (a quarter of the budget) is spread
+    by time on screen, so the 30 s slide gets about 0.25 * 30/36 * 16 = 3.3 frames (by frame
+    count, 0.25 * 30/180 * 16 = 0.7)."""
+    from vlmcli.video.sampling.dynamic import DynamicSampler
+    from vlmcli.video.scan import Scan
+
+    index = np.arange(180)
+    pixel = np.where((index < 75) | (index >= 105), 1.0, 0.0)  # (F,) change only while things move
+    pixel[0] = 0.0
+    scan = Scan(indices=index, timestamps=np.array(TIMES), pixel_delta=pixel, hist_delta=pixel.copy())
+    info = meeting_info()
+    assert info.screen_shares()[80] == pytest.approx(1 / 36) and info.screen_shares().sum() == pytest.approx(1.0)
+    plan = DynamicSampler().select(info, scan, options=SamplingOptions(frames=16))
+    slide = [f for f in plan.frames if 75 <= f.index < 105]
+    assert [f.t for f in slide] == [4.0, 13.0, 22.0, 31.0] and {f.reason for f in slide} == {"floor"}
+    assert len(plan.frames) == 16
+
+
 # --- pure: video-summarize's segments --------------------------------------------------------------
 
 

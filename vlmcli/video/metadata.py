@@ -93,6 +93,18 @@ class VideoInfo:
 
         return max(0, int(np.searchsorted(self.frame_times, seconds, side="right")) - 1)
 
+    def screen_shares(self) -> "np.ndarray | None":
+        """(frame_count,) the fraction of the running time each frame is on screen, summing to 1,
+        on a variable-rate video; None on a constant-rate one, where every share is 1 / frame_count."""
+        if self.frame_times is None:
+            return None
+        import numpy as np
+
+        ends = np.append(self.frame_times[1:], max(self.duration_s, float(self.frame_times[-1])))  # (F,)
+        shown = ends - self.frame_times  # (F,) seconds
+        total = float(shown.sum())
+        return shown / total if total > 0 else np.full(self.frame_count, 1.0 / self.frame_count)
+
     def nominal_index(self, index: int) -> int:
         """Frame `index` on the nominal clock: itself on constant-rate video, round(t * fps) on a
         variable-rate one, so that nominal_index / fps is the frame's real time."""

@@ -9,7 +9,9 @@ curve over frame position x in [0, F]:
 where C is the cumulative visual change from the scan (`pixel_delta`, spread evenly over
 the frames between two scanned frames). Frame j of N sits where M(x) = (j + 0.5) / N.
 The uniform term is the floor: any stretch holding a fraction p of the video gets at
-least about floor * p * N frames, so calm stretches are still seen. With no change at all
+least about floor * p * N frames, so calm stretches are still seen. On a variable-frame-rate
+video the floor is spread by time on screen (`VideoInfo.screen_shares`), not frame count:
+a slide held for a minute at one frame a second is a minute, not sixty frames' worth. With no change at all
 (C(F) = 0) the plan is exactly uniform. A hard cut is a large change concentrated in one
 scan step and attracts frames around it; use `keyframe` for edited footage.
 
@@ -48,17 +50,19 @@ class DynamicSampler(FrameSampler):
         total = float(density.sum())
         if total <= 0.0 or self.floor >= 1.0:
             return UniformSampler().select(info, scan, options=options)
-        mixed = self.floor / frame_count + (1.0 - self.floor) * density / total  # (F,) sums to 1
+        shares = info.screen_shares()  # (F,) time on screen, or None: 1 / F each
+        uniform = self.floor / frame_count if shares is None else self.floor * shares  # () or (F,)
+        mixed = uniform + (1.0 - self.floor) * density / total  # (F,) sums to 1
         edges = np.concatenate([[0.0], np.cumsum(mixed)])  # (F+1,) M at frame boundaries
         targets = (np.arange(n) + 0.5) / n  # (n,)
         x = np.interp(targets, edges, np.arange(frame_count + 1, dtype=np.float64))  # (n,)
         idx = spread_unique(np.floor(x).astype(np.int64), stop=frame_count)  # (n,)
-        uniform_share = self.floor / frame_count
+        uniform_share = np.broadcast_to(uniform, (frame_count,))  # (F,)
         frames = tuple(
             SampledFrame(
                 index=int(i),
                 t=info.time_of(int(i)),
-                reason="change" if mixed[i] - uniform_share > uniform_share else "floor",
+                reason="change" if mixed[i] - uniform_share[i] > uniform_share[i] else "floor",
             )
             for i in idx
         )
