@@ -15,6 +15,11 @@ detected hard cuts (`cuts.py`) and the budget is spent scene by scene:
 
 A scene starts at its cut's exact frame when the scan searched the change down to adjacent
 frames (the default, `scan.py`), else at the first scanned frame after the cut.
+
+On a variable-frame-rate video a scene's length stays its frame count, on purpose: recorders
+write frames while the picture changes and few while it holds still, so a slide held for 30 s
+at one frame a second counts 30 frames, not 30 seconds' worth, and the budget leans to the
+scenes where something happens (as `dynamic` does). `uniform` is the one spaced by time.
 """
 
 from __future__ import annotations
