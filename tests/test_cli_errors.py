@@ -186,3 +186,27 @@ def test_missing_torch_is_a_backend_error(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(errors.BackendUnavailableError, match="torch is not installed"):
         _runtime.load_engine(EngineConfig(model="org/model"))
+
+
+def test_a_file_named_like_an_option_gets_a_hint(monkeypatch, tmp_path):
+    """`vlm ask -1.jpg "q"`: Click reads -1.jpg as options; the error says how to pass the file."""
+    install_fake_engine(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    save_photo(tmp_path / "-1.jpg")
+    result = runner.invoke(app, ["ask", "-1.jpg", "What is it?"])
+    assert result.exit_code == 2
+    assert "(-1.jpg is a file: write ./-1.jpg, or put -- before the file names)" in result.stderr
+    assert "is a file" not in runner.invoke(app, ["ask", "-x", "What is it?"]).stderr  # a plain typo: no hint
+    for spelled in (["./-1.jpg"], ["--", "-1.jpg"]):
+        assert runner.invoke(app, ["ask", *spelled, "What is it?"]).exit_code == 0
+
+
+def test_dash_file_hint_rules():
+    from vlmcli.commands._usage import dash_file_hint
+
+    files = {"-1.jpg", "--odd.png", "-"}
+    exists = files.__contains__
+    assert dash_file_hint(["ask", "-1.jpg", "q"], exists=exists) == " (-1.jpg is a file: write ./-1.jpg, or put -- before the file names)"
+    assert dash_file_hint(["--odd.png"], exists=exists).startswith(" (--odd.png is a file")
+    assert dash_file_hint(["-", "--max-tokens=3", "-x"], exists=exists) is None  # stdin, an option, a typo
+    assert dash_file_hint(["--", "-1.jpg"], exists=exists) is None  # already a file name

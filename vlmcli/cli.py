@@ -7,6 +7,7 @@ Each command lives in its own module under `vlmcli.commands` and exposes
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -17,6 +18,20 @@ from vlmcli.commands import ask, caption_dir, config_cmd, describe, export, mode
 
 
 class _Group(TyperGroup):
+    def main(self, args=None, *rest, **kwargs):  # type: ignore[no-untyped-def]
+        self._argv = list(args) if args is not None else sys.argv[1:]
+        return super().main(args, *rest, **kwargs)
+
+    def invoke(self, ctx):  # type: ignore[no-untyped-def]
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:  # Click's NoSuchOption (Typer vendors its own Click: matched by name)
+            if type(exc).__name__ == "NoSuchOption":  # `vlm ask -1.jpg`: say how to pass such a file
+                from vlmcli.commands._usage import dash_file_hint
+
+                exc.message += dash_file_hint(getattr(self, "_argv", [])) or ""  # type: ignore[attr-defined]
+            raise
+
     def get_help_option(self, ctx):  # type: ignore[no-untyped-def]
         # Typer coerces every option it sees, through pydantic (~0.1-0.3 s to import),
         # except plain bools. The group's own --help is unset (None) during `vlm ask --help`;
