@@ -31,6 +31,7 @@ from vlmcli.captions.plan import Task, build_plan
 from vlmcli.captions.probe import Probe
 from vlmcli.captions.progress import Progress
 from vlmcli.captions.summary import Summary
+from vlmcli.captions.prompts import prompt_hashes
 from vlmcli.errors import ConfigError, InputError
 from vlmcli.inputs.columns import ColumnChoice
 from vlmcli.inputs.counts import DatasetCounts
@@ -75,7 +76,7 @@ def dataset_dry_run(
         if error is not None:
             damaged.append(error)
     prompts = job_prompts(job)
-    resume = sink.resume_state(paths=[p.path for p in probes], config_hashes=frozenset(p.config_hash for p in prompts))
+    resume = sink.resume_state(paths=[p.path for p in probes], config_hashes=prompt_hashes(prompts))
     plan = build_plan(probes, prompts, shard=job.shard, resume=resume, blocked={})
     summary = Summary(files=len(probes), prompts=len(prompts), shards=len(refs))
     counts = InputCounts.of(probes, videos_on=False, walked_videos_skipped=0, ignored=0)

@@ -32,6 +32,7 @@ from vlmcli.captions.probe import Probe
 from vlmcli.captions.progress import Progress
 from vlmcli.captions.rows import RowContext
 from vlmcli.captions.summary import Summary
+from vlmcli.captions.prompts import prompt_hashes
 from vlmcli.errors import ConfigError, InputError
 from vlmcli.inputs.expand import ShardRef
 from vlmcli.inputs.item import item_path
@@ -88,7 +89,7 @@ def run_datasets(
     if job.videos is not None:
         raise ConfigError("--videos applies to folders of files; dataset inputs are captioned as images.")
     prompts = pipeline.job_prompts(job)
-    hashes = frozenset(p.config_hash for p in prompts)
+    hashes = prompt_hashes(prompts)
     summary.prompts, summary.output = len(prompts), sink.describe()
     state: dict[str, Any] = {"runner": None, "engine": None, "started": False}
     ctx = RowContext(model=job.engine.model, revision=job.engine.revision)

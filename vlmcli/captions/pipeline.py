@@ -24,7 +24,7 @@ from vlmcli.captions.discover import discover
 from vlmcli.captions.plan import Plan, Task, build_plan
 from vlmcli.captions.probe import Probe, probe_all
 from vlmcli.captions.progress import Progress
-from vlmcli.captions.prompts import Prompt, make_prompts
+from vlmcli.captions.prompts import Prompt, make_prompts, prompt_hashes
 from vlmcli.captions.rows import RowContext, error_row
 from vlmcli.captions.runner import BatchRunner
 from vlmcli.captions.summary import Summary
@@ -84,7 +84,7 @@ def prepare(job: CaptionJob, sink: Sink, *, progress: Progress, summary: Summary
         clip_prompts = video_prompts(job, job.videos)
     paths = [p.path for p in probes]
     blocked = sink.preflight(paths)
-    hashes = frozenset(p.config_hash for p in [*prompts, *(clip_prompts or [])])
+    hashes = prompt_hashes([*prompts, *(clip_prompts or [])])
     resume = sink.resume_state(paths=paths, config_hashes=hashes)
     plan = build_plan(probes, prompts, shard=job.shard, resume=resume, blocked=blocked, video_prompts=clip_prompts)
     summary.files, summary.ignored, summary.prompts = len(probes), counts.ignored, len(prompts)

@@ -133,9 +133,8 @@ def build_plan(
             plan.out_of_shard += 1
             continue
         for prompt in (video_prompts if probe.kind == "video" and video_prompts is not None else prompts):
-            rid = RowId(probe.path, probe.key, prompt.config_hash)
             pair = (probe.path, prompt.config_hash)
-            if resume.is_done(rid):
+            if any(resume.is_done(RowId(probe.path, probe.key, h)) for h in (prompt.config_hash, *prompt.aliases)):
                 plan.skipped += 1
                 continue
             if pair in resume.failed:
@@ -143,13 +142,16 @@ def build_plan(
                     plan.kept_failed += 1
                     continue
                 plan.retire.add(pair)
+            plan.retire.update((probe.path, h) for h in prompt.aliases if resume.failed.get((probe.path, h)))
             message = probe.error or blocked.get(probe.path)
             if message is not None or probe.key is None:
                 plan.failures.append(Failure(probe.path, probe.key, probe.size, prompt, message or "unreadable"))
                 continue
-            reusable = resume.reusable.get((probe.key, prompt.config_hash))
+            reusable = next(
+                (r for h in (prompt.config_hash, *prompt.aliases) if (r := resume.reusable.get((probe.key, h)))), None
+            )
             if reusable is not None:
-                plan.copies.append(copy_row(reusable, path=probe.path))
+                plan.copies.append(copy_row(reusable, path=probe.path) | {"config_hash": prompt.config_hash})
                 continue
             index = primary.get((probe.key, prompt.config_hash))
             if index is not None:

@@ -1,6 +1,7 @@
 """Prompts and the settings hash that tells a rerun what is already done.
 
-`config_hash` covers everything that changes a caption: model id, requested revision,
+`config_hash` covers everything that changes a caption: the model (a hub id, or a folder's
+fingerprint, the same however the folder is spelled: `model_identity.py`), requested revision,
 prompt, system message, generation settings, resolution policy and the answer's constraint
 (--schema/--choice/--regex/--json-mode, or a prompt-file entry's own; absent from the hash
 when there is none, so free-text runs keep their hashes): rows of the same prompt text under
@@ -8,6 +9,10 @@ different constraints never count as done for each other. It uses the revision
 as *requested* (None when not given) so that a rerun can decide what is done before any
 model loads; pin `--revision` to tie results to one hub commit (the resolved commit is
 recorded in each row's `model_revision`).
+
+Rows written before folders were fingerprinted carry the hash of the folder as it was spelled;
+each prompt keeps that hash as an alias (`Prompt.aliases`), so their ok rows still count as done
+when the folder is spelled as it was then.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ class Prompt:
     config_hash: str
     constraint: Constraint | None = None
     """What the answer must look like; `text` then already states it (unless --no-schema-prompt)."""
+    aliases: tuple[str, ...] = ()
+    """Older hashes of the same settings (the folder as spelled); ok rows under them count as done."""
 
     def __post_init__(self) -> None:
         if not self.text.strip():
@@ -73,7 +80,10 @@ def make_prompts(
     """The run's prompts (duplicates dropped, order kept), each with its config hash. Each carries
     its own constraint (a prompt-file entry's) or else the run's `constraint`, and states it in
     its text unless its own `schema_prompt` or else `state_constraint` is off."""
+    from vlmcli.captions.model_identity import model_identity
+
     specs = [p if isinstance(p, PromptSpec) else PromptSpec(p) for p in prompts]
+    model_key = model_identity(model)
     made: list[Prompt] = []
     seen: set[tuple[str, str]] = set()
     for spec in specs or [PromptSpec(DEFAULT_PROMPT)]:
@@ -84,9 +94,17 @@ def make_prompts(
         if identity in seen:
             continue
         seen.add(identity)
-        digest = config_hash(
-            model=model, revision=revision, prompt=text, system=system, generation=generation, resolution=resolution,
-            constraint=own,
-        )
-        made.append(Prompt(text=text, index=len(made), config_hash=digest, constraint=own))
+        hashes = [
+            config_hash(
+                model=name, revision=revision, prompt=text, system=system, generation=generation,
+                resolution=resolution, constraint=own,
+            )
+            for name in dict.fromkeys((model_key, model))  # the identity, then the spelling if it differs
+        ]
+        made.append(Prompt(text=text, index=len(made), config_hash=hashes[0], constraint=own, aliases=tuple(hashes[1:])))
     return made
+
+
+def prompt_hashes(prompts: Sequence[Prompt]) -> frozenset[str]:
+    """Every hash whose rows a run with `prompts` reads back: theirs and their aliases."""
+    return frozenset(h for p in prompts for h in (p.config_hash, *p.aliases))

@@ -35,6 +35,7 @@ from vlmcli.captions.probe import Probe
 from vlmcli.captions.progress import Progress
 from vlmcli.captions.rows import RowContext
 from vlmcli.captions.summary import Summary
+from vlmcli.captions.prompts import prompt_hashes
 from vlmcli.errors import ConfigError
 from vlmcli.inputs.expand import ShardRef
 from vlmcli.inputs.item import item_path
@@ -117,7 +118,7 @@ def run_ray_datasets(
     with Spool() as spool:
         dataset = read_items(refs, job.dataset.columns)
         probes, meta = collect_items(dataset, spool, on_each=progress.scanned, on_shard_error=shard_error)
-        resume = sink.resume_state(paths=[p.path for p in probes], config_hashes=frozenset(p.config_hash for p in prompts))
+        resume = sink.resume_state(paths=[p.path for p in probes], config_hashes=prompt_hashes(prompts))
         plan = build_plan(probes, prompts, shard=job.shard, resume=resume, blocked={})
         sink.retire(plan.retire)
         summary.files, summary.skipped, summary.kept_failed = len(probes), plan.skipped, plan.kept_failed

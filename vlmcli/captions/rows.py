@@ -16,10 +16,16 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class RowContext:
-    """What every row of a run shares."""
+    """What every row of a run shares. `model` is recorded as `display_model` gives it: a
+    folder's absolute path (however it was typed), a hub id as given."""
 
     model: str
     revision: str | None
+
+    def __post_init__(self) -> None:
+        from vlmcli.captions.model_identity import display_model
+
+        object.__setattr__(self, "model", display_model(self.model))
 
 
 def utc_now() -> datetime:
