@@ -89,6 +89,8 @@ def decode_image(data: bytes, name: str, *, max_pixels: int | None = DEFAULT_MAX
     except InputError:
         raise
     except UnidentifiedImageError:
+        if (unreadable := _unusual_tiff(name, data)) is not None:
+            raise InputError(unreadable) from None
         if _starts_like_an_image(data) or heif_file:  # the right magic bytes, a header Pillow cannot parse
             raise InputError(
                 f"{name} is damaged or truncated and cannot be decoded (broken header); re-export or re-download it."
@@ -228,6 +230,20 @@ def _not_an_image(name: str, data: bytes) -> str:
             f"e.g. gs -q -dSAFER -dEPSCrop -sDEVICE=png16m -r150 -o {pages} {path}."
         )
     return f"{name} is not an image vlmcli can read (supported: {supported})."
+
+
+def _unusual_tiff(name: str, data: bytes) -> str | None:
+    """Why a sound TIFF is refused: its pixels have a layout Pillow has no mode for (several
+    floating-point samples, 64-bit floats: what tifffile and ImageJ write). None otherwise."""
+    from vlmcli.media.tiff_layout import tiff_layout
+
+    layout = tiff_layout(data)
+    if layout is None or layout.ordinary:
+        return None
+    return (
+        f"{name} is a TIFF with {layout.describe()}, which Pillow cannot read (it reads 8- and 16-bit "
+        "samples and single 32-bit float ones); save it with 8- or 16-bit samples first."
+    )
 
 
 def _pretty_formats() -> list[str]:
