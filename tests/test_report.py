@@ -85,3 +85,36 @@ def test_page_renders_in_headless_chromium_and_the_filter_works(run, tmp_path):
     probe.write_text(errors_only)
     dom = subprocess.run([*flags, "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=120).stdout
     assert dom.count('style="display: none;"') == 3 and '<span id="shown">1</span>' in dom
+
+
+def test_video_rows_show_their_middle_frame(monkeypatch, tmp_path):
+    """`caption-dir --videos` output: a video's card shows the frame in its middle, upright and
+    small; a broken video has no preview, like a broken image."""
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from vlmcli.report.thumbs import thumbnail_uri
+    from vlmcli.testing.media.video_clips import render_indexed, read_index, write_video
+
+    clip = write_video(tmp_path / "clip.mp4", render_indexed(40, width=640, height=480), fps=25)
+    uri = thumbnail_uri(str(clip))
+    assert uri is not None and uri.startswith("data:image/jpeg;base64,")
+    with Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))) as thumb:
+        assert thumb.size == (256, 192)
+        assert read_index(np.asarray(thumb.convert("RGB").resize((64, 48)))) == 20  # the middle frame
+    (tmp_path / "cut.mp4").write_bytes(clip.read_bytes()[:2000])
+    assert thumbnail_uri(str(tmp_path / "cut.mp4")) is None
+
+    photos, out = tmp_path / "media", tmp_path / "captions"
+    photos.mkdir()
+    save_photo(photos / "a.jpg")
+    clip.rename(photos / "clip.mp4")
+    install_fake_engine(monkeypatch)
+    assert runner.invoke(app, ["caption-dir", str(photos), "-o", str(out), "-q", "--videos"]).exit_code == 0
+    page_path = tmp_path / "report.html"
+    assert runner.invoke(app, ["report", str(out), "-o", str(page_path)]).exit_code == 0
+    page = page_path.read_text()
+    assert len(re.findall(r'<img src="data:image/jpeg;base64,', page)) == 2 and "no preview" not in page
