@@ -271,3 +271,50 @@ def test_avi_frames_are_counted_in_decode_order():
     assert list(index.key_indices()) == [0, 4] and index.seek_position(7) == 4
     assert index.position_of(5) == 5  # packets are found again by their DTS after a seek
     assert index.end_s == pytest.approx(8 / 25)
+
+
+def test_pictures_hidden_by_an_edit_list_are_decoded_but_no_frames():
+    # a trim without re-encoding: the GOP the cut falls in is kept, I-1 and B-2 before the cut hidden
+    # decode order: I(-1, hidden) P2 B0 B1 | I4 B3 P6 B5 (pts in frames of 40 ms)
+    order = [(-1, True, True), (2, False, False), (0, False, False), (1, False, False),
+             (4, True, False), (3, False, False), (6, False, False), (5, False, False)]
+    packets = [PacketInfo(p, None, k, 1, hidden=h) for p, k, h in order]
+    index = build_index(packets, time_base=0.04, fps=25.0, container="mov,mp4,m4a,3gp,3g2,mj2")
+    assert index.frame_count == 7 and len(index.stamps) == 8
+    np.testing.assert_allclose(index.times, np.arange(7) * 0.04)  # the first shown picture is at 0
+    assert index.seek_position(0) == 0 and index.seek_position(2) == 0  # from the hidden keyframe
+    assert index.frame_of(-1) is None and index.frame_of(0) == 0 and index.frame_of(6) == 6
+    assert list(index.key_indices()) == [4]  # the hidden keyframe is no frame
+
+
+@pytest.mark.parametrize("codec", ["libx264", "libx265"])
+def test_a_clip_trimmed_without_reencoding_reads_as_ffmpeg_shows_it(tmp_path, codec):
+    """`ffmpeg -ss 1.3 -c copy` (as QuickTime's and phones' trim): an edit list hides the start of
+    the GOP the cut falls in. PyAV's index had dropped those packets, losing every shown frame up
+    to the next keyframe (17 of 67 here); decord reads each frame one off. Now PyAV reads it, exactly."""
+    import subprocess
+
+    from vlmcli.testing.media.video_clips import ffmpeg_exe, render_indexed
+
+    if codec not in encoders():
+        pytest.skip(f"the local ffmpeg has no {codec}")
+    frames = render_indexed(100)
+    source, trimmed = tmp_path / "source.mov", tmp_path / "trimmed.mov"
+    quiet = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y"]
+    params = ["-x265-params", "keyint=25:log-level=error"] if codec == "libx265" else ["-g", "25", "-bf", "2"]
+    subprocess.run([*quiet, "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "64x48", "-r", "25", "-i", "-",
+                    "-c:v", codec, *params, "-crf", "12", "-pix_fmt", "yuv420p", str(source)],
+                   input=frames.tobytes(), check=True)
+    subprocess.run([*quiet, "-ss", "1.3", "-i", str(source), "-c", "copy", str(trimmed)], check=True)
+    raw = subprocess.run([*quiet, "-i", str(trimmed), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                         capture_output=True, check=True).stdout
+    shown = [read_index(f) for f in np.frombuffer(raw, np.uint8).reshape(-1, 48, 64, 3)]  # what players show
+    spy = Spy()
+    info = probe(trimmed, opener=spy)
+    assert info.decoder == "pyav" and "edit list" in spy.readers[0].decoder_reason
+    assert info.frame_count == len(shown) and shown[0] < 50  # the frames before the next keyframe are there
+    every = read_frames(trimmed, range(info.frame_count), info=info)
+    assert [read_index(f) for f in every.pixels] == shown
+    assert every.timestamps[0] == 0.0 and every.timestamps[1] == pytest.approx(0.04)
+    for i in (40, 3, 0, len(shown) - 1, 12):  # seeks, backwards and forwards
+        assert read_index(read_frames(trimmed, [i], info=info).pixels[0]) == shown[i], i

@@ -10,7 +10,9 @@ MP4/MOV/MKV/WebM. Elsewhere it fails or is wrong:
 - MPEG-PS (.mpg) and MPEG-TS (.ts): seeking returns frames a few positions off (TS even
   reading in order);
 - AVI: no presentation timestamps, so B-frame video seeks to the wrong frames;
-- HEVC with open GOPs (x265's default): seeking returns the wrong frames.
+- HEVC with open GOPs (x265's default): seeking returns the wrong frames;
+- MP4/MOV trimmed without re-encoding (an edit list hides the pictures before the cut):
+  every frame read is the one after the one its timestamp names.
 
 `open_video` (the default `Opener`) reads the container header with PyAV, picks the
 decoder with `choose_decoder` (pure, a table), and falls back per file to PyAV when decord
@@ -80,6 +82,8 @@ class Choice:
 
 def choose_decoder(facts: StreamFacts) -> Choice:
     """decord for the codec/container pairs it reads exactly, PyAV for everything else."""
+    if facts.trimmed:
+        return Choice(Decoder.PYAV, "an edit list hides its first pictures (a trim without re-encoding): decord reads such files one frame off")
     if facts.container in DECORD_CONTAINERS and facts.codec in DECORD_CODECS:
         return Choice(Decoder.DECORD, f"{facts.codec} in {facts.container.split(',')[0]}: decord is exact")
     reason = _CODEC_REASONS.get(facts.codec) or _CONTAINER_REASONS.get(facts.container)

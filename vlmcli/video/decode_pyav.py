@@ -51,6 +51,8 @@ class StreamFacts:
     header_frames: frame count the header claims, 0 if it does not say.
     rotation: the display rotation in degrees counter-clockwise (a phone's portrait video: 90
         or -90), read from the first frame; 0 when there is none or no frame decodes.
+    trimmed: an edit list hides pictures before the first shown one (packets flagged discard:
+        an MP4/MOV cut without re-encoding, `ffmpeg -ss ... -c copy` or a phone's trim).
     """
 
     container: str
@@ -61,6 +63,7 @@ class StreamFacts:
     fps: float | None
     header_frames: int
     rotation: float = 0.0
+    trimmed: bool = False
 
 
 def inspect_video(path: str) -> StreamFacts:
@@ -97,22 +100,28 @@ def _inspect(key: FileKey) -> StreamFacts:
                 f"or does not know the frame size."
             )
         rate = stream.average_rate or stream.guessed_rate
+        rotation, trimmed = _first_picture(stream, container)
         return StreamFacts(
             container=str(container.format.name), codec=str(ctx.name), stream=int(stream.index),
             width=int(ctx.width), height=int(ctx.height),
             fps=float(rate) if rate and float(rate) > 0 else None, header_frames=int(stream.frames or 0),
-            rotation=_display_rotation(container, stream),
+            rotation=rotation, trimmed=trimmed,
         )
 
 
-def _display_rotation(container: Any, stream: Any) -> float:
-    """The first frame's display rotation (degrees counter-clockwise); 0 if no frame decodes here
-    (reading the file later says why, with the decoder's reason)."""
+def _first_picture(stream: Any, container: Any) -> tuple[float, bool]:
+    """(the first shown frame's display rotation in degrees counter-clockwise, whether packets
+    before it are flagged discard), decoding up to that frame; rotation 0 if no frame decodes
+    here (reading the file later says why, with the decoder's reason)."""
+    hidden = False
     try:
-        frame = next(container.decode(stream), None)
+        for packet in container.demux(stream):
+            hidden = hidden or bool(packet.size and packet.is_discard)
+            for frame in packet.decode():
+                return float(getattr(frame, "rotation", 0) or 0), hidden
     except Exception:  # noqa: BLE001 - a damaged first frame is reported by the read, not here
-        return 0.0
-    return float(getattr(frame, "rotation", 0) or 0) if frame is not None else 0.0
+        pass
+    return 0.0, hidden
 
 
 @functools.lru_cache(maxsize=16)
@@ -129,8 +138,12 @@ def _packet_index(key: FileKey) -> PacketIndex:
                 if packet.size == 0:  # the flush packet at the end
                     continue
                 total += 1
-                if not packet.is_discard:
-                    packets.append(PacketInfo(packet.pts, packet.dts, bool(packet.is_keyframe), int(packet.duration or 0)))
+                packets.append(
+                    PacketInfo(
+                        packet.pts, packet.dts, bool(packet.is_keyframe), int(packet.duration or 0),
+                        hidden=bool(packet.is_discard),  # before an edit list's start: decoded, never shown
+                    )
+                )
         except _av().FFmpegError as exc:
             raise VideoError(f"Could not read the video packets of {display_name(path)} ({reason_of(exc)}).") from exc
     if 0 < total < facts.header_frames:
@@ -236,8 +249,9 @@ class PyAVReader:
         self._start(packets, 0)
 
     def _start(self, packets: Iterator[Any], position: int) -> None:
-        self._last = int(self._index.frame_at[position]) - 1 if position < self.frame_count else -1
-        self._pictures = self._decode(packets, first=int(self._index.frame_at[position]))
+        frame = int(self._index.frame_at[position]) if position < len(self._index.stamps) else -1
+        self._last = frame - 1 if frame >= 0 else -1  # a hidden keyframe: no frame decoded yet
+        self._pictures = self._decode(packets, first=max(frame, 0))
 
     def _decode(self, packets: Iterator[Any], *, first: int) -> Iterator[tuple[int | None, Any]]:
         """(frame index or None, picture) for every picture decoded from `packets` on."""

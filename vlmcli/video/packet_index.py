@@ -20,6 +20,12 @@ Two ways to number frames, chosen from the packets (`build_index`):
   from the keyframe decoding started at. For containers that store no presentation times
   (AVI: its "PTS" are decode times, so B-frame pictures would be mislabelled, or packets
   without any timestamp); AVI is constant-frame-rate, so times are index / fps.
+
+Hidden packets: an MP4/MOV trimmed without re-encoding (`ffmpeg -ss ... -c copy`, QuickTime's
+and phones' trim) keeps the GOP the cut falls in and an edit list that hides the pictures
+before the cut; the demuxer flags their packets "discard". They are no frames (players never
+show them) but still decoded: the shown pictures after the cut need their keyframe. So a
+packet may decode to no frame (`frame_at` -1), and there are more packets (N) than frames (F).
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ class PacketInfo(NamedTuple):
     dts: int | None
     keyframe: bool
     duration: int
+    hidden: bool = False
+    """Decoded but never shown (flagged discard: before an edit list's start)."""
 
 
 # Containers whose packet PTS are not presentation times (AVI stores decode order only).
@@ -62,7 +70,8 @@ class PacketIndex:
     stamps: (N,) int64, per packet in decode order, the timestamp that identifies it
         (PTS under PTS numbering, DTS under COUNT numbering).
     keyframe: (N,) bool, per packet in decode order.
-    frame_at: (N,) int64, per packet in decode order, the frame index it decodes to.
+    frame_at: (N,) int64, per packet in decode order, the frame index it decodes to; -1 for
+        a hidden packet (N >= F).
     """
 
     numbering: Numbering
@@ -75,11 +84,11 @@ class PacketIndex:
     _by_stamp: dict[int, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        n = len(self.stamps)
-        if len(self.times) != n or len(self.position) != n or len(self.frame_at) != n:
-            raise ValueError("times, position, stamps and frame_at must have one entry per packet")
-        if len(self.keyframe) != n:
-            raise ValueError("keyframe must have one entry per packet")
+        n, frames = len(self.stamps), len(self.times)
+        if len(self.position) != frames or frames > n:
+            raise ValueError("times and position must have one entry per frame, at most one per packet")
+        if len(self.keyframe) != n or len(self.frame_at) != n:
+            raise ValueError("stamps, keyframe and frame_at must have one entry per packet")
         object.__setattr__(self, "_by_stamp", {int(s): p for p, s in enumerate(self.stamps.tolist())})
 
     @property
@@ -87,8 +96,9 @@ class PacketIndex:
         return int(len(self.times))
 
     def key_indices(self) -> np.ndarray:
-        """(K,) int64 sorted frame indices of keyframes (seeking to one decodes from it)."""
-        return np.sort(self.frame_at[self.keyframe])
+        """(K,) int64 sorted frame indices of shown keyframes (seeking to one decodes from it)."""
+        shown = self.frame_at[self.keyframe]  # (K',) with -1 for hidden keyframes
+        return np.sort(shown[shown >= 0])
 
     def seek_position(self, index: int) -> int:
         """Decode position of the keyframe to start decoding at to reach frame `index`.
@@ -112,9 +122,12 @@ class PacketIndex:
         return None if stamp is None else self._by_stamp.get(int(stamp))
 
     def frame_of(self, pts: int | None) -> int | None:
-        """Frame index of a decoded picture with presentation timestamp `pts` (PTS numbering)."""
+        """Frame index of a decoded picture with presentation timestamp `pts` (PTS numbering);
+        None for a picture that is no frame (unknown, or hidden by an edit list)."""
         position = self.position_of(pts)
-        return None if position is None else int(self.frame_at[position])
+        if position is None or self.frame_at[position] < 0:
+            return None
+        return int(self.frame_at[position])
 
 
 def build_index(packets: Sequence[PacketInfo], *, time_base: float, fps: float | None, container: str) -> PacketIndex:
@@ -131,12 +144,14 @@ def build_index(packets: Sequence[PacketInfo], *, time_base: float, fps: float |
     numbering = Numbering.PTS
     if container in DECODE_ORDER_FORMATS or any(t is None for t in pts) or len(set(pts)) != len(pts):
         numbering = Numbering.COUNT
+        packets = [p for p in packets if not p.hidden]  # nothing to recognise them by: shown ones only
     n = len(packets)
     keyframe = np.fromiter((p.keyframe for p in packets), dtype=bool, count=n)  # (N,)
     if numbering is Numbering.PTS:
         stamps = np.asarray(pts, dtype=np.int64)  # (N,)
-        position = np.argsort(stamps, kind="stable").astype(np.int64)  # (F,) frame -> packet
-        start = stamps[position] - stamps[position[0]] if n else stamps
+        shown = np.flatnonzero(~np.fromiter((p.hidden for p in packets), dtype=bool, count=n))  # (F,)
+        position = shown[np.argsort(stamps[shown], kind="stable")].astype(np.int64)  # (F,) frame -> packet
+        start = stamps[position] - stamps[position[0]] if position.size else stamps[position]
         times = start.astype(np.float64) * time_base  # (F,)
     else:
         dts = [p.dts if p.dts is not None else p.pts for p in packets]
@@ -146,9 +161,9 @@ def build_index(packets: Sequence[PacketInfo], *, time_base: float, fps: float |
         position = np.arange(n, dtype=np.int64)
         rate = fps if fps is not None else 1.0 / time_base
         times = np.arange(n, dtype=np.float64) / rate
-    frame_at = np.empty(n, dtype=np.int64)
-    frame_at[position] = np.arange(n, dtype=np.int64)
-    if n == 0:
+    frame_at = np.full(n, -1, dtype=np.int64)  # (N,) hidden packets stay -1
+    frame_at[position] = np.arange(position.size, dtype=np.int64)
+    if position.size == 0:
         end = 0.0
     elif numbering is Numbering.COUNT:
         end = n / (fps if fps is not None else 1.0 / time_base)
