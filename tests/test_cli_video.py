@@ -102,7 +102,7 @@ def test_video_summarize_json_on_a_real_video(tiny_checkpoint):
 def test_video_summarize_segments_follow_the_cuts_and_stream(monkeypatch):
     fake = install_fake_engine(monkeypatch)
     path, cuts = scenes_clip()
-    result = runner.invoke(app, ["video-summarize", str(path), "--frames", "3"])
+    result = runner.invoke(app, ["video-summarize", str(path), "--frames", "3", "-q"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     spans = [line[1:].split("]")[0].split("-") for line in lines[:3]]

@@ -59,7 +59,7 @@ def many_scenes() -> tuple[Path, tuple[int, ...]]:
 
 
 def invoke(*args: str):
-    return runner.invoke(app, ["video-summarize", *map(str, args)])
+    return runner.invoke(app, ["video-summarize", "-q", *map(str, args)])  # stderr: warnings only
 
 
 # --- prompts ---------------------------------------------------------------------------------------

@@ -114,5 +114,14 @@ def detection_line(plan: "SummaryPlan") -> str:
     return f"{report.scenes} scene(s) from {report.cuts} cut(s) found" + (" (degraded)" if report.degraded else "")
 
 
+def plan_line(plan: "SummaryPlan") -> str:
+    """The progress line once the plan is made: what the scan found and what will be described."""
+    from vlmcli.summaries.summarize import clock
+
+    count = len(plan.segments)
+    chapters = f" in {len(plan.chapters)} chapters" if plan.chapters else ""
+    return f"Planned {count} segment{'s' if count != 1 else ''}{chapters} over {clock(plan.info.duration_s)}: {detection_line(plan)}"
+
+
 def finish_reason(result: "GenerationResult") -> str:
     return str(getattr(result.finish_reason, "value", result.finish_reason))

@@ -36,6 +36,7 @@ from vlmcli.commands.video_options import VIDEO_MAX_SIDE, VideoOptions, with_vid
 
 if TYPE_CHECKING:
     from vlmcli.engine.config import EngineConfig, GenerationConfig
+    from vlmcli.summaries.progress import SummaryProgress
     from vlmcli.summaries.summarize import SummaryPlan, SummaryPrompts
 
 FRAMES_PER_SEGMENT = 8  # default --max-frames here: a segment is a few seconds to a minute
@@ -95,11 +96,12 @@ def run_plan(
 
 def run_summary(
     plan: "SummaryPlan", source: str, config: "EngineConfig", gen: "GenerationConfig", opts: CommonOptions, *,
-    prompts: "SummaryPrompts", warnings: list[str],
+    prompts: "SummaryPrompts", warnings: list[str], progress: "SummaryProgress",
 ) -> None:
     from vlmcli.engine.events import TokenEvent
     from vlmcli.summaries.summarize import ChapterDone, SegmentDone, SummaryDone, summarize
 
+    progress.describing(len(plan.segments), video_s=plan.info.duration_s)
     engine = load_with_status(config)
     out = sys.stdout
     segments: list[dict[str, Any]] = []
@@ -109,6 +111,9 @@ def run_summary(
     for event in summarize(engine, plan, gen, max_side=VIDEO_MAX_SIDE, prompts=prompts, system=opts.system):
         if isinstance(event, SegmentDone):
             seg, result = event.segment, event.result
+            progress.described(seg.index + 1, upto_s=seg.end_s)
+            if seg.index + 1 == len(plan.segments) and not plan.chapters:
+                progress.summarising(f"{len(plan.segments)} segment descriptions")
             visual_tokens += result.visual_tokens
             segments.append(
                 out_.segment_record(seg, event.frames) | {"visual_tokens": result.visual_tokens}
@@ -122,6 +127,8 @@ def run_summary(
                 out.flush()
         elif isinstance(event, ChapterDone):
             c = event.chapter
+            if c.index + 1 == len(plan.chapters):
+                progress.summarising(f"{len(plan.chapters)} chapter summaries")
             chapters.append(out_.chapter_record(c) | out_.result_fields(event.text, event.result))
             if not event.text:
                 where = f"the summary of chapter {c.index + 1} {out_.span(c.start_s, c.end_s)}"
@@ -199,6 +206,14 @@ def video_summarize(
             show_default=False,
         ),
     ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr (warnings still go there).")] = False,
+    log_every: Annotated[
+        float,
+        typer.Option(
+            "--log-every", min=0.01, metavar="SECONDS",
+            help="When stderr is not a terminal (a log file): one progress line this often.",
+        ),
+    ] = 30.0,
 ) -> None:
     """Summarise a video: one description per segment, then an overall summary.
 
@@ -218,7 +233,10 @@ def video_summarize(
     Details: docs/video-summarize.md.
     """
     with error_boundary(debug=opts.debug):
-        from vlmcli.summaries.summarize import Hierarchy, SummaryPrompts, plan_summary
+        from vlmcli.media.names import display_name
+        from vlmcli.summaries.progress import make_summary_progress
+        from vlmcli.summaries.summarize import Hierarchy, SummaryPrompts, clock, plan_summary
+        from vlmcli.video.decode import probe
 
         settings = opts.settings()
         video.check()
@@ -232,22 +250,33 @@ def video_summarize(
             video.apply(opts.engine_config(settings)), feature_cache_entries=SUMMARY_CACHE_ENTRIES
         )
         gen = opts.generation_config(settings)
-        plan = plan_summary(
-            video_path,
-            method=video.method(),
-            options=video.sampling_options(default_max_frames=FRAMES_PER_SEGMENT),
-            segment_seconds=segment_seconds,
-            scenes=scenes,
-            hierarchy=shape,
-            chapter_segments=chapter_segments,
+        progress = make_summary_progress(
+            quiet=quiet, segments_on_stdout=not opts.json and sys.stdout.isatty(), every=log_every
         )
-        warnings: list[str] = []
-        out_.warn(warnings, plan.detection.warning() if plan.detection is not None else None)
-        if opts.dry_run:
-            run_plan(plan, video_path, config, prompts=prompts, warnings=warnings, as_json=opts.json,
-                     max_tokens=gen.max_tokens)
-        else:
-            run_summary(plan, video_path, config, gen, opts, prompts=prompts, warnings=warnings)
+        try:
+            info = probe(video_path)  # a bad file is one error line before any progress line
+            what = f"{display_name(video_path)} ({clock(info.duration_s)}, {info.frame_count:,} frames)"
+            progress.planning(f"Scanning {what} for scene cuts" if scenes else f"Planning {what}")
+            plan = plan_summary(
+                video_path,
+                method=video.method(),
+                options=video.sampling_options(default_max_frames=FRAMES_PER_SEGMENT),
+                segment_seconds=segment_seconds,
+                scenes=scenes,
+                hierarchy=shape,
+                chapter_segments=chapter_segments,
+            )
+            progress.planned(out_.plan_line(plan))
+            warnings: list[str] = []
+            out_.warn(warnings, plan.detection.warning() if plan.detection is not None else None)
+            if opts.dry_run:
+                run_plan(plan, video_path, config, prompts=prompts, warnings=warnings, as_json=opts.json,
+                         max_tokens=gen.max_tokens)
+            else:
+                run_summary(plan, video_path, config, gen, opts, prompts=prompts, warnings=warnings, progress=progress)
+            progress.finished()
+        finally:
+            progress.close()
 
 
 def register(app: typer.Typer) -> None:
