@@ -16,12 +16,11 @@ rich is imported only when a bar is actually shown.
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TextIO
 
-from vlmcli.periodic import Periodic
+from vlmcli.log_lines import TimedLines, clock_text
 from vlmcli.sinks.schema import Row, Status
 
 
@@ -66,37 +65,20 @@ class NullProgress:
         pass
 
 
-def clock_text(seconds: float) -> str:
-    """A duration for a log line: 42s, 4m05s, 8h24m."""
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-
-
-class LogProgress:
+class LogProgress(TimedLines):
     """Plain progress lines for a log file (see the module docstring). Thread-safe: the timer
     thread writes lines while the caption loop counts rows."""
 
     def __init__(
         self, *, every: float = 30.0, stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        if every <= 0:
-            raise ValueError(f"every must be > 0 seconds, not {every}")
-        self.every = every
-        self._stream = stream if stream is not None else sys.stderr
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._timer: Periodic | None = None
+        super().__init__(every=every, stream=stream, clock=clock)
         self._stage = ""
         self._total = self._done = self._ok = self._errors = self._skipped = 0
         self._prompts = 1
         self._captioned = 0
         self._origin: tuple[float, int] | None = None  # (time, captioned) after the first model batch
         self._started = clock()
-        self._closed = False
 
     # -- stages ----------------------------------------------------------------
     def scanning(self, total: int) -> None:
@@ -134,9 +116,7 @@ class LogProgress:
     def close(self) -> None:
         if self._closed:
             return
-        self._closed = True
-        if self._timer is not None:
-            self._timer.stop()
+        self._stop_timer()
         with self._lock:
             if self._stage:
                 self._write(self.line())
@@ -173,16 +153,6 @@ class LogProgress:
         with self._lock:
             self._write(self.line())
 
-    def _ensure_timer(self) -> None:
-        if self._timer is None and not self._closed:
-            self._timer = Periodic(self.every, self._tick, name="vlm-progress-log").start()
-
-    def _write(self, text: str) -> None:
-        try:
-            self._stream.write(text + "\n")
-            self._stream.flush()
-        except (OSError, ValueError):  # a closed or broken log must not stop the captioning
-            pass
 
 
 class RichProgress:

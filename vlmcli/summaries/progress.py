@@ -18,13 +18,11 @@ shown depends on where stderr goes (`make_summary_progress`):
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from collections.abc import Callable
 from typing import Any, Protocol, TextIO
 
-from vlmcli.captions.progress import clock_text
-from vlmcli.periodic import Periodic
+from vlmcli.log_lines import TimedLines, clock_text
 
 
 class SummaryProgress(Protocol):
@@ -76,25 +74,20 @@ class QuietProgress:
         pass
 
 
-class LogProgress:
+class LogProgress(TimedLines):
     """Plain timed lines for a log (module docstring). Thread-safe: a timer thread writes the
     current state while the command's thread advances it."""
 
+    timer_name = "vlm-summary-progress"
+
     def __init__(self, *, every: float = 30.0, stream: TextIO | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        if every <= 0:
-            raise ValueError(f"every must be > 0 seconds, not {every}")
-        self.every = every
-        self._stream = stream if stream is not None else sys.stderr
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._timer: Periodic | None = None
+        super().__init__(every=every, stream=stream, clock=clock)
         self._begun = self._stage_started = clock()
         self._stage = ""
         self._total = self._done = 0
         self._video_s = self._upto_s = 0.0
         self._first_done: tuple[float, int] | None = None  # (time, done) when the first segment ended
-        self._closed = False
 
     def planning(self, line: str) -> None:
         self._begin("Planning", line)
@@ -124,11 +117,7 @@ class LogProgress:
             self._write(f"Done in {clock_text(self._clock() - self._begun)}")
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        if self._timer is not None:
-            self._timer.stop()
+        self._stop_timer()
 
     def line(self) -> str:
         """The current state as one line (with the lock held)."""
@@ -161,20 +150,12 @@ class LogProgress:
         with self._lock:
             self._stage, self._stage_started = stage, self._clock()
             self._write(first_line)
-        if self._timer is None and not self._closed:
-            self._timer = Periodic(self.every, self._tick, name="vlm-summary-progress").start()
+        self._ensure_timer()
 
     def _tick(self) -> None:
         with self._lock:
             if self._stage:
                 self._write(self.line())
-
-    def _write(self, text: str) -> None:
-        try:
-            self._stream.write(text + "\n")
-            self._stream.flush()
-        except (OSError, ValueError):  # a closed or broken log must not stop the summary
-            pass
 
 
 class TerminalProgress:
