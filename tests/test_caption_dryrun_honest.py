@@ -176,3 +176,27 @@ def test_the_first_five_unreadable_files_say_why_and_the_rest_are_counted(tmp_pa
     lines = unreadable_lines([{"path": p, "error": e} for p, e in examples], total=7)
     assert lines[0].startswith(f"  unreadable: {probes[0].path} is a PDF document") and lines[-1] == "  ... and 2 more unreadable"
     assert len(lines) == 6
+
+
+def test_an_image_the_model_refuses_is_a_known_error_and_does_not_spoil_the_estimate(tmp_path):
+    """A 4000x1 rule line (web scrapes have them) among photos: Qwen's planner refuses it, the real
+    run writes an error row, and the dry run says so before any model call. Before, it counted the
+    line's tokens, listed no known error, and its measured batch failed on it: "Estimated time: unknown"."""
+    from PIL import Image
+
+    folder = tmp_path / "scrape"
+    folder.mkdir()
+    real_photo("astronaut").resize((96, 96)).save(folder / "photo.jpg")
+    Image.new("RGB", (4000, 1), "grey").save(folder / "rule.png")
+    out = tmp_path / "out"
+    result = invoke(folder, "-o", out, "-m", REFERENCE, "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["refused"] == 1 and report["known_errors"] == 1 and report["requests"] == 1 and report["rows"] == 2
+    (refused,) = report["refused_files"]
+    assert refused["path"].endswith("rule.png") and "too elongated for Qwen models" in refused["error"]
+    assert report["estimate"] is not None and report["estimate"]["calibration"]["requests"] == 1
+    text = invoke(folder, "-o", out, "-m", REFERENCE, "--dry-run")
+    assert "  refused by the model: " in text.stderr and "1 known errors" in text.stderr
+    real = invoke(folder, "-o", out, "-m", REFERENCE, "--json", "-q")
+    assert real.exit_code == 9 and json.loads(real.stdout)["error"] == 1  # what the dry run said

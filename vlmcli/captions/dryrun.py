@@ -35,6 +35,7 @@ from vlmcli.captions.input_counts import InputCounts, unreadable_examples, unrea
 from vlmcli.captions.pipeline import LoadEngine, Tokens, device_type, plan_batches, prepare, token_estimator
 from vlmcli.captions.plan import Plan, Task
 from vlmcli.captions.progress import Progress
+from vlmcli.captions.refusals import refused_examples, split_refused
 from vlmcli.captions.summary import Summary
 from vlmcli.errors import VlmError
 from vlmcli.sinks.base import Sink
@@ -93,6 +94,10 @@ class DryRunReport:
     """Dataset inputs: the shards and their sample counts by metadata; None for files."""
     unreadable_files: list[dict[str, str]] = field(default_factory=list)
     """The first few unreadable files, each {"path", "error"}: the error row a run would write."""
+    refused: int = 0
+    """Images the model's resolution planner refuses (`captions.refusals`): known errors too."""
+    refused_files: list[dict[str, str]] = field(default_factory=list)
+    """The first few of them, each {"path", "error"}."""
 
     def to_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in vars(self).items() if k not in ("counts", "context", "estimate", "dataset")}
@@ -108,6 +113,7 @@ class DryRunReport:
         lines += [
             f"Inputs: {self.counts.text()}; prompts: {self.prompts}",
             *unreadable_lines(self.unreadable_files, total=self.counts.unreadable),
+            *unreadable_lines(self.refused_files, total=self.refused, label="refused by the model"),
             f"Already done: {self.skipped}; to write: {self.rows} rows "
             f"({self.requests} engine requests in {batches}; {self.known_errors} known errors)",
         ]
@@ -355,6 +361,10 @@ def plan_report(
         return report
     engine = load_engine(job.engine)
     setup_s = time.perf_counter() - started
+    plan, refused = split_refused(engine, plan)
+    report.refused, report.refused_files = len(refused), refused_examples(refused)
+    report.known_errors += sum(len(task.paths) for task, _ in refused)
+    report.requests = len(plan.tasks)
     device = device_type(engine)
     report.batch_size = job.batch_size or auto_batch_size(device)
     tokens = token_estimator(engine, job.videos)

@@ -81,11 +81,11 @@ def unreadable_examples(
     return examples
 
 
-def unreadable_lines(files: Sequence[dict[str, str]], *, total: int) -> list[str]:
-    """The dry run's text lines for `files` ({"path", "error"}) out of `total` unreadable."""
-    lines = [f"  unreadable: {naming_the_file(f['path'], f['error'])}" for f in files]
+def unreadable_lines(files: Sequence[dict[str, str]], *, total: int, label: str = "unreadable") -> list[str]:
+    """The dry run's text lines for `files` ({"path", "error"}) out of `total` such files."""
+    lines = [f"  {label}: {naming_the_file(f['path'], f['error'])}" for f in files]
     if files and total > len(files):
-        lines.append(f"  ... and {total - len(files)} more unreadable")
+        lines.append(f"  ... and {total - len(files)} more {label}")
     return lines
 
 

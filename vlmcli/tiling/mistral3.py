@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from vlmcli.errors import ConfigError
+from vlmcli.errors import ConfigError, InputError
 from vlmcli.tiling.plan import ImagePlan
 from vlmcli.tiling.policy import ResolutionPolicy
 
@@ -150,7 +150,7 @@ def mistral3_edge(spec: Mistral3Spec, policy: ResolutionPolicy, *, width: int, h
                 high = mid
         edge = low
     if pixels(edge) == 0:
-        raise ConfigError(f"A {width}x{height} image is too thin for this model (a side would be 0 px).")
+        raise InputError(f"A {width}x{height} image is too thin for this model (a side would be 0 px); pad or crop it to a less elongated shape first.")
     return edge
 
 
@@ -159,6 +159,11 @@ def plan_mistral3(spec: Mistral3Spec, policy: ResolutionPolicy, *, width: int, h
     edge = mistral3_edge(spec, policy, width=width, height=height)
     canvas_w, canvas_h = pixtral_canvas(width=width, height=height, edge=edge, cell=spec.cell)
     rows, cols = canvas_h // spec.cell, canvas_w // spec.cell
+    if rows * cols == 1:  # transformers' Mistral3 squeezes a one-token image's features to a vector and fails
+        raise InputError(
+            f"A {width}x{height} image fills a single {spec.cell}-px cell, one visual token, which Mistral 3 "
+            f"cannot encode in transformers; upscale it to at least {2 * spec.cell} px on a side first."
+        )
     return ImagePlan(
         width=width, height=height, resized=(canvas_w, canvas_h), grid=(1, 1), tiles=1, visual_tokens=rows * cols
     )

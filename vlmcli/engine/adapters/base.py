@@ -154,6 +154,7 @@ class Adapter(ABC):
         text = self.prompt_text(request, content)
         images = [[im.image for im in request.images]] if request.images else None
         sizes = [(im.image.width, im.image.height) for im in request.images]
+        plans = self.plan_images(sizes) if sizes else []  # first: an image the family cannot take is an InputError
         kwargs = self.processor_kwargs(sizes)
         if request.videos:
             kwargs |= self.video_kwargs(list(request.videos))
@@ -169,7 +170,6 @@ class Adapter(ABC):
             input_ids = out["input_ids"][0]  # (L,)
             prepared = self.split_images(out, list(request.images), input_ids) if request.images else []
             videos = self.split_videos(out, list(request.videos), input_ids) if request.videos else []
-        plans = self.plan_images(sizes) if sizes else []
         for image, plan, owner in zip(prepared, plans, owners or [None] * len(sizes)):
             image.resized, image.grid, image.video = plan.resized, plan.grid, owner
         for image in prepared:
