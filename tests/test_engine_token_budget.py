@@ -12,7 +12,7 @@ from PIL import Image
 
 from vlmcli.engine import EngineConfig, ImageInput, Request
 from vlmcli.engine.loader import load_planner
-from vlmcli.errors import ConfigError
+from vlmcli.errors import ConfigError, InputError
 from vlmcli.testing import MODEL_TYPES
 from vlmcli.tiling import ResolutionPolicy
 
@@ -48,6 +48,9 @@ def test_planned_tokens_equal_fed_tokens(family, tiny_checkpoint):
                 plan = adapter.plan_images([(width, height)])[0]
             except ConfigError:
                 assert family.startswith("qwen") and max(width, height) / min(width, height) > 200
+                continue
+            except InputError as refused:  # an image the family cannot take (tests/test_extreme_images.py)
+                assert family == "mistral3" and "single" in str(refused) and (width, height) == (16, 16)
                 continue
             per_image, in_prompt = fed_tokens(adapter, Request(prompt="Describe.", images=(image,)))
             assert per_image == [plan.visual_tokens] == [in_prompt], (family, policy, width, height)
