@@ -11,9 +11,9 @@ most `VIDEO_MAX_SIDE` pixels on the long side; commands that take no videos pass
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vlmcli.engine.video_input import VideoInput
 from vlmcli.errors import InputError
@@ -52,14 +52,43 @@ def load_each(
 
     Only input errors are collected; anything else (a missing backend, a bad flag) still stops.
     """
+    return list(check_each(sources, command=command, max_pixels=max_pixels, video=video))
+
+
+def check_each(
+    sources: Sequence[str], *, command: str, max_pixels: int | None, video: "VideoOptions | None" = None
+) -> Iterator[Media | Failed]:
+    """`load_each` one source at a time: each is decoded when reached, so the caller may drop it."""
     _check_stdin(sources)
-    loaded: list[Media | Failed] = []
     for source in sources:
         try:
-            loaded.append(load_one(source, command=command, max_pixels=max_pixels, video=video))
+            yield load_one(source, command=command, max_pixels=max_pixels, video=video)
         except InputError as error:
-            loaded.append(Failed(source, error))
-    return loaded
+            yield Failed(source, error)
+
+
+class DecodedWhenTaken(Sequence):
+    """Inputs that decoded once (`check_each`), decoded again each time one is taken, as
+    `build(media)`: `vlm describe *.jpg` over a thousand 12 MP photos then holds the pictures of
+    the requests in flight, not 36 MB per photo for all of them at once (decoding twice costs far
+    less than describing). What came from standard input cannot be read twice and is kept."""
+
+    def __init__(
+        self, handles: Sequence[tuple[str, Media | None]], build: Callable[[Media], Any], *,
+        command: str, max_pixels: int | None, video: "VideoOptions | None",
+    ) -> None:
+        self._handles = list(handles)  # (source, the media itself only for stdin)
+        self._build = build
+        self._load = dict(command=command, max_pixels=max_pixels, video=video, warn=False)
+
+    def __len__(self) -> int:
+        return len(self._handles)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        source, kept = self._handles[index]
+        return self._build(kept if kept is not None else load_one(source, **self._load))
 
 
 def _check_stdin(sources: Sequence[str]) -> None:
@@ -67,19 +96,22 @@ def _check_stdin(sources: Sequence[str]) -> None:
         raise InputError("Standard input ('-') can be used only once per command.")
 
 
-def load_one(source: str, *, command: str, max_pixels: int | None, video: "VideoOptions | None") -> Media:
-    """Decode one source: a video (by extension or content) or an image."""
+def load_one(
+    source: str, *, command: str, max_pixels: int | None, video: "VideoOptions | None", warn: bool = True
+) -> Media:
+    """Decode one source: a video (by extension or content) or an image. `warn`: print a video's
+    degraded-scan warning (once per input: not again when it is decoded a second time)."""
     if detect_kind(source) is MediaKind.VIDEO and source != STDIN:  # by extension: never read it all
-        return load_video(source, command=command, video=video)
+        return load_video(source, command=command, video=video, warn=warn)
     data = read_source(source)
     if detect_kind(source, data[:32]) is MediaKind.VIDEO:
         if source == STDIN:
             raise InputError("A video cannot be read from standard input ('-'); pass the file's path.")
-        return load_video(source, command=command, video=video)
+        return load_video(source, command=command, video=video, warn=warn)
     return image_input(data, source, max_pixels=max_pixels)
 
 
-def load_video(source: str, *, command: str, video: "VideoOptions | None") -> VideoInput:
+def load_video(source: str, *, command: str, video: "VideoOptions | None", warn: bool = True) -> VideoInput:
     """Probe `source`, plan its frames with the chosen sampler, decode only those."""
     if video is None:
         raise InputError(f"{source} is a video; video input is not supported by {command}.")
@@ -90,7 +122,7 @@ def load_video(source: str, *, command: str, video: "VideoOptions | None") -> Vi
         source, method=video.method(), options=video.sampling_options(), max_side=VIDEO_MAX_SIDE
     )
     clip = VideoInput.from_sampled(sampled, source=source)
-    if clip.sampling is not None and clip.sampling.scan_degraded:
+    if warn and clip.sampling is not None and clip.sampling.scan_degraded:
         sys.stderr.write(f"warning: {display_name(source)}: {clip.sampling.scan_degraded}\n")
     return clip
 

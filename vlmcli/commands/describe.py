@@ -17,7 +17,7 @@ import typer
 
 from vlmcli.commands._errors import EXIT_SOME_FAILED, error_boundary, report
 from vlmcli.commands._generate import run_requests
-from vlmcli.commands._inputs import Failed, Media, load_each
+from vlmcli.commands._inputs import DecodedWhenTaken, Failed, Media, check_each
 from vlmcli.commands._json_names import json_line
 from vlmcli.commands._render import Item, error_record
 from vlmcli.commands.options import (
@@ -127,19 +127,26 @@ def describe(
         settings = opts.settings()
         video.check()
         answer = structured.answer(settings, command="describe")
-        loaded = load_each(inputs, command="describe", max_pixels=settings.max_image_pixels, video=video)
         several = len(inputs) > 1
-        requests: list[Request] = []
+        load = dict(command="describe", max_pixels=settings.max_image_pixels, video=video)
+        handles: list[tuple[str, Media | None]] = []  # inputs that decode; several: decoded again when run
         items: list[Item] = []
         errors: dict[int, list[dict[str, object]]] = {}  # error objects by the answer they precede
-        for source, entry in zip(inputs, loaded):
+        failed: list[Failed] = []
+        for source, entry in zip(inputs, check_each(inputs, **load)):
             if isinstance(entry, Failed):
                 report(str(entry.error))
-                errors.setdefault(len(requests), []).append(error_record(source, entry.error))
+                errors.setdefault(len(handles), []).append(error_record(source, entry.error))
+                failed.append(entry)
                 continue
-            request = _request(entry, prompt=prompt, detail=detail, system=opts.system)
-            requests.append(_constrained(request, answer))
+            handles.append((source, entry if source == STDIN or not several else None))
             items.append(Item(inputs=(source,), heading=heading(source) if several else None))
+            del entry  # a long list of photos is never all in memory at once (DecodedWhenTaken)
+
+        def build(media: Media) -> Request:
+            return _constrained(_request(media, prompt=prompt, detail=detail, system=opts.system), answer)
+
+        requests = DecodedWhenTaken(handles, build, **load)
         engine_failed: dict[int, object] = {}
         continuous = several and not static_batching
         if requests:
@@ -151,7 +158,6 @@ def describe(
         elif opts.json:  # nothing to run: no model is loaded, only the error objects are printed
             for record in errors.get(0, []):
                 sys.stdout.write(json_line(record) + "\n")
-        failed = [entry for entry in loaded if isinstance(entry, Failed)]
         if failed or engine_failed:
             raise typer.Exit(EXIT_SOME_FAILED if several else failed[0].error.exit_code)
 
