@@ -219,3 +219,32 @@ def test_non_empty_output_folder_is_refused(run, tmp_path):
     (out / "keep.txt").write_text("mine")
     result = export(run, "--to", "webdataset", "-o", out)
     assert result.exit_code != 0 and "not empty" in result.stderr and (out / "keep.txt").read_text() == "mine"
+
+
+def test_a_run_over_photos_and_videos_with_the_built_in_prompts_is_one_caption_column(monkeypatch, photos, tmp_path):
+    """`caption-dir --videos` asks images and videos different built-in prompts: one caption per
+    file. The export had two half-empty columns (caption_1 for images, caption_2 for videos),
+    and --prompt-name could not put them in one. Now they are one "caption" column."""
+    from vlmcli.captions.prompts import DEFAULT_PROMPT
+    from vlmcli.captions.videos import DEFAULT_VIDEO_PROMPT
+    from vlmcli.testing.media.video_clips import clip_set
+
+    import shutil
+
+    shutil.copy(clip_set().cuts_a.path, photos / "clip.mp4")
+    out = tmp_path / "captions"
+    install_fake_engine(monkeypatch)
+    assert runner.invoke(app, ["caption-dir", str(photos), "-o", str(out), "-q", "--videos"]).exit_code == 9
+    rows = read_results(out)
+    assert {r["prompt"] for r in rows} == {DEFAULT_PROMPT, DEFAULT_VIDEO_PROMPT}
+    joined = join_rows(rows)
+    assert joined.columns == {"caption": f"{DEFAULT_PROMPT} | {DEFAULT_VIDEO_PROMPT}"}
+    assert len(joined.records) == len(IMAGES) + 1 and all(r.captions["caption"] for r in joined.records)
+    named = join_rows(rows, ColumnNaming.parse(caption_column="caption", prompt_names=["photo_caption=#1", "video_caption=#2"]))
+    assert set(named.columns) == {"photo_caption", "video_caption"}  # named columns: as asked
+    both = rows + [{**rows[0], "prompt": DEFAULT_VIDEO_PROMPT if rows[0]["prompt"] == DEFAULT_PROMPT else DEFAULT_PROMPT}]
+    assert set(join_rows(both).columns) == {"caption_1", "caption_2"}  # a file with both: two columns
+    result = export(out, "--to", "jsonl", "-o", tmp_path / "all.jsonl")
+    assert result.exit_code == 0, result.output  # the broken photo is counted, not exported
+    lines = [json.loads(line) for line in (tmp_path / "all.jsonl").read_text().splitlines()]
+    assert all(set(line) >= {"caption"} and "caption_1" not in line for line in lines)

@@ -12,6 +12,10 @@ other settings, is *superseded*), and names a column per prompt:
 Rows do not record the order prompts were given in (batches order rows by cost), so the
 numbering uses an order every shard, rerun and resume agrees on; the summary prints it.
 
+A `caption-dir --videos` run with the built-in prompts asks images "Describe this image..."
+and videos "Describe this video...": one caption per file under two prompt texts. Those two
+(and only when no file has both) are one column, "caption", not two half-empty ones.
+
 Error rows are not exported; those whose (image, prompt) has no ok row are counted, and
 images with no caption at all get no record. Pure: no file is read here.
 """
@@ -131,7 +135,11 @@ def join_rows(rows: list[Row], naming: ColumnNaming | None = None) -> Joined:
     prompts = prompt_order(rows)
     if not prompts:
         return Joined(records=[], columns={})
-    by_prompt = column_names(prompts, naming or ColumnNaming())
+    naming = naming or ColumnNaming()
+    if _one_per_kind(prompts, rows) and not naming.prompt_names:
+        by_prompt = {p: naming.caption_column for p in prompts}
+    else:
+        by_prompt = column_names(prompts, naming)
     best: dict[tuple[str, str], Row] = {}
     superseded = 0
     for row in rows:
@@ -152,13 +160,27 @@ def join_rows(rows: list[Row], naming: ColumnNaming | None = None) -> Joined:
         images.setdefault(path, {})[prompt] = row
     records = [_record(path, images[path], by_prompt) for path in sorted(images)]
     uncaptioned = sorted({path for path, _ in failed} - set(images))
+    columns: dict[str, str] = {}
+    for prompt, column in by_prompt.items():
+        columns[column] = f"{columns[column]} | {prompt}" if column in columns else prompt
     return Joined(
         records=records,
-        columns={column: prompt for prompt, column in by_prompt.items()},
+        columns=columns,
         error_rows=error_rows,
         superseded=superseded,
         uncaptioned=uncaptioned,
     )
+
+
+def _one_per_kind(prompts: list[str], rows: list[Row]) -> bool:
+    """Whether the prompts are caption-dir's built-in image and video prompts, no file with both."""
+    from vlmcli.captions.prompts import DEFAULT_PROMPT
+    from vlmcli.captions.videos import DEFAULT_VIDEO_PROMPT
+
+    if set(prompts) != {DEFAULT_PROMPT, DEFAULT_VIDEO_PROMPT}:
+        return False
+    images = {row["path"] for row in rows if row["prompt"] == DEFAULT_PROMPT}
+    return not any(row["path"] in images for row in rows if row["prompt"] == DEFAULT_VIDEO_PROMPT)
 
 
 def _newer(row: Row, than: Row) -> bool:
@@ -174,7 +196,16 @@ def _record(path: str, rows: Mapping[str, Row], by_prompt: Mapping[str, str]) ->
         key=newest["key"],
         width=newest["width"],
         height=newest["height"],
-        captions={column: (rows[p]["caption"] if p in rows else None) for p, column in by_prompt.items()},
+        captions=_captions(rows, by_prompt),
         source=newest.get("source"),
         source_key=newest.get("source_key"),
     )
+
+
+def _captions(rows: Mapping[str, Row], by_prompt: Mapping[str, str]) -> dict[str, str | None]:
+    """column -> caption; a column two prompts share takes the one this file has."""
+    captions: dict[str, str | None] = {}
+    for prompt, column in by_prompt.items():
+        if prompt in rows or column not in captions:
+            captions[column] = rows[prompt]["caption"] if prompt in rows else None
+    return captions
