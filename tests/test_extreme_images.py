@@ -79,3 +79,16 @@ def app():
     from vlmcli.cli import app as vlm
 
     return vlm
+
+
+@pytest.mark.parametrize("family", ["qwen2_vl", "qwen3_vl", "glm4v"])
+def test_a_video_of_a_thin_strip_is_refused_as_the_image_is(family, tiny_checkpoint):
+    """A 2000x8 screen-capture strip decoded at 768x3: the Qwen and GLM video processors raised
+    "absolute aspect ratio must be smaller than 200" (exit 1, "unexpected ValueError")."""
+    from vlmcli.engine.video_input import VideoInput
+
+    engine = Engine.load(EngineConfig(model=str(tiny_checkpoint(family)), device="cpu", dtype="float32"))
+    strip = VideoInput(frames=np.full((4, 3, 768, 3), 90, np.uint8), timestamps=[0.0, 0.1, 0.2, 0.3], fps=10.0,
+                       source="strip.mp4")  # (T, H, W, 3)
+    with pytest.raises(InputError, match=r"strip\.mp4: its 768x3 frames are too elongated"):
+        engine.generate([Request(prompt="What is it?", videos=(strip,))], GenerationConfig(max_tokens=2))

@@ -34,7 +34,9 @@ from vlmcli.engine.adapters.base import Adapter, PreparedImage, PreparedVideo
 from vlmcli.engine.cache import Features
 from vlmcli.engine.video_input import VideoInput
 from vlmcli.reduction.reducer import TokenLayout
+from vlmcli.errors import InputError
 from vlmcli.tiling import QwenSpec, qwen_video_size
+from vlmcli.tiling.qwen import MAX_ASPECT_RATIO
 
 if TYPE_CHECKING:
     import torch
@@ -77,7 +79,15 @@ class QwenVideoAdapter(Adapter):
         return int(self.processor.video_processor.temporal_patch_size)
 
     def processor_clips(self, videos: tuple[VideoInput, ...]) -> tuple[VideoInput, ...]:
-        """Clips of at least one temporal patch: Qwen3-VL's and GLM-4V's processors refuse fewer frames."""
+        """Clips of at least one temporal patch (Qwen3-VL's and GLM-4V's processors refuse fewer
+        frames), whose frames are not too elongated for the processor (an `InputError`, as for an image)."""
+        for video in videos:
+            width, height = video.size
+            if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+                raise InputError(
+                    f"{video.source}: its {width}x{height} frames are too elongated for this model (the long side "
+                    f"may be at most {MAX_ASPECT_RATIO}x the short side); crop the video first."
+                )
         return tuple(v.at_least(self._temporal_patch) for v in videos)
 
     def video_kwargs(self, videos: list[VideoInput]) -> dict[str, Any]:
