@@ -15,6 +15,7 @@ and anything else in the folder do not count.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -41,26 +42,38 @@ def display_model(model: str) -> str:
 
 def model_identity(model: str) -> str:
     """A hub id as given; for a folder, "folder:" and the fingerprint of its contents (module
-    docstring), the same for every spelling and every copy of it."""
+    docstring), the same for every spelling and every copy of it. Its files are read once per
+    process while their sizes and times stay the same (a run makes prompts more than once)."""
     folder = model_folder(model)
     if folder is None:
         return model
-    digest = hashlib.sha256()
+    counted = []  # (name, kind, size, mtime_ns) of the files that count, by name
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
         name = entry.name.lower()
         if not entry.is_file() or name in SKIPPED_NAMES:
             continue
-        if name.endswith(SETTINGS_SUFFIXES):
-            digest.update(f"{entry.name}\0settings\0".encode())
-            digest.update(Path(entry.path).read_bytes())
-        elif name.endswith(WEIGHTS_SUFFIXES):
-            size = entry.stat().st_size
-            digest.update(f"{entry.name}\0weights\0{size}\0".encode())
-            with open(entry.path, "rb") as handle:
-                if size <= 2 * EDGE_BYTES:
-                    digest.update(handle.read())
-                else:
-                    digest.update(handle.read(EDGE_BYTES))
-                    handle.seek(size - EDGE_BYTES)
-                    digest.update(handle.read(EDGE_BYTES))
-    return f"folder:{digest.hexdigest()[:32]}"
+        kind = "settings" if name.endswith(SETTINGS_SUFFIXES) else "weights" if name.endswith(WEIGHTS_SUFFIXES) else None
+        if kind is not None:
+            stat = entry.stat()
+            counted.append((entry.name, kind, stat.st_size, stat.st_mtime_ns))
+    return f"folder:{_fingerprint(str(folder), tuple(counted))}"
+
+
+@functools.lru_cache(maxsize=8)
+def _fingerprint(folder: str, counted: tuple[tuple[str, str, int, int], ...]) -> str:
+    digest = hashlib.sha256()
+    for name, kind, size, _ in counted:
+        path = os.path.join(folder, name)
+        if kind == "settings":
+            digest.update(f"{name}\0settings\0".encode())
+            digest.update(Path(path).read_bytes())
+            continue
+        digest.update(f"{name}\0weights\0{size}\0".encode())
+        with open(path, "rb") as handle:
+            if size <= 2 * EDGE_BYTES:
+                digest.update(handle.read())
+            else:
+                digest.update(handle.read(EDGE_BYTES))
+                handle.seek(size - EDGE_BYTES)
+                digest.update(handle.read(EDGE_BYTES))
+    return digest.hexdigest()[:32]

@@ -4,7 +4,7 @@ This is the one place that decides what an input is. A video (recognised by exte
 or magic bytes) is probed and only its sampled frames are decoded (`vlmcli.video`), at
 most `VIDEO_MAX_SIDE` pixels on the long side; commands that take no videos pass
 `video=None` and get a clear refusal instead. `load_inputs` stops at the first bad input
-(ask: one prompt needs them all); `load_each` puts a `Failed` in its place and goes on
+(ask: one prompt needs them all); `check_each` puts a `Failed` in its place and goes on
 (describe). A video whose cut scan was degraded gets one warning line on stderr.
 """
 
@@ -31,7 +31,7 @@ Media = ImageInput | VideoInput
 
 @dataclass(frozen=True)
 class Failed:
-    """An input that could not be used, and why (`load_each`)."""
+    """An input that could not be used, and why (`check_each`)."""
 
     source: str
     error: InputError
@@ -45,20 +45,12 @@ def load_inputs(
     return [load_one(source, command=command, max_pixels=max_pixels, video=video) for source in sources]
 
 
-def load_each(
-    sources: Sequence[str], *, command: str, max_pixels: int | None, video: "VideoOptions | None" = None
-) -> list[Media | Failed]:
-    """Decode every source, in order; a bad one (missing, corrupt, ...) becomes a `Failed` in its place.
-
-    Only input errors are collected; anything else (a missing backend, a bad flag) still stops.
-    """
-    return list(check_each(sources, command=command, max_pixels=max_pixels, video=video))
-
-
 def check_each(
     sources: Sequence[str], *, command: str, max_pixels: int | None, video: "VideoOptions | None" = None
 ) -> Iterator[Media | Failed]:
-    """`load_each` one source at a time: each is decoded when reached, so the caller may drop it."""
+    """Decode every source, in order, one at a time (the caller may drop each); a bad one (missing,
+    corrupt, ...) becomes a `Failed` in its place. Only input errors are collected; anything else
+    (a missing backend, a bad flag) still stops."""
     _check_stdin(sources)
     for source in sources:
         try:

@@ -265,6 +265,7 @@ def video_summarize(
                 scenes=scenes,
                 hierarchy=shape,
                 chapter_segments=chapter_segments,
+                info=info,
             )
             progress.planned(out_.plan_line(plan))
             warnings: list[str] = []

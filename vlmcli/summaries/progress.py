@@ -186,11 +186,10 @@ class TerminalProgress:
         if self.show_segments:
             self._show(f"Summarising {what}…")
 
-    def finished(self) -> None:
-        self._stop()
-
     def close(self) -> None:
         self._stop()
+
+    finished = close
 
     def _show(self, text: str) -> None:
         if self._status is None:

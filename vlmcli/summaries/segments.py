@@ -247,9 +247,13 @@ class FineClock:
     that no two frames share a tick: frame i starts at tick round(t_i * rate). Planning on
     `info` (the tick video) and mapping back (`frames_of`) keeps every rule in seconds."""
 
-    rate: float
     ticks: np.ndarray  # (F,) strictly increasing tick of each frame's start
     info: VideoInfo  # the tick video: `rate` fps, one "frame" per tick
+
+    @property
+    def rate(self) -> float:
+        """Ticks per second."""
+        return self.info.fps
 
     @classmethod
     def of(cls, video: VideoInfo) -> "FineClock":
@@ -265,7 +269,7 @@ class FineClock:
             path=video.path, fps=rate, frame_count=count, duration_s=count / rate,
             width=video.width, height=video.height, decoder=video.decoder,
         )
-        return cls(rate=rate, ticks=ticks, info=tick_video)
+        return cls(ticks=ticks, info=tick_video)
 
     def ticks_of(self, frames: Sequence[int]) -> list[int]:
         """The ticks at which frames (cuts) start; out-of-range frames are dropped."""

@@ -136,14 +136,15 @@ def plan_summary(
     hierarchy: Hierarchy | str = Hierarchy.AUTO,
     chapter_segments: int = CHAPTER_SEGMENTS,
     opener: Opener = open_decord,
+    info: VideoInfo | None = None,
 ) -> SummaryPlan:
     """Segments (and chapters, see `Hierarchy`) and per-segment frames of `path`; decodes
-    only a thumbnail scan (if needed)."""
+    only a thumbnail scan (if needed). `info`: the `probe` of `path`, when the caller has it."""
     shape = Hierarchy.parse(hierarchy)
     if chapter_segments < 2:
         raise ConfigError(f"A chapter needs at least 2 segments, got {chapter_segments}.")
     sampler = get_sampler(method)
-    info = probe(path, opener=opener)
+    info = info if info is not None else probe(path, opener=opener)
     scan, scan_error = _scan(path, info, opener) if scenes or sampler.needs_scan else (None, None)
     cuts: list[int] = []
     if scenes and scan is not None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from vlmcli.errors import ConfigError, InputError
 from vlmcli.tiling.plan import ImagePlan
 from vlmcli.tiling.policy import ResolutionPolicy
-from vlmcli.tiling.qwen import MAX_ASPECT_RATIO, QwenSpec, qwen_pixel_bounds
+from vlmcli.tiling.qwen import MAX_ASPECT_RATIO, QwenSpec, qwen_pixel_bounds, too_elongated
 
 
 def glm4v_smart_resize(
@@ -43,7 +43,7 @@ def glm4v_smart_resize(
         scale = max(factor / height, factor / width)
         height = int(height * scale)
         width = int(width * scale)
-    if max(height, width) / min(height, width) > MAX_ASPECT_RATIO:
+    if too_elongated(width=width, height=height):
         raise ValueError(f"absolute aspect ratio must be smaller than {MAX_ASPECT_RATIO}")
     h_bar = round(height / factor) * factor
     w_bar = round(width / factor) * factor

@@ -23,6 +23,11 @@ NOMINAL_TILE_MERGED_PATCHES = 16
 """A Qwen "tile" for `ResolutionPolicy.max_tiles` is 16x16 merged patches = 256 tokens."""
 
 
+def too_elongated(*, width: int, height: int) -> bool:
+    """Whether the long side exceeds `MAX_ASPECT_RATIO` x the short side (smart_resize refuses it)."""
+    return max(height, width) / min(height, width) > MAX_ASPECT_RATIO
+
+
 def round_by_factor(number: float, factor: int) -> int:
     """The multiple of `factor` nearest to `number` (Python's round: halves go to even)."""
     return round(number / factor) * factor
@@ -53,8 +58,8 @@ def smart_resize(*, height: int, width: int, factor: int, min_pixels: int, max_p
     Identical to transformers' qwen2_vl `smart_resize` (same float operations). Note step 2
     rounds sides below factor/2 to 0, so tiny images always take the step-4 path.
     """
-    aspect_ratio = max(height, width) / min(height, width)
-    if aspect_ratio > MAX_ASPECT_RATIO:
+    if too_elongated(width=width, height=height):
+        aspect_ratio = max(height, width) / min(height, width)
         raise ValueError(f"absolute aspect ratio must be smaller than {MAX_ASPECT_RATIO}, got {aspect_ratio}")
     h_bar = round_by_factor(height, factor)
     w_bar = round_by_factor(width, factor)

@@ -36,7 +36,7 @@ from vlmcli.engine.video_input import VideoInput
 from vlmcli.reduction.reducer import TokenLayout
 from vlmcli.errors import InputError
 from vlmcli.tiling import QwenSpec, qwen_video_size
-from vlmcli.tiling.qwen import MAX_ASPECT_RATIO
+from vlmcli.tiling.qwen import MAX_ASPECT_RATIO, too_elongated
 
 if TYPE_CHECKING:
     import torch
@@ -83,7 +83,7 @@ class QwenVideoAdapter(Adapter):
         frames), whose frames are not too elongated for the processor (an `InputError`, as for an image)."""
         for video in videos:
             width, height = video.size
-            if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+            if too_elongated(width=width, height=height):
                 raise InputError(
                     f"{video.source}: its {width}x{height} frames are too elongated for this model (the long side "
                     f"may be at most {MAX_ASPECT_RATIO}x the short side); crop the video first."
