@@ -8,7 +8,8 @@ Videos are recognised by content. Without `--videos` a video found by walking a 
 skipped (counted in the summary) and one named explicitly becomes an error row. With
 `--videos` a video is hashed in chunks (never read whole into memory) and opened with
 decord for its properties (no frames decoded); a file decord cannot open becomes an error
-row, like a corrupt image.
+row, like a corrupt image. With `--videos`, an animated GIF, WebP or APNG is a video too
+(without it, its first frame is captioned as a picture).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from vlmcli.captions.discover import IMAGE_EXTENSIONS, Candidate
 from vlmcli.errors import InputError, VlmError
+from vlmcli.media.animation import frame_count
 from vlmcli.media.kinds import MediaKind, detect_kind
 from vlmcli.media.sources import open_regular, read_head, read_source
 from vlmcli.video.metadata import VideoInfo
@@ -73,7 +75,10 @@ def probe_video(path: str) -> Probe:
                 digest.update(chunk)
     except (InputError, OSError) as exc:
         return Probe(path, None, None, str(exc), kind="video")
-    key = digest.hexdigest()
+    return _video_probe(path, digest.hexdigest())
+
+
+def _video_probe(path: str, key: str) -> Probe:
     from vlmcli.video.decode import probe as probe_info
 
     try:
@@ -110,6 +115,8 @@ def _classify(candidate: Candidate, *, videos: bool = False) -> Probe | str | No
     key = hashlib.sha256(data).hexdigest()
     if detect_kind(path, data[:HEAD_BYTES]) is MediaKind.VIDEO:
         return Probe(path, key, None, f"{path} is a video; add --videos to caption videos too.", kind="video")
+    if videos and frame_count(data) > 1:  # a GIF, WebP or APNG that moves: captioned as a clip
+        return _video_probe(path, key)
     return Probe(path, key, header_size(data))
 
 

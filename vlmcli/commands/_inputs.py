@@ -3,7 +3,8 @@
 This is the one place that decides what an input is. A video (recognised by extension
 or magic bytes) is probed and only its sampled frames are decoded (`vlmcli.video`), at
 most `VIDEO_MAX_SIDE` pixels on the long side; commands that take no videos pass
-`video=None` and get a clear refusal instead. `load_inputs` stops at the first bad input
+`video=None` and get a clear refusal instead. An animated GIF, WebP or APNG is a video to
+commands that take videos, and its first frame to the others. `load_inputs` stops at the first bad input
 (ask: one prompt needs them all); `check_each` puts a `Failed` in its place and goes on
 (describe). A video whose cut scan was degraded gets one warning line on stderr.
 """
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from vlmcli.engine.video_input import VideoInput
 from vlmcli.errors import InputError
+from vlmcli.media.animation import frame_count
 from vlmcli.media.image_input import ImageInput
 from vlmcli.media.images import image_input
 from vlmcli.media.kinds import MediaKind, detect_kind
@@ -100,6 +102,14 @@ def load_one(
         if source == STDIN:
             raise InputError("A video cannot be read from standard input ('-'); pass the file's path.")
         return load_video(source, command=command, video=video, warn=warn)
+    if video is not None and (frames := frame_count(data)) > 1:  # a GIF, WebP or APNG that moves
+        if source != STDIN:
+            return load_video(source, command=command, video=video, warn=warn)
+        if warn:
+            sys.stderr.write(
+                f"note: standard input holds an animation ({frames} frames); only its first frame is read "
+                "from a pipe: pass the file's path to ask about its motion.\n"
+            )
     return image_input(data, source, max_pixels=max_pixels)
 
 

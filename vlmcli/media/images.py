@@ -71,8 +71,7 @@ def decode_image(data: bytes, name: str, *, max_pixels: int | None = DEFAULT_MAX
     """Decode `data` (the file's bytes; `name` is for messages) into an upright RGB image."""
     from PIL import Image, UnidentifiedImageError
 
-    _lift_pil_limit(max_pixels)
-    _quiet_pillow()
+    prepare_pillow(max_pixels)
     heif_file = is_heif(data[:64])
     try:
         if heif_file:
@@ -153,6 +152,13 @@ def _upright(image: "Image.Image") -> "Image.Image":
         return ImageOps.exif_transpose(image)
     except Exception:  # noqa: BLE001 - malformed EXIF comes in many exception types
         return image.copy()
+
+
+def prepare_pillow(max_pixels: int | None) -> None:
+    """Set Pillow up for a decode under our limit: its own bomb guard lifted to `max_pixels`,
+    its warnings silenced (both below)."""
+    _lift_pil_limit(max_pixels)
+    _quiet_pillow()
 
 
 def _quiet_pillow() -> None:

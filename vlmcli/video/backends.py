@@ -14,7 +14,8 @@ MP4/MOV/MKV/WebM. Elsewhere it fails or is wrong:
 - MP4/MOV trimmed without re-encoding (an edit list hides the pictures before the cut):
   every frame read is the one after the one its timestamp names.
 
-`open_video` (the default `Opener`) reads the container header with PyAV, picks the
+Animated pictures (GIF, WebP, APNG) are read by Pillow (`decode_pillow.py`), recognised by
+their first bytes. For videos, `open_video` (the default `Opener`) reads the container header with PyAV, picks the
 decoder with `choose_decoder` (pure, a table), and falls back per file to PyAV when decord
 cannot open a file or fails to decode it. The choice and its reason are on the reader
 (`decoder`, `decoder_reason`), in `VideoInfo.decoder`, and in the `--debug` log (logger
@@ -34,8 +35,10 @@ from typing import Any
 import numpy as np
 
 from vlmcli.errors import BackendUnavailableError, VideoError
+from vlmcli.media.animation import picture_format
 from vlmcli.media.names import display_name
 from vlmcli.video.decode_decord import DecordReader
+from vlmcli.video.decode_pillow import AnimationReader
 from vlmcli.video.decode_pyav import PyAVReader, StreamFacts, inspect_video
 from vlmcli.video.rotation import RotatedReader, quarter_turns, stored_size
 from vlmcli.video.reasons import reason_of
@@ -46,11 +49,13 @@ log = logging.getLogger("vlmcli.video")
 class Decoder(str, enum.Enum):
     DECORD = "decord"
     PYAV = "pyav"
+    PILLOW = "pillow"
 
 
 READERS: dict[Decoder, Callable[[str, "tuple[int, int] | None"], Any]] = {
     Decoder.DECORD: DecordReader,
     Decoder.PYAV: PyAVReader,
+    Decoder.PILLOW: AnimationReader,
 }
 """The readers behind each decoder: (path, (width, height) or None) -> `FrameReader`."""
 
@@ -94,6 +99,10 @@ def choose_decoder(facts: StreamFacts) -> Choice:
 
 def open_video(path: str, size: tuple[int, int] | None) -> Any:
     """The default `Opener`: the right decoder for `path`, decoding at `size` (or native)."""
+    with open(path, "rb") as handle:
+        picture = picture_format(handle.read(16))
+    if picture is not None:  # GIF, WebP, APNG: composed frame by frame (decode_pillow.py)
+        return _note(path, _open(Decoder.PILLOW, path, size), f"a {picture} picture: Pillow composes its frames")
     try:
         facts = inspect_video(path)
     except BackendUnavailableError as no_pyav:  # no PyAV: decord alone (it raises its own errors)

@@ -24,8 +24,6 @@ every picture the decoder produced, the real cost, so tests can prove reads stay
 from __future__ import annotations
 
 import functools
-import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +32,7 @@ import numpy as np
 
 from vlmcli.errors import BackendUnavailableError, VideoError
 from vlmcli.media.names import display_name
+from vlmcli.video.file_cache import FileKey, cached_per_file, through_cache
 from vlmcli.video.packet_index import Numbering, PacketIndex, PacketInfo, build_index
 from vlmcli.video.reasons import reason_of
 
@@ -68,24 +67,7 @@ class StreamFacts:
 
 def inspect_video(path: str) -> StreamFacts:
     """The header facts of `path`'s video stream; `VideoError` if there is none."""
-    return _cached(_inspect, path)
-
-
-FileKey = tuple[str, int, int, int]
-"""(path, inode, size, mtime_ns): what the per-file caches are keyed by."""
-
-RACY_NS = 2_000_000_000
-"""A file modified less than this long ago is not cached: file times are coarse (a few ms),
-so a file rewritten at the same size within one tick would otherwise hit a stale entry."""
-
-
-def _cached(function: Any, path: str) -> Any:
-    """`function(key)` through its LRU cache, or uncached for a just-modified file."""
-    stat = os.stat(path)
-    key = (path, stat.st_ino, stat.st_size, stat.st_mtime_ns)
-    if time.time_ns() - stat.st_mtime_ns < RACY_NS:
-        return function.__wrapped__(key)
-    return function(key)
+    return cached_per_file(_inspect, path)
 
 
 @functools.lru_cache(maxsize=64)
@@ -127,7 +109,7 @@ def _first_picture(stream: Any, container: Any) -> tuple[float, bool]:
 @functools.lru_cache(maxsize=16)
 def _packet_index(key: FileKey) -> PacketIndex:
     path = key[0]
-    facts = _inspect.__wrapped__(key) if time.time_ns() - key[3] < RACY_NS else _inspect(key)
+    facts = through_cache(_inspect, key)
     packets: list[PacketInfo] = []
     total = 0
     with _open_container(path) as container:
@@ -162,8 +144,8 @@ class PyAVReader:
     def __init__(self, path: str, size: tuple[int, int] | None = None) -> None:
         _av()
         self._path = path
-        self._facts = _cached(_inspect, path)
-        self._index = _cached(_packet_index, path)
+        self._facts = cached_per_file(_inspect, path)
+        self._index = cached_per_file(_packet_index, path)
         self.frame_count = self._index.frame_count
         # the real average over the indexed frames: a variable-frame-rate MKV's header rate
         # is only ffmpeg's guess; for constant-rate video the two agree

@@ -1,0 +1,37 @@
+"""Is a picture file an animation? GIF, WebP and PNG (APNG) can hold several frames.
+
+`ask` and `describe` read an animated picture as a video (its frames sampled like any
+clip's, `video/decode_pillow.py`), so "what happens in this GIF?" is answered from its
+motion, not from frame one. Multi-frame TIFFs (document pages) and MPO JPEGs (a camera's
+stereo pair or preview) are not animations and stay pictures. Checked from the header
+alone where the format allows (WebP, APNG), and from the second frame's start for GIF.
+"""
+
+from __future__ import annotations
+
+import io
+
+ANIMATED_FORMATS = ("GIF", "WEBP", "PNG")
+_MAGIC = {b"GIF87a": "GIF", b"GIF89a": "GIF", b"\x89PNG\r\n\x1a\n": "PNG"}
+
+
+def picture_format(head: bytes) -> str | None:
+    """"GIF", "WEBP" or "PNG" when `head` (a file's first 16 bytes) starts one of the picture
+    formats that can hold an animation, else None. Pure."""
+    if len(head) >= 12 and head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "WEBP"
+    return next((name for magic, name in _MAGIC.items() if head.startswith(magic)), None)
+
+
+def frame_count(data: bytes) -> int:
+    """How many frames the GIF/WebP/PNG in `data` holds: 1 for any other or unreadable file
+    (decoding it as a picture then says what is wrong)."""
+    if picture_format(data[:16]) is None:
+        return 1
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data), formats=list(ANIMATED_FORMATS)) as image:
+            return int(getattr(image, "n_frames", 1)) if getattr(image, "is_animated", False) else 1
+    except Exception:  # noqa: BLE001 - a damaged file: the picture decoder explains it
+        return 1
