@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vlmcli.command_settings import COMMAND_SPECS, CommandSettings, check_table, command_settings
-from vlmcli.engine.config import Device, DType, GenerationConfig
+from vlmcli.engine.config import Device, DType, GenerationConfig, parse_device
 from vlmcli.families import DEFAULT_MODEL
 from vlmcli.errors import ConfigError
 from vlmcli.media.images import DEFAULT_MAX_PIXELS
@@ -74,7 +74,7 @@ _GEN = GenerationConfig()  # its defaults are the built-in defaults: one source 
 SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("model", parse_str, DEFAULT_MODEL, "Hub id or local folder of the model."),
     SettingSpec("revision", parse_str, None, "Hub branch, tag or commit."),
-    SettingSpec("device", parse_enum(Device), Device.AUTO, "auto, cpu, cuda or mps."),
+    SettingSpec("device", parse_device, Device.AUTO, "auto, cpu, cuda, cuda:N (one GPU of several) or mps."),
     SettingSpec("dtype", parse_enum(DType), DType.AUTO, "auto, float32, bfloat16 or float16."),
     SettingSpec("quantize", parse_enum(Quantize), Quantize.NONE, "none or int8 (int8 linear layers on the CPU)."),
     SettingSpec("offline", parse_bool, False, "Use only the local hub cache; never the network."),
@@ -99,7 +99,8 @@ class Settings:
 
     model: str
     revision: str | None
-    device: Device
+    device: Device | str
+    """A `Device`, or "cuda:N" (`engine.config.parse_device`)."""
     dtype: DType
     quantize: Quantize
     offline: bool

@@ -124,3 +124,8 @@ class CaptionJob:
             raise ConfigError(f"--concurrency must be >= 1, not {self.concurrency}.")
         if self.concurrency > 1 and self.backend is Backend.LOCAL:
             raise ConfigError("--concurrency applies to --engine ray; the local engine runs one model.")
+        if self.backend is Backend.RAY and self.engine.gpu is not None:
+            raise ConfigError(
+                f"--device cuda:{self.engine.gpu} names one GPU, but Ray gives each worker its own: "
+                "use --device cuda (or pick the GPUs with CUDA_VISIBLE_DEVICES)."
+            )

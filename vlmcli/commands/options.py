@@ -22,7 +22,7 @@ from typing import Annotated, Optional, TypeVar
 
 import typer
 
-from vlmcli.engine.config import Device, DType, EngineConfig, GenerationConfig
+from vlmcli.engine.config import Device, DType, EngineConfig, GenerationConfig, parse_device
 from vlmcli.quantize.mode import Quantize
 from vlmcli.command_settings import CONSTRAINT_NAMES, CommandSettings
 from vlmcli.errors import ConfigError, VlmError
@@ -57,6 +57,15 @@ SETTING_FLAGS = ("model", "revision", "device", "dtype", "quantize", "offline", 
 """Options that are also settings: None means "not given", so env / config file / default apply."""
 
 
+def _device_flag(value: str | None) -> "Device | str | None":
+    if value is None:
+        return None
+    try:
+        return parse_device(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not {exc}.") from None
+
+
 @dataclass(frozen=True)
 class CommonOptions:
     # Optional[...] rather than `X | None`: Typer evaluates these at runtime, also on 3.10.
@@ -64,7 +73,11 @@ class CommonOptions:
         Optional[str], _model("--model", "-m", help="Hub id or local folder. [default: $VLM_MODEL, config file, built-in]")
     ] = None
     revision: Annotated[Optional[str], _model(help="Hub branch, tag or commit.")] = None
-    device: Annotated[Optional[Device], _model(help="Where to run. [default: auto]", case_sensitive=False)] = None
+    device: Annotated[
+        Optional[str],
+        _model(help="Where to run; cuda:N picks one GPU of several. [default: auto]",
+               metavar="[auto|cpu|cuda|cuda:N|mps]", callback=_device_flag),
+    ] = None
     dtype: Annotated[Optional[DType], _model(help="Weights dtype. [default: auto]", case_sensitive=False)] = None
     quantize: Annotated[
         Optional[Quantize],

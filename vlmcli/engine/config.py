@@ -7,6 +7,7 @@ the edge (flag parsing) with a `ConfigError`, never deep inside a forward pass.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,21 @@ class Device(str, enum.Enum):
     CPU = "cpu"
     CUDA = "cuda"
     MPS = "mps"
+
+
+_ONE_GPU = re.compile(r"cuda:(\d+)")
+
+
+def parse_device(raw: object) -> "Device | str":
+    """A --device value: a `Device`, or "cuda:N" (one GPU of several, by its CUDA number).
+    ValueError names what is accepted."""
+    text = str(getattr(raw, "value", raw)).strip().lower()
+    if _ONE_GPU.fullmatch(text):
+        return f"cuda:{int(text[5:])}"
+    try:
+        return Device(text)
+    except ValueError:
+        raise ValueError("one of auto, cpu, cuda, cuda:N (N: a GPU's number) or mps") from None
 
 
 class DType(str, enum.Enum):
@@ -53,6 +69,9 @@ class EngineConfig:
     revision: str | None = None
     """Hub branch, tag or commit; ignored for local folders."""
     device: Device = Device.AUTO
+    """Given as a `Device`, or as its name; "cuda:N" sets `device` to CUDA and `gpu` to N."""
+    gpu: int | None = None
+    """Which CUDA GPU (its number, as `nvidia-smi` and CUDA_VISIBLE_DEVICES count); None: the first."""
     dtype: DType = DType.AUTO
     offline: bool = False
     """Never touch the network: resolve hub ids from the local cache only (like HF_HUB_OFFLINE=1)."""
@@ -83,7 +102,20 @@ class EngineConfig:
     def __post_init__(self) -> None:
         if not self.model or not str(self.model).strip():
             raise ConfigError("A model is required: pass --model or set VLM_MODEL.")
-        object.__setattr__(self, "device", _enum_value(Device, self.device, "device"))
+        try:
+            device = parse_device(self.device)
+        except ValueError as exc:
+            raise ConfigError(f"device must be {exc}, not {self.device!r}.") from None
+        if not isinstance(device, Device):  # "cuda:N"
+            if self.gpu is not None and self.gpu != int(device[5:]):
+                raise ConfigError(f"device {device!r} and gpu={self.gpu} disagree.")
+            device, gpu = Device.CUDA, int(device[5:])
+        else:
+            gpu = self.gpu
+        if gpu is not None and (device is not Device.CUDA or gpu < 0):
+            raise ConfigError(f"A GPU number needs --device cuda and must be >= 0, not {device.value}:{gpu}.")
+        object.__setattr__(self, "device", device)
+        object.__setattr__(self, "gpu", gpu)
         object.__setattr__(self, "dtype", _enum_value(DType, self.dtype, "dtype"))
         object.__setattr__(self, "quantize", _enum_value(Quantize, self.quantize, "quantize"))
         if self.feature_cache_entries < 0:

@@ -20,9 +20,14 @@ if TYPE_CHECKING:
     import torch
 
 
-def resolve_device(requested: Device) -> "torch.device":
+def resolve_device(requested: Device, gpu: int | None = None) -> "torch.device":
+    """The torch device for `requested` (`gpu`: which CUDA GPU, by number). A numbered GPU
+    becomes the current CUDA device too, so everything that takes the current device (memory
+    queries, CUDA graphs, streams) works on it."""
     import torch
 
+    if gpu is not None:
+        return _one_gpu(torch, gpu)
     if requested is Device.AUTO:
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -36,6 +41,20 @@ def resolve_device(requested: Device) -> "torch.device":
     ):
         raise ConfigError("--device mps was asked for but Metal (mps) is not available; use --device cpu.")
     return torch.device(requested.value)
+
+
+def _one_gpu(torch, gpu: int) -> "torch.device":  # noqa: ANN001 - the torch module
+    if not torch.cuda.is_available():
+        raise ConfigError(f"--device cuda:{gpu} was asked for but no CUDA GPU is available; use --device cpu.")
+    count = torch.cuda.device_count()
+    if gpu >= count:
+        have = "cuda:0" if count == 1 else f"cuda:0 to cuda:{count - 1}"
+        raise ConfigError(
+            f"--device cuda:{gpu} was asked for but this machine has {count} CUDA GPU{'s' if count > 1 else ''} "
+            f"({have}, numbered after CUDA_VISIBLE_DEVICES)."
+        )
+    torch.cuda.set_device(gpu)
+    return torch.device("cuda", gpu)
 
 
 _TORCH_DTYPES = {

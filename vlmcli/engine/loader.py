@@ -104,7 +104,7 @@ def load_model(config: EngineConfig) -> LoadedModel:
         )
     check_weights_safety(source.folder, allow_pickle=config.allow_pickle)
     _adapter_class(model_type).check_backends()  # a missing optional package: say what to install
-    device = resolve_device(config.device)
+    device = resolve_device(config.device, config.gpu)
     dtype = resolve_dtype(config.dtype, device)
     if plan_for(config.quantize).parts:
         check_runtime(device=device.type, dtype=dtype)
