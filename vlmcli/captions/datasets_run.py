@@ -48,7 +48,7 @@ def dataset_inputs(job: CaptionJob) -> list[ShardRef] | None:
 
     if job.dataset.input_format is InputFormat.FILES or not job.inputs:
         return None
-    shards = dataset_shards(job.inputs, forced=job.dataset.input_format)
+    shards = dataset_shards(job.inputs, forced=job.dataset.input_format, exclude=job.exclude)
     if shards is not None and (job.globs or job.files_from is not None):
         raise ConfigError("--glob and --files-from name files; pass dataset shards as INPUT arguments only.")
     return shards

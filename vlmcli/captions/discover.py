@@ -27,12 +27,6 @@ from vlmcli.errors import InputError
 from vlmcli.media.sources import STDIN
 from vlmcli.sinks.identity import PathResolver
 
-IMAGE_EXTENSIONS = frozenset(
-    {
-        ".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".gif", ".webp", ".tif", ".tiff", ".bmp", ".dib",
-        ".ppm", ".pgm", ".pbm", ".pnm", ".tga", ".ico", ".avif", ".heic", ".heif", ".jp2", ".j2k", ".qoi",
-    }
-)  # fmt: skip
 
 
 @dataclass(frozen=True)

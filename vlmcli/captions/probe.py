@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from vlmcli.captions.discover import IMAGE_EXTENSIONS, Candidate
+from vlmcli.captions.discover import Candidate
 from vlmcli.errors import InputError, VlmError
 from vlmcli.media.animation import frame_count
-from vlmcli.media.kinds import MediaKind, detect_kind
+from vlmcli.media.kinds import IMAGE_EXTENSIONS, MediaKind, detect_kind
 from vlmcli.media.sources import open_regular, read_head, read_source
 from vlmcli.video.metadata import VideoInfo
 

@@ -54,7 +54,11 @@ def _arguments(inputs: Sequence[str]) -> list[str]:
     return out
 
 
-def dataset_shards(inputs: Sequence[str], *, forced: InputFormat = InputFormat.AUTO) -> list[ShardRef] | None:
+def dataset_shards(
+    inputs: Sequence[str], *, forced: InputFormat = InputFormat.AUTO, exclude: Path | None = None
+) -> list[ShardRef] | None:
+    """The shards `inputs` name, or None when they are plain files and folders; `exclude`: the
+    output folder (its shards are never input, even inside an input folder)."""
     refs: list[ShardRef] = []
     plain: list[str] = []
     for raw in _arguments(inputs):
@@ -64,11 +68,11 @@ def dataset_shards(inputs: Sequence[str], *, forced: InputFormat = InputFormat.A
                 raise InputError(f"No such shard: {raw}")
             plain.append(raw)  # the plain-files path reports it as a missing input
             continue
-        fmt = detect_format(path) if forced is InputFormat.AUTO else forced
+        fmt = detect_format(path, exclude=exclude) if forced is InputFormat.AUTO else forced
         if fmt is InputFormat.FILES:
             plain.append(raw)
         elif path.is_dir():
-            files = dataset_files(path, fmt)
+            files = dataset_files(path, fmt, exclude=exclude)
             if not files:
                 raise InputError(f"{path} holds no {fmt.value} shards.")
             refs.extend(ShardRef(f, fmt) for f in files)

@@ -5,10 +5,17 @@
               an Arrow IPC stream (`.arrow`, save_to_disk)      -> hf
               anything else                                     -> files (an image, a video)
     a folder  dataset_info.json + state.json                    -> hf (save_to_disk)
-              tar shards inside (img2dataset's webdataset layout; its .parquet/.json
-              siblings are metadata)                             -> webdataset
-              Parquet files inside (img2dataset's parquet layout, a hub dataset's data/) -> parquet
-              otherwise (img2dataset's files layout too)         -> files
+              tar shards and no pictures or videos inside (img2dataset's webdataset
+              layout; its .parquet/.json siblings are metadata)  -> webdataset
+              tar shards and pictures or videos                  -> an error: say which
+              Parquet files and no pictures or videos inside (img2dataset's parquet
+              layout, a hub dataset's data/)                     -> parquet
+              otherwise                                          -> files
+              (img2dataset's default files layout: 00000/*.jpg beside a metadata
+              00000.parquet; a photo folder holding a caption run's output)
+
+Folders are walked without hidden entries and without `exclude` (the run's own output
+folder, whose Parquet shards are never input).
 
 `--input-format` overrides the detection for every input.
 """
@@ -18,7 +25,11 @@ from __future__ import annotations
 import enum
 import gzip
 import os
+from collections.abc import Iterator
 from pathlib import Path
+
+from vlmcli.errors import ConfigError
+from vlmcli.media.kinds import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 
@@ -69,21 +80,26 @@ def is_tar_name(name: str) -> bool:
     return name.lower().endswith(TAR_SUFFIXES)
 
 
-def dataset_files(folder: Path, fmt: InputFormat) -> list[Path]:
-    """The shard files of a dataset folder of format `fmt`, sorted (walked; hidden entries skipped)."""
+def dataset_files(folder: Path, fmt: InputFormat, *, exclude: Path | None = None) -> list[Path]:
+    """The shard files of a dataset folder of format `fmt`, sorted (walked; hidden entries and
+    `exclude` skipped)."""
     if fmt is InputFormat.HF:
         return _hf_files(folder)
-    found = []
+    return [path for path in _walk(folder, exclude) if _shard_format(path.name) is fmt]
+
+
+def _shard_format(name: str) -> InputFormat | None:
+    if is_tar_name(name):
+        return InputFormat.WEBDATASET
+    return InputFormat.PARQUET if name.endswith(".parquet") else None
+
+
+def _walk(folder: Path, exclude: Path | None) -> Iterator[Path]:
+    """Files under `folder` in sorted order, without hidden entries or the folder `exclude`."""
+    skip = exclude.resolve() if exclude is not None else None
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if name.startswith("."):
-                continue
-            if (fmt is InputFormat.WEBDATASET and is_tar_name(name)) or (
-                fmt is InputFormat.PARQUET and name.endswith(".parquet")
-            ):
-                found.append(Path(root) / name)
-    return found
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (skip is None or Path(root, d).resolve() != skip))
+        yield from (Path(root) / name for name in sorted(files) if not name.startswith("."))
 
 
 def _hf_files(folder: Path) -> list[Path]:
@@ -97,14 +113,27 @@ def _hf_files(folder: Path) -> list[Path]:
     return [folder / name for name in names]
 
 
-def folder_format(folder: Path) -> InputFormat:
+def folder_format(folder: Path, *, exclude: Path | None = None) -> InputFormat:
     if (folder / "dataset_info.json").is_file() and (folder / "state.json").is_file():
         return InputFormat.HF
-    for fmt in (InputFormat.WEBDATASET, InputFormat.PARQUET):
-        if dataset_files(folder, fmt):
-            return fmt
-    return InputFormat.FILES
+    tar: Path | None = None
+    picture: Path | None = None
+    tables = False
+    for path in _walk(folder, exclude):
+        kind = _shard_format(path.name)
+        tar = tar or (path if kind is InputFormat.WEBDATASET else None)
+        tables = tables or kind is InputFormat.PARQUET
+        if picture is None and path.suffix.lower() in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS:
+            picture = path
+        if tar is not None and picture is not None:
+            raise ConfigError(
+                f"{folder} holds both tar shards ({tar.name}) and pictures or videos ({picture.name}); "
+                "say which to caption: --input-format webdataset or --input-format files."
+            )
+    if tar is not None:
+        return InputFormat.WEBDATASET
+    return InputFormat.PARQUET if tables and picture is None else InputFormat.FILES
 
 
-def detect_format(path: Path) -> InputFormat:
-    return folder_format(path) if path.is_dir() else file_format(path)
+def detect_format(path: Path, *, exclude: Path | None = None) -> InputFormat:
+    return folder_format(path, exclude=exclude) if path.is_dir() else file_format(path)

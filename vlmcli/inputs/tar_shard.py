@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from vlmcli.captions.discover import IMAGE_EXTENSIONS
 from vlmcli.errors import InputError
 from vlmcli.inputs.columns import ColumnChoice, json_safe, key_text
+from vlmcli.media.kinds import IMAGE_EXTENSIONS
 
 IMAGE_FIELDS = frozenset(ext.lstrip(".") for ext in IMAGE_EXTENSIONS)
 

@@ -9,6 +9,14 @@ from __future__ import annotations
 import enum
 from pathlib import PurePath
 
+IMAGE_EXTENSIONS = frozenset(
+    {
+        ".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".gif", ".webp", ".tif", ".tiff", ".bmp", ".dib",
+        ".ppm", ".pgm", ".pbm", ".pnm", ".tga", ".ico", ".avif", ".heic", ".heif", ".jp2", ".j2k", ".qoi",
+    }
+)  # fmt: skip
+"""Names pictures go by: a file found by walking a folder is kept for them even when its bytes are damaged."""
+
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wmv", ".flv", ".mpg", ".mpeg", ".3gp", ".ogv", ".ts", ".mts"}
 )

@@ -47,6 +47,8 @@ from vlmcli.sinks.lock import FolderLock
 from vlmcli.sinks.resume_index import ResumeIndex
 from vlmcli.sinks.schema import Row, Status, check_row, storable
 
+SHARD_FORMATS = ("parquet", "jsonl")
+"""The extensions of shard files (the sinks that write them: parquet.py, jsonl.py)."""
 _SHARD = re.compile(r"^(?:(?P<label>[A-Za-z0-9-]+)-)?part-(?P<number>\d{5,})\.(?P<ext>[a-z]+)$")
 _TEMP = re.compile(r"^\..+\.(?P<host>[A-Za-z0-9_-]+)\.(?P<pid>\d+)\.tmp$")
 
@@ -69,6 +71,12 @@ def shard_files(folder: Path, extension: str) -> list[Path]:
         return []
     found = [p for p in folder.iterdir() if (parsed := parse_shard_name(p.name)) and parsed[2] == extension]
     return sorted(found, key=lambda p: p.name)
+
+
+def _shard_names(folder: Path) -> Iterator[tuple[str, int, str]]:
+    """(label, number, extension) of every completed shard in `folder`, any format."""
+    if folder.is_dir():
+        yield from (parsed for p in folder.iterdir() if (parsed := parse_shard_name(p.name)) and parsed[2] in SHARD_FORMATS)
 
 
 def _host() -> str:
@@ -286,6 +294,12 @@ class ShardedSink(Sink):
     def _check_folder(self) -> None:
         if self.folder.exists() and not self.folder.is_dir():
             raise OutputError(f"--output {self.folder} exists and is not a folder.")
+        other = next((ext for _, _, ext in _shard_names(self.folder) if ext != self.extension), None)
+        if other is not None:  # resume reads one format: the rows done in the other would be redone
+            raise ConfigError(
+                f"--output {self.folder} holds {other} shards of an earlier run, and this run writes {self.extension}: "
+                f"pass --format {other} to resume it, or write to another folder (vlm export converts a run)."
+            )
 
     def _prepare_folder(self) -> None:
         """Create the folder, and remove temp files of killed runs on this host."""

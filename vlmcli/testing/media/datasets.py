@@ -1,7 +1,8 @@
 """Small datasets in the layouts bulk-captioning users have, written the way their tools
 write them: img2dataset-style WebDataset tars (`key.jpg`, `key.txt`, `key.json` per key)
 and Parquet shards (`key`, `jpg` bytes, `caption`, `url`, `status`), a Hugging Face
-`Image` Parquet and a `save_to_disk` folder (written by `datasets` itself).
+`Image` Parquet and a `save_to_disk` folder (written by `datasets` itself), and img2dataset's
+default `files` layout (pictures in folders, metadata Parquet beside them).
 
 Each builder takes photos (PIL images) and writes JPEG bytes, with one broken item per
 shard where `broken=True` (bytes that are not an image), and returns the shard paths.
@@ -107,3 +108,26 @@ def write_save_to_disk(folder: Path, photos: Sequence[Any]) -> Path:
     features = Features({"picture": Image(), "label": Value("int64")})
     Dataset.from_dict(data, features=features).save_to_disk(str(folder))
     return folder
+
+
+def write_files_layout(folder: Path, photos: Sequence[Any], *, shards: int = 2) -> list[Path]:
+    """img2dataset's default `files` layout: `folder/00000/000000000.jpg` with `.txt` and `.json`
+    beside each picture, and per shard a metadata `00000.parquet` (no images) and
+    `00000_stats.json`. Returns the pictures' paths."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pictures = []
+    for shard in range(shards):
+        records = _records(photos, broken=False, shard=shard, shard_size=len(photos))
+        (folder / f"{shard:05d}").mkdir(parents=True, exist_ok=True)
+        for r in records:
+            stem = folder / f"{shard:05d}" / r["key"]
+            stem.with_suffix(".jpg").write_bytes(r["jpg"])
+            stem.with_suffix(".txt").write_text(r["caption"])
+            stem.with_suffix(".json").write_text(json.dumps({"key": r["key"], "url": r["url"], "status": "success"}))
+            pictures.append(stem.with_suffix(".jpg"))
+        meta_rows = [{"url": r["url"], "key": r["key"], "caption": r["caption"], "status": "success"} for r in records]
+        pq.write_table(pa.Table.from_pylist(meta_rows), folder / f"{shard:05d}.parquet")
+        (folder / f"{shard:05d}_stats.json").write_text(json.dumps({"count": len(records)}))
+    return pictures
