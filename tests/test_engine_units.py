@@ -12,7 +12,7 @@ from vlmcli.engine.cache import FeatureCache, feature_key
 from vlmcli.engine.config import EngineConfig, GenerationConfig
 from vlmcli.engine.detok import TextStream
 from vlmcli.engine.sampling import apply_repetition_penalty, choose_next, make_generators, warp
-from vlmcli.engine.source import _looks_like_path
+from vlmcli.engine.source import looks_like_path
 from vlmcli.errors import ConfigError
 
 
@@ -44,7 +44,7 @@ def test_engine_config_validates_enums():
     [("org/name", False), ("name", False), ("./m", True), ("/abs/m", True), ("~/m", True), ("a/b/c", True)],
 )
 def test_hub_id_or_path(model, is_path):
-    assert _looks_like_path(model) is is_path
+    assert looks_like_path(model) is is_path
 
 
 def test_text_stream_holds_back_a_possible_stop_string():

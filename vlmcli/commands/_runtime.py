@@ -33,6 +33,15 @@ def load_engine(config: "EngineConfig") -> "Engine":
     return Engine.load(config)
 
 
+def check_model(config: "EngineConfig") -> None:
+    """Refuse a model that cannot load before a long scan of the inputs (`loader.check_model`;
+    no torch). Fakes replace it with a no-op, as they replace `load_engine`."""
+    with _backend_check():
+        from vlmcli.engine.loader import check_model as check
+
+    check(config)
+
+
 def load_planner(config: "EngineConfig") -> "LoadedModel":
     """Config and processor of the model, no weights: for --dry-run plans."""
     with _backend_check():

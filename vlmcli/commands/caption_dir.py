@@ -393,6 +393,7 @@ def caption_dir(
                 txt_name=txt_name or TxtName.STEM,
             ),
         )
+        _runtime.check_model(job.engine)  # a typo in -m: one line now, not after reading every file
         if opts.dry_run:  # the shared --dry-run option (vlmcli/commands/options.py)
             _dry_run(job, sink, quiet=quiet, as_json=opts.json)
             return

@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from vlmcli.commands import _runtime
 from vlmcli.commands._errors import EXIT_SOME_FAILED, error_boundary, report
 from vlmcli.commands._generate import run_requests
 from vlmcli.commands._inputs import DecodedWhenTaken, Failed, Media, check_each
@@ -128,6 +129,8 @@ def describe(
         video.check()
         answer = structured.answer(settings, command="describe")
         several = len(inputs) > 1
+        if several:  # a typo in -m: one line now, not after every photo was checked
+            _runtime.check_model(opts.engine_config(settings))
         load = dict(command="describe", max_pixels=settings.max_image_pixels, video=video)
         handles: list[tuple[str, Media | None]] = []  # inputs that decode; several: decoded again when run
         items: list[Item] = []

@@ -18,7 +18,9 @@ from vlmcli.engine.adapters import Adapter
 from vlmcli.engine.config import EngineConfig
 from vlmcli.engine.device import resolve_device, resolve_dtype, text_dtype
 from vlmcli.engine.kernel_notes import quiet_cpu_kernel_notices
-from vlmcli.engine.source import ModelSource, check_weights_safety, read_model_config, resolve_source
+from vlmcli.engine.source import (
+    ModelSource, check_weights_safety, env_offline, looks_like_path, read_model_config, resolve_source,
+)
 from vlmcli.engine.versions import check_transformers, torchvision_broken, torchvision_missing
 from vlmcli.engine.weights_files import weights_failure
 from vlmcli.errors import BackendUnavailableError, ModelError, ResourceError, UnsafeModelError, UnsupportedModelError
@@ -79,6 +81,14 @@ def _locate(config: EngineConfig) -> tuple[ModelSource, dict, str]:
     model_type = check_family(raw, config.model)
     check_processor_files(source.folder, config.model)
     return source, raw, model_type
+
+
+def check_model(config: EngineConfig) -> None:
+    """Fail now, in milliseconds, on a model that cannot load, before a command spends minutes
+    reading its inputs: a missing or unsupported local folder, or (offline) a hub id not in the
+    cache. A hub id online is left to the load, since finding out would download it."""
+    if Path(config.model).expanduser().exists() or looks_like_path(config.model) or config.offline or env_offline():
+        _locate(config)
 
 
 _PROCESSOR_FILES = ("processor_config.json", "preprocessor_config.json", "tokenizer_config.json", "tokenizer.json")

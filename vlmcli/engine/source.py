@@ -54,7 +54,16 @@ def _a_file(model: str, path: Path) -> str:
     return f"{model} is a file, not a model folder or hub id."
 
 
-def _looks_like_path(model: str) -> bool:
+def _no_folder(repo_id: str) -> str:
+    """A sentence for a hub id whose first part is a folder here (`models/reference` typed as
+    `models/referense`): the user most likely meant a folder, which does not exist."""
+    parent = repo_id.split("/")[0]
+    if "/" in repo_id and Path(parent).expanduser().is_dir():
+        return f" ({parent}/ is a folder here, but it holds no {repo_id.split('/', 1)[1]}.)"
+    return ""
+
+
+def looks_like_path(model: str) -> bool:
     """Hub ids are `name` or `org/name`; anything else is meant as a path."""
     return model.startswith((".", "/", "~")) or model.count("/") > 1 or (os.sep != "/" and os.sep in model)
 
@@ -68,7 +77,7 @@ def resolve_source(
         return ModelSource(folder=path.resolve(), model_id=model, revision=None)
     if path.exists():
         raise ModelError(_a_file(model, path))
-    if _looks_like_path(model):
+    if looks_like_path(model):
         raise ModelNotFoundError(f"Model folder {model} does not exist.")
     return _from_hub(
         model, revision=revision, offline=offline or env_offline(), cache_dir=cache_dir, allow_pickle=allow_pickle
@@ -105,18 +114,18 @@ def _from_hub(
             f"Model {repo_id} is gated: accept its licence on huggingface.co and log in (hf auth login)."
         ) from None
     except RepositoryNotFoundError:
-        raise ModelNotFoundError(f"Model {repo_id} was not found on the Hugging Face hub.") from None
+        raise ModelNotFoundError(f"Model {repo_id} was not found on the Hugging Face hub.{_no_folder(repo_id)}") from None
     except RevisionNotFoundError:
         raise ModelNotFoundError(f"Model {repo_id} has no revision {revision!r}.") from None
     except LocalEntryNotFoundError:
         if offline:
             raise ModelNotFoundError(
                 f"Model {repo_id} is not in the local hub cache and offline mode is on; "
-                "download it once with network access, or pass a local folder with --model."
+                f"download it once with network access, or pass a local folder with --model.{_no_folder(repo_id)}"
             ) from None
         raise ModelNotFoundError(
             f"Model {repo_id} could not be downloaded (no network?) and is not in the local hub cache; "
-            "pass a local folder with --model."
+            f"pass a local folder with --model.{_no_folder(repo_id)}"
         ) from None
     except OSError as err:  # connection errors and the like surface as OSError subclasses
         raise ModelNotFoundError(

@@ -149,7 +149,12 @@ def install_fake_engine(monkeypatch, *, load_error: BaseException | None = None,
 
     factory = FakeEngineFactory(options=options, load_error=load_error)
     monkeypatch.setattr(_runtime, "load_engine", factory)
+    monkeypatch.setattr(_runtime, "check_model", _no_check)
     return factory
+
+
+def _no_check(config: object) -> None:
+    """A fake engine needs no model on disk (`_runtime.check_model`)."""
 
 
 def main_with_fake() -> None:
@@ -167,6 +172,7 @@ def main_with_fake() -> None:
         name = spec.pop("raise")
         spec["raise_exc"] = KeyboardInterrupt() if name == "KeyboardInterrupt" else RuntimeError(name)
     _runtime.load_engine = FakeEngineFactory(options=spec, load_error=load_error)
+    _runtime.check_model = _no_check
     main()
 
 
