@@ -127,6 +127,8 @@ def test_parse_file_list_newlines_crlf_and_nul():
     assert parse_file_list(b"a.jpg\nb c.jpg\r\n\n") == ["a.jpg", "b c.jpg"]
     assert parse_file_list(b"a\nb.jpg\0c.jpg\0") == ["a\nb.jpg", "c.jpg"]  # NUL wins: newlines are part of names
     assert parse_file_list(b"") == []
+    assert parse_file_list(b"\xef\xbb\xbfa.jpg\r\nb.jpg\r\n") == ["a.jpg", "b.jpg"]  # Notepad's UTF-8 with BOM
+    assert parse_file_list("a.jpg\r\ncaf\u00e9.jpg\r\n".encode("utf-16")) == ["a.jpg", "caf\u00e9.jpg"]  # PowerShell 5
 
 
 @pytest.fixture

@@ -139,8 +139,7 @@ def read_config_file(path: Path, *, required: bool = False) -> dict[str, object]
             raise ConfigError(f"Config file {path} (from ${CONFIG_ENV}) does not exist.")
         return None
     try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
+        data = tomllib.loads(path.read_bytes().decode("utf-8").removeprefix("\ufeff"))  # a BOM (Notepad) is not TOML
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"Config file {path} is not valid TOML: {exc}.") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -38,7 +38,12 @@ class Candidate:
 
 
 def parse_file_list(data: bytes) -> list[str]:
-    """Paths from `--files-from` bytes: NUL-separated if there is a NUL (find -print0), else lines."""
+    """Paths from `--files-from` bytes: NUL-separated if there is a NUL (find -print0), else lines.
+    A byte-order mark is dropped: UTF-8 with BOM (Notepad, Excel) is read as UTF-8, UTF-16
+    (what Windows PowerShell 5's `dir -Name > list.txt` writes) is decoded first."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        data = os.fsencode(data.decode("utf-16"))
+    data = data.removeprefix(b"\xef\xbb\xbf")
     parts = data.split(b"\0") if b"\0" in data else data.splitlines()
     paths = [os.fsdecode(part.rstrip(b"\r") if b"\0" not in data else part) for part in parts]
     return [p for p in paths if p.strip()]

@@ -47,7 +47,7 @@ class PromptSpec:
 def read_prompt_file(path: Path) -> list[PromptSpec]:
     """The file's prompts in order (see the module docstring)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")  # -sig: a BOM (Notepad) is not part of the first prompt
     except FileNotFoundError:
         raise InputError(f"No such prompt file: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:

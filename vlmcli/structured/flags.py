@@ -26,7 +26,7 @@ def read_schema(value: str) -> SchemaConstraint:
     if not path.is_file():
         raise InputError(f"--schema {value!r} is neither inline JSON (starting with '{{') nor an existing file.")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # -sig: a BOM (Notepad) is not JSON
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"Cannot read --schema file {value}: {exc}.") from None
     return SchemaConstraint(text)
