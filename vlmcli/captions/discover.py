@@ -55,6 +55,11 @@ def read_file_list(source: str, *, stdin: BinaryIO | None = None) -> list[str]:
         if getattr(stream, "isatty", lambda: False)():
             raise InputError("--files-from - reads paths from standard input, but stdin is a terminal; pipe a list in.")
         return parse_file_list(stream.read())
+    if source.lower().endswith((".csv", ".tsv")):
+        raise InputError(
+            f"--files-from takes one path per line, and {source} is a table: pass it as an INPUT "
+            f"(vlm caption-dir {source} ...) to caption the files its path column names, with --keep-columns for the rest."
+        )
     try:
         return parse_file_list(Path(source).read_bytes())
     except FileNotFoundError:

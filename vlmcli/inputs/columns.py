@@ -2,7 +2,8 @@
 ones, and what one image cell holds. Pure.
 
 Image column, unless --image-column names it: the column the dataset declares as a
-`datasets` `Image` feature, else the first of `image`, `jpg`, `jpeg`, `png`, `webp`, `img`.
+`datasets` `Image` feature, else the first of `image`, `jpg`, `jpeg`, `png`, `webp`, `img`, then
+of the columns that name files (`file_name`, `filename`, `file`, `filepath`, ..., `path`).
 A cell is raw bytes, a `{bytes, path}` struct (Hugging Face's `Image` storage: bytes win,
 else the path), or a string: a path (relative to the table's folder) or a URL, which is
 never fetched (an error row says so).
@@ -21,6 +22,9 @@ from typing import Any
 from vlmcli.errors import ConfigError
 
 IMAGE_COLUMNS = ("image", "jpg", "jpeg", "png", "webp", "img")
+PATH_COLUMNS = ("file_name", "filename", "file", "filepath", "file_path", "image_path", "img_path", "path")
+"""Columns that name image files, tried after IMAGE_COLUMNS: a CSV from pandas or a
+spreadsheet, Hugging Face ImageFolder's metadata.csv (`file_name`)."""
 KEY_COLUMNS = ("__key__", "key", "id", "file_name")
 URL_SCHEMES = ("http://", "https://", "s3://", "gs://", "hf://", "ftp://")
 
@@ -54,7 +58,7 @@ def pick_image_column(names: Sequence[str], *, declared: Sequence[str], requeste
         if requested not in names:
             raise ConfigError(f"--image-column {requested!r} is not a column of {where} (columns: {', '.join(names)}).")
         return requested
-    for name in [*declared, *IMAGE_COLUMNS]:
+    for name in [*declared, *IMAGE_COLUMNS, *PATH_COLUMNS]:
         if name in names:
             return name
     raise ConfigError(f"{where} has no image column (columns: {', '.join(names)}); name it with --image-column.")

@@ -2,6 +2,7 @@
 
     parquet     the footer's row count (`num_rows`)
     hf          the Arrow stream's record batch lengths (memory-mapped: image bytes are not touched)
+    csv         its rows, read as text (the pictures it names are not opened)
     webdataset  the distinct keys of the tar's member names (a plain tar is listed by seeking
                 from header to header; a gzip'd one has to be decompressed to be listed)
 
@@ -38,6 +39,12 @@ def arrow_rows(path: Path) -> int:
         return sum(batch.num_rows for batch in pa.ipc.open_stream(source))
 
 
+def csv_rows(path: Path) -> int:
+    from vlmcli.inputs.table_shard import open_csv_table
+
+    return sum(batch.num_rows for batch in open_csv_table(path, None))
+
+
 def tar_keys(path: Path) -> int:
     keys: set[str] = set()
     with tarfile.open(path, "r:*") as tar:  # random access: member headers only, data is skipped
@@ -51,6 +58,7 @@ COUNTERS: dict[InputFormat, Callable[[Path], int]] = {
     InputFormat.PARQUET: parquet_rows,
     InputFormat.HF: arrow_rows,
     InputFormat.WEBDATASET: tar_keys,
+    InputFormat.CSV: csv_rows,
 }
 
 

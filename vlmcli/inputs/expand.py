@@ -29,7 +29,8 @@ def _readers() -> dict[InputFormat, Callable[[Path, ColumnChoice], Iterator[Shar
     return {
         InputFormat.WEBDATASET: tar_items,
         InputFormat.PARQUET: table_items,
-        InputFormat.HF: partial(table_items, arrow=True),
+        InputFormat.HF: partial(table_items, table="arrow"),
+        InputFormat.CSV: partial(table_items, table="csv"),
     }
 
 

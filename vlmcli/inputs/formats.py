@@ -3,6 +3,8 @@
     a file    tar header ("ustar" at byte 257) or gzip'd tar   -> webdataset
               "PAR1" at both ends                               -> parquet
               an Arrow IPC stream (`.arrow`, save_to_disk)      -> hf
+              named `.csv` or `.tsv` (no magic to tell a table) -> csv (a path column: pandas'
+                                                                   `to_csv`, spreadsheets)
               anything else                                     -> files (an image, a video)
     a folder  dataset_info.json + state.json                    -> hf (save_to_disk)
               tar shards and no pictures or videos inside (img2dataset's webdataset
@@ -32,6 +34,7 @@ from vlmcli.errors import ConfigError
 from vlmcli.media.kinds import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
+CSV_SUFFIXES = (".csv", ".tsv")
 
 
 class InputFormat(str, enum.Enum):
@@ -40,6 +43,7 @@ class InputFormat(str, enum.Enum):
     WEBDATASET = "webdataset"
     PARQUET = "parquet"
     HF = "hf"
+    CSV = "csv"
 
 
 def _head(path: Path, size: int) -> bytes:
@@ -73,6 +77,8 @@ def file_format(path: Path) -> InputFormat:
         return InputFormat.PARQUET
     if path.suffix == ".arrow" and head[:4] == b"\xff\xff\xff\xff":
         return InputFormat.HF
+    if path.suffix.lower() in CSV_SUFFIXES and path.is_file():
+        return InputFormat.CSV
     return InputFormat.FILES
 
 
@@ -91,6 +97,8 @@ def dataset_files(folder: Path, fmt: InputFormat, *, exclude: Path | None = None
 def _shard_format(name: str) -> InputFormat | None:
     if is_tar_name(name):
         return InputFormat.WEBDATASET
+    if name.lower().endswith(CSV_SUFFIXES):
+        return InputFormat.CSV  # a folder's CSVs are read only with --input-format csv: beside pictures they are metadata
     return InputFormat.PARQUET if name.endswith(".parquet") else None
 
 

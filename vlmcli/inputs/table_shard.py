@@ -1,15 +1,18 @@
-"""A table shard: a Parquet file, or one Arrow file of a `save_to_disk` dataset. One item
-per row, read a record batch at a time (only the image, key and kept columns).
+"""A table shard: a Parquet file, one Arrow file of a `save_to_disk` dataset, or a CSV/TSV
+file. One item per row, read a record batch at a time (only the image, key and kept columns).
 
 An image given as a path is read from disk (relative to the table's folder); a URL, a
 null cell or an unreadable path becomes that row's error, never a stop or a download.
+A CSV has no types: its columns are read as text (a key "0007" stays "0007"), and without
+a key column its rows are keyed by their image paths, which survive re-sorting the file.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from vlmcli.errors import InputError
 from vlmcli.inputs.columns import (
@@ -28,31 +31,50 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 BATCH_ROWS = 256
+Table = Literal["parquet", "arrow", "csv"]
+_KIND_NAMES = {"parquet": "Parquet", "arrow": "Arrow", "csv": "CSV"}
 
 
-def _batches(path: Path, columns: list[str], *, arrow: bool) -> Iterator["pa.RecordBatch"]:
+def open_csv_table(path: Path, columns: list[str] | None) -> Any:
+    """A streaming reader of the CSV (TSV: tab-separated) at `path`, `columns` as text."""
+    import pyarrow as pa
+    from pyarrow import csv
+
+    parse = csv.ParseOptions(delimiter="\t" if path.suffix.lower() == ".tsv" else ",", newlines_in_values=True)
+    convert = csv.ConvertOptions(
+        include_columns=columns or [], column_types={c: pa.string() for c in columns or []}, strings_can_be_null=False
+    )
+    return csv.open_csv(path, read_options=csv.ReadOptions(use_threads=False), parse_options=parse, convert_options=convert)
+
+
+def _batches(path: Path, columns: list[str], *, table: Table) -> Iterator["pa.RecordBatch"]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    if arrow:
+    if table == "arrow":
         with pa.memory_map(str(path)) as source:  # zero-copy: pages are read as batches are used
             for batch in pa.ipc.open_stream(source):
                 yield batch.select(columns)
         return
+    if table == "csv":
+        yield from open_csv_table(path, columns)
+        return
     yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=columns)
 
 
-def _schema(path: Path, *, arrow: bool) -> "pa.Schema":
+def _schema(path: Path, *, table: Table) -> "pa.Schema":
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        if arrow:
+        if table == "arrow":
             with pa.memory_map(str(path)) as source:
                 return pa.ipc.open_stream(source).schema
+        if table == "csv":
+            return open_csv_table(path, None).schema
         return pq.read_schema(path)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"{path}: not a readable {'Arrow' if arrow else 'Parquet'} file ({exc}).") from None
+        raise InputError(f"{path}: not a readable {_KIND_NAMES[table]} file ({exc}).") from None
 
 
 def _image_bytes(value: Any, *, folder: Path, where: str) -> tuple[bytes | None, str | None]:
@@ -63,27 +85,39 @@ def _image_bytes(value: Any, *, folder: Path, where: str) -> tuple[bytes | None,
         return None, f"{where}: the image is a URL ({cell.url}); vlmcli does not download: fetch the images first (img2dataset)."
     if cell.path is None:
         return None, f"{where}: no image in this row."
-    target = Path(cell.path) if Path(cell.path).is_absolute() else folder / cell.path
+    target = Path(cell.path).expanduser() if Path(cell.path).expanduser().is_absolute() else folder / cell.path
     try:
         return target.read_bytes(), None
     except OSError as exc:
-        return None, f"{where}: cannot read the image file {target} ({exc.strerror or exc})."
+        return None, f"{where}: cannot read the image file {target} ({exc.strerror or exc}){_from_here(cell.path, folder)}."
 
 
-def table_items(path: Path, choice: ColumnChoice, *, arrow: bool = False) -> Iterator[ShardItem]:
+def _from_here(path: str, folder: Path) -> str:
+    """A hint when a relative path names a file from the current folder, not the table's."""
+    if Path(path).is_absolute() or not os.path.isfile(path) or folder.resolve() == Path.cwd().resolve():
+        return ""
+    return (
+        f"; {path} exists from the current folder, but paths in a table are relative to the table's "
+        f"folder ({folder}): write them from there, or absolute"
+    )
+
+
+def table_items(path: Path, choice: ColumnChoice, *, table: Table = "parquet") -> Iterator[ShardItem]:
     import pyarrow as pa
 
-    schema = _schema(path, arrow=arrow)
+    schema = _schema(path, table=table)
     names = list(schema.names)
     where = str(path)
     image = pick_image_column(names, declared=hf_image_columns(schema.metadata), requested=choice.image_column, where=where)
     key = pick_key_column(names, requested=choice.key_column, where=where)
+    if key is None and table == "csv":
+        key = image  # a path is the row's name: keys survive re-sorting the file
     check_keep_columns(names, choice.keep_columns, where=where)
     columns = list(dict.fromkeys([image, *([key] if key else []), *choice.keep_columns]))
     row = 0
     seen: set[str] = set()
     try:
-        for batch in _batches(path, columns, arrow=arrow):
+        for batch in _batches(path, columns, table=table):
             data = batch.to_pydict()
             for i in range(batch.num_rows):
                 item_key = (key_text(data[key][i]) if key else None) or f"{row:08d}"
