@@ -155,3 +155,12 @@ class VideoInput:
             source=source if source is not None else sampled.info.path,
             sampling=SamplingReport.from_sampled(sampled),
         )
+
+
+def unambiguous_frames(frames: "np.ndarray") -> "np.ndarray":
+    """(T, H, W, 3) frames laid out so a processor reads them right. transformers guesses where
+    the channels are from the sizes, and takes a 1- or 3-pixel-tall frame's height for its
+    channels (a 2000x8 strip decoded at 768x3 reached 13 families as 768-tall, 3-wide frames).
+    Such clips go channels-first (T, 3, H, W), which it never misreads; others are unchanged."""
+    return frames.transpose(0, 3, 1, 2) if frames.shape[1] in (1, 3) else frames  # (T, 3, H, W)
+

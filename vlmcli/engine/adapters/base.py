@@ -35,7 +35,7 @@ from vlmcli.engine.adapters.prepared import Merged, PreparedImage, PreparedReque
 from vlmcli.engine.adapters.prompt import resize_runs, splice, template_interleaves
 from vlmcli.engine.cache import Features
 from vlmcli.engine.request import Request
-from vlmcli.engine.video_input import VideoInput
+from vlmcli.engine.video_input import VideoInput, unambiguous_frames
 from vlmcli.errors import ConfigError
 from vlmcli.families import family_for_model_type
 from vlmcli.media.image_input import ImageInput
@@ -162,7 +162,7 @@ class Adapter(ABC):
             out = self.processor(
                 text=[text],
                 images=images,
-                videos=[v.frames for v in request.videos] or None,
+                videos=[unambiguous_frames(v.frames) for v in request.videos] or None,
                 return_tensors="pt",
                 return_text_replacement_offsets=True,
                 **kwargs,
