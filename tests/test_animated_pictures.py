@@ -195,7 +195,7 @@ def test_caption_dir_captions_animations_as_clips_with_videos(tmp_path):
         (folder / f"cuts{suffix}").write_bytes(written(suffix).read_bytes())
     (folder / "broken.webp").write_bytes(written(".webp").read_bytes()[:3000])
     Image.fromarray(scenes()[0]).save(folder / "still.png")
-    common = ["--model", str(REFERENCE), "--max-tokens", "2", "-q"]
+    common = ["--model", str(REFERENCE), "--max-tokens", "2"]
     as_pictures = runner.invoke(app, ["caption-dir", str(folder), "-o", str(tmp_path / "a.parquet"), *common])
     as_clips = runner.invoke(app, ["caption-dir", str(folder), "-o", str(tmp_path / "b.parquet"), "--videos", *common])
     assert (as_pictures.exit_code, as_clips.exit_code) == (9, 9), (as_pictures.output, as_clips.output)
@@ -205,8 +205,14 @@ def test_caption_dir_captions_animations_as_clips_with_videos(tmp_path):
         rows = pq.read_table(tmp_path / name).to_pylist()
         return {Path(r["path"]).name: r["visual_tokens"] for r in rows}
 
+    assert "3 animations read by the first frame: --videos reads the motion" in as_pictures.stderr
+    assert "animation" not in as_clips.stderr
     pictures, clips = tokens("a.parquet"), tokens("b.parquet")
     assert pictures["broken.webp"] is None and clips["broken.webp"] is None  # one error row each
     assert clips["still.png"] == pictures["still.png"]
     for suffix in SUFFIXES:  # a clip of frames costs more than its first frame
         assert clips[f"cuts{suffix}"] > pictures[f"cuts{suffix}"], suffix
+    dry = runner.invoke(app, ["caption-dir", str(folder), "-o", str(tmp_path / "c"), "--dry-run", "--json", "-q",
+                              "--model", str(REFERENCE)])
+    assert json.loads(dry.stdout)["counts"]["animations"] == 3
+

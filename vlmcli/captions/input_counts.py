@@ -36,6 +36,8 @@ class InputCounts:
     """Videos not captioned for lack of --videos (found in folders: skipped; named: error rows)."""
     ignored: int = 0
     """Other files found in folders (not images or videos)."""
+    animations: int = 0
+    """Animated pictures among `images`, read by their first frame (no --videos)."""
 
     @classmethod
     def of(cls, probes: Sequence["Probe"], *, videos_on: bool, walked_videos_skipped: int, ignored: int) -> "InputCounts":
@@ -47,7 +49,7 @@ class InputCounts:
                 counts["unreadable"] += 1
             else:
                 counts["videos" if probe.kind == "video" else "images"] += 1
-        return cls(**counts, ignored=ignored)
+        return cls(**counts, ignored=ignored, animations=sum(p.animated for p in probes))
 
     def text(self) -> str:
         parts = [f"{self.images} image{'s' if self.images != 1 else ''}"]
@@ -57,6 +59,10 @@ class InputCounts:
         if self.videos_skipped:
             parts.append(f"{self.videos_skipped} video{'s' if self.videos_skipped != 1 else ''} skipped (add --videos)")
         parts.append(f"{self.ignored} other file{'s' if self.ignored != 1 else ''} ignored")
+        if self.animations:
+            from vlmcli.captions.summary import animations_note
+
+            parts.append(animations_note(self.animations))
         return ", ".join(parts)
 
 

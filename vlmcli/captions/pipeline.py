@@ -73,6 +73,7 @@ def prepare(job: CaptionJob, sink: Sink, *, progress: Progress, summary: Summary
         candidates, threads=job.decode_threads, on_each=progress.scanned, videos=job.videos is not None
     )
     summary.videos_skipped = counts.videos_skipped
+    summary.animations_as_pictures = sum(p.animated for p in probes)
     if not probes:
         hint = f" ({counts.videos_skipped} videos skipped: add --videos)" if counts.videos_skipped else ""
         raise InputError(f"No images among the {len(candidates)} file(s) found{hint}.")

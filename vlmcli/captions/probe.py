@@ -47,6 +47,8 @@ class Probe:
     """"image" or "video" (a video only with --videos)."""
     video: VideoInfo | None = None
     """The video's properties (kind "video" and readable)."""
+    animated: bool = False
+    """An animated GIF, WebP or APNG captioned as a picture (its first frame): no --videos."""
 
 
 def header_size(data: bytes) -> tuple[int, int] | None:
@@ -115,9 +117,10 @@ def _classify(candidate: Candidate, *, videos: bool = False) -> Probe | str | No
     key = hashlib.sha256(data).hexdigest()
     if detect_kind(path, data[:HEAD_BYTES]) is MediaKind.VIDEO:
         return Probe(path, key, None, f"{path} is a video; add --videos to caption videos too.", kind="video")
-    if videos and frame_count(data) > 1:  # a GIF, WebP or APNG that moves: captioned as a clip
+    moves = frame_count(data) > 1  # a GIF, WebP or APNG: a clip with --videos, else its first frame
+    if videos and moves:
         return _video_probe(path, key)
-    return Probe(path, key, header_size(data))
+    return Probe(path, key, header_size(data), animated=moves)
 
 
 def probe(candidate: Candidate, *, videos: bool = False) -> Probe | None:

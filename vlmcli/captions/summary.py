@@ -29,6 +29,8 @@ class Summary:
     ignored: int = 0
     videos_skipped: int = 0
     """Videos found by walking folders and skipped (no --videos)."""
+    animations_as_pictures: int = 0
+    """Animated GIF/WebP/APNG captioned by their first frame (no --videos)."""
     prompts: int = 1
     ok: int = 0
     error: int = 0
@@ -124,6 +126,7 @@ class Summary:
             "files": self.files,
             "ignored": self.ignored,
             "videos_skipped": self.videos_skipped,
+            "animations_as_pictures": self.animations_as_pictures,
             "out_of_shard": self.out_of_shard,
             "prompts": self.prompts,
             "todo": self.todo,
@@ -161,6 +164,8 @@ class Summary:
             notes.append(f"ignored {self.ignored} non-image file{'s' if self.ignored != 1 else ''}")
         if self.videos_skipped:
             notes.append(f"skipped {self.videos_skipped} video{'s' if self.videos_skipped != 1 else ''} (add --videos)")
+        if self.animations_as_pictures:
+            notes.append(animations_note(self.animations_as_pictures))
         if self.out_of_shard:
             notes.append(f"{self.out_of_shard} files belong to other shards")
         if self.shards:
@@ -177,3 +182,8 @@ class Summary:
 def naming_the_file(path: str, message: str) -> str:
     """`message` about the file at `path`, naming it once (decoder messages start with it)."""
     return message if message.startswith(path) else f"{path}: {message}"
+
+
+def animations_note(count: int) -> str:
+    """What the summary and the dry run say of animations read as pictures."""
+    return f"{count} animation{'s' if count != 1 else ''} read by the first frame: --videos reads the motion"
