@@ -13,6 +13,7 @@ With `debug` (or VLM_DEBUG=1) the traceback is printed first.
 
 from __future__ import annotations
 
+import codecs
 import os
 import sys
 import traceback
@@ -77,18 +78,45 @@ def error_boundary(*, debug: bool = False) -> Iterator[None]:
 
 
 def configure_streams() -> None:
-    """Let file names that are not UTF-8 through, like `ls` does, instead of crashing.
+    """Let anything through to the terminal, like `ls` does, instead of crashing.
 
-    Python holds such names as lone surrogates; stdout writes them back as the original
-    bytes (`surrogateescape`), stderr as `\\xNN` escapes (diagnostics stay valid text).
+    File names that are not UTF-8 are held as lone surrogates: stdout writes them back as the
+    original bytes, stderr as `\\xNN` escapes (diagnostics stay valid text). A stdout whose
+    encoding cannot hold a caption's characters (a file redirect on Windows, cp1252; a
+    latin-1 locale) writes those as `\\uXXXX` escapes instead of failing the run with
+    UnicodeEncodeError; `--json` then escapes them the JSON way (`stdout_is_utf8`).
     """
-    for stream, errors in ((sys.stdout, "surrogateescape"), (sys.stderr, "backslashreplace")):
+    codecs.register_error(_STDOUT_ERRORS, _bytes_back_or_escaped)
+    for stream, errors in ((sys.stdout, _STDOUT_ERRORS), (sys.stderr, "backslashreplace")):
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             try:
                 reconfigure(errors=errors)
             except (ValueError, OSError):  # detached or closed: leave it
                 pass
+
+
+_STDOUT_ERRORS = "vlmcli-stdout"
+
+
+def _bytes_back_or_escaped(error: UnicodeError) -> tuple[str | bytes, int]:
+    """Encoding error handler: lone surrogates (undecodable bytes of a file name) become their
+    bytes again, as `surrogateescape` does; any other character its backslash escape."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    chunk = error.object[error.start : error.end]
+    if all(0xDC80 <= ord(c) <= 0xDCFF for c in chunk):
+        return bytes(ord(c) - 0xDC00 for c in chunk), error.end
+    return codecs.backslashreplace_errors(error)
+
+
+def stdout_is_utf8() -> bool:
+    """Whether stdout encodes every character (UTF-8); False for cp1252, latin-1, ascii, ..."""
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        return codecs.lookup(encoding).name in ("utf-8", "utf-16", "utf-32")
+    except LookupError:
+        return False
 
 
 def _traceback(debug: bool) -> None:

@@ -56,5 +56,8 @@ def json_safe(value: Any) -> Any:
 
 
 def json_line(record: dict[str, Any], **dumps_kwargs: Any) -> str:
-    """One JSON text for `record`, valid UTF-8 whatever file names it holds (no newline added)."""
-    return json.dumps(json_safe(record), ensure_ascii=False, **dumps_kwargs)
+    """One JSON text for `record`, valid UTF-8 whatever file names it holds (no newline added);
+    ASCII with `\\u` escapes when stdout cannot encode every character (`stdout_is_utf8`)."""
+    from vlmcli.commands._errors import stdout_is_utf8
+
+    return json.dumps(json_safe(record), ensure_ascii=not stdout_is_utf8(), **dumps_kwargs)
