@@ -118,3 +118,32 @@ def test_video_rows_show_their_middle_frame(monkeypatch, tmp_path):
     assert runner.invoke(app, ["report", str(out), "-o", str(page_path)]).exit_code == 0
     page = page_path.read_text()
     assert len(re.findall(r'<img src="data:image/jpeg;base64,', page)) == 2 and "no preview" not in page
+
+
+@pytest.mark.parametrize("kind", ["webdataset", "parquet", "csv"])
+def test_dataset_rows_show_their_pictures(monkeypatch, tmp_path, kind):
+    """caption-dir over tars, Parquet and CSV: each card shows the item read from its shard
+    (was "no preview" for every dataset row); the broken item has none."""
+    from vlmcli.testing import sample_photos
+    from vlmcli.testing.media.datasets import jpeg_bytes, write_parquet_shards, write_webdataset
+
+    photos = sample_photos()[:3]
+    if kind == "webdataset":
+        inputs = [str(p) for p in write_webdataset(tmp_path / "wds", photos, shards=2)]
+    elif kind == "parquet":
+        inputs = [str(p) for p in write_parquet_shards(tmp_path / "pq", photos, shards=2)]
+    else:
+        for i, photo in enumerate(photos):
+            (tmp_path / f"{i}.jpg").write_bytes(jpeg_bytes(photo))
+        (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
+        (tmp_path / "list.csv").write_text("path\n0.jpg\n1.jpg\n2.jpg\nbroken.jpg\n")
+        inputs = [str(tmp_path / "list.csv")]
+    install_fake_engine(monkeypatch)
+    out = tmp_path / "captions"
+    assert runner.invoke(app, ["caption-dir", *inputs, "-o", str(out), "-q"]).exit_code == 9
+    page_path = tmp_path / "report.html"
+    result = runner.invoke(app, ["report", str(out), "-o", str(page_path), "--json"])
+    assert result.exit_code == 0, result.output
+    summary, page = json.loads(result.stdout), page_path.read_text()
+    previews = len(re.findall(r'<img src="data:image/jpeg;base64,', page))
+    assert previews == summary["images"] - summary["errors"] and page.count("no preview") >= 1

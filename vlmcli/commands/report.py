@@ -30,7 +30,7 @@ def report(
         from vlmcli.exports.results import read_results
         from vlmcli.report.entries import entries_from_rows, overview, sample
         from vlmcli.report.page import render_page
-        from vlmcli.report.thumbs import thumbnail_uri
+        from vlmcli.report.thumbs import item_thumbnails, thumbnail_uri
 
         if limit < 1:
             raise ConfigError(f"--limit must be at least 1, not {limit}.")
@@ -40,10 +40,15 @@ def report(
         entries = entries_from_rows(rows)
         shown = sample(entries, limit=limit, seed=seed)
         summary = overview(rows, entries)
+        wanted: dict[str, set[str]] = {}
+        for entry in shown:
+            if entry.source is not None and entry.source_key is not None:
+                wanted.setdefault(entry.source, set()).add(entry.source_key)
+        items = item_thumbnails(wanted)  # dataset items: each shard read once
         page = render_page(
             title=f"vlm caption results: {captions_dir}",
             overview=summary,
-            shown=[(entry, thumbnail_uri(entry.path)) for entry in shown],
+            shown=[(e, items.get((e.source, e.source_key or "")) if e.source else thumbnail_uri(e.path)) for e in shown],
         )
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(page, encoding="utf-8")

@@ -24,6 +24,9 @@ class Entry:
     """prompt -> error message, for prompts with no ok row."""
     width: int | None = None
     height: int | None = None
+    source: str | None = None
+    """Dataset items: the shard the picture is in, and its key there (`path` is "<source>::<key>")."""
+    source_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,9 @@ def entries_from_rows(rows: list[Row]) -> list[Entry]:
     by_path: dict[str, Entry] = {}
     newest: dict[tuple[str, str], Row] = {}
     for row in rows:
-        entry = by_path.setdefault(row["path"], Entry(path=row["path"]))
+        entry = by_path.setdefault(
+            row["path"], Entry(path=row["path"], source=row.get("source"), source_key=row.get("source_key"))
+        )
         pair = (row["path"], row["prompt"])
         if row["status"] == Status.OK.value:
             kept = newest.get(pair)

@@ -1,11 +1,13 @@
-"""Thumbnails for the report: each image (or a video's middle frame) shrunk to fit a square,
-as a JPEG data: URI."""
+"""Thumbnails for the report: each image (or a video's middle frame, or a dataset item read
+from its shard) shrunk to fit a square, as a JPEG data: URI."""
 
 from __future__ import annotations
 
 import base64
 import io
-from typing import TYPE_CHECKING
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -23,7 +25,45 @@ def thumbnail_uri(path: str, *, size: int = THUMB_SIZE) -> str | None:
         return None
     from vlmcli.media.kinds import MediaKind, detect_kind
 
-    image = _video_frame(path, size) if detect_kind(path, head) is MediaKind.VIDEO else _image(path, head, size)
+    if detect_kind(path, head) is MediaKind.VIDEO:
+        return _uri(_video_frame(path, size), size)
+    try:
+        with open(path, "rb") as file:
+            return _uri(_image(file, head, size), size)
+    except OSError:
+        return None
+
+
+def item_thumbnails(wanted: Mapping[str, Collection[str]], *, size: int = THUMB_SIZE) -> dict[tuple[str, str], str]:
+    """Thumbnails of dataset items (caption-dir over tars, Parquet, CSV): {shard: the keys
+    wanted from it} -> {(shard, key): URI}. Each shard is read once from the start, keeping
+    only the wanted items' bytes, and no further than its last wanted item; a shard that is
+    gone or damaged gives what was read before the damage."""
+    from vlmcli.errors import VlmError
+    from vlmcli.inputs.columns import ColumnChoice
+    from vlmcli.inputs.expand import ShardRef
+    from vlmcli.inputs.formats import detect_format
+
+    found: dict[tuple[str, str], str] = {}
+    for source, keys in wanted.items():
+        remaining, path = set(keys), Path(source)
+        if not path.is_file():
+            continue
+        try:
+            for item in ShardRef(path, detect_format(path)).items(ColumnChoice()):
+                if item.key not in remaining:
+                    continue
+                remaining.discard(item.key)
+                if item.data is not None and (uri := _uri(_image(io.BytesIO(item.data), item.data[:64], size), size)):
+                    found[(source, item.key)] = uri
+                if not remaining:
+                    break
+        except VlmError:
+            continue
+    return found
+
+
+def _uri(image: "Image.Image | None", size: int) -> str | None:
     if image is None:
         return None
     image.thumbnail((size, size))
@@ -32,14 +72,14 @@ def thumbnail_uri(path: str, *, size: int = THUMB_SIZE) -> str | None:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _image(path: str, head: bytes, size: int) -> "Image.Image | None":
+def _image(file: BinaryIO, head: bytes, size: int) -> "Image.Image | None":
     from PIL import Image, ImageOps
 
     from vlmcli.media import heif
     from vlmcli.media.quiet import native_stderr_filtered
 
     try:
-        with open(path, "rb") as file, native_stderr_filtered():
+        with native_stderr_filtered():
             heif.enable_for(head)
             image = Image.open(file)
             image.draft("RGB", (size, size))  # JPEG: decode at a reduced scale
