@@ -25,7 +25,7 @@ from pathlib import Path
 from vlmcli.captions.discover import Candidate
 from vlmcli.errors import InputError, VlmError
 from vlmcli.media.animation import frame_count
-from vlmcli.media.kinds import IMAGE_EXTENSIONS, MediaKind, detect_kind
+from vlmcli.media.kinds import IMAGE_EXTENSIONS, MediaKind, camera_raw_format, detect_kind
 from vlmcli.media.sources import open_regular, read_head, read_source
 from vlmcli.video.metadata import VideoInfo
 
@@ -102,8 +102,8 @@ def _classify(candidate: Candidate, *, videos: bool = False) -> Probe | str | No
             return Probe(path, None, None, str(exc))
         if detect_kind(path, head) is MediaKind.VIDEO:
             return probe_video(path) if videos else SKIPPED_VIDEO
-        if not _looks_like_image(path, head):
-            return None
+        if not _looks_like_image(path, head) or camera_raw_format(path) is not None:
+            return None  # raw files beside their JPEGs are not pictures to caption (named ones: an error row)
     elif videos:
         try:
             if detect_kind(path, read_head(path, HEAD_BYTES)) is MediaKind.VIDEO:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from vlmcli.errors import InputError
 from vlmcli.media.heif import is_heif, require_heif
 from vlmcli.media.image_input import ImageInput
+from vlmcli.media.kinds import camera_raw_format, is_jpeg_xl
 from vlmcli.media.names import display_name
 from vlmcli.media.quiet import native_stderr_filtered
 from vlmcli.media.sources import STDIN, read_source
@@ -73,6 +74,11 @@ def decode_image(data: bytes, name: str, *, max_pixels: int | None = DEFAULT_MAX
 
     prepare_pillow(max_pixels)
     heif_file = is_heif(data[:64])
+    if (raw := camera_raw_format(name)) is not None:
+        raise InputError(
+            f"{name} is a camera raw file ({raw}); vlmcli would see only the small preview inside it: "
+            "export a JPEG or TIFF first (your raw editor, darktable-cli or rawtherapee-cli)."
+        )
     try:
         if heif_file:
             require_heif(name)
@@ -221,6 +227,11 @@ def _not_an_image(name: str, data: bytes) -> str:
     supported = ", ".join(_pretty_formats())
     if (audio := audio_format(name, data[:32])) is not None:
         return f"{name} is an audio file ({audio}); vlmcli reads images ({supported}) and videos."
+    if is_jpeg_xl(data[:16]):
+        return (
+            f"{name} is a JPEG XL image, which vlmcli cannot read: convert it first, "
+            f"e.g. djxl {shlex.quote(name)} {shlex.quote((PurePath(name).stem or 'image') + '.png')} (libjxl)."
+        )
     if data[4:8] == b"ftyp" and data[8:12] in (b"avif", b"avis"):
         return f"{name} is an AVIF image, which this Pillow cannot read: pip install -U pillow (recent Pillow wheels read AVIF)."
     path, stem = shlex.quote(name), shlex.quote(PurePath(name).stem or "page")

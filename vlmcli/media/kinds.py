@@ -100,6 +100,26 @@ def audio_format(name: str, head: bytes = b"") -> str | None:
     return AUDIO_EXTENSIONS.get(PurePath(name).suffix.lower())
 
 
+CAMERA_RAW = {
+    ".dng": "DNG", ".cr2": "Canon CR2", ".cr3": "Canon CR3", ".crw": "Canon CRW", ".nef": "Nikon NEF",
+    ".nrw": "Nikon NRW", ".arw": "Sony ARW", ".srf": "Sony SRF", ".sr2": "Sony SR2", ".raf": "Fujifilm RAF",
+    ".orf": "Olympus ORF", ".rw2": "Panasonic RW2", ".pef": "Pentax PEF", ".srw": "Samsung SRW",
+    ".raw": "camera raw", ".3fr": "Hasselblad 3FR", ".iiq": "Phase One IIQ", ".x3f": "Sigma X3F",
+}  # fmt: skip
+"""Camera raw files by extension. Most are TIFF inside, so Pillow opens them, but it sees only
+the first directory: a thumbnail (NEF's is 160x120) or a preview, never the photo."""
+
+
+def camera_raw_format(name: str) -> str | None:
+    """"Nikon NEF", "DNG", ... when a file called `name` is a camera raw file, else None."""
+    return CAMERA_RAW.get(PurePath(name).suffix.lower())
+
+
+def is_jpeg_xl(head: bytes) -> bool:
+    """A JPEG XL codestream (FF 0A) or its ISO-BMFF container ("JXL " box)."""
+    return head.startswith(b"\xff\x0a") or head.startswith(b"\x00\x00\x00\x0cJXL \r\n\x87\n")
+
+
 def document_format(name: str, head: bytes = b"") -> str | None:
     """"PDF", "SVG" or "PostScript" when a file called `name` starting with `head` (its first ~512
     bytes) is a document or a vector drawing rather than a picture, else None. Like
