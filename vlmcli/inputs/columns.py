@@ -5,8 +5,9 @@ Image column, unless --image-column names it: the column the dataset declares as
 `datasets` `Image` feature, else the first of `image`, `jpg`, `jpeg`, `png`, `webp`, `img`, then
 of the columns that name files (`file_name`, `filename`, `file`, `filepath`, ..., `path`).
 A cell is raw bytes, a `{bytes, path}` struct (Hugging Face's `Image` storage: bytes win,
-else the path), or a string: a path (relative to the table's folder) or a URL, which is
-never fetched (an error row says so).
+else the path), or a string: a path (relative to the table's folder), the picture itself as
+a `data:image/...;base64,` URI or bare base64 (chat-API exports), or a URL, which is never
+fetched (an error row says so).
 
 Key column, unless --key-column names it: `__key__` for tars, then `key`, `id`,
 `file_name`; a table with none of them keys rows by their number in the file.
@@ -80,11 +81,13 @@ def check_keep_columns(names: Sequence[str], keep: Sequence[str], *, where: str)
 
 @dataclass(frozen=True)
 class Cell:
-    """What one image cell holds: exactly one of bytes, a path, a URL; or nothing."""
+    """What one image cell holds: exactly one of bytes, a path, a URL, a problem; or nothing."""
 
     data: bytes | None = None
     path: str | None = None
     url: str | None = None
+    problem: str | None = None
+    """Why the cell holds no usable picture, when it says it holds one (a broken data: URI)."""
 
 
 def image_cell(value: Any) -> Cell:
@@ -102,8 +105,38 @@ def image_cell(value: Any) -> Cell:
             return Cell()
         if value.lower().startswith(URL_SCHEMES):
             return Cell(url=value)
+        if value.startswith("data:"):
+            data = _base64(value.partition(",")[2]) if ";base64," in value[:64] else None
+            return Cell(data=data) if data else Cell(problem="the image is a data: URI with no base64 picture in it")
+        if (data := bare_base64_image(value)) is not None:
+            return Cell(data=data)
         return Cell(path=value)
     return Cell()
+
+
+_MIN_BASE64 = 64
+"""Shorter text is a path: no picture fits in fewer base64 characters."""
+
+
+def bare_base64_image(text: str) -> bytes | None:
+    """The picture a text cell holds as bare base64 (chat-API exports), when its bytes start
+    like a picture; None for any other text (a path, then)."""
+    from vlmcli.media.kinds import looks_like_picture
+
+    if len(text) < _MIN_BASE64 or "." in text[-8:]:
+        return None
+    data = _base64(text)
+    return data if data is not None and looks_like_picture(data[:32]) else None
+
+
+def _base64(text: str) -> bytes | None:
+    import base64
+    import binascii
+
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return None
 
 
 def key_text(value: Any) -> str | None:

@@ -81,6 +81,8 @@ def _image_bytes(value: Any, *, folder: Path, where: str) -> tuple[bytes | None,
     cell = image_cell(value)
     if cell.data is not None:
         return cell.data, None
+    if cell.problem is not None:
+        return None, f"{where}: {cell.problem}."
     if cell.url is not None:
         return None, f"{where}: the image is a URL ({cell.url}); vlmcli does not download: fetch the images first (img2dataset)."
     if cell.path is None:

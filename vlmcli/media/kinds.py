@@ -110,6 +110,11 @@ CAMERA_RAW = {
 the first directory: a thumbnail (NEF's is 160x120) or a preview, never the photo."""
 
 
+def looks_like_picture(head: bytes) -> bool:
+    """Whether `head` (a file's first bytes) starts a picture format vlmcli reads."""
+    return _image_magic(head)
+
+
 def camera_raw_format(name: str) -> str | None:
     """"Nikon NEF", "DNG", ... when a file called `name` is a camera raw file, else None."""
     return CAMERA_RAW.get(PurePath(name).suffix.lower())
