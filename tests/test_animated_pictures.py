@@ -26,7 +26,7 @@ from vlmcli.testing.fakes import isolate_env
 from vlmcli.testing.media.animations import ffmpeg_animation, pillow_gif
 from vlmcli.testing.media.video_clips import render_scenes
 from vlmcli.video.decode import PyAVReader, probe, read_frames
-from vlmcli.video.decode_pillow import AnimationReader, Timeline, shown_delays_ms
+from vlmcli.video.decode_pillow import AnimationReader, Timeline, shown_delays_ms, webp_delays_ms
 from vlmcli.video.sample import sample_video
 from vlmcli.video.sampling import SamplingOptions
 
@@ -86,6 +86,22 @@ def test_which_pictures_are_animations(tmp_path):
     Image.new("RGB", (8, 8)).save(pages, "TIFF", save_all=True, append_images=[Image.new("RGB", (8, 8))])
     assert frame_count(pages.getvalue()) == 1
     assert frame_count(b"GIF89a" + b"\0" * 40) == 1  # damaged: the picture decoder explains it
+
+
+def test_webp_delays_from_the_chunk_headers_equal_pillows(tmp_path):
+    """ffmpeg's and Pillow's animated WebP, uneven delays too: the ANMF headers say what Pillow
+    learns by decoding every frame."""
+    uneven = [Image.fromarray(np.full((16, 24, 3), 40 * i, np.uint8)) for i in range(5)]
+    uneven[0].save(tmp_path / "uneven.webp", save_all=True, append_images=uneven[1:], duration=[40, 0, 500, 10, 70])
+    for path in (written(".webp"), tmp_path / "uneven.webp"):
+        with Image.open(path) as image:
+            stated = []
+            for index in range(image.n_frames):
+                image.seek(index)
+                image.load()
+                stated.append(image.info["duration"])
+        assert webp_delays_ms(str(path)) == stated, path
+    assert webp_delays_ms(str(written(".gif"))) is None
 
 
 # --- reading ------------------------------------------------------------------------------------
