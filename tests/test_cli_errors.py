@@ -49,10 +49,13 @@ def _bad_inputs(tmp_path):
         "empty": (str(tmp_path / "empty.png"), "is empty"),
         "video": (str(tmp_path / "clip.mp4"), "as a video"),  # not decodable
         "url": ("https://example.com/cat.jpg", "it does not download"),
+        "file url": ("file:///photos/My%20Cat.jpg", "names a local file: pass its path, '/photos/My Cat.jpg'"),
     }
 
 
-@pytest.mark.parametrize("case", ["missing", "directory", "truncated", "text named .jpg", "empty", "video", "url"])
+@pytest.mark.parametrize(
+    "case", ["missing", "directory", "truncated", "text named .jpg", "empty", "video", "url", "file url"]
+)
 def test_bad_input_exits_3_before_loading_the_model(monkeypatch, tmp_path, case):
     fake = install_fake_engine(monkeypatch)
     path, needle = _bad_inputs(tmp_path)[case]

@@ -56,6 +56,12 @@ def open_regular(source: str | os.PathLike[str]) -> BinaryIO:
         fd = os.open(os.fspath(source), _OPEN_FLAGS)
     except FileNotFoundError:
         raw = os.fspath(source)
+        if isinstance(raw, str) and raw.lower().startswith("file://"):  # copied from a browser's address bar
+            import shlex
+            from urllib.parse import unquote, urlsplit
+
+            local = shlex.quote(unquote(urlsplit(raw).path))
+            raise InputError(f"No such file: {name}. A file:// address names a local file: pass its path, {local}") from None
         if isinstance(raw, str) and _URL.match(raw):
             raise InputError(
                 f"No such file: {name}. vlmcli reads local files (and - for stdin), it does not download: "
