@@ -3,6 +3,7 @@
     parquet     the footer's row count (`num_rows`)
     hf          the Arrow stream's record batch lengths (memory-mapped: image bytes are not touched)
     csv         its rows, read as text (the pictures it names are not opened)
+    zip         its picture members, from the archive's index
     webdataset  the distinct keys of the tar's member names (a plain tar is listed by seeking
                 from header to header; a gzip'd one has to be decompressed to be listed)
 
@@ -45,6 +46,13 @@ def csv_rows(path: Path) -> int:
     return sum(batch.num_rows for batch in open_csv_table(path, None))
 
 
+def zip_pictures(path: Path) -> int:
+    from vlmcli.inputs.zip_shard import open_archive, picture_members
+
+    with open_archive(path) as archive:
+        return len(picture_members(archive))
+
+
 def tar_keys(path: Path) -> int:
     keys: set[str] = set()
     with tarfile.open(path, "r:*") as tar:  # random access: member headers only, data is skipped
@@ -59,6 +67,7 @@ COUNTERS: dict[InputFormat, Callable[[Path], int]] = {
     InputFormat.HF: arrow_rows,
     InputFormat.WEBDATASET: tar_keys,
     InputFormat.CSV: csv_rows,
+    InputFormat.ZIP: zip_pictures,
 }
 
 

@@ -25,12 +25,14 @@ from vlmcli.sinks.identity import resolved_path
 def _readers() -> dict[InputFormat, Callable[[Path, ColumnChoice], Iterator[ShardItem]]]:
     from vlmcli.inputs.table_shard import table_items
     from vlmcli.inputs.tar_shard import tar_items
+    from vlmcli.inputs.zip_shard import zip_items
 
     return {
         InputFormat.WEBDATASET: tar_items,
         InputFormat.PARQUET: table_items,
         InputFormat.HF: partial(table_items, table="arrow"),
         InputFormat.CSV: partial(table_items, table="csv"),
+        InputFormat.ZIP: zip_items,
     }
 
 

@@ -3,6 +3,7 @@
     a file    tar header ("ustar" at byte 257) or gzip'd tar   -> webdataset
               "PAR1" at both ends                               -> parquet
               an Arrow IPC stream (`.arrow`, save_to_disk)      -> hf
+              "PK" and named `.zip` or `.cbz`                   -> zip (a download of pictures)
               named `.csv` or `.tsv` (no magic to tell a table) -> csv (a path column: pandas'
                                                                    `to_csv`, spreadsheets)
               anything else                                     -> files (an image, a video)
@@ -10,6 +11,7 @@
               tar shards and no pictures or videos inside (img2dataset's webdataset
               layout; its .parquet/.json siblings are metadata)  -> webdataset
               tar shards and pictures or videos                  -> an error: say which
+              zip archives (.zip, .cbz) and no pictures or videos -> zip (and with: an error)
               Parquet files and no pictures or videos inside (img2dataset's parquet
               layout, a hub dataset's data/)                     -> parquet
               otherwise                                          -> files
@@ -35,6 +37,7 @@ from vlmcli.media.kinds import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 CSV_SUFFIXES = (".csv", ".tsv")
+ZIP_SUFFIXES = (".zip", ".cbz")
 
 
 class InputFormat(str, enum.Enum):
@@ -44,6 +47,7 @@ class InputFormat(str, enum.Enum):
     PARQUET = "parquet"
     HF = "hf"
     CSV = "csv"
+    ZIP = "zip"
 
 
 def _head(path: Path, size: int) -> bytes:
@@ -75,6 +79,8 @@ def file_format(path: Path) -> InputFormat:
             pass
     if head[:4] == b"PAR1":
         return InputFormat.PARQUET
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06") and path.suffix.lower() in ZIP_SUFFIXES:
+        return InputFormat.ZIP  # by name too: .docx, .epub and .jar are zips as well
     if path.suffix == ".arrow" and head[:4] == b"\xff\xff\xff\xff":
         return InputFormat.HF
     if path.suffix.lower() in CSV_SUFFIXES and path.is_file():
@@ -97,6 +103,8 @@ def dataset_files(folder: Path, fmt: InputFormat, *, exclude: Path | None = None
 def _shard_format(name: str) -> InputFormat | None:
     if is_tar_name(name):
         return InputFormat.WEBDATASET
+    if name.lower().endswith(ZIP_SUFFIXES):
+        return InputFormat.ZIP
     if name.lower().endswith(CSV_SUFFIXES):
         return InputFormat.CSV  # a folder's CSVs are read only with --input-format csv: beside pictures they are metadata
     return InputFormat.PARQUET if name.endswith(".parquet") else None
@@ -124,22 +132,25 @@ def _hf_files(folder: Path) -> list[Path]:
 def folder_format(folder: Path, *, exclude: Path | None = None) -> InputFormat:
     if (folder / "dataset_info.json").is_file() and (folder / "state.json").is_file():
         return InputFormat.HF
-    tar: Path | None = None
+    archive: tuple[Path, InputFormat] | None = None  # the first tar or zip shard
     picture: Path | None = None
     tables = False
     for path in _walk(folder, exclude):
         kind = _shard_format(path.name)
-        tar = tar or (path if kind is InputFormat.WEBDATASET else None)
+        if archive is None and kind in (InputFormat.WEBDATASET, InputFormat.ZIP):
+            archive = (path, kind)
         tables = tables or kind is InputFormat.PARQUET
         if picture is None and path.suffix.lower() in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS:
             picture = path
-        if tar is not None and picture is not None:
+        if archive is not None and picture is not None:
+            shard, fmt = archive
             raise ConfigError(
-                f"{folder} holds both tar shards ({tar.name}) and pictures or videos ({picture.name}); "
-                "say which to caption: --input-format webdataset or --input-format files."
+                f"{folder} holds both {'tar shards' if fmt is InputFormat.WEBDATASET else 'zip archives'} "
+                f"({shard.name}) and pictures or videos ({picture.name}); say which to caption: "
+                f"--input-format {fmt.value} or --input-format files."
             )
-    if tar is not None:
-        return InputFormat.WEBDATASET
+    if archive is not None:
+        return archive[1]
     return InputFormat.PARQUET if tables and picture is None else InputFormat.FILES
 
 
