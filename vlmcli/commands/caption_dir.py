@@ -315,6 +315,10 @@ def caption_dir(
         Optional[str],
         _opt("--keep-columns", metavar="A,B", help="Datasets: columns (or a tar key's .json fields) copied into each row's extra.", show_default=False),
     ] = None,
+    image_root: Annotated[
+        Optional[Path],
+        _opt("--image-root", metavar="DIR", help="Datasets: the folder relative image paths start from. [default: the table's folder]", show_default=False),
+    ] = None,
     shard: Annotated[
         Optional[str], _opt("--shard", metavar="I/N", help="Only shard I of N (0-based), split by content hash.", show_default=False)
     ] = None,
@@ -379,7 +383,8 @@ def caption_dir(
             dataset=DatasetInput(
                 input_format=input_format,
                 columns=ColumnChoice(
-                    image_column=image_column, key_column=key_column, keep_columns=tuple((keep_columns or "").split(","))
+                    image_column=image_column, key_column=key_column, keep_columns=tuple((keep_columns or "").split(",")),
+                    image_root=image_root,
                 ),
             ),
             debug=opts.debug,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from vlmcli.errors import ConfigError
@@ -38,9 +39,16 @@ class ColumnChoice:
     """--key-column: None picks it."""
     keep_columns: tuple[str, ...] = ()
     """--keep-columns a,b: copied into each row's `extra` (a JSON object)."""
+    image_root: Path | None = None
+    """--image-root: the folder relative image paths in a table start from; None: the table's own."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "keep_columns", tuple(c.strip() for c in self.keep_columns if c.strip()))
+        if self.image_root is not None:
+            root = Path(self.image_root).expanduser()
+            if not root.is_dir():
+                raise ConfigError(f"--image-root {self.image_root} is not a folder.")
+            object.__setattr__(self, "image_root", root)
 
 
 def hf_image_columns(metadata: Mapping[bytes, bytes] | None) -> list[str]:

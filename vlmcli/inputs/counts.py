@@ -4,6 +4,7 @@
     hf          the Arrow stream's record batch lengths (memory-mapped: image bytes are not touched)
     csv         its rows, read as text (the pictures it names are not opened)
     zip         its picture members, from the archive's index
+    json        its records (parsed; the pictures they name are not opened)
     webdataset  the distinct keys of the tar's member names (a plain tar is listed by seeking
                 from header to header; a gzip'd one has to be decompressed to be listed)
 
@@ -53,6 +54,12 @@ def zip_pictures(path: Path) -> int:
         return len(picture_members(archive))
 
 
+def json_records(path: Path) -> int:
+    from vlmcli.inputs.json_shard import records
+
+    return sum(1 for _ in records(path))
+
+
 def tar_keys(path: Path) -> int:
     keys: set[str] = set()
     with tarfile.open(path, "r:*") as tar:  # random access: member headers only, data is skipped
@@ -68,6 +75,7 @@ COUNTERS: dict[InputFormat, Callable[[Path], int]] = {
     InputFormat.WEBDATASET: tar_keys,
     InputFormat.CSV: csv_rows,
     InputFormat.ZIP: zip_pictures,
+    InputFormat.JSON: json_records,
 }
 
 

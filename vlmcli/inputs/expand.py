@@ -24,6 +24,7 @@ from vlmcli.sinks.identity import resolved_path
 
 def _readers() -> dict[InputFormat, Callable[[Path, ColumnChoice], Iterator[ShardItem]]]:
     from vlmcli.inputs.table_shard import table_items
+    from vlmcli.inputs.json_shard import json_items
     from vlmcli.inputs.tar_shard import tar_items
     from vlmcli.inputs.zip_shard import zip_items
 
@@ -33,6 +34,7 @@ def _readers() -> dict[InputFormat, Callable[[Path, ColumnChoice], Iterator[Shar
         InputFormat.HF: partial(table_items, table="arrow"),
         InputFormat.CSV: partial(table_items, table="csv"),
         InputFormat.ZIP: zip_items,
+        InputFormat.JSON: json_items,
     }
 
 

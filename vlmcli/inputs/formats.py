@@ -6,6 +6,8 @@
               "PK" and named `.zip` or `.cbz`                   -> zip (a download of pictures)
               named `.csv` or `.tsv` (no magic to tell a table) -> csv (a path column: pandas'
                                                                    `to_csv`, spreadsheets)
+              named `.json`, `.jsonl` or `.ndjson`               -> json (LLaVA-style records,
+                                                                   `datasets`' `to_json`)
               anything else                                     -> files (an image, a video)
     a folder  dataset_info.json + state.json                    -> hf (save_to_disk)
               tar shards and no pictures or videos inside (img2dataset's webdataset
@@ -37,6 +39,7 @@ from vlmcli.media.kinds import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 CSV_SUFFIXES = (".csv", ".tsv")
+JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
 ZIP_SUFFIXES = (".zip", ".cbz")
 
 
@@ -48,6 +51,7 @@ class InputFormat(str, enum.Enum):
     HF = "hf"
     CSV = "csv"
     ZIP = "zip"
+    JSON = "json"
 
 
 def _head(path: Path, size: int) -> bytes:
@@ -85,6 +89,8 @@ def file_format(path: Path) -> InputFormat:
         return InputFormat.HF
     if path.suffix.lower() in CSV_SUFFIXES and path.is_file():
         return InputFormat.CSV
+    if path.suffix.lower() in JSON_SUFFIXES and path.is_file():
+        return InputFormat.JSON
     return InputFormat.FILES
 
 
@@ -106,7 +112,9 @@ def _shard_format(name: str) -> InputFormat | None:
     if name.lower().endswith(ZIP_SUFFIXES):
         return InputFormat.ZIP
     if name.lower().endswith(CSV_SUFFIXES):
-        return InputFormat.CSV  # a folder's CSVs are read only with --input-format csv: beside pictures they are metadata
+        return InputFormat.CSV  # a folder's CSVs and JSONs are read only with --input-format: they are metadata
+    if name.lower().endswith(JSON_SUFFIXES):
+        return InputFormat.JSON
     return InputFormat.PARQUET if name.endswith(".parquet") else None
 
 

@@ -1,7 +1,8 @@
 """A table shard: a Parquet file, one Arrow file of a `save_to_disk` dataset, or a CSV/TSV
 file. One item per row, read a record batch at a time (only the image, key and kept columns).
 
-An image given as a path is read from disk (relative to the table's folder); a URL, a
+An image given as a path is read from disk (relative to the table's folder, or to
+`--image-root`); a URL, a
 null cell or an unreadable path becomes that row's error, never a stop or a download.
 A CSV has no types: its columns are read as text (a key "0007" stays "0007"), and without
 a key column its rows are keyed by their image paths, which survive re-sorting the file.
@@ -10,7 +11,7 @@ a key column its rows are keyed by their image paths, which survive re-sorting t
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -95,12 +96,12 @@ def _image_bytes(value: Any, *, folder: Path, where: str) -> tuple[bytes | None,
 
 
 def _from_here(path: str, folder: Path) -> str:
-    """A hint when a relative path names a file from the current folder, not the table's."""
+    """A hint when a relative path names a file from the current folder, not `folder`."""
     if Path(path).is_absolute() or not os.path.isfile(path) or folder.resolve() == Path.cwd().resolve():
         return ""
     return (
-        f"; {path} exists from the current folder, but paths in a table are relative to the table's "
-        f"folder ({folder}): write them from there, or absolute"
+        f"; {path} exists from the current folder, but paths in a table are relative to {folder}: "
+        "pass --image-root . (the folder they are written from)"
     )
 
 
@@ -116,19 +117,37 @@ def table_items(path: Path, choice: ColumnChoice, *, table: Table = "parquet") -
         key = image  # a path is the row's name: keys survive re-sorting the file
     check_keep_columns(names, choice.keep_columns, where=where)
     columns = list(dict.fromkeys([image, *([key] if key else []), *choice.keep_columns]))
-    row = 0
-    seen: set[str] = set()
-    try:
+    read = 0
+
+    def rows() -> Iterator[dict[str, Any]]:
+        nonlocal read
         for batch in _batches(path, columns, table=table):
-            data = batch.to_pydict()
-            for i in range(batch.num_rows):
-                item_key = (key_text(data[key][i]) if key else None) or f"{row:08d}"
-                extra = {c: json_safe(data[c][i]) for c in choice.keep_columns}
-                if item_key in seen:
-                    item_key = f"{item_key}#row{row}"
-                seen.add(item_key)
-                image_data, error = _image_bytes(data[image][i], folder=path.parent, where=f"{path}::{item_key}")
-                yield ShardItem(key=item_key, data=image_data, error=error, extra=extra)
-                row += 1
+            for record in batch.to_pylist():
+                yield record
+                read += 1
+
+    try:
+        yield from rows_to_items(rows(), path=path, image=image, key=key, choice=choice)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"{path}: damaged after row {row} ({type(exc).__name__}: {exc}).") from None
+        raise InputError(f"{path}: damaged after row {read} ({type(exc).__name__}: {exc}).") from None
+
+
+def rows_to_items(
+    rows: Iterable[Mapping[str, Any]], *, path: Path, image: str, key: str | None, choice: ColumnChoice
+) -> Iterator[ShardItem]:
+    """The items of a table's rows (column name -> value), in order. A row's key is its key
+    column's value, else its number; a repeated key gets `#row<number>`. A row that could not
+    be parsed carries `__problem__` (`json_shard.py`) and is an error item."""
+    folder = choice.image_root or path.parent
+    seen: set[str] = set()
+    for number, row in enumerate(rows):
+        item_key = (key_text(row.get(key)) if key else None) or f"{number:08d}"
+        extra = {c: json_safe(row.get(c)) for c in choice.keep_columns}
+        if item_key in seen:
+            item_key = f"{item_key}#row{number}"
+        seen.add(item_key)
+        if "__problem__" in row:
+            yield ShardItem(key=item_key, error=f"{path}::{item_key}: {row['__problem__']}.", extra=extra)
+            continue
+        image_data, error = _image_bytes(row.get(image), folder=folder, where=f"{path}::{item_key}")
+        yield ShardItem(key=item_key, data=image_data, error=error, extra=extra)

@@ -1,0 +1,97 @@
+"""caption-dir over JSON records that name pictures: LLaVA-style instruction data (one JSON
+array, image paths relative to an image folder given apart, text-only records mixed in) and
+JSON Lines as `datasets`' `to_json` writes them. Before, a .json INPUT was one error row
+("not an image"). `--image-root` says where relative paths start (CSV and Parquet too)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from vlmcli.cli import app
+from vlmcli.exports.results import read_results
+from vlmcli.inputs.formats import InputFormat, detect_format
+from vlmcli.testing import sample_photos
+from vlmcli.testing.fakes import install_fake_engine, isolate_env
+from vlmcli.testing.media.datasets import jpeg_bytes
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, tmp_path):
+    isolate_env(monkeypatch, tmp_path)
+
+
+def caption(*args, code: int):
+    result = runner.invoke(app, ["caption-dir", *map(str, args), "-q", "--json"])
+    assert result.exit_code == code, result.output
+    return json.loads(result.stdout) if code in (0, 9) else result
+
+
+@pytest.fixture
+def llava(tmp_path):
+    """data/llava_mix.json and images/coco/*.jpg, as LLaVA's training scripts lay them out."""
+    (tmp_path / "images" / "coco").mkdir(parents=True)
+    for i, photo in enumerate(sample_photos()[:2]):
+        (tmp_path / "images" / "coco" / f"{i:012d}.jpg").write_bytes(jpeg_bytes(photo))
+    turns = [{"from": "human", "value": "<image>\nWhat is shown?"}, {"from": "gpt", "value": "A photo."}]
+    records = [
+        {"id": "a", "image": "coco/000000000000.jpg", "conversations": turns},
+        {"id": "b", "conversations": [{"from": "human", "value": "Tell me a joke."}]},  # text only: no picture
+        {"id": "c", "image": "coco/000000000001.jpg", "conversations": turns},
+        {"id": "d", "image": "coco/missing.jpg", "conversations": turns},
+    ]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "llava_mix.json").write_text(json.dumps(records, indent=1), encoding="utf-8")
+    return tmp_path
+
+
+def test_llava_array_with_an_image_root(monkeypatch, llava):
+    install_fake_engine(monkeypatch)
+    table = llava / "data" / "llava_mix.json"
+    assert detect_format(table) is InputFormat.JSON
+    summary = caption(table, "-o", llava / "out", "--image-root", llava / "images", "--keep-columns", "conversations", code=9)
+    assert (summary["ok"], summary["error"]) == (2, 1)
+    rows = {r["source_key"]: r for r in read_results(llava / "out")}
+    assert sorted(rows) == ["a", "c", "d"] and "cannot read the image file" in rows["d"]["error"]
+    assert json.loads(rows["a"]["extra"])["conversations"][1]["value"] == "A photo."
+    again = caption(table, "-o", llava / "out", "--image-root", llava / "images", code=9)
+    assert (again["ok"], again["skipped"]) == (0, 2)
+
+
+def test_without_the_root_the_hint_names_the_flag(monkeypatch, llava):
+    install_fake_engine(monkeypatch)
+    monkeypatch.chdir(llava / "images")
+    caption(llava / "data" / "llava_mix.json", "-o", llava / "out", code=9)
+    error = next(r["error"] for r in read_results(llava / "out") if r["source_key"] == "a")
+    assert "coco/000000000000.jpg exists from the current folder" in error and "--image-root ." in error
+
+
+def test_json_lines_from_datasets_to_json(monkeypatch, tmp_path):
+    from datasets import Dataset
+
+    install_fake_engine(monkeypatch)
+    for i, photo in enumerate(sample_photos()[:2]):
+        (tmp_path / f"{i}.jpg").write_bytes(jpeg_bytes(photo))
+    Dataset.from_dict({"file_name": ["0.jpg", "1.jpg"], "label": [3, 4]}).to_json(str(tmp_path / "train.jsonl"))
+    with open(tmp_path / "train.jsonl", "a", encoding="utf-8") as handle:
+        handle.write("{not json\n")
+    summary = caption(tmp_path / "train.jsonl", "-o", tmp_path / "out", "--keep-columns", "label", code=9)
+    assert (summary["ok"], summary["error"]) == (2, 1)
+    rows = {r["source_key"]: r for r in read_results(tmp_path / "out")}
+    assert json.loads(rows["1.jpg"]["extra"]) == {"label": 4}
+    (bad,) = [r for r in rows.values() if r["status"] == "error"]
+    assert "line 3 is not JSON" in bad["error"]
+
+
+def test_image_root_for_a_csv_and_a_missing_root(monkeypatch, tmp_path):
+    install_fake_engine(monkeypatch)
+    (tmp_path / "pics").mkdir()
+    (tmp_path / "pics" / "a.jpg").write_bytes(jpeg_bytes(sample_photos()[0]))
+    (tmp_path / "list.csv").write_text("path\na.jpg\n")
+    assert caption(tmp_path / "list.csv", "-o", tmp_path / "out", "--image-root", tmp_path / "pics", code=0)["ok"] == 1
+    result = caption(tmp_path / "list.csv", "-o", tmp_path / "o2", "--image-root", tmp_path / "nope", code=2)
+    assert "--image-root" in result.stderr and "is not a folder" in result.stderr

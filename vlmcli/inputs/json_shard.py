@@ -1,0 +1,78 @@
+"""A JSON or JSON Lines file of records naming pictures: LLaVA-style instruction data
+(`[{"id": ..., "image": "coco/train2017/000000033471.jpg", "conversations": [...]}]`), chat
+logs, `datasets`' `to_json` (one object per line).
+
+`.jsonl`/`.ndjson` files are read a line at a time; a `.json` file is one array of objects
+(read whole) or, as `to_json` writes it, JSON Lines. Records are rows: the image field
+and key are picked by name as in a Parquet or CSV table (`columns.py`), from the fields of
+the first records; a field may hold a path (relative to the file's folder, or to
+`--image-root`), a data: URI or base64. Without a key field rows are keyed by their image
+paths. A record without the image field (a text-only conversation in an instruction mix) is
+not a picture and is skipped; one whose image is null or unreadable is an error row, as is a
+line that is not a JSON object. A file that is not JSON at all is not readable.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from itertools import chain, islice
+from pathlib import Path
+from typing import Any
+
+from vlmcli.errors import InputError
+from vlmcli.inputs.columns import ColumnChoice, check_keep_columns, pick_image_column, pick_key_column
+from vlmcli.inputs.item import ShardItem
+from vlmcli.inputs.table_shard import rows_to_items
+
+FIELDS_FROM = 100
+"""Records whose fields are looked at to pick the image and key fields."""
+
+Record = dict[str, Any] | str
+"""A parsed object, or the error text of a line that is not one."""
+
+
+def _lines(path: Path) -> Iterator[Record]:
+    with open(path, encoding="utf-8-sig", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except ValueError as exc:
+                yield f"line {number} is not JSON ({exc.msg})"
+                continue
+            yield value if isinstance(value, dict) else f"line {number} is not a JSON object"
+
+
+def records(path: Path) -> Iterator[Record]:
+    """The file's records: JSON Lines, or (a .json file starting with "[") one array."""
+    with open(path, encoding="utf-8-sig", errors="replace") as handle:
+        start = handle.read(64).lstrip()
+    if not start.startswith("["):
+        yield from _lines(path)
+        return
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            array = json.load(handle)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a readable JSON file ({exc}).") from None
+    for index, value in enumerate(array if isinstance(array, list) else []):
+        yield value if isinstance(value, dict) else f"entry {index} is not a JSON object"
+
+
+def json_items(path: Path, choice: ColumnChoice) -> Iterator[ShardItem]:
+    try:
+        rest = records(path)
+        head = list(islice(rest, FIELDS_FROM))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it ({exc.strerror or exc}).") from None
+    names = list(dict.fromkeys(name for record in head if isinstance(record, dict) for name in record))
+    where = str(path)
+    if not names:
+        raise InputError(f"{where}: no JSON objects in it (a list of records, or one object per line).")
+    image = pick_image_column(names, declared=[], requested=choice.image_column, where=where)
+    key = pick_key_column(names, requested=choice.key_column, where=where) or image
+    check_keep_columns(names, choice.keep_columns, where=where)
+    rows = ({"__problem__": r} if isinstance(r, str) else r for r in chain(head, rest) if isinstance(r, str) or image in r)
+    yield from rows_to_items(rows, path=path, image=image, key=key, choice=choice)
