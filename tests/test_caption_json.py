@@ -60,6 +60,13 @@ def test_llava_array_with_an_image_root(monkeypatch, llava):
     assert json.loads(rows["a"]["extra"])["conversations"][1]["value"] == "A photo."
     again = caption(table, "-o", llava / "out", "--image-root", llava / "images", code=9)
     assert (again["ok"], again["skipped"]) == (0, 2)
+    root = ["--image-root", str(llava / "images")]  # report and export read the pictures back from there
+    page = llava / "report.html"
+    assert runner.invoke(app, ["report", str(llava / "out"), "-o", str(page), *root]).exit_code == 0
+    assert page.read_text().count('<img src="data:image/jpeg;base64,') == 2
+    exported = runner.invoke(app, ["export", str(llava / "out"), "--to", "webdataset", "-o", str(llava / "wds"), "--json", *root])
+    assert exported.exit_code == 0, exported.output
+    assert json.loads(exported.stdout)["records"] == 2
 
 
 def test_without_the_root_the_hint_names_the_flag(monkeypatch, llava):

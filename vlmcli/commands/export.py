@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from vlmcli.commands._dataset_options import ImageColumn, ImageRoot, KeyColumn, column_choice
 from vlmcli.commands._errors import EXIT_SOME_FAILED, error_boundary
 from vlmcli.exports.formats.base import ExportFormat, ExportOptions, ExportSummary
 from vlmcli.exports.records import ColumnNaming, Joined
@@ -47,12 +48,9 @@ def export(
     beside: Annotated[bool, typer.Option("--beside", help="txt: write each .txt next to its image (no -o).")] = False,
     with_images: Annotated[bool, typer.Option("--with-images", help="txt: copy the images into -o's tree too.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Write into a non-empty -o, or over existing files.")] = False,
-    image_column: Annotated[
-        Optional[str], typer.Option(metavar="NAME", help="Dataset inputs: the --image-column the run used.", show_default=False)
-    ] = None,
-    key_column: Annotated[
-        Optional[str], typer.Option(metavar="NAME", help="Dataset inputs: the --key-column the run used.", show_default=False)
-    ] = None,
+    image_column: ImageColumn = None,
+    key_column: KeyColumn = None,
+    image_root: ImageRoot = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object on stdout.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
@@ -67,9 +65,7 @@ def export(
         from vlmcli.exports.results import read_results
 
         naming = ColumnNaming.parse(caption_column=caption_column, prompt_names=prompt_name or [])
-        from vlmcli.inputs.columns import ColumnChoice
-
-        columns = ColumnChoice(image_column=image_column, key_column=key_column)
+        columns = column_choice(image_column, key_column, image_root)
         options = ExportOptions(shard_size=shard_size, beside=beside, with_images=with_images, force=force, columns=columns)
         exporter = exporter_class(to)(options)
         joined = join_rows(read_results(captions_dir), naming)

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from vlmcli.commands._dataset_options import ImageColumn, ImageRoot, KeyColumn, column_choice
 from vlmcli.commands._errors import error_boundary
 from vlmcli.errors import ConfigError, OutputError
 
@@ -19,6 +20,9 @@ def report(
     limit: Annotated[int, typer.Option(help="Most images shown (a sample: errors first, up to half).")] = 300,
     seed: Annotated[int, typer.Option(help="Seed of the sample.")] = 0,
     force: Annotated[bool, typer.Option("--force", help="Overwrite -o if it exists.")] = False,
+    image_column: ImageColumn = None,
+    key_column: KeyColumn = None,
+    image_root: ImageRoot = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
@@ -44,7 +48,7 @@ def report(
         for entry in shown:
             if entry.source is not None and entry.source_key is not None:
                 wanted.setdefault(entry.source, set()).add(entry.source_key)
-        items = item_thumbnails(wanted)  # dataset items: each shard read once
+        items = item_thumbnails(wanted, columns=column_choice(image_column, key_column, image_root))  # each shard once
         page = render_page(
             title=f"vlm caption results: {captions_dir}",
             overview=summary,

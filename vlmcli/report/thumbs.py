@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, BinaryIO
 if TYPE_CHECKING:
     from PIL import Image
 
+    from vlmcli.inputs.columns import ColumnChoice
+
 THUMB_SIZE = 256
 
 
@@ -34,7 +36,9 @@ def thumbnail_uri(path: str, *, size: int = THUMB_SIZE) -> str | None:
         return None
 
 
-def item_thumbnails(wanted: Mapping[str, Collection[str]], *, size: int = THUMB_SIZE) -> dict[tuple[str, str], str]:
+def item_thumbnails(
+    wanted: Mapping[str, Collection[str]], *, columns: "ColumnChoice | None" = None, size: int = THUMB_SIZE
+) -> dict[tuple[str, str], str]:
     """Thumbnails of dataset items (caption-dir over tars, Parquet, CSV): {shard: the keys
     wanted from it} -> {(shard, key): URI}. Each shard is read once from the start, keeping
     only the wanted items' bytes, and no further than its last wanted item; a shard that is
@@ -50,7 +54,7 @@ def item_thumbnails(wanted: Mapping[str, Collection[str]], *, size: int = THUMB_
         if not path.is_file():
             continue
         try:
-            for item in ShardRef(path, detect_format(path)).items(ColumnChoice()):
+            for item in ShardRef(path, detect_format(path)).items(columns or ColumnChoice()):
                 if item.key not in remaining:
                     continue
                 remaining.discard(item.key)
