@@ -92,3 +92,11 @@ def test_paths_written_from_the_project_folder_get_a_hint(monkeypatch, project):
 def test_files_from_a_csv_says_to_pass_it_as_input(project):
     result = caption("--files-from", project / "data" / "labels.csv", "-o", project / "out", code=3)
     assert "--files-from takes one path per line" in result.stderr and "is a table: pass it as an INPUT" in result.stderr
+
+
+def test_a_list_without_a_header_row_says_so(monkeypatch, project):
+    install_fake_engine(monkeypatch)
+    (project / "data" / "plain.csv").write_text("images/0000.jpg\nimages/0001.jpg\n")
+    result = caption(project / "data" / "plain.csv", "-o", project / "out", code=2)
+    assert "has no header row: its first line names a picture (images/0000.jpg)" in result.stderr
+

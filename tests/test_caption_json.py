@@ -102,3 +102,23 @@ def test_image_root_for_a_csv_and_a_missing_root(monkeypatch, tmp_path):
     assert caption(tmp_path / "list.csv", "-o", tmp_path / "out", "--image-root", tmp_path / "pics", code=0)["ok"] == 1
     result = caption(tmp_path / "list.csv", "-o", tmp_path / "o2", "--image-root", tmp_path / "nope", code=2)
     assert "--image-root" in result.stderr and "is not a folder" in result.stderr
+
+
+def test_coco_annotations_and_json_lines_named_json(monkeypatch, tmp_path):
+    """COCO's captions_train2017.json (pretty-printed here) names its pictures in `images`;
+    `datasets`' `to_json("x.json")` writes JSON Lines under a .json name."""
+    from datasets import Dataset
+
+    install_fake_engine(monkeypatch)
+    (tmp_path / "train2017").mkdir()
+    for i, photo in enumerate(sample_photos()[:2]):
+        (tmp_path / "train2017" / f"{i + 1:012d}.jpg").write_bytes(jpeg_bytes(photo))
+    coco = {"info": {"year": 2017}, "images": [{"id": i + 1, "file_name": f"{i + 1:012d}.jpg", "height": 1}
+                                              for i in range(2)], "annotations": [{"image_id": 1, "caption": "x"}]}
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "annotations" / "captions_train2017.json").write_text(json.dumps(coco, indent=2))
+    summary = caption(tmp_path / "annotations" / "captions_train2017.json", "-o", tmp_path / "a",
+                      "--image-root", tmp_path / "train2017", code=0)
+    assert summary["ok"] == 2 and sorted(r["source_key"] for r in read_results(tmp_path / "a")) == ["1", "2"]
+    Dataset.from_dict({"image": [f"train2017/{i + 1:012d}.jpg" for i in range(2)]}).to_json(str(tmp_path / "lines.json"))
+    assert caption(tmp_path / "lines.json", "-o", tmp_path / "b", code=0)["ok"] == 2

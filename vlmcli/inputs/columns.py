@@ -18,10 +18,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from vlmcli.errors import ConfigError
+from vlmcli.media.kinds import IMAGE_EXTENSIONS
 
 IMAGE_COLUMNS = ("image", "jpg", "jpeg", "png", "webp", "img")
 PATH_COLUMNS = ("file_name", "filename", "file", "filepath", "file_path", "image_path", "img_path", "path")
@@ -70,6 +71,11 @@ def pick_image_column(names: Sequence[str], *, declared: Sequence[str], requeste
     for name in [*declared, *IMAGE_COLUMNS, *PATH_COLUMNS]:
         if name in names:
             return name
+    if any(PurePath(name).suffix.lower() in IMAGE_EXTENSIONS for name in names):  # a header row that is a file name
+        raise ConfigError(
+            f"{where} has no header row: its first line names a picture ({names[0]}); add a first line naming "
+            "the columns, e.g. path."
+        )
     raise ConfigError(f"{where} has no image column (columns: {', '.join(names)}); name it with --image-column.")
 
 

@@ -3,7 +3,7 @@
 logs, `datasets`' `to_json` (one object per line).
 
 `.jsonl`/`.ndjson` files are read a line at a time; a `.json` file is one array of objects
-(read whole) or, as `to_json` writes it, JSON Lines. Records are rows: the image field
+(read whole), COCO's annotation object (its `images`), or, as `to_json` writes it, JSON Lines. Records are rows: the image field
 and key are picked by name as in a Parquet or CSV table (`columns.py`), from the fields of
 the first records; a field may hold a path (relative to the file's folder, or to
 `--image-root`), a data: URI or base64. Without a key field rows are keyed by their image
@@ -46,18 +46,26 @@ def _lines(path: Path) -> Iterator[Record]:
 
 
 def records(path: Path) -> Iterator[Record]:
-    """The file's records: JSON Lines, or (a .json file starting with "[") one array."""
-    with open(path, encoding="utf-8-sig", errors="replace") as handle:
-        start = handle.read(64).lstrip()
-    if not start.startswith("["):
+    """The file's records. A `.json` file is read whole: an array of records, or COCO's object
+    (its `images` list: `file_name`, `id`); a `.json` that is not one JSON text, and every
+    `.jsonl`/`.ndjson`, is JSON Lines."""
+    if path.suffix.lower() != ".json":
         yield from _lines(path)
         return
     try:
         with open(path, encoding="utf-8-sig") as handle:
-            array = json.load(handle)
-    except (ValueError, UnicodeDecodeError) as exc:
+            whole = json.load(handle)
+    except json.JSONDecodeError as exc:
+        if exc.msg != "Extra data":  # one text, broken: say so (JSON Lines fail with "Extra data")
+            raise InputError(f"{path}: not a readable JSON file ({exc}).") from None
+        yield from _lines(path)
+        return
+    except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not a readable JSON file ({exc}).") from None
-    for index, value in enumerate(array if isinstance(array, list) else []):
+    if isinstance(whole, dict) and isinstance(whole.get("images"), list):
+        whole = whole["images"]  # COCO: captions_train2017.json, instances_val2017.json, ...
+    entries = whole if isinstance(whole, list) else [whole]
+    for index, value in enumerate(entries):
         yield value if isinstance(value, dict) else f"entry {index} is not a JSON object"
 
 
