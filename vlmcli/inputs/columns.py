@@ -9,6 +9,9 @@ else the path), or a string: a path (relative to the table's folder), the pictur
 a `data:image/...;base64,` URI or bare base64 (chat-API exports), or a URL, which is never
 fetched (an error row says so).
 
+A cell may also hold a list of pictures (a multi-image dataset's `images` column, `List(Image())`;
+a JSON record's list of paths): each is an item of its own, keyed `<row key>#image<i>`.
+
 Key column, unless --key-column names it: `__key__` for tars, then `key`, `id`,
 `file_name`; a table with none of them keys rows by their number in the file.
 """
@@ -24,7 +27,7 @@ from typing import Any
 from vlmcli.errors import ConfigError
 from vlmcli.media.kinds import IMAGE_EXTENSIONS
 
-IMAGE_COLUMNS = ("image", "jpg", "jpeg", "png", "webp", "img")
+IMAGE_COLUMNS = ("image", "jpg", "jpeg", "png", "webp", "img", "images")
 PATH_COLUMNS = ("file_name", "filename", "file", "filepath", "file_path", "image_path", "img_path", "path")
 """Columns that name image files, tried after IMAGE_COLUMNS: a CSV from pandas or a
 spreadsheet, Hugging Face ImageFolder's metadata.csv (`file_name`)."""
@@ -60,7 +63,18 @@ def hf_image_columns(metadata: Mapping[bytes, bytes] | None) -> list[str]:
         features = json.loads(metadata[b"huggingface"])["info"]["features"]
     except (ValueError, KeyError, TypeError):
         return []
-    return [name for name, spec in features.items() if isinstance(spec, dict) and spec.get("_type") == "Image"]
+    return [name for name, spec in features.items() if _image_feature(spec)]
+
+
+def _image_feature(spec: Any) -> bool:
+    """An `Image` feature, or a list of them (`List(Image())`, `Sequence(Image())`, `[Image()]`)."""
+    if isinstance(spec, list) and len(spec) == 1:
+        return _image_feature(spec[0])
+    if not isinstance(spec, dict):
+        return False
+    return spec.get("_type") == "Image" or (
+        spec.get("_type") in ("List", "LargeList", "Sequence") and _image_feature(spec.get("feature"))
+    )
 
 
 def pick_image_column(names: Sequence[str], *, declared: Sequence[str], requested: str | None, where: str) -> str:

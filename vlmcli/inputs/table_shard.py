@@ -149,5 +149,11 @@ def rows_to_items(
         if "__problem__" in row:
             yield ShardItem(key=item_key, error=f"{path}::{item_key}: {row['__problem__']}.", extra=extra)
             continue
-        image_data, error = _image_bytes(row.get(image), folder=folder, where=f"{path}::{item_key}")
-        yield ShardItem(key=item_key, data=image_data, error=error, extra=extra)
+        value = row.get(image)
+        if isinstance(value, (list, tuple)) and value:  # several pictures in one row: an item each
+            pictures = [(f"{item_key}#image{i}", cell) for i, cell in enumerate(value)]
+        else:
+            pictures = [(item_key, None if isinstance(value, (list, tuple)) else value)]
+        for picture_key, cell in pictures:
+            image_data, error = _image_bytes(cell, folder=folder, where=f"{path}::{picture_key}")
+            yield ShardItem(key=picture_key, data=image_data, error=error, extra=extra)
