@@ -122,3 +122,11 @@ def test_coco_annotations_and_json_lines_named_json(monkeypatch, tmp_path):
     assert summary["ok"] == 2 and sorted(r["source_key"] for r in read_results(tmp_path / "a")) == ["1", "2"]
     Dataset.from_dict({"image": [f"train2017/{i + 1:012d}.jpg" for i in range(2)]}).to_json(str(tmp_path / "lines.json"))
     assert caption(tmp_path / "lines.json", "-o", tmp_path / "b", code=0)["ok"] == 2
+
+
+def test_a_folder_of_annotations_points_at_the_file(tmp_path):
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "annotations" / "captions_val2017.json").write_text('{"images": []}')
+    result = runner.invoke(app, ["caption-dir", str(tmp_path / "annotations"), "-o", str(tmp_path / "out"), "-q"])
+    assert result.exit_code == 3, result.output
+    assert "captions_val2017.json is a dataset file: pass it as an INPUT itself" in result.stderr

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vlmcli.captions.batching import auto_batch_size, auto_max_batch_tokens, group_batches, pixel_tokens
 from vlmcli.captions.config import Backend, CaptionJob, VideoCaptioning
 from vlmcli.captions.continuous import ContinuousRunner, batching_for
-from vlmcli.captions.discover import discover
+from vlmcli.captions.discover import Candidate, discover
 from vlmcli.captions.plan import Plan, Task, build_plan
 from vlmcli.captions.probe import Probe, probe_all
 from vlmcli.captions.progress import Progress
@@ -76,7 +77,7 @@ def prepare(job: CaptionJob, sink: Sink, *, progress: Progress, summary: Summary
     summary.animations_as_pictures = sum(p.animated for p in probes)
     if not probes:
         hint = f" ({counts.videos_skipped} videos skipped: add --videos)" if counts.videos_skipped else ""
-        raise InputError(f"No images among the {len(candidates)} file(s) found{hint}.")
+        raise InputError(f"No images among the {len(candidates)} file(s) found{hint}{_table_hint(candidates)}.")
     prompts = job_prompts(job)
     clip_prompts = None
     if job.videos is not None:
@@ -93,6 +94,16 @@ def prepare(job: CaptionJob, sink: Sink, *, progress: Progress, summary: Summary
     summary.copied = len(plan.copies)
     summary.todo, summary.output = plan.rows_to_write, sink.describe()
     return Prepared(probes=probes, prompts=prompts, plan=plan)
+
+
+def _table_hint(candidates: list[Candidate]) -> str:
+    """When a folder holds tables or archives but no pictures: pass them as INPUTs themselves."""
+    from vlmcli.inputs.formats import InputFormat, detect_format
+
+    for candidate in candidates:
+        if detect_format(Path(candidate.path)) not in (InputFormat.FILES, InputFormat.AUTO):
+            return f"; {candidate.path} is a dataset file: pass it as an INPUT itself"
+    return ""
 
 
 def device_type(engine: Any) -> str:
