@@ -12,16 +12,13 @@ import json
 import os
 
 import pytest
-from typer.testing import CliRunner
 
-from vlmcli.cli import app
 from vlmcli.exports.results import read_results
 from vlmcli.inputs.formats import InputFormat, detect_format
 from vlmcli.testing import sample_photos
-from vlmcli.testing.fakes import install_fake_engine, isolate_env
+from vlmcli.testing.fakes import caption_dir as caption, install_fake_engine, isolate_env
 from vlmcli.testing.media.datasets import jpeg_bytes
 
-runner = CliRunner()
 PHOTOS = sample_photos()[:3]
 
 
@@ -40,12 +37,6 @@ def project(tmp_path):
     lines = ["filepath,label,note", *[f'images/{i:04d}.jpg,{i},"a, b"' for i in range(3)], "images/gone.jpg,9,x"]
     (tmp_path / "data" / "labels.csv").write_bytes(("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-8"))
     return tmp_path
-
-
-def caption(*args, code: int):
-    result = runner.invoke(app, ["caption-dir", *map(str, args), "-q", "--json"])
-    assert result.exit_code == code, result.output
-    return json.loads(result.stdout) if code in (0, 9) else result
 
 
 def test_a_csv_is_a_table(project):

@@ -12,7 +12,6 @@ pictures is an error that says how to choose, instead of the pictures silently i
 
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
@@ -23,7 +22,7 @@ from vlmcli.errors import ConfigError
 from vlmcli.exports.results import read_results
 from vlmcli.inputs.formats import InputFormat, folder_format
 from vlmcli.testing import sample_photos
-from vlmcli.testing.fakes import install_fake_engine, isolate_env
+from vlmcli.testing.fakes import caption_dir as caption, install_fake_engine, isolate_env
 from vlmcli.testing.media.datasets import jpeg_bytes, write_files_layout, write_parquet_shards, write_webdataset
 
 runner = CliRunner()
@@ -34,11 +33,6 @@ PHOTOS = sample_photos()[:3]
 def _isolated(monkeypatch, tmp_path):
     isolate_env(monkeypatch, tmp_path)
 
-
-def caption(*args, code: int = 0):
-    result = runner.invoke(app, ["caption-dir", *map(str, args), "-q", "--json"])
-    assert result.exit_code == code, result.output
-    return json.loads(result.stdout) if code in (0, 9) else result
 
 
 def test_folder_format_by_what_is_inside(tmp_path):

@@ -14,7 +14,7 @@ from vlmcli.cli import app
 from vlmcli.exports.results import read_results
 from vlmcli.inputs.formats import InputFormat, detect_format
 from vlmcli.testing import sample_photos
-from vlmcli.testing.fakes import install_fake_engine, isolate_env
+from vlmcli.testing.fakes import caption_dir as caption, install_fake_engine, isolate_env
 from vlmcli.testing.media.datasets import jpeg_bytes
 
 runner = CliRunner()
@@ -24,11 +24,6 @@ runner = CliRunner()
 def _isolated(monkeypatch, tmp_path):
     isolate_env(monkeypatch, tmp_path)
 
-
-def caption(*args, code: int):
-    result = runner.invoke(app, ["caption-dir", *map(str, args), "-q", "--json"])
-    assert result.exit_code == code, result.output
-    return json.loads(result.stdout) if code in (0, 9) else result
 
 
 @pytest.fixture

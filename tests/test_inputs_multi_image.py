@@ -8,26 +8,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from vlmcli.cli import app
 from vlmcli.exports.results import read_results
 from vlmcli.testing import sample_photos
-from vlmcli.testing.fakes import install_fake_engine, isolate_env
+from vlmcli.testing.fakes import caption_dir as caption, install_fake_engine, isolate_env
 from vlmcli.testing.media.datasets import jpeg_bytes
-
-runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch, tmp_path):
     isolate_env(monkeypatch, tmp_path)
-
-
-def caption(*args, code: int):
-    result = runner.invoke(app, ["caption-dir", *map(str, args), "-q", "--json"])
-    assert result.exit_code == code, result.output
-    return json.loads(result.stdout)
 
 
 def test_a_list_of_images_column_written_by_datasets(monkeypatch, tmp_path):

@@ -17,6 +17,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from vlmcli.engine.config import EngineConfig, GenerationConfig
 from vlmcli.engine.events import FinishEvent, FinishReason, GenerationResult, ImageUsage, Timings, TokenEvent
@@ -205,3 +206,16 @@ def save_photo(path, name: str = "astronaut", **save_kwargs):
     """Write `real_photo(name)` to `path` (format from the extension); returns the path."""
     real_photo(name).save(path, **save_kwargs)
     return path
+
+
+def caption_dir(*args: object, code: int = 0) -> Any:
+    """`vlm caption-dir ARGS -q --json`, in process, asserting its exit code: the run's JSON
+    summary when it ran (exit 0, or 9 with error rows), else the CliRunner result (whose
+    stderr holds the one-line error)."""
+    from typer.testing import CliRunner
+
+    from vlmcli.cli import app
+
+    result = CliRunner().invoke(app, ["caption-dir", *map(str, args), "-q", "--json"])
+    assert result.exit_code == code, result.output
+    return json.loads(result.stdout) if code in (0, 9) else result
