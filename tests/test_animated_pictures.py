@@ -144,6 +144,23 @@ def test_the_scene_scan_finds_the_cuts(suffix):
     assert tuple(cut.index for cut in sampled.plan.cuts) == CUTS
 
 
+def test_an_avif_sequence_is_a_video_too():
+    """ffmpeg's AVIF image sequence (brand avis), lossy AV1: probed, scanned and asked about."""
+    from PIL import features
+
+    if not features.check("avif"):
+        pytest.skip("this Pillow has no AVIF support")
+    path = written(".avif")
+    assert picture_format(path.read_bytes()[:16]) == "AVIF" and frame_count(path.read_bytes()) == 36
+    info = probe(path)
+    assert (info.frame_count, info.decoder) == (36, "pillow") and info.duration_s == pytest.approx(3.6, rel=0.02)
+    sampled = sample_video(path, method="keyframe", options=SamplingOptions(frames=6))
+    assert tuple(cut.index for cut in sampled.plan.cuts) == CUTS
+    result = runner.invoke(app, ["ask", "-m", str(REFERENCE), str(path), "What happens?", "--max-tokens", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["videos"][0]["decoder"] == "pillow"
+
+
 def test_uneven_delays_are_time_on_screen():
     info = probe(slideshow())
     assert info.frame_times == pytest.approx((0.0, 0.2, 2.2)) and info.duration_s == pytest.approx(2.4)

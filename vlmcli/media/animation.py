@@ -1,4 +1,4 @@
-"""Is a picture file an animation? GIF, WebP and PNG (APNG) can hold several frames.
+"""Is a picture file an animation? GIF, WebP, PNG (APNG) and AVIF can hold several frames.
 
 `ask` and `describe` read an animated picture as a video (its frames sampled like any
 clip's, `video/decode_pillow.py`), so "what happens in this GIF?" is answered from its
@@ -11,20 +11,22 @@ from __future__ import annotations
 
 import io
 
-ANIMATED_FORMATS = ("GIF", "WEBP", "PNG")
+ANIMATED_FORMATS = ("GIF", "WEBP", "PNG", "AVIF")
 _MAGIC = {b"GIF87a": "GIF", b"GIF89a": "GIF", b"\x89PNG\r\n\x1a\n": "PNG"}
 
 
 def picture_format(head: bytes) -> str | None:
-    """"GIF", "WEBP" or "PNG" when `head` (a file's first 16 bytes) starts one of the picture
+    """"GIF", "WEBP", "PNG" or "AVIF" when `head` (a file's first 16 bytes) starts one of the picture
     formats that can hold an animation, else None. Pure."""
     if len(head) >= 12 and head.startswith(b"RIFF") and head[8:12] == b"WEBP":
         return "WEBP"
+    if len(head) >= 12 and head[4:8] == b"ftyp" and head[8:12] in (b"avis", b"avif"):
+        return "AVIF"  # an AVIF image sequence's brand is avis (ffmpeg, libavif's avifenc)
     return next((name for magic, name in _MAGIC.items() if head.startswith(magic)), None)
 
 
 def frame_count(data: bytes) -> int:
-    """How many frames the GIF/WebP/PNG in `data` holds: 1 for any other or unreadable file
+    """How many frames the GIF/WebP/PNG/AVIF in `data` holds: 1 for any other or unreadable file
     (decoding it as a picture then says what is wrong)."""
     if picture_format(data[:16]) is None:
         return 1

@@ -1,4 +1,4 @@
-"""Animated pictures (GIF, animated WebP, APNG) read as videos, through Pillow.
+"""Animated pictures (GIF, animated WebP, APNG, AVIF sequences) read as videos, through Pillow.
 
 Reaction GIFs, chat stickers (animated WebP) and APNGs are short videos in all but
 container. The ffmpeg that PyAV ships cannot decode animated WebP at all ("Invalid data
@@ -85,7 +85,7 @@ def _timeline(key: FileKey) -> Timeline:
             delays = []
             for index in range(getattr(image, "n_frames", 1)):
                 image.seek(index)
-                if "duration" not in image.info:  # Pillow's WebP states it only once the frame is decoded
+                if "duration" not in image.info:  # Pillow's WebP and AVIF state it only once the frame is decoded
                     image.load()
                 delays.append(image.info.get("duration"))
         return Timeline.from_delays(format=str(image.format), size=image.size, delays_ms=delays)
@@ -165,6 +165,10 @@ def _open(path: str) -> Any:
     from PIL import Image
 
     prepare_pillow(DEFAULT_MAX_PIXELS)
+    from PIL import features
+
+    if path.lower().endswith((".avif", ".avifs")) and not features.check("avif"):
+        raise VideoError(f"{display_name(path)} is an AVIF sequence, which this Pillow cannot read: pip install -U pillow.")
     try:
         return Image.open(path, formats=list(ANIMATED_FORMATS))
     except Image.DecompressionBombError as exc:

@@ -1,4 +1,4 @@
-"""Animated pictures as other programs write them: GIF, animated WebP and APNG by ffmpeg (the
+"""Animated pictures as other programs write them: GIF, animated WebP, APNG and AVIF by ffmpeg (the
 encoders every converter and screen recorder wraps), GIFs with uneven delays and
 transparency by Pillow (what Python scrapers and meme generators write)."""
 
@@ -15,12 +15,13 @@ _ENCODERS = {  # suffix -> ffmpeg output options (lossless where the format allo
     ".gif": ["-vf", "split[a][b];[a]palettegen=stats_mode=full[p];[b][p]paletteuse=dither=none", "-loop", "0"],
     ".webp": ["-c:v", "libwebp_anim", "-lossless", "1", "-loop", "0"],
     ".apng": ["-plays", "0", "-f", "apng"],
+    ".avif": ["-c:v", "libaom-av1", "-cpu-used", "8", "-crf", "20", "-pix_fmt", "yuv420p", "-f", "avif"],  # a sequence: lossy
 }
 
 
 def ffmpeg_animation(path: Path, frames: np.ndarray, *, fps: float) -> Path:
     """uint8 RGB frames (T, H, W, 3) as an animated picture at `path`, by ffmpeg, the format
-    from the suffix (.gif, .webp, .apng)."""
+    from the suffix (.gif, .webp, .apng, .avif)."""
     t, h, w, _ = frames.shape
     cmd = [
         ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
