@@ -15,20 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from PIL import Image
-
+from vlmcli.testing.media.animations import pillow_delays_ms
 from vlmcli.testing.media.video_clips import ffmpeg_exe
 from vlmcli.video.decode_pillow import webp_delays_ms
-
-
-def pillow_delays(path: str) -> list[int]:
-    with Image.open(path) as image:
-        delays = []
-        for index in range(image.n_frames):
-            image.seek(index)
-            image.load()
-            delays.append(image.info["duration"])
-    return delays
 
 
 def best_of(fn, path: str, runs: int = 3) -> float:
@@ -49,9 +38,9 @@ def main() -> None:
             path = str(Path(folder) / f"{name}.webp")
             subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", source, "-vf", filters, "-c:v", "libwebp_anim",
                             "-loop", "0", path], check=True)
-            assert webp_delays_ms(path) == pillow_delays(path)
-            headers, pillow = best_of(webp_delays_ms, path), best_of(pillow_delays, path)
-            frames = len(pillow_delays(path))
+            assert webp_delays_ms(path) == pillow_delays_ms(path)
+            headers, pillow = best_of(webp_delays_ms, path), best_of(pillow_delays_ms, path)
+            frames = len(pillow_delays_ms(path))
             print(f"{name}: {frames} frames; chunk headers {headers * 1000:.2f} ms, Pillow {pillow * 1000:.0f} ms: "
                   f"{pillow / headers:.0f}x")
 

@@ -43,3 +43,17 @@ def pillow_gif(path: Path, frames: list[np.ndarray], *, delays_ms: list[int], di
         optimize=False,
     )
     return path
+
+
+def pillow_delays_ms(path: str | Path) -> list[int]:
+    """Each frame's delay as Pillow states it after decoding the frame (the slow way
+    `video.decode_pillow.webp_delays_ms` is checked and measured against)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        delays = []
+        for index in range(image.n_frames):
+            image.seek(index)
+            image.load()
+            delays.append(image.info["duration"])
+    return delays
