@@ -24,7 +24,6 @@ from pathlib import Path
 
 from vlmcli.captions.discover import Candidate
 from vlmcli.errors import InputError, VlmError
-from vlmcli.media.animation import frame_count
 from vlmcli.media.kinds import IMAGE_EXTENSIONS, MediaKind, camera_raw_format, detect_kind
 from vlmcli.media.sources import open_regular, read_head, read_source
 from vlmcli.video.metadata import VideoInfo
@@ -52,16 +51,26 @@ class Probe:
 
 
 def header_size(data: bytes) -> tuple[int, int] | None:
+    return header_facts(data)[0]
+
+
+def header_facts(data: bytes) -> tuple[tuple[int, int] | None, bool]:
+    """(width, height) from the header, or None; and whether it is an animation. One open."""
     from PIL import Image
 
     from vlmcli.media import heif
+    from vlmcli.media.animation import moves
 
     heif.enable_for(data[:HEAD_BYTES])  # without the plugin the size stays unknown
     try:
         with Image.open(io.BytesIO(data)) as image:
-            return int(image.width), int(image.height)
+            size = int(image.width), int(image.height)
+            try:
+                return size, moves(image)
+            except Exception:  # noqa: BLE001 - a broken second frame: a picture (decoding reports it)
+                return size, False
     except Exception:  # noqa: BLE001 - not an image, or a broken header: decoding reports it
-        return None
+        return None, False
 
 
 def _looks_like_image(path: str, head: bytes) -> bool:
@@ -117,10 +126,10 @@ def _classify(candidate: Candidate, *, videos: bool = False) -> Probe | str | No
     key = hashlib.sha256(data).hexdigest()
     if detect_kind(path, data[:HEAD_BYTES]) is MediaKind.VIDEO:
         return Probe(path, key, None, f"{path} is a video; add --videos to caption videos too.", kind="video")
-    moves = frame_count(data) > 1  # a GIF, WebP or APNG: a clip with --videos, else its first frame
-    if videos and moves:
+    size, animated = header_facts(data)  # an animation: a clip with --videos, else its first frame
+    if videos and animated:
         return _video_probe(path, key)
-    return Probe(path, key, header_size(data), animated=moves)
+    return Probe(path, key, size, animated=animated)
 
 
 def probe(candidate: Candidate, *, videos: bool = False) -> Probe | None:

@@ -40,6 +40,7 @@ from vlmcli.media.kinds import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 CSV_SUFFIXES = (".csv", ".tsv")
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
+_MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 ZIP_SUFFIXES = (".zip", ".cbz")
 
 
@@ -148,7 +149,7 @@ def folder_format(folder: Path, *, exclude: Path | None = None) -> InputFormat:
         if archive is None and kind in (InputFormat.WEBDATASET, InputFormat.ZIP):
             archive = (path, kind)
         tables = tables or kind is InputFormat.PARQUET
-        if picture is None and path.suffix.lower() in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS:
+        if picture is None and path.suffix.lower() in _MEDIA_EXTENSIONS:
             picture = path
         if archive is not None and picture is not None:
             shard, fmt = archive

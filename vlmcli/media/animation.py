@@ -10,6 +10,7 @@ alone where the format allows (WebP, APNG), and from the second frame's start fo
 from __future__ import annotations
 
 import io
+from typing import Any
 
 ANIMATED_FORMATS = ("GIF", "WEBP", "PNG", "AVIF")
 _MAGIC = {b"GIF87a": "GIF", b"GIF89a": "GIF", b"\x89PNG\r\n\x1a\n": "PNG"}
@@ -25,6 +26,12 @@ def picture_format(head: bytes) -> str | None:
     return next((name for magic, name in _MAGIC.items() if head.startswith(magic)), None)
 
 
+def moves(image: Any) -> bool:
+    """Whether an open Pillow image is an animation: a GIF, WebP, APNG or AVIF of 2+ frames
+    (a multi-page TIFF or an MPO's second picture is not)."""
+    return image.format in ANIMATED_FORMATS and bool(getattr(image, "is_animated", False))
+
+
 def frame_count(data: bytes) -> int:
     """How many frames the GIF/WebP/PNG/AVIF in `data` holds: 1 for any other or unreadable file
     (decoding it as a picture then says what is wrong)."""
@@ -34,6 +41,6 @@ def frame_count(data: bytes) -> int:
 
     try:
         with Image.open(io.BytesIO(data), formats=list(ANIMATED_FORMATS)) as image:
-            return int(getattr(image, "n_frames", 1)) if getattr(image, "is_animated", False) else 1
+            return int(getattr(image, "n_frames", 1)) if moves(image) else 1
     except Exception:  # noqa: BLE001 - a damaged file: the picture decoder explains it
         return 1

@@ -73,12 +73,6 @@ def shard_files(folder: Path, extension: str) -> list[Path]:
     return sorted(found, key=lambda p: p.name)
 
 
-def _shard_names(folder: Path) -> Iterator[tuple[str, int, str]]:
-    """(label, number, extension) of every completed shard in `folder`, any format."""
-    if folder.is_dir():
-        yield from (parsed for p in folder.iterdir() if (parsed := parse_shard_name(p.name)) and parsed[2] in SHARD_FORMATS)
-
-
 def _host() -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "host"
 
@@ -294,7 +288,7 @@ class ShardedSink(Sink):
     def _check_folder(self) -> None:
         if self.folder.exists() and not self.folder.is_dir():
             raise OutputError(f"--output {self.folder} exists and is not a folder.")
-        other = next((ext for _, _, ext in _shard_names(self.folder) if ext != self.extension), None)
+        other = next((ext for ext in SHARD_FORMATS if ext != self.extension and shard_files(self.folder, ext)), None)
         if other is not None:  # resume reads one format: the rows done in the other would be redone
             raise ConfigError(
                 f"--output {self.folder} holds {other} shards of an earlier run, and this run writes {self.extension}: "

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from vlmcli.errors import VideoError
-from vlmcli.media.animation import ANIMATED_FORMATS
+from vlmcli.media.animation import ANIMATED_FORMATS, picture_format
 from vlmcli.media.images import DEFAULT_MAX_PIXELS, prepare_pillow, to_rgb
 from vlmcli.media.names import display_name
 from vlmcli.video.file_cache import FileKey, cached_per_file
@@ -167,7 +167,7 @@ def _open(path: str) -> Any:
     prepare_pillow(DEFAULT_MAX_PIXELS)
     from PIL import features
 
-    if path.lower().endswith((".avif", ".avifs")) and not features.check("avif"):
+    if not features.check("avif") and _head_format(path) == "AVIF":  # by content, as `open_video` routed it
         raise VideoError(f"{display_name(path)} is an AVIF sequence, which this Pillow cannot read: pip install -U pillow.")
     try:
         return Image.open(path, formats=list(ANIMATED_FORMATS))
@@ -183,3 +183,9 @@ def _check_size(path: str, size: tuple[int, int]) -> None:
             f"{display_name(path)} is {size[0]}x{size[1]} pixels, over the {DEFAULT_MAX_PIXELS // 1_000_000} MP "
             "limit for one frame; shrink it first."
         )
+
+
+def _head_format(path: str) -> str | None:
+    with open(path, "rb") as handle:
+        return picture_format(handle.read(16))
+
