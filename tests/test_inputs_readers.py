@@ -87,7 +87,7 @@ def test_key_without_image_is_an_error_item(tmp_path):
 
             tar.addfile(info, io.BytesIO(data))
     a, b = dataset_shards([str(path)])[0].items(ColumnChoice())
-    assert a.data is None and "has no image (fields: txt)" in a.error and b.data is not None
+    assert a.data is None and "has no image or video (fields: txt)" in a.error and b.data is not None
 
 
 def test_img2dataset_parquet_failed_download_and_row_groups(tmp_path):

@@ -14,12 +14,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from vlmcli.captions.plan import Task
-from vlmcli.captions.probe import HEAD_BYTES, Probe, header_size
+from vlmcli.captions.probe import HEAD_BYTES, Probe, header_facts, video_probe
 from vlmcli.inputs.item import ShardItem
 from vlmcli.media.kinds import MediaKind, detect_kind
 from vlmcli.sinks.schema import Row
+
+if TYPE_CHECKING:
+    from vlmcli.inputs.clip_files import ClipFiles
 
 ItemMeta = tuple[str, str, str | None]
 """(source, source_key, extra as JSON text or None) of one item."""
@@ -31,15 +35,24 @@ def item_meta(source: str, item: ShardItem) -> ItemMeta:
     return source, item.key, json.dumps(item.extra, ensure_ascii=False) if item.extra else None
 
 
-def item_probe(path: str, item: ShardItem) -> Probe:
+def item_probe(path: str, item: ShardItem, *, clips: "ClipFiles | None" = None) -> Probe:
     """The probe of one item: its content key and header size, or why it cannot be captioned.
-    Only a probe without `error` has bytes worth keeping for captioning."""
+    Only a probe without `error` has bytes worth keeping for captioning.
+
+    With `clips` (`--videos`) a video, or an animated picture, is written to a file of its
+    own there and probed as a video (kind "video"); without, a video is an error row that
+    says to add --videos, and an animation is a picture (its first frame; `animated`)."""
     if item.data is None:
         return Probe(path, None, None, item.error or f"{path}: no image.")
     key = hashlib.sha256(item.data).hexdigest()
-    if detect_kind(path, item.data[:HEAD_BYTES]) is MediaKind.VIDEO:
-        return Probe(path, key, None, f"{path} is a video; dataset inputs caption images only.")
-    return Probe(path, key, header_size(item.data))
+    if detect_kind(item.name or path, item.data[:HEAD_BYTES]) is MediaKind.VIDEO:
+        if clips is None:
+            return Probe(path, key, None, f"{path} is a video; add --videos to caption videos too.", kind="video")
+        return video_probe(path, key, file=clips.add(path, item.data))
+    size, animated = header_facts(item.data)
+    if animated and clips is not None:
+        return video_probe(path, key, file=clips.add(path, item.data))
+    return Probe(path, key, size, animated=animated)
 
 
 def annotate(rows: list[Row], meta: Meta) -> list[Row]:

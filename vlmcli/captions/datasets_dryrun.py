@@ -23,16 +23,16 @@ from collections.abc import Callable, Sequence
 
 from vlmcli.captions.config import CaptionJob
 from vlmcli.captions.dataset_items import Meta, shard_groups
-from vlmcli.captions.datasets_run import probe_shard
+from vlmcli.captions.datasets_run import clip_files_for, probe_shard
 from vlmcli.captions.dryrun import DryRunReport, Reader, plan_report
 from vlmcli.captions.input_counts import InputCounts
-from vlmcli.captions.pipeline import LoadEngine, job_prompts
+from vlmcli.captions.pipeline import LoadEngine, clip_prompts_of, job_prompts
 from vlmcli.captions.plan import Task, build_plan
 from vlmcli.captions.probe import Probe
 from vlmcli.captions.progress import Progress
 from vlmcli.captions.summary import Summary
 from vlmcli.captions.prompts import prompt_hashes
-from vlmcli.errors import ConfigError, InputError
+from vlmcli.errors import InputError
 from vlmcli.inputs.columns import ColumnChoice
 from vlmcli.inputs.counts import DatasetCounts
 from vlmcli.inputs.expand import ShardRef
@@ -63,23 +63,23 @@ def shard_reader(refs: Sequence[ShardRef], choice: ColumnChoice, meta: Meta) -> 
 def dataset_dry_run(
     job: CaptionJob, sink: Sink, refs: list[ShardRef], *, load_engine: LoadEngine, progress: Progress, calibrate: bool = True
 ) -> DryRunReport:
-    if job.videos is not None:
-        raise ConfigError("--videos applies to folders of files; dataset inputs are captioned as images.")
     started = time.perf_counter()
     probes: list[Probe] = []
     meta: Meta = {}
     damaged: list[str] = []
     for ref in refs:
-        shard_probes, shard_meta, error = probe_shard(ref, job, None, on_each=progress.scanned)
+        with clip_files_for(job) as clips:  # videos are probed from a file, then dropped (not measured)
+            shard_probes, shard_meta, error = probe_shard(ref, job, None, clips=clips, on_each=progress.scanned)
         probes += shard_probes
         meta.update(shard_meta)
         if error is not None:
             damaged.append(error)
-    prompts = job_prompts(job)
-    resume = sink.resume_state(paths=[p.path for p in probes], config_hashes=prompt_hashes(prompts))
-    plan = build_plan(probes, prompts, shard=job.shard, resume=resume, blocked={})
+    prompts, clip_prompts = job_prompts(job), clip_prompts_of(job)
+    hashes = prompt_hashes([*prompts, *(clip_prompts or [])])
+    resume = sink.resume_state(paths=[p.path for p in probes], config_hashes=hashes)
+    plan = build_plan(probes, prompts, shard=job.shard, resume=resume, blocked={}, video_prompts=clip_prompts)
     summary = Summary(files=len(probes), prompts=len(prompts), shards=len(refs))
-    counts = InputCounts.of(probes, videos_on=False, walked_videos_skipped=0, ignored=0)
+    counts = InputCounts.of(probes, videos_on=job.videos is not None, walked_videos_skipped=0, ignored=0)
     report = plan_report(
         job, plan, counts=counts, summary=summary, load_engine=load_engine, calibrate=calibrate, started=started,
         groups=shard_groups(meta), reader_for=shard_reader(refs, job.dataset.columns, meta),

@@ -5,7 +5,10 @@ its bytes spooled to a temporary file: `vlmcli.inputs.spool`), ask the sink what
 plan with the same rules as files (`plan.build_plan`: skip done items, retry errors,
 copy duplicates), caption the tasks, and write the rows annotated with `source`,
 `source_key` and `extra`. Memory holds one shard's probes at a time, never its images;
-the model is loaded once, at the first shard with work. A shard that cannot be read to
+the model is loaded once, at the first shard with work. With `--videos`, a shard's
+videos (video2dataset's tars, a zip of clips) and animated pictures are captioned as
+clips, each written to a temporary file of its own while its shard is worked on
+(`inputs/clip_files.py`), with the video prompts and rows of folders' videos. A shard that cannot be read to
 the end keeps the rows of the items read before the damage and is reported (exit 9).
 
 Each shard's rows are published when it is done, and the next shard asks the sink again:
@@ -20,6 +23,7 @@ picks the runner by backend.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 from vlmcli.captions import pipeline
@@ -34,6 +38,7 @@ from vlmcli.captions.rows import RowContext
 from vlmcli.captions.summary import Summary
 from vlmcli.captions.prompts import prompt_hashes
 from vlmcli.errors import ConfigError, InputError
+from vlmcli.inputs.clip_files import ClipFiles
 from vlmcli.inputs.expand import ShardRef
 from vlmcli.inputs.item import item_path
 from vlmcli.inputs.spool import Spool
@@ -55,10 +60,11 @@ def dataset_inputs(job: CaptionJob) -> list[ShardRef] | None:
 
 
 def probe_shard(
-    ref: ShardRef, job: CaptionJob, spool: Spool | None, *, on_each: Callable[[], None]
+    ref: ShardRef, job: CaptionJob, spool: Spool | None, *, clips: ClipFiles | None = None, on_each: Callable[[], None]
 ) -> tuple[list[Probe], Meta, str | None]:
     """(probes, meta, error): every item read before the end or the damage (`error`); the
-    bytes of the items to caption go to `spool` (None: not kept, as `--dry-run` reads)."""
+    bytes of the images to caption go to `spool` (None: not kept, as `--dry-run` reads),
+    with --videos those of its videos to `clips`, a file each."""
     source = ref.source
     probes: list[Probe] = []
     meta: Meta = {}
@@ -67,8 +73,8 @@ def probe_shard(
             path = item_path(source, item.key)
             meta[path] = item_meta(source, item)
             on_each()
-            probe = item_probe(path, item)
-            if spool is not None and probe.error is None and item.data is not None:
+            probe = item_probe(path, item, clips=clips)
+            if spool is not None and probe.error is None and probe.kind == "image" and item.data is not None:
                 spool.add(path, item.data)
             probes.append(probe)
     except InputError as exc:
@@ -86,10 +92,9 @@ def run_datasets(
     summary: Summary,
     on_rows: Callable[[list[Row]], None] | None = None,
 ) -> Summary:
-    if job.videos is not None:
-        raise ConfigError("--videos applies to folders of files; dataset inputs are captioned as images.")
     prompts = pipeline.job_prompts(job)
-    hashes = prompt_hashes(prompts)
+    clip_prompts = pipeline.clip_prompts_of(job)
+    hashes = prompt_hashes([*prompts, *(clip_prompts or [])])
     summary.prompts, summary.output = len(prompts), sink.describe()
     state: dict[str, Any] = {"runner": None, "engine": None, "started": False}
     ctx = RowContext(model=job.engine.model, revision=job.engine.revision)
@@ -97,9 +102,10 @@ def run_datasets(
     with sink:
         summary.begin_captioning()
         for number, ref in enumerate(refs):
-            with Spool() as spool:
-                probes, meta, error = probe_shard(ref, job, spool, on_each=progress.scanned)
+            with Spool() as spool, clip_files_for(job) as clips:
+                probes, meta, error = probe_shard(ref, job, spool, clips=clips, on_each=progress.scanned)
                 summary.shards += 1
+                summary.animations_as_pictures += sum(p.animated for p in probes)
                 if error is not None:
                     summary.shard_errors.append(error)
                     progress.log(f"Error: {error}")
@@ -112,7 +118,9 @@ def run_datasets(
                         on_rows(rows)
 
                 resume = sink.resume_state(paths=[p.path for p in probes], config_hashes=hashes)
-                plan = build_plan(probes, prompts, shard=job.shard, resume=resume, blocked={})
+                plan = build_plan(
+                    probes, prompts, shard=job.shard, resume=resume, blocked={}, video_prompts=clip_prompts
+                )
                 sink.retire(plan.retire)
                 summary.files += len(probes)
                 summary.skipped += plan.skipped
@@ -120,11 +128,14 @@ def run_datasets(
                 summary.out_of_shard += plan.out_of_shard
                 summary.copied += len(plan.copies)
                 summary.todo += plan.rows_to_write
-                if not state["started"]:  # totals are estimated from the first shard
+                # the total is estimated from the shards read so far (exact once the last is read)
+                estimate = summary.todo + round(summary.todo / (number + 1)) * (len(refs) - number - 1)
+                if not state["started"]:
                     state["started"] = True
-                    estimate = plan.rows_to_write * len(refs)
                     note = f" (~{len(refs)} shards)" if len(refs) > 1 else ""
                     progress.start(estimate, note=note, skipped=plan.skipped, prompts=len(prompts))
+                else:
+                    progress.retotal(estimate)
                 emit(plan.copies + [pipeline.failure_row(ctx, f) for f in plan.failures], captioned=False)
                 if plan.tasks:
                     runner = _runner(job, state, load_engine, summary)
@@ -133,7 +144,7 @@ def run_datasets(
                         plan.tasks,
                         batch_size=job.batch_size or auto_batch_size(device),
                         max_tokens=job.max_batch_tokens or auto_max_batch_tokens(device),
-                        tokens=pipeline.token_estimator(state["engine"], None),
+                        tokens=pipeline.token_estimator(state["engine"], job.videos),
                     )
                     summary.planned(batches)
                     mode = batching_for(state["engine"], job, device=device)
@@ -141,6 +152,7 @@ def run_datasets(
                     pipeline.run_local(
                         batches, runner=runner, job=job, emit=emit, read=spool.read, mode=mode,
                         prefill_tokens=job.max_batch_tokens or auto_max_batch_tokens(device),
+                        locate=clips.file if clips is not None else None,
                     )
                 sink.flush()  # the shard's rows are published: the next shards see them (duplicates are copied)
     summary.finish()
@@ -155,5 +167,12 @@ def _runner(job: CaptionJob, state: dict[str, Any], load_engine: Callable[[Any],
         engine = state["engine"] = load_engine(job.engine)
         summary.load_s = float(getattr(engine, "load_s", 0.0) or 0.0)
         ctx = RowContext(model=job.engine.model, revision=getattr(engine, "revision", None) or job.engine.revision)
-        state["runner"] = runner_for(engine, ctx, generation=job.generation, system=job.system, debug=job.debug, videos=None)
+        state["runner"] = runner_for(
+            engine, ctx, generation=job.generation, system=job.system, debug=job.debug, videos=job.videos
+        )
     return state["runner"]
+
+
+def clip_files_for(job: CaptionJob) -> Any:
+    """A shard's `ClipFiles` with --videos (its videos are captioned), else nothing to hold them."""
+    return ClipFiles() if job.videos is not None else nullcontext()

@@ -64,6 +64,15 @@ def job_prompts(job: CaptionJob) -> list[Prompt]:
     )
 
 
+def clip_prompts_of(job: CaptionJob) -> list[Prompt] | None:
+    """The prompts of video rows with --videos (`videos.video_prompts`); None without."""
+    if job.videos is None:
+        return None
+    from vlmcli.captions.videos import video_prompts
+
+    return video_prompts(job, job.videos)
+
+
 def prepare(job: CaptionJob, sink: Sink, *, progress: Progress, summary: Summary) -> Prepared:
     """Find, read and hash the inputs, and decide what this run must do (no model needed)."""
     candidates = discover(inputs=job.inputs, globs=job.globs, files_from=job.files_from, exclude=job.exclude)
@@ -79,11 +88,7 @@ def prepare(job: CaptionJob, sink: Sink, *, progress: Progress, summary: Summary
         hint = f" ({counts.videos_skipped} videos skipped: add --videos)" if counts.videos_skipped else ""
         raise InputError(f"No images among the {len(candidates)} file(s) found{hint}{_table_hint(candidates)}.")
     prompts = job_prompts(job)
-    clip_prompts = None
-    if job.videos is not None:
-        from vlmcli.captions.videos import video_prompts
-
-        clip_prompts = video_prompts(job, job.videos)
+    clip_prompts = clip_prompts_of(job)
     paths = [p.path for p in probes]
     blocked = sink.preflight(paths)
     hashes = prompt_hashes([*prompts, *(clip_prompts or [])])
@@ -238,12 +243,15 @@ def run_local(
     read: Callable[[str], bytes] | None = None,
     mode: "BatchingMode | None" = None,
     prefill_tokens: int | None = None,
+    locate: Callable[[str], str] | None = None,
 ) -> None:
     """Caption batches while the next ones decode in background threads (images read by
-    `read` when given: a dataset shard's spool): under continuous batching (`mode`) as one
+    `read` when given: a dataset shard's spool; its videos from the files `locate` names): under continuous batching (`mode`) as one
     stream through the decode slots, admitting at most `prefill_tokens` prompt tokens at a
     time (`continuous.ContinuousRunner`); else batch by batch, in order."""
-    decode_one = task_decoder(batches, max_image_pixels=job.max_image_pixels, videos=job.videos, read=read)
+    decode_one = task_decoder(
+        batches, max_image_pixels=job.max_image_pixels, videos=job.videos, read=read, locate=locate
+    )
     with Prefetcher(
         batches, decode_one, path_of=lambda t: t.path, threads=job.decode_threads, depth=job.prefetch_batches
     ) as ready:

@@ -17,7 +17,8 @@ For every (file, prompt) in this `--shard`:
 
 Videos (`--videos`) go through the same rules with their own prompts (`video_prompts`):
 their config hash also covers the frame sampling, so changing `--frames` redoes videos
-without touching the images' rows.
+without touching the images' rows. A video's error rows under the images' prompts (written
+by a run without `--videos`: "add --videos") are retired when it is captioned as a video.
 """
 
 from __future__ import annotations
@@ -132,7 +133,10 @@ def build_plan(
         if not shard.contains(key=probe.key, path=probe.path):
             plan.out_of_shard += 1
             continue
-        for prompt in (video_prompts if probe.kind == "video" and video_prompts is not None else prompts):
+        as_video = probe.kind == "video" and video_prompts is not None
+        if as_video:  # its error rows from runs without --videos ("add --videos") are replaced now
+            plan.retire.update((probe.path, p.config_hash) for p in prompts if resume.failed.get((probe.path, p.config_hash)))
+        for prompt in (video_prompts if as_video else prompts):
             pair = (probe.path, prompt.config_hash)
             if any(resume.is_done(RowId(probe.path, probe.key, h)) for h in (prompt.config_hash, *prompt.aliases)):
                 plan.skipped += 1

@@ -86,17 +86,20 @@ def probe_video(path: str) -> Probe:
                 digest.update(chunk)
     except (InputError, OSError) as exc:
         return Probe(path, None, None, str(exc), kind="video")
-    return _video_probe(path, digest.hexdigest())
+    return video_probe(path, digest.hexdigest())
 
 
-def _video_probe(path: str, key: str) -> Probe:
+def video_probe(path: str, key: str, *, file: str | None = None) -> Probe:
+    """The probe of video `path`, opened from `file` (a dataset item's bytes written out) or itself."""
     from vlmcli.video.decode import probe as probe_info
 
     try:
-        info = probe_info(path)
+        info = probe_info(file or path)
     except VlmError as exc:
-        return Probe(path, key, None, str(exc), kind="video")
+        message = str(exc).replace(file, path) if file else str(exc)
+        return Probe(path, key, None, message, kind="video")
     return Probe(path, key, (info.width, info.height), kind="video", video=info)
+
 
 
 def _classify(candidate: Candidate, *, videos: bool = False) -> Probe | str | None:
@@ -128,7 +131,7 @@ def _classify(candidate: Candidate, *, videos: bool = False) -> Probe | str | No
         return Probe(path, key, None, f"{path} is a video; add --videos to caption videos too.", kind="video")
     size, animated = header_facts(data)  # an animation: a clip with --videos, else its first frame
     if videos and animated:
-        return _video_probe(path, key)
+        return video_probe(path, key)
     return Probe(path, key, size, animated=animated)
 
 

@@ -28,6 +28,8 @@ class Progress(Protocol):
     def scanning(self, total: int) -> None: ...
     def scanned(self) -> None: ...
     def start(self, total: int, *, note: str = "", skipped: int = 0, prompts: int = 1) -> None: ...
+    def retotal(self, total: int) -> None:
+        """A better estimate of the rows to write (dataset shards: known as each is read)."""
     def advance(self, rows: Sequence[Row], *, captioned: bool = True) -> None:
         """Rows written; `captioned` is False for rows made without the model (copies, known failures)."""
     def log(self, message: str) -> None: ...
@@ -52,6 +54,9 @@ class NullProgress:
         pass
 
     def start(self, total: int, *, note: str = "", skipped: int = 0, prompts: int = 1) -> None:
+        pass
+
+    def retotal(self, total: int) -> None:
         pass
 
     def advance(self, rows: Sequence[Row], *, captioned: bool = True) -> None:
@@ -89,7 +94,8 @@ class LogProgress(TimedLines):
 
     def scanned(self) -> None:
         with self._lock:
-            self._done += 1
+            if self._stage != "Captioning":  # a dataset's later shards are read while captioning
+                self._done += 1
 
     def start(self, total: int, *, note: str = "", skipped: int = 0, prompts: int = 1) -> None:
         with self._lock:
@@ -97,6 +103,10 @@ class LogProgress(TimedLines):
             self._skipped, self._prompts, self._started = skipped, max(prompts, 1), self._clock()
             self._write(f"Captioning {total} item{'s' if total != 1 else ''}{note}")
         self._ensure_timer()
+
+    def retotal(self, total: int) -> None:
+        with self._lock:
+            self._total = total
 
     def advance(self, rows: Sequence[Row], *, captioned: bool = True) -> None:
         errors = sum(1 for r in rows if r["status"] == Status.ERROR.value)
@@ -198,6 +208,10 @@ class RichProgress:
 
     def start(self, total: int, *, note: str = "", skipped: int = 0, prompts: int = 1) -> None:
         self._task = self._bar.add_task(f"Captioning{note}", total=total, errors="errors: 0", captioned=0)
+
+    def retotal(self, total: int) -> None:
+        if self._task is not None:
+            self._bar.update(self._task, total=total)
 
     def advance(self, rows: Sequence[Row], *, captioned: bool = True) -> None:
         if self._task is None:

@@ -106,7 +106,7 @@ def run_ray_datasets(
     from vlmcli.captions.ray_reads import read_items
 
     if job.videos is not None:
-        raise ConfigError("--videos applies to folders of files; dataset inputs are captioned as images.")
+        raise ConfigError("--videos over dataset shards runs on the local engine only; drop --engine ray.")
     start_ray()
     prompts = pipeline.job_prompts(job)
     summary.prompts, summary.output, summary.shards = len(prompts), sink.describe(), len(refs)

@@ -34,14 +34,18 @@ def task_decoder(
     max_image_pixels: int | None,
     videos: VideoCaptioning | None,
     read: Callable[[str], bytes] | None = None,
+    locate: Callable[[str], str] | None = None,
 ) -> Callable[[str], Decoded]:
     """path -> Decoded for the tasks of `batches`: sampled frames for videos, else an image
-    (its bytes from `read`, for dataset items; from the file by default)."""
+    (its bytes from `read`, for dataset items; from the file by default). A dataset's
+    videos are read from the files `locate` names (`inputs.clip_files`)."""
     decode_image = partial(decode, max_pixels=max_image_pixels, **({"read": read} if read else {}))
     clips = {t.path for batch in batches for t in batch if t.video is not None}
     if not clips or videos is None:
         return decode_image
     from vlmcli.captions.videos import decode_video
 
-    decode_clip = partial(decode_video, videos=videos)
+    def decode_clip(path: str) -> Decoded:
+        return decode_video(path, videos=videos, file=locate(path) if locate else None)
+
     return lambda path: decode_clip(path) if path in clips else decode_image(path)

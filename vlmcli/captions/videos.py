@@ -42,16 +42,20 @@ def video_prompts(job: CaptionJob, videos: VideoCaptioning) -> list[Prompt]:
     )
 
 
-def decode_video(path: str, *, videos: VideoCaptioning) -> Decoded:
-    """Sample and decode the frames of `path`; never raises for a bad file (an error value)."""
+def decode_video(path: str, *, videos: VideoCaptioning, file: str | None = None) -> Decoded:
+    """Sample and decode the frames of `path` (read from `file`: a dataset item's bytes
+    written out); never raises for a bad file (an error value, naming `path`)."""
     from vlmcli.engine.video_input import VideoInput
     from vlmcli.video.sample import sample_video
 
     def load() -> Any:
-        sampled = sample_video(path, method=videos.method, options=videos.sampling(), max_side=videos.max_side)
+        sampled = sample_video(file or path, method=videos.method, options=videos.sampling(), max_side=videos.max_side)
         return VideoInput.from_sampled(sampled, source=path)
 
-    return as_decoded(load, path=path, what=" as a video", memory_hint="lower --frames")
+    decoded = as_decoded(load, path=path, what=" as a video", memory_hint="lower --frames")
+    if file and decoded.error:
+        return Decoded(None, decoded.error.replace(file, path))
+    return decoded
 
 
 class MediaRunner(BatchRunner):

@@ -6,7 +6,7 @@ each shard is read once and only its images are held). Names:
 
     a file              its path relative to the common folder of the run's files
     a dataset item      "<key>.<ext>" (or "<shard stem>/<key>.<ext>" when keys repeat across
-                        shards), the extension from the image's bytes; in the key "/" and "."
+                        shards), the extension from the image's (or clip's) bytes; in the key "/" and "."
                         become "_"
 """
 
@@ -30,13 +30,32 @@ _SIGNATURES = (
 )
 
 
-def image_extension(data: bytes) -> str:
-    """"jpg", "png", "webp", ... from the bytes; "img" when unknown."""
+def media_extension(data: bytes) -> str:
+    """"jpg", "png", "webp", ... from the bytes, "mp4", "webm", ... for a video (a clip in a
+    shard, `caption-dir --videos`); "img" when unknown."""
+    from vlmcli.media.kinds import MediaKind, detect_kind
+
+    if detect_kind("", data[:64]) is MediaKind.VIDEO:
+        return _video_extension(data[:64])
+    if data[:1] == b"G" and data[188:189] == b"G":  # MPEG-TS: a sync byte every 188-byte packet
+        return "ts"
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "webp"
     if data[4:8] == b"ftyp":
         return "avif" if data[8:12] in (b"avif", b"avis") else "heic"
     return next((ext for magic, ext in _SIGNATURES if data.startswith(magic)), "img")
+
+
+def _video_extension(head: bytes) -> str:
+    if head[4:8] == b"ftyp":
+        return {b"qt  ": "mov", b"3gp4": "3gp", b"3gp5": "3gp", b"3gp6": "3gp"}.get(head[8:12], "mp4")
+    if head.startswith(b"\x1a\x45\xdf\xa3"):  # EBML: its DocType says WebM or Matroska
+        return "webm" if b"webm" in head else "mkv"
+    if head.startswith(b"RIFF"):
+        return "avi"
+    if head.startswith(b"FLV"):
+        return "flv"
+    return "mpg" if head.startswith(b"\x00\x00\x01") else "wmv"
 
 
 def shard_stem(source: str) -> str:
@@ -56,7 +75,7 @@ def base_names(records: list[Record]) -> dict[str, str]:
 
 
 def final_name(record: Record, base: str, data: bytes) -> str:
-    return f"{base}.{image_extension(data)}" if record.source is not None else base
+    return f"{base}.{media_extension(data)}" if record.source is not None else base
 
 
 class ImageReader:

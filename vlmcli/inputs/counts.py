@@ -48,10 +48,10 @@ def csv_rows(path: Path) -> int:
 
 
 def zip_pictures(path: Path) -> int:
-    from vlmcli.inputs.zip_shard import open_archive, picture_members
+    from vlmcli.inputs.zip_shard import open_archive, media_members
 
     with open_archive(path) as archive:
-        return len(picture_members(archive))
+        return len(media_members(archive))
 
 
 def json_records(path: Path) -> int:

@@ -21,3 +21,6 @@ class ShardItem:
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     """The kept columns (--keep-columns) of this item."""
+    name: str | None = None
+    """The file name its bytes had (a tar or zip member): its extension tells a video whose
+    first bytes do not (MPEG-TS); None for table cells."""

@@ -3,8 +3,9 @@
 WebDataset's convention: a member `dir/abc.seg.png` belongs to key `dir/abc` (everything
 before the first dot of the base name) with field `seg.png`; a key's members are
 consecutive. An item is one key: its image is the first field whose last extension is an
-image's (`jpg`, `png`, `webp`, ...); its `.json` field (img2dataset writes one) supplies
---key-column and --keep-columns fields, `txt` can be kept too. A key with no image field
+image's (`jpg`, `png`, `webp`, ...), else its video the first that is a video's (`mp4`,
+`webm`, ...: video2dataset's shards, captioned with `--videos`); its `.json` field (img2dataset writes one) supplies
+--key-column and --keep-columns fields, `txt` can be kept too. A key with neither
 becomes an error row; a tar that ends early (truncated) yields what it had, then fails the
 shard with a message.
 """
@@ -20,9 +21,10 @@ from typing import Any
 
 from vlmcli.errors import InputError
 from vlmcli.inputs.columns import ColumnChoice, json_safe, key_text
-from vlmcli.media.kinds import IMAGE_EXTENSIONS
+from vlmcli.media.kinds import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 IMAGE_FIELDS = frozenset(ext.lstrip(".") for ext in IMAGE_EXTENSIONS)
+VIDEO_FIELDS = frozenset(ext.lstrip(".") for ext in VIDEO_EXTENSIONS)
 
 
 def split_member(name: str) -> tuple[str, str]:
@@ -55,8 +57,12 @@ def _groups(path: Path) -> Iterator[tuple[str, dict[str, bytes]]]:
         yield key, fields
 
 
-def _image_field(fields: dict[str, bytes]) -> str | None:
-    return next((f for f in fields if f.rsplit(".", 1)[-1] in IMAGE_FIELDS), None)
+def _media_field(fields: dict[str, bytes]) -> str | None:
+    """The first image field, else the first video field."""
+    for kinds in (IMAGE_FIELDS, VIDEO_FIELDS):
+        if (found := next((f for f in fields if f.rsplit(".", 1)[-1] in kinds), None)) is not None:
+            return found
+    return None
 
 
 def tar_items(path: Path, choice: ColumnChoice) -> Iterator[Any]:
@@ -80,9 +86,9 @@ def tar_items(path: Path, choice: ColumnChoice) -> Iterator[Any]:
             yield ShardItem(key=f"{item_key}#dup{len(seen)}", error=f"{path}: key {item_key!r} appears twice in the shard.", extra=extra)
             continue
         seen.add(item_key)
-        field = _image_field(fields)
+        field = _media_field(fields)
         if field is None:
             names = ", ".join(sorted(fields)) or "none"
-            yield ShardItem(key=item_key, error=f"{path}::{item_key} has no image (fields: {names}).", extra=extra)
+            yield ShardItem(key=item_key, error=f"{path}::{item_key} has no image or video (fields: {names}).", extra=extra)
             continue
-        yield ShardItem(key=item_key, data=fields[field], extra=extra)
+        yield ShardItem(key=item_key, data=fields[field], extra=extra, name=f"{key}.{field}")

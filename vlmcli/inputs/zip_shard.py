@@ -1,7 +1,8 @@
 """A zip archive of pictures (a Kaggle or Google Drive download, a `.cbz` comic), read in the
 archive's order without unpacking it.
 
-Every member whose name is a picture's (`.jpg`, `.png`, ...) is one item, keyed by its path
+Every member whose name is a picture's (`.jpg`, `.png`, ...) or a video's (`.mp4`, ...:
+captioned with `--videos`) is one item, keyed by its path
 inside the archive. Folders, other files, and what macOS's Archive Utility adds (`__MACOSX/`,
 `._photo.jpg` resource forks, `.DS_Store`) are skipped. A member that cannot be read
 (encrypted, a bad checksum, a compression method Python lacks) is that item's error; an
@@ -20,19 +21,21 @@ from pathlib import Path
 from vlmcli.errors import ConfigError, InputError
 from vlmcli.inputs.columns import ColumnChoice
 from vlmcli.inputs.item import ShardItem
-from vlmcli.media.kinds import IMAGE_EXTENSIONS
+from vlmcli.media.kinds import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+
+MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 
 
-def picture_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
-    """The members that are pictures, in the archive's order (from its index: nothing read)."""
-    return [info for info in archive.infolist() if _is_picture(info)]
+def media_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """The members that are pictures or videos, in the archive's order (from its index: nothing read)."""
+    return [info for info in archive.infolist() if _is_media(info)]
 
 
-def _is_picture(info: zipfile.ZipInfo) -> bool:
+def _is_media(info: zipfile.ZipInfo) -> bool:
     if info.is_dir() or info.filename.startswith("__MACOSX/"):
         return False
     base = posixpath.basename(info.filename)
-    return not base.startswith(".") and posixpath.splitext(base)[1].lower() in IMAGE_EXTENSIONS
+    return not base.startswith(".") and posixpath.splitext(base)[1].lower() in MEDIA_EXTENSIONS
 
 
 def open_archive(path: Path) -> zipfile.ZipFile:
@@ -46,9 +49,9 @@ def zip_items(path: Path, choice: ColumnChoice) -> Iterator[ShardItem]:
     if choice.key_column or choice.keep_columns:
         raise ConfigError(f"{path}: a zip archive's members have no columns; drop --key-column and --keep-columns.")
     with open_archive(path) as archive:
-        for info in picture_members(archive):
+        for info in media_members(archive):
             try:
-                yield ShardItem(key=info.filename, data=archive.read(info))
+                yield ShardItem(key=info.filename, data=archive.read(info), name=info.filename)
             except RuntimeError as exc:  # encrypted: zipfile asks for a password
                 yield ShardItem(key=info.filename, error=f"{path}::{info.filename} cannot be read ({exc}).")
             except (zipfile.BadZipFile, zlib.error, NotImplementedError, OSError, EOFError) as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import tempfile
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -58,13 +59,26 @@ def item_thumbnails(
                 if item.key not in remaining:
                     continue
                 remaining.discard(item.key)
-                if item.data is not None and (uri := _uri(_image(io.BytesIO(item.data), item.data[:64], size), size)):
+                if item.data is not None and (uri := _item_uri(item.data, item.name, size)):
                     found[(source, item.key)] = uri
                 if not remaining:
                     break
         except VlmError:
             continue
     return found
+
+
+def _item_uri(data: bytes, name: str | None, size: int) -> str | None:
+    """A dataset item's thumbnail: its picture, or a clip's middle frame (read from a
+    temporary file: video decoders read files)."""
+    from vlmcli.media.kinds import MediaKind, detect_kind
+
+    if detect_kind(name or "", data[:64]) is not MediaKind.VIDEO:
+        return _uri(_image(io.BytesIO(data), data[:64], size), size)
+    with tempfile.NamedTemporaryFile(prefix="vlm-thumb-") as clip:
+        clip.write(data)
+        clip.flush()
+        return _uri(_video_frame(clip.name, size), size)
 
 
 def _uri(image: "Image.Image | None", size: int) -> str | None:

@@ -2,7 +2,8 @@
 write them: img2dataset-style WebDataset tars (`key.jpg`, `key.txt`, `key.json` per key)
 and Parquet shards (`key`, `jpg` bytes, `caption`, `url`, `status`), a Hugging Face
 `Image` Parquet and a `save_to_disk` folder (written by `datasets` itself), and img2dataset's
-default `files` layout (pictures in folders, metadata Parquet beside them).
+default `files` layout (pictures in folders, metadata Parquet beside them); and
+video2dataset's tars of clips (`write_video_webdataset`).
 
 Each builder takes photos (PIL images) and writes JPEG bytes, with one broken item per
 shard where `broken=True` (bytes that are not an image), and returns the shard paths.
@@ -131,3 +132,26 @@ def write_files_layout(folder: Path, photos: Sequence[Any], *, shards: int = 2) 
         pq.write_table(pa.Table.from_pylist(meta_rows), folder / f"{shard:05d}.parquet")
         (folder / f"{shard:05d}_stats.json").write_text(json.dumps({"count": len(records)}))
     return pictures
+
+
+def write_video_webdataset(folder: Path, clips: Sequence[tuple[str, bytes]], *, shard: int = 0) -> Path:
+    """video2dataset's webdataset layout: `folder/00000.tar` holding `000000000.mp4` (or the
+    clip's own extension), `.txt` and `.json` per key, with `00000_stats.json` and a metadata
+    `00000.parquet` beside it. `clips`: (extension, bytes) pairs. Returns the tar's path."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{shard:05d}.tar"
+    meta_rows = []
+    with tarfile.open(path, "w") as tar:
+        for i, (ext, data) in enumerate(clips):
+            key = f"{shard:05d}{i:04d}"
+            meta = {"url": f"https://example.com/v/{key}.{ext}", "key": key, "caption": f"clip {key}", "status": "success"}
+            _add(tar, f"{key}.{ext}", data)
+            _add(tar, f"{key}.txt", meta["caption"].encode())
+            _add(tar, f"{key}.json", json.dumps(meta).encode())
+            meta_rows.append(meta)
+    (folder / f"{shard:05d}_stats.json").write_text(json.dumps({"count": len(clips), "successes": len(clips)}))
+    pq.write_table(pa.Table.from_pylist(meta_rows), folder / f"{shard:05d}.parquet")
+    return path
