@@ -32,5 +32,9 @@ def run_job(job: CaptionJob, sink: Sink, **kwargs: Any) -> Summary:
     shards = dataset_inputs(job)
     with sink.claimed():  # one writer per output folder and --shard label
         if shards is not None:
+            from vlmcli.inputs.readings import ShardReading
+
+            reading = {ref.source: ShardReading.of(ref.format, job.dataset.columns) for ref in shards}
+            sink.note_datasets(reading)  # export and report read the items back the same way
             return dataset_runners()[job.backend](job, sink, shards, **kwargs)
         return run(job, sink, **kwargs)

@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from vlmcli.commands._dataset_options import ImageColumn, ImageRoot, KeyColumn, column_choice
+from vlmcli.commands._dataset_options import ImageColumn, ImageRoot, KeyColumn, shard_readings
 from vlmcli.commands._errors import EXIT_SOME_FAILED, error_boundary
 from vlmcli.exports.formats.base import ExportFormat, ExportOptions, ExportSummary
 from vlmcli.exports.records import ColumnNaming, Joined
@@ -65,8 +65,8 @@ def export(
         from vlmcli.exports.results import read_results
 
         naming = ColumnNaming.parse(caption_column=caption_column, prompt_names=prompt_name or [])
-        columns = column_choice(image_column, key_column, image_root)
-        options = ExportOptions(shard_size=shard_size, beside=beside, with_images=with_images, force=force, columns=columns)
+        readings = shard_readings(captions_dir, image_column, key_column, image_root)
+        options = ExportOptions(shard_size=shard_size, beside=beside, with_images=with_images, force=force, readings=readings)
         exporter = exporter_class(to)(options)
         joined = join_rows(read_results(captions_dir), naming)
         summary = exporter.export(joined, output, progress=_progress(len(joined.records)))

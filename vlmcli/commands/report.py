@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from vlmcli.commands._dataset_options import ImageColumn, ImageRoot, KeyColumn, column_choice
+from vlmcli.commands._dataset_options import ImageColumn, ImageRoot, KeyColumn, shard_readings
 from vlmcli.commands._errors import error_boundary
 from vlmcli.errors import ConfigError, OutputError
 
@@ -48,7 +48,7 @@ def report(
         for entry in shown:
             if entry.source is not None and entry.source_key is not None:
                 wanted.setdefault(entry.source, set()).add(entry.source_key)
-        items = item_thumbnails(wanted, columns=column_choice(image_column, key_column, image_root))  # each shard once
+        items = item_thumbnails(wanted, shard_readings(captions_dir, image_column, key_column, image_root))  # each shard once
         page = render_page(
             title=f"vlm caption results: {captions_dir}",
             overview=summary,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from vlmcli.exports.names import relative_names
 from vlmcli.exports.records import Record
-from vlmcli.inputs.columns import ColumnChoice
+from vlmcli.inputs.readings import ShardReadings
 from vlmcli.media.names import utf8_text
 
 _SIGNATURES = (
@@ -79,10 +79,11 @@ def final_name(record: Record, base: str, data: bytes) -> str:
 
 
 class ImageReader:
-    """`read(record)`: the image bytes (OSError when the file or item is gone)."""
+    """`read(record)`: the image bytes (OSError when the file or item is gone). Dataset items
+    are read back as the run read their shards (`inputs.readings`)."""
 
-    def __init__(self, columns: ColumnChoice | None = None) -> None:
-        self.columns = columns or ColumnChoice()
+    def __init__(self, readings: ShardReadings | None = None) -> None:
+        self.readings = readings or ShardReadings()
         self._source: str | None = None
         self._items: dict[str, bytes | None] = {}
 
@@ -98,15 +99,12 @@ class ImageReader:
 
     def _load(self, source: str) -> None:
         from vlmcli.errors import VlmError
-        from vlmcli.inputs.expand import ShardRef
-        from vlmcli.inputs.formats import detect_format
 
         self._source, self._items = source, {}
-        path = Path(source)
-        if not path.exists():
+        if not Path(source).exists():
             return
         try:
-            for item in ShardRef(path, detect_format(path)).items(self.columns):
+            for item in self.readings.items(source):
                 self._items[item.key] = item.data
         except VlmError:
             pass  # a damaged shard: what was read stays; the rest are missing

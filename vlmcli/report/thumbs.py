@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, BinaryIO
 if TYPE_CHECKING:
     from PIL import Image
 
-    from vlmcli.inputs.columns import ColumnChoice
+    from vlmcli.inputs.readings import ShardReadings
 
 THUMB_SIZE = 256
 
@@ -38,24 +38,22 @@ def thumbnail_uri(path: str, *, size: int = THUMB_SIZE) -> str | None:
 
 
 def item_thumbnails(
-    wanted: Mapping[str, Collection[str]], *, columns: "ColumnChoice | None" = None, size: int = THUMB_SIZE
+    wanted: Mapping[str, Collection[str]], readings: "ShardReadings | None" = None, *, size: int = THUMB_SIZE
 ) -> dict[tuple[str, str], str]:
-    """Thumbnails of dataset items (caption-dir over tars, Parquet, CSV): {shard: the keys
-    wanted from it} -> {(shard, key): URI}. Each shard is read once from the start, keeping
+    """Thumbnails of dataset items (caption-dir over tars, Parquet, CSV), read as the run read
+    each shard (`readings`): {shard: the keys wanted from it} -> {(shard, key): URI}. Each shard is read once from the start, keeping
     only the wanted items' bytes, and no further than its last wanted item; a shard that is
     gone or damaged gives what was read before the damage."""
     from vlmcli.errors import VlmError
-    from vlmcli.inputs.columns import ColumnChoice
-    from vlmcli.inputs.expand import ShardRef
-    from vlmcli.inputs.formats import detect_format
+    from vlmcli.inputs.readings import ShardReadings
 
     found: dict[tuple[str, str], str] = {}
     for source, keys in wanted.items():
-        remaining, path = set(keys), Path(source)
-        if not path.is_file():
+        remaining = set(keys)
+        if not Path(source).exists():  # a file, or a save_to_disk folder
             continue
         try:
-            for item in ShardRef(path, detect_format(path)).items(columns or ColumnChoice()):
+            for item in (readings or ShardReadings()).items(source):
                 if item.key not in remaining:
                     continue
                 remaining.discard(item.key)

@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from vlmcli.errors import ConfigError
 from vlmcli.sinks.schema import Row, RowId
+
+if TYPE_CHECKING:
+    from vlmcli.inputs.readings import ShardReading
 
 
 class OutputFormat(str, enum.Enum):
@@ -122,6 +125,10 @@ class Sink(ABC):
 
     def retire(self, pairs: set[tuple[str, str]]) -> None:
         """Remove old error rows for these (path, config_hash) pairs: this run redoes them."""
+
+    def note_datasets(self, readings: "Mapping[str, ShardReading]") -> None:
+        """Keep how each dataset shard is read (`inputs/readings.py`) where export and report
+        find it; outputs without a folder keep nothing."""
 
     @abstractmethod
     def write(self, rows: Sequence[Row]) -> None:

@@ -33,10 +33,10 @@ import socket
 import threading
 import time
 from abc import abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from vlmcli.errors import ConfigError, OutputError
 from vlmcli.media.names import utf8_text
@@ -46,6 +46,9 @@ from vlmcli.sinks.identity import PathResolver
 from vlmcli.sinks.lock import FolderLock
 from vlmcli.sinks.resume_index import ResumeIndex
 from vlmcli.sinks.schema import Row, Status, check_row, storable
+
+if TYPE_CHECKING:
+    from vlmcli.inputs.readings import ShardReading
 
 SHARD_FORMATS = ("parquet", "jsonl")
 """The extensions of shard files (the sinks that write them: parquet.py, jsonl.py)."""
@@ -268,6 +271,14 @@ class ShardedSink(Sink):
         if self._timer is not None and self._timer.error is not None:
             error, self._timer.error = self._timer.error, None
             raise error
+
+    def note_datasets(self, readings: "Mapping[str, ShardReading]") -> None:
+        from vlmcli.inputs.readings import NOTES_NAME, write_notes
+
+        try:
+            write_notes(self.folder, readings, temp=self._temp_path(NOTES_NAME.lstrip(".")))
+        except OSError as exc:
+            raise OutputError(f"Cannot write {self.folder / NOTES_NAME}: {exc.strerror or exc}.") from None
 
     def describe(self) -> str:
         return str(self.folder)

@@ -12,7 +12,7 @@ from typing import ClassVar
 from vlmcli.errors import ConfigError, OutputError
 from vlmcli.exports.images import ImageReader, base_names, final_name
 from vlmcli.exports.records import Joined, Record
-from vlmcli.inputs.columns import ColumnChoice
+from vlmcli.inputs.readings import ShardReadings
 
 
 class ExportFormat(str, enum.Enum):
@@ -33,8 +33,8 @@ class ExportOptions:
     """txt: copy the images into OUT's mirror tree too."""
     force: bool = False
     """Write into a non-empty OUT (or over an existing file / .txt)."""
-    columns: ColumnChoice = field(default_factory=ColumnChoice)
-    """Dataset inputs: the --image-column / --key-column the caption run used."""
+    readings: ShardReadings = field(default_factory=ShardReadings)
+    """Dataset inputs: how the caption run read each shard (its notes, the flags given)."""
 
     def __post_init__(self) -> None:
         if self.shard_size < 1:
@@ -91,7 +91,7 @@ class Exporter(ABC):
         """(record, its name in the export, its image's bytes), read now; records whose image
         is gone or unreadable are skipped and listed."""
         names = self.names(joined)
-        reader = ImageReader(self.options.columns)
+        reader = ImageReader(self.options.readings)
         for done, record in enumerate(joined.records, start=1):
             try:
                 data = reader.read(record)
