@@ -216,3 +216,24 @@ def test_every_codec_in_a_shard_is_captioned_exported_and_shown(monkeypatch, cod
     assert result.exit_code == 0, result.output
     page = (tmp_path / "report.html").read_text()
     assert page.count("data:image/jpeg;base64,") >= len(cases) and "no preview" not in page
+
+
+def test_hugging_face_video_features_are_clips(monkeypatch, clips, tmp_path):
+    """A `datasets` Dataset with a `Video()` column (bytes, or a path to an `.mp4`), as Parquet and
+    as a save_to_disk folder: was "has no image column"."""
+    from datasets import Dataset, Features, Value, Video
+
+    install_fake_engine(monkeypatch)
+    (tmp_path / "clip.mp4").write_bytes(clips[1][1])
+    data = {"video": [{"bytes": clips[0][1], "path": None}, {"bytes": None, "path": str(tmp_path / "clip.mp4")}],
+            "label": [0, 1]}  # fmt: skip
+    dataset = Dataset.from_dict(data, features=Features({"video": Video(), "label": Value("int64")}))
+    dataset.to_parquet(str(tmp_path / "clips.parquet"))
+    dataset.save_to_disk(str(tmp_path / "on_disk"))
+    for source in (tmp_path / "clips.parquet", tmp_path / "on_disk"):
+        out = tmp_path / f"out-{source.name}"
+        summary = caption(source, "-o", out, "--videos", "--frames", 2)
+        assert (summary["ok"], summary["error"]) == (2, 0)
+        rows = sorted(read_results(out), key=lambda r: r["source_key"])
+        assert [r["prompt"] for r in rows] == [VIDEO_PROMPT] * 2
+        assert [r["key"] for r in rows] == [hashlib.sha256(data).hexdigest() for _, data in clips[:2]]

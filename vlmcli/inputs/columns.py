@@ -2,8 +2,9 @@
 ones, and what one image cell holds. Pure.
 
 Image column, unless --image-column names it: the column the dataset declares as a
-`datasets` `Image` feature, else the first of `image`, `jpg`, `jpeg`, `png`, `webp`, `img`, then
-of the columns that name files (`file_name`, `filename`, `file`, `filepath`, ..., `path`).
+`datasets` `Image` feature (then `Video`), else the first of `image`, `jpg`, `jpeg`, `png`,
+`webp`, `img`, then `video`, `mp4`, `webm`, then of the columns that name files
+(`file_name`, `filename`, `file`, `filepath`, ..., `path`).
 A cell is raw bytes, a `{bytes, path}` struct (Hugging Face's `Image` storage: bytes win,
 else the path), or a string: a path (relative to the table's folder), the picture itself as
 a `data:image/...;base64,` URI or bare base64 (chat-API exports), or a URL, which is never
@@ -28,6 +29,8 @@ from vlmcli.errors import ConfigError
 from vlmcli.media.kinds import IMAGE_EXTENSIONS
 
 IMAGE_COLUMNS = ("image", "jpg", "jpeg", "png", "webp", "img", "images")
+VIDEO_COLUMNS = ("video", "mp4", "webm", "videos")
+"""Columns of clips, tried after IMAGE_COLUMNS (a clip is captioned with --videos)."""
 PATH_COLUMNS = ("file_name", "filename", "file", "filepath", "file_path", "image_path", "img_path", "path")
 """Columns that name image files, tried after IMAGE_COLUMNS: a CSV from pandas or a
 spreadsheet, Hugging Face ImageFolder's metadata.csv (`file_name`)."""
@@ -56,24 +59,25 @@ class ColumnChoice:
 
 
 def hf_image_columns(metadata: Mapping[bytes, bytes] | None) -> list[str]:
-    """Columns a Parquet/Arrow schema's `huggingface` metadata declares as `Image` features."""
+    """Columns a Parquet/Arrow schema's `huggingface` metadata declares as `Image` features,
+    then as `Video` features (captioned with --videos)."""
     if not metadata or b"huggingface" not in metadata:
         return []
     try:
         features = json.loads(metadata[b"huggingface"])["info"]["features"]
     except (ValueError, KeyError, TypeError):
         return []
-    return [name for name, spec in features.items() if _image_feature(spec)]
+    return [name for kind in ("Image", "Video") for name, spec in features.items() if _feature_of(spec, kind)]
 
 
-def _image_feature(spec: Any) -> bool:
-    """An `Image` feature, or a list of them (`List(Image())`, `Sequence(Image())`, `[Image()]`)."""
+def _feature_of(spec: Any, kind: str) -> bool:
+    """A `kind` ("Image", "Video") feature, or a list of them (`List(Image())`, `Sequence(Image())`, `[Image()]`)."""
     if isinstance(spec, list) and len(spec) == 1:
-        return _image_feature(spec[0])
+        return _feature_of(spec[0], kind)
     if not isinstance(spec, dict):
         return False
-    return spec.get("_type") == "Image" or (
-        spec.get("_type") in ("List", "LargeList", "Sequence") and _image_feature(spec.get("feature"))
+    return spec.get("_type") == kind or (
+        spec.get("_type") in ("List", "LargeList", "Sequence") and _feature_of(spec.get("feature"), kind)
     )
 
 
@@ -82,7 +86,7 @@ def pick_image_column(names: Sequence[str], *, declared: Sequence[str], requeste
         if requested not in names:
             raise ConfigError(f"--image-column {requested!r} is not a column of {where} (columns: {', '.join(names)}).")
         return requested
-    for name in [*declared, *IMAGE_COLUMNS, *PATH_COLUMNS]:
+    for name in [*declared, *IMAGE_COLUMNS, *VIDEO_COLUMNS, *PATH_COLUMNS]:
         if name in names:
             return name
     if any(PurePath(name).suffix.lower() in IMAGE_EXTENSIONS for name in names):  # a header row that is a file name

@@ -78,21 +78,23 @@ def _schema(path: Path, *, table: Table) -> "pa.Schema":
         raise InputError(f"{path}: not a readable {_KIND_NAMES[table]} file ({exc}).") from None
 
 
-def _image_bytes(value: Any, *, folder: Path, where: str) -> tuple[bytes | None, str | None]:
+def _image_bytes(value: Any, *, folder: Path, where: str) -> tuple[bytes | None, str | None, str | None]:
+    """(bytes, why there are none, the file name they came from: its extension tells a
+    video whose first bytes do not)."""
     cell = image_cell(value)
     if cell.data is not None:
-        return cell.data, None
+        return cell.data, None, cell.path
     if cell.problem is not None:
-        return None, f"{where}: {cell.problem}."
+        return None, f"{where}: {cell.problem}.", None
     if cell.url is not None:
-        return None, f"{where}: the image is a URL ({cell.url}); vlmcli does not download: fetch the images first (img2dataset)."
+        return None, f"{where}: the image is a URL ({cell.url}); vlmcli does not download: fetch the images first (img2dataset).", None
     if cell.path is None:
-        return None, f"{where}: no image in this row."
+        return None, f"{where}: no image in this row.", None
     target = Path(cell.path).expanduser() if Path(cell.path).expanduser().is_absolute() else folder / cell.path
     try:
-        return target.read_bytes(), None
+        return target.read_bytes(), None, cell.path
     except OSError as exc:
-        return None, f"{where}: cannot read the image file {target} ({exc.strerror or exc}){_from_here(cell.path, folder)}."
+        return None, f"{where}: cannot read the image file {target} ({exc.strerror or exc}){_from_here(cell.path, folder)}.", None
 
 
 def _from_here(path: str, folder: Path) -> str:
@@ -155,5 +157,5 @@ def rows_to_items(
         else:
             pictures = [(item_key, None if isinstance(value, (list, tuple)) else value)]
         for picture_key, cell in pictures:
-            image_data, error = _image_bytes(cell, folder=folder, where=f"{path}::{picture_key}")
-            yield ShardItem(key=picture_key, data=image_data, error=error, extra=extra)
+            image_data, error, name = _image_bytes(cell, folder=folder, where=f"{path}::{picture_key}")
+            yield ShardItem(key=picture_key, data=image_data, error=error, extra=extra, name=name)
