@@ -6,7 +6,9 @@ most `VIDEO_MAX_SIDE` pixels on the long side; commands that take no videos pass
 `video=None` and get a clear refusal instead. An animated GIF, WebP or APNG is a video to
 commands that take videos, and its first frame to the others. `load_inputs` stops at the first bad input
 (ask: one prompt needs them all); `check_each` puts a `Failed` in its place and goes on
-(describe). A video whose cut scan was degraded gets one warning line on stderr.
+(describe). A video whose cut scan was degraded gets one warning line on stderr. A
+dataset item named as caption-dir's rows name it (`<shard>::<key>`) is read from its shard
+(`inputs/item_address.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from vlmcli.engine.video_input import VideoInput
 from vlmcli.errors import InputError
+from vlmcli.inputs.item_address import item_file, read_item
 from vlmcli.media.animation import frame_count
 from vlmcli.media.image_input import ImageInput
 from vlmcli.media.images import image_input
@@ -27,6 +30,7 @@ from vlmcli.media.sources import STDIN, read_source
 
 if TYPE_CHECKING:
     from vlmcli.commands.video_options import VideoOptions
+    from vlmcli.inputs.item import ShardItem
 
 Media = ImageInput | VideoInput
 
@@ -95,6 +99,8 @@ def load_one(
 ) -> Media:
     """Decode one source: a video (by extension or content) or an image. `warn`: print a video's
     degraded-scan warning (once per input: not again when it is decoded a second time)."""
+    if (item := read_item(source)) is not None:  # `<shard>::<key>`, as caption-dir's rows name items
+        return load_item(source, item, command=command, max_pixels=max_pixels, video=video, warn=warn)
     if detect_kind(source) is MediaKind.VIDEO and source != STDIN:  # by extension: never read it all
         return load_video(source, command=command, video=video, warn=warn)
     data = read_source(source)
@@ -113,15 +119,30 @@ def load_one(
     return image_input(data, source, max_pixels=max_pixels)
 
 
-def load_video(source: str, *, command: str, video: "VideoOptions | None", warn: bool = True) -> VideoInput:
-    """Probe `source`, plan its frames with the chosen sampler, decode only those."""
+def load_item(
+    source: str, item: "ShardItem", *, command: str, max_pixels: int | None, video: "VideoOptions | None", warn: bool
+) -> Media:
+    """A dataset item's picture, or its clip (or animation, to commands that take videos),
+    read from a temporary file: video decoders read files. Messages name `source`."""
+    data = item.data or b""
+    if detect_kind(item.name or source, data[:32]) is not MediaKind.VIDEO and (video is None or frame_count(data) < 2):
+        return image_input(data, source, max_pixels=max_pixels)
+    with item_file(item, source) as clip:
+        return load_video(source, command=command, video=video, warn=warn, file=clip)
+
+
+def load_video(
+    source: str, *, command: str, video: "VideoOptions | None", warn: bool = True, file: str | None = None
+) -> VideoInput:
+    """Probe `source` (read from `file` when given), plan its frames with the chosen sampler,
+    decode only those."""
     if video is None:
         raise InputError(f"{source} is a video; video input is not supported by {command}.")
     from vlmcli.commands.video_options import VIDEO_MAX_SIDE
     from vlmcli.video.sample import sample_video
 
     sampled = sample_video(
-        source, method=video.method(), options=video.sampling_options(), max_side=VIDEO_MAX_SIDE
+        file or source, method=video.method(), options=video.sampling_options(), max_side=VIDEO_MAX_SIDE
     )
     clip = VideoInput.from_sampled(sampled, source=source)
     if warn and clip.sampling is not None and clip.sampling.scan_degraded:

@@ -233,6 +233,7 @@ def video_summarize(
     Details: docs/video-summarize.md.
     """
     with error_boundary(debug=opts.debug):
+        from vlmcli.inputs.item_address import local_file
         from vlmcli.media.names import display_name
         from vlmcli.summaries.progress import make_summary_progress
         from vlmcli.summaries.summarize import Hierarchy, SummaryPrompts, clock, plan_summary
@@ -254,27 +255,28 @@ def video_summarize(
             quiet=quiet, segments_on_stdout=not opts.json and sys.stdout.isatty(), every=log_every
         )
         try:
-            info = probe(video_path)  # a bad file is one error line before any progress line
-            what = f"{display_name(video_path)} ({clock(info.duration_s)}, {info.frame_count:,} frames)"
-            progress.planning(f"Scanning {what} for scene cuts" if scenes else f"Planning {what}")
-            plan = plan_summary(
-                video_path,
-                method=video.method(),
-                options=video.sampling_options(default_max_frames=FRAMES_PER_SEGMENT),
-                segment_seconds=segment_seconds,
-                scenes=scenes,
-                hierarchy=shape,
-                chapter_segments=chapter_segments,
-                info=info,
-            )
-            progress.planned(out_.plan_line(plan))
-            warnings: list[str] = []
-            out_.warn(warnings, plan.detection.warning() if plan.detection is not None else None)
-            if opts.dry_run:
-                run_plan(plan, video_path, config, prompts=prompts, warnings=warnings, as_json=opts.json,
-                         max_tokens=gen.max_tokens)
-            else:
-                run_summary(plan, video_path, config, gen, opts, prompts=prompts, warnings=warnings, progress=progress)
+            with local_file(video_path) as local:  # `<shard>::<key>`: the item's bytes, in a temporary file
+                info = probe(local)  # a bad file is one error line before any progress line
+                what = f"{display_name(video_path)} ({clock(info.duration_s)}, {info.frame_count:,} frames)"
+                progress.planning(f"Scanning {what} for scene cuts" if scenes else f"Planning {what}")
+                plan = plan_summary(
+                    local,
+                    method=video.method(),
+                    options=video.sampling_options(default_max_frames=FRAMES_PER_SEGMENT),
+                    segment_seconds=segment_seconds,
+                    scenes=scenes,
+                    hierarchy=shape,
+                    chapter_segments=chapter_segments,
+                    info=info,
+                )
+                progress.planned(out_.plan_line(plan))
+                warnings: list[str] = []
+                out_.warn(warnings, plan.detection.warning() if plan.detection is not None else None)
+                if opts.dry_run:
+                    run_plan(plan, video_path, config, prompts=prompts, warnings=warnings, as_json=opts.json,
+                             max_tokens=gen.max_tokens)
+                else:
+                    run_summary(plan, video_path, config, gen, opts, prompts=prompts, warnings=warnings, progress=progress)
             progress.finished()
         finally:
             progress.close()

@@ -1,0 +1,82 @@
+"""`<shard>::<key>`: one item of a dataset shard, named as caption-dir's rows name it.
+
+A row's `path` (in the output, an error line, the report) is its shard's path, "::", its
+key. Copied into `vlm ask` or `vlm describe` to look at one item again, it was "No such
+file". Now the shard is read (front to back, as far as that key) and the item's bytes
+are the input (a clip's bytes go to a temporary file while the command reads it: video
+decoders read files; messages still name the address):
+
+    vlm ask 'laion/00042.tar::000420031' "What is written on the sign?"
+    vlm video-summarize 'webvid/00007.tar::000070012'
+
+A path that exists as a file is always that file, even with "::" in its name.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from vlmcli.errors import InputError, VlmError
+from vlmcli.inputs.item import SEPARATOR, ShardItem
+
+
+def split_address(source: str) -> tuple[Path, str] | None:
+    """(shard, key) when `source` is `<existing dataset shard>::<key>`; else None."""
+    if SEPARATOR not in source or Path(source).exists():
+        return None
+    from vlmcli.inputs.formats import InputFormat, detect_format
+
+    start = 0
+    while (at := source.find(SEPARATOR, start)) > 0:
+        shard, key = Path(source[:at]).expanduser(), source[at + len(SEPARATOR) :]
+        if key and shard.exists() and detect_format(shard) not in (InputFormat.FILES, InputFormat.AUTO):
+            return shard, key
+        start = at + 1
+    return None
+
+
+def read_item(source: str) -> ShardItem | None:
+    """The item `source` names (its bytes in `data`), or None when `source` is no item address.
+    An InputError when the shard has no such key, or the item has no readable picture."""
+    address = split_address(source)
+    if address is None:
+        return None
+    from vlmcli.inputs.readings import ShardReadings
+
+    shard, key = address
+    for item in ShardReadings().items(str(shard)):
+        if item.key == key:
+            if item.data is None:
+                raise InputError(item.error or f"{source}: the item has no picture.")
+            return item
+    raise InputError(f"{source}: {shard} has no item with the key {key!r}.")
+
+
+@contextmanager
+def item_file(item: ShardItem, source: str) -> Iterator[str]:
+    """A temporary file holding `item`'s bytes, for as long as the block runs; a library
+    error raised in it names `source`, not the file."""
+    with tempfile.TemporaryDirectory(prefix="vlm-item-") as folder:
+        path = os.path.join(folder, "item")
+        with open(path, "wb") as handle:
+            handle.write(item.data or b"")
+        try:
+            yield path
+        except VlmError as exc:
+            exc.args = tuple(a.replace(path, source) if isinstance(a, str) else a for a in exc.args)
+            raise
+
+
+@contextmanager
+def local_file(source: str) -> Iterator[str]:
+    """The file to read `source` from: itself, or an item address's bytes in a temporary file."""
+    item = read_item(source)
+    if item is None:
+        yield source
+        return
+    with item_file(item, source) as path:
+        yield path
