@@ -3,6 +3,8 @@ discovery and probing, and the background prefetcher."""
 
 from __future__ import annotations
 
+import json
+
 import random
 import threading
 import time
@@ -235,6 +237,13 @@ def test_plan_respects_shards_and_task_round_trip():
     assert [p.out_of_shard for p in plans] == [40 - len(p.tasks) for p in plans]
     task = Task("a.jpg", "k", (3, 4), prompt, ("b.jpg",))
     assert Task.from_dict(task.to_dict()) == task
+    # a variable-frame-rate clip's frame times go to Ray actors as JSON (an ndarray failed to)
+    from vlmcli.video.metadata import VideoInfo
+
+    info = VideoInfo("c.mp4", fps=25.0, frame_count=3, duration_s=0.2, width=8, height=6, frame_times=[0.0, 0.04, 0.1])
+    clip = Task("c.mp4", "k", (8, 6), prompt, video=info)
+    again = Task.from_dict(json.loads(json.dumps(clip.to_dict())))
+    assert again == clip and again.video.frame_times.tolist() == [0.0, 0.04, 0.1]
 
 
 # -- prefetcher ----------------------------------------------------------------------

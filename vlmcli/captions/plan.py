@@ -65,7 +65,7 @@ class Task:
             "size": list(self.size) if self.size else None,
             "prompt": {"text": self.prompt.text, "index": self.prompt.index, "config_hash": self.prompt.config_hash},
             "followers": list(self.followers),
-            "video": dataclasses.asdict(self.video) if self.video is not None else None,
+            "video": self.video.to_dict() if self.video is not None else None,
         }
 
     @classmethod

@@ -18,11 +18,14 @@
 Rows are therefore the local engine's rows (`tests/test_caption_ray_datasets.py`). A
 shard damaged part way keeps its earlier items and is reported (exit 9), as locally.
 Unlike the local run, the driver holds the probes of every shard before captioning, and
-the spool holds every image to caption until the run ends (disk, not memory).
+the spool holds every image to caption until the run ends (disk, not memory). With
+`--videos` a shard's clips are probed on the read workers and captioned by the actors,
+each writing a clip's bytes to a temporary file while it decodes it.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -36,12 +39,12 @@ from vlmcli.captions.progress import Progress
 from vlmcli.captions.rows import RowContext
 from vlmcli.captions.summary import Summary
 from vlmcli.captions.prompts import prompt_hashes
-from vlmcli.errors import ConfigError
 from vlmcli.inputs.expand import ShardRef
 from vlmcli.inputs.item import item_path
 from vlmcli.inputs.spool import Spool
 from vlmcli.sinks.base import Sink
 from vlmcli.sinks.schema import Row
+from vlmcli.video.metadata import VideoInfo
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -78,7 +81,9 @@ def collect_items(
         path = item_path(row["source"], row["source_key"])
         meta[path] = (row["source"], row["source_key"], row["extra"])
         size = (row["width"], row["height"]) if row["width"] is not None else None
-        probes.append(Probe(path, row["sha256"], size, row["error"]))
+        video = VideoInfo(**json.loads(row["video"])) if row.get("video") else None
+        kind, animated = row.get("kind") or "image", bool(row.get("animated"))
+        probes.append(Probe(path, row["sha256"], size, row["error"], kind=kind, video=video, animated=animated))
         if row["data"] is not None:
             spool.add(path, row["data"])
         on_each()
@@ -89,7 +94,12 @@ def shard_batches(tasks: list[Task], meta: Meta, *, job: CaptionJob) -> list[lis
     """The tasks batched shard by shard, in shard order (`dataset_items.shard_groups`)."""
     size = job.batch_size or auto_batch_size("cpu")
     cap = job.max_batch_tokens or auto_max_batch_tokens("cpu")
-    return [b for group in shard_groups(meta)(tasks) for b in pipeline.plan_batches(group, batch_size=size, max_tokens=cap)]
+    tokens = pipeline.token_estimator(None, job.videos)
+    return [
+        batch
+        for group in shard_groups(meta)(tasks)
+        for batch in pipeline.plan_batches(group, batch_size=size, max_tokens=cap, tokens=tokens)
+    ]
 
 
 def run_ray_datasets(
@@ -105,10 +115,8 @@ def run_ray_datasets(
     from vlmcli.captions.ray_backend import run_ray, start_ray
     from vlmcli.captions.ray_reads import read_items
 
-    if job.videos is not None:
-        raise ConfigError("--videos over dataset shards runs on the local engine only; drop --engine ray.")
     start_ray()
-    prompts = pipeline.job_prompts(job)
+    prompts, clip_prompts = pipeline.job_prompts(job), pipeline.clip_prompts_of(job)
     summary.prompts, summary.output, summary.shards = len(prompts), sink.describe(), len(refs)
 
     def shard_error(message: str) -> None:
@@ -116,10 +124,12 @@ def run_ray_datasets(
         progress.log(f"Error: {message}")
 
     with Spool() as spool:
-        dataset = read_items(refs, job.dataset.columns)
+        dataset = read_items(refs, job.dataset.columns, videos=job.videos is not None)
         probes, meta = collect_items(dataset, spool, on_each=progress.scanned, on_shard_error=shard_error)
-        resume = sink.resume_state(paths=[p.path for p in probes], config_hashes=prompt_hashes(prompts))
-        plan = build_plan(probes, prompts, shard=job.shard, resume=resume, blocked={})
+        summary.animations_as_pictures = sum(p.animated for p in probes)
+        hashes = prompt_hashes([*prompts, *(clip_prompts or [])])
+        resume = sink.resume_state(paths=[p.path for p in probes], config_hashes=hashes)
+        plan = build_plan(probes, prompts, shard=job.shard, resume=resume, blocked={}, video_prompts=clip_prompts)
         sink.retire(plan.retire)
         summary.files, summary.skipped, summary.kept_failed = len(probes), plan.skipped, plan.kept_failed
         summary.out_of_shard, summary.copied, summary.todo = plan.out_of_shard, len(plan.copies), plan.rows_to_write

@@ -38,14 +38,17 @@ def task_decoder(
 ) -> Callable[[str], Decoded]:
     """path -> Decoded for the tasks of `batches`: sampled frames for videos, else an image
     (its bytes from `read`, for dataset items; from the file by default). A dataset's
-    videos are read from the files `locate` names (`inputs.clip_files`)."""
+    videos are read from the files `locate` names (`inputs.clip_files`), or without it
+    from their bytes (`read`: a Ray actor's), written to a temporary file while decoded."""
     decode_image = partial(decode, max_pixels=max_image_pixels, **({"read": read} if read else {}))
     clips = {t.path for batch in batches for t in batch if t.video is not None}
     if not clips or videos is None:
         return decode_image
-    from vlmcli.captions.videos import decode_video
+    from vlmcli.captions.videos import decode_video, decode_video_bytes
 
     def decode_clip(path: str) -> Decoded:
+        if locate is None and read is not None:
+            return decode_video_bytes(path, read, videos=videos)
         return decode_video(path, videos=videos, file=locate(path) if locate else None)
 
     return lambda path: decode_clip(path) if path in clips else decode_image(path)

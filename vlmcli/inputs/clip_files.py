@@ -34,6 +34,12 @@ class ClipFiles:
         """The file holding `name`'s bytes."""
         return self._files[name]
 
+    def discard(self, name: str) -> None:
+        """Remove `name`'s file now (a clip probed and not kept: Ray's read tasks)."""
+        path = self._files.pop(name, None)
+        if path is not None:
+            os.unlink(path)
+
     def __contains__(self, name: str) -> bool:
         return name in self._files
 

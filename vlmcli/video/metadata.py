@@ -8,7 +8,7 @@ is computed here too (`fit_within`) because it is a rule about sizes, not about 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -65,6 +65,11 @@ class VideoInfo:
                 raise ValueError("frame_times must start at 0 and never decrease")
             times.setflags(write=False)
             object.__setattr__(self, "frame_times", times)
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain JSON-able fields (`VideoInfo(**d)` rebuilds it): frame times as a list."""
+        times = None if self.frame_times is None else [float(t) for t in self.frame_times]
+        return {f.name: getattr(self, f.name) for f in fields(self)} | {"frame_times": times}
 
     @property
     def variable_rate(self) -> bool:
