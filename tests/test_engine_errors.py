@@ -71,6 +71,18 @@ def test_folder_without_config(tmp_path):
     assert "config.json" in one_line(err.value)
 
 
+def test_a_training_output_folder_names_its_checkpoints(tiny_checkpoint, tmp_path):
+    """A Trainer's output_dir (checkpoint-500/, checkpoint-1000/ inside) passed as -m."""
+    for step in (500, 1000, 1500, 2000):
+        shutil.copytree(tiny_checkpoint("smolvlm"), tmp_path / "run" / f"checkpoint-{step}")
+    (tmp_path / "run" / "runs").mkdir()  # tensorboard logs: no model
+    with pytest.raises(ModelError) as err:
+        load(tmp_path / "run")
+    message = one_line(err.value)
+    assert "it holds model folders (checkpoint-1000, checkpoint-1500, checkpoint-2000, ...)" in message
+    assert message.endswith(f"pass one, e.g. {tmp_path / 'run' / 'checkpoint-2000'}.")
+
+
 def copy_with_config(src, dst, **changes):
     shutil.copytree(src, dst)
     config = json.loads((dst / "config.json").read_text())

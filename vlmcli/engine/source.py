@@ -148,6 +148,25 @@ def _adapter_base(folder: Path) -> str | None:
     return str(base) if base else "unknown"
 
 
+def _inner_models(folder: Path) -> str:
+    """A hint naming the model folders inside `folder` (a Trainer's `output_dir` holds
+    `checkpoint-500/`, `checkpoint-1000/`; a download may hold the model one level down)."""
+    try:
+        found = [p for p in folder.iterdir() if p.is_dir() and (p / "config.json").is_file()]
+    except OSError:
+        return ""
+    if not found:
+        return ""
+
+    def order(path: Path) -> tuple[int, str]:  # checkpoint-1000 after checkpoint-500
+        step = path.name.rpartition("-")[2]
+        return (int(step) if step.isdigit() else -1, path.name)
+
+    found.sort(key=order)
+    names = ", ".join(p.name for p in found[-3:])
+    return f"; it holds model folders ({names}{', ...' if len(found) > 3 else ''}): pass one, e.g. {found[-1]}"
+
+
 def read_model_config(folder: Path) -> dict:
     """The folder's config.json as a dict; a clear error when it is missing or broken."""
     config_path = folder / "config.json"
@@ -159,7 +178,7 @@ def read_model_config(folder: Path) -> dict:
                 "merge it into its base (PeftModel.from_pretrained(base, ADAPTER).merge_and_unload().save_pretrained(OUT), "
                 "with the base's processor saved beside it) and pass that folder."
             )
-        raise ModelError(f"{folder} has no config.json, so it is not a transformers model folder.")
+        raise ModelError(f"{folder} has no config.json, so it is not a transformers model folder{_inner_models(folder)}.")
     try:
         return json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
