@@ -150,6 +150,27 @@ def test_bad_videos_exit_3_with_one_line(monkeypatch, case, needle):
     assert fake.engines == []
 
 
+def test_video_summarize_refuses_a_still_picture_and_takes_an_animation(monkeypatch, tmp_path):
+    """ffmpeg opens a JPEG as a one-frame video: it was "summarised" as a 0.04 s video."""
+    import numpy as np
+
+    from vlmcli.testing.fakes import save_photo
+    from vlmcli.testing.media.animations import pillow_gif
+
+    fake = install_fake_engine(monkeypatch)
+    for name in ("photo.jpg", "still.png", "still.gif"):
+        save_photo(tmp_path / name)
+        result = runner.invoke(app, ["video-summarize", str(tmp_path / name)])
+        assert result.exit_code == 3, result.output
+        assert result.stderr == f"Error: {tmp_path / name} is a still picture, not a video: `vlm describe {tmp_path / name}` describes it.\n"
+    assert fake.engines == []
+    frames = [np.full((32, 48, 3), c, np.uint8) for c in (0, 90, 180, 255)]
+    gif = pillow_gif(tmp_path / "moving.gif", frames, delays_ms=[500] * 4)
+    result = runner.invoke(app, ["video-summarize", str(gif), "--json", "-q"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["duration_s"] == pytest.approx(2.0)
+
+
 @pytest.mark.parametrize(
     "flags,needle",
     [(["--temporal-pool", "fast"], "--temporal-pool"), (["--compress", "zip"], "--compress"),

@@ -13,6 +13,7 @@ dataset item named as caption-dir's rows name it (`<shard>::<key>`) is read from
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -21,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 from vlmcli.engine.video_input import VideoInput
 from vlmcli.errors import InputError
 from vlmcli.inputs.item_address import item_file, read_item
-from vlmcli.media.animation import frame_count
+from vlmcli.media.animation import frame_count, picture_format
 from vlmcli.media.image_input import ImageInput
 from vlmcli.media.images import image_input
 from vlmcli.media.kinds import MediaKind, detect_kind
 from vlmcli.media.names import display_name
-from vlmcli.media.sources import STDIN, read_source
+from vlmcli.media.sources import STDIN, read_head, read_source
 
 if TYPE_CHECKING:
     from vlmcli.commands.video_options import VideoOptions
@@ -148,6 +149,20 @@ def load_video(
     if warn and clip.sampling is not None and clip.sampling.scan_degraded:
         sys.stderr.write(f"warning: {display_name(source)}: {clip.sampling.scan_degraded}\n")
     return clip
+
+
+def refuse_still_picture(source: str, file: str) -> None:
+    """For commands that take only videos (video-summarize): a still picture is refused, where
+    ffmpeg would open a JPEG as a one-frame "video" and summarise it. Animations pass."""
+    try:
+        head = read_head(file, 32)
+    except InputError:
+        return  # missing, a folder, ...: the video probe says so, as for any video
+    if detect_kind(source, head) is not MediaKind.IMAGE:
+        return
+    if picture_format(head[:16]) is not None and frame_count(read_source(file)) > 1:
+        return
+    raise InputError(f"{source} is a still picture, not a video: `vlm describe {shlex.quote(source)}` describes it.")
 
 
 def split_media(media: Sequence[Media]) -> tuple[tuple[ImageInput, ...], tuple[VideoInput, ...]]:

@@ -233,6 +233,7 @@ def video_summarize(
     Details: docs/video-summarize.md.
     """
     with error_boundary(debug=opts.debug):
+        from vlmcli.commands._inputs import refuse_still_picture
         from vlmcli.inputs.item_address import local_file
         from vlmcli.media.names import display_name
         from vlmcli.summaries.progress import make_summary_progress
@@ -256,6 +257,7 @@ def video_summarize(
         )
         try:
             with local_file(video_path) as local:  # `<shard>::<key>`: the item's bytes, in a temporary file
+                refuse_still_picture(video_path, local)
                 info = probe(local)  # a bad file is one error line before any progress line
                 what = f"{display_name(video_path)} ({clock(info.duration_s)}, {info.frame_count:,} frames)"
                 progress.planning(f"Scanning {what} for scene cuts" if scenes else f"Planning {what}")
