@@ -255,3 +255,26 @@ def test_hugging_face_video_features_are_clips(monkeypatch, clips, tmp_path):
         rows = sorted(read_results(out), key=lambda r: r["source_key"])
         assert [r["prompt"] for r in rows] == [VIDEO_PROMPT] * 2
         assert [r["key"] for r in rows] == [hashlib.sha256(data).hexdigest() for _, data in clips[:2]]
+
+
+def test_picture_formats_leave_videos_out_and_load(monkeypatch, mixed, tmp_path):
+    """imagefolder and parquet declare their files as `datasets` Images: a clip there made
+    `load_dataset` fail on it ("cannot identify image file"). Now left out and counted."""
+    from datasets import load_dataset
+
+    install_fake_engine(monkeypatch)
+    archive, tar = mixed
+    caption(archive, tar, "-o", tmp_path / "out", "--videos", "--frames", 2)
+    for fmt, loader in (("imagefolder", "data_dir"), ("parquet", "data_files")):
+        dest = tmp_path / fmt
+        result = CliRunner().invoke(app, ["export", str(tmp_path / "out"), "--to", fmt, "-o", str(dest), "--json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["videos_left_out"] == 1 and json.loads(result.stdout)["records"] == 4
+        assert "Left out 1 video" in result.stderr
+        where = str(dest) if loader == "data_dir" else str(dest / "*.parquet")
+        loaded = load_dataset(fmt, **{loader: where}, split="train")
+        assert sorted(row["image"].size for row in loaded) == [(48, 32), (60, 40), (60, 40), (64, 64)]
+    result = CliRunner().invoke(app, ["export", str(tmp_path / "out"), "--to", "webdataset", "-o", str(tmp_path / "wds")])
+    assert result.exit_code == 0 and "Left out" not in result.stderr
+    with tarfile.open(next((tmp_path / "wds").glob("*.tar"))) as kept:
+        assert "clip one_mp4.mp4" in kept.getnames()

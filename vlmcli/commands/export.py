@@ -106,6 +106,7 @@ def _report(fmt: ExportFormat, joined: Joined, summary: ExportSummary, *, json_o
             "superseded_rows": joined.superseded,
             "images_without_caption": len(joined.uncaptioned),
             "missing_images": summary.missing_images,
+            "videos_left_out": summary.videos_left_out,
         }
         sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
     columns = ", ".join(f"{c} = {p!r}" for c, p in joined.columns.items())
@@ -115,6 +116,11 @@ def _report(fmt: ExportFormat, joined: Joined, summary: ExportSummary, *, json_o
     if joined.error_rows or joined.uncaptioned:
         lines.append(
             f"Left out: {_plural(joined.error_rows, 'error row')}; {_plural(len(joined.uncaptioned), 'image')} had no caption."
+        )
+    if summary.videos_left_out:
+        lines.append(
+            f"Left out {_plural(summary.videos_left_out, 'video')}: {fmt.value} holds pictures (loaders read its files "
+            "as images); --to webdataset or jsonl keep videos."
         )
     if joined.superseded:
         lines.append(f"{_plural(joined.superseded, 'older row')} replaced by a newer caption of the same image and prompt.")

@@ -86,6 +86,25 @@ class ImageReader:
         self.readings = readings or ShardReadings()
         self._source: str | None = None
         self._items: dict[str, bytes | None] = {}
+        self._names: dict[str, str | None] = {}
+
+    def is_video(self, record: Record) -> bool:
+        """Whether the record's file or item is a video (a `caption-dir --videos` row), told by
+        its first bytes (and name: an MPEG-TS clip's bytes do not say); False when unreadable."""
+        from vlmcli.media.kinds import MediaKind, detect_kind
+
+        if record.source is None:
+            try:
+                with open(record.path, "rb") as handle:
+                    head, name = handle.read(64), record.path
+            except OSError:
+                return False
+        else:
+            if record.source != self._source:
+                self._load(record.source)
+            key = record.source_key or ""
+            head, name = (self._items.get(key) or b"")[:64], self._names.get(key) or ""
+        return detect_kind(name, head) is MediaKind.VIDEO
 
     def read(self, record: Record) -> bytes:
         if record.source is None:
@@ -100,11 +119,12 @@ class ImageReader:
     def _load(self, source: str) -> None:
         from vlmcli.errors import VlmError
 
-        self._source, self._items = source, {}
+        self._source, self._items, self._names = source, {}, {}
         if not Path(source).exists():
             return
         try:
             for item in self.readings.items(source):
                 self._items[item.key] = item.data
+                self._names[item.key] = item.name
         except VlmError:
             pass  # a damaged shard: what was read stays; the rest are missing

@@ -50,6 +50,8 @@ class ExportSummary:
     captions: int = 0
     missing_images: list[str] = field(default_factory=list)
     """Images whose file is gone or unreadable now: their records were skipped."""
+    videos_left_out: int = 0
+    """Video records a pictures-only format cannot hold (`Exporter.pictures_only`)."""
     files: list[Path] = field(default_factory=list)
 
 
@@ -61,6 +63,9 @@ class Exporter(ABC):
     format: ClassVar[ExportFormat]
     out_is_file: ClassVar[bool] = False
     """OUT names one file (jsonl) rather than a folder."""
+    pictures_only: ClassVar[bool] = False
+    """The format declares its files as `datasets` `Image`s (imagefolder, parquet): a video
+    there fails the dataset's loading, so video records are left out and counted."""
 
     def __init__(self, options: ExportOptions) -> None:
         self.options = options
@@ -94,13 +99,17 @@ class Exporter(ABC):
         reader = ImageReader(self.options.readings)
         for done, record in enumerate(joined.records, start=1):
             try:
+                if self.pictures_only and reader.is_video(record):
+                    summary.videos_left_out += 1  # checked from its head: a clip is never read whole
+                    continue
                 data = reader.read(record)
             except OSError:
                 summary.missing_images.append(record.path)
             else:
                 yield record, final_name(record, names[record.path], data), data
-            if progress is not None:
-                progress(done)
+            finally:
+                if progress is not None:
+                    progress(done)
 
     @staticmethod
     def write_image(data: bytes, dst: Path) -> None:

@@ -1,6 +1,7 @@
 """imagefolder: the images copied into OUT plus `metadata.jsonl` (`file_name` + one column
 per prompt), which `datasets.load_dataset("imagefolder", data_dir=OUT)` loads as an `image`
-feature with the caption columns."""
+feature with the caption columns. Videos (`caption-dir --videos` rows) are left out and
+counted: the loader would take them for pictures and fail (webdataset and jsonl keep them)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from vlmcli.exports.records import Joined
 
 class ImagefolderExporter(Exporter):
     format = ExportFormat.IMAGEFOLDER
+    pictures_only = True
 
     def export(self, joined: Joined, out: Path | None, *, progress: Progress | None = None) -> ExportSummary:
         folder = self.prepare_folder(out)

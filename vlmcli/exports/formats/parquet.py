@@ -5,6 +5,7 @@ Columns: `image` (struct of `bytes` and `path`, the image byte for byte, declare
 prompt, `width`, `height`. `datasets.load_dataset("parquet", data_files=...)` or
 `load_dataset(OUT)` gives decoded images with their captions. Files hold `--shard-size`
 records, written in row groups of 64 so memory stays bounded by images in flight.
+Videos are left out and counted, as for imagefolder.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def hf_schema(columns: list[str]) -> "pa.Schema":
 
 class ParquetExporter(Exporter):
     format = ExportFormat.PARQUET
+    pictures_only = True
 
     def export(self, joined: Joined, out: Path | None, *, progress: Progress | None = None) -> ExportSummary:
         import pyarrow as pa
