@@ -29,10 +29,40 @@ from vlmcli.media.kinds import MediaKind, audio_format, detect_kind, document_fo
         ("notes.txt", b"hello", MediaKind.UNKNOWN),
         ("Voice Memo.m4a", b"\x00\x00\x00\x1cftypM4A \x00\x00\x02\x00", MediaKind.UNKNOWN),  # audio, not a video
         ("book.m4b", b"\x00\x00\x00\x1cftypM4B \x00\x00\x02\x00", MediaKind.UNKNOWN),
+        ("clip.ogg", b"OggS\x00\x02" + bytes(20) + b"\x01\x2a\x80theora\x03\x02", MediaKind.VIDEO),  # Theora named .ogg
+        ("song.ogg", b"OggS\x00\x02" + bytes(20) + b"\x01\x1e\x01vorbis\x00\x00", MediaKind.UNKNOWN),  # audio
+        ("old", b".RMF\x00\x00\x00\x12\x00\x00", MediaKind.VIDEO),  # RealMedia
+        ("old.rmvb", b"", MediaKind.VIDEO),
     ],
 )
 def test_detect_kind(name, head, kind):
     assert detect_kind(name, head) is kind
+
+
+@pytest.mark.parametrize(("name", "args"), [("theora.ogg", ["-c:v", "libtheora", "-q:v", "7"]), ("real.rm", ["-c:v", "rv20"])])
+def test_old_and_ambiguous_containers_are_videos_by_content(tmp_path, name, args):
+    """A Theora video named .ogg was ignored as audio; RealMedia (.rm) was ignored as unknown."""
+    import subprocess
+
+    from vlmcli.captions.discover import Candidate
+    from vlmcli.captions.probe import probe
+    from vlmcli.testing.media.codec_clips import encoders
+    from vlmcli.testing.media.video_clips import ffmpeg_exe, read_index, render_indexed
+    from vlmcli.video.decode import read_frames
+
+    if args[1] not in encoders():
+        pytest.skip(f"this ffmpeg has no {args[1]} encoder")
+    path = tmp_path / name
+    subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
+         "-s", "64x48", "-r", "25", "-i", "-", *args, "-g", "10", str(path)],
+        input=render_indexed(30).tobytes(), check=True,
+    )  # fmt: skip
+    found = probe(Candidate(str(path), explicit=False), videos=True)
+    assert found is not None and found.kind == "video" and found.error is None and found.video.frame_count == 30
+    pixels = read_frames(path, [0, 17, 29], max_side=64).pixels
+    if name.endswith(".ogg"):  # ffmpeg's RealVideo encoders skip the bars' changes at this size: no content check
+        assert [read_index(f) for f in pixels] == [0, 17, 29]
 
 
 @given(st.text(max_size=30), st.binary(max_size=64))

@@ -214,3 +214,29 @@ def test_qwen3_vl_is_told_the_real_times(tiny_checkpoint):
     told = [float(t) for t in re.findall(r"<([\d.]+) seconds>", text)]
     pairs = np.array(video.timestamps).reshape(3, 2).mean(axis=1)  # 2 frames per temporal patch
     assert told == pytest.approx(pairs.tolist(), abs=0.11)  # printed to 0.1 s
+
+
+def test_an_avi_that_dropped_frames_is_read_whole_at_its_real_times(tmp_path):
+    """A capture that dropped frames: AVI stores each as an empty chunk, which the demuxer
+    skips, so the header counts more frames than the file shows. That was "truncated" (an
+    iscc-samples demo.avi: 1443 listed, 1441 shown; ffmpeg plays it whole), and every later
+    frame was placed one slot early per dropped frame."""
+    import subprocess
+
+    from vlmcli.testing.media.video_clips import ffmpeg_exe, read_index, render_indexed
+    from vlmcli.video.decode import read_frames
+
+    path = tmp_path / "capture.avi"
+    frames = render_indexed(50)  # frame i shows i; frames 20.. are two slots late (2 dropped)
+    subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
+         "-s", "64x48", "-r", "25", "-i", "-", "-vf", r"setpts='(N+if(gte(N\,20)\,2\,0))/(25*TB)'",
+         "-fps_mode", "passthrough", "-c:v", "mpeg4", "-q:v", "2", str(path)],
+        input=frames.tobytes(), check=True,
+    )  # fmt: skip
+    info = probe(path)
+    assert info.frame_count == 50 and info.duration_s == pytest.approx(52 / 25)
+    assert info.time_of(19) == pytest.approx(19 / 25) and info.time_of(20) == pytest.approx(22 / 25)
+    read = read_frames(path, [0, 19, 20, 49], max_side=64)
+    assert [read_index(f) for f in read.pixels] == [0, 19, 20, 49]
+    assert list(read.timestamps) == pytest.approx([0, 19 / 25, 22 / 25, 51 / 25])

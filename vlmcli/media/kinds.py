@@ -18,7 +18,8 @@ IMAGE_EXTENSIONS = frozenset(
 """Names pictures go by: a file found by walking a folder is kept for them even when its bytes are damaged."""
 
 VIDEO_EXTENSIONS = frozenset(
-    {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wmv", ".flv", ".mpg", ".mpeg", ".3gp", ".ogv", ".ts", ".mts"}
+    {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wmv", ".flv", ".mpg", ".mpeg", ".3gp", ".ogv", ".ts", ".mts",
+     ".rm", ".rmvb", ".vob", ".m2ts", ".3g2", ".f4v", ".asf", ".m1v", ".m2v"}
 )
 
 AUDIO_EXTENSIONS = {
@@ -50,6 +51,10 @@ def _video_magic(head: bytes) -> bool:
     if head.startswith(b"\x00\x00\x01\xba") or head.startswith(b"\x00\x00\x01\xb3"):  # MPEG-PS / MPEG-1
         return True
     if head.startswith(b"FLV"):
+        return True
+    if head.startswith(b"OggS") and (b"\x80theora" in head or b"\x01video" in head):  # Ogg Theora (or OGM) named .ogg
+        return True
+    if head.startswith(b".RMF"):  # RealMedia (.rm, .rmvb): old archives, ffmpeg decodes them
         return True
     return head.startswith(b"\x30\x26\xb2\x75\x8e\x66\xcf\x11")  # ASF / WMV
 

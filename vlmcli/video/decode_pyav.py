@@ -52,6 +52,7 @@ class StreamFacts:
         or -90), read from the first frame; 0 when there is none or no frame decodes.
     trimmed: an edit list hides pictures before the first shown one (packets flagged discard:
         an MP4/MOV cut without re-encoding, `ffmpeg -ss ... -c copy` or a phone's trim).
+    header_end_s: the stream's duration in seconds as the header states it, None if it does not.
     """
 
     container: str
@@ -63,6 +64,7 @@ class StreamFacts:
     header_frames: int
     rotation: float = 0.0
     trimmed: bool = False
+    header_end_s: float | None = None
 
 
 def inspect_video(path: str) -> StreamFacts:
@@ -88,6 +90,7 @@ def _inspect(key: FileKey) -> StreamFacts:
             width=int(ctx.width), height=int(ctx.height),
             fps=float(rate) if rate and float(rate) > 0 else None, header_frames=int(stream.frames or 0),
             rotation=rotation, trimmed=trimmed,
+            header_end_s=float(stream.duration * stream.time_base) if stream.duration else None,
         )
 
 
@@ -111,7 +114,7 @@ def _packet_index(key: FileKey) -> PacketIndex:
     path = key[0]
     facts = through_cache(_inspect, key)
     packets: list[PacketInfo] = []
-    total = 0
+    total, last_end = 0, 0
     with _open_container(path) as container:
         stream = container.streams[facts.stream]
         time_base = float(stream.time_base)
@@ -120,6 +123,8 @@ def _packet_index(key: FileKey) -> PacketIndex:
                 if packet.size == 0:  # the flush packet at the end
                     continue
                 total += 1
+                if packet.pts is not None:
+                    last_end = max(last_end, packet.pts + int(packet.duration or 0))
                 packets.append(
                     PacketInfo(
                         packet.pts, packet.dts, bool(packet.is_keyframe), int(packet.duration or 0),
@@ -128,12 +133,22 @@ def _packet_index(key: FileKey) -> PacketIndex:
                 )
         except _av().FFmpegError as exc:
             raise VideoError(f"Could not read the video packets of {display_name(path)} ({reason_of(exc)}).") from exc
-    if 0 < total < facts.header_frames:
+    if 0 < total < facts.header_frames and not _reaches_header_end(last_end * time_base, facts):
         raise VideoError(
             f"{display_name(path)} is truncated: its header lists {facts.header_frames} video frames "
             f"but the file holds {total}."
         )
     return build_index(packets, time_base=time_base, fps=facts.fps, container=facts.container)
+
+
+def _reaches_header_end(end_s: float, facts: StreamFacts) -> bool:
+    """Whether the packets run to the end the header states (within two frames): then fewer
+    packets than the header's frame count are frames it dropped (an AVI's zero-size chunks,
+    which the demuxer skips), not a file cut short."""
+    if facts.header_end_s is None:
+        return False
+    slack = 2.0 / facts.fps if facts.fps else 0.1
+    return end_s >= facts.header_end_s - slack
 
 
 class PyAVReader:

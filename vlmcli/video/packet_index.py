@@ -19,7 +19,10 @@ Two ways to number frames, chosen from the packets (`build_index`):
 - `COUNT`: frames in decode order of their packets, numbered by counting decoded pictures
   from the keyframe decoding started at. For containers that store no presentation times
   (AVI: its "PTS" are decode times, so B-frame pictures would be mislabelled, or packets
-  without any timestamp); AVI is constant-frame-rate, so times are index / fps.
+  without any timestamp). An AVI's decode times are frame slots of its constant rate, and a
+  frame the recorder dropped is an empty chunk the demuxer skips, leaving a gap: the k-th
+  shown frame gets the k-th slot's time (a capture that dropped frames is not shifted);
+  without timestamps, times are index / fps.
 
 Hidden packets: an MP4/MOV trimmed without re-encoding (`ffmpeg -ss ... -c copy`, QuickTime's
 and phones' trim) keeps the GOP the cut falls in and an edit list that hides the pictures
@@ -155,18 +158,21 @@ def build_index(packets: Sequence[PacketInfo], *, time_base: float, fps: float |
         times = start.astype(np.float64) * time_base  # (F,)
     else:
         dts = [p.dts if p.dts is not None else p.pts for p in packets]
+        slots = container in DECODE_ORDER_FORMATS and None not in dts and len(set(dts)) == n
         if any(d is None for d in dts) or len(set(dts)) != n:
             dts = list(range(n))  # no usable timestamps at all: packets are counted in order
         stamps = np.asarray(dts, dtype=np.int64)
         position = np.arange(n, dtype=np.int64)
         rate = fps if fps is not None else 1.0 / time_base
         times = np.arange(n, dtype=np.float64) / rate
+        if slots and n:  # an AVI's decode times are frame slots: a dropped frame (an empty chunk) leaves a gap
+            times = (np.sort(stamps) - stamps.min()).astype(np.float64) * time_base  # (F,) the k-th shown frame, k-th slot
     frame_at = np.full(n, -1, dtype=np.int64)  # (N,) hidden packets stay -1
     frame_at[position] = np.arange(position.size, dtype=np.int64)
     if position.size == 0:
         end = 0.0
     elif numbering is Numbering.COUNT:
-        end = n / (fps if fps is not None else 1.0 / time_base)
+        end = max(n / (fps if fps is not None else 1.0 / time_base), float(times[-1]) + 1.0 / (fps or 1.0 / time_base))
     else:
         end = float(times[-1]) + _last_duration(packets[int(position[-1])], times, time_base, fps)
     return PacketIndex(
