@@ -225,10 +225,11 @@ def test_every_codec_in_a_shard_is_captioned_exported_and_shown(monkeypatch, cod
     rows = read_results(tmp_path / "out")
     assert all((r["width"], r["height"]) == SIZE for r in rows), {r["source_key"]: r["width"] for r in rows}
 
-    result = CliRunner().invoke(app, ["export", str(tmp_path / "out"), "--to", "imagefolder", "-o", str(tmp_path / "ex")])
+    result = CliRunner().invoke(app, ["export", str(tmp_path / "out"), "--to", "webdataset", "-o", str(tmp_path / "ex")])
     assert result.exit_code == 0, result.output
-    exported = sorted(p.name for p in (tmp_path / "ex").iterdir() if p.name != "metadata.jsonl")
-    assert exported == sorted(f"00000{i:04d}.{case.ext}" for i, case in enumerate(cases))  # was ".heic" for an mp4
+    with tarfile.open(next((tmp_path / "ex").glob("*.tar"))) as exported:
+        clips = sorted(n for n in exported.getnames() if not n.endswith((".txt", ".json")))
+    assert clips == sorted(f"00000{i:04d}.{case.ext}" for i, case in enumerate(cases))  # was ".heic" for an mp4
 
     result = CliRunner().invoke(app, ["report", str(tmp_path / "out"), "-o", str(tmp_path / "report.html")])
     assert result.exit_code == 0, result.output
