@@ -200,3 +200,42 @@ def test_an_image_the_model_refuses_is_a_known_error_and_does_not_spoil_the_esti
     assert "  refused by the model: " in text.stderr and "1 known errors" in text.stderr
     real = invoke(folder, "-o", out, "-m", REFERENCE, "--json", "-q")
     assert real.exit_code == 9 and json.loads(real.stdout)["error"] == 1  # what the dry run said
+
+
+def test_videos_are_measured_too(mixed, tmp_path):
+    """A --videos run measures one batch of clips beside the images (a run of videos alone got
+    "Estimated time: unknown"): their decoding and frame tokens, which no image batch tells."""
+    result = invoke(mixed, "-o", tmp_path / "out", "--model", REFERENCE, "--dry-run", "--json", "-q",
+                    "--max-tokens", "4", "--videos", "--frames", "3")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    estimate = json.loads(result.stdout)["estimate"]
+    assert estimate["source"].startswith("measured on 1 batch of 3 images and 1 batch of 1 video on this machine")
+    clip = estimate["video_calibration"]
+    assert clip["requests"] == 1 and clip["read_s"] > 0 and clip["visual_tokens"] > 0
+    assert estimate["video_rates"]["read_s_per_pixel"] > 0 and estimate["calibration"]["requests"] == 3
+
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (mixed / "clip.mp4").rename(alone / "clip.mp4")
+    result = invoke(alone, "-o", tmp_path / "out", "--model", REFERENCE, "--dry-run", "--json", "-q",
+                    "--max-tokens", "4", "--videos", "--frames", "3")  # fmt: skip
+    estimate = json.loads(result.stdout)["estimate"]
+    assert estimate is not None and estimate["source"].startswith("measured on 1 batch of 1 video on this machine")
+    assert estimate["captioning_s"] > 0 and estimate["video_calibration"] is None and estimate["calibration"]["requests"] == 1
+
+
+def test_a_video_run_warms_up_on_a_clip(monkeypatch, mixed, tmp_path):
+    """The first call's extra cost is priced with the rates of its own kind: a run of clips
+    alone warms up on a stand-in clip, not a picture (which a tiling model may turn into
+    17 tiles, priced at a frame's per-token rate: 20 s too much on SmolVLM-256M)."""
+    from vlmcli.testing.fakes import install_fake_engine
+
+    fake = install_fake_engine(monkeypatch)
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (mixed / "clip.mp4").rename(alone / "clip.mp4")
+    result = invoke(alone, "-o", tmp_path / "out", "--dry-run", "--json", "-q", "--videos", "--frames", "3")
+    assert result.exit_code == 0, result.output
+    warm, measured = fake.requests
+    assert [v.source for v in warm.videos] == ["<warm-up>"] and not warm.images
+    assert measured.videos[0].source.endswith("clip.mp4")

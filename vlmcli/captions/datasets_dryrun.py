@@ -24,7 +24,8 @@ from collections.abc import Callable, Sequence
 from vlmcli.captions.config import CaptionJob
 from vlmcli.captions.dataset_items import Meta, shard_groups
 from vlmcli.captions.datasets_run import clip_files_for, probe_shard
-from vlmcli.captions.dryrun import DryRunReport, Reader, plan_report
+from vlmcli.captions.calibration import Reader
+from vlmcli.captions.dryrun import DryRunReport, plan_report
 from vlmcli.captions.input_counts import InputCounts
 from vlmcli.captions.pipeline import LoadEngine, clip_prompts_of, job_prompts
 from vlmcli.captions.plan import Task, build_plan

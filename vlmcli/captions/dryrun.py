@@ -12,9 +12,10 @@ The time estimate is measured, not guessed (`captions.estimate` says why a per-i
 is several times off): the model is loaded (that time, with reading and hashing the
 files, is measured as "setup"), one warm-up call on a small synthetic image measures the
 first call's extra cost, then one planned batch of real images (from the middle of the
-plan: typical sizes) is decoded and captioned, and its stage timings become per-token
-rates applied to every planned batch. The report says so ("measured on 1 batch of 8
-images on this machine"). Python's own start-up (well under a second) is not included.
+plan: typical sizes), and with `--videos` one of real clips, is decoded and captioned, and
+its stage timings become per-token rates applied to every planned batch of its kind
+(`captions/calibration.py`). The report says so ("measured on 1 batch of 8 images on this
+machine"). Python's own start-up (well under a second) is not included.
 """
 
 from __future__ import annotations
@@ -28,49 +29,17 @@ from typing import TYPE_CHECKING, Any
 from vlmcli.captions.batching import auto_batch_size, auto_max_batch_tokens
 from vlmcli.captions.config import CaptionJob
 from vlmcli.captions.context import ContextCheck, ContextChecker, check_tasks
-from vlmcli.captions.continuous import batching_for
-from vlmcli.captions.decode import decode
-from vlmcli.captions.estimate import BatchShape, Rates, StageTimes, captioning_seconds
+from vlmcli.captions.calibration import Estimate, ReaderFor, Shapes, calibrated_estimate
 from vlmcli.captions.input_counts import InputCounts, unreadable_examples, unreadable_lines
 from vlmcli.captions.pipeline import LoadEngine, Tokens, device_type, plan_batches, prepare, token_estimator
 from vlmcli.captions.plan import Plan, Task
 from vlmcli.captions.progress import Progress
 from vlmcli.captions.refusals import refused_examples, split_refused
 from vlmcli.captions.summary import Summary
-from vlmcli.errors import VlmError
 from vlmcli.sinks.base import Sink
 
 if TYPE_CHECKING:
     from vlmcli.inputs.counts import DatasetCounts
-
-WARM_UP_SIZE = (224, 224)
-WARM_UP_TOKENS = 2
-CALIBRATION_TRIES = 3
-"""Batches tried for calibration when a batch's images all fail to decode."""
-
-Reader = Callable[[str], bytes]
-ReaderFor = Callable[[list[list[Task]]], Reader]
-"""The candidate calibration batches -> a reader of their images (dataset items)."""
-
-
-@dataclass
-class Estimate:
-    seconds: float
-    """The whole run: setup + first-call extra + captioning."""
-    source: str
-    """How it was obtained, in words."""
-    setup_s: float = 0.0
-    """Measured: finding, reading and hashing the files and loading the model."""
-    first_call_s: float = 0.0
-    """Measured: the extra cost of a process's first engine call."""
-    captioning_s: float = 0.0
-    """Predicted from the measured rates for every planned batch."""
-    calibration: dict[str, Any] = field(default_factory=dict)
-    rates: dict[str, float] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in vars(self).items()}
-
 
 @dataclass
 class DryRunReport:
@@ -125,7 +94,7 @@ class DryRunReport:
         if warning is not None:
             lines.append(warning)
         if self.estimate is None and self.requests:
-            lines.append("Estimated time: unknown (no planned image batch could be captioned to measure it)")
+            lines.append("Estimated time: unknown (no planned batch of its images or videos could be captioned to measure it)")
         if self.estimate is not None:
             e = self.estimate
             lines.append(
@@ -146,158 +115,6 @@ def _duration(seconds: float) -> str:
 def estimate_visual_tokens(tasks: Sequence[Task], tokens: Tokens) -> int:
     """Visual tokens of the tasks by the model's planner; tasks with no known size add none."""
     return sum(tokens(t) for t in tasks if t.size is not None or t.video is not None)
-
-
-class Shapes:
-    """`BatchShape`s of planned batches; an image's vision cost counts once per run (cache)."""
-
-    def __init__(self, tokens: Tokens, checker: ContextChecker | None) -> None:
-        self.tokens = tokens
-        self.checker = checker
-        self.seen: set[str] = set()
-
-    def of(self, batch: Sequence[Task], *, remember: bool = True) -> BatchShape:
-        new = [t for t in dict((t.key, t) for t in batch if t.key not in self.seen).values()]
-        if remember:
-            self.seen.update(t.key for t in batch)
-        prompts = [self.checker.estimate(t) if self.checker is not None else self.tokens(t) for t in batch]
-        return BatchShape(
-            requests=len(batch),
-            visual_tokens=sum(self.tokens(t) for t in new),
-            longest_prompt=max(prompts, default=0),
-            pixels=sum(_pixels(t) for t in batch),
-        )
-
-
-def _pixels(task: Task) -> int:
-    if task.video is not None:
-        return 0
-    return task.size[0] * task.size[1] if task.size else 0
-
-
-def _results_times(results: Sequence[Any], wall_s: float) -> StageTimes:
-    timings = getattr(results[0], "timings", None) if results else None
-    return StageTimes(
-        wall_s=wall_s,
-        vision_s=float(getattr(timings, "vision_s", 0.0) or 0.0),
-        prefill_s=float(getattr(timings, "prefill_s", 0.0) or 0.0),
-        decode_s=float(getattr(timings, "decode_s", 0.0) or 0.0),
-        steps=max((int(r.completion_tokens) for r in results), default=0),
-        tokens=sum(int(r.completion_tokens) for r in results),
-    )
-
-
-def _calibration_order(batches: Sequence[Sequence[Task]]) -> list[list[Task]]:
-    """Image batches from the middle of the plan outwards (typical sizes first)."""
-    images = [list(b) for b in batches if all(t.video is None for t in b) and any(t.size is not None for t in b)]
-    middle = len(images) // 2
-    return [images[i] for i in sorted(range(len(images)), key=lambda i: (abs(i - middle), i))]
-
-
-class Calibrator:
-    """Times one warm-up call and one real batch with a loaded engine (module docstring)."""
-
-    def __init__(self, engine: Any, job: CaptionJob, shapes: Shapes, *, read: Reader | None = None) -> None:
-        self.engine = engine
-        self.job = job
-        self.shapes = shapes
-        self.read = read  # the bytes of a task's path (dataset items); None: read the file
-
-    def _request(self, task: Task, image: Any) -> Any:
-        from vlmcli.engine.request import Request
-
-        return Request(prompt=task.prompt.text, images=(image,), system=self.job.system, constraint=task.prompt.constraint)
-
-    def _call(self, requests: list[Any], gen: Any) -> tuple[list[Any], float]:
-        start = time.perf_counter()
-        results = self.engine.generate(requests, gen)
-        return results, time.perf_counter() - start
-
-    def warm_up(self, task: Task) -> tuple[float, BatchShape, StageTimes] | None:
-        """The first call's wall time on a small stand-in image (None if the engine refuses it)."""
-        from PIL import Image
-
-        from vlmcli.media.image_input import ImageInput
-
-        image = ImageInput(Image.new("RGB", WARM_UP_SIZE, (96, 96, 96)), source="<warm-up>")
-        gen = dataclasses.replace(self.job.generation, max_tokens=min(WARM_UP_TOKENS, self.job.generation.max_tokens))
-        try:
-            results, wall = self._call([self._request(task, image)], gen)
-        except VlmError:  # e.g. a prompt over the context on its own: no warm-up figure
-            return None
-        probe = dataclasses.replace(task, size=WARM_UP_SIZE, key="<warm-up>")
-        return wall, self.shapes.of([probe], remember=False), _results_times(results, wall)
-
-    def batch(self, batch: list[Task]) -> tuple[BatchShape, StageTimes, float] | None:
-        start = time.perf_counter()
-        reading = {"read": self.read} if self.read is not None else {}
-        decoded = {t.path: decode(t.path, max_pixels=self.job.max_image_pixels, **reading) for t in batch}
-        read_s = time.perf_counter() - start
-        ready = [t for t in batch if decoded[t.path].image is not None]
-        if not ready:
-            return None
-        requests = [self._request(t, decoded[t.path].image) for t in ready]
-        try:
-            results, wall = self._call(requests, self.job.generation)
-        except VlmError:  # e.g. a prompt over the context: the context check reports it; try another batch
-            return None
-        shape = self.shapes.of(ready, remember=False)
-        return shape, _results_times(results, wall), read_s * shape.pixels / max(1, sum(map(_pixels, batch)))
-
-
-def calibrated_estimate(
-    engine: Any,
-    job: CaptionJob,
-    batches: Sequence[Sequence[Task]],
-    shapes: Shapes,
-    *,
-    setup_s: float,
-    reader_for: ReaderFor | None = None,
-) -> Estimate | None:
-    """The run's time from one measured batch (None when no image batch could be run).
-    reader_for: candidate batches -> a reader of their images (dataset items); None: files."""
-    candidates = _calibration_order(batches)[:CALIBRATION_TRIES]
-    if not candidates:
-        return None
-    mode = batching_for(engine, job, device=device_type(engine))
-    slots = mode.slots if mode.continuous else 0
-    calibrator = Calibrator(engine, job, shapes, read=reader_for(candidates) if reader_for is not None else None)
-    warm = calibrator.warm_up(candidates[0][0])
-    for batch in candidates:
-        measured = calibrator.batch(batch)
-        if measured is None:
-            continue
-        shape, times, read_s = measured
-        rates = Rates.measured(batch=shape, times=times, read_s=read_s, slots=slots)
-        first_call = 0.0
-        if warm is not None:
-            warm_wall, warm_shape, warm_times = warm
-            warm_rates = dataclasses.replace(rates, steps=warm_times.steps, read_s_per_pixel=0.0, slots=0)
-            first_call = max(0.0, warm_wall - warm_rates.engine_s(warm_shape))
-        captioning = captioning_seconds([shapes.of(b) for b in batches], rates, read_threads=job.decode_threads)
-        images = shape.requests
-        return Estimate(
-            seconds=setup_s + first_call + captioning,
-            source=f"measured on 1 batch of {images} image{'s' if images != 1 else ''} on this machine"
-            + (f", decoded as continuous batching in {slots} slots" if slots else ""),
-            setup_s=setup_s,
-            first_call_s=first_call,
-            captioning_s=captioning,
-            calibration={
-                "requests": shape.requests,
-                "visual_tokens": shape.visual_tokens,
-                "longest_prompt": shape.longest_prompt,
-                "wall_s": round(times.wall_s, 3),
-                "vision_s": round(times.vision_s, 3),
-                "prefill_s": round(times.prefill_s, 3),
-                "decode_s": round(times.decode_s, 3),
-                "steps": times.steps,
-                "tokens": times.tokens,
-                "read_s": round(read_s, 3),
-            },
-            rates={k: v if isinstance(v, int) else float(f"{v:.4g}") for k, v in dataclasses.asdict(rates).items()},
-        )
-    return None
 
 
 def dry_run(
@@ -376,6 +193,6 @@ def plan_report(
     if adapter is not None and hasattr(adapter, "prepare") and hasattr(adapter, "config"):
         checker = ContextChecker(adapter, tokens=tokens, system=job.system, answer_tokens=job.generation.max_tokens)
     report.context = check_tasks(checker, plan.tasks, truncate=bool(getattr(job.engine, "truncate", False)))
-    shapes = Shapes(tokens, checker)
+    shapes = Shapes(tokens, checker, videos=job.videos)
     report.estimate = calibrated_estimate(engine, job, batches, shapes, setup_s=setup_s, reader_for=reader_for)
     return report
