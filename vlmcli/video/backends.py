@@ -89,6 +89,8 @@ def choose_decoder(facts: StreamFacts) -> Choice:
     """decord for the codec/container pairs it reads exactly, PyAV for everything else."""
     if facts.trimmed:
         return Choice(Decoder.PYAV, "an edit list hides its first pictures (a trim without re-encoding): decord reads such files one frame off")
+    if facts.transfer is not None:
+        return Choice(Decoder.PYAV, f"HDR ({facts.transfer.upper()}): PyAV decodes it at 16 bits, tone-mapped to SDR")
     if facts.container in DECORD_CONTAINERS and facts.codec in DECORD_CODECS:
         return Choice(Decoder.DECORD, f"{facts.codec} in {facts.container.split(',')[0]}: decord is exact")
     reason = _CODEC_REASONS.get(facts.codec) or _CONTAINER_REASONS.get(facts.container)

@@ -15,7 +15,8 @@ decodes whatever PyAV's ffmpeg decodes, and keeps sparse decoding:
    Frames close together are read in one forward pass; a seek happens only when a keyframe
    lies between the last decoded picture and the next wanted one.
 4. Pictures are converted to RGB at the requested size inside ffmpeg (swscale, bicubic,
-   like decord), so large frames never materialise at full size.
+   like decord), so large frames never materialise at full size. An HDR stream (PQ, HLG)
+   is converted to 16-bit RGB and tone-mapped to SDR (`hdr.py`).
 
 `frames_decoded` counts frames returned (like `DecordReader`); `pictures_decoded` counts
 every picture the decoder produced, the real cost, so tests can prove reads stay sparse.
@@ -53,6 +54,8 @@ class StreamFacts:
     trimmed: an edit list hides pictures before the first shown one (packets flagged discard:
         an MP4/MOV cut without re-encoding, `ffmpeg -ss ... -c copy` or a phone's trim).
     header_end_s: the stream's duration in seconds as the header states it, None if it does not.
+    transfer: "pq" or "hlg" for an HDR stream (`video.hdr`: its frames are tone-mapped to SDR),
+        None for SDR.
     """
 
     container: str
@@ -65,6 +68,7 @@ class StreamFacts:
     rotation: float = 0.0
     trimmed: bool = False
     header_end_s: float | None = None
+    transfer: str | None = None
 
 
 def inspect_video(path: str) -> StreamFacts:
@@ -91,7 +95,15 @@ def _inspect(key: FileKey) -> StreamFacts:
             fps=float(rate) if rate and float(rate) > 0 else None, header_frames=int(stream.frames or 0),
             rotation=rotation, trimmed=trimmed,
             header_end_s=float(stream.duration * stream.time_base) if stream.duration else None,
+            transfer=_transfer_value(ctx),
         )
+
+
+def _transfer_value(ctx: Any) -> str | None:
+    from vlmcli.video.hdr import transfer_of
+
+    found = transfer_of(getattr(ctx, "color_trc", None))
+    return found.value if found is not None else None
 
 
 def _first_picture(stream: Any, container: Any) -> tuple[float, bool]:
@@ -274,6 +286,11 @@ class PyAVReader:
         from av.video.reformatter import Interpolation
 
         width, height = self.output_size
+        if self._facts.transfer is not None:  # HDR: 16 bits out of swscale, tone-mapped to SDR here
+            from vlmcli.video.hdr import Transfer, to_sdr
+
+            deep = frame.to_ndarray(format="rgb48le", width=width, height=height, interpolation=Interpolation.BICUBIC)
+            return to_sdr(deep.astype(np.float32) / 65535.0, Transfer(self._facts.transfer))  # (H, W, 3) uint8
         pixels = frame.to_ndarray(format="rgb24", width=width, height=height, interpolation=Interpolation.BICUBIC)
         return pixels  # (H, W, 3) uint8
 
