@@ -77,6 +77,48 @@ def test_truncated_tar_yields_what_it_had_then_fails_the_shard(tmp_path):
     assert 1 <= len(items) < 4
 
 
+def test_a_tar_of_a_folder_in_directory_order_is_still_one_item_per_key(tmp_path):
+    """`tar cf` lists a folder's files in directory order, not grouped by key (a.jpg, b.jpg,
+    a.txt, b.txt): each key's text became a second, "appears twice" error item."""
+    import gzip
+    import shutil
+    import subprocess
+
+    folder = tmp_path / "pairs"
+    folder.mkdir()
+    names = []
+    for i, photo in enumerate(PHOTOS[:3]):
+        (folder / f"{i:03d}.jpg").write_bytes(jpeg_bytes(photo))
+        (folder / f"{i:03d}.txt").write_text(f"caption {i}")
+        names.append(f"{i:03d}.jpg")
+    names += [f"{i:03d}.txt" for i in range(3)]
+    shard = tmp_path / "pairs.tar"
+    tool = shutil.which("tar")
+    if tool is not None:
+        subprocess.run([tool, "cf", str(shard), "-C", str(folder), *names], check=True)
+    else:
+        with tarfile.open(shard, "w") as tar:
+            for name in names:
+                tar.add(folder / name, arcname=name)
+    choice = ColumnChoice(keep_columns=("txt",))
+    items = list(dataset_shards([str(shard)])[0].items(choice))
+    assert [(i.key, i.extra, i.error) for i in items] == [(f"{i:03d}", {"txt": f"caption {i}"}, None) for i in range(3)]
+    assert [i.data for i in items] == [(folder / f"{i:03d}.jpg").read_bytes() for i in range(3)]
+
+    packed = tmp_path / "pairs.tar.gz"  # compressed: read as a stream, the repeats say how to fix the shard
+    packed.write_bytes(gzip.compress(shard.read_bytes()))
+    repeats = [i for i in dataset_shards([str(packed)])[0].items(choice) if i.error]
+    assert len(repeats) == 3 and all("not grouped by key: write it with `tar --sort=name`" in i.error for i in repeats)
+
+    data = shard.read_bytes()  # damaged: streamed as before, what was read is kept
+    shard.write_bytes(data[: len(data) * 3 // 4])
+    got = []
+    with pytest.raises(InputError, match="damaged or truncated"):
+        for item in dataset_shards([str(shard)])[0].items(choice):
+            got.append(item)
+    assert got and got[0].key == "000"
+
+
 def test_key_without_image_is_an_error_item(tmp_path):
     path = tmp_path / "odd.tar"
     with tarfile.open(path, "w") as tar:

@@ -2,7 +2,9 @@
 
 WebDataset's convention: a member `dir/abc.seg.png` belongs to key `dir/abc` (everything
 before the first dot of the base name) with field `seg.png`; a key's members are
-consecutive. An item is one key: its image is the first field whose last extension is an
+consecutive. A plain tar written by `tar cf` from a folder often is not (files come in
+directory order); it is read by key through its member index, so each key stays one item
+(a compressed one cannot be: its repeated keys are error rows that say how to rewrite it). An item is one key: its image is the first field whose last extension is an
 image's (`jpg`, `png`, `webp`, ...), else its video the first that is a video's (`mp4`,
 `webm`, ...: video2dataset's shards, captioned with `--videos`); its `.json` field (img2dataset writes one) supplies
 --key-column and --keep-columns fields, `txt` can be kept too. A key with neither
@@ -35,6 +37,54 @@ def split_member(name: str) -> tuple[str, str]:
 
 
 def _groups(path: Path) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """(key, {field: bytes}) in the shard's order. A plain tar whose members are not grouped
+    by key (`tar cf` of a folder lists files in directory order: a.jpg, b.jpg, a.txt, b.txt)
+    is read by key through its member index instead, so each key is still one item."""
+    scattered = _scattered_keys(path)
+    if scattered is not None:
+        yield from _indexed_groups(path, scattered)
+        return
+    yield from _streamed_groups(path)
+
+
+def _scattered_keys(path: Path) -> dict[str, list[tarfile.TarInfo]] | None:
+    """key -> its members, in first-appearance order, when `path` is an uncompressed tar whose
+    members are not grouped by key; None otherwise (grouped, compressed, or unreadable: streamed)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(6)
+        if head.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"\x28\xb5\x2f\xfd")):
+            return None  # compressed: no random access worth having
+        by_key: dict[str, list[tarfile.TarInfo]] = {}
+        last: str | None = None
+        grouped = True
+        with tarfile.open(path, "r:") as tar:  # member headers only: data is skipped
+            for member in tar:
+                if not member.isfile():
+                    continue
+                key = split_member(member.name)[0]
+                grouped = grouped and (key == last or key not in by_key)
+                by_key.setdefault(key, []).append(member)
+                last = key
+    except (tarfile.TarError, OSError, EOFError):
+        return None  # damaged: the stream reads what it can and says where it stopped
+    return None if grouped else by_key
+
+
+def _indexed_groups(path: Path, by_key: dict[str, list[tarfile.TarInfo]]) -> Iterator[tuple[str, dict[str, bytes]]]:
+    try:
+        with tarfile.open(path, "r:") as tar:
+            for key, members in by_key.items():
+                fields: dict[str, bytes] = {}
+                for member in members:
+                    handle = tar.extractfile(member)
+                    fields[split_member(member.name)[1]] = handle.read() if handle is not None else b""
+                yield key, fields
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise InputError(f"{path}: the tar shard is damaged or truncated ({type(exc).__name__}: {exc}).") from None
+
+
+def _streamed_groups(path: Path) -> Iterator[tuple[str, dict[str, bytes]]]:
     key: str | None = None
     fields: dict[str, bytes] = {}
     try:
@@ -83,7 +133,10 @@ def tar_items(path: Path, choice: ColumnChoice) -> Iterator[Any]:
         item_key = key_text(meta.get(choice.key_column or "__key__")) or key
         extra = {c: json_safe(meta.get(c)) for c in choice.keep_columns}
         if item_key in seen:
-            yield ShardItem(key=f"{item_key}#dup{len(seen)}", error=f"{path}: key {item_key!r} appears twice in the shard.", extra=extra)
+            message = f"{path}: key {item_key!r} appears twice in the shard"
+            if item_key == key:  # a compressed tar whose members are not grouped by key
+                message += " (its members are not grouped by key: write it with `tar --sort=name`, or uncompressed)"
+            yield ShardItem(key=f"{item_key}#dup{len(seen)}", error=f"{message}.", extra=extra)
             continue
         seen.add(item_key)
         field = _media_field(fields)
