@@ -43,3 +43,35 @@ def test_config_file(monkeypatch, tmp_path):
     monkeypatch.setenv("VLM_CONFIG", str(tmp_path / "config.toml"))
     settings = resolve({})
     assert (settings.model, settings.max_tokens) == ("file/model", 7)
+
+
+def test_paths_written_on_windows(monkeypatch, tmp_path):
+    """A CSV, JSON or `--files-from` list made on Windows names `images\\sub\\0001.jpg`
+    (os.path.join there): "cannot read the image file" / "No such file" here. A drive path
+    (C:\\...) names no file on this machine and says so."""
+    import json
+
+    from vlmcli.exports.results import read_results
+    from vlmcli.inputs.windows_paths import local_spelling
+    from vlmcli.testing.fakes import caption_dir, install_fake_engine, save_photo
+
+    isolate_env(monkeypatch, tmp_path)
+    install_fake_engine(monkeypatch)
+    (tmp_path / "images" / "sub").mkdir(parents=True)
+    save_photo(tmp_path / "images" / "sub" / "0001.jpg")
+    (tmp_path / "list.csv").write_text("file_name,label\r\nimages\\sub\\0001.jpg,a\r\nC:\\Users\\me\\0002.jpg,b\r\n", newline="")
+    summary = caption_dir(tmp_path / "list.csv", "-o", tmp_path / "csv", code=9)
+    assert (summary["ok"], summary["error"]) == (1, 1)
+    bad = next(r for r in read_results(tmp_path / "csv") if r["status"] == "error")
+    assert "C:\\Users\\me\\0002.jpg is a Windows path, which names no file here" in bad["error"]
+
+    (tmp_path / "llava.json").write_text(json.dumps([{"id": "a", "image": "images\\sub\\0001.jpg"}]))
+    assert caption_dir(tmp_path / "llava.json", "-o", tmp_path / "json")["ok"] == 1
+
+    (tmp_path / "files.txt").write_text("images\\sub\\0001.jpg\r\n", newline="")
+    monkeypatch.chdir(tmp_path)
+    assert caption_dir("--files-from", "files.txt", "-o", tmp_path / "list")["ok"] == 1
+
+    odd = tmp_path / "a\\b.jpg"  # a Linux name may hold a backslash: it stays that file
+    save_photo(odd)
+    assert local_spelling("a\\b.jpg", tmp_path) == "a\\b.jpg" and local_spelling("images\\sub\\0001.jpg", tmp_path) == "images/sub/0001.jpg"

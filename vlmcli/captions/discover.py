@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from vlmcli.errors import InputError
+from vlmcli.inputs.windows_paths import local_spelling
 from vlmcli.media.sources import STDIN
 from vlmcli.sinks.identity import PathResolver
 
@@ -120,5 +121,5 @@ def discover(
                 add(path, False)
     if files_from is not None:
         for path in read_file_list(files_from, stdin=stdin):
-            add(path, True)
+            add(local_spelling(path, Path.cwd()), True)  # images\\0001.jpg in a list written on Windows
     return list(found.values())

@@ -27,6 +27,7 @@ from vlmcli.inputs.columns import (
     pick_key_column,
 )
 from vlmcli.inputs.item import ShardItem
+from vlmcli.inputs.windows_paths import local_spelling, windows_path, wsl_hint
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -90,11 +91,18 @@ def _image_bytes(value: Any, *, folder: Path, where: str) -> tuple[bytes | None,
         return None, f"{where}: the image is a URL ({cell.url}); vlmcli does not download: fetch the images first (img2dataset).", None
     if cell.path is None:
         return None, f"{where}: no image in this row.", None
-    target = Path(cell.path).expanduser() if Path(cell.path).expanduser().is_absolute() else folder / cell.path
+    written = windows_path(cell.path)
+    if written.drive:
+        return None, (
+            f"{where}: {cell.path} is a Windows path, which names no file here: rewrite the table's paths "
+            f"relative to its folder (or to --image-root){wsl_hint(written)}."
+        ), None
+    relative = local_spelling(cell.path, folder)  # images\\0001.jpg, written on Windows
+    target = Path(relative).expanduser() if Path(relative).expanduser().is_absolute() else folder / relative
     try:
-        return target.read_bytes(), None, cell.path
+        return target.read_bytes(), None, relative
     except OSError as exc:
-        return None, f"{where}: cannot read the image file {target} ({exc.strerror or exc}){_from_here(cell.path, folder)}.", None
+        return None, f"{where}: cannot read the image file {target} ({exc.strerror or exc}){_from_here(relative, folder)}.", None
 
 
 def _from_here(path: str, folder: Path) -> str:
