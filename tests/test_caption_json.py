@@ -125,3 +125,40 @@ def test_a_folder_of_annotations_points_at_the_file(tmp_path):
     result = runner.invoke(app, ["caption-dir", str(tmp_path / "annotations"), "-o", str(tmp_path / "out"), "-q"])
     assert result.exit_code == 3, result.output
     assert "captions_val2017.json is a dataset file: pass it as an INPUT itself" in result.stderr
+
+
+def test_chat_records_give_the_pictures_of_their_messages(monkeypatch, tmp_path):
+    """OpenAI chat / vision fine-tuning JSONL, Batch API request lines and Qwen-style
+    conversations hold their pictures in the messages' content parts: "has no image column"."""
+    import base64
+
+    install_fake_engine(monkeypatch)
+    photos = [jpeg_bytes(p) for p in sample_photos()[:2]]
+    (tmp_path / "cup.jpg").write_bytes(photos[1])
+    uri = "data:image/jpeg;base64," + base64.b64encode(photos[0]).decode()
+
+    def user(*parts):
+        return {"role": "user", "content": [*parts, {"type": "text", "text": "What is this?"}]}
+
+    lines = [
+        {"messages": [user({"type": "image_url", "image_url": {"url": uri, "detail": "low"}}),
+                      {"role": "assistant", "content": "A photo."}]},
+        {"messages": [{"role": "system", "content": "Be brief."}, user({"type": "image", "image": f"file://{tmp_path}/cup.jpg"})]},
+        {"messages": [user({"type": "input_image", "image_url": "https://example.com/a.jpg"})]},
+        {"messages": [{"role": "user", "content": "No picture here."}]},  # text only: skipped
+        {"custom_id": "batch-7", "method": "POST", "url": "/v1/chat/completions",
+         "body": {"model": "gpt-4o", "messages": [user({"type": "image_url", "image_url": {"url": uri}},
+                                                       {"type": "image_url", "image_url": {"url": uri}})]}},
+    ]  # fmt: skip
+    (tmp_path / "finetune.jsonl").write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    summary = caption(tmp_path / "finetune.jsonl", "-o", tmp_path / "out", code=9)
+    rows = {r["source_key"]: r for r in read_results(tmp_path / "out")}
+    assert sorted(rows) == ["00000000#image0", "00000001#image0", "00000002#image0", "batch-7#image0", "batch-7#image1"]
+    assert (summary["ok"], summary["error"]) == (4, 1)
+    assert "vlmcli does not download" in rows["00000002#image0"]["error"]
+    import hashlib
+
+    same = {rows[k]["key"] for k in ("00000000#image0", "batch-7#image0", "batch-7#image1")}
+    assert same == {hashlib.sha256(photos[0]).hexdigest()}  # one picture, three mentions: captioned once
+    assert rows["00000001#image0"]["key"] == hashlib.sha256(photos[1]).hexdigest()  # the file:// path
+    assert [r["status"] for k, r in sorted(rows.items()) if k != "00000002#image0"] == ["ok"] * 4

@@ -14,7 +14,7 @@ A cell may also hold a list of pictures (a multi-image dataset's `images` column
 a JSON record's list of paths): each is an item of its own, keyed `<row key>#image<i>`.
 
 Key column, unless --key-column names it: `__key__` for tars, then `key`, `id`,
-`file_name`; a table with none of them keys rows by their number in the file.
+`file_name`, `custom_id` (OpenAI Batch API lines); a table with none of them keys rows by their number in the file.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ VIDEO_COLUMNS = ("video", "mp4", "webm", "videos")
 PATH_COLUMNS = ("file_name", "filename", "file", "filepath", "file_path", "image_path", "img_path", "path")
 """Columns that name image files, tried after IMAGE_COLUMNS: a CSV from pandas or a
 spreadsheet, Hugging Face ImageFolder's metadata.csv (`file_name`)."""
-KEY_COLUMNS = ("__key__", "key", "id", "file_name")
+KEY_COLUMNS = ("__key__", "key", "id", "file_name", "custom_id")
 URL_SCHEMES = ("http://", "https://", "s3://", "gs://", "hf://", "ftp://")
 
 

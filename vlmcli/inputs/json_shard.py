@@ -9,7 +9,10 @@ the first records; a field may hold a path (relative to the file's folder, or to
 `--image-root`), a data: URI or base64. Without a key field rows are keyed by their image
 paths. A record without the image field (a text-only conversation in an instruction mix) is
 not a picture and is skipped; one whose image is null or unreadable is an error row, as is a
-line that is not a JSON object. A file that is not JSON at all is not readable.
+line that is not a JSON object. A file that is not JSON at all is not readable. Chat
+records (OpenAI chat, fine-tuning and Batch API files, Qwen-style conversations) with no
+image field give the pictures of their messages' content parts (`chat_messages.py`), keyed
+`<key>#image<i>`.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
-from vlmcli.errors import InputError
+from vlmcli.errors import ConfigError, InputError
+from vlmcli.inputs.chat_messages import MESSAGE_IMAGES, message_images
 from vlmcli.inputs.columns import ColumnChoice, check_keep_columns, pick_image_column, pick_key_column
 from vlmcli.inputs.item import ShardItem
 from vlmcli.inputs.table_shard import rows_to_items
@@ -79,8 +83,23 @@ def json_items(path: Path, choice: ColumnChoice) -> Iterator[ShardItem]:
     where = str(path)
     if not names:
         raise InputError(f"{where}: no JSON objects in it (a list of records, or one object per line).")
-    image = pick_image_column(names, declared=[], requested=choice.image_column, where=where)
+    records_ = chain(head, rest)
+    try:
+        image = pick_image_column(names, declared=[], requested=choice.image_column, where=where)
+    except ConfigError:
+        if choice.image_column is not None or not any(isinstance(r, dict) and message_images(r) for r in head):
+            raise
+        image, records_ = MESSAGE_IMAGES, _with_message_images(records_)  # chat records: pictures in the messages
     key = pick_key_column(names, requested=choice.key_column, where=where) or image
     check_keep_columns(names, choice.keep_columns, where=where)
-    rows = ({"__problem__": r} if isinstance(r, str) else r for r in chain(head, rest) if isinstance(r, str) or image in r)
+    rows = ({"__problem__": r} if isinstance(r, str) else r for r in records_ if isinstance(r, str) or image in r)
     yield from rows_to_items(rows, path=path, image=image, key=key, choice=choice)
+
+
+def _with_message_images(records_: Iterator[Record]) -> Iterator[Record]:
+    """Each chat record with its messages' pictures as a field; one with none (a text-only
+    conversation) goes without it, so it is skipped like a record without an image field."""
+    for record in records_:
+        if isinstance(record, dict) and (pictures := message_images(record)):
+            record = {**record, MESSAGE_IMAGES: pictures}
+        yield record
