@@ -80,7 +80,7 @@ def test_video_summarize_reads_a_clip_from_its_shard(monkeypatch, tmp_path):
     assert summary["video"] == f"{shard}::000000000" and summary["segments"]
     broken = runner.invoke(app, ["video-summarize", f"{shard}::000000001", "-q"])
     assert broken.exit_code == 3
-    assert f"{shard}::000000001" in broken.stderr and "vlm-item" not in broken.stderr
+    assert f"{shard}::000000001" in broken.stderr and "vlm-clips" not in broken.stderr
     asked = runner.invoke(app, ["ask", f"{shard}::000000000", "What happens?", "--frames", "3"])
     assert asked.exit_code == 0, asked.output
     assert _leftovers(tmp_path) == []

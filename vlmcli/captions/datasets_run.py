@@ -8,8 +8,9 @@ copy duplicates), caption the tasks, and write the rows annotated with `source`,
 the model is loaded once, at the first shard with work. With `--videos`, a shard's
 videos (video2dataset's tars, a zip of clips) and animated pictures are captioned as
 clips, each written to a temporary file of its own while its shard is worked on
-(`inputs/clip_files.py`), with the video prompts and rows of folders' videos. A shard that cannot be read to
-the end keeps the rows of the items read before the damage and is reported (exit 9).
+(`inputs/clip_files.py`), with the video prompts and rows of folders' videos. A shard
+that cannot be read to the end keeps the rows of the items read before the damage and is
+reported (exit 9).
 
 Each shard's rows are published when it is done, and the next shard asks the sink again:
 an image already captioned in an earlier shard is copied, not captioned twice. The sink

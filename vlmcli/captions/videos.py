@@ -13,8 +13,6 @@ opened or decoded becomes an error row, like a corrupt image.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -64,14 +62,13 @@ def decode_video(path: str, *, videos: VideoCaptioning, file: str | None = None)
 def decode_video_bytes(path: str, read: Callable[[str], bytes], *, videos: VideoCaptioning) -> Decoded:
     """`decode_video` of a dataset clip whose bytes `read` gives (a Ray actor's spool reader):
     written to a temporary file for as long as its frames are decoded."""
+    from vlmcli.inputs.clip_files import temporary_copy
+
     try:
         data = read(path)
     except OSError as exc:
         return Decoded(None, f"{path}: cannot read the clip's bytes ({exc}).")
-    with tempfile.TemporaryDirectory(prefix="vlm-clips-") as folder:
-        file = os.path.join(folder, "clip")
-        with open(file, "wb") as handle:
-            handle.write(data)
+    with temporary_copy(data, path) as file:
         return decode_video(path, videos=videos, file=file)
 
 

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from vlmcli.engine.video_input import VideoInput
 from vlmcli.errors import InputError
-from vlmcli.inputs.item_address import item_file, read_item
+from vlmcli.inputs.clip_files import temporary_copy
+from vlmcli.inputs.item_address import read_item
 from vlmcli.media.animation import frame_count, picture_format
 from vlmcli.media.image_input import ImageInput
 from vlmcli.media.images import image_input
@@ -128,7 +129,7 @@ def load_item(
     data = item.data or b""
     if detect_kind(item.name or source, data[:32]) is not MediaKind.VIDEO and (video is None or frame_count(data) < 2):
         return image_input(data, source, max_pixels=max_pixels)
-    with item_file(item, source) as clip:
+    with temporary_copy(data, source) as clip:
         return load_video(source, command=command, video=video, warn=warn, file=clip)
 
 

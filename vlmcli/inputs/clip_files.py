@@ -6,6 +6,8 @@ video item's bytes cannot stay in the shard's one spool file (`spool.py`): each 
 written to its own file in a temporary folder, read by name when its frames are sampled,
 and removed with the folder when the shard is done. The disk holds one shard's videos at a
 time. Files are named by their order in the shard: decoders tell formats by content.
+`temporary_copy` does the same for one clip's bytes, for as long as a block runs (an item
+named `<shard>::<key>` to `vlm ask`, a clip a Ray actor fetched).
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from vlmcli.errors import VlmError
 
 
 class ClipFiles:
@@ -52,3 +58,18 @@ class ClipFiles:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextmanager
+def temporary_copy(data: bytes, source: str) -> Iterator[str]:
+    """A temporary file holding `data` (the bytes of `source`), for as long as the block
+    runs; a library error raised in it names `source`, not the file."""
+    with tempfile.TemporaryDirectory(prefix="vlm-clips-") as folder:
+        path = os.path.join(folder, "clip")
+        with open(path, "wb") as handle:
+            handle.write(data)
+        try:
+            yield path
+        except VlmError as exc:
+            exc.args = tuple(a.replace(path, source) if isinstance(a, str) else a for a in exc.args)
+            raise

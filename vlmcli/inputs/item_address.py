@@ -14,13 +14,12 @@ A path that exists as a file is always that file, even with "::" in its name.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from vlmcli.errors import InputError, VlmError
+from vlmcli.errors import InputError
+from vlmcli.inputs.clip_files import temporary_copy
 from vlmcli.inputs.item import SEPARATOR, ShardItem
 
 
@@ -57,26 +56,11 @@ def read_item(source: str) -> ShardItem | None:
 
 
 @contextmanager
-def item_file(item: ShardItem, source: str) -> Iterator[str]:
-    """A temporary file holding `item`'s bytes, for as long as the block runs; a library
-    error raised in it names `source`, not the file."""
-    with tempfile.TemporaryDirectory(prefix="vlm-item-") as folder:
-        path = os.path.join(folder, "item")
-        with open(path, "wb") as handle:
-            handle.write(item.data or b"")
-        try:
-            yield path
-        except VlmError as exc:
-            exc.args = tuple(a.replace(path, source) if isinstance(a, str) else a for a in exc.args)
-            raise
-
-
-@contextmanager
 def local_file(source: str) -> Iterator[str]:
     """The file to read `source` from: itself, or an item address's bytes in a temporary file."""
     item = read_item(source)
     if item is None:
         yield source
         return
-    with item_file(item, source) as path:
+    with temporary_copy(item.data or b"", source) as path:
         yield path
