@@ -318,3 +318,39 @@ def test_a_clip_trimmed_without_reencoding_reads_as_ffmpeg_shows_it(tmp_path, co
     assert every.timestamps[0] == 0.0 and every.timestamps[1] == pytest.approx(0.04)
     for i in (40, 3, 0, len(shown) - 1, 12):  # seeks, backwards and forwards
         assert read_index(read_frames(trimmed, [i], info=info).pixels[0]) == shown[i], i
+
+
+@pytest.mark.parametrize(
+    ("muxer", "codec", "name"),
+    [("h264", "libx264", "cam01.h264"), ("hevc", "libx265", "cam02.265"), ("mpeg2video", "mpeg2video", "tape.m2v"),
+     ("h264", "libx264", "export_no_extension")],
+)
+def test_raw_elementary_streams_are_timed_by_their_own_rate(tmp_path, muxer, codec, name):
+    """A CCTV recorder's export is a raw H.264/HEVC stream (`.h264`, `.264`, `.265`): no
+    container, no timestamps, and ffmpeg's demuxer makes them up at 25 fps. Such files were
+    ignored in folders (unknown extension), and a 15 fps stream was timed 1.7x too short."""
+    import subprocess
+
+    from vlmcli.captions.discover import Candidate
+    from vlmcli.captions.probe import probe as probe_file
+    from vlmcli.testing.media.video_clips import ffmpeg_exe, render_indexed
+
+    if codec not in encoders():
+        pytest.skip(f"this ffmpeg has no {codec}")
+    fps = 24 if codec == "mpeg2video" else 15  # MPEG-2 allows only the broadcast rates
+    extra = ["-x265-params", "log-level=error"] if codec == "libx265" else ["-q:v", "2"] if codec == "mpeg2video" else []
+    path = tmp_path / name
+    subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "64x48",
+         "-r", str(fps), "-i", "-", "-c:v", codec, "-g", "10", "-bf", "2", *extra, "-f", muxer, str(path)],
+        input=render_indexed(90).tobytes(), check=True,
+    )  # fmt: skip
+    info = probe(path)
+    assert (info.frame_count, info.fps, info.decoder) == (90, fps, "pyav")
+    assert info.duration_s == pytest.approx(90 / fps) and not info.variable_rate
+    wanted = [0, 4, 31, 32, 77, 89]
+    read = read_frames(path, wanted, max_side=64)
+    assert [read_index(f) for f in read.pixels] == wanted
+    assert list(read.timestamps) == pytest.approx([i / fps for i in wanted])
+    walked = probe_file(Candidate(str(path), explicit=False), videos=True)  # found in a folder: a video
+    assert walked is not None and walked.kind == "video" and walked.error is None

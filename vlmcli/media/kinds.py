@@ -19,7 +19,8 @@ IMAGE_EXTENSIONS = frozenset(
 
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wmv", ".flv", ".mpg", ".mpeg", ".3gp", ".ogv", ".ts", ".mts",
-     ".rm", ".rmvb", ".vob", ".m2ts", ".3g2", ".f4v", ".asf", ".m1v", ".m2v"}
+     ".rm", ".rmvb", ".vob", ".m2ts", ".3g2", ".f4v", ".asf", ".m1v", ".m2v",
+     ".h264", ".264", ".h265", ".265", ".hevc"}
 )
 
 AUDIO_EXTENSIONS = {
@@ -56,6 +57,8 @@ def _video_magic(head: bytes) -> bool:
         return True
     if head.startswith(b".RMF"):  # RealMedia (.rm, .rmvb): old archives, ffmpeg decodes them
         return True
+    if head.startswith((b"\x00\x00\x00\x01\x67", b"\x00\x00\x00\x01\x27", b"\x00\x00\x00\x01\x40\x01")):
+        return True  # a raw H.264 (SPS first) or HEVC (VPS first) stream: a CCTV recorder's export
     return head.startswith(b"\x30\x26\xb2\x75\x8e\x66\xcf\x11")  # ASF / WMV
 
 

@@ -34,7 +34,7 @@ import numpy as np
 from vlmcli.errors import BackendUnavailableError, VideoError
 from vlmcli.media.names import display_name
 from vlmcli.video.file_cache import FileKey, cached_per_file, through_cache
-from vlmcli.video.packet_index import Numbering, PacketIndex, PacketInfo, build_index
+from vlmcli.video.packet_index import RAW_STREAM_FORMATS, Numbering, PacketIndex, PacketInfo, build_index
 from vlmcli.video.reasons import reason_of
 
 MAX_SEEK_RETRIES = 3  # earlier keyframes tried when a seek lands past the wanted one, before restarting
@@ -88,6 +88,8 @@ def _inspect(key: FileKey) -> StreamFacts:
                 f"or does not know the frame size."
             )
         rate = stream.average_rate or stream.guessed_rate
+        if str(container.format.name) in RAW_STREAM_FORMATS:  # the demuxer's 25 fps is made up: the stream's own
+            rate = ctx.framerate or stream.guessed_rate or rate
         rotation, trimmed = _first_picture(stream, container)
         return StreamFacts(
             container=str(container.format.name), codec=str(ctx.name), stream=int(stream.index),

@@ -22,7 +22,8 @@ Two ways to number frames, chosen from the packets (`build_index`):
   without any timestamp). An AVI's decode times are frame slots of its constant rate, and a
   frame the recorder dropped is an empty chunk the demuxer skips, leaving a gap: the k-th
   shown frame gets the k-th slot's time (a capture that dropped frames is not shifted);
-  without timestamps, times are index / fps.
+  without timestamps (and in a raw elementary stream, whose timestamps the demuxer makes
+  up at 25 fps), times are index / fps.
 
 Hidden packets: an MP4/MOV trimmed without re-encoding (`ffmpeg -ss ... -c copy`, QuickTime's
 and phones' trim) keeps the GOP the cut falls in and an edit list that hides the pictures
@@ -59,6 +60,10 @@ class PacketInfo(NamedTuple):
 
 # Containers whose packet PTS are not presentation times (AVI stores decode order only).
 DECODE_ORDER_FORMATS = frozenset({"avi"})
+# Raw elementary streams (a CCTV recorder's `.h264`, `.265`; MPEG `.m1v`/`.m2v`, `.m4v` ES):
+# no timestamps at all, the demuxer invents them at 25 fps; frames are counted, and timed by
+# the stream's own frame rate (its SPS/VUI, `decode_pyav`).
+RAW_STREAM_FORMATS = frozenset({"h264", "hevc", "vvc", "mpegvideo", "m4v", "cavsvideo"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,7 +150,8 @@ def build_index(packets: Sequence[PacketInfo], *, time_base: float, fps: float |
     packets = _decodable(packets)
     pts = [p.pts for p in packets]
     numbering = Numbering.PTS
-    if container in DECODE_ORDER_FORMATS or any(t is None for t in pts) or len(set(pts)) != len(pts):
+    raw = container in RAW_STREAM_FORMATS
+    if raw or container in DECODE_ORDER_FORMATS or any(t is None for t in pts) or len(set(pts)) != len(pts):
         numbering = Numbering.COUNT
         packets = [p for p in packets if not p.hidden]  # nothing to recognise them by: shown ones only
     n = len(packets)
@@ -159,7 +165,7 @@ def build_index(packets: Sequence[PacketInfo], *, time_base: float, fps: float |
     else:
         dts = [p.dts if p.dts is not None else p.pts for p in packets]
         slots = container in DECODE_ORDER_FORMATS and None not in dts and len(set(dts)) == n
-        if any(d is None for d in dts) or len(set(dts)) != n:
+        if raw or any(d is None for d in dts) or len(set(dts)) != n:
             dts = list(range(n))  # no usable timestamps at all: packets are counted in order
         stamps = np.asarray(dts, dtype=np.int64)
         position = np.arange(n, dtype=np.int64)
