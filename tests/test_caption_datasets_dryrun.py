@@ -75,10 +75,14 @@ def test_dataset_dry_run_plans_like_the_run_and_measures_a_batch(tmp_path):
     assert report["requests"] == 3  # two photos and the broken bytes, once each across both shards
     assert report["visual_tokens"] > 2 * 16 and report["batches"] == 2
     assert report["estimate"]["source"].startswith("measured on 1 batch of ")
+    broken = [f"{(wds / f'0000{i}.tar').resolve()}::0000{i}0001" for i in range(2)]  # why, as the error rows will say
+    assert [f["path"] for f in report["unreadable_files"]] == broken
+    assert all("damaged or truncated and cannot be decoded" in f["error"] for f in report["unreadable_files"])
     assert not out.exists()  # nothing written
     text = invoke(wds, *common[:-1], "--dry-run")
     assert "Dataset: 2 webdataset shards, 6 samples by their metadata (00000.tar: 3, 00001.tar: 3)" in text.stderr
     assert "Inputs: 4 images, 2 unreadable" in text.stderr and "Estimated time:" in text.stderr
+    assert f"\n  unreadable: {broken[0]}" in text.stderr
     real = invoke(wds, *common, "--json")
     assert real.exit_code == 9 and json.loads(real.stdout)["ok"] == 4
     again = json.loads(invoke(wds, *common, "--dry-run", "--json").stdout)

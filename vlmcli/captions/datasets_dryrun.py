@@ -26,7 +26,7 @@ from vlmcli.captions.dataset_items import Meta, shard_groups
 from vlmcli.captions.datasets_run import clip_files_for, probe_shard
 from vlmcli.captions.calibration import Reader
 from vlmcli.captions.dryrun import DryRunReport, plan_report
-from vlmcli.captions.input_counts import InputCounts
+from vlmcli.captions.input_counts import InputCounts, unreadable_examples, unreadable_probes
 from vlmcli.captions.pipeline import LoadEngine, clip_prompts_of, job_prompts
 from vlmcli.captions.plan import Task, build_plan
 from vlmcli.captions.probe import Probe
@@ -45,20 +45,24 @@ def shard_reader(refs: Sequence[ShardRef], choice: ColumnChoice, meta: Meta) -> 
     """batches -> a reader of their images, read again from their shards (only those kept)."""
 
     def reader(batches: list[list[Task]]) -> Reader:
-        wanted = {t.path for batch in batches for t in batch}
-        sources = {meta[path][0] for path in wanted}
-        data: dict[str, bytes] = {}
-        for ref in (r for r in refs if r.source in sources):
-            try:
-                for item in ref.items(choice):
-                    path = item_path(ref.source, item.key)
-                    if path in wanted and item.data is not None:
-                        data[path] = item.data
-            except InputError:
-                continue  # damaged after the wanted items, or before: decoding says so
-        return data.__getitem__
+        return item_reader(refs, choice, meta, {t.path for batch in batches for t in batch})
 
     return reader
+
+
+def item_reader(refs: Sequence[ShardRef], choice: ColumnChoice, meta: Meta, wanted: set[str]) -> Reader:
+    """A reader of the `wanted` items' bytes, read again from their shards (only those kept)."""
+    sources = {meta[path][0] for path in wanted}
+    data: dict[str, bytes] = {}
+    for ref in (r for r in refs if r.source in sources):
+        try:
+            for item in ref.items(choice):
+                path = item_path(ref.source, item.key)
+                if path in wanted and item.data is not None:
+                    data[path] = item.data
+        except InputError:
+            continue  # damaged after the wanted items, or before: decoding says so
+    return data.__getitem__
 
 
 def dataset_dry_run(
@@ -86,4 +90,9 @@ def dataset_dry_run(
         groups=shard_groups(meta), reader_for=shard_reader(refs, job.dataset.columns, meta),
     )  # fmt: skip
     report.dataset = DatasetCounts.of(refs, damaged=damaged)
+    videos_on = job.videos is not None
+    unreadable = unreadable_probes(probes, videos_on=videos_on)  # why, as the run's error rows will say
+    read = item_reader(refs, job.dataset.columns, meta, {p.path for p in unreadable if p.error is None})
+    examples = unreadable_examples(unreadable, videos_on=videos_on, read=read)
+    report.unreadable_files = [{"path": path, "error": error} for path, error in examples]
     return report

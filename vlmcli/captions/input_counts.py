@@ -9,7 +9,7 @@ row the real run would write: the user learns the fix without loading a model.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -74,17 +74,17 @@ def is_unreadable(probe: "Probe", *, videos_on: bool) -> bool:
     return probe.error is not None or probe.key is None or probe.size is None
 
 
+def unreadable_probes(probes: Sequence["Probe"], *, videos_on: bool, limit: int = MAX_EXAMPLES) -> list["Probe"]:
+    """The first `limit` unreadable files (or dataset items), in input order."""
+    return [p for p in probes if is_unreadable(p, videos_on=videos_on)][:limit]
+
+
 def unreadable_examples(
-    probes: Sequence["Probe"], *, videos_on: bool, limit: int = MAX_EXAMPLES
+    probes: Sequence["Probe"], *, videos_on: bool, limit: int = MAX_EXAMPLES, read: Callable[[str], bytes] | None = None
 ) -> list[tuple[str, str]]:
-    """(path, why) for the first `limit` unreadable files, in input order."""
-    examples: list[tuple[str, str]] = []
-    for probe in probes:
-        if len(examples) >= limit:
-            break
-        if is_unreadable(probe, videos_on=videos_on):
-            examples.append((probe.path, probe.error or _decoder_says(probe)))
-    return examples
+    """(path, why) for the first `limit` unreadable files, in input order; `read`: the bytes
+    of a dataset item (its shard read again), for the decoder to say why."""
+    return [(p.path, p.error or _decoder_says(p, read)) for p in unreadable_probes(probes, videos_on=videos_on, limit=limit)]
 
 
 def unreadable_lines(files: Sequence[dict[str, str]], *, total: int, label: str = "unreadable") -> list[str]:
@@ -95,11 +95,17 @@ def unreadable_lines(files: Sequence[dict[str, str]], *, total: int, label: str 
     return lines
 
 
-def _decoder_says(probe: "Probe") -> str:
+def _decoder_says(probe: "Probe", read: Callable[[str], bytes] | None) -> str:
     from vlmcli.media import load_image
+    from vlmcli.media.images import decode_image
 
     try:
-        load_image(probe.path)
+        if read is None:
+            load_image(probe.path)
+        else:
+            decode_image(read(probe.path), probe.path)
     except VlmError as err:
         return str(err)
+    except (KeyError, OSError):  # the item is gone from its shard since it was probed
+        return "it could not be read again from its shard"
     return "its header could not be read, though its pixels decode"
