@@ -2,7 +2,8 @@
 
 A record of a plain file reads the file; a record of a dataset item (`source` set) reads
 its shard again, one shard at a time (records come sorted by path, "<shard>::<key>", so
-each shard is read once and only its images are held). Names:
+each shard is read once; its items wait in a temporary spool file, not in memory: a
+shard of clips runs to gigabytes). Names:
 
     a file              its path relative to the common folder of the run's files
     a dataset item      "<key>.<ext>" (or "<shard stem>/<key>.<ext>" when keys repeat across
@@ -18,6 +19,7 @@ from pathlib import Path
 from vlmcli.exports.names import relative_names
 from vlmcli.exports.records import Record
 from vlmcli.inputs.readings import ShardReadings
+from vlmcli.inputs.spool import Spool
 from vlmcli.media.names import utf8_text
 
 _SIGNATURES = (
@@ -85,7 +87,7 @@ class ImageReader:
     def __init__(self, readings: ShardReadings | None = None) -> None:
         self.readings = readings or ShardReadings()
         self._source: str | None = None
-        self._items: dict[str, bytes | None] = {}
+        self._items: Spool | None = None  # the current shard's items, on disk (a shard of clips is GBs)
         self._names: dict[str, str | None] = {}
 
     def is_video(self, record: Record) -> bool:
@@ -103,7 +105,9 @@ class ImageReader:
             if record.source != self._source:
                 self._load(record.source)
             key = record.source_key or ""
-            head, name = (self._items.get(key) or b"")[:64], self._names.get(key) or ""
+            if self._items is None or key not in self._items:
+                return False
+            head, name = self._items.read(key, limit=64), self._names.get(key) or ""
         return detect_kind(name, head) is MediaKind.VIDEO
 
     def read(self, record: Record) -> bytes:
@@ -111,20 +115,27 @@ class ImageReader:
             return Path(record.path).read_bytes()
         if record.source != self._source:
             self._load(record.source)
-        data = self._items.get(record.source_key or "")
-        if data is None:
+        key = record.source_key or ""
+        if self._items is None or key not in self._items:
             raise OSError(f"{record.source_key!r} is not in {record.source} any more")
-        return data
+        return self._items.read(key)
+
+    def close(self) -> None:
+        if self._items is not None:
+            self._items.close()
+            self._items = None
 
     def _load(self, source: str) -> None:
         from vlmcli.errors import VlmError
 
-        self._source, self._items, self._names = source, {}, {}
+        self.close()
+        self._source, self._items, self._names = source, Spool(), {}
         if not Path(source).exists():
             return
         try:
             for item in self.readings.items(source):
-                self._items[item.key] = item.data
+                if item.data is not None:
+                    self._items.add(item.key, item.data)
                 self._names[item.key] = item.name
         except VlmError:
             pass  # a damaged shard: what was read stays; the rest are missing

@@ -48,11 +48,12 @@ class Spool:
         with self._lock:
             self._file.flush()
 
-    def read(self, name: str) -> bytes:
+    def read(self, name: str, limit: int | None = None) -> bytes:
+        """`name`'s bytes (its first `limit` bytes when given)."""
         offset, length = self._where[name]
         with self._lock:
             self._file.flush()
-            return os.pread(self._file.fileno(), length, offset)
+            return os.pread(self._file.fileno(), length if limit is None else min(length, limit), offset)
 
     def close(self) -> None:
         self._file.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -96,7 +97,12 @@ class Exporter(ABC):
         """(record, its name in the export, its image's bytes), read now; records whose image
         is gone or unreadable are skipped and listed."""
         names = self.names(joined)
-        reader = ImageReader(self.options.readings)
+        with closing(ImageReader(self.options.readings)) as reader:
+            yield from self._read_each(joined, summary, progress, names, reader)
+
+    def _read_each(
+        self, joined: Joined, summary: ExportSummary, progress: Progress | None, names: dict[str, str], reader: ImageReader
+    ) -> Iterator[tuple[Record, str, bytes]]:
         for done, record in enumerate(joined.records, start=1):
             try:
                 if self.pictures_only and reader.is_video(record):
