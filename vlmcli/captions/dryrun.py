@@ -94,7 +94,9 @@ class DryRunReport:
         if warning is not None:
             lines.append(warning)
         if self.estimate is None and self.requests:
-            lines.append("Estimated time: unknown (no planned batch of its images or videos could be captioned to measure it)")
+            lines.append(
+                "Estimated time: unknown (no planned batch of its images or videos could be captioned to measure it)"
+            )
         if self.estimate is not None:
             e = self.estimate
             lines.append(

@@ -84,7 +84,8 @@ def unreadable_examples(
 ) -> list[tuple[str, str]]:
     """(path, why) for the first `limit` unreadable files, in input order; `read`: the bytes
     of a dataset item (its shard read again), for the decoder to say why."""
-    return [(p.path, p.error or _decoder_says(p, read)) for p in unreadable_probes(probes, videos_on=videos_on, limit=limit)]
+    chosen = unreadable_probes(probes, videos_on=videos_on, limit=limit)
+    return [(p.path, p.error or _decoder_says(p, read)) for p in chosen]
 
 
 def unreadable_lines(files: Sequence[dict[str, str]], *, total: int, label: str = "unreadable") -> list[str]:

@@ -246,9 +246,10 @@ def run_local(
     locate: Callable[[str], str] | None = None,
 ) -> None:
     """Caption batches while the next ones decode in background threads (images read by
-    `read` when given: a dataset shard's spool; its videos from the files `locate` names): under continuous batching (`mode`) as one
-    stream through the decode slots, admitting at most `prefill_tokens` prompt tokens at a
-    time (`continuous.ContinuousRunner`); else batch by batch, in order."""
+    `read` when given: a dataset shard's spool; its videos from the files `locate` names):
+    under continuous batching (`mode`) as one stream through the decode slots, admitting at
+    most `prefill_tokens` prompt tokens at a time (`continuous.ContinuousRunner`); else
+    batch by batch, in order."""
     decode_one = task_decoder(
         batches, max_image_pixels=job.max_image_pixels, videos=job.videos, read=read, locate=locate
     )

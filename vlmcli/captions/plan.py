@@ -135,7 +135,8 @@ def build_plan(
             continue
         as_video = probe.kind == "video" and video_prompts is not None
         if as_video:  # its error rows from runs without --videos ("add --videos") are replaced now
-            plan.retire.update((probe.path, p.config_hash) for p in prompts if resume.failed.get((probe.path, p.config_hash)))
+            stale = ((probe.path, p.config_hash) for p in prompts)
+            plan.retire.update(pair for pair in stale if resume.failed.get(pair))
         for prompt in (video_prompts if as_video else prompts):
             pair = (probe.path, prompt.config_hash)
             if any(resume.is_done(RowId(probe.path, probe.key, h)) for h in (prompt.config_hash, *prompt.aliases)):

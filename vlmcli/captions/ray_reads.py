@@ -8,8 +8,9 @@ shards in parallel), reads one shard front to back with the reader the local eng
 (`vlmcli.inputs`: `tar_shard`, `table_shard`) and probes each item there (content hash,
 header size: `dataset_items.item_probe`; with `--videos` a clip is written to a temporary
 file on the worker, probed there and removed). Only items that can be captioned carry
-their bytes (a clip's too: the actor that captions it writes them to a file again). A shard damaged part way yields the items before the damage and one last row
-whose `shard_error` says what happened, as the local engine reports it.
+their bytes (a clip's too: the actor that captions it writes them to a file again). A
+shard damaged part way yields the items before the damage and one last row whose
+`shard_error` says what happened, as the local engine reports it.
 
 Why a datasource over the shared readers rather than `ray.data.read_webdataset` /
 `read_parquet` (checked on Ray 2.60): `read_webdataset(decoder=None)` groups img2dataset

@@ -13,13 +13,25 @@ if TYPE_CHECKING:
     from vlmcli.inputs.readings import ShardReadings
 
 ImageColumn = Annotated[
-    Optional[str], typer.Option("--image-column", metavar="NAME", help="Dataset inputs: the --image-column to read items with (default: the run's own, kept in its folder).", show_default=False)
+    Optional[str],
+    typer.Option(
+        "--image-column", metavar="NAME", show_default=False,
+        help="Dataset inputs: the --image-column to read items with (default: the run's own, kept in its folder).",
+    ),
 ]
 KeyColumn = Annotated[
-    Optional[str], typer.Option("--key-column", metavar="NAME", help="Dataset inputs: the --key-column to read items with (default: the run's own, kept in its folder).", show_default=False)
+    Optional[str],
+    typer.Option(
+        "--key-column", metavar="NAME", show_default=False,
+        help="Dataset inputs: the --key-column to read items with (default: the run's own, kept in its folder).",
+    ),
 ]
 ImageRoot = Annotated[
-    Optional[Path], typer.Option("--image-root", metavar="DIR", help="Dataset inputs: the --image-root to read items with (default: the run's own, kept in its folder).", show_default=False)
+    Optional[Path],
+    typer.Option(
+        "--image-root", metavar="DIR", show_default=False,
+        help="Dataset inputs: the --image-root to read items with (default: the run's own, kept in its folder).",
+    ),
 ]
 
 

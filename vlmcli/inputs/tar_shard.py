@@ -4,11 +4,12 @@ WebDataset's convention: a member `dir/abc.seg.png` belongs to key `dir/abc` (ev
 before the first dot of the base name) with field `seg.png`; a key's members are
 consecutive. A plain tar written by `tar cf` from a folder often is not (files come in
 directory order); it is read by key through its member index, so each key stays one item
-(a compressed one cannot be: its repeated keys are error rows that say how to rewrite it). An item is one key: its image is the first field whose last extension is an
-image's (`jpg`, `png`, `webp`, ...), else its video the first that is a video's (`mp4`,
-`webm`, ...: video2dataset's shards, captioned with `--videos`); its `.json` field (img2dataset writes one) supplies
---key-column and --keep-columns fields, `txt` can be kept too. A key with neither
-becomes an error row; a tar that ends early (truncated) yields what it had, then fails the
+(a compressed one cannot be: its repeated keys are error rows that say how to rewrite it).
+An item is one key: its image is the first field whose last extension is an image's
+(`jpg`, `png`, `webp`, ...), else its video the first that is a video's (`mp4`, `webm`,
+...: video2dataset's shards, captioned with `--videos`); its `.json` field (img2dataset
+writes one) supplies --key-column and --keep-columns fields, `txt` can be kept too. A key
+with neither becomes an error row; a tar that ends early (truncated) yields what it had, then fails the
 shard with a message.
 """
 

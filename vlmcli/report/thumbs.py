@@ -41,9 +41,10 @@ def item_thumbnails(
     wanted: Mapping[str, Collection[str]], readings: "ShardReadings | None" = None, *, size: int = THUMB_SIZE
 ) -> dict[tuple[str, str], str]:
     """Thumbnails of dataset items (caption-dir over tars, Parquet, CSV), read as the run read
-    each shard (`readings`): {shard: the keys wanted from it} -> {(shard, key): URI}. Each shard is read once from the start, keeping
-    only the wanted items' bytes, and no further than its last wanted item; a shard that is
-    gone or damaged gives what was read before the damage."""
+    each shard (`readings`): {shard: the keys wanted from it} -> {(shard, key): URI}. Each
+    shard is read once from the start, keeping only the wanted items' bytes, and no further
+    than its last wanted item; a shard that is gone or damaged gives what was read before
+    the damage."""
     from vlmcli.errors import VlmError
     from vlmcli.inputs.readings import ShardReadings
 
