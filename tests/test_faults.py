@@ -209,6 +209,7 @@ class Slow(FakeEngine):
     def generate(self, requests, gen):
         mark = os.environ["CAPTION_TEST_MARK"]
         if os.environ.get("CAPTION_TEST_HOLD") and os.path.exists(mark) and len(open(mark).read()) >= 3:
+            open(mark + ".held", "w").close()  # batch four is held now: the test signals it here
             time.sleep(120)  # hold batch four until the test's SIGINT: a starved test cannot miss the run
         time.sleep(0.25)
         results = super().generate(requests, gen)
@@ -234,10 +235,12 @@ def test_sigint_flushes_finished_rows_and_exits_130(photos, tmp_path):
     held = env | {"CAPTION_TEST_HOLD": "1"}
     proc = subprocess.Popen([sys.executable, "-c", SLOW_VLM, *args], cwd=ROOT, env=held, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 150  # a CI machine busy with the rest of the suite may take this long to start
-    # The mark is written inside generate, before that batch's row reaches the writer; a third
-    # mark means batches one and two were emitted (one thread runs generate, then emit), and
-    # batch four waits for the signal, so a test process starved of CPU cannot miss the run.
-    while proc.poll() is None and time.monotonic() < deadline and len(_read(mark)) < 3:
+    # The mark is written inside generate, before that batch's row reaches the writer; three
+    # marks mean batches one and two were emitted (one thread runs generate, then emit), and
+    # batch four holds until the signal, which is sent once it holds (`.held`): Ctrl-C during
+    # a long batch, the case this test is about, whatever the machine's load.
+    held_mark = Path(f"{mark}.held")
+    while proc.poll() is None and time.monotonic() < deadline and not held_mark.exists():
         time.sleep(0.01)
     proc.send_signal(signal.SIGINT)  # two or more rows emitted (rows_per_file=100: still buffered)
     _, stderr = proc.communicate(timeout=180)  # starved, it may still be importing when the signal comes
