@@ -3,7 +3,7 @@
     ticker = Periodic(30.0, write_line, name="vlm-progress")
     ticker.start()
     ...
-    ticker.stop()          # waits (bounded) for a call in progress; no call starts after it returns
+    ticker.stop()          # waits for a call in progress; no call starts after it returns
 
 The action runs on the ticker's thread, so it must take its own lock around shared state.
 An exception in the action stops the ticker and is kept in `error` for the owner to raise
@@ -36,13 +36,10 @@ class Periodic:
             self._thread.start()
         return self
 
-    def stop(self, *, timeout: float = 30.0) -> None:
-        """Stop ticking; wait (at most `timeout` seconds) for a call in progress. The wait is
-        bounded so that an owner unwinding from Ctrl-C never hangs on its ticker: the thread
-        is a daemon, and a call still running then is abandoned with the process."""
+    def stop(self) -> None:
         self._stop.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
+            self._thread.join()
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
