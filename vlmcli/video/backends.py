@@ -40,6 +40,7 @@ from vlmcli.media.names import display_name
 from vlmcli.video.decode_decord import DecordReader
 from vlmcli.video.decode_pillow import AnimationReader
 from vlmcli.video.decode_pyav import PyAVReader, StreamFacts, inspect_video
+from vlmcli.video.interlace import Field, FieldReader, full_height
 from vlmcli.video.rotation import RotatedReader, quarter_turns, stored_size
 from vlmcli.video.reasons import reason_of
 
@@ -91,6 +92,8 @@ def choose_decoder(facts: StreamFacts) -> Choice:
         return Choice(Decoder.PYAV, "an edit list hides its first pictures (a trim without re-encoding): decord reads such files one frame off")
     if facts.transfer is not None:
         return Choice(Decoder.PYAV, f"HDR ({facts.transfer.upper()}): PyAV decodes it at 16 bits, tone-mapped to SDR")
+    if facts.first_field is not None and quarter_turns(facts.rotation):
+        return Choice(Decoder.PYAV, "interlaced and turned: decord turns frames before their fields can be taken apart")
     if facts.container in DECORD_CONTAINERS and facts.codec in DECORD_CODECS:
         return Choice(Decoder.DECORD, f"{facts.codec} in {facts.container.split(',')[0]}: decord is exact")
     reason = _CODEC_REASONS.get(facts.codec) or _CONTAINER_REASONS.get(facts.container)
@@ -117,20 +120,29 @@ def open_video(path: str, size: tuple[int, int] | None) -> Any:
         return _note(path, reader, "PyAV is not installed")
     choice = choose_decoder(facts)
     turns = quarter_turns(facts.rotation)
-    if choice.decoder is Decoder.DECORD:
+    field = Field(facts.first_field) if facts.first_field else None
+    native = (facts.width, facts.height)
+    if choice.decoder is Decoder.DECORD:  # never turned when interlaced (choose_decoder)
+        decode_size = full_height(size, native) if field else size
         try:
-            reader = _open(Decoder.DECORD, path, size)
+            reader = _open(Decoder.DECORD, path, decode_size)
         except BackendUnavailableError:  # no decord wheel for this platform (pyproject.toml): PyAV reads it
             choice = Choice(Decoder.PYAV, "decord is not installed")
         except VideoError as exc:
             choice = Choice(Decoder.PYAV, f"decord could not open it: {_clause(exc)}")
         else:
-            return _note(path, DecordThenPyAV(reader, path, size, turns=turns), _turned(choice.reason, turns))
-    return _note(path, _open(Decoder.PYAV, path, size, turns=turns), _turned(choice.reason, turns))
+            reader = DecordThenPyAV(reader, path, decode_size, turns=turns)
+            return _note(path, FieldReader(reader, field, size) if field else reader, _described(choice.reason, turns, field))
+    reader = _open(Decoder.PYAV, path, size, turns=turns, field=field, native=native)
+    return _note(path, reader, _described(choice.reason, turns, field))
 
 
-def _turned(reason: str, turns: int) -> str:
-    return f"{reason}; turned {90 * turns} degrees counter-clockwise (the container's display rotation)" if turns else reason
+def _described(reason: str, turns: int, field: Field | None) -> str:
+    if field is not None:
+        reason += f"; interlaced: the {field.value} field of each frame is kept"
+    if turns:
+        reason += f"; turned {90 * turns} degrees counter-clockwise (the container's display rotation)"
+    return reason
 
 
 class DecordThenPyAV:
@@ -177,12 +189,21 @@ class DecordThenPyAV:
         return self._active.key_indices()
 
 
-def _open(decoder: Decoder, path: str, size: tuple[int, int] | None, *, turns: int = 0) -> Any:
+def _open(
+    decoder: Decoder, path: str, size: tuple[int, int] | None, *, turns: int = 0,
+    field: Field | None = None, native: tuple[int, int] = (0, 0),
+) -> Any:
     """A reader of `path` at display size `size`, frames upright. decord applies the container's
-    display rotation itself (sizes included); PyAV's frames are turned here (`video.rotation`)."""
-    if decoder is Decoder.PYAV and turns:
-        return RotatedReader(READERS[decoder](path, stored_size(size, turns)), turns)
-    return READERS[decoder](path, size)
+    display rotation itself (sizes included); PyAV's frames are turned here (`video.rotation`),
+    after an interlaced stream's field is taken (`video.interlace`; `native`: its stored size)."""
+    if decoder is not Decoder.PYAV:
+        return READERS[decoder](path, size)
+    stored = stored_size(size, turns)
+    if field is not None:
+        reader = FieldReader(READERS[decoder](path, full_height(stored, native)), field, stored)
+    else:
+        reader = READERS[decoder](path, stored)
+    return RotatedReader(reader, turns) if turns else reader
 
 
 def _note(path: str, reader: Any, reason: str) -> Any:

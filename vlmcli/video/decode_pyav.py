@@ -56,6 +56,8 @@ class StreamFacts:
     header_end_s: the stream's duration in seconds as the header states it, None if it does not.
     transfer: "pq" or "hlg" for an HDR stream (`video.hdr`: its frames are tone-mapped to SDR),
         None for SDR.
+    first_field: "top" or "bottom" for an interlaced stream, the field it shows first
+        (`video.interlace`: one field of each frame is kept), None for progressive video.
     """
 
     container: str
@@ -69,6 +71,7 @@ class StreamFacts:
     trimmed: bool = False
     header_end_s: float | None = None
     transfer: str | None = None
+    first_field: str | None = None
 
 
 def inspect_video(path: str) -> StreamFacts:
@@ -90,14 +93,14 @@ def _inspect(key: FileKey) -> StreamFacts:
         rate = stream.average_rate or stream.guessed_rate
         if str(container.format.name) in RAW_STREAM_FORMATS:  # the demuxer's 25 fps is made up: the stream's own
             rate = ctx.framerate or stream.guessed_rate or rate
-        rotation, trimmed = _first_picture(stream, container)
+        rotation, trimmed, interlaced = _first_picture(stream, container)
         return StreamFacts(
             container=str(container.format.name), codec=str(ctx.name), stream=int(stream.index),
             width=int(ctx.width), height=int(ctx.height),
             fps=float(rate) if rate and float(rate) > 0 else None, header_frames=int(stream.frames or 0),
             rotation=rotation, trimmed=trimmed,
             header_end_s=float(stream.duration * stream.time_base) if stream.duration else None,
-            transfer=_transfer_value(ctx),
+            transfer=_transfer_value(ctx), first_field=_first_field(ctx, interlaced),
         )
 
 
@@ -108,19 +111,27 @@ def _transfer_value(ctx: Any) -> str | None:
     return found.value if found is not None else None
 
 
-def _first_picture(stream: Any, container: Any) -> tuple[float, bool]:
+def _first_field(ctx: Any, frame_interlaced: bool) -> str | None:
+    from vlmcli.video.interlace import first_field
+
+    found = first_field(getattr(ctx, "field_order", None), frame_interlaced=frame_interlaced)
+    return found.value if found is not None else None
+
+
+def _first_picture(stream: Any, container: Any) -> tuple[float, bool, bool]:
     """(the first shown frame's display rotation in degrees counter-clockwise, whether packets
-    before it are flagged discard), decoding up to that frame; rotation 0 if no frame decodes
-    here (reading the file later says why, with the decoder's reason)."""
+    before it are flagged discard, whether it is flagged interlaced), decoding up to that
+    frame; rotation 0 if no frame decodes here (reading the file later says why, with the
+    decoder's reason)."""
     hidden = False
     try:
         for packet in container.demux(stream):
             hidden = hidden or bool(packet.size and packet.is_discard)
             for frame in packet.decode():
-                return float(getattr(frame, "rotation", 0) or 0), hidden
+                return float(getattr(frame, "rotation", 0) or 0), hidden, bool(getattr(frame, "interlaced_frame", False))
     except Exception:  # noqa: BLE001 - a damaged first frame is reported by the read, not here
         pass
-    return 0.0, hidden
+    return 0.0, hidden, False
 
 
 @functools.lru_cache(maxsize=16)
