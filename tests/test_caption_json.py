@@ -162,3 +162,49 @@ def test_chat_records_give_the_pictures_of_their_messages(monkeypatch, tmp_path)
     assert same == {hashlib.sha256(photos[0]).hexdigest()}  # one picture, three mentions: captioned once
     assert rows["00000001#image0"]["key"] == hashlib.sha256(photos[1]).hexdigest()  # the file:// path
     assert [r["status"] for k, r in sorted(rows.items()) if k != "00000002#image0"] == ["ok"] * 4
+
+
+def test_a_mix_of_image_and_video_records_gives_the_clips_too(monkeypatch, llava):
+    """LLaVA-OneVision's and LLaVA-Video's training mixes: some records name an `image`, others
+    a `video`. Before, the image field was picked and every video record skipped as if it were
+    text-only, silently."""
+    from vlmcli.testing.media.video_clips import clip_set
+
+    install_fake_engine(monkeypatch)
+    (llava / "images" / "clips").mkdir()
+    (llava / "images" / "clips" / "v1.mp4").write_bytes(clip_set().motion.path.read_bytes())
+    mix = json.loads((llava / "data" / "llava_mix.json").read_text(encoding="utf-8"))
+    mix += [{"id": "v1", "video": "clips/v1.mp4", "conversations": []}, {"id": "v2", "video": "clips/gone.mp4"}]
+    table = llava / "data" / "onevision.json"
+    table.write_text(json.dumps(mix), encoding="utf-8")
+    root = ("--image-root", llava / "images")
+
+    first = caption(table, "-o", llava / "out", *root, code=9)
+    rows = {r["source_key"]: r for r in read_results(llava / "out")}
+    assert sorted(rows) == ["a", "c", "d", "v1", "v2"] and (first["ok"], first["error"]) == (2, 3)
+    assert "add --videos" in rows["v1"]["error"] and "cannot read the image file" in rows["v2"]["error"]
+
+    again = caption(table, "-o", llava / "out", *root, "--videos", "--frames", 2, code=9)
+    rows = {r["source_key"]: r for r in read_results(llava / "out")}
+    assert again["ok"] == 1 and rows["v1"]["status"] == "ok" and rows["v1"]["path"].endswith("::v1")
+    assert rows["v2"]["status"] == "error"  # still missing
+
+
+def test_a_table_with_image_and_video_columns_reads_each_rows_own(monkeypatch, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from vlmcli.testing.media.video_clips import clip_set
+
+    install_fake_engine(monkeypatch)
+    clip = clip_set().motion.path.read_bytes()
+    picture = jpeg_bytes(sample_photos()[0])
+    table = pa.table({"id": ["p", "v", "none"], "image": [picture, None, None], "video": [None, clip, None]})
+    pq.write_table(table, tmp_path / "mixed.parquet")
+    summary = caption(tmp_path / "mixed.parquet", "-o", tmp_path / "out", "--videos", "--frames", 2, code=9)
+    rows = {r["source_key"]: r for r in read_results(tmp_path / "out")}
+    assert (summary["ok"], summary["error"]) == (2, 1)
+    assert rows["p"]["status"] == rows["v"]["status"] == "ok" and rows["none"]["status"] == "error"
+    assert rows["none"]["error"].endswith("no image or video (columns image, video) in this row.")
+    named = caption(tmp_path / "mixed.parquet", "-o", tmp_path / "named", "--image-column", "image", code=9)
+    assert (named["ok"], named["error"]) == (1, 2)  # named, the column is the one read

@@ -4,7 +4,9 @@ ones, and what one image cell holds. Pure.
 Image column, unless --image-column names it: the column the dataset declares as a
 `datasets` `Image` feature (then `Video`), else the first of `image`, `jpg`, `jpeg`, `png`,
 `webp`, `img`, then `video`, `mp4`, `webm`, then of the columns that name files
-(`file_name`, `filename`, `file`, `filepath`, ..., `path`).
+(`file_name`, `filename`, `file`, `filepath`, ..., `path`). A row with no picture in it but a
+clip in a `Video` feature or `video`/`mp4`/`webm` column gives that clip (a mix of image and
+video records: `pick_video_column`).
 A cell is raw bytes, a `{bytes, path}` struct (Hugging Face's `Image` storage: bytes win,
 else the path), or a string: a path (relative to the table's folder), the picture itself as
 a `data:image/...;base64,` URI or bare base64 (chat-API exports), or a URL, which is never
@@ -58,16 +60,16 @@ class ColumnChoice:
             object.__setattr__(self, "image_root", root)
 
 
-def hf_image_columns(metadata: Mapping[bytes, bytes] | None) -> list[str]:
+def hf_image_columns(metadata: Mapping[bytes, bytes] | None, *, kinds: Sequence[str] = ("Image", "Video")) -> list[str]:
     """Columns a Parquet/Arrow schema's `huggingface` metadata declares as `Image` features,
-    then as `Video` features (captioned with --videos)."""
+    then as `Video` features (captioned with --videos); `kinds=("Video",)`: those only."""
     if not metadata or b"huggingface" not in metadata:
         return []
     try:
         features = json.loads(metadata[b"huggingface"])["info"]["features"]
     except (ValueError, KeyError, TypeError):
         return []
-    return [name for kind in ("Image", "Video") for name, spec in features.items() if _feature_of(spec, kind)]
+    return [name for kind in kinds for name, spec in features.items() if _feature_of(spec, kind)]
 
 
 def _feature_of(spec: Any, kind: str) -> bool:
@@ -95,6 +97,16 @@ def pick_image_column(names: Sequence[str], *, declared: Sequence[str], requeste
             "the columns, e.g. path."
         )
     raise ConfigError(f"{where} has no image column (columns: {', '.join(names)}); name it with --image-column.")
+
+
+def pick_video_column(names: Sequence[str], *, image: str, declared: Sequence[str] = (), requested: str | None) -> str | None:
+    """The column of clips beside a picked image column, for rows that hold a clip and no
+    picture (LLaVA-OneVision's and LLaVA-Video's mixes: some records `image`, others `video`):
+    the first declared `Video` feature or `VIDEO_COLUMNS` name present; None when
+    --image-column was given or the image column is itself one of clips."""
+    if requested is not None or image in VIDEO_COLUMNS or image in declared:
+        return None
+    return next((name for name in [*declared, *VIDEO_COLUMNS] if name in names and name != image), None)
 
 
 def pick_key_column(names: Sequence[str], *, requested: str | None, where: str) -> str | None:

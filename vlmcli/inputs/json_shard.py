@@ -7,8 +7,9 @@ logs, `datasets`' `to_json` (one object per line).
 and key are picked by name as in a Parquet or CSV table (`columns.py`), from the fields of
 the first records; a field may hold a path (relative to the file's folder, or to
 `--image-root`), a data: URI or base64. Without a key field rows are keyed by their image
-paths. A record without the image field (a text-only conversation in an instruction mix) is
-not a picture and is skipped; one whose image is null or unreadable is an error row, as is a
+paths. A record without the image field but with a `video` one (LLaVA-OneVision's and
+LLaVA-Video's mixes) gives its clip, captioned with --videos. A record with neither (a
+text-only conversation in an instruction mix) is not a picture and is skipped; one whose image is null or unreadable is an error row, as is a
 line that is not a JSON object. A file that is not JSON at all is not readable. Chat
 records (OpenAI chat, fine-tuning and Batch API files, Qwen-style conversations) with no
 image field give the pictures of their messages' content parts (`chat_messages.py`), keyed
@@ -25,7 +26,13 @@ from typing import Any
 
 from vlmcli.errors import ConfigError, InputError
 from vlmcli.inputs.chat_messages import MESSAGE_IMAGES, message_images
-from vlmcli.inputs.columns import ColumnChoice, check_keep_columns, pick_image_column, pick_key_column
+from vlmcli.inputs.columns import (
+    ColumnChoice,
+    check_keep_columns,
+    pick_image_column,
+    pick_key_column,
+    pick_video_column,
+)
 from vlmcli.inputs.item import ShardItem
 from vlmcli.inputs.table_shard import rows_to_items
 
@@ -90,10 +97,12 @@ def json_items(path: Path, choice: ColumnChoice) -> Iterator[ShardItem]:
         if choice.image_column is not None or not any(isinstance(r, dict) and message_images(r) for r in head):
             raise
         image, records_ = MESSAGE_IMAGES, _with_message_images(records_)  # chat records: pictures in the messages
+    video = pick_video_column(names, image=image, requested=choice.image_column)
     key = pick_key_column(names, requested=choice.key_column, where=where) or image
     check_keep_columns(names, choice.keep_columns, where=where)
-    rows = ({"__problem__": r} if isinstance(r, str) else r for r in records_ if isinstance(r, str) or image in r)
-    yield from rows_to_items(rows, path=path, image=image, key=key, choice=choice)
+    media = (image,) if video is None else (image, video)
+    rows = ({"__problem__": r} if isinstance(r, str) else r for r in records_ if isinstance(r, str) or any(m in r for m in media))
+    yield from rows_to_items(rows, path=path, image=image, key=key, choice=choice, video=video)
 
 
 def _with_message_images(records_: Iterator[Record]) -> Iterator[Record]:

@@ -25,6 +25,7 @@ from vlmcli.inputs.columns import (
     key_text,
     pick_image_column,
     pick_key_column,
+    pick_video_column,
 )
 from vlmcli.inputs.item import ShardItem
 from vlmcli.inputs.windows_paths import local_spelling, windows_path, wsl_hint
@@ -79,7 +80,9 @@ def _schema(path: Path, *, table: Table) -> "pa.Schema":
         raise InputError(f"{path}: not a readable {_KIND_NAMES[table]} file ({exc}).") from None
 
 
-def _image_bytes(value: Any, *, folder: Path, where: str) -> tuple[bytes | None, str | None, str | None]:
+def _image_bytes(
+    value: Any, *, folder: Path, where: str, media: str = "image"
+) -> tuple[bytes | None, str | None, str | None]:
     """(bytes, why there are none, the file name they came from: its extension tells a
     video whose first bytes do not)."""
     cell = image_cell(value)
@@ -90,7 +93,7 @@ def _image_bytes(value: Any, *, folder: Path, where: str) -> tuple[bytes | None,
     if cell.url is not None:
         return None, f"{where}: the image is a URL ({cell.url}); vlmcli does not download: fetch the images first (img2dataset).", None
     if cell.path is None:
-        return None, f"{where}: no image in this row.", None
+        return None, f"{where}: no {media} in this row.", None
     written = windows_path(cell.path)
     if written.drive:
         return None, (
@@ -122,11 +125,14 @@ def table_items(path: Path, choice: ColumnChoice, *, table: Table = "parquet") -
     names = list(schema.names)
     where = str(path)
     image = pick_image_column(names, declared=hf_image_columns(schema.metadata), requested=choice.image_column, where=where)
+    video = pick_video_column(
+        names, image=image, declared=hf_image_columns(schema.metadata, kinds=("Video",)), requested=choice.image_column
+    )
     key = pick_key_column(names, requested=choice.key_column, where=where)
     if key is None and table == "csv":
         key = image  # a path is the row's name: keys survive re-sorting the file
     check_keep_columns(names, choice.keep_columns, where=where)
-    columns = list(dict.fromkeys([image, *([key] if key else []), *choice.keep_columns]))
+    columns = list(dict.fromkeys([image, *([video] if video else []), *([key] if key else []), *choice.keep_columns]))
     read = 0
 
     def rows() -> Iterator[dict[str, Any]]:
@@ -137,16 +143,18 @@ def table_items(path: Path, choice: ColumnChoice, *, table: Table = "parquet") -
                 read += 1
 
     try:
-        yield from rows_to_items(rows(), path=path, image=image, key=key, choice=choice)
+        yield from rows_to_items(rows(), path=path, image=image, key=key, choice=choice, video=video)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"{path}: damaged after row {read} ({type(exc).__name__}: {exc}).") from None
 
 
 def rows_to_items(
-    rows: Iterable[Mapping[str, Any]], *, path: Path, image: str, key: str | None, choice: ColumnChoice
+    rows: Iterable[Mapping[str, Any]], *, path: Path, image: str, key: str | None, choice: ColumnChoice,
+    video: str | None = None,
 ) -> Iterator[ShardItem]:
     """The items of a table's rows (column name -> value), in order. A row's key is its key
-    column's value, else its number; a repeated key gets `#row<number>`. A row that could not
+    column's value, else its number; a repeated key gets `#row<number>`. A row with nothing in
+    its image column gives its `video` column's clip, if it holds one. A row that could not
     be parsed carries `__problem__` (`json_shard.py`) and is an error item."""
     folder = choice.image_root or path.parent
     seen: set[str] = set()
@@ -160,10 +168,13 @@ def rows_to_items(
             yield ShardItem(key=item_key, error=f"{path}::{item_key}: {row['__problem__']}.", extra=extra)
             continue
         value = row.get(image)
+        if value is None and video is not None:
+            value = row.get(video)  # a clip's record in a mix of image and video records
         if isinstance(value, (list, tuple)) and value:  # several pictures in one row: an item each
             pictures = [(f"{item_key}#image{i}", cell) for i, cell in enumerate(value)]
         else:
             pictures = [(item_key, None if isinstance(value, (list, tuple)) else value)]
         for picture_key, cell in pictures:
-            image_data, error, name = _image_bytes(cell, folder=folder, where=f"{path}::{picture_key}")
+            media = "image" if video is None else f"image or video (columns {image}, {video})"
+            image_data, error, name = _image_bytes(cell, folder=folder, where=f"{path}::{picture_key}", media=media)
             yield ShardItem(key=picture_key, data=image_data, error=error, extra=extra, name=name)
