@@ -279,3 +279,23 @@ def test_picture_formats_leave_videos_out_and_load(monkeypatch, mixed, tmp_path)
     assert result.exit_code == 0 and "Left out" not in result.stderr
     with tarfile.open(next((tmp_path / "wds").glob("*.tar"))) as kept:
         assert "clip one_mp4.mp4" in kept.getnames()
+
+
+def test_image_column_names_a_tar_field_such_as_a_clip_beside_its_poster(monkeypatch, clips, tmp_path):
+    """A key holding a clip and its poster picture (`key.jpg` beside `key.mp4`): its picture is
+    the item unless --image-column names the clip's field. Before, the flag was ignored for tars."""
+    install_fake_engine(monkeypatch)
+    shard = tmp_path / "posters.tar"
+    poster = jpeg_bytes(real_photo("coffee"))
+    with tarfile.open(shard, "w") as tar:
+        for key, members in {"a": [("jpg", poster), ("mp4", clips[0][1])], "b": [("jpg", poster)]}.items():
+            for ext, data in members:
+                info = tarfile.TarInfo(f"{key}.{ext}")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    pictures = caption(shard, "-o", tmp_path / "pictures")
+    assert pictures["ok"] == 2 and VIDEO_PROMPT not in {r["prompt"] for r in read_results(tmp_path / "pictures")}
+    named = caption(shard, "-o", tmp_path / "clips", "--image-column", "MP4", "--videos", "--frames", 2, code=9)
+    rows = {r["source_key"]: r for r in read_results(tmp_path / "clips")}
+    assert (named["ok"], named["error"]) == (1, 1) and rows["a"]["prompt"] == VIDEO_PROMPT
+    assert rows["b"]["error"] == f"{shard.resolve()}::b has no MP4 field (fields: jpg)."

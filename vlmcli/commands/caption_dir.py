@@ -305,7 +305,7 @@ def caption_dir(
     ] = InputFormat.AUTO,
     image_column: Annotated[
         Optional[str],
-        _opt("--image-column", metavar="NAME", help="Datasets: the image column (bytes, {bytes, path} or a path).", show_default=False),
+        _opt("--image-column", metavar="NAME", help="Datasets: the image column (bytes, {bytes, path} or a path); a tar key's field (jpg, mp4, seg.png).", show_default=False),
     ] = None,
     key_column: Annotated[
         Optional[str],

@@ -7,7 +7,8 @@ directory order); it is read by key through its member index, so each key stays 
 (a compressed one cannot be: its repeated keys are error rows that say how to rewrite it).
 An item is one key: its image is the first field whose last extension is an image's
 (`jpg`, `png`, `webp`, ...), else its video the first that is a video's (`mp4`, `webm`,
-...: video2dataset's shards, captioned with `--videos`); its `.json` field (img2dataset
+...: video2dataset's shards, captioned with `--videos`), or the field --image-column names
+(`--image-column mp4`: the clip of a key that holds its poster `jpg` too); its `.json` field (img2dataset
 writes one) supplies --key-column and --keep-columns fields, `txt` can be kept too. A key
 with neither becomes an error row; a tar that ends early (truncated) yields what it had, then fails the
 shard with a message.
@@ -116,6 +117,12 @@ def _media_field(fields: dict[str, bytes]) -> str | None:
     return None
 
 
+def _named_field(fields: dict[str, bytes], name: str) -> str | None:
+    """The field --image-column names (`mp4`, `seg.png`; fields are lower case), if the key has it."""
+    wanted = name.lower().lstrip(".")
+    return wanted if wanted in fields else None
+
+
 def tar_items(path: Path, choice: ColumnChoice) -> Iterator[Any]:
     from vlmcli.inputs.item import ShardItem
 
@@ -140,9 +147,10 @@ def tar_items(path: Path, choice: ColumnChoice) -> Iterator[Any]:
             yield ShardItem(key=f"{item_key}#dup{len(seen)}", error=f"{message}.", extra=extra)
             continue
         seen.add(item_key)
-        field = _media_field(fields)
+        field = _media_field(fields) if choice.image_column is None else _named_field(fields, choice.image_column)
         if field is None:
             names = ", ".join(sorted(fields)) or "none"
-            yield ShardItem(key=item_key, error=f"{path}::{item_key} has no image or video (fields: {names}).", extra=extra)
+            wanted = "image or video" if choice.image_column is None else f"{choice.image_column} field"
+            yield ShardItem(key=item_key, error=f"{path}::{item_key} has no {wanted} (fields: {names}).", extra=extra)
             continue
         yield ShardItem(key=item_key, data=fields[field], extra=extra, name=f"{key}.{field}")
