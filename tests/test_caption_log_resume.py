@@ -208,6 +208,35 @@ def test_log_lines_say_done_total_counts_rate_and_eta():
     ]
 
 
+def test_the_rate_counts_what_the_run_captions():
+    from vlmcli.captions.progress import LogProgress
+    from vlmcli.captions.summary import Summary, rate_unit
+
+    assert rate_unit(["image", "image"]) == "images" and rate_unit([]) == "images"
+    assert rate_unit(["video"]) == "videos" and rate_unit(["video", "image"]) == "items"
+    now = [0.0]
+    progress = LogProgress(every=1000, stream=io.StringIO(), clock=lambda: now[0])
+    progress.start(10, unit="videos")
+    now[0] += 4
+    progress.advance([{"status": "ok"}] * 2)
+    assert progress.line().endswith("; 0.50 videos/s; ETA 16s")
+    progress.retotal(10, unit="items")  # a later shard held pictures too
+    assert "0.50 items/s" in progress.line()
+    done = Summary(ok=2, captioned=2, unit="videos", prompts=2, caption_started=0.0, finished=4.0, started=0.0)
+    assert "; 0.25 videos/s (0.50 video-prompt pairs/s)" in done.text() and done.to_dict()["rate_unit"] == "videos"
+
+
+def test_a_run_of_clips_reports_videos_per_second(monkeypatch, tmp_path):
+    from vlmcli.testing.media.video_clips import clip_set
+
+    install_fake_engine(monkeypatch)
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clips" / "a.mp4").write_bytes(clip_set().motion.path.read_bytes())
+    result = runner.invoke(app, ["caption-dir", str(tmp_path / "clips"), "-o", str(tmp_path / "out"), "--videos", "--frames", "2"])
+    assert result.exit_code == 0, result.output
+    assert "videos/s" in result.stderr and "images/s" not in result.stderr
+
+
 def test_a_shard_is_published_while_a_long_batch_runs(monkeypatch, data, tmp_path):
     out, published = tmp_path / "out", []
 

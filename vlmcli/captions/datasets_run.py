@@ -36,7 +36,7 @@ from vlmcli.captions.plan import build_plan
 from vlmcli.captions.probe import Probe
 from vlmcli.captions.progress import Progress
 from vlmcli.captions.rows import RowContext
-from vlmcli.captions.summary import Summary
+from vlmcli.captions.summary import Summary, rate_unit
 from vlmcli.captions.prompts import prompt_hashes
 from vlmcli.errors import ConfigError, InputError
 from vlmcli.inputs.clip_files import ClipFiles
@@ -97,7 +97,7 @@ def run_datasets(
     clip_prompts = pipeline.clip_prompts_of(job)
     hashes = prompt_hashes([*prompts, *(clip_prompts or [])])
     summary.prompts, summary.output = len(prompts), sink.describe()
-    state: dict[str, Any] = {"runner": None, "engine": None, "started": False}
+    state: dict[str, Any] = {"runner": None, "engine": None, "started": False, "kinds": set()}
     ctx = RowContext(model=job.engine.model, revision=job.engine.revision)
 
     with sink:
@@ -124,6 +124,8 @@ def run_datasets(
                 )
                 sink.retire(plan.retire)
                 summary.files += len(probes)
+                state["kinds"] |= {p.kind for p in probes if p.error is None}
+                summary.unit = rate_unit(state["kinds"])  # over the shards read so far
                 summary.skipped += plan.skipped
                 summary.kept_failed += plan.kept_failed
                 summary.out_of_shard += plan.out_of_shard
@@ -134,9 +136,9 @@ def run_datasets(
                 if not state["started"]:
                     state["started"] = True
                     note = f" (~{len(refs)} shards)" if len(refs) > 1 else ""
-                    progress.start(estimate, note=note, skipped=plan.skipped, prompts=len(prompts))
+                    progress.start(estimate, note=note, skipped=plan.skipped, prompts=len(prompts), unit=summary.unit)
                 else:
-                    progress.retotal(estimate)
+                    progress.retotal(estimate, unit=summary.unit)
                 emit(plan.copies + [pipeline.failure_row(ctx, f) for f in plan.failures], captioned=False)
                 if plan.tasks:
                     runner = _runner(job, state, load_engine, summary)

@@ -28,7 +28,7 @@ from vlmcli.captions.progress import Progress
 from vlmcli.captions.prompts import Prompt, make_prompts, prompt_hashes
 from vlmcli.captions.rows import RowContext, error_row
 from vlmcli.captions.runner import BatchRunner
-from vlmcli.captions.summary import Summary
+from vlmcli.captions.summary import Summary, rate_unit
 from vlmcli.captions.stages import runner_for, task_decoder
 from vlmcli.captions.workers import Prefetcher
 from vlmcli.errors import InputError
@@ -95,6 +95,7 @@ def prepare(job: CaptionJob, sink: Sink, *, progress: Progress, summary: Summary
     resume = sink.resume_state(paths=paths, config_hashes=hashes)
     plan = build_plan(probes, prompts, shard=job.shard, resume=resume, blocked=blocked, video_prompts=clip_prompts)
     summary.files, summary.ignored, summary.prompts = len(probes), counts.ignored, len(prompts)
+    summary.unit = rate_unit(p.kind for p in probes if p.error is None)
     summary.skipped, summary.kept_failed, summary.out_of_shard = plan.skipped, plan.kept_failed, plan.out_of_shard
     summary.copied = len(plan.copies)
     summary.todo, summary.output = plan.rows_to_write, sink.describe()
@@ -189,7 +190,7 @@ def run(
     ctx = RowContext(model=job.engine.model, revision=job.engine.revision)
     note = f" ({plan.skipped} already done)" if plan.skipped else ""
     with sink:
-        progress.start(plan.rows_to_write, note=note, skipped=plan.skipped, prompts=len(prepared.prompts))
+        progress.start(plan.rows_to_write, note=note, skipped=plan.skipped, prompts=len(prepared.prompts), unit=summary.unit)
         summary.begin_captioning()
         emit(plan.copies + [failure_row(ctx, f) for f in plan.failures], captioned=False)
         if plan.tasks and job.backend is Backend.RAY:

@@ -10,6 +10,8 @@ one at the end:
 
     Captioning: 1200/95000 done (1190 ok, 10 errors; 5000 already done); 3.10 images/s; ETA 8h24m
 
+The rate counts images, videos (a run of clips only), or items (both).
+
 rich is imported only when a bar is actually shown.
 """
 
@@ -27,9 +29,10 @@ from vlmcli.sinks.schema import Row, Status
 class Progress(Protocol):
     def scanning(self, total: int) -> None: ...
     def scanned(self) -> None: ...
-    def start(self, total: int, *, note: str = "", skipped: int = 0, prompts: int = 1) -> None: ...
-    def retotal(self, total: int) -> None:
-        """A better estimate of the rows to write (dataset shards: known as each is read)."""
+    def start(self, total: int, *, note: str = "", skipped: int = 0, prompts: int = 1, unit: str = "images") -> None:
+        """Captioning begins: `total` rows to write; `unit` is what the rate counts (`rate_unit`)."""
+    def retotal(self, total: int, *, unit: str | None = None) -> None:
+        """A better estimate of the rows to write (dataset shards: known as each is read), and of the unit."""
     def advance(self, rows: Sequence[Row], *, captioned: bool = True) -> None:
         """Rows written; `captioned` is False for rows made without the model (copies, known failures)."""
     def log(self, message: str) -> None: ...
@@ -53,10 +56,10 @@ class NullProgress:
     def scanned(self) -> None:
         pass
 
-    def start(self, total: int, *, note: str = "", skipped: int = 0, prompts: int = 1) -> None:
+    def start(self, total: int, *, note: str = "", skipped: int = 0, prompts: int = 1, unit: str = "images") -> None:
         pass
 
-    def retotal(self, total: int) -> None:
+    def retotal(self, total: int, *, unit: str | None = None) -> None:
         pass
 
     def advance(self, rows: Sequence[Row], *, captioned: bool = True) -> None:
@@ -81,6 +84,7 @@ class LogProgress(TimedLines):
         self._stage = ""
         self._total = self._done = self._ok = self._errors = self._skipped = 0
         self._prompts = 1
+        self._unit = "images"
         self._captioned = 0
         self._origin: tuple[float, int] | None = None  # (time, captioned) after the first model batch
         self._started = clock()
@@ -97,16 +101,18 @@ class LogProgress(TimedLines):
             if self._stage != "Captioning":  # a dataset's later shards are read while captioning
                 self._done += 1
 
-    def start(self, total: int, *, note: str = "", skipped: int = 0, prompts: int = 1) -> None:
+    def start(self, total: int, *, note: str = "", skipped: int = 0, prompts: int = 1, unit: str = "images") -> None:
         with self._lock:
             self._stage, self._total, self._done = "Captioning", total, 0
             self._skipped, self._prompts, self._started = skipped, max(prompts, 1), self._clock()
+            self._unit = unit
             self._write(f"Captioning {total} item{'s' if total != 1 else ''}{note}")
         self._ensure_timer()
 
-    def retotal(self, total: int) -> None:
+    def retotal(self, total: int, *, unit: str | None = None) -> None:
         with self._lock:
             self._total = total
+            self._unit = unit or self._unit
 
     def advance(self, rows: Sequence[Row], *, captioned: bool = True) -> None:
         errors = sum(1 for r in rows if r["status"] == Status.ERROR.value)
@@ -144,7 +150,7 @@ class LogProgress(TimedLines):
         if rate is None and self._done < self._total:
             line += f"; waiting for the first batch (the model loads first) {clock_text(self._clock() - self._started)}"
         elif rate is not None:
-            line += f"; {rate / self._prompts:.2f} images/s"
+            line += f"; {rate / self._prompts:.2f} {self._unit}/s"
             left = self._total - self._done
             line += f"; ETA {clock_text(left / rate)}" if left > 0 else ""
         return line
@@ -206,10 +212,10 @@ class RichProgress:
         if self._scan is not None:
             self._bar.advance(self._scan)
 
-    def start(self, total: int, *, note: str = "", skipped: int = 0, prompts: int = 1) -> None:
+    def start(self, total: int, *, note: str = "", skipped: int = 0, prompts: int = 1, unit: str = "images") -> None:
         self._task = self._bar.add_task(f"Captioning{note}", total=total, errors="errors: 0", captioned=0)
 
-    def retotal(self, total: int) -> None:
+    def retotal(self, total: int, *, unit: str | None = None) -> None:
         if self._task is not None:
             self._bar.update(self._task, total=total)
 

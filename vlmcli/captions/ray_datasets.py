@@ -37,7 +37,7 @@ from vlmcli.captions.plan import Task, build_plan
 from vlmcli.captions.probe import Probe
 from vlmcli.captions.progress import Progress
 from vlmcli.captions.rows import RowContext
-from vlmcli.captions.summary import Summary
+from vlmcli.captions.summary import Summary, rate_unit
 from vlmcli.captions.prompts import prompt_hashes
 from vlmcli.inputs.expand import ShardRef
 from vlmcli.inputs.item import item_path
@@ -132,6 +132,7 @@ def run_ray_datasets(
         plan = build_plan(probes, prompts, shard=job.shard, resume=resume, blocked={}, video_prompts=clip_prompts)
         sink.retire(plan.retire)
         summary.files, summary.skipped, summary.kept_failed = len(probes), plan.skipped, plan.kept_failed
+        summary.unit = rate_unit(p.kind for p in probes if p.error is None)
         summary.out_of_shard, summary.copied, summary.todo = plan.out_of_shard, len(plan.copies), plan.rows_to_write
         ctx = RowContext(model=job.engine.model, revision=job.engine.revision)
 
@@ -144,7 +145,7 @@ def run_ray_datasets(
 
         with sink:
             note = f" ({plan.skipped} already done)" if plan.skipped else ""
-            progress.start(plan.rows_to_write, note=note, skipped=plan.skipped, prompts=len(prompts))
+            progress.start(plan.rows_to_write, note=note, skipped=plan.skipped, prompts=len(prompts), unit=summary.unit)
             summary.begin_captioning()
             emit(plan.copies + [pipeline.failure_row(ctx, f) for f in plan.failures], captioned=False)
             if plan.tasks:

@@ -13,7 +13,7 @@ rate is printed.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence, Sized
+from collections.abc import Iterable, Sequence, Sized
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,8 @@ class Summary:
     animations_as_pictures: int = 0
     """Animated GIF/WebP/APNG captioned by their first frame (no --videos)."""
     prompts: int = 1
+    unit: str = "images"
+    """What the rate counts (`rate_unit`): "images", "videos" (clips only) or "items" (both)."""
     ok: int = 0
     error: int = 0
     skipped: int = 0
@@ -138,6 +140,7 @@ class Summary:
             "batching": self.batching,
             "items_per_s": round(self.items_per_s, 3),
             "images_per_s": round(self.images_per_s, 3),
+            "rate_unit": self.unit,
             "interrupted": self.interrupted,
             "shards": self.shards,
             "shard_errors": self.shard_errors,
@@ -156,9 +159,9 @@ class Summary:
             line += f" ({self.copied} copied from earlier rows)"
         line += f" in {self.elapsed_s:.1f} s"
         if self.captioned:
-            line += f"; {self.images_per_s:.2f} images/s"
+            line += f"; {self.images_per_s:.2f} {self.unit}/s"
             if self.prompts > 1:
-                line += f" ({self.items_per_s:.2f} image-prompt pairs/s)"
+                line += f" ({self.items_per_s:.2f} {self.unit[:-1]}-prompt pairs/s)"
         notes = []
         if self.ignored:
             notes.append(f"ignored {self.ignored} non-image file{'s' if self.ignored != 1 else ''}")
@@ -177,6 +180,13 @@ class Summary:
         if notes:
             line += f" ({'; '.join(notes)})"
         return line + (f". Output: {self.output}" if self.output else ".")
+
+
+def rate_unit(kinds: Iterable[str]) -> str:
+    """What a run's rate counts, from the kinds ("image", "video") of the items it captions:
+    "images", "videos" when all are clips, "items" when both are there."""
+    found = {f"{kind}s" for kind in kinds}
+    return found.pop() if len(found) == 1 else ("items" if found else "images")
 
 
 def naming_the_file(path: str, message: str) -> str:
