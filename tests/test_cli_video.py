@@ -137,7 +137,7 @@ def test_video_summarize_dry_run_loads_no_weights(tiny_checkpoint, monkeypatch):
 @pytest.mark.parametrize(
     "case,needle",
     [("audio_only", "no video stream"), ("zero_byte", "empty"), ("text_as_mp4", "as a video"),
-     ("truncated", "as a video"), ("missing", "not found")],
+     ("truncated", "was cut short: its mdat box runs to byte"), ("missing", "not found")],
 )
 def test_bad_videos_exit_3_with_one_line(monkeypatch, case, needle):
     fake = install_fake_engine(monkeypatch)

@@ -351,6 +351,10 @@ def _open_container(path: str) -> Any:
     try:
         return av.open(path, mode="r", metadata_errors="ignore")
     except av.FFmpegError as exc:
+        from vlmcli.video.mp4_boxes import index_damage
+
+        if (damage := index_damage(path)) is not None:  # an MP4/MOV whose boxes say what is missing
+            raise VideoError(f"Could not open {display_name(path)}: {damage}.") from exc
         raise VideoError(
             f"Could not open {display_name(path)} as a video: not a video file ffmpeg can read "
             f"({reason_of(exc)})."

@@ -1,0 +1,57 @@
+"""An MP4/MOV that ffmpeg cannot open says how it lost its index, from its top-level boxes.
+Before, a phone video cut short by an interrupted copy (the index, written last, gone) and a
+recording whose camera stopped before writing its index were both "not a video file ffmpeg
+can read (Invalid data found when processing input)"."""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import pytest
+
+from vlmcli.errors import VideoError
+from vlmcli.testing.media.bad_inputs import no_moov
+from vlmcli.testing.media.video_clips import clip_set
+from vlmcli.video.decode import probe
+from vlmcli.video.mp4_boxes import Box, describe, top_level_boxes
+
+
+def _box(kind: bytes, payload: bytes = b"", *, size: int | None = None) -> bytes:
+    return struct.pack(">I4s", len(payload) + 8 if size is None else size, kind) + payload
+
+
+def test_boxes_are_walked_with_64_bit_and_to_the_end_sizes():
+    data = _box(b"ftyp", b"isom" * 2) + struct.pack(">I4sQ", 1, b"mdat", 16 + 4) + b"abcd" + _box(b"moov", size=0) + b"xy"
+    boxes = top_level_boxes(io.BytesIO(data), len(data))
+    assert [(b.kind, b.start, b.end) for b in boxes] == [("ftyp", 0, 16), ("mdat", 16, 36), ("moov", 36, 46)]
+    assert top_level_boxes(io.BytesIO(b"GIF89a" + b"\0" * 20), 26) == []  # not an MP4/MOV
+
+
+@pytest.mark.parametrize(
+    ("boxes", "size", "expected"),
+    [
+        ([Box("ftyp", 0, 24), Box("mdat", 24, 5000)], 3000, "it was cut short: its mdat box runs to byte 5,000 but the file ends at 3,000"),
+        ([Box("ftyp", 0, 24), Box("mdat", 24, 3000)], 3000, "it has frame data but no index (moov box): the recording was never finished"),
+        ([Box("ftyp", 0, 24), Box("moov", 24, 9000)], 3000, "it was cut short inside its index"),
+        ([Box("styp", 0, 24), Box("moof", 24, 100), Box("mdat", 100, 3000)], 3000, "it is a fragment of a stream (moof boxes)"),
+        ([Box("ftyp", 0, 24), Box("\0\0\0\0", 24, 56)], 56, "it holds neither an index (moov box) nor frame data"),
+        ([Box("ftyp", 0, 24), Box("moov", 24, 900), Box("mdat", 900, 3000)], 3000, None),  # whole
+        ([], 3000, None),
+    ],
+)
+def test_what_the_boxes_say(boxes, size, expected):
+    said = describe(boxes, size)
+    assert said == expected if expected is None else said.startswith(expected)
+
+
+def test_a_phone_video_cut_short_and_one_never_finished(tmp_path):
+    whole = clip_set().cuts_a.path.read_bytes()  # ffmpeg writes the index last, as phones do
+    cut = tmp_path / "copy_interrupted.mp4"
+    cut.write_bytes(whole[: len(whole) // 3])
+    with pytest.raises(VideoError, match=r"^Could not open .*copy_interrupted\.mp4: it was cut short: its mdat box runs to byte [\d,]+ but the file ends at [\d,]+, before the index"):
+        probe(cut)
+    unfinished = tmp_path / "camera_lost_power.mp4"
+    unfinished.write_bytes(no_moov(whole))
+    with pytest.raises(VideoError, match=r"camera_lost_power\.mp4: it has frame data but no index \(moov box\): the recording was never finished"):
+        probe(unfinished)
