@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from vlmcli.errors import InputError
@@ -14,8 +15,9 @@ _READERS = {  # shard extension -> (module, function): imported only for the for
 }
 
 
-def result_shards(folder: Path) -> list[Path]:
+def result_shards(folder: str | os.PathLike[str]) -> list[Path]:
     """The completed shards in `folder` (hidden temp files of a running job are not shards)."""
+    folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder} is not a folder of caption results (the --output of `vlm caption-dir`).")
     shards = [path for ext in _READERS for path in shard_files(folder, ext)]
@@ -27,7 +29,7 @@ def result_shards(folder: Path) -> list[Path]:
     return sorted(shards)
 
 
-def read_results(folder: Path) -> list[Row]:
+def read_results(folder: str | os.PathLike[str]) -> list[Row]:
     """All rows of all shards in `folder`, in shard order."""
     import importlib
 
