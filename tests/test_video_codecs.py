@@ -115,9 +115,10 @@ def test_pyav_decodes_from_the_nearest_keyframe_only(clips, name):
     assert list(reader.key_indices()[:2]) == [0, 10]
     pixels = reader.read(np.array([57]))
     assert read_index(pixels[0]) == 57
-    assert reader.pictures_decoded <= 10 + 3  # from keyframe 50, plus the B-frame reorder delay
+    gop = 10 if name != "h264-avi" else 20  # AVI's frames are counted: from the keyframe before (open GOPs)
+    assert reader.pictures_decoded <= gop + 3  # from keyframe 50, plus the B-frame reorder delay
     close = reader.read(np.array([58, 59]))  # just ahead: decoded on, no new seek
-    assert [read_index(p) for p in close] == [58, 59] and reader.pictures_decoded <= 10 + 5
+    assert [read_index(p) for p in close] == [58, 59] and reader.pictures_decoded <= gop + 5
     assert reader.frames_decoded == 3
 
 

@@ -58,6 +58,7 @@ class StreamFacts:
         None for SDR.
     first_field: "top" or "bottom" for an interlaced stream, the field it shows first
         (`video.interlace`: one field of each frame is kept), None for progressive video.
+    reorders: the codec may show pictures in another order than it stores them (B-frames).
     """
 
     container: str
@@ -72,6 +73,7 @@ class StreamFacts:
     header_end_s: float | None = None
     transfer: str | None = None
     first_field: str | None = None
+    reorders: bool = False
 
 
 def inspect_video(path: str) -> StreamFacts:
@@ -101,6 +103,7 @@ def _inspect(key: FileKey) -> StreamFacts:
             rotation=rotation, trimmed=trimmed,
             header_end_s=float(stream.duration * stream.time_base) if stream.duration else None,
             transfer=_transfer_value(ctx), first_field=_first_field(ctx, interlaced),
+            reorders=bool(getattr(ctx, "has_b_frames", False)),
         )
 
 
@@ -230,7 +233,10 @@ class PyAVReader:
         key = self._index.seek_position(index)
         key_frame = int(self._index.frame_at[key])
         if self._pictures is None or index <= self._last or key_frame > self._last + 1:
-            self._seek(key)
+            if self._anchored and key > 0:  # its leading pictures need the GOP before (packet_index.py)
+                self._seek(self._index.earlier_keyframe(key) or 0, anchor=key)
+            else:
+                self._seek(key)
         assert self._pictures is not None
         for number, frame in self._pictures:
             if number is None:  # a picture the index does not list (a leading or discarded one)
@@ -246,8 +252,16 @@ class PyAVReader:
             f"{display_name(self._path)}: the decoder produced no picture for it."
         )
 
-    def _seek(self, key: int) -> None:
-        """Position the decoder at keyframe `key` (decode position) or earlier, verified."""
+    @property
+    def _anchored(self) -> bool:
+        """Frames are counted (no presentation times) in a stream that reorders pictures, and
+        each picture's packet is known: counts start at an anchor, not at the seek."""
+        return self._index.numbering is Numbering.COUNT and self._facts.reorders and self._index.picture_stamps is not None
+
+    def _seek(self, key: int, *, anchor: int | None = None) -> None:
+        """Position the decoder at keyframe `key` (decode position) or earlier, verified;
+        with `anchor` (COUNT numbering), count frames from the first picture of a packet at
+        or after decode position `anchor`."""
         av = _av()
         if self._container is None:
             self._container = _open_container(self._path)
@@ -262,21 +276,24 @@ class PyAVReader:
             except av.FFmpegError:
                 landed = None
             if landed is not None:
-                self._start(*landed)
+                self._start(*landed, anchor=anchor)
                 return
             target = self._index.earlier_keyframe(target)
         self._container.close()  # the container would not seek there: decode from the start
         self._container = _open_container(self._path)
         packets = self._container.demux(self._container.streams[self._facts.stream])
-        self._start(packets, 0)
+        self._start(packets, 0, anchor=anchor)
 
-    def _start(self, packets: Iterator[Any], position: int) -> None:
-        frame = int(self._index.frame_at[position]) if position < len(self._index.stamps) else -1
+    def _start(self, packets: Iterator[Any], position: int, *, anchor: int | None = None) -> None:
+        start = position if anchor is None or anchor < position else anchor
+        frame = int(self._index.frame_at[start]) if start < len(self._index.stamps) else -1
         self._last = frame - 1 if frame >= 0 else -1  # a hidden keyframe: no frame decoded yet
-        self._pictures = self._decode(packets, first=max(frame, 0))
+        self._pictures = self._decode(packets, first=max(frame, 0), anchor=None if start == position else start)
 
-    def _decode(self, packets: Iterator[Any], *, first: int) -> Iterator[tuple[int | None, Any]]:
-        """(frame index or None, picture) for every picture decoded from `packets` on."""
+    def _decode(self, packets: Iterator[Any], *, first: int, anchor: int | None = None) -> Iterator[tuple[int | None, Any]]:
+        """(frame index or None, picture) for every picture decoded from `packets` on; with
+        `anchor`, pictures of packets before decode position `anchor` are no frame (None) and
+        counting starts at the first picture of a packet at or after it."""
         av = _av()
         counted = first  # COUNT numbering: pictures counted from the starting keyframe
         for packet in packets:
@@ -289,6 +306,12 @@ class PyAVReader:
                 ) from exc
             for picture in pictures:
                 self.pictures_decoded += 1
+                if anchor is not None:  # still in the GOP before: known by the packet it came from
+                    packet_at = self._index.packet_of_picture(picture.pts)
+                    if packet_at is None or packet_at < anchor:
+                        yield None, picture
+                        continue
+                    anchor = None
                 if self._index.numbering is Numbering.COUNT:
                     number, counted = counted, counted + 1
                 else:

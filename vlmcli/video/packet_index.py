@@ -25,6 +25,15 @@ Two ways to number frames, chosen from the packets (`build_index`):
   without timestamps (and in a raw elementary stream, whose timestamps the demuxer makes
   up at 25 fps), times are index / fps.
 
+Open GOPs under COUNT numbering: decoding from a keyframe that is not the first drops its
+leading pictures (shown before it, decoded after it: they need the GOP before), so counting
+from it would be off by their number (an ffmpeg `mpeg4 -bf 2` AVI, x264's `open-gop`: every
+frame read after a seek was two or three frames late). A stream that reorders pictures is
+therefore read from the keyframe before (`PyAVReader`), and its count anchored where the
+first picture of a packet at or after the wanted keyframe comes out: every packet before a
+keyframe is shown before every packet from it on, so that picture is the keyframe's first
+frame. A picture's packet is known by the PTS it carries (`picture_stamps`).
+
 Hidden packets: an MP4/MOV trimmed without re-encoding (`ffmpeg -ss ... -c copy`, QuickTime's
 and phones' trim) keeps the GOP the cut falls in and an edit list that hides the pictures
 before the cut; the demuxer flags their packets "discard". They are no frames (players never
@@ -89,7 +98,12 @@ class PacketIndex:
     stamps: np.ndarray = field(repr=False)
     keyframe: np.ndarray = field(repr=False)
     frame_at: np.ndarray = field(repr=False)
+    picture_stamps: np.ndarray | None = field(default=None, repr=False)
+    """(N,) int64 per packet in decode order, the PTS its decoded picture carries, under COUNT
+    numbering when every packet has a distinct one (an AVI's); None otherwise. It tells which
+    packet a picture came from, not where it is shown (`anchor`)."""
     _by_stamp: dict[int, int] = field(init=False, repr=False)
+    _by_picture: dict[int, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         n, frames = len(self.stamps), len(self.times)
@@ -98,6 +112,8 @@ class PacketIndex:
         if len(self.keyframe) != n or len(self.frame_at) != n:
             raise ValueError("stamps, keyframe and frame_at must have one entry per packet")
         object.__setattr__(self, "_by_stamp", {int(s): p for p, s in enumerate(self.stamps.tolist())})
+        pictures = self.picture_stamps.tolist() if self.picture_stamps is not None else []
+        object.__setattr__(self, "_by_picture", {int(s): p for p, s in enumerate(pictures)})
 
     @property
     def frame_count(self) -> int:
@@ -128,6 +144,11 @@ class PacketIndex:
     def position_of(self, stamp: int | None) -> int | None:
         """Decode position of the packet identified by `stamp` (PTS or DTS), or None if unknown."""
         return None if stamp is None else self._by_stamp.get(int(stamp))
+
+    def packet_of_picture(self, pts: int | None) -> int | None:
+        """Decode position of the packet a decoded picture with timestamp `pts` came from, under
+        COUNT numbering with `picture_stamps`; None when unknown."""
+        return None if pts is None else self._by_picture.get(int(pts))
 
     def frame_of(self, pts: int | None) -> int | None:
         """Frame index of a decoded picture with presentation timestamp `pts` (PTS numbering);
@@ -181,9 +202,12 @@ def build_index(packets: Sequence[PacketInfo], *, time_base: float, fps: float |
         end = max(n / (fps if fps is not None else 1.0 / time_base), float(times[-1]) + 1.0 / (fps or 1.0 / time_base))
     else:
         end = float(times[-1]) + _last_duration(packets[int(position[-1])], times, time_base, fps)
+    pictures = None
+    if numbering is Numbering.COUNT and not raw and None not in pts and len(set(pts)) == n:
+        pictures = np.asarray(pts, dtype=np.int64)  # (N,)
     return PacketIndex(
         numbering=numbering, times=times, end_s=end, position=position, stamps=stamps,
-        keyframe=keyframe, frame_at=frame_at,
+        keyframe=keyframe, frame_at=frame_at, picture_stamps=pictures,
     )
 
 
