@@ -47,7 +47,7 @@ def _bad_inputs(tmp_path):
         "truncated": (str(tmp_path / "cut.jpg"), "truncated"),
         "text named .jpg": (str(tmp_path / "text.jpg"), "is not an image"),
         "empty": (str(tmp_path / "empty.png"), "is empty"),
-        "video": (str(tmp_path / "clip.mp4"), "neither an index (moov box) nor frame data"),  # an ftyp box, then zeros
+        "video": (str(tmp_path / "clip.mp4"), "as a video"),  # an ftyp box, then zeros: no boxes to tell by
         "url": ("https://example.com/cat.jpg", "it does not download"),
         "file url": ("file:///photos/My%20Cat.jpg", "names a local file: pass its path, '/photos/My Cat.jpg'"),
     }
@@ -67,7 +67,7 @@ def test_bad_input_exits_3_before_loading_the_model(monkeypatch, tmp_path, case)
 def test_describe_reports_a_broken_video(monkeypatch, tmp_path):
     fake = install_fake_engine(monkeypatch)
     path, _ = _bad_inputs(tmp_path)["video"]
-    assert path in assert_one_line_error(runner.invoke(app, ["describe", path]), 3, "nor frame data (mdat box)")
+    assert path in assert_one_line_error(runner.invoke(app, ["describe", path]), 3, "as a video")
     assert fake.engines == []
 
 

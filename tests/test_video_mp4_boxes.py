@@ -26,6 +26,8 @@ def test_boxes_are_walked_with_64_bit_and_to_the_end_sizes():
     boxes = top_level_boxes(io.BytesIO(data), len(data))
     assert [(b.kind, b.start, b.end) for b in boxes] == [("ftyp", 0, 16), ("mdat", 16, 36), ("moov", 36, 46)]
     assert top_level_boxes(io.BytesIO(b"GIF89a" + b"\0" * 20), 26) == []  # not an MP4/MOV
+    garbage = _box(b"ftyp", b"isom") + b"\x00\x00\x00\t\x00\x00\x00\n"  # a type that is no text (found by fuzzing)
+    assert [b.kind for b in top_level_boxes(io.BytesIO(garbage), len(garbage))] == ["ftyp"]
 
 
 @pytest.mark.parametrize(
@@ -35,9 +37,10 @@ def test_boxes_are_walked_with_64_bit_and_to_the_end_sizes():
         ([Box("ftyp", 0, 24), Box("mdat", 24, 3000)], 3000, "it has frame data but no index (moov box): the recording was never finished"),
         ([Box("ftyp", 0, 24), Box("moov", 24, 9000)], 3000, "it was cut short inside its index"),
         ([Box("styp", 0, 24), Box("moof", 24, 100), Box("mdat", 100, 3000)], 3000, "it is a fragment of a stream (moof boxes)"),
-        ([Box("ftyp", 0, 24), Box("\0\0\0\0", 24, 56)], 56, "it holds neither an index (moov box) nor frame data"),
+        ([Box("ftyp", 0, 24), Box("free", 24, 56)], 56, "it holds neither an index (moov box) nor frame data"),
         ([Box("ftyp", 0, 24), Box("moov", 24, 900), Box("mdat", 900, 3000)], 3000, None),  # whole
         ([], 3000, None),
+        ([Box("ftyp", 0, 24)], 40, None),  # the walk stopped at bytes that are no box: nothing is known
     ],
 )
 def test_what_the_boxes_say(boxes, size, expected):

@@ -52,8 +52,8 @@ def top_level_boxes(handle: BinaryIO, size: int) -> list[Box]:
             header = 16
         elif length == 0:  # the box runs to the end of the file (a recording not finished)
             length = size - at
-        if (not boxes and kind not in FIRST_BOXES) or length < header:
-            break
+        if (not boxes and kind not in FIRST_BOXES) or length < header or not all(32 <= c < 127 for c in kind):
+            break  # not a box: the walk ends here, short of the file's end (nothing is claimed then)
         boxes.append(Box(kind.decode("latin-1"), at, at + length))
         at += length
     return boxes
@@ -73,8 +73,8 @@ def index_damage(path: str) -> str | None:
 
 def describe(boxes: list[Box], size: int) -> str | None:
     """The clause for `index_damage` from the boxes of a file of `size` bytes. Pure."""
-    if not boxes or boxes[0].kind not in {b.decode() for b in FIRST_BOXES}:
-        return None
+    if not boxes or boxes[0].kind not in {b.decode() for b in FIRST_BOXES} or boxes[-1].end < size:
+        return None  # not an MP4/MOV, or boxes that do not run to the end: what is missing is unknown
     index = next((b for b in boxes if b.kind == "moov"), None)
     cut = next((b for b in boxes if b.end > size), None)
     if index is not None:
