@@ -29,6 +29,12 @@ _SIGNATURES = (
     (b"II*\x00", "tif"),
     (b"MM\x00*", "tif"),
     (b"BM", "bmp"),
+    (b"8BPS", "psd"),
+    (b"icns", "icns"),
+    (b"DDS ", "dds"),
+    (b"\x59\xa6\x6a\x95", "ras"),
+    (b"/* XPM */", "xpm"),
+    (b"SIMPLE  =", "fits"),
 )
 
 

@@ -39,9 +39,15 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_PIXELS = 100_000_000
 
-FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP", "DIB", "PPM", "TGA", "ICO", "AVIF", "JPEG2000", "QOI", "HEIF")
-"""Pillow formats we open (JPEG includes MPO; HEIF with the pillow-heif plugin, `heif.py`).
-Anything else is refused as 'not an image'."""
+FORMATS = (
+    "JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP", "DIB", "PPM", "ICO", "CUR", "AVIF", "JPEG2000", "QOI", "HEIF",
+    "PSD", "ICNS", "DDS", "SGI", "SUN", "PCX", "PCD", "XPM", "FITS", "TGA",
+)  # fmt: skip
+"""Pillow formats we open (JPEG includes MPO; HEIF with the pillow-heif plugin, `heif.py`;
+PSD: Photoshop's merged picture; DDS: a game texture; FITS: an astronomy frame), tried in
+this order: TGA has no magic number and comes last (tried before ICO, it took a modern
+favicon.ico for a 32x19140 TGA). Other formats Pillow knows (XBM, whose `#define` a C
+header also starts with; GIMP brushes, game and satellite formats) are refused, by name."""
 
 _DAMAGED = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError, TypeError, ZeroDivisionError, OverflowError, NotImplementedError)
 """What Pillow's format plugins raise on malformed data (found by tests/test_fuzz_loaders.py and
@@ -84,12 +90,15 @@ def decode_image(data: bytes, name: str, *, max_pixels: int | None = DEFAULT_MAX
             require_heif(name)
         image = Image.open(io.BytesIO(data), formats=_available_formats())
         _check_pixels(image.size, name, max_pixels)
-        image.seek(0)  # animated GIF/WebP/APNG, multi-page TIFF: the first frame
+        if image.format != "PSD":  # a PSD opens on its merged picture; its frames are its layers
+            image.seek(0)  # animated GIF/WebP/APNG, multi-page TIFF: the first frame
         if image.format == "TIFF":  # libtiff prints its errors on fd 2
             with native_stderr_filtered():
                 image.load()
         else:
             image.load()
+        if image.format == "FITS":  # measurements in physical units, not display levels
+            return _stretched(image)
         return to_rgb(_upright(image))
     except InputError:
         raise
@@ -148,6 +157,18 @@ def _high_depth_to_rgb(image: "Image.Image") -> "Image.Image":
             array = array // 257 if peak <= 65535 else array * 255 // peak
     grey = np.clip(array, 0, 255).astype(np.uint8)
     return Image.fromarray(grey).convert("RGB")
+
+
+def _stretched(image: "Image.Image") -> "Image.Image":
+    """An astronomy frame (FITS) as its viewers show it: values from the 0.5th to the 99.5th
+    percentile spread linearly over 0..255 (scaled by the 16-bit range, a star field was black)."""
+    import numpy as np
+    from PIL import Image
+
+    values = np.nan_to_num(np.asarray(image).astype(np.float64))  # (H, W)
+    low, high = np.percentile(values, [0.5, 99.5])
+    scaled = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
+    return Image.fromarray(np.clip(scaled, 0, 255).astype(np.uint8)).convert("RGB")
 
 
 def _upright(image: "Image.Image") -> "Image.Image":
@@ -246,7 +267,22 @@ def _not_an_image(name: str, data: bytes) -> str:
             f"{name} is a PostScript (EPS) drawing, not an image vlmcli can read: render it first, "
             f"e.g. gs -q -dSAFER -dEPSCrop -sDEVICE=png16m -r150 -o {pages} {path}."
         )
+    if (known := _other_pillow_format(data)) is not None:
+        return f"{name} is {known}, which vlmcli does not read: convert it to PNG first (supported: {supported})."
     return f"{name} is not an image vlmcli can read (supported: {supported})."
+
+
+def _other_pillow_format(data: bytes) -> str | None:
+    """What a picture in a format Pillow knows but FORMATS leaves out is ("a GIMP brush (GBR)
+    file"); None when Pillow cannot open it either."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            what = f" ({image.format_description})" if image.format_description else ""
+            return f"a picture in the {image.format} format{what}"
+    except Exception:  # noqa: BLE001 - any plugin failure: not a picture we can name
+        return None
 
 
 def _unusual_tiff(name: str, data: bytes) -> str | None:

@@ -13,6 +13,7 @@ IMAGE_EXTENSIONS = frozenset(
     {
         ".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".gif", ".webp", ".tif", ".tiff", ".bmp", ".dib",
         ".ppm", ".pgm", ".pbm", ".pnm", ".tga", ".ico", ".avif", ".heic", ".heif", ".jp2", ".j2k", ".qoi",
+        ".psd", ".icns", ".cur", ".dds", ".sgi", ".ras", ".pcx", ".pcd", ".xpm", ".fits", ".fit", ".fts",
     }
 )  # fmt: skip
 """Names pictures go by: a file found by walking a folder is kept for them even when its bytes are damaged."""
@@ -83,6 +84,7 @@ def _image_magic(head: bytes) -> bool:
         or (head.startswith(b"RIFF") and head[8:12] == b"WEBP")
         or head.startswith((b"II*\x00", b"MM\x00*"))  # TIFF
         or head.startswith(b"BM")
+        or head.startswith((b"8BPS", b"icns", b"DDS ", b"\x59\xa6\x6a\x95", b"/* XPM */", b"SIMPLE  ="))  # PSD, ICNS, DDS, Sun raster, XPM, FITS
         or (len(head) >= 12 and head[4:8] == b"ftyp" and head[8:12] in _IMAGE_BRANDS)
     )
 
