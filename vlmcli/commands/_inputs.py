@@ -147,8 +147,10 @@ def load_video(
         file or source, method=video.method(), options=video.sampling_options(), max_side=VIDEO_MAX_SIDE
     )
     clip = VideoInput.from_sampled(sampled, source=source)
-    if warn and clip.sampling is not None and clip.sampling.scan_degraded:
-        sys.stderr.write(f"warning: {display_name(source)}: {clip.sampling.scan_degraded}\n")
+    if warn and clip.sampling is not None:
+        for note in (clip.sampling.scan_degraded, clip.sampling.damaged):
+            if note:
+                sys.stderr.write(f"warning: {display_name(source)}: {note}\n")
     return clip
 
 

@@ -119,6 +119,8 @@ def run_summary(
                 out_.segment_record(seg, event.frames) | {"visual_tokens": result.visual_tokens}
                 | out_.result_fields(event.text, result)
             )
+            if event.damaged:
+                out_.warn(warnings, f"segment {seg.index + 1} {out_.span(seg.start_s, seg.end_s)}: {event.damaged}")
             if not event.text:
                 where = f"the description of segment {seg.index + 1} {out_.span(seg.start_s, seg.end_s)}"
                 out_.warn(warnings, out_.empty_warning(where, result))

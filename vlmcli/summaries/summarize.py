@@ -58,7 +58,7 @@ from vlmcli.summaries.segments import (
     segment_scan,
     shift_plan,
 )
-from vlmcli.video.decode import Opener, open_decord, probe, read_frames
+from vlmcli.video.decode import Frames, Opener, damage_note, open_decord, probe, read_frames
 from vlmcli.video.metadata import VideoInfo
 from vlmcli.video.sampling import SamplePlan, SamplingMethod, SamplingOptions, get_sampler
 from vlmcli.video.sampling.cuts import scan_cuts
@@ -179,8 +179,16 @@ def segment_video(
     plan: SummaryPlan, item: SegmentPlan, *, max_side: int | None, opener: Opener = open_decord
 ) -> VideoInput:
     """Decode one segment's frames (and nothing else) as an engine `VideoInput`."""
+    return as_video_input(plan, item, segment_frames(plan, item, max_side=max_side, opener=opener))
+
+
+def segment_frames(plan: SummaryPlan, item: SegmentPlan, *, max_side: int | None, opener: Opener = open_decord) -> Frames:
+    """The decoded frames of one segment (a damaged one replaced by its nearest: `Frames.replaced`)."""
+    return read_frames(plan.info.path, item.frames.indices, max_side=max_side, info=plan.info, opener=opener)
+
+
+def as_video_input(plan: SummaryPlan, item: SegmentPlan, frames: Frames) -> VideoInput:
     info, segment = plan.info, item.segment
-    frames = read_frames(info.path, item.frames.indices, max_side=max_side, info=info, opener=opener)
     return VideoInput(
         frames=frames.pixels,
         timestamps=frames.timestamps,
@@ -199,6 +207,8 @@ class SegmentDone:
     frames: SamplePlan
     text: str
     result: GenerationResult
+    damaged: str | None = None
+    """Frames of the segment that would not decode and what stood in for them (`damage_note`)."""
 
 
 @dataclass(frozen=True)
@@ -285,12 +295,15 @@ def summarize(
     chapters: list[ChapterDone] = []
     ends = {c.last: c for c in plan.chapters}
     for position, item in enumerate(plan.segments):
-        video = segment_video(plan, item, max_side=max_side, opener=opener)
-        request = segment_request(video, item.segment, prompts=prompts, system=system)
-        del video  # the request holds the only reference: freed after this call
+        frames = segment_frames(plan, item, max_side=max_side, opener=opener)
+        damaged = damage_note(frames.replaced)
+        request = segment_request(as_video_input(plan, item, frames), item.segment, prompts=prompts, system=system)
+        del frames  # the request holds the only reference: freed after this call
         for result in _finish(engine.stream([request], gen), on_token=False):
             assert isinstance(result, GenerationResult)
-            done = SegmentDone(segment=item.segment, frames=item.frames, text=result.text.strip(), result=result)
+            done = SegmentDone(
+                segment=item.segment, frames=item.frames, text=result.text.strip(), result=result, damaged=damaged
+            )
             described.append(done)
             yield done
         del request

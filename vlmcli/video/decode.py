@@ -11,8 +11,10 @@ Two readers sit behind the `FrameReader` protocol, chosen per file by the defaul
 AVI, HEVC, ...) and whenever decord fails on a file. `VideoInfo.decoder` says which one
 opened the file.
 
-Every failure of the file itself (missing, empty, not a video, no video stream, truncated,
-undecodable) becomes a `VideoError` whose message is one sentence naming the file; a cause
+A damaged packet does not end the read: PyAV skips it, as players do, and a frame that will
+not decode is replaced by its nearest neighbour that does (`read_around_damage`;
+`Frames.replaced` says which, the commands warn). Every failure of the file itself
+(missing, empty, not a video, no video stream, truncated, no frame decodable) becomes a `VideoError` whose message is one sentence naming the file; a cause
 is stated only when it was checked, otherwise the decoder's own reason is quoted. Decoder
 exceptions never leak out.
 
@@ -22,6 +24,7 @@ they decoded, so a test can prove we decode exactly what was requested.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,9 +40,11 @@ from vlmcli.video.decode_pyav import PyAVReader
 from vlmcli.video.metadata import VideoInfo, fit_within, variable_rate_times
 from vlmcli.video.reasons import reason_of
 
+log = logging.getLogger("vlmcli.video")
+
 __all__ = [
-    "DecordReader", "FrameReader", "Frames", "Opener", "PyAVReader", "open_decord", "open_video",
-    "probe", "read_frames",
+    "DecordReader", "FrameReader", "Frames", "Opener", "PyAVReader", "damage_note", "open_decord", "open_video",
+    "probe", "read_around_damage", "read_frames",
 ]
 
 
@@ -86,6 +91,10 @@ class Frames:
     pixels: np.ndarray
     indices: tuple[int, ...]
     timestamps: tuple[float, ...] = field(repr=False)
+    replaced: tuple[tuple[int, int | None], ...] = ()
+    """(frame asked for, frame read instead) for each frame that would not decode (a damaged
+    packet): the nearest one that does stands in for it; None when none near it could (the
+    frame is left out)."""
 
     def __post_init__(self) -> None:
         p = self.pixels
@@ -156,22 +165,70 @@ def read_frames(
     if wanted.size == 0:
         empty = np.zeros((0, size[1], size[0], 3), dtype=np.uint8)  # (0, H, W, 3)
         return Frames(pixels=empty, indices=(), timestamps=())
+    replaced: tuple[tuple[int, int | None], ...] = ()
     try:
         pixels = reader.read(wanted)  # (N, H, W, 3) uint8
-        times = reader.start_times(wanted)  # (N,)
-    except VideoError:
-        raise  # already one sentence naming the file and the cause
     except Exception as exc:  # noqa: BLE001 - decoders raise anything
-        decoder = getattr(reader, "decoder", type(reader).__name__)
-        raise VideoError(
-            f"Could not decode frames {wanted[0]}..{wanted[-1]} of {display_name(name)} "
-            f"({decoder}: {reason_of(exc)})."
-        ) from exc
+        error = exc if isinstance(exc, VideoError) else _decode_error(reader, name, wanted, exc)
+        wanted, pixels, replaced = read_around_damage(reader, wanted, frame_count=info.frame_count, error=error)
+        log.debug("%s: %s", display_name(name), damage_note(replaced) or "read frame by frame after a decode error")
     return Frames(
         pixels=np.ascontiguousarray(pixels, dtype=np.uint8),
         indices=tuple(int(i) for i in wanted),
-        timestamps=tuple(float(t) for t in times),
+        timestamps=tuple(float(t) for t in reader.start_times(wanted)),
+        replaced=replaced,
     )
+
+
+def damage_note(replaced: Sequence[tuple[int, int | None]]) -> str | None:
+    """One sentence on the frames that would not decode (`Frames.replaced`); None when all did."""
+    if not replaced:
+        return None
+    parts = [
+        f"frame {asked} replaced by frame {read}" if read is not None else f"frame {asked} left out (its neighbours are damaged or already shown)"
+        for asked, read in replaced
+    ]
+    shown = "; ".join(parts[:5]) + (f"; and {len(parts) - 5} more" if len(parts) > 5 else "")
+    return f"{len(parts)} frame{'s' if len(parts) != 1 else ''} would not decode (damaged data): {shown}"
+
+
+def _decode_error(reader: FrameReader, name: str, wanted: np.ndarray, exc: BaseException) -> VideoError:
+    decoder = getattr(reader, "decoder", type(reader).__name__)
+    return VideoError(
+        f"Could not decode frames {wanted[0]}..{wanted[-1]} of {display_name(name)} ({decoder}: {reason_of(exc)})."
+    )
+
+
+def read_around_damage(
+    reader: FrameReader, wanted: np.ndarray, *, frame_count: int, error: VideoError, reach: int = 0
+) -> tuple[np.ndarray, np.ndarray, tuple[tuple[int, int | None], ...]]:
+    """(frames read, their pixels, (asked, read instead) pairs) when reading `wanted` at once
+    failed: frame by frame, each that will not decode replaced by the nearest one that does
+    (within `reach` frames; 0: two seconds' worth, at least 8) and is not already taken, as
+    a player shows the frames around a damaged packet; (asked, None) when none near it does.
+    `error` is raised when no frame decodes."""
+    reach = reach or max(8, round(2 * float(getattr(reader, "fps", 0) or 0)))
+    taken = {int(i) for i in wanted}
+    got: dict[int, np.ndarray] = {}
+    replaced: list[tuple[int, int | None]] = []
+    for index in (int(i) for i in wanted):
+        for offset in (0, *(d for step in range(1, reach + 1) for d in (step, -step))):
+            candidate = index + offset
+            if not 0 <= candidate < frame_count or candidate in got or (offset and candidate in taken):
+                continue
+            try:
+                got[candidate] = reader.read(np.array([candidate], dtype=np.int64))[0]  # (H, W, 3)
+            except Exception:  # noqa: BLE001 - this one is damaged too: try the next nearest
+                continue
+            if offset:
+                replaced.append((index, candidate))
+            break
+        else:
+            replaced.append((index, None))
+    if not got:
+        raise error
+    order = np.array(sorted(got), dtype=np.int64)  # (M,) strictly increasing
+    return order, np.stack([got[int(i)] for i in order]), tuple(replaced)
 
 
 def _info_from(name: str, reader: FrameReader) -> VideoInfo:

@@ -197,6 +197,7 @@ class PyAVReader:
         self.output_size = size if size is not None else (self._facts.width, self._facts.height)
         self.frames_decoded = 0
         self.pictures_decoded = 0
+        self.damaged_packets = 0  # packets the decoder refused and that were skipped (PTS numbering)
         self._container: Any = None  # opened on the first read: probing decodes nothing
         self._pictures: Iterator[tuple[int | None, Any]] | None = None
         self._last = -1  # frame index of the last picture the decoder produced
@@ -238,14 +239,18 @@ class PyAVReader:
             else:
                 self._seek(key)
         assert self._pictures is not None
-        for number, frame in self._pictures:
-            if number is None:  # a picture the index does not list (a leading or discarded one)
-                continue
-            self._last = number
-            if number == index:
-                return frame
-            if number > index:
-                break
+        try:
+            for number, frame in self._pictures:
+                if number is None:  # a picture the index does not list (a leading or discarded one)
+                    continue
+                self._last = number
+                if number == index:
+                    return frame
+                if number > index:
+                    break
+        except BaseException:
+            self._pictures = None  # the decode stopped here: the next read seeks afresh
+            raise
         self._pictures = None
         raise VideoError(
             f"Could not decode frame {index} (at {self._index.times[index]:.2f} s) of "
@@ -300,6 +305,9 @@ class PyAVReader:
             try:
                 pictures = packet.decode()
             except av.FFmpegError as exc:
+                if self._index.numbering is Numbering.PTS and anchor is None:  # pictures are known by PTS:
+                    self.damaged_packets += 1  # skip the damaged packet, as players and ffmpeg do
+                    continue
                 raise VideoError(
                     f"Could not decode {display_name(self._path)} after frame {self._last} "
                     f"(ffmpeg: {reason_of(exc)})."

@@ -66,6 +66,9 @@ class SamplingReport:
     frames: tuple[ReportedFrame, ...]
     cuts: tuple[ReportedCut, ...] = ()
     scan_degraded: str | None = None
+    damaged: str | None = None
+    """None when every chosen frame decoded; else the sentence naming the frames that stood in
+    for damaged ones (`decode.damage_note`)."""
 
     def __post_init__(self) -> None:
         if not self.frames:
@@ -76,7 +79,12 @@ class SamplingReport:
     @classmethod
     def from_sampled(cls, sampled: "SampledVideo") -> "SamplingReport":
         """The report of `sample_video`'s result: the decoded frames with the plan's reasons."""
+        from vlmcli.video.decode import damage_note
+
         reasons = {f.index: f.reason for f in sampled.plan.frames}
+        for asked, read in sampled.frames.replaced:
+            if read is not None:
+                reasons[read] = f"in place of frame {asked}, which would not decode"
         frames = tuple(
             ReportedFrame(index=int(i), t=float(t), reason=reasons.get(int(i), ""))
             for i, t in zip(sampled.frames.indices, sampled.frames.timestamps)
@@ -88,6 +96,7 @@ class SamplingReport:
             frames=frames,
             cuts=cuts,
             scan_degraded=sampled.scan.degraded if sampled.scan is not None else None,
+            damaged=damage_note(sampled.frames.replaced),
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -97,4 +106,5 @@ class SamplingReport:
             "frames": [f.to_dict() for f in self.frames],
             "cuts": [c.to_dict() for c in self.cuts],
             "scan_degraded": self.scan_degraded,
+            "damaged": self.damaged,
         }

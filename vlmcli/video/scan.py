@@ -41,7 +41,7 @@ import numpy as np
 from vlmcli.errors import VideoError
 from vlmcli.video.change import Features, feature_deltas
 from vlmcli.video.cut_rules import CutOptions, detect_cuts
-from vlmcli.video.decode import FrameReader, Opener, open_decord, probe
+from vlmcli.video.decode import FrameReader, Opener, open_decord, probe, read_around_damage
 from vlmcli.video.metadata import VideoInfo, fit_within
 from vlmcli.video.refine import Refinement, refine_changes
 
@@ -181,7 +181,8 @@ def scan_video(
     size = fit_within(width=info.width, height=info.height, max_side=side)
     reader = opener(name, None if size == (info.width, info.height) else size)
     wanted = scan_indices(info, fps=fps, max_frames=max_frames, keys=_keyframes(reader))
-    features = Features.of(_read(reader, name, wanted))
+    wanted, pixels = _read_coarse(reader, name, wanted, frame_count=info.frame_count)
+    features = Features.of(pixels)
     coarse = scan_from_features(indices=wanted, timestamps=reader.start_times(wanted), features=features)
     budget = REFINE_FRAMES_PER_STEP * (len(coarse) - 1) if refine_frames is None else refine_frames
     candidates = changed_steps(coarse, options=options)
@@ -252,6 +253,16 @@ def _keyframes(reader: FrameReader) -> np.ndarray | None:
     except Exception:  # an index we cannot read only costs speed, never correctness
         return None
     return keys if keys.size else None
+
+
+def _read_coarse(reader: FrameReader, name: str, indices: np.ndarray, *, frame_count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(indices read, their thumbnails): `indices`, with a frame that will not decode (a
+    damaged packet) replaced by a neighbour that does, or left out; `VideoError` when none does."""
+    try:
+        return indices, _read(reader, name, indices)
+    except VideoError as exc:
+        read, pixels, _ = read_around_damage(reader, indices, frame_count=frame_count, error=exc)
+        return read, np.ascontiguousarray(pixels, dtype=np.uint8)
 
 
 def _read(reader: FrameReader, name: str, indices: np.ndarray) -> np.ndarray:
