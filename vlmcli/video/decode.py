@@ -206,7 +206,8 @@ def read_around_damage(
     failed: frame by frame, each that will not decode replaced by the nearest one that does
     (within `reach` frames; 0: two seconds' worth, at least 8) and is not already taken, as
     a player shows the frames around a damaged packet; (asked, None) when none near it does.
-    `error` is raised when no frame decodes."""
+    `error` is raised when more than half of `wanted` is left out: a file that damaged is
+    reported, not summarised from its scraps."""
     reach = reach or max(8, round(2 * float(getattr(reader, "fps", 0) or 0)))
     taken = {int(i) for i in wanted}
     got: dict[int, np.ndarray] = {}
@@ -225,8 +226,8 @@ def read_around_damage(
             break
         else:
             replaced.append((index, None))
-    if not got:
-        raise error
+            if 2 * sum(read is None for _, read in replaced) > len(wanted):
+                raise error
     order = np.array(sorted(got), dtype=np.int64)  # (M,) strictly increasing
     return order, np.stack([got[int(i)] for i in order]), tuple(replaced)
 
