@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from vlmcli.testing.fakes import real_photo
-from vlmcli.testing.media.interlaced_clips import SIZE, scene, write_interlaced_clip
+from vlmcli.testing.media.interlaced_clips import DV_SIZE, SIZE, scene, write_interlaced_clip
 from vlmcli.testing.media.video_clips import clip_set
 from vlmcli.video.backends import READERS, Decoder, choose_decoder, open_video
 from vlmcli.video.decode import probe, read_frames
@@ -29,6 +29,8 @@ def test_field_shown_first_follows_ffmpegs_field_order():
     assert first_field(1) is None and first_field(1, frame_interlaced=True) is None  # progressive
     assert first_field(0) is None and first_field(None) is None
     assert first_field(0, frame_interlaced=True) is Field.TOP  # order unknown, frame flagged
+    assert first_field(0, frame_interlaced=True, codec="dvvideo", height=576) is Field.BOTTOM  # DV: bottom first
+    assert first_field(0, frame_interlaced=True, codec="dvvideo", height=1080) is Field.TOP  # DVCPRO HD
 
 
 def test_keep_field_takes_every_other_line_and_scales_to_the_frame_size():
@@ -57,7 +59,7 @@ def test_an_interlaced_turned_stream_goes_to_pyav_which_takes_fields_before_turn
 # -- real clips ------------------------------------------------------------------------------
 
 CLIPS = [("h264", "top", "mp4", "decord"), ("h264", "bottom", "mp4", "decord"),
-         ("mpeg2", "top", "ts", "pyav"), ("mpeg2", "bottom", "ts", "pyav")]
+         ("mpeg2", "top", "ts", "pyav"), ("mpeg2", "bottom", "ts", "pyav"), ("dv", "bottom", "avi", "pyav")]
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +68,9 @@ def photo() -> Image.Image:
 
 
 @pytest.fixture(scope="module")
-def truth(photo) -> np.ndarray:
-    return scene(picture=photo)  # (100, H, W, 3) at 50 pictures/s: frame k's first field is truth[2k]
+def truth(photo) -> dict:
+    """(100, H, W, 3) at 50 pictures/s by window size: frame k's first field is truth[2k]."""
+    return {SIZE: scene(picture=photo), DV_SIZE: scene(picture=photo, size=DV_SIZE)}
 
 
 @pytest.fixture(scope="module")
@@ -91,10 +94,12 @@ def test_each_frame_is_its_first_field_as_the_scene_showed_it(clips, truth, code
     path = clips[codec, first]
     assert inspect_video(str(path)).first_field == first
     info = probe(path)
-    assert (info.decoder, info.width, info.height) == (decoder, *SIZE)
+    native = DV_SIZE if codec == "dv" else SIZE
+    assert (info.decoder, info.width, info.height) == (decoder, *native)
     frames = read_frames(path, [5, 20, 40], max_side=max_side, info=info)
     size = (frames.pixels.shape[2], frames.pixels.shape[1])
-    assert size == (SIZE if max_side is None else (160, 120))
+    assert size == (native if max_side is None else (160, round(160 * native[1] / native[0])))
+    truth = truth[native]
     woven = READERS[Decoder(decoder)](str(path), None if max_side is None else size).read(np.array(frames.indices))
     for pixels, combed, k in zip(frames.pixels, woven, frames.indices):
         shown = _error(pixels, truth[2 * k])

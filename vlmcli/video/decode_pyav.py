@@ -117,7 +117,10 @@ def _transfer_value(ctx: Any) -> str | None:
 def _first_field(ctx: Any, frame_interlaced: bool) -> str | None:
     from vlmcli.video.interlace import first_field
 
-    found = first_field(getattr(ctx, "field_order", None), frame_interlaced=frame_interlaced)
+    found = first_field(
+        getattr(ctx, "field_order", None), frame_interlaced=frame_interlaced,
+        codec=str(getattr(ctx, "name", "")), height=int(getattr(ctx, "height", 0) or 0),
+    )
     return found.value if found is not None else None
 
 

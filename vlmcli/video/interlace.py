@@ -38,14 +38,19 @@ top displayed first) show the top one first, BB (3) and TB (4) the bottom one; 0
 unknown, 1 progressive."""
 
 
-def first_field(field_order: int | None, *, frame_interlaced: bool = False) -> Field | None:
+def first_field(
+    field_order: int | None, *, frame_interlaced: bool = False, codec: str = "", height: int = 0
+) -> Field | None:
     """The field an interlaced stream shows first; None for progressive video. A stream whose
-    field order is unknown (0) counts as interlaced when its first frame is flagged so, top
-    field first (HD's order; DV's bottom-first streams state theirs)."""
+    field order is unknown (0) counts as interlaced when its first frame is flagged so: DV at
+    standard definition (a camcorder tape's capture; ffmpeg states no order for it) shows the
+    bottom field first, as the DV standard has it; anything else the top one (HD's order)."""
     order = int(field_order or 0)
     if order in _SHOWN_FIRST:
         return _SHOWN_FIRST[order]
-    return Field.TOP if order == 0 and frame_interlaced else None
+    if order != 0 or not frame_interlaced:
+        return None
+    return Field.BOTTOM if codec == "dvvideo" and 0 < height <= 576 else Field.TOP
 
 
 def full_height(size: tuple[int, int] | None, native: tuple[int, int]) -> tuple[int, int] | None:
