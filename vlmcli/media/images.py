@@ -7,7 +7,9 @@ What "safe" means here, in order:
    before any pixel is decoded, so a decompression bomb costs nothing.
 3. The first frame is decoded fully now, so a truncated file fails here with a clear
    message instead of later inside the model.
-4. EXIF orientation is applied (photos from phones come out upright).
+4. EXIF orientation is applied (photos from phones come out upright), and an RGB picture
+   with an ICC profile other than sRGB (Adobe RGB, Display P3) is converted to sRGB
+   (`color.py`), as colour-managed viewers show it.
 5. Every mode becomes 8-bit RGB: transparency is composited on white (not on black,
    which is what a bare `convert("RGB")` does), 16-bit and float images are scaled
    rather than clipped, CMYK and palettes are converted.
@@ -27,6 +29,7 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, BinaryIO
 
 from vlmcli.errors import InputError
+from vlmcli.media.color import to_srgb
 from vlmcli.media.heif import is_heif, require_heif
 from vlmcli.media.image_input import ImageInput
 from vlmcli.media.kinds import camera_raw_format, is_jpeg_xl
@@ -99,7 +102,7 @@ def decode_image(data: bytes, name: str, *, max_pixels: int | None = DEFAULT_MAX
             image.load()
         if image.format == "FITS":  # measurements in physical units, not display levels
             return _stretched(image)
-        return to_rgb(_upright(image))
+        return to_rgb(to_srgb(_upright(image)))
     except InputError:
         raise
     except UnidentifiedImageError:

@@ -1,0 +1,57 @@
+"""Pictures tagged with an ICC profile other than sRGB (a camera set to Adobe RGB, a wide-gamut
+P3 export, Apple's Generic RGB) are shown in sRGB as colour-managed viewers show them. Before,
+their values were read as sRGB: Adobe RGB's brick red (200, 60, 40) reached the model as that,
+where the colour is sRGB's (231, 57, 34). Checked against the conversion done in plain numpy
+from the spaces' chromaticities (`testing/media/icc.py`), with profiles written byte by byte."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vlmcli.media.images import decode_image
+from vlmcli.testing.fakes import real_photo
+from vlmcli.testing.media.icc import ADOBE_RGB, WIDE_P3, rgb_profile, to_srgb_reference
+
+COLOURS = np.array([[[0, 200, 0], [120, 140, 90], [200, 60, 40], [128, 128, 128], [250, 250, 250], [30, 60, 200]]], np.uint8)
+
+
+def _png(pixels: np.ndarray, **options) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", **options)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("space", [ADOBE_RGB, WIDE_P3], ids=["adobe-rgb", "p3"])
+def test_a_tagged_picture_is_converted_to_srgb(space):
+    read = np.asarray(decode_image(_png(COLOURS, icc_profile=rgb_profile(space)), "tagged.png")).astype(float)
+    expected = to_srgb_reference(COLOURS, space)
+    assert np.abs(read - expected).max() <= 1.0
+    assert np.abs(read - COLOURS).max() >= 20  # read as sRGB it was visibly off
+
+
+def test_a_photo_in_adobe_rgb_differs_from_its_values_read_as_srgb():
+    photo = np.asarray(real_photo("coffee"))
+    buffer = io.BytesIO()
+    Image.fromarray(photo).save(buffer, format="JPEG", quality=95, icc_profile=rgb_profile(ADOBE_RGB))
+    read = np.asarray(decode_image(buffer.getvalue(), "camera.jpg")).astype(float)
+    plain = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")).astype(float)
+    expected = to_srgb_reference(plain.astype(np.uint8), ADOBE_RGB)
+    assert np.abs(read - expected).mean() < 1.0 and np.abs(read - plain).mean() > 3.0
+
+
+def test_srgb_profiles_bad_profiles_and_alpha():
+    from PIL import ImageCms
+
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    untagged = np.asarray(decode_image(_png(COLOURS), "plain.png"))
+    assert (np.asarray(decode_image(_png(COLOURS, icc_profile=srgb), "srgb.png")) == untagged).all()
+    broken = _png(COLOURS, icc_profile=b"not a profile" * 10)
+    assert (np.asarray(decode_image(broken, "broken-profile.png")) == untagged).all()  # read, not refused
+    rgba = np.dstack([COLOURS, np.full(COLOURS.shape[:2], 255, np.uint8)])
+    rgba[0, 0, 3] = 0  # one transparent pixel: on white, after the conversion
+    read = np.asarray(decode_image(_png(rgba, icc_profile=rgb_profile(ADOBE_RGB)), "rgba.png")).astype(float)
+    assert (read[0, 0] == 255).all() and np.abs(read[0, 1:] - to_srgb_reference(COLOURS, ADOBE_RGB)[0, 1:]).max() <= 1.0
