@@ -58,3 +58,29 @@ def test_a_phone_video_cut_short_and_one_never_finished(tmp_path):
     unfinished.write_bytes(no_moov(whole))
     with pytest.raises(VideoError, match=r"camera_lost_power\.mp4: it has frame data but no index \(moov box\): the recording was never finished"):
         probe(unfinished)
+
+
+def test_a_streams_pieces_say_how_to_join_them(tmp_path):
+    """What an HLS download leaves (ffmpeg's `-f hls -hls_segment_type fmp4`): a playlist, an
+    init segment and .m4s fragments. Each was "not an image" or "contains no video frames"."""
+    import subprocess
+
+    from typer.testing import CliRunner
+
+    from vlmcli.cli import app
+    from vlmcli.testing.media.video_clips import ffmpeg_exe
+
+    source = ["-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10:duration=4"]
+    hls = ["-c:v", "libx264", "-g", "10", "-f", "hls", "-hls_time", "2", "-hls_segment_type", "fmp4", "-hls_playlist_type", "vod"]
+    subprocess.run([ffmpeg_exe(), "-v", "error", *source, *hls, str(tmp_path / "stream.m3u8")], check=True, cwd=tmp_path)
+    messages = {}
+    for name in ("stream.m3u8", "init.mp4", "stream0.m4s"):
+        result = CliRunner().invoke(app, ["describe", str(tmp_path / name)])
+        assert result.exit_code == 3, result.output
+        messages[name] = result.stderr
+    assert "is an HLS playlist, the index of a video cut into segments, not a video file: join its segments first, e.g. ffmpeg -i" in messages["stream.m3u8"]
+    assert "init.mp4 is the init segment of a video cut into fragments (HLS, DASH)" in messages["init.mp4"]
+    assert "stream0.m4s: it is a fragment of a stream (moof boxes) without the init segment" in messages["stream0.m4s"]
+    joined = tmp_path / "joined.mp4"
+    joined.write_bytes((tmp_path / "init.mp4").read_bytes() + (tmp_path / "stream0.m4s").read_bytes())
+    assert probe(joined).frame_count == 20  # as the message says: the pieces joined play

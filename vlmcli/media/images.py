@@ -32,7 +32,7 @@ from vlmcli.errors import InputError
 from vlmcli.media.color import to_srgb
 from vlmcli.media.heif import is_heif, require_heif
 from vlmcli.media.image_input import ImageInput
-from vlmcli.media.kinds import camera_raw_format, is_jpeg_xl
+from vlmcli.media.kinds import camera_raw_format, is_jpeg_xl, playlist_format
 from vlmcli.media.names import display_name
 from vlmcli.media.quiet import native_stderr_filtered
 from vlmcli.media.sources import STDIN, read_source
@@ -258,6 +258,12 @@ def _not_an_image(name: str, data: bytes) -> str:
         )
     if data[4:8] == b"ftyp" and data[8:12] in (b"avif", b"avis"):
         return f"{name} is an AVIF image, which this Pillow cannot read: pip install -U pillow (recent Pillow wheels read AVIF)."
+    if (playlist := playlist_format(name, data[:512])) is not None:
+        whole = shlex.quote((PurePath(name).stem or "video") + ".mp4")
+        return (
+            f"{name} is {'an' if playlist == 'HLS' else 'a'} {playlist} playlist, the index of a video cut into segments, not a video file: "
+            f"join its segments first, e.g. ffmpeg -i {shlex.quote(name)} -c copy {whole}."
+        )
     path, stem = shlex.quote(name), shlex.quote(PurePath(name).stem or "page")
     document = document_format(name, data[:512])
     if document == "PDF":

@@ -21,7 +21,7 @@ IMAGE_EXTENSIONS = frozenset(
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wmv", ".flv", ".mpg", ".mpeg", ".3gp", ".ogv", ".ts", ".mts",
      ".rm", ".rmvb", ".vob", ".m2ts", ".3g2", ".f4v", ".asf", ".m1v", ".m2v",
-     ".h264", ".264", ".h265", ".265", ".hevc"}
+     ".h264", ".264", ".h265", ".265", ".hevc", ".m4s"}
 )
 
 AUDIO_EXTENSIONS = {
@@ -46,6 +46,8 @@ class MediaKind(str, enum.Enum):
 def _video_magic(head: bytes) -> bool:
     if len(head) >= 12 and head[4:8] == b"ftyp":  # MP4 / MOV / 3GP (and HEIC/AVIF images, M4A audio)
         return head[8:12] not in _IMAGE_BRANDS + _AUDIO_BRANDS
+    if head[4:8] in (b"styp", b"moof"):  # a fragment of a stream (.m4s): no picture without its init segment
+        return True
     if head.startswith(b"\x1a\x45\xdf\xa3"):  # Matroska / WebM (EBML)
         return True
     if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
@@ -152,3 +154,15 @@ def document_format(name: str, head: bytes = b"") -> str | None:
     return {".pdf": "PDF", ".svg": "SVG", ".svgz": "SVG", ".eps": "PostScript", ".ps": "PostScript"}.get(
         PurePath(name).suffix.lower()
     )
+
+
+def playlist_format(name: str, head: bytes = b"") -> str | None:
+    """"HLS" or "DASH" when a file called `name` starting with `head` is a streaming playlist
+    (the index of a video cut into segments, as stream downloaders leave it), else None. Only
+    used to explain a refusal: vlmcli reads no playlist (its entries may be URLs)."""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith(b"#EXTM3U"):
+        return "HLS"
+    if b"<MPD" in head[:512]:
+        return "DASH"
+    return {".m3u8": "HLS", ".mpd": "DASH"}.get(PurePath(name).suffix.lower())

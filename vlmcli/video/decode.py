@@ -235,6 +235,13 @@ def read_around_damage(
 def _info_from(name: str, reader: FrameReader) -> VideoInfo:
     count = int(reader.frame_count)
     if count < 1:
+        from vlmcli.video.mp4_boxes import is_init_segment
+
+        if is_init_segment(name):
+            raise VideoError(
+                f"{display_name(name)} is the init segment of a video cut into fragments (HLS, DASH), with no "
+                "frames of its own: join it with its segments first, e.g. cat init.mp4 seg*.m4s > video.mp4."
+            )
         raise VideoError(f"{display_name(name)} contains no video frames.")
     fps = float(reader.fps)
     if not (fps > 0 and np.isfinite(fps)):

@@ -94,3 +94,19 @@ def describe(boxes: list[Box], size: int) -> str | None:
             "or app stopped before writing it); untrunc can rebuild one from a good file of the same camera"
         )
     return "it holds neither an index (moov box) nor frame data (mdat box)"
+
+
+def is_init_segment(path: str) -> bool:
+    """Whether the MP4 at `path` is a fragmented stream's init segment (`init.mp4` of an HLS or
+    DASH download: an index that announces fragments, `mvex`, and no frames of its own)."""
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as handle:
+            boxes = top_level_boxes(handle, size)
+            index = next((b for b in boxes if b.kind == "moov" and b.end <= size), None)
+            if index is None or any(b.kind in ("moof", "mdat") for b in boxes):
+                return False
+            handle.seek(index.start)
+            return b"mvex" in handle.read(min(index.end - index.start, 1 << 20))
+    except OSError:
+        return False
