@@ -74,6 +74,10 @@ def test_a_fits_frame_is_stretched_as_astronomy_viewers_show_it():
     read = np.asarray(decode_image(fits_bytes(counts), "m13.fits"))[::-1, :, 0]  # FITS rows run bottom to top
     assert read[10, 10] == 255 and read[30, 40] == 255  # above the 99.5th percentile
     assert 60 < np.median(read) < 200  # the background is seen (scaled by 16 bits it was 1 of 255)
+    flat = np.full((40, 50), 300, dtype=np.int16)
+    flat[10, 10] = 2800  # one star on an even background: the percentiles meet
+    shown = np.asarray(decode_image(fits_bytes(flat), "flat.fits"))[::-1, :, 0]
+    assert shown[10, 10] == 255 and shown.sum() == 255
 
 
 def test_formats_left_out_are_refused_by_name():
@@ -98,3 +102,23 @@ def test_a_folder_of_them_is_walked_captioned_and_exported(monkeypatch, photo, t
     assert [media_extension(files[n]) for n in ("poster.psd", "app.icns", "stars.fits")] == ["psd", "icns", "fits"]
     result = CliRunner().invoke(app, ["describe", str(folder / "notes.xbm")])
     assert result.exit_code == 3 and "in the XBM format" in result.stderr
+
+
+def test_report_thumbnails_show_what_the_model_was_shown(photo, tmp_path):
+    """`vlm report` made its own thumbnails with a bare convert("RGB"): transparency on black,
+    a FITS frame black (clipped to 8 bits), colours unmanaged. Now they come from decode_image."""
+    import base64
+
+    from vlmcli.report.thumbs import thumbnail_uri
+
+    def shown(path) -> np.ndarray:
+        uri = thumbnail_uri(str(path))
+        assert uri is not None and uri.startswith("data:image/jpeg;base64,")
+        return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))).astype(int)
+
+    clear = tmp_path / "sticker.png"
+    Image.new("RGBA", (32, 32), (0, 0, 0, 0)).save(clear)
+    assert shown(clear).min() >= 250  # on white, as the model sees it
+    stars = np.random.default_rng(1).normal(300, 5, size=(40, 50)).astype(np.int16)
+    (tmp_path / "m13.fits").write_bytes(fits_bytes(stars))
+    assert shown(tmp_path / "m13.fits").mean() > 60  # stretched, not black

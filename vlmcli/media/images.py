@@ -77,8 +77,11 @@ def image_input(data: bytes, source: str, *, max_pixels: int | None = DEFAULT_MA
     return ImageInput(image=image, source=source, key=hashlib.sha256(data).hexdigest())
 
 
-def decode_image(data: bytes, name: str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> "Image.Image":
-    """Decode `data` (the file's bytes; `name` is for messages) into an upright RGB image."""
+def decode_image(
+    data: bytes, name: str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS, draft: tuple[int, int] | None = None
+) -> "Image.Image":
+    """Decode `data` (the file's bytes; `name` is for messages) into an upright RGB image.
+    `draft`: a JPEG may be decoded at a reduced scale still at least this size (thumbnails)."""
     from PIL import Image, UnidentifiedImageError
 
     prepare_pillow(max_pixels)
@@ -93,6 +96,8 @@ def decode_image(data: bytes, name: str, *, max_pixels: int | None = DEFAULT_MAX
             require_heif(name)
         image = Image.open(io.BytesIO(data), formats=_available_formats())
         _check_pixels(image.size, name, max_pixels)
+        if draft is not None and image.format == "JPEG":  # Pillow drafts only JPEG (others: no-op or worse)
+            image.draft("RGB", draft)
         if image.format != "PSD":  # a PSD opens on its merged picture; its frames are its layers
             image.seek(0)  # animated GIF/WebP/APNG, multi-page TIFF: the first frame
         if image.format == "TIFF":  # libtiff prints its errors on fd 2
@@ -170,8 +175,10 @@ def _stretched(image: "Image.Image") -> "Image.Image":
 
     values = np.nan_to_num(np.asarray(image).astype(np.float64))  # (H, W)
     low, high = np.percentile(values, [0.5, 99.5])
+    if high <= low:  # a flat frame but for a few pixels: from its least to its most
+        low, high = float(values.min()), float(values.max())
     scaled = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
-    return Image.fromarray(np.clip(scaled, 0, 255).astype(np.uint8)).convert("RGB")
+    return Image.fromarray(np.clip(np.round(scaled), 0, 255).astype(np.uint8)).convert("RGB")
 
 
 def _upright(image: "Image.Image") -> "Image.Image":

@@ -90,18 +90,16 @@ def _uri(image: "Image.Image | None", size: int) -> str | None:
 
 
 def _image(file: BinaryIO, head: bytes, size: int) -> "Image.Image | None":
-    from PIL import Image, ImageOps
-
+    """The picture as the model was shown it (`decode_image`: upright, colour-managed,
+    transparency on white, deep and astronomy pictures scaled), a JPEG decoded at a reduced scale."""
+    from vlmcli.errors import VlmError
     from vlmcli.media import heif
-    from vlmcli.media.quiet import native_stderr_filtered
+    from vlmcli.media.images import decode_image
 
     try:
-        with native_stderr_filtered():
-            heif.enable_for(head)
-            image = Image.open(file)
-            image.draft("RGB", (size, size))  # JPEG: decode at a reduced scale
-            return ImageOps.exif_transpose(image).convert("RGB")
-    except Exception:  # noqa: BLE001 - any unreadable file just has no preview
+        heif.enable_for(head)
+        return decode_image(file.read(), "thumbnail", draft=(size, size))
+    except (VlmError, OSError):  # any unreadable file just has no preview
         return None
 
 
