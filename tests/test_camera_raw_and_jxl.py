@@ -1,10 +1,10 @@
 """Photographers' files: camera raw (NEF, DNG, CR2, ... mostly TIFF inside) and JPEG XL.
 
 A NEF's first TIFF directory is a 160x120 thumbnail, and Pillow opens it: `vlm ask
-DSC_0001.NEF` answered about that thumbnail as if it were the photo. Now a raw file named
-explicitly is refused with the step that makes a picture of it, and raw files found by
-walking a folder (beside their JPEGs) are ignored like other non-pictures. A JPEG XL file
-is named as such instead of "not an image"."""
+DSC_0001.NEF` answered about that thumbnail as if it were the photo. A raw file is now read by
+its large embedded preview (tests/test_media_camera_raw.py); one that holds none is refused
+with the step that makes a picture of it, and raw files found by walking a folder beside
+their JPEGs are left to the JPEGs. A JPEG XL file is named as such instead of "not an image"."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def thumbnail_tiff() -> bytes:
 
 @pytest.mark.parametrize("name", ["DSC_0001.NEF", "IMG_1234.CR2", "photo.dng", "A7.arw"])
 def test_raw_files_are_refused_not_read_as_their_thumbnail(name):
-    with pytest.raises(InputError, match=r"is a camera raw file \(.+\); vlmcli would see only the small preview"):
+    with pytest.raises(InputError, match=r"is a camera raw file \(.+\) holding no preview Pillow can decode: export a JPEG"):
         decode_image(thumbnail_tiff(), name)
 
 

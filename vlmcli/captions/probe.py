@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from vlmcli.captions.discover import Candidate
 from vlmcli.errors import InputError, VlmError
+from vlmcli.media.images import raw_preview_size
 from vlmcli.media.kinds import IMAGE_EXTENSIONS, MediaKind, camera_raw_format, detect_kind
 from vlmcli.media.sources import open_regular, read_head, read_source
 from vlmcli.video.metadata import VideoInfo
@@ -73,6 +75,16 @@ def header_facts(data: bytes) -> tuple[tuple[int, int] | None, bool]:
         return None, False
 
 
+DEVELOPED = (".jpg", ".JPG", ".jpeg", ".JPEG", ".heic", ".HEIC", ".heif", ".HEIF", ".tif", ".TIF", ".tiff", ".png", ".PNG")
+"""What a camera (RAW+JPEG) or a raw editor writes beside a raw file under the same name."""
+
+
+def developed_beside(path: str) -> bool:
+    """Whether a picture with the raw file's name (IMG_0001.CR2 -> IMG_0001.JPG) is beside it."""
+    stem = os.path.splitext(path)[0]
+    return any(os.path.exists(stem + ext) for ext in DEVELOPED)
+
+
 def _looks_like_image(path: str, head: bytes) -> bool:
     return detect_kind(path, head) is MediaKind.IMAGE or Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
@@ -114,8 +126,9 @@ def _classify(candidate: Candidate, *, videos: bool = False) -> Probe | str | No
             return Probe(path, None, None, str(exc))
         if detect_kind(path, head) is MediaKind.VIDEO:
             return probe_video(path) if videos else SKIPPED_VIDEO
-        if not _looks_like_image(path, head) or camera_raw_format(path) is not None:
-            return None  # raw files beside their JPEGs are not pictures to caption (named ones: an error row)
+        raw = camera_raw_format(path) is not None
+        if not (raw or _looks_like_image(path, head)) or (raw and developed_beside(path)):
+            return None  # a raw file beside its JPEG: the JPEG is the picture (a raw alone: its preview)
     elif videos:
         try:
             if detect_kind(path, read_head(path, HEAD_BYTES)) is MediaKind.VIDEO:
@@ -129,6 +142,8 @@ def _classify(candidate: Candidate, *, videos: bool = False) -> Probe | str | No
     key = hashlib.sha256(data).hexdigest()
     if detect_kind(path, data[:HEAD_BYTES]) is MediaKind.VIDEO:
         return Probe(path, key, None, f"{path} is a video; add --videos to caption videos too.", kind="video")
+    if camera_raw_format(path) is not None:  # its picture is the large embedded preview
+        return Probe(path, key, raw_preview_size(data))
     size, animated = header_facts(data)  # an animation: a clip with --videos, else its first frame
     if videos and animated:
         return video_probe(path, key)

@@ -34,6 +34,8 @@ _IMAGE_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"mif1", b"msf1", 
 # ...and of audio (iTunes/Apple .m4a, audiobooks, voice memos; Flash audio): no picture in them
 # but perhaps a cover, so they are audio files, not videos without a video stream.
 _AUDIO_BRANDS = (b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B ")
+# ...and of Canon's CR3 raw photos (a picture: its preview, `raw_preview.py`).
+_RAW_BRANDS = (b"crx ",)
 
 
 class MediaKind(str, enum.Enum):
@@ -45,7 +47,7 @@ class MediaKind(str, enum.Enum):
 
 def _video_magic(head: bytes) -> bool:
     if len(head) >= 12 and head[4:8] == b"ftyp":  # MP4 / MOV / 3GP (and HEIC/AVIF images, M4A audio)
-        return head[8:12] not in _IMAGE_BRANDS + _AUDIO_BRANDS
+        return head[8:12] not in _IMAGE_BRANDS + _AUDIO_BRANDS + _RAW_BRANDS
     if head[4:8] in (b"styp", b"moof"):  # a fragment of a stream (.m4s): no picture without its init segment
         return True
     if head.startswith(b"\x1a\x45\xdf\xa3"):  # Matroska / WebM (EBML)

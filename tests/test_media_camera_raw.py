@@ -1,0 +1,92 @@
+"""Camera raw files are read by the large JPEG preview the camera embedded: a photographer's
+card dump (NEF, CR2, CR3, ARW, DNG, ...) is captioned. Before, a named raw file was refused
+("vlmcli would see only the small preview inside it") and a folder of raws gave nothing.
+A raw beside its JPEG (RAW+JPEG shooting) is still left to the JPEG. The files are laid out
+as the formats are (`testing/media/raw_files.py`; no real raw file can be fetched here)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+from typer.testing import CliRunner
+
+from vlmcli.cli import app
+from vlmcli.errors import InputError
+from vlmcli.exports.results import read_results
+from vlmcli.media.images import decode_image
+from vlmcli.media.kinds import MediaKind, detect_kind
+from vlmcli.media.raw_preview import embedded_jpegs, largest_preview, orientation
+from vlmcli.testing.fakes import caption_dir as caption, install_fake_engine, isolate_env, real_photo
+from vlmcli.testing.media.raw_files import cr3_raw, jpeg, preview_of, tiff_raw
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, tmp_path):
+    isolate_env(monkeypatch, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def photo() -> Image.Image:
+    return real_photo("astronaut")
+
+
+def _as_decoded(picture: Image.Image, turn: int = 1) -> np.ndarray:
+    decoded = Image.open(io.BytesIO(jpeg(picture)))
+    exif = decoded.getexif()
+    exif[0x0112] = turn
+    return np.asarray(ImageOps.exif_transpose(decoded).convert("RGB")).astype(int)
+
+
+def test_the_preview_is_found_and_the_sensor_data_skipped(photo):
+    data = tiff_raw(photo, orientation=6)
+    found = embedded_jpegs(data)
+    assert [(j.width, j.height) for j in found] == [(1600, 1600)]  # the SOF3 sensor data is no candidate
+    assert largest_preview(data) == found[0] and orientation(data) == 6
+    assert largest_preview(b"\xff\xd8\xff\xe0junk" * 10) is None and orientation(b"\xff\xd8") == 1
+
+
+def test_a_nef_like_raw_is_its_preview_turned_as_the_camera_held_it(photo):
+    landscape = photo.crop((0, 100, 512, 400))  # 512x300: a landscape preview, turned to portrait
+    read = decode_image(tiff_raw(landscape, orientation=6), "DSC_0001.NEF")
+    assert read.size == (938, 1600)
+    expected = _as_decoded(preview_of(landscape), turn=6)
+    assert np.abs(np.asarray(read).astype(int) - expected).mean() < 1.0
+
+
+def test_a_cr3_is_a_picture_not_a_video(photo):
+    data = cr3_raw(photo)
+    assert detect_kind("IMG_0001.CR3", data[:32]) is not MediaKind.VIDEO  # its ftyp box is not a movie's
+    read = decode_image(data, "IMG_0001.CR3")
+    assert read.size == (1620, 1620)
+    assert np.abs(np.asarray(read).astype(int) - _as_decoded(preview_of(photo, 1620))).mean() < 1.0
+
+
+def test_a_raw_with_only_a_thumbnail_is_refused_with_the_way_out(photo):
+    with pytest.raises(InputError, match=r"^old\.NEF is a camera raw file \(Nikon NEF\) holding only a 640x640 thumbnail: export a JPEG"):
+        decode_image(tiff_raw(photo, preview_side=640), "old.NEF")
+
+
+def test_a_card_dump_is_captioned_and_raw_plus_jpeg_pairs_once(monkeypatch, photo, tmp_path):
+    install_fake_engine(monkeypatch)
+    card = tmp_path / "DCIM"
+    card.mkdir()
+    (card / "DSC_0001.NEF").write_bytes(tiff_raw(photo, orientation=8))
+    (card / "IMG_0002.CR3").write_bytes(cr3_raw(photo))
+    (card / "DSC_0003.NEF").write_bytes(tiff_raw(photo))  # shot RAW+JPEG: the JPEG is the picture
+    (card / "DSC_0003.JPG").write_bytes(jpeg(preview_of(photo)))
+    summary = caption(card, "-o", tmp_path / "out")
+    rows = {r["path"].rsplit("/", 1)[-1]: r for r in read_results(tmp_path / "out")}
+    assert summary["ok"] == 3 and sorted(rows) == ["DSC_0001.NEF", "DSC_0003.JPG", "IMG_0002.CR3"]
+    assert (rows["DSC_0001.NEF"]["width"], rows["DSC_0001.NEF"]["height"]) == (1600, 1600)
+    result = CliRunner().invoke(app, ["describe", str(card / "DSC_0003.NEF")])  # named: read too
+    assert result.exit_code == 0, result.output
+
+
+def test_the_report_shows_a_raw_files_preview(photo, tmp_path):
+    from vlmcli.report.thumbs import thumbnail_uri
+
+    (tmp_path / "IMG_0002.CR3").write_bytes(cr3_raw(photo))
+    assert (thumbnail_uri(str(tmp_path / "IMG_0002.CR3")) or "").startswith("data:image/jpeg;base64,")

@@ -1,0 +1,101 @@
+"""The picture inside a camera raw file: its largest embedded JPEG preview. Pure: bytes in.
+
+Every raw format (NEF, CR2, CR3, ARW, DNG, ORF, RW2, RAF, PEF, ...) stores, beside the
+sensor data, JPEG previews the camera rendered: a thumbnail (NEF's is 160x120, and it is
+what Pillow shows when it opens a TIFF-based raw as a TIFF) and a large one (1616x1080 to
+full size) that the camera's screen and photo browsers show. A vision model downscales to a
+megapixel or two, so the large preview is the photo for it. Where the previews sit differs
+by maker (TIFF sub-directories, JPEGInterchangeFormat tags, CR3 boxes, RAF's header), but
+each is a plain baseline or progressive JPEG; the sensor data that is JPEG-coded is lossless
+JPEG (SOF3), which is skipped. So the file is searched for JPEG starts, each one's frame
+header is read, and the largest ordinary JPEG wins.
+
+The preview carries no orientation of its own; a TIFF-based raw's first directory does
+(`orientation`), as the camera recorded it.
+
+    found = largest_preview(data)      # JpegAt(offset, width, height) or None
+    picture = Image.open(io.BytesIO(data[found.offset:]))
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+MAX_CANDIDATES = 256
+"""JPEG starts looked at (a raw holds a handful; random sensor data may mimic a few more)."""
+ORDINARY_SOF = {0xC0, 0xC1, 0xC2}
+"""Baseline, extended and progressive Huffman JPEG: what the previews are and Pillow decodes."""
+_OTHER_SOF = {0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+_TIFF_STARTS = (b"II*\x00", b"MM\x00*", b"IIRO", b"IIRS", b"IIU\x00")  # TIFF, Olympus ORF (2), Panasonic RW2
+ORIENTATION = 0x0112
+
+
+@dataclass(frozen=True)
+class JpegAt:
+    offset: int
+    width: int
+    height: int
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+def embedded_jpegs(data: bytes) -> list[JpegAt]:
+    """The ordinary JPEGs that start in `data`, in file order, by their frame headers."""
+    found: list[JpegAt] = []
+    at, looked = data.find(b"\xff\xd8\xff"), 0
+    while at >= 0 and looked < MAX_CANDIDATES:
+        looked += 1
+        frame = _frame_size(data, at + 2)
+        if frame is not None:
+            found.append(JpegAt(at, *frame))
+        at = data.find(b"\xff\xd8\xff", at + 3)
+    return found
+
+
+def largest_preview(data: bytes) -> JpegAt | None:
+    """The embedded JPEG with the most pixels; None when the file holds none."""
+    return max(embedded_jpegs(data), key=lambda j: (j.pixels, -j.offset), default=None)
+
+
+def _frame_size(data: bytes, at: int) -> tuple[int, int] | None:
+    """(width, height) from the SOF segment of the JPEG whose markers start at `at`; None for a
+    lossless or arithmetic-coded one, or bytes that only look like a JPEG start."""
+    for _ in range(64):  # APPn, DQT, DHT, ... come before the frame header
+        if at + 4 > len(data) or data[at] != 0xFF:
+            return None
+        code = data[at + 1]
+        if code == 0xFF:  # fill byte
+            at += 1
+            continue
+        (length,) = struct.unpack_from(">H", data, at + 2)
+        if code in ORDINARY_SOF:
+            if at + 9 > len(data):
+                return None
+            height, width = struct.unpack_from(">HH", data, at + 5)
+            return (width, height) if width and height else None
+        if code in _OTHER_SOF or code in (0xDA, 0xD9) or length < 2:
+            return None
+        at += 2 + length
+    return None
+
+
+def orientation(data: bytes) -> int:
+    """The EXIF orientation (1-8) in a TIFF-based raw's first directory; 1 when it has none
+    (or the file is not TIFF-based: CR3, RAF)."""
+    if not data.startswith(_TIFF_STARTS):
+        return 1
+    order = "<" if data[:2] == b"II" else ">"
+    try:
+        (first,) = struct.unpack_from(order + "I", data, 4)
+        (count,) = struct.unpack_from(order + "H", data, first)
+        for entry in range(min(count, 512)):
+            tag, kind, _n = struct.unpack_from(order + "HHI", data, first + 2 + 12 * entry)
+            if tag == ORIENTATION and kind == 3:  # SHORT, stored in the entry itself
+                (value,) = struct.unpack_from(order + "H", data, first + 2 + 12 * entry + 8)
+                return value if 1 <= value <= 8 else 1
+    except struct.error:
+        pass
+    return 1
