@@ -25,7 +25,7 @@ from pathlib import Path
 
 from vlmcli.captions.discover import Candidate
 from vlmcli.errors import InputError, VlmError
-from vlmcli.media.images import raw_preview_size
+from vlmcli.media.raw_picture import raw_preview_size
 from vlmcli.media.kinds import IMAGE_EXTENSIONS, MediaKind, camera_raw_format, detect_kind
 from vlmcli.media.sources import open_regular, read_head, read_source
 from vlmcli.video.metadata import VideoInfo

@@ -87,7 +87,9 @@ def decode_image(
     prepare_pillow(max_pixels)
     heif_file = is_heif(data[:64])
     if (raw := camera_raw_format(name)) is not None:
-        return _raw_picture(data, name, raw, max_pixels)
+        from vlmcli.media.raw_picture import raw_picture
+
+        return raw_picture(data, name, raw, max_pixels=max_pixels)
     try:
         if heif_file:
             require_heif(name)
@@ -121,56 +123,6 @@ def decode_image(
         raise InputError(
             f"{name} is damaged or truncated and cannot be decoded ({_reason(exc)}); re-export or re-download it."
         ) from None
-
-
-MIN_PREVIEW_SIDE = 1000
-"""A raw file's embedded preview is the photo when its longer side has at least this many
-pixels (cameras embed 1616x1080 to full size; below are thumbnails of 160 to 640)."""
-
-
-def raw_preview_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) of the picture `decode_image` gives for a camera raw file: its largest
-    embedded preview, turned by the raw's orientation; None when it holds no usable one."""
-    from vlmcli.media.raw_preview import largest_preview, orientation
-
-    preview = largest_preview(data)
-    if preview is None or max(preview.width, preview.height) < MIN_PREVIEW_SIDE:
-        return None
-    return (preview.height, preview.width) if orientation(data) in (5, 6, 7, 8) else (preview.width, preview.height)
-
-
-def _raw_picture(data: bytes, name: str, raw: str, max_pixels: int | None) -> "Image.Image":
-    """A camera raw file's photo: the large JPEG preview the camera embedded (`raw_preview.py`),
-    turned as the raw's own orientation says."""
-    from PIL import Image, ImageOps
-
-    from vlmcli.media.raw_preview import largest_preview, orientation
-
-    preview = largest_preview(data)
-    if preview is None or max(preview.width, preview.height) < MIN_PREVIEW_SIDE:
-        held = f"only a {preview.width}x{preview.height} thumbnail" if preview is not None else "no preview Pillow can decode"
-        raise InputError(
-            f"{name} is a camera raw file ({raw}) holding {held}: export a JPEG or TIFF first "
-            "(your raw editor, darktable-cli or rawtherapee-cli)."
-        )
-    _check_pixels((preview.width, preview.height), name, max_pixels)
-    try:
-        image = Image.open(io.BytesIO(data[preview.offset :]), formats=["JPEG"])
-        image.load()
-    except (*_DAMAGED, Image.UnidentifiedImageError) as exc:
-        raise InputError(
-            f"{name} is a camera raw file ({raw}) whose embedded preview is damaged ({_reason(exc)}); "
-            "export a JPEG or TIFF first."
-        ) from None
-    turned = orientation(data)
-    exif = image.getexif()
-    if turned != 1 and exif.get(0x0112, 1) == 1:  # the preview says nothing: the raw's own orientation
-        exif[0x0112] = turned
-    try:
-        image = ImageOps.exif_transpose(image)
-    except Exception:  # noqa: BLE001 - malformed EXIF, as for any picture
-        pass
-    return to_rgb(to_srgb(image))
 
 
 def to_rgb(image: "Image.Image") -> "Image.Image":
