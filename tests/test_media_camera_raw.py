@@ -76,10 +76,10 @@ def test_a_card_dump_is_captioned_and_raw_plus_jpeg_pairs_once(monkeypatch, phot
     (card / "DSC_0001.NEF").write_bytes(tiff_raw(photo, orientation=8))
     (card / "IMG_0002.CR3").write_bytes(cr3_raw(photo))
     (card / "DSC_0003.NEF").write_bytes(tiff_raw(photo))  # shot RAW+JPEG: the JPEG is the picture
-    (card / "DSC_0003.JPG").write_bytes(jpeg(preview_of(photo)))
+    (card / "DSC_0003.Jpg").write_bytes(jpeg(preview_of(photo)))  # any case
     summary = caption(card, "-o", tmp_path / "out")
     rows = {r["path"].rsplit("/", 1)[-1]: r for r in read_results(tmp_path / "out")}
-    assert summary["ok"] == 3 and sorted(rows) == ["DSC_0001.NEF", "DSC_0003.JPG", "IMG_0002.CR3"]
+    assert summary["ok"] == 3 and sorted(rows) == ["DSC_0001.NEF", "DSC_0003.Jpg", "IMG_0002.CR3"]
     assert (rows["DSC_0001.NEF"]["width"], rows["DSC_0001.NEF"]["height"]) == (1600, 1600)
     result = CliRunner().invoke(app, ["describe", str(card / "DSC_0003.NEF")])  # named: read too
     assert result.exit_code == 0, result.output
