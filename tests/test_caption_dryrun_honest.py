@@ -197,7 +197,7 @@ def test_an_image_the_model_refuses_is_a_known_error_and_does_not_spoil_the_esti
     assert refused["path"].endswith("rule.png") and "too elongated for Qwen models" in refused["error"]
     assert report["estimate"] is not None and report["estimate"]["calibration"]["requests"] == 1
     text = invoke(folder, "-o", out, "-m", REFERENCE, "--dry-run")
-    assert "  refused by the model: " in text.stderr and "1 known errors" in text.stderr
+    assert "  refused by the model: " in text.stderr and "; 1 known error)" in text.stderr
     real = invoke(folder, "-o", out, "-m", REFERENCE, "--json", "-q")
     assert real.exit_code == 9 and json.loads(real.stdout)["error"] == 1  # what the dry run said
 

@@ -90,3 +90,15 @@ def test_the_report_shows_a_raw_files_preview(photo, tmp_path):
 
     (tmp_path / "IMG_0002.CR3").write_bytes(cr3_raw(photo))
     assert (thumbnail_uri(str(tmp_path / "IMG_0002.CR3")) or "").startswith("data:image/jpeg;base64,")
+
+
+def test_the_dry_run_knows_a_raw_without_a_preview_is_an_error(monkeypatch, photo, tmp_path):
+    install_fake_engine(monkeypatch)
+    card = tmp_path / "card"
+    card.mkdir()
+    (card / "DSC_0001.NEF").write_bytes(tiff_raw(photo))
+    (card / "old.ARW").write_bytes(tiff_raw(photo, preview_side=500))
+    result = CliRunner().invoke(app, ["caption-dir", str(card), "-o", str(tmp_path / "out"), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "(1 engine request in 1 batch of up to" in result.output and "; 1 known error)" in result.output
+    assert "old.ARW is a camera raw file (Sony ARW) holding only a 500x500 thumbnail" in result.output

@@ -83,8 +83,9 @@ class DryRunReport:
             f"Inputs: {self.counts.text()}; prompts: {self.prompts}",
             *unreadable_lines(self.unreadable_files, total=self.counts.unreadable),
             *unreadable_lines(self.refused_files, total=self.refused, label="refused by the model"),
-            f"Already done: {self.skipped}; to write: {self.rows} rows "
-            f"({self.requests} engine requests in {batches}; {self.known_errors} known errors)",
+            f"Already done: {self.skipped}; to write: {self.rows} row{'s' if self.rows != 1 else ''} "
+            f"({self.requests} engine request{'s' if self.requests != 1 else ''} in {batches}; "
+            f"{self.known_errors} known error{'s' if self.known_errors != 1 else ''})",
         ]
         if self.requests:
             lines.append(

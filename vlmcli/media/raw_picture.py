@@ -31,18 +31,27 @@ def raw_preview_size(data: bytes) -> tuple[int, int] | None:
     return (preview.height, preview.width) if orientation(data) in (5, 6, 7, 8) else (preview.width, preview.height)
 
 
+def raw_refusal(data: bytes, name: str, raw: str) -> str | None:
+    """Why the camera raw file `data` gives no picture (no preview of MIN_PREVIEW_SIDE px), or None."""
+    preview = largest_preview(data)
+    if preview is not None and max(preview.width, preview.height) >= MIN_PREVIEW_SIDE:
+        return None
+    held = f"only a {preview.width}x{preview.height} thumbnail" if preview is not None else "no preview Pillow can decode"
+    return (
+        f"{name} is a camera raw file ({raw}) holding {held}: export a JPEG or TIFF first "
+        "(your raw editor, darktable-cli or rawtherapee-cli)."
+    )
+
+
 def raw_picture(data: bytes, name: str, raw: str, *, max_pixels: int | None) -> "Image.Image":
     """A camera raw file's photo: the large JPEG preview the camera embedded (`raw_preview.py`),
     turned as the raw's own orientation says."""
     from PIL import Image, ImageOps
 
+    if (refusal := raw_refusal(data, name, raw)) is not None:
+        raise InputError(refusal)
     preview = largest_preview(data)
-    if preview is None or max(preview.width, preview.height) < MIN_PREVIEW_SIDE:
-        held = f"only a {preview.width}x{preview.height} thumbnail" if preview is not None else "no preview Pillow can decode"
-        raise InputError(
-            f"{name} is a camera raw file ({raw}) holding {held}: export a JPEG or TIFF first "
-            "(your raw editor, darktable-cli or rawtherapee-cli)."
-        )
+    assert preview is not None
     _check_pixels((preview.width, preview.height), name, max_pixels)
     try:
         image = Image.open(io.BytesIO(data[preview.offset :]), formats=["JPEG"])
