@@ -208,3 +208,14 @@ def test_a_table_with_image_and_video_columns_reads_each_rows_own(monkeypatch, t
     assert rows["none"]["error"].endswith("no image or video (columns image, video) in this row.")
     named = caption(tmp_path / "mixed.parquet", "-o", tmp_path / "named", "--image-column", "image", code=9)
     assert (named["ok"], named["error"]) == (1, 2)  # named, the column is the one read
+
+
+def test_a_shard_named_relatively_is_named_once_in_its_errors(monkeypatch, llava):
+    """`vlm caption-dir mix.json` from the shard's folder: an error row read
+    "/data/mix.json::d: mix.json::d: cannot read ..." (the row's resolved name, then the reader's)."""
+    install_fake_engine(monkeypatch)
+    monkeypatch.chdir(llava / "data")
+    caption("llava_mix.json", "-o", llava / "out", "--image-root", llava / "images", code=9)
+    row = next(r for r in read_results(llava / "out") if r["source_key"] == "d")
+    shard = str((llava / "data" / "llava_mix.json").resolve())
+    assert row["error"].startswith(f"{shard}::d: cannot read the image file") and row["error"].count("::d") == 1

@@ -49,7 +49,9 @@ class ShardRef:
         return resolved_path(str(self.path))
 
     def items(self, choice: ColumnChoice) -> Iterator[ShardItem]:
-        return _readers()[self.format](self.path, choice)
+        """The shard's items, read through its resolved path: their messages name the shard as
+        its rows do, however the path was spelled (`mix.json::v2`, not beside `/data/mix.json::v2`)."""
+        return _readers()[self.format](Path(self.source), choice)
 
 
 def _arguments(inputs: Sequence[str]) -> list[str]:
