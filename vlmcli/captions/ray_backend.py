@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -31,6 +32,7 @@ from vlmcli.captions.continuous import ContinuousRunner
 from vlmcli.captions.decode import decode_all
 from vlmcli.captions.stages import runner_for, task_decoder
 from vlmcli.captions.plan import Task
+from vlmcli.media.quiet import stderr_lines_dropped
 from vlmcli.captions.rows import RowContext
 from vlmcli.errors import BackendUnavailableError, VlmError
 from vlmcli.sinks.schema import Row, arrow_schema
@@ -164,6 +166,12 @@ def _unwrap(exc: BaseException) -> BaseException:
     return exc
 
 
+RAY_NOISE = re.compile(rb"core_worker\.cc:\d+: Actor with class name: .* has constructor arguments in the object store and max_restarts > 0")
+"""The line Ray's core worker logs as an error on every Ray Data actor pool (its constructor
+arguments are put in the object store by Ray Data itself, and its actors may restart: ray
+issue 53727): harmless here, and alarming on a user's stderr, so it is dropped."""
+
+
 def start_ray() -> Any:
     """Ray, started (or joined: `RAY_ADDRESS`, an earlier `ray.init`) and quiet."""
     ray = import_ray()
@@ -223,8 +231,9 @@ def run_ray(
         num_gpus=_gpus_per_actor(ray, job),
     )
     try:
-        for table in captioned.iter_batches(batch_size=None, batch_format="pyarrow"):
-            emit(table.to_pylist())
+        with stderr_lines_dropped(RAY_NOISE):
+            for table in captioned.iter_batches(batch_size=None, batch_format="pyarrow"):
+                emit(table.to_pylist())
     except KeyboardInterrupt:
         raise
     except Exception as exc:

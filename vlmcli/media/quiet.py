@@ -75,3 +75,50 @@ def _flush() -> None:
         sys.stderr.flush()
     except (AttributeError, ValueError, OSError):
         pass
+
+
+@contextmanager
+def stderr_lines_dropped(pattern: "re.Pattern[bytes]") -> Iterator[None]:
+    """Run the body with every line written to fd 2 that matches `pattern` dropped, the others
+    passed on as they come (not held back: a progress line appears when it is written). For a
+    library that logs one known, harmless line in a long call (Ray's core worker on each actor
+    pool); `native_stderr_filtered` holds its lines until the call ends."""
+    _flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all: nothing to protect
+        yield
+        return
+    read_end, write_end = os.pipe()
+    pump = threading.Thread(target=_pump, args=(read_end, saved, pattern), name="vlm-stderr-filter", daemon=True)
+    pump.start()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    try:
+        yield
+    finally:
+        _flush()
+        os.dup2(saved, 2)  # the pipe's last writer is gone: the pump reads to its end
+        pump.join(timeout=5)
+        os.close(saved)
+
+
+def _pump(read_end: int, target: int, pattern: "re.Pattern[bytes]") -> None:
+    pending = b""
+    with os.fdopen(read_end, "rb", buffering=0) as source:
+        while chunk := source.read(65536):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            kept = b"".join(line + b"\n" for line in lines if not pattern.search(line))
+            if kept:
+                _write_all(target, kept)
+    if pending and not pattern.search(pending):
+        _write_all(target, pending)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+    except OSError:
+        pass
