@@ -39,15 +39,21 @@ _KIND_NAMES = {"parquet": "Parquet", "arrow": "Arrow", "csv": "CSV"}
 
 
 def open_csv_table(path: Path, columns: list[str] | None) -> Any:
-    """A streaming reader of the CSV (TSV: tab-separated) at `path`, `columns` as text."""
+    """A streaming reader of the CSV at `path` in its own encoding and delimiter (`csv_dialect`:
+    UTF-8, UTF-16 or the Windows code page; commas, tabs, semicolons), `columns` as text."""
     import pyarrow as pa
     from pyarrow import csv
 
-    parse = csv.ParseOptions(delimiter="\t" if path.suffix.lower() == ".tsv" else ",", newlines_in_values=True)
+    from vlmcli.inputs.csv_dialect import HEAD, sniff
+
+    with open(path, "rb") as handle:
+        dialect = sniff(handle.read(HEAD), suffix=path.suffix)
+    parse = csv.ParseOptions(delimiter=dialect.delimiter, newlines_in_values=True)
     convert = csv.ConvertOptions(
         include_columns=columns or [], column_types={c: pa.string() for c in columns or []}, strings_can_be_null=False
     )
-    return csv.open_csv(path, read_options=csv.ReadOptions(use_threads=False), parse_options=parse, convert_options=convert)
+    read = csv.ReadOptions(use_threads=False, encoding=dialect.encoding)
+    return csv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
 
 
 def _batches(path: Path, columns: list[str], *, table: Table) -> Iterator["pa.RecordBatch"]:
