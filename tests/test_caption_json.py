@@ -219,3 +219,16 @@ def test_a_shard_named_relatively_is_named_once_in_its_errors(monkeypatch, llava
     row = next(r for r in read_results(llava / "out") if r["source_key"] == "d")
     shard = str((llava / "data" / "llava_mix.json").resolve())
     assert row["error"].startswith(f"{shard}::d: cannot read the image file") and row["error"].count("::d") == 1
+
+
+@pytest.mark.parametrize(("name", "encoding"), [("powershell.json", "utf-16"), ("windows.jsonl", "cp1252")])
+def test_json_records_in_windows_encodings(monkeypatch, llava, name, encoding):
+    """PowerShell 5's `ConvertTo-Json > records.json` writes UTF-16 (was "not a readable JSON
+    file"); older Windows tools cp1252 (its `é` came back as U+FFFD, silently)."""
+    install_fake_engine(monkeypatch)
+    records = [{"id": "a", "image": "coco/000000000000.jpg", "label": "café"}, {"id": "c", "image": "coco/000000000001.jpg", "label": "thé"}]
+    text = json.dumps(records, ensure_ascii=False) if name.endswith(".json") else "\n".join(json.dumps(r, ensure_ascii=False) for r in records)
+    (llava / "data" / name).write_text(text, encoding=encoding)
+    summary = caption(llava / "data" / name, "-o", llava / "out", "--image-root", llava / "images", "--keep-columns", "label")
+    assert summary["ok"] == 2
+    assert sorted(json.loads(r["extra"])["label"] for r in read_results(llava / "out")) == ["café", "thé"]

@@ -27,12 +27,15 @@ class Dialect:
 
 def sniff(head: bytes, *, suffix: str = "") -> Dialect:
     """The dialect of a table whose first bytes are `head`; `suffix` (".tsv") breaks ties."""
-    encoding = _encoding(head)
+    encoding = text_encoding(head)
     text = head.decode(encoding if encoding != "utf8" else "utf-8", errors="replace").lstrip("\ufeff")
     return Dialect(encoding, _delimiter(text.split("\n", 1)[0], suffix=suffix.lower()))
 
 
-def _encoding(head: bytes) -> str:
+def text_encoding(head: bytes) -> str:
+    """The encoding of a text file (a table, JSON records) whose first bytes are `head`:
+    UTF-16 by its byte-order mark (Excel's "Unicode Text", PowerShell 5's `> file`), UTF-8 with
+    or without one, else the Windows code page (cp1252), else latin-1 (every byte a character)."""
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"  # the byte-order mark says which end first
     if head.startswith(b"\xef\xbb\xbf"):

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from vlmcli.errors import ConfigError, InputError
+from vlmcli.inputs.csv_dialect import HEAD, text_encoding
 from vlmcli.inputs.chat_messages import MESSAGE_IMAGES, message_images
 from vlmcli.inputs.columns import (
     ColumnChoice,
@@ -43,8 +44,16 @@ Record = dict[str, Any] | str
 """A parsed object, or the error text of a line that is not one."""
 
 
+def _encoding(path: Path) -> str:
+    """The file's text encoding (`text_encoding`): UTF-8 as JSON should be, or UTF-16 or the
+    Windows code page as PowerShell and older Windows tools write it."""
+    with open(path, "rb") as handle:
+        found = text_encoding(handle.read(HEAD))
+    return "utf-8-sig" if found == "utf8" else found  # a UTF-8 mark, when there is one, is no text
+
+
 def _lines(path: Path) -> Iterator[Record]:
-    with open(path, encoding="utf-8-sig", errors="replace") as handle:
+    with open(path, encoding=_encoding(path), errors="replace") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -64,7 +73,7 @@ def records(path: Path) -> Iterator[Record]:
         yield from _lines(path)
         return
     try:
-        with open(path, encoding="utf-8-sig") as handle:
+        with open(path, encoding=_encoding(path)) as handle:
             whole = json.load(handle)
     except json.JSONDecodeError as exc:
         if exc.msg != "Extra data":  # one text, broken: say so (JSON Lines fail with "Extra data")
