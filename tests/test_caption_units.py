@@ -345,3 +345,16 @@ def test_runner_stops_on_a_systematic_unexpected_failure():
     runner = BatchRunner(_Engine(lambda s: ValueError("odd") if s == "i3" else None), GenerationConfig(), RowContext("m", None))
     rows = runner.run(tasks, decoded)
     assert [r["path"] for r in rows if r["status"] == "error"] == ["i3"] and rows[3]["error"] == "unexpected ValueError: odd"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "cp1252"])
+def test_prompt_and_schema_files_in_windows_encodings(tmp_path, encoding):
+    """Notepad's old "Unicode" (UTF-16) and the Windows code page: a French prompt file was
+    "Cannot read prompt file ... invalid start byte" (or 'can't decode byte 0xe9')."""
+    from vlmcli.captions.prompt_file import read_prompt_file
+    from vlmcli.structured.flags import read_schema
+
+    (tmp_path / "prompts.txt").write_text("# légendes\nDécris la scène.\nQuelle heure est-il ?\n", encoding=encoding)
+    assert [p.text for p in read_prompt_file(tmp_path / "prompts.txt")] == ["Décris la scène.", "Quelle heure est-il ?"]
+    (tmp_path / "schema.json").write_text('{"type": "object", "description": "légende"}', encoding=encoding)
+    assert "légende" in read_schema(str(tmp_path / "schema.json")).schema_text

@@ -25,6 +25,7 @@ from typing import Any
 from vlmcli.errors import ConfigError, InputError, VlmError
 from vlmcli.structured.flags import constraint_from_flags
 from vlmcli.structured.spec import Constraint
+from vlmcli.text_encoding import read_text
 
 KEYS = ("prompt", "schema", "choice", "regex", "json_mode", "schema_prompt")
 
@@ -47,10 +48,10 @@ class PromptSpec:
 def read_prompt_file(path: Path) -> list[PromptSpec]:
     """The file's prompts in order (see the module docstring)."""
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")  # -sig: a BOM (Notepad) is not part of the first prompt
+        text = read_text(path)  # UTF-8 (a BOM dropped), or Notepad's UTF-16, or the Windows code page
     except FileNotFoundError:
         raise InputError(f"No such prompt file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise InputError(f"Cannot read prompt file {path}: {exc}.") from None
     prompts = []
     for number, line in enumerate(text.splitlines(), start=1):

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-HEAD = 1 << 20
-"""Bytes looked at: the encoding is told from them (a CSV is one encoding throughout)."""
+from vlmcli.text_encoding import text_encoding
+
 DELIMITERS = (",", "\t", ";", "|")
 
 
@@ -30,26 +30,6 @@ def sniff(head: bytes, *, suffix: str = "") -> Dialect:
     encoding = text_encoding(head)
     text = head.decode(encoding if encoding != "utf8" else "utf-8", errors="replace").lstrip("\ufeff")
     return Dialect(encoding, _delimiter(text.split("\n", 1)[0], suffix=suffix.lower()))
-
-
-def text_encoding(head: bytes) -> str:
-    """The encoding of a text file (a table, JSON records) whose first bytes are `head`:
-    UTF-16 by its byte-order mark (Excel's "Unicode Text", PowerShell 5's `> file`), UTF-8 with
-    or without one, else the Windows code page (cp1252), else latin-1 (every byte a character)."""
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16"  # the byte-order mark says which end first
-    if head.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.reason != "unexpected end of data":  # not just a character cut by the end of the sample
-            try:
-                head.decode("cp1252")
-            except UnicodeDecodeError:
-                return "latin-1"  # bytes cp1252 leaves undefined: every byte is a character here
-            return "cp1252"
-    return "utf8"
 
 
 def _delimiter(header: str, *, suffix: str) -> str:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from vlmcli.errors import ConfigError, InputError
-from vlmcli.inputs.csv_dialect import HEAD, text_encoding
+from vlmcli.text_encoding import HEAD, text_encoding
 from vlmcli.inputs.chat_messages import MESSAGE_IMAGES, message_images
 from vlmcli.inputs.columns import (
     ColumnChoice,

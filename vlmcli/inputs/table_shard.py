@@ -44,7 +44,8 @@ def open_csv_table(path: Path, columns: list[str] | None) -> Any:
     import pyarrow as pa
     from pyarrow import csv
 
-    from vlmcli.inputs.csv_dialect import HEAD, sniff
+    from vlmcli.inputs.csv_dialect import sniff
+    from vlmcli.text_encoding import HEAD
 
     with open(path, "rb") as handle:
         dialect = sniff(handle.read(HEAD), suffix=path.suffix)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vlmcli.errors import ConfigError, InputError
+from vlmcli.text_encoding import read_text
 from vlmcli.structured.spec import (
     ChoiceConstraint,
     Constraint,
@@ -26,7 +27,7 @@ def read_schema(value: str) -> SchemaConstraint:
     if not path.is_file():
         raise InputError(f"--schema {value!r} is neither inline JSON (starting with '{{') nor an existing file.")
     try:
-        text = path.read_text(encoding="utf-8-sig")  # -sig: a BOM (Notepad) is not JSON
+        text = read_text(path)  # UTF-8 (a BOM is not JSON), or Notepad's UTF-16, or the Windows code page
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"Cannot read --schema file {value}: {exc}.") from None
     return SchemaConstraint(text)
