@@ -83,24 +83,27 @@ def stderr_lines_dropped(pattern: "re.Pattern[bytes]") -> Iterator[None]:
     passed on as they come (not held back: a progress line appears when it is written). For a
     library that logs one known, harmless line in a long call (Ray's core worker on each actor
     pool); `native_stderr_filtered` holds its lines until the call ends."""
-    _flush()
-    try:
-        saved = os.dup(2)
-    except OSError:  # no stderr at all: nothing to protect
-        yield
-        return
-    read_end, write_end = os.pipe()
-    pump = threading.Thread(target=_pump, args=(read_end, saved, pattern), name="vlm-stderr-filter", daemon=True)
-    pump.start()
-    os.dup2(write_end, 2)
-    os.close(write_end)
+    with _LOCK:  # fd 2 is switched while no native_stderr_filtered call holds it (and back, below)
+        _flush()
+        try:
+            saved = os.dup(2)
+        except OSError:  # no stderr at all: nothing to protect
+            saved = None
+        if saved is not None:
+            read_end, write_end = os.pipe()
+            pump = threading.Thread(target=_pump, args=(read_end, saved, pattern), name="vlm-stderr-filter", daemon=True)
+            pump.start()
+            os.dup2(write_end, 2)
+            os.close(write_end)
     try:
         yield
     finally:
-        _flush()
-        os.dup2(saved, 2)  # the pipe's last writer is gone: the pump reads to its end
-        pump.join(timeout=5)
-        os.close(saved)
+        if saved is not None:
+            with _LOCK:
+                _flush()
+                os.dup2(saved, 2)  # the pipe's last writer is gone: the pump reads to its end
+            pump.join(timeout=5)
+            os.close(saved)
 
 
 def _pump(read_end: int, target: int, pattern: "re.Pattern[bytes]") -> None:
