@@ -102,3 +102,32 @@ def test_the_dry_run_knows_a_raw_without_a_preview_is_an_error(monkeypatch, phot
     assert result.exit_code == 0, result.output
     assert "(1 engine request in 1 batch of up to" in result.output and "; 1 known error)" in result.output
     assert "old.ARW is a camera raw file (Sony ARW) holding only a 500x500 thumbnail" in result.output
+
+
+def test_exports_for_trainers_hold_the_preview_the_caption_describes(monkeypatch, photo, tmp_path):
+    """Exported as the .NEF itself, an imagefolder gave `datasets` (Pillow) its 160x120 thumbnail
+    beside a caption of the 1600 px preview; now the preview's own JPEG bytes go in."""
+    import tarfile
+
+    from vlmcli.media.raw_preview import largest_preview, preview_bytes
+
+    install_fake_engine(monkeypatch)
+    card = tmp_path / "card"
+    card.mkdir()
+    raw = tiff_raw(photo, orientation=1)
+    (card / "DSC_0001.NEF").write_bytes(raw)
+    caption(card, "-o", tmp_path / "out")
+    preview = preview_bytes(raw)
+    assert preview is not None and preview.endswith(b"\xff\xd9") and raw.index(preview) == largest_preview(raw).offset
+    folder = tmp_path / "imagefolder"
+    assert CliRunner().invoke(app, ["export", str(tmp_path / "out"), "--to", "imagefolder", "-o", str(folder)]).exit_code == 0
+    assert (folder / "DSC_0001.NEF.jpg").read_bytes() == preview and not (folder / "DSC_0001.NEF").exists()
+    import datasets
+
+    loaded = datasets.load_dataset("imagefolder", data_dir=str(folder), split="train")
+    assert loaded[0]["image"].size == (1600, 1600)
+    shards = tmp_path / "wds"
+    assert CliRunner().invoke(app, ["export", str(tmp_path / "out"), "--to", "webdataset", "-o", str(shards)]).exit_code == 0
+    with tarfile.open(next(shards.glob("*.tar"))) as tar:
+        members = {m.name.rsplit(".", 1)[-1]: tar.extractfile(m).read() for m in tar if m.isfile()}
+    assert members["jpg"] == preview

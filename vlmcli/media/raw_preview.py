@@ -99,3 +99,25 @@ def orientation(data: bytes) -> int:
     except struct.error:
         pass
     return 1
+
+
+def preview_bytes(data: bytes) -> bytes | None:
+    """The largest embedded preview's JPEG, byte for byte (to its end-of-image marker); None
+    when there is none or it has no end. Entropy-coded data never holds FF D9 (an FF there is
+    followed by 00 or a restart marker), so the first one after the scan starts ends it."""
+    found = largest_preview(data)
+    if found is None:
+        return None
+    at = found.offset + 2
+    for _ in range(256):  # segments up to the first scan header (SOS)
+        if at + 4 > len(data) or data[at] != 0xFF:
+            return None
+        if data[at + 1] == 0xFF:
+            at += 1
+            continue
+        (length,) = struct.unpack_from(">H", data, at + 2)
+        if data[at + 1] == 0xDA:
+            end = data.find(b"\xff\xd9", at + 2 + length)
+            return data[found.offset : end + 2] if end >= 0 else None
+        at += 2 + length
+    return None

@@ -12,6 +12,8 @@ from typing import ClassVar
 
 from vlmcli.errors import ConfigError, OutputError
 from vlmcli.exports.images import ImageReader, base_names, final_name
+from vlmcli.media.kinds import camera_raw_format
+from vlmcli.media.raw_preview import preview_bytes
 from vlmcli.exports.records import Joined, Record
 from vlmcli.inputs.readings import ShardReadings
 
@@ -65,6 +67,9 @@ class Exporter(ABC):
     out_is_file: ClassVar[bool] = False
     """OUT names one file (jsonl) rather than a folder."""
     pictures_only: ClassVar[bool] = False
+    raw_as_preview: ClassVar[bool] = False
+    """A camera raw file goes in as its embedded preview JPEG (`<name>.jpg`): a trainer's
+    Pillow would read a NEF as its 160x120 thumbnail, and the caption describes the preview."""
     """The format declares its files as `datasets` `Image`s (imagefolder, parquet): a video
     there fails the dataset's loading, so video records are left out and counted."""
 
@@ -112,7 +117,11 @@ class Exporter(ABC):
             except OSError:
                 summary.missing_images.append(record.path)
             else:
-                yield record, final_name(record, names[record.path], data), data
+                name = final_name(record, names[record.path], data)
+                if self.raw_as_preview and record.source is None and camera_raw_format(record.path) is not None:
+                    preview = preview_bytes(data)
+                    data, name = (preview, f"{name}.jpg") if preview is not None else (data, name)
+                yield record, name, data
             finally:
                 if progress is not None:
                     progress(done)

@@ -15,6 +15,7 @@ from vlmcli.exports.records import Joined
 class ImagefolderExporter(Exporter):
     format = ExportFormat.IMAGEFOLDER
     pictures_only = True
+    raw_as_preview = True
 
     def export(self, joined: Joined, out: Path | None, *, progress: Progress | None = None) -> ExportSummary:
         folder = self.prepare_folder(out)

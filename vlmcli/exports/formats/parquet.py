@@ -37,6 +37,7 @@ def hf_schema(columns: list[str]) -> "pa.Schema":
 class ParquetExporter(Exporter):
     format = ExportFormat.PARQUET
     pictures_only = True
+    raw_as_preview = True
 
     def export(self, joined: Joined, out: Path | None, *, progress: Progress | None = None) -> ExportSummary:
         import pyarrow as pa

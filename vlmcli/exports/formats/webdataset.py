@@ -28,6 +28,7 @@ def _member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 class WebdatasetExporter(Exporter):
     format = ExportFormat.WEBDATASET
+    raw_as_preview = True
 
     def export(self, joined: Joined, out: Path | None, *, progress: Progress | None = None) -> ExportSummary:
         folder = self.prepare_folder(out)
