@@ -213,3 +213,16 @@ def test_dash_file_hint_rules():
     assert dash_file_hint(["--odd.png"], exists=exists).startswith(" (--odd.png is a file")
     assert dash_file_hint(["-", "--max-tokens=3", "-x"], exists=exists) is None  # stdin, an option, a typo
     assert dash_file_hint(["--", "-1.jpg"], exists=exists) is None  # already a file name
+
+
+def test_a_missing_file_under_another_spelling_is_pointed_at(tmp_path, monkeypatch):
+    """`vlm describe "~/photo.jpg"` (quoted: the shell leaves ~ alone) and IMG_1.JPG for
+    img_1.jpg on a case-sensitive file system were a bare "No such file"."""
+    save_photo(tmp_path / "img_1.jpg")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    line = assert_one_line_error(runner.invoke(app, ["describe", "~/img_1.jpg"]), 3, "No such file: ~/img_1.jpg")
+    assert line.endswith(f"The shell did not expand ~ (it was quoted): pass {tmp_path / 'img_1.jpg'}")
+    line = assert_one_line_error(runner.invoke(app, ["describe", str(tmp_path / "IMG_1.JPG")]), 3)
+    assert line.endswith(f"(did you mean {tmp_path / 'img_1.jpg'}?)")
+    line = assert_one_line_error(runner.invoke(app, ["describe", str(tmp_path / "other.jpg")]), 3)
+    assert line.endswith("other.jpg")  # nothing near it: no guess

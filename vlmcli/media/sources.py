@@ -7,6 +7,7 @@ ends), so a stray pipe in a folder can never hang a run.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import stat
@@ -67,7 +68,7 @@ def open_regular(source: str | os.PathLike[str]) -> BinaryIO:
                 f"No such file: {name}. vlmcli reads local files (and - for stdin), it does not download: "
                 "fetch it first and pass the file, or pipe it (curl -sL URL | vlm ask - QUESTION)."
             ) from None
-        raise InputError(f"No such file: {name}") from None
+        raise InputError(f"No such file: {name}{_nearby(raw)}") from None
     except IsADirectoryError:
         raise _directory(source) from None
     except PermissionError:
@@ -86,6 +87,34 @@ def open_regular(source: str | os.PathLike[str]) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
+
+
+def _nearby(raw: str | bytes) -> str:
+    """A hint for a missing file that is there under another spelling: `~` left unexpanded
+    (quoted in the shell, or written in a config), or a name in another case."""
+    if not isinstance(raw, str):
+        return ""
+    if raw.startswith("~") and os.path.exists(expanded := os.path.expanduser(raw)):
+        return f". The shell did not expand ~ (it was quoted): pass {display_name(expanded)}"
+    folder, base = os.path.split(raw)
+    try:
+        other = _by_lower_name(os.path.abspath(folder or "."), os.stat(folder or ".").st_mtime_ns).get(base.lower())
+    except OSError:
+        return ""
+    return f" (did you mean {display_name(os.path.join(folder, other))}?)" if other and other != base else ""
+
+
+@functools.lru_cache(maxsize=4)
+def _by_lower_name(folder: str, _mtime_ns: int, *, most: int = 50_000) -> dict[str, str]:
+    """lower-case name -> a name in `folder`, listed once per folder state (a --files-from list
+    of a million missing files reads its folder once); empty for a folder over `most` entries."""
+    found: dict[str, str] = {}
+    with os.scandir(folder) as entries:
+        for count, entry in enumerate(entries):
+            if count >= most:
+                return {}
+            found.setdefault(entry.name.lower(), entry.name)
+    return found
 
 
 def _directory(source: str | os.PathLike[str]) -> InputError:
