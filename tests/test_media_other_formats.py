@@ -122,3 +122,65 @@ def test_report_thumbnails_show_what_the_model_was_shown(photo, tmp_path):
     stars = np.random.default_rng(1).normal(300, 5, size=(40, 50)).astype(np.int16)
     (tmp_path / "m13.fits").write_bytes(fits_bytes(stars))
     assert shown(tmp_path / "m13.fits").mean() > 60  # stretched, not black
+
+
+def _patched_tiff(tag: int, count: int, value: int) -> bytes:
+    """A small RGB TIFF from Pillow with one directory entry rewritten (count and value)."""
+    import struct
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buffer, format="TIFF")
+    data = bytearray(buffer.getvalue())
+    first = struct.unpack_from("<I", data, 4)[0]
+    for entry in range(struct.unpack_from("<H", data, first)[0]):
+        at = first + 2 + 12 * entry
+        if struct.unpack_from("<H", data, at)[0] == tag:
+            struct.pack_into("<II", data, at + 4, count, value)
+    return bytes(data)
+
+
+FAKE_VLM = """
+import sys
+from vlmcli.commands import _runtime
+from vlmcli.testing.fakes import FakeEngine
+_runtime.load_engine = FakeEngine
+sys.argv = ["vlm", *sys.argv[1:]]
+from vlmcli.cli import main
+main()
+"""
+
+
+def test_damaged_tiffs_in_a_folder_keep_stderr_to_the_run(tmp_path):
+    """From Pillow's corpus: probing a TIFF whose tag data runs past its end printed Python
+    UserWarnings, one with 65535 samples per pixel Pillow's logged error ("More samples per
+    pixel than can be decoded"), through Python's last-resort handler, among the progress
+    lines. Run as a user runs it (a process of its own: pytest would catch both)."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    (folder / "tag_past_end.tif").write_bytes(_patched_tiff(258, 3000, 100_000))
+    (folder / "samples.tif").write_bytes(_patched_tiff(277, 1, 65535))
+    Image.new("RGB", (8, 8), "blue").save(folder / "fine.png")
+    run = subprocess.run(
+        [sys.executable, "-c", FAKE_VLM, "caption-dir", str(folder), "-o", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 9, run.stderr
+    lines = run.stderr.splitlines()
+    assert lines[0].startswith("Reading 3 files") and lines[-1].startswith("  error: ")
+    assert not [line for line in lines if "Warning" in line or "More samples" in line or "warnings.warn" in line]
+
+
+def test_a_variant_pillow_lacks_is_not_called_damaged(tmp_path):
+    """A BMP whose pixels are a PNG (BI_PNG, as Windows can write it): Pillow says unsupported."""
+    import struct
+
+    png = io.BytesIO()
+    Image.new("RGB", (4, 4), "red").save(png, format="PNG")
+    payload = png.getvalue()
+    info = struct.pack("<IiiHHIIiiII", 40, 4, 4, 1, 0, 5, len(payload), 2835, 2835, 0, 0)  # 0 bits, BI_PNG
+    data = b"BM" + struct.pack("<IHHI", 14 + 40 + len(payload), 0, 0, 54) + info + payload
+    with pytest.raises(InputError, match=r"^logo\.bmp cannot be decoded: Pillow does not support what its header describes \(Unsupported"):
+        decode_image(data, "logo.bmp")

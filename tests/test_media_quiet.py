@@ -25,6 +25,8 @@ def test_native_lines_are_dropped_and_the_rest_replayed(capfd):
         os.write(2, b"ZIPDecode: Decoding error at scanline 0, incorrect data check.\n")
     assert capfd.readouterr().err == "Captioning 3 items\n"
     assert not keep_line(b"TIFFReadDirectory: Warning, unknown field") and keep_line(b"Error: x.jpg is empty")
+    assert not keep_line(b"_tiffReadProc: Invalid Read at loc 4873, eof: 286.")  # Pillow's libtiff callbacks
+    assert not keep_line(b"tempfile.tif: WEBP compression support is not configured.")  # libtiff on Pillow's in-memory file
 
 
 def test_rays_warning_is_dropped_live_and_everything_else_passes_in_order(capfd):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import shlex
 import struct
@@ -112,7 +113,7 @@ def decode_image(
     except UnidentifiedImageError:
         if (unreadable := _unusual_tiff(name, data)) is not None:
             raise InputError(unreadable) from None
-        if _starts_like_an_image(data) or heif_file:  # the right magic bytes, a header Pillow cannot parse
+        if _starts_like_an_image(data, name) or heif_file:  # the right magic bytes, a header Pillow cannot parse
             raise InputError(
                 f"{name} is damaged or truncated and cannot be decoded (broken header); re-export or re-download it."
             ) from None
@@ -120,9 +121,13 @@ def decode_image(
     except Image.DecompressionBombError:  # Pillow's own, coarser guard fired first
         raise InputError(_too_large(name, None, max_pixels or Image.MAX_IMAGE_PIXELS or 0)) from None
     except _DAMAGED as exc:
-        raise InputError(
-            f"{name} is damaged or truncated and cannot be decoded ({_reason(exc)}); re-export or re-download it."
-        ) from None
+        reason = _reason(exc)
+        if reason.lower().startswith("unsupported"):  # a sound file in a variant of its format Pillow lacks
+            raise InputError(
+                f"{name} cannot be decoded: Pillow does not support what its header describes ({reason}); "
+                "if it opens elsewhere, convert it (e.g. to PNG), else re-export it."
+            ) from None
+        raise InputError(f"{name} is damaged or truncated and cannot be decoded ({reason}); re-export or re-download it.") from None
 
 
 def to_rgb(image: "Image.Image") -> "Image.Image":
@@ -194,15 +199,24 @@ def prepare_pillow(max_pixels: int | None) -> None:
     """Set Pillow up for a decode under our limit: its own bomb guard lifted to `max_pixels`,
     its warnings silenced (both below)."""
     _lift_pil_limit(max_pixels)
-    _quiet_pillow()
+    quiet_pillow()
 
 
-def _quiet_pillow() -> None:
-    """Pillow warns on stderr about what it tolerates (corrupt EXIF, the bomb threshold below
-    our own limit). The CLI promises clean stderr, and the file either decodes or fails with
-    one clear error, so Pillow's warnings are ignored by module (a filter, not
-    `warnings.catch_warnings` around each call, which is not thread-safe: images decode in threads)."""
+def quiet_pillow() -> None:
+    """Pillow warns on stderr about what it tolerates (corrupt EXIF, tag data past the end of
+    a TIFF, the bomb threshold below our own limit) and logs errors it then raises ("More
+    samples per pixel than can be decoded"). The CLI promises clean stderr, and the file
+    either decodes or fails with one clear error, so Pillow's warnings are ignored by module
+    (a filter, not `warnings.catch_warnings` around each call, which is not thread-safe:
+    images decode in threads) and its log records go nowhere (without a handler, Python's
+    last-resort one printed them). Call before any `Image.open` (probing included)."""
     warnings.filterwarnings("ignore", module=r"PIL(\.|$)")  # idempotent: an existing equal filter is replaced
+    pil = logging.getLogger("PIL")
+    if not pil.handlers:
+        pil.addHandler(logging.NullHandler())
+
+
+_quiet_pillow = quiet_pillow  # the former private name
 
 
 def _check_pixels(size: tuple[int, int], name: str, max_pixels: int | None) -> None:
@@ -241,12 +255,22 @@ def _available_formats() -> list[str]:
     return [name for name in FORMATS if name in Image.OPEN]
 
 
-def _starts_like_an_image(data: bytes) -> bool:
+_OTHER_MAGIC = (b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51", b"qoif")  # JPEG 2000 (JP2, codestream), QOI
+_NETPBM = {".ppm": b"P6", ".pgm": b"P5", ".pbm": b"P4", ".pnm": b"P"}
+
+
+def _starts_like_an_image(data: bytes, name: str = "") -> bool:
+    """Whether `data` starts as a picture format we read does (then a file Pillow cannot parse
+    is a damaged one, not "not an image"): by magic, or for Netpbm and TGA, whose marks are
+    weak or absent, by magic and name together."""
     from vlmcli.media.kinds import MediaKind, detect_kind
 
     if data[4:8] == b"ftyp":  # HEIC/AVIF: more likely a format this Pillow lacks than a broken file
         return False
-    return detect_kind("", data[:32]) is MediaKind.IMAGE
+    if detect_kind("", data[:32]) is MediaKind.IMAGE or data.startswith(_OTHER_MAGIC):
+        return True
+    suffix = PurePath(name).suffix.lower()
+    return (suffix in _NETPBM and data.startswith(_NETPBM[suffix])) or suffix == ".tga"
 
 
 def _not_an_image(name: str, data: bytes) -> str:

@@ -27,7 +27,9 @@ from contextlib import contextmanager
 _LOCK = threading.RLock()
 _NATIVE_LINE = re.compile(
     rb"^(?:\[\d{2}:\d{2}:\d{2}\] \S+\.(?:cc|cpp|c|h):\d+: "  # decord (dmlc logging)
-    rb"|_?(?:TIFF|OJPEG|JPEGLib|[A-Z][A-Za-z0-9]*(?:Decode|Encode|Setup))\w*: )"  # libtiff
+    rb"|_?(?:TIFF|OJPEG|JPEGLib|[A-Z][A-Za-z0-9]*(?:Decode|Encode|Setup))\w*: "  # libtiff
+    rb"|_tiff(?:Read|Write|Seek|Close|Size|Map)Proc: "  # Pillow's libtiff I/O callbacks ("Invalid Read at loc")
+    rb"|tempfile\.tif: )"  # libtiff naming the in-memory file Pillow hands it ("WEBP compression support is not configured")
 )
 
 
