@@ -84,3 +84,24 @@ def test_a_streams_pieces_say_how_to_join_them(tmp_path):
     joined = tmp_path / "joined.mp4"
     joined.write_bytes((tmp_path / "init.mp4").read_bytes() + (tmp_path / "stream0.m4s").read_bytes())
     assert probe(joined).frame_count == 20  # as the message says: the pieces joined play
+
+
+def test_the_summary_names_a_broken_video_once(monkeypatch, tmp_path):
+    """caption-dir's error lines read "/x/cut.mp4: Could not open /x/cut.mp4: ..." and
+    "/x/e.mp4: Video file is empty (0 bytes): /x/e.mp4." (the name, then a message naming it)."""
+    from typer.testing import CliRunner
+
+    from vlmcli.cli import app
+    from vlmcli.testing.fakes import install_fake_engine, isolate_env
+
+    isolate_env(monkeypatch, tmp_path)
+    install_fake_engine(monkeypatch)
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    whole = clip_set().cuts_a.path.read_bytes()
+    (clips / "cut.mp4").write_bytes(whole[: len(whole) // 3])
+    (clips / "empty.mp4").write_bytes(b"")
+    result = CliRunner().invoke(app, ["caption-dir", str(clips), "-o", str(tmp_path / "out"), "--videos"])
+    errors = [line for line in result.stderr.splitlines() if line.startswith("  error: ")]
+    assert len(errors) == 2 and all(line.count(str(clips)) == 1 for line in errors), errors
+    assert f"  error: {clips / 'empty.mp4'} is empty (0 bytes)." in errors

@@ -190,8 +190,9 @@ def rate_unit(kinds: Iterable[str]) -> str:
 
 
 def naming_the_file(path: str, message: str) -> str:
-    """`message` about the file at `path`, naming it once (decoder messages start with it)."""
-    return message if message.startswith(path) else f"{path}: {message}"
+    """`message` about the file at `path`, naming it once: most messages start with it, a
+    video's may name it later ("Could not open <path>: it was cut short ...")."""
+    return message if path in message else f"{path}: {message}"
 
 
 def animations_note(count: int) -> str:

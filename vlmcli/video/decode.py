@@ -265,5 +265,5 @@ def _check_file(path: str | os.PathLike[str]) -> str:
     if not os.path.isfile(name):
         raise VideoError(f"Not a video file (it is a directory or device): {display_name(name)}.")
     if os.path.getsize(name) == 0:
-        raise VideoError(f"Video file is empty (0 bytes): {display_name(name)}.")
+        raise VideoError(f"{display_name(name)} is empty (0 bytes).")
     return name
