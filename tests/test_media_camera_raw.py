@@ -131,3 +131,29 @@ def test_exports_for_trainers_hold_the_preview_the_caption_describes(monkeypatch
     with tarfile.open(next(shards.glob("*.tar"))) as tar:
         members = {m.name.rsplit(".", 1)[-1]: tar.extractfile(m).read() for m in tar if m.isfile()}
     assert members["jpg"] == preview
+
+
+def test_raws_are_known_by_their_bytes_in_shards_and_on_stdin(monkeypatch, photo, tmp_path):
+    """A raw file in a tar shard (its row is `shard::key`, no extension) or piped to stdin was
+    read as its TIFF thumbnail or not at all; its bytes say what it is (a maker's mark, a DNG
+    tag, or a reduced-resolution first image beside a large JPEG)."""
+    import tarfile
+
+    from vlmcli.media.raw_preview import raw_signature
+
+    assert raw_signature(tiff_raw(photo)) == "camera raw" and raw_signature(cr3_raw(photo)) == "Canon CR3"
+    plain = io.BytesIO()
+    photo.save(plain, format="TIFF")
+    assert raw_signature(plain.getvalue()) is None  # an ordinary TIFF stays one
+    install_fake_engine(monkeypatch)
+    shard = tmp_path / "raws.tar"
+    with tarfile.open(shard, "w") as tar:
+        for name, data in (("a.nef", tiff_raw(photo, orientation=6)), ("b.cr3", cr3_raw(photo))):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    summary = caption(shard, "-o", tmp_path / "out")
+    sizes = {r["source_key"]: (r["width"], r["height"]) for r in read_results(tmp_path / "out")}
+    assert summary["ok"] == 2 and sizes == {"a": (1600, 1600), "b": (1620, 1620)}
+    piped = decode_image(tiff_raw(photo.crop((0, 0, 512, 300)), orientation=6), "<stdin>")
+    assert piped.size == (938, 1600)  # the preview, turned: not the 160x120 thumbnail

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from vlmcli.captions.discover import Candidate
 from vlmcli.errors import InputError, VlmError
+from vlmcli.media.images import raw_by_content
 from vlmcli.media.raw_picture import raw_preview_size, raw_refusal
 from vlmcli.media.kinds import IMAGE_EXTENSIONS, MediaKind, camera_raw_format, detect_kind
 from vlmcli.media.sources import open_regular, read_head, read_source
@@ -157,7 +158,7 @@ def _classify(candidate: Candidate, *, videos: bool = False) -> Probe | str | No
     key = hashlib.sha256(data).hexdigest()
     if detect_kind(path, data[:HEAD_BYTES]) is MediaKind.VIDEO:
         return Probe(path, key, None, f"{path} is a video; add --videos to caption videos too.", kind="video")
-    if (raw := camera_raw_format(path)) is not None:  # its picture is the large embedded preview
+    if (raw := camera_raw_format(path) or raw_by_content(data)) is not None:  # its picture: the large preview
         return Probe(path, key, raw_preview_size(data), raw_refusal(data, path, raw))
     size, animated = header_facts(data)  # an animation: a clip with --videos, else its first frame
     if videos and animated:

@@ -87,7 +87,7 @@ def decode_image(
 
     prepare_pillow(max_pixels)
     heif_file = is_heif(data[:64])
-    if (raw := camera_raw_format(name)) is not None:
+    if (raw := camera_raw_format(name) or raw_by_content(data)) is not None:
         from vlmcli.media.raw_picture import raw_picture
 
         return raw_picture(data, name, raw, max_pixels=max_pixels)
@@ -128,6 +128,16 @@ def decode_image(
                 "if it opens elsewhere, convert it (e.g. to PNG), else re-export it."
             ) from None
         raise InputError(f"{name} is damaged or truncated and cannot be decoded ({reason}); re-export or re-download it.") from None
+
+
+def raw_by_content(data: bytes) -> str | None:
+    """A camera raw file told by its bytes (`raw_preview.raw_signature`): only TIFF-like and
+    ISO-BMFF/RAF starts are looked at further."""
+    if not data.startswith((b"II", b"MM", b"FUJIFILM")) and data[4:8] != b"ftyp":
+        return None
+    from vlmcli.media.raw_preview import raw_signature
+
+    return raw_signature(data)
 
 
 def to_rgb(image: "Image.Image") -> "Image.Image":

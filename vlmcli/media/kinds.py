@@ -14,9 +14,12 @@ IMAGE_EXTENSIONS = frozenset(
         ".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".gif", ".webp", ".tif", ".tiff", ".bmp", ".dib",
         ".ppm", ".pgm", ".pbm", ".pnm", ".tga", ".ico", ".avif", ".heic", ".heif", ".jp2", ".j2k", ".qoi",
         ".psd", ".icns", ".cur", ".dds", ".sgi", ".ras", ".pcx", ".pcd", ".xpm", ".fits", ".fit", ".fts",
+        ".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".raf", ".orf", ".rw2", ".pef",
+        ".srw", ".3fr", ".iiq", ".x3f",
     }
 )  # fmt: skip
-"""Names pictures go by: a file found by walking a folder is kept for them even when its bytes are damaged."""
+"""Names pictures go by (camera raw files' too: `CAMERA_RAW`): a file found by walking a folder
+is kept for them even when its bytes are damaged; a shard's member or column is a picture by them."""
 
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wmv", ".flv", ".mpg", ".mpeg", ".3gp", ".ogv", ".ts", ".mts",

@@ -121,3 +121,46 @@ def preview_bytes(data: bytes) -> bytes | None:
             return data[found.offset : end + 2] if end >= 0 else None
         at += 2 + length
     return None
+
+
+NEW_SUBFILE_TYPE, DNG_VERSION = 0x00FE, 0xC612
+_SIGNATURES = (
+    (lambda d: d[4:12] == b"ftypcrx ", "Canon CR3"),
+    (lambda d: d.startswith(b"FUJIFILMCCD-RAW"), "Fujifilm RAF"),
+    (lambda d: d.startswith((b"IIRO", b"IIRS")), "Olympus ORF"),
+    (lambda d: d.startswith(b"IIU\x00"), "Panasonic RW2"),
+    (lambda d: d.startswith(b"II*\x00") and d[8:10] == b"CR", "Canon CR2"),
+)
+
+
+def raw_signature(data: bytes) -> str | None:
+    """The camera raw format `data` is, told by its bytes (a dataset item, standard input, a
+    file named otherwise): a maker's own mark, a DNG's version tag, or a TIFF whose first
+    image is a reduced-resolution one (NEF, ARW, PEF: the thumbnail first) holding a larger
+    JPEG preview. None for anything else, an ordinary TIFF included."""
+    for matches, name in _SIGNATURES:
+        if matches(data):
+            return name
+    if not data.startswith((b"II*\x00", b"MM\x00*")):
+        return None
+    tags = _first_directory(data)
+    if DNG_VERSION in tags:
+        return "DNG"
+    preview = largest_preview(data) if tags.get(NEW_SUBFILE_TYPE, 0) & 1 else None
+    return "camera raw" if preview is not None and max(preview.width, preview.height) >= 1000 else None
+
+
+def _first_directory(data: bytes) -> dict[int, int]:
+    """tag -> value (or offset) of the entries of a TIFF's first directory; empty when unreadable."""
+    order = "<" if data[:2] == b"II" else ">"
+    found: dict[int, int] = {}
+    try:
+        (first,) = struct.unpack_from(order + "I", data, 4)
+        (count,) = struct.unpack_from(order + "H", data, first)
+        for entry in range(min(count, 512)):
+            tag, kind, _n = struct.unpack_from(order + "HHI", data, first + 2 + 12 * entry)
+            fmt = "H" if kind == 3 else "I"
+            (found[tag],) = struct.unpack_from(order + fmt, data, first + 2 + 12 * entry + 8)
+    except struct.error:
+        pass
+    return found

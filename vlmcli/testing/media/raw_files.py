@@ -43,7 +43,7 @@ def tiff_raw(photo: Image.Image, *, orientation: int = 1, preview_side: int = PR
     """A TIFF-based raw: first directory a 160x120 RGB thumbnail with `orientation`, then the
     sensor data, then the large JPEG preview (as NEF's and ARW's previews follow the thumbnail)."""
     thumbnail = io.BytesIO()
-    photo.convert("RGB").resize((160, 120)).save(thumbnail, format="TIFF", tiffinfo={274: orientation})
+    photo.convert("RGB").resize((160, 120)).save(thumbnail, format="TIFF", tiffinfo={274: orientation, 254: 1})  # 254: reduced resolution
     return thumbnail.getvalue() + _lossless_sensor_data() + jpeg(preview_of(photo, preview_side)) + b"\x00" * 64
 
 
