@@ -22,7 +22,8 @@ from vlmcli.captions.config import CaptionJob, VideoCaptioning
 from vlmcli.captions.context import ContextChecker
 from vlmcli.captions.continuous import batching_for
 from vlmcli.captions.estimate import BatchShape, Rates, StageTimes, captioning_seconds
-from vlmcli.captions.pipeline import Tokens, device_type
+from vlmcli.captions.continuous import device_type
+from vlmcli.captions.pipeline import Tokens
 from vlmcli.captions.plan import Task
 from vlmcli.captions.stages import task_decoder
 from vlmcli.errors import VlmError

@@ -38,6 +38,14 @@ if TYPE_CHECKING:
 OnRows = Callable[[list[Row]], None]
 
 
+def device_type(engine: Any) -> str:
+    """'cuda', 'mps' or 'cpu' for a loaded engine (fakes without a model count as cpu)."""
+    try:
+        return str(engine.adapter.model.device.type)
+    except AttributeError:
+        return "cpu"
+
+
 def batching_for(engine: Any, job: CaptionJob, *, device: str) -> "BatchingMode":
     """How this run batches: the engine's choice (`Engine.batching`) for `job`'s slots and
     `--static-batching`; static for engines without a scheduler (test fakes)."""

@@ -21,7 +21,7 @@ from vlmcli.captions.probe import HEAD_BYTES, Probe, header_facts, video_probe
 from vlmcli.inputs.item import ShardItem
 from vlmcli.media.images import raw_by_content
 from vlmcli.media.kinds import MediaKind, camera_raw_format, detect_kind
-from vlmcli.media.raw_picture import raw_preview_size, raw_refusal
+from vlmcli.media.raw_picture import raw_facts
 from vlmcli.sinks.schema import Row
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def item_probe(path: str, item: ShardItem, *, clips: "ClipFiles | None" = None) 
             return Probe(path, key, None, f"{path} is a video; add --videos to caption videos too.", kind="video")
         return video_probe(path, key, file=clips.add(path, item.data))
     if (raw := camera_raw_format(item.name or "") or raw_by_content(item.data)) is not None:  # its large preview
-        return Probe(path, key, raw_preview_size(item.data), raw_refusal(item.data, path, raw))
+        return Probe(path, key, *raw_facts(item.data, path, raw))
     size, animated = header_facts(item.data)
     if animated and clips is not None:
         return video_probe(path, key, file=clips.add(path, item.data))

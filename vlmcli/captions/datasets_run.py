@@ -30,7 +30,7 @@ from typing import Any
 from vlmcli.captions import pipeline
 from vlmcli.captions.batching import auto_batch_size, auto_max_batch_tokens
 from vlmcli.captions.config import CaptionJob
-from vlmcli.captions.continuous import batching_for
+from vlmcli.captions.continuous import batching_for, device_type
 from vlmcli.captions.dataset_items import Meta, annotate, item_meta, item_probe
 from vlmcli.captions.plan import build_plan
 from vlmcli.captions.probe import Probe
@@ -142,7 +142,7 @@ def run_datasets(
                 emit(plan.copies + [pipeline.failure_row(ctx, f) for f in plan.failures], captioned=False)
                 if plan.tasks:
                     runner = _runner(job, state, load_engine, summary)
-                    device = pipeline.device_type(state["engine"])
+                    device = device_type(state["engine"])
                     batches = pipeline.plan_batches(
                         plan.tasks,
                         batch_size=job.batch_size or auto_batch_size(device),

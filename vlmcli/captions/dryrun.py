@@ -31,7 +31,8 @@ from vlmcli.captions.config import CaptionJob
 from vlmcli.captions.context import ContextCheck, ContextChecker, check_tasks
 from vlmcli.captions.calibration import Estimate, ReaderFor, Shapes, calibrated_estimate
 from vlmcli.captions.input_counts import InputCounts, unreadable_examples, unreadable_lines
-from vlmcli.captions.pipeline import LoadEngine, Tokens, device_type, plan_batches, prepare, token_estimator
+from vlmcli.captions.continuous import device_type
+from vlmcli.captions.pipeline import LoadEngine, Tokens, plan_batches, prepare, token_estimator
 from vlmcli.captions.plan import Plan, Task
 from vlmcli.captions.progress import Progress
 from vlmcli.captions.refusals import refused_examples, split_refused

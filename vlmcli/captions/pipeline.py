@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from vlmcli.captions.batching import auto_batch_size, auto_max_batch_tokens, group_batches, pixel_tokens
 from vlmcli.captions.config import Backend, CaptionJob, VideoCaptioning
-from vlmcli.captions.continuous import ContinuousRunner, batching_for
+from vlmcli.captions.continuous import ContinuousRunner, batching_for, device_type
 from vlmcli.captions.discover import Candidate, discover
 from vlmcli.captions.plan import Plan, Task, build_plan
 from vlmcli.captions.probe import Probe, probe_all
@@ -110,14 +110,6 @@ def _table_hint(candidates: list[Candidate]) -> str:
         if detect_format(Path(candidate.path)) not in (InputFormat.FILES, InputFormat.AUTO):
             return f"; {candidate.path} is a dataset file: pass it as an INPUT itself"
     return ""
-
-
-def device_type(engine: Any) -> str:
-    """'cuda', 'mps' or 'cpu' for a loaded engine (fakes without a model count as cpu)."""
-    try:
-        return str(engine.adapter.model.device.type)
-    except AttributeError:
-        return "cpu"
 
 
 def token_estimator(engine: Any, videos: VideoCaptioning | None) -> Tokens:

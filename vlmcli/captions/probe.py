@@ -14,7 +14,6 @@ row, like a corrupt image. With `--videos`, an animated GIF, WebP or APNG is a v
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
 import os
@@ -27,9 +26,9 @@ from pathlib import Path
 from vlmcli.captions.discover import Candidate
 from vlmcli.errors import InputError, VlmError
 from vlmcli.media.images import raw_by_content
-from vlmcli.media.raw_picture import raw_preview_size, raw_refusal
+from vlmcli.media.raw_picture import raw_facts
 from vlmcli.media.kinds import IMAGE_EXTENSIONS, MediaKind, camera_raw_format, detect_kind
-from vlmcli.media.sources import open_regular, read_head, read_source
+from vlmcli.media.sources import names_by_lower_case, open_regular, read_head, read_source
 from vlmcli.video.metadata import VideoInfo
 
 HEAD_BYTES = 64
@@ -88,17 +87,8 @@ def developed_beside(path: str) -> bool:
     .jpg, .Jpeg), is beside it."""
     folder, name = os.path.split(os.path.abspath(path))
     stem = os.path.splitext(name)[0].lower()
-    try:
-        listing = _lower_names(folder, os.stat(folder).st_mtime_ns)
-    except OSError:
-        return False
+    listing = names_by_lower_case(folder)
     return any(stem + ext in listing for ext in DEVELOPED)
-
-
-@functools.lru_cache(maxsize=8)
-def _lower_names(folder: str, _mtime_ns: int) -> frozenset[str]:
-    """The folder's file names in lower case, listed once per folder state (a card of 10,000 raws)."""
-    return frozenset(name.lower() for name in os.listdir(folder))
 
 
 def _looks_like_image(path: str, head: bytes) -> bool:
@@ -159,7 +149,7 @@ def _classify(candidate: Candidate, *, videos: bool = False) -> Probe | str | No
     if detect_kind(path, data[:HEAD_BYTES]) is MediaKind.VIDEO:
         return Probe(path, key, None, f"{path} is a video; add --videos to caption videos too.", kind="video")
     if (raw := camera_raw_format(path) or raw_by_content(data)) is not None:  # its picture: the large preview
-        return Probe(path, key, raw_preview_size(data), raw_refusal(data, path, raw))
+        return Probe(path, key, *raw_facts(data, path, raw))
     size, animated = header_facts(data)  # an animation: a clip with --videos, else its first frame
     if videos and animated:
         return video_probe(path, key)

@@ -127,8 +127,7 @@ class Batching:
     def mode(self, engine: Any) -> tuple["BatchingMode", int]:
         """(the batching mode, prompt tokens per admission) for `engine`."""
         from vlmcli.captions.batching import auto_max_batch_tokens
-        from vlmcli.captions.continuous import batching_of
-        from vlmcli.captions.pipeline import device_type
+        from vlmcli.captions.continuous import batching_of, device_type
 
         device = device_type(engine)
         mode = batching_of(engine, batch_size=self.batch_size, static=self.static, device=device)

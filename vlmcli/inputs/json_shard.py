@@ -52,8 +52,8 @@ def _encoding(path: Path) -> str:
     return "utf-8-sig" if found == "utf8" else found  # a UTF-8 mark, when there is one, is no text
 
 
-def _lines(path: Path) -> Iterator[Record]:
-    with open(path, encoding=_encoding(path), errors="replace") as handle:
+def _lines(path: Path, encoding: str) -> Iterator[Record]:
+    with open(path, encoding=encoding, errors="replace") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -69,16 +69,17 @@ def records(path: Path) -> Iterator[Record]:
     """The file's records. A `.json` file is read whole: an array of records, or COCO's object
     (its `images` list: `file_name`, `id`); a `.json` that is not one JSON text, and every
     `.jsonl`/`.ndjson`, is JSON Lines."""
+    encoding = _encoding(path)
     if path.suffix.lower() != ".json":
-        yield from _lines(path)
+        yield from _lines(path, encoding)
         return
     try:
-        with open(path, encoding=_encoding(path)) as handle:
+        with open(path, encoding=encoding) as handle:
             whole = json.load(handle)
     except json.JSONDecodeError as exc:
         if exc.msg != "Extra data":  # one text, broken: say so (JSON Lines fail with "Extra data")
             raise InputError(f"{path}: not a readable JSON file ({exc}).") from None
-        yield from _lines(path)
+        yield from _lines(path, encoding)
         return
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not a readable JSON file ({exc}).") from None

@@ -10,6 +10,7 @@ a key column its rows are keyed by their image paths, which survive re-sorting t
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -31,6 +32,7 @@ from vlmcli.inputs.item import ShardItem
 from vlmcli.inputs.windows_paths import local_spelling, windows_path, wsl_hint
 
 if TYPE_CHECKING:
+    from vlmcli.inputs.csv_dialect import Dialect
     import pyarrow as pa
 
 BATCH_ROWS = 256
@@ -44,17 +46,23 @@ def open_csv_table(path: Path, columns: list[str] | None) -> Any:
     import pyarrow as pa
     from pyarrow import csv
 
-    from vlmcli.inputs.csv_dialect import sniff
-    from vlmcli.text_encoding import HEAD
-
-    with open(path, "rb") as handle:
-        dialect = sniff(handle.read(HEAD), suffix=path.suffix)
+    dialect = _dialect(str(path), path.stat().st_mtime_ns)
     parse = csv.ParseOptions(delimiter=dialect.delimiter, newlines_in_values=True)
     convert = csv.ConvertOptions(
         include_columns=columns or [], column_types={c: pa.string() for c in columns or []}, strings_can_be_null=False
     )
     read = csv.ReadOptions(use_threads=False, encoding=dialect.encoding)
     return csv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
+
+
+@functools.lru_cache(maxsize=16)
+def _dialect(path: str, _mtime_ns: int) -> "Dialect":
+    """The CSV's dialect, sniffed once per file state (its schema, its rows and its count each open it)."""
+    from vlmcli.inputs.csv_dialect import sniff
+    from vlmcli.text_encoding import HEAD
+
+    with open(path, "rb") as handle:
+        return sniff(handle.read(HEAD), suffix=Path(path).suffix)
 
 
 def _batches(path: Path, columns: list[str], *, table: Table) -> Iterator["pa.RecordBatch"]:

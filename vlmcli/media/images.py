@@ -88,9 +88,7 @@ def decode_image(
     prepare_pillow(max_pixels)
     heif_file = is_heif(data[:64])
     if (raw := camera_raw_format(name) or raw_by_content(data)) is not None:
-        from vlmcli.media.raw_picture import raw_picture
-
-        return raw_picture(data, name, raw, max_pixels=max_pixels)
+        return _raw_picture(data, name, raw, max_pixels)
     try:
         if heif_file:
             require_heif(name)
@@ -128,6 +126,31 @@ def decode_image(
                 "if it opens elsewhere, convert it (e.g. to PNG), else re-export it."
             ) from None
         raise InputError(f"{name} is damaged or truncated and cannot be decoded ({reason}); re-export or re-download it.") from None
+
+
+def _raw_picture(data: bytes, name: str, raw: str, max_pixels: int | None) -> "Image.Image":
+    """A camera raw file's photo: the large JPEG preview the camera embedded (`raw_picture.py`),
+    turned as the raw's own orientation says (the preview carries none)."""
+    from PIL import Image
+
+    from vlmcli.media.raw_picture import preview_start
+
+    offset, turn = preview_start(data, name, raw)
+    try:
+        image = Image.open(io.BytesIO(data[offset:]), formats=["JPEG"])
+        _check_pixels(image.size, name, max_pixels)
+        image.load()
+    except InputError:
+        raise
+    except (*_DAMAGED, Image.UnidentifiedImageError) as exc:
+        raise InputError(
+            f"{name} is a camera raw file ({raw}) whose embedded preview is damaged ({_reason(exc)}); "
+            "export a JPEG or TIFF first."
+        ) from None
+    exif = image.getexif()
+    if turn != 1 and exif.get(0x0112, 1) == 1:
+        exif[0x0112] = turn
+    return to_rgb(to_srgb(_upright(image)))
 
 
 def raw_by_content(data: bytes) -> str | None:
@@ -225,8 +248,6 @@ def quiet_pillow() -> None:
     if not pil.handlers:
         pil.addHandler(logging.NullHandler())
 
-
-_quiet_pillow = quiet_pillow  # the former private name
 
 
 def _check_pixels(size: tuple[int, int], name: str, max_pixels: int | None) -> None:

@@ -20,6 +20,7 @@ The preview carries no orientation of its own; a TIFF-based raw's first director
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 MAX_CANDIDATES = 256
@@ -60,45 +61,43 @@ def largest_preview(data: bytes) -> JpegAt | None:
     return max(embedded_jpegs(data), key=lambda j: (j.pixels, -j.offset), default=None)
 
 
-def _frame_size(data: bytes, at: int) -> tuple[int, int] | None:
-    """(width, height) from the SOF segment of the JPEG whose markers start at `at`; None for a
-    lossless or arithmetic-coded one, or bytes that only look like a JPEG start."""
-    for _ in range(64):  # APPn, DQT, DHT, ... come before the frame header
+def _segments(data: bytes, at: int) -> Iterator[tuple[int, int, int]]:
+    """(marker code, its position, its segment length) of a JPEG's header segments from `at`
+    (just after SOI) up to and including the first frame or scan header; stops at bytes that
+    are no marker."""
+    for _ in range(256):  # APPn, DQT, DHT, ... come before the frame and scan headers
         if at + 4 > len(data) or data[at] != 0xFF:
-            return None
+            return
         code = data[at + 1]
         if code == 0xFF:  # fill byte
             at += 1
             continue
         (length,) = struct.unpack_from(">H", data, at + 2)
-        if code in ORDINARY_SOF:
-            if at + 9 > len(data):
-                return None
-            height, width = struct.unpack_from(">HH", data, at + 5)
-            return (width, height) if width and height else None
-        if code in _OTHER_SOF or code in (0xDA, 0xD9) or length < 2:
-            return None
+        yield code, at, length
+        if length < 2:
+            return
         at += 2 + length
+
+
+def _frame_size(data: bytes, at: int) -> tuple[int, int] | None:
+    """(width, height) from the SOF segment of the JPEG whose markers start at `at`; None for a
+    lossless or arithmetic-coded one, or bytes that only look like a JPEG start."""
+    for code, where, _length in _segments(data, at):
+        if code in ORDINARY_SOF:
+            if where + 9 > len(data):
+                return None
+            height, width = struct.unpack_from(">HH", data, where + 5)
+            return (width, height) if width and height else None
+        if code in _OTHER_SOF or code in (0xDA, 0xD9):
+            return None
     return None
 
 
 def orientation(data: bytes) -> int:
     """The EXIF orientation (1-8) in a TIFF-based raw's first directory; 1 when it has none
     (or the file is not TIFF-based: CR3, RAF)."""
-    if not data.startswith(_TIFF_STARTS):
-        return 1
-    order = "<" if data[:2] == b"II" else ">"
-    try:
-        (first,) = struct.unpack_from(order + "I", data, 4)
-        (count,) = struct.unpack_from(order + "H", data, first)
-        for entry in range(min(count, 512)):
-            tag, kind, _n = struct.unpack_from(order + "HHI", data, first + 2 + 12 * entry)
-            if tag == ORIENTATION and kind == 3:  # SHORT, stored in the entry itself
-                (value,) = struct.unpack_from(order + "H", data, first + 2 + 12 * entry + 8)
-                return value if 1 <= value <= 8 else 1
-    except struct.error:
-        pass
-    return 1
+    value = _first_directory(data).get(ORIENTATION, 1) if data.startswith(_TIFF_STARTS) else 1
+    return value if 1 <= value <= 8 else 1
 
 
 def preview_bytes(data: bytes) -> bytes | None:
@@ -108,18 +107,10 @@ def preview_bytes(data: bytes) -> bytes | None:
     found = largest_preview(data)
     if found is None:
         return None
-    at = found.offset + 2
-    for _ in range(256):  # segments up to the first scan header (SOS)
-        if at + 4 > len(data) or data[at] != 0xFF:
-            return None
-        if data[at + 1] == 0xFF:
-            at += 1
-            continue
-        (length,) = struct.unpack_from(">H", data, at + 2)
-        if data[at + 1] == 0xDA:
-            end = data.find(b"\xff\xd9", at + 2 + length)
+    for code, where, length in _segments(data, found.offset + 2):
+        if code == 0xDA:  # the first scan: its data runs to the end-of-image marker
+            end = data.find(b"\xff\xd9", where + 2 + length)
             return data[found.offset : end + 2] if end >= 0 else None
-        at += 2 + length
     return None
 
 

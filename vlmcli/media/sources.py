@@ -97,21 +97,26 @@ def _nearby(raw: str | bytes) -> str:
     if raw.startswith("~") and os.path.exists(expanded := os.path.expanduser(raw)):
         return f". The shell did not expand ~ (it was quoted): pass {display_name(expanded)}"
     folder, base = os.path.split(raw)
-    try:
-        other = _by_lower_name(os.path.abspath(folder or "."), os.stat(folder or ".").st_mtime_ns).get(base.lower())
-    except OSError:
-        return ""
+    other = names_by_lower_case(folder or ".", most=50_000).get(base.lower())
     return f" (did you mean {display_name(os.path.join(folder, other))}?)" if other and other != base else ""
 
 
-@functools.lru_cache(maxsize=4)
-def _by_lower_name(folder: str, _mtime_ns: int, *, most: int = 50_000) -> dict[str, str]:
+def names_by_lower_case(folder: str, *, most: int | None = None) -> dict[str, str]:
     """lower-case name -> a name in `folder`, listed once per folder state (a --files-from list
-    of a million missing files reads its folder once); empty for a folder over `most` entries."""
+    of a million missing files, a card of 10,000 raws: one listing); empty when the folder
+    cannot be listed or holds more than `most` entries."""
+    try:
+        return _listing(os.path.abspath(folder), os.stat(folder).st_mtime_ns, most)
+    except OSError:
+        return {}
+
+
+@functools.lru_cache(maxsize=8)
+def _listing(folder: str, _mtime_ns: int, most: int | None) -> dict[str, str]:
     found: dict[str, str] = {}
     with os.scandir(folder) as entries:
         for count, entry in enumerate(entries):
-            if count >= most:
+            if most is not None and count >= most:
                 return {}
             found.setdefault(entry.name.lower(), entry.name)
     return found

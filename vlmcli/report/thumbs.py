@@ -32,7 +32,7 @@ def thumbnail_uri(path: str, *, size: int = THUMB_SIZE) -> str | None:
         return _uri(_video_frame(path, size), size)
     try:
         with open(path, "rb") as file:
-            return _uri(_image(file, head, size, name=path), size)
+            return _uri(_image(file, size, name=path), size)
     except OSError:
         return None
 
@@ -73,7 +73,7 @@ def _item_uri(data: bytes, name: str | None, size: int) -> str | None:
     from vlmcli.media.kinds import MediaKind, detect_kind
 
     if detect_kind(name or "", data[:64]) is not MediaKind.VIDEO:
-        return _uri(_image(io.BytesIO(data), data[:64], size, name=name or "item"), size)
+        return _uri(_image(io.BytesIO(data), size, name=name or "item"), size)
     with tempfile.NamedTemporaryFile(prefix="vlm-thumb-") as clip:
         clip.write(data)
         clip.flush()
@@ -89,15 +89,13 @@ def _uri(image: "Image.Image | None", size: int) -> str | None:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _image(file: BinaryIO, head: bytes, size: int, *, name: str) -> "Image.Image | None":
+def _image(file: BinaryIO, size: int, *, name: str) -> "Image.Image | None":
     """The picture as the model was shown it (`decode_image`: upright, colour-managed,
     transparency on white, deep and astronomy pictures scaled), a JPEG decoded at a reduced scale."""
     from vlmcli.errors import VlmError
-    from vlmcli.media import heif
     from vlmcli.media.images import decode_image
 
     try:
-        heif.enable_for(head)
         return decode_image(file.read(), name, draft=(size, size))  # the name tells a camera raw file
     except (VlmError, OSError):  # any unreadable file just has no preview
         return None

@@ -200,7 +200,6 @@ class PyAVReader:
         self.output_size = size if size is not None else (self._facts.width, self._facts.height)
         self.frames_decoded = 0
         self.pictures_decoded = 0
-        self.damaged_packets = 0  # packets the decoder refused and that were skipped (PTS numbering)
         self._container: Any = None  # opened on the first read: probing decodes nothing
         self._pictures: Iterator[tuple[int | None, Any]] | None = None
         self._last = -1  # frame index of the last picture the decoder produced
@@ -309,8 +308,7 @@ class PyAVReader:
                 pictures = packet.decode()
             except av.FFmpegError as exc:
                 if self._index.numbering is Numbering.PTS and anchor is None:  # pictures are known by PTS:
-                    self.damaged_packets += 1  # skip the damaged packet, as players and ffmpeg do
-                    continue
+                    continue  # skip the damaged packet, as players and ffmpeg do
                 raise VideoError(
                     f"Could not decode {display_name(self._path)} after frame {self._last} "
                     f"(ffmpeg: {reason_of(exc)})."
