@@ -13,6 +13,8 @@ MP4/MOV/MKV/WebM. Elsewhere it fails or is wrong:
 - HEVC with open GOPs (x265's default): seeking returns the wrong frames;
 - MP4/MOV trimmed without re-encoding (an edit list hides the pictures before the cut):
   every frame read is the one after the one its timestamp names.
+- VP8/VP9 with alpha in WebM (stickers): decord drops the alpha kept beside each picture
+  (`alpha.py`: PyAV reads it with libvpx and lays transparency on white).
 
 Animated pictures (GIF, WebP, APNG) are read by Pillow (`decode_pillow.py`), recognised by
 their first bytes. For videos, `open_video` (the default `Opener`) reads the container header with PyAV, picks the
@@ -92,6 +94,9 @@ def choose_decoder(facts: StreamFacts) -> Choice:
         return Choice(Decoder.PYAV, "an edit list hides its first pictures (a trim without re-encoding): decord reads such files one frame off")
     if facts.transfer is not None:
         return Choice(Decoder.PYAV, f"HDR ({facts.transfer.upper()}): PyAV decodes it at 16 bits, tone-mapped to SDR")
+    if facts.alpha:
+        how = f"{facts.alpha_decoder} reads its alpha" if facts.alpha_decoder else "its frames keep their alpha"
+        return Choice(Decoder.PYAV, f"it has an alpha channel ({how}): transparency is laid on white, as for pictures")
     if facts.first_field is not None and quarter_turns(facts.rotation):
         return Choice(Decoder.PYAV, "interlaced and turned: decord turns frames before their fields can be taken apart")
     if facts.container in DECORD_CONTAINERS and facts.codec in DECORD_CODECS:

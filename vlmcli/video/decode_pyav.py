@@ -33,7 +33,9 @@ import numpy as np
 
 from vlmcli.errors import BackendUnavailableError, VideoError
 from vlmcli.media.names import display_name
+from vlmcli.video.alpha import new_side_decoder, pixel_format_has_alpha, side_decoder
 from vlmcli.video.file_cache import FileKey, cached_per_file, through_cache
+from vlmcli.video.frame_pixels import frame_pixels
 from vlmcli.video.packet_index import RAW_STREAM_FORMATS, Numbering, PacketIndex, PacketInfo, build_index
 from vlmcli.video.reasons import reason_of
 
@@ -59,6 +61,9 @@ class StreamFacts:
     first_field: "top" or "bottom" for an interlaced stream, the field it shows first
         (`video.interlace`: one field of each frame is kept), None for progressive video.
     reorders: the codec may show pictures in another order than it stores them (B-frames).
+    alpha: the stream has an alpha channel (`video.alpha`): its frames are composed on white.
+    alpha_decoder: the decoder that reads a VP8/VP9 stream's alpha ("libvpx-vp9", "libvpx"),
+        used instead of ffmpeg's own, which drops it; None when the stream's decoder gives it.
     """
 
     container: str
@@ -74,6 +79,8 @@ class StreamFacts:
     transfer: str | None = None
     first_field: str | None = None
     reorders: bool = False
+    alpha: bool = False
+    alpha_decoder: str | None = None
 
 
 def inspect_video(path: str) -> StreamFacts:
@@ -96,6 +103,7 @@ def _inspect(key: FileKey) -> StreamFacts:
         if str(container.format.name) in RAW_STREAM_FORMATS:  # the demuxer's 25 fps is made up: the stream's own
             rate = ctx.framerate or stream.guessed_rate or rate
         rotation, trimmed, interlaced = _first_picture(stream, container)
+        alpha_decoder = side_decoder(str(ctx.name), dict(stream.metadata), path=path)
         return StreamFacts(
             container=str(container.format.name), codec=str(ctx.name), stream=int(stream.index),
             width=int(ctx.width), height=int(ctx.height),
@@ -104,6 +112,7 @@ def _inspect(key: FileKey) -> StreamFacts:
             header_end_s=float(stream.duration * stream.time_base) if stream.duration else None,
             transfer=_transfer_value(ctx), first_field=_first_field(ctx, interlaced),
             reorders=bool(getattr(ctx, "has_b_frames", False)),
+            alpha=alpha_decoder is not None or pixel_format_has_alpha(ctx.pix_fmt), alpha_decoder=alpha_decoder,
         )
 
 
@@ -203,6 +212,7 @@ class PyAVReader:
         self._container: Any = None  # opened on the first read: probing decodes nothing
         self._pictures: Iterator[tuple[int | None, Any]] | None = None
         self._last = -1  # frame index of the last picture the decoder produced
+        self._side: Any = None  # libvpx decoder for VP8/VP9 alpha (alpha.py), fresh after each seek
 
     def read(self, indices: np.ndarray) -> np.ndarray:
         width, height = self.output_size
@@ -295,6 +305,8 @@ class PyAVReader:
         start = position if anchor is None or anchor < position else anchor
         frame = int(self._index.frame_at[start]) if start < len(self._index.stamps) else -1
         self._last = frame - 1 if frame >= 0 else -1  # a hidden keyframe: no frame decoded yet
+        if self._facts.alpha_decoder is not None:
+            self._side = new_side_decoder(self._facts.alpha_decoder, self._container.streams[self._facts.stream])
         self._pictures = self._decode(packets, first=max(frame, 0), anchor=None if start == position else start)
 
     def _decode(self, packets: Iterator[Any], *, first: int, anchor: int | None = None) -> Iterator[tuple[int | None, Any]]:
@@ -305,7 +317,7 @@ class PyAVReader:
         counted = first  # COUNT numbering: pictures counted from the starting keyframe
         for packet in packets:
             try:
-                pictures = packet.decode()
+                pictures = self._side.decode(packet) if self._side is not None else packet.decode()
             except av.FFmpegError as exc:
                 if self._index.numbering is Numbering.PTS and anchor is None:  # pictures are known by PTS:
                     continue  # skip the damaged packet, as players and ffmpeg do
@@ -328,16 +340,7 @@ class PyAVReader:
                 yield number, picture
 
     def _to_rgb(self, frame: Any) -> np.ndarray:
-        from av.video.reformatter import Interpolation
-
-        width, height = self.output_size
-        if self._facts.transfer is not None:  # HDR: 16 bits out of swscale, tone-mapped to SDR here
-            from vlmcli.video.hdr import Transfer, to_sdr
-
-            deep = frame.to_ndarray(format="rgb48le", width=width, height=height, interpolation=Interpolation.BICUBIC)
-            return to_sdr(deep.astype(np.float32) / 65535.0, Transfer(self._facts.transfer))  # (H, W, 3) uint8
-        pixels = frame.to_ndarray(format="rgb24", width=width, height=height, interpolation=Interpolation.BICUBIC)
-        return pixels  # (H, W, 3) uint8
+        return frame_pixels(frame, size=self.output_size, transfer=self._facts.transfer, alpha=self._facts.alpha)  # (H, W, 3)
 
 
 def _land(packets: Iterator[Any], index: PacketIndex, key: int) -> tuple[Iterator[Any], int] | None:
