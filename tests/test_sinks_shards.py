@@ -164,3 +164,32 @@ def test_shard_names_parse_back():
     assert parse_shard_name("s2of8-part-00012.jsonl") == ("s2of8", 12, "jsonl")
     assert parse_shard_name(".part-00000.parquet.host.1.tmp") is None
     assert parse_shard_name("../part-00000.parquet") is None
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_shards_written_before_the_notes_column_read_back_and_resume(fmt, tmp_path):
+    """Shards of earlier versions have no `notes`: they read back with it null, resume from
+    them, and a rewritten shard (retiring an error row) gets the whole schema."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    with sink(fmt, tmp_path) as out:
+        out.write([row("ok.jpg"), row("bad.jpg", status="error")])
+    (written,) = shard_files(tmp_path, fmt.value)
+    if fmt is OutputFormat.PARQUET:
+        table = pq.read_table(written)
+        pq.write_table(table.drop_columns(["notes"]), written)
+        assert "notes" not in pq.read_schema(written).names
+    else:
+        lines = [json.loads(line) for line in written.read_text().splitlines()]
+        written.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "notes"}) + "\n" for r in lines))
+    again = sink(fmt, tmp_path)
+    back = again.read_file(written)
+    assert [r["notes"] for r in back] == [None, None] and list(back[0]) == list(FIELDS)
+    state = again.resume_state(paths=["ok.jpg", "bad.jpg"], config_hashes=frozenset({"c1"}))
+    assert state.done == {RowId("ok.jpg", "k", "c1")}
+    again.retire({("bad.jpg", "c1")})
+    if fmt is OutputFormat.PARQUET:
+        assert pq.read_schema(written).remove_metadata() == arrow_schema()
+    assert [r["path"] for r in again.read_file(written)] == ["ok.jpg"]

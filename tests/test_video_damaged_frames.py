@@ -78,3 +78,29 @@ def test_the_scene_scan_reads_around_the_damage(damaged):
     sampled = sample_video(damaged, method="keyframe", max_side=32)
     assert sampled.scan is not None and sampled.scan.degraded is None  # before: "the scene scan failed"
     assert len(sampled.frames) >= 2
+
+
+def test_caption_dir_rows_keep_the_note(damaged, tmp_path):
+    """Before, a caption row gave no sign that its clip was read around damage (only --debug)."""
+    from vlmcli.sinks.parquet import read_parquet_shard
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    (folder / "damaged.mp4").write_bytes(damaged.read_bytes())
+    (folder / "fine.mp4").write_bytes(clip_set().motion.path.read_bytes())
+    out = tmp_path / "out"
+    args = ["caption-dir", str(folder), "-o", str(out), "-m", str(REFERENCE), "--videos", "--max-tokens", "2",
+            "--sampling", "uniform", "--frames", "100"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rows = {Path(r["path"]).name: r for shard in sorted(out.glob("*.parquet")) for r in read_parquet_shard(shard)}
+    assert rows["fine.mp4"]["notes"] is None and rows["fine.mp4"]["status"] == "ok"
+    damaged_row = rows["damaged.mp4"]
+    assert damaged_row["status"] == "ok" and damaged_row["caption"]
+    assert damaged_row["notes"] == f"1 frame would not decode (damaged data): frame {DAMAGED} left out (its neighbours are damaged or already shown)."
+    assert f"warning: {folder / 'damaged.mp4'}: 1 frame would not decode" in result.stderr  # as it happens
+    assert "1 file read with notes (the notes column)" in result.stderr  # and in the summary
+    page = tmp_path / "report.html"
+    shown = CliRunner().invoke(app, ["report", str(out), "-o", str(page)])
+    assert shown.exit_code == 0, shown.output
+    assert f'<div class="note">1 frame would not decode (damaged data): frame {DAMAGED} left out' in page.read_text()

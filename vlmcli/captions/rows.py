@@ -55,6 +55,7 @@ def _base(ctx: RowContext, *, path: str, key: str | None, prompt: Prompt) -> Row
         "source": None,
         "source_key": None,
         "extra": None,
+        "notes": None,
     }
 
 

@@ -64,9 +64,14 @@ class Summary:
     """Shards that could not be read to the end (items read before the damage have rows)."""
     errors: list[tuple[str, str]] = field(default_factory=list)
     """The first MAX_ERRORS_KEPT (path, message) pairs."""
+    noted: list[tuple[str, str]] = field(default_factory=list)
+    """The first MAX_ERRORS_KEPT (path, notes) of files captioned with reading notes (a video
+    read around damaged frames: the rows' `notes`), each file once."""
+    noted_files: int = 0
     started: float = field(default_factory=time.monotonic)
     caption_started: float | None = None
     finished: float | None = None
+    _noted_paths: set[str] = field(default_factory=set, repr=False)
 
     def add(self, rows: list[Row], *, captioned: bool = True) -> None:
         """Count written rows; `captioned` False for rows made without the model."""
@@ -74,6 +79,11 @@ class Summary:
             if row["status"] == Status.OK.value:
                 self.ok += 1
                 self.captioned += 1 if captioned else 0
+                if row.get("notes") and row["path"] not in self._noted_paths:
+                    self._noted_paths.add(row["path"])
+                    self.noted_files += 1
+                    if len(self.noted) < MAX_ERRORS_KEPT:
+                        self.noted.append((row["path"], row["notes"]))
             else:
                 self.error += 1
                 if len(self.errors) < MAX_ERRORS_KEPT:
@@ -146,6 +156,8 @@ class Summary:
             "shard_errors": self.shard_errors,
             "output": self.output,
             "errors": [{"path": p, "error": e} for p, e in self.errors],
+            "noted_files": self.noted_files,
+            "notes": [{"path": p, "notes": n} for p, n in self.noted],
         }
 
     def text(self) -> str:
@@ -175,6 +187,8 @@ class Summary:
             notes.append(f"{self.shards} dataset shard{'s' if self.shards != 1 else ''} read")
         if self.shard_errors:
             notes.append(f"{len(self.shard_errors)} could not be read to the end")
+        if self.noted_files:
+            notes.append(f"{self.noted_files} file{'s' if self.noted_files != 1 else ''} read with notes (the notes column)")
         if self.batching and self.captioned:
             notes.append(self.batching)
         if notes:

@@ -77,7 +77,11 @@ class MediaRunner(BatchRunner):
     and its rows carry the file's key and the video's native size."""
 
     def rows_for(self, task: Task, media: Any, outcome: Outcome) -> list[Row]:
-        return _video_rows(super().rows_for(task, media, outcome), task)
+        rows = _video_rows(super().rows_for(task, media, outcome), task)
+        notes = reading_notes(media)
+        for row in rows:
+            row["notes"] = notes
+        return rows
 
     def error_rows(self, task: Task, message: str, latency_ms: float | None = None) -> list[Row]:
         return _video_rows(super().error_rows(task, message, latency_ms), task)
@@ -89,6 +93,22 @@ class MediaRunner(BatchRunner):
         if isinstance(media, VideoInput):
             return Request(prompt=task.prompt.text, videos=(media,), system=self.system, constraint=task.prompt.constraint)
         return super().request_for(task, media)
+
+
+def reading_notes(media: Any) -> str | None:
+    """The `notes` of a video's rows: the sentences its sampling report has on frames that
+    stood in for damaged ones and on a scene scan cut short; None for a clip read as asked
+    (and for pictures)."""
+    sampling = getattr(media, "sampling", None)
+    if sampling is None:
+        return None
+    said = [text for text in (sampling.damaged, sampling.scan_degraded) if text]
+    return " ".join(_sentence(text) for text in said) or None
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def _video_rows(rows: list[Row], task: Task) -> list[Row]:

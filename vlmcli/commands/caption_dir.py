@@ -133,6 +133,7 @@ def _report(summary: "Summary", *, quiet: bool, as_json: bool, list_errors: bool
 
         data = summary.to_dict()  # valid UTF-8 JSON: non-UTF-8 names as path + path_bytes
         data["errors"] = [path_fields(e["path"]) | {"error": utf8_text(e["error"])} for e in data["errors"]]
+        data["notes"] = [path_fields(e["path"]) | {"notes": utf8_text(e["notes"])} for e in data["notes"]]
         sys.stdout.write(json_line(data) + "\n")
         sys.stdout.flush()
 
@@ -146,11 +147,15 @@ def _run(
     summary = Summary()
     progress = make_progress(quiet, log_every)
 
-    def on_rows(rows: list[dict]) -> None:  # txt files have no error column: say it on stderr
-        if fmt is OutputFormat.TXT:
-            for row in rows:
-                if row["status"] == "error":
-                    progress.log(f"error: {row['path']}: {row['error']}")
+    warned: set[str] = set()
+
+    def on_rows(rows: list[dict]) -> None:
+        for row in rows:
+            if fmt is OutputFormat.TXT and row["status"] == "error":  # txt files have no error column
+                progress.log(f"error: {row['path']}: {row['error']}")
+            elif row.get("notes") and row["path"] not in warned:  # as it happens: a log shows it at once
+                warned.add(row["path"])
+                progress.log(f"warning: {row['path']}: {row['notes']}")
 
     try:
         with sigterm_as_interrupt():

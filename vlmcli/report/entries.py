@@ -27,6 +27,8 @@ class Entry:
     source: str | None = None
     """Dataset items: the shard the picture is in, and its key there (`path` is "<source>::<key>")."""
     source_key: str | None = None
+    notes: str | None = None
+    """How the file was read where that differs from what was asked (the newest ok row's `notes`)."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ def entries_from_rows(rows: list[Row]) -> list[Entry]:
                 newest[pair] = row
                 entry.captions[row["prompt"]] = row["caption"] or ""
                 entry.width, entry.height = row["width"], row["height"]
+                entry.notes = row.get("notes") or entry.notes
         elif row["error"]:
             entry.errors[row["prompt"]] = row["error"]
         if entry.width is None:

@@ -19,7 +19,7 @@ h1{font-size:1.3em;margin:0 0 .3em} .meta{color:#555;margin:.2em 0}
 .noimg{height:120px;display:flex;align-items:center;justify-content:center;color:#999;background:#eee}
 .path{font:12px ui-monospace,monospace;color:#555} .status{font-weight:600}
 .status.ok{color:#1e7e34} .status.error{color:#c0392b}
-.prompt{color:#777;font-size:12px;margin-top:6px} .caption{margin:2px 0} .err{color:#c0392b}
+.prompt{color:#777;font-size:12px;margin-top:6px} .caption{margin:2px 0} .err{color:#c0392b} .note{color:#9a6b00;font-size:12px}
 """
 
 _SCRIPT = """
@@ -56,6 +56,8 @@ def _card(entry: Entry, thumb: str | None) -> str:
         if several:
             parts.append(f'<div class="prompt">{escape(prompt)}</div>')
         parts.append(f'<div class="err">{escape(error)}</div>')
+    if entry.notes:
+        parts.append(f'<div class="note">{escape(entry.notes)}</div>')
     parts.append("</div>")
     return "\n".join(parts)
 

@@ -26,6 +26,9 @@ One row per (image file, prompt). Columns, in order:
     source_key         dataset inputs: the item's key in its shard (`__key__`, a key column, or
                        the row number); else null. Such rows have `path` = "<source>::<source_key>"
     extra              dataset inputs: the --keep-columns of the item, as a JSON object; else null
+    notes              how the input was read where that differs from what was asked, one sentence
+                       each, joined by " "; null when it was read as asked. Videos: the frames that
+                       stood in for damaged ones, a scene scan that was cut short
 
 `path` + `path_bytes` is the convention of every vlmcli JSON output too (`describe --json`):
 readable text always, the original bytes only when the text cannot say them exactly;
@@ -69,6 +72,7 @@ FIELDS: tuple[str, ...] = (
     "source",
     "source_key",
     "extra",
+    "notes",
 )
 
 DATASET_FIELDS = ("source", "source_key", "extra")
@@ -106,6 +110,7 @@ def check_row(row: Row) -> Row:
     for name in DATASET_FIELDS:
         row.setdefault(name, None)
     row.setdefault("answer_json", None)  # free-text rows built without it
+    row.setdefault("notes", None)
     if tuple(row) != FIELDS and set(row) != set(FIELDS):
         missing, extra = set(FIELDS) - set(row), set(row) - set(FIELDS)
         raise ValueError(f"row does not match the caption schema (missing {sorted(missing)}, extra {sorted(extra)})")
@@ -180,5 +185,6 @@ def arrow_schema() -> "pa.Schema":
             pa.field("source", text),
             pa.field("source_key", text),
             pa.field("extra", text),
+            pa.field("notes", text),
         ]
     )
