@@ -25,6 +25,7 @@ from typing import BinaryIO
 
 from vlmcli.errors import InputError
 from vlmcli.inputs.windows_paths import local_spelling
+from vlmcli.inputs.patterns import is_pattern, pattern_matches
 from vlmcli.media.sources import STDIN
 from vlmcli.sinks.identity import PathResolver
 
@@ -113,6 +114,12 @@ def discover(
                 add(path, False)
         elif os.path.lexists(source):
             add(source, True)
+        elif is_pattern(source):  # quoted, or typed in cmd.exe/PowerShell: a --glob, in effect
+            matched = [path for path in pattern_matches(source) if not _inside(path, exclude)]
+            if not matched:
+                raise InputError(f"No such file or folder: {source} (no file matches it as a pattern either)")
+            for path in matched:
+                add(path, False)
         else:
             raise InputError(f"No such file or folder: {source}")
     for pattern in globs:

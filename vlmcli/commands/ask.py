@@ -19,6 +19,7 @@ from vlmcli.commands.video_options import VideoOptions, with_video_options
 from vlmcli.engine.request import Request
 from vlmcli.errors import ConfigError, InputError
 from vlmcli.media.names import display_name
+from vlmcli.inputs.patterns import expand_patterns
 from vlmcli.media.sources import STDIN
 
 EPILOG = (
@@ -99,7 +100,7 @@ def ask(
     --json-mode) also valid and parsed. Quote the question: ask photo.jpg 'What is this?'.
     """
     with error_boundary(debug=opts.debug):
-        sources = list(inputs or [])
+        sources = expand_patterns(inputs or [])  # "*.jpg" quoted, or from cmd.exe/PowerShell
         check_question(question)
         check_unquoted(sources, question)
         settings = opts.settings()

@@ -31,6 +31,7 @@ from vlmcli.commands.options import (
 from vlmcli.commands.video_options import VideoOptions, with_video_options
 from vlmcli.engine.request import Request
 from vlmcli.media.image_input import ImageInput
+from vlmcli.inputs.patterns import expand_patterns
 from vlmcli.media.sources import STDIN
 
 
@@ -128,6 +129,7 @@ def describe(
         settings = opts.settings()
         video.check()
         answer = structured.answer(settings, command="describe")
+        inputs = expand_patterns(inputs)  # "*.jpg" quoted, or from cmd.exe/PowerShell
         several = len(inputs) > 1
         if several:  # a typo in -m: one line now, not after every photo was checked
             _runtime.check_model(opts.engine_config(settings))

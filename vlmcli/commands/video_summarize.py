@@ -237,11 +237,13 @@ def video_summarize(
     with error_boundary(debug=opts.debug):
         from vlmcli.commands._inputs import refuse_still_picture
         from vlmcli.inputs.item_address import local_file
+        from vlmcli.inputs.patterns import single_match
         from vlmcli.media.names import display_name
         from vlmcli.summaries.progress import make_summary_progress
         from vlmcli.summaries.summarize import Hierarchy, SummaryPrompts, clock, plan_summary
         from vlmcli.video.decode import probe
 
+        video_path = single_match(video_path, command="video-summarize")  # "*.mp4" quoted, or from cmd.exe
         settings = opts.settings()
         video.check()
         answer = structured.answer(settings, command="video-summarize")

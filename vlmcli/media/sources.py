@@ -8,6 +8,7 @@ ends), so a stray pipe in a folder can never hang a run.
 from __future__ import annotations
 
 import functools
+import glob
 import os
 import re
 import stat
@@ -68,6 +69,8 @@ def open_regular(source: str | os.PathLike[str]) -> BinaryIO:
                 f"No such file: {name}. vlmcli reads local files (and - for stdin), it does not download: "
                 "fetch it first and pass the file, or pipe it (curl -sL URL | vlm ask - QUESTION)."
             ) from None
+        if isinstance(raw, str) and glob.has_magic(raw):  # left as typed by `patterns.expand_patterns`
+            raise InputError(f"No such file: {name} (no file matches it as a pattern either).") from None
         raise InputError(f"No such file: {name}{_nearby(raw)}") from None
     except IsADirectoryError:
         raise _directory(source) from None
