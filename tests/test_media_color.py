@@ -14,7 +14,9 @@ from PIL import Image
 
 from vlmcli.media.images import decode_image
 from vlmcli.testing.fakes import real_photo
-from vlmcli.testing.media.icc import ADOBE_RGB, WIDE_P3, rgb_profile, to_srgb_reference
+from vlmcli.testing.media.icc import (
+    ADOBE_RGB, INKS_LAB, WIDE_P3, cmyk_profile, cmyk_to_srgb_reference, lab_to_srgb_reference, rgb_profile, to_srgb_reference,
+)
 
 COLOURS = np.array([[[0, 200, 0], [120, 140, 90], [200, 60, 40], [128, 128, 128], [250, 250, 250], [30, 60, 200]]], np.uint8)
 
@@ -55,3 +57,52 @@ def test_srgb_profiles_bad_profiles_and_alpha():
     rgba[0, 0, 3] = 0  # one transparent pixel: on white, after the conversion
     read = np.asarray(decode_image(_png(rgba, icc_profile=rgb_profile(ADOBE_RGB)), "rgba.png")).astype(float)
     assert (read[0, 0] == 255).all() and np.abs(read[0, 1:] - to_srgb_reference(COLOURS, ADOBE_RGB)[0, 1:]).max() <= 1.0
+
+
+# --- CMYK (print workflows, catalogue photos) --------------------------------------------------
+
+INKS = [(255, 0, 0, 0), (0, 255, 0, 0), (0, 0, 255, 0), (0, 0, 0, 255), (0, 0, 0, 0), (255, 255, 0, 0), (255, 255, 255, 0)]
+
+
+def _cmyk(fmt: str, **options) -> bytes:
+    """Seven 8x8 patches, one per ink mix in `INKS`, in a CMYK JPEG (Adobe's inverted
+    convention, as Photoshop writes it) or TIFF."""
+    image = Image.new("CMYK", (8 * len(INKS), 8))
+    for i, inks in enumerate(INKS):
+        image.paste(inks, (8 * i, 0, 8 * i + 8, 8))
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **({"quality": 100} if fmt == "JPEG" else {}), **options)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "TIFF"])
+def test_a_cmyk_picture_is_shown_through_its_profile(fmt):
+    """Before: Pillow's convert("RGB") took each ink for a pure primary (cyan ink -> (0, 255, 255))."""
+    read = np.asarray(decode_image(_cmyk(fmt, icc_profile=cmyk_profile()), f"catalogue.{fmt.lower()}")).astype(float)
+    patches = read[4, 4::8]  # (7, 3) the middle of each patch
+    expected = np.stack([cmyk_to_srgb_reference(inks) for inks in INKS])  # (7, 3)
+    assert np.abs(patches - expected).max() <= 2.0
+    assert tuple(patches[0].round()) != (0, 255, 255) and patches[0][1] < 160  # cyan ink, not sRGB cyan
+    assert tuple(patches[3]) == (0, 0, 0) and tuple(patches[4]) == (255, 255, 255)  # black ink is black, paper white
+
+
+def test_untagged_or_mislabelled_cmyk_keeps_pillows_conversion():
+    plain = np.asarray(Image.open(io.BytesIO(_cmyk("TIFF"))).convert("RGB"))
+    assert (np.asarray(decode_image(_cmyk("TIFF"), "untagged.tif")) == plain).all()
+    mislabelled = _cmyk("TIFF", icc_profile=rgb_profile(ADOBE_RGB))  # an RGB profile on CMYK pixels
+    assert (np.asarray(decode_image(mislabelled, "mislabelled.tif")) == plain).all()
+    rgb_tagged_cmyk = _png(COLOURS, icc_profile=cmyk_profile())  # and a CMYK profile on RGB pixels
+    assert (np.asarray(decode_image(rgb_tagged_cmyk, "odd.png")) == COLOURS).all()
+
+
+def test_the_test_profile_means_what_it_says():
+    """The reference is plain colorimetry: LittleCMS's relative intent (no black scaling) gives
+    the profile's Lab as sRGB within one level, so the profile is written as intended."""
+    from PIL import ImageCms
+
+    source = ImageCms.ImageCmsProfile(io.BytesIO(cmyk_profile()))
+    transform = ImageCms.buildTransform(source, ImageCms.createProfile("sRGB"), "CMYK", "RGB",
+                                        renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC)
+    cyan = Image.new("CMYK", (1, 1), (255, 0, 0, 0))
+    measured = np.array(ImageCms.applyTransform(cyan, transform).getpixel((0, 0)), float)
+    assert np.abs(measured - lab_to_srgb_reference(np.array(INKS_LAB["cyan"]))).max() <= 1.5

@@ -8,11 +8,18 @@ sRGB's (231, 57, 34), its (120, 140, 90) olive sRGB's (111, 141, 86). Browsers a
 photo viewers convert through the profile; so does `to_srgb`, with LittleCMS (Pillow's
 ImageCms): relative colorimetric, the matrix maths for the profiles cameras write.
 
+CMYK pictures (print workflows, product photos from catalogues: Photoshop embeds the press
+profile, e.g. U.S. Web Coated SWOP) are converted through their CMYK profile too, with its
+perceptual table as Chrome and Preview show them (LittleCMS scales the press's darkest
+black to sRGB black): Pillow's own `convert("RGB")` takes each ink for a pure primary, so
+cyan ink, sRGB (0, 147, 200) through a SWOP-like profile, became (0, 255, 255). A CMYK
+picture without a profile keeps Pillow's conversion (what browsers do for untagged CMYK).
+
 A profile that is sRGB (by its description) costs nothing; a profile LittleCMS cannot read
 (damaged, or for another kind of device) leaves the picture as it was: the file's pixels are
 still the best guess, and the profile is not worth refusing the picture for.
 
-    picture = to_srgb(Image.open(path))   # RGB or RGBA; other modes are returned as they are
+    picture = to_srgb(Image.open(path))   # RGB, RGBA, or CMYK made RGB; other modes are returned as they are
 """
 
 from __future__ import annotations
@@ -28,12 +35,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("vlmcli.media")
 
-MANAGED_MODES = frozenset({"RGB", "RGBA"})
+MANAGED_MODES = frozenset({"RGB", "RGBA", "CMYK"})
+_PROFILE_SPACE = {"RGB": "RGB", "RGBA": "RGB", "CMYK": "CMYK"}
+"""The ICC colour space a profile must describe to apply to pictures of each mode."""
+_OUT_MODE = {"RGB": "RGB", "RGBA": "RGBA", "CMYK": "RGB"}
 
 
 def to_srgb(image: "Image.Image") -> "Image.Image":
-    """`image` converted from its embedded ICC profile's space to sRGB; `image` itself when it
-    has no profile, an sRGB one, one LittleCMS cannot use, or a mode other than RGB/RGBA."""
+    """`image` converted from its embedded ICC profile's space to sRGB (a CMYK picture becomes
+    RGB); `image` itself when it has no profile, an sRGB one, one LittleCMS cannot use or one
+    for another colour space than the picture's, or a mode other than RGB/RGBA/CMYK."""
     icc = image.info.get("icc_profile")
     if not icc or image.mode not in MANAGED_MODES:
         return image
@@ -50,7 +61,8 @@ def to_srgb(image: "Image.Image") -> "Image.Image":
 @functools.lru_cache(maxsize=32)
 def _transform(digest: str, icc: bytes, mode: str) -> Any:
     """A cached LittleCMS transform from `icc` to sRGB for `mode` images; None when `icc` is
-    sRGB already or unusable. `digest` keys the cache (the profile's SHA-256)."""
+    sRGB already, unusable, or not for `mode`'s colour space. `digest` keys the cache (the
+    profile's SHA-256)."""
     from PIL import ImageCms
 
     try:
@@ -58,12 +70,10 @@ def _transform(digest: str, icc: bytes, mode: str) -> Any:
         description = ImageCms.getProfileDescription(source) or ""
         if "srgb" in description.lower() or ImageCms.getProfileInfo(source).strip().lower().startswith("srgb"):
             return None
-        if source.profile.xcolor_space.strip() != "RGB":
-            return None  # a CMYK, grey or Lab profile on an RGB picture: mislabelled, leave it
-        return ImageCms.buildTransform(
-            source, ImageCms.createProfile("sRGB"), mode, mode,
-            renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
-        )
+        if source.profile.xcolor_space.strip() != _PROFILE_SPACE[mode]:
+            return None  # e.g. a CMYK, grey or Lab profile on an RGB picture: mislabelled, leave it
+        intent = ImageCms.Intent.PERCEPTUAL if mode == "CMYK" else ImageCms.Intent.RELATIVE_COLORIMETRIC
+        return ImageCms.buildTransform(source, ImageCms.createProfile("sRGB"), mode, _OUT_MODE[mode], renderingIntent=intent)
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError, AttributeError) as exc:
         log.debug("an ICC profile LittleCMS cannot use (%s): the pixels are read as sRGB", exc)
         return None
