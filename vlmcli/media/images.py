@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from vlmcli.errors import InputError
 from vlmcli.media.color import to_srgb
+from vlmcli.media.hdr_still import hdr_coding, to_sdr_picture
 from vlmcli.media.heif import is_heif, require_heif
 from vlmcli.media.image_input import ImageInput
 from vlmcli.media.kinds import camera_raw_format, is_jpeg_xl, playlist_format
@@ -59,6 +60,8 @@ Pillow's own fuzzers): all mean "this file is damaged", never a bug of ours wort
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 _HIGH_DEPTH_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
 _BACKGROUND = (255, 255, 255)
+_HDR_STILL_FORMATS = frozenset({"AVIF", "HEIF"})
+"""Formats whose pictures may be coded PQ or HLG (`media.hdr_still`)."""
 
 
 def load_image(
@@ -105,6 +108,8 @@ def decode_image(
             image.load()
         if image.format == "FITS":  # measurements in physical units, not display levels
             return _stretched(image)
+        if image.format in _HDR_STILL_FORMATS and (coding := hdr_coding(data)) is not None:
+            image = to_sdr_picture(image, *coding)  # PQ/HLG: its SDR rendition, as HDR video
         return to_rgb(to_srgb(_upright(image)))
     except InputError:
         raise

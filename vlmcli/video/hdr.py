@@ -83,11 +83,28 @@ def srgb_encode(linear: np.ndarray) -> np.ndarray:
     return np.round(coded * 255.0).astype(np.uint8)
 
 
-def to_sdr(signal: np.ndarray, transfer: Transfer) -> np.ndarray:
-    """(H, W, 3) float non-linear BT.2020 R'G'B' in [0, 1] -> (H, W, 3) uint8 sRGB (module docstring)."""
+class Primaries(str, enum.Enum):
+    """The RGB primaries of an HDR signal: BT.2020 (video, and most HDR stills), Display P3
+    (Apple's and some editors' HDR stills), BT.709."""
+
+    BT2020 = "bt2020"
+    P3 = "p3"
+    BT709 = "bt709"
+
+
+_TO_BT709 = {
+    Primaries.BT2020: _BT2020_TO_BT709,
+    Primaries.P3: np.array([[1.2249, -0.2247, 0.0], [-0.0420, 1.0419, 0.0], [-0.0197, -0.0786, 1.0979]]),  # P3 D65
+    Primaries.BT709: np.eye(3),
+}
+
+
+def to_sdr(signal: np.ndarray, transfer: Transfer, *, primaries: Primaries = Primaries.BT2020) -> np.ndarray:
+    """(H, W, 3) float non-linear R'G'B' in [0, 1] (BT.2020 primaries unless said) -> (H, W, 3)
+    uint8 sRGB (module docstring)."""
     if transfer is Transfer.PQ:
         linear = pq_to_nits(signal) / REFERENCE_WHITE_NITS
     else:
         linear = hlg_to_scene(signal) / HLG_REFERENCE_SCENE
-    rec709 = np.maximum(linear @ _BT2020_TO_BT709.T, 0.0)  # (H, W, 3) out-of-gamut negatives clipped
+    rec709 = np.maximum(linear @ _TO_BT709[primaries].T, 0.0)  # (H, W, 3) out-of-gamut negatives clipped
     return srgb_encode(roll_off(rec709))

@@ -73,3 +73,17 @@ def write_hdr_clip(path: Path, picture: np.ndarray, *, transfer: str, codec: str
     ]  # fmt: skip
     subprocess.run(cmd, input=raw, check=True, capture_output=True, timeout=120)
     return path
+
+
+def write_hdr_still(path: Path, picture: np.ndarray, *, transfer: str, crf: int = 8) -> Path:
+    """`picture` (H, W, 3 uint8, even sides) as a 10-bit HDR AVIF still (libaom-av1), tagged
+    BT.2020 with `transfer` ("pq", "hlg") in its nclx box, as HDR photo exports are."""
+    height, width = picture.shape[:2]
+    cmd = [
+        ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "yuv444p10le",
+        "-s", f"{width}x{height}", "-color_range", "tv", *TAGS[transfer], "-i", "-",
+        "-c:v", "libaom-av1", "-crf", str(crf), "-still-picture", "1", "-frames:v", "1",
+        "-pix_fmt", "yuv420p10le", *TAGS[transfer], str(path),
+    ]  # fmt: skip
+    subprocess.run(cmd, input=_yuv444p10(hdr_signal(picture, transfer)), check=True, capture_output=True, timeout=120)
+    return path
