@@ -126,7 +126,7 @@ def test_document_format(name, head, document):
 @pytest.mark.parametrize(
     ("name", "content", "needle"),
     [
-        ("my scan.pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\n%%EOF\n", "my scan.pdf is a PDF document, not an image vlmcli can read: render its pages first, e.g. pdftoppm -png"),
+        ("my scan.pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\n%%EOF\n", "my scan.pdf is a PDF document, not a picture: vlm ask and vlm describe read its pages (the pdf extra); here render them first, e.g. pdftoppm -png -r 150"),
         ("logo.svg", b'<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>', "logo.svg is an SVG drawing, not an image vlmcli can read: render it first, e.g. rsvg-convert"),
         ("fig 1.eps", None, "fig 1.eps is a PostScript (EPS) drawing, not an image vlmcli can read: render it first, e.g. gs -q -dSAFER -dEPSCrop -sDEVICE=png16m -r150 -o 'fig 1-%d.png' '"),
     ],

@@ -24,17 +24,20 @@ from vlmcli.errors import InputError
 from vlmcli.inputs.clip_files import temporary_copy
 from vlmcli.inputs.item_address import read_item
 from vlmcli.media.animation import frame_count, picture_format
+from vlmcli.media.document_input import DocumentInput
 from vlmcli.media.image_input import ImageInput
 from vlmcli.media.images import image_input
 from vlmcli.media.kinds import MediaKind, detect_kind
 from vlmcli.media.names import display_name
+from vlmcli.media.pdf_pages import is_pdf
 from vlmcli.media.sources import STDIN, read_head, read_source
 
 if TYPE_CHECKING:
     from vlmcli.commands.video_options import VideoOptions
     from vlmcli.inputs.item import ShardItem
+    from vlmcli.media.pdf_pages import PageChoice
 
-Media = ImageInput | VideoInput
+Media = ImageInput | VideoInput | DocumentInput
 
 
 @dataclass(frozen=True)
@@ -46,15 +49,17 @@ class Failed:
 
 
 def load_inputs(
-    sources: Sequence[str], *, command: str, max_pixels: int | None, video: "VideoOptions | None" = None
+    sources: Sequence[str], *, command: str, max_pixels: int | None, video: "VideoOptions | None" = None,
+    pages: "PageChoice | None" = None,
 ) -> list[Media]:
     """Decode every source (a path, or `-` once for stdin), in order. Fails on the first bad one."""
     _check_stdin(sources)
-    return [load_one(source, command=command, max_pixels=max_pixels, video=video) for source in sources]
+    return [load_one(source, command=command, max_pixels=max_pixels, video=video, pages=pages) for source in sources]
 
 
 def check_each(
-    sources: Sequence[str], *, command: str, max_pixels: int | None, video: "VideoOptions | None" = None
+    sources: Sequence[str], *, command: str, max_pixels: int | None, video: "VideoOptions | None" = None,
+    pages: "PageChoice | None" = None,
 ) -> Iterator[Media | Failed]:
     """Decode every source, in order, one at a time (the caller may drop each); a bad one (missing,
     corrupt, ...) becomes a `Failed` in its place. Only input errors are collected; anything else
@@ -62,7 +67,7 @@ def check_each(
     _check_stdin(sources)
     for source in sources:
         try:
-            yield load_one(source, command=command, max_pixels=max_pixels, video=video)
+            yield load_one(source, command=command, max_pixels=max_pixels, video=video, pages=pages)
         except InputError as error:
             yield Failed(source, error)
 
@@ -75,11 +80,11 @@ class DecodedWhenTaken(Sequence):
 
     def __init__(
         self, handles: Sequence[tuple[str, Media | None]], build: Callable[[Media], Any], *,
-        command: str, max_pixels: int | None, video: "VideoOptions | None",
+        command: str, max_pixels: int | None, video: "VideoOptions | None", pages: "PageChoice | None" = None,
     ) -> None:
         self._handles = list(handles)  # (source, the media itself only for stdin)
         self._build = build
-        self._load = dict(command=command, max_pixels=max_pixels, video=video, warn=False)
+        self._load = dict(command=command, max_pixels=max_pixels, video=video, pages=pages, warn=False)
 
     def __len__(self) -> int:
         return len(self._handles)
@@ -97,10 +102,12 @@ def _check_stdin(sources: Sequence[str]) -> None:
 
 
 def load_one(
-    source: str, *, command: str, max_pixels: int | None, video: "VideoOptions | None", warn: bool = True
+    source: str, *, command: str, max_pixels: int | None, video: "VideoOptions | None", warn: bool = True,
+    pages: "PageChoice | None" = None,
 ) -> Media:
-    """Decode one source: a video (by extension or content) or an image. `warn`: print a video's
-    degraded-scan warning (once per input: not again when it is decoded a second time)."""
+    """Decode one source: a video (by extension or content), a PDF's pages (`pages`: which) or
+    an image. `warn`: print a video's degraded-scan warning or a document's left-out pages
+    (once per input: not again when it is decoded a second time)."""
     if (item := read_item(source)) is not None:  # `<shard>::<key>`, as caption-dir's rows name items
         return load_item(source, item, command=command, max_pixels=max_pixels, video=video, warn=warn)
     if detect_kind(source) is MediaKind.VIDEO and source != STDIN:  # by extension: never read it all
@@ -110,6 +117,8 @@ def load_one(
         if source == STDIN:
             raise InputError("A video cannot be read from standard input ('-'); pass the file's path.")
         return load_video(source, command=command, video=video, warn=warn)
+    if is_pdf(data[:1024]):
+        return load_document(source, data, max_pixels=max_pixels, pages=pages, warn=warn)
     if video is not None and (frames := frame_count(data)) > 1:  # a GIF, WebP or APNG that moves
         if source != STDIN:
             return load_video(source, command=command, video=video, warn=warn)
@@ -119,6 +128,27 @@ def load_one(
                 "from a pipe: pass the file's path to ask about its motion.\n"
             )
     return image_input(data, source, max_pixels=max_pixels)
+
+
+def load_document(
+    source: str, data: bytes, *, max_pixels: int | None, pages: "PageChoice | None", warn: bool = True
+) -> DocumentInput:
+    """The chosen pages of the PDF read from `source`, rendered (`media.pdf_pages`)."""
+    from vlmcli.media.pdf_pages import DEFAULT_PAGES, page_source, render_pages
+
+    name = "<stdin>" if source == STDIN else display_name(source)
+    document = render_pages(data, name, pages=pages, max_pixels=max_pixels)
+    if warn and document.left_out:
+        sys.stderr.write(
+            f"warning: {name} has {document.page_count} pages; the first {DEFAULT_PAGES} are read "
+            f"(--pages chooses others, e.g. --pages {DEFAULT_PAGES + 1}-{min(2 * DEFAULT_PAGES, document.page_count)}).\n"
+        )
+    return DocumentInput(
+        source=source,
+        pages=tuple(ImageInput(image=p.image, source=page_source(source, p.number), key=p.key) for p in document.pages),
+        page_count=document.page_count,
+        left_out=document.left_out,
+    )
 
 
 def load_item(
@@ -169,7 +199,13 @@ def refuse_still_picture(source: str, file: str) -> None:
 
 
 def split_media(media: Sequence[Media]) -> tuple[tuple[ImageInput, ...], tuple[VideoInput, ...]]:
-    """(images, videos) in input order: a prompt holds the images first, then the videos."""
-    images = tuple(m for m in media if isinstance(m, ImageInput))
+    """(images, videos) in input order: a prompt holds the images first (a document's pages
+    where the document was named), then the videos."""
+    images: list[ImageInput] = []
+    for item in media:
+        if isinstance(item, DocumentInput):
+            images.extend(item.pages)
+        elif isinstance(item, ImageInput):
+            images.append(item)
     videos = tuple(m for m in media if isinstance(m, VideoInput))
-    return images, videos
+    return tuple(images), videos

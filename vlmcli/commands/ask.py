@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from vlmcli.commands._document_options import PAGES_OPTION, page_choice
 from vlmcli.commands._errors import error_boundary
 from vlmcli.commands._generate import run_requests
 from vlmcli.commands._inputs import load_inputs, split_media
@@ -87,6 +88,7 @@ def ask(
     ] = None,
     # `...` (required) because it follows the optional INPUTs; click hands it the last argument.
     question: Annotated[str, typer.Argument(metavar="QUESTION", help="The question (the last argument).")] = ...,  # type: ignore[assignment]
+    pages: Annotated[Optional[str], PAGES_OPTION] = None,
 ) -> None:
     """Ask a question about one or more images and videos.
 
@@ -97,7 +99,9 @@ def ask(
     finish_reason, timings, images and videos; each video lists its decoder and its
     sampling: method, the frames the model saw (index, t in seconds, reason), the
     cuts found and scan_degraded; with a structured answer (--schema, --choice, --regex,
-    --json-mode) also valid and parsed. Quote the question: ask photo.jpg 'What is this?'.
+    --json-mode) also valid and parsed. A PDF gives the pictures of its pages (--pages; the
+    first 8 by default), each named `<file>#page=N` (needs the pdf extra: pypdfium2). Quote
+    the question: ask photo.jpg 'What is this?'.
     """
     with error_boundary(debug=opts.debug):
         sources = expand_patterns(inputs or [])  # "*.jpg" quoted, or from cmd.exe/PowerShell
@@ -107,7 +111,9 @@ def ask(
         video.check()
         answer = structured.answer(settings, command="ask")
         constraint = answer.constraint
-        media = load_inputs(sources, command="ask", max_pixels=settings.max_image_pixels, video=video)
+        media = load_inputs(
+            sources, command="ask", max_pixels=settings.max_image_pixels, video=video, pages=page_choice(pages)
+        )
         images, videos = split_media(media)
         request = Request(
             prompt=answer.prompt(question), images=images, videos=videos, system=opts.system,

@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 import typer
 
 from vlmcli.commands import _runtime
+from vlmcli.commands._document_options import PAGES_OPTION, page_choice
 from vlmcli.commands._errors import EXIT_SOME_FAILED, error_boundary, report
 from vlmcli.commands._generate import run_requests
 from vlmcli.commands._inputs import DecodedWhenTaken, Failed, Media, check_each
@@ -30,6 +31,7 @@ from vlmcli.commands.options import (
 )
 from vlmcli.commands.video_options import VideoOptions, with_video_options
 from vlmcli.engine.request import Request
+from vlmcli.media.document_input import DocumentInput
 from vlmcli.media.image_input import ImageInput
 from vlmcli.inputs.patterns import expand_patterns
 from vlmcli.media.sources import STDIN
@@ -74,6 +76,24 @@ VIDEO_PROMPTS: dict[Detail, str] = {
 }
 
 
+PAGE_PROMPTS: dict[Detail, str] = {
+    Detail.BRIEF: "Describe this document page in one short sentence.",
+    Detail.NORMAL: "Describe this document page: what kind of document it is and what it says.",
+    Detail.DETAILED: (
+        "Describe this document page in detail: what kind of document it is, its layout, headings, "
+        "tables and figures, and the text it contains."
+    ),
+}
+DOCUMENT_PROMPTS: dict[Detail, str] = {
+    Detail.BRIEF: "Describe this document in one short sentence.",
+    Detail.NORMAL: "These images are the pages of one document, in order. Describe the document: what kind it is and what it says.",
+    Detail.DETAILED: (
+        "These images are the pages of one document, in order. Describe it in detail: what kind of "
+        "document it is, its structure, tables and figures, and what each page says."
+    ),
+}
+
+
 @with_structured_options
 @with_video_options
 @with_common_options
@@ -109,6 +129,7 @@ def describe(
             help="Run fixed batches of --batch-size in turn instead of continuous batching (as caption-dir).",
         ),
     ] = False,
+    pages: Annotated[Optional[str], PAGES_OPTION] = None,
 ) -> None:
     """Describe images and videos, one answer per input.
 
@@ -118,6 +139,9 @@ def describe(
     long for the context, ...) does not stop the others: it gets one `Error:` line on
     stderr (with --json also an object with "error" and "exit_code" in its place), and the
     exit code is 9 if any input failed (a single input: its own code, e.g. 3).
+
+    A PDF is described as one document from the pictures of its pages (--pages; the first 8 by
+    default), each named `<file>#page=N` in --json (needs the `pdf` extra: pypdfium2).
 
     Several inputs are continuously batched (as `caption-dir`): up to --batch-size are
     decoded together, a finished answer's slot goes to the next input at once, and each
@@ -133,7 +157,7 @@ def describe(
         several = len(inputs) > 1
         if several:  # a typo in -m: one line now, not after every photo was checked
             _runtime.check_model(opts.engine_config(settings))
-        load = dict(command="describe", max_pixels=settings.max_image_pixels, video=video)
+        load = dict(command="describe", max_pixels=settings.max_image_pixels, video=video, pages=page_choice(pages))
         handles: list[tuple[str, Media | None]] = []  # inputs that decode; several: decoded again when run
         items: list[Item] = []
         errors: dict[int, list[dict[str, object]]] = {}  # error objects by the answer they precede
@@ -168,9 +192,12 @@ def describe(
 
 
 def _request(media: Media, *, prompt: str | None, detail: Detail, system: str | None) -> Request:
-    """The request describing one image or video (its built-in prompt unless --prompt is given)."""
+    """The request describing one image, document or video (its built-in prompt unless --prompt is given)."""
     if isinstance(media, ImageInput):
         return Request(prompt=_prompt(prompt, PROMPTS, detail), images=(media,), system=system)
+    if isinstance(media, DocumentInput):
+        builtin = DOCUMENT_PROMPTS if len(media.pages) > 1 else PAGE_PROMPTS
+        return Request(prompt=_prompt(prompt, builtin, detail), images=media.pages, system=system)
     return Request(prompt=_prompt(prompt, VIDEO_PROMPTS, detail), videos=(media,), system=system)
 
 

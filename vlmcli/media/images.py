@@ -333,7 +333,10 @@ def _not_an_image(name: str, data: bytes) -> str:
     path, stem = shlex.quote(name), shlex.quote(PurePath(name).stem or "page")
     document = document_format(name, data[:512])
     if document == "PDF":
-        return f"{name} is a PDF document, not an image vlmcli can read: render its pages first, e.g. pdftoppm -png {path} {stem}."
+        return (
+            f"{name} is a PDF document, not a picture: vlm ask and vlm describe read its pages (the pdf extra); "
+            f"here render them first, e.g. pdftoppm -png -r 150 {path} {stem}."
+        )
     if document == "SVG":
         return f"{name} is an SVG drawing, not an image vlmcli can read: render it first, e.g. rsvg-convert {path} -o {stem}.png."
     if document == "PostScript":
