@@ -133,6 +133,7 @@ def dry_run(
         videos_on=job.videos is not None,
         walked_videos_skipped=summary.videos_skipped,
         ignored=summary.ignored,
+        documents_skipped=summary.documents_skipped,
     )
     report = plan_report(
         job, prepared.plan, counts=counts, summary=summary, load_engine=load_engine, calibrate=calibrate, started=started

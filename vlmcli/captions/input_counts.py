@@ -36,11 +36,15 @@ class InputCounts:
     """Videos not captioned for lack of --videos (found in folders: skipped; named: error rows)."""
     ignored: int = 0
     """Other files found in folders (not images or videos)."""
+    documents_skipped: int = 0
+    """PDFs found in folders of pictures, skipped (`--input-format pdf` reads their pages)."""
     animations: int = 0
     """Animated pictures among `images`, read by their first frame (no --videos)."""
 
     @classmethod
-    def of(cls, probes: Sequence["Probe"], *, videos_on: bool, walked_videos_skipped: int, ignored: int) -> "InputCounts":
+    def of(
+        cls, probes: Sequence["Probe"], *, videos_on: bool, walked_videos_skipped: int, ignored: int, documents_skipped: int = 0
+    ) -> "InputCounts":
         counts: dict[str, int] = {"images": 0, "unreadable": 0, "videos": 0, "videos_skipped": walked_videos_skipped}
         for probe in probes:
             if probe.kind == "video" and not videos_on:
@@ -49,7 +53,7 @@ class InputCounts:
                 counts["unreadable"] += 1
             else:
                 counts["videos" if probe.kind == "video" else "images"] += 1
-        return cls(**counts, ignored=ignored, animations=sum(p.animated for p in probes))
+        return cls(**counts, ignored=ignored, documents_skipped=documents_skipped, animations=sum(p.animated for p in probes))
 
     def text(self) -> str:
         parts = [f"{self.images} image{'s' if self.images != 1 else ''}"]
@@ -58,6 +62,10 @@ class InputCounts:
         parts.append(f"{self.unreadable} unreadable")
         if self.videos_skipped:
             parts.append(f"{self.videos_skipped} video{'s' if self.videos_skipped != 1 else ''} skipped (add --videos)")
+        if self.documents_skipped:
+            from vlmcli.captions.summary import documents_note
+
+            parts.append(documents_note(self.documents_skipped))
         parts.append(f"{self.ignored} other file{'s' if self.ignored != 1 else ''} ignored")
         if self.animations:
             from vlmcli.captions.summary import animations_note

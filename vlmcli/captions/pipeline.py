@@ -83,9 +83,12 @@ def prepare(job: CaptionJob, sink: Sink, *, progress: Progress, summary: Summary
         candidates, threads=job.decode_threads, on_each=progress.scanned, videos=job.videos is not None
     )
     summary.videos_skipped = counts.videos_skipped
+    summary.documents_skipped = counts.documents_skipped
     summary.animations_as_pictures = sum(p.animated for p in probes)
     if not probes:
         hint = f" ({counts.videos_skipped} videos skipped: add --videos)" if counts.videos_skipped else ""
+        if counts.documents_skipped:
+            hint += f" ({counts.documents_skipped} PDFs skipped: --input-format pdf captions their pages)"
         raise InputError(f"No images among the {len(candidates)} file(s) found{hint}{_table_hint(candidates)}.")
     prompts = job_prompts(job)
     clip_prompts = clip_prompts_of(job)

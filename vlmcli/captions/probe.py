@@ -28,12 +28,14 @@ from vlmcli.errors import InputError, VlmError
 from vlmcli.media.images import raw_by_content
 from vlmcli.media.raw_picture import raw_facts
 from vlmcli.media.kinds import IMAGE_EXTENSIONS, MediaKind, camera_raw_format, detect_kind
+from vlmcli.media.pdf_pages import is_pdf
 from vlmcli.media.sources import names_by_lower_case, open_regular, read_head, read_source
 from vlmcli.video.metadata import VideoInfo
 
 HEAD_BYTES = 64
 HASH_CHUNK = 1 << 20  # videos are hashed 1 MiB at a time
 SKIPPED_VIDEO = "skipped video"  # `_classify` result for a walked video without --videos
+SKIPPED_DOCUMENT = "skipped document"  # ... for a walked PDF among pictures (--input-format pdf reads pages)
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,8 @@ def video_probe(path: str, key: str, *, file: str | None = None) -> Probe:
 
 
 def _classify(candidate: Candidate, *, videos: bool = False) -> Probe | str | None:
-    """A `Probe`, `SKIPPED_VIDEO`, or None for a found file that is neither image nor video."""
+    """A `Probe`, `SKIPPED_VIDEO`, `SKIPPED_DOCUMENT`, or None for a found file that is neither
+    image, video nor PDF."""
     path = candidate.path
     if not candidate.explicit:
         try:
@@ -132,6 +135,8 @@ def _classify(candidate: Candidate, *, videos: bool = False) -> Probe | str | No
             return Probe(path, None, None, str(exc))
         if detect_kind(path, head) is MediaKind.VIDEO:
             return probe_video(path) if videos else SKIPPED_VIDEO
+        if is_pdf(head):
+            return SKIPPED_DOCUMENT
         raw = camera_raw_format(path) is not None
         if not (raw or _looks_like_image(path, head)) or (raw and developed_beside(path)):
             return None  # a raw file beside its JPEG: the JPEG is the picture (a raw alone: its preview)
@@ -168,6 +173,8 @@ class ProbeCounts:
     """Found files that are neither images nor (with --videos) videos."""
     videos_skipped: int = 0
     """Videos found by walking, skipped because --videos was not given."""
+    documents_skipped: int = 0
+    """PDFs found by walking among pictures (`--input-format pdf` captions their pages)."""
 
 
 def probe_all(
@@ -179,15 +186,17 @@ def probe_all(
 ) -> tuple[list[Probe], ProbeCounts]:
     """(probes of the candidates to caption, in order; what was left out)."""
     probes: list[Probe] = []
-    ignored = skipped = 0
+    ignored = skipped = documents = 0
     with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="vlm-probe") as pool:
         for result in pool.map(partial(_classify, videos=videos), candidates):
             if result is None:
                 ignored += 1
             elif result == SKIPPED_VIDEO:
                 skipped += 1
+            elif result == SKIPPED_DOCUMENT:
+                documents += 1
             else:
                 probes.append(result)  # type: ignore[arg-type]
             if on_each is not None:
                 on_each()
-    return probes, ProbeCounts(ignored=ignored, videos_skipped=skipped)
+    return probes, ProbeCounts(ignored=ignored, videos_skipped=skipped, documents_skipped=documents)

@@ -29,6 +29,8 @@ class Summary:
     ignored: int = 0
     videos_skipped: int = 0
     """Videos found by walking folders and skipped (no --videos)."""
+    documents_skipped: int = 0
+    """PDFs found by walking folders of pictures and skipped (`--input-format pdf` reads their pages)."""
     animations_as_pictures: int = 0
     """Animated GIF/WebP/APNG captioned by their first frame (no --videos)."""
     prompts: int = 1
@@ -138,6 +140,7 @@ class Summary:
             "files": self.files,
             "ignored": self.ignored,
             "videos_skipped": self.videos_skipped,
+            "documents_skipped": self.documents_skipped,
             "animations_as_pictures": self.animations_as_pictures,
             "out_of_shard": self.out_of_shard,
             "prompts": self.prompts,
@@ -179,6 +182,8 @@ class Summary:
             notes.append(f"ignored {self.ignored} non-image file{'s' if self.ignored != 1 else ''}")
         if self.videos_skipped:
             notes.append(f"skipped {self.videos_skipped} video{'s' if self.videos_skipped != 1 else ''} (add --videos)")
+        if self.documents_skipped:
+            notes.append(documents_note(self.documents_skipped))
         if self.animations_as_pictures:
             notes.append(animations_note(self.animations_as_pictures))
         if self.out_of_shard:
@@ -207,6 +212,11 @@ def naming_the_file(path: str, message: str) -> str:
     """`message` about the file at `path`, naming it once: most messages start with it, a
     video's may name it later ("Could not open <path>: it was cut short ...")."""
     return message if path in message else f"{path}: {message}"
+
+
+def documents_note(count: int) -> str:
+    """What the summary and the dry run say of PDFs found among pictures."""
+    return f"skipped {count} PDF{'s' if count != 1 else ''} (--input-format pdf captions their pages)"
 
 
 def animations_note(count: int) -> str:

@@ -54,6 +54,12 @@ def zip_pictures(path: Path) -> int:
         return len(media_members(archive))
 
 
+def pdf_page_count(path: Path) -> int:
+    from vlmcli.inputs.pdf_shard import pdf_pages
+
+    return pdf_pages(path)
+
+
 def json_records(path: Path) -> int:
     from vlmcli.inputs.json_shard import records
 
@@ -76,6 +82,7 @@ COUNTERS: dict[InputFormat, Callable[[Path], int]] = {
     InputFormat.CSV: csv_rows,
     InputFormat.ZIP: zip_pictures,
     InputFormat.JSON: json_records,
+    InputFormat.PDF: pdf_page_count,
 }
 
 

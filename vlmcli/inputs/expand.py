@@ -25,6 +25,7 @@ from vlmcli.sinks.identity import resolved_path
 def _readers() -> dict[InputFormat, Callable[[Path, ColumnChoice], Iterator[ShardItem]]]:
     from vlmcli.inputs.table_shard import table_items
     from vlmcli.inputs.json_shard import json_items
+    from vlmcli.inputs.pdf_shard import pdf_items
     from vlmcli.inputs.tar_shard import tar_items
     from vlmcli.inputs.zip_shard import zip_items
 
@@ -35,6 +36,7 @@ def _readers() -> dict[InputFormat, Callable[[Path, ColumnChoice], Iterator[Shar
         InputFormat.CSV: partial(table_items, table="csv"),
         InputFormat.ZIP: zip_items,
         InputFormat.JSON: json_items,
+        InputFormat.PDF: pdf_items,
     }
 
 

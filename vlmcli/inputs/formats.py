@@ -8,6 +8,7 @@
                                                                    `to_csv`, spreadsheets)
               named `.json`, `.jsonl` or `.ndjson`               -> json (LLaVA-style records,
                                                                    `datasets`' `to_json`)
+              "%PDF-" first                                     -> pdf (each page an item)
               anything else                                     -> files (an image, a video)
     a folder  dataset_info.json + state.json                    -> hf (save_to_disk)
               tar shards and no pictures or videos inside (img2dataset's webdataset
@@ -16,6 +17,8 @@
               zip archives (.zip, .cbz) and no pictures or videos -> zip (and with: an error)
               Parquet files and no pictures or videos inside (img2dataset's parquet
               layout, a hub dataset's data/)                     -> parquet
+              PDFs and nothing else to caption (a folder of scans) -> pdf (with pictures: files,
+                                                                   the PDFs skipped and counted)
               otherwise                                          -> files
               (img2dataset's default files layout: 00000/*.jpg beside a metadata
               00000.parquet; a photo folder holding a caption run's output)
@@ -36,6 +39,7 @@ from pathlib import Path
 
 from vlmcli.errors import ConfigError
 from vlmcli.media.kinds import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from vlmcli.media.pdf_pages import is_pdf
 
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 CSV_SUFFIXES = (".csv", ".tsv")
@@ -53,6 +57,7 @@ class InputFormat(str, enum.Enum):
     CSV = "csv"
     ZIP = "zip"
     JSON = "json"
+    PDF = "pdf"
 
 
 def _head(path: Path, size: int) -> bytes:
@@ -86,6 +91,8 @@ def file_format(path: Path) -> InputFormat:
         return InputFormat.PARQUET
     if head[:4] in (b"PK\x03\x04", b"PK\x05\x06") and path.suffix.lower() in ZIP_SUFFIXES:
         return InputFormat.ZIP  # by name too: .docx, .epub and .jar are zips as well
+    if is_pdf(head):
+        return InputFormat.PDF
     if path.suffix == ".arrow" and head[:4] == b"\xff\xff\xff\xff":
         return InputFormat.HF
     if path.suffix.lower() in CSV_SUFFIXES and path.is_file():
@@ -116,6 +123,8 @@ def _shard_format(name: str) -> InputFormat | None:
         return InputFormat.CSV  # a folder's CSVs and JSONs are read only with --input-format: they are metadata
     if name.lower().endswith(JSON_SUFFIXES):
         return InputFormat.JSON
+    if name.lower().endswith(".pdf"):
+        return InputFormat.PDF
     return InputFormat.PARQUET if name.endswith(".parquet") else None
 
 
@@ -143,12 +152,13 @@ def folder_format(folder: Path, *, exclude: Path | None = None) -> InputFormat:
         return InputFormat.HF
     archive: tuple[Path, InputFormat] | None = None  # the first tar or zip shard
     picture: Path | None = None
-    tables = False
+    tables = documents = False
     for path in _walk(folder, exclude):
         kind = _shard_format(path.name)
         if archive is None and kind in (InputFormat.WEBDATASET, InputFormat.ZIP):
             archive = (path, kind)
         tables = tables or kind is InputFormat.PARQUET
+        documents = documents or kind is InputFormat.PDF
         if picture is None and path.suffix.lower() in _MEDIA_EXTENSIONS:
             picture = path
         if archive is not None and picture is not None:
@@ -160,7 +170,9 @@ def folder_format(folder: Path, *, exclude: Path | None = None) -> InputFormat:
             )
     if archive is not None:
         return archive[1]
-    return InputFormat.PARQUET if tables and picture is None else InputFormat.FILES
+    if picture is None and tables:
+        return InputFormat.PARQUET
+    return InputFormat.PDF if picture is None and documents else InputFormat.FILES
 
 
 def detect_format(path: Path, *, exclude: Path | None = None) -> InputFormat:

@@ -119,6 +119,16 @@ def render_pages(
         document.close()
 
 
+def page_count(data: bytes, name: str) -> int:
+    """The number of pages of the PDF in `data` (`InputError` when it cannot be read)."""
+    pdfium = _pdfium(name)
+    document = _open(pdfium, data, name)
+    try:
+        return len(document)
+    finally:
+        document.close()
+
+
 def page_source(source: str, number: int) -> str:
     """How a page is named in messages and output: `<file>#page=N`."""
     return f"{source}#page={number}"

@@ -1,0 +1,103 @@
+"""caption-dir over PDFs: each page one row, as a dataset item (`scans.pdf::page-0003`).
+
+A PDF argument, or a folder holding only PDFs, is read page by page (rendered as `vlm ask`
+renders them); in a folder of pictures the PDFs are skipped and counted (before: "ignored
+non-image files", nothing said)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from vlmcli.cli import app
+from vlmcli.inputs.formats import InputFormat, detect_format
+from vlmcli.inputs.pdf_shard import page_key
+from vlmcli.testing.fakes import install_fake_engine, isolate_env
+from vlmcli.testing.media.documents import locked_pdf, text_pdf
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, tmp_path):
+    isolate_env(monkeypatch, tmp_path)
+    install_fake_engine(monkeypatch)
+
+
+def rows(out: Path) -> list[dict]:
+    return [json.loads(line) for shard in sorted(out.glob("*.jsonl")) for line in shard.read_text().splitlines()]
+
+
+def caption(*args: str) -> object:
+    return runner.invoke(app, ["caption-dir", *args, "--format", "jsonl", "--json", "-q"])
+
+
+def test_page_keys_sort_in_page_order():
+    assert page_key(3, 12) == "page-0003" and page_key(12, 12345) == "page-00012"
+    assert sorted(page_key(n, 20) for n in (10, 2, 1)) == [page_key(n, 20) for n in (1, 2, 10)]
+
+
+def test_each_page_of_a_pdf_is_a_row_and_a_rerun_redoes_nothing(tmp_path):
+    pdf = tmp_path / "minutes.pdf"
+    pdf.write_bytes(text_pdf([["Minutes"], ["Agenda"], ["Decisions"]]))
+    assert detect_format(pdf) is InputFormat.PDF
+    out = tmp_path / "out"
+    result = caption(str(pdf), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    got = sorted(rows(out), key=lambda r: r["source_key"])
+    assert [r["source_key"] for r in got] == ["page-0001", "page-0002", "page-0003"]
+    assert all(r["status"] == "ok" and r["path"] == f"{pdf}::{r['source_key']}" and r["source"] == str(pdf) for r in got)
+    assert (got[0]["width"], got[0]["height"]) == (1275, 1651)  # US Letter at 150 dpi
+    again = caption(str(pdf), "-o", str(out))
+    assert again.exit_code == 0 and json.loads(again.stdout)["skipped"] == 3 and len(rows(out)) == 3
+
+
+def test_a_folder_of_pdfs_with_a_locked_one(tmp_path):
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    (folder / "a.pdf").write_bytes(text_pdf([["One"], ["Two"]]))
+    (folder / "b.pdf").write_bytes(locked_pdf())
+    assert detect_format(folder) is InputFormat.PDF
+    out = tmp_path / "out"
+    result = caption(str(folder), "-o", str(out))
+    assert result.exit_code == 9, result.output
+    summary = json.loads(result.stdout)
+    assert summary["ok"] == 2 and any("b.pdf is an encrypted PDF" in e for e in summary["shard_errors"])
+
+
+def test_pdfs_among_pictures_are_skipped_and_counted(tmp_path):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    Image.new("RGB", (32, 24), "red").save(folder / "photo.jpg")
+    (folder / "manual.pdf").write_bytes(text_pdf([["Manual"]]))
+    assert detect_format(folder) is InputFormat.FILES
+    result = caption(str(folder), "-o", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["ok"] == 1 and summary["documents_skipped"] == 1 and summary["ignored"] == 0
+    text = runner.invoke(app, ["caption-dir", str(folder), "-o", str(tmp_path / "out2")])
+    assert "skipped 1 PDF (--input-format pdf captions their pages)" in text.stderr
+    pages = caption(str(folder), "-o", str(tmp_path / "out3"), "--input-format", "pdf")
+    assert pages.exit_code == 0 and [r["source_key"] for r in rows(tmp_path / "out3")] == ["page-0001"]
+
+
+def test_a_page_row_can_be_asked_about_by_its_address(tmp_path):
+    pdf = tmp_path / "minutes.pdf"
+    pdf.write_bytes(text_pdf([["Minutes"], ["Agenda"]]))
+    result = runner.invoke(app, ["ask", f"{pdf}::page-0002", "What is on it?", "--json"])
+    assert result.exit_code == 0, result.output
+    (image,) = json.loads(result.stdout)["images"]
+    assert (image["width"], image["height"]) == (1275, 1651)
+
+
+def test_the_dry_run_counts_pages(tmp_path):
+    pdf = tmp_path / "minutes.pdf"
+    pdf.write_bytes(text_pdf([["Minutes"], ["Agenda"], ["More"]]))
+    result = runner.invoke(app, ["caption-dir", str(pdf), "-o", str(tmp_path / "out"), "--dry-run", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["dataset"]["shards"][0]["samples"] == 3

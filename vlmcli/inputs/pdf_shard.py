@@ -1,0 +1,54 @@
+"""A PDF document as a dataset shard for `caption-dir`: each page is one item, captioned as a
+picture (`vlm caption-dir scans.pdf -o captions/`, or a folder holding only PDFs).
+
+Pages are rendered as `vlm ask` renders them (`media.pdf_pages`: PDFium at 150 dpi on
+white), every page (`--pages` is for ask/describe), and handed on as PNG bytes, so a page
+is hashed, probed, resumed and exported like any dataset picture. An item's key is its page
+number, zero-padded so keys sort in page order (`scans.pdf::page-0003`). An encrypted or
+damaged document is a shard that cannot be read (one line); a page that will not render is
+that item's error. A page has no columns: `--key-column`/`--keep-columns` do not apply.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+from vlmcli.errors import ConfigError, InputError
+from vlmcli.inputs.columns import ColumnChoice
+from vlmcli.inputs.item import ShardItem
+
+KEY_DIGITS = 4
+
+
+def page_key(number: int, count: int) -> str:
+    """`page-0003`: zero-padded to at least `KEY_DIGITS`, more for a longer document."""
+    return f"page-{number:0{max(KEY_DIGITS, len(str(count)))}d}"
+
+
+def pdf_items(path: Path, choice: ColumnChoice) -> Iterator[ShardItem]:
+    from vlmcli.media.images import DEFAULT_MAX_PIXELS
+    from vlmcli.media.pdf_pages import page_count, parse_pages, render_pages
+
+    if choice.key_column or choice.keep_columns:
+        raise ConfigError(f"{path}: a PDF's pages have no columns; drop --key-column and --keep-columns.")
+    data = path.read_bytes()
+    count = page_count(data, str(path))
+    for number in range(1, count + 1):
+        key = page_key(number, count)
+        try:
+            (page,) = render_pages(data, str(path), pages=parse_pages(str(number)), max_pixels=DEFAULT_MAX_PIXELS).pages
+        except InputError as exc:
+            yield ShardItem(key=key, error=f"{path}::{key}: {exc}")
+            continue
+        buffer = io.BytesIO()
+        page.image.save(buffer, format="PNG", compress_level=1)
+        yield ShardItem(key=key, data=buffer.getvalue(), name=f"{key}.png")
+
+
+def pdf_pages(path: Path) -> int:
+    """The page count of the PDF at `path` (dry-run counts)."""
+    from vlmcli.media.pdf_pages import page_count
+
+    return page_count(path.read_bytes(), str(path))
