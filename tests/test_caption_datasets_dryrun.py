@@ -70,7 +70,7 @@ def test_dataset_dry_run_plans_like_the_run_and_measures_a_batch(tmp_path):
     assert dry.exit_code == 0, dry.output
     report = json.loads(dry.stdout)
     assert report["dataset"]["samples"] == 6 and [s["samples"] for s in report["dataset"]["shards"]] == [3, 3]
-    assert report["counts"] == {"images": 4, "unreadable": 2, "videos": 0, "videos_skipped": 0, "ignored": 0, "animations": 0}
+    assert report["counts"] == {"images": 4, "unreadable": 2, "videos": 0, "videos_skipped": 0, "ignored": 0, "documents_skipped": 0, "animations": 0}
     assert report["rows"] == 6 and report["skipped"] == 0
     assert report["requests"] == 3  # two photos and the broken bytes, once each across both shards
     assert report["visual_tokens"] > 2 * 16 and report["batches"] == 2

@@ -101,7 +101,7 @@ def test_counts_every_input_and_visual_tokens_survive_a_broken_file(mixed, tmp_p
     result = invoke(mixed, "-o", tmp_path / "out", "--model", REFERENCE, "--dry-run", "--json", "-q", "--max-tokens", "4")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["counts"] == {"images": 3, "unreadable": 1, "videos": 0, "videos_skipped": 1, "ignored": 1, "animations": 0}
+    assert report["counts"] == {"images": 3, "unreadable": 1, "videos": 0, "videos_skipped": 1, "ignored": 1, "documents_skipped": 0, "animations": 0}
     assert isinstance(report["visual_tokens"], int) and report["visual_tokens"] > 3 * 16
     estimate = report["estimate"]
     assert estimate["source"] == (

@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from vlmcli.errors import InputError
 from vlmcli.media.color import to_srgb
-from vlmcli.media.hdr_still import hdr_coding, to_sdr_picture
 from vlmcli.media.heif import is_heif, require_heif
 from vlmcli.media.image_input import ImageInput
 from vlmcli.media.kinds import camera_raw_format, is_jpeg_xl, playlist_format
@@ -108,8 +107,11 @@ def decode_image(
             image.load()
         if image.format == "FITS":  # measurements in physical units, not display levels
             return _stretched(image)
-        if image.format in _HDR_STILL_FORMATS and (coding := hdr_coding(data)) is not None:
-            image = to_sdr_picture(image, *coding)  # PQ/HLG: its SDR rendition, as HDR video
+        if image.format in _HDR_STILL_FORMATS:
+            from vlmcli.media.hdr_still import hdr_coding, to_sdr_picture
+
+            if (coding := hdr_coding(data)) is not None:
+                image = to_sdr_picture(image, *coding)  # PQ/HLG: its SDR rendition, as HDR video
         return to_rgb(to_srgb(_upright(image)))
     except InputError:
         raise

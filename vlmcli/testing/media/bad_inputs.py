@@ -175,7 +175,7 @@ def _image_cases() -> list[tuple[str, str, Expect, Builder, str]]:
         ("directory_named_jpg", "folder.jpg", fail, lambda p: p.mkdir(), "directory"),
         ("decompression_bomb", "bomb.png", fail, _write(bomb_png()), "above the limit"),
         ("svg", "drawing.svg", fail, _write(b'<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>'), "SVG drawing"),
-        ("pdf", "scan.pdf", fail, _write(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"), "PDF document"),
+        ("pdf", "scan.pdf", fail, _write(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"), "is a damaged PDF"),
         ("heic_truncated", "phone.heic", fail, _write(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64), "truncated"),
         ("iphone_heic", "IMG_0001.HEIC", ok, lambda p: p.write_bytes(heic_photo()), ""),
         ("eps_never_run", "print.eps", fail, _write(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 9 9\nshowpage\n"), "not an image"),
