@@ -206,8 +206,19 @@ def test_segments_follow_cuts_split_long_scenes_and_merge_short_ones():
 def test_segments_are_capped_for_long_videos():
     hour = info(36000)  # 1 h at 10 fps
     segs = plan_segments(hour, cuts=range(50, 36000, 50), segment_seconds=30.0, max_segments=40)
-    assert len(segs) <= 80 and segs[0].start_frame == 0 and segs[-1].stop_frame == 36000
+    assert len(segs) <= 40 and segs[0].start_frame == 0 and segs[-1].stop_frame == 36000
     assert all(a.stop_frame == b.start_frame for a, b in zip(segs, segs[1:]))
+
+
+@pytest.mark.parametrize("frames", [12900, 12901, 451, 36007])
+def test_the_segment_cap_is_a_cap(frames):
+    """Before: a 21:30 clip cut into fixed windows gave 41 segments under --hierarchy flat's 40
+    (windows were floored below duration / 40), and scenes split into parts could double it."""
+    clip = info(frames)  # 10 fps
+    assert 36 <= len(plan_segments(clip, segment_seconds=1.0, max_segments=40)) <= 40
+    uneven = [frames // 3, frames // 3 + 7, frames - frames // 5]  # scenes whose parts round up
+    segs = plan_segments(clip, cuts=uneven, segment_seconds=1.0, max_segments=40)
+    assert 36 <= len(segs) <= 40 and segs[-1].stop_frame == frames
 
 
 def test_segment_views_for_samplers():

@@ -8,9 +8,10 @@ useful to a model:
   (a 20-minute lecture shot is not one "scene" worth one sentence);
 - a scene shorter than `min_seconds` joins its neighbour (a 0.3 s flash or a
   quick-cut montage is not worth an engine call of its own);
-- at most about `max_segments` segments: windows grow to duration / max_segments on long
-  videos and the shortest scenes merge first, so the final summary prompt (one line per
-  segment) stays within a model's context. Merging for this cap loses real cuts, so
+- at most `max_segments` segments: the shortest scenes merge first, and windows grow (to at
+  least duration / max_segments on long videos, longer while scenes split into more parts
+  than that), so the final summary prompt (one line per segment) stays within a model's
+  context. Merging for this cap loses real cuts, so
   `scene_counts` tells the caller how many scenes it cost (the summary reports it).
 
 Variable-frame-rate video (phone footage, screen and meeting recordings: `VideoInfo.frame_times`)
@@ -99,8 +100,7 @@ def plan_segments(
         range or duplicate values are ignored.
     segment_seconds: longest segment; longer scenes are split into equal windows.
     min_seconds: shortest scene kept on its own.
-    max_segments: soft cap on the count (see the module docstring); the result has at most
-        about twice this many segments.
+    max_segments: the most segments (see the module docstring).
     """
     if not (segment_seconds > 0 and math.isfinite(segment_seconds)) or max_segments < 1:
         raise ValueError(f"need segment_seconds > 0 and max_segments >= 1, got {segment_seconds}, {max_segments}")
@@ -113,8 +113,8 @@ def plan_segments(
         return clock.frames_of(fine, info)
     fps = info.fps
     bounds = scene_bounds(info, cuts=cuts, min_seconds=min_seconds, max_scenes=max_segments)
-    window = max(segment_seconds, info.duration_s / max_segments)
-    longest = max(1, math.floor(window * fps))
+    longest = max(1, math.floor(segment_seconds * fps), math.ceil(info.duration_s * fps / max_segments - 1e-9))
+    longest = _longest_within(bounds, longest, max_segments)
     scenes = len(bounds) - 1
     segments: list[Segment] = []
     for k, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
@@ -127,6 +127,27 @@ def plan_segments(
                 reason = f"scene {k + 1}" + (f" part {j + 1}/{parts}" if parts > 1 else "")
             segments.append(Segment(len(segments), a, b, a / fps, b / fps, reason))
     return tuple(segments)
+
+
+def _parts(bounds: Sequence[int], longest: int) -> int:
+    """Segments the scenes between `bounds` make when split into windows of at most `longest` frames."""
+    return sum(math.ceil((b - a) / longest) for a, b in zip(bounds[:-1], bounds[1:]))
+
+
+def _longest_within(bounds: Sequence[int], longest: int, most: int) -> int:
+    """The shortest window length from `longest` up with which the scenes make at most `most`
+    segments (found by bisection: the count only falls as windows grow; at the longest
+    scene's length it is the scene count, which `scene_bounds` keeps within `most`)."""
+    if _parts(bounds, longest) <= most:
+        return longest
+    low, high = longest, max(longest, max(b - a for a, b in zip(bounds[:-1], bounds[1:])))
+    while low < high:
+        middle = (low + high) // 2
+        if _parts(bounds, middle) <= most:
+            high = middle
+        else:
+            low = middle + 1
+    return high
 
 
 def scene_bounds(
