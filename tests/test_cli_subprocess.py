@@ -97,3 +97,21 @@ def test_model_error_and_interrupt_exit_codes(tmp_path):
     result = run(tmp_path, ["ask", photo, "Q?"], code=FAKE, VLMCLI_FAKE_ENGINE=fake)
     assert (result.returncode, result.stderr) == (130, b"Interrupted.\n")
     assert result.stdout == b"Saw \n"
+
+
+def test_a_picture_past_pillows_own_bomb_threshold_prints_no_warning(tmp_path):
+    """A 96 MP PNG header (under vlmcli's 100 MP limit, over Pillow's 89 MP warning threshold):
+    before, Pillow's DecompressionBombWarning (two lines) came before the one-line error."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 12000, 8000, 8, 2, 0, 0, 0))
+    picture = tmp_path / "huge.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n" + header + chunk(b"IEND", b""))  # no pixel data: truncated
+    result = run(tmp_path, ["ask", str(picture), "What is it?"], code=FAKE, VLMCLI_FAKE_ENGINE="{}")
+    lines = result.stderr.decode().splitlines()
+    assert result.returncode == 3 and len(lines) == 1 and lines[0].startswith("Error: "), lines
+    assert "DecompressionBomb" not in result.stderr.decode()

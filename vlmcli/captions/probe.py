@@ -65,7 +65,7 @@ def header_facts(data: bytes) -> tuple[tuple[int, int] | None, bool]:
 
     from vlmcli.media import heif
     from vlmcli.media.animation import moves
-    from vlmcli.media.images import quiet_pillow
+    from vlmcli.media.quiet import quiet_pillow
 
     quiet_pillow()  # a damaged TIFF's header warnings are for the decode to turn into one line
     heif.enable_for(data[:HEAD_BYTES])  # without the plugin the size stays unknown

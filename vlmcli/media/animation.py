@@ -39,6 +39,9 @@ def frame_count(data: bytes) -> int:
         return 1
     from PIL import Image
 
+    from vlmcli.media.quiet import quiet_pillow
+
+    quiet_pillow()  # a picture past Pillow's own bomb threshold (89 MP) but within ours: no warning on stderr
     try:
         with Image.open(io.BytesIO(data), formats=list(ANIMATED_FORMATS)) as image:
             return int(getattr(image, "n_frames", 1)) if moves(image) else 1

@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import io
-import logging
 import os
 import shlex
 import struct
-import warnings
 from pathlib import PurePath
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -35,7 +33,7 @@ from vlmcli.media.heif import is_heif, require_heif
 from vlmcli.media.image_input import ImageInput
 from vlmcli.media.kinds import camera_raw_format, is_jpeg_xl, playlist_format
 from vlmcli.media.names import display_name
-from vlmcli.media.quiet import native_stderr_filtered
+from vlmcli.media.quiet import native_stderr_filtered, quiet_pillow
 from vlmcli.media.sources import STDIN, read_source
 
 if TYPE_CHECKING:
@@ -240,21 +238,6 @@ def prepare_pillow(max_pixels: int | None) -> None:
     its warnings silenced (both below)."""
     _lift_pil_limit(max_pixels)
     quiet_pillow()
-
-
-def quiet_pillow() -> None:
-    """Pillow warns on stderr about what it tolerates (corrupt EXIF, tag data past the end of
-    a TIFF, the bomb threshold below our own limit) and logs errors it then raises ("More
-    samples per pixel than can be decoded"). The CLI promises clean stderr, and the file
-    either decodes or fails with one clear error, so Pillow's warnings are ignored by module
-    (a filter, not `warnings.catch_warnings` around each call, which is not thread-safe:
-    images decode in threads) and its log records go nowhere (without a handler, Python's
-    last-resort one printed them). Call before any `Image.open` (probing included)."""
-    warnings.filterwarnings("ignore", module=r"PIL(\.|$)")  # idempotent: an existing equal filter is replaced
-    pil = logging.getLogger("PIL")
-    if not pil.handlers:
-        pil.addHandler(logging.NullHandler())
-
 
 
 def _check_pixels(size: tuple[int, int], name: str, max_pixels: int | None) -> None:

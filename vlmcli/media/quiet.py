@@ -16,11 +16,13 @@ their redirections.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
 import tempfile
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -127,3 +129,17 @@ def _write_all(fd: int, data: bytes) -> None:
             data = data[os.write(fd, data):]
     except OSError:
         pass
+
+
+def quiet_pillow() -> None:
+    """Pillow warns on stderr about what it tolerates (corrupt EXIF, tag data past the end of
+    a TIFF, the bomb threshold below our own limit) and logs errors it then raises ("More
+    samples per pixel than can be decoded"). The CLI promises clean stderr, and the file
+    either decodes or fails with one clear error, so Pillow's warnings are ignored by module
+    (a filter, not `warnings.catch_warnings` around each call, which is not thread-safe:
+    images decode in threads) and its log records go nowhere (without a handler, Python's
+    last-resort one printed them). Call before any `Image.open` (probing included)."""
+    warnings.filterwarnings("ignore", module=r"PIL(\.|$)")  # idempotent: an existing equal filter is replaced
+    pil = logging.getLogger("PIL")
+    if not pil.handlers:
+        pil.addHandler(logging.NullHandler())
