@@ -248,3 +248,18 @@ def test_a_run_over_photos_and_videos_with_the_built_in_prompts_is_one_caption_c
     assert result.exit_code == 0, result.output  # the broken photo is counted, not exported
     lines = [json.loads(line) for line in (tmp_path / "all.jsonl").read_text().splitlines()]
     assert all(set(line) >= {"caption"} and "caption_1" not in line for line in lines)
+
+
+def test_txt_skips_and_names_an_image_that_has_gone(monkeypatch, photos, tmp_path):
+    """Before: --to txt (beside or mirrored, without images) wrote a caption for a picture that
+    was deleted after the run, exit 0."""
+    run = tmp_path / "one-prompt"
+    install_fake_engine(monkeypatch)
+    assert runner.invoke(app, ["caption-dir", str(photos), "-o", str(run), "-q"]).exit_code == 9
+    (photos / "sub" / "coffee.jpg").unlink()
+    for args in (("--beside",), ("-o", tmp_path / "mirror")):
+        result = export(run, "--to", "txt", *args)
+        assert result.exit_code == 9, result.output
+        assert "coffee.jpg" in result.stderr and "skipped" in result.stderr
+    assert not (photos / "sub" / "coffee.txt").exists() and not (tmp_path / "mirror" / "sub" / "coffee.txt").exists()
+    assert (photos / "sub" / "deeper" / "camera.txt").exists()

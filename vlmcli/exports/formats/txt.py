@@ -7,11 +7,13 @@ several prompts, the others to `<name>.<column>.txt`.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from vlmcli.errors import ConfigError, OutputError
 from vlmcli.exports.formats.base import ExportFormat, Exporter, ExportSummary, Progress, count
-from vlmcli.exports.records import Joined
+from vlmcli.exports.records import Joined, Record
 
 
 class TxtExporter(Exporter):
@@ -32,7 +34,7 @@ class TxtExporter(Exporter):
             named = ((record, name) for record, name, data in self._copied(joined, out, summary, progress))
         else:
             names = self.names(joined)
-            named = ((record, names[record.path]) for record in joined.records)
+            named = ((record, names[record.path]) for record in self._present(joined, summary))
         first, *others = list(joined.columns)
         for done, (record, name) in enumerate(named, start=1):
             image = Path(record.path) if out is None else out / name
@@ -48,6 +50,17 @@ class TxtExporter(Exporter):
             if progress is not None and not self.options.with_images:
                 progress(done)
         return summary
+
+    @staticmethod
+    def _present(joined: Joined, summary: ExportSummary) -> Iterator[Record]:
+        """The records whose image file is still there (dataset items: their shard is read by
+        other formats only); a file that has gone is skipped and listed, as when images are
+        copied, so no caption file is left for a picture nobody has."""
+        for record in joined.records:
+            if record.source is None and not os.path.isfile(record.path):
+                summary.missing_images.append(record.path)
+                continue
+            yield record
 
     def _copied(self, joined: Joined, out: Path, summary: ExportSummary, progress: Progress | None):  # noqa: ANN202
         for record, name, data in self.with_bytes(joined, summary, progress):
