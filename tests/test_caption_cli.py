@@ -232,8 +232,8 @@ def test_dry_run_counts_and_writes_nothing(monkeypatch, photos, tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["files"] == len(GOOD + BAD) and report["ignored"] == 1 and report["prompts"] == 2
-    assert report["rows"] == 2 * len(GOOD + BAD) and report["requests"] == 2 * (len(GOOD) - 1 + 3)
-    assert report["known_errors"] == 2 * 2  # empty and dangling: known before decoding
+    assert report["rows"] == 2 * len(GOOD + BAD) and report["requests"] == 2 * (len(GOOD) - 1 + 2)
+    assert report["known_errors"] == 2 * 3  # empty, dangling and corrupt (no header a decoder reads): known before decoding
     assert report["counts"] == {"images": 7, "unreadable": 3, "videos": 0, "videos_skipped": 0, "ignored": 1, "documents_skipped": 0, "animations": 0}
     assert report["estimate"]["source"].startswith("measured on 1 batch") and report["estimate"]["seconds"] >= 0
     assert len(fake.requests) == 1 + report["estimate"]["calibration"]["requests"] and not out.exists()  # warm-up + 1 batch

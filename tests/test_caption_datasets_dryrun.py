@@ -72,8 +72,8 @@ def test_dataset_dry_run_plans_like_the_run_and_measures_a_batch(tmp_path):
     assert report["dataset"]["samples"] == 6 and [s["samples"] for s in report["dataset"]["shards"]] == [3, 3]
     assert report["counts"] == {"images": 4, "unreadable": 2, "videos": 0, "videos_skipped": 0, "ignored": 0, "documents_skipped": 0, "animations": 0}
     assert report["rows"] == 6 and report["skipped"] == 0
-    assert report["requests"] == 3  # two photos and the broken bytes, once each across both shards
-    assert report["visual_tokens"] > 2 * 16 and report["batches"] == 2
+    assert report["requests"] == 2 and report["known_errors"] == 2  # two photos; the broken bytes in each shard
+    assert report["visual_tokens"] > 2 * 16 and report["batches"] == 1  # the broken items make no engine call
     assert report["estimate"]["source"].startswith("measured on 1 batch of ")
     broken = [f"{(wds / f'0000{i}.tar').resolve()}::0000{i}0001" for i in range(2)]  # why, as the error rows will say
     assert [f["path"] for f in report["unreadable_files"]] == broken
@@ -86,4 +86,4 @@ def test_dataset_dry_run_plans_like_the_run_and_measures_a_batch(tmp_path):
     real = invoke(wds, *common, "--json")
     assert real.exit_code == 9 and json.loads(real.stdout)["ok"] == 4
     again = json.loads(invoke(wds, *common, "--dry-run", "--json").stdout)
-    assert (again["skipped"], again["rows"], again["requests"]) == (4, 2, 1)  # only the broken items are redone
+    assert (again["skipped"], again["rows"], again["requests"], again["known_errors"]) == (4, 2, 0, 2)  # only the broken items are redone

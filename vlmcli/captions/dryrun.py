@@ -143,6 +143,17 @@ def dry_run(
     return report
 
 
+def _without_undecodable(plan: Plan) -> tuple[Plan, int]:
+    """`plan` without the picture tasks whose header no decoder read (the input counts call
+    them unreadable): the run will give them error rows, without a model call. Returns the
+    rows they make, counted as known errors (as a video that cannot be opened is)."""
+    undecodable = [t for t in plan.tasks if t.size is None and t.video is None]
+    if not undecodable:
+        return plan, 0
+    kept = [t for t in plan.tasks if t.size is not None or t.video is not None]
+    return dataclasses.replace(plan, tasks=kept), sum(len(t.paths) for t in undecodable)
+
+
 def plan_report(
     job: CaptionJob,
     plan: Plan,
@@ -159,6 +170,8 @@ def plan_report(
     when reading the inputs began). groups: the tasks batched apart (a dataset's shards);
     reader_for: the image reader of dataset items for calibration."""
     split = groups or (lambda tasks: [list(tasks)])
+    rows = plan.rows_to_write
+    plan, undecodable = _without_undecodable(plan)
 
     def batches_of(batch_size: int, cap: int | None, tokens: Tokens) -> list[list[Task]]:
         parts = split(plan.tasks)
@@ -170,9 +183,9 @@ def plan_report(
         ignored=summary.ignored,
         prompts=summary.prompts,
         skipped=plan.skipped,
-        rows=plan.rows_to_write,
+        rows=rows,
         requests=len(plan.tasks),
-        known_errors=len(plan.failures),
+        known_errors=len(plan.failures) + undecodable,
         batch_size=job.batch_size or auto_batch_size("cpu"),
         batches=0,
     )
