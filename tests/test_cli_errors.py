@@ -226,3 +226,25 @@ def test_a_missing_file_under_another_spelling_is_pointed_at(tmp_path, monkeypat
     assert line.endswith(f"(did you mean {tmp_path / 'img_1.jpg'}?)")
     line = assert_one_line_error(runner.invoke(app, ["describe", str(tmp_path / "other.jpg")]), 3)
     assert line.endswith("other.jpg")  # nothing near it: no guess
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["ask", "photo.jpg", "hi", "--bogus"], "Error: No such option: --bogus (vlm ask -h lists the options)."),
+        (["--bogus"], "Error: No such option: --bogus (vlm -h lists the options)."),
+        (["describe", "x", "--detail", "bogus"], "Error: Invalid value for '--detail': "),
+        (["ask", "-m"], "Error: Option '-m' requires an argument."),
+        (["caption-dir", "x", "--batch-size", "-3"], "Error: Invalid value for '--batch-size': "),
+    ],
+)
+def test_usage_errors_are_one_line_too(args, line):
+    """Before: Click's synopsis, a 'Try ... for help.' line and a blank line came first (4 lines)."""
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith(line), result.stderr
+
+
+def test_a_bare_command_still_shows_its_help():
+    result = CliRunner().invoke(app, ["ask"])
+    assert result.exit_code == 2 and "Usage: vlm ask" in result.output and "Ask a question" in result.output

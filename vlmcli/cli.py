@@ -30,6 +30,14 @@ class _Group(TyperGroup):
                 from vlmcli.commands._usage import dash_file_hint
 
                 exc.message += dash_file_hint(getattr(self, "_argv", [])) or ""  # type: ignore[attr-defined]
+            _one_line(exc)
+            raise
+
+    def make_context(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        try:  # the group's own arguments (`vlm --bogus`)
+            return super().make_context(*args, **kwargs)
+        except Exception as exc:
+            _one_line(exc)
             raise
 
     def get_help_option(self, ctx):  # type: ignore[no-untyped-def]
@@ -40,6 +48,24 @@ class _Group(TyperGroup):
         if option is not None and option.default is None:
             option.default = False
         return option
+
+
+def _one_line(exc: BaseException) -> None:
+    """Make a usage error print as every other failure does: one `Error:` line on stderr
+    (Click prints the usage synopsis and a blank line first), naming where help is. A bare
+    command (`vlm ask`) still shows its help, as `no_args_is_help` asks."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if "UsageError" not in names or "NoArgsIsHelpError" in names:
+        return
+    ctx = getattr(exc, "ctx", None)
+    where = f" ({ctx.command_path} -h lists the options)" if ctx is not None else ""
+
+    def show(file=None) -> None:  # type: ignore[no-untyped-def]
+        message = exc.format_message().rstrip(".")  # type: ignore[attr-defined]
+        hint = where if message.startswith("No such option") and "(" not in message else ""
+        (file or sys.stderr).write(f"Error: {message}{hint}.\n")
+
+    exc.show = show  # type: ignore[attr-defined]
 
 
 app = typer.Typer(
