@@ -84,6 +84,15 @@ def test_describe_checks_the_model_before_the_pictures(photos):
     assert "broken.jpg" not in result.output
 
 
+@pytest.mark.parametrize("command", [["describe"], ["ask"]])
+def test_one_broken_picture_does_not_hide_a_bad_model(photos, command):
+    """Before: with a single input the picture was decoded first (exit 3, 'damaged'), so the typo
+    in -m showed only after the picture was fixed."""
+    question = ["What is it?"] if command == ["ask"] else []
+    result = runner.invoke(app, [*command, "-m", "./nope", str(photos / "broken.jpg"), *question])
+    assert result.exit_code == 4 and _last_line(result) == "Error: Model folder ./nope does not exist."
+
+
 def test_a_good_model_passes_the_check(photos, tmp_path):
     reference = Path(__file__).resolve().parents[1] / "models" / "reference"
     result = runner.invoke(app, ["caption-dir", str(photos), "-o", str(tmp_path / "out"), "-m", str(reference),

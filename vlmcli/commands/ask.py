@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from vlmcli.commands import _runtime
 from vlmcli.commands._document_options import PAGES_OPTION, page_choice
 from vlmcli.commands._errors import error_boundary
 from vlmcli.commands._generate import run_requests
@@ -111,6 +112,7 @@ def ask(
         video.check()
         answer = structured.answer(settings, command="ask")
         constraint = answer.constraint
+        _runtime.check_model(opts.engine_config(settings))  # a typo in -m: one line before any picture is decoded
         media = load_inputs(
             sources, command="ask", max_pixels=settings.max_image_pixels, video=video, pages=page_choice(pages)
         )

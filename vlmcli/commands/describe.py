@@ -155,8 +155,7 @@ def describe(
         answer = structured.answer(settings, command="describe")
         inputs = expand_patterns(inputs)  # "*.jpg" quoted, or from cmd.exe/PowerShell
         several = len(inputs) > 1
-        if several:  # a typo in -m: one line now, not after every photo was checked
-            _runtime.check_model(opts.engine_config(settings))
+        _runtime.check_model(opts.engine_config(settings))  # a typo in -m: one line before any picture is decoded
         load = dict(command="describe", max_pixels=settings.max_image_pixels, video=video, pages=page_choice(pages))
         handles: list[tuple[str, Media | None]] = []  # inputs that decode; several: decoded again when run
         items: list[Item] = []
