@@ -262,3 +262,12 @@ def test_real_video_sparse_read():
                          info=info, opener=spy)
     assert spy.decoded == 3 and max(frames.pixels.shape[1:3]) == 96
     assert np.all(np.diff(frames.timestamps) > 0)
+
+
+def test_text_under_a_pictures_name_is_not_called_a_video_stream(tmp_path):
+    """ffmpeg opens notes.jpg by its name (image2) whatever it holds; before, the error was
+    'ffmpeg has no decoder for its video stream', as if the file were a video."""
+    notes = tmp_path / "notes.jpg"
+    notes.write_text("my notes, not a picture\n")
+    with pytest.raises(VideoError, match=r"notes\.jpg is not a video file \(and not a picture ffmpeg can decode"):
+        probe(notes)

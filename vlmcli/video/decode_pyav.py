@@ -95,6 +95,11 @@ def _inspect(key: FileKey) -> StreamFacts:
         stream = _video_stream(path, container)
         ctx = stream.codec_context
         if ctx is None or not ctx.width or not ctx.height:
+            if str(container.format.name) == "image2":  # ffmpeg went by the name (notes.jpg holding text)
+                raise VideoError(
+                    f"{display_name(path)} is not a video file (and not a picture ffmpeg can decode either: "
+                    "damaged, or another kind of file under a picture's name)."
+                )
             raise VideoError(
                 f"Could not open {display_name(path)}: ffmpeg has no decoder for its video stream "
                 f"or does not know the frame size."
