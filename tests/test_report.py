@@ -147,3 +147,13 @@ def test_dataset_rows_show_their_pictures(monkeypatch, tmp_path, kind):
     summary, page = json.loads(result.stdout), page_path.read_text()
     previews = len(re.findall(r'<img src="data:image/jpeg;base64,', page))
     assert previews == summary["images"] - summary["errors"] and page.count("no preview") >= 1
+
+
+def test_a_wrong_folder_is_said_before_any_question_about_the_page(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "report.html").write_text("an earlier page")
+    missing = runner.invoke(app, ["report", "nonexist"])
+    assert missing.exit_code == 3 and "nonexist is not a folder of caption results" in missing.stderr
+    (tmp_path / "photos").mkdir()
+    empty = runner.invoke(app, ["report", "photos", "-o", "r.html"])
+    assert empty.exit_code == 3 and "has no caption shards" in empty.stderr and "export" not in empty.stderr

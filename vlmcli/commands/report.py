@@ -38,9 +38,9 @@ def report(
 
         if limit < 1:
             raise ConfigError(f"--limit must be at least 1, not {limit}.")
+        rows = read_results(captions_dir)  # a wrong folder is said first, before any -o question
         if output.exists() and not force:
             raise OutputError(f"{output} exists; choose another -o or pass --force.")
-        rows = read_results(captions_dir)
         entries = entries_from_rows(rows)
         shown = sample(entries, limit=limit, seed=seed)
         summary = overview(rows, entries)

@@ -24,7 +24,7 @@ def result_shards(folder: str | os.PathLike[str]) -> list[Path]:
     if not shards:
         raise InputError(
             f"{folder} has no caption shards (part-*.parquet or part-*.jsonl); "
-            "export reads the --output folder of `vlm caption-dir --format parquet|jsonl`."
+            "pass the --output folder of `vlm caption-dir --format parquet|jsonl`."
         )
     return sorted(shards)
 
