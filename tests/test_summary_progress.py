@@ -46,7 +46,9 @@ def test_log_lines_name_the_stage_the_count_and_the_eta():
     clock.now += 30
     assert progress.line() == "Describing: 0/40 segments done (video to 0:00.0 of 1:00:00.0); waiting for the first segment 30s"
     progress.described(1, upto_s=90.0)
-    clock.now += 60
+    clock.now += 20
+    assert progress.line() == "Describing: 1/40 segments done (video to 1:30.0 of 1:00:00.0); segment 2 under way 20s"
+    clock.now += 40
     progress.described(3, upto_s=270.0)  # 2 segments a minute once the model is warm
     assert progress.line() == (
         "Describing: 3/40 segments done (video to 4:30.0 of 1:00:00.0); 2.00 segments/min; ETA 18m30s"

@@ -132,7 +132,10 @@ class LogProgress(TimedLines):
         )
         rate = self._rate()
         if rate is None:
-            return line + f"; waiting for the first segment {so_far}"
+            if self._first_done is None:
+                return line + f"; waiting for the first segment {so_far}"
+            at, first = self._first_done  # the rate is timed from the next segment (a warm model) on
+            return line + f"; segment {first + 1} under way {clock_text(self._clock() - at)}"
         left = self._total - self._done
         return line + f"; {rate * 60:.2f} segments/min" + (f"; ETA {clock_text(left / rate)}" if left else "")
 
