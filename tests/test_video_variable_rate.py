@@ -240,3 +240,13 @@ def test_an_avi_that_dropped_frames_is_read_whole_at_its_real_times(tmp_path):
     read = read_frames(path, [0, 19, 20, 49], max_side=64)
     assert [read_index(f) for f in read.pixels] == [0, 19, 20, 49]
     assert list(read.timestamps) == pytest.approx([0, 19 / 25, 22 / 25, 51 / 25])
+
+
+def test_ask_json_says_the_clip_is_variable_rate():
+    """README: `--json` says "variable_frame_rate": true; before, only video-summarize's did."""
+    reference = Path(__file__).resolve().parents[1] / "models" / "reference"
+    args = ["ask", "-m", str(reference), str(meeting()), "What happens?", "--json", "--frames", "4", "--max-tokens", "2"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (video,) = json.loads(result.stdout)["videos"]
+    assert video["variable_frame_rate"] is True

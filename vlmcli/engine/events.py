@@ -83,6 +83,7 @@ class VideoUsage:
             "resized": list(self.resized),
             "visual_tokens": self.visual_tokens,
             "decoder": sampling.decoder if sampling is not None else None,
+            "variable_frame_rate": sampling.variable_rate if sampling is not None else None,
             "sampling": sampling.to_dict() if sampling is not None else None,
         }
 

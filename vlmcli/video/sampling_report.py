@@ -69,6 +69,9 @@ class SamplingReport:
     damaged: str | None = None
     """None when every chosen frame decoded; else the sentence naming the frames that stood in
     for damaged ones (`decode.damage_note`)."""
+    variable_rate: bool = False
+    """The video's frames are not evenly spaced (phone, screen and meeting recordings): the
+    times given are the frames' own, not index / average rate."""
 
     def __post_init__(self) -> None:
         if not self.frames:
@@ -97,6 +100,7 @@ class SamplingReport:
             cuts=cuts,
             scan_degraded=sampled.scan.degraded if sampled.scan is not None else None,
             damaged=damage_note(sampled.frames.replaced),
+            variable_rate=sampled.info.variable_rate,
         )
 
     def to_dict(self) -> dict[str, object]:
