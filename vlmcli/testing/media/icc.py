@@ -61,6 +61,11 @@ def rgb_profile(space: RgbSpace) -> bytes:
         (b"bXYZ", _xyz_type(matrix[:, 2])),
         *((sig, b"curv" + b"\0" * 4 + struct.pack(">IH", 1, round(space.gamma * 256)) + b"\0\0") for sig in (b"rTRC", b"gTRC", b"bTRC")),
     ]
+    return _profile(tags, device_class=b"mntr", space=b"RGB ", pcs=b"XYZ ")
+
+
+def _profile(tags: list[tuple[bytes, bytes]], *, device_class: bytes, space: bytes, pcs: bytes) -> bytes:
+    """A version-2 ICC profile: the 128-byte header, the tag table, the tags (4-byte aligned)."""
     table_size = 4 + 12 * len(tags)
     offset, table, data = 128 + table_size, b"", b""
     for signature, body in tags:
@@ -68,7 +73,7 @@ def rgb_profile(space: RgbSpace) -> bytes:
         table += signature + struct.pack(">II", offset + len(data), len(body))
         data += body
     size = 128 + table_size + len(data)
-    header = struct.pack(">I4sI4s4s4s12s4s", size, b"lcms", 0x02100000, b"mntr", b"RGB ", b"XYZ ", b"\0" * 12, b"acsp")
+    header = struct.pack(">I4sI4s4s4s12s4s", size, b"lcms", 0x02100000, device_class, space, pcs, b"\0" * 12, b"acsp")
     header += b"\0" * 24 + struct.pack(">I", 0) + _s15(D50) + b"\0" * 4
     header += b"\0" * (128 - len(header))
     return header + struct.pack(">I", len(tags)) + table + data
@@ -147,17 +152,7 @@ def cmyk_profile(name: str = "Test CMYK (SWOP-like inks)") -> bytes:
         (b"wtpt", _xyz_type(D50)),
         (b"A2B0", lut),
     ]
-    table_size = 4 + 12 * len(tags)
-    offset, table, data = 128 + table_size, b"", b""
-    for signature, body in tags:
-        body += b"\0" * (-len(body) % 4)
-        table += signature + struct.pack(">II", offset + len(data), len(body))
-        data += body
-    size = 128 + table_size + len(data)
-    header = struct.pack(">I4sI4s4s4s12s4s", size, b"lcms", 0x02100000, b"prtr", b"CMYK", b"Lab ", b"\0" * 12, b"acsp")
-    header += b"\0" * 24 + struct.pack(">I", 0) + _s15(D50) + b"\0" * 4
-    header += b"\0" * (128 - len(header))
-    return header + struct.pack(">I", len(tags)) + table + data
+    return _profile(tags, device_class=b"prtr", space=b"CMYK", pcs=b"Lab ")
 
 
 def _lab_to_xyz(lab: np.ndarray) -> np.ndarray:
