@@ -29,22 +29,21 @@ def page_key(number: int, count: int) -> str:
 
 def pdf_items(path: Path, choice: ColumnChoice) -> Iterator[ShardItem]:
     from vlmcli.media.images import DEFAULT_MAX_PIXELS
-    from vlmcli.media.pdf_pages import page_count, parse_pages, render_pages
+    from vlmcli.media.pdf_pages import opened
 
     if choice.key_column or choice.keep_columns:
         raise ConfigError(f"{path}: a PDF's pages have no columns; drop --key-column and --keep-columns.")
-    data = path.read_bytes()
-    count = page_count(data, str(path))
-    for number in range(1, count + 1):
-        key = page_key(number, count)
-        try:
-            (page,) = render_pages(data, str(path), pages=parse_pages(str(number)), max_pixels=DEFAULT_MAX_PIXELS).pages
-        except InputError as exc:
-            yield ShardItem(key=key, error=f"{path}::{key}: {exc}")
-            continue
-        buffer = io.BytesIO()
-        page.image.save(buffer, format="PNG", compress_level=1)
-        yield ShardItem(key=key, data=buffer.getvalue(), name=f"{key}.png")
+    with opened(path.read_bytes(), str(path)) as pdf:  # parsed once, pages rendered one at a time
+        for index in range(pdf.count):
+            key = page_key(index + 1, pdf.count)
+            try:
+                picture = pdf.render(index, max_pixels=DEFAULT_MAX_PIXELS)
+            except InputError as exc:
+                yield ShardItem(key=key, error=f"{path}::{key}: {exc}")
+                continue
+            buffer = io.BytesIO()
+            picture.save(buffer, format="PNG", compress_level=1)
+            yield ShardItem(key=key, data=buffer.getvalue(), name=f"{key}.png")
 
 
 def pdf_pages(path: Path) -> int:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import hashlib
 import re
 import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
@@ -95,14 +97,36 @@ class RenderedDocument:
     """Pages of the document not read because --pages was not given (0 when it was)."""
 
 
+class OpenPdf:
+    """A PDF opened once (`opened`), its pages rendered one at a time."""
+
+    def __init__(self, document: Any, name: str, pdfium: Any) -> None:
+        self._document, self._name, self._pdfium = document, name, pdfium
+        self.count = len(document)
+
+    def render(self, index: int, *, dpi: int = DPI, max_pixels: int | None = None) -> "Image.Image":
+        """Page `index` (0-based) as an RGB picture; `InputError` when it will not render."""
+        return _render(self._document[index], self._name, index, dpi, max_pixels, self._pdfium)
+
+
+@contextmanager
+def opened(data: bytes, name: str) -> Iterator[OpenPdf]:
+    """The PDF in `data` (`name` for messages), open for the block; `InputError` for an
+    encrypted or damaged one, `BackendUnavailableError` without pypdfium2."""
+    pdfium = _pdfium(name)
+    document = _open(pdfium, data, name)
+    try:
+        yield OpenPdf(document, name, pdfium)
+    finally:
+        document.close()
+
+
 def render_pages(
     data: bytes, name: str, *, pages: PageChoice | None = None, dpi: int = DPI, max_pixels: int | None = None
 ) -> RenderedDocument:
     """Render the chosen pages of the PDF in `data` (`name` for messages) as RGB pictures."""
-    pdfium = _pdfium(name)
-    document = _open(pdfium, data, name)
-    try:
-        count = len(document)
+    with opened(data, name) as pdf:
+        count = pdf.count
         if count == 0:
             raise InputError(f"{name} is a PDF with no pages.")
         wanted = pages.indices(count) if pages is not None else list(range(min(count, DEFAULT_PAGES)))
@@ -110,23 +134,17 @@ def render_pages(
             raise InputError(f"{name} has {count} page{'s' if count != 1 else ''}; --pages chose none of them.")
         digest = hashlib.sha256(data).hexdigest()
         rendered = tuple(
-            RenderedPage(image=_render(document[i], name, i, dpi, max_pixels, pdfium), number=i + 1,
+            RenderedPage(image=pdf.render(i, dpi=dpi, max_pixels=max_pixels), number=i + 1,
                          key=hashlib.sha256(f"{digest}#page={i + 1}@{dpi}".encode()).hexdigest())
             for i in wanted
         )  # fmt: skip
-        return RenderedDocument(pages=rendered, page_count=count, left_out=0 if pages is not None else count - len(wanted))
-    finally:
-        document.close()
+    return RenderedDocument(pages=rendered, page_count=count, left_out=0 if pages is not None else count - len(wanted))
 
 
 def page_count(data: bytes, name: str) -> int:
     """The number of pages of the PDF in `data` (`InputError` when it cannot be read)."""
-    pdfium = _pdfium(name)
-    document = _open(pdfium, data, name)
-    try:
-        return len(document)
-    finally:
-        document.close()
+    with opened(data, name) as pdf:
+        return pdf.count
 
 
 def page_source(source: str, number: int) -> str:
