@@ -54,7 +54,7 @@ def check_budget(*, prompt_tokens: int, answer_tokens: int, limit: int | None) -
         raise ContextLengthError(
             f"The prompt needs {prompt_tokens} tokens and the answer up to {answer_tokens} more (--max-tokens), "
             f"{prompt_tokens + answer_tokens} in all, but the model's context length is {limit}; lower --max-pixels "
-            "or --max-tiles, use fewer images, lower --max-tokens, or pass --truncate to lower the resolution "
+            "or --max-tiles, use fewer images (or PDF pages: --pages), lower --max-tokens, or pass --truncate to lower the resolution "
             "until it fits."
         )
 
@@ -97,7 +97,7 @@ def prepare_batch(
         raise ContextLengthError(
             f"The prompt needs {needed} tokens and the answer up to {answer_tokens} more (--max-tokens), but the "
             f"model's context length is {limit}, and even the lowest resolution --truncate can use needs {lowest[0]} "
-            f"(at most {target} leave room for the answer); use fewer images or frames, a shorter prompt, a lower "
+            f"(at most {target} leave room for the answer); use fewer images, PDF pages (--pages) or frames, a shorter prompt, a lower "
             "--max-tokens, or --temporal-pool / --compress."
         )
     found = tried[best]

@@ -71,7 +71,7 @@ def check_context(prompt_tokens: int, config: Any) -> None:
     if limit is not None and prompt_tokens >= limit:
         raise ContextLengthError(
             f"The prompt needs {prompt_tokens} tokens but the model's context length is {limit}; "
-            "lower --max-pixels or --max-tiles, use fewer images, or pass --truncate to lower the resolution "
+            "lower --max-pixels or --max-tiles, use fewer images (or PDF pages: --pages), or pass --truncate to lower the resolution "
             "until it fits."
         )
 
