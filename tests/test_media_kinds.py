@@ -117,6 +117,11 @@ def test_an_audio_file_is_refused_as_audio(tmp_path):
         ("page.xml", b'<?xml version="1.0"?><page/>', None),
         ("photo.pdf", b"\xff\xd8\xff\xe0\x00\x10JFIF", None),  # magic wins over the extension
         ("notes.txt", b"hello", None),
+        ("deck.pptx", b"PK\x03\x04\x14\x00", "PowerPoint presentation"),
+        ("Report.DOCX", b"PK\x03\x04", "Word document"),
+        ("old.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "Word document"),
+        ("notes.odt", b"", "OpenDocument text"),
+        ("photo.docx", b"\xff\xd8\xff\xe0", None),  # a JPEG under a wrong name is the JPEG
     ],
 )
 def test_document_format(name, head, document):
@@ -129,6 +134,7 @@ def test_document_format(name, head, document):
         ("my scan.pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\n%%EOF\n", "my scan.pdf is a PDF document, not a picture: vlm ask and vlm describe read its pages (the pdf extra); here render them first, e.g. pdftoppm -png -r 150"),
         ("logo.svg", b'<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>', "logo.svg is an SVG drawing, not an image vlmcli can read: render it first, e.g. rsvg-convert"),
         ("fig 1.eps", None, "fig 1.eps is a PostScript (EPS) drawing, not an image vlmcli can read: render it first, e.g. gs -q -dSAFER -dEPSCrop -sDEVICE=png16m -r150 -o 'fig 1-%d.png' '"),
+        ("q3 deck.pptx", b"PK\x03\x04\x14\x00\x06\x00" + b"\x00" * 40, "q3 deck.pptx is a PowerPoint presentation, not a picture: save it as PDF and pass the PDF (vlm ask and vlm describe read its pages), e.g. libreoffice --headless --convert-to pdf '"),
     ],
 )
 def test_documents_are_refused_with_the_step_that_makes_a_picture(tmp_path, name, content, needle):

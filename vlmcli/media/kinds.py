@@ -142,9 +142,21 @@ def is_jpeg_xl(head: bytes) -> bool:
     return head.startswith(b"\xff\x0a") or head.startswith(b"\x00\x00\x00\x0cJXL \r\n\x87\n")
 
 
+OFFICE_DOCUMENTS = {
+    ".docx": "Word document", ".doc": "Word document", ".pptx": "PowerPoint presentation",
+    ".ppt": "PowerPoint presentation", ".xlsx": "Excel workbook", ".xls": "Excel workbook",
+    ".odt": "OpenDocument text", ".odp": "OpenDocument presentation", ".ods": "OpenDocument spreadsheet",
+    ".key": "Keynote presentation", ".pages": "Pages document", ".numbers": "Numbers spreadsheet",
+}
+"""Office files by name, when their bytes are a zip (OOXML, OpenDocument, iWork) or an OLE
+compound file (the legacy .doc/.ppt/.xls): documents a PDF export makes readable."""
+_OFFICE_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
+
+
 def document_format(name: str, head: bytes = b"") -> str | None:
-    """"PDF", "SVG" or "PostScript" when a file called `name` starting with `head` (its first ~512
-    bytes) is a document or a vector drawing rather than a picture, else None. Like
+    """"PDF", "SVG", "PostScript" or an office document's kind (`OFFICE_DOCUMENTS`) when a file
+    called `name` starting with `head` (its first ~512 bytes) is a document or a vector drawing
+    rather than a picture, else None. Like
     `audio_format`, only used to explain a refusal with the step that turns it into a picture.
     (Pillow could open EPS, but only by running Ghostscript on it, which vlmcli never does.)"""
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -154,6 +166,9 @@ def document_format(name: str, head: bytes = b"") -> str | None:
         return "PostScript"
     if text.startswith(b"<svg") or (text.startswith((b"<?xml", b"<!DOCTYPE svg", b"<!--")) and b"<svg" in text):
         return "SVG"
+    office = OFFICE_DOCUMENTS.get(PurePath(name).suffix.lower())
+    if office is not None and (not head or head.startswith(_OFFICE_MAGIC)):
+        return office
     if head and (_video_magic(head) or _image_magic(head)):
         return None
     return {".pdf": "PDF", ".svg": "SVG", ".svgz": "SVG", ".eps": "PostScript", ".ps": "PostScript"}.get(
