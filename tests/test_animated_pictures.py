@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from vlmcli.captions.summary import FIRST_FRAME_NOTE
 from vlmcli.cli import app
 from vlmcli.media.animation import frame_count, picture_format
 from vlmcli.media.images import decode_image
@@ -242,4 +243,8 @@ def test_caption_dir_captions_animations_as_clips_with_videos(tmp_path):
     dry = runner.invoke(app, ["caption-dir", str(folder), "-o", str(tmp_path / "c"), "--dry-run", "--json", "-q",
                               "--model", str(REFERENCE)])
     assert json.loads(dry.stdout)["counts"]["animations"] == 3
+    notes = {Path(r["path"]).name: r["notes"] for r in pq.read_table(tmp_path / "a.parquet").to_pylist()}
+    assert notes["cuts.gif"] == FIRST_FRAME_NOTE and notes["still.png"] is None  # the row says it too
+    assert all(r["notes"] is None for r in pq.read_table(tmp_path / "b.parquet").to_pylist())
+    assert "warning:" not in as_pictures.stderr and "read with notes" not in as_pictures.stderr  # counted once above
 

@@ -48,6 +48,8 @@ class Task:
     followers: tuple[str, ...] = ()
     video: VideoInfo | None = None
     """The video's properties when this task captions a video (`--videos`); None for an image."""
+    animated: bool = False
+    """An animation captioned by its first frame (no --videos): its rows say so in `notes`."""
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -163,7 +165,7 @@ def build_plan(
                 followers.setdefault(index, []).append(probe.path)
                 continue
             primary[(probe.key, prompt.config_hash)] = len(plan.tasks)
-            plan.tasks.append(Task(probe.path, probe.key, probe.size, prompt, video=probe.video))
+            plan.tasks.append(Task(probe.path, probe.key, probe.size, prompt, video=probe.video, animated=probe.animated))
     for index, paths in followers.items():
         plan.tasks[index] = dataclasses.replace(plan.tasks[index], followers=tuple(paths))
     return plan

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from vlmcli.captions.decode import Decoded
 from vlmcli.captions.oom import Halving
 from vlmcli.captions.plan import Task
+from vlmcli.captions.summary import FIRST_FRAME_NOTE
 from vlmcli.captions.rows import RowContext, copy_row, error_row, ok_row
 from vlmcli.errors import VlmError
 from vlmcli.sinks.schema import Row
@@ -81,6 +82,8 @@ class BatchRunner:
         if isinstance(result, str):
             return self.error_rows(task, result, latency_ms)
         first = ok_row(self.ctx, path=task.path, key=media.key, prompt=task.prompt, result=result, latency_ms=latency_ms)
+        if task.animated:
+            first["notes"] = FIRST_FRAME_NOTE
         return [first] + [copy_row(first, path=p) | {"key": task.key} for p in task.followers]
 
     def generate(self, requests: list["Request"]) -> list[Outcome]:

@@ -20,6 +20,15 @@ from typing import Any
 from vlmcli.sinks.schema import Row, Status
 
 MAX_ERRORS_KEPT = 20
+FIRST_FRAME_NOTE = "An animation: only its first frame was read, as a picture (--videos reads the motion)."
+"""The `notes` of an animated GIF/WebP/APNG captioned without --videos: counted among the
+animations of the summary, not warned about one by one (`warns`)."""
+
+
+def warns(notes: str | None) -> bool:
+    """Whether a row's `notes` are worth a warning line and the summary's count (a reading
+    problem, as damaged frames), not what the summary already counts."""
+    return bool(notes) and notes != FIRST_FRAME_NOTE
 
 
 @dataclass
@@ -81,7 +90,7 @@ class Summary:
             if row["status"] == Status.OK.value:
                 self.ok += 1
                 self.captioned += 1 if captioned else 0
-                if row.get("notes") and row["path"] not in self._noted_paths:
+                if warns(row.get("notes")) and row["path"] not in self._noted_paths:
                     self._noted_paths.add(row["path"])
                     self.noted_files += 1
                     if len(self.noted) < MAX_ERRORS_KEPT:

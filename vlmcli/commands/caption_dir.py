@@ -147,13 +147,15 @@ def _run(
     summary = Summary()
     progress = make_progress(quiet, log_every)
 
+    from vlmcli.captions.summary import warns
+
     warned: set[str] = set()
 
     def on_rows(rows: list[dict]) -> None:
         for row in rows:
             if fmt is OutputFormat.TXT and row["status"] == "error":  # txt files have no error column
                 progress.log(f"error: {row['path']}: {row['error']}")
-            elif row.get("notes") and row["path"] not in warned:  # as it happens: a log shows it at once
+            elif warns(row.get("notes")) and row["path"] not in warned:  # as it happens: a log shows it at once
                 warned.add(row["path"])
                 progress.log(f"warning: {row['path']}: {row['notes']}")
 
