@@ -31,11 +31,12 @@ from typing import Any
 
 import numpy as np
 
-from vlmcli.errors import BackendUnavailableError, VideoError
+from vlmcli.errors import VideoError
 from vlmcli.media.names import display_name
 from vlmcli.video.alpha import new_side_decoder, pixel_format_has_alpha, side_decoder
 from vlmcli.video.file_cache import FileKey, cached_per_file, through_cache
 from vlmcli.video.frame_pixels import frame_pixels
+from vlmcli.video.pyav_container import av_module as _av, open_container as _open_container, video_stream as _video_stream
 from vlmcli.video.packet_index import RAW_STREAM_FORMATS, Numbering, PacketIndex, PacketInfo, build_index
 from vlmcli.video.reasons import reason_of
 
@@ -371,40 +372,3 @@ def _land(packets: Iterator[Any], index: PacketIndex, key: int) -> tuple[Iterato
 def _prepend(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
     yield first
     yield from rest
-
-
-def _video_stream(path: str, container: Any) -> Any:
-    """The main video stream; `VideoError` when the container lists none (checked, not guessed)."""
-    av = _av()
-    cover = av.stream.Disposition.attached_pic
-    videos = [s for s in container.streams.video if not (s.disposition & cover)]
-    if not videos:
-        kinds = sorted({"cover picture" if s.type == "video" else str(s.type) for s in container.streams})
-        listed = ", ".join(kinds) if kinds else "none"
-        raise VideoError(f"{display_name(path)} has no video stream (its streams: {listed}).")
-    best = container.streams.best("video")
-    return best if best in videos else videos[0]
-
-
-def _open_container(path: str) -> Any:
-    av = _av()
-    try:
-        return av.open(path, mode="r", metadata_errors="ignore")
-    except av.FFmpegError as exc:
-        from vlmcli.video.mp4_boxes import index_damage
-
-        if (damage := index_damage(path)) is not None:  # an MP4/MOV whose boxes say what is missing
-            raise VideoError(f"Could not open {display_name(path)}: {damage}.") from exc
-        raise VideoError(
-            f"Could not open {display_name(path)} as a video: not a video file ffmpeg can read "
-            f"({reason_of(exc)})."
-        ) from exc
-
-
-def _av() -> Any:
-    """Import PyAV lazily (keeps CLI start-up fast)."""
-    try:
-        import av
-    except ImportError as exc:
-        raise BackendUnavailableError("Reading video needs PyAV; install it with `pip install av`.") from exc
-    return av

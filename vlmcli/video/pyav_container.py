@@ -1,0 +1,47 @@
+"""Opening a file with PyAV: the container (with a reason when ffmpeg cannot), its main video
+stream (cover pictures are not video), and PyAV itself, imported lazily."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vlmcli.errors import BackendUnavailableError, VideoError
+from vlmcli.media.names import display_name
+from vlmcli.video.reasons import reason_of
+
+
+def video_stream(path: str, container: Any) -> Any:
+    """The main video stream; `VideoError` when the container lists none (checked, not guessed)."""
+    av = av_module()
+    cover = av.stream.Disposition.attached_pic
+    videos = [s for s in container.streams.video if not (s.disposition & cover)]
+    if not videos:
+        kinds = sorted({"cover picture" if s.type == "video" else str(s.type) for s in container.streams})
+        listed = ", ".join(kinds) if kinds else "none"
+        raise VideoError(f"{display_name(path)} has no video stream (its streams: {listed}).")
+    best = container.streams.best("video")
+    return best if best in videos else videos[0]
+
+
+def open_container(path: str) -> Any:
+    av = av_module()
+    try:
+        return av.open(path, mode="r", metadata_errors="ignore")
+    except av.FFmpegError as exc:
+        from vlmcli.video.mp4_boxes import index_damage
+
+        if (damage := index_damage(path)) is not None:  # an MP4/MOV whose boxes say what is missing
+            raise VideoError(f"Could not open {display_name(path)}: {damage}.") from exc
+        raise VideoError(
+            f"Could not open {display_name(path)} as a video: not a video file ffmpeg can read "
+            f"({reason_of(exc)})."
+        ) from exc
+
+
+def av_module() -> Any:
+    """Import PyAV lazily (keeps CLI start-up fast)."""
+    try:
+        import av
+    except ImportError as exc:
+        raise BackendUnavailableError("Reading video needs PyAV; install it with `pip install av`.") from exc
+    return av
