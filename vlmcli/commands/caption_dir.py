@@ -11,10 +11,6 @@ parses flags, wires them together, renders the summary and picks the exit code:
 
 from __future__ import annotations
 
-import signal
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -25,24 +21,19 @@ from vlmcli.commands import _runtime
 from vlmcli.inputs.columns import ColumnChoice
 from vlmcli.inputs.formats import InputFormat
 from vlmcli.inputs.options import DatasetInput
-from vlmcli.commands._errors import EXIT_SOME_FAILED, error_boundary
-from vlmcli.commands._json_names import json_line
+from vlmcli.commands._caption_run import dry_run_job, run_job_reporting
+from vlmcli.commands._errors import EXIT_SOME_FAILED, error_boundary  # noqa: F401 - EXIT_SOME_FAILED: re-exported
 from vlmcli.commands.options import CommonOptions, StructuredOptions, with_common_options, with_structured_options
 from vlmcli.commands.video_options import VIDEO_MAX_SIDE, VideoOptions, with_video_options
 from vlmcli.errors import ConfigError
 from vlmcli.sinks.base import ExistingPolicy, OutputFormat, TxtName
 
 if TYPE_CHECKING:
-    from vlmcli.captions.config import CaptionJob, VideoCaptioning
-    from vlmcli.captions.progress import Progress
+    from vlmcli.captions.config import VideoCaptioning
     from vlmcli.captions.prompt_file import PromptSpec
-    from vlmcli.captions.summary import Summary
-    from vlmcli.sinks.base import Sink
 
 CAPTION_FRAMES = 8
 """Default --max-frames per video here: a caption is a sentence or two, not a summary."""
-
-"""The run finished, but some items are error rows (documented in docs/exit-codes.md)."""
 
 EPILOG = (
     "Examples:\n\n"
@@ -88,113 +79,6 @@ def gather_prompts(prompts: list[str] | None, prompt_file: Path | None) -> "list
 
         check_available()  # exit 7 before any model loads
     return specs
-
-
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (job schedulers, `kill`) flushes and exits like Ctrl-C."""
-
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (some test runners): leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def make_progress(quiet: bool, log_every: float = 30.0) -> "Progress":
-    """A bar on a terminal, a plain line every `log_every` s when stderr is a log file, or nothing."""
-    from vlmcli.captions import progress
-
-    return progress.make_progress(quiet=quiet, log_every=log_every)
-
-
-def _report(summary: "Summary", *, quiet: bool, as_json: bool, list_errors: bool = True) -> None:
-    from vlmcli.captions.summary import naming_the_file
-
-    if not quiet:
-        sys.stderr.write(summary.text() + "\n")
-        for path, message in summary.errors[:5] if list_errors else []:
-            sys.stderr.write(f"  error: {naming_the_file(path, message)}\n")
-        if list_errors and summary.error > 5:
-            sys.stderr.write(f"  ... and {summary.error - 5} more (status=error rows)\n")
-        for message in summary.shard_errors:
-            sys.stderr.write(f"  Error: {message}\n")
-        sys.stderr.flush()
-    if as_json:
-        from vlmcli.sinks.jsonl import path_fields
-        from vlmcli.media.names import utf8_text
-
-        data = summary.to_dict()  # valid UTF-8 JSON: non-UTF-8 names as path + path_bytes
-        data["errors"] = [path_fields(e["path"]) | {"error": utf8_text(e["error"])} for e in data["errors"]]
-        data["notes"] = [path_fields(e["path"]) | {"notes": utf8_text(e["notes"])} for e in data["notes"]]
-        sys.stdout.write(json_line(data) + "\n")
-        sys.stdout.flush()
-
-
-def _run(
-    job: "CaptionJob", sink: "Sink", *, quiet: bool, as_json: bool, fmt: OutputFormat, log_every: float = 30.0
-) -> int:
-    from vlmcli.captions.entry import run_job
-    from vlmcli.captions.summary import Summary
-
-    summary = Summary()
-    progress = make_progress(quiet, log_every)
-
-    from vlmcli.captions.summary import warns
-
-    warned: set[str] = set()
-
-    def on_rows(rows: list[dict]) -> None:
-        for row in rows:
-            if fmt is OutputFormat.TXT and row["status"] == "error":  # txt files have no error column
-                progress.log(f"error: {row['path']}: {row['error']}")
-            elif warns(row.get("notes")) and row["path"] not in warned:  # as it happens: a log shows it at once
-                warned.add(row["path"])
-                progress.log(f"warning: {row['path']}: {row['notes']}")
-
-    try:
-        with sigterm_as_interrupt():
-            run_job(job, sink, load_engine=_runtime.load_engine, progress=progress, summary=summary, on_rows=on_rows)
-    except KeyboardInterrupt:
-        progress.close()
-        summary.interrupted = True
-        summary.finish()
-        _report(summary, quiet=quiet, as_json=as_json, list_errors=fmt is not OutputFormat.TXT)
-        raise
-    finally:
-        progress.close()
-    _report(summary, quiet=quiet, as_json=as_json, list_errors=fmt is not OutputFormat.TXT)
-    return EXIT_SOME_FAILED if summary.failed else 0
-
-
-def _dry_run(job: "CaptionJob", sink: "Sink", *, quiet: bool, as_json: bool) -> None:
-    from vlmcli.captions.datasets_dryrun import dataset_dry_run
-    from vlmcli.captions.datasets_run import dataset_inputs
-    from vlmcli.captions.dryrun import dry_run
-
-    shards = dataset_inputs(job)
-    progress = make_progress(quiet)
-    try:
-        if shards is not None:
-            report = dataset_dry_run(job, sink, shards, load_engine=_runtime.load_engine, progress=progress)
-        else:
-            report = dry_run(job, sink, load_engine=_runtime.load_engine, progress=progress)
-    finally:
-        progress.close()
-    if as_json:
-        warning = report.context.warning()  # the text report carries it; JSON gets it on stderr
-        if warning is not None and not quiet:
-            sys.stderr.write(warning + "\n")
-        sys.stdout.write(json_line(report.to_dict()) + "\n")
-    else:
-        sys.stderr.write(report.text() + "\n")
 
 
 def video_captioning(video: VideoOptions, *, enabled: bool) -> "VideoCaptioning | None":
@@ -407,9 +291,9 @@ def caption_dir(
         )
         _runtime.check_model(job.engine)  # a typo in -m: one line now, not after reading every file
         if opts.dry_run:  # the shared --dry-run option (vlmcli/commands/options.py)
-            _dry_run(job, sink, quiet=quiet, as_json=opts.json)
+            dry_run_job(job, sink, quiet=quiet, as_json=opts.json)
             return
-        code = _run(job, sink, quiet=quiet, as_json=opts.json, fmt=fmt, log_every=log_every)
+        code = run_job_reporting(job, sink, quiet=quiet, as_json=opts.json, fmt=fmt, log_every=log_every)
     if code:
         raise typer.Exit(code)
 
