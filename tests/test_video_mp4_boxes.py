@@ -74,11 +74,11 @@ def test_a_streams_pieces_say_how_to_join_them(tmp_path):
     hls = ["-c:v", "libx264", "-g", "10", "-f", "hls", "-hls_time", "2", "-hls_segment_type", "fmp4", "-hls_playlist_type", "vod"]
     subprocess.run([ffmpeg_exe(), "-v", "error", *source, *hls, str(tmp_path / "stream.m3u8")], check=True, cwd=tmp_path)
     messages = {}
-    for name in ("stream.m3u8", "init.mp4", "stream0.m4s"):
+    for name in ("init.mp4", "stream0.m4s"):
         result = CliRunner().invoke(app, ["describe", str(tmp_path / name)])
         assert result.exit_code == 3, result.output
         messages[name] = result.stderr
-    assert "is an HLS playlist, the index of a video cut into segments, not a video file: join its segments first, e.g. ffmpeg -i" in messages["stream.m3u8"]
+    assert probe(tmp_path / "stream.m3u8").frame_count == 40  # the playlist itself is read (test_video_playlists.py)
     assert "init.mp4 is the init segment of a video cut into fragments (HLS, DASH)" in messages["init.mp4"]
     assert "stream0.m4s: it is a fragment of a stream (moof boxes) without the init segment" in messages["stream0.m4s"]
     joined = tmp_path / "joined.mp4"

@@ -27,7 +27,7 @@ from vlmcli.media.animation import frame_count, picture_format
 from vlmcli.media.document_input import DocumentInput
 from vlmcli.media.image_input import ImageInput
 from vlmcli.media.images import image_input
-from vlmcli.media.kinds import MediaKind, detect_kind
+from vlmcli.media.kinds import MediaKind, detect_kind, playlist_format
 from vlmcli.media.names import display_name
 from vlmcli.media.pdf_pages import is_pdf
 from vlmcli.media.sources import STDIN, read_head, read_source
@@ -116,6 +116,8 @@ def load_one(
     if detect_kind(source, data[:32]) is MediaKind.VIDEO:
         if source == STDIN:
             raise InputError("A video cannot be read from standard input ('-'); pass the file's path.")
+        return load_video(source, command=command, video=video, warn=warn)
+    if source != STDIN and playlist_format(source, data[:512]) is not None:  # HLS of local segments: one video
         return load_video(source, command=command, video=video, warn=warn)
     if is_pdf(data[:1024]):
         return load_document(source, data, max_pixels=max_pixels, pages=pages, warn=warn)

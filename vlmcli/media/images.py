@@ -312,8 +312,9 @@ def _not_an_image(name: str, data: bytes) -> str:
     if (playlist := playlist_format(name, data[:512])) is not None:
         whole = shlex.quote((PurePath(name).stem or "video") + ".mp4")
         return (
-            f"{name} is {'an' if playlist == 'HLS' else 'a'} {playlist} playlist, the index of a video cut into segments, not a video file: "
-            f"join its segments first, e.g. ffmpeg -i {shlex.quote(name)} -c copy {whole}."
+            f"{name} is {'an' if playlist == 'HLS' else 'a'} {playlist} playlist, the index of a video cut into segments, not a picture: "
+            f"join its segments first, e.g. ffmpeg -i {shlex.quote(name)} -c copy {whole}"
+            + (" (vlm ask, describe and video-summarize read a playlist of local segments as it is)." if playlist == "HLS" else ".")
         )
     path, stem = shlex.quote(name), shlex.quote(PurePath(name).stem or "page")
     document = document_format(name, data[:512])

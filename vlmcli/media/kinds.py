@@ -178,8 +178,9 @@ def document_format(name: str, head: bytes = b"") -> str | None:
 
 def playlist_format(name: str, head: bytes = b"") -> str | None:
     """"HLS" or "DASH" when a file called `name` starting with `head` is a streaming playlist
-    (the index of a video cut into segments, as stream downloaders leave it), else None. Only
-    used to explain a refusal: vlmcli reads no playlist (its entries may be URLs)."""
+    (the index of a video cut into segments, as stream downloaders leave it), else None. An HLS
+    playlist of local segments is read as one video by ask, describe and video-summarize
+    (`video.playlists`); otherwise this explains a refusal."""
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if text.startswith(b"#EXTM3U"):
         return "HLS"

@@ -24,9 +24,11 @@ def video_stream(path: str, container: Any) -> Any:
 
 
 def open_container(path: str) -> Any:
+    """`path` opened by ffmpeg, held to local files: a playlist's segments included (`playlists.py`)."""
     av = av_module()
+    _refuse_playlist(path)
     try:
-        return av.open(path, mode="r", metadata_errors="ignore")
+        return av.open(path, mode="r", metadata_errors="ignore", options={"protocol_whitelist": "file"})
     except av.FFmpegError as exc:
         from vlmcli.video.mp4_boxes import index_damage
 
@@ -36,6 +38,18 @@ def open_container(path: str) -> Any:
             f"Could not open {display_name(path)} as a video: not a video file ffmpeg can read "
             f"({reason_of(exc)})."
         ) from exc
+
+
+def _refuse_playlist(path: str) -> None:
+    from vlmcli.video.playlists import HEAD_BYTES, playlist_refusal
+
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(HEAD_BYTES)
+    except OSError:
+        return  # ffmpeg's own open says why
+    if (why := playlist_refusal(path, head)) is not None:
+        raise VideoError(why)
 
 
 def av_module() -> Any:
