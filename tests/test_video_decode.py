@@ -271,3 +271,17 @@ def test_text_under_a_pictures_name_is_not_called_a_video_stream(tmp_path):
     notes.write_text("my notes, not a picture\n")
     with pytest.raises(VideoError, match=r"notes\.jpg is not a video file \(and not a picture ffmpeg can decode"):
         probe(notes)
+
+
+@pytest.mark.parametrize("name", ["2024-01-01T10:30:00.mp4", "clip:1.mp4"])
+def test_a_colon_in_a_relative_name_is_not_a_protocol(tmp_path, monkeypatch, name):
+    """ffmpeg read "2024-01-01T10" as a protocol: such a file failed ("Protocol not found") in
+    both decoders when named relatively, as ISO-timestamped recordings are."""
+    from vlmcli.video.decode_pyav import PyAVReader
+
+    (tmp_path / name).write_bytes(clip_set().motion.path.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    info = probe(name)
+    assert info.frame_count == probe(clip_set().motion.path).frame_count and info.decoder == "decord"
+    assert read_frames(name, [3]).pixels.shape[0] == 1
+    assert PyAVReader(name).read(np.array([3])).shape[0] == 1

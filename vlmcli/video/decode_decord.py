@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vlmcli.video.pyav_container import ffmpeg_path
 from vlmcli.errors import BackendUnavailableError, VideoError
 from vlmcli.media.names import display_name
 from vlmcli.media.quiet import native_stderr_filtered
@@ -35,7 +36,7 @@ class DecordReader:
         width, height = size if size is not None else (-1, -1)
         try:
             with native_stderr_filtered():
-                self._vr = decord.VideoReader(path, ctx=decord.cpu(0), width=width, height=height)
+                self._vr = decord.VideoReader(ffmpeg_path(path), ctx=decord.cpu(0), width=width, height=height)
                 self._pts = _all_timestamps(self._vr)  # (F, 2) start/end seconds
         except Exception as exc:  # decord raises RuntimeError, DECORDError or AssertionError
             raise VideoError(f"Could not open {display_name(path)} with decord ({reason_of(exc)}).") from exc

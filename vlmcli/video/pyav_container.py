@@ -3,6 +3,7 @@ stream (cover pictures are not video), and PyAV itself, imported lazily."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from vlmcli.errors import BackendUnavailableError, VideoError
@@ -28,7 +29,7 @@ def open_container(path: str) -> Any:
     av = av_module()
     _refuse_playlist(path)
     try:
-        return av.open(path, mode="r", metadata_errors="ignore", options={"protocol_whitelist": "file"})
+        return av.open(ffmpeg_path(path), mode="r", metadata_errors="ignore", options={"protocol_whitelist": "file"})
     except av.FFmpegError as exc:
         from vlmcli.video.mp4_boxes import index_damage
 
@@ -50,6 +51,13 @@ def _refuse_playlist(path: str) -> None:
         return  # ffmpeg's own open says why
     if (why := playlist_refusal(path, head)) is not None:
         raise VideoError(why)
+
+
+def ffmpeg_path(path: str) -> str:
+    """`path` as ffmpeg must be given a local file: absolute. ffmpeg reads what comes before a
+    first colon as a protocol when it looks like one, so `2024-01-01T10:30:00.mp4` or
+    `clip:1.mp4` failed ("Protocol not found"); an absolute path starts with `/` (or a drive)."""
+    return os.path.abspath(path)
 
 
 def av_module() -> Any:
