@@ -101,3 +101,28 @@ def test_the_dry_run_counts_pages(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["dataset"]["shards"][0]["samples"] == 3
+
+
+def test_exports_keep_same_named_pdfs_in_other_folders_apart(tmp_path):
+    """Before: a/scan.pdf, b/scan.pdf and scan.pdf all exported to scan/page-0001.png (3 records,
+    one file; captions on the wrong pictures), webdataset members repeated."""
+    folder = tmp_path / "docs"
+    for sub, pages in (("a", 3), ("b", 2), ("", 1)):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+        (folder / sub / "scan.pdf").write_bytes(text_pdf([[f"{sub} page {n}"] for n in range(pages)]))
+    out = tmp_path / "out"
+    assert caption(str(folder), "-o", str(out)).exit_code == 0
+    exported = tmp_path / "exported"
+    result = runner.invoke(app, ["export", str(out), "--to", "imagefolder", "-o", str(exported)])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in (exported / "metadata.jsonl").read_text().splitlines()]
+    names = sorted(r["file_name"] for r in records)
+    assert names == ["a/scan/page-0001.png", "a/scan/page-0002.png", "a/scan/page-0003.png",
+                     "b/scan/page-0001.png", "b/scan/page-0002.png", "scan/page-0001.png"]
+    assert all((exported / name).is_file() for name in names)
+    import tarfile
+
+    shards = tmp_path / "shards"
+    assert runner.invoke(app, ["export", str(out), "--to", "webdataset", "-o", str(shards)]).exit_code == 0
+    members = [m.name for tar in sorted(shards.glob("*.tar")) for m in tarfile.open(tar).getmembers()]
+    assert len(members) == len(set(members)) == 6 * 3  # image, txt, json per record

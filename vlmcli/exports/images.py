@@ -6,9 +6,10 @@ each shard is read once; its items wait in a temporary spool file, not in memory
 shard of clips runs to gigabytes). Names:
 
     a file              its path relative to the common folder of the run's files
-    a dataset item      "<key>.<ext>" (or "<shard stem>/<key>.<ext>" when keys repeat across
-                        shards), the extension from the image's (or clip's) bytes; in the key "/" and "."
-                        become "_"
+    a dataset item      "<key>.<ext>" (or "<shard>/<key>.<ext>" when keys repeat across
+                        shards: the shard's path relative to the shards' common folder, without
+                        its extension, so a/scan.pdf and b/scan.pdf stay apart), the extension
+                        from the image's (or clip's) bytes; in the key "/" and "." become "_"
 """
 
 from __future__ import annotations
@@ -66,10 +67,6 @@ def _video_extension(head: bytes) -> str:
     return "mpg" if head.startswith(b"\x00\x00\x01") else "wmv"
 
 
-def shard_stem(source: str) -> str:
-    return utf8_text(Path(source).name).split(".", 1)[0] or "shard"
-
-
 def base_names(records: list[Record]) -> dict[str, str]:
     """record path -> its name in the export; a dataset item's name has no extension yet."""
     files = [r.path for r in records if r.source is None]
@@ -77,9 +74,29 @@ def base_names(records: list[Record]) -> dict[str, str]:
     items = [r for r in records if r.source is not None]
     keys = {r.path: utf8_text(r.source_key or "item").replace("/", "_").replace(".", "_") for r in items}
     unique = len(set(keys.values())) == len(keys)  # img2dataset's keys are: keep them as they are
+    folders = {} if unique else shard_folders([r.source or "" for r in items])
     for r in items:
-        names[r.path] = keys[r.path] if unique else posixpath.join(shard_stem(r.source or ""), keys[r.path])
+        names[r.path] = keys[r.path] if unique else posixpath.join(folders[r.source or ""], keys[r.path])
     return names
+
+
+def shard_folders(sources: list[str]) -> dict[str, str]:
+    """shard path -> the folder its items go to in an export: its path relative to the shards'
+    common folder, without extension ("a/scan" for /d/a/scan.pdf); a name two shards would
+    share ("x.tar" and "x.tar.gz") gets "_1", "_2"."""
+    folders: dict[str, str] = {}
+    used: set[str] = set()
+    for source, name in sorted(relative_names(sorted(set(sources))).items()):
+        folder, base = posixpath.split(name)
+        stem = base.split(".", 1)[0] or "shard"
+        wanted = posixpath.join(folder, stem) if folder else stem
+        candidate, n = wanted, 0
+        while candidate in used:
+            n += 1
+            candidate = f"{wanted}_{n}"
+        used.add(candidate)
+        folders[source] = candidate
+    return folders
 
 
 def final_name(record: Record, base: str, data: bytes) -> str:
