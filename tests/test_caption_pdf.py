@@ -126,3 +126,14 @@ def test_exports_keep_same_named_pdfs_in_other_folders_apart(tmp_path):
     assert runner.invoke(app, ["export", str(out), "--to", "webdataset", "-o", str(shards)]).exit_code == 0
     members = [m.name for tar in sorted(shards.glob("*.tar")) for m in tarfile.open(tar).getmembers()]
     assert len(members) == len(set(members)) == 6 * 3  # image, txt, json per record
+
+
+def test_txt_format_is_refused_for_pages_and_other_dataset_items(tmp_path):
+    """Before: every page of minutes.pdf went to one minutes.txt (3 ok rows, one file)."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "minutes.pdf").write_bytes(text_pdf([["One"], ["Two"], ["Three"]]))
+    for extra in ([], ["--dry-run"]):
+        result = runner.invoke(app, ["caption-dir", str(folder), "--format", "txt", *extra])
+        assert result.exit_code == 2 and "vlm export DIR --to txt" in result.stderr, result.output
+    assert sorted(p.name for p in folder.iterdir()) == ["minutes.pdf"]
