@@ -92,8 +92,11 @@ def test_a_long_document_is_read_from_its_first_pages():
 def test_locked_damaged_and_empty_choices_are_one_line():
     with pytest.raises(InputError, match=r"locked\.pdf is an encrypted PDF \(it needs a password\)"):
         render_pages(locked_pdf(), "locked.pdf")
-    with pytest.raises(InputError, match=r"^cut\.pdf is a damaged PDF that cannot be read \(.*\)\.$"):
+    with pytest.raises(InputError, match=r"^cut\.pdf is a damaged PDF, or one without pages, that cannot be read \(.*\)\.$"):
         render_pages(pillow_pdf()[:2000], "cut.pdf")
+    with pytest.raises(InputError, match=r"^empty\.pdf is a damaged PDF, or one without pages") as empty:
+        render_pages(text_pdf([]), "empty.pdf")
+    assert "Success" not in str(empty.value)  # PDFium's "error" for a document without pages
     with pytest.raises(InputError, match="has 3 pages; --pages chose none"):
         render_pages(pillow_pdf(), "boxes.pdf", pages=parse_pages("7-9"))
 
@@ -140,3 +143,14 @@ def test_a_pdf_on_stdin_and_a_bad_page_list(monkeypatch):
     assert [i["path"] for i in json.loads(result.stdout)["images"]] == ["-#page=2"]
     bad = runner.invoke(app, ["ask", "-", "What is it?", "--pages", "two"], input=pillow_pdf())
     assert bad.exit_code == 2 and "'two' is not a page or range" in bad.stderr
+
+
+def test_no_pixel_limit_renders_at_full_resolution(monkeypatch, tmp_path):
+    """VLM_MAX_IMAGE_PIXELS=0 (no limit) made the page scale 0: 'unexpected ValueError', exit 1."""
+    document = render_pages(pillow_pdf(1), "boxes.pdf", max_pixels=0)
+    assert abs(document.pages[0].image.width - 900) <= 1
+    install_fake_engine(monkeypatch)
+    monkeypatch.setenv("VLM_MAX_IMAGE_PIXELS", "0")
+    (tmp_path / "boxes.pdf").write_bytes(pillow_pdf(1))
+    result = runner.invoke(app, ["ask", str(tmp_path / "boxes.pdf"), "What is it?", "--json"])
+    assert result.exit_code == 0, result.output

@@ -327,7 +327,7 @@ def _not_an_image(name: str, data: bytes) -> str:
         return f"{name} is an SVG drawing, not an image vlmcli can read: render it first, e.g. rsvg-convert {path} -o {stem}.png."
     if document is not None and document not in ("PDF", "SVG", "PostScript"):  # Word, PowerPoint, ...
         return (
-            f"{name} is a {document}, not a picture: save it as PDF and pass the PDF (vlm ask and vlm describe "
+            f"{name} is {'an' if document[0] in 'AEIOU' else 'a'} {document}, not a picture: save it as PDF and pass the PDF (vlm ask and vlm describe "
             f"read its pages), e.g. libreoffice --headless --convert-to pdf {path}."
         )
     if document == "PostScript":

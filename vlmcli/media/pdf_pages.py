@@ -46,8 +46,9 @@ class PageChoice:
             raise ConfigError("--pages needs at least one page, e.g. --pages 1-3,7.")
         for first, last in self.ranges:
             if first < 1 or (last is not None and last < first):
-                shown = f"{first}-{last}" if last is not None else f"{first}-"
-                raise ConfigError(f"--pages: {shown} is not a range of pages (pages count from 1, e.g. 2-5).")
+                shown = str(first) if last == first else f"{first}-{last if last is not None else ''}"
+                what = "a page" if last == first else "a range of pages"
+                raise ConfigError(f"--pages: {shown} is not {what} (pages count from 1, e.g. 2-5).")
 
     def indices(self, count: int) -> list[int]:
         """0-based page indices of a `count`-page document, in the order given, each once,
@@ -156,11 +157,11 @@ def _render(page: Any, name: str, index: int, dpi: int, max_pixels: int | None, 
     try:
         width, height = page.get_size()  # points (1/72 in)
         scale = dpi / 72.0
-        if max_pixels is not None and width * height * scale * scale > max_pixels:
+        if max_pixels and width * height * scale * scale > max_pixels:  # 0 or None: no limit
             scale = (max_pixels / (width * height)) ** 0.5  # a poster-sized page: as large as allowed
         bitmap = page.render(scale=scale, fill_color=(255, 255, 255, 255), may_draw_forms=True)
         return bitmap.to_pil().convert("RGB")
-    except pdfium.PdfiumError as exc:
+    except (pdfium.PdfiumError, ValueError) as exc:  # ValueError: a page of zero or absurd size
         raise InputError(f"{name}: page {index + 1} could not be rendered ({str(exc).rstrip('.')}).") from None
     finally:
         page.close()
@@ -172,11 +173,14 @@ def _open(pdfium: Any, data: bytes, name: str) -> Any:
     except pdfium.PdfiumError as exc:
         reason = str(exc).rstrip(".")
         if "password" in reason.lower():
+            source, copy = (name, PurePath(name).stem + "-open.pdf") if name != "<stdin>" else ("locked.pdf", "open.pdf")
             raise InputError(
                 f"{name} is an encrypted PDF (it needs a password): save an unprotected copy first, "
-                f"e.g. qpdf --decrypt --password=... {shlex.quote(name)} {shlex.quote(PurePath(name).stem + '-open.pdf')}."
+                f"e.g. qpdf --decrypt --password=... {shlex.quote(source)} {shlex.quote(copy)}."
             ) from None
-        raise InputError(f"{name} is a damaged PDF that cannot be read ({reason}).") from None
+        # PDFium refuses a document without pages too, reporting no error ("Success") or a stale one
+        said = "" if "success" in reason.lower() else f" ({reason})"
+        raise InputError(f"{name} is a damaged PDF, or one without pages, that cannot be read{said}.") from None
 
 
 def _pdfium(name: str) -> Any:
