@@ -27,7 +27,7 @@ def video_stream(path: str, container: Any) -> Any:
 def open_container(path: str) -> Any:
     """`path` opened by ffmpeg, held to local files: a playlist's segments included (`playlists.py`)."""
     av = av_module()
-    _refuse_playlist(path)
+    _refuse_non_video(path)
     try:
         return av.open(ffmpeg_path(path), mode="r", metadata_errors="ignore", options={"protocol_whitelist": "file"})
     except av.FFmpegError as exc:
@@ -41,7 +41,11 @@ def open_container(path: str) -> Any:
         ) from exc
 
 
-def _refuse_playlist(path: str) -> None:
+def _refuse_non_video(path: str) -> None:
+    """What ffmpeg would open but must not be read as a video: a remote or DASH playlist
+    (`playlists.py`), a PDF (ffmpeg finds the JPEG pictures inside a scan and plays them as
+    frames; `ask`/`describe` read its pages)."""
+    from vlmcli.media.pdf_pages import is_pdf
     from vlmcli.video.playlists import HEAD_BYTES, playlist_refusal
 
     try:
@@ -49,6 +53,8 @@ def _refuse_playlist(path: str) -> None:
             head = handle.read(HEAD_BYTES)
     except OSError:
         return  # ffmpeg's own open says why
+    if is_pdf(head):
+        raise VideoError(f"{display_name(path)} is a PDF document, not a video: vlm ask and vlm describe read its pages.")
     if (why := playlist_refusal(path, head)) is not None:
         raise VideoError(why)
 
