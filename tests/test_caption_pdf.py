@@ -137,3 +137,17 @@ def test_txt_format_is_refused_for_pages_and_other_dataset_items(tmp_path):
         result = runner.invoke(app, ["caption-dir", str(folder), "--format", "txt", *extra])
         assert result.exit_code == 2 and "vlm export DIR --to txt" in result.stderr, result.output
     assert sorted(p.name for p in folder.iterdir()) == ["minutes.pdf"]
+
+
+def test_input_format_pdf_finds_pdfs_by_content_too(tmp_path):
+    """A PDF saved as .jpg was counted among the skipped PDFs of a folder walk, but
+    --input-format pdf (which the summary points to) went by extension and never read it."""
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    Image.new("RGB", (32, 24), "red").save(folder / "photo.jpg")
+    (folder / "scan.jpg").write_bytes(text_pdf([["One"], ["Two"]]))
+    walked = caption(str(folder), "-o", str(tmp_path / "out"))
+    assert json.loads(walked.stdout)["documents_skipped"] == 1
+    pages = caption(str(folder), "-o", str(tmp_path / "pages"), "--input-format", "pdf")
+    assert pages.exit_code == 0, pages.output
+    assert sorted(r["path"].rsplit("/", 1)[-1] for r in rows(tmp_path / "pages")) == ["scan.jpg::page-0001", "scan.jpg::page-0002"]

@@ -111,6 +111,8 @@ def dataset_files(folder: Path, fmt: InputFormat, *, exclude: Path | None = None
     `exclude` skipped)."""
     if fmt is InputFormat.HF:
         return _hf_files(folder)
+    if fmt is InputFormat.PDF:  # by name, and by content (a scan saved as .jpg): walking found both skipped
+        return [path for path in _walk(folder, exclude) if path.suffix.lower() == ".pdf" or is_pdf(_head(path, 1024))]
     return [path for path in _walk(folder, exclude) if _shard_format(path.name) is fmt]
 
 
