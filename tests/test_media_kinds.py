@@ -131,7 +131,7 @@ def test_document_format(name, head, document):
 @pytest.mark.parametrize(
     ("name", "content", "needle"),
     [
-        ("my scan.pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\n%%EOF\n", "my scan.pdf is a PDF document, not a picture: vlm ask and vlm describe read its pages (the pdf extra); here render them first, e.g. pdftoppm -png -r 150"),
+        ("my scan.pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\n%%EOF\n", "my scan.pdf is a PDF document, not a picture: vlm ask and vlm describe read its pages (the pdf extra), and so does caption-dir given the PDF or a folder of PDFs as an argument; or render them, e.g. pdftoppm -png -r 150"),
         ("logo.svg", b'<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>', "logo.svg is an SVG drawing, not an image vlmcli can read: render it first, e.g. rsvg-convert"),
         ("fig 1.eps", None, "fig 1.eps is a PostScript (EPS) drawing, not an image vlmcli can read: render it first, e.g. gs -q -dSAFER -dEPSCrop -sDEVICE=png16m -r150 -o 'fig 1-%d.png' '"),
         ("q3 deck.pptx", b"PK\x03\x04\x14\x00\x06\x00" + b"\x00" * 40, "q3 deck.pptx is a PowerPoint presentation, not a picture: save it as PDF and pass the PDF (vlm ask and vlm describe read its pages), e.g. libreoffice --headless --convert-to pdf '"),

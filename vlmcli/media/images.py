@@ -320,8 +320,8 @@ def _not_an_image(name: str, data: bytes) -> str:
     document = document_format(name, data[:512])
     if document == "PDF":
         return (
-            f"{name} is a PDF document, not a picture: vlm ask and vlm describe read its pages (the pdf extra); "
-            f"here render them first, e.g. pdftoppm -png -r 150 {path} {stem}."
+            f"{name} is a PDF document, not a picture: vlm ask and vlm describe read its pages (the pdf extra), and "
+            f"so does caption-dir given the PDF or a folder of PDFs as an argument; or render them, e.g. pdftoppm -png -r 150 {path} {stem}."
         )
     if document == "SVG":
         return f"{name} is an SVG drawing, not an image vlmcli can read: render it first, e.g. rsvg-convert {path} -o {stem}.png."
