@@ -15,7 +15,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from vlmcli.cli import app
-from vlmcli.errors import InputError
+from vlmcli.errors import ConfigError, InputError
 from vlmcli.inputs.patterns import expand_patterns, is_pattern, single_match
 from vlmcli.testing.fakes import install_fake_engine, isolate_env
 
@@ -53,8 +53,10 @@ def test_patterns_expand_as_a_shell_would(photos):
 
 def test_a_one_input_command_takes_a_pattern_of_one_file(photos):
     assert single_match("day2/*.jpg", command="video-summarize") == "day2/c.jpg"
-    assert single_match("*.png", command="video-summarize") == "*.png"
-    with pytest.raises(InputError, match=r"\*\.jpg matches 3 files \(\[draft\]\.jpg, a\.jpg, b\.jpg\); video-summarize takes one"):
+    with pytest.raises(InputError, match=r"No such file: \*\.png \(no file matches it as a pattern either\)"):
+        single_match("*.png", command="video-summarize")
+    assert single_match("a.jpg", command="video-summarize") == "a.jpg"
+    with pytest.raises(ConfigError, match=r"\*\.jpg matches 3 files \(\[draft\]\.jpg, a\.jpg, b\.jpg\); video-summarize takes one"):
         single_match("*.jpg", command="video-summarize")
 
 
@@ -93,4 +95,4 @@ def test_caption_dir_takes_a_recursive_pattern(monkeypatch, photos):
 def test_video_summarize_refuses_a_pattern_of_several(monkeypatch, photos):
     install_fake_engine(monkeypatch)
     result = runner.invoke(app, ["video-summarize", "*.jpg"])
-    assert result.exit_code == 3 and "matches 3 files" in result.stderr and "\n" == result.stderr[-1]
+    assert result.exit_code == 2 and "matches 3 files" in result.stderr and "\n" == result.stderr[-1]

@@ -38,12 +38,16 @@ def expand_patterns(sources: Sequence[str]) -> list[str]:
 
 def single_match(source: str, *, command: str) -> str:
     """The one file an unexpanded pattern for a one-input command matches (`source` itself
-    when it is no pattern or matches nothing); several matches are an `InputError` naming
-    the first few."""
-    found = pattern_matches(source) if is_pattern(source) else []
-    if len(found) > 1:
-        from vlmcli.errors import InputError
+    when it is no pattern); no match is an `InputError` as for the other commands, several a
+    `ConfigError` (a usage error, exit 2) naming the first few."""
+    if not is_pattern(source):
+        return source
+    from vlmcli.errors import ConfigError, InputError
 
+    found = pattern_matches(source)
+    if not found:
+        raise InputError(f"No such file: {source} (no file matches it as a pattern either).")
+    if len(found) > 1:
         shown = ", ".join(found[:3]) + (", ..." if len(found) > 3 else "")
-        raise InputError(f"{source} matches {len(found)} files ({shown}); {command} takes one: name it.")
-    return found[0] if found else source
+        raise ConfigError(f"{source} matches {len(found)} files ({shown}); {command} takes one: name it.")
+    return found[0]
