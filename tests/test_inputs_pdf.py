@@ -162,3 +162,15 @@ def test_video_summarize_refuses_a_pdf(tmp_path):
     (tmp_path / "scan.pdf").write_bytes(pillow_pdf(3))
     result = runner.invoke(app, ["video-summarize", str(tmp_path / "scan.pdf"), "--dry-run"])
     assert result.exit_code == 3 and "is a PDF document, not a video: vlm ask and vlm describe read its pages" in result.stderr
+
+
+def test_a_page_named_as_json_names_it_can_be_asked_about(monkeypatch, tmp_path):
+    """`--json` names a page `<file>#page=N`; passed back as an input it was "No such file"."""
+    install_fake_engine(monkeypatch)
+    (tmp_path / "boxes.pdf").write_bytes(pillow_pdf(3))
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["ask", "boxes.pdf#page=2", "What colour?", "--json"])
+    assert result.exit_code == 0, result.output
+    assert [i["path"] for i in json.loads(result.stdout)["images"]] == ["boxes.pdf#page=2"]
+    missing = runner.invoke(app, ["ask", "boxes.pdf#page=9", "What colour?"])
+    assert missing.exit_code == 3 and "has 3 pages; --pages chose none" in missing.stderr

@@ -29,7 +29,7 @@ from vlmcli.media.image_input import ImageInput
 from vlmcli.media.images import image_input
 from vlmcli.media.kinds import MediaKind, detect_kind, playlist_format
 from vlmcli.media.names import display_name
-from vlmcli.media.pdf_pages import is_pdf
+from vlmcli.media.pdf_pages import is_pdf, page_address, parse_pages
 from vlmcli.media.sources import STDIN, read_head, read_source
 
 if TYPE_CHECKING:
@@ -110,6 +110,9 @@ def load_one(
     (once per input: not again when it is decoded a second time)."""
     if (item := read_item(source)) is not None:  # `<shard>::<key>`, as caption-dir's rows name items
         return load_item(source, item, command=command, max_pixels=max_pixels, video=video, warn=warn)
+    if (page := page_address(source)) is not None:  # `<file>#page=N`, as --json names a PDF's pages
+        document, number = page
+        return load_document(document, read_source(document), max_pixels=max_pixels, pages=parse_pages(str(number)), warn=warn)
     if detect_kind(source) is MediaKind.VIDEO and source != STDIN:  # by extension: never read it all
         return load_video(source, command=command, video=video, warn=warn)
     data = read_source(source)

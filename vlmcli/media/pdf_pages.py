@@ -148,6 +148,20 @@ def page_count(data: bytes, name: str) -> int:
         return pdf.count
 
 
+_PAGE_ADDRESS = re.compile(r"^(?P<file>.+)#page=(?P<number>[1-9][0-9]*)$")
+
+
+def page_address(source: str) -> tuple[str, int] | None:
+    """(file, page number) of `<file>#page=N` when no file has that very name and `<file>`
+    exists; else None (the name is read as it is)."""
+    import os
+
+    match = _PAGE_ADDRESS.match(source)
+    if match is None or os.path.lexists(source) or not os.path.isfile(match["file"]):
+        return None
+    return match["file"], int(match["number"])
+
+
 def page_source(source: str, number: int) -> str:
     """How a page is named in messages and output: `<file>#page=N`."""
     return f"{source}#page={number}"
