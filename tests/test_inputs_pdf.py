@@ -174,3 +174,11 @@ def test_a_page_named_as_json_names_it_can_be_asked_about(monkeypatch, tmp_path)
     assert [i["path"] for i in json.loads(result.stdout)["images"]] == ["boxes.pdf#page=2"]
     missing = runner.invoke(app, ["ask", "boxes.pdf#page=9", "What colour?"])
     assert missing.exit_code == 3 and "has 3 pages; --pages chose none" in missing.stderr
+
+
+def test_pages_without_a_pdf_says_it_chose_nothing(monkeypatch, tmp_path):
+    install_fake_engine(monkeypatch)
+    Image.new("RGB", (32, 24), "gray").save(tmp_path / "photo.jpg")
+    for command in (["ask", str(tmp_path / "photo.jpg"), "What?"], ["describe", str(tmp_path / "photo.jpg")]):
+        result = runner.invoke(app, [*command, "--pages", "2"])
+        assert result.exit_code == 0 and "note: --pages applies to PDF inputs, and none was given." in result.stderr

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from vlmcli.media.pdf_pages import DEFAULT_PAGES, PageChoice, parse_pages
@@ -18,3 +20,8 @@ PAGES_OPTION = typer.Option(
 def page_choice(text: str | None) -> PageChoice | None:
     """--pages parsed (`ConfigError` for a malformed list); None when it was not given."""
     return parse_pages(text) if text is not None else None
+
+
+def pages_unused() -> None:
+    """Say that --pages chose nothing: no input was a PDF (an option silently ignored misleads)."""
+    sys.stderr.write("note: --pages applies to PDF inputs, and none was given.\n")

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from vlmcli.commands import _runtime
-from vlmcli.commands._document_options import PAGES_OPTION, page_choice
+from vlmcli.commands._document_options import PAGES_OPTION, page_choice, pages_unused
 from vlmcli.commands._errors import error_boundary
 from vlmcli.commands._generate import run_requests
 from vlmcli.commands._inputs import load_inputs, split_media
@@ -19,6 +19,7 @@ from vlmcli.commands._render import Item
 from vlmcli.commands.options import CommonOptions, StructuredOptions, with_common_options, with_structured_options
 from vlmcli.commands.video_options import VideoOptions, with_video_options
 from vlmcli.engine.request import Request
+from vlmcli.media.document_input import DocumentInput
 from vlmcli.errors import ConfigError, InputError
 from vlmcli.media.names import display_name
 from vlmcli.inputs.patterns import expand_patterns
@@ -116,6 +117,8 @@ def ask(
         media = load_inputs(
             sources, command="ask", max_pixels=settings.max_image_pixels, video=video, pages=page_choice(pages)
         )
+        if pages is not None and not any(isinstance(m, DocumentInput) for m in media):
+            pages_unused()
         images, videos = split_media(media)
         request = Request(
             prompt=answer.prompt(question), images=images, videos=videos, system=opts.system,

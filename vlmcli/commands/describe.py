@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 import typer
 
 from vlmcli.commands import _runtime
-from vlmcli.commands._document_options import PAGES_OPTION, page_choice
+from vlmcli.commands._document_options import PAGES_OPTION, page_choice, pages_unused
 from vlmcli.commands._errors import EXIT_SOME_FAILED, error_boundary, report
 from vlmcli.commands._generate import run_requests
 from vlmcli.commands._inputs import DecodedWhenTaken, Failed, Media, check_each
@@ -161,7 +161,9 @@ def describe(
         items: list[Item] = []
         errors: dict[int, list[dict[str, object]]] = {}  # error objects by the answer they precede
         failed: list[Failed] = []
+        documents = 0
         for source, entry in zip(inputs, check_each(inputs, **load)):
+            documents += isinstance(entry, DocumentInput)
             if isinstance(entry, Failed):
                 report(str(entry.error))
                 errors.setdefault(len(handles), []).append(error_record(source, entry.error))
@@ -170,6 +172,8 @@ def describe(
             handles.append((source, entry if source == STDIN or not several else None))
             items.append(Item(inputs=(source,), heading=heading(source) if several else None))
             del entry  # a long list of photos is never all in memory at once (DecodedWhenTaken)
+        if pages is not None and not documents:
+            pages_unused()
 
         def build(media: Media) -> Request:
             return _constrained(_request(media, prompt=prompt, detail=detail, system=opts.system), answer)
