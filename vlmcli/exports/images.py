@@ -17,7 +17,7 @@ from __future__ import annotations
 import posixpath
 from pathlib import Path
 
-from vlmcli.exports.names import relative_names
+from vlmcli.exports.names import claim, relative_names
 from vlmcli.exports.records import Record
 from vlmcli.inputs.readings import ShardReadings
 from vlmcli.inputs.spool import Spool
@@ -89,13 +89,7 @@ def shard_folders(sources: list[str]) -> dict[str, str]:
     for source, name in sorted(relative_names(sorted(set(sources))).items()):
         folder, base = posixpath.split(name)
         stem = base.split(".", 1)[0] or "shard"
-        wanted = posixpath.join(folder, stem) if folder else stem
-        candidate, n = wanted, 0
-        while candidate in used:
-            n += 1
-            candidate = f"{wanted}_{n}"
-        used.add(candidate)
-        folders[source] = candidate
+        folders[source] = claim(posixpath.join(folder, stem) if folder else stem, used)
     return folders
 
 

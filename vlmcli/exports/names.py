@@ -39,14 +39,18 @@ def webdataset_keys(names: list[str]) -> dict[str, str]:
         folder, base = posixpath.split(name)
         stem = base.rsplit(".", 1)[0] if "." in base.lstrip(".") else base
         stem = stem.replace(".", "_") or "_"
-        key = posixpath.join(folder, stem) if folder else stem
-        candidate, n = key, 0
-        while candidate in used:
-            n += 1
-            candidate = f"{key}_{n}"
-        used.add(candidate)
-        keys[name] = candidate
+        keys[name] = claim(posixpath.join(folder, stem) if folder else stem, used)
     return keys
+
+
+def claim(wanted: str, used: set[str]) -> str:
+    """`wanted`, or the first of `wanted_1`, `wanted_2`, ... not in `used`; added to `used`."""
+    candidate, n = wanted, 0
+    while candidate in used:
+        n += 1
+        candidate = f"{wanted}_{n}"
+    used.add(candidate)
+    return candidate
 
 
 def extension(name: str) -> str:
