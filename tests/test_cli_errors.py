@@ -233,7 +233,7 @@ def test_a_missing_file_under_another_spelling_is_pointed_at(tmp_path, monkeypat
     [
         (["ask", "photo.jpg", "hi", "--bogus"], "Error: No such option: --bogus (vlm ask -h lists the options)."),
         (["--bogus"], "Error: No such option: --bogus (vlm -h lists the options)."),
-        (["describe", "x", "--detail", "bogus"], "Error: Invalid value for '--detail': "),
+        (["describe", "x", "--detail", "bogus"], "Error: Invalid value for '--detail': 'bogus' is not one of"),
         (["ask", "-m"], "Error: Option '-m' requires an argument."),
         (["caption-dir", "x", "--batch-size", "-3"], "Error: Invalid value for '--batch-size': "),
     ],

@@ -61,7 +61,7 @@ def _one_line(exc: BaseException) -> None:
     where = f" ({ctx.command_path} -h lists the options)" if ctx is not None else ""
 
     def show(file=None) -> None:  # type: ignore[no-untyped-def]
-        message = exc.format_message().rstrip(".")  # type: ignore[attr-defined]
+        message = exc.format_message().rstrip(".").replace("Value error, ", "")  # type: ignore[attr-defined]  # pydantic's wording, through Typer
         hint = where if message.startswith("No such option") and "(" not in message else ""
         (file or sys.stderr).write(f"Error: {message}{hint}.\n")
 
