@@ -92,6 +92,14 @@ def test_a_page_row_can_be_asked_about_by_its_address(tmp_path):
     assert result.exit_code == 0, result.output
     (image,) = json.loads(result.stdout)["images"]
     assert (image["width"], image["height"]) == (1275, 1651)
+    from vlmcli.inputs.item_address import read_item
+    from vlmcli.inputs.pdf_shard import pdf_items
+    from vlmcli.inputs.columns import ColumnChoice
+
+    rows_bytes = {item.key: item.data for item in pdf_items(pdf, ColumnChoice())}
+    assert read_item(f"{pdf}::page-2").data == read_item(f"{pdf}::2").data == rows_bytes["page-0002"]  # the row's bytes
+    missing = runner.invoke(app, ["ask", f"{pdf}::page-9", "What is on it?"])
+    assert missing.exit_code == 3 and "its pages are page-0001 to page-0002" in missing.stderr
 
 
 def test_the_dry_run_counts_pages(tmp_path):

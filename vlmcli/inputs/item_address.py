@@ -47,6 +47,15 @@ def read_item(source: str) -> ShardItem | None:
     from vlmcli.inputs.readings import ShardReadings
 
     shard, key = address
+    from vlmcli.inputs.formats import InputFormat, detect_format
+
+    if detect_format(shard) is InputFormat.PDF:  # one page, rendered alone
+        from vlmcli.inputs.pdf_shard import pdf_item
+
+        item = pdf_item(shard, key)
+        if item.data is None:
+            raise InputError(item.error or f"{source}: the page has no picture.")
+        return item
     for item in ShardReadings().items(str(shard)):
         if item.key == key:
             if item.data is None:

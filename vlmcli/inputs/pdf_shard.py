@@ -12,12 +12,17 @@ that item's error. A page has no columns: `--key-column`/`--keep-columns` do not
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vlmcli.errors import ConfigError, InputError
 from vlmcli.inputs.columns import ColumnChoice
 from vlmcli.inputs.item import ShardItem
+
+if TYPE_CHECKING:
+    from vlmcli.media.pdf_pages import OpenPdf
 
 KEY_DIGITS = 4
 
@@ -28,22 +33,40 @@ def page_key(number: int, count: int) -> str:
 
 
 def pdf_items(path: Path, choice: ColumnChoice) -> Iterator[ShardItem]:
-    from vlmcli.media.images import DEFAULT_MAX_PIXELS
     from vlmcli.media.pdf_pages import opened
 
     if choice.key_column or choice.keep_columns:
         raise ConfigError(f"{path}: a PDF's pages have no columns; drop --key-column and --keep-columns.")
     with opened(path.read_bytes(), str(path)) as pdf:  # parsed once, pages rendered one at a time
         for index in range(pdf.count):
-            key = page_key(index + 1, pdf.count)
-            try:
-                picture = pdf.render(index, max_pixels=DEFAULT_MAX_PIXELS)
-            except InputError as exc:
-                yield ShardItem(key=key, error=f"{path}::{key}: {exc}")
-                continue
-            buffer = io.BytesIO()
-            picture.save(buffer, format="PNG", compress_level=1)
-            yield ShardItem(key=key, data=buffer.getvalue(), name=f"{key}.png")
+            yield _page_item(pdf, path, index)
+
+
+def pdf_item(path: Path, key: str) -> ShardItem:
+    """The item of one page, rendered alone (an address `scan.pdf::page-0200` does not render
+    the 199 pages before it); the key may be written unpadded (`page-2`, `2`)."""
+    from vlmcli.media.pdf_pages import opened
+
+    match = re.fullmatch(r"(?:page-)?0*([1-9][0-9]*)", key)
+    with opened(path.read_bytes(), str(path)) as pdf:
+        if match is None or int(match[1]) > pdf.count:
+            last = page_key(pdf.count, pdf.count)
+            raise InputError(f"{path}::{key}: {path} has no page {key!r} (its pages are {page_key(1, pdf.count)} to {last}).")
+        return _page_item(pdf, path, int(match[1]) - 1)
+
+
+def _page_item(pdf: "OpenPdf", path: Path, index: int) -> ShardItem:
+    """Page `index` as an item: PNG bytes (its key: `page_key`), or its error."""
+    from vlmcli.media.images import DEFAULT_MAX_PIXELS
+
+    key = page_key(index + 1, pdf.count)
+    try:
+        picture = pdf.render(index, max_pixels=DEFAULT_MAX_PIXELS)
+    except InputError as exc:
+        return ShardItem(key=key, error=f"{path}::{key}: {exc}")
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", compress_level=1)
+    return ShardItem(key=key, data=buffer.getvalue(), name=f"{key}.png")
 
 
 def pdf_pages(path: Path) -> int:
