@@ -148,3 +148,28 @@ def test_documents_are_refused_with_the_step_that_makes_a_picture(tmp_path, name
     with pytest.raises(InputError) as err:
         load_image(path)
     assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_office_documents_are_known_by_their_parts_whatever_their_name(tmp_path):
+    """A .docx saved as .jpg, or an attachment with no name, was "not an image vlmcli can read"."""
+    import io
+    import zipfile
+
+    from vlmcli.media.kinds import office_document_in
+
+    def zipped(**members: str) -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for member, text in members.items():
+                archive.writestr(member.replace("__", "/").replace("CT", "[Content_Types].xml"), text)
+        return buffer.getvalue()
+
+    word = zipped(CT="<Types/>", word__document_xml="<w/>")
+    assert office_document_in(word) == "Word document"
+    assert office_document_in(zipped(CT="<Types/>", ppt__presentation_xml="<p/>")) == "PowerPoint presentation"
+    assert office_document_in(zipped(mimetype="application/vnd.oasis.opendocument.spreadsheet")) == "OpenDocument spreadsheet"
+    assert office_document_in(zipped(photo_jpg="x")) is None and office_document_in(b"\xff\xd8\xff") is None
+    saved_as = tmp_path / "report.jpg"
+    saved_as.write_bytes(word)
+    with pytest.raises(InputError, match=r"report\.jpg is a Word document, not a picture"):
+        load_image(saved_as)

@@ -31,7 +31,7 @@ from vlmcli.errors import InputError
 from vlmcli.media.color import to_srgb
 from vlmcli.media.heif import is_heif, require_heif
 from vlmcli.media.image_input import ImageInput
-from vlmcli.media.kinds import camera_raw_format, is_jpeg_xl, playlist_format
+from vlmcli.media.kinds import camera_raw_format, is_jpeg_xl, office_document_in, playlist_format
 from vlmcli.media.names import display_name
 from vlmcli.media.quiet import native_stderr_filtered, quiet_pillow
 from vlmcli.media.sources import STDIN, read_source
@@ -317,7 +317,7 @@ def _not_an_image(name: str, data: bytes) -> str:
             + (" (vlm ask, describe and video-summarize read a playlist of local segments as it is)." if playlist == "HLS" else ".")
         )
     path, stem = shlex.quote(name), shlex.quote(PurePath(name).stem or "page")
-    document = document_format(name, data[:512])
+    document = document_format(name, data[:512]) or office_document_in(data)
     if document == "PDF":
         return (
             f"{name} is a PDF document, not a picture: vlm ask and vlm describe read its pages (the pdf extra), and "
@@ -328,7 +328,7 @@ def _not_an_image(name: str, data: bytes) -> str:
     if document is not None and document not in ("PDF", "SVG", "PostScript"):  # Word, PowerPoint, ...
         return (
             f"{name} is {'an' if document[0] in 'AEIOU' else 'a'} {document}, not a picture: save it as PDF and pass the PDF (vlm ask and vlm describe "
-            f"read its pages), e.g. libreoffice --headless --convert-to pdf {path}."
+            f"read its pages), e.g. libreoffice --headless --convert-to pdf {path if name != '<stdin>' else 'FILE'}."
         )
     if document == "PostScript":
         pages = shlex.quote(f"{PurePath(name).stem or 'page'}-%d.png")

@@ -153,6 +153,35 @@ compound file (the legacy .doc/.ppt/.xls): documents a PDF export makes readable
 _OFFICE_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
 
 
+_OOXML_PARTS = (("word/", "Word document"), ("ppt/", "PowerPoint presentation"), ("xl/", "Excel workbook"))
+_ODF_TYPES = {
+    b"application/vnd.oasis.opendocument.text": "OpenDocument text",
+    b"application/vnd.oasis.opendocument.presentation": "OpenDocument presentation",
+    b"application/vnd.oasis.opendocument.spreadsheet": "OpenDocument spreadsheet",
+}
+
+
+def office_document_in(data: bytes) -> str | None:
+    """The kind of office document a zip's bytes hold, by its parts (OOXML: `word/`, `ppt/`,
+    `xl/` beside `[Content_Types].xml`; OpenDocument: its `mimetype` member), whatever the
+    file is called (a .docx saved as .jpg, a mail attachment without a name); else None."""
+    if not data.startswith(b"PK\x03\x04"):
+        return None
+    import io
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = archive.namelist()
+            if "mimetype" in names:
+                return _ODF_TYPES.get(archive.read("mimetype").strip())
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, RuntimeError):
+        return None
+    if "[Content_Types].xml" not in names:
+        return None
+    return next((kind for prefix, kind in _OOXML_PARTS if any(n.startswith(prefix) for n in names)), None)
+
+
 def document_format(name: str, head: bytes = b"") -> str | None:
     """"PDF", "SVG", "PostScript" or an office document's kind (`OFFICE_DOCUMENTS`) when a file
     called `name` starting with `head` (its first ~512 bytes) is a document or a vector drawing
