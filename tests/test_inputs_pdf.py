@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 
 from vlmcli.cli import app
 from vlmcli.errors import BackendUnavailableError, ConfigError, InputError
-from vlmcli.media.pdf_pages import DEFAULT_PAGES, is_pdf, parse_pages, render_pages
+from vlmcli.media.kinds import is_pdf
+from vlmcli.media.pdf_pages import DEFAULT_PAGES, parse_pages, render_pages
 from vlmcli.testing.fakes import install_fake_engine, isolate_env
 from vlmcli.testing.media.documents import locked_pdf, text_pdf
 

@@ -27,8 +27,7 @@ from vlmcli.captions.discover import Candidate
 from vlmcli.errors import InputError, VlmError
 from vlmcli.media.images import raw_by_content
 from vlmcli.media.raw_picture import raw_facts
-from vlmcli.media.kinds import IMAGE_EXTENSIONS, MediaKind, camera_raw_format, detect_kind
-from vlmcli.media.pdf_pages import is_pdf
+from vlmcli.media.kinds import IMAGE_EXTENSIONS, MediaKind, camera_raw_format, detect_kind, is_pdf
 from vlmcli.media.sources import names_by_lower_case, open_regular, read_head, read_source
 from vlmcli.video.metadata import VideoInfo
 

@@ -78,7 +78,6 @@ class Summary:
     noted: list[tuple[str, str]] = field(default_factory=list)
     """The first MAX_ERRORS_KEPT (path, notes) of files captioned with reading notes (a video
     read around damaged frames: the rows' `notes`), each file once."""
-    noted_files: int = 0
     started: float = field(default_factory=time.monotonic)
     caption_started: float | None = None
     finished: float | None = None
@@ -92,7 +91,6 @@ class Summary:
                 self.captioned += 1 if captioned else 0
                 if warns(row.get("notes")) and row["path"] not in self._noted_paths:
                     self._noted_paths.add(row["path"])
-                    self.noted_files += 1
                     if len(self.noted) < MAX_ERRORS_KEPT:
                         self.noted.append((row["path"], row["notes"]))
             else:
@@ -106,6 +104,11 @@ class Summary:
         self.batches += len(sizes)
         self.largest_batch = max(self.largest_batch, *sizes, 0)
         self.batched += sum(sizes)
+
+    @property
+    def noted_files(self) -> int:
+        """Files captioned with reading notes worth a warning (`warns`), each once."""
+        return len(self._noted_paths)
 
     @property
     def failed(self) -> bool:

@@ -27,9 +27,9 @@ from vlmcli.media.animation import frame_count, picture_format
 from vlmcli.media.document_input import DocumentInput
 from vlmcli.media.image_input import ImageInput
 from vlmcli.media.images import image_input
-from vlmcli.media.kinds import MediaKind, detect_kind, playlist_format
+from vlmcli.media.kinds import MediaKind, detect_kind, is_pdf, playlist_format
 from vlmcli.media.names import display_name
-from vlmcli.media.pdf_pages import is_pdf, page_address, parse_pages
+from vlmcli.media.pdf_pages import page_address, parse_pages
 from vlmcli.media.sources import STDIN, read_head, read_source
 
 if TYPE_CHECKING:

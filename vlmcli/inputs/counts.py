@@ -55,9 +55,9 @@ def zip_pictures(path: Path) -> int:
 
 
 def pdf_page_count(path: Path) -> int:
-    from vlmcli.inputs.pdf_shard import pdf_pages
+    from vlmcli.media.pdf_pages import page_count
 
-    return pdf_pages(path)
+    return page_count(path.read_bytes(), str(path))
 
 
 def json_records(path: Path) -> int:

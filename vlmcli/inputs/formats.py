@@ -38,8 +38,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from vlmcli.errors import ConfigError
-from vlmcli.media.kinds import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
-from vlmcli.media.pdf_pages import is_pdf
+from vlmcli.media.kinds import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, is_pdf
 
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 CSV_SUFFIXES = (".csv", ".tsv")

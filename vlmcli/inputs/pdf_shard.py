@@ -67,10 +67,3 @@ def _page_item(pdf: "OpenPdf", path: Path, index: int) -> ShardItem:
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG", compress_level=1)
     return ShardItem(key=key, data=buffer.getvalue(), name=f"{key}.png")
-
-
-def pdf_pages(path: Path) -> int:
-    """The page count of the PDF at `path` (dry-run counts)."""
-    from vlmcli.media.pdf_pages import page_count
-
-    return page_count(path.read_bytes(), str(path))

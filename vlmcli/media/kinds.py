@@ -182,6 +182,12 @@ def office_document_in(data: bytes) -> str | None:
     return next((kind for prefix, kind in _OOXML_PARTS if any(n.startswith(prefix) for n in names)), None)
 
 
+def is_pdf(head: bytes) -> bool:
+    """Whether a file starting with `head` is a PDF (its `%PDF-` marker first, after any
+    blank bytes or a UTF-8 BOM some generators write)."""
+    return head.lstrip(b" \t\r\n\x00").removeprefix(b"\xef\xbb\xbf").startswith(b"%PDF-")
+
+
 def document_format(name: str, head: bytes = b"") -> str | None:
     """"PDF", "SVG", "PostScript" or an office document's kind (`OFFICE_DOCUMENTS`) when a file
     called `name` starting with `head` (its first ~512 bytes) is a document or a vector drawing
@@ -189,7 +195,7 @@ def document_format(name: str, head: bytes = b"") -> str | None:
     `audio_format`, only used to explain a refusal with the step that turns it into a picture.
     (Pillow could open EPS, but only by running Ghostscript on it, which vlmcli never does.)"""
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if text.startswith(b"%PDF-"):
+    if is_pdf(head):
         return "PDF"
     if head.startswith((b"%!PS", b"\xc5\xd0\xd3\xc6")):  # PostScript / EPS, or DOS EPS's binary header
         return "PostScript"

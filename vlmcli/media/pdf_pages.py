@@ -74,12 +74,6 @@ def parse_pages(text: str) -> PageChoice:
     return PageChoice(tuple(ranges))
 
 
-def is_pdf(head: bytes) -> bool:
-    """Whether a file starting with `head` is a PDF (its `%PDF-` marker first, after any
-    blank bytes or a UTF-8 BOM some generators write)."""
-    return head.lstrip(b" \t\r\n\x00").removeprefix(b"\xef\xbb\xbf").startswith(b"%PDF-")
-
-
 @dataclass(frozen=True)
 class RenderedPage:
     """One page as a picture: `number` 1-based, `key` the SHA-256 of the document's bytes

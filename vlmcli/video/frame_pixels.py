@@ -24,10 +24,10 @@ def frame_pixels(frame: Any, *, size: tuple[int, int], transfer: str | None = No
 
         deep = frame.to_ndarray(format="rgb48le", width=width, height=height, interpolation=Interpolation.BICUBIC)
         return to_sdr(deep.astype(np.float32) / 65535.0, Transfer(transfer))  # (H, W, 3) uint8
-    if alpha and _has_alpha_plane(frame):
-        import av
+    from vlmcli.video.alpha import on_white, pixel_format_has_alpha
 
-        from vlmcli.video.alpha import on_white
+    if alpha and pixel_format_has_alpha(frame.format.name):  # a libvpx picture without its alpha data is plain YUV
+        import av
 
         flat = on_white(frame.to_ndarray(format="rgba"))  # (h, w, 3) at the stored size
         if flat.shape[1] == width and flat.shape[0] == height:
@@ -35,8 +35,3 @@ def frame_pixels(frame: Any, *, size: tuple[int, int], transfer: str | None = No
         frame = av.VideoFrame.from_ndarray(flat, format="rgb24")
     return frame.to_ndarray(format="rgb24", width=width, height=height, interpolation=Interpolation.BICUBIC)  # (H, W, 3)
 
-
-def _has_alpha_plane(frame: Any) -> bool:
-    """Whether this picture came out with alpha (a libvpx decoder gives plain YUV for a
-    picture whose alpha side data is missing)."""
-    return any(component.is_alpha for component in frame.format.components)

@@ -45,16 +45,19 @@ def _refuse_non_video(path: str) -> None:
     """What ffmpeg would open but must not be read as a video: a remote or DASH playlist
     (`playlists.py`), a PDF (ffmpeg finds the JPEG pictures inside a scan and plays them as
     frames; `ask`/`describe` read its pages)."""
-    from vlmcli.media.pdf_pages import is_pdf
+    from vlmcli.media.kinds import is_pdf, playlist_format
     from vlmcli.video.playlists import HEAD_BYTES, playlist_refusal
 
     try:
         with open(path, "rb") as handle:
-            head = handle.read(HEAD_BYTES)
+            head = handle.read(1024)  # every open of every video: a small read
+            if is_pdf(head):
+                raise VideoError(f"{display_name(path)} is a PDF document, not a video: vlm ask and vlm describe read its pages.")
+            if playlist_format(path, head[:512]) is None:
+                return
+            head += handle.read(HEAD_BYTES - len(head))  # a playlist: its entries, to find a remote one
     except OSError:
         return  # ffmpeg's own open says why
-    if is_pdf(head):
-        raise VideoError(f"{display_name(path)} is a PDF document, not a video: vlm ask and vlm describe read its pages.")
     if (why := playlist_refusal(path, head)) is not None:
         raise VideoError(why)
 
