@@ -297,8 +297,28 @@ def test_log_file_progress_and_a_shard_before_the_end(tiny_checkpoint, tmp_path)
     ticks = [line for line in lines if line.startswith("Captioning: ")]
     assert len(ticks) >= 3, text  # the start line, timed lines, the end line
     assert ticks[-1].startswith(f"Captioning: {16 - len(kept)}/{16 - len(kept)} done ({16 - len(kept)} ok, 0 errors")
-    assert any("images/s" in line for line in ticks)
+    assert any("images/s" in line for line in lines)  # timed lines once the first rows end; the summary line
     done_line = f"Done: {16 - len(kept)} ok, 0 errors, {len(kept)} skipped as already done"
     assert any(line.startswith(done_line) for line in lines)
     final = read_rows(out)
     assert sorted(Path(r["path"]).name for r in final) == sorted(p.name for p in folder.iterdir())
+
+
+def test_the_log_rate_is_not_timed_over_one_burst_and_the_last_line_leaves_it_to_the_summary():
+    """8 rows ending 0.15 s after the first one logged "46.19 images/s" as the final line,
+    above a summary of 1.44 images/s for the same run."""
+    from vlmcli.captions.progress import LogProgress
+
+    now = [0.0]
+    stream = io.StringIO()
+    progress = LogProgress(every=1000, stream=stream, clock=lambda: now[0])
+    progress.start(16)
+    now[0] += 4  # the model loads, the first batch runs
+    progress.advance([{"status": "ok"}])
+    now[0] += 0.15
+    progress.advance([{"status": "ok"}] * 7)  # a burst: not a rate of 46 rows/s
+    assert progress.line().endswith("; 1.93 images/s; ETA 4s")  # 8 rows in 4.15 s since captioning began
+    now[0] += 10
+    progress.advance([{"status": "ok"}] * 8)
+    progress.close()
+    assert stream.getvalue().splitlines()[-1] == "Captioning: 16/16 done (16 ok, 0 errors)"

@@ -159,3 +159,48 @@ def test_input_format_pdf_finds_pdfs_by_content_too(tmp_path):
     pages = caption(str(folder), "-o", str(tmp_path / "pages"), "--input-format", "pdf")
     assert pages.exit_code == 0, pages.output
     assert sorted(r["path"].rsplit("/", 1)[-1] for r in rows(tmp_path / "pages")) == ["scan.jpg::page-0001", "scan.jpg::page-0002"]
+
+
+def test_pages_are_rendered_within_the_pixel_limit_as_ask_renders_them(tmp_path, monkeypatch):
+    """A poster page was rendered under the built-in limit, then refused under a lower
+    VLM_MAX_IMAGE_PIXELS ("shrink it": a page cannot be shrunk); now it is rendered as large as
+    the limit allows, in caption-dir and through its item address alike."""
+    monkeypatch.setenv("VLM_MAX_IMAGE_PIXELS", "400000")
+    pdf = tmp_path / "poster.pdf"
+    pdf.write_bytes(text_pdf([["Poster"]], size=(1728, 2592)))  # 24 x 36 in: 3600 x 5400 at 150 dpi
+    out = tmp_path / "out"
+    result = caption(str(pdf), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    (row,) = rows(out)
+    assert row["status"] == "ok" and 380_000 < row["width"] * row["height"] <= 400_000
+    asked = runner.invoke(app, ["ask", f"{pdf}::page-1", "What is it?", "--json"])
+    assert asked.exit_code == 0, asked.output
+
+
+def test_a_pdf_beside_pictures_names_the_separate_run_not_input_format(tmp_path):
+    """The advice was "or force one kind with --input-format", which reads the picture as a
+    damaged PDF (or the PDF as a picture)."""
+    Image.new("RGB", (32, 24), "red").save(tmp_path / "photo.jpg")
+    (tmp_path / "my scan.pdf").write_bytes(text_pdf([["Scan"]]))
+    result = runner.invoke(app, ["caption-dir", str(tmp_path / "my scan.pdf"), str(tmp_path / "photo.jpg"), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "is a PDF (its pages are captioned as a dataset)" in result.stderr and "--input-format" not in result.stderr
+    assert f"vlm caption-dir '{tmp_path / 'my scan.pdf'}' -o <folder>" in result.stderr
+
+
+def test_a_rerun_over_several_documents_logs_what_its_summary_counts(tmp_path):
+    """The log said "0/0 done (...; 2 already done)" above "5 skipped as already done": the
+    progress counted the first shard's finished items only."""
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    (folder / "a.pdf").write_bytes(text_pdf([["One"], ["Two"]]))
+    (folder / "b.pdf").write_bytes(text_pdf([["Three"], ["Four"], ["Five"]]))
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["caption-dir", str(folder), "-o", str(out), "--format", "jsonl"]).exit_code == 0
+    again = runner.invoke(app, ["caption-dir", str(folder), "-o", str(out), "--format", "jsonl"])
+    assert again.exit_code == 0, again.output
+    lines = again.stderr.splitlines()
+    assert "Captioning: 0/0 done (0 ok, 0 errors; 5 already done)" in lines
+    assert any(line.startswith("Done: 0 ok, 0 errors, 5 skipped as already done") for line in lines)
+    single = runner.invoke(app, ["caption-dir", str(folder / "b.pdf"), "-o", str(out), "--format", "jsonl"])
+    assert "Captioning 0 items (3 already done)" in single.stderr.splitlines()

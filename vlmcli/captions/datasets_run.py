@@ -136,9 +136,10 @@ def run_datasets(
                 if not state["started"]:
                     state["started"] = True
                     note = f" (~{len(refs)} shards)" if len(refs) > 1 else ""
+                    note = note or (f" ({plan.skipped} already done)" if plan.skipped else "")
                     progress.start(estimate, note=note, skipped=plan.skipped, prompts=len(prompts), unit=summary.unit)
                 else:
-                    progress.retotal(estimate, unit=summary.unit)
+                    progress.retotal(estimate, unit=summary.unit, skipped=summary.skipped)
                 emit(plan.copies + [pipeline.failure_row(ctx, f) for f in plan.failures], captioned=False)
                 if plan.tasks:
                     runner = _runner(job, state, load_engine, summary)

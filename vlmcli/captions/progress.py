@@ -6,7 +6,7 @@ On a terminal, `RichProgress` draws two bars (reading, captioning) with images/s
 errors. When stderr is a file or a pipe (a SLURM or nohup job, `2> log`) a bar would
 print nothing until the end, so `LogProgress` writes one plain line when a stage starts,
 one every `log_every` seconds from a timer thread (even while one long batch runs), and
-one at the end:
+one at the end (its counts: the summary line after it gives the run's rate):
 
     Captioning: 1200/95000 done (1190 ok, 10 errors; 5000 already done); 3.10 images/s; ETA 8h24m
 
@@ -31,8 +31,9 @@ class Progress(Protocol):
     def scanned(self) -> None: ...
     def start(self, total: int, *, note: str = "", skipped: int = 0, prompts: int = 1, unit: str = "images") -> None:
         """Captioning begins: `total` rows to write; `unit` is what the rate counts (`rate_unit`)."""
-    def retotal(self, total: int, *, unit: str | None = None) -> None:
-        """A better estimate of the rows to write (dataset shards: known as each is read), and of the unit."""
+    def retotal(self, total: int, *, unit: str | None = None, skipped: int | None = None) -> None:
+        """A better estimate of the rows to write (dataset shards: known as each is read), of the
+        unit, and the items already done (in the shards read so far)."""
     def advance(self, rows: Sequence[Row], *, captioned: bool = True) -> None:
         """Rows written; `captioned` is False for rows made without the model (copies, known failures)."""
     def log(self, message: str) -> None: ...
@@ -59,7 +60,7 @@ class NullProgress:
     def start(self, total: int, *, note: str = "", skipped: int = 0, prompts: int = 1, unit: str = "images") -> None:
         pass
 
-    def retotal(self, total: int, *, unit: str | None = None) -> None:
+    def retotal(self, total: int, *, unit: str | None = None, skipped: int | None = None) -> None:
         pass
 
     def advance(self, rows: Sequence[Row], *, captioned: bool = True) -> None:
@@ -71,6 +72,9 @@ class NullProgress:
 
     def close(self) -> None:
         pass
+
+RATE_WINDOW_S = 10.0
+"""The shortest time after the first model batch that the log's rate is measured over."""
 
 
 class LogProgress(TimedLines):
@@ -109,10 +113,11 @@ class LogProgress(TimedLines):
             self._write(f"Captioning {total} item{'s' if total != 1 else ''}{note}")
         self._ensure_timer()
 
-    def retotal(self, total: int, *, unit: str | None = None) -> None:
+    def retotal(self, total: int, *, unit: str | None = None, skipped: int | None = None) -> None:
         with self._lock:
             self._total = total
             self._unit = unit or self._unit
+            self._skipped = self._skipped if skipped is None else skipped
 
     def advance(self, rows: Sequence[Row], *, captioned: bool = True) -> None:
         errors = sum(1 for r in rows if r["status"] == Status.ERROR.value)
@@ -146,20 +151,23 @@ class LogProgress(TimedLines):
         if self._skipped:
             counts += f"; {self._skipped} already done"
         line = f"Captioning: {self._done}/{self._total} done ({counts})"
+        if self._done >= self._total:  # the summary's line that follows gives the run's rate
+            return line
         rate = self._rate()
-        if rate is None and self._done < self._total:
+        if rate is None:
             line += f"; waiting for the first batch (the model loads first) {clock_text(self._clock() - self._started)}"
-        elif rate is not None:
+        else:
             line += f"; {rate / self._prompts:.2f} {self._unit}/s"
             left = self._total - self._done
             line += f"; ETA {clock_text(left / rate)}" if left > 0 else ""
         return line
 
     def _rate(self) -> float | None:
-        """Captions the model made per second: after the first model batch when two have ended (model load
-        and warm-up excluded), else since captioning started; None before any."""
+        """Captions the model made per second: after the first model batch (model load and warm-up
+        excluded) once that window is `RATE_WINDOW_S` long (rows end in bursts: a shorter one
+        could time one burst), else since captioning started; None before any."""
         now = self._clock()
-        if self._origin is not None and self._captioned > self._origin[1] and now > self._origin[0]:
+        if self._origin is not None and self._captioned > self._origin[1] and now - self._origin[0] >= RATE_WINDOW_S:
             return (self._captioned - self._origin[1]) / (now - self._origin[0])
         if self._captioned and now > self._started:
             return self._captioned / (now - self._started)
@@ -215,7 +223,7 @@ class RichProgress:
     def start(self, total: int, *, note: str = "", skipped: int = 0, prompts: int = 1, unit: str = "images") -> None:
         self._task = self._bar.add_task(f"Captioning{note}", total=total, errors="errors: 0", captioned=0)
 
-    def retotal(self, total: int, *, unit: str | None = None) -> None:
+    def retotal(self, total: int, *, unit: str | None = None, skipped: int | None = None) -> None:
         if self._task is not None:
             self._bar.update(self._task, total=total)
 

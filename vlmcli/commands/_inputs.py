@@ -108,7 +108,7 @@ def load_one(
     """Decode one source: a video (by extension or content), a PDF's pages (`pages`: which) or
     an image. `warn`: print a video's degraded-scan warning or a document's left-out pages
     (once per input: not again when it is decoded a second time)."""
-    if (item := read_item(source)) is not None:  # `<shard>::<key>`, as caption-dir's rows name items
+    if (item := read_item(source, page_pixels=max_pixels)) is not None:  # `<shard>::<key>`, as caption-dir's rows name items
         return load_item(source, item, command=command, max_pixels=max_pixels, video=video, warn=warn)
     if (page := page_address(source)) is not None:  # `<file>#page=N`, as --json names a PDF's pages
         document, number = page

@@ -275,7 +275,7 @@ def caption_dir(
                 input_format=input_format,
                 columns=ColumnChoice(
                     image_column=image_column, key_column=key_column, keep_columns=tuple((keep_columns or "").split(",")),
-                    image_root=image_root,
+                    image_root=image_root, page_pixels=settings.max_image_pixels,
                 ),
             ),
             debug=opts.debug,

@@ -50,6 +50,9 @@ class ColumnChoice:
     """--keep-columns a,b: copied into each row's `extra` (a JSON object)."""
     image_root: Path | None = None
     """--image-root: the folder relative image paths in a table start from; None: the table's own."""
+    page_pixels: int | None = None
+    """The largest a PDF page is rendered, in pixels (VLM_MAX_IMAGE_PIXELS: a poster page is
+    rendered as large as allowed, as `vlm ask` renders it); None: the built-in limit; 0: none."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "keep_columns", tuple(c.strip() for c in self.keep_columns if c.strip()))

@@ -9,6 +9,7 @@ keyed differently, and mixing them is almost always a wrong argument.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -88,9 +89,19 @@ def dataset_shards(
         else:
             refs.append(ShardRef(path, fmt))
     if refs and plain:
-        raise ConfigError(
-            f"Mixed inputs: {plain[0]} is a plain file or folder, {refs[0].path} a {refs[0].format.value} shard; "
-            "caption them in separate runs (or force one kind with --input-format)."
-        )
+        raise ConfigError(_mixed(plain[0], refs[0]))
     unique = {ref.source: ref for ref in refs}
     return list(unique.values()) or None
+
+
+def _mixed(plain: str, ref: ShardRef) -> str:
+    """Why plain files and shards are not captioned in one run, and what to run instead."""
+    if ref.format is InputFormat.PDF:  # --input-format would read the picture as a damaged PDF
+        return (
+            f"Mixed inputs: {ref.path} is a PDF (its pages are captioned as a dataset), {plain} a plain file or "
+            f"folder; caption them in separate runs (vlm caption-dir {shlex.quote(str(ref.path))} -o <folder>, then the pictures)."
+        )
+    return (
+        f"Mixed inputs: {plain} is a plain file or folder, {ref.path} a {ref.format.value} shard; "
+        "caption them in separate runs (or force one kind with --input-format)."
+    )

@@ -38,9 +38,10 @@ def split_address(source: str) -> tuple[Path, str] | None:
     return None
 
 
-def read_item(source: str) -> ShardItem | None:
+def read_item(source: str, *, page_pixels: int | None = None) -> ShardItem | None:
     """The item `source` names (its bytes in `data`), or None when `source` is no item address.
-    An InputError when the shard has no such key, or the item has no readable picture."""
+    An InputError when the shard has no such key, or the item has no readable picture.
+    `page_pixels`: the largest a PDF page is rendered (None: the built-in limit, 0: none)."""
     address = split_address(source)
     if address is None:
         return None
@@ -52,7 +53,7 @@ def read_item(source: str) -> ShardItem | None:
     if detect_format(shard) is InputFormat.PDF:  # one page, rendered alone
         from vlmcli.inputs.pdf_shard import pdf_item
 
-        item = pdf_item(shard, key)
+        item = pdf_item(shard, key, max_pixels=page_pixels)
         if item.data is None:
             raise InputError(item.error or f"{source}: the page has no picture.")
         return item

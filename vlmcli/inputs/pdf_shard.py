@@ -39,10 +39,10 @@ def pdf_items(path: Path, choice: ColumnChoice) -> Iterator[ShardItem]:
         raise ConfigError(f"{path}: a PDF's pages have no columns; drop --key-column and --keep-columns.")
     with opened(path.read_bytes(), str(path)) as pdf:  # parsed once, pages rendered one at a time
         for index in range(pdf.count):
-            yield _page_item(pdf, path, index)
+            yield _page_item(pdf, path, index, choice.page_pixels)
 
 
-def pdf_item(path: Path, key: str) -> ShardItem:
+def pdf_item(path: Path, key: str, *, max_pixels: int | None = None) -> ShardItem:
     """The item of one page, rendered alone (an address `scan.pdf::page-0200` does not render
     the 199 pages before it); the key may be written unpadded (`page-2`, `2`)."""
     from vlmcli.media.pdf_pages import opened
@@ -52,16 +52,17 @@ def pdf_item(path: Path, key: str) -> ShardItem:
         if match is None or int(match[1]) > pdf.count:
             last = page_key(pdf.count, pdf.count)
             raise InputError(f"{path}::{key}: {path} has no page {key!r} (its pages are {page_key(1, pdf.count)} to {last}).")
-        return _page_item(pdf, path, int(match[1]) - 1)
+        return _page_item(pdf, path, int(match[1]) - 1, max_pixels)
 
 
-def _page_item(pdf: "OpenPdf", path: Path, index: int) -> ShardItem:
-    """Page `index` as an item: PNG bytes (its key: `page_key`), or its error."""
+def _page_item(pdf: "OpenPdf", path: Path, index: int, max_pixels: int | None) -> ShardItem:
+    """Page `index` as an item: PNG bytes (its key: `page_key`), or its error; rendered within
+    `max_pixels` (None: the built-in limit, 0: none)."""
     from vlmcli.media.images import DEFAULT_MAX_PIXELS
 
     key = page_key(index + 1, pdf.count)
     try:
-        picture = pdf.render(index, max_pixels=DEFAULT_MAX_PIXELS)
+        picture = pdf.render(index, max_pixels=DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels)
     except InputError as exc:
         return ShardItem(key=key, error=f"{path}::{key}: {exc}")
     buffer = io.BytesIO()

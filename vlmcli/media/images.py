@@ -247,7 +247,7 @@ def _check_pixels(size: tuple[int, int], name: str, max_pixels: int | None) -> N
 
 
 def _too_large(name: str, size: tuple[int, int] | None, max_pixels: int) -> str:
-    what = f"{size[0]}x{size[1]} ({size[0] * size[1] / 1e6:.0f} MP)" if size else "too large"
+    what = f"{size[0]}x{size[1]} ({size[0] * size[1] / 1e6:.3g} MP)" if size else "too large"
     return (
         f"{name} is {what}, above the limit of {max_pixels / 1e6:g} MP (decompression bomb guard); "
         "shrink it or raise VLM_MAX_IMAGE_PIXELS (0 disables the check)."

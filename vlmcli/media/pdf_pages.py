@@ -15,6 +15,7 @@ how to install it (or how to render the pages with poppler instead).
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import shlex
 from collections.abc import Iterator
@@ -161,12 +162,19 @@ def page_source(source: str, number: int) -> str:
     return f"{source}#page={number}"
 
 
+def _pixels(width: float, height: float, scale: float) -> int:
+    """The pixels PDFium renders a page of `width` x `height` points at `scale`."""
+    return math.ceil(width * scale) * math.ceil(height * scale)
+
+
 def _render(page: Any, name: str, index: int, dpi: int, max_pixels: int | None, pdfium: Any) -> "Image.Image":
     try:
         width, height = page.get_size()  # points (1/72 in)
         scale = dpi / 72.0
-        if max_pixels and width * height * scale * scale > max_pixels:  # 0 or None: no limit
+        if max_pixels and _pixels(width, height, scale) > max_pixels:  # 0 or None: no limit
             scale = (max_pixels / (width * height)) ** 0.5  # a poster-sized page: as large as allowed
+            while _pixels(width, height, scale) > max_pixels:  # PDFium rounds each side up
+                scale *= 0.999
         bitmap = page.render(scale=scale, fill_color=(255, 255, 255, 255), may_draw_forms=True)
         return bitmap.to_pil().convert("RGB")
     except (pdfium.PdfiumError, ValueError) as exc:  # ValueError: a page of zero or absurd size
