@@ -109,7 +109,7 @@ def load_one(
     an image. `warn`: print a video's degraded-scan warning or a document's left-out pages
     (once per input: not again when it is decoded a second time)."""
     if (item := read_item(source, page_pixels=max_pixels)) is not None:  # `<shard>::<key>`, as caption-dir's rows name items
-        return load_item(source, item, command=command, max_pixels=max_pixels, video=video, warn=warn)
+        return load_item(source, item, command=command, max_pixels=max_pixels, video=video, warn=warn, pages=pages)
     if (page := page_address(source)) is not None:  # `<file>#page=N`, as --json names a PDF's pages
         document, number = page
         return load_document(document, read_source(document), max_pixels=max_pixels, pages=parse_pages(str(number)), warn=warn)
@@ -157,11 +157,15 @@ def load_document(
 
 
 def load_item(
-    source: str, item: "ShardItem", *, command: str, max_pixels: int | None, video: "VideoOptions | None", warn: bool
+    source: str, item: "ShardItem", *, command: str, max_pixels: int | None, video: "VideoOptions | None", warn: bool,
+    pages: "PageChoice | None" = None,
 ) -> Media:
-    """A dataset item's picture, or its clip (or animation, to commands that take videos),
-    read from a temporary file: video decoders read files. Messages name `source`."""
+    """A dataset item's picture, its PDF's pages (a zip's `scans/march.pdf`), or its clip (or
+    animation, to commands that take videos), read from a temporary file: video decoders read
+    files. Messages name `source`."""
     data = item.data or b""
+    if is_pdf(data[:1024]):
+        return load_document(source, data, max_pixels=max_pixels, pages=pages, warn=warn)
     if detect_kind(item.name or source, data[:32]) is not MediaKind.VIDEO and (video is None or frame_count(data) < 2):
         return image_input(data, source, max_pixels=max_pixels)
     with temporary_copy(data, source) as clip:

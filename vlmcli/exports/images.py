@@ -19,6 +19,7 @@ from pathlib import Path
 
 from vlmcli.exports.names import claim, relative_names
 from vlmcli.exports.records import Record
+from vlmcli.inputs.item import SEPARATOR
 from vlmcli.inputs.readings import ShardReadings
 from vlmcli.inputs.spool import Spool
 from vlmcli.media.names import utf8_text
@@ -72,12 +73,19 @@ def base_names(records: list[Record]) -> dict[str, str]:
     files = [r.path for r in records if r.source is None]
     names = relative_names(files)
     items = [r for r in records if r.source is not None]
-    keys = {r.path: utf8_text(r.source_key or "item").replace("/", "_").replace(".", "_") for r in items}
+    keys = {r.path: _item_name(r.source_key or "item") for r in items}
     unique = len(set(keys.values())) == len(keys)  # img2dataset's keys are: keep them as they are
     folders = {} if unique else shard_folders([r.source or "" for r in items])
     for r in items:
         names[r.path] = keys[r.path] if unique else posixpath.join(folders[r.source or ""], keys[r.path])
     return names
+
+
+def _item_name(key: str) -> str:
+    """A dataset item's key as a file name: `a/b.jpg` -> `a_b_jpg`; a zip's PDF page
+    `inv/march.pdf::page-0003` -> `inv_march_pdf/page-0003` (a folder per document)."""
+    parts = utf8_text(key).split(SEPARATOR)
+    return "/".join(part.replace("/", "_").replace(".", "_").replace(":", "_") for part in parts)
 
 
 def shard_folders(sources: list[str]) -> dict[str, str]:

@@ -3,7 +3,7 @@
     parquet     the footer's row count (`num_rows`)
     hf          the Arrow stream's record batch lengths (memory-mapped: image bytes are not touched)
     csv         its rows, read as text (the pictures it names are not opened)
-    zip         its picture members, from the archive's index
+    zip         its picture members, from the archive's index (a PDF member: its pages, read)
     json        its records (parsed; the pictures they name are not opened)
     webdataset  the distinct keys of the tar's member names (a plain tar is listed by seeking
                 from header to header; a gzip'd one has to be decompressed to be listed)
@@ -48,10 +48,20 @@ def csv_rows(path: Path) -> int:
 
 
 def zip_pictures(path: Path) -> int:
-    from vlmcli.inputs.zip_shard import open_archive, media_members
+    from vlmcli.errors import InputError
+    from vlmcli.inputs.zip_shard import is_pdf_member, media_members, open_archive
+    from vlmcli.media.pdf_pages import page_count
+
+    def items(archive: Any, info: Any) -> int:
+        if not is_pdf_member(info):
+            return 1
+        try:
+            return page_count(archive.read(info), info.filename)
+        except (InputError, RuntimeError, OSError, ValueError):  # unreadable: one error item
+            return 1
 
     with open_archive(path) as archive:
-        return len(media_members(archive))
+        return sum(items(archive, info) for info in media_members(archive))
 
 
 def pdf_page_count(path: Path) -> int:

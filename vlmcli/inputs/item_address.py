@@ -45,24 +45,25 @@ def read_item(source: str, *, page_pixels: int | None = None) -> ShardItem | Non
     address = split_address(source)
     if address is None:
         return None
+    from vlmcli.inputs.formats import InputFormat, detect_format
+    from vlmcli.inputs.pdf_shard import pdf_item
     from vlmcli.inputs.readings import ShardReadings
+    from vlmcli.inputs.zip_shard import zip_item
 
     shard, key = address
-    from vlmcli.inputs.formats import InputFormat, detect_format
-
-    if detect_format(shard) is InputFormat.PDF:  # one page, rendered alone
-        from vlmcli.inputs.pdf_shard import pdf_item
-
+    fmt = detect_format(shard)
+    item: ShardItem | None
+    if fmt is InputFormat.PDF:  # one page, rendered alone
         item = pdf_item(shard, key, max_pixels=page_pixels)
-        if item.data is None:
-            raise InputError(item.error or f"{source}: the page has no picture.")
-        return item
-    for item in ShardReadings().items(str(shard)):
-        if item.key == key:
-            if item.data is None:
-                raise InputError(item.error or f"{source}: the item has no picture.")
-            return item
-    raise InputError(f"{source}: {shard} has no item with the key {key!r}.")
+    elif fmt is InputFormat.ZIP:  # one member read (a PDF member: one page rendered)
+        item = zip_item(shard, key, page_pixels=page_pixels)
+    else:
+        item = next((found for found in ShardReadings().items(str(shard)) if found.key == key), None)
+    if item is None:
+        raise InputError(f"{source}: {shard} has no item with the key {key!r}.")
+    if item.data is None:
+        raise InputError(item.error or f"{source}: the item has no picture.")
+    return item
 
 
 @contextmanager

@@ -33,38 +33,55 @@ def page_key(number: int, count: int) -> str:
 
 
 def pdf_items(path: Path, choice: ColumnChoice) -> Iterator[ShardItem]:
-    from vlmcli.media.pdf_pages import opened
-
     if choice.key_column or choice.keep_columns:
         raise ConfigError(f"{path}: a PDF's pages have no columns; drop --key-column and --keep-columns.")
-    with opened(path.read_bytes(), str(path)) as pdf:  # parsed once, pages rendered one at a time
+    yield from page_items(path.read_bytes(), str(path), max_pixels=choice.page_pixels)
+
+
+def page_items(
+    data: bytes, name: str, *, prefix: str = "", folder: str = "", max_pixels: int | None = None
+) -> Iterator[ShardItem]:
+    """Every page of the PDF `data` as an item keyed `<prefix>page-0003`, its picture named
+    `<folder>page-0003.png`; `name` names the document in messages. A document that will not
+    open (encrypted, damaged) raises `InputError` before the first item."""
+    from vlmcli.media.pdf_pages import opened
+
+    with opened(data, name) as pdf:  # parsed once, pages rendered one at a time
         for index in range(pdf.count):
-            yield _page_item(pdf, path, index, choice.page_pixels)
+            yield _page_item(pdf, name, index, max_pixels, prefix=prefix, folder=folder)
 
 
 def pdf_item(path: Path, key: str, *, max_pixels: int | None = None) -> ShardItem:
     """The item of one page, rendered alone (an address `scan.pdf::page-0200` does not render
     the 199 pages before it); the key may be written unpadded (`page-2`, `2`)."""
+    return page_item(path.read_bytes(), str(path), key, max_pixels=max_pixels)
+
+
+def page_item(
+    data: bytes, name: str, key: str, *, prefix: str = "", folder: str = "", max_pixels: int | None = None
+) -> ShardItem:
+    """The item of the page `key` names (`page_items`' key less its `prefix`) of the PDF `data`."""
     from vlmcli.media.pdf_pages import opened
 
     match = re.fullmatch(r"(?:page-)?0*([1-9][0-9]*)", key)
-    with opened(path.read_bytes(), str(path)) as pdf:
+    with opened(data, name) as pdf:
         if match is None or int(match[1]) > pdf.count:
             last = page_key(pdf.count, pdf.count)
-            raise InputError(f"{path}::{key}: {path} has no page {key!r} (its pages are {page_key(1, pdf.count)} to {last}).")
-        return _page_item(pdf, path, int(match[1]) - 1, max_pixels)
+            raise InputError(f"{name}::{key}: {name} has no page {key!r} (its pages are {page_key(1, pdf.count)} to {last}).")
+        return _page_item(pdf, name, int(match[1]) - 1, max_pixels, prefix=prefix, folder=folder)
 
 
-def _page_item(pdf: "OpenPdf", path: Path, index: int, max_pixels: int | None) -> ShardItem:
-    """Page `index` as an item: PNG bytes (its key: `page_key`), or its error; rendered within
-    `max_pixels` (None: the built-in limit, 0: none)."""
+def _page_item(pdf: "OpenPdf", name: str, index: int, max_pixels: int | None, *, prefix: str, folder: str) -> ShardItem:
+    """Page `index` as an item: PNG bytes (its key: `prefix` + `page_key`), or its error;
+    rendered within `max_pixels` (None: the built-in limit, 0: none)."""
     from vlmcli.media.images import DEFAULT_MAX_PIXELS
 
-    key = page_key(index + 1, pdf.count)
+    page = page_key(index + 1, pdf.count)
+    key = prefix + page
     try:
         picture = pdf.render(index, max_pixels=DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels)
     except InputError as exc:
-        return ShardItem(key=key, error=f"{path}::{key}: {exc}")
+        return ShardItem(key=key, error=f"{name}::{page}: {exc}")
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG", compress_level=1)
-    return ShardItem(key=key, data=buffer.getvalue(), name=f"{key}.png")
+    return ShardItem(key=key, data=buffer.getvalue(), name=f"{folder}{page}.png")
