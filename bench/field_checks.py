@@ -32,7 +32,8 @@ def fresh(folder: Path) -> Path:
 
 
 def progress_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if "images/s" in line or "ETA" in line]
+    """The timed lines and the last one (`Captioning: 3/4 done (...)`), not the start line."""
+    return [line for line in stderr.splitlines() if line.startswith("Captioning: ")]
 
 
 @check("1. caption-dir writes progress lines to a log and publishes shards while it runs")

@@ -225,6 +225,36 @@ def test_ctrl_c_flushes_finished_batches_and_exits_130(monkeypatch, photos, tmp_
     assert sorted(by_path(read_rows(out), photos)) == sorted(GOOD + BAD)
 
 
+def test_a_second_ctrl_c_during_the_last_flush_loses_nothing(monkeypatch, photos, tmp_path):
+    """Ctrl-C pressed twice: the second one cut the flush of the finished rows in half (rows
+    left in a temp file, deleted by the next run) while the summary counted them as ok."""
+    import signal
+
+    from vlmcli.sinks.parquet import ParquetSink
+
+    class Interrupting(FakeEngine):
+        def generate(self, requests, gen):
+            if len(self.calls) == 2:
+                raise KeyboardInterrupt
+            return super().generate(requests, gen)
+
+    real_write = ParquetSink.write_file
+
+    def pressed_again(self, path, rows):
+        os.kill(os.getpid(), signal.SIGINT)  # while the rows are being written
+        return real_write(self, path, rows)
+
+    monkeypatch.setattr(ParquetSink, "write_file", pressed_again)
+    monkeypatch.setattr(_runtime, "load_engine", Interrupting)
+    out = tmp_path / "out"
+    result = invoke(photos, "-o", out, "--batch-size", "1", "--flush-seconds", "1000", "--json")
+    assert result.exit_code == 130, result.output
+    summary = json.loads(result.stdout)
+    assert summary["interrupted"] is True and len(read_rows(out)) == summary["ok"] + summary["error"] >= 2
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+    assert "Run the same command to carry on: what was finished is kept and not done again." in result.stderr
+
+
 def test_dry_run_counts_and_writes_nothing(monkeypatch, photos, tmp_path):
     fake = install_fake_engine(monkeypatch)
     out = tmp_path / "out"
@@ -327,3 +357,14 @@ def test_output_dash_is_refused_not_made_a_folder(monkeypatch, photos, tmp_path,
     assert "vlm describe FILES... --json" in result.stderr
     assert not (tmp_path / "-").exists()
     assert fake.engines == []
+
+
+def test_an_output_named_like_a_file_is_refused_before_anything_runs(monkeypatch, photos, tmp_path):
+    """`-o caps.jsonl` made a folder caps.jsonl holding Parquet shards, without a word."""
+    fake = install_fake_engine(monkeypatch)
+    result = invoke(photos, "-o", tmp_path / "caps.jsonl")
+    assert result.exit_code == 2 and fake.engines == []
+    assert result.stderr.strip().endswith(f"caps.jsonl looks like a file name: pass -o {tmp_path / 'caps'} --format jsonl.")
+    assert not (tmp_path / "caps.jsonl").exists()
+    (tmp_path / "old.parquet").mkdir()  # a folder of that name from an earlier run is a folder
+    assert invoke(photos, "-o", tmp_path / "old.parquet", "-q").exit_code == EXIT_SOME_FAILED

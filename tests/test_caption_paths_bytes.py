@@ -173,3 +173,46 @@ def test_a_caption_file_never_replaces_another_input(tmp_path):
     assert "would replace the input" in stem[photo] and "replace the image itself" in stem[named_txt]
     by_name = make_sink(OutputFormat.TXT, SinkConfig(txt_name=TxtName.FILENAME)).preflight([photo, named_txt])
     assert by_name == {}
+
+
+def test_txt_captions_for_names_near_the_file_system_limit(monkeypatch, tmp_path):
+    """A 250-byte image name: its 250-byte caption name is legal, but the temp file
+    `.<name>.txt.<pid>.tmp` was not, and the write error was lost ("Done: 1 ok", no file,
+    never retried). With --txt-name filename a 255-byte name's caption file cannot exist: the
+    run stopped before captioning anything ("unexpected OSError: File name too long")."""
+    install_fake_engine(monkeypatch)
+    root = tmp_path / "long"
+    root.mkdir()
+    near = save_photo(root / ("x" * 246 + ".jpg"), "coffee")
+    longest = save_photo(root / ("y" * 251 + ".jpg"), "chelsea")
+    save_photo(root / "short.jpg", "astronaut")
+    result = invoke(root, "--format", "txt", "--json", "-q")
+    assert result.exit_code == 0, result.output
+    assert (root / ("x" * 246 + ".txt")).read_text().strip() and (root / ("y" * 251 + ".txt")).is_file()
+    assert not [p for p in root.iterdir() if p.name.startswith(".")]  # no temp file left
+    by_name = invoke(root, "--format", "txt", "--txt-name", "filename", "--json", "-q")
+    assert by_name.exit_code == EXIT_SOME_FAILED, by_name.output
+    summary = json.loads(by_name.stdout)
+    assert summary["ok"] == 2 and summary["error"] == 1
+    (error,) = summary["errors"]
+    assert error["path"] == str(longest) and "259 bytes, longer than this file system allows (255)" in error["error"]
+    assert (root / (near.name + ".txt")).is_file() and (root / "short.jpg.txt").is_file()
+
+
+def test_a_name_spelled_as_another_files_escaped_name_is_its_own_file(monkeypatch, tmp_path):
+    """`caf\\xe9.png` (a backslash in the name) beside the Latin-1 `caf<E9>.png`: the first
+    file's row was read back as the second's, so every rerun copied a row (3 rows for 2 files)."""
+    root = tmp_path / "photos"
+    root.mkdir()
+    save_photo(os.fsdecode(os.fsencode(str(root)) + b"/" + LATIN1), "coffee")
+    save_photo(root / "caf\\xe9.png", "chelsea")
+    out = tmp_path / "out"
+    install_fake_engine(monkeypatch)
+    assert invoke(root, "-o", out, "-q").exit_code == 0
+    for _ in range(2):
+        fake = install_fake_engine(monkeypatch)
+        again = invoke(root, "-o", out, "--json", "-q")
+        summary = json.loads(again.stdout)
+        assert (summary["skipped"], summary["ok"], summary["copied"]) == (2, 0, 0) and fake.engines == []
+    rows = parquet_rows(out)
+    assert len(rows) == 2 and sorted(r["path_bytes"] is None for r in rows) == [False, True]

@@ -224,6 +224,24 @@ def test_a_missing_file_under_another_spelling_is_pointed_at(tmp_path, monkeypat
     assert line.endswith(f"The shell did not expand ~ (it was quoted): pass {tmp_path / 'img_1.jpg'}")
     line = assert_one_line_error(runner.invoke(app, ["describe", str(tmp_path / "IMG_1.JPG")]), 3)
     assert line.endswith(f"(did you mean {tmp_path / 'img_1.jpg'}?)")
+
+
+def test_a_missing_name_that_is_there_in_another_form_is_explained(tmp_path):
+    """A name in NFC (typed, or in a list) for a file stored in NFD (as macOS writes names), a
+    name with trailing blanks (a --files-from list), a dangling symbolic link: each was a bare
+    "No such file" naming what looks like an existing file."""
+    import unicodedata
+
+    save_photo(tmp_path / unicodedata.normalize("NFD", "café.jpg"))
+    nfc = str(tmp_path / unicodedata.normalize("NFC", "café.jpg"))
+    line = assert_one_line_error(runner.invoke(app, ["describe", nfc]), 3, f"No such file: {nfc}")
+    assert "its accents encoded another way, 'cafe\\u0301.jpg', as macOS writes names" in line
+    save_photo(tmp_path / "a.jpg")
+    line = assert_one_line_error(runner.invoke(app, ["describe", f"{tmp_path / 'a.jpg'}  "]), 3)
+    assert line.endswith(f"has blanks around it; the file is {tmp_path / 'a.jpg'})")
+    (tmp_path / "link.jpg").symlink_to("gone.jpg")
+    line = assert_one_line_error(runner.invoke(app, ["describe", str(tmp_path / "link.jpg")]), 3)
+    assert line.endswith("link.jpg: it is a symbolic link to gone.jpg, which does not exist")
     line = assert_one_line_error(runner.invoke(app, ["describe", str(tmp_path / "other.jpg")]), 3)
     assert line.endswith("other.jpg")  # nothing near it: no guess
 

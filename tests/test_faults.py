@@ -192,6 +192,49 @@ def test_disk_full_leaves_no_complete_looking_shard(monkeypatch, photos, tmp_pat
     assert Counter(Path(r["path"]).name for r in rows) == Counter(f"img{i}.png" for i in range(8))
 
 
+def test_disk_full_under_continuous_batching_stops_the_run(monkeypatch, photos, tmp_path, tiny_checkpoint):
+    """The scheduler took a failed write inside its loop for a failed batch: it retried the
+    unfinished requests and dropped the finished rows, and the run ended "Done: ... ok", exit 0,
+    with most rows missing. A write that fails stops the run (exit 8) as under static batching."""
+    from vlmcli.sinks.jsonl import JsonlSink
+
+    real_write = JsonlSink.write_file
+    written: list[Path] = []
+
+    def write_then_fill_the_disk(self, path, rows):
+        written.append(path)
+        if len(written) < 2:
+            return real_write(self, path, rows)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(JsonlSink, "write_file", write_then_fill_the_disk)
+    out = tmp_path / "out"
+    args = ["caption-dir", str(photos), "-o", str(out), "--format", "jsonl", "--rows-per-file", "2", "--max-tokens", "3"]
+    result = runner.invoke(app, [*args, "-m", str(tiny_checkpoint("idefics3")), "--json"])
+    assert result.exit_code == 8, result.output
+    assert "No space left on device" in result.stderr and "Done:" not in result.stderr
+    assert len(written) == 2 and len(read_shards(out, "jsonl")) == 2
+
+
+def test_a_read_only_output_folder_is_an_output_error(monkeypatch, photos, tmp_path):
+    """An existing output folder on a read-only disk: "unexpected OSError: [Errno 30]", exit 1."""
+    import vlmcli.sinks.lock as lock
+
+    real_open = os.open
+
+    def read_only(path, flags, *args):
+        if str(path).endswith(".lock"):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(lock.os, "open", read_only)
+    install_fake_engine(monkeypatch)
+    (tmp_path / "out").mkdir()
+    result = runner.invoke(app, ["caption-dir", str(photos), "-o", str(tmp_path / "out"), "-q"])
+    assert result.exit_code == 8, result.output
+    assert result.stderr.strip() == f"Error: Cannot write to the output folder {tmp_path / 'out'}: Read-only file system."
+
+
 def read_shards(out: Path, fmt: str) -> list[dict]:
     if fmt == "parquet":
         return read_rows(out)

@@ -74,6 +74,7 @@ class ContinuousRunner:
         """(task, media) of each request handed to the current scheduler, by its stream index."""
 
     def run(self, ready: Iterable[tuple[Sequence[Task], dict[str, Decoded]]], *, emit: OnRows) -> None:
+        emit = _guarded(emit)
         stream = self._requests(ready, emit)
         while True:
             self._handed = []
@@ -87,6 +88,8 @@ class ContinuousRunner:
                 return
             except KeyboardInterrupt:
                 raise
+            except _EmitFailed as failed:  # the rows could not be written (a full disk): the run stops
+                raise failed.error from None
             except Exception as exc:  # noqa: BLE001 - the batch failed as a whole: its requests go static
                 if self.runner.debug:
                     traceback.print_exc(file=sys.stderr)
@@ -122,3 +125,24 @@ class ContinuousRunner:
         latency_ms = (timings.vision_s + timings.prefill_s + timings.decode_s) * 1000
         return self.runner.rows_for(task, media, (result, latency_ms))
 
+
+class _EmitFailed(Exception):
+    """Writing rows failed: not the batch's failure (retrying it would drop rows that are done)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _guarded(emit: OnRows) -> OnRows:
+    """`emit`, its failures marked as `_EmitFailed`: a write error raised inside the engine's
+    loop (a finished row, an undecodable item's error row) must stop the run, not be taken
+    for a failed batch whose unfinished requests are retried while the written rows are lost."""
+
+    def call(rows: list[Row]) -> None:
+        try:
+            emit(rows)
+        except Exception as exc:  # noqa: BLE001 - re-raised as it was by `run`
+            raise _EmitFailed(exc) from exc
+
+    return call

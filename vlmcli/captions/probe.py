@@ -28,7 +28,7 @@ from vlmcli.errors import InputError, VlmError
 from vlmcli.media.images import raw_by_content
 from vlmcli.media.raw_picture import raw_facts
 from vlmcli.media.kinds import IMAGE_EXTENSIONS, MediaKind, camera_raw_format, detect_kind, is_pdf
-from vlmcli.media.sources import names_by_lower_case, open_regular, read_head, read_source
+from vlmcli.media.sources import folded, names_by_lower_case, open_regular, read_head, read_source
 from vlmcli.video.metadata import VideoInfo
 
 HEAD_BYTES = 64
@@ -87,7 +87,7 @@ def developed_beside(path: str) -> bool:
     """Whether a picture with the raw file's name, in any case (IMG_0001.CR2 -> IMG_0001.JPG,
     .jpg, .Jpeg), is beside it."""
     folder, name = os.path.split(os.path.abspath(path))
-    stem = os.path.splitext(name)[0].lower()
+    stem = folded(os.path.splitext(name)[0])
     listing = names_by_lower_case(folder)
     return any(stem + ext in listing for ext in DEVELOPED)
 

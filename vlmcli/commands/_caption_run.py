@@ -47,11 +47,15 @@ def make_progress(quiet: bool, log_every: float = 30.0) -> "Progress":
     return progress.make_progress(quiet=quiet, log_every=log_every)
 
 
-def _report(summary: "Summary", *, quiet: bool, as_json: bool, list_errors: bool = True) -> None:
+def _report(summary: "Summary", *, quiet: bool, as_json: bool, fmt: OutputFormat) -> None:
     from vlmcli.captions.summary import naming_the_file
 
+    list_errors = fmt is not OutputFormat.TXT
     if not quiet:
         sys.stderr.write(summary.text() + "\n")
+        if summary.interrupted:
+            again = "the same command with --skip-existing" if fmt is OutputFormat.TXT else "the same command"
+            sys.stderr.write(f"  Run {again} to carry on: what was finished is kept and not done again.\n")
         for path, message in summary.errors[:5] if list_errors else []:
             sys.stderr.write(f"  error: {naming_the_file(path, message)}\n")
         if list_errors and summary.error > 5:
@@ -98,11 +102,11 @@ def run_job_reporting(
         progress.close()
         summary.interrupted = True
         summary.finish()
-        _report(summary, quiet=quiet, as_json=as_json, list_errors=fmt is not OutputFormat.TXT)
+        _report(summary, quiet=quiet, as_json=as_json, fmt=fmt)
         raise
     finally:
         progress.close()
-    _report(summary, quiet=quiet, as_json=as_json, list_errors=fmt is not OutputFormat.TXT)
+    _report(summary, quiet=quiet, as_json=as_json, fmt=fmt)
     return EXIT_SOME_FAILED if summary.failed else 0
 
 

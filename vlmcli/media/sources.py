@@ -13,6 +13,7 @@ import os
 import re
 import stat
 import sys
+import unicodedata
 from pathlib import Path
 from typing import BinaryIO
 
@@ -99,13 +100,29 @@ def _nearby(raw: str | bytes) -> str:
         return ""
     if raw.startswith("~") and os.path.exists(expanded := os.path.expanduser(raw)):
         return f". The shell did not expand ~ (it was quoted): pass {display_name(expanded)}"
+    if raw != raw.strip() and os.path.lexists(raw.strip()):  # a list written with trailing blanks
+        return f" ({ascii(raw)} has blanks around it; the file is {display_name(raw.strip())})"
+    if os.path.islink(raw):
+        return f": it is a symbolic link to {display_name(os.readlink(raw))}, which does not exist"
     folder, base = os.path.split(raw)
-    other = names_by_lower_case(folder or ".", most=50_000).get(base.lower())
-    return f" (did you mean {display_name(os.path.join(folder, other))}?)" if other and other != base else ""
+    other = names_by_lower_case(folder or ".", most=50_000).get(folded(base))
+    if not other or other == base:
+        return ""
+    if unicodedata.normalize("NFC", other) == unicodedata.normalize("NFC", base):
+        return (
+            f" (the folder holds this name with its accents encoded another way, {ascii(other)}, as macOS "
+            "writes names: copy the name from the folder's listing)"
+        )
+    return f" (did you mean {display_name(os.path.join(folder, other))}?)"
+
+
+def folded(name: str) -> str:
+    """A file name as `names_by_lower_case` keys it: lower case, accents in one Unicode form (NFC)."""
+    return unicodedata.normalize("NFC", name).lower()
 
 
 def names_by_lower_case(folder: str, *, most: int | None = None) -> dict[str, str]:
-    """lower-case name -> a name in `folder`, listed once per folder state (a --files-from list
+    """`folded` name -> a name in `folder`, listed once per folder state (a --files-from list
     of a million missing files, a card of 10,000 raws: one listing); empty when the folder
     cannot be listed or holds more than `most` entries."""
     try:
@@ -121,7 +138,7 @@ def _listing(folder: str, _mtime_ns: int, most: int | None) -> dict[str, str]:
         for count, entry in enumerate(entries):
             if most is not None and count >= most:
                 return {}
-            found.setdefault(entry.name.lower(), entry.name)
+            found.setdefault(folded(entry.name), entry.name)
     return found
 
 

@@ -148,4 +148,7 @@ class Sink(ABC):
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.close()
+        from vlmcli.interrupts import deferred_interrupts
+
+        with deferred_interrupts():  # a second Ctrl-C must not cut the last flush in half
+            self.close()

@@ -66,7 +66,10 @@ class FolderLock:
 
     def _take(self, name: str, *, exclusive: bool) -> None:
         path = self.folder / name
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a read-only disk or folder: nothing could be written there
+            raise OutputError(f"Cannot write to the output folder {self.folder}: {exc.strerror or exc}.") from None
         try:
             fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import socket
 import threading
 import time
@@ -118,6 +119,10 @@ def _publish(temp: Path, final: Path) -> bool:
     return True
 
 
+FILE_SUFFIXES = {".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "", ".txt": "txt"}
+"""Suffixes of a file, not a folder, given to --output (-> the --format that writes such files)."""
+
+
 class ShardedSink(Sink):
     """Buffered rows -> numbered shard files. Subclasses say how one file is written and read."""
 
@@ -183,7 +188,9 @@ class ShardedSink(Sink):
         shards are read once per run (`resume_index.py`); each call costs O(len(paths))."""
         self._check_folder()
         self._wanted = set(paths)
-        self._real_paths = {utf8_text(p): p for p in paths if utf8_text(p) != p}
+        # rows of shards older than `path_bytes` hold a non-UTF-8 name in its escaped form; a file
+        # really named so (`caf\xe9.jpg`, with a backslash) is itself, never that other file
+        self._real_paths = {text: p for p in paths if (text := utf8_text(p)) != p and text not in self._wanted}
         answer = self._resume_index(config_hashes).state(paths, owns=self.owns)
         self._error_files, self._stale = answer.error_files, answer.stale
         return answer.state
@@ -299,12 +306,27 @@ class ShardedSink(Sink):
     def _check_folder(self) -> None:
         if self.folder.exists() and not self.folder.is_dir():
             raise OutputError(f"--output {self.folder} exists and is not a folder.")
+        if not self.folder.exists() and self.folder.suffix.lower() in FILE_SUFFIXES:
+            raise ConfigError(self._file_named())
         other = next((ext for ext in SHARD_FORMATS if ext != self.extension and shard_files(self.folder, ext)), None)
         if other is not None:  # resume reads one format: the rows done in the other would be redone
             raise ConfigError(
                 f"--output {self.folder} holds {other} shards of an earlier run, and this run writes {self.extension}: "
                 f"pass --format {other} to resume it, or write to another folder (vlm export converts a run)."
             )
+
+    def _file_named(self) -> str:
+        """`-o caps.jsonl`: a folder of that name would be made, Parquet shards inside it."""
+        wanted = FILE_SUFFIXES[self.folder.suffix.lower()]
+        fix = f"-o {shlex.quote(str(self.folder.with_suffix('')))}"
+        if wanted == "txt":
+            fix = "--format txt without -o (caption files beside the images), or " + fix
+        elif wanted and wanted != self.extension:
+            fix += f" --format {wanted}"
+        return (
+            f"--output names a folder that the shards are written into ({self.folder}/part-00000.{self.extension}, ...); "
+            f"{self.folder.name} looks like a file name: pass {fix}."
+        )
 
     def _prepare_folder(self) -> None:
         """Create the folder, and remove temp files of killed runs on this host."""

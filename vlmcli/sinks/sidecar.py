@@ -8,7 +8,8 @@ definition: wherever the image is, `--files-from` paths included. They are still
 written over an input: an image whose caption file would be itself or another input file
 (an image named `x.txt`) becomes an error row, and so does every image of a group that
 would share one caption file under `stem` (`a.jpg` and `a.png`: neither is captioned, the
-message names the other and `--txt-name filename`). Existing caption files are refused unless `--overwrite` or `--skip-existing` (which
+message names the other and `--txt-name filename`); so does an image whose caption file's
+name would be longer than its file system allows (`photo.jpg.txt` of a 252-byte name). Existing caption files are refused unless `--overwrite` or `--skip-existing` (which
 is this format's resume: an image with a caption file is skipped). Each file is written
 to a hidden temp file and renamed, so it is whole or absent. Error rows are not written
 (a `.txt` must hold a caption); the pipeline reports them on stderr.
@@ -16,6 +17,8 @@ to a hidden temp file and renamed, so it is whole or absent. Error rows are not 
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +34,20 @@ def sidecar_path(image_path: str, naming: TxtName = TxtName.STEM) -> Path:
     if naming is TxtName.STEM and path.suffix:
         return path.with_suffix(".txt")
     return path.with_name(path.name + ".txt")
+
+
+def _name_limit(target: Path) -> int | None:
+    """The longest file name `target`'s folder takes, when `target.name` is longer; else None."""
+    limit = _folder_name_max(str(target.parent))
+    return limit if len(os.fsencode(target.name)) > limit else None
+
+
+@functools.lru_cache(maxsize=256)
+def _folder_name_max(folder: str) -> int:
+    try:
+        return int(os.pathconf(folder or ".", "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):  # no such folder yet, or no pathconf (Windows)
+        return 255
 
 
 def _same_file_name(path: str | Path) -> str:
@@ -57,7 +74,12 @@ class SidecarSink(Sink):
         for path in dict.fromkeys(paths):
             target = self.target(path)
             clash = inputs.get(_same_file_name(target))
-            if clash == path:
+            if (limit := _name_limit(target)) is not None:
+                bad[path] = (
+                    f"its caption file name {target.name!r} is {len(os.fsencode(target.name))} bytes, longer than "
+                    f"this file system allows ({limit}); rename the image, or write --format jsonl."
+                )
+            elif clash == path:
                 bad[path] = f"its caption file {target} would replace the image itself; rename the image."
             elif clash is not None:
                 bad[path] = f"its caption file {target} would replace the input {clash}; rename one of them."
@@ -93,7 +115,8 @@ class SidecarSink(Sink):
         return "caption files beside the images"
 
     def _write_caption(self, target: Path, caption: str) -> None:
-        temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        digest = hashlib.sha1(os.fsencode(target.name)).hexdigest()[:12]
+        temp = target.with_name(f".vlm-{digest}.{os.getpid()}.tmp")  # short: the name itself may be near the limit
         try:
             temp.write_text(caption + "\n", encoding="utf-8")
             os.replace(temp, target)

@@ -1,0 +1,38 @@
+"""Holding Ctrl-C and SIGTERM back while finished work is being saved.
+
+A run interrupted once flushes its buffered rows on the way out; a second Ctrl-C (people
+press it twice) arrived in the middle of that write, left the rows in a temp file and lost
+them. Inside `deferred_interrupts()` the signals are only noted; when the block ends, one
+that arrived is raised as KeyboardInterrupt (unless an exception is already on its way out).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+HELD = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield
+        return
+    arrived: list[int] = []
+    previous: dict[int, Any] = {}
+    for number in HELD:
+        try:
+            previous[number] = signal.signal(number, lambda signum, frame: arrived.append(signum))
+        except (ValueError, OSError):  # an embedding that owns the signals: leave them alone
+            pass
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if arrived:
+        raise KeyboardInterrupt
