@@ -364,7 +364,12 @@ def test_an_output_named_like_a_file_is_refused_before_anything_runs(monkeypatch
     fake = install_fake_engine(monkeypatch)
     result = invoke(photos, "-o", tmp_path / "caps.jsonl")
     assert result.exit_code == 2 and fake.engines == []
-    assert result.stderr.strip().endswith(f"caps.jsonl looks like a file name: pass -o {tmp_path / 'caps'} --format jsonl.")
+    assert result.stderr.strip() == (
+        f"Error: --output {tmp_path / 'caps.jsonl'} is a folder of parquet shards (caps.jsonl/part-00000.parquet, ...), "
+        f"not a .jsonl file: pass --format jsonl, or -o {tmp_path / 'caps'}."
+    )
     assert not (tmp_path / "caps.jsonl").exists()
-    (tmp_path / "old.parquet").mkdir()  # a folder of that name from an earlier run is a folder
-    assert invoke(photos, "-o", tmp_path / "old.parquet", "-q").exit_code == EXIT_SOME_FAILED
+    assert invoke(photos, "-o", tmp_path / "caps.jsonl", "--format", "jsonl", "-q").exit_code == EXIT_SOME_FAILED
+    assert list((tmp_path / "caps.jsonl").glob("part-*.jsonl"))  # a folder named as Spark names its output
+    (tmp_path / "old.csv").mkdir()  # a folder of that name from an earlier run is a folder
+    assert invoke(photos, "-o", tmp_path / "old.csv", "-q").exit_code == EXIT_SOME_FAILED

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from hypothesis import given, settings
@@ -125,10 +126,13 @@ def test_anyres_pinpoints_mapping():
     assert anyres_pinpoints(spec, ResolutionPolicy(max_tiles=9)) == spec.image_grid_pinpoints
     # no native canvas fits one tile: grids up to the cap are generated
     assert anyres_pinpoints(spec, ResolutionPolicy(max_pixels=336 * 336)) == ((336, 336),)
-    # a floor drops small canvases; a floor above every canvas gives grids of exactly its tiles
+    # a floor drops small canvases; a floor above every canvas gives grids of its tiles up to a
+    # quarter more (exactly 5 would be only 1x5 strips: a 2x3 grid is among the choices)
     assert anyres_pinpoints(spec, ResolutionPolicy(min_pixels=3 * 336 * 336)) == ((672, 672), (1008, 336), (336, 1008))
     five = ResolutionPolicy(min_pixels=5 * 336 * 336)
-    assert anyres_pinpoints(spec, five) == ((336, 1680), (1680, 336))
+    assert anyres_pinpoints(spec, five) == (
+        (336, 1680), (336, 2016), (336, 2352), (672, 1008), (1008, 672), (1680, 336), (2016, 336), (2352, 336)
+    )
     assert anyres_pinpoints(spec, ResolutionPolicy(min_pixels=5 * 336 * 336, max_tiles=4)) == ((672, 672),)
 
 
@@ -210,3 +214,18 @@ def test_image_plan_record():
     for bad in ({"tiles": 0}, {"resized": (1,)}, {"grid": (0, 1)}, {"width": 1.5}):
         with pytest.raises(ValueError):
             ImagePlan(**{**dict(width=1, height=1, resized=(1, 1), grid=(1, 1), tiles=1, visual_tokens=1), **bad})
+
+
+@pytest.mark.parametrize("spec", [LlavaNextSpec(), LlavaOnevisionSpec()], ids=["next", "onevision"])
+def test_a_higher_floor_never_gives_less_resolution(spec):
+    """Grids of exactly ceil(P / tile^2) crops: a prime count (113) was a 1 x 113 strip, a
+    451x300 photo fed at 64x42, less than with no floor at all."""
+    tile = spec.image_size
+    default = plan_llava_next(spec, NATIVE, width=451 * 8, height=300 * 8)
+    best = default.resized[0] * default.resized[1]
+    native_most = max((h // tile) * (w // tile) for h, w in spec.image_grid_pinpoints)
+    for crops in range(5, 130):
+        plan = plan_llava_next(spec, ResolutionPolicy(min_pixels=crops * tile * tile), width=451 * 8, height=300 * 8)
+        rows, cols = plan.grid
+        assert crops <= rows * cols <= max(native_most, math.ceil(crops * 1.25))
+        assert plan.resized[0] * plan.resized[1] >= best, (crops, plan.grid, plan.resized)

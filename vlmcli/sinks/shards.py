@@ -120,7 +120,7 @@ def _publish(temp: Path, final: Path) -> bool:
 
 
 FILE_SUFFIXES = {".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "", ".txt": "txt"}
-"""Suffixes of a file, not a folder, given to --output (-> the --format that writes such files)."""
+"""Suffixes of files given to --output (-> the --format whose shards they name; "": none)."""
 
 
 class ShardedSink(Sink):
@@ -306,8 +306,9 @@ class ShardedSink(Sink):
     def _check_folder(self) -> None:
         if self.folder.exists() and not self.folder.is_dir():
             raise OutputError(f"--output {self.folder} exists and is not a folder.")
-        if not self.folder.exists() and self.folder.suffix.lower() in FILE_SUFFIXES:
-            raise ConfigError(self._file_named())
+        wanted = FILE_SUFFIXES.get(self.folder.suffix.lower())
+        if not self.folder.exists() and wanted is not None and wanted != self.extension:
+            raise ConfigError(self._file_named(wanted))
         other = next((ext for ext in SHARD_FORMATS if ext != self.extension and shard_files(self.folder, ext)), None)
         if other is not None:  # resume reads one format: the rows done in the other would be redone
             raise ConfigError(
@@ -315,17 +316,15 @@ class ShardedSink(Sink):
                 f"pass --format {other} to resume it, or write to another folder (vlm export converts a run)."
             )
 
-    def _file_named(self) -> str:
-        """`-o caps.jsonl`: a folder of that name would be made, Parquet shards inside it."""
-        wanted = FILE_SUFFIXES[self.folder.suffix.lower()]
-        fix = f"-o {shlex.quote(str(self.folder.with_suffix('')))}"
-        if wanted == "txt":
-            fix = "--format txt without -o (caption files beside the images), or " + fix
-        elif wanted and wanted != self.extension:
-            fix += f" --format {wanted}"
+    def _file_named(self, wanted: str) -> str:
+        """`-o caps.jsonl` without --format jsonl: a folder of that name would be made, Parquet
+        shards inside it (`-o out.parquet` with Parquet is a folder of Parquet shards, as Spark
+        names them)."""
+        plain = f"-o {shlex.quote(str(self.folder.with_suffix('')))}"
+        fix = {"txt": "--format txt without -o (caption files beside the images)", "": ""}.get(wanted, f"--format {wanted}")
         return (
-            f"--output names a folder that the shards are written into ({self.folder}/part-00000.{self.extension}, ...); "
-            f"{self.folder.name} looks like a file name: pass {fix}."
+            f"--output {self.folder} is a folder of {self.extension} shards ({self.folder.name}/part-00000.{self.extension}, ...), "
+            f"not a {self.folder.suffix} file: pass {f'{fix}, or ' if fix else ''}{plain}."
         )
 
     def _prepare_folder(self) -> None:

@@ -41,6 +41,10 @@ from dataclasses import dataclass
 
 from vlmcli.errors import ConfigError
 
+FLOOR_SLACK = 1.25
+"""A floor above a tiled family's default asks for at least ceil(P / tile^2) crops and at
+most a quarter more, so that a grid of the image's own shape is among the choices."""
+
 
 def _check_positive(value: object, name: str) -> None:
     if value is None:
@@ -123,7 +127,9 @@ class ResolutionPolicy:
 
     def tile_range(self, tile_size: int, *, native_most: int) -> tuple[int, int]:
         """(fewest, most) crops for a tiled family whose default allows at most `native_most`
-        crops: the floor may raise the most above the default, the caps only lower it."""
+        crops: the floor may raise the most above the default (to `FLOOR_SLACK` times the
+        floor: exactly the floor's count, 113 crops, is only a 1 x 113 strip, with less
+        resolution than no floor), the caps only lower it."""
         floor, cap = self.tile_bounds(tile_size)
-        most = max(native_most, floor)
+        most = max(native_most, math.ceil(floor * FLOOR_SLACK) if floor > native_most else floor)
         return floor, most if cap is None else min(most, cap)
