@@ -88,6 +88,8 @@ def _from_hub(
     repo_id: str, *, revision: str | None, offline: bool, cache_dir: Path | None, allow_pickle: bool
 ) -> ModelSource:
     from huggingface_hub import snapshot_download
+
+    from vlmcli.engine.hub_http import bound_hub_requests
     from huggingface_hub.errors import (
         GatedRepoError,
         HFValidationError,
@@ -97,6 +99,8 @@ def _from_hub(
     )
 
     patterns = _CONFIG_PATTERNS + _SAFE_WEIGHTS + (_PICKLED_WEIGHTS if allow_pickle else [])
+    if not offline:
+        bound_hub_requests()  # a stalled network: the cached snapshot after a timeout, not a hang
     try:
         folder = snapshot_download(
             repo_id,
