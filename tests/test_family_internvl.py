@@ -73,9 +73,9 @@ def test_caps_never_raise_the_cost_and_map_onto_max_patches():
 def test_min_pixels_raises_min_patches_beyond_the_default():
     spec = InternVLSpec()
     policy = ResolutionPolicy(min_pixels=20 * 448 * 448)
-    assert internvl_patch_bounds(spec, policy) == (20, 20)
+    assert internvl_patch_bounds(spec, policy) == (20, 25)  # up to a quarter more: grids of the image's shape
     plan = plan_internvl(spec, policy, width=640, height=480)
-    assert plan.grid[0] * plan.grid[1] == 20 and plan.tiles == 21
+    assert plan.grid == (4, 5) and plan.tiles == 21  # 4:3 as 5 columns x 4 rows
     assert internvl_patch_bounds(spec, ResolutionPolicy(min_pixels=20 * 448 * 448, max_tiles=4)) == (4, 4)
 
 

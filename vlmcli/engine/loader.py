@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from vlmcli.engine.adapters import Adapter
+from vlmcli.engine.chat_template import adopt_tokenizer_template, check_chat_template
 from vlmcli.engine.config import EngineConfig
 from vlmcli.engine.device import resolve_device, resolve_dtype, text_dtype
 from vlmcli.engine.kernel_notes import quiet_cpu_kernel_notices
@@ -80,6 +81,9 @@ def _locate(config: EngineConfig) -> tuple[ModelSource, dict, str]:
     raw = read_model_config(source.folder)
     model_type = check_family(raw, config.model)
     check_processor_files(source.folder, config.model)
+    spec = family_for_model_type(model_type)
+    if spec is not None and spec.chat_template:
+        check_chat_template(source.folder, config.model)
     return source, raw, model_type
 
 
@@ -185,7 +189,9 @@ def load_processor(folder: Path, config: EngineConfig) -> Any:
     from transformers import AutoProcessor
 
     try:
-        return AutoProcessor.from_pretrained(str(folder), trust_remote_code=config.trust_remote_code)
+        processor = AutoProcessor.from_pretrained(str(folder), trust_remote_code=config.trust_remote_code)
+        adopt_tokenizer_template(processor)
+        return processor
     except ImportError as err:
         broken = torchvision_broken(torch.__version__)
         if broken is not None:

@@ -175,6 +175,7 @@ FAMILIES: tuple[FamilySpec, ...] = (
         builders="vlmcli.testing.paligemma",
         video=VideoPath.FRAMES,
         tiling="none (fixed 224/448/896-px view)",
+        chat_template=False,
         batching=Batching.STATIC,
         static_because="sliding-window attention layers in its Gemma 2 decoder",
     ),

@@ -76,6 +76,8 @@ class FamilySpec:
     """Checkpoints that own the native video path when not all do (SmolVLM2: Idefics3 and
     SmolVLM v1 have no video processor and get frames as images)."""
     images: bool = True
+    chat_template: bool = True
+    """False: its checkpoints have none (PaliGemma), prompts are built without one."""
     batching: Batching = Batching.CONTINUOUS
     static_because: str = ""
     """With `Batching.STATIC`: why, in a few words (printed when a bulk run falls back)."""

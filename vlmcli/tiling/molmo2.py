@@ -105,7 +105,7 @@ def select_tiling(height: int, width: int, *, window: int, max_crops: int) -> tu
 
 def molmo2_max_crops(spec: Molmo2Spec, policy: ResolutionPolicy) -> int:
     """The `max_crops` that applies `policy` (caps lower it, a floor raises it)."""
-    _, most = policy.tile_range(spec.crop_size, native_most=spec.max_crops)
+    _, most = policy.tile_range(spec.crop_size, native_most=spec.max_crops, slack=1.0)  # its grids go up to `most`
     return most
 
 

@@ -125,11 +125,11 @@ class ResolutionPolicy:
         floor = self.min_tiles(tile_size)
         return (floor if cap is None else min(floor, cap)), cap
 
-    def tile_range(self, tile_size: int, *, native_most: int) -> tuple[int, int]:
+    def tile_range(self, tile_size: int, *, native_most: int, slack: float = FLOOR_SLACK) -> tuple[int, int]:
         """(fewest, most) crops for a tiled family whose default allows at most `native_most`
-        crops: the floor may raise the most above the default (to `FLOOR_SLACK` times the
-        floor: exactly the floor's count, 113 crops, is only a 1 x 113 strip, with less
-        resolution than no floor), the caps only lower it."""
+        crops: the floor may raise the most above the default (to `slack` times the floor:
+        exactly the floor's count, 113 crops, is only a 1 x 113 strip, with less resolution
+        than no floor), the caps only lower it."""
         floor, cap = self.tile_bounds(tile_size)
-        most = max(native_most, math.ceil(floor * FLOOR_SLACK) if floor > native_most else floor)
+        most = max(native_most, math.ceil(floor * slack) if floor > native_most else floor)
         return floor, most if cap is None else min(most, cap)

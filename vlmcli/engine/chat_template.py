@@ -1,0 +1,79 @@
+"""The chat template a model folder needs, checked before any weights load.
+
+Every family but PaliGemma builds its prompts with the processor's chat template. A folder
+without one (saved by an old transformers, or copied without `chat_template.jinja`) failed
+after the weights loaded, with transformers' "Cannot use apply_chat_template because this
+processor does not have a chat template" as exit 1, once per input; a truncated template
+failed as "unexpected TemplateSyntaxError". Now both are one line naming the file, exit 4,
+in milliseconds. A template kept only in `tokenizer_config.json` (how older transformers
+saved it) is found there and given to the processor (`adopt_tokenizer_template`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from vlmcli.errors import ModelError
+
+TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
+CONFIG_FILES = ("processor_config.json", "preprocessor_config.json", "tokenizer_config.json")
+"""JSON files that may hold the template under a `chat_template` key."""
+
+
+def check_chat_template(folder: Path, model: str) -> None:
+    """Refuse a folder whose chat template is missing or will not parse."""
+    jinja = folder / TEMPLATE_FILES[0]
+    if jinja.is_file():
+        _parse(jinja.read_text(encoding="utf-8", errors="replace"), jinja, model)
+        return
+    for name in (TEMPLATE_FILES[1], *CONFIG_FILES):
+        template = _template_in(folder / name)
+        if template is not None:
+            _parse(template, folder / name, model)
+            return
+    raise ModelError(
+        f"{model} has no chat template (a {TEMPLATE_FILES[0]} file, or a chat_template in processor_config.json "
+        "or tokenizer_config.json); "
+        "copy chat_template.jinja from the model it was made from, or save that model's processor into the folder: "
+        "AutoProcessor.from_pretrained(BASE).save_pretrained(FOLDER)."
+    )
+
+
+def adopt_tokenizer_template(processor: Any) -> None:
+    """A processor without a template takes its tokenizer's (a template saved in
+    tokenizer_config.json only, by older transformers), so `apply_chat_template` works."""
+    tokenizer = getattr(processor, "tokenizer", None)
+    if not getattr(processor, "chat_template", None) and isinstance(getattr(tokenizer, "chat_template", None), str):
+        processor.chat_template = tokenizer.chat_template
+
+
+def _template_in(path: Path) -> str | None:
+    """The `chat_template` text a JSON file holds (a string; a list of named templates gives
+    its "default"), or None."""
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # a broken JSON file is reported by the loader, naming it
+    template = data.get("chat_template") if isinstance(data, dict) else None
+    if isinstance(template, list):
+        named = {t.get("name"): t.get("template") for t in template if isinstance(t, dict)}
+        template = named.get("default")
+    return template if isinstance(template, str) and template.strip() else None
+
+
+def _parse(text: str, path: Path, model: str) -> None:
+    """Compile the template as transformers will (its `{% generation %}` tag and loop controls)."""
+    import jinja2
+    from transformers.utils.chat_template_utils import _compile_jinja_template
+
+    try:
+        _compile_jinja_template(text)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ModelError(
+            f"{model}: its chat template {path.name} does not parse (line {exc.lineno}: {exc.message}); "
+            "it may be cut short: copy it again from the model it was made from."
+        ) from None
