@@ -86,3 +86,17 @@ def test_pixel_limit_setting_applies_to_inputs(monkeypatch, tmp_path):
     monkeypatch.setenv("VLM_MAX_IMAGE_PIXELS", "1000")
     result = runner.invoke(app, ["ask", str(save_photo(tmp_path / "a.jpg")), "Q?"])
     assert result.exit_code == 3 and "VLM_MAX_IMAGE_PIXELS" in result.stderr
+
+
+def test_out_of_range_values_name_where_they_came_from(monkeypatch, tmp_path):
+    isolate_env(monkeypatch, tmp_path)
+    install_fake_engine(monkeypatch)
+    """`VLM_MAX_TOKENS=0` said "max_tokens must be at least 1, not 0." (which variable?), and a
+    seed past 64 bits was "unexpected ValueError: Overflow when unpacking long long" (exit 1)."""
+    photo = save_photo(tmp_path / "p.png")
+    monkeypatch.setenv("VLM_MAX_TOKENS", "0")
+    result = runner.invoke(app, ["ask", str(photo), "hi"])
+    assert result.exit_code == 2 and result.stderr.strip() == "Error: max_tokens must be at least 1, not 0 (from $VLM_MAX_TOKENS)."
+    monkeypatch.delenv("VLM_MAX_TOKENS")
+    result = runner.invoke(app, ["ask", str(photo), "hi", "--temperature", "1", "--seed", str(2**64)])
+    assert result.exit_code == 2 and result.stderr.strip() == f"Error: seed must be between 0 and {2**64 - 1}, not {2**64}."

@@ -98,3 +98,17 @@ def test_a_good_model_passes_the_check(photos, tmp_path):
     result = runner.invoke(app, ["caption-dir", str(photos), "-o", str(tmp_path / "out"), "-m", str(reference),
                                  "--max-tokens", "2", "-q"])
     assert result.exit_code == 9, result.output  # two captions and the broken picture's error row
+
+
+def test_video_summarize_checks_the_model_before_scanning(tmp_path, monkeypatch):
+    """It scanned a 10-minute clip for scene cuts (20 s) before saying the model folder was missing."""
+    from vlmcli.commands import video_summarize
+    from vlmcli.testing.media.video_clips import clip_set
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the video was scanned before the model was checked")
+
+    monkeypatch.setattr(video_summarize, "plan_summary", refuse, raising=False)
+    monkeypatch.setattr("vlmcli.summaries.summarize.plan_summary", refuse)
+    line = _last_line(runner.invoke(app, ["video-summarize", str(clip_set().motion.path), "-m", "./nope"]))
+    assert line == "Error: Model folder ./nope does not exist."

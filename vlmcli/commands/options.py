@@ -26,6 +26,7 @@ from vlmcli.engine.config import Device, DType, EngineConfig, GenerationConfig, 
 from vlmcli.quantize.mode import Quantize
 from vlmcli.command_settings import CONSTRAINT_NAMES, CommandSettings
 from vlmcli.errors import ConfigError, VlmError
+from vlmcli.setting_values import Source
 from vlmcli.settings import Settings, resolve
 from vlmcli.structured.flags import constraint_from_flags
 from vlmcli.structured.prompt import with_instruction
@@ -175,13 +176,19 @@ class CommonOptions:
 
     @staticmethod
     def generation_config(settings: Settings) -> GenerationConfig:
-        return GenerationConfig(
-            max_tokens=settings.max_tokens,
-            temperature=settings.temperature,
-            top_p=settings.top_p,
-            top_k=settings.top_k,
-            seed=settings.seed,
-        )
+        try:
+            return GenerationConfig(
+                max_tokens=settings.max_tokens,
+                temperature=settings.temperature,
+                top_p=settings.top_p,
+                top_k=settings.top_k,
+                seed=settings.seed,
+            )
+        except ConfigError as exc:  # "max_tokens must be ...": say where a value outside the command line came from
+            origin = settings.origins.get(str(exc).split(" ", 1)[0])
+            where = f" (from ${origin.detail})" if origin and origin.source is Source.ENV else ""
+            where = f" (from {origin.detail})" if origin and origin.source is Source.FILE else where
+            raise ConfigError(f"{str(exc).rstrip('.')}{where}.") from None
 
 
 F = TypeVar("F", bound=Callable[..., object])

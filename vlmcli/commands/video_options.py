@@ -53,7 +53,11 @@ class VideoOptions:
     fps: Annotated[Optional[float], _video(help="Sample F frames per second of video (capped by --max-frames).")] = None
     max_frames: Annotated[
         Optional[int],
-        _video(help="Most frames per video [default: 32] or per segment (video-summarize) [default: 8].", min=1),
+        _video(
+            help="Most frames per video: 32 by default for ask and describe, 8 for caption-dir, 8 per segment "
+            "for video-summarize.",
+            min=1,
+        ),
     ] = None
     temporal_pool: Annotated[
         Optional[str],

@@ -256,6 +256,7 @@ def video_summarize(
             video.apply(opts.engine_config(settings)), feature_cache_entries=SUMMARY_CACHE_ENTRIES
         )
         gen = opts.generation_config(settings)
+        _runtime.check_model(config)  # a typo in -m: one line now, not after scanning an hour of video
         progress = make_summary_progress(
             quiet=quiet, segments_on_stdout=not opts.json and sys.stdout.isatty(), every=log_every
         )

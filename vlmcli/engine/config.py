@@ -122,6 +122,10 @@ class EngineConfig:
             raise ConfigError("feature_cache_entries must be >= 0.")
 
 
+MAX_SEED = 2**64 - 1
+"""The largest seed torch's generators take (`manual_seed` wraps anything past 64 bits)."""
+
+
 @dataclass(frozen=True)
 class GenerationConfig:
     """How to decode. Defaults are greedy and reproducible."""
@@ -154,6 +158,8 @@ class GenerationConfig:
             raise ConfigError(f"top_k must be >= 0, not {self.top_k}.")
         if self.repetition_penalty <= 0:
             raise ConfigError(f"repetition_penalty must be > 0, not {self.repetition_penalty}.")
+        if self.seed is not None and not 0 <= self.seed <= MAX_SEED:  # torch takes 64 bits: larger ones wrapped
+            raise ConfigError(f"seed must be between 0 and {MAX_SEED}, not {self.seed}.")
         object.__setattr__(self, "stop", tuple(s for s in self.stop if s))
 
     @property

@@ -81,9 +81,8 @@ def zip_item(path: Path, key: str, *, page_pixels: int | None = None) -> ShardIt
         return member
     name = f"{path}{SEPARATOR}{member_name}"
     try:
-        return page_item(
-            member.data, name, page, prefix=f"{member_name}{SEPARATOR}", folder=_folder(member_name), max_pixels=page_pixels
-        )
+        prefix = f"{member_name}{SEPARATOR}"
+        return page_item(member.data, name, page, prefix=prefix, folder=_folder(member_name), max_pixels=page_pixels)
     except InputError as exc:
         return ShardItem(key=key, error=str(exc))
 
@@ -113,9 +112,8 @@ def _pages(data: bytes, path: Path, info: zipfile.ZipInfo, max_pixels: int | Non
 
     prefix = f"{info.filename}{SEPARATOR}"
     try:
-        yield from page_items(
-            data, f"{path}{SEPARATOR}{info.filename}", prefix=prefix, folder=_folder(info.filename), max_pixels=max_pixels
-        )
+        name = f"{path}{SEPARATOR}{info.filename}"
+        yield from page_items(data, name, prefix=prefix, folder=_folder(info.filename), max_pixels=max_pixels)
     except InputError as exc:
         yield ShardItem(key=info.filename, error=str(exc))
 

@@ -119,7 +119,9 @@ def _publish(temp: Path, final: Path) -> bool:
     return True
 
 
-FILE_SUFFIXES = {".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "", ".txt": "txt"}
+FILE_SUFFIXES = {
+    ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "", ".txt": "txt",
+}
 """Suffixes of files given to --output (-> the --format whose shards they name; "": none)."""
 
 
@@ -321,9 +323,11 @@ class ShardedSink(Sink):
         shards inside it (`-o out.parquet` with Parquet is a folder of Parquet shards, as Spark
         names them)."""
         plain = f"-o {shlex.quote(str(self.folder.with_suffix('')))}"
-        fix = {"txt": "--format txt without -o (caption files beside the images)", "": ""}.get(wanted, f"--format {wanted}")
+        fixes = {"txt": "--format txt without -o (caption files beside the images)", "": ""}
+        fix = fixes.get(wanted, f"--format {wanted}")
+        shards = f"{self.folder.name}/part-00000.{self.extension}, ..."
         return (
-            f"--output {self.folder} is a folder of {self.extension} shards ({self.folder.name}/part-00000.{self.extension}, ...), "
+            f"--output {self.folder} is a folder of {self.extension} shards ({shards}), "
             f"not a {self.folder.suffix} file: pass {f'{fix}, or ' if fix else ''}{plain}."
         )
 
