@@ -16,6 +16,7 @@ from vlmcli.errors import (
     ResourceError,
     UnsafeModelError,
     UnsupportedModelError,
+    VlmError,
 )
 from vlmcli.testing import sample_photos
 
@@ -152,3 +153,48 @@ def test_prompt_longer_than_context(tiny_checkpoint, tmp_path):
         engine.generate([request], GenerationConfig(max_tokens=2))
     message = one_line(err.value)
     assert "16" in message and "--max-pixels" in message
+
+
+def test_model_arguments_people_paste(tmp_path, tiny_checkpoint):
+    """A model page's address, a hub cache entry's folder, a config.json that is not an object
+    or names no model_type: each was misleading ("Model folder https://... does not exist",
+    "a '' model") or exit 1 ("unexpected AttributeError")."""
+    assert one_line(_error(lambda: load("https://huggingface.co/acme/tiny/tree/main"))).endswith(
+        "is a web address; name the model by its hub id: --model acme/tiny."
+    )
+    entry = tmp_path / "hub" / "models--acme--tiny"
+    (entry / "snapshots").mkdir(parents=True)
+    assert one_line(_error(lambda: load(str(entry)))).endswith(
+        f"it is a hub cache entry: pass its id, --model acme/tiny (with HF_HUB_CACHE={tmp_path / 'hub'})."
+    )
+    listed = copy_with_config(tiny_checkpoint("idefics3"), tmp_path / "listed")
+    (listed / "config.json").write_text("[]")
+    assert "is not a model config (a JSON object); it holds a list." in one_line(_error(lambda: load(str(listed))))
+    untyped = copy_with_config(tiny_checkpoint("idefics3"), tmp_path / "untyped", model_type=None)
+    assert "config.json names no model_type, so its family is unknown" in one_line(_error(lambda: load(str(untyped))))
+
+
+def _error(call) -> Exception:
+    with pytest.raises(VlmError) as info:
+        call()
+    return info.value
+
+
+def test_processor_files_missing_or_cut_short_are_named(tmp_path, tiny_checkpoint):
+    """transformers' own text leaked ("If you were trying to load it from
+    'https://huggingface.co/models' ..."), was cut at its first line ("Couldn't instantiate the
+    backend tokenizer from one of:"), or named no file ("Unterminated string ...")."""
+    source = tiny_checkpoint("idefics3")
+    no_processor = copy_with_config(source, tmp_path / "no-processor")
+    (no_processor / "processor_config.json").unlink()
+    assert one_line(_error(lambda: load(no_processor))).endswith(
+        "has no image processor config (processor_config.json or preprocessor_config.json); save the base model's "
+        "processor into it: AutoProcessor.from_pretrained(BASE).save_pretrained(FOLDER)."
+    )
+    no_tokenizer = copy_with_config(source, tmp_path / "no-tokenizer")
+    (no_tokenizer / "tokenizer.json").unlink()
+    (no_tokenizer / "tokenizer_config.json").unlink()
+    assert "has no tokenizer files (tokenizer.json, or its vocabulary files)" in one_line(_error(lambda: load(no_tokenizer)))
+    cut = copy_with_config(source, tmp_path / "cut")
+    (cut / "tokenizer.json").write_text((source / "tokenizer.json").read_text()[:200])
+    assert "tokenizer.json is not valid JSON (" in one_line(_error(lambda: load(cut)))

@@ -8,6 +8,7 @@ library's `ModelError`s with a sentence that says what to do.
 from __future__ import annotations
 
 import importlib.util
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -50,6 +51,10 @@ def check_family(config: dict, folder_name: str) -> str:
     if "auto_map" in config and not model_type:
         raise UnsupportedModelError(
             f"{folder_name} is a custom-code model, which vlmcli does not support; supported families: {supported}."
+        )
+    if not model_type:
+        raise ModelError(
+            f"{folder_name}'s config.json names no model_type, so its family is unknown; supported: {supported}."
         )
     if "vision_config" not in config:
         raise ModelError(
@@ -204,7 +209,32 @@ def load_processor(folder: Path, config: EngineConfig) -> Any:
         first = str(err).strip().splitlines()[0]
         if importlib.util.find_spec("torchvision") is None:  # fast-only image processors say only "could not load"
             raise BackendUnavailableError(torchvision_missing(config.model, torch.__version__, first)) from None
-        raise ModelError(f"{config.model} could not be loaded: {first}") from None
+        raise ModelError(processor_failure(folder, config.model, first)) from None
+
+
+_SAVE_PROCESSOR = "save the base model's processor into it: AutoProcessor.from_pretrained(BASE).save_pretrained(FOLDER)"
+
+
+def processor_failure(folder: Path, model: str, first: str) -> str:
+    """What transformers' processor error means for this folder, naming the file at fault."""
+    broken = broken_json(folder)
+    if broken is not None:
+        return f"{model} could not be loaded: {broken}"
+    if "preprocessor_config.json" in first or "image processor" in first.lower():
+        return f"{model} has no image processor config (processor_config.json or preprocessor_config.json); {_SAVE_PROCESSOR}."
+    if "tokenizer" in first.lower() and "instantiate" in first.lower():  # "Couldn't instantiate the backend tokenizer"
+        return f"{model} has no tokenizer files (tokenizer.json, or its vocabulary files); {_SAVE_PROCESSOR}."
+    return f"{model} could not be loaded: {first}"
+
+
+def broken_json(folder: Path) -> str | None:
+    """`<file> is not valid JSON (...)` for the first processor or tokenizer JSON file that is not."""
+    for path in sorted(folder.glob("*.json")):
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            return f"{path.name} is not valid JSON ({err}); it may be cut short: copy it again from the model it was made from."
+    return None
 
 
 def _quantize(model: Any, config: EngineConfig) -> QuantReport | None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +65,12 @@ def _no_folder(repo_id: str) -> str:
     return ""
 
 
+def _hub_url_id(model: str) -> str | None:
+    """`org/name` of a model page's address (https://huggingface.co/org/name/tree/main), or None."""
+    match = re.match(r"^(?:https?://)?(?:www\.)?(?:huggingface\.co|hf\.co)/([^/\s]+/[^/\s]+)", model)
+    return match[1] if match and not match[1].startswith(("datasets/", "spaces/")) else None
+
+
 def looks_like_path(model: str) -> bool:
     """Hub ids are `name` or `org/name`; anything else is meant as a path."""
     return model.startswith((".", "/", "~")) or model.count("/") > 1 or (os.sep != "/" and os.sep in model)
@@ -77,6 +85,8 @@ def resolve_source(
         return ModelSource(folder=path.resolve(), model_id=model, revision=None)
     if path.exists():
         raise ModelError(_a_file(model, path))
+    if (repo := _hub_url_id(model)) is not None:
+        raise ModelNotFoundError(f"{model} is a web address; name the model by its hub id: --model {repo}.")
     if looks_like_path(model):
         raise ModelNotFoundError(f"Model folder {model} does not exist.")
     return _from_hub(
@@ -155,6 +165,9 @@ def _adapter_base(folder: Path) -> str | None:
 def _inner_models(folder: Path) -> str:
     """A hint naming the model folders inside `folder` (a Trainer's `output_dir` holds
     `checkpoint-500/`, `checkpoint-1000/`; a download may hold the model one level down)."""
+    if folder.name.startswith("models--"):  # a hub cache entry: models--org--name (ids never hold "--")
+        repo = folder.name.removeprefix("models--").replace("--", "/")
+        return f"; it is a hub cache entry: pass its id, --model {repo} (with HF_HUB_CACHE={shlex.quote(str(folder.parent))})"
     try:
         found = [p for p in folder.iterdir() if p.is_dir() and (p / "config.json").is_file()]
     except OSError:
@@ -184,9 +197,12 @@ def read_model_config(folder: Path) -> dict:
             )
         raise ModelError(f"{folder} has no config.json, so it is not a transformers model folder{_inner_models(folder)}.")
     try:
-        return json.loads(config_path.read_text(encoding="utf-8"))
+        data = json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise ModelError(f"{config_path} cannot be read as JSON ({err}).") from None
+    if not isinstance(data, dict):
+        raise ModelError(f"{config_path} is not a model config (a JSON object); it holds a {type(data).__name__}.")
+    return data
 
 
 def check_weights_safety(folder: Path, *, allow_pickle: bool) -> None:
