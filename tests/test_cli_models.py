@@ -21,8 +21,9 @@ def add_repo(cache, repo_id: str, model_type: str | None, weights: str = "model.
     snapshot.mkdir(parents=True)
     blob = repo / "blobs" / f"{commit}-weights"
     blob.parent.mkdir(exist_ok=True)
-    blob.write_bytes(b"\0" * 2048)
+    blob.write_bytes(b"\x02" + b"\0" * 7 + b"{}" + b"\0" * 2038)  # a safetensors header (no tensors), 2 KiB
     (snapshot / weights).symlink_to(blob)
+    (snapshot / "tokenizer_config.json").write_text(json.dumps({"chat_template": "{{ messages }}"}))
     if model_type is not None:
         (snapshot / "config.json").write_text(json.dumps({"model_type": model_type}))
     (repo / "refs").mkdir(exist_ok=True)
@@ -80,3 +81,30 @@ def test_models_with_empty_cache(monkeypatch, tmp_path):
     isolate_env(monkeypatch, tmp_path)
     result = runner.invoke(app, ["models"])
     assert result.exit_code == 0 and "none yet" in result.stdout
+
+
+def test_snapshots_that_would_not_load_are_not_listed_as_runnable(cache):
+    """`refs/main` naming a snapshot that is gone, a deleted blob, cut-short weights, no
+    processor files: each was under "Cached models you can run", then failed with exit 4."""
+    add_repo(cache, "acme/badref", "idefics3", commit="def456")
+    (cache / "models--acme--badref" / "refs" / "main").write_text("0" * 40)
+    add_repo(cache, "acme/noblob", "idefics3")
+    next((cache / "models--acme--noblob" / "blobs").iterdir()).unlink()
+    add_repo(cache, "acme/cut", "idefics3")
+    blob = next((cache / "models--acme--cut" / "blobs").iterdir())
+    blob.write_bytes(b"\x40" + b"\0" * 7 + b'{"w": {"dtype": "F32", "shape": [64], "data_offsets": [0, 256]}}')
+    add_repo(cache, "acme/noproc", "idefics3")
+    (cache / "models--acme--noproc" / "snapshots" / "abc123" / "tokenizer_config.json").unlink()
+    add_repo(cache, "acme/notemplate", "idefics3")
+    (cache / "models--acme--notemplate" / "snapshots" / "abc123" / "tokenizer_config.json").write_text("{}")
+    found = {m.repo_id: m for m in scan(cache)}
+    assert found["acme/badref"].problem.startswith("refs/main names snapshot 000000000000, which is not in the cache")
+    assert found["acme/noblob"].problem == "blobs gone: model.safetensors"
+    assert found["acme/cut"].problem.startswith("weights damaged: model.safetensors (")
+    assert found["acme/noproc"].problem == "no processor or tokenizer files"
+    assert found["acme/notemplate"].problem == "no chat template"
+    assert found["HuggingFaceTB/SmolVLM-256M-Instruct"].problem is None
+    listed = runner.invoke(app, ["models"]).stdout
+    assert "acme/" not in listed and "(5 more of a supported family would not load: vlm models --all says why.)" in listed
+    everything = runner.invoke(app, ["models", "--all"]).stdout
+    assert "PROBLEM" in everything and "no chat template" in everything

@@ -198,3 +198,17 @@ def test_processor_files_missing_or_cut_short_are_named(tmp_path, tiny_checkpoin
     cut = copy_with_config(source, tmp_path / "cut")
     (cut / "tokenizer.json").write_text((source / "tokenizer.json").read_text()[:200])
     assert "tokenizer.json is not valid JSON (" in one_line(_error(lambda: load(cut)))
+
+
+def test_a_cached_model_without_the_asked_revision_says_so(tiny_checkpoint, tmp_path):
+    """Offline, `--revision v2` of a cached model said the model was not in the cache at all."""
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "models--vlmcli-test--tiny"
+    shutil.copytree(tiny_checkpoint("idefics3"), repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    line = one_line(_error(lambda: load("vlmcli-test/tiny", offline=True, cache_dir=tmp_path, revision="v2")))
+    assert line == (
+        "Model vlmcli-test/tiny is in the local hub cache, but not its revision 'v2' (cached: main, 0123456789ab); "
+        "offline mode is on."
+    )

@@ -118,3 +118,23 @@ def test_a_lora_adapter_folder_says_it_is_one_and_how_to_merge(tmp_path):
     message = str(caught.value)
     assert "is a PEFT/LoRA adapter (adapter_config.json, base model HuggingFaceTB/SmolVLM2-256M-Video-Instruct)" in message
     assert "merge_and_unload()" in message
+
+
+def test_a_dangling_blob_link_and_random_bytes_are_named(tiny_checkpoint, tmp_path, monkeypatch):
+    """A hub snapshot whose blob is gone said "Error: ... could not be loaded: Error no file named
+    model.safetensors found"; random bytes were "truncated" (or "unexpected OverflowError")."""
+    isolate_env(monkeypatch, tmp_path)
+    photo = save_photo(tmp_path / "p.jpg")
+    linked = tmp_path / "linked"
+    shutil.copytree(tiny_checkpoint("idefics3"), linked)
+    (linked / "model.safetensors").unlink()
+    (linked / "model.safetensors").symlink_to("../../blobs/0123abcd")
+    result = CliRunner().invoke(app, ["ask", "--model", str(linked), str(photo), "What?"])
+    assert result.exit_code == ModelError.exit_code, result.output
+    assert "a weights file is missing: model.safetensors link to a hub cache blob that is gone" in result.stderr
+    noise = tmp_path / "noise"
+    shutil.copytree(tiny_checkpoint("idefics3"), noise)
+    (noise / "model.safetensors").write_bytes(bytes(range(256)) * 20)
+    result = CliRunner().invoke(app, ["ask", "--model", str(noise), str(photo), "What?"])
+    assert result.exit_code == ModelError.exit_code, result.output
+    assert "a weights file is damaged: model.safetensors (no readable header, 5,120 bytes), not a safetensors file" in result.stderr

@@ -34,10 +34,12 @@ class CachedModel:
     weights: str
     """"safetensors", "pickle" (needs --allow-pickle) or "none" (not downloaded)."""
     size_bytes: int
+    problem: str | None = None
+    """Why the snapshot would not load, found from its files (`snapshot_problem`); None: none found."""
 
     @property
     def runnable(self) -> bool:
-        return self.family is not None and self.weights != "none"
+        return self.family is not None and self.weights != "none" and self.problem is None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -48,6 +50,7 @@ class CachedModel:
             "family": self.family,
             "weights": self.weights,
             "size_bytes": self.size_bytes,
+            "problem": self.problem,
         }
 
 
@@ -108,7 +111,33 @@ def _describe(repo_dir: Path, snapshot: Path) -> CachedModel:
         family=info.name if info else None,
         weights=weights,
         size_bytes=_size(snapshot),
+        problem=snapshot_problem(repo_dir, snapshot, chat_template=info is not None and info.chat_template),
     )
+
+
+def snapshot_problem(repo_dir: Path, snapshot: Path, *, chat_template: bool) -> str | None:
+    """What would stop `snapshot` from loading, told by its files alone (no weights read but
+    the safetensors headers): `refs/main` naming a snapshot that is gone, links to deleted
+    blobs, weights cut short, no processor files, no chat template."""
+    from vlmcli.engine.chat_template import has_chat_template
+    from vlmcli.engine.source import PROCESSOR_FILES
+    from vlmcli.engine.weights_files import dangling, truncated
+
+    try:
+        main = (repo_dir / "refs" / "main").read_text().strip()
+    except OSError:
+        main = ""
+    if main and main != snapshot.name:
+        return f"refs/main names snapshot {main[:12]}, which is not in the cache (--revision {snapshot.name[:12]} runs this one)"
+    if gone := dangling(snapshot):
+        return f"blobs gone: {', '.join(gone)}"
+    if short := truncated(snapshot):
+        return f"weights damaged: {', '.join(short)}"
+    if not any((snapshot / name).is_file() for name in PROCESSOR_FILES):
+        return "no processor or tokenizer files"
+    if chat_template and not has_chat_template(snapshot):
+        return "no chat template"
+    return None
 
 
 def _model_type(config_json: Path) -> str | None:

@@ -32,7 +32,9 @@ def models(
         from vlmcli import hubcache
 
         root = cache_dir if cache_dir is not None else hubcache.hub_cache_dir()
-        cached = [m for m in hubcache.scan(root) if all_models or m.runnable]
+        found = hubcache.scan(root)
+        cached = [m for m in found if all_models or m.runnable]
+        hidden = sum(1 for m in found if m.family is not None and not m.runnable and m not in cached)
         if json_output:
             payload = {
                 "default_model": DEFAULT_MODEL,
@@ -52,6 +54,8 @@ def models(
             sys.stdout.write(json.dumps(payload, indent=2) + "\n")
             return
         sys.stdout.write(_text(root, cached, all_models) + "\n")
+        if hidden:
+            sys.stdout.write(f"({hidden} more of a supported family would not load: vlm models --all says why.)\n")
 
 
 def _text(root: Path, cached: list, all_models: bool) -> str:
@@ -65,9 +69,10 @@ def _text(root: Path, cached: list, all_models: bool) -> str:
     if cached:
         rows = [
             (m.repo_id, m.family or f"unsupported ({m.model_type or '?'})", m.weights, human_size(m.size_bytes))
+            + ((m.problem or "",) if all_models else ())
             for m in cached
         ]
-        lines.append(table(rows, ("MODEL", "FAMILY", "WEIGHTS", "SIZE")))
+        lines.append(table(rows, ("MODEL", "FAMILY", "WEIGHTS", "SIZE") + (("PROBLEM",) if all_models else ())))
     else:
         lines.append("  none yet; the first `vlm ask -m <hub id> ...` downloads one.")
     return "\n".join(lines)

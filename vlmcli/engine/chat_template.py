@@ -41,6 +41,13 @@ def check_chat_template(folder: Path, model: str) -> None:
     )
 
 
+def has_chat_template(folder: Path) -> bool:
+    """Whether `folder` holds a chat template (not checked to parse)."""
+    return (folder / TEMPLATE_FILES[0]).is_file() or any(
+        _template_in(folder / name) is not None for name in (TEMPLATE_FILES[1], *CONFIG_FILES)
+    )
+
+
 def adopt_tokenizer_template(processor: Any) -> None:
     """A processor without a template takes its tokenizer's (a template saved in
     tokenizer_config.json only, by older transformers), so `apply_chat_template` works."""

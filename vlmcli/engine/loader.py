@@ -21,7 +21,7 @@ from vlmcli.engine.config import EngineConfig
 from vlmcli.engine.device import resolve_device, resolve_dtype, text_dtype
 from vlmcli.engine.kernel_notes import quiet_cpu_kernel_notices
 from vlmcli.engine.source import (
-    ModelSource, check_weights_safety, env_offline, looks_like_path, read_model_config, resolve_source,
+    PROCESSOR_FILES, ModelSource, check_weights_safety, env_offline, looks_like_path, read_model_config, resolve_source,
 )
 from vlmcli.engine.versions import check_transformers, torchvision_broken, torchvision_missing
 from vlmcli.engine.weights_files import weights_failure
@@ -100,14 +100,11 @@ def check_model(config: EngineConfig) -> None:
         _locate(config)
 
 
-_PROCESSOR_FILES = ("processor_config.json", "preprocessor_config.json", "tokenizer_config.json", "tokenizer.json")
-
-
 def check_processor_files(folder: Path, model: str) -> None:
     """Refuse, before any weights load, a folder with no processor or tokenizer files at all."""
-    if not any((folder / name).is_file() for name in _PROCESSOR_FILES):
+    if not any((folder / name).is_file() for name in PROCESSOR_FILES):
         raise ModelError(
-            f"{model} has weights but no processor or tokenizer files ({', '.join(_PROCESSOR_FILES)}), as a "
+            f"{model} has weights but no processor or tokenizer files ({', '.join(PROCESSOR_FILES)}), as a "
             "folder saved with `model.save_pretrained` alone is; save the base model's processor into it too: "
             "AutoProcessor.from_pretrained(BASE).save_pretrained(FOLDER)."
         )

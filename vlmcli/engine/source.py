@@ -56,6 +56,10 @@ def _a_file(model: str, path: Path) -> str:
     return f"{model} is a file, not a model folder or hub id."
 
 
+PROCESSOR_FILES = ("processor_config.json", "preprocessor_config.json", "tokenizer_config.json", "tokenizer.json")
+"""A model folder holds at least one of these beside its weights (`model.save_pretrained` alone writes none)."""
+
+
 def _no_folder(repo_id: str) -> str:
     """A sentence for a hub id whose first part is a folder here (`models/reference` typed as
     `models/referense`): the user most likely meant a folder, which does not exist."""
@@ -132,6 +136,12 @@ def _from_hub(
     except RevisionNotFoundError:
         raise ModelNotFoundError(f"Model {repo_id} has no revision {revision!r}.") from None
     except LocalEntryNotFoundError:
+        cached = _cached_revisions(repo_id, cache_dir)
+        if revision is not None and cached:
+            raise ModelNotFoundError(
+                f"Model {repo_id} is in the local hub cache, but not its revision {revision!r} (cached: "
+                f"{', '.join(cached)}){'; offline mode is on' if offline else ' and it could not be downloaded'}."
+            ) from None
         if offline:
             raise ModelNotFoundError(
                 f"Model {repo_id} is not in the local hub cache and offline mode is on; "
@@ -148,6 +158,16 @@ def _from_hub(
         ) from None
     folder_path = Path(folder)
     return ModelSource(folder=folder_path, model_id=repo_id, revision=folder_path.name)
+
+
+def _cached_revisions(repo_id: str, cache_dir: Path | None) -> list[str]:
+    """The branches/tags (refs) and commits (snapshots) the hub cache holds for `repo_id`."""
+    from huggingface_hub import constants
+
+    entry = Path(cache_dir or constants.HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}"
+    refs = sorted(p.name for p in (entry / "refs").glob("*") if p.is_file())
+    commits = sorted(p.name[:12] for p in (entry / "snapshots").glob("*") if p.is_dir())
+    return refs + [c for c in commits if c not in refs]
 
 
 def _adapter_base(folder: Path) -> str | None:

@@ -24,7 +24,7 @@ def needed_bytes(path: Path) -> int | None:
                 return None
             (length,) = struct.unpack("<Q", head)
             header = json.loads(handle.read(length))
-    except (OSError, ValueError, struct.error, MemoryError):
+    except (OSError, ValueError, struct.error, MemoryError, OverflowError):  # random bytes: any length
         return None
     ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"]
     return 8 + length + max(ends, default=0)
@@ -43,14 +43,32 @@ def truncated(folder: Path) -> list[str]:
     return found
 
 
+def dangling(folder: Path) -> list[str]:
+    """Files of `folder` that are links to nothing: a hub snapshot whose blob was deleted
+    (an interrupted download, `hf cache` pruning, a cache copied without its blobs)."""
+    try:
+        return [p.name for p in sorted(folder.iterdir()) if p.is_symlink() and not p.exists()]
+    except OSError:
+        return []
+
+
 def weights_failure(source: ModelSource, err: BaseException) -> str:
     """One line for weights that did not load; a damaged or missing weights file says which and what to do."""
     first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-    short = truncated(source.folder) if type(err).__name__ == "SafetensorError" else []
-    missing = isinstance(err, FileNotFoundError) and ".safetensors" in first
-    if not (short or missing):
+    gone = dangling(source.folder)
+    bad = truncated(source.folder) if type(err).__name__ == "SafetensorError" else []
+    short = [b for b in bad if "no readable header" not in b]
+    missing = (isinstance(err, FileNotFoundError) or "no file named" in first) and ".safetensors" in first
+    if gone:
+        what = f"missing: {', '.join(gone)} link{'s' if len(gone) > 1 else ''} to a hub cache blob that is gone"
+    elif short:
+        what = f"truncated: {', '.join(short)}"
+    elif bad:
+        what = f"damaged: {', '.join(bad)}, not a safetensors file"
+    elif missing:
+        what = f"missing ({first.removeprefix('Error ')})"
+    else:
         return f"{source.model_id} could not be loaded: {first}"
-    what = f"truncated: {', '.join(short)}" if short else f"missing ({first})"
     again = (
         f"download it again (`hf download {source.model_id} --force-download`)"
         if source.revision is not None
