@@ -48,10 +48,12 @@ def plan_payload(
         entry = plan.to_dict() | {"path": image.source}
         entry["visual_tokens"] = fed.visual_tokens  # what the processor really produced (reduced, if asked)
         images.append(entry)
+    videos = [usage.to_dict() for usage in prepared.usage]
     return {
         "model": model,
         "images": images,
-        "videos": [usage.to_dict() for usage in prepared.usage],
+        "videos": videos,
+        "visual_tokens": sum(int(entry["visual_tokens"]) for entry in [*images, *videos]),  # as a real run's --json
         "prompt_tokens": prompt_tokens,
         "total_tokens": prompt_tokens + max_tokens,
         "context_length": context_length(adapter.config),
