@@ -130,3 +130,14 @@ def test_truncate_cannot_make_room_for_an_answer_as_long_as_the_context(photo):
     for result in (dry(args), dry([*args, "--json"])):
         assert result.exit_code == 5 and result.stdout == ""
         assert result.stderr.count("\n") == 1 and "lower --max-tokens" in result.stderr
+
+
+def test_an_answer_budget_past_the_whole_context_names_max_tokens_only():
+    """`--max-tokens 100000` was told to lower --max-pixels or --max-tiles, use fewer images or
+    pass --truncate: none of them can help."""
+    with pytest.raises(ContextLengthError) as caught:
+        check_budget(prompt_tokens=106, answer_tokens=100_000, limit=CONTEXT)
+    assert str(caught.value) == (
+        "--max-tokens 100000 leaves no room for the prompt in the model's context length (4096 tokens), whatever the "
+        "resolution; lower --max-tokens (this prompt needs 106: at most 3990)."
+    )

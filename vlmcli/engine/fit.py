@@ -50,6 +50,8 @@ def _start_pixels(adapter: Adapter, requests: list[PreparedRequest]) -> int:
 
 def check_budget(*, prompt_tokens: int, answer_tokens: int, limit: int | None) -> None:
     """Raise ContextLengthError unless `prompt_tokens + answer_tokens <= limit` (None: no limit)."""
+    if limit is not None and answer_tokens >= limit:  # no resolution helps: the answer budget alone fills the context
+        raise ContextLengthError(_no_room(answer_tokens, limit, prompt_tokens))
     if limit is not None and prompt_tokens + answer_tokens > limit:
         raise ContextLengthError(
             f"The prompt needs {prompt_tokens} tokens and the answer up to {answer_tokens} more (--max-tokens), "
@@ -57,6 +59,13 @@ def check_budget(*, prompt_tokens: int, answer_tokens: int, limit: int | None) -
             "or --max-tiles, use fewer images (or PDF pages: --pages), lower --max-tokens, or pass --truncate to lower the resolution "
             "until it fits."
         )
+
+
+def _no_room(answer_tokens: int, limit: int, prompt_tokens: int) -> str:
+    return (
+        f"--max-tokens {answer_tokens} leaves no room for the prompt in the model's context length ({limit} tokens), "
+        f"whatever the resolution; lower --max-tokens (this prompt needs {prompt_tokens}: at most {max(limit - prompt_tokens, 1)})."
+    )
 
 
 def prepare_batch(
@@ -73,10 +82,7 @@ def prepare_batch(
         check_budget(prompt_tokens=needed, answer_tokens=answer_tokens, limit=limit)
     target = limit - answer_tokens
     if target < 1:
-        raise ContextLengthError(
-            f"--max-tokens {answer_tokens} leaves no room for the prompt in the model's context length "
-            f"({limit} tokens), whatever the resolution; lower --max-tokens."
-        )
+        raise ContextLengthError(_no_room(answer_tokens, limit, needed))
     tried: dict[int, tuple[Adapter, list[PreparedRequest]] | None] = {}
     lowest = [needed]
 
