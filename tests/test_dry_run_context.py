@@ -88,10 +88,12 @@ def test_dry_run_over_the_context_exits_5_like_the_real_run(photo, as_json):
 
 def test_describe_dry_run_over_the_context_exits_5(photo):
     needed = prompt_tokens(photo)
-    result = dry(["describe", "-m", REFERENCE, photo, "--detail", "brief", "--max-tokens", str(CONTEXT)])
+    assert needed > 0
+    result = dry(["describe", "-m", REFERENCE, photo, "--detail", "brief", "--max-tokens", str(CONTEXT - needed + 50)])
     assert result.exit_code == 5 and result.stdout == ""
     assert "--truncate" in result.stderr and str(CONTEXT) in result.stderr
-    assert needed > 0
+    whole = dry(["describe", "-m", REFERENCE, photo, "--detail", "brief", "--max-tokens", str(CONTEXT)])
+    assert whole.exit_code == 5 and "leaves no room for the prompt" in whole.stderr and "--truncate" not in whole.stderr
 
 
 @pytest.mark.parametrize("as_json", [False, True])
