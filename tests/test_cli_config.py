@@ -100,3 +100,17 @@ def test_out_of_range_values_name_where_they_came_from(monkeypatch, tmp_path):
     monkeypatch.delenv("VLM_MAX_TOKENS")
     result = runner.invoke(app, ["ask", str(photo), "hi", "--temperature", "1", "--seed", str(2**64)])
     assert result.exit_code == 2 and result.stderr.strip() == f"Error: seed must be between 0 and {2**64 - 1}, not {2**64}."
+
+
+def test_sampling_flags_without_a_temperature_are_noted(monkeypatch, tmp_path):
+    """`--top-p 0.5` with the default temperature 0 was silently ignored."""
+    isolate_env(monkeypatch, tmp_path)
+    install_fake_engine(monkeypatch)
+    photo = save_photo(tmp_path / "p.png")
+    result = runner.invoke(app, ["ask", str(photo), "hi", "--top-p", "0.5", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("note: --top-p, --seed have no effect with greedy decoding (--temperature 0") == 1
+    sampled = runner.invoke(app, ["ask", str(photo), "hi", "--top-p", "0.5", "--temperature", "0.7"])
+    assert sampled.exit_code == 0 and "note:" not in sampled.stderr
+    monkeypatch.setenv("VLM_SEED", "3")  # a default kept in the environment is not a typed flag
+    assert "note:" not in runner.invoke(app, ["ask", str(photo), "hi"]).stderr

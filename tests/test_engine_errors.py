@@ -212,3 +212,10 @@ def test_a_cached_model_without_the_asked_revision_says_so(tiny_checkpoint, tmp_
         "Model vlmcli-test/tiny is in the local hub cache, but not its revision 'v2' (cached: main, 0123456789ab); "
         "offline mode is on."
     )
+
+
+def test_a_folder_of_gguf_files_says_what_they_are(tmp_path):
+    (tmp_path / "smolvlm-Q8_0.gguf").write_bytes(b"GGUF\x03\x00\x00\x00" + bytes(32))
+    (tmp_path / "mmproj-smolvlm-f16.gguf").write_bytes(b"GGUF\x03\x00\x00\x00" + bytes(32))
+    line = one_line(_error(lambda: load(tmp_path)))
+    assert "holds GGUF files (mmproj-smolvlm-f16.gguf, ...: llama.cpp's format) and no config.json" in line

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -176,6 +177,7 @@ class CommonOptions:
 
     @staticmethod
     def generation_config(settings: Settings) -> GenerationConfig:
+        _note_unused_sampling(settings)
         try:
             return GenerationConfig(
                 max_tokens=settings.max_tokens,
@@ -189,6 +191,22 @@ class CommonOptions:
             where = f" (from ${origin.detail})" if origin and origin.source is Source.ENV else ""
             where = f" (from {origin.detail})" if origin and origin.source is Source.FILE else where
             raise ConfigError(f"{str(exc).rstrip('.')}{where}.") from None
+
+
+def _note_unused_sampling(settings: Settings) -> None:
+    """Sampling flags typed with greedy decoding (temperature 0, the default) do nothing: say so."""
+    if settings.temperature != 0:
+        return
+    typed = [
+        f"--{name.replace('_', '-')}"
+        for name in ("top_p", "top_k", "seed")
+        if settings.origins[name].source is Source.FLAG
+    ]
+    if typed:
+        sys.stderr.write(
+            f"note: {', '.join(typed)} {'has' if len(typed) == 1 else 'have'} no effect with greedy decoding "
+            "(--temperature 0, the default); add e.g. --temperature 0.7 to sample.\n"
+        )
 
 
 F = TypeVar("F", bound=Callable[..., object])

@@ -215,6 +215,13 @@ def read_model_config(folder: Path) -> dict:
                 "merge it into its base (PeftModel.from_pretrained(base, ADAPTER).merge_and_unload().save_pretrained(OUT), "
                 "with the base's processor saved beside it) and pass that folder."
             )
+        ggufs = sorted(folder.glob("*.gguf"))
+        if ggufs:
+            raise ModelError(
+                f"{folder} holds GGUF files ({ggufs[0].name}{', ...' if len(ggufs) > 1 else ''}: llama.cpp's format) and "
+                "no config.json; vlmcli runs transformers models: pass the Hugging Face model folder or hub id they "
+                "were converted from."
+            )
         raise ModelError(f"{folder} has no config.json, so it is not a transformers model folder{_inner_models(folder)}.")
     try:
         data = json.loads(config_path.read_text(encoding="utf-8"))
