@@ -19,6 +19,7 @@ from vlmcli.errors import (
     VlmError,
 )
 from vlmcli.testing import sample_photos
+from vlmcli.testing.hub_cache import COMMIT, put_in_hub_cache
 
 
 def load(model, **kwargs):
@@ -54,13 +55,9 @@ def test_hub_id_offline_from_env(tmp_path, monkeypatch):
 
 def test_loads_a_hub_id_from_the_hub_cache(tiny_checkpoint, tmp_path):
     """A hub id resolves through the standard cache layout (models--org--name/snapshots/<rev>)."""
-    commit = "0123456789abcdef0123456789abcdef01234567"
-    repo = tmp_path / "models--vlmcli-test--tiny-llava"
-    shutil.copytree(tiny_checkpoint("llava"), repo / "snapshots" / commit)
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(commit)
+    put_in_hub_cache(tmp_path, "vlmcli-test/tiny-llava", tiny_checkpoint("llava"))
     engine = load("vlmcli-test/tiny-llava", offline=True, cache_dir=tmp_path)
-    assert engine.revision == commit
+    assert engine.revision == COMMIT
     image = ImageInput(sample_photos()[0])
     result = engine.generate([Request(prompt="Hi", images=(image,))], GenerationConfig(max_tokens=2))[0]
     assert result.completion_tokens >= 1
@@ -202,11 +199,7 @@ def test_processor_files_missing_or_cut_short_are_named(tmp_path, tiny_checkpoin
 
 def test_a_cached_model_without_the_asked_revision_says_so(tiny_checkpoint, tmp_path):
     """Offline, `--revision v2` of a cached model said the model was not in the cache at all."""
-    commit = "0123456789abcdef0123456789abcdef01234567"
-    repo = tmp_path / "models--vlmcli-test--tiny"
-    shutil.copytree(tiny_checkpoint("idefics3"), repo / "snapshots" / commit)
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(commit)
+    put_in_hub_cache(tmp_path, "vlmcli-test/tiny", tiny_checkpoint("idefics3"))
     line = one_line(_error(lambda: load("vlmcli-test/tiny", offline=True, cache_dir=tmp_path, revision="v2")))
     assert line == (
         "Model vlmcli-test/tiny is in the local hub cache, but not its revision 'v2' (cached: main, 0123456789ab); "

@@ -5,7 +5,6 @@ model in the cache. Now the request times out and the cached snapshot is used.""
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from vlmcli.testing.fakes import save_photo
+from vlmcli.testing.hub_cache import put_in_hub_cache
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,11 +48,7 @@ def silent_hub():
 
 
 def test_a_cached_model_runs_when_the_hub_never_answers(silent_hub, tiny_checkpoint, tmp_path):
-    commit = "0123456789abcdef0123456789abcdef01234567"
-    repo = tmp_path / "hub" / "models--acme--tiny"
-    shutil.copytree(tiny_checkpoint("idefics3"), repo / "snapshots" / commit)
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(commit)
+    put_in_hub_cache(tmp_path / "hub", "acme/tiny", tiny_checkpoint("idefics3"))
     photo = save_photo(tmp_path / "cat.jpg", "chelsea")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VLM_", "HF_", "TRANSFORMERS_"))}
     env |= {

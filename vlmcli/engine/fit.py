@@ -50,7 +50,7 @@ def _start_pixels(adapter: Adapter, requests: list[PreparedRequest]) -> int:
 
 def check_budget(*, prompt_tokens: int, answer_tokens: int, limit: int | None) -> None:
     """Raise ContextLengthError unless `prompt_tokens + answer_tokens <= limit` (None: no limit)."""
-    if limit is not None and answer_tokens >= limit:  # no resolution helps: the answer budget alone fills the context
+    if limit is not None and answer_tokens >= limit > prompt_tokens:  # only --max-tokens helps: its budget fills the context
         raise ContextLengthError(_no_room(answer_tokens, limit, prompt_tokens))
     if limit is not None and prompt_tokens + answer_tokens > limit:
         raise ContextLengthError(
@@ -62,9 +62,10 @@ def check_budget(*, prompt_tokens: int, answer_tokens: int, limit: int | None) -
 
 
 def _no_room(answer_tokens: int, limit: int, prompt_tokens: int) -> str:
+    most = f" (this prompt needs {prompt_tokens}: at most {limit - prompt_tokens})" if prompt_tokens < limit else ""
     return (
         f"--max-tokens {answer_tokens} leaves no room for the prompt in the model's context length ({limit} tokens), "
-        f"whatever the resolution; lower --max-tokens (this prompt needs {prompt_tokens}: at most {max(limit - prompt_tokens, 1)})."
+        f"whatever the resolution; lower --max-tokens{most}."
     )
 
 
