@@ -103,3 +103,14 @@ def test_config_path_that_is_a_directory(tmp_path):
 def test_bad_env_value_names_the_variable(env, var, value):
     with pytest.raises(ConfigError, match=var):
         resolve(env=env | {var: value})
+
+
+def test_a_relative_model_folder_in_the_config_file_is_beside_it(tmp_path):
+    """`model = "./models/mine"` was looked for in whatever folder a command ran in."""
+    config = tmp_path / "cfg" / "config.toml"
+    config.parent.mkdir()
+    config.write_text('model = "./models/mine"\n')
+    settings = resolve({}, env={"VLM_CONFIG": str(config)})
+    assert settings.model == str(tmp_path / "cfg" / "models" / "mine")
+    config.write_text('model = "org/name"\n')
+    assert resolve({}, env={"VLM_CONFIG": str(config)}).model == "org/name"

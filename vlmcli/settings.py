@@ -121,6 +121,14 @@ class Settings:
         return [(spec.name, getattr(self, spec.name), self.origins[spec.name]) for spec in SPECS]
 
 
+def _beside(config: Path, model: str) -> str:
+    """A model folder written `./x` or `../x` in the config file is beside the file (as a
+    `schema` file is), not in whatever folder a command is run from."""
+    if model.startswith(("./", "../", ".\\", "..\\")):
+        return str(config.parent / model)
+    return model
+
+
 def config_path(env: Mapping[str, str] | None = None) -> tuple[Path, bool]:
     """The config file to read, and whether it was named explicitly (then it must exist)."""
     env = os.environ if env is None else env
@@ -200,6 +208,8 @@ def resolve(
         elif file_values is not None and spec.name in file_values:
             values[spec.name] = parse_setting(spec, file_values[spec.name], f"in config file {path}")
             origins[spec.name] = Origin(Source.FILE, str(path))
+            if spec.name == "model":
+                values["model"] = _beside(path, str(values["model"]))
         else:
             values[spec.name], origins[spec.name] = spec.default, Origin(Source.DEFAULT, "built-in")
     _apply_hub_switch(values, origins, env)
