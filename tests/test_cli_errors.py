@@ -266,3 +266,12 @@ def test_usage_errors_are_one_line_too(args, line):
 def test_a_bare_command_still_shows_its_help():
     result = CliRunner().invoke(app, ["ask"])
     assert result.exit_code == 2 and "Usage: vlm ask" in result.output and "Ask a question" in result.output
+
+
+def test_a_missing_video_gets_the_hints_a_missing_picture_gets(tmp_path):
+    """`Still.mp4` for `still.mp4`, `"~/clip.mp4"` quoted: "Video file not found", no hint."""
+    from vlmcli.testing.media.video_clips import clip_set
+
+    (tmp_path / "still.mp4").write_bytes(clip_set().motion.path.read_bytes())
+    line = assert_one_line_error(runner.invoke(app, ["ask", str(tmp_path / "Still.mp4"), "What happens?"]), 3)
+    assert line.endswith(f"Video file not found: {tmp_path / 'Still.mp4'} (did you mean {tmp_path / 'still.mp4'}?)")

@@ -50,10 +50,16 @@ def long_clip(tmp_path_factory):
 def test_auto_switches_to_chapters_above_the_flat_limit(long_clip):
     auto = plan_summary(long_clip, segment_seconds=1.0, scenes=False)
     assert len(auto.segments) == 45 > FLAT_MAX_SEGMENTS and len(auto.chapters) == 5
+    assert auto.stretched is None
     flat = plan_summary(long_clip, segment_seconds=1.0, scenes=False, hierarchy="flat")
     assert flat.chapters == ()
+    # --help says longer windows are warned about: they were not
+    assert flat.stretched == (
+        "segments up to 1.2 s, longer than --segment-seconds 1, to stay within 40 segments "
+        "(--hierarchy flat; auto keeps their length and adds chapters)"
+    )
     short = plan_summary(clip_set().motion.path, segment_seconds=1.0, scenes=False)
-    assert short.chapters == () and len(short.segments) == 4
+    assert short.chapters == () and len(short.segments) == 4 and short.stretched is None
 
 
 class RecordingEngine:
@@ -116,3 +122,9 @@ def test_cli_json_and_text_with_chapters(tiny_checkpoint):
     assert dry.exit_code == 0, dry.output
     planned = json.loads(dry.stdout)
     assert planned["hierarchy"] == "chapters" and len(planned["chapters"]) == 2
+
+
+def test_an_endless_segment_length_is_a_usage_error():
+    """`--segment-seconds inf` passed min=1 and failed after the scan as "unexpected ValueError"."""
+    result = CliRunner().invoke(app, ["video-summarize", str(clip_set().motion.path), "--segment-seconds", "inf", "--dry-run"])
+    assert result.exit_code == 2 and result.stderr.strip() == "Error: --segment-seconds must be a number of seconds, not inf."

@@ -21,6 +21,7 @@ description or summary that came back empty (with its finish reason).
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -33,6 +34,7 @@ from vlmcli.commands._generate import load_with_status
 from vlmcli.commands._json_names import json_line
 from vlmcli.commands.options import CommonOptions, StructuredOptions, with_common_options, with_structured_options
 from vlmcli.commands.video_options import VIDEO_MAX_SIDE, VideoOptions, with_video_options
+from vlmcli.errors import ConfigError
 
 if TYPE_CHECKING:
     from vlmcli.engine.config import EngineConfig, GenerationConfig
@@ -252,6 +254,8 @@ def video_summarize(
             state_constraint=answer.state,
         )
         shape = Hierarchy.parse(hierarchy)
+        if not math.isfinite(segment_seconds):  # inf passed typer's min=1; the planner took it for a bug
+            raise ConfigError(f"--segment-seconds must be a number of seconds, not {segment_seconds}.")
         config = dataclasses.replace(
             video.apply(opts.engine_config(settings)), feature_cache_entries=SUMMARY_CACHE_ENTRIES
         )
@@ -279,6 +283,7 @@ def video_summarize(
                 progress.planned(out_.plan_line(plan))
                 warnings: list[str] = []
                 out_.warn(warnings, plan.detection.warning() if plan.detection is not None else None)
+                out_.warn(warnings, plan.stretched)
                 if opts.dry_run:
                     run_plan(plan, video_path, config, prompts=prompts, warnings=warnings, as_json=opts.json,
                              max_tokens=gen.max_tokens)

@@ -193,6 +193,7 @@ def load_processor(folder: Path, config: EngineConfig) -> Any:
     try:
         processor = AutoProcessor.from_pretrained(str(folder), trust_remote_code=config.trust_remote_code)
         adopt_tokenizer_template(processor)
+        _quiet_length_warning(processor)
         return processor
     except ImportError as err:
         broken = torchvision_broken(torch.__version__)
@@ -207,6 +208,15 @@ def load_processor(folder: Path, config: EngineConfig) -> Any:
         if importlib.util.find_spec("torchvision") is None:  # fast-only image processors say only "could not load"
             raise BackendUnavailableError(torchvision_missing(config.model, torch.__version__, first)) from None
         raise ModelError(processor_failure(folder, config.model, first)) from None
+
+
+def _quiet_length_warning(processor: Any) -> None:
+    """transformers warns (once, on stderr) when a prompt is longer than the tokenizer's
+    `model_max_length`; vlmcli checks every prompt against the model's context itself and
+    says which flag to change (`fit.check_budget`), so the warning is only a second line."""
+    warned = getattr(getattr(processor, "tokenizer", processor), "deprecation_warnings", None)
+    if isinstance(warned, dict):
+        warned["sequence-length-is-longer-than-the-specified-maximum"] = True
 
 
 _SAVE_PROCESSOR = "save the base model's processor into it: AutoProcessor.from_pretrained(BASE).save_pretrained(FOLDER)"

@@ -72,7 +72,7 @@ def open_regular(source: str | os.PathLike[str]) -> BinaryIO:
             ) from None
         if isinstance(raw, str) and glob.has_magic(raw):  # left as typed by `patterns.expand_patterns`
             raise InputError(f"No such file: {name} (no file matches it as a pattern either).") from None
-        raise InputError(f"No such file: {name}{_nearby(raw)}") from None
+        raise InputError(f"No such file: {name}{nearby_hint(raw)}") from None
     except IsADirectoryError:
         raise _directory(source) from None
     except PermissionError:
@@ -93,7 +93,7 @@ def open_regular(source: str | os.PathLike[str]) -> BinaryIO:
         raise
 
 
-def _nearby(raw: str | bytes) -> str:
+def nearby_hint(raw: str | bytes) -> str:
     """A hint for a missing file that is there under another spelling: `~` left unexpanded
     (quoted in the shell, or written in a config), or a name in another case."""
     if not isinstance(raw, str):

@@ -22,7 +22,8 @@ at most `chapter_segments` (`CHAPTER_SEGMENTS` by default), as equal as possible
 summarised by a text-only request as soon as the chapter ends; the overall summary is
 then written from the chapter summaries. Only the current chapter's descriptions are
 held, and every prompt holds at most one chapter's (or the chapters') lines, so prompt
-length and memory stay bounded however many hours the video lasts.
+length and memory stay bounded however many hours the video lasts. A text request whose
+lines still outgrow the context is folded in halves (`fold.py`) instead of failing.
 
 The engine is anything with `stream(requests, gen)` yielding `TokenEvent`/`FinishEvent`
 (the CLI passes the real one; tests may pass a fake). Events are plain dataclasses.
@@ -37,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vlmcli.choices import Choice
-from vlmcli.engine.events import FinishEvent, GenerationResult, TokenEvent
+from vlmcli.engine.events import GenerationResult, TokenEvent
 from vlmcli.engine.request import Request
 from vlmcli.engine.video_input import VideoInput
 from vlmcli.errors import ConfigError, VideoError
@@ -48,6 +49,7 @@ from vlmcli.summaries.prompts import (  # clock: re-exported for the command
     segment_prompt,
     summary_prompt,
 )
+from vlmcli.summaries.fold import Line, finished, folded
 from vlmcli.summaries.scene_report import SceneReport, report_scenes
 from vlmcli.summaries.segments import (
     DEFAULT_MAX_SEGMENTS,
@@ -111,6 +113,8 @@ class SummaryPlan:
     """Empty for a flat summary."""
     detection: SceneReport | None = None
     """How the segments were cut (set by `plan_summary`; None only for plans built by hand)."""
+    stretched: str | None = None
+    """One line when segments run longer than --segment-seconds to keep the flat cap (a warning)."""
 
 
 def plan_chapters(segments: Sequence[Segment], *, size: int = CHAPTER_SEGMENTS) -> tuple[Chapter, ...]:
@@ -163,7 +167,15 @@ def plan_summary(
         frames = chosen.select(local, local_scan if chosen.needs_scan else None, options=options)
         planned.append(SegmentPlan(segment=segment, frames=shift_plan(frames, segment, info)))
     chapters = plan_chapters(segments, size=chapter_segments) if chaptered else ()
-    return SummaryPlan(info=info, segments=tuple(planned), chapters=chapters, detection=detection)
+    stretched, longest = None, max((s.end_s - s.start_s for s in segments), default=0.0)
+    if shape is Hierarchy.FLAT and longest > segment_seconds and len(
+        plan_segments(info, cuts=cuts, segment_seconds=segment_seconds, max_segments=CHAPTERS_MAX_SEGMENTS)
+    ) > len(segments):  # the flat cap made them longer
+        stretched = (
+            f"segments up to {longest:.1f} s, longer than --segment-seconds {segment_seconds:g}, to stay within "
+            f"{FLAT_MAX_SEGMENTS} segments (--hierarchy flat; auto keeps their length and adds chapters)"
+        )
+    return SummaryPlan(info=info, segments=tuple(planned), chapters=chapters, detection=detection, stretched=stretched)
 
 
 def _scan(path: str | os.PathLike[str], info: VideoInfo, opener: Opener) -> tuple[Scan | None, str | None]:
@@ -251,12 +263,7 @@ def summary_request(
     system: str | None = None,
 ) -> Request:
     """The final request, over segment descriptions (flat) or chapter summaries."""
-    items = [
-        (d.chapter.start_s, d.chapter.end_s, d.text) if isinstance(d, ChapterDone)
-        else (d.segment.start_s, d.segment.end_s, d.text)
-        for d in described
-    ]
-    return Request(prompt=summary_prompt(prompts, duration_s=info.duration_s, items=items), system=system)
+    return _summary_over(info, _lines(described), prompts=prompts, system=system)
 
 
 def chapter_request(
@@ -266,17 +273,24 @@ def chapter_request(
     prompts: SummaryPrompts = SummaryPrompts(),
     system: str | None = None,
 ) -> Request:
-    items = [(d.segment.start_s, d.segment.end_s, d.text) for d in described]
-    prompt = chapter_prompt(prompts, start_s=chapter.start_s, end_s=chapter.end_s, items=items)
-    return Request(prompt=prompt, system=system)
+    return _part_over((chapter.start_s, chapter.end_s, ""), _lines(described), prompts=prompts, system=system)
 
 
-def _finish(events: Iterator[Any], on_token: bool) -> Iterator[TokenEvent | GenerationResult]:
-    for event in events:
-        if isinstance(event, TokenEvent) and on_token:
-            yield event
-        elif isinstance(event, FinishEvent):
-            yield event.result
+def _lines(described: Sequence[SegmentDone | ChapterDone]) -> list[Line]:
+    return [
+        (d.chapter.start_s, d.chapter.end_s, d.text) if isinstance(d, ChapterDone)
+        else (d.segment.start_s, d.segment.end_s, d.text)
+        for d in described
+    ]
+
+
+def _summary_over(info: VideoInfo, lines: Sequence[Line], *, prompts: SummaryPrompts, system: str | None) -> Request:
+    return Request(prompt=summary_prompt(prompts, duration_s=info.duration_s, items=lines), system=system)
+
+
+def _part_over(span: Line, lines: Sequence[Line], *, prompts: SummaryPrompts, system: str | None) -> Request:
+    """The chapter prompt over `lines`, for the time span `span` covers."""
+    return Request(prompt=chapter_prompt(prompts, start_s=span[0], end_s=span[1], items=lines), system=system)
 
 
 def summarize(
@@ -291,6 +305,9 @@ def summarize(
 ) -> Iterator[SegmentDone | ChapterDone | TokenEvent | SummaryDone]:
     """Describe each segment (one engine call each, one segment in memory), summarise each
     chapter when it ends (chaptered plans), then stream the summary."""
+    def part_for(span: Line, lines: Sequence[Line]) -> Request:
+        return _part_over(span, lines, prompts=prompts, system=system)
+
     described: list[SegmentDone] = []  # the current chapter's (flat: all) descriptions
     chapters: list[ChapterDone] = []
     ends = {c.last: c for c in plan.chapters}
@@ -299,7 +316,7 @@ def summarize(
         damaged = damage_note(frames.replaced)
         request = segment_request(as_video_input(plan, item, frames), item.segment, prompts=prompts, system=system)
         del frames  # the request holds the only reference: freed after this call
-        for result in _finish(engine.stream([request], gen), on_token=False):
+        for result in finished(engine.stream([request], gen), on_token=False):
             assert isinstance(result, GenerationResult)
             done = SegmentDone(
                 segment=item.segment, frames=item.frames, text=result.text.strip(), result=result, damaged=damaged
@@ -309,14 +326,22 @@ def summarize(
         del request
         chapter = ends.get(position)
         if chapter is not None:
-            ask = chapter_request(chapter, described, prompts=prompts, system=system)
-            for result in _finish(engine.stream([ask], gen), on_token=False):
+            span = (chapter.start_s, chapter.end_s, "")
+            asked = folded(
+                engine, gen, _lines(described), request_for=lambda lines, span=span: part_for(span, lines),
+                part_for=part_for, on_token=False,
+            )
+            for result in asked:
                 assert isinstance(result, GenerationResult)
                 chapters.append(ChapterDone(chapter=chapter, text=result.text.strip(), result=result))
                 yield chapters[-1]
             described = []  # this chapter's descriptions are folded into its summary
-    final = summary_request(plan.info, chapters if plan.chapters else described, prompts=prompts, system=system)
-    for out in _finish(engine.stream([final], gen), on_token=True):
+    final = folded(
+        engine, gen, _lines(chapters if plan.chapters else described),
+        request_for=lambda lines: _summary_over(plan.info, lines, prompts=prompts, system=system),
+        part_for=part_for, on_token=True,
+    )
+    for out in final:
         if isinstance(out, TokenEvent):
             yield out
         else:
