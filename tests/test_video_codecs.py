@@ -355,3 +355,20 @@ def test_raw_elementary_streams_are_timed_by_their_own_rate(tmp_path, muxer, cod
     assert list(read.timestamps) == pytest.approx([i / fps for i in wanted])
     walked = probe_file(Candidate(str(path), explicit=False), videos=True)  # found in a folder: a video
     assert walked is not None and walked.kind == "video" and walked.error is None
+
+
+def test_a_truncated_h264_faststart_mp4_read_by_decord_is_called_truncated(tmp_path):
+    """decord read the frames that were left (10 s of 20) as a whole, shorter video: exit 0, no
+    word. The header's frame count is checked whichever decoder reads the file."""
+    import subprocess
+
+    from vlmcli.testing.media.video_clips import ffmpeg_exe
+
+    full = tmp_path / "full.mp4"
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=20",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-movflags", "+faststart", str(full)], check=True)
+    assert probe(full).decoder == "decord" and probe(full).frame_count == 500
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    with pytest.raises(VideoError, match=r"is truncated: its header lists 500 video frames but the file holds \d+\."):
+        probe(cut)

@@ -41,7 +41,7 @@ from vlmcli.media.animation import picture_format
 from vlmcli.media.names import display_name
 from vlmcli.video.decode_decord import DecordReader
 from vlmcli.video.decode_pillow import AnimationReader
-from vlmcli.video.decode_pyav import PyAVReader, StreamFacts, inspect_video
+from vlmcli.video.decode_pyav import PyAVReader, StreamFacts, check_whole, inspect_video
 from vlmcli.video.interlace import Field, FieldReader, full_height
 from vlmcli.video.rotation import RotatedReader, quarter_turns, stored_size
 from vlmcli.video.reasons import reason_of
@@ -136,6 +136,7 @@ def open_video(path: str, size: tuple[int, int] | None) -> Any:
         except VideoError as exc:
             choice = Choice(Decoder.PYAV, f"decord could not open it: {_clause(exc)}")
         else:
+            check_whole(path, frames=int(reader.frame_count), end_s=float(reader.end_time()), facts=facts)
             reader = DecordThenPyAV(reader, path, decode_size, turns=turns)
             return _note(path, FieldReader(reader, field, size) if field else reader, _described(choice.reason, turns, field))
     reader = _open(Decoder.PYAV, path, size, turns=turns, field=field, native=native)

@@ -179,12 +179,19 @@ def _packet_index(key: FileKey) -> PacketIndex:
                 )
         except _av().FFmpegError as exc:
             raise VideoError(f"Could not read the video packets of {display_name(path)} ({reason_of(exc)}).") from exc
-    if 0 < total < facts.header_frames and not _reaches_header_end(last_end * time_base, facts):
+    check_whole(path, frames=total, end_s=float(last_end * time_base), facts=facts)
+    return build_index(packets, time_base=time_base, fps=facts.fps, container=facts.container)
+
+
+def check_whole(path: str, *, frames: int, end_s: float, facts: StreamFacts) -> None:
+    """`VideoError` when the file holds fewer frames than its header lists and they stop
+    before the end it states: a copy or download cut short (a faststart MP4's index, written
+    first, still lists every frame). Whichever decoder reads it, it is not read as a shorter video."""
+    if 0 < frames < facts.header_frames and not _reaches_header_end(end_s, facts):
         raise VideoError(
             f"{display_name(path)} is truncated: its header lists {facts.header_frames} video frames "
-            f"but the file holds {total}."
+            f"but the file holds {frames}."
         )
-    return build_index(packets, time_base=time_base, fps=facts.fps, container=facts.container)
 
 
 def _reaches_header_end(end_s: float, facts: StreamFacts) -> bool:
