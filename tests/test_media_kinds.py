@@ -173,3 +173,19 @@ def test_office_documents_are_known_by_their_parts_whatever_their_name(tmp_path)
     saved_as.write_bytes(word)
     with pytest.raises(InputError, match=r"report\.jpg is a Word document, not a picture"):
         load_image(saved_as)
+
+
+def test_flash_and_broadcast_videos_are_videos(tmp_path):
+    """`vlm ask demo.swf` said "not an image vlmcli can read" while video-summarize read it:
+    .swf (Flash video, flv1), .mxf, .dv, .divx and .ogm are containers ffmpeg decodes."""
+    import subprocess
+
+    from vlmcli.testing.media.video_clips import ffmpeg_exe
+    from vlmcli.video.decode import probe
+
+    for name in ("a.swf", "b.mxf", "c.dv", "d.divx", "e.ogm"):
+        assert detect_kind(name) is MediaKind.VIDEO
+    swf = tmp_path / "clip.swf"
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10:duration=2",
+                    "-c:v", "flv1", "-f", "swf", str(swf)], check=True)
+    assert detect_kind(str(swf), swf.read_bytes()[:32]) is MediaKind.VIDEO and probe(swf).frame_count == 20

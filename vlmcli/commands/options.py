@@ -177,9 +177,8 @@ class CommonOptions:
 
     @staticmethod
     def generation_config(settings: Settings) -> GenerationConfig:
-        _note_unused_sampling(settings)
         try:
-            return GenerationConfig(
+            gen = GenerationConfig(
                 max_tokens=settings.max_tokens,
                 temperature=settings.temperature,
                 top_p=settings.top_p,
@@ -191,6 +190,8 @@ class CommonOptions:
             where = f" (from ${origin.detail})" if origin and origin.source is Source.ENV else ""
             where = f" (from {origin.detail})" if origin and origin.source is Source.FILE else where
             raise ConfigError(f"{str(exc).rstrip('.')}{where}.") from None
+        _note_unused_sampling(settings)  # a value that is refused is the one line said
+        return gen
 
 
 def _note_unused_sampling(settings: Settings) -> None:

@@ -24,7 +24,7 @@ is kept for them even when its bytes are damaged; a shard's member or column is 
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wmv", ".flv", ".mpg", ".mpeg", ".3gp", ".ogv", ".ts", ".mts",
      ".rm", ".rmvb", ".vob", ".m2ts", ".3g2", ".f4v", ".asf", ".m1v", ".m2v",
-     ".h264", ".264", ".h265", ".265", ".hevc", ".m4s"}
+     ".h264", ".264", ".h265", ".265", ".hevc", ".m4s", ".swf", ".mxf", ".dv", ".divx", ".ogm"}
 )
 
 AUDIO_EXTENSIONS = {
