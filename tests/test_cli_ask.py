@@ -139,3 +139,13 @@ def test_answer_ending_in_newline_gets_no_extra_blank_line(monkeypatch, photos):
     install_fake_engine(monkeypatch, answer=lambda request: "Line one.\n")
     for flags in ([], ["--no-stream"]):
         assert runner.invoke(app, ["ask", *flags, str(photos[0]), "Q?"]).stdout == "Line one.\n"
+
+
+def test_a_picture_saved_under_a_video_name_is_a_picture(monkeypatch, tmp_path):
+    """A JPEG named `still.mp4` was read as a one-frame video (Pillow's animation reader)."""
+    fake = install_fake_engine(monkeypatch)
+    still = save_photo(tmp_path / "still.mp4", "coffee", format="JPEG")
+    result = CliRunner().invoke(app, ["ask", str(still), "What is it?", "--json"])
+    assert result.exit_code == 0, result.output
+    (request,) = fake.engines[0].calls[0][0]
+    assert len(request.images) == 1 and not request.videos

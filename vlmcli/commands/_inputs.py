@@ -113,8 +113,8 @@ def load_one(
     if (page := page_address(source)) is not None:  # `<file>#page=N`, as --json names a PDF's pages
         document, number = page
         return load_document(document, read_source(document), max_pixels=max_pixels, pages=parse_pages(str(number)), warn=warn)
-    if detect_kind(source) is MediaKind.VIDEO and source != STDIN:  # by extension: never read it all
-        return load_video(source, command=command, video=video, warn=warn)
+    if detect_kind(source) is MediaKind.VIDEO and source != STDIN and detect_kind(source, _head(source)) is MediaKind.VIDEO:
+        return load_video(source, command=command, video=video, warn=warn)  # by name and first bytes: never read it all
     data = read_source(source)
     if detect_kind(source, data[:32]) is MediaKind.VIDEO:
         if source == STDIN:
@@ -133,6 +133,15 @@ def load_one(
                 "from a pipe: pass the file's path to ask about its motion.\n"
             )
     return image_input(data, source, max_pixels=max_pixels)
+
+
+def _head(source: str) -> bytes:
+    """The first bytes of `source` (a picture saved under a video's name is a picture); none
+    when it cannot be read (the video decoder then says why)."""
+    try:
+        return read_head(source, 32)
+    except InputError:
+        return b""
 
 
 def load_document(
