@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from types import SimpleNamespace
 
 import pyarrow as pa
@@ -116,3 +117,26 @@ def test_actor_runs_its_batches_continuously_with_the_static_rows(family, tiny_c
         {k: r[k] for k in keep} for r in sorted(apart, key=key)
     ]
     assert len(together) == 5 and all(r["status"] == "ok" for r in together)
+
+
+def test_a_file_name_that_is_not_utf8_crosses_the_actor_boundary(tiny_checkpoint, monkeypatch):
+    """`--engine ray` on `caf<E9>.jpg` (a Latin-1 name): the actor's Arrow table refused the name
+    ("surrogates not allowed"): exit 1, no rows. It travels escaped, its bytes in path_bytes,
+    and the driver gets the real name back, as the local engine writes it."""
+    from vlmcli.sinks.schema import restored
+
+    spool = Spool()
+    name = os.fsdecode(b"/photos/caf\xe9.jpg")
+    spool.add(name, jpeg(sample_photos()[0].resize((96, 80))))
+    spool.flush()
+    prompt = Prompt(text="Describe this image.", index=0, config_hash="h")
+    batches = [[Task(path=name, key=None, size=(96, 80), prompt=prompt)]]
+    engine = Engine.load(EngineConfig(model=str(tiny_checkpoint("idefics3")), device="cpu", dtype="float32"))
+    monkeypatch.setitem(__import__("sys").modules, "ray", SimpleNamespace(get=lambda value: value))
+    for static in (True, False):
+        worker = actor(engine, static=static)
+        worker.images = LocalServer(spool.path)
+        (row,) = worker(table(batches, spool)).to_pylist()
+        assert row["status"] == "ok" and row["path"] == "/photos/caf\\xe9.jpg" and row["path_bytes"] == b"/photos/caf\xe9.jpg"
+        assert restored(row)["path"] == name
+    spool.close()

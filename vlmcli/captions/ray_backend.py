@@ -35,7 +35,7 @@ from vlmcli.captions.plan import Task
 from vlmcli.media.quiet import stderr_lines_dropped
 from vlmcli.captions.rows import RowContext
 from vlmcli.errors import BackendUnavailableError, VlmError
-from vlmcli.sinks.schema import Row, arrow_schema
+from vlmcli.sinks.schema import Row, arrow_schema, check_row, restored, storable
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -112,7 +112,8 @@ class CaptionActor:
         else:
             for tasks, decoded in self._decoded(batch):
                 rows += self.runner.run(tasks, decoded)
-        return pa.Table.from_pylist(rows, schema=arrow_schema())
+        # Arrow holds UTF-8 only: a file name that is not (caf\xe9.jpg) travels escaped, with its bytes in path_bytes
+        return pa.Table.from_pylist([storable(check_row(row)) for row in rows], schema=arrow_schema())
 
 
 @dataclass(frozen=True)
@@ -232,7 +233,7 @@ def run_ray(
     try:
         with stderr_lines_dropped(RAY_NOISE):
             for table in captioned.iter_batches(batch_size=None, batch_format="pyarrow"):
-                emit(table.to_pylist())
+                emit([restored(row) for row in table.to_pylist()])  # the real (non-UTF-8) names back
     except KeyboardInterrupt:
         raise
     except Exception as exc:
