@@ -216,3 +216,14 @@ def test_a_name_spelled_as_another_files_escaped_name_is_its_own_file(monkeypatc
         assert (summary["skipped"], summary["ok"], summary["copied"]) == (2, 0, 0) and fake.engines == []
     rows = parquet_rows(out)
     assert len(rows) == 2 and sorted(r["path_bytes"] is None for r in rows) == [False, True]
+
+
+def test_jsonl_export_keeps_the_bytes_of_a_name_that_is_not_utf8(monkeypatch, folder, tmp_path):
+    """`vlm export --to jsonl` gave `caf\\xe9.png` as image_path, a name of no file, and no bytes."""
+    install_fake_engine(monkeypatch)
+    out = tmp_path / "out"
+    assert invoke(folder, "-o", out, "-q").exit_code == 0
+    lines = tmp_path / "all.jsonl"
+    assert runner.invoke(app, ["export", str(out), "--to", "jsonl", "-o", str(lines)]).exit_code == 0
+    latin = [json.loads(line) for line in lines.read_text().splitlines() if "image_path_bytes" in line]
+    assert len(latin) == 1 and os.path.exists(base64.b64decode(latin[0]["image_path_bytes"]))

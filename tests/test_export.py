@@ -189,6 +189,10 @@ def test_missing_image_is_skipped_named_and_exit_9(run, photos, tmp_path):
     assert result.exit_code == 9
     assert "Exported 3 records" in result.stderr and f"skipped: {photos / 'astro.jpg'}" in result.stderr
     assert len((out / "metadata.jsonl").read_text().splitlines()) == 3
+    lines = tmp_path / "all.jsonl"  # jsonl wrote a line naming the file that had gone, exit 0
+    listed = export(run, "--to", "jsonl", "-o", lines)
+    assert listed.exit_code == 9 and f"skipped: {photos / 'astro.jpg'}" in listed.stderr
+    assert len(lines.read_text().splitlines()) == 3
 
 
 @pytest.mark.parametrize(
@@ -263,3 +267,16 @@ def test_txt_skips_and_names_an_image_that_has_gone(monkeypatch, photos, tmp_pat
         assert "coffee.jpg" in result.stderr and "skipped" in result.stderr
     assert not (photos / "sub" / "coffee.txt").exists() and not (tmp_path / "mirror" / "sub" / "coffee.txt").exists()
     assert (photos / "sub" / "deeper" / "camera.txt").exists()
+
+
+@pytest.mark.parametrize("fmt, pattern", [("parquet", "*.parquet"), ("webdataset", "*.tar")])
+def test_force_replaces_an_earlier_exports_shards(run, tmp_path, fmt, pattern):
+    """Three shards, then --force into the same folder with one: the two stale shards stayed,
+    and `load_dataset("parquet", data_files="OUT/*.parquet")` read every image twice."""
+    out = tmp_path / "out"
+    assert export(run, "--to", fmt, "-o", out, "--shard-size", "1").exit_code == 0
+    assert len(list(out.glob(pattern))) > 1
+    again = export(run, "--to", fmt, "-o", out, "--force", "--json")
+    assert again.exit_code == 0, again.output
+    assert len(list(out.glob(pattern))) == 1 and json.loads(again.stdout.splitlines()[0])["removed_stale_shards"]
+    assert "of an earlier export there" in again.stderr

@@ -107,6 +107,7 @@ def _report(fmt: ExportFormat, joined: Joined, summary: ExportSummary, *, json_o
             "images_without_caption": len(joined.uncaptioned),
             "missing_images": summary.missing_images,
             "videos_left_out": summary.videos_left_out,
+            "removed_stale_shards": [str(path) for path in summary.removed],
         }
         sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
     columns = ", ".join(f"{c} = {p!r}" for c, p in joined.columns.items())
@@ -122,6 +123,8 @@ def _report(fmt: ExportFormat, joined: Joined, summary: ExportSummary, *, json_o
             f"Left out {_plural(summary.videos_left_out, 'video')}: {fmt.value} holds pictures (loaders read its files "
             "as images); --to webdataset or jsonl keep videos."
         )
+    if summary.removed:
+        lines.append(f"Removed {_plural(len(summary.removed), 'shard')} of an earlier export there ({summary.removed[0].name}, ...).")
     if joined.superseded:
         lines.append(f"{_plural(joined.superseded, 'older row')} replaced by a newer caption of the same image and prompt.")
     for path in summary.missing_images[:5]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import enum
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -56,6 +57,8 @@ class ExportSummary:
     videos_left_out: int = 0
     """Video records a pictures-only format cannot hold (`Exporter.pictures_only`)."""
     files: list[Path] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)
+    """Shards of an earlier export into the same folder that this one replaced (`--force`)."""
 
 
 Progress = Callable[[int], None]
@@ -90,6 +93,16 @@ class Exporter(ABC):
             raise OutputError(f"-o {out} is not empty; choose a new folder or pass --force.")
         out.mkdir(parents=True, exist_ok=True)
         return out
+
+    @staticmethod
+    def remove_stale(summary: ExportSummary, pattern: str) -> None:
+        """Delete this format's shards that an earlier export left in the folder (`--force`)
+        and this one did not write: a consumer globbing `*.parquet` would read every row twice."""
+        written = {path.name for path in summary.files}
+        for path in sorted(summary.out.iterdir()) if summary.out is not None else ():
+            if path.is_file() and re.fullmatch(pattern, path.name) and path.name not in written:
+                path.unlink()
+                summary.removed.append(path)
 
     @staticmethod
     def names(joined: Joined) -> dict[str, str]:

@@ -1,15 +1,19 @@
 """jsonl: one JSON object per image, `{"image_path": ..., "caption": ..., "width", "height"}`
-(one key per caption column), in the one file OUT. Paths are absolute, valid UTF-8."""
+(one key per caption column), in the one file OUT. Paths are absolute, valid UTF-8; a name
+that is not UTF-8 also has `image_path_bytes` (base64 of its bytes), as vlmcli's other JSON
+names files. An image whose file has gone since the run is skipped and named, as the other
+formats skip it (the line would name nothing)."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from vlmcli.errors import ConfigError, OutputError
 from vlmcli.exports.formats.base import ExportFormat, Exporter, ExportSummary, Progress, count
 from vlmcli.exports.records import Joined
-from vlmcli.media.names import utf8_text
+from vlmcli.sinks.jsonl import path_fields
 
 
 class JsonlExporter(Exporter):
@@ -27,7 +31,13 @@ class JsonlExporter(Exporter):
         summary = ExportSummary(out=out, files=[out])
         with open(out, "w", encoding="utf-8") as lines:
             for done, record in enumerate(joined.records, start=1):
-                item = {"image_path": utf8_text(record.path), **record.captions}
+                if record.source is None and not os.path.lexists(record.path):
+                    summary.missing_images.append(record.path)
+                    continue
+                named = path_fields(record.path)
+                item = {"image_path": named["path"], **record.captions}
+                if "path_bytes" in named:
+                    item["image_path_bytes"] = named["path_bytes"]
                 item |= {"width": record.width, "height": record.height}
                 if record.source is not None:
                     item |= {"source": record.source, "source_key": record.source_key}

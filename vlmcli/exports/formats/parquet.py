@@ -81,4 +81,5 @@ class ParquetExporter(Exporter):
             final = folder / f"train-{i:05d}-of-{len(parts):05d}.parquet"
             part.rename(final)
             summary.files.append(final)
+        self.remove_stale(summary, r"train-\d{5}-of-\d{5}\.parquet")
         return summary

@@ -59,4 +59,5 @@ class WebdatasetExporter(Exporter):
         finally:
             if tar is not None:
                 tar.close()
+        self.remove_stale(summary, r"\d{5}\.tar")
         return summary
