@@ -280,3 +280,26 @@ def test_force_replaces_an_earlier_exports_shards(run, tmp_path, fmt, pattern):
     assert again.exit_code == 0, again.output
     assert len(list(out.glob(pattern))) == 1 and json.loads(again.stdout.splitlines()[0])["removed_stale_shards"]
     assert "of an earlier export there" in again.stderr
+
+
+def test_txt_leaves_out_and_names_images_that_would_share_a_caption_file(monkeypatch, tmp_path):
+    """`a.jpg` and `a.png` both went to `a.txt`: one caption lost without a word (and with
+    --with-images both pictures beside that one file); --beside then stopped halfway, saying
+    the `a.txt` it had just written "exists"."""
+    folder = tmp_path / "p"
+    folder.mkdir()
+    for name, photo in (("a.jpg", "coffee"), ("a.png", "chelsea"), ("b.jpg", "astronaut")):
+        save_photo(folder / name, photo)
+    run = tmp_path / "run"
+    install_fake_engine(monkeypatch)
+    assert runner.invoke(app, ["caption-dir", str(folder), "-o", str(run), "-q"]).exit_code == 0
+    mirror = tmp_path / "mirror"
+    result = export(run, "--to", "txt", "-o", mirror, "--with-images")
+    assert result.exit_code == 9, result.output
+    assert sorted(p.name for p in mirror.iterdir()) == ["b.jpg", "b.txt"]
+    assert f"Error: left out {folder / 'a.jpg'}, {folder / 'a.png'}: all would be captioned in" in result.stderr
+    (folder / "b.txt").write_text("mine\n")
+    refused = export(run, "--to", "txt", "--beside")
+    assert refused.exit_code == 8 and (folder / "b.txt").read_text() == "mine\n" and not (folder / "a.txt").exists()
+    beside = export(run, "--to", "txt", "--beside", "--force")
+    assert beside.exit_code == 9 and not (folder / "a.txt").exists() and (folder / "b.txt").read_text() != "mine\n"

@@ -71,7 +71,7 @@ def export(
         joined = join_rows(read_results(captions_dir), naming)
         summary = exporter.export(joined, output, progress=_progress(len(joined.records)))
         _report(to, joined, summary, json_output=json_output)
-        if summary.missing_images:
+        if summary.missing_images or summary.clashes:
             raise typer.Exit(EXIT_SOME_FAILED)
 
 
@@ -108,6 +108,7 @@ def _report(fmt: ExportFormat, joined: Joined, summary: ExportSummary, *, json_o
             "missing_images": summary.missing_images,
             "videos_left_out": summary.videos_left_out,
             "removed_stale_shards": [str(path) for path in summary.removed],
+            "clashes": summary.clashes,
         }
         sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
     columns = ", ".join(f"{c} = {p!r}" for c, p in joined.columns.items())
@@ -127,6 +128,8 @@ def _report(fmt: ExportFormat, joined: Joined, summary: ExportSummary, *, json_o
         lines.append(f"Removed {_plural(len(summary.removed), 'shard')} of an earlier export there ({summary.removed[0].name}, ...).")
     if joined.superseded:
         lines.append(f"{_plural(joined.superseded, 'older row')} replaced by a newer caption of the same image and prompt.")
+    for clash in summary.clashes[:5]:
+        lines.append(f"Error: left out {clash}.")
     for path in summary.missing_images[:5]:
         lines.append(f"Error: image missing or unreadable, skipped: {path}")
     if len(summary.missing_images) > 5:

@@ -57,6 +57,8 @@ class ExportSummary:
     videos_left_out: int = 0
     """Video records a pictures-only format cannot hold (`Exporter.pictures_only`)."""
     files: list[Path] = field(default_factory=list)
+    clashes: list[str] = field(default_factory=list)
+    """Records left out because their output would be another's (`txt`: `a.jpg` and `a.png`)."""
     removed: list[Path] = field(default_factory=list)
     """Shards of an earlier export into the same folder that this one replaced (`--force`)."""
 

@@ -2,11 +2,14 @@
 
 In OUT's mirror tree (`OUT/<folder>/<name>.txt`, the images too with --with-images), or
 with --beside next to each image. The first caption column goes to `<name>.txt`; with
-several prompts, the others to `<name>.<column>.txt`.
+several prompts, the others to `<name>.<column>.txt`. Images whose caption file would be the
+same (`a.jpg`, `a.png`) are left out and named; --beside checks for existing caption files
+before writing any.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +33,7 @@ class TxtExporter(Exporter):
 
     def _write(self, joined: Joined, out: Path | None, progress: Progress | None) -> ExportSummary:
         summary = ExportSummary(out=out)
+        joined = self._without_clashes(joined, out, summary)
         if out is not None and self.options.with_images:
             named = ((record, name) for record, name, data in self._copied(joined, out, summary, progress))
         else:
@@ -42,14 +46,34 @@ class TxtExporter(Exporter):
                 caption = record.captions[column]
                 if caption is None:
                     continue
-                suffix = ".txt" if column == first else f".{column}.txt"
-                target = image.with_name(image.stem + suffix) if image.suffix else image.with_name(image.name + suffix)
+                target = _caption_file(image, "" if column == first else f".{column}")
                 self._write_text(target, caption)
                 summary.files.append(target)
             count(summary, record)
             if progress is not None and not self.options.with_images:
                 progress(done)
         return summary
+
+    def _without_clashes(self, joined: Joined, out: Path | None, summary: ExportSummary) -> Joined:
+        """`joined` less the images whose caption file another image's would be (`a.jpg` and
+        `a.png` both -> `a.txt`: one caption was lost, and --with-images paired both pictures
+        with it); each is named in `summary.clashes`. With --beside, an existing caption file
+        is refused before anything is written, not halfway."""
+        names = self.names(joined)
+        target = {r.path: _caption_file(Path(r.path) if out is None else out / names[r.path], "") for r in joined.records}
+        sharing: dict[Path, list[str]] = {}
+        for path, file in target.items():
+            sharing.setdefault(file, []).append(path)
+        clashing = {p for group in sharing.values() if len(group) > 1 for p in group}
+        for file, group in sharing.items():
+            if len(group) > 1:
+                summary.clashes.append(f"{', '.join(group)}: all would be captioned in {file}; rename all but one")
+        kept = [r for r in joined.records if r.path not in clashing]
+        if self.options.beside and not self.options.force:
+            existing = next((target[r.path] for r in kept if target[r.path].exists()), None)
+            if existing is not None:
+                raise OutputError(f"{existing} exists; pass --force to overwrite caption files beside the images.")
+        return dataclasses.replace(joined, records=kept)
 
     @staticmethod
     def _present(joined: Joined, summary: ExportSummary) -> Iterator[Record]:
@@ -67,8 +91,12 @@ class TxtExporter(Exporter):
             self.write_image(data, out / name)
             yield record, name, data
 
-    def _write_text(self, target: Path, caption: str) -> None:
-        if self.options.beside and target.exists() and not self.options.force:
-            raise OutputError(f"{target} exists; pass --force to overwrite caption files beside the images.")
+    @staticmethod
+    def _write_text(target: Path, caption: str) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(caption + "\n", encoding="utf-8")
+
+
+def _caption_file(image: Path, column: str) -> Path:
+    """`photo.jpg` -> `photo.txt` (`photo.<column>.txt` for another caption column)."""
+    return image.with_name((image.stem if image.suffix else image.name) + column + ".txt")
