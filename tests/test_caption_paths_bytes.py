@@ -227,3 +227,23 @@ def test_jsonl_export_keeps_the_bytes_of_a_name_that_is_not_utf8(monkeypatch, fo
     assert runner.invoke(app, ["export", str(out), "--to", "jsonl", "-o", str(lines)]).exit_code == 0
     latin = [json.loads(line) for line in lines.read_text().splitlines() if "image_path_bytes" in line]
     assert len(latin) == 1 and os.path.exists(base64.b64decode(latin[0]["image_path_bytes"]))
+
+
+def test_exported_names_open_where_loaders_look(monkeypatch, folder, tmp_path):
+    """imagefolder wrote `caf\\xe9.png` (a backslash, read as a folder by `datasets`: the whole
+    dataset failed on that image); webdataset named an extension-less JPEG `IMG_0001.img`,
+    which WebDataset's decoders skip."""
+    import tarfile
+
+    save_photo(folder / "IMG_0001", "astronaut", format="JPEG")
+    install_fake_engine(monkeypatch)
+    out = tmp_path / "out"
+    assert invoke(folder, "-o", out, "-q").exit_code == 0
+    images = tmp_path / "images"
+    assert runner.invoke(app, ["export", str(out), "--to", "imagefolder", "-o", str(images)]).exit_code == 0
+    names = [json.loads(line)["file_name"] for line in (images / "metadata.jsonl").read_text().splitlines()]
+    assert "caf_xe9.png" in names and all("\\" not in n and (images / n).is_file() for n in names)
+    shards = tmp_path / "wds"
+    assert runner.invoke(app, ["export", str(out), "--to", "webdataset", "-o", str(shards)]).exit_code == 0
+    members = [m.name for shard in shards.glob("*.tar") for m in tarfile.open(shard)]
+    assert "IMG_0001.jpg" in members and not [m for m in members if m.endswith(".img")]

@@ -115,10 +115,10 @@ def _report(fmt: ExportFormat, joined: Joined, summary: ExportSummary, *, json_o
     lines = [f"Exported {_plural(summary.records, 'record')} ({_plural(summary.captions, 'caption')}) to {where} as {fmt.value}."]
     if len(joined.columns) > 1:
         lines.append(f"Columns: {columns}.")
-    if joined.error_rows or joined.uncaptioned:
-        lines.append(
-            f"Left out: {_plural(joined.error_rows, 'error row')}; {_plural(len(joined.uncaptioned), 'image')} had no caption."
-        )
+    if joined.uncaptioned:  # error rows are of the same images: one fact, not two
+        lines.append(f"Left out {_plural(len(joined.uncaptioned), 'image')} with only error rows ({_plural(joined.error_rows, 'error row')}).")
+    elif joined.error_rows:
+        lines.append(f"Left out {_plural(joined.error_rows, 'error row')} (of images captioned by their other prompts).")
     if summary.videos_left_out:
         lines.append(
             f"Left out {_plural(summary.videos_left_out, 'video')}: {fmt.value} holds pictures (loaders read its files "

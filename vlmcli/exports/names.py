@@ -28,7 +28,8 @@ def common_folder(paths: list[str]) -> str:
 def relative_names(paths: list[str]) -> dict[str, str]:
     """path -> its name relative to `common_folder(paths)`, '/'-separated, valid UTF-8."""
     root = common_folder(paths)
-    return {p: utf8_text(os.path.relpath(p, root)).replace(os.sep, "/") for p in paths}
+    # a name that is not UTF-8 is escaped (caf\xe9.jpg): its backslash would read as a folder to loaders
+    return {p: utf8_text(os.path.relpath(p, root)).replace(os.sep, "/").replace("\\", "_") for p in paths}
 
 
 def webdataset_keys(names: list[str]) -> dict[str, str]:

@@ -15,6 +15,7 @@ import tarfile
 from pathlib import Path
 
 from vlmcli.exports.formats.base import ExportFormat, Exporter, ExportSummary, Progress, count
+from vlmcli.exports.images import media_extension
 from vlmcli.exports.names import extension, webdataset_keys
 from vlmcli.exports.records import Joined
 
@@ -47,7 +48,7 @@ class WebdatasetExporter(Exporter):
                     tar, in_shard = tarfile.open(path, "w", format=tarfile.PAX_FORMAT), 0
                     summary.files.append(path)
                 key = keys[names[record.path]]
-                _member(tar, f"{key}.{extension(name) or 'img'}", data)
+                _member(tar, f"{key}.{extension(name) or media_extension(data)}", data)  # IMG_0001: by its bytes
                 if first is not None and record.captions[first] is not None:
                     _member(tar, f"{key}.txt", record.captions[first].encode("utf-8"))
                 meta = {"path": name, "width": record.width, "height": record.height, "sha256": record.key}
