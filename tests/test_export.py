@@ -303,3 +303,15 @@ def test_txt_leaves_out_and_names_images_that_would_share_a_caption_file(monkeyp
     assert refused.exit_code == 8 and (folder / "b.txt").read_text() == "mine\n" and not (folder / "a.txt").exists()
     beside = export(run, "--to", "txt", "--beside", "--force")
     assert beside.exit_code == 9 and not (folder / "a.txt").exists() and (folder / "b.txt").read_text() != "mine\n"
+
+
+def test_export_and_report_of_a_run_still_writing_say_so(run, tmp_path):
+    """Both read the rows published so far without a word while the run's lock was held."""
+    from vlmcli.sinks.lock import FolderLock
+
+    with FolderLock(run):  # as a caption-dir run holds it
+        result = export(run, "--to", "parquet", "-o", tmp_path / "e")
+        assert result.exit_code == 0 and f"note: a caption run is still writing {run} (pid " in result.stderr
+        page = runner.invoke(app, ["report", str(run), "-o", str(tmp_path / "r.html")])
+        assert "note: a caption run is still writing" in page.stderr
+    assert "note:" not in export(run, "--to", "parquet", "-o", tmp_path / "f").stderr

@@ -16,6 +16,7 @@ import typer
 
 from vlmcli.commands._dataset_options import ImageColumn, ImageRoot, KeyColumn, shard_readings
 from vlmcli.commands._errors import EXIT_SOME_FAILED, error_boundary
+from vlmcli.commands._in_progress import note_run_in_progress
 from vlmcli.exports.formats.base import ExportFormat, ExportOptions, ExportSummary
 from vlmcli.exports.records import ColumnNaming, Joined
 
@@ -69,6 +70,7 @@ def export(
         options = ExportOptions(shard_size=shard_size, beside=beside, with_images=with_images, force=force, readings=readings)
         exporter = exporter_class(to)(options)
         joined = join_rows(read_results(captions_dir), naming)
+        note_run_in_progress(captions_dir)
         summary = exporter.export(joined, output, progress=_progress(len(joined.records)))
         _report(to, joined, summary, json_output=json_output)
         if summary.missing_images or summary.clashes:

@@ -11,6 +11,7 @@ import typer
 
 from vlmcli.commands._dataset_options import ImageColumn, ImageRoot, KeyColumn, shard_readings
 from vlmcli.commands._errors import error_boundary
+from vlmcli.commands._in_progress import note_run_in_progress
 from vlmcli.errors import ConfigError, OutputError
 
 
@@ -39,6 +40,7 @@ def report(
         if limit < 1:
             raise ConfigError(f"--limit must be at least 1, not {limit}.")
         rows = read_results(captions_dir)  # a wrong folder is said first, before any -o question
+        note_run_in_progress(captions_dir)
         if output.exists() and not force:
             raise OutputError(f"{output} exists; choose another -o or pass --force.")
         entries = entries_from_rows(rows)

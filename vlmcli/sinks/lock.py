@@ -47,6 +47,23 @@ def _holder_text(path: Path) -> str | None:
     return f"pid {data['pid']} on {data.get('host', '?')}{label}, since {since}"
 
 
+def run_in_progress(folder: Path) -> str | None:
+    """Who is captioning into `folder` now ("pid 123 on host, since ..."), or None: a reader
+    (export, report) takes the rows published so far, and should say so."""
+    path = Path(folder) / COMMON
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None  # no run ever locked it, or it cannot be read: nothing to say
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # refused while any run holds it, shared or not
+    except BlockingIOError:
+        return _holder_text(path) or "another run"
+    finally:
+        os.close(fd)  # closing drops the lock this took, if it took it
+    return None
+
+
 class FolderLock:
     def __init__(self, folder: Path, *, label: str = "") -> None:
         self.folder = Path(folder)
