@@ -157,3 +157,13 @@ def test_a_wrong_folder_is_said_before_any_question_about_the_page(tmp_path, mon
     (tmp_path / "photos").mkdir()
     empty = runner.invoke(app, ["report", "photos", "-o", "r.html"])
     assert empty.exit_code == 3 and "has no caption shards" in empty.stderr and "export" not in empty.stderr
+
+
+def test_a_picture_deleted_since_the_run_says_so(run, tmp_path):
+    """It showed as ok with "no preview", as if only its thumbnail had failed."""
+    photos, out = run
+    (photos / "coffee.jpg").unlink()
+    page_path = tmp_path / "report.html"
+    assert runner.invoke(app, ["report", str(out), "-o", str(page_path)]).exit_code == 0
+    page = page_path.read_text()
+    assert page.count("file gone since the run") == 1 and page.count("no preview") == 1  # the broken one

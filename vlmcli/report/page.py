@@ -3,6 +3,7 @@ data: URIs), so it opens from disk in any browser with no server and no network.
 
 from __future__ import annotations
 
+import os
 from html import escape
 
 from vlmcli.media.names import utf8_text
@@ -39,7 +40,9 @@ applyFilter();
 
 def _card(entry: Entry, thumb: str | None) -> str:
     path = escape(utf8_text(entry.path))
-    image = f'<img src="{thumb}" alt="{path}" loading="lazy">' if thumb else '<div class="noimg">no preview</div>'
+    gone = thumb is None and entry.source is None and not os.path.lexists(entry.path)  # deleted since the run
+    missing = '<div class="noimg">file gone since the run</div>' if gone else '<div class="noimg">no preview</div>'
+    image = f'<img src="{thumb}" alt="{path}" loading="lazy">' if thumb else missing
     size = f" · {entry.width}×{entry.height}" if entry.width and entry.height else ""
     parts = [
         f'<div class="card {entry.status}" data-status="{entry.status}">',
