@@ -140,3 +140,24 @@ def test_a_file_name_that_is_not_utf8_crosses_the_actor_boundary(tiny_checkpoint
         assert row["status"] == "ok" and row["path"] == "/photos/caf\\xe9.jpg" and row["path_bytes"] == b"/photos/caf\xe9.jpg"
         assert restored(row)["path"] == name
     spool.close()
+
+
+def test_a_ray_address_nothing_answers_on_is_one_line(monkeypatch, tmp_path):
+    """`RAY_ADDRESS=127.0.0.1:1`: ray.init retried for minutes while the log said "waiting for
+    the first batch", with Ray's connection warnings between the lines."""
+    from typer.testing import CliRunner
+
+    from vlmcli.captions.ray_backend import check_cluster_address
+    from vlmcli.cli import app
+    from vlmcli.testing.fakes import install_fake_engine, isolate_env, save_photo
+
+    for left_to_ray in ("", "auto", "local", "ray://head:10001"):
+        check_cluster_address(left_to_ray)
+    isolate_env(monkeypatch, tmp_path)
+    install_fake_engine(monkeypatch)
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
+    (tmp_path / "p").mkdir()
+    save_photo(tmp_path / "p" / "a.jpg")
+    result = CliRunner().invoke(app, ["caption-dir", str(tmp_path / "p"), "-o", str(tmp_path / "o"), "--engine", "ray"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: Cannot reach the Ray cluster at RAY_ADDRESS=127.0.0.1:1 (")

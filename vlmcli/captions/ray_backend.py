@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -34,7 +36,7 @@ from vlmcli.captions.stages import runner_for, task_decoder
 from vlmcli.captions.plan import Task
 from vlmcli.media.quiet import stderr_lines_dropped
 from vlmcli.captions.rows import RowContext
-from vlmcli.errors import BackendUnavailableError, VlmError
+from vlmcli.errors import BackendUnavailableError, ConfigError, VlmError
 from vlmcli.sinks.schema import Row, arrow_schema, check_row, restored, storable
 
 if TYPE_CHECKING:
@@ -176,9 +178,26 @@ def start_ray() -> Any:
     """Ray, started (or joined: `RAY_ADDRESS`, an earlier `ray.init`) and quiet."""
     ray = import_ray()
     if not ray.is_initialized():
+        check_cluster_address(os.environ.get("RAY_ADDRESS", ""))
         ray.init(include_dashboard=False, logging_level=logging.ERROR)
     _quiet(ray)
     return ray
+
+
+def check_cluster_address(address: str, *, timeout_s: float = 5.0) -> None:
+    """A `RAY_ADDRESS` of `host:port` that nothing answers on: one line now. `ray.init` retried
+    it for minutes while the log said "waiting for the first batch", with Ray's own connection
+    warnings between the lines. "auto", "local" and `ray://` addresses are left to Ray."""
+    match = re.fullmatch(r"(?:[a-z]+://)?\[?([^\]/]+?)\]?:(\d+)", address.strip())
+    if not address.strip() or address.strip() in ("auto", "local") or address.startswith("ray://") or match is None:
+        return
+    try:
+        socket.create_connection((match[1], int(match[2])), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot reach the Ray cluster at RAY_ADDRESS={address} ({exc.strerror or exc}); start it "
+            "(ray start --head), fix the address, or unset RAY_ADDRESS to run a local Ray."
+        ) from None
 
 
 def reraise(exc: Exception) -> NoReturn:
