@@ -43,6 +43,7 @@ from vlmcli.video.decode_decord import DecordReader
 from vlmcli.video.decode_pillow import AnimationReader
 from vlmcli.video.decode_pyav import PyAVReader, StreamFacts, check_whole, inspect_video
 from vlmcli.video.interlace import Field, FieldReader, full_height
+from vlmcli.video.matroska import cut_short
 from vlmcli.video.rotation import RotatedReader, quarter_turns, stored_size
 from vlmcli.video.reasons import reason_of
 
@@ -123,6 +124,8 @@ def open_video(path: str, size: tuple[int, int] | None) -> Any:
                 "Reading video needs PyAV (or decord); install it with `pip install av`."
             ) from no_pyav
         return _note(path, reader, "PyAV is not installed")
+    if facts.container.startswith("matroska") and (clause := cut_short(path)) is not None:
+        raise VideoError(f"Could not open {display_name(path)}: {clause}.")  # read whole, it was a shorter video
     choice = choose_decoder(facts)
     turns = quarter_turns(facts.rotation)
     field = Field(facts.first_field) if facts.first_field else None
