@@ -72,27 +72,32 @@ def scan(cache_dir: Path | None = None) -> list[CachedModel]:
         return []
     found = []
     for repo_dir in sorted(root.glob("models--*")):
-        snapshot = _pick_snapshot(repo_dir)
+        main = _main_ref(repo_dir)
+        snapshot = _pick_snapshot(repo_dir, main)
         if snapshot is not None:
-            found.append(_describe(repo_dir, snapshot))
+            found.append(_describe(repo_dir, snapshot, main))
     return sorted(found, key=lambda model: model.repo_id.lower())
 
 
-def _pick_snapshot(repo_dir: Path) -> Path | None:
+def _main_ref(repo_dir: Path) -> str:
+    """The commit `refs/main` names ("" when there is none)."""
+    try:
+        return (repo_dir / "refs" / "main").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _pick_snapshot(repo_dir: Path, main: str) -> Path | None:
     snapshots = repo_dir / "snapshots"
     if not snapshots.is_dir():
         return None
-    try:
-        main = (repo_dir / "refs" / "main").read_text().strip()
-    except OSError:
-        main = ""
     if main and (snapshots / main).is_dir():
         return snapshots / main
     candidates = [p for p in snapshots.iterdir() if p.is_dir()]
     return max(candidates, key=lambda p: p.stat().st_mtime, default=None)
 
 
-def _describe(repo_dir: Path, snapshot: Path) -> CachedModel:
+def _describe(repo_dir: Path, snapshot: Path, main: str) -> CachedModel:
     repo_id = repo_dir.name[len("models--") :].replace("--", "/")
     model_type = _model_type(snapshot / "config.json")
     info = family_for_model_type(model_type) if model_type else None
@@ -111,22 +116,18 @@ def _describe(repo_dir: Path, snapshot: Path) -> CachedModel:
         family=info.name if info else None,
         weights=weights,
         size_bytes=_size(snapshot),
-        problem=snapshot_problem(repo_dir, snapshot, chat_template=info is not None and info.chat_template),
+        problem=snapshot_problem(snapshot, main=main, chat_template=info is not None and info.chat_template),
     )
 
 
-def snapshot_problem(repo_dir: Path, snapshot: Path, *, chat_template: bool) -> str | None:
+def snapshot_problem(snapshot: Path, *, main: str, chat_template: bool) -> str | None:
     """What would stop `snapshot` from loading, told by its files alone (no weights read but
-    the safetensors headers): `refs/main` naming a snapshot that is gone, links to deleted
-    blobs, weights cut short, no processor files, no chat template."""
+    the safetensors headers): `refs/main` (`main`) naming a snapshot that is gone, links to
+    deleted blobs, weights cut short, no processor files, no chat template."""
     from vlmcli.engine.chat_template import has_chat_template
     from vlmcli.engine.source import PROCESSOR_FILES
     from vlmcli.engine.weights_files import dangling, truncated
 
-    try:
-        main = (repo_dir / "refs" / "main").read_text().strip()
-    except OSError:
-        main = ""
     if main and main != snapshot.name:
         return f"refs/main names snapshot {main[:12]}, which is not in the cache (--revision {snapshot.name[:12]} runs this one)"
     if gone := dangling(snapshot):

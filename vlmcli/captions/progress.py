@@ -73,6 +73,7 @@ class NullProgress:
     def close(self) -> None:
         pass
 
+
 RATE_WINDOW_S = 10.0
 """The shortest time after the first model batch that the log's rate is measured over."""
 

@@ -118,7 +118,8 @@ def _report(fmt: ExportFormat, joined: Joined, summary: ExportSummary, *, json_o
     if len(joined.columns) > 1:
         lines.append(f"Columns: {columns}.")
     if joined.uncaptioned:  # error rows are of the same images: one fact, not two
-        lines.append(f"Left out {_plural(len(joined.uncaptioned), 'image')} with only error rows ({_plural(joined.error_rows, 'error row')}).")
+        images, rows = _plural(len(joined.uncaptioned), "image"), _plural(joined.error_rows, "error row")
+        lines.append(f"Left out {images} with only error rows ({rows}).")
     elif joined.error_rows:
         lines.append(f"Left out {_plural(joined.error_rows, 'error row')} (of images captioned by their other prompts).")
     if summary.videos_left_out:
@@ -127,7 +128,8 @@ def _report(fmt: ExportFormat, joined: Joined, summary: ExportSummary, *, json_o
             "as images); --to webdataset or jsonl keep videos."
         )
     if summary.removed:
-        lines.append(f"Removed {_plural(len(summary.removed), 'shard')} of an earlier export there ({summary.removed[0].name}, ...).")
+        removed = _plural(len(summary.removed), "shard")
+        lines.append(f"Removed {removed} of an earlier export there ({summary.removed[0].name}, ...).")
     if joined.superseded:
         lines.append(f"{_plural(joined.superseded, 'older row')} replaced by a newer caption of the same image and prompt.")
     for clash in summary.clashes[:5]:

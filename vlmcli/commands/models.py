@@ -34,7 +34,7 @@ def models(
         root = cache_dir if cache_dir is not None else hubcache.hub_cache_dir()
         found = hubcache.scan(root)
         cached = [m for m in found if all_models or m.runnable]
-        hidden = sum(1 for m in found if m.family is not None and not m.runnable and m not in cached)
+        hidden = 0 if all_models else sum(1 for m in found if m.family is not None and not m.runnable)
         if json_output:
             payload = {
                 "default_model": DEFAULT_MODEL,

@@ -24,15 +24,10 @@ CONFIG_FILES = ("processor_config.json", "preprocessor_config.json", "tokenizer_
 
 def check_chat_template(folder: Path, model: str) -> None:
     """Refuse a folder whose chat template is missing or will not parse."""
-    jinja = folder / TEMPLATE_FILES[0]
-    if jinja.is_file():
-        _parse(jinja.read_text(encoding="utf-8", errors="replace"), jinja, model)
+    found = _find(folder)
+    if found is not None:
+        _parse(*found, model)
         return
-    for name in (TEMPLATE_FILES[1], *CONFIG_FILES):
-        template = _template_in(folder / name)
-        if template is not None:
-            _parse(template, folder / name, model)
-            return
     raise ModelError(
         f"{model} has no chat template (a {TEMPLATE_FILES[0]} file, or a chat_template in processor_config.json "
         "or tokenizer_config.json); "
@@ -43,9 +38,19 @@ def check_chat_template(folder: Path, model: str) -> None:
 
 def has_chat_template(folder: Path) -> bool:
     """Whether `folder` holds a chat template (not checked to parse)."""
-    return (folder / TEMPLATE_FILES[0]).is_file() or any(
-        _template_in(folder / name) is not None for name in (TEMPLATE_FILES[1], *CONFIG_FILES)
-    )
+    return _find(folder) is not None
+
+
+def _find(folder: Path) -> tuple[str, Path] | None:
+    """(the template, the file it is in): `chat_template.jinja`, else the first JSON file
+    holding one; None when there is none."""
+    jinja = folder / TEMPLATE_FILES[0]
+    if jinja.is_file():
+        return jinja.read_text(encoding="utf-8", errors="replace"), jinja
+    for name in (TEMPLATE_FILES[1], *CONFIG_FILES):
+        if (template := _template_in(folder / name)) is not None:
+            return template, folder / name
+    return None
 
 
 def adopt_tokenizer_template(processor: Any) -> None:

@@ -102,8 +102,6 @@ def _from_hub(
     repo_id: str, *, revision: str | None, offline: bool, cache_dir: Path | None, allow_pickle: bool
 ) -> ModelSource:
     from huggingface_hub import snapshot_download
-
-    from vlmcli.engine.hub_http import bound_hub_requests
     from huggingface_hub.errors import (
         GatedRepoError,
         HFValidationError,
@@ -111,6 +109,8 @@ def _from_hub(
         RepositoryNotFoundError,
         RevisionNotFoundError,
     )
+
+    from vlmcli.engine.hub_http import bound_hub_requests
 
     patterns = _CONFIG_PATTERNS + _SAFE_WEIGHTS + (_PICKLED_WEIGHTS if allow_pickle else [])
     if not offline:

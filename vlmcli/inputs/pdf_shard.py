@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from vlmcli.errors import ConfigError, InputError
 from vlmcli.inputs.columns import ColumnChoice
-from vlmcli.inputs.item import ShardItem
+from vlmcli.inputs.item import ShardItem, item_path
 
 if TYPE_CHECKING:
     from vlmcli.media.pdf_pages import OpenPdf
@@ -67,7 +67,8 @@ def page_item(
     with opened(data, name) as pdf:
         if match is None or int(match[1]) > pdf.count:
             last = page_key(pdf.count, pdf.count)
-            raise InputError(f"{name}::{key}: {name} has no page {key!r} (its pages are {page_key(1, pdf.count)} to {last}).")
+            pages = f"its pages are {page_key(1, pdf.count)} to {last}"
+            raise InputError(f"{item_path(name, key)}: {name} has no page {key!r} ({pages}).")
         return _page_item(pdf, name, int(match[1]) - 1, max_pixels, prefix=prefix, folder=folder)
 
 
@@ -81,7 +82,7 @@ def _page_item(pdf: "OpenPdf", name: str, index: int, max_pixels: int | None, *,
     try:
         picture = pdf.render(index, max_pixels=DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels)
     except InputError as exc:
-        return ShardItem(key=key, error=f"{name}::{page}: {exc}")
+        return ShardItem(key=key, error=f"{item_path(name, page)}: {exc}")
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG", compress_level=1)
     return ShardItem(key=key, data=buffer.getvalue(), name=f"{folder}{page}.png")

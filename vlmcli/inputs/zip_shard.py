@@ -24,7 +24,7 @@ from pathlib import Path
 
 from vlmcli.errors import ConfigError, InputError
 from vlmcli.inputs.columns import ColumnChoice
-from vlmcli.inputs.item import SEPARATOR, ShardItem
+from vlmcli.inputs.item import SEPARATOR, ShardItem, item_path
 from vlmcli.media.kinds import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 PDF_EXTENSION = ".pdf"
@@ -79,10 +79,8 @@ def zip_item(path: Path, key: str, *, page_pixels: int | None = None) -> ShardIt
         member = _read(archive, info, path)
     if member.data is None or not page:
         return member
-    name = f"{path}{SEPARATOR}{member_name}"
     try:
-        prefix = f"{member_name}{SEPARATOR}"
-        return page_item(member.data, name, page, prefix=prefix, folder=_folder(member_name), max_pixels=page_pixels)
+        return page_item(member.data, key=page, max_pixels=page_pixels, **_as_document(path, member_name))
     except InputError as exc:
         return ShardItem(key=key, error=str(exc))
 
@@ -110,14 +108,14 @@ def _pages(data: bytes, path: Path, info: zipfile.ZipInfo, max_pixels: int | Non
     """A PDF member's pages; a document that will not open is one error item, keyed by the member."""
     from vlmcli.inputs.pdf_shard import page_items
 
-    prefix = f"{info.filename}{SEPARATOR}"
     try:
-        name = f"{path}{SEPARATOR}{info.filename}"
-        yield from page_items(data, name, prefix=prefix, folder=_folder(info.filename), max_pixels=max_pixels)
+        yield from page_items(data, max_pixels=max_pixels, **_as_document(path, info.filename))
     except InputError as exc:
         yield ShardItem(key=info.filename, error=str(exc))
 
 
-def _folder(member: str) -> str:
-    """Where a PDF member's page pictures go when exported: `2024/march/`."""
-    return posixpath.splitext(member)[0] + "/"
+def _as_document(path: Path, member: str) -> dict[str, str]:
+    """How a PDF member's pages are named: in messages `<zip>::<member>`, keyed
+    `<member>::page-0003`, exported under `2024/march/`."""
+    folder = posixpath.splitext(member)[0] + "/"
+    return {"name": item_path(str(path), member), "prefix": f"{member}{SEPARATOR}", "folder": folder}

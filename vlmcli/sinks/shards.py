@@ -322,13 +322,15 @@ class ShardedSink(Sink):
         """`-o caps.jsonl` without --format jsonl: a folder of that name would be made, Parquet
         shards inside it (`-o out.parquet` with Parquet is a folder of Parquet shards, as Spark
         names them)."""
-        plain = f"-o {shlex.quote(str(self.folder.with_suffix('')))}"
-        fixes = {"txt": "--format txt without -o (caption files beside the images)", "": ""}
-        fix = fixes.get(wanted, f"--format {wanted}")
+        fix = f"-o {shlex.quote(str(self.folder.with_suffix('')))}"
+        if wanted == "txt":
+            fix = f"--format txt without -o (caption files beside the images), or {fix}"
+        elif wanted:
+            fix = f"--format {wanted}, or {fix}"
         shards = f"{self.folder.name}/part-00000.{self.extension}, ..."
         return (
             f"--output {self.folder} is a folder of {self.extension} shards ({shards}), "
-            f"not a {self.folder.suffix} file: pass {f'{fix}, or ' if fix else ''}{plain}."
+            f"not a {self.folder.suffix} file: pass {fix}."
         )
 
     def _prepare_folder(self) -> None:

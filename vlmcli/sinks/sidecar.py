@@ -36,10 +36,10 @@ def sidecar_path(image_path: str, naming: TxtName = TxtName.STEM) -> Path:
     return path.with_name(path.name + ".txt")
 
 
-def _name_limit(target: Path) -> int | None:
-    """The longest file name `target`'s folder takes, when `target.name` is longer; else None."""
-    limit = _folder_name_max(str(target.parent))
-    return limit if len(os.fsencode(target.name)) > limit else None
+def _too_long(target: Path) -> str | None:
+    """Why `target`'s name cannot be made in its folder ("N bytes, longer than ... (255)"), or None."""
+    size, limit = len(os.fsencode(target.name)), _folder_name_max(str(target.parent))
+    return f"{size} bytes, longer than this file system allows ({limit})" if size > limit else None
 
 
 @functools.lru_cache(maxsize=256)
@@ -74,10 +74,9 @@ class SidecarSink(Sink):
         for path in dict.fromkeys(paths):
             target = self.target(path)
             clash = inputs.get(_same_file_name(target))
-            if (limit := _name_limit(target)) is not None:
+            if (too_long := _too_long(target)) is not None:
                 bad[path] = (
-                    f"its caption file name {target.name!r} is {len(os.fsencode(target.name))} bytes, longer than "
-                    f"this file system allows ({limit}); rename the image, or write --format jsonl."
+                    f"its caption file name {target.name!r} is {too_long}; rename the image, or write --format jsonl."
                 )
             elif clash == path:
                 bad[path] = f"its caption file {target} would replace the image itself; rename the image."

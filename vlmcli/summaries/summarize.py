@@ -42,6 +42,7 @@ from vlmcli.engine.events import GenerationResult, TokenEvent
 from vlmcli.engine.request import Request
 from vlmcli.engine.video_input import VideoInput
 from vlmcli.errors import ConfigError, VideoError
+from vlmcli.summaries.fold import Line, finished, folded
 from vlmcli.summaries.prompts import (  # clock: re-exported for the command
     SummaryPrompts,
     chapter_prompt,
@@ -49,7 +50,6 @@ from vlmcli.summaries.prompts import (  # clock: re-exported for the command
     segment_prompt,
     summary_prompt,
 )
-from vlmcli.summaries.fold import Line, finished, folded
 from vlmcli.summaries.scene_report import SceneReport, report_scenes
 from vlmcli.summaries.segments import (
     DEFAULT_MAX_SEGMENTS,
@@ -167,15 +167,23 @@ def plan_summary(
         frames = chosen.select(local, local_scan if chosen.needs_scan else None, options=options)
         planned.append(SegmentPlan(segment=segment, frames=shift_plan(frames, segment, info)))
     chapters = plan_chapters(segments, size=chapter_segments) if chaptered else ()
-    stretched, longest = None, max((s.end_s - s.start_s for s in segments), default=0.0)
-    if shape is Hierarchy.FLAT and longest > segment_seconds and len(
-        plan_segments(info, cuts=cuts, segment_seconds=segment_seconds, max_segments=CHAPTERS_MAX_SEGMENTS)
-    ) > len(segments):  # the flat cap made them longer
-        stretched = (
-            f"segments up to {longest:.1f} s, longer than --segment-seconds {segment_seconds:g}, to stay within "
-            f"{FLAT_MAX_SEGMENTS} segments (--hierarchy flat; auto keeps their length and adds chapters)"
-        )
+    stretched = _stretched(info, cuts, segments, segment_seconds) if shape is Hierarchy.FLAT else None
     return SummaryPlan(info=info, segments=tuple(planned), chapters=chapters, detection=detection, stretched=stretched)
+
+
+def _stretched(info: VideoInfo, cuts: Sequence[int], segments: Sequence[Segment], segment_seconds: float) -> str | None:
+    """The warning when the flat cap made segments longer than `segment_seconds` (the same cuts
+    under the chaptered cap give more segments), else None."""
+    longest = max((s.end_s - s.start_s for s in segments), default=0.0)
+    if longest <= segment_seconds:
+        return None
+    uncapped = plan_segments(info, cuts=cuts, segment_seconds=segment_seconds, max_segments=CHAPTERS_MAX_SEGMENTS)
+    if len(uncapped) <= len(segments):
+        return None
+    return (
+        f"segments up to {longest:.1f} s, longer than --segment-seconds {segment_seconds:g}, to stay within "
+        f"{FLAT_MAX_SEGMENTS} segments (--hierarchy flat; auto keeps their length and adds chapters)"
+    )
 
 
 def _scan(path: str | os.PathLike[str], info: VideoInfo, opener: Opener) -> tuple[Scan | None, str | None]:
@@ -253,27 +261,6 @@ def segment_request(
     constraint = prompts.segment_constraint
     prompt = with_instruction(prompt, constraint, state=prompts.state_constraint)
     return Request(prompt=prompt, videos=(video,), system=system, constraint=constraint)
-
-
-def summary_request(
-    info: VideoInfo,
-    described: Sequence[SegmentDone | ChapterDone],
-    *,
-    prompts: SummaryPrompts = SummaryPrompts(),
-    system: str | None = None,
-) -> Request:
-    """The final request, over segment descriptions (flat) or chapter summaries."""
-    return _summary_over(info, _lines(described), prompts=prompts, system=system)
-
-
-def chapter_request(
-    chapter: Chapter,
-    described: Sequence[SegmentDone],
-    *,
-    prompts: SummaryPrompts = SummaryPrompts(),
-    system: str | None = None,
-) -> Request:
-    return _part_over((chapter.start_s, chapter.end_s, ""), _lines(described), prompts=prompts, system=system)
 
 
 def _lines(described: Sequence[SegmentDone | ChapterDone]) -> list[Line]:

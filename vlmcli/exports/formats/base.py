@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import re
 import enum
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import closing

@@ -64,10 +64,10 @@ class TxtExporter(Exporter):
         sharing: dict[Path, list[str]] = {}
         for path, file in target.items():
             sharing.setdefault(file, []).append(path)
-        clashing = {p for group in sharing.values() if len(group) > 1 for p in group}
-        for file, group in sharing.items():
-            if len(group) > 1:
-                summary.clashes.append(f"{', '.join(group)}: all would be captioned in {file}; rename all but one")
+        clashing: set[str] = set()
+        for file, group in ((f, g) for f, g in sharing.items() if len(g) > 1):
+            clashing.update(group)
+            summary.clashes.append(f"{', '.join(group)}: all would be captioned in {file}; rename all but one")
         kept = [r for r in joined.records if r.path not in clashing]
         if self.options.beside and not self.options.force:
             existing = next((target[r.path] for r in kept if target[r.path].exists()), None)
