@@ -114,3 +114,17 @@ def test_sampling_flags_without_a_temperature_are_noted(monkeypatch, tmp_path):
     assert sampled.exit_code == 0 and "note:" not in sampled.stderr
     monkeypatch.setenv("VLM_SEED", "3")  # a default kept in the environment is not a typed flag
     assert "note:" not in runner.invoke(app, ["ask", str(photo), "hi"]).stderr
+
+
+@pytest.mark.parametrize("command", ["ask", "describe", "caption-dir", "video-summarize"])
+def test_a_model_typo_is_the_one_line_even_with_sampling_flags(monkeypatch, tmp_path, command):
+    """caption-dir and video-summarize printed the greedy-decoding note, then the model error."""
+    isolate_env(monkeypatch, tmp_path)
+    photo = save_photo(tmp_path / "p.png")
+    question = ["hi"] if command == "ask" else []  # video-summarize checks the model before reading its file
+    args = [command, str(photo), *question, "-m", str(tmp_path / "nosuch"), "--top-p", "0.5"]
+    if command == "caption-dir":
+        args += ["-o", str(tmp_path / "out")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 4, result.output
+    assert result.stderr.splitlines() == [f"Error: Model folder {tmp_path / 'nosuch'} does not exist."]

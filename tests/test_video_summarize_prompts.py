@@ -109,6 +109,38 @@ def test_summary_prompt_is_asked_of_every_chapter(monkeypatch):
     assert "from 0:00.0 to 0:02.0" in text_only[0] and "descriptions of consecutive parts" in text_only[0]
 
 
+@functools.cache
+def one_scene() -> Path:
+    """One 2.4 s scene at 25 fps: a single segment."""
+    frames, _ = render_scenes([60], width=64, height=48, seed=13)
+    path = Path(tempfile.mkdtemp(prefix="vlmcli-one-")) / "one.mp4"
+    return write_video(path, frames, fps=25.0, gop=25)
+
+
+def test_a_one_segment_video_makes_one_call_its_description_the_summary(monkeypatch, tiny_checkpoint):
+    fake = install_fake_engine(monkeypatch, answer=lambda r: "A red box slides left." if r.videos else "restated")
+    result = invoke(one_scene(), "--frames", "2", "--json")
+    assert result.exit_code == 0, result.output
+    (request,) = fake.requests  # no text-only call to restate one line
+    assert len(request.videos) == 1
+    record = json.loads(result.stdout)
+    assert len(record["segments"]) == 1 and record["summary"] == "A red box slides left."
+    assert record["finish_reason"] == "stop" and record["warnings"] == []
+    text = invoke(one_scene(), "--frames", "2")
+    assert text.stdout.splitlines() == ["[0:00.0-0:02.4] A red box slides left.", "", "Summary: A red box slides left."]
+    dry = invoke(one_scene(), "-m", tiny_checkpoint("qwen2_vl"), "--frames", "2", "--dry-run")
+    assert "text-only: none, the one segment's description is the summary" in dry.stdout
+
+
+@pytest.mark.parametrize("flag", [["--summary-prompt", INSTRUCTION], ["--prompt", QUESTION]])
+def test_a_one_segment_video_still_asks_a_summary_prompt_of_its_own(monkeypatch, flag):
+    fake = install_fake_engine(monkeypatch, answer=lambda r: "A red box." if r.videos else "Red.")
+    result = invoke(one_scene(), "--frames", "2", "--json", *flag)
+    assert result.exit_code == 0, result.output
+    assert [bool(r.videos) for r in fake.requests] == [True, False]
+    assert json.loads(result.stdout)["summary"] == "Red."
+
+
 @pytest.mark.parametrize("flag", ["--prompt", "--summary-prompt"])
 def test_an_empty_prompt_is_refused_before_any_work(monkeypatch, flag):
     fake = install_fake_engine(monkeypatch)

@@ -23,7 +23,13 @@ from vlmcli.inputs.formats import InputFormat
 from vlmcli.inputs.options import DatasetInput
 from vlmcli.commands._caption_run import dry_run_job, run_job_reporting
 from vlmcli.commands._errors import EXIT_SOME_FAILED, error_boundary  # noqa: F401 - EXIT_SOME_FAILED: re-exported
-from vlmcli.commands.options import CommonOptions, StructuredOptions, with_common_options, with_structured_options
+from vlmcli.commands.options import (
+    CommonOptions,
+    StructuredOptions,
+    note_unused_sampling,
+    with_common_options,
+    with_structured_options,
+)
 from vlmcli.commands.video_options import VIDEO_MAX_SIDE, VideoOptions, with_video_options
 from vlmcli.errors import ConfigError
 from vlmcli.sinks.base import ExistingPolicy, OutputFormat, TxtName
@@ -255,7 +261,7 @@ def caption_dir(
         clips = video_captioning(video, enabled=videos)
         job = CaptionJob(
             engine=video.apply(opts.engine_config(settings)),
-            generation=opts.generation_config(settings),
+            generation=opts.generation_config(settings, note=False),
             inputs=tuple(inputs or ()),
             globs=tuple(globs or ()),
             files_from=files_from,
@@ -290,6 +296,7 @@ def caption_dir(
             ),
         )
         _runtime.check_model(job.engine)  # a typo in -m: one line now, not after reading every file
+        note_unused_sampling(settings)
         if opts.dry_run:  # the shared --dry-run option (vlmcli/commands/options.py)
             dry_run_job(job, sink, quiet=quiet, as_json=opts.json)
             return

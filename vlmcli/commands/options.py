@@ -176,7 +176,10 @@ class CommonOptions:
         return ResolutionPolicy(max_tiles=self.max_tiles, max_pixels=self.max_pixels, min_pixels=self.min_pixels)
 
     @staticmethod
-    def generation_config(settings: Settings) -> GenerationConfig:
+    def generation_config(settings: Settings, *, note: bool = True) -> GenerationConfig:
+        """The validated generation settings; `note`: say now that sampling flags do nothing under
+        greedy decoding (False: the command calls `note_unused_sampling` once the model is checked,
+        so a typo in -m stays the one line printed)."""
         try:
             gen = GenerationConfig(
                 max_tokens=settings.max_tokens,
@@ -190,11 +193,12 @@ class CommonOptions:
             where = f" (from ${origin.detail})" if origin and origin.source is Source.ENV else ""
             where = f" (from {origin.detail})" if origin and origin.source is Source.FILE else where
             raise ConfigError(f"{str(exc).rstrip('.')}{where}.") from None
-        _note_unused_sampling(settings)  # a value that is refused is the one line said
+        if note:
+            note_unused_sampling(settings)  # a value that is refused is the one line said
         return gen
 
 
-def _note_unused_sampling(settings: Settings) -> None:
+def note_unused_sampling(settings: Settings) -> None:
     """Sampling flags typed with greedy decoding (temperature 0, the default) do nothing: say so."""
     if settings.temperature != 0:
         return

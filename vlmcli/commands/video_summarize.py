@@ -32,7 +32,13 @@ from vlmcli.commands import _summary_output as out_
 from vlmcli.commands._errors import error_boundary
 from vlmcli.commands._generate import load_with_status
 from vlmcli.commands._json_names import json_line
-from vlmcli.commands.options import CommonOptions, StructuredOptions, with_common_options, with_structured_options
+from vlmcli.commands.options import (
+    CommonOptions,
+    StructuredOptions,
+    note_unused_sampling,
+    with_common_options,
+    with_structured_options,
+)
 from vlmcli.commands.video_options import VIDEO_MAX_SIDE, VideoOptions, with_video_options
 from vlmcli.errors import ConfigError
 
@@ -88,7 +94,11 @@ def run_plan(
         }
         sys.stdout.write(json_line(record) + "\n")
     else:
+        from vlmcli.summaries.summarize import summary_is_description
+
         calls = f"{len(plan.chapters)} chapter calls + one summary call" if plan.chapters else "one summary call"
+        if summary_is_description(plan, prompts):
+            calls = "none, the one segment's description is the summary"
         sys.stdout.write(
             f"{source}: {clock(plan.info.duration_s)} at {plan.info.fps:.3g} fps{' (variable rate)' if plan.info.variable_rate else ''}, {len(segments)} segment(s), "
             f"{sum(len(s['frames']) for s in segments)} frames, {total} visual tokens (+ text-only: {calls}); "
@@ -101,7 +111,7 @@ def run_summary(
     prompts: "SummaryPrompts", warnings: list[str], progress: "SummaryProgress",
 ) -> None:
     from vlmcli.engine.events import TokenEvent
-    from vlmcli.summaries.summarize import ChapterDone, SegmentDone, SummaryDone, summarize
+    from vlmcli.summaries.summarize import ChapterDone, SegmentDone, SummaryDone, summarize, summary_is_description
 
     progress.describing(len(plan.segments), video_s=plan.info.duration_s)
     engine = load_with_status(config)
@@ -110,11 +120,12 @@ def run_summary(
     chapters: list[dict[str, Any]] = []
     visual_tokens = 0
     started = False  # "Summary: " written (at the first token with visible text)
+    reused = summary_is_description(plan, prompts)  # one segment: no summary call
     for event in summarize(engine, plan, gen, max_side=VIDEO_MAX_SIDE, prompts=prompts, system=opts.system):
         if isinstance(event, SegmentDone):
             seg, result = event.segment, event.result
             progress.described(seg.index + 1, upto_s=seg.end_s)
-            if seg.index + 1 == len(plan.segments) and not plan.chapters:
+            if seg.index + 1 == len(plan.segments) and not plan.chapters and not reused:
                 progress.summarising(f"{len(plan.segments)} segment descriptions")
             visual_tokens += result.visual_tokens
             segments.append(
@@ -259,8 +270,9 @@ def video_summarize(
         config = dataclasses.replace(
             video.apply(opts.engine_config(settings)), feature_cache_entries=SUMMARY_CACHE_ENTRIES
         )
-        gen = opts.generation_config(settings)
+        gen = opts.generation_config(settings, note=False)
         _runtime.check_model(config)  # a typo in -m: one line now, not after scanning an hour of video
+        note_unused_sampling(settings)
         progress = make_summary_progress(
             quiet=quiet, segments_on_stdout=not opts.json and sys.stdout.isatty(), every=log_every
         )

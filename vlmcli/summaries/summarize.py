@@ -248,6 +248,16 @@ class SummaryDone:
     result: GenerationResult
 
 
+def summary_is_description(plan: SummaryPlan, prompts: SummaryPrompts) -> bool:
+    """True when a summary call would only restate the one segment's description: one
+    segment, no chapters, and vlmcli's own instructions (no --prompt, --summary-prompt or
+    segment constraint). The description then is the summary, without a second call."""
+    return (
+        len(plan.segments) == 1 and not plan.chapters and prompts.prompt is None
+        and prompts.summary_prompt is None and prompts.segment_constraint is None
+    )
+
+
 def segment_request(
     video: VideoInput,
     segment: Segment,
@@ -323,6 +333,9 @@ def summarize(
                 chapters.append(ChapterDone(chapter=chapter, text=result.text.strip(), result=result))
                 yield chapters[-1]
             described = []  # this chapter's descriptions are folded into its summary
+    if summary_is_description(plan, prompts) and described:
+        yield SummaryDone(text=described[0].text, result=described[0].result)
+        return
     final = folded(
         engine, gen, _lines(chapters if plan.chapters else described),
         request_for=lambda lines: _summary_over(plan.info, lines, prompts=prompts, system=system),
