@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from vlmcli.testing.fakes import install_fake_engine, isolate_env, save_photo
+from vlmcli.testing.media.video_clips import clip_set
 from vlmcli.cli import app
 from vlmcli.families import DEFAULT_MODEL
 
@@ -128,3 +129,40 @@ def test_a_model_typo_is_the_one_line_even_with_sampling_flags(monkeypatch, tmp_
     result = runner.invoke(app, args)
     assert result.exit_code == 4, result.output
     assert result.stderr.splitlines() == [f"Error: Model folder {tmp_path / 'nosuch'} does not exist."]
+
+
+def _has_gpu() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.parametrize("command", ["ask", "describe", "caption-dir", "video-summarize"])
+def test_a_gpu_this_machine_lacks_is_named_where_it_was_set(monkeypatch, config_file, tiny_checkpoint, command):
+    """`VLM_DEVICE=cuda` on a laptop said "--device cuda was asked for", a flag nobody typed;
+    caption-dir said it only once the whole folder had been read."""
+    if _has_gpu():
+        pytest.skip("this machine has a CUDA GPU")
+    photo = save_photo(config_file.parent / "p.png")
+    target = clip_set().motion.path if command == "video-summarize" else photo
+    question = ["hi"] if command == "ask" else []
+    args = [command, str(target), *question, "-m", str(tiny_checkpoint("qwen2_vl"))]
+    if command == "caption-dir":
+        args += ["-o", str(config_file.parent / "out")]
+    monkeypatch.setenv("VLM_DEVICE", "cuda")
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [
+        "Error: $VLM_DEVICE=cuda was asked for but no CUDA GPU is available; use --device cpu."
+    ]
+    monkeypatch.delenv("VLM_DEVICE")
+    config_file.write_text('device = "cuda:1"\n')
+    result = runner.invoke(app, args)
+    assert result.stderr.splitlines() == [
+        f'Error: device = "cuda:1" in {config_file} was asked for but no CUDA GPU is available; use --device cpu.'
+    ]
+    dry = runner.invoke(app, [*args, "--device", "cpu", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    monkeypatch.setenv("VLM_DEVICE", "cuda")  # a dry run plans for the device without using it
+    planned = runner.invoke(app, [*args, "--dry-run"])  # (caption-dir's loads the model to time it)
+    assert planned.exit_code == (2 if command == "caption-dir" else 0), planned.output

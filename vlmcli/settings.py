@@ -116,6 +116,19 @@ class Settings:
     commands: Mapping[str, CommandSettings]
     """Every command of COMMAND_SPECS -> its table's values (file or default; flags apply later)."""
 
+    def spelled(self, name: str) -> str:
+        """Setting `name` as the user wrote it, for messages: `--device cuda`, `$VLM_DEVICE=cuda`,
+        `device = "cuda" in ~/.config/vlmcli/config.toml` (a default as its flag)."""
+        value = getattr(self, name)
+        text = str(getattr(value, "value", value))
+        origin = self.origins[name]
+        if origin.source is Source.ENV:
+            return f"${origin.detail}={text}"
+        if origin.source is Source.FILE:
+            return f'{name} = "{text}" in {origin.detail}'
+        flag = origin.detail if origin.source is Source.FLAG else f"--{name.replace('_', '-')}"
+        return f"{flag} {text}"
+
     def items(self) -> list[tuple[str, object, Origin]]:
         """(name, value, origin) for every setting, in a stable order."""
         return [(spec.name, getattr(self, spec.name), self.origins[spec.name]) for spec in SPECS]

@@ -33,13 +33,22 @@ def load_engine(config: "EngineConfig") -> "Engine":
     return Engine.load(config)
 
 
-def check_model(config: "EngineConfig") -> None:
+def check_model(config: "EngineConfig", *, device_asked: str | None = None) -> None:
     """Refuse a model that cannot load before a long scan of the inputs (`loader.check_model`;
-    no torch). Fakes replace it with a no-op, as they replace `load_engine`."""
+    no torch). Fakes replace it with a no-op, as they replace `load_engine`.
+
+    device_asked: the device setting as the user wrote it (`Settings.spelled`): a GPU asked
+    for on a machine without one is refused now, naming where it was set (`$VLM_DEVICE=cuda`,
+    the config file), which imports torch; None leaves the device to the load (Ray workers
+    have GPUs the driver may lack)."""
     with _backend_check():
         from vlmcli.engine.loader import check_model as check
 
     check(config)
+    if device_asked is not None and (config.device.value not in ("auto", "cpu") or config.gpu is not None):
+        with _backend_check():
+            from vlmcli.engine.device import resolve_device
+        resolve_device(config.device, config.gpu, asked=device_asked)
 
 
 def load_planner(config: "EngineConfig") -> "LoadedModel":

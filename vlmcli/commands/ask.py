@@ -113,7 +113,8 @@ def ask(
         video.check()
         answer = structured.answer(settings, command="ask")
         constraint = answer.constraint
-        _runtime.check_model(opts.engine_config(settings))  # a typo in -m: one line before any picture is decoded
+        # a typo in -m, or a GPU this machine lacks: one line before any picture is decoded
+        _runtime.check_model(opts.engine_config(settings), device_asked=opts.device_asked(settings))
         media = load_inputs(
             sources, command="ask", max_pixels=settings.max_image_pixels, video=video, pages=page_choice(pages)
         )

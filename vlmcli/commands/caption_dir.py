@@ -295,7 +295,9 @@ def caption_dir(
                 txt_name=txt_name or TxtName.STEM,
             ),
         )
-        _runtime.check_model(job.engine)  # a typo in -m: one line now, not after reading every file
+        # Ray workers may have the GPU this machine lacks; a dry run here loads the model to time it
+        device_asked = settings.spelled("device") if job.backend is Backend.LOCAL else None
+        _runtime.check_model(job.engine, device_asked=device_asked)  # a typo in -m: one line now, not after the scan
         note_unused_sampling(settings)
         if opts.dry_run:  # the shared --dry-run option (vlmcli/commands/options.py)
             dry_run_job(job, sink, quiet=quiet, as_json=opts.json)

@@ -155,7 +155,8 @@ def describe(
         answer = structured.answer(settings, command="describe")
         inputs = expand_patterns(inputs)  # "*.jpg" quoted, or from cmd.exe/PowerShell
         several = len(inputs) > 1
-        _runtime.check_model(opts.engine_config(settings))  # a typo in -m: one line before any picture is decoded
+        # a typo in -m, or a GPU this machine lacks: one line before any picture is decoded
+        _runtime.check_model(opts.engine_config(settings), device_asked=opts.device_asked(settings))
         load = dict(command="describe", max_pixels=settings.max_image_pixels, video=video, pages=page_choice(pages))
         handles: list[tuple[str, Media | None]] = []  # inputs that decode; several: decoded again when run
         items: list[Item] = []

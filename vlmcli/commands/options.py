@@ -157,6 +157,11 @@ class CommonOptions:
         flags = {name: getattr(self, name) for name in SETTING_FLAGS}
         return resolve(flags, flag_names={"model": "--model", "offline": "--offline/--online"})
 
+    def device_asked(self, settings: Settings) -> str | None:
+        """The device setting as written, for `_runtime.check_model` to check now; None for a
+        dry run (it plans for the device without using it: a laptop may plan a GPU job)."""
+        return None if self.dry_run else settings.spelled("device")
+
     def engine_config(self, settings: Settings) -> EngineConfig:
         return EngineConfig(
             model=settings.model,

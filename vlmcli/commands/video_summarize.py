@@ -271,7 +271,8 @@ def video_summarize(
             video.apply(opts.engine_config(settings)), feature_cache_entries=SUMMARY_CACHE_ENTRIES
         )
         gen = opts.generation_config(settings, note=False)
-        _runtime.check_model(config)  # a typo in -m: one line now, not after scanning an hour of video
+        # a typo in -m, or a GPU this machine lacks: one line now, not after scanning an hour of video
+        _runtime.check_model(config, device_asked=opts.device_asked(settings))
         note_unused_sampling(settings)
         progress = make_summary_progress(
             quiet=quiet, segments_on_stdout=not opts.json and sys.stdout.isatty(), every=log_every

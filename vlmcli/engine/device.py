@@ -20,14 +20,17 @@ if TYPE_CHECKING:
     import torch
 
 
-def resolve_device(requested: Device, gpu: int | None = None) -> "torch.device":
+def resolve_device(requested: Device, gpu: int | None = None, *, asked: str | None = None) -> "torch.device":
     """The torch device for `requested` (`gpu`: which CUDA GPU, by number). A numbered GPU
     becomes the current CUDA device too, so everything that takes the current device (memory
-    queries, CUDA graphs, streams) works on it."""
+    queries, CUDA graphs, streams) works on it. `asked`: the setting as the user wrote it, for
+    messages (`--device cuda` by default; `$VLM_DEVICE=cuda` when it came from there)."""
     import torch
 
+    if asked is None:
+        asked = f"--device {requested.value}" + (f":{gpu}" if gpu is not None else "")
     if gpu is not None:
-        return _one_gpu(torch, gpu)
+        return _one_gpu(torch, gpu, asked)
     if requested is Device.AUTO:
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -35,22 +38,22 @@ def resolve_device(requested: Device, gpu: int | None = None) -> "torch.device":
             return torch.device("mps")
         return torch.device("cpu")
     if requested is Device.CUDA and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was asked for but no CUDA GPU is available; use --device cpu.")
+        raise ConfigError(f"{asked} was asked for but no CUDA GPU is available; use --device cpu.")
     if requested is Device.MPS and not (
         getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     ):
-        raise ConfigError("--device mps was asked for but Metal (mps) is not available; use --device cpu.")
+        raise ConfigError(f"{asked} was asked for but Metal (mps) is not available; use --device cpu.")
     return torch.device(requested.value)
 
 
-def _one_gpu(torch, gpu: int) -> "torch.device":  # noqa: ANN001 - the torch module
+def _one_gpu(torch, gpu: int, asked: str) -> "torch.device":  # noqa: ANN001 - the torch module
     if not torch.cuda.is_available():
-        raise ConfigError(f"--device cuda:{gpu} was asked for but no CUDA GPU is available; use --device cpu.")
+        raise ConfigError(f"{asked} was asked for but no CUDA GPU is available; use --device cpu.")
     count = torch.cuda.device_count()
     if gpu >= count:
         have = "cuda:0" if count == 1 else f"cuda:0 to cuda:{count - 1}"
         raise ConfigError(
-            f"--device cuda:{gpu} was asked for but this machine has {count} CUDA GPU{'s' if count > 1 else ''} "
+            f"{asked} was asked for but this machine has {count} CUDA GPU{'s' if count > 1 else ''} "
             f"({have}, numbered after CUDA_VISIBLE_DEVICES)."
         )
     torch.cuda.set_device(gpu)

@@ -154,7 +154,7 @@ def install_fake_engine(monkeypatch, *, load_error: BaseException | None = None,
     return factory
 
 
-def _no_check(config: object) -> None:
+def _no_check(config: object, **_: object) -> None:
     """A fake engine needs no model on disk (`_runtime.check_model`)."""
 
 
