@@ -166,3 +166,16 @@ def test_a_gpu_this_machine_lacks_is_named_where_it_was_set(monkeypatch, config_
     monkeypatch.setenv("VLM_DEVICE", "cuda")  # a dry run plans for the device without using it
     planned = runner.invoke(app, [*args, "--dry-run"])  # (caption-dir's loads the model to time it)
     assert planned.exit_code == (2 if command == "caption-dir" else 0), planned.output
+
+
+def test_a_revision_typed_with_a_local_folder_is_refused(monkeypatch, tmp_path, tiny_checkpoint):
+    """`--revision v2` with a model folder was ignored without a word."""
+    isolate_env(monkeypatch, tmp_path)
+    photo, folder = save_photo(tmp_path / "p.png"), str(tiny_checkpoint("qwen2_vl"))
+    result = runner.invoke(app, ["ask", str(photo), "hi", "-m", folder, "--revision", "v2"])
+    assert result.exit_code == 2 and result.stderr.splitlines() == [
+        f"Error: --revision v2 picks a version of a hub model, but {folder} is a local folder (one version): "
+        "drop --revision, or name the model by its hub id."
+    ]
+    monkeypatch.setenv("VLM_REVISION", "v2")  # a default for hub models, as the config file's
+    assert runner.invoke(app, ["ask", str(photo), "hi", "-m", folder, "--max-tokens", "1"]).exit_code == 0

@@ -106,3 +106,5 @@ def test_int8_refuses_other_dtypes_and_devices(tiny_checkpoint):
     folder = str(tiny_checkpoint("idefics3"))
     with pytest.raises(ConfigError, match="float32"):
         Engine.load(EngineConfig(model=folder, device="cpu", dtype="bfloat16", quantize="int8"))
+    with pytest.raises(ConfigError, match="drop --dtype mixed"):  # a bfloat16 language model: was accepted
+        Engine.load(EngineConfig(model=folder, device="cpu", dtype="mixed", quantize="int8"))

@@ -19,6 +19,7 @@ import sys
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Annotated, Optional, TypeVar
 
 import typer
@@ -163,6 +164,7 @@ class CommonOptions:
         return None if self.dry_run else settings.spelled("device")
 
     def engine_config(self, settings: Settings) -> EngineConfig:
+        _check_revision(settings)
         return EngineConfig(
             model=settings.model,
             revision=settings.revision,
@@ -201,6 +203,18 @@ class CommonOptions:
         if note:
             note_unused_sampling(settings)  # a value that is refused is the one line said
         return gen
+
+
+def _check_revision(settings: Settings) -> None:
+    """`--revision` typed with a local model folder would be ignored (a folder has one version):
+    refuse it. From $VLM_REVISION or the config file it stays a default for hub models."""
+    if settings.revision is None or settings.origins["revision"].source is not Source.FLAG:
+        return
+    if Path(settings.model).expanduser().is_dir():
+        raise ConfigError(
+            f"--revision {settings.revision} picks a version of a hub model, but {settings.model} is a local "
+            "folder (one version): drop --revision, or name the model by its hub id."
+        )
 
 
 def note_unused_sampling(settings: Settings) -> None:

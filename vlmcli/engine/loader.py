@@ -123,7 +123,7 @@ def load_model(config: EngineConfig) -> LoadedModel:
     device = resolve_device(config.device, config.gpu)
     dtype = resolve_dtype(config.dtype, device)
     if plan_for(config.quantize).parts:
-        check_runtime(device=device.type, dtype=dtype)
+        check_runtime(device=device.type, dtype=text_dtype(config.dtype, device), named=config.dtype.value)
 
     import torch
     from safetensors import SafetensorError

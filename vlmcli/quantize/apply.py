@@ -33,14 +33,16 @@ class QuantReport:
     seconds: float = 0.0
 
 
-def check_runtime(*, device: str, dtype: "Any") -> None:
-    """int8 layers run on the CPU, float32 around them: say so before any weight is read."""
+def check_runtime(*, device: str, dtype: "Any", named: str | None = None) -> None:
+    """int8 layers run on the CPU, float32 around them: say so before any weight is read.
+    `dtype`: the language model's (bfloat16 under --dtype mixed); `named`: the --dtype value."""
     import torch
 
     if device != "cpu":
         raise ConfigError(f"--quantize int8 runs on the CPU only (the model is on {device}); drop it or use --device cpu.")
     if dtype != torch.float32:
-        raise ConfigError(f"--quantize int8 keeps activations in float32; drop --dtype {str(dtype).removeprefix('torch.')}.")
+        named = named or str(dtype).removeprefix("torch.")
+        raise ConfigError(f"--quantize int8 keeps activations in float32; drop --dtype {named}.")
 
 
 def _parts_of(model: Any, language_root: Any) -> dict[int, Part]:
