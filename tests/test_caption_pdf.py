@@ -241,3 +241,42 @@ def test_a_zip_of_pdfs_is_read_page_by_page(tmp_path):
     assert exported.exit_code == 0, exported.output
     assert (tmp_path / "exp" / "2024_march_pdf" / "page-0002.png").is_file()
     assert not [p for p in (tmp_path / "exp").rglob("*") if ":" in p.name]
+
+
+def test_a_webdataset_of_pdfs_is_read_page_by_page(tmp_path):
+    """Document datasets in WebDataset shards (pixparse/pdfa-eng-wds: `pdf` + `json` per key):
+    each key was an error row "has no image or video (fields: json, pdf)"."""
+    import io
+    import tarfile
+
+    shard = tmp_path / "pdfa-000000.tar"
+    members = {
+        "doc001.pdf": text_pdf([["Invoice"], ["Total 42"]]),
+        "doc001.json": json.dumps({"url": "https://example.org/a.pdf"}).encode(),
+        "doc002.pdf": locked_pdf(),
+        "img003.jpg": b"",
+    }
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 24), "red").save(buffer, format="JPEG")
+    members["img003.jpg"] = buffer.getvalue()
+    with tarfile.open(shard, "w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    out = tmp_path / "out"
+    dry = runner.invoke(app, ["caption-dir", str(shard), "-o", str(out), "--dry-run", "--json"])
+    assert dry.exit_code == 0, dry.output
+    assert json.loads(dry.stdout)["dataset"]["samples"] == 4  # two pages, the locked PDF's error, the photo
+    result = caption(str(shard), "-o", str(out), "--keep-columns", "url")
+    assert result.exit_code == 9, result.output
+    got = {r["source_key"]: r for r in rows(out)}
+    assert sorted(got) == ["doc001::page-0001", "doc001::page-0002", "doc002", "img003"]
+    assert got["doc001::page-0002"]["status"] == "ok" and got["doc001::page-0002"]["width"] == 1275
+    assert json.loads(got["doc001::page-0001"]["extra"]) == {"url": "https://example.org/a.pdf"}  # on each page
+    assert "doc002.pdf is an encrypted PDF" in got["doc002"]["error"]
+    asked = runner.invoke(app, ["ask", f"{shard}::doc001::page-0002", "What is the total?", "--json"])
+    assert asked.exit_code == 0, asked.output
+    exported = runner.invoke(app, ["export", str(out), "--to", "imagefolder", "-o", str(tmp_path / "exp")])
+    assert exported.exit_code == 0, exported.output
+    assert not [p for p in (tmp_path / "exp").rglob("*") if ":" in p.name]

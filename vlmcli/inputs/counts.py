@@ -6,7 +6,8 @@
     zip         its picture members, from the archive's index (a PDF member: its pages, read)
     json        its records (parsed; the pictures they name are not opened)
     webdataset  the distinct keys of the tar's member names (a plain tar is listed by seeking
-                from header to header; a gzip'd one has to be decompressed to be listed)
+                from header to header; a gzip'd one has to be decompressed to be listed); a
+                key whose only media is a PDF: its pages, read
 
 `--dry-run` reports these beside the plan it makes by probing every item. A shard whose
 metadata cannot be read counts as None (the probing reports what is wrong with it).
@@ -77,12 +78,32 @@ def json_records(path: Path) -> int:
 
 
 def tar_keys(path: Path) -> int:
-    keys: set[str] = set()
+    """Distinct keys; a key whose only media is a `pdf` field counts its pages (that member is read)."""
+    from vlmcli.inputs.tar_shard import PDF_FIELD, media_field
+
+    fields: dict[str, set[str]] = {}
+    pages: dict[str, int] = {}
     with tarfile.open(path, "r:*") as tar:  # random access: member headers only, data is skipped
         for member in tar:
             if member.isfile():
-                keys.add(split_member(member.name)[0])
-    return len(keys)
+                key, name = split_member(member.name)
+                fields.setdefault(key, set()).add(name)
+                if name == PDF_FIELD:
+                    pages[key] = _pdf_pages(tar, member)
+    return sum(
+        pages[key] if key in pages and media_field(sorted(names)) is None else 1 for key, names in fields.items()
+    )
+
+
+def _pdf_pages(tar: tarfile.TarFile, member: tarfile.TarInfo) -> int:
+    from vlmcli.errors import InputError
+    from vlmcli.media.pdf_pages import page_count
+
+    try:
+        reader = tar.extractfile(member)
+        return page_count(reader.read() if reader is not None else b"", member.name)
+    except (InputError, RuntimeError, OSError, ValueError, tarfile.TarError):  # unreadable: one error item
+        return 1
 
 
 COUNTERS: dict[InputFormat, Callable[[Path], int]] = {

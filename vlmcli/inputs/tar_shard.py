@@ -10,16 +10,20 @@ An item is one key: its image is the first field whose last extension is an imag
 ...: video2dataset's shards, captioned with `--videos`), or the field --image-column names
 (`--image-column mp4`: the clip of a key that holds its poster `jpg` too); its `.json` field (img2dataset
 writes one) supplies --key-column and --keep-columns fields, `txt` can be kept too. A key
-with neither becomes an error row; a tar that ends early (truncated) yields what it had, then fails the
+whose only media is a `pdf` field (document datasets such as pixparse/pdfa-eng-wds) is read
+page by page as a PDF file is (`pdf_shard`): items `<key>::page-0003`, each with the key's
+kept columns; a document that will not open is the key's error row. A key with no media
+becomes an error row; a tar that ends early (truncated) yields what it had, then fails the
 shard with a message.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import posixpath
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +33,7 @@ from vlmcli.media.kinds import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 IMAGE_FIELDS = frozenset(ext.lstrip(".") for ext in IMAGE_EXTENSIONS)
 VIDEO_FIELDS = frozenset(ext.lstrip(".") for ext in VIDEO_EXTENSIONS)
+PDF_FIELD = "pdf"
 
 
 def split_member(name: str) -> tuple[str, str]:
@@ -109,8 +114,8 @@ def _streamed_groups(path: Path) -> Iterator[tuple[str, dict[str, bytes]]]:
         yield key, fields
 
 
-def _media_field(fields: dict[str, bytes]) -> str | None:
-    """The first image field, else the first video field."""
+def media_field(fields: Iterable[str]) -> str | None:
+    """The first image field, else the first video field, of a key's field names."""
     for kinds in (IMAGE_FIELDS, VIDEO_FIELDS):
         if (found := next((f for f in fields if f.rsplit(".", 1)[-1] in kinds), None)) is not None:
             return found
@@ -147,10 +152,27 @@ def tar_items(path: Path, choice: ColumnChoice) -> Iterator[Any]:
             yield ShardItem(key=f"{item_key}#dup{len(seen)}", error=f"{message}.", extra=extra)
             continue
         seen.add(item_key)
-        field = _media_field(fields) if choice.image_column is None else _named_field(fields, choice.image_column)
+        field = media_field(fields) if choice.image_column is None else _named_field(fields, choice.image_column)
+        if field == PDF_FIELD or (field is None and choice.image_column is None and PDF_FIELD in fields):
+            yield from _pages(path, item_key, fields[PDF_FIELD], choice, extra)
+            continue
         if field is None:
             names = ", ".join(sorted(fields)) or "none"
             wanted = "image or video" if choice.image_column is None else f"{choice.image_column} field"
             yield ShardItem(key=item_key, error=f"{path}::{item_key} has no {wanted} (fields: {names}).", extra=extra)
             continue
         yield ShardItem(key=item_key, data=fields[field], extra=extra, name=f"{key}.{field}")
+
+
+def _pages(path: Path, key: str, data: bytes, choice: ColumnChoice, extra: dict[str, Any]) -> Iterator[Any]:
+    """The pages of a key's PDF, keyed `<key>::page-0003` and exported under `<key>/`; a
+    document that will not open is one error item, keyed by the key."""
+    from vlmcli.inputs.item import SEPARATOR, ShardItem, item_path
+    from vlmcli.inputs.pdf_shard import page_items
+
+    name = item_path(str(path), f"{key}.{PDF_FIELD}")
+    try:
+        for page in page_items(data, name, prefix=f"{key}{SEPARATOR}", folder=f"{key}/", max_pixels=choice.page_pixels):
+            yield dataclasses.replace(page, extra=extra)
+    except InputError as exc:
+        yield ShardItem(key=key, error=str(exc), extra=extra)
