@@ -23,7 +23,7 @@ from vlmcli.engine.video_input import VideoInput
 from vlmcli.errors import InputError
 from vlmcli.inputs.clip_files import temporary_copy
 from vlmcli.inputs.item_address import read_item
-from vlmcli.media.animation import frame_count, picture_format
+from vlmcli.media.animation import frame_count, picture_format, tiff_pages
 from vlmcli.media.document_input import DocumentInput
 from vlmcli.media.image_input import ImageInput
 from vlmcli.media.images import image_input
@@ -132,7 +132,13 @@ def load_one(
                 f"note: standard input holds an animation ({frames} frames); only its first frame is read "
                 "from a pipe: pass the file's path to ask about its motion.\n"
             )
-    return image_input(data, source, max_pixels=max_pixels)
+    picture = image_input(data, source, max_pixels=max_pixels)
+    if warn and (pages := tiff_pages(data)) > 1:  # a fax or a scanner's file: say what was read
+        sys.stderr.write(
+            f"note: {display_name(source)} is a TIFF of {pages} pages; only the first is read "
+            "(save the pages as a PDF, or as separate pictures, to ask about them all).\n"
+        )
+    return picture
 
 
 def _head(source: str) -> bytes:

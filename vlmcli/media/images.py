@@ -28,6 +28,7 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, BinaryIO
 
 from vlmcli.errors import InputError
+from vlmcli.media.animation import first_frame
 from vlmcli.media.color import to_srgb
 from vlmcli.media.heif import is_heif, require_heif
 from vlmcli.media.image_input import ImageInput
@@ -97,7 +98,7 @@ def decode_image(
         if draft is not None and image.format == "JPEG":  # Pillow drafts only JPEG (others: no-op or worse)
             image.draft("RGB", draft)
         if image.format != "PSD":  # a PSD opens on its merged picture; its frames are its layers
-            image.seek(0)  # animated GIF/WebP/APNG, multi-page TIFF: the first frame
+            image.seek(first_frame(image))  # animated GIF/WebP/APNG (past a still fallback), multi-page TIFF: the first
         if image.format == "TIFF":  # libtiff prints its errors on fd 2
             with native_stderr_filtered():
                 image.load()
@@ -191,21 +192,28 @@ def to_rgb(image: "Image.Image") -> "Image.Image":
 
 
 def _high_depth_to_rgb(image: "Image.Image") -> "Image.Image":
-    """16-bit / 32-bit integer and float greyscale: scale to 0..255 instead of clipping."""
+    """16-bit / 32-bit integer and float greyscale: scale to 0..255 instead of clipping.
+
+    Integer samples map the full 16-bit range onto 8 bits, as viewers show them, whatever the
+    brightest value (scaling by it made one pixel of 256 turn a picture black that a pixel of
+    255 left bright); wider data is scaled by its peak. Floats: 0..1 as is, a larger range by
+    its peak, negative values (a -1..1 map) from the least to the most."""
     import numpy as np
     from PIL import Image
 
     array = np.asarray(image)
     if array.dtype.kind == "f":
         array = np.nan_to_num(array.astype(np.float64))
-        peak = float(array.max(initial=0.0))
-        array = array * 255.0 if peak <= 1.0 else array * (255.0 / peak)
+        low, peak = float(array.min(initial=0.0)), float(array.max(initial=0.0))
+        if low < 0.0:
+            array = (array - low) * (255.0 / (peak - low)) if peak > low else np.zeros_like(array)
+        else:
+            array = array * 255.0 if peak <= 1.0 else array * (255.0 / peak)
     else:
         array = array.astype(np.int64)
         peak = int(array.max(initial=0))
-        if peak > 255:  # 16-bit data (or wider): map the full 16-bit range onto 8 bits
-            array = array // 257 if peak <= 65535 else array * 255 // peak
-    grey = np.clip(array, 0, 255).astype(np.uint8)
+        array = array // 257 if peak <= 65535 else array * 255 // peak
+    grey = np.clip(np.round(array) if array.dtype.kind == "f" else array, 0, 255).astype(np.uint8)
     return Image.fromarray(grey).convert("RGB")
 
 
@@ -233,10 +241,20 @@ def _upright(image: "Image.Image") -> "Image.Image":
         return image.copy()
 
 
+PNG_METADATA_BYTES = 64 * 1024 * 1024
+"""Most a PNG's compressed text or colour-profile chunk may inflate to. Pillow's 1 MB refused
+real files (a printer's ICC profile, Photoshop's XMP history) as "damaged"; this still bounds
+what a hostile chunk can make us allocate."""
+
+
 def prepare_pillow(max_pixels: int | None) -> None:
     """Set Pillow up for a decode under our limit: its own bomb guard lifted to `max_pixels`,
-    its warnings silenced (both below)."""
+    its PNG metadata limit to `PNG_METADATA_BYTES`, its warnings silenced (below)."""
+    from PIL import PngImagePlugin
+
     _lift_pil_limit(max_pixels)
+    PngImagePlugin.MAX_TEXT_CHUNK = max(PngImagePlugin.MAX_TEXT_CHUNK, PNG_METADATA_BYTES)
+    PngImagePlugin.MAX_TEXT_MEMORY = max(PngImagePlugin.MAX_TEXT_MEMORY, 4 * PNG_METADATA_BYTES)
     quiet_pillow()
 
 
@@ -305,12 +323,12 @@ def _not_an_image(name: str, data: bytes) -> str:
     if is_jpeg_xl(data[:16]):
         return (
             f"{name} is a JPEG XL image, which vlmcli cannot read: convert it first, "
-            f"e.g. djxl {shlex.quote(name)} {shlex.quote((PurePath(name).stem or 'image') + '.png')} (libjxl)."
+            f"e.g. djxl {shlex.quote(name)} {_written_beside(name, '.png', 'image')} (libjxl)."
         )
     if data[4:8] == b"ftyp" and data[8:12] in (b"avif", b"avis"):
         return f"{name} is an AVIF image, which this Pillow cannot read: pip install -U pillow (recent Pillow wheels read AVIF)."
     if (playlist := playlist_format(name, data[:512])) is not None:
-        whole = shlex.quote((PurePath(name).stem or "video") + ".mp4")
+        whole = _written_beside(name, ".mp4", "video")
         return (
             f"{name} is {'an' if playlist == 'HLS' else 'a'} {playlist} playlist, the index of a video cut into segments, not a picture: "
             f"join its segments first, e.g. ffmpeg -i {shlex.quote(name)} -c copy {whole}"
@@ -324,7 +342,8 @@ def _not_an_image(name: str, data: bytes) -> str:
             f"so does caption-dir given the PDF or a folder of PDFs as an argument; or render them, e.g. pdftoppm -png -r 150 {path} {stem}."
         )
     if document == "SVG":
-        return f"{name} is an SVG drawing, not an image vlmcli can read: render it first, e.g. rsvg-convert {path} -o {stem}.png."
+        drawing = _written_beside(name, ".png", "drawing")
+        return f"{name} is an SVG drawing, not an image vlmcli can read: render it first, e.g. rsvg-convert {path} -o {drawing}."
     if document is not None and document not in ("PDF", "SVG", "PostScript"):  # Word, PowerPoint, ...
         return (
             f"{name} is {'an' if document[0] in 'AEIOU' else 'a'} {document}, not a picture: save it as PDF and pass the PDF (vlm ask and vlm describe "
@@ -339,6 +358,16 @@ def _not_an_image(name: str, data: bytes) -> str:
     if (known := _other_pillow_format(data)) is not None:
         return f"{name} is {known}, which vlmcli does not read: convert it to PNG first (supported: {supported})."
     return f"{name} is not an image vlmcli can read (supported: {supported})."
+
+
+def _written_beside(name: str, suffix: str, fallback: str) -> str:
+    """The quoted name a suggested conversion writes: the input's stem + `suffix`, or
+    `<stem>-converted<suffix>` when that is the input itself (an SVG saved as `drawing.png`)."""
+    stem = PurePath(name).stem or fallback
+    out = stem + suffix
+    if out == PurePath(name).name:
+        out = f"{stem}-converted{suffix}"
+    return shlex.quote(out)
 
 
 def _other_pillow_format(data: bytes) -> str | None:

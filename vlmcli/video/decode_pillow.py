@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from vlmcli.errors import VideoError
-from vlmcli.media.animation import ANIMATED_FORMATS, picture_format
+from vlmcli.media.animation import ANIMATED_FORMATS, animation_frames, first_frame, picture_format
 from vlmcli.media.images import DEFAULT_MAX_PIXELS, prepare_pillow, to_rgb
 from vlmcli.media.names import display_name
 from vlmcli.video.file_cache import FileKey, cached_per_file
@@ -61,13 +61,17 @@ class Timeline:
     height: int
     starts: np.ndarray
     end_s: float
+    first: int = 0
+    """The file's frame number of the animation's first frame (1 past an APNG's still fallback)."""
 
     @classmethod
-    def from_delays(cls, *, format: str, size: tuple[int, int], delays_ms: Sequence[float | None]) -> "Timeline":
+    def from_delays(
+        cls, *, format: str, size: tuple[int, int], delays_ms: Sequence[float | None], first: int = 0
+    ) -> "Timeline":
         shown = shown_delays_ms(delays_ms)  # (F,)
         ends = np.cumsum(shown) / 1000.0  # (F,)
         starts = np.concatenate([[0.0], ends[:-1]])  # (F,)
-        return cls(format=format, width=size[0], height=size[1], starts=starts, end_s=float(ends[-1]))
+        return cls(format=format, width=size[0], height=size[1], starts=starts, end_s=float(ends[-1]), first=first)
 
     @property
     def frame_count(self) -> int:
@@ -81,14 +85,15 @@ def _timeline(key: FileKey) -> Timeline:
     try:
         _check_size(path, image.size)
         delays = webp_delays_ms(path) if image.format == "WEBP" else None
+        offset = first_frame(image)  # an APNG's still fallback is not a frame of the animation
         if delays is None:
             delays = []
-            for index in range(getattr(image, "n_frames", 1)):
+            for index in range(offset, offset + animation_frames(image)):
                 image.seek(index)
                 if "duration" not in image.info:  # Pillow's WebP and AVIF state it only once the frame is decoded
                     image.load()
                 delays.append(image.info.get("duration"))
-        return Timeline.from_delays(format=str(image.format), size=image.size, delays_ms=delays)
+        return Timeline.from_delays(format=str(image.format), size=image.size, delays_ms=delays, first=offset)
     except VideoError:
         raise
     except Exception as exc:  # noqa: BLE001 - Pillow's plugins raise anything on a damaged file
@@ -141,7 +146,7 @@ class AnimationReader:
         if self._image is None:
             self._image = _open(self._path)
         for row, index in enumerate(np.asarray(indices, dtype=np.int64).tolist()):
-            self._image.seek(index)  # forward from the current frame; back: from the first
+            self._image.seek(index + self._timeline.first)  # forward from the current frame; back: from the first
             picture = to_rgb(self._image)
             if picture.size != (width, height):
                 picture = picture.resize((width, height), Image.Resampling.BICUBIC)
