@@ -103,7 +103,7 @@ def _root(
 
 
 def main() -> None:
-    from vlmcli.commands._errors import configure_streams
+    from vlmcli.commands._errors import configure_streams, run_outside_commands
 
     configure_streams()
-    app(prog_name="vlm")
+    run_outside_commands(lambda: app(prog_name="vlm"))

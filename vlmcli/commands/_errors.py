@@ -17,13 +17,15 @@ import codecs
 import os
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 import typer
 
 from vlmcli.debug_log import debug_log
-from vlmcli.errors import ResourceError, VlmError
+from vlmcli.errors import OutputError, ResourceError, VlmError
+from vlmcli.output_files import is_write_failure
 
 EXIT_UNEXPECTED = 1
 EXIT_SOME_FAILED = 9
@@ -66,15 +68,43 @@ def error_boundary(*, debug: bool = False) -> Iterator[None]:
     except BrokenPipeError:
         _silence_stdout()
         raise typer.Exit(EXIT_BROKEN_PIPE) from None
+    except OSError as err:
+        if not is_write_failure(err):
+            _unexpected(err, debug)
+        _traceback(debug)
+        _silence_stdout()  # a full disk under stdout: the interpreter's final flush stays quiet
+        where = f" {err.filename}" if err.filename else " the results"
+        report(f"Cannot write{where}: {err.strerror or err}.")
+        raise typer.Exit(OutputError.exit_code) from None
     except MemoryError:
         _traceback(debug)
         report("out of memory; try a smaller model, fewer or smaller images, or --max-tokens.")
         raise typer.Exit(ResourceError.exit_code) from None
     except Exception as err:  # noqa: BLE001 - the last line of defence
-        _traceback(debug)
-        hint = "" if debug else " (run with --debug for a traceback)"
-        report(f"unexpected {type(err).__name__}: {err}{hint}")
-        raise typer.Exit(EXIT_UNEXPECTED) from None
+        _unexpected(err, debug)
+
+
+def _unexpected(err: BaseException, debug: bool) -> NoReturn:
+    _traceback(debug)
+    hint = "" if debug else " (run with --debug for a traceback)"
+    report(f"unexpected {type(err).__name__}: {err}{hint}")
+    raise typer.Exit(EXIT_UNEXPECTED) from None
+
+
+def run_outside_commands(run: Callable[[], None]) -> None:
+    """`run` (the whole CLI) with what no command's boundary sees made one line, exit 8: a
+    closed stdout (`vlm ... >&-`), help or version text written to a full disk."""
+    if sys.stdout is None:
+        sys.stderr.write("Error: standard output is closed; vlm writes its results there (redirect it to a file).\n")
+        raise SystemExit(OutputError.exit_code)
+    try:
+        run()
+    except OSError as err:
+        if not is_write_failure(err):
+            raise
+        _silence_stdout()
+        report(f"Cannot write the results: {err.strerror or err}.")
+        raise SystemExit(OutputError.exit_code) from None
 
 
 def configure_streams() -> None:

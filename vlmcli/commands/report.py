@@ -13,6 +13,7 @@ from vlmcli.commands._dataset_options import ImageColumn, ImageRoot, KeyColumn, 
 from vlmcli.commands._errors import error_boundary
 from vlmcli.commands._in_progress import note_run_in_progress
 from vlmcli.errors import ConfigError, OutputError
+from vlmcli.output_files import write_text
 
 
 def report(
@@ -56,8 +57,7 @@ def report(
             overview=summary,
             shown=[(e, items.get((e.source, e.source_key or "")) if e.source else thumbnail_uri(e.path)) for e in shown],
         )
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(page, encoding="utf-8")
+        write_text(output, page)
         if json_output:
             payload = {"output": str(output), "images": summary.images, "errors": summary.errors, "shown": len(shown)}
             sys.stdout.write(json.dumps(payload) + "\n")
