@@ -179,3 +179,18 @@ def test_a_revision_typed_with_a_local_folder_is_refused(monkeypatch, tmp_path, 
     ]
     monkeypatch.setenv("VLM_REVISION", "v2")  # a default for hub models, as the config file's
     assert runner.invoke(app, ["ask", str(photo), "hi", "-m", folder, "--max-tokens", "1"]).exit_code == 0
+
+
+def test_config_refuses_what_the_commands_refuse(monkeypatch, config_file):
+    """`VLM_TOP_P=2 vlm config` showed 2.0 as a setting (exit 0) that every command refused."""
+    monkeypatch.setenv("VLM_TOP_P", "2")
+    result = runner.invoke(app, ["config"])
+    assert result.exit_code == 2 and result.stderr.splitlines() == [
+        "Error: top_p must be in (0, 1], not 2.0 (from $VLM_TOP_P)."
+    ]
+    monkeypatch.delenv("VLM_TOP_P")
+    config_file.write_text("max_tokens = 0\n")
+    result = runner.invoke(app, ["config", "--json"])
+    assert result.exit_code == 2 and f"(from {config_file})" in result.stderr and result.stdout == ""
+    located = runner.invoke(app, ["config", "--json", "--path"])
+    assert json.loads(located.stdout) == {"config_file": str(config_file)}

@@ -139,9 +139,13 @@ def config(
         if path:
             from vlmcli.settings import config_path
 
-            sys.stdout.write(f"{config_path()[0]}\n")
+            found = config_path()[0]
+            sys.stdout.write((json.dumps({"config_file": str(found)}) if json_output else str(found)) + "\n")
             return
-        settings = CommonOptions(**dataclasses.asdict(flags)).settings()
+        options = CommonOptions(**dataclasses.asdict(flags))
+        settings = options.settings()
+        options.engine_config(settings)  # values the commands refuse are refused here too, as they say it
+        options.generation_config(settings, note=False)
         text = json.dumps(as_dict(settings), indent=2) if json_output else as_text(settings)
         sys.stdout.write(text + "\n")
 
