@@ -59,6 +59,17 @@ def test_question_without_images(monkeypatch):
     fake = install_fake_engine(monkeypatch)
     result = runner.invoke(app, ["ask", "What is 2 + 2?"])
     assert result.exit_code == 0 and fake.requests[0].images == ()
+    # `vlm ask $IMG 'q'` with IMG unset: answered without a picture, and said so
+    assert result.stderr == "note: no image or video given; the model answers from the question alone.\n"
+
+
+@pytest.mark.parametrize("command", [["ask", "", "What is this?"], ["describe", "", "x.png"]])
+def test_an_empty_input_argument_is_named(monkeypatch, command):
+    """`vlm ask "$IMG" 'q'` with IMG unset: "No such file: . If ' What is this?' is the question, quote it"."""
+    install_fake_engine(monkeypatch)
+    result = runner.invoke(app, command)
+    assert result.exit_code == 2
+    assert result.stderr == "Error: Input 1 is an empty argument (an unset shell variable?); name a file.\n"
 
 
 def test_image_from_stdin(monkeypatch, photos):

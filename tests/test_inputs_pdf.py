@@ -183,3 +183,15 @@ def test_pages_without_a_pdf_says_it_chose_nothing(monkeypatch, tmp_path):
     for command in (["ask", str(tmp_path / "photo.jpg"), "What?"], ["describe", str(tmp_path / "photo.jpg")]):
         result = runner.invoke(app, [*command, "--pages", "2"])
         assert result.exit_code == 0 and "note: --pages applies to PDF inputs, and none was given." in result.stderr
+
+
+def test_pages_past_the_end_are_noted(monkeypatch, tmp_path):
+    """`--pages 1-3,7` of a 3-page PDF dropped page 7 without a word (all past the end: an error)."""
+    install_fake_engine(monkeypatch)
+    pdf = tmp_path / "boxes.pdf"
+    pdf.write_bytes(pillow_pdf(3))
+    result = runner.invoke(app, ["ask", str(pdf), "What colour?", "--pages", "1-3,7,2-9,3-", "--json"])
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)["images"]) == 3
+    assert result.stderr.splitlines() == [f"note: {pdf} has 3 pages; --pages 7,2-9 asked for pages past its end, left out."]
+    assert runner.invoke(app, ["ask", str(pdf), "What colour?", "--pages", "2-"]).stderr == ""

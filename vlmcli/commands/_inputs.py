@@ -158,6 +158,12 @@ def load_document(
 
     name = "<stdin>" if source == STDIN else display_name(source)
     document = render_pages(data, name, pages=pages, max_pixels=max_pixels)
+    beyond = pages.past_end(document.page_count) if pages is not None else []
+    if warn and beyond:  # some of them: a page past the end is noted (none of them is an error)
+        sys.stderr.write(
+            f"note: {name} has {document.page_count} page{'s' if document.page_count != 1 else ''}; "
+            f"--pages {','.join(beyond)} asked for pages past its end, left out.\n"
+        )
     if warn and document.left_out:
         sys.stderr.write(
             f"warning: {name} has {document.page_count} pages; the first {DEFAULT_PAGES} are read "

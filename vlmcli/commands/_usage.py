@@ -21,3 +21,12 @@ def dash_file_hint(args: Sequence[str], *, exists: Callable[[str], bool] = os.pa
         if arg.startswith("-") and arg not in ("-", "--") and "=" not in arg and exists(arg):
             return f" ({arg} is a file: write ./{arg}, or put -- before the file names)"
     return None
+
+
+def check_no_empty_input(inputs: Sequence[str]) -> None:
+    """An empty argument (`vlm ask "$IMG" ...` with IMG unset) named as such, not "No such file: ."."""
+    from vlmcli.errors import ConfigError
+
+    if any(not arg.strip() for arg in inputs):
+        position = next(i for i, arg in enumerate(inputs) if not arg.strip()) + 1
+        raise ConfigError(f"Input {position} is an empty argument (an unset shell variable?); name a file.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Optional
@@ -16,6 +17,7 @@ from vlmcli.commands._errors import error_boundary
 from vlmcli.commands._generate import run_requests
 from vlmcli.commands._inputs import load_inputs, split_media
 from vlmcli.commands._render import Item
+from vlmcli.commands._usage import check_no_empty_input
 from vlmcli.commands.options import CommonOptions, StructuredOptions, with_common_options, with_structured_options
 from vlmcli.commands.video_options import VideoOptions, with_video_options
 from vlmcli.engine.request import Request
@@ -106,6 +108,7 @@ def ask(
     the question: ask photo.jpg 'What is this?'.
     """
     with error_boundary(debug=opts.debug):
+        check_no_empty_input(inputs or [])
         sources = expand_patterns(inputs or [])  # "*.jpg" quoted, or from cmd.exe/PowerShell
         check_question(question)
         check_unquoted(sources, question)
@@ -115,6 +118,8 @@ def ask(
         constraint = answer.constraint
         # a typo in -m, or a GPU this machine lacks: one line before any picture is decoded
         _runtime.check_model(opts.engine_config(settings), device_asked=opts.device_asked(settings))
+        if not sources:  # `vlm ask $IMG 'q'` with IMG unset reads as a question alone: say so
+            sys.stderr.write("note: no image or video given; the model answers from the question alone.\n")
         media = load_inputs(
             sources, command="ask", max_pixels=settings.max_image_pixels, video=video, pages=page_choice(pages)
         )

@@ -22,6 +22,7 @@ from vlmcli.commands._generate import run_requests
 from vlmcli.commands._inputs import DecodedWhenTaken, Failed, Media, check_each
 from vlmcli.commands._json_names import json_line
 from vlmcli.commands._render import Item, error_record
+from vlmcli.commands._usage import check_no_empty_input
 from vlmcli.commands.options import (
     CommonOptions,
     StructuredAnswer,
@@ -153,6 +154,7 @@ def describe(
         settings = opts.settings()
         video.check()
         answer = structured.answer(settings, command="describe")
+        check_no_empty_input(inputs)
         inputs = expand_patterns(inputs)  # "*.jpg" quoted, or from cmd.exe/PowerShell
         several = len(inputs) > 1
         # a typo in -m, or a GPU this machine lacks: one line before any picture is decoded

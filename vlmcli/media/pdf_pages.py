@@ -51,6 +51,15 @@ class PageChoice:
                 what = "a page" if last == first else "a range of pages"
                 raise ConfigError(f"--pages: {shown} is not {what} (pages count from 1, e.g. 2-5).")
 
+    def past_end(self, count: int) -> list[str]:
+        """The pages and closed ranges asked for that run past a `count`-page document's end,
+        as written (`7`, `2-9`); an open range (`5-`) never does."""
+        return [
+            str(first) if last == first else f"{first}-{last}"
+            for first, last in self.ranges
+            if first > count or (last is not None and last > count)
+        ]
+
     def indices(self, count: int) -> list[int]:
         """0-based page indices of a `count`-page document, in the order given, each once,
         those past its end left out."""
