@@ -275,3 +275,13 @@ def test_a_missing_video_gets_the_hints_a_missing_picture_gets(tmp_path):
     (tmp_path / "still.mp4").write_bytes(clip_set().motion.path.read_bytes())
     line = assert_one_line_error(runner.invoke(app, ["ask", str(tmp_path / "Still.mp4"), "What happens?"]), 3)
     assert line.endswith(f"Video file not found: {tmp_path / 'Still.mp4'} (did you mean {tmp_path / 'still.mp4'}?)")
+
+
+def test_a_mistyped_command_ends_with_its_question_mark():
+    """`vlm ak` ended "Did you mean 'ask'?." (a full stop after the question mark)."""
+    from typer.testing import CliRunner
+
+    from vlmcli.cli import app
+
+    result = CliRunner().invoke(app, ["ak"])
+    assert result.exit_code == 2 and result.stderr == "Error: No such command 'ak'. Did you mean 'ask'?\n"

@@ -108,3 +108,12 @@ def test_snapshots_that_would_not_load_are_not_listed_as_runnable(cache):
     assert "acme/" not in listed and "(5 more of a supported family would not load: vlm models --all says why.)" in listed
     everything = runner.invoke(app, ["models", "--all"]).stdout
     assert "PROBLEM" in everything and "no chat template" in everything
+
+
+def test_a_cache_dir_that_is_not_a_folder_is_refused(tmp_path):
+    """A typo in --cache-dir read as "none yet" (exit 0)."""
+    missing = runner.invoke(app, ["models", "--cache-dir", str(tmp_path / "nope")])
+    assert missing.exit_code == 2 and f"--cache-dir {tmp_path / 'nope'} does not exist" in missing.stderr
+    afile = tmp_path / "cat.png"
+    afile.write_bytes(b"x")
+    assert "is not a folder" in runner.invoke(app, ["models", "--cache-dir", str(afile)]).stderr

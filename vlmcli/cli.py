@@ -63,7 +63,8 @@ def _one_line(exc: BaseException) -> None:
     def show(file=None) -> None:  # type: ignore[no-untyped-def]
         message = exc.format_message().rstrip(".").replace("Value error, ", "")  # type: ignore[attr-defined]  # pydantic's wording, through Typer
         hint = where if message.startswith("No such option") and "(" not in message else ""
-        (file or sys.stderr).write(f"Error: {message}{hint}.\n")
+        end = "" if (message + hint).endswith(("?", "!")) else "."
+        (file or sys.stderr).write(f"Error: {message}{hint}{end}\n")
 
     exc.show = show  # type: ignore[attr-defined]
 

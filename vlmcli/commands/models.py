@@ -11,6 +11,7 @@ import typer
 
 from vlmcli.commands._errors import error_boundary
 from vlmcli.commands._table import human_size, table
+from vlmcli.errors import ConfigError
 from vlmcli.families import DEFAULT_MODEL, FAMILIES, VideoPath
 
 
@@ -31,6 +32,9 @@ def models(
     with error_boundary():
         from vlmcli import hubcache
 
+        if cache_dir is not None and not cache_dir.is_dir():  # a typo would read as "no models cached"
+            what = "is not a folder" if cache_dir.exists() else "does not exist"
+            raise ConfigError(f"--cache-dir {cache_dir} {what}; name the hub cache folder (e.g. ~/.cache/huggingface/hub).")
         root = cache_dir if cache_dir is not None else hubcache.hub_cache_dir()
         found = hubcache.scan(root)
         cached = [m for m in found if all_models or m.runnable]

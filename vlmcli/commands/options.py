@@ -147,10 +147,26 @@ class CommonOptions:
     ] = False
     dry_run: Annotated[
         bool,
-        _output("--dry-run", help="Print the plan (resolution, tiles, visual tokens); ask/describe load no weights."),
+        _output(
+            "--dry-run",
+            help="Print the plan (resolution, tiles, visual tokens) and stop; no weights are loaded, except by "
+            "caption-dir (it times one batch for its estimate).",
+        ),
     ] = False
-    no_stream: Annotated[bool, _output("--no-stream", help="Print each answer only when it is complete.")] = False
-    json: Annotated[bool, _output("--json", help="One JSON object per answer on stdout (text, tokens, timings).")] = False
+    no_stream: Annotated[
+        bool,
+        _output(
+            "--no-stream", help="Print answers only when complete, not token by token (caption-dir writes rows either way)."
+        ),
+    ] = False
+    json: Annotated[
+        bool,
+        _output(
+            "--json",
+            help="JSON on stdout: one object per answer (text, tokens, timings); caption-dir: the run's summary; "
+            "video-summarize: segments and summary in one object.",
+        ),
+    ] = False
     debug: Annotated[bool, _output("--debug", help="Show tracebacks and timings on stderr.")] = False
 
     def settings(self) -> Settings:
