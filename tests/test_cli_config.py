@@ -194,3 +194,12 @@ def test_config_refuses_what_the_commands_refuse(monkeypatch, config_file):
     assert result.exit_code == 2 and f"(from {config_file})" in result.stderr and result.stdout == ""
     located = runner.invoke(app, ["config", "--json", "--path"])
     assert json.loads(located.stdout) == {"config_file": str(config_file)}
+
+
+@pytest.mark.parametrize("value", ["inf", "nan"])
+def test_a_temperature_that_is_no_number_is_refused(monkeypatch, tmp_path, value):
+    """`--temperature inf` sampled every token uniformly at random (exit 0)."""
+    isolate_env(monkeypatch, tmp_path)
+    install_fake_engine(monkeypatch)
+    result = runner.invoke(app, ["ask", str(save_photo(tmp_path / "p.png")), "hi", "--temperature", value])
+    assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1

@@ -73,7 +73,7 @@ def test_describe_reports_a_broken_video(monkeypatch, tmp_path):
 
 def test_stdin_twice(monkeypatch):
     install_fake_engine(monkeypatch)
-    assert_one_line_error(runner.invoke(app, ["ask", "-", "-", "Q?"], input=b"x"), 3, "only once")
+    assert_one_line_error(runner.invoke(app, ["ask", "-", "-", "Q?"], input=b"x"), 2, "only once")  # a usage mistake
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vlmcli.engine.video_input import VideoInput
-from vlmcli.errors import InputError
+from vlmcli.errors import ConfigError, InputError
 from vlmcli.inputs.clip_files import temporary_copy
 from vlmcli.inputs.item_address import read_item
 from vlmcli.media.animation import frame_count, picture_format, tiff_pages
@@ -98,7 +98,7 @@ class DecodedWhenTaken(Sequence):
 
 def _check_stdin(sources: Sequence[str]) -> None:
     if list(sources).count(STDIN) > 1:
-        raise InputError("Standard input ('-') can be used only once per command.")
+        raise ConfigError("Standard input ('-') can be used only once per command.")  # a usage mistake: exit 2
 
 
 def load_one(

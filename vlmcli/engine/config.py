@@ -7,6 +7,7 @@ the edge (flag parsing) with a `ConfigError`, never deep inside a forward pass.
 from __future__ import annotations
 
 import enum
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,8 +151,8 @@ class GenerationConfig:
     def __post_init__(self) -> None:
         if self.max_tokens < 1:
             raise ConfigError(f"max_tokens must be at least 1, not {self.max_tokens}.")
-        if self.temperature < 0:
-            raise ConfigError(f"temperature must be >= 0, not {self.temperature}.")
+        if not 0 <= self.temperature < math.inf:  # inf: every token equally likely (noise); nan: refused too
+            raise ConfigError(f"temperature must be a number >= 0, not {self.temperature}.")
         if not 0 < self.top_p <= 1:
             raise ConfigError(f"top_p must be in (0, 1], not {self.top_p}.")
         if self.top_k < 0:
