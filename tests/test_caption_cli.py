@@ -299,6 +299,10 @@ def test_missing_inputs_and_folders_without_images(monkeypatch, tmp_path):
     assert result.exit_code == 3 and "No images" in result.stderr
     result = invoke("-o", tmp_path / "o")
     assert result.exit_code == 2 and "Nothing to caption" in result.stderr
+    assert not (tmp_path / "o").exists()  # a run that wrote nothing leaves no folder (nor its lock) behind
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    assert invoke(tmp_path / "nope", "-o", kept).exit_code == 3 and kept.is_dir()  # one that was there stays
 
 
 def test_ray_missing_says_what_to_install(monkeypatch, photos, tmp_path):

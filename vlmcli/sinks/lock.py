@@ -22,6 +22,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import socket
 import time
 from pathlib import Path
@@ -29,6 +30,8 @@ from pathlib import Path
 from vlmcli.errors import OutputError
 
 COMMON = ".vlm-run.lock"
+LOCK_NAME = re.compile(r"\.vlm-run(-.+)?\.lock")
+"""The lock files of a run (`COMMON`, and one per --shard label)."""
 
 
 def _label_file(label: str) -> str:
@@ -121,3 +124,16 @@ class FolderLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def remove_if_only_locks(folder: Path) -> None:
+    """Remove `folder` when it holds nothing but run locks (nothing was written there)."""
+    try:
+        entries = list(folder.iterdir())
+        if any(not LOCK_NAME.fullmatch(entry.name) for entry in entries):
+            return
+        for entry in entries:
+            entry.unlink(missing_ok=True)
+        folder.rmdir()
+    except OSError:  # another run took the folder meanwhile, or it went: leave it as it is
+        pass

@@ -44,7 +44,7 @@ from vlmcli.media.names import utf8_text
 from vlmcli.periodic import Periodic
 from vlmcli.sinks.base import ResumeState, Sink, SinkConfig
 from vlmcli.sinks.identity import PathResolver
-from vlmcli.sinks.lock import FolderLock
+from vlmcli.sinks.lock import FolderLock, remove_if_only_locks
 from vlmcli.sinks.resume_index import ResumeIndex
 from vlmcli.sinks.schema import Row, Status, check_row, storable
 
@@ -166,10 +166,17 @@ class ShardedSink(Sink):
 
     @contextmanager
     def claimed(self) -> Iterator[None]:
-        """The folder's lock for this run's label (`lock.py`), created with the folder."""
+        """The folder's lock for this run's label (`lock.py`), created with the folder; a folder
+        this run made and left holding only its lock (a run that stopped before its first row:
+        no inputs, a typo) is removed again."""
+        created = not self.folder.exists()
         self._prepare_folder()
-        with FolderLock(self.folder, label=self.config.label):
-            yield
+        try:
+            with FolderLock(self.folder, label=self.config.label):
+                yield
+        finally:
+            if created:
+                remove_if_only_locks(self.folder)
 
     # -- resume ----------------------------------------------------------------
     def owns(self, path: Path) -> bool:
