@@ -377,3 +377,12 @@ def test_an_output_named_like_a_file_is_refused_before_anything_runs(monkeypatch
     assert list((tmp_path / "caps.jsonl").glob("part-*.jsonl"))  # a folder named as Spark names its output
     (tmp_path / "old.csv").mkdir()  # a folder of that name from an earlier run is a folder
     assert invoke(photos, "-o", tmp_path / "old.csv", "-q").exit_code == EXIT_SOME_FAILED
+
+
+def test_every_json_summary_field_is_documented():
+    from vlmcli.captions.summary import Summary
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "caption-dir.md").read_text()
+    table = docs.split("`--json` prints the summary as JSON on stdout", 1)[1].split("\n\n", 2)[1]
+    missing = [key for key in Summary().to_dict() if f"`{key}`" not in table]
+    assert missing == []
