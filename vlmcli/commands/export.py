@@ -111,12 +111,16 @@ def _report(fmt: ExportFormat, joined: Joined, summary: ExportSummary, *, json_o
             "videos_left_out": summary.videos_left_out,
             "removed_stale_shards": [str(path) for path in summary.removed],
             "clashes": summary.clashes,
+            "kept_columns": joined.kept,
         }
         sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
     columns = ", ".join(f"{c} = {p!r}" for c, p in joined.columns.items())
     lines = [f"Exported {_plural(summary.records, 'record')} ({_plural(summary.captions, 'caption')}) to {where} as {fmt.value}."]
     if len(joined.columns) > 1:
         lines.append(f"Columns: {columns}.")
+    renamed = [f"{column!r} as {name!r}" for column, name in joined.kept.items() if column != name]
+    if renamed and fmt is not ExportFormat.TXT:
+        lines.append(f"Kept columns renamed (the export has its own field of that name): {', '.join(renamed)}.")
     if joined.uncaptioned:  # error rows are of the same images: one fact, not two
         images, rows = _plural(len(joined.uncaptioned), "image"), _plural(joined.error_rows, "error row")
         lines.append(f"Left out {images} with only error rows ({rows}).")

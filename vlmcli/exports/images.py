@@ -6,10 +6,15 @@ each shard is read once; its items wait in a temporary spool file, not in memory
 shard of clips runs to gigabytes). Names:
 
     a file              its path relative to the common folder of the run's files
-    a dataset item      "<key>.<ext>" (or "<shard>/<key>.<ext>" when keys repeat across
-                        shards: the shard's path relative to the shards' common folder, without
-                        its extension, so a/scan.pdf and b/scan.pdf stay apart), the extension
-                        from the image's (or clip's) bytes; in the key "/" and "." become "_"
+    a dataset item      "<key>.<ext>" (or "<shard>/<key>.<ext>" when a key's name repeats in
+                        another shard: the shard's path relative to the shards' common folder,
+                        without its extension, so a/scan.pdf and b/scan.pdf stay apart), the
+                        extension from the image's (or clip's) bytes; in the key "/", "\\" (a
+                        path written on Windows) and "." become "_"
+
+Two records never share a name (`names.distinct`): keys that flatten alike in one shard
+(`x/a.jpg`, `x_a.jpg`) give the second "x_a_jpg_1", and an item's name never equals a
+file's name without its extension (its extension comes later, from its bytes).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import posixpath
 from pathlib import Path
 
-from vlmcli.exports.names import claim, relative_names
+from vlmcli.exports.names import claim, distinct, relative_names, without_extension
 from vlmcli.exports.records import Record
 from vlmcli.inputs.item import SEPARATOR
 from vlmcli.inputs.readings import ShardReadings
@@ -69,23 +74,27 @@ def _video_extension(head: bytes) -> str:
 
 
 def base_names(records: list[Record]) -> dict[str, str]:
-    """record path -> its name in the export; a dataset item's name has no extension yet."""
-    files = [r.path for r in records if r.source is None]
-    names = relative_names(files)
+    """record path -> its name in the export, one of its own; a dataset item's name has no
+    extension yet."""
+    files = distinct(relative_names([r.path for r in records if r.source is None]))
+    taken = frozenset(without_extension(name) for name in files.values())
     items = [r for r in records if r.source is not None]
     keys = {r.path: _item_name(r.source_key or "item") for r in items}
-    unique = len(set(keys.values())) == len(keys)  # img2dataset's keys are: keep them as they are
-    folders = {} if unique else shard_folders([r.source or "" for r in items])
+    shards: dict[str, set[str]] = {}
     for r in items:
-        names[r.path] = keys[r.path] if unique else posixpath.join(folders[r.source or ""], keys[r.path])
-    return names
+        shards.setdefault(keys[r.path], set()).add(r.source or "")
+    if any(len(sources) > 1 for sources in shards.values()):  # img2dataset's keys never are: keep them as they are
+        folders = shard_folders([r.source or "" for r in items])
+        keys = {r.path: posixpath.join(folders[r.source or ""], keys[r.path]) for r in items}
+    return files | distinct(keys, taken)
 
 
 def _item_name(key: str) -> str:
-    """A dataset item's key as a file name: `a/b.jpg` -> `a_b_jpg`; a zip's PDF page
-    `inv/march.pdf::page-0003` -> `inv_march_pdf/page-0003` (a folder per document)."""
+    """A dataset item's key as a file name: `a/b.jpg` (or `a\\b.jpg`) -> `a_b_jpg`; a zip's PDF
+    page `inv/march.pdf::page-0003` -> `inv_march_pdf/page-0003` (a folder per document)."""
     parts = utf8_text(key).split(SEPARATOR)
-    return "/".join(part.replace("/", "_").replace(".", "_").replace(":", "_") for part in parts)
+    flat = (part.replace("\\", "/").replace("/", "_").replace(".", "_").replace(":", "_") for part in parts)
+    return "/".join(flat)
 
 
 def shard_folders(sources: list[str]) -> dict[str, str]:

@@ -17,20 +17,28 @@ and videos "Describe this video...": one caption per file under two prompt texts
 (and only when no file has both) are one column, "caption", not two half-empty ones.
 
 Error rows are not exported; those whose (image, prompt) has no ok row are counted, and
-images with no caption at all get no record. Pure: no file is read here.
+images with no caption at all get no record. A dataset item's kept columns (`extra`, from
+`caption-dir --keep-columns`) go with its record, named in the export as `kept` says.
+Pure: no file is read here.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from vlmcli.errors import ConfigError
+from vlmcli.exports.kept import kept_columns
 from vlmcli.sinks.schema import Row, Status
 
-RESERVED_COLUMNS = frozenset({"file_name", "image", "image_path", "path", "key", "width", "height", "__key__"})
+RESERVED_COLUMNS = frozenset(
+    {"file_name", "image", "image_path", "image_path_bytes", "path", "key", "width", "height", "__key__"}
+    | {"sha256", "source", "source_key"}  # webdataset's `.json` and jsonl write these beside the captions
+)
 _COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
@@ -47,6 +55,8 @@ class Record:
     source: str | None = None
     """Dataset inputs: the shard the image is in (then `path` is "<source>::<source_key>")."""
     source_key: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Dataset inputs: the item's kept columns (`caption-dir --keep-columns`), by their own names."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,8 @@ class Joined:
     """Older ok rows of an (image, prompt) that has a newer one."""
     uncaptioned: list[str] = field(default_factory=list)
     """Images with error rows only (no record)."""
+    kept: dict[str, str] = field(default_factory=dict)
+    """kept column -> its name in the export (`extra_<name>` where an export field has its name)."""
 
 
 def _check_column(name: str) -> None:
@@ -169,6 +181,7 @@ def join_rows(rows: list[Row], naming: ColumnNaming | None = None) -> Joined:
         error_rows=error_rows,
         superseded=superseded,
         uncaptioned=uncaptioned,
+        kept=kept_columns((r.extra for r in records), RESERVED_COLUMNS | set(columns)),
     )
 
 
@@ -199,7 +212,19 @@ def _record(path: str, rows: Mapping[str, Row], by_prompt: Mapping[str, str]) ->
         captions=_captions(rows, by_prompt),
         source=newest.get("source"),
         source_key=newest.get("source_key"),
+        extra=_kept(rows.values()),
     )
+
+
+def _kept(rows: Iterable[Row]) -> dict[str, Any]:
+    """The kept columns of an image's rows, a newer row's value winning (reruns may keep other columns)."""
+    kept: dict[str, Any] = {}
+    for row in sorted(rows, key=lambda r: r["created_at"]):
+        extra = row.get("extra")
+        value = json.loads(extra) if isinstance(extra, str) else extra
+        if isinstance(value, dict):
+            kept |= value
+    return kept
 
 
 def _captions(rows: Mapping[str, Row], by_prompt: Mapping[str, str]) -> dict[str, str | None]:

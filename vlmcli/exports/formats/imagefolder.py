@@ -1,7 +1,8 @@
-"""imagefolder: the images copied into OUT plus `metadata.jsonl` (`file_name` + one column
-per prompt), which `datasets.load_dataset("imagefolder", data_dir=OUT)` loads as an `image`
-feature with the caption columns. Videos (`caption-dir --videos` rows) are left out and
-counted: the loader would take them for pictures and fail (webdataset and jsonl keep them)."""
+"""imagefolder: the images copied into OUT plus `metadata.jsonl` (`file_name`, one column
+per prompt, then a dataset run's kept columns typed as a table's: `exports.kept`), which
+`datasets.load_dataset("imagefolder", data_dir=OUT)` loads as an `image` feature with the
+other columns. Videos (`caption-dir --videos` rows) are left out and counted: the loader
+would take them for pictures and fail (webdataset and jsonl keep them)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 from pathlib import Path
 
 from vlmcli.exports.formats.base import ExportFormat, Exporter, ExportSummary, Progress, count
+from vlmcli.exports.kept import column_types, table_fields
 from vlmcli.exports.records import Joined
 
 
@@ -21,10 +23,12 @@ class ImagefolderExporter(Exporter):
         folder = self.prepare_folder(out)
         summary = ExportSummary(out=folder)
         metadata = folder / "metadata.jsonl"
+        types = column_types((r.extra for r in joined.records), joined.kept)
         with open(metadata, "w", encoding="utf-8") as lines:
             for record, name, data in self.with_bytes(joined, summary, progress):
                 self.write_image(data, folder / name)
-                lines.write(json.dumps({"file_name": name, **record.captions}, ensure_ascii=False) + "\n")
+                line = {"file_name": name, **record.captions, **table_fields(record.extra, joined.kept, types)}
+                lines.write(json.dumps(line, ensure_ascii=False) + "\n")
                 count(summary, record)
         summary.files.append(metadata)
         return summary

@@ -1,8 +1,9 @@
 """jsonl: one JSON object per image, `{"image_path": ..., "caption": ..., "width", "height"}`
-(one key per caption column), in the one file OUT. Paths are absolute, valid UTF-8; a name
-that is not UTF-8 also has `image_path_bytes` (base64 of its bytes), as vlmcli's other JSON
-names files. An image whose file has gone since the run is skipped and named, as the other
-formats skip it (the line would name nothing)."""
+(one key per caption column; a dataset item's `source`, `source_key` and kept columns,
+`exports.kept`), in the one file OUT. Paths are absolute, valid UTF-8; a name that is not
+UTF-8 also has `image_path_bytes` (base64 of its bytes), as vlmcli's other JSON names files.
+An image whose file has gone since the run is skipped and named, as the other formats skip
+it (the line would name nothing)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from vlmcli.errors import ConfigError, OutputError
 from vlmcli.exports.formats.base import ExportFormat, Exporter, ExportSummary, Progress, count
+from vlmcli.exports.kept import kept_fields
 from vlmcli.exports.records import Joined
 from vlmcli.sinks.jsonl import path_fields
 
@@ -41,6 +43,7 @@ class JsonlExporter(Exporter):
                 item |= {"width": record.width, "height": record.height}
                 if record.source is not None:
                     item |= {"source": record.source, "source_key": record.source_key}
+                item |= kept_fields(record.extra, joined.kept)
                 lines.write(json.dumps(item, ensure_ascii=False) + "\n")
                 count(summary, record)
                 if progress is not None:

@@ -2,7 +2,8 @@
 
 Columns: `image` (struct of `bytes` and `path`, the image byte for byte, declared as the
 `datasets` `Image` feature in the schema metadata), `file_name`, one string column per
-prompt, `width`, `height`. `datasets.load_dataset("parquet", data_files=...)` or
+prompt, `width`, `height`, then a dataset run's kept columns (`exports.kept`: text, int64,
+float64 or bool, else JSON text). `datasets.load_dataset("parquet", data_files=...)` or
 `load_dataset(OUT)` gives decoded images with their captions. Files hold `--shard-size`
 records, written in row groups of 64 so memory stays bounded by images in flight.
 Videos are left out and counted, as for imagefolder.
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vlmcli.exports.formats.base import ExportFormat, Exporter, ExportSummary, Progress, count
+from vlmcli.exports.kept import ColumnType, column_types, table_fields
 from vlmcli.exports.records import Joined
 
 if TYPE_CHECKING:
@@ -23,14 +25,19 @@ if TYPE_CHECKING:
 ROW_GROUP = 64
 
 
-def hf_schema(columns: list[str]) -> "pa.Schema":
+def hf_schema(columns: list[str], kept: dict[str, ColumnType] | None = None) -> "pa.Schema":
+    """The files' schema: the fixed columns, then `kept` (export name -> type), each also
+    declared as a `datasets` feature."""
     import pyarrow as pa
 
+    kept = kept or {}
     fields = [pa.field("image", pa.struct([("bytes", pa.binary()), ("path", pa.string())])), pa.field("file_name", pa.string())]
     fields += [pa.field(c, pa.string()) for c in columns] + [pa.field("width", pa.int32()), pa.field("height", pa.int32())]
+    fields += [pa.field(name, pa.type_for_alias(kind.dtype)) for name, kind in kept.items()]
     features: dict[str, Any] = {"image": {"_type": "Image"}, "file_name": {"dtype": "string", "_type": "Value"}}
     features |= {c: {"dtype": "string", "_type": "Value"} for c in columns}
     features |= {c: {"dtype": "int32", "_type": "Value"} for c in ("width", "height")}
+    features |= {name: {"dtype": kind.dtype, "_type": "Value"} for name, kind in kept.items()}
     return pa.schema(fields, metadata={"huggingface": json.dumps({"info": {"features": features}})})
 
 
@@ -46,7 +53,8 @@ class ParquetExporter(Exporter):
         folder = self.prepare_folder(out)
         summary = ExportSummary(out=folder)
         columns = list(joined.columns)
-        schema = hf_schema(columns)
+        types = column_types((r.extra for r in joined.records), joined.kept)
+        schema = hf_schema(columns, types)
         writer: pq.ParquetWriter | None = None
         batch: list[dict[str, Any]] = []
         in_file = 0
@@ -68,6 +76,7 @@ class ParquetExporter(Exporter):
                 batch.append(
                     {"image": {"bytes": data, "path": name}, "file_name": name, **record.captions}
                     | {"width": record.width, "height": record.height}
+                    | table_fields(record.extra, joined.kept, types)
                 )
                 in_file += 1
                 count(summary, record)

@@ -1,10 +1,11 @@
 """webdataset: new tar shards `OUT/00000.tar`, ... (`--shard-size` records each).
 
 Each image is one key: `<key>.<ext>` (the image, byte for byte), `<key>.txt` (the first
-caption column) and `<key>.json` (every caption column, the image's relative path, size
-and sha256). `webdataset.WebDataset("OUT/{00000..00002}.tar")` reads them; so does any
-tar reader. Members are written with fixed owner, mode and mtime 0, so the same results
-give the same bytes.
+caption column) and `<key>.json` (the image's relative path, size and sha256, a dataset
+item's source and source_key, every caption column, then its kept columns: `exports.kept`).
+`webdataset.WebDataset("OUT/{00000..00002}.tar")` reads them; so does any tar reader.
+Members are written with fixed owner, mode and mtime 0, so the same results give the same
+bytes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from vlmcli.exports.formats.base import ExportFormat, Exporter, ExportSummary, Progress, count
 from vlmcli.exports.images import media_extension
+from vlmcli.exports.kept import kept_fields
 from vlmcli.exports.names import extension, webdataset_keys
 from vlmcli.exports.records import Joined
 
@@ -54,7 +56,8 @@ class WebdatasetExporter(Exporter):
                 meta = {"path": name, "width": record.width, "height": record.height, "sha256": record.key}
                 if record.source is not None:
                     meta |= {"source": record.source, "source_key": record.source_key}
-                _member(tar, f"{key}.json", json.dumps(meta | record.captions, ensure_ascii=False).encode("utf-8"))
+                meta |= record.captions | kept_fields(record.extra, joined.kept)
+                _member(tar, f"{key}.json", json.dumps(meta, ensure_ascii=False).encode("utf-8"))
                 in_shard += 1
                 count(summary, record)
         finally:
