@@ -74,3 +74,39 @@ def test_make_folder_names_the_file_in_the_way(tmp_path):
     with pytest.raises(OutputError, match=rf"Cannot create the folder {blocker}/a/b: {blocker} is a file, not a folder"):
         make_folder(blocker / "a" / "b")
     assert make_folder(tmp_path / "new" / "deep").is_dir()
+
+
+@pytest.fixture
+def run_folder(tmp_path, monkeypatch):
+    isolate_env(monkeypatch, tmp_path)
+    install_fake_engine(monkeypatch)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    save_photo(photos / "cat.png")
+    assert CliRunner().invoke(app, ["caption-dir", str(photos), "-o", str(tmp_path / "caps"), "-q"]).exit_code == 0
+    return tmp_path / "caps"
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet", "imagefolder", "webdataset", "txt"])
+def test_an_export_under_a_file_is_exit_8(run_folder, tmp_path, fmt):
+    """`-o photo.png/out`: "unexpected FileExistsError" / "NotADirectoryError", exit 1."""
+    blocker = tmp_path / "photos" / "cat.png"
+    result = CliRunner().invoke(app, ["export", str(run_folder), "--to", fmt, "-o", f"{blocker}/out"])
+    assert result.exit_code == 8, result.output
+    assert result.stderr.startswith("Error: Cannot create the folder ") and len(result.stderr.splitlines()) == 1
+
+
+def test_jsonl_export_to_standard_output(run_folder, tmp_path, monkeypatch):
+    """`-o -` wrote a file named `-`."""
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["export", str(run_folder), "--to", "jsonl", "-o", "-"])
+    assert result.exit_code == 0, result.output
+    (line,) = result.stdout.splitlines()
+    assert json.loads(line)["image_path"] == str(tmp_path / "photos" / "cat.png") and not (tmp_path / "-").exists()
+    assert "to standard output as jsonl" in result.stderr
+    both = CliRunner().invoke(app, ["export", str(run_folder), "--to", "jsonl", "-o", "-", "--json"])
+    assert both.exit_code == 2 and "drop one of them" in both.stderr
+    folder = CliRunner().invoke(app, ["export", str(run_folder), "--to", "parquet", "-o", "-"])
+    assert folder.exit_code == 2 and "-o - (standard output) is for --to jsonl" in folder.stderr

@@ -7,6 +7,7 @@ progress on stderr and prints the summary.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -17,8 +18,10 @@ import typer
 from vlmcli.commands._dataset_options import ImageColumn, ImageRoot, KeyColumn, shard_readings
 from vlmcli.commands._errors import EXIT_SOME_FAILED, error_boundary
 from vlmcli.commands._in_progress import note_run_in_progress
+from vlmcli.errors import ConfigError, OutputError
 from vlmcli.exports.formats.base import ExportFormat, ExportOptions, ExportSummary
 from vlmcli.exports.records import ColumnNaming, Joined
+from vlmcli.output_files import is_write_failure
 
 EPILOG = (
     "Examples:\n\n"
@@ -71,10 +74,27 @@ def export(
         exporter = exporter_class(to)(options)
         joined = join_rows(read_results(captions_dir), naming)
         note_run_in_progress(captions_dir)
-        summary = exporter.export(joined, output, progress=_progress(len(joined.records)))
+        if json_output and output is not None and str(output) == "-":
+            raise ConfigError("-o - writes the records on stdout, where --json writes the summary: drop one of them.")
+        try:
+            summary = exporter.export(joined, output, progress=_progress(len(joined.records)))
+        except OSError as exc:  # a file of the export that cannot be written (no permission, disk full)
+            if not (is_write_failure(exc) or _inside(exc.filename, output)):
+                raise
+            raise OutputError(f"Cannot write {exc.filename or output}: {exc.strerror or exc}.") from None
         _report(to, joined, summary, json_output=json_output)
         if summary.missing_images or summary.clashes:
             raise typer.Exit(EXIT_SOME_FAILED)
+
+
+def _inside(filename: object, output: Path | None) -> bool:
+    """Whether the file an OSError names is one the export writes (under -o)."""
+    if not isinstance(filename, (str, os.PathLike)) or output is None:
+        return False
+    try:
+        return Path(filename).resolve().is_relative_to(output.resolve())
+    except (OSError, ValueError):
+        return False
 
 
 def _progress(total: int):  # noqa: ANN202 - a Progress callback
@@ -96,6 +116,7 @@ def _plural(n: int, word: str) -> str:
 
 def _report(fmt: ExportFormat, joined: Joined, summary: ExportSummary, *, json_output: bool) -> None:
     where = str(summary.out) if summary.out is not None else "beside the images"
+    where = "standard output" if where == "-" else where
     if json_output:
         payload = {
             "format": fmt.value,

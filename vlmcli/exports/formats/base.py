@@ -17,6 +17,7 @@ from vlmcli.media.kinds import camera_raw_format
 from vlmcli.media.raw_preview import preview_bytes
 from vlmcli.exports.records import Joined, Record
 from vlmcli.inputs.readings import ShardReadings
+from vlmcli.output_files import make_folder
 
 
 class ExportFormat(str, enum.Enum):
@@ -89,12 +90,13 @@ class Exporter(ABC):
     def prepare_folder(self, out: Path | None) -> Path:
         if out is None:
             raise ConfigError(f"--to {self.format.value} needs -o OUT (a folder).")
+        if str(out) == "-":
+            raise ConfigError(f"--to {self.format.value} writes a folder; -o - (standard output) is for --to jsonl.")
         if out.exists() and not out.is_dir():
             raise OutputError(f"-o {out} exists and is not a folder.")
         if out.exists() and any(out.iterdir()) and not self.options.force:
             raise OutputError(f"-o {out} is not empty; choose a new folder or pass --force.")
-        out.mkdir(parents=True, exist_ok=True)
-        return out
+        return make_folder(out)
 
     @staticmethod
     def remove_stale(summary: ExportSummary, pattern: str) -> None:
@@ -143,7 +145,7 @@ class Exporter(ABC):
 
     @staticmethod
     def write_image(data: bytes, dst: Path) -> None:
-        dst.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(dst.parent)
         dst.write_bytes(data)  # byte for byte
 
 

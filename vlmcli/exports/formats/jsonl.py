@@ -1,6 +1,6 @@
 """jsonl: one JSON object per image, `{"image_path": ..., "caption": ..., "width", "height"}`
 (one key per caption column; a dataset item's `source`, `source_key` and kept columns,
-`exports.kept`), in the one file OUT. Paths are absolute, valid UTF-8; a name that is not
+`exports.kept`), in the one file OUT, or on standard output with `-o -`. Paths are absolute, valid UTF-8; a name that is not
 UTF-8 also has `image_path_bytes` (base64 of its bytes), as vlmcli's other JSON names files.
 An image whose file has gone since the run is skipped and named, as the other formats skip
 it (the line would name nothing)."""
@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from vlmcli.errors import ConfigError, OutputError
+from vlmcli.output_files import make_folder
 from vlmcli.exports.formats.base import ExportFormat, Exporter, ExportSummary, Progress, count
 from vlmcli.exports.kept import kept_fields
 from vlmcli.exports.records import Joined
@@ -24,14 +29,16 @@ class JsonlExporter(Exporter):
 
     def export(self, joined: Joined, out: Path | None, *, progress: Progress | None = None) -> ExportSummary:
         if out is None:
-            raise ConfigError("--to jsonl needs -o FILE.jsonl.")
-        if out.is_dir():
+            raise ConfigError("--to jsonl needs -o FILE.jsonl (or -o - for standard output).")
+        to_stdout = str(out) == STDOUT
+        if out.is_dir() and not to_stdout:
             raise OutputError(f"-o {out} is a folder; --to jsonl writes one file.")
-        if out.exists() and not self.options.force:
+        if out.exists() and not self.options.force and not to_stdout:
             raise OutputError(f"-o {out} exists; choose a new name or pass --force.")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        summary = ExportSummary(out=out, files=[out])
-        with open(out, "w", encoding="utf-8") as lines:
+        if not to_stdout:
+            make_folder(out.parent)
+        summary = ExportSummary(out=out, files=[] if to_stdout else [out])
+        with _opened(out) as lines:
             for done, record in enumerate(joined.records, start=1):
                 if record.source is None and not os.path.lexists(record.path):
                     summary.missing_images.append(record.path)
@@ -49,3 +56,17 @@ class JsonlExporter(Exporter):
                 if progress is not None:
                     progress(done)
         return summary
+
+
+STDOUT = "-"
+
+
+@contextmanager
+def _opened(out: Path) -> Iterator[TextIO]:
+    """The file `out`, or standard output for `-o -` (left open)."""
+    if str(out) == STDOUT:
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    with open(out, "w", encoding="utf-8") as lines:
+        yield lines

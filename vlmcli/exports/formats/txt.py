@@ -17,6 +17,7 @@ from pathlib import Path
 from vlmcli.errors import ConfigError, OutputError
 from vlmcli.exports.formats.base import ExportFormat, Exporter, ExportSummary, Progress, count
 from vlmcli.exports.records import Joined, Record
+from vlmcli.output_files import make_folder
 
 
 class TxtExporter(Exporter):
@@ -93,7 +94,7 @@ class TxtExporter(Exporter):
 
     @staticmethod
     def _write_text(target: Path, caption: str) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(target.parent)
         target.write_text(caption + "\n", encoding="utf-8")
 
 
