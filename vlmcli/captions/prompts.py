@@ -59,12 +59,16 @@ def config_hash(
     constraint: Constraint | None = None,
 ) -> str:
     """A short stable hash (16 hex digits) of the settings that decide a caption."""
+    settings = _plain(generation)
+    if isinstance(settings, dict) and "repetition_penalty" in settings and settings["repetition_penalty"] is None:
+        # the model's own (None) hashes as 1.0 did: its generation_config.json is in the model's identity
+        settings["repetition_penalty"] = 1.0
     payload: dict[str, Any] = {
         "model": model,
         "revision": revision,
         "prompt": prompt,
         "system": system,
-        "generation": _plain(generation),
+        "generation": settings,
         "resolution": _plain(resolution),
     }
     if constraint is not None:

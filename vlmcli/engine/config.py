@@ -139,8 +139,10 @@ class GenerationConfig:
     """Nucleus sampling: keep the smallest set of tokens whose probability reaches top_p."""
     top_k: int = 0
     """Keep only the k most likely tokens; 0 disables."""
-    repetition_penalty: float = 1.0
-    """> 1 discourages tokens already in the prompt or output (CTRL-style, as transformers)."""
+    repetition_penalty: float | None = None
+    """> 1 discourages tokens already in the prompt or output (CTRL-style, as transformers).
+    None: the model's own (its generation_config.json's, as `model.generate` applies it even
+    when greedy; 1.0 when it sets none), filled in by `Engine.with_model_defaults`."""
     seed: int | None = None
     """Seed for sampling; the same seed gives the same output."""
     stop: tuple[str, ...] = field(default_factory=tuple)
@@ -157,7 +159,7 @@ class GenerationConfig:
             raise ConfigError(f"top_p must be in (0, 1], not {self.top_p}.")
         if self.top_k < 0:
             raise ConfigError(f"top_k must be >= 0, not {self.top_k}.")
-        if self.repetition_penalty <= 0:
+        if self.repetition_penalty is not None and not 0 < self.repetition_penalty < math.inf:
             raise ConfigError(f"repetition_penalty must be > 0, not {self.repetition_penalty}.")
         if self.seed is not None and not 0 <= self.seed <= MAX_SEED:  # torch takes 64 bits: larger ones wrapped
             raise ConfigError(f"seed must be between 0 and {MAX_SEED}, not {self.seed}.")
@@ -166,3 +168,8 @@ class GenerationConfig:
     @property
     def greedy(self) -> bool:
         return self.temperature == 0
+
+    @property
+    def penalty(self) -> float:
+        """The repetition penalty to apply (1.0: none; an unresolved None counts as none)."""
+        return 1.0 if self.repetition_penalty is None else self.repetition_penalty

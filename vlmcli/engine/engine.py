@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -79,10 +81,21 @@ class Engine:
             pad = min(eos) if eos else 0
         return TokenIds(eos=eos, pad=int(pad))
 
+    def with_model_defaults(self, gen: GenerationConfig) -> GenerationConfig:
+        """`gen` with what it leaves to the model filled from its generation_config.json: the
+        repetition penalty, which `model.generate(do_sample=False)` applies (Qwen2-VL and
+        Qwen2.5-VL Instruct ship 1.05), so greedy output stays transformers' own."""
+        if gen.repetition_penalty is not None:
+            return gen
+        model_config = getattr(self.adapter.model, "generation_config", None)
+        penalty = getattr(model_config, "repetition_penalty", None)
+        return dataclasses.replace(gen, repetition_penalty=float(penalty) if penalty else 1.0)
+
     def stream(self, requests: Sequence[Request], gen: GenerationConfig) -> Iterator[TokenEvent | FinishEvent]:
         """Yield TokenEvents as tokens arrive and one FinishEvent per request (one batch)."""
         import torch
 
+        gen = self.with_model_defaults(gen)
         batch = prepare_batch(self.adapter, requests, truncate=self.config.truncate, answer_tokens=gen.max_tokens)
         try:
             yield from generate_stream(
@@ -122,7 +135,7 @@ class Engine:
 
         return ContinuousScheduler(
             adapter=self.adapter,
-            gen=gen,
+            gen=self.with_model_defaults(gen),
             cache=self.cache,
             token_ids=self.token_ids,
             tokenizer=self.tokenizer,

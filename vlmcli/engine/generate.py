@@ -130,8 +130,8 @@ def generate_stream(
         seen, seen_mask = input_ids, mask.bool()  # (B, S)
         decode_start = time.perf_counter()
         for produced in range(gen.max_tokens):
-            if gen.repetition_penalty != 1.0:
-                logits = apply_repetition_penalty(logits, seen, seen_mask, gen.repetition_penalty)
+            if gen.penalty != 1.0:
+                logits = apply_repetition_penalty(logits, seen, seen_mask, gen.penalty)
             if guard is not None:
                 guard.mask(logits)  # (B, V), forbidden tokens of constrained rows at -inf
             next_tokens = choose_next(logits, gen, generators)  # (B,)

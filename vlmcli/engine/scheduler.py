@@ -275,13 +275,14 @@ class ContinuousScheduler:
         """Every row's next token (B,) from the (B, V) float32 logits, as the static loop chooses it."""
         import torch
 
-        if self.gen.repetition_penalty != 1.0 or any(row.guard is not None for row in rows):
+        penalty = self.gen.penalty
+        if penalty != 1.0 or any(row.guard is not None for row in rows):
             logits = logits.clone()
             for i, row in enumerate(rows):
-                if self.gen.repetition_penalty != 1.0:
+                if penalty != 1.0:
                     seen = torch.tensor([row.prompt + row.tokens], device=logits.device)  # (1, S)
                     logits[i : i + 1] = apply_repetition_penalty(
-                        logits[i : i + 1], seen, torch.ones_like(seen, dtype=torch.bool), self.gen.repetition_penalty
+                        logits[i : i + 1], seen, torch.ones_like(seen, dtype=torch.bool), penalty
                     )
                 if row.guard is not None:
                     own = logits[i : i + 1].clone()  # (1, V)
