@@ -106,3 +106,14 @@ def test_the_test_profile_means_what_it_says():
     cyan = Image.new("CMYK", (1, 1), (255, 0, 0, 0))
     measured = np.array(ImageCms.applyTransform(cyan, transform).getpixel((0, 0)), float)
     assert np.abs(measured - lab_to_srgb_reference(np.array(INKS_LAB["cyan"]))).max() <= 1.5
+
+
+def test_a_palette_picture_with_a_profile_is_converted_too():
+    """A P-mode PNG tagged Adobe RGB reached the model unconverted (its RGB twin was converted)."""
+    palette = Image.fromarray(COLOURS).quantize(colors=16, method=Image.Quantize.MAXCOVERAGE)
+    assert palette.mode == "P"
+    buffer = io.BytesIO()
+    palette.save(buffer, format="PNG", icc_profile=rgb_profile(ADOBE_RGB))
+    plain = np.asarray(palette.convert("RGB"))
+    read = np.asarray(decode_image(buffer.getvalue(), "palette.png")).astype(float)
+    assert np.abs(read - to_srgb_reference(plain, ADOBE_RGB)).max() <= 1.0

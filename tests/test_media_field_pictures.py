@@ -104,3 +104,11 @@ def test_a_suggested_conversion_never_writes_over_its_input(tmp_path):
     drawing.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8"/></svg>')
     with pytest.raises(InputError, match=r"-o drawing-converted\.png\.$"):
         load_image(drawing)
+
+
+def test_a_picture_just_over_the_limit_says_by_how_much():
+    """10001x10000 read "(100 MP), above the limit of 100 MP"."""
+    from vlmcli.media.images import _too_large
+
+    assert "10001x10000 (100.01 MP), above the limit of 100 MP" in _too_large("x.png", (10001, 10000), 100_000_000)
+    assert "(200 MP)" in _too_large("x.png", (20000, 10000), 100_000_000)

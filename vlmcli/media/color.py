@@ -19,7 +19,7 @@ A profile that is sRGB (by its description) costs nothing; a profile LittleCMS c
 (damaged, or for another kind of device) leaves the picture as it was: the file's pixels are
 still the best guess, and the profile is not worth refusing the picture for.
 
-    picture = to_srgb(Image.open(path))   # RGB, RGBA, or CMYK made RGB; other modes are returned as they are
+    picture = to_srgb(Image.open(path))   # RGB, RGBA, palette or CMYK made RGB(A); other modes as they are
 """
 
 from __future__ import annotations
@@ -44,8 +44,11 @@ _OUT_MODE = {"RGB": "RGB", "RGBA": "RGBA", "CMYK": "RGB"}
 def to_srgb(image: "Image.Image") -> "Image.Image":
     """`image` converted from its embedded ICC profile's space to sRGB (a CMYK picture becomes
     RGB); `image` itself when it has no profile, an sRGB one, one LittleCMS cannot use or one
-    for another colour space than the picture's, or a mode other than RGB/RGBA/CMYK."""
+    for another colour space than the picture's, or a mode other than RGB/RGBA/P/CMYK (a palette
+    picture with a profile comes back RGB or RGBA)."""
     icc = image.info.get("icc_profile")
+    if icc and image.mode == "P":  # a palette picture's colours are in the profile's space too
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
     if not icc or image.mode not in MANAGED_MODES:
         return image
     transform = _transform(hashlib.sha256(icc).hexdigest(), icc, image.mode)

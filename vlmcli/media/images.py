@@ -265,11 +265,19 @@ def _check_pixels(size: tuple[int, int], name: str, max_pixels: int | None) -> N
 
 
 def _too_large(name: str, size: tuple[int, int] | None, max_pixels: int) -> str:
-    what = f"{size[0]}x{size[1]} ({size[0] * size[1] / 1e6:.3g} MP)" if size else "too large"
+    what = f"{size[0]}x{size[1]} ({_megapixels(size[0] * size[1], max_pixels)} MP)" if size else "too large"
     return (
         f"{name} is {what}, above the limit of {max_pixels / 1e6:g} MP (decompression bomb guard); "
         "shrink it or raise VLM_MAX_IMAGE_PIXELS (0 disables the check)."
     )
+
+
+def _megapixels(pixels: int, limit: int) -> str:
+    """`pixels` in MP, with the digits it takes to differ from `limit`'s (100.01, not "100 above 100")."""
+    for digits in range(3, 10):
+        if f"{pixels / 1e6:.{digits}g}" != f"{limit / 1e6:g}":
+            return f"{pixels / 1e6:.{digits}g}"
+    return f"{pixels / 1e6:g}"
 
 
 def _lift_pil_limit(max_pixels: int | None) -> None:
