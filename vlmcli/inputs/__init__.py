@@ -5,7 +5,11 @@
     braces.py      shards/{00000..00099}.tar -> the 100 names
     expand.py      the INPUT arguments -> the list of dataset shards to read, in order
     columns.py     which column is the image, the key, the kept columns; one cell -> bytes (pure)
-    tar_shard.py   a WebDataset tar (plain or gzip'd): one item per key
+    tar_shard.py   a WebDataset tar (plain, gzip'd, bzip2'd, xz'd): one item per key
+    tar_members.py its members gathered into keys: links, debris, a member twice, a cut end
+    zip_shard.py   a zip of pictures: one item per picture member (`a.jpg#2`: a name twice)
+    zip_salvage.py a zip cut short (no index at its end): its members from their local headers
+    archive_names.py  macOS's `._*`, `.DS_Store`, `__MACOSX/`: no members of a dataset (pure)
     table_shard.py a Parquet file or an Arrow file of a `save_to_disk` dataset: one item per row
     spool.py       the image bytes of the shard being captioned, in a temporary file
     counts.py      samples per shard from metadata (footers, batch lengths, tar names): --dry-run

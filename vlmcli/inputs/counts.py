@@ -5,9 +5,9 @@
     csv         its rows, read as text (the pictures it names are not opened)
     zip         its picture members, from the archive's index (a PDF member: its pages, read)
     json        its records (parsed; the pictures they name are not opened)
-    webdataset  the distinct keys of the tar's member names (a plain tar is listed by seeking
-                from header to header; a gzip'd one has to be decompressed to be listed); a
-                key whose only media is a PDF: its pages, read
+    webdataset  the keys of the tar's member names, grouped as the reader groups them (a plain
+                tar is listed by seeking from header to header; a compressed one has to be
+                decompressed to be listed); a key whose only media is a PDF: its pages, read
 
 `--dry-run` reports these beside the plan it makes by probing every item. A shard whose
 metadata cannot be read counts as None (the probing reports what is wrong with it).
@@ -23,7 +23,6 @@ from typing import Any
 
 from vlmcli.inputs.expand import ShardRef
 from vlmcli.inputs.formats import InputFormat
-from vlmcli.inputs.tar_shard import split_member
 
 SHARDS_NAMED = 4
 """Shards named one by one in the text report (the rest are summed)."""
@@ -78,30 +77,33 @@ def json_records(path: Path) -> int:
 
 
 def tar_keys(path: Path) -> int:
-    """Distinct keys; a key whose only media is a `pdf` field counts its pages (that member is read)."""
+    """Items by the member names, grouped as the reader groups them (`tar_members`: a key, or
+    each copy of a key whose member is in the tar twice); a key whose only media is a `pdf`
+    field counts its pages (that member is read)."""
+    from vlmcli.inputs.tar_members import compression, group_members, is_counted, open_tar, split_member
     from vlmcli.inputs.tar_shard import PDF_FIELD, media_field
 
-    fields: dict[str, set[str]] = {}
-    pages: dict[str, int] = {}
-    with tarfile.open(path, "r:*") as tar:  # random access: member headers only, data is skipped
-        for member in tar:
-            if member.isfile():
-                key, name = split_member(member.name)
-                fields.setdefault(key, set()).add(name)
-                if name == PDF_FIELD:
-                    pages[key] = _pdf_pages(tar, member)
-    return sum(
-        pages[key] if key in pages and media_field(sorted(names)) is None else 1 for key, names in fields.items()
-    )
+    total = 0
+    seen: set[str] = set()
+    with open_tar(path) as tar:  # random access: member headers only, data is skipped
+        members = [member for member in tar.getmembers() if is_counted(member)]
+        for indices in group_members([m.name for m in members], by_key=compression(path) == ""):
+            key = split_member(members[indices[0]].name)[0]
+            fields = {split_member(members[i].name)[1]: members[i] for i in indices}
+            document = key not in seen and PDF_FIELD in fields and media_field(sorted(fields)) is None
+            total += _pdf_pages(tar, fields[PDF_FIELD], path) if document else 1
+            seen.add(key)
+    return total
 
 
-def _pdf_pages(tar: tarfile.TarFile, member: tarfile.TarInfo) -> int:
+def _pdf_pages(tar: tarfile.TarFile, member: tarfile.TarInfo, path: Path) -> int:
     from vlmcli.errors import InputError
+    from vlmcli.inputs.tar_members import member_bytes
     from vlmcli.media.pdf_pages import page_count
 
     try:
-        reader = tar.extractfile(member)
-        return page_count(reader.read() if reader is not None else b"", member.name)
+        data = member_bytes(tar, member, path)
+        return page_count(data, member.name) if isinstance(data, bytes) else 1
     except (InputError, RuntimeError, OSError, ValueError, tarfile.TarError):  # unreadable: one error item
         return 1
 

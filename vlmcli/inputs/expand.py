@@ -18,7 +18,7 @@ from pathlib import Path
 from vlmcli.errors import ConfigError, InputError
 from vlmcli.inputs.braces import expand_braces
 from vlmcli.inputs.columns import ColumnChoice
-from vlmcli.inputs.formats import InputFormat, dataset_files, detect_format
+from vlmcli.inputs.formats import InputFormat, dataset_files, detect_format, folder_shards
 from vlmcli.inputs.item import ShardItem
 from vlmcli.sinks.identity import resolved_path
 
@@ -78,20 +78,37 @@ def dataset_shards(
                 raise InputError(f"No such shard: {raw}")
             plain.append(raw)  # the plain-files path reports it as a missing input
             continue
-        fmt = detect_format(path, exclude=exclude) if forced is InputFormat.AUTO else forced
+        if path.is_dir():
+            found = _folder(path, forced, exclude)
+            refs.extend(ShardRef(f, kind) for f, kind in found)
+            if not found:
+                plain.append(raw)
+            continue
+        fmt = detect_format(path) if forced is InputFormat.AUTO else forced
         if fmt is InputFormat.FILES:
             plain.append(raw)
-        elif path.is_dir():
-            files = dataset_files(path, fmt, exclude=exclude)
-            if not files:
-                raise InputError(f"{path} holds no {fmt.value} shards.")
-            refs.extend(ShardRef(f, fmt) for f in files)
         else:
             refs.append(ShardRef(path, fmt))
     if refs and plain:
         raise ConfigError(_mixed(plain[0], refs[0]))
     unique = {ref.source: ref for ref in refs}
     return list(unique.values()) or None
+
+
+def _folder(path: Path, forced: InputFormat, exclude: Path | None) -> list[tuple[Path, InputFormat]]:
+    """A folder's shards with the kind of each (every kind it holds, or the one forced); empty
+    when it is a folder of plain files."""
+    if forced is InputFormat.FILES:
+        return []
+    if forced is InputFormat.AUTO:
+        found = folder_shards(path, exclude=exclude)
+        if not found and detect_format(path) is InputFormat.HF:
+            raise InputError(f"{path} holds no hf shards.")
+        return found
+    files = dataset_files(path, forced, exclude=exclude)
+    if not files:
+        raise InputError(f"{path} holds no {forced.value} shards.")
+    return [(f, forced) for f in files]
 
 
 def _mixed(plain: str, ref: ShardRef) -> str:

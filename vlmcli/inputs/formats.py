@@ -1,6 +1,8 @@
 """What kind of input a path is, by its content (names only where content cannot say).
 
-    a file    tar header ("ustar" at byte 257) or gzip'd tar   -> webdataset
+    a file    tar header ("ustar" at byte 257), or a tar's       -> webdataset
+              gzip'd, bzip2'd or xz'd (any name); zstd'd and
+              named .tar.zst (reading says how to unpack it)
               "PAR1" at both ends                               -> parquet
               an Arrow IPC stream (`.arrow`, save_to_disk)      -> hf
               "PK" and named `.zip` or `.cbz`                   -> zip (a download of pictures)
@@ -11,17 +13,19 @@
               "%PDF-" first                                     -> pdf (each page an item)
               anything else                                     -> files (an image, a video)
     a folder  dataset_info.json + state.json                    -> hf (save_to_disk)
-              tar shards and no pictures or videos inside (img2dataset's webdataset
-              layout; its .parquet/.json siblings are metadata)  -> webdataset
-              tar shards and pictures or videos                  -> an error: say which
-              zip archives (.zip, .cbz) and no pictures or videos -> zip (and with: an error)
-              Parquet files and no pictures or videos inside (img2dataset's parquet
-              layout, a hub dataset's data/)                     -> parquet
-              PDFs and nothing else to caption (a folder of scans) -> pdf (with pictures: files,
-                                                                   the PDFs skipped and counted)
+              shards and no pictures or videos inside: each shard as its kind, every
+              kind read (`folder_shards`):
+                tar shards (.tar, .tar.gz, .tar.xz, ...)         -> webdataset
+                zip archives (.zip, .cbz)                        -> zip
+                PDFs (a folder of scans)                         -> pdf
+                Parquet files                                    -> parquet; beside archives
+                  or PDFs only those that hold pictures, and not one named as an archive
+                  (img2dataset's webdataset layout: 00000.parquet of metadata by 00000.tar)
+              tar shards or zips and pictures or videos          -> an error: say which
               otherwise                                          -> files
-              (img2dataset's default files layout: 00000/*.jpg beside a metadata
-              00000.parquet; a photo folder holding a caption run's output)
+              (tables beside pictures are metadata: img2dataset's default files layout,
+              00000/*.jpg beside a metadata 00000.parquet; PDFs beside pictures are skipped
+              and counted; a photo folder holding a caption run's output)
 
 Folders are walked without hidden entries and without `exclude` (the run's own output
 folder, whose Parquet shards are never input).
@@ -32,7 +36,6 @@ folder, whose Parquet shards are never input).
 from __future__ import annotations
 
 import enum
-import gzip
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,11 +43,12 @@ from pathlib import Path
 from vlmcli.errors import ConfigError
 from vlmcli.media.kinds import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, is_pdf
 
-TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
+TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar.xz", ".txz", ".tar.zst", ".tzst")
 CSV_SUFFIXES = (".csv", ".tsv")
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
 _MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 ZIP_SUFFIXES = (".zip", ".cbz")
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 class InputFormat(str, enum.Enum):
@@ -57,6 +61,11 @@ class InputFormat(str, enum.Enum):
     ZIP = "zip"
     JSON = "json"
     PDF = "pdf"
+
+
+_ARCHIVES = {InputFormat.WEBDATASET: "tar shards", InputFormat.ZIP: "zip archives"}
+_FOLDER_SHARDS = (InputFormat.WEBDATASET, InputFormat.ZIP, InputFormat.PARQUET, InputFormat.PDF)
+"""The kinds a folder is read as by itself (its CSVs and JSONs are metadata: --input-format reads them)."""
 
 
 def _head(path: Path, size: int) -> bytes:
@@ -75,17 +84,30 @@ def is_tar_bytes(head: bytes) -> bool:
     return len(head) >= 262 and head[257:262] == b"ustar"
 
 
+def _compressed_tar(path: Path, head: bytes) -> bool:
+    """A gzip'd, bzip2'd or xz'd tar (its first member's header, decompressed); a zstd one by
+    its name (reading it says how to unpack it where this Python cannot)."""
+    if head.startswith(ZSTD_MAGIC):
+        return path.name.lower().endswith((".tar.zst", ".tzst"))
+    import bz2
+    import gzip
+    import lzma
+
+    openers = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
+    opener = next((o for magic, o in openers.items() if head.startswith(magic)), None)
+    if opener is None:
+        return False
+    try:
+        with opener(path, "rb") as inner:
+            return is_tar_bytes(inner.read(512))
+    except (OSError, EOFError, lzma.LZMAError):
+        return False
+
+
 def file_format(path: Path) -> InputFormat:
     head = _head(path, 512)
-    if is_tar_bytes(head):
+    if is_tar_bytes(head) or _compressed_tar(path, head):
         return InputFormat.WEBDATASET
-    if head[:2] == b"\x1f\x8b":
-        try:
-            with gzip.open(path, "rb") as inner:
-                if is_tar_bytes(inner.read(512)):
-                    return InputFormat.WEBDATASET
-        except (OSError, EOFError):
-            pass
     if head[:4] == b"PAR1":
         return InputFormat.PARQUET
     if head[:4] in (b"PK\x03\x04", b"PK\x05\x06") and path.suffix.lower() in ZIP_SUFFIXES:
@@ -148,32 +170,76 @@ def _hf_files(folder: Path) -> list[Path]:
     return [folder / name for name in names]
 
 
-def folder_format(folder: Path, *, exclude: Path | None = None) -> InputFormat:
-    if (folder / "dataset_info.json").is_file() and (folder / "state.json").is_file():
-        return InputFormat.HF
-    archive: tuple[Path, InputFormat] | None = None  # the first tar or zip shard
+def _is_save_to_disk(folder: Path) -> bool:
+    return (folder / "dataset_info.json").is_file() and (folder / "state.json").is_file()
+
+
+def folder_shards(folder: Path, *, exclude: Path | None = None) -> list[tuple[Path, InputFormat]]:
+    """The dataset shards of a folder with the kind of each, in walking order; empty for a
+    folder of plain files (see the module docstring). Every kind is read: tar shards beside
+    zips, a Parquet of pictures beside them; none is left out unsaid."""
+    if _is_save_to_disk(folder):
+        return [(path, InputFormat.HF) for path in _hf_files(folder)]
+    found: list[tuple[Path, InputFormat]] = []
     picture: Path | None = None
-    tables = documents = False
     for path in _walk(folder, exclude):
         kind = _shard_format(path.name)
-        if archive is None and kind in (InputFormat.WEBDATASET, InputFormat.ZIP):
-            archive = (path, kind)
-        tables = tables or kind is InputFormat.PARQUET
-        documents = documents or kind is InputFormat.PDF
-        if picture is None and path.suffix.lower() in _MEDIA_EXTENSIONS:
+        if kind in _FOLDER_SHARDS:
+            found.append((path, kind))
+        elif picture is None and path.suffix.lower() in _MEDIA_EXTENSIONS:
             picture = path
-        if archive is not None and picture is not None:
-            shard, fmt = archive
-            raise ConfigError(
-                f"{folder} holds both {'tar shards' if fmt is InputFormat.WEBDATASET else 'zip archives'} "
-                f"({shard.name}) and pictures or videos ({picture.name}); say which to caption: "
-                f"--input-format {fmt.value} or --input-format files."
-            )
-    if archive is not None:
-        return archive[1]
-    if picture is None and tables:
-        return InputFormat.PARQUET
-    return InputFormat.PDF if picture is None and documents else InputFormat.FILES
+    archives = [(path, kind) for path, kind in found if kind in _ARCHIVES]
+    if picture is not None:
+        if archives:
+            raise ConfigError(_pictures_and_archives(folder, archives, picture))
+        return []  # tables beside pictures are metadata; PDFs are skipped and counted
+    if all(kind is InputFormat.PARQUET for _, kind in found):
+        return found  # a Parquet dataset (img2dataset's parquet layout, a hub dataset's data/)
+    stems = {_stem(path.name) for path, _ in archives}
+    return [(path, kind) for path, kind in found if kind is not InputFormat.PARQUET or _holds_pictures(path, stems)]
+
+
+def _pictures_and_archives(folder: Path, archives: list[tuple[Path, InputFormat]], picture: Path) -> str:
+    """Say which to caption: the archives of each kind found, or the pictures."""
+    kinds = list(dict.fromkeys(kind for _, kind in archives))
+    named = ", ".join(f"{_ARCHIVES[kind]} ({next(p for p, k in archives if k is kind).name})" for kind in kinds)
+    flags = ", ".join(f"--input-format {kind.value}" for kind in kinds)
+    return (
+        f"{folder} holds both {named} and pictures or videos ({picture.name}); say which to caption: "
+        f"{flags} or --input-format files."
+    )
+
+
+def _stem(name: str) -> str:
+    """`00000` for `00000.tar.gz` and `00000.parquet`."""
+    return name.split(".", 1)[0]
+
+
+def _holds_pictures(table: Path, archive_stems: set[str]) -> bool:
+    """A Parquet beside archives or PDFs is a shard of its own when it holds pictures (a
+    declared `Image`/`Video` feature, a column named `image`, `jpg`, `video`, ...); else, and
+    when it shares its name with an archive (img2dataset writes `00000.parquet` beside
+    `00000.tar`), it is metadata."""
+    if _stem(table.name) in archive_stems:
+        return False
+    from vlmcli.inputs.columns import IMAGE_COLUMNS, VIDEO_COLUMNS, hf_image_columns
+
+    try:
+        import pyarrow.parquet as pq
+
+        schema = pq.read_schema(table)
+    except Exception:  # noqa: BLE001 - unreadable: read it as a shard, whose error says what is wrong
+        return True
+    return bool(hf_image_columns(schema.metadata)) or any(n in schema.names for n in (*IMAGE_COLUMNS, *VIDEO_COLUMNS))
+
+
+def folder_format(folder: Path, *, exclude: Path | None = None) -> InputFormat:
+    """The kind of a folder's shards (the first's, when it holds several: `folder_shards` lists
+    each with its own); FILES for a folder of plain files."""
+    if _is_save_to_disk(folder):
+        return InputFormat.HF
+    shards = folder_shards(folder, exclude=exclude)
+    return shards[0][1] if shards else InputFormat.FILES
 
 
 def detect_format(path: Path, *, exclude: Path | None = None) -> InputFormat:

@@ -1,0 +1,195 @@
+"""A tar shard's members gathered into WebDataset keys: which members count, how a key's
+members are found, what a member's bytes are, and where a damaged shard stops.
+
+    counted     regular files; hard links (`tar cf` stores a file's second name as a link to
+                the first: its bytes are the target's); symbolic links to a member of the
+                archive (followed; to anything else, the field's problem: its key's error
+                row). Not folders or devices, nor macOS's debris (`archive_names`).
+    grouped     a member `dir/abc.seg.png` is field `seg.png` of key `dir/abc` (everything
+                before the first dot of the base name). An uncompressed tar is read by key
+                through its member index, so a key stays one item wherever its members are
+                (`tar cf` lists a folder in directory order: a.jpg, b.jpg, a.txt, b.txt); a
+                compressed one is read as a stream of consecutive members (its scattered
+                keys come twice: `tar_items` makes the second an error row that says why).
+    repeated    a member whose field its key already holds (`tar -r` appended a second
+                `k1.jpg`) starts the key's next copy instead of replacing the first:
+                `tar_items` captions the first and makes the copy an error row.
+    truncated   the keys read whole are yielded, then an InputError names the member where
+                the shard stops; a key cut inside one of its members is not yielded.
+    compressed  gzip, bzip2 and xz, told by their first bytes; zstd where this Python's
+                tarfile reads it (3.14), else an InputError saying how to unpack it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import tarfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vlmcli.errors import InputError
+from vlmcli.inputs.archive_names import is_debris
+
+COMPRESSIONS = ((b"\x1f\x8b", "gz"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zst"))
+"""First bytes -> tarfile's name for the compression."""
+
+
+def split_member(name: str) -> tuple[str, str]:
+    """("dir/abc", "seg.png") for "dir/abc.seg.png"; (name, "") without a dot."""
+    folder, base = posixpath.split(name)
+    stem, dot, suffix = base.partition(".")
+    return (posixpath.join(folder, stem) if folder else stem), suffix.lower() if dot else ""
+
+
+def compression(path: Path) -> str:
+    """"" for a plain tar, else "gz", "bz2", "xz" or "zst" (by the first bytes)."""
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    return next((name for magic, name in COMPRESSIONS if head.startswith(magic)), "")
+
+
+def open_tar(path: Path) -> tarfile.TarFile:
+    """The tar at `path` for random access, in its own compression (an InputError when this
+    Python cannot decompress it, or it cannot be opened)."""
+    try:
+        kind = compression(path)
+        if kind not in ("", *tarfile.TarFile.OPEN_METH):
+            raise InputError(
+                f"{path}: a zstd-compressed tar, which this Python's tarfile cannot read (Python 3.14's can); "
+                f"unpack it first: zstd -d {path.name} (then caption the .tar)."
+            )
+        return tarfile.open(path, f"r:{kind}")
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise InputError(f"{path}: the tar shard is damaged or truncated ({type(exc).__name__}: {exc}).") from None
+
+
+def is_counted(member: tarfile.TarInfo) -> bool:
+    """A member that is part of the dataset: a file or a link, not macOS's debris."""
+    return (member.isfile() or member.islnk() or member.issym()) and not is_debris(member.name)
+
+
+def group_members(names: Sequence[str], *, by_key: bool) -> list[list[int]]:
+    """Indices of `names` gathered into keys, in order of first appearance. `by_key`: a key's
+    members wherever they are (an index); else runs of consecutive members (a stream). Either
+    way a member whose field its group already holds goes to the key's next copy. Pure."""
+    groups: list[list[int]] = []
+    held: list[set[str]] = []
+    copies: dict[str, list[int]] = {}  # key -> its groups, in order
+    last: str | None = None
+    for index, name in enumerate(names):
+        key, suffix = split_member(name)
+        open_groups = copies.get(key, []) if by_key else (copies.get(key, [])[-1:] if key == last else [])
+        target = next((g for g in open_groups if suffix not in held[g]), None)
+        if target is None:
+            target = len(groups)
+            groups.append([])
+            held.append(set())
+            copies.setdefault(key, []).append(target)
+        groups[target].append(index)
+        held[target].add(suffix)
+        last = key
+    return groups
+
+
+@dataclass
+class KeyGroup:
+    """One copy of a key: its fields' bytes, and the fields whose bytes cannot be had."""
+
+    key: str
+    fields: dict[str, bytes] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)
+    """field -> the error row's message (a symbolic link out of the archive)."""
+    repeats: str | None = None
+    """The member whose second copy started this group (`tar -r`); None for a key's first."""
+
+    def names(self) -> list[str]:
+        return [*self.fields, *self.problems]
+
+
+def member_bytes(tar: tarfile.TarFile, member: tarfile.TarInfo, shard: Path) -> bytes | str:
+    """The member's bytes (a link's: its target's), or why it has none. A truncated archive
+    raises (tarfile.ReadError, EOFError)."""
+    link = f"{shard}::{member.name} is a {'symbolic' if member.issym() else 'hard'} link to {member.linkname}"
+    try:
+        handle = tar.extractfile(member)
+    except KeyError:
+        return f"{link}, which is not in the archive (`tar -h` stores the files links point to)."
+    except RecursionError:
+        return f"{link}, in a loop of links."
+    return handle.read() if handle is not None else f"{link}, which is not a file."
+
+
+def key_groups(path: Path) -> Iterator[KeyGroup]:
+    """The shard's keys in its order (see the module docstring)."""
+    if compression(path) == "":
+        with open_tar(path) as tar:
+            members = _index(tar)
+            if members is not None:
+                yield from _indexed(tar, members, path)
+                return
+    with open_tar(path) as tar:
+        yield from _streamed(tar, path)
+
+
+def _index(tar: tarfile.TarFile) -> list[tarfile.TarInfo] | None:
+    """The counted members of a plain tar (headers only: data is skipped); None when it cannot
+    be listed to the end (damaged: the stream reads what it can and says where it stopped)."""
+    try:
+        return [member for member in tar.getmembers() if is_counted(member)]
+    except (tarfile.TarError, OSError, EOFError):
+        return None
+
+
+def _indexed(tar: tarfile.TarFile, members: list[tarfile.TarInfo], path: Path) -> Iterator[KeyGroup]:
+    names = [member.name for member in members]
+    seen: set[str] = set()
+    for indices in group_members(names, by_key=True):
+        key = split_member(names[indices[0]])[0]
+        group = KeyGroup(key, repeats=names[indices[0]] if key in seen else None)  # a later copy starts with its repeat
+        seen.add(key)
+        for index in indices:
+            try:
+                _add(group, members[index], member_bytes(tar, members[index], path))
+            except (tarfile.TarError, OSError, EOFError) as exc:
+                raise _damaged(path, exc, inside=members[index]) from None
+        yield group
+
+
+def _streamed(tar: tarfile.TarFile, path: Path) -> Iterator[KeyGroup]:
+    group: KeyGroup | None = None
+    reading: tarfile.TarInfo | None = None  # the member whose bytes are being read
+    names: set[str] = set()  # the members read (tarfile keeps their headers anyway)
+    try:
+        for member in tar:
+            if not is_counted(member):
+                continue
+            key, suffix = split_member(member.name)
+            if group is None or key != group.key or suffix in group.names():
+                if group is not None:
+                    yield group
+                repeated = member.name in names or (group is not None and key == group.key)
+                group = KeyGroup(key, repeats=member.name if repeated else None)
+            names.add(member.name)
+            reading = member
+            _add(group, member, member_bytes(tar, member, path))
+            reading = None
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        if group is not None and reading is None:  # cut between members: the last key's were read whole
+            yield group
+        raise _damaged(path, exc, inside=reading) from None
+    if group is not None:
+        yield group
+
+
+def _add(group: KeyGroup, member: tarfile.TarInfo, data: bytes | str) -> None:
+    suffix = split_member(member.name)[1]
+    if isinstance(data, bytes):
+        group.fields[suffix] = data
+    else:
+        group.problems[suffix] = data
+
+
+def _damaged(path: Path, exc: BaseException, *, inside: tarfile.TarInfo | None) -> InputError:
+    where = f" inside {inside.name}, whose key is left out" if inside is not None else ""
+    return InputError(f"{path}: the tar shard is damaged or truncated{where} ({type(exc).__name__}: {exc}).")
