@@ -28,7 +28,7 @@ from vlmcli.captions.decode import Decoded
 from vlmcli.captions.oom import is_out_of_memory, release_memory
 from vlmcli.captions.plan import Task
 from vlmcli.captions.runner import BatchRunner, describe_exception
-from vlmcli.errors import VlmError
+from vlmcli.errors import ConfigError, VlmError
 from vlmcli.sinks.schema import Row
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ class ContinuousRunner:
                     finished.add(completion.index)
                     emit(self._rows(completion))
                 return
-            except KeyboardInterrupt:
+            except (KeyboardInterrupt, ConfigError):  # a setting the model cannot take: the run stops
                 raise
             except _EmitFailed as failed:  # the rows could not be written (a full disk): the run stops
                 raise failed.error from None

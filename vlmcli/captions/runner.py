@@ -26,7 +26,7 @@ from vlmcli.captions.oom import Halving
 from vlmcli.captions.plan import Task
 from vlmcli.captions.summary import FIRST_FRAME_NOTE
 from vlmcli.captions.rows import RowContext, copy_row, error_row, ok_row
-from vlmcli.errors import VlmError
+from vlmcli.errors import ConfigError, VlmError
 from vlmcli.sinks.schema import Row
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ class BatchRunner:
         start = time.perf_counter()
         try:
             return self.halving.run(requests, call=self._call, give_up=self._out_of_memory)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, ConfigError):  # a setting (a --regex the grammar cannot take) is no item's fault
             raise
         except Exception as exc:  # noqa: BLE001 - errors are rows
             elapsed = (time.perf_counter() - start) * 1000
