@@ -26,3 +26,31 @@ def test_a_regex_the_grammar_cannot_take_stops_the_run(monkeypatch, tmp_path, ti
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("Error: --regex ") and len(result.stderr.splitlines()) == 1
     assert not out.exists()  # no error rows written (the folder the run made is removed again)
+
+
+def test_answers_cut_before_their_constraint_is_met_are_said(monkeypatch, tmp_path, tiny_checkpoint):
+    """caption-dir wrote such rows as plain `ok` (answer_json null, nothing said) and
+    video-summarize listed no warning, where ask warns on stderr."""
+    import json
+
+    from vlmcli.testing.media.video_clips import clip_set
+
+    isolate_env(monkeypatch, tmp_path)
+    model = str(tiny_checkpoint("qwen2_vl"))
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    save_photo(photos / "a.jpg")
+    out = tmp_path / "out"
+    cut = ["--regex", "[a-z]{30}", "--max-tokens", "3"]
+    result = CliRunner().invoke(app, ["caption-dir", str(photos), "-m", model, "-o", str(out), "--format", "jsonl", *cut])
+    assert result.exit_code == 0, result.output
+    (row,) = [json.loads(line) for f in out.glob("*.jsonl") for line in f.read_text().splitlines()]
+    assert row["status"] == "ok" and row["answer_json"] is None
+    assert row["notes"].startswith("--max-tokens cut the constrained answer before it was complete")
+    assert f"warning: {photos / 'a.jpg'}: --max-tokens cut" in result.stderr
+    summary = CliRunner().invoke(
+        app, ["video-summarize", str(clip_set().motion.path), "-m", model, "--no-scenes", "--frames", "2", "--json", *cut]
+    )
+    assert summary.exit_code == 0, summary.output
+    warnings = json.loads(summary.stdout)["warnings"]
+    assert warnings and all("--max-tokens cut the constrained answer" in w for w in warnings)

@@ -94,8 +94,24 @@ def ok_row(
         prompt_tokens=result.prompt_tokens,
         completion_tokens=result.completion_tokens,
         latency_ms=round(latency_ms, 3),
+        notes=constraint_note(result),
     )
     return row
+
+
+def constraint_note(result: "GenerationResult", *, field: str = "answer_json") -> str | None:
+    """The note when a constrained answer is not valid (`field`, where the parsed answer goes,
+    is null): cut by --max-tokens, or not matching its constraint. None for valid and free-text answers."""
+    if getattr(result, "valid", None) is not False:
+        return None
+    if result.finish_reason == "length":
+        return f"--max-tokens cut the constrained answer before it was complete ({field} is null); raise --max-tokens."
+    return f"The answer does not match its constraint ({field} is null)."
+
+
+def joined_notes(*parts: str | None) -> str | None:
+    """A row's notes from several sources (reading notes, the constraint's), None when none."""
+    return " ".join(part for part in parts if part) or None
 
 
 def answer_json(result: "GenerationResult") -> str | None:

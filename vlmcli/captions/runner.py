@@ -25,7 +25,7 @@ from vlmcli.captions.decode import Decoded
 from vlmcli.captions.oom import Halving
 from vlmcli.captions.plan import Task
 from vlmcli.captions.summary import FIRST_FRAME_NOTE
-from vlmcli.captions.rows import RowContext, copy_row, error_row, ok_row
+from vlmcli.captions.rows import RowContext, copy_row, error_row, joined_notes, ok_row
 from vlmcli.errors import ConfigError, VlmError
 from vlmcli.sinks.schema import Row
 
@@ -83,7 +83,7 @@ class BatchRunner:
             return self.error_rows(task, result, latency_ms)
         first = ok_row(self.ctx, path=task.path, key=media.key, prompt=task.prompt, result=result, latency_ms=latency_ms)
         if task.animated:
-            first["notes"] = FIRST_FRAME_NOTE
+            first["notes"] = joined_notes(FIRST_FRAME_NOTE, first["notes"])
         return [first] + [copy_row(first, path=p) | {"key": task.key} for p in task.followers]
 
     def generate(self, requests: list["Request"]) -> list[Outcome]:

@@ -20,6 +20,7 @@ from vlmcli.captions.config import CaptionJob, VideoCaptioning
 from vlmcli.captions.decode import Decoded, as_decoded
 from vlmcli.captions.plan import Task
 from vlmcli.captions.prompts import Prompt, make_prompts
+from vlmcli.captions.rows import joined_notes
 from vlmcli.captions.runner import BatchRunner, Outcome
 from vlmcli.sinks.schema import Row
 
@@ -80,7 +81,7 @@ class MediaRunner(BatchRunner):
         rows = _video_rows(super().rows_for(task, media, outcome), task)
         notes = reading_notes(media)
         for row in rows:
-            row["notes"] = notes
+            row["notes"] = joined_notes(notes, row["notes"])
         return rows
 
     def error_rows(self, task: Task, message: str, latency_ms: float | None = None) -> list[Row]:

@@ -110,6 +110,7 @@ def run_summary(
     plan: "SummaryPlan", source: str, config: "EngineConfig", gen: "GenerationConfig", opts: CommonOptions, *,
     prompts: "SummaryPrompts", warnings: list[str], progress: "SummaryProgress",
 ) -> None:
+    from vlmcli.captions.rows import constraint_note
     from vlmcli.engine.events import TokenEvent
     from vlmcli.summaries.summarize import ChapterDone, SegmentDone, SummaryDone, summarize, summary_is_description
 
@@ -134,6 +135,8 @@ def run_summary(
             )
             if event.damaged:
                 out_.warn(warnings, f"segment {seg.index + 1} {out_.span(seg.start_s, seg.end_s)}: {event.damaged}")
+            if (cut := constraint_note(result, field="parsed")) is not None:  # a constrained answer that is not valid
+                out_.warn(warnings, f"segment {seg.index + 1} {out_.span(seg.start_s, seg.end_s)}: {cut}")
             if not event.text:
                 where = f"the description of segment {seg.index + 1} {out_.span(seg.start_s, seg.end_s)}"
                 out_.warn(warnings, out_.empty_warning(where, result))
