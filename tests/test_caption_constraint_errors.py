@@ -52,5 +52,8 @@ def test_answers_cut_before_their_constraint_is_met_are_said(monkeypatch, tmp_pa
         app, ["video-summarize", str(clip_set().motion.path), "-m", model, "--no-scenes", "--frames", "2", "--json", *cut]
     )
     assert summary.exit_code == 0, summary.output
-    warnings = json.loads(summary.stdout)["warnings"]
-    assert warnings and all("--max-tokens cut the constrained answer" in w for w in warnings)
+    record = json.loads(summary.stdout)
+    assert record["warnings"] and all("--max-tokens cut the constrained answer" in w for w in record["warnings"])
+    # the segment prompt as sent: with the line stating its constraint (was without it)
+    stated = record["prompt"].split("\n")
+    assert len(stated) == 2 and stated[0].startswith("Describe what happens") and stated[1]

@@ -77,8 +77,12 @@ class SummaryPrompts:
         return self.summary_prompt.strip() if self.summary_prompt is not None else SUMMARY_INSTRUCTION
 
     def to_dict(self) -> dict[str, Any]:
-        """The effective instructions, as `--json` records them."""
-        return {"prompt": self.segment, "chapter_prompt": self.chapter, "summary_prompt": self.summary}
+        """The effective instructions, as `--json` records them: the segment's as sent, with the
+        line that states its constraint (--schema/--choice/...; not with --no-schema-prompt)."""
+        from vlmcli.structured.prompt import with_instruction
+
+        segment = with_instruction(self.segment, self.segment_constraint, state=self.state_constraint)
+        return {"prompt": segment, "chapter_prompt": self.chapter, "summary_prompt": self.summary}
 
     def line_label(self) -> str:
         """What the segment lines are: 'descriptions of', or 'answers to "Q" for' with --prompt."""
