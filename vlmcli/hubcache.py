@@ -36,6 +36,8 @@ class CachedModel:
     size_bytes: int
     problem: str | None = None
     """Why the snapshot would not load, found from its files (`snapshot_problem`); None: none found."""
+    quantization: str | None = None
+    """How its weights were saved quantized ("gptq 4-bit", from config.json); None: unquantized."""
 
     @property
     def runnable(self) -> bool:
@@ -51,6 +53,7 @@ class CachedModel:
             "weights": self.weights,
             "size_bytes": self.size_bytes,
             "problem": self.problem,
+            "quantization": self.quantization,
         }
 
 
@@ -98,10 +101,15 @@ def _pick_snapshot(repo_dir: Path, main: str) -> Path | None:
 
 
 def _describe(repo_dir: Path, snapshot: Path, main: str) -> CachedModel:
+    from vlmcli.engine.quantized import describe, quantization_problem
+    from vlmcli.engine.training_files import is_training_state
+
     repo_id = repo_dir.name[len("models--") :].replace("--", "/")
-    model_type = _model_type(snapshot / "config.json")
+    config = _config(snapshot / "config.json")
+    model_type = config.get("model_type") if isinstance(config.get("model_type"), str) else None
     info = family_for_model_type(model_type) if model_type else None
-    names = [p.name for p in snapshot.rglob("*") if p.is_file()]
+    # the top level only, as transformers reads it; a Trainer's state files are not weights
+    names = [p.name for p in snapshot.iterdir() if p.is_file() and not is_training_state(p.name)]
     if any(n.endswith(_SAFE) for n in names):
         weights = "safetensors"
     elif any(n.endswith(_PICKLED) for n in names):
@@ -116,7 +124,9 @@ def _describe(repo_dir: Path, snapshot: Path, main: str) -> CachedModel:
         family=info.name if info else None,
         weights=weights,
         size_bytes=_size(snapshot),
-        problem=snapshot_problem(snapshot, main=main, chat_template=info is not None and info.chat_template),
+        problem=snapshot_problem(snapshot, main=main, chat_template=info is not None and info.chat_template)
+        or quantization_problem(config),
+        quantization=describe(config),
     )
 
 
@@ -125,6 +135,7 @@ def snapshot_problem(snapshot: Path, *, main: str, chat_template: bool) -> str |
     the safetensors headers): `refs/main` (`main`) naming a snapshot that is gone, links to
     deleted blobs, weights cut short, no processor files, no chat template."""
     from vlmcli.engine.chat_template import has_chat_template
+    from vlmcli.engine.lora_folder import adapter_base, only_an_adapter
     from vlmcli.engine.source import PROCESSOR_FILES
     from vlmcli.engine.weights_files import dangling, truncated
 
@@ -134,6 +145,8 @@ def snapshot_problem(snapshot: Path, *, main: str, chat_template: bool) -> str |
         return f"blobs gone: {', '.join(gone)}"
     if short := truncated(snapshot):
         return f"weights damaged: {', '.join(short)}"
+    if only_an_adapter(snapshot):
+        return f"a PEFT/LoRA adapter of {adapter_base(snapshot)}, not a whole model"
     if not any((snapshot / name).is_file() for name in PROCESSOR_FILES):
         return "no processor or tokenizer files"
     if chat_template and not has_chat_template(snapshot):
@@ -141,12 +154,22 @@ def snapshot_problem(snapshot: Path, *, main: str, chat_template: bool) -> str |
     return None
 
 
-def _model_type(config_json: Path) -> str | None:
+def _config(config_json: Path) -> dict:
+    """config.json as a dict ({} when it is missing or unreadable)."""
     try:
-        value = json.loads(config_json.read_text(encoding="utf-8")).get("model_type")
-    except (OSError, ValueError, AttributeError):
+        value = json.loads(config_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def hub_below(root: Path) -> Path | None:
+    """`root/hub` when `root` holds no cached model but its hub/ does: the Hugging Face home
+    (HF_HOME, ~/.cache/huggingface) given where its hub cache was meant."""
+    hub = root / "hub"
+    if any(root.glob("models--*")) or not any(hub.glob("models--*")):
         return None
-    return value if isinstance(value, str) else None
+    return hub
 
 
 def _size(snapshot: Path) -> int:

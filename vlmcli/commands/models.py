@@ -36,6 +36,12 @@ def models(
             what = "is not a folder" if cache_dir.exists() else "does not exist"
             raise ConfigError(f"--cache-dir {cache_dir} {what}; name the hub cache folder (e.g. ~/.cache/huggingface/hub).")
         root = cache_dir if cache_dir is not None else hubcache.hub_cache_dir()
+        if (hub := hubcache.hub_below(root)) is not None:  # HF_HOME given for its hub/: would read as "none cached"
+            named = f"--cache-dir {cache_dir}" if cache_dir is not None else f"the hub cache {root} ($HF_HUB_CACHE)"
+            raise ConfigError(
+                f"{named} is the Hugging Face home (HF_HOME), not its hub cache; the models are in {hub}: "
+                f"pass --cache-dir {hub}."
+            )
         found = hubcache.scan(root)
         cached = [m for m in found if all_models or m.runnable]
         hidden = 0 if all_models else sum(1 for m in found if m.family is not None and not m.runnable)
@@ -72,7 +78,12 @@ def _text(root: Path, cached: list, all_models: bool) -> str:
     lines.append(f"{title} (in {root}):")
     if cached:
         rows = [
-            (m.repo_id, m.family or f"unsupported ({m.model_type or '?'})", m.weights, human_size(m.size_bytes))
+            (
+                m.repo_id,
+                m.family or f"unsupported ({m.model_type or '?'})",
+                f"{m.weights} ({m.quantization})" if m.quantization else m.weights,
+                human_size(m.size_bytes),
+            )
             + ((m.problem or "",) if all_models else ())
             for m in cached
         ]

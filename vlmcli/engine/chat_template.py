@@ -6,7 +6,14 @@ after the weights loaded, with transformers' "Cannot use apply_chat_template bec
 processor does not have a chat template" as exit 1, once per input; a truncated template
 failed as "unexpected TemplateSyntaxError". Now both are one line naming the file, exit 4,
 in milliseconds. A template kept only in `tokenizer_config.json` (how older transformers
-saved it) is found there and given to the processor (`adopt_tokenizer_template`).
+saved it) is found there and given to the processor (`adopt_tokenizer_template`), as is the
+"default" of a list of named templates (`[{"name": "default", "template": ...}]`).
+
+A template that parses can still place no image: a text-only template (one that renders a
+message's `content` as plain text) turned every picture into nothing, and the processor
+then failed with "unexpected ValueError: ... Found total 0" per input. Once the processor is
+loaded, one probe message with an image is rendered (`check_places_image`); a template whose
+output holds no image placeholder is one line, exit 4, before any input is read.
 """
 
 from __future__ import annotations
@@ -55,10 +62,41 @@ def _find(folder: Path) -> tuple[str, Path] | None:
 
 def adopt_tokenizer_template(processor: Any) -> None:
     """A processor without a template takes its tokenizer's (a template saved in
-    tokenizer_config.json only, by older transformers), so `apply_chat_template` works."""
+    tokenizer_config.json only, by older transformers; of named templates, the "default"),
+    so `apply_chat_template` works."""
     tokenizer = getattr(processor, "tokenizer", None)
-    if not getattr(processor, "chat_template", None) and isinstance(getattr(tokenizer, "chat_template", None), str):
-        processor.chat_template = tokenizer.chat_template
+    template = getattr(tokenizer, "chat_template", None)
+    if isinstance(template, dict):  # transformers keeps a list of named templates as {name: template}
+        template = template.get("default")
+    if isinstance(template, list):
+        template = {t.get("name"): t.get("template") for t in template if isinstance(t, dict)}.get("default")
+    if not getattr(processor, "chat_template", None) and isinstance(template, str):
+        processor.chat_template = template
+
+
+PROBE = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What is this?"}]}]
+"""One user turn with a picture, as the adapters build it (`Adapter.messages`)."""
+
+
+def check_places_image(processor: Any, model: str) -> None:
+    """Refuse a chat template that renders a picture as no image placeholder (a text-only
+    template), or that fails on a message with a picture."""
+    token = getattr(processor, "image_token", None)
+    if not getattr(processor, "chat_template", None) or not isinstance(token, str) or not token:
+        return
+    try:
+        text = processor.apply_chat_template(PROBE, add_generation_prompt=True, tokenize=False)
+    except Exception as exc:  # jinja's errors, or the template's own raise_exception
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelError(
+            f"{model}: its chat template fails on a message with a picture ({first}); copy chat_template.jinja "
+            "from the vision-language model it was made from."
+        ) from None
+    if token not in text:
+        raise ModelError(
+            f"{model}: its chat template places no image (a message with a picture renders without {token}): it is "
+            "a text-only template; copy chat_template.jinja from the vision-language model it was made from."
+        )
 
 
 def _template_in(path: Path) -> str | None:

@@ -16,16 +16,20 @@ from pathlib import Path
 from typing import Any
 
 from vlmcli.engine.adapters import Adapter
-from vlmcli.engine.chat_template import adopt_tokenizer_template, check_chat_template
-from vlmcli.engine.config import EngineConfig
+from vlmcli.engine.chat_template import adopt_tokenizer_template, check_chat_template, check_places_image
+from vlmcli.engine.config import Device, EngineConfig
 from vlmcli.engine.device import resolve_device, resolve_dtype, text_dtype
+from vlmcli.engine.embedding_rows import check_tokenizer_fits
 from vlmcli.engine.kernel_notes import quiet_cpu_kernel_notices
+from vlmcli.engine.quantized import check_quantization, describe
+from vlmcli.engine.remote_code import check_remote_code
 from vlmcli.engine.source import (
     PROCESSOR_FILES, ModelSource, check_weights_safety, env_offline, looks_like_path, read_model_config, resolve_source,
 )
 from vlmcli.engine.versions import check_transformers, torchvision_broken, torchvision_missing
 from vlmcli.engine.weights_files import weights_failure
-from vlmcli.errors import BackendUnavailableError, ModelError, ResourceError, UnsafeModelError, UnsupportedModelError
+from vlmcli.engine.weights_match import check_loaded_weights, quiet_load_report
+from vlmcli.errors import BackendUnavailableError, ModelError, ResourceError, UnsupportedModelError
 from vlmcli.families import family_for_model_type, supported_model_types
 from vlmcli.quantize.apply import QuantReport, check_runtime, quantize_model
 from vlmcli.quantize.mode import plan_for
@@ -48,9 +52,12 @@ def check_family(config: dict, folder_name: str) -> str:
     if family_for_model_type(model_type) is not None:
         return model_type
     supported = ", ".join(supported_model_types())
-    if "auto_map" in config and not model_type:
+    if "auto_map" in config:  # e.g. phi3_v, internvl_chat: a family only the repository's code defines
+        kind = f" ({model_type!r})" if model_type else ""
         raise UnsupportedModelError(
-            f"{folder_name} is a custom-code model, which vlmcli does not support; supported families: {supported}."
+            f"{folder_name} is a custom-code model{kind}: its family exists only in the repository's own Python code "
+            f"(auto_map), which vlmcli does not support, with or without --trust-remote-code; supported families: "
+            f"{supported}."
         )
     if not model_type:
         raise ModelError(
@@ -83,8 +90,10 @@ def _locate(config: EngineConfig) -> tuple[ModelSource, dict, str]:
         cache_dir=config.cache_dir,
         allow_pickle=config.allow_pickle,
     )
-    raw = read_model_config(source.folder)
+    raw = read_model_config(source.folder, hub_id=source.model_id if source.revision is not None else None)
     model_type = check_family(raw, config.model)
+    asked = None if config.device is Device.AUTO else config.device.value  # AUTO is known only once torch is up
+    check_quantization(raw, config.model, device_type=asked, int8=bool(plan_for(config.quantize).parts))
     check_processor_files(source.folder, config.model)
     spec = family_for_model_type(model_type)
     if spec is not None and spec.chat_template:
@@ -113,14 +122,11 @@ def check_processor_files(folder: Path, model: str) -> None:
 def load_model(config: EngineConfig) -> LoadedModel:
     start = time.perf_counter()
     source, raw, model_type = _locate(config)
-    if "auto_map" in raw and not config.trust_remote_code:
-        raise UnsafeModelError(
-            f"{config.model} ships its own Python code (auto_map); vlmcli loads the built-in transformers "
-            f"{model_type!r} classes instead. Pass --trust-remote-code only if you trust this repository."
-        )
+    check_remote_code(source.folder, raw, config.model, model_type, trusted=config.trust_remote_code)
     check_weights_safety(source.folder, allow_pickle=config.allow_pickle)
     _adapter_class(model_type).check_backends()  # a missing optional package: say what to install
     device = resolve_device(config.device, config.gpu)
+    check_quantization(raw, config.model, device_type=device.type)
     dtype = resolve_dtype(config.dtype, device)
     if plan_for(config.quantize).parts:
         check_runtime(device=device.type, dtype=text_dtype(config.dtype, device), named=config.dtype.value)
@@ -143,23 +149,32 @@ def load_model(config: EngineConfig) -> LoadedModel:
     else:
         processor_loading = pool.submit(load_processor, source.folder, config)
     try:
-        model = AutoModelForImageTextToText.from_pretrained(
-            str(source.folder), dtype=dtype, use_safetensors=not config.allow_pickle, **kwargs
-        )
+        with quiet_load_report():  # said below in one line, not as transformers' table
+            model, loading = AutoModelForImageTextToText.from_pretrained(
+                str(source.folder), dtype=dtype, use_safetensors=not config.allow_pickle, output_loading_info=True,
+                ignore_mismatched_sizes=True, **kwargs,  # mismatched shapes are reported, not raised, and refused below
+            )
+        check_loaded_weights(config.model, source.folder, loading)
         model.to(device)
         model.eval()
         quantization = _quantize(model, config)
         processor = processor_loading.result()
+        check_tokenizer_fits(model, processor, config.model)
     except torch.OutOfMemoryError:
         raise ResourceError(
             f"Out of memory loading {config.model} on {device}; try --dtype bfloat16 or a smaller model."
         ) from None
     except (OSError, ValueError, KeyError, SafetensorError) as err:
         raise ModelError(weights_failure(source, err)) from None
-    except (ImportError, RuntimeError):
+    except (ImportError, RuntimeError) as err:
         broken = torchvision_broken(torch.__version__)  # transformers hides it behind "Could not import module"
         if broken is not None:
             raise BackendUnavailableError(broken) from None
+        if isinstance(err, ImportError) and describe(raw) is not None:  # a quantization method not checked ahead
+            first = (str(err).strip().splitlines() or ["ImportError"])[0]
+            raise BackendUnavailableError(
+                f"{config.model} is quantized ({describe(raw)}) and vlmcli runs unquantized weights; {first}"
+            ) from None
         raise
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
@@ -193,6 +208,7 @@ def load_processor(folder: Path, config: EngineConfig) -> Any:
     try:
         processor = AutoProcessor.from_pretrained(str(folder), trust_remote_code=config.trust_remote_code)
         adopt_tokenizer_template(processor)
+        check_places_image(processor, config.model)
         _quiet_length_warning(processor)
         return processor
     except ImportError as err:

@@ -5,7 +5,12 @@ A hub id is turned into a local snapshot folder with `huggingface_hub.snapshot_d
 is then loaded from a folder by exactly the same code. Offline (the `offline` switch or
 HF_HUB_OFFLINE=1) only the cache is consulted and no connection is attempted.
 
-Only the files a VLM needs are fetched; pickled weights are not fetched unless allowed.
+Only the files a VLM needs are fetched: the repository's top-level configs, tokenizer and
+safetensors weights. huggingface_hub matches patterns with `fnmatch`, whose `*` also matches
+`/`, so `*.safetensors` alone would fetch every `checkpoint-500/` a training repo uploaded and
+the `original/` or `consolidated.safetensors` copies some repos keep beside the transformers
+shards (doubling a Mistral download); those are ignored. Pickled weights are not fetched
+unless allowed, and a Trainer's state files never.
 """
 
 from __future__ import annotations
@@ -17,11 +22,20 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from vlmcli.engine.lora_folder import adapter_base, adapter_checkpoints_hint, adapter_message, only_an_adapter
+from vlmcli.engine.safetensors_header import holds_tensors
+from vlmcli.engine.training_files import is_training_state, no_weights_reason
 from vlmcli.errors import ModelError, ModelNotFoundError, UnsafeModelError
 
 _CONFIG_PATTERNS = ["*.json", "*.jinja", "*.txt", "*.model", "*.tiktoken"]
 _SAFE_WEIGHTS = ["*.safetensors"]
 _PICKLED_WEIGHTS = ["*.bin", "*.pt", "*.pth"]
+IGNORED = [
+    "*/*",  # subfolders: checkpoint-N/, original/, onnx/ ... (transformers reads only the top level)
+    "consolidated*.safetensors",  # Mistral's own format, beside the transformers shards
+    "training_args.bin", "optimizer*.pt", "optimizer*.bin", "scheduler*.pt", "scaler*.pt", "rng_state*.pth",
+]
+"""What `snapshot_download` never fetches (its `ignore_patterns`)."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +129,7 @@ def _from_hub(
     patterns = _CONFIG_PATTERNS + _SAFE_WEIGHTS + (_PICKLED_WEIGHTS if allow_pickle else [])
     if not offline:
         bound_hub_requests()  # a stalled network: the cached snapshot after a timeout, not a hang
+    revision = _cached_commit(repo_id, revision, cache_dir) or revision
     try:
         folder = snapshot_download(
             repo_id,
@@ -122,6 +137,7 @@ def _from_hub(
             cache_dir=str(cache_dir) if cache_dir else None,
             local_files_only=offline,
             allow_patterns=patterns,
+            ignore_patterns=IGNORED,
         )
     except HFValidationError:
         raise ModelNotFoundError(
@@ -145,7 +161,8 @@ def _from_hub(
         if offline:
             raise ModelNotFoundError(
                 f"Model {repo_id} is not in the local hub cache and offline mode is on; "
-                f"download it once with network access, or pass a local folder with --model.{_no_folder(repo_id)}"
+                f"download it once with network access, or pass a local folder with --model."
+                f"{_no_folder(repo_id)}{_hub_below(repo_id, cache_dir)}"
             ) from None
         raise ModelNotFoundError(
             f"Model {repo_id} could not be downloaded (no network?) and is not in the local hub cache; "
@@ -160,26 +177,39 @@ def _from_hub(
     return ModelSource(folder=folder_path, model_id=repo_id, revision=folder_path.name)
 
 
-def _cached_revisions(repo_id: str, cache_dir: Path | None) -> list[str]:
-    """The branches/tags (refs) and commits (snapshots) the hub cache holds for `repo_id`."""
+def _cache_entry(repo_id: str, cache_dir: Path | None) -> Path:
     from huggingface_hub import constants
 
-    entry = Path(cache_dir or constants.HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}"
+    return Path(cache_dir or constants.HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}"
+
+
+def _cached_revisions(repo_id: str, cache_dir: Path | None) -> list[str]:
+    """The branches/tags (refs) and commits (snapshots, as 12-digit prefixes) the hub cache holds for `repo_id`."""
+    entry = _cache_entry(repo_id, cache_dir)
     refs = sorted(p.name for p in (entry / "refs").glob("*") if p.is_file())
     commits = sorted(p.name[:12] for p in (entry / "snapshots").glob("*") if p.is_dir())
     return refs + [c for c in commits if c not in refs]
 
 
-def _adapter_base(folder: Path) -> str | None:
-    """The base model a PEFT adapter folder names ("unknown" if it names none); None if not an adapter."""
-    path = folder / "adapter_config.json"
-    if not path.is_file():
+def _cached_commit(repo_id: str, revision: str | None, cache_dir: Path | None) -> str | None:
+    """The full commit of a cached snapshot that `revision` abbreviates (`0123456789ab`, as git
+    and the hub's pages show commits), when exactly one does; else None. huggingface_hub
+    resolves only full commits from the cache, so a short one was "not in the cache"."""
+    if revision is None or not re.fullmatch(r"[0-9a-f]{7,39}", revision):
         return None
-    try:
-        base = json.loads(path.read_text(encoding="utf-8")).get("base_model_name_or_path")
-    except (OSError, ValueError, AttributeError):
-        base = None
-    return str(base) if base else "unknown"
+    snapshots = _cache_entry(repo_id, cache_dir) / "snapshots"
+    found = [p.name for p in snapshots.glob(f"{revision}*") if p.is_dir()] if snapshots.is_dir() else []
+    return found[0] if len(found) == 1 else None
+
+
+def _hub_below(repo_id: str, cache_dir: Path | None) -> str:
+    """A hint when `cache_dir` is the Hugging Face home (HF_HOME), whose hub/ holds the model."""
+    if cache_dir is None:
+        return ""
+    hub = Path(cache_dir) / "hub"
+    if (hub / f"models--{repo_id.replace('/', '--')}").is_dir():
+        return f" ({cache_dir} is the Hugging Face home (HF_HOME); its hub cache is {hub}: pass --cache-dir {hub}.)"
+    return ""
 
 
 def _inner_models(folder: Path) -> str:
@@ -190,31 +220,63 @@ def _inner_models(folder: Path) -> str:
         return f"; it is a hub cache entry: pass its id, --model {repo} (with HF_HUB_CACHE={shlex.quote(str(folder.parent))})"
     try:
         found = [p for p in folder.iterdir() if p.is_dir() and (p / "config.json").is_file()]
+        adapters = [p for p in folder.iterdir() if p.is_dir() and only_an_adapter(p)]
     except OSError:
         return ""
+    found = [p for p in found if p not in adapters]
+    if not found and adapters:
+        return adapter_checkpoints_hint(sorted(adapters, key=_step_order))
     if not found:
         return ""
 
-    def order(path: Path) -> tuple[int, str]:  # checkpoint-1000 after checkpoint-500
-        step = path.name.rpartition("-")[2]
-        return (int(step) if step.isdigit() else -1, path.name)
-
-    found.sort(key=order)
+    found.sort(key=_step_order)
     names = ", ".join(p.name for p in found[-3:])
     return f"; it holds model folders ({names}{', ...' if len(found) > 3 else ''}): pass one, e.g. {found[-1]}"
 
 
-def read_model_config(folder: Path) -> dict:
-    """The folder's config.json as a dict; a clear error when it is missing or broken."""
+def _step_order(path: Path) -> tuple[int, str]:
+    """checkpoint-1000 after checkpoint-500."""
+    step = path.name.rpartition("-")[2]
+    return (int(step) if step.isdigit() else -1, path.name)
+
+
+def dangling(folder: Path) -> list[str]:
+    """Files of `folder` that are links to nothing: a hub snapshot whose blob was deleted
+    (an interrupted download, `hf cache` pruning, a snapshot copied with `cp -r`, which keeps
+    its relative links to `../../blobs/` but not the blobs)."""
+    try:
+        return [p.name for p in sorted(folder.iterdir()) if p.is_symlink() and not p.exists()]
+    except OSError:
+        return []
+
+
+def gone_links(model: str, gone: list[str], *, hub_id: str | None = None) -> str:
+    """The one line for a folder whose files link to hub cache blobs that are gone (`hub_id`:
+    the model is the cache's own snapshot of that repo, so downloading it again mends it)."""
+    what = "weights file" if all(name.endswith(".safetensors") for name in gone) else "file"
+    again = (
+        f"an interrupted download leaves this: download it again (`hf download {hub_id} --force-download`)"
+        if hub_id
+        else "a hub snapshot copied with `cp -r` keeps its links but not the files they point to: copy it with "
+        "`cp -rL` (or download it again)"
+    )
+    return (
+        f"{model} could not be loaded: a {what} is missing: {', '.join(gone)} link{'s' if len(gone) > 1 else ''} "
+        f"to a hub cache blob that is gone; {again}."
+    )
+
+
+def read_model_config(folder: Path, *, hub_id: str | None = None) -> dict:
+    """The folder's config.json as a dict; a clear error when it is missing or broken (`hub_id`:
+    the folder is that repo's snapshot in the hub cache)."""
     config_path = folder / "config.json"
+    if config_path.is_symlink() and not config_path.exists():
+        raise ModelError(gone_links(hub_id or str(folder), dangling(folder), hub_id=hub_id))
     if not config_path.is_file():
-        adapter = _adapter_base(folder)
-        if adapter is not None:
-            raise ModelError(
-                f"{folder} is a PEFT/LoRA adapter (adapter_config.json, base model {adapter}), not a whole model: "
-                "merge it into its base (PeftModel.from_pretrained(base, ADAPTER).merge_and_unload().save_pretrained(OUT), "
-                "with the base's processor saved beside it) and pass that folder."
-            )
+        if adapter_base(folder) is not None:
+            raise ModelError(adapter_message(folder))
+        if (training := no_weights_reason(folder, str(folder))) is not None:
+            raise ModelError(training)
         ggufs = sorted(folder.glob("*.gguf"))
         if ggufs:
             raise ModelError(
@@ -229,17 +291,21 @@ def read_model_config(folder: Path) -> dict:
         raise ModelError(f"{config_path} cannot be read as JSON ({err}).") from None
     if not isinstance(data, dict):
         raise ModelError(f"{config_path} is not a model config (a JSON object); it holds a {type(data).__name__}.")
+    if only_an_adapter(folder):  # a base's config.json copied beside the adapter does not make it a model
+        raise ModelError(adapter_message(folder))
     return data
 
 
 def check_weights_safety(folder: Path, *, allow_pickle: bool) -> None:
-    """Refuse folders whose only weights are pickled, unless pickle is allowed."""
-    safe = any(folder.glob("*.safetensors"))
-    pickled = [p.name for pattern in _PICKLED_WEIGHTS for p in folder.glob(pattern)]
+    """Refuse folders whose only weights are pickled, unless pickle is allowed, and folders with
+    no weights at all (a Trainer's state files are not weights; a ZeRO or FSDP checkpoint says
+    how to consolidate its own)."""
+    safe = any(holds_tensors(p) for p in folder.glob("*.safetensors"))  # a ZeRO-3 save may be empty
+    pickled = [p.name for pattern in _PICKLED_WEIGHTS for p in folder.glob(pattern) if not is_training_state(p.name)]
     if not safe and pickled and not allow_pickle:
         raise UnsafeModelError(
             f"{folder} has only pickled weights ({', '.join(sorted(pickled)[:3])}), which can run code when "
             "loaded; pass --allow-pickle if you trust this model."
         )
     if not safe and not pickled:
-        raise ModelError(f"{folder} has no model weights (*.safetensors).")
+        raise ModelError(no_weights_reason(folder, str(folder)) or f"{folder} has no model weights (*.safetensors).")

@@ -8,25 +8,24 @@ header's last offset is truncated. Reading the headers costs a few kilobytes per
 
 from __future__ import annotations
 
-import json
-import struct
 from pathlib import Path
 
-from vlmcli.engine.source import ModelSource
+from vlmcli.engine.safetensors_header import sized_header, tensor_names
+from vlmcli.engine.source import ModelSource, dangling, gone_links
+
+__all__ = ["dangling", "needed_bytes", "truncated", "weights_failure"]
 
 
 def needed_bytes(path: Path) -> int | None:
     """The size `path` must have according to its own header; None if the header is unreadable."""
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(8)
-            if len(head) < 8:
-                return None
-            (length,) = struct.unpack("<Q", head)
-            header = json.loads(handle.read(length))
-    except (OSError, ValueError, struct.error, MemoryError, OverflowError):  # random bytes: any length
+    sized = sized_header(path)
+    if sized is None:
         return None
-    ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"]
+    length, header = sized
+    try:
+        ends = [int(header[name]["data_offsets"][1]) for name in tensor_names(header)]
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
     return 8 + length + max(ends, default=0)
 
 
@@ -43,15 +42,6 @@ def truncated(folder: Path) -> list[str]:
     return found
 
 
-def dangling(folder: Path) -> list[str]:
-    """Files of `folder` that are links to nothing: a hub snapshot whose blob was deleted
-    (an interrupted download, `hf cache` pruning, a cache copied without its blobs)."""
-    try:
-        return [p.name for p in sorted(folder.iterdir()) if p.is_symlink() and not p.exists()]
-    except OSError:
-        return []
-
-
 def weights_failure(source: ModelSource, err: BaseException) -> str:
     """One line for weights that did not load; a damaged or missing weights file says which and what to do."""
     first = (str(err).strip().splitlines() or [type(err).__name__])[0]
@@ -60,8 +50,8 @@ def weights_failure(source: ModelSource, err: BaseException) -> str:
     short = [b for b in bad if "no readable header" not in b]
     missing = (isinstance(err, FileNotFoundError) or "no file named" in first) and ".safetensors" in first
     if gone:
-        what = f"missing: {', '.join(gone)} link{'s' if len(gone) > 1 else ''} to a hub cache blob that is gone"
-    elif short:
+        return gone_links(source.model_id, gone, hub_id=source.model_id if source.revision is not None else None)
+    if short:
         what = f"truncated: {', '.join(short)}"
     elif bad:
         what = f"damaged: {', '.join(bad)}, not a safetensors file"
