@@ -47,7 +47,8 @@ def test_choice_with_a_prefix_option_ends_only_by_the_model(tokenizer):
     guard = Guard([ChoiceConstraint(("in", "indoor"))], tokenizer=tokenizer, vocab_size=len(tokenizer), eos=eos)
     for token in tokenizer.encode("in", add_special_tokens=False):
         guard.advance(0, token)
-    assert guard.can_end(0) and not guard.complete(0)  # "indoor" can still follow
+    assert guard.matchers[0].can_end() and not guard.complete(0)  # "indoor" can still follow
+    assert not guard.can_end(0)  # so "in" cut here by --max-tokens is not a finished answer
     logits = torch.zeros(1, len(tokenizer))
     guard.mask(logits)
     ok = allowed(logits[0])

@@ -88,10 +88,20 @@ def check_table(command: str, table: object, path: Path) -> dict[str, object]:
         raise ConfigError(
             f"Unknown setting {key!r} in [{command}] of config file {path}; [{command}] may set: {', '.join(allowed)}."
         )
-    kinds = sorted(CONSTRAINT_NAMES & {k for k, v in keys.items() if v is not False})
+    kinds = sorted(CONSTRAINT_NAMES & {k for k, v in keys.items() if not _turned_off(k, v)})
     if len(kinds) > 1:
         raise ConfigError(f"[{command}] in config file {path} sets {kinds[0]} and {kinds[1]}: give one kind of constraint.")
     return keys
+
+
+def _turned_off(key: str, raw: object) -> bool:
+    """`json_mode = false` (or 0, "no", ...) sets no constraint; other constraint keys set one."""
+    if raw is False:
+        return True
+    try:
+        return key == "json_mode" and not parse_bool(raw)
+    except ValueError:
+        return False
 
 
 def command_settings(command: str, table: Mapping[str, object] | None, path: Path) -> CommandSettings:

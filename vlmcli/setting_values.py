@@ -86,6 +86,8 @@ FALSE_WORDS = {"0", "false", "no", "off"}
 def parse_bool(raw: object) -> bool:
     if isinstance(raw, bool):
         return raw
+    if isinstance(raw, int) and raw in (0, 1):  # TOML `json_mode = 0`: the 1/0 the message offers
+        return bool(raw)
     if isinstance(raw, str) and raw.strip().lower() in TRUE_WORDS | FALSE_WORDS:
         return raw.strip().lower() in TRUE_WORDS
     raise ValueError("true or false (1/0, yes/no, on/off)")

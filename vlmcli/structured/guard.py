@@ -93,8 +93,11 @@ class Guard:
         return allowed <= set(self._eos)
 
     def can_end(self, row: int) -> bool:
-        matcher = self.matchers[row]
-        return matcher is not None and matcher.can_end()
+        """Whether an answer stopped here (by --max-tokens) is proven finished, as `valid` needs:
+        the grammar accepts it *and* nothing but the end could follow (`complete`). The grammar
+        merely accepting it is not enough: `20` under --choice 2/20/200, or `204` under an integer
+        schema, could still have grown, so the cut answer is not the one the model would give."""
+        return self.complete(row)
 
     def stop(self, row: int) -> None:
         """The row finished: stop filling its mask."""

@@ -6,21 +6,25 @@ loads), with the three things the rest of vlmcli needs from it:
 
 - `key()`: canonical text that identifies it (compile cache key, caption-dir `config_hash`);
 - `instruction()`: the sentence stated in the prompt (`--no-schema-prompt` leaves it out);
-- `parse(text)`: the answer as a value (`"parsed"` in `--json`), or ValueError.
+- `parse(text)`: the answer as a value (`"parsed"` in `--json`), or ValueError when it is not
+  what was asked: the check after generation, so `valid` never rests on the grammar alone (JSON
+  through `schema_validate.strict_loads`, a schema through `schema_validate.violation`, a regex
+  through `regex_dialect`'s Python reading, a choice by equality).
 
-The grammar itself is built by a backend (`structured.backend`); this module imports nothing heavy.
+What a schema or regex may hold is what the grammar enforces (`schema_support`, `regex_dialect`);
+the grammar itself is built by a backend (`structured.backend`); this module imports nothing heavy.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from vlmcli.errors import ConfigError
-
-SCHEMA_TYPES = frozenset({"object", "array", "string", "number", "integer", "boolean", "null"})
+from vlmcli.structured import regex_dialect
+from vlmcli.structured.schema_support import check_schema
+from vlmcli.structured.schema_validate import strict_loads, violation
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,7 @@ class Constraint:
         raise NotImplementedError
 
     def parse(self, text: str) -> Any:
-        return json.loads(text) if self.json_answer else text
+        return strict_loads(text) if self.json_answer else text
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "spec": json.loads(self.key())}
@@ -59,10 +63,10 @@ class SchemaConstraint(Constraint):
 
     def __post_init__(self) -> None:
         try:
-            schema = json.loads(self.schema_text)
-        except json.JSONDecodeError as exc:
+            schema = strict_loads(self.schema_text)
+        except ValueError as exc:
             raise ConfigError(f"--schema is not valid JSON: {exc}.") from None
-        _check_schema(schema, "schema")
+        check_schema(schema)
         object.__setattr__(self, "schema_text", json.dumps(schema, ensure_ascii=False))
 
     @property
@@ -75,6 +79,13 @@ class SchemaConstraint(Constraint):
 
     def instruction(self) -> str:
         return f"Answer only with JSON that matches this JSON Schema: {self.schema_text}"
+
+    def parse(self, text: str) -> Any:
+        value = strict_loads(text)
+        reason = violation(value, self.schema)
+        if reason is not None:
+            raise ValueError(reason)
+        return value
 
 
 @dataclass(frozen=True)
@@ -105,7 +116,13 @@ class ChoiceConstraint(Constraint):
         return "Answer with exactly one of: " + ", ".join(self.options) + "."
 
     def regex(self) -> str:
-        return "(" + "|".join(re.escape(o) for o in self.options) + ")"
+        """The options as one regex for the grammar (only xgrammar's special characters escaped)."""
+        return "(" + "|".join(regex_dialect.escape(o) for o in self.options) + ")"
+
+    def parse(self, text: str) -> str:
+        if text not in self.options:
+            raise ValueError(f"{text!r} is not one of the choices")
+        return text
 
 
 @dataclass(frozen=True)
@@ -120,16 +137,23 @@ class RegexConstraint(Constraint):
     def __post_init__(self) -> None:
         if not self.pattern:
             raise ConfigError("--regex must not be empty.")
-        try:
-            re.compile(self.pattern)
-        except re.error as exc:
-            raise ConfigError(f"--regex {self.pattern!r} is not a valid regular expression: {exc}.") from None
+        regex_dialect.check_python_syntax(self.pattern, "--regex")
+        regex_dialect.translate(self.pattern, "--regex")
+
+    def grammar_pattern(self) -> str:
+        """The pattern as the grammar is given it (`regex_dialect.Translated.grammar`)."""
+        return regex_dialect.translate(self.pattern, "--regex").grammar
 
     def key(self) -> str:
         return json.dumps(self.pattern, ensure_ascii=False)
 
     def instruction(self) -> str:
         return f"Answer only with text that matches the regular expression {self.pattern}"
+
+    def parse(self, text: str) -> str:
+        if regex_dialect.python_regex(self.pattern).fullmatch(text) is None:
+            raise ValueError("the answer does not match --regex")
+        return text
 
 
 @dataclass(frozen=True)
@@ -146,28 +170,8 @@ class JsonModeConstraint(Constraint):
     def instruction(self) -> str:
         return "Answer only with a JSON object."
 
-
-def _check_schema(schema: Any, where: str) -> None:
-    """Structural checks with clear messages; the grammar backend rejects what it cannot compile."""
-    if isinstance(schema, bool):
-        return
-    if not isinstance(schema, dict):
-        raise ConfigError(f"--schema: {where} must be a JSON object, not {type(schema).__name__}.")
-    kind = schema.get("type")
-    kinds = kind if isinstance(kind, list) else [kind] if kind is not None else []
-    unknown = [k for k in kinds if k not in SCHEMA_TYPES]
-    if unknown:
-        raise ConfigError(f"--schema: {where} has unknown type {unknown[0]!r}; expected one of {sorted(SCHEMA_TYPES)}.")
-    if "enum" in schema and (not isinstance(schema["enum"], list) or not schema["enum"]):
-        raise ConfigError(f"--schema: {where}.enum must be a non-empty list.")
-    props = schema.get("properties", {})
-    if not isinstance(props, dict):
-        raise ConfigError(f"--schema: {where}.properties must be an object.")
-    for name, sub in props.items():
-        _check_schema(sub, f"{where}.properties.{name}")
-    required = schema.get("required", [])
-    missing = [r for r in required if isinstance(required, list) and r not in props and props]
-    if missing:
-        raise ConfigError(f"--schema: {where} requires {missing[0]!r}, which is not among its properties.")
-    if "items" in schema:
-        _check_schema(schema["items"], f"{where}.items")
+    def parse(self, text: str) -> dict[str, Any]:
+        value = strict_loads(text)
+        if not isinstance(value, dict):
+            raise ValueError("the answer is not a JSON object")
+        return value

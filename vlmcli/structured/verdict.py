@@ -1,9 +1,13 @@
 """Whether a constrained answer is complete and what value it holds (`valid`, `parsed` in --json).
 
 An answer is valid only when generation ended because the grammar was complete (the model
-chose end-of-sequence where the grammar accepts it, or nothing but the end was possible).
-A `--max-tokens` cut or a stop string leaves it invalid with `parsed` None, never a partial
-object presented as valid. So does text with U+FFFD, as a backstop: byte-level tokens can
+chose end-of-sequence where the grammar accepts it, or nothing but the end was possible) and
+the finished text passes the check after generation (`Constraint.parse`: strict JSON, the
+schema, the regex, the choices), so `valid` never rests on the grammar alone.
+A `--max-tokens` cut leaves it invalid with `parsed` None, even when the cut text happens to
+parse (`204` under an integer schema could have gone on), unless the grammar proves nothing
+but the end could follow (`Guard.can_end`); so does a stop string: never a partial object
+presented as valid. So does text with U+FFFD, as a backstop: byte-level tokens can
 spell byte sequences that are not valid UTF-8 (xgrammar 0.2.9 accepts some inside strings),
 which decode to replacement characters, so the grammar checked bytes the text no longer
 holds. The guard's UTF-8 mask (`structured.utf8_mask`) keeps such tokens out; only a
@@ -25,7 +29,7 @@ class Verdict:
 
 
 def judge(constraint: Constraint, text: str, *, complete: bool) -> Verdict:
-    """`complete`: the grammar accepted the whole answer. The text must then parse too."""
+    """`complete`: the answer is finished under its grammar. The text must then pass `parse` too."""
     if not complete or "\ufffd" in text:
         return Verdict(valid=False)
     try:

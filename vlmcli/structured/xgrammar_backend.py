@@ -10,18 +10,26 @@ compiles in milliseconds. Grammar choices made here, for every model alike:
 - a string with minLength/maxLength is compiled as the equivalent `pattern` of characters other
   than `"`, `\\` and control characters: xgrammar 0.2.9's length-bounded strings let raw control
   characters (invalid JSON) through (bench/RESULTS.md, issue 18), its patterns do not. Such a
-  string therefore holds no escapes (no quotes or backslashes).
+  string therefore holds no escapes (no quotes or backslashes);
+- an integer's fractional bounds are rounded inward (xgrammar refuses them), and regexes are
+  sent as `regex_dialect` writes them (`for_grammar`).
+Only schemas and regexes the grammar enforces reach it (`schema_support`, `regex_dialect`), and
+its C++ log lines are kept off stderr while compiling (`media.quiet.native_stderr_filtered`).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vlmcli.errors import ConfigError
+from vlmcli.media.quiet import native_stderr_filtered
+from vlmcli.structured.regex_dialect import translate
 from vlmcli.structured.spec import (
     ChoiceConstraint,
     Constraint,
@@ -112,34 +120,91 @@ class XGrammarBackend:
     @staticmethod
     def _compile(constraint: Constraint, compiler: Any) -> Any:
         """The compiled grammar (the compiler caches it by its text). A schema or regex xgrammar
-        cannot compile is the user's input: ConfigError."""
+        cannot compile is the user's input: ConfigError, without xgrammar's log prefix. Its C++
+        warnings, written straight to file descriptor 2, are kept off stderr: what vlmcli accepts
+        it enforces (`schema_support`, `regex_dialect`), so they would only repeat that."""
         try:
-            if isinstance(constraint, SchemaConstraint):
-                schema = json.dumps(bounded_strings_as_patterns(constraint.schema))
-                return compiler.compile_json_schema(schema, any_whitespace=False, separators=SEPARATORS)
-            if isinstance(constraint, JsonModeConstraint):
-                return compiler.compile_json_schema(
-                    '{"type": "object"}', any_whitespace=False, separators=SEPARATORS, strict_mode=False
-                )
-            if isinstance(constraint, ChoiceConstraint):
-                return compiler.compile_regex(constraint.regex())
-            if isinstance(constraint, RegexConstraint):
-                return compiler.compile_regex(constraint.pattern)
+            with native_stderr_filtered():
+                return _compile_one(constraint, compiler)
         except (RuntimeError, ValueError) as exc:
-            raise ConfigError(f"{constraint.flag} cannot be compiled to a grammar: {str(exc).splitlines()[0]}") from None
-        raise TypeError(f"unknown constraint {type(constraint).__name__}")
+            raise ConfigError(f"{constraint.flag} cannot be compiled to a grammar: {native_message(exc)}") from None
 
 
-def bounded_strings_as_patterns(schema: Any) -> Any:
-    """`schema` with every `{"type": "string", "minLength"/"maxLength": ...}` that has no pattern,
-    format, enum or const rewritten as the same bounds over `_PLAIN_CHAR` (see the module docstring)."""
-    if isinstance(schema, list):
-        return [bounded_strings_as_patterns(s) for s in schema]
+def _compile_one(constraint: Constraint, compiler: Any) -> Any:
+    if isinstance(constraint, SchemaConstraint):
+        schema = json.dumps(for_grammar(constraint.schema))
+        return compiler.compile_json_schema(schema, any_whitespace=False, separators=SEPARATORS)
+    if isinstance(constraint, JsonModeConstraint):
+        return compiler.compile_json_schema(
+            '{"type": "object"}', any_whitespace=False, separators=SEPARATORS, strict_mode=False
+        )
+    if isinstance(constraint, ChoiceConstraint):
+        return compiler.compile_regex(constraint.regex())
+    if isinstance(constraint, RegexConstraint):
+        return compiler.compile_regex(constraint.grammar_pattern())
+    raise TypeError(f"unknown constraint {type(constraint).__name__}")
+
+
+def native_message(exc: BaseException) -> str:
+    """The first line of an xgrammar error without its `[18:28:16] /project/cpp/x.cc:5082: ` prefix."""
+    lines = str(exc).strip().splitlines() or [type(exc).__name__]
+    return _LOG_PREFIX.sub("", lines[0]).strip()
+
+
+_LOG_PREFIX = re.compile(r"^\[\d{2}:\d{2}:\d{2}\] \S+:\d+: (?:Check failed: .*? is false: )?")
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions")
+_SCHEMA_ONE = ("items", "additionalProperties", "propertyNames")
+_SCHEMA_LISTS = ("prefixItems", "anyOf", "oneOf", "allOf")
+
+
+def for_grammar(schema: Any) -> Any:
+    """`schema` as xgrammar is given it (the check after generation reads the original):
+    - a `{"type": "string", "minLength"/"maxLength": ...}` without enum or const becomes the same
+      bounds over `_PLAIN_CHAR` (see the module docstring);
+    - an integer's fractional bounds round inward (`minimum` 1.5 is 2), which xgrammar refuses;
+    - patterns (and `patternProperties` names) are written as `regex_dialect` sends them."""
     if not isinstance(schema, dict):
         return schema
-    out = {k: bounded_strings_as_patterns(v) for k, v in schema.items()}
+    out = dict(schema)
+    for key in _SCHEMA_MAPS:
+        if isinstance(out.get(key), dict):
+            out[key] = {name: for_grammar(sub) for name, sub in out[key].items()}
+    for key in _SCHEMA_ONE:
+        if key in out:
+            out[key] = for_grammar(out[key])
+    for key in _SCHEMA_LISTS:
+        if isinstance(out.get(key), list):
+            out[key] = [for_grammar(sub) for sub in out[key]]
+    if isinstance(out.get("patternProperties"), dict):
+        out["patternProperties"] = {_grammar_regex(p): sub for p, sub in out["patternProperties"].items()}
+    if isinstance(out.get("pattern"), str):
+        out["pattern"] = _grammar_regex(out["pattern"])
+    if out.get("type") in ("integer", ["integer"]):
+        _round_inward(out)
     bounded = "minLength" in out or "maxLength" in out
-    if out.get("type") == "string" and bounded and not {"pattern", "format", "enum", "const"} & set(out):
+    kinds = out.get("type") if isinstance(out.get("type"), list) else [out.get("type")]
+    if "string" in kinds and bounded and not {"pattern", "format", "enum", "const"} & set(out):
         low, high = int(out.pop("minLength", 0)), out.pop("maxLength", None)
         out["pattern"] = f"^{_PLAIN_CHAR}{{{low},{'' if high is None else int(high)}}}$"
     return out
+
+
+def _grammar_regex(pattern: str) -> str:
+    return translate(pattern, "pattern").grammar
+
+
+def _round_inward(schema: dict[str, Any]) -> None:
+    """Fractional integer bounds as whole `minimum`/`maximum` (the same integers)."""
+    bounds = {k: schema[k] for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum") if k in schema}
+    if all(isinstance(v, int) or float(v).is_integer() for v in bounds.values()):
+        return
+    low = [math.ceil(bounds["minimum"])] if "minimum" in bounds else []
+    low += [math.floor(bounds["exclusiveMinimum"]) + 1] if "exclusiveMinimum" in bounds else []
+    high = [math.floor(bounds["maximum"])] if "maximum" in bounds else []
+    high += [math.ceil(bounds["exclusiveMaximum"]) - 1] if "exclusiveMaximum" in bounds else []
+    for key in bounds:
+        del schema[key]
+    if low:
+        schema["minimum"] = max(low)
+    if high:
+        schema["maximum"] = min(high)
