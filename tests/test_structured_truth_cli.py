@@ -65,6 +65,11 @@ def test_the_json_line_never_holds_infinity(monkeypatch, tmp_path, tiny_checkpoi
     record = strict(result.stdout)
     assert record["finish_reason"] == "stop" and math.isinf(float(record["text"])), record["text"]
     assert (record["valid"], record["parsed"]) == (False, None)
+    # finished, not cut: the warning does not say to raise --max-tokens
+    assert result.stderr.splitlines() == [
+        "warning: the answer does not satisfy --schema/--choice/--regex/--json-mode (it is not valid JSON of "
+        "that shape); valid is false."
+    ]
 
 
 def test_the_guard_proves_an_answer_finished_only_when_nothing_else_could_follow(tiny_checkpoint):

@@ -133,10 +133,16 @@ def _warn_incomplete(result: GenerationResult) -> None:
     is false in --json), so a partial object is never taken for a valid one."""
     if getattr(result, "valid", None) is False:
         reason = getattr(result.finish_reason, "value", result.finish_reason)
-        sys.stderr.write(
-            f"warning: the answer ended ({reason}) before it was complete under --schema/--choice/--regex/"
-            "--json-mode; it is not valid (raise --max-tokens).\n"
-        )
+        if reason == "length":
+            sys.stderr.write(
+                f"warning: the answer ended ({reason}) before it was complete under --schema/--choice/--regex/"
+                "--json-mode; it is not valid (raise --max-tokens).\n"
+            )
+        else:  # finished, but not what the constraint asks (a number past a float's range, a repeated key)
+            sys.stderr.write(
+                "warning: the answer does not satisfy --schema/--choice/--regex/--json-mode (it is not valid JSON of "
+                "that shape); valid is false.\n"
+            )
 
 
 def _print_notes(result: GenerationResult, printed: set[object]) -> None:
