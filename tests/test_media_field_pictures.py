@@ -88,13 +88,18 @@ def test_a_multi_page_tiff_says_only_its_first_page_is_read(tmp_path, monkeypatc
     pages[0].save(scan, save_all=True, append_images=pages[1:])
     result = CliRunner().invoke(app, ["ask", str(scan), "What is this?"])
     assert result.exit_code == 0, result.output
-    assert result.stderr.splitlines() == [
-        f"note: {scan} is a TIFF of 3 pages; only the first is read (save the pages as a PDF, or as separate "
-        "pictures, to ask about them all)."
-    ]
+    said = "A TIFF of 3 pages: only its first page was read (a PDF of the pages is read whole)."
+    assert result.stderr.splitlines() == [f"note: {scan}: {said}"]
     single = tmp_path / "one.tif"
     pages[0].save(single)
     assert CliRunner().invoke(app, ["ask", str(single), "What is this?"]).stderr == ""
+    out = tmp_path / "out"  # caption-dir: the row's notes, and a warning line
+    result = CliRunner().invoke(app, ["caption-dir", str(scan), str(single), "-o", str(out), "--format", "jsonl"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    notes = {json.loads(line)["path"]: json.loads(line)["notes"] for f in out.glob("*.jsonl") for line in f.read_text().splitlines()}
+    assert notes == {str(scan): said, str(single): None} and f"warning: {scan}: {said}" in result.stderr
 
 
 def test_a_suggested_conversion_never_writes_over_its_input(tmp_path):

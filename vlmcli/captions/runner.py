@@ -82,6 +82,7 @@ class BatchRunner:
         if isinstance(result, str):
             return self.error_rows(task, result, latency_ms)
         first = ok_row(self.ctx, path=task.path, key=media.key, prompt=task.prompt, result=result, latency_ms=latency_ms)
+        first["notes"] = joined_notes(getattr(media, "note", None), first["notes"])  # a TIFF's other pages
         if task.animated:
             first["notes"] = joined_notes(FIRST_FRAME_NOTE, first["notes"])
         return [first] + [copy_row(first, path=p) | {"key": task.key} for p in task.followers]

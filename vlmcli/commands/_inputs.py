@@ -23,7 +23,7 @@ from vlmcli.engine.video_input import VideoInput
 from vlmcli.errors import ConfigError, InputError
 from vlmcli.inputs.clip_files import temporary_copy
 from vlmcli.inputs.item_address import read_item
-from vlmcli.media.animation import frame_count, picture_format, tiff_pages
+from vlmcli.media.animation import frame_count, picture_format
 from vlmcli.media.document_input import DocumentInput
 from vlmcli.media.image_input import ImageInput
 from vlmcli.media.images import image_input
@@ -133,11 +133,8 @@ def load_one(
                 "from a pipe: pass the file's path to ask about its motion.\n"
             )
     picture = image_input(data, source, max_pixels=max_pixels)
-    if warn and (pages := tiff_pages(data)) > 1:  # a fax or a scanner's file: say what was read
-        sys.stderr.write(
-            f"note: {display_name(source)} is a TIFF of {pages} pages; only the first is read "
-            "(save the pages as a PDF, or as separate pictures, to ask about them all).\n"
-        )
+    if warn and picture.note:  # a fax or a scanner's multi-page TIFF: say what was read
+        sys.stderr.write(f"note: {display_name(source)}: {picture.note}\n")
     return picture
 
 

@@ -32,6 +32,9 @@ class ImageInput:
     """A name for messages and output (file path, `-` for stdin)."""
     key: str = ""
     """Content hash used by the vision-feature cache; computed from the pixels when empty."""
+    note: str | None = None
+    """What of the file was not read, when something was not (a multi-page TIFF: its first page
+    only); the commands say it (ask/describe on stderr, caption-dir in the row's `notes`)."""
 
     def __post_init__(self) -> None:
         if self.image.mode != "RGB":

@@ -26,7 +26,7 @@ import struct
 from typing import TYPE_CHECKING, BinaryIO
 
 from vlmcli.errors import InputError
-from vlmcli.media.animation import first_frame
+from vlmcli.media.animation import first_frame, tiff_pages
 from vlmcli.media.color import to_srgb
 from vlmcli.media.heif import is_heif, require_heif
 from vlmcli.media.image_input import ImageInput
@@ -75,7 +75,9 @@ def image_input(data: bytes, source: str, *, max_pixels: int | None = DEFAULT_MA
     """Decode the bytes read from `source` into an `ImageInput` keyed by the bytes' SHA-256."""
     name = "<stdin>" if source == STDIN else display_name(source)
     image = decode_image(data, name, max_pixels=max_pixels)
-    return ImageInput(image=image, source=source, key=hashlib.sha256(data).hexdigest())
+    pages = tiff_pages(data)
+    note = f"A TIFF of {pages} pages: only its first page was read (a PDF of the pages is read whole)." if pages > 1 else None
+    return ImageInput(image=image, source=source, key=hashlib.sha256(data).hexdigest(), note=note)
 
 
 def decode_image(
