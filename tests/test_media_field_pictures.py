@@ -117,3 +117,13 @@ def test_a_picture_just_over_the_limit_says_by_how_much():
 
     assert "10001x10000 (100.01 MP), above the limit of 100 MP" in _too_large("x.png", (10001, 10000), 100_000_000)
     assert "(200 MP)" in _too_large("x.png", (20000, 10000), 100_000_000)
+
+
+def test_a_picture_past_pillows_own_guard_says_its_size(tmp_path):
+    """A 30000x30000 PNG said only "is too large" (Pillow's guard fires before its size is known)."""
+    from vlmcli.errors import InputError
+
+    huge = tmp_path / "huge.png"
+    Image.new("1", (30000, 30000)).save(huge)
+    with pytest.raises(InputError, match=r"huge\.png is 900 MP, above the limit of 100 MP"):
+        load_image(huge)

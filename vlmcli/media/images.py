@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import struct
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -123,8 +124,10 @@ def decode_image(
                 f"{name} is damaged or truncated and cannot be decoded (broken header); re-export or re-download it."
             ) from None
         raise InputError(not_an_image(name, data)) from None
-    except Image.DecompressionBombError:  # Pillow's own, coarser guard fired first
-        raise InputError(_too_large(name, None, max_pixels or Image.MAX_IMAGE_PIXELS or 0)) from None
+    except Image.DecompressionBombError as exc:  # Pillow's own, coarser guard fired first (in `open`)
+        found = re.search(r"Image size \((\d+) pixels\)", str(exc))  # its message has the size, not the sides
+        limit = max_pixels or Image.MAX_IMAGE_PIXELS or 0
+        raise InputError(_too_large(name, None, limit, pixels=int(found[1]) if found else None)) from None
     except _DAMAGED as exc:
         reason = _reason(exc)
         if reason.lower().startswith("unsupported"):  # a sound file in a variant of its format Pillow lacks
@@ -265,8 +268,9 @@ def _check_pixels(size: tuple[int, int], name: str, max_pixels: int | None) -> N
         raise InputError(_too_large(name, size, max_pixels))
 
 
-def _too_large(name: str, size: tuple[int, int] | None, max_pixels: int) -> str:
+def _too_large(name: str, size: tuple[int, int] | None, max_pixels: int, *, pixels: int | None = None) -> str:
     what = f"{size[0]}x{size[1]} ({_megapixels(size[0] * size[1], max_pixels)} MP)" if size else "too large"
+    what = f"{_megapixels(pixels, max_pixels)} MP" if size is None and pixels else what
     return (
         f"{name} is {what}, above the limit of {max_pixels / 1e6:g} MP (decompression bomb guard); "
         "shrink it or raise VLM_MAX_IMAGE_PIXELS (0 disables the check)."
