@@ -189,3 +189,17 @@ def test_zip_members_named_with_backslashes_export_without_them(tmp_path):
     assert sorted(table.column("file_name").to_pylist()) == expected
     export(run, "txt", tmp_path / "txt", count=2)
     assert sorted(p.name for p in (tmp_path / "txt").iterdir()) == ["imgs_a_jpg.txt", "imgs_b_jpg.txt"]
+
+
+def test_a_prompt_name_may_be_the_prompt_as_typed_without_its_stated_constraint():
+    """`--prompt-name io='Indoor or outdoor?'` did not match a run whose prompt had its choice
+    stated on a second line ("Answer with exactly one of: ..."): only `#N` or the whole text did."""
+    from vlmcli.errors import ConfigError
+    from vlmcli.exports.records import ColumnNaming, column_names
+
+    prompts = ["Describe.", "Indoor or outdoor?\nAnswer with exactly one of: indoor, outdoor."]
+    naming = ColumnNaming.parse(caption_column="caption", prompt_names=["io=Indoor or outdoor?"])
+    assert column_names(prompts, naming) == {prompts[0]: "caption_1", prompts[1]: "io"}
+    ambiguous = ["Which?\nAnswer with exactly one of: a, b.", "Which?\nAnswer with exactly one of: c, d."]
+    with pytest.raises(ConfigError, match="matches none of the run's prompts"):
+        column_names(ambiguous, ColumnNaming.parse(caption_column="caption", prompt_names=["w=Which?"]))

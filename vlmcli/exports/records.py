@@ -134,6 +134,10 @@ def _prompt_for(ref: str, prompts: list[str]) -> str:
             return prompts[number - 1]
     elif ref in prompts:
         return ref
+    else:  # the prompt as typed, without the line stating its constraint that the run appended
+        stated = [p for p in prompts if p.split("\n", 1)[0] == ref.strip()]
+        if len(stated) == 1:
+            return stated[0]
     listed = "; ".join(f"#{i}: {_short(p)!r}" for i, p in enumerate(prompts, start=1))
     raise ConfigError(f"--prompt-name {ref!r} matches none of the run's prompts ({listed}).")
 
