@@ -5,9 +5,9 @@
   prompt tokens grow with them.
 - A real run's segments carry what the dry run shows (reason, frames [{index, time_s}],
   visual and prompt tokens), equal field by field.
-- An empty generation is a `Warning:` with its finish reason, never a blank success.
+- An empty generation is a `warning:` with its finish reason, never a blank success.
 - Scene detection that fell short (scan degraded, scan failed, scenes merged for the
-  segment cap) is one `Warning:` line on stderr and `detection.degraded` in `--json`.
+  segment cap) is one `warning:` line on stderr and `detection.degraded` in `--json`.
 
 Every clip is generated here (tiny, a few seconds), the engine is the fake one or a tiny
 random checkpoint.
@@ -188,10 +188,10 @@ def test_an_empty_summary_is_a_warning_with_its_finish_reason(monkeypatch):
     assert text.exit_code == 0, text.output
     assert "Summary:" not in text.stdout and text.stdout.splitlines()[0].endswith("A red box.")
     (warning,) = text.stderr.splitlines()
-    assert warning.startswith("Warning: the summary is empty") and "finish reason: stop" in warning
+    assert warning.startswith("warning: the summary is empty") and "finish reason: stop" in warning
     record = json.loads(invoke(three_scenes(), "--frames", "2", "--json").stdout)
     assert record["summary"] == "" and record["finish_reason"] == "stop"
-    assert record["warnings"] == [warning.removeprefix("Warning: ")]
+    assert record["warnings"] == [warning.removeprefix("warning: ")]
 
 
 def test_empty_descriptions_are_marked_not_blank(monkeypatch):
@@ -203,7 +203,7 @@ def test_empty_descriptions_are_marked_not_blank(monkeypatch):
                          "[0:06.6-0:09.0] (no description)"]
     assert lines[-1] == "Summary: Three scenes."
     warnings = result.stderr.splitlines()
-    assert len(warnings) == 3 and all(w.startswith("Warning: the description of segment ") for w in warnings)
+    assert len(warnings) == 3 and all(w.startswith("warning: the description of segment ") for w in warnings)
     assert "segment 2 [0:03.0-0:06.6] is empty" in warnings[1] and "finish reason: stop" in warnings[1]
     assert "[0:03.0-0:06.6] (no description)" in fake.requests[-1].prompt
 
@@ -225,10 +225,10 @@ def test_a_degraded_scan_is_one_warning_and_in_the_json(monkeypatch, tiny_checkp
     result = invoke(three_scenes(), "--frames", "2", "--json")
     assert result.exit_code == 0, result.output
     (line,) = result.stderr.splitlines()
-    assert line == "Warning: scene detection degraded: The scan stopped at 0:06.0: frames after it would not decode."
+    assert line == "warning: scene detection degraded: The scan stopped at 0:06.0: frames after it would not decode."
     detection = json.loads(result.stdout)["detection"]
     assert detection["degraded"] == reason and detection["method"] == "scenes"
-    assert json.loads(result.stdout)["warnings"] == [line.removeprefix("Warning: ")]
+    assert json.loads(result.stdout)["warnings"] == [line.removeprefix("warning: ")]
     dry = invoke(three_scenes(), "-m", tiny_checkpoint("smolvlm"), "--frames", "1", "--dry-run")
     assert dry.exit_code == 0 and dry.stderr.splitlines() == [line]
     assert "3 scene(s) from 2 cut(s) found (degraded)" in dry.stdout
@@ -246,7 +246,7 @@ def test_a_failed_scan_falls_back_to_windows_and_says_so(monkeypatch):
     result = invoke(three_scenes(), "--frames", "2", "--segment-seconds", "5", "--json")
     assert result.exit_code == 0, result.output
     (line,) = result.stderr.splitlines()
-    assert line.startswith("Warning: scene detection degraded: the scene scan failed (Could not decode frames 0..99")
+    assert line.startswith("warning: scene detection degraded: the scene scan failed (Could not decode frames 0..99")
     assert line.endswith("so segments are fixed windows.")
     record = json.loads(result.stdout)
     assert record["detection"]["method"] == "windows" and record["detection"]["scenes"] is None
@@ -292,4 +292,4 @@ def test_a_flat_summary_that_merges_scenes_says_so(monkeypatch):
     result = invoke(path, "--hierarchy", "flat", "--frames", "1", "--json")
     assert result.exit_code == 0, result.output
     (line,) = result.stderr.splitlines()
-    assert line.startswith("Warning: scene detection degraded: ") and "keep at most 40 segments" in line
+    assert line.startswith("warning: scene detection degraded: ") and "keep at most 40 segments" in line

@@ -97,11 +97,11 @@ def empty_warning(what: str, result: "GenerationResult") -> str:
 
 
 def warn(warnings: list[str], message: str | None) -> None:
-    """Print `Warning: message` on stderr now and keep it for `--json` (None: nothing to say)."""
+    """Print `warning: message` on stderr now and keep it for `--json` (None: nothing to say)."""
     if message is None:
         return
     warnings.append(message)
-    sys.stderr.write(f"Warning: {message}\n")
+    sys.stderr.write(f"warning: {message}\n")
     sys.stderr.flush()
 
 

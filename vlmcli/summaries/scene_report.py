@@ -68,7 +68,7 @@ class SceneReport:
         }
 
     def warning(self) -> str | None:
-        """The stderr line (without the "Warning: " prefix), or None when nothing fell short."""
+        """The stderr line (without the "warning: " prefix), or None when nothing fell short."""
         return None if self.degraded is None else f"scene detection degraded: {self.degraded}"
 
 
