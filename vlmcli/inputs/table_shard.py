@@ -80,6 +80,19 @@ def _batches(path: Path, columns: list[str], *, table: Table) -> Iterator["pa.Re
     yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=columns)
 
 
+DOWNLOAD_COLUMNS = ("status", "error_message")
+"""img2dataset's columns saying whether a row's image was downloaded, and why not."""
+
+
+def _download_failure(row: Mapping[str, Any]) -> str | None:
+    """`img2dataset: failed_to_download: HTTP Error 404` for a row img2dataset could not fetch."""
+    status = row.get("status")
+    if not isinstance(status, str) or status == "success":
+        return None
+    message = row.get("error_message")
+    return f"img2dataset: {status}" + (f": {str(message).strip()}" if message else "")
+
+
 def _schema(path: Path, *, table: Table) -> "pa.Schema":
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -147,7 +160,8 @@ def table_items(path: Path, choice: ColumnChoice, *, table: Table = "parquet") -
     if key is None and table == "csv":
         key = image  # a path is the row's name: keys survive re-sorting the file
     check_keep_columns(names, choice.keep_columns, where=where)
-    columns = list(dict.fromkeys([image, *([video] if video else []), *([key] if key else []), *choice.keep_columns]))
+    reported = [c for c in DOWNLOAD_COLUMNS if c in names]  # img2dataset's: why a row has no image
+    columns = list(dict.fromkeys([image, *([video] if video else []), *([key] if key else []), *choice.keep_columns, *reported]))
     read = 0
 
     def rows() -> Iterator[dict[str, Any]]:
@@ -192,4 +206,6 @@ def rows_to_items(
         for picture_key, cell in pictures:
             media = "image" if video is None else f"image or video (columns {image}, {video})"
             image_data, error, name = _image_bytes(cell, folder=folder, where=f"{path}::{picture_key}", media=media)
+            if image_data is None and cell is None and (why := _download_failure(row)) is not None:
+                error = f"{error.rstrip('.')} ({why})."
             yield ShardItem(key=picture_key, data=image_data, error=error, extra=extra, name=name)
