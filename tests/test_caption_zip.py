@@ -108,3 +108,28 @@ def test_members_have_no_columns(monkeypatch, tmp_path):
         writer.writestr("p.jpg", jpeg_bytes(sample_photos()[0]))
     result = caption(tmp_path / "a.zip", "-o", tmp_path / "out", "--keep-columns", "label", code=2)
     assert "members have no columns" in result.stderr
+
+
+def test_kept_columns_of_tars_beside_zips_leave_the_zips_items_empty(monkeypatch, tmp_path):
+    """A folder of a tar (keys with `.json` columns) and a zip, with --keep-columns url: the
+    zip refused the flag halfway through the run (exit 2, the tar's rows already written)."""
+    import io
+    import json
+    import tarfile
+
+    install_fake_engine(monkeypatch)
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    photo = jpeg_bytes(sample_photos()[0])
+    with tarfile.open(folder / "00000.tar", "w") as tar:
+        for name, data in (("k1.jpg", photo), ("k1.json", json.dumps({"url": "https://example.org/1"}).encode())):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    with zipfile.ZipFile(folder / "more.zip", "w") as writer:
+        writer.writestr("p.jpg", jpeg_bytes(sample_photos()[1]))
+    out = tmp_path / "out"
+    caption(folder, "-o", out, "--keep-columns", "url", "--format", "jsonl", code=0)
+    rows = {json.loads(line)["source_key"]: json.loads(line) for f in out.glob("*.jsonl") for line in f.read_text().splitlines()}
+    assert json.loads(rows["k1"]["extra"]) == {"url": "https://example.org/1"}
+    assert rows["p.jpg"]["status"] == "ok" and json.loads(rows["p.jpg"]["extra"] or "{}").get("url") is None

@@ -137,7 +137,7 @@ def test_a_clash_never_clobbers_and_every_name_is_its_own():
     rows = [{"n": 1, "mixed": "x", "flag": True}, {"n": 2.5, "mixed": 3, "flag": None}]
     types = column_types(rows, kept)
     assert types == {"n": ColumnType.NUMBER, "mixed": ColumnType.JSON, "flag": ColumnType.BOOLEAN, "empty": ColumnType.TEXT}
-    assert table_fields(rows[0], kept, types) == {"n": 1.0, "mixed": "x", "flag": True, "empty": None}
+    assert table_fields(rows[0], kept, types) == {"n": 1.0, "mixed": '"x"', "flag": True, "empty": None}  # JSON text
     assert table_fields(rows[1], kept, types)["mixed"] == "3"
 
 

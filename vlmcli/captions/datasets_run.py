@@ -49,7 +49,7 @@ from vlmcli.sinks.schema import Row
 
 def dataset_inputs(job: CaptionJob) -> list[ShardRef] | None:
     """The dataset shards the job's inputs name, or None for plain files and folders."""
-    from vlmcli.inputs.expand import dataset_shards
+    from vlmcli.inputs.expand import check_columns_apply, dataset_shards
     from vlmcli.inputs.formats import InputFormat
 
     if job.dataset.input_format is InputFormat.FILES or not job.inputs:
@@ -57,6 +57,9 @@ def dataset_inputs(job: CaptionJob) -> list[ShardRef] | None:
     shards = dataset_shards(job.inputs, forced=job.dataset.input_format, exclude=job.exclude)
     if shards is not None and (job.globs or job.files_from is not None):
         raise ConfigError("--glob and --files-from name files; pass dataset shards as INPUT arguments only.")
+    if shards is not None:
+        columns = job.dataset.columns
+        check_columns_apply(shards, key_column=columns.key_column, keep_columns=columns.keep_columns)
     return shards
 
 

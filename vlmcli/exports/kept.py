@@ -16,7 +16,8 @@ the export's own field; the summary names each such column.
 
 Tables (imagefolder and Parquet, read by `datasets` with one type per column): a column whose
 values are all text, all booleans or all numbers (nulls aside) keeps them; any other (lists,
-objects, a mix) holds each value as its JSON text (text as it is), so the table loads. Pure.
+objects, a mix) holds each value as its JSON text (a text value too: `"x"` with its quotes, so
+`json.loads` reads every cell of the column), and the table loads. Pure.
 """
 
 from __future__ import annotations
@@ -99,5 +100,5 @@ def _as_type(value: Any, kind: ColumnType) -> Any:
     if value is None:
         return None
     if kind is ColumnType.JSON:
-        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        return json.dumps(value, ensure_ascii=False)  # text too: every cell of the column is JSON
     return float(value) if kind is ColumnType.NUMBER else value

@@ -122,3 +122,17 @@ def _mixed(plain: str, ref: ShardRef) -> str:
         f"Mixed inputs: {plain} is a plain file or folder, {ref.path} a {ref.format.value} shard; "
         "caption them in separate runs (or force one kind with --input-format)."
     )
+
+
+_NO_COLUMNS = {InputFormat.ZIP: "a zip archive's members", InputFormat.PDF: "a PDF's pages"}
+
+
+def check_columns_apply(refs: Sequence[ShardRef], *, key_column: str | None, keep_columns: Sequence[str]) -> None:
+    """--key-column and --keep-columns name columns of tables and tar keys; refused when no
+    shard of the run has any (zips and PDFs only), before anything is read. Beside shards that
+    have them, a zip's or a PDF's items simply have none (their kept columns are empty)."""
+    if not (key_column or any(keep_columns)) or not refs:
+        return
+    if all(ref.format in _NO_COLUMNS for ref in refs):
+        first = refs[0]
+        raise ConfigError(f"{first.source}: {_NO_COLUMNS[first.format]} have no columns; drop --key-column and --keep-columns.")

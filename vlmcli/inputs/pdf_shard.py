@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vlmcli.errors import ConfigError, InputError
+from vlmcli.errors import InputError
 from vlmcli.inputs.columns import ColumnChoice
 from vlmcli.inputs.item import ShardItem, item_path
 
@@ -33,8 +33,7 @@ def page_key(number: int, count: int) -> str:
 
 
 def pdf_items(path: Path, choice: ColumnChoice) -> Iterator[ShardItem]:
-    if choice.key_column or choice.keep_columns:
-        raise ConfigError(f"{path}: a PDF's pages have no columns; drop --key-column and --keep-columns.")
+    """Every page; a page has no columns (`expand.check_columns_apply`)."""
     yield from page_items(path.read_bytes(), str(path), max_pixels=choice.page_pixels)
 
 
