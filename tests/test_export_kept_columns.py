@@ -147,3 +147,26 @@ def test_a_prompt_column_cannot_take_a_field_webdataset_and_jsonl_write(tmp_path
         result = runner.invoke(app, ["export", str(tmp_path), "--to", "jsonl", "-o", str(tmp_path / "x.jsonl"),
                                      "--prompt-name", f"{name}=#1"])  # fmt: skip
         assert result.exit_code == 2 and "reserved" in result.stderr
+
+
+def test_a_kept_column_named_like_a_file_column_is_not_opened_by_datasets(tmp_path):
+    """`--keep-columns file_name` became `extra_file_name`, and `datasets` opens every
+    `*_file_name` column of metadata.jsonl as a file: the imagefolder export did not load."""
+    assert kept_columns([{"file_name": "f1", "x_file_name": "a", "url": "u"}], taken={"file_name", "caption"}) == {
+        "file_name": "file_name_kept", "x_file_name": "x_file_name_kept", "url": "url"
+    }
+    datasets = pytest.importorskip("datasets")
+    shard = tmp_path / "in" / "00000.tar"
+    shard.parent.mkdir()
+    with tarfile.open(shard, "w") as tar:
+        buffer = io.BytesIO()
+        real_photo("coffee").convert("RGB").resize((48, 32)).save(buffer, format="JPEG")
+        for ext, data in (("jpg", buffer.getvalue()), ("json", json.dumps({"file_name": "f1"}).encode())):
+            info = tarfile.TarInfo(f"000000000.{ext}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    out = tmp_path / "run"
+    assert caption_dir(shard, "-o", out, "--keep-columns", "file_name")["ok"] == 1
+    export(out, "imagefolder", tmp_path / "exp")
+    loaded = datasets.load_dataset("imagefolder", data_dir=str(tmp_path / "exp"), split="train")
+    assert loaded[0]["file_name_kept"] == "f1" and loaded[0]["image"].size == (48, 32)

@@ -12,7 +12,8 @@ columns and jsonl fields (txt holds captions only). Every record has every kept 
 A kept column whose name an export field already has (a one-prompt run's `caption`, `width`,
 `path`, `source`, ...: `records.RESERVED_COLUMNS` and the caption columns) is written as
 `extra_<name>` (`extra_caption`: img2dataset's alt text beside the new caption), never over
-the export's own field; the summary names each such column.
+the export's own field; one ending in `file_name` (which `datasets` would open as a file) as
+`<name>_kept`; the summary names each such column.
 
 Tables (imagefolder and Parquet, read by `datasets` with one type per column): a column whose
 values are all text, all booleans or all numbers (nulls aside) keeps them; any other (lists,
@@ -48,12 +49,28 @@ class ColumnType(str, enum.Enum):
         return "string" if self is ColumnType.JSON else self.value
 
 
+FILE_COLUMN_SUFFIX = "file_name"
+"""`datasets`' imagefolder reads `file_name` and every `*_file_name` column of metadata.jsonl as a
+file to open: a kept column so named (or renamed to `extra_file_name`) would fail the load."""
+
+
 def kept_columns(extras: Iterable[Mapping[str, Any]], taken: Iterable[str]) -> dict[str, str]:
-    """kept column -> its name in the export, in the order the columns first appear."""
+    """kept column -> its name in the export, in the order the columns first appear; a name
+    ending in `file_name` gets `_kept` after it (`FILE_COLUMN_SUFFIX`), `file_name_kept`."""
     taken = set(taken)
     columns = list(dict.fromkeys(column for extra in extras for column in extra))
-    used = taken | {column for column in columns if column not in taken}
-    return {column: claim(PREFIX + column, used) if column in taken else column for column in columns}
+    used = taken | {column for column in columns if column not in taken and not _a_file_column(column)}
+    names = {}
+    for column in columns:
+        if _a_file_column(column):
+            names[column] = claim(f"{column}_kept", used)
+        else:
+            names[column] = claim(PREFIX + column, used) if column in taken else column
+    return names
+
+
+def _a_file_column(name: str) -> bool:
+    return name.endswith(FILE_COLUMN_SUFFIX)
 
 
 def kept_fields(extra: Mapping[str, Any], kept: Mapping[str, str]) -> dict[str, Any]:

@@ -37,7 +37,8 @@ from vlmcli.structured.schema_validate import has_type, json_equal, resolve_ref,
 
 SCHEMA_TYPES = frozenset({"object", "array", "string", "number", "integer", "boolean", "null"})
 ANNOTATIONS = frozenset(
-    {"title", "description", "default", "examples", "$comment", "$schema", "$id", "deprecated", "readOnly", "writeOnly"}
+    {"title", "description", "default", "examples", "$comment", "$schema", "$id", "deprecated", "readOnly", "writeOnly",
+     "discriminator"}  # pydantic's OpenAPI discriminator: the branches' const values enforce it
 )
 DEFINITIONS = ("$defs", "definitions")
 COMBINATORS = ("$ref", "anyOf", "oneOf", "allOf")
@@ -141,14 +142,26 @@ class _Checker:
         if key == "allOf" and len(subs) > 1:
             raise _unsupported(at(where, key), "the grammar cannot enforce several schemas at once (merge them into one)")
         if key == "oneOf":
+            branches = [self._followed(sub) for sub in subs]  # pydantic writes each branch as a $ref to $defs
             for i in range(len(subs)):
                 for j in range(i + 1, len(subs)):
-                    if not _disjoint(subs[i], subs[j]):
+                    if not _disjoint(branches[i], branches[j]):
                         raise _unsupported(
                             at(where, key),
                             f"schemas {i} and {j} may both match, and the grammar cannot rule that out (use anyOf, "
                             "or tell them apart by type, const/enum or a required property with const values)",
                         )
+
+    def _followed(self, schema: Any) -> Any:
+        """`schema`, or what its local `$ref` chain points to (checked already by `_ref`)."""
+        seen: set[str] = set()
+        while isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and schema["$ref"] not in seen:
+            seen.add(schema["$ref"])
+            try:
+                schema = resolve_ref(self.root, schema["$ref"])
+            except KeyError:
+                return schema
+        return schema
 
     def _ref(self, ref: Any, where: str) -> None:
         seen = set()
