@@ -119,9 +119,11 @@ def test_a_picture_just_over_the_limit_says_by_how_much():
     assert "(200 MP)" in _too_large("x.png", (20000, 10000), 100_000_000)
 
 
-def test_a_picture_past_pillows_own_guard_says_its_size(tmp_path):
+def test_a_picture_past_pillows_own_guard_says_its_size(tmp_path, monkeypatch):
     """A 30000x30000 PNG said only "is too large" (Pillow's guard fires before its size is known)."""
     from vlmcli.errors import InputError
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 89_478_485)  # Pillow's own default (another test may lift it)
 
     huge = tmp_path / "huge.png"
     Image.new("1", (30000, 30000)).save(huge)
