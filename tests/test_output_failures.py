@@ -110,3 +110,27 @@ def test_jsonl_export_to_standard_output(run_folder, tmp_path, monkeypatch):
     assert both.exit_code == 2 and "drop one of them" in both.stderr
     folder = CliRunner().invoke(app, ["export", str(run_folder), "--to", "parquet", "-o", "-"])
     assert folder.exit_code == 2 and "-o - (standard output) is for --to jsonl" in folder.stderr
+
+
+def test_every_output_folder_that_cannot_be_made_is_said_alike(run_folder, tmp_path):
+    """caption-dir said "Cannot create output folder X: Not a directory." where export and
+    report said "Cannot create the folder X: Y is a file, not a folder."; export -o - on a full
+    disk said "Cannot write -"."""
+    blocker = tmp_path / "photos" / "cat.png"
+    result = CliRunner().invoke(app, ["caption-dir", str(tmp_path / "photos"), "-o", f"{blocker}/out", "-q"])
+    assert result.exit_code == 8
+    assert result.stderr == f"Error: Cannot create the folder {blocker}/out: {blocker} is a file, not a folder.\n"
+
+
+@pytest.mark.skipif(not FULL.exists(), reason="no /dev/full on this system")
+def test_export_to_standard_output_on_a_full_disk(tmp_path, monkeypatch):
+    isolate_env(monkeypatch, tmp_path)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    save_photo(photos / "cat.png")
+    assert vlm(tmp_path, ["caption-dir", str(photos), "-o", str(tmp_path / "caps"), "-q"],
+               stdout=subprocess.DEVNULL, fake=True).returncode == 0
+    with FULL.open("wb") as full:
+        result = vlm(tmp_path, ["export", str(tmp_path / "caps"), "--to", "jsonl", "-o", "-"], stdout=full)
+    assert result.returncode == 8
+    assert result.stderr.decode().splitlines() == ["Error: Cannot write the results: No space left on device."]

@@ -81,7 +81,8 @@ def export(
         except OSError as exc:  # a file of the export that cannot be written (no permission, disk full)
             if not (is_write_failure(exc) or _inside(exc.filename, output)):
                 raise
-            raise OutputError(f"Cannot write {exc.filename or output}: {exc.strerror or exc}.") from None
+            target = exc.filename or ("the results" if str(output) == "-" else output)  # `-o -`: stdout
+            raise OutputError(f"Cannot write {target}: {exc.strerror or exc}.") from None
         _report(to, joined, summary, json_output=json_output)
         if summary.missing_images or summary.clashes:
             raise typer.Exit(EXIT_SOME_FAILED)

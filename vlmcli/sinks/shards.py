@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from vlmcli.errors import ConfigError, OutputError
 from vlmcli.media.names import utf8_text
+from vlmcli.output_files import make_folder
 from vlmcli.periodic import Periodic
 from vlmcli.sinks.base import ResumeState, Sink, SinkConfig
 from vlmcli.sinks.identity import PathResolver
@@ -343,10 +344,7 @@ class ShardedSink(Sink):
     def _prepare_folder(self) -> None:
         """Create the folder, and remove temp files of killed runs on this host."""
         self._check_folder()
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"Cannot create output folder {self.folder}: {exc.strerror or exc}.") from None
+        make_folder(self.folder)  # one wording for every -o that cannot be made (`output_files`)
         host = _host()
         for entry in self.folder.iterdir():
             match = _TEMP.match(entry.name)
