@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from vlmcli.captions.prompts import Prompt
+from vlmcli.structured.verdict import constraint_note
 from vlmcli.sinks.schema import Row, Status, path_bytes
 
 if TYPE_CHECKING:
@@ -97,16 +98,6 @@ def ok_row(
         notes=constraint_note(result),
     )
     return row
-
-
-def constraint_note(result: "GenerationResult", *, field: str = "answer_json") -> str | None:
-    """The note when a constrained answer is not valid (`field`, where the parsed answer goes,
-    is null): cut by --max-tokens, or not matching its constraint. None for valid and free-text answers."""
-    if getattr(result, "valid", None) is not False:
-        return None
-    if result.finish_reason == "length":
-        return f"--max-tokens cut the constrained answer before it was complete ({field} is null); raise --max-tokens."
-    return f"The answer does not match its constraint ({field} is null)."
 
 
 def joined_notes(*parts: str | None) -> str | None:

@@ -110,7 +110,7 @@ def run_summary(
     plan: "SummaryPlan", source: str, config: "EngineConfig", gen: "GenerationConfig", opts: CommonOptions, *,
     prompts: "SummaryPrompts", warnings: list[str], progress: "SummaryProgress",
 ) -> None:
-    from vlmcli.captions.rows import constraint_note
+    from vlmcli.structured.verdict import constraint_note
     from vlmcli.engine.events import TokenEvent
     from vlmcli.summaries.summarize import ChapterDone, SegmentDone, SummaryDone, summarize, summary_is_description
 

@@ -75,16 +75,24 @@ def missing_packages(method: str) -> list[str]:
     return [pkg for mod, pkg in zip(runtime.modules, runtime.packages) if importlib.util.find_spec(mod) is None]
 
 
-def quantization_problem(config: dict, *, device_type: str | None = None) -> str | None:
-    """Why this machine cannot run the checkpoint's quantized layers (a short phrase), or None.
+def _shortfall(config: dict, device_type: str | None) -> tuple[str, list[str], bool] | None:
+    """(method, its missing pip packages, whether it needs a CUDA GPU this run lacks) for a
+    checkpoint whose quantized layers cannot run here; None when they can (or it has none).
     `device_type`: the device it would run on, when known ("cpu", "cuda", "mps")."""
     method = quant_method(config)
     if method is None or method in DEQUANTIZED or method not in RUNTIMES:
         return None
     missing = missing_packages(method)
     off_gpu = RUNTIMES[method].cuda and device_type is not None and device_type != "cuda"
-    if not missing and not off_gpu:
+    return (method, missing, off_gpu) if missing or off_gpu else None
+
+
+def quantization_problem(config: dict, *, device_type: str | None = None) -> str | None:
+    """Why this machine cannot run the checkpoint's quantized layers (a short phrase), or None."""
+    shortfall = _shortfall(config, device_type)
+    if shortfall is None:
         return None
+    method, missing, _ = shortfall
     needs = [" and ".join(missing)] if missing else []
     return f"{describe(config)} needs " + " and ".join(needs + (["a CUDA GPU"] if RUNTIMES[method].cuda else []))
 
@@ -98,13 +106,14 @@ def check_quantization(config: dict, model: str, *, device_type: str | None = No
         raise ConfigError(
             f"{model} is already quantized ({describe(config)}); --quantize rounds unquantized weights: leave it out."
         )
-    if quantization_problem(config, device_type=device_type) is None:
+    shortfall = _shortfall(config, device_type)
+    if shortfall is None:
         return
-    runtime, missing = RUNTIMES[method], missing_packages(method)
+    _, missing, _ = shortfall
     needs = []
     if missing:
         needs.append(f"{' and '.join(missing)} installed (pip install {' '.join(missing)})")
-    if runtime.cuda:
+    if RUNTIMES[method].cuda:
         on = f", and this run is on {device_type}" if device_type not in (None, "cuda") else ""
         needs.append(f"a CUDA GPU{on}")
     raise BackendUnavailableError(

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from vlmcli.engine.lora_folder import adapter_base, adapter_checkpoints_hint, adapter_message, only_an_adapter
 from vlmcli.engine.safetensors_header import holds_tensors
-from vlmcli.engine.training_files import is_training_state, no_weights_reason
+from vlmcli.engine.training_files import STATE_PATTERNS, is_training_state, no_weights_reason
 from vlmcli.errors import ModelError, ModelNotFoundError, UnsafeModelError
 
 _CONFIG_PATTERNS = ["*.json", "*.jinja", "*.txt", "*.model", "*.tiktoken"]
@@ -33,7 +33,7 @@ _PICKLED_WEIGHTS = ["*.bin", "*.pt", "*.pth"]
 IGNORED = [
     "*/*",  # subfolders: checkpoint-N/, original/, onnx/ ... (transformers reads only the top level)
     "consolidated*.safetensors",  # Mistral's own format, beside the transformers shards
-    "training_args.bin", "optimizer*.pt", "optimizer*.bin", "scheduler*.pt", "scaler*.pt", "rng_state*.pth",
+    *STATE_PATTERNS,  # a Trainer's state
 ]
 """What `snapshot_download` never fetches (its `ignore_patterns`)."""
 

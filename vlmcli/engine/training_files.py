@@ -17,18 +17,19 @@ Pure file checks; nothing here unpickles anything.
 
 from __future__ import annotations
 
-import re
+import fnmatch
 from pathlib import Path
 
-_STATE = re.compile(
-    r"^(training_args\.bin|(optimizer|scheduler|scaler)(_\d+)?\.(pt|bin|pth)|rng_state(_\d+)?\.pth"
-    r"|random_states_\d+\.pkl)$"
+STATE_PATTERNS = (
+    "training_args.bin", "rng_state*.pth", "random_states_*.pkl",
+    *(f"{part}*.{ext}" for part in ("optimizer", "scheduler", "scaler") for ext in ("pt", "bin", "pth")),
 )
+"""Trainer/accelerate state files, as glob patterns (also what a hub download skips: `source.IGNORED`)."""
 
 
 def is_training_state(name: str) -> bool:
     """Whether a file name is a Trainer/accelerate state file, not model weights."""
-    return _STATE.match(name) is not None
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in STATE_PATTERNS)
 
 
 def training_state(folder: Path) -> list[str]:

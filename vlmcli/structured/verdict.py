@@ -36,3 +36,13 @@ def judge(constraint: Constraint, text: str, *, complete: bool) -> Verdict:
         return Verdict(valid=True, parsed=constraint.parse(text))
     except ValueError:
         return Verdict(valid=False)
+
+
+def constraint_note(result: Any, *, field: str = "answer_json") -> str | None:
+    """The note when a constrained answer is not valid (`field`, where the parsed answer goes,
+    is null): cut by --max-tokens, or not matching its constraint. None for valid and free-text answers."""
+    if getattr(result, "valid", None) is not False:
+        return None
+    if result.finish_reason == "length":
+        return f"--max-tokens cut the constrained answer before it was complete ({field} is null); raise --max-tokens."
+    return f"The answer does not match its constraint ({field} is null)."
