@@ -253,7 +253,7 @@ def write_dataset(kind: str, root: Path, photos: list) -> tuple[Path, int]:
         return root, 3 * len(photos)
     if kind == "img2dataset-parquet":
         datasets.write_parquet_shards(root, photos, shards=3)
-        return root, 3 * (len(photos) + 1)
+        return root, 3 * len(photos)  # the row of each shard img2dataset could not download gets none
     if kind == "hf-parquet":
         return datasets.write_hf_parquet(root / "train.parquet", photos), len(photos)
     return datasets.write_save_to_disk(root, photos), len(photos)

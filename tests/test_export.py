@@ -282,27 +282,39 @@ def test_force_replaces_an_earlier_exports_shards(run, tmp_path, fmt, pattern):
     assert "of an earlier export there" in again.stderr
 
 
-def test_txt_leaves_out_and_names_images_that_would_share_a_caption_file(monkeypatch, tmp_path):
+def test_txt_names_images_that_would_share_a_caption_file_as_every_format_does(monkeypatch, tmp_path):
     """`a.jpg` and `a.png` both went to `a.txt`: one caption lost without a word (and with
     --with-images both pictures beside that one file); --beside then stopped halfway, saying
-    the `a.txt` it had just written "exists"."""
+    the `a.txt` it had just written "exists". Then -o left both out (exit 9) where every other
+    format renames (`names.distinct`): now the first keeps `a.txt`, the next is `a_1.txt` (its
+    image copied as `a_1.png`), `A.JPG` (one file with `a.jpg` on macOS) `A_2.txt`. --beside
+    cannot rename images: it leaves them out and names them, ignoring case too."""
     folder = tmp_path / "p"
     folder.mkdir()
-    for name, photo in (("a.jpg", "coffee"), ("a.png", "chelsea"), ("b.jpg", "astronaut")):
-        save_photo(folder / name, photo)
+    for name, photo in (("A.JPG", "camera"), ("a.jpg", "coffee"), ("a.png", "chelsea"), ("b.jpg", "astronaut")):
+        save_photo(folder / name, photo, format="JPEG" if name.lower().endswith("jpg") else None)
     run = tmp_path / "run"
     install_fake_engine(monkeypatch)
     assert runner.invoke(app, ["caption-dir", str(folder), "-o", str(run), "-q"]).exit_code == 0
+    captions = {os.path.basename(r["path"]): r["caption"] for r in read_results(run)}
     mirror = tmp_path / "mirror"
     result = export(run, "--to", "txt", "-o", mirror, "--with-images")
-    assert result.exit_code == 9, result.output
-    assert sorted(p.name for p in mirror.iterdir()) == ["b.jpg", "b.txt"]
-    assert f"Error: left out {folder / 'a.jpg'}, {folder / 'a.png'}: all would be captioned in" in result.stderr
+    assert result.exit_code == 0, result.output
+    pairs = {"A.txt": "A.JPG", "a_1.txt": "a.jpg", "a_2.txt": "a.png", "b.txt": "b.jpg"}  # sorted: "A.JPG" first
+    assert sorted(p.name for p in mirror.iterdir()) == sorted([*pairs, "A.JPG", "a_1.jpg", "a_2.png", "b.jpg"])
+    for text, image in pairs.items():
+        assert (mirror / text).read_text() == captions[image] + "\n"
+        assert (mirror / (text[:-4] + Path(image).suffix)).read_bytes() == (folder / image).read_bytes()
+    bare = tmp_path / "bare"
+    assert export(run, "--to", "txt", "-o", bare).exit_code == 0  # the same names without the images
+    assert sorted(p.name for p in bare.iterdir()) == sorted(pairs)
     (folder / "b.txt").write_text("mine\n")
     refused = export(run, "--to", "txt", "--beside")
     assert refused.exit_code == 8 and (folder / "b.txt").read_text() == "mine\n" and not (folder / "a.txt").exists()
     beside = export(run, "--to", "txt", "--beside", "--force")
-    assert beside.exit_code == 9 and not (folder / "a.txt").exists() and (folder / "b.txt").read_text() != "mine\n"
+    assert beside.exit_code == 9 and (folder / "b.txt").read_text() != "mine\n"
+    assert not (folder / "a.txt").exists() and not (folder / "A.txt").exists()
+    assert f"Error: left out {folder / 'A.JPG'}, {folder / 'a.jpg'}, {folder / 'a.png'}: all would be captioned in" in beside.stderr
 
 
 def test_export_and_report_of_a_run_still_writing_say_so(run, tmp_path):

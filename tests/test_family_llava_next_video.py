@@ -131,7 +131,7 @@ def test_caps_never_cost_more_and_the_floor_raises():
     assert llava_next_video_frame_tokens(spec) == 144
     for width, height in [(640, 480), (1920, 1080), (300, 4000), (100, 100)]:
         native = plan_llava_next_video(spec, ResolutionPolicy(), width=width, height=height).visual_tokens
-        for cap in ({"max_tiles": 1}, {"max_tiles": 2}, {"max_tiles": 9}, {"max_pixels": 200_000}, {"max_pixels": 10**8}):
+        for cap in ({"max_tiles": 1}, {"max_tiles": 2}, {"max_tiles": 9}, {"max_pixels": 300_000}, {"max_pixels": 10**8}):
             capped = plan_llava_next_video(spec, ResolutionPolicy(**cap), width=width, height=height)
             assert capped.visual_tokens <= native, (cap, width, height)
         floor = plan_llava_next_video(spec, ResolutionPolicy(min_pixels=6 * 336 * 336), width=width, height=height)

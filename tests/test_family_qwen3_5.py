@@ -168,7 +168,11 @@ def _hf_greedy_with(
     processor = engine.loaded.processor
     processor.tokenizer.padding_side = "left"
     texts = [engine.adapter.prompt_text(r) for r in requests]
-    images = [[im.image for im in r.images] for r in requests]
+    # under a floor smart_resize alone would miss, the engine feeds pre-resized images and
+    # bounds that keep them: the processor's own resize is the reference for the rest
+    images = [engine.adapter.processor_images(list(r.images)) for r in requests]
+    fed = [(im.width, im.height) for row in images for im in row]
+    kwargs = engine.adapter.processor_kwargs(fed) if kwargs else kwargs
     inputs = processor(
         text=texts, images=images, return_tensors="pt", padding=True, **kwargs
     )

@@ -22,6 +22,7 @@ from vlmcli.tiling import (
     LlavaSpec,
     QwenSpec,
     ResolutionPolicy,
+    anyres_input_size,
     anyres_pinpoints,
     anyres_visual_tokens,
     choose_grid,
@@ -34,6 +35,7 @@ from vlmcli.tiling import (
     plan_llava_next,
     plan_qwen,
     qwen_pixel_bounds,
+    qwen_prompt_bounds,
     qwen_visual_tokens,
     select_best_resolution,
     smart_resize,
@@ -95,6 +97,11 @@ def tokenizer(hf):
 
 def _blank(width: int, height: int) -> np.ndarray:
     return np.zeros((height, width, 3), dtype=np.uint8)  # (H, W, C)
+
+
+def _fed(spec: LlavaNextSpec, policy: ResolutionPolicy, width: int, height: int) -> np.ndarray:
+    """A blank image at the size the LLaVA-NeXT adapter hands the processor (`anyres_input_size`)."""
+    return _blank(*anyres_input_size(spec, policy, width=width, height=height))
 
 
 # --- anyres grid ---------------------------------------------------------------------
@@ -327,7 +334,7 @@ def test_policy_through_native_knobs(hf, tokenizer, policy):
     pinpoints = [list(p) for p in anyres_pinpoints(next_spec, policy)]
     processor = _next_processor(hf, tokenizer, tile=64, patch=16, pinpoints=pinpoints, strategy="default", extra=1)
     for width, height in sizes:
-        out = processor(images=[_blank(width, height)], text="hi <image>", images_kwargs=CHANNELS_LAST)
+        out = processor(images=[_fed(next_spec, policy, width, height)], text="hi <image>", images_kwargs=CHANNELS_LAST)
         plan = plan_llava_next(next_spec, policy, width=width, height=height)
         assert out["input_ids"][0].count(1) == plan.visual_tokens, (width, height)
         assert len(out["pixel_values"][0]) == plan.tiles <= cap + 1, (width, height)
@@ -465,7 +472,7 @@ def test_llava_next_video_images_and_frames_match_processor(hf, tokenizer, polic
         num_additional_image_tokens=1,
     )
     for width, height in SIZES[:12] + [(5000, 200), (5000, 1)]:
-        out = processor(images=[_blank(width, height)], text="hi <image>", images_kwargs=CHANNELS_LAST)
+        out = processor(images=[_fed(spec, policy, width, height)], text="hi <image>", images_kwargs=CHANNELS_LAST)
         plan = plan_llava_next_video(spec, policy, width=width, height=height)
         assert int((out["input_ids"][0] == 1).sum()) == plan.visual_tokens, (width, height, policy)
     frames = np.zeros((3, 40, 64, 3), dtype=np.uint8)  # (T, H, W, C)
@@ -539,10 +546,6 @@ def test_qwen3_5_plan_matches_image_processor(hf, policy):
     from vlmcli.tiling.qwen3_5 import Qwen3_5Spec, plan_qwen3_5
 
     spec = Qwen3_5Spec(patch_size=16, merge_size=2, min_pixels=4 * 32 * 32, max_pixels=32 * 32 * 32)
-    low, high = qwen_pixel_bounds(spec, policy)
-    processor = hf.Qwen2VLImageProcessor(
-        size={"shortest_edge": low, "longest_edge": high}, patch_size=16, temporal_patch_size=2, merge_size=2
-    )
     checked = 0
     for width, height in SIZES:
         try:
@@ -550,6 +553,12 @@ def test_qwen3_5_plan_matches_image_processor(hf, policy):
         except InputError:  # too elongated: the processor refuses it too
             assert max(width, height) / min(width, height) > 200, (width, height)
             continue
+        low, high, resize = qwen_prompt_bounds(spec, policy, [(width, height)])  # as the adapter calls it
+        processor = hf.Qwen2VLImageProcessor(
+            size={"shortest_edge": low, "longest_edge": high}, patch_size=16, temporal_patch_size=2, merge_size=2
+        )
+        if resize:  # the adapter hands the processor the image already at the planned size
+            width, height = plan.resized
         assert plan.visual_tokens * 4 == processor.get_number_of_image_patches(height, width), (width, height)
         if width * height <= 2_000_000:
             out = processor(images=[_blank(width, height)], **CHANNELS_LAST)

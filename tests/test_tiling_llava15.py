@@ -19,6 +19,7 @@ from vlmcli.engine import Engine, EngineConfig, GenerationConfig, ImageInput, Re
 from vlmcli.engine.loader import load_planner
 from vlmcli.testing import sample_photos
 from vlmcli.tiling import LlavaSpec, ResolutionPolicy, cut_tiles, global_and_tiles, grid_for, plan_llava15
+from vlmcli.tiling.anyres_floor import FLOOR_SEARCH
 
 SIZES = [
     (16, 16), (1, 10), (10, 1), (4000, 3000), (3000, 4000), (10, 100), (100, 10), (56, 56), (57, 56),
@@ -86,8 +87,10 @@ def test_grid_properties(width, height, max_tiles):
     spec = LlavaSpec(image_size=TILE, patch_size=14)
     assert plan_llava15(spec, ResolutionPolicy(max_tiles=max_tiles), width=width, height=height).tiles == 1
     plan = plan_llava15(spec, ResolutionPolicy(min_pixels=max_tiles * TILE * TILE), width=width, height=height)
-    rows, cols = plan.grid  # at least the floor's crops, at most a quarter more
-    assert max_tiles <= rows * cols <= math.ceil(max_tiles * 1.25) and plan.tiles == rows * cols + 1
+    rows, cols = plan.grid  # at least the floor's crops, at most FLOOR_SEARCH times as many
+    assert max_tiles <= rows * cols <= max_tiles * FLOOR_SEARCH and plan.tiles == rows * cols + 1
+    if plan.resized[0] * plan.resized[1] >= max_tiles * TILE * TILE:  # floor met: no crop of pure padding
+        assert (rows, cols) == (math.ceil(plan.resized[1] / TILE), math.ceil(plan.resized[0] / TILE))
     if rows * cols > 1:
         content_w, content_h = plan.resized
         assert content_w <= cols * TILE and content_h <= rows * TILE  # inside the canvas

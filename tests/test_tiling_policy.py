@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 
 import pytest
 from hypothesis import given, settings
@@ -26,6 +25,7 @@ from vlmcli.tiling import (
     plan_qwen,
     qwen_pixel_bounds,
 )
+from vlmcli.tiling.anyres_floor import FLOOR_SEARCH
 
 NATIVE = ResolutionPolicy()
 
@@ -122,18 +122,18 @@ def test_anyres_pinpoints_mapping():
     assert anyres_pinpoints(spec, NATIVE) == spec.image_grid_pinpoints
     # a cap filters the native canvases (2-tile ones remain); it never adds larger ones
     assert anyres_pinpoints(spec, ResolutionPolicy(max_tiles=2)) == ((336, 672), (672, 336))
-    assert anyres_pinpoints(spec, ResolutionPolicy(max_pixels=2 * 336 * 336)) == ((336, 672), (672, 336))
+    # max_pixels counts the base view: 3 tiles leave 2 crops
+    assert anyres_pinpoints(spec, ResolutionPolicy(max_pixels=3 * 336 * 336)) == ((336, 672), (672, 336))
+    assert anyres_pinpoints(spec, ResolutionPolicy(max_pixels=2 * 336 * 336)) == ((336, 336),)
     assert anyres_pinpoints(spec, ResolutionPolicy(max_tiles=9)) == spec.image_grid_pinpoints
     # no native canvas fits one tile: grids up to the cap are generated
     assert anyres_pinpoints(spec, ResolutionPolicy(max_pixels=336 * 336)) == ((336, 336),)
-    # a floor drops small canvases; a floor above every canvas gives grids of its tiles up to a
-    # quarter more (exactly 5 would be only 1x5 strips: a 2x3 grid is among the choices)
-    assert anyres_pinpoints(spec, ResolutionPolicy(min_pixels=3 * 336 * 336)) == ((672, 672), (1008, 336), (336, 1008))
-    five = ResolutionPolicy(min_pixels=5 * 336 * 336)
-    assert anyres_pinpoints(spec, five) == (
-        (336, 1680), (336, 2016), (336, 2352), (672, 1008), (1008, 672), (1680, 336), (2016, 336), (2352, 336)
-    )
-    assert anyres_pinpoints(spec, ResolutionPolicy(min_pixels=5 * 336 * 336, max_tiles=4)) == ((672, 672),)
+    # a floor keeps the native canvases first and adds every grid up to FLOOR_SEARCH x its
+    # crops (within the caps); `anyres_input_size` then picks each image's canvas
+    three = anyres_pinpoints(spec, ResolutionPolicy(min_pixels=3 * 336 * 336))
+    assert three[:5] == spec.image_grid_pinpoints and (1008, 1344) in three and (1344, 1344) not in three
+    capped = anyres_pinpoints(spec, ResolutionPolicy(min_pixels=5 * 336 * 336, max_tiles=4))
+    assert capped[:3] == ((336, 672), (672, 336), (672, 672)) and max(h * w for h, w in capped) == 4 * 336 * 336
 
 
 def test_plan_llava_next_and_onevision():
@@ -157,10 +157,10 @@ def test_plan_llava15():
     assert (plain.grid, plain.tiles, plain.visual_tokens, plain.resized) == ((1, 1), 1, 576, (336, 336))  # centre crop
     assert plan_llava15(spec, ResolutionPolicy(max_tiles=4), width=1920, height=1080) == plain  # a cap never tiles
     tiled = plan_llava15(spec, ResolutionPolicy(min_pixels=4 * 336 * 336), width=1920, height=1080)
-    assert (tiled.grid, tiled.tiles, tiled.visual_tokens) == ((2, 2), 5, 5 * 576)
-    assert tiled.resized == (672, 378)  # letterboxed content inside the 672x672 canvas
+    assert (tiled.grid, tiled.tiles, tiled.visual_tokens) == ((2, 3), 7, 7 * 576)  # 2x2 would show 672x378 only
+    assert tiled.resized == (1008, 567)  # letterboxed content inside the 1008x672 canvas, >= the floor
     forced = plan_llava15(spec, ResolutionPolicy(min_pixels=2 * 336 * 336), width=100, height=100)
-    assert forced.grid in {(1, 2), (2, 1)} and forced.tiles == 3
+    assert forced.grid == (2, 2) and forced.tiles == 5  # a 1x2 grid would show 336x336 and a blank crop
     capped = plan_llava15(spec, ResolutionPolicy(min_pixels=4 * 336 * 336, max_tiles=2), width=1920, height=1080)
     assert capped.grid == (1, 2) and capped.tiles == 3  # caps win over the floor
 
@@ -227,5 +227,5 @@ def test_a_higher_floor_never_gives_less_resolution(spec):
     for crops in range(5, 130):
         plan = plan_llava_next(spec, ResolutionPolicy(min_pixels=crops * tile * tile), width=451 * 8, height=300 * 8)
         rows, cols = plan.grid
-        assert crops <= rows * cols <= max(native_most, math.ceil(crops * 1.25))
+        assert crops <= rows * cols <= max(native_most, crops * FLOOR_SEARCH)
         assert plan.resized[0] * plan.resized[1] >= best, (crops, plan.grid, plan.resized)

@@ -4,6 +4,7 @@ A run interrupted once flushes its buffered rows on the way out; a second Ctrl-C
 press it twice) arrived in the middle of that write, left the rows in a temp file and lost
 them. Inside `deferred_interrupts()` the signals are only noted; when the block ends, one
 that arrived is raised as KeyboardInterrupt (unless an exception is already on its way out).
+`sigterm_as_interrupt()` makes SIGTERM (job schedulers, `kill`) end a run as Ctrl-C does.
 """
 
 from __future__ import annotations
@@ -36,3 +37,21 @@ def deferred_interrupts() -> Iterator[None]:
             signal.signal(number, handler)
     if arrived:
         raise KeyboardInterrupt
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (job schedulers, `kill`) flushes and exits like Ctrl-C."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (some test runners): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -94,12 +94,18 @@ class Shapes:
 
 
 def _results_times(results: Sequence[Any], wall_s: float) -> StageTimes:
-    timings = getattr(results[0], "timings", None) if results else None
+    """The call's stage times: its answers' timings added up (each is its share of the batch,
+    `engine.events.Timings`; answers sharing one `Timings` object count it once)."""
+    distinct = list({id(t): t for r in results if (t := getattr(r, "timings", None)) is not None}.values())
+
+    def total(stage: str) -> float:
+        return sum(float(getattr(t, stage, 0.0) or 0.0) for t in distinct)
+
     return StageTimes(
         wall_s=wall_s,
-        vision_s=float(getattr(timings, "vision_s", 0.0) or 0.0),
-        prefill_s=float(getattr(timings, "prefill_s", 0.0) or 0.0),
-        decode_s=float(getattr(timings, "decode_s", 0.0) or 0.0),
+        vision_s=total("vision_s"),
+        prefill_s=total("prefill_s"),
+        decode_s=total("decode_s"),
         steps=max((int(r.completion_tokens) for r in results), default=0),
         tokens=sum(int(r.completion_tokens) for r in results),
     )
@@ -162,7 +168,8 @@ class Calibrator:
             return None
         return wall, self.shapes.of([probe], remember=False), _results_times(results, wall)
 
-    def batch(self, batch: list[Task]) -> tuple[BatchShape, StageTimes, float] | None:
+    def batch(self, batch: list[Task]) -> tuple[list[Task], BatchShape, StageTimes, float] | None:
+        """The tasks measured (those whose input decoded), their shape, stage times and read time."""
         start = time.perf_counter()
         decode_one = task_decoder(
             [batch], max_image_pixels=self.job.max_image_pixels, videos=self.job.videos, read=self.read
@@ -178,7 +185,8 @@ class Calibrator:
         except VlmError:  # e.g. a prompt over the context: the context check reports it; try another batch
             return None
         shape = self.shapes.of(ready, remember=False)
-        return shape, _results_times(results, wall), read_s * shape.pixels / max(1, sum(map(self.shapes.pixels, batch)))
+        read_share = read_s * shape.pixels / max(1, sum(map(self.shapes.pixels, batch)))
+        return ready, shape, _results_times(results, wall), read_share
 
 
 @dataclass(frozen=True)
@@ -187,11 +195,26 @@ class _Measured:
     times: StageTimes
     read_s: float
     rates: Rates
+    inputs: int = 0
+    """Distinct images (or videos) among the measured requests: with N prompts each is N requests."""
+    prompts: int = 1
+    """Distinct prompts among them."""
+
+    def what(self, word: str) -> str:
+        """The measured batch in words: "3 images", or "2 images x 2 prompts (4 requests)"."""
+        n, inputs = self.shape.requests, self.inputs or self.shape.requests
+        counted = f"{inputs} {word}{'s' if inputs != 1 else ''}"
+        if inputs == n:
+            return counted
+        if inputs * self.prompts == n:
+            return f"{counted} x {self.prompts} prompts ({n} requests)"
+        return f"{n} requests on {counted}"
 
     def calibration(self) -> dict[str, Any]:
         times = self.times
         return {
-            "requests": self.shape.requests, "visual_tokens": self.shape.visual_tokens,
+            "requests": self.shape.requests, "inputs": self.inputs or self.shape.requests,
+            "prompts": self.prompts, "visual_tokens": self.shape.visual_tokens,
             "longest_prompt": self.shape.longest_prompt, "wall_s": round(times.wall_s, 3),
             "vision_s": round(times.vision_s, 3), "prefill_s": round(times.prefill_s, 3),
             "decode_s": round(times.decode_s, 3), "steps": times.steps, "tokens": times.tokens,
@@ -206,8 +229,10 @@ def _measure(calibrator: Calibrator, candidates: list[list[Task]], *, slots: int
     for batch in candidates:
         measured = calibrator.batch(batch)
         if measured is not None:
-            shape, times, read_s = measured
-            return _Measured(shape, times, read_s, Rates.measured(batch=shape, times=times, read_s=read_s, slots=slots))
+            ready, shape, times, read_s = measured
+            rates = Rates.measured(batch=shape, times=times, read_s=read_s, slots=slots)
+            inputs, prompts = len({t.path for t in ready}), len({t.prompt.index for t in ready})
+            return _Measured(shape, times, read_s, rates, inputs=inputs, prompts=prompts)
     return None
 
 
@@ -268,7 +293,6 @@ def calibrated_estimate(
 def _source(measured: dict[bool, _Measured], slots: int) -> str:
     parts = []
     for videos, found in sorted(measured.items()):
-        n, word = found.shape.requests, "video" if videos else "image"
-        parts.append(f"1 batch of {n} {word}{'s' if n != 1 else ''}")
+        parts.append(f"1 batch of {found.what('video' if videos else 'image')}")
     text = f"measured on {' and '.join(parts)} on this machine"
     return text + (f", decoded as continuous batching in {slots} slots" if slots else "")

@@ -7,6 +7,8 @@ The planned batches (`pipeline.plan_batches`, alike items together) are decoded 
 the `Prefetcher` as before, but flattened into one stream of requests that the engine's
 scheduler (`Engine.serve`) reads as its slots free up, so the decode batch stays full and
 no row decodes past its end. Rows are emitted as each request finishes (not in plan order).
+A row's `latency_ms` is the scheduler's `Completion.latency_s`: the wall time from the start
+of the admission that prefilled it (rows prefilled together share it) to its answer.
 
 Errors stay rows, as in `runner.BatchRunner`: an image that cannot be decoded or a request
 that cannot be prepared (too long for the context, rejected by the processor) is an error
@@ -121,8 +123,9 @@ class ContinuousRunner:
                 self.runner.check_systematic(error)
             return self.runner.rows_for(task, media, (describe_exception(error), 0.0))
         self.runner.succeeded += 1
-        timings = result.timings
-        latency_ms = (timings.vision_s + timings.prefill_s + timings.decode_s) * 1000
+        # the wall time from the start of its admission (not its timings: they are its share
+        # of the batch's work, which a row does not wait less for)
+        latency_ms = float(getattr(completion, "latency_s", 0.0) or 0.0) * 1000
         return self.runner.rows_for(task, media, (result, latency_ms))
 
 

@@ -44,6 +44,8 @@ def item_probe(path: str, item: ShardItem, *, clips: "ClipFiles | None" = None) 
     With `clips` (`--videos`) a video, or an animated picture, is written to a file of its
     own there and probed as a video (kind "video"); without, a video is an error row that
     says to add --videos, and an animation is a picture (its first frame; `animated`)."""
+    if item.undownloaded:
+        return Probe(path, None, None, item.error, undownloaded=True)
     if item.data is None:
         return Probe(path, None, None, item.error or f"{path}: no image.")
     key = hashlib.sha256(item.data).hexdigest()

@@ -83,13 +83,15 @@ def dataset_dry_run(
     hashes = prompt_hashes([*prompts, *(clip_prompts or [])])
     resume = sink.resume_state(paths=[p.path for p in probes], config_hashes=hashes)
     plan = build_plan(probes, prompts, shard=job.shard, resume=resume, blocked={}, video_prompts=clip_prompts)
-    summary = Summary(files=len(probes), prompts=len(prompts), shards=len(refs))
+    probes = [p for p in probes if not p.undownloaded]  # no rows, counted apart (`plan.undownloaded`)
+    summary = Summary(files=len(probes), prompts=len(prompts), shards=len(refs), undownloaded=plan.undownloaded)
     counts = InputCounts.of(probes, videos_on=job.videos is not None, walked_videos_skipped=0, ignored=0)
     report = plan_report(
         job, plan, counts=counts, summary=summary, load_engine=load_engine, calibrate=calibrate, started=started,
         groups=shard_groups(meta), reader_for=shard_reader(refs, job.dataset.columns, meta),
     )  # fmt: skip
     report.dataset = DatasetCounts.of(refs, damaged=damaged)
+    report.undownloaded = plan.undownloaded
     videos_on = job.videos is not None
     unreadable = unreadable_probes(probes, videos_on=videos_on)  # why, as the run's error rows will say
     read = item_reader(refs, job.dataset.columns, meta, {p.path for p in unreadable if p.error is None})

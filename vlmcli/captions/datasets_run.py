@@ -3,14 +3,14 @@
 For each shard, in order: read it front to back (each item hashed, sized from its header,
 its bytes spooled to a temporary file: `vlmcli.inputs.spool`), ask the sink what is done,
 plan with the same rules as files (`plan.build_plan`: skip done items, retry errors,
-copy duplicates), caption the tasks, and write the rows annotated with `source`,
-`source_key` and `extra`. Memory holds one shard's probes at a time, never its images;
-the model is loaded once, at the first shard with work. With `--videos`, a shard's
-videos (video2dataset's tars, a zip of clips) and animated pictures are captioned as
-clips, each written to a temporary file of its own while its shard is worked on
-(`inputs/clip_files.py`), with the video prompts and rows of folders' videos. A shard
-that cannot be read to the end keeps the rows of the items read before the damage and is
-reported (exit 9).
+copy duplicates; items img2dataset could not download get no row, only a count), caption
+the tasks, and write the rows annotated with `source`, `source_key` and `extra`. Memory
+holds one shard's probes at a time, never its images; the model is loaded once, at the
+first shard with work. With `--videos`, a shard's videos (video2dataset's tars, a zip of
+clips) and animated pictures are captioned as clips, each written to a temporary file of
+its own while its shard is worked on (`inputs/clip_files.py`), with the video prompts and
+rows of folders' videos. A shard that cannot be read to the end keeps the rows of the items
+read before the damage and is reported (exit 9).
 
 Each shard's rows are published when it is done, and the next shard asks the sink again:
 an image already captioned in an earlier shard is copied, not captioned twice. The sink
@@ -64,19 +64,31 @@ def dataset_inputs(job: CaptionJob) -> list[ShardRef] | None:
 
 
 def probe_shard(
-    ref: ShardRef, job: CaptionJob, spool: Spool | None, *, clips: ClipFiles | None = None, on_each: Callable[[], None]
+    ref: ShardRef,
+    job: CaptionJob,
+    spool: Spool | None,
+    *,
+    clips: ClipFiles | None = None,
+    on_each: Callable[[], None],
+    on_warning: Callable[[str], None] | None = None,
 ) -> tuple[list[Probe], Meta, str | None]:
     """(probes, meta, error): every item read before the end or the damage (`error`); the
     bytes of the images to caption go to `spool` (None: not kept, as `--dry-run` reads),
-    with --videos those of its videos to `clips`, a file each."""
+    with --videos those of its videos to `clips`, a file each. `on_warning` hears each
+    item's warnings (a tar member stored twice), each once."""
     source = ref.source
     probes: list[Probe] = []
     meta: Meta = {}
+    said: set[str] = set()
     try:
         for item in ref.items(job.dataset.columns):
             path = item_path(source, item.key)
             meta[path] = item_meta(source, item)
             on_each()
+            for warning in (w for w in item.warnings if w not in said):
+                said.add(warning)
+                if on_warning is not None:
+                    on_warning(warning)
             probe = item_probe(path, item, clips=clips)
             if spool is not None and probe.error is None and probe.kind == "image" and item.data is not None:
                 spool.add(path, item.data)
@@ -107,7 +119,8 @@ def run_datasets(
         summary.begin_captioning()
         for number, ref in enumerate(refs):
             with Spool() as spool, clip_files_for(job) as clips:
-                probes, meta, error = probe_shard(ref, job, spool, clips=clips, on_each=progress.scanned)
+                warn = lambda w: progress.log(f"warning: {w}")  # noqa: E731 - a tar member stored twice
+                probes, meta, error = probe_shard(ref, job, spool, clips=clips, on_each=progress.scanned, on_warning=warn)
                 summary.shards += 1
                 summary.animations_as_pictures += sum(p.animated for p in probes)
                 if error is not None:
@@ -126,7 +139,8 @@ def run_datasets(
                     probes, prompts, shard=job.shard, resume=resume, blocked={}, video_prompts=clip_prompts
                 )
                 sink.retire(plan.retire)
-                summary.files += len(probes)
+                summary.files += len(probes) - plan.undownloaded
+                summary.undownloaded += plan.undownloaded
                 state["kinds"] |= {p.kind for p in probes if p.error is None}
                 summary.unit = rate_unit(state["kinds"])  # over the shards read so far
                 summary.skipped += plan.skipped

@@ -6,6 +6,13 @@ are kept when they look like images: by their first bytes (magic), or by an imag
 extension (so a corrupt `.jpg` still gets its error row); anything else (notes, videos,
 the output folder) is ignored. Hidden files and folders are skipped while walking.
 
+Walking (`vlmcli.inputs.walk`) loses nothing without a word: a subfolder that cannot be
+listed becomes a candidate with an `error` (an error row "Cannot read folder ...: its files
+were not captioned", so the run exits 9 and a rerun retries it); symlinked subfolders are
+not followed (no loops, no file twice) and `Discovered.notes` names them. In a folder that
+is a caption run's output, its `part-*` shards are left out, and such a folder holding
+nothing else is refused with that said.
+
 Every candidate's path is its resolved form (`vlmcli.sinks.identity`: absolute, folders
 resolved, the file's own name kept), so a file gets the same path, hence the same rows,
 whatever the current folder and however it was spelled (`mix`, `/abs/mix`, `./mix`,
@@ -18,7 +25,7 @@ from __future__ import annotations
 import glob
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -26,6 +33,7 @@ from typing import BinaryIO
 from vlmcli.errors import InputError
 from vlmcli.inputs.windows_paths import local_spelling
 from vlmcli.inputs.patterns import is_pattern, pattern_matches
+from vlmcli.inputs.walk import Listing, is_run_shard, list_tree
 from vlmcli.media.sources import STDIN
 from vlmcli.sinks.identity import PathResolver
 
@@ -37,6 +45,8 @@ class Candidate:
     """Absolute, folders resolved (`vlmcli.sinks.identity`): the same file always has the same path."""
     explicit: bool
     """Named by the user: always gets a row. Otherwise kept only if it looks like an image."""
+    error: str | None = None
+    """Set for a folder that walking could not list: its error row (`unreadable_folder`)."""
 
 
 def parse_file_list(data: bytes) -> list[str]:
@@ -80,12 +90,50 @@ def _inside(path: str, folder: Path | None) -> bool:
 
 
 def walk(folder: str, *, exclude: Path | None = None) -> Iterator[str]:
-    """Files under `folder`, in sorted order, skipping hidden entries and `exclude`."""
-    for root, dirs, files in os.walk(folder, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not _inside(os.path.join(root, d), exclude))
-        for name in sorted(files):
-            if not name.startswith("."):
-                yield os.path.join(root, name)
+    """Files under `folder`, in sorted order, skipping hidden entries, symlinked folders and `exclude`."""
+    yield from list_tree(folder, exclude=exclude).paths()
+
+
+class Discovered(list[Candidate]):
+    """`discover`'s candidates, with what walking left out that the user should hear of."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linked: list[str] = []
+        """Symlinked folders met while walking (as spelled), not followed."""
+
+    def notes(self) -> list[str]:
+        """One-line notes for stderr: the symlinked folders not followed."""
+        if not self.linked:
+            return []
+        shown = ", ".join(self.linked[:3]) + (", ..." if len(self.linked) > 3 else "")
+        return [
+            f"note: not following {len(self.linked)} symlinked folder(s) ({shown}): pass them as inputs to caption them"
+        ]
+
+
+def unreadable_folder(spelled: str, why: str) -> str:
+    """The error row of a folder that walking could not list."""
+    return f"Cannot read folder {spelled}: {why}; its files were not captioned"
+
+
+def _run_output(source: str, listing: Listing, exclude: Path | None) -> str:
+    """Why a caption run's output folder, given as an INPUT, has nothing to caption."""
+    shard = next((name for name in listing.files if os.sep not in name and is_run_shard(name)), None)
+    held = f" ({shard})" if shard else ""
+    if exclude is not None and _same_folder(source, exclude):
+        return f"{source} is this run's output folder (-o): it holds captions{held}, not pictures; pass the folder of pictures to caption."
+    return (
+        f"{source} holds a caption run's output{held}, not pictures: read it with `vlm export` or `vlm report`, "
+        "and pass the folder of pictures to caption."
+    )
+
+
+def _same_folder(a: str, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def discover(
@@ -95,27 +143,31 @@ def discover(
     files_from: str | None = None,
     exclude: Path | None = None,
     stdin: BinaryIO | None = None,
-) -> list[Candidate]:
-    """Every candidate file once, by resolved path (first mention wins; a user-named file stays explicit)."""
-    exclude = exclude.resolve() if exclude is not None else None
+) -> Discovered:
+    """Every candidate file once, by resolved path (first mention wins; a user-named file stays
+    explicit). A subfolder that cannot be listed is a candidate with its `error` (an error row:
+    its files were not captioned); symlinked subfolders are not followed (`Discovered.notes`)."""
+    resolved_exclude = exclude.resolve() if exclude is not None else None
     found: dict[str, Candidate] = {}
+    out = Discovered()
     resolve = PathResolver()
 
     def add(path: str, explicit: bool) -> None:
-        real = resolve(path)
+        put(resolve(path), explicit)
+
+    def put(real: str, explicit: bool, error: str | None = None) -> None:
         if real not in found or (explicit and not found[real].explicit):
-            found[real] = Candidate(path=real, explicit=explicit)
+            found[real] = Candidate(path=real, explicit=explicit, error=error)
 
     for source in inputs:
         if source == STDIN:
             raise InputError("caption-dir reads files, not stdin; use --files-from - to pipe a list of paths.")
         if os.path.isdir(source):
-            for path in walk(source, exclude=exclude):
-                add(path, False)
+            _add_folder(source, exclude=exclude, put=put, out=out)
         elif os.path.lexists(source):
             add(source, True)
         elif is_pattern(source):  # quoted, or typed in cmd.exe/PowerShell: a --glob, in effect
-            matched = [path for path in pattern_matches(source) if not _inside(path, exclude)]
+            matched = [path for path in pattern_matches(source) if not _inside(path, resolved_exclude)]
             if not matched:
                 raise InputError(f"No such file or folder: {source} (no file matches it as a pattern either)")
             for path in matched:
@@ -124,9 +176,27 @@ def discover(
             raise InputError(f"No such file or folder: {source}")
     for pattern in globs:
         for path in sorted(glob.glob(pattern, recursive=True)):
-            if os.path.isfile(path) and not _inside(path, exclude):
+            if os.path.isfile(path) and not _inside(path, resolved_exclude):
                 add(path, False)
     if files_from is not None:
         for path in read_file_list(files_from, stdin=stdin):
             add(local_spelling(path, Path.cwd()), True)  # images\\0001.jpg in a list written on Windows
-    return list(found.values())
+    out.extend(found.values())
+    return out
+
+
+def _add_folder(source: str, *, exclude: Path | None, put: Callable[..., None], out: Discovered) -> None:
+    """A folder's files. Walking follows no link, so a file's resolved path is the folder's, resolved once, joined
+    with the file's path below it: no path below is resolved again."""
+    listing = list_tree(source, exclude=exclude)
+    files = listing.files
+    if listing.run_output:  # a caption run's shards are its captions, never input
+        files = [name for name in files if os.sep in name or not is_run_shard(name)]
+        if not files and not listing.unreadable and len(files) != len(listing.files):
+            raise InputError(_run_output(source, listing, exclude))
+    root = os.path.realpath(source)
+    for name in files:
+        put(os.path.join(root, name), False)
+    for name, why in listing.unreadable:
+        put(os.path.join(root, name), True, unreadable_folder(listing.spelled(name), why))
+    out.linked.extend(listing.spelled(name) for name in listing.linked)

@@ -36,7 +36,7 @@ from vlmcli.captions.pipeline import LoadEngine, Tokens, plan_batches, prepare, 
 from vlmcli.captions.plan import Plan, Task
 from vlmcli.captions.progress import Progress
 from vlmcli.captions.refusals import refused_examples, split_refused
-from vlmcli.captions.summary import Summary
+from vlmcli.captions.summary import Summary, undownloaded_note
 from vlmcli.sinks.base import Sink
 
 if TYPE_CHECKING:
@@ -68,6 +68,8 @@ class DryRunReport:
     """Images the model's resolution planner refuses (`captions.refusals`): known errors too."""
     refused_files: list[dict[str, str]] = field(default_factory=list)
     """The first few of them, each {"path", "error"}."""
+    undownloaded: int = 0
+    """Dataset items img2dataset could not download: a run writes no row for them (`plan`)."""
 
     def to_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in vars(self).items() if k not in ("counts", "context", "estimate", "dataset")}
@@ -81,7 +83,8 @@ class DryRunReport:
         batches = f"{self.batches} batch{'es' if self.batches != 1 else ''} of up to {self.batch_size}"
         lines = [self.dataset.text()] if self.dataset is not None else []
         lines += [
-            f"Inputs: {self.counts.text()}; prompts: {self.prompts}",
+            f"Inputs: {self.counts.text()}; prompts: {self.prompts}"
+            + (f"; {undownloaded_note(self.undownloaded)}" if self.undownloaded else ""),
             *unreadable_lines(self.unreadable_files, total=self.counts.unreadable),
             *unreadable_lines(self.refused_files, total=self.refused, label="refused by the model"),
             f"Already done: {self.skipped}; to write: {self.rows} row{'s' if self.rows != 1 else ''} "

@@ -76,6 +76,8 @@ def clip_prompts_of(job: CaptionJob) -> list[Prompt] | None:
 def prepare(job: CaptionJob, sink: Sink, *, progress: Progress, summary: Summary) -> Prepared:
     """Find, read and hash the inputs, and decide what this run must do (no model needed)."""
     candidates = discover(inputs=job.inputs, globs=job.globs, files_from=job.files_from, exclude=job.exclude)
+    for note in candidates.notes():  # symlinked folders not followed
+        progress.log(note)
     if not candidates:
         raise InputError("No files to caption (the folders are empty, or no file matches).")
     progress.scanning(len(candidates))

@@ -4,7 +4,11 @@ Paths are resolved (`discover`: absolute, folders resolved), and the sink resolv
 paths of stored rows the same way, so "the same path" means the same file whatever the
 current folder or the spelling used by this run or an earlier one.
 
-For every (file, prompt) in this `--shard`:
+A dataset item img2dataset could not download (`probe.undownloaded`) can never be captioned:
+it gets no row and is counted (`undownloaded`); an error row an earlier version wrote for it
+is retired (unless it sits in another job's shard), so such items never make a run fail.
+
+For every other (file, prompt) in this `--shard`:
 
 - an ok row with the same (path, content key, config hash) exists -> skipped;
 - an error row exists -> retried: the old row is retired (removed) and the item redone,
@@ -106,6 +110,8 @@ class Plan:
     """Items whose error rows are in another job's shards: not retried by this run."""
     out_of_shard: int = 0
     """Files that belong to other `--shard`s."""
+    undownloaded: int = 0
+    """Dataset items img2dataset could not download (in this `--shard`): no rows."""
     retire: set[tuple[str, str]] = field(default_factory=set)
     """(path, config_hash) of old error rows to remove because this run redoes them."""
 
@@ -134,6 +140,11 @@ def build_plan(
     for probe in probes:
         if not shard.contains(key=probe.key, path=probe.path):
             plan.out_of_shard += 1
+            continue
+        if probe.undownloaded:
+            plan.undownloaded += 1
+            hashes = {h for p in (*prompts, *(video_prompts or ())) for h in (p.config_hash, *p.aliases)}
+            plan.retire.update((probe.path, h) for h in hashes if resume.failed.get((probe.path, h)))
             continue
         as_video = probe.kind == "video" and video_prompts is not None
         if as_video:  # its error rows from runs without --videos ("add --videos") are replaced now

@@ -52,6 +52,8 @@ class Probe:
     """The video's properties (kind "video" and readable)."""
     animated: bool = False
     """An animated GIF, WebP or APNG captioned as a picture (its first frame): no --videos."""
+    undownloaded: bool = False
+    """A dataset item img2dataset could not download (`ShardItem.undownloaded`): no row, counted apart."""
 
 
 def header_size(data: bytes) -> tuple[int, int] | None:
@@ -125,6 +127,8 @@ def _classify(candidate: Candidate, *, videos: bool = False) -> Probe | str | No
     """A `Probe`, `SKIPPED_VIDEO`, `SKIPPED_DOCUMENT`, or None for a found file that is neither
     image, video nor PDF."""
     path = candidate.path
+    if candidate.error is not None:  # a folder walking could not list (`discover`)
+        return Probe(path, None, None, candidate.error)
     if not candidate.explicit:
         try:
             head = read_head(path, HEAD_BYTES)  # refuses FIFOs and devices without blocking

@@ -69,21 +69,35 @@ def _block_rows(block: "pa.Table") -> Iterator[dict[str, Any]]:
 
 
 def collect_items(
-    dataset: Any, spool: Spool, *, on_each: Callable[[], None], on_shard_error: Callable[[str], None]
+    dataset: Any,
+    spool: Spool,
+    *,
+    on_each: Callable[[], None],
+    on_shard_error: Callable[[str], None],
+    on_warning: Callable[[str], None] | None = None,
 ) -> tuple[list[Probe], Meta]:
-    """Every item of the read dataset, in order: its probe and row columns; bytes to `spool`."""
+    """Every item of the read dataset, in order: its probe and row columns; bytes to `spool`;
+    each item's warnings to `on_warning`, each once."""
     probes: list[Probe] = []
     meta: Meta = {}
+    said: set[str] = set()
     for row in _item_rows(dataset):
         if row["shard_error"] is not None:
             on_shard_error(row["shard_error"])
             continue
+        for warning in (w for w in row.get("warnings") or () if w not in said):
+            said.add(warning)
+            if on_warning is not None:
+                on_warning(warning)
         path = item_path(row["source"], row["source_key"])
         meta[path] = (row["source"], row["source_key"], row["extra"])
         size = (row["width"], row["height"]) if row["width"] is not None else None
         video = VideoInfo(**json.loads(row["video"])) if row.get("video") else None
         kind, animated = row.get("kind") or "image", bool(row.get("animated"))
-        probes.append(Probe(path, row["sha256"], size, row["error"], kind=kind, video=video, animated=animated))
+        undownloaded = bool(row.get("undownloaded"))
+        probes.append(
+            Probe(path, row["sha256"], size, row["error"], kind=kind, video=video, animated=animated, undownloaded=undownloaded)
+        )
         if row["data"] is not None:
             spool.add(path, row["data"])
         on_each()
@@ -125,13 +139,17 @@ def run_ray_datasets(
 
     with Spool() as spool:
         dataset = read_items(refs, job.dataset.columns, videos=job.videos is not None)
-        probes, meta = collect_items(dataset, spool, on_each=progress.scanned, on_shard_error=shard_error)
+        probes, meta = collect_items(
+            dataset, spool, on_each=progress.scanned, on_shard_error=shard_error,
+            on_warning=lambda w: progress.log(f"warning: {w}"),
+        )  # fmt: skip
         summary.animations_as_pictures = sum(p.animated for p in probes)
         hashes = prompt_hashes([*prompts, *(clip_prompts or [])])
         resume = sink.resume_state(paths=[p.path for p in probes], config_hashes=hashes)
         plan = build_plan(probes, prompts, shard=job.shard, resume=resume, blocked={}, video_prompts=clip_prompts)
         sink.retire(plan.retire)
-        summary.files, summary.skipped, summary.kept_failed = len(probes), plan.skipped, plan.kept_failed
+        summary.files, summary.skipped, summary.kept_failed = len(probes) - plan.undownloaded, plan.skipped, plan.kept_failed
+        summary.undownloaded = plan.undownloaded
         summary.unit = rate_unit(p.kind for p in probes if p.error is None)
         summary.out_of_shard, summary.copied, summary.todo = plan.out_of_shard, len(plan.copies), plan.rows_to_write
         ctx = RowContext(model=job.engine.model, revision=job.engine.revision)

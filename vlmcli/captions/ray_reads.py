@@ -46,10 +46,11 @@ ITEMS_PER_BLOCK = 64
 
 ITEM_COLUMNS = (
     "source", "source_key", "extra", "data", "sha256", "width", "height", "error", "shard_error",
-    "kind", "video", "animated",
+    "kind", "video", "animated", "undownloaded", "warnings",
 )  # fmt: skip
 """One row per item; a last row with only `source` and `shard_error` for a damaged shard.
-`kind` and `animated` as the probe's; `video`: a clip's `VideoInfo` as JSON text."""
+`kind`, `animated` and `undownloaded` as the probe's; `video`: a clip's `VideoInfo` as JSON
+text; `warnings`: the item's (`ShardItem.warnings`)."""
 
 
 def item_schema() -> "pa.Schema":
@@ -59,7 +60,8 @@ def item_schema() -> "pa.Schema":
     return pa.schema(
         [("source", text), ("source_key", text), ("extra", text), ("data", pa.large_binary()), ("sha256", text),
          ("width", pa.int64()), ("height", pa.int64()), ("error", text), ("shard_error", text),
-         ("kind", text), ("video", text), ("animated", pa.bool_())]
+         ("kind", text), ("video", text), ("animated", pa.bool_()), ("undownloaded", pa.bool_()),
+         ("warnings", pa.list_(text))]
     )  # fmt: skip
 
 
@@ -74,7 +76,8 @@ def _record(source: str, item: Any, clips: ClipFiles | None) -> dict[str, Any]:
     video = json.dumps(probe.video.to_dict()) if probe.video is not None else None
     return {"source": source, "source_key": key, "extra": extra, "data": data, "sha256": probe.key,
             "width": width, "height": height, "error": probe.error, "shard_error": None,
-            "kind": probe.kind, "video": video, "animated": probe.animated}  # fmt: skip
+            "kind": probe.kind, "video": video, "animated": probe.animated, "undownloaded": probe.undownloaded,
+            "warnings": list(item.warnings)}  # fmt: skip
 
 
 def read_shard(

@@ -4,15 +4,13 @@ stdout), SIGTERM handled as Ctrl-C; and the dry run's report."""
 
 from __future__ import annotations
 
-import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from vlmcli.commands import _runtime
 from vlmcli.commands._errors import EXIT_SOME_FAILED
 from vlmcli.commands._json_names import json_line
+from vlmcli.interrupts import sigterm_as_interrupt
 from vlmcli.sinks.base import OutputFormat
 
 if TYPE_CHECKING:
@@ -20,24 +18,6 @@ if TYPE_CHECKING:
     from vlmcli.captions.progress import Progress
     from vlmcli.captions.summary import Summary
     from vlmcli.sinks.base import Sink
-
-
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (job schedulers, `kill`) flushes and exits like Ctrl-C."""
-
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (some test runners): leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def make_progress(quiet: bool, log_every: float = 30.0) -> "Progress":

@@ -30,6 +30,9 @@ from vlmcli.output_files import is_write_failure
 EXIT_UNEXPECTED = 1
 EXIT_SOME_FAILED = 9
 """The run finished, but some items (inputs of `describe`, rows of `caption-dir`) failed."""
+EXIT_NOT_VALID = 10
+"""A constrained answer (--schema/--choice/--regex/--json-mode) does not satisfy its constraint: cut by
+--max-tokens or failed the check after generation. The answer is still printed (docs/exit-codes.md)."""
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 

@@ -43,6 +43,11 @@ class Outcome:
     results: list[GenerationResult] = field(default_factory=list)
     failed: dict[int, VlmError] = field(default_factory=dict)
 
+    @property
+    def not_valid(self) -> bool:
+        """Some constrained answer is not valid (its warning is on stderr): exit `EXIT_NOT_VALID`."""
+        return any(getattr(result, "valid", None) is False for result in self.results)
+
 
 def run_requests(
     requests: Sequence["Request"],
@@ -116,7 +121,7 @@ def run_requests(
     if opts.debug:
         for index, result in sorted(results.items()):
             label = ", ".join(items[index].inputs) or "(text only)"
-            sys.stderr.write(f"[stats] {label}: {stats_line(result, engine.load_s)}\n")
+            sys.stderr.write(f"[stats] {label}: {stats_line(result, engine.load_s, alone=len(results) == 1)}\n")
     return Outcome(results=[results[i] for i in sorted(results)], failed=failed)
 
 
@@ -231,12 +236,14 @@ def _as_vlm_error(error: BaseException | None) -> VlmError:
     return ModelError(f"the model could not take this input ({type(error).__name__}: {error})")
 
 
-def stats_line(result: GenerationResult, load_s: float) -> str:
+def stats_line(result: GenerationResult, load_s: float, *, alone: bool = True) -> str:
+    """One answer's figures for --debug. Its timings are its share of its batch (`Timings`): a decode
+    rate over a share would read as the whole batch's, so the rate is given for an answer alone only."""
     t = result.timings
     rate = result.completion_tokens / t.decode_s if t.decode_s > 0 else 0.0
+    decode = f"decode {t.decode_s:.2f}s ({rate:.1f} tok/s)" if alone else f"decode {t.decode_s:.2f}s (its share of the batch)"
     return (
         f"prompt {result.prompt_tokens} tokens (visual {result.visual_tokens}), "
         f"completion {result.completion_tokens} ({getattr(result.finish_reason, 'value', result.finish_reason)}); "
-        f"load {t.load_s or load_s:.2f}s vision {t.vision_s:.2f}s prefill {t.prefill_s:.2f}s "
-        f"decode {t.decode_s:.2f}s ({rate:.1f} tok/s)"
+        f"load {t.load_s or load_s:.2f}s vision {t.vision_s:.2f}s prefill {t.prefill_s:.2f}s {decode}"
     )

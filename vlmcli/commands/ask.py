@@ -13,7 +13,7 @@ import typer
 
 from vlmcli.commands import _runtime
 from vlmcli.commands._document_options import PAGES_OPTION, page_choice, pages_unused
-from vlmcli.commands._errors import error_boundary
+from vlmcli.commands._errors import EXIT_NOT_VALID, error_boundary
 from vlmcli.commands._generate import run_requests
 from vlmcli.commands._inputs import load_inputs, split_media
 from vlmcli.commands._render import Item
@@ -103,7 +103,8 @@ def ask(
     finish_reason, timings, images and videos; each video lists its decoder and its
     sampling: method, the frames the model saw (index, t in seconds, reason), the
     cuts found and scan_degraded; with a structured answer (--schema, --choice, --regex,
-    --json-mode) also valid and parsed. A PDF gives the pictures of its pages (--pages; the
+    --json-mode) also valid and parsed; an answer that is not valid (cut by --max-tokens, or
+    failing the check after generation) is still printed, with a warning, and exits 10. A PDF gives the pictures of its pages (--pages; the
     first 8 by default), each named `<file>#page=N` (needs the pdf extra: pypdfium2). Quote
     the question: ask photo.jpg 'What is this?'.
     """
@@ -130,7 +131,9 @@ def ask(
             prompt=answer.prompt(question), images=images, videos=videos, system=opts.system,
             constraint=constraint,
         )
-        run_requests([request], [Item(inputs=tuple(sources))], opts, settings, video=video)
+        outcome = run_requests([request], [Item(inputs=tuple(sources))], opts, settings, video=video)
+        if outcome.not_valid:  # the answer and its warning are printed; scripts see the exit code
+            raise typer.Exit(EXIT_NOT_VALID)
 
 
 def register(app: typer.Typer) -> None:

@@ -11,6 +11,7 @@ parses flags, wires them together, renders the summary and picks the exit code:
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -82,8 +83,13 @@ def gather_prompts(prompts: list[str] | None, prompt_file: Path | None) -> "list
         specs += read_prompt_file(prompt_file)
     if any(spec.constraint is not None for spec in specs):
         from vlmcli.structured.backend import check_available
+        from vlmcli.structured.verdict import checked_after_note
 
         check_available()  # exit 7 before any model loads
+        for spec in specs:  # the command-wide constraint's is said by StructuredOptions.answer
+            note = checked_after_note(spec.constraint)
+            if note is not None:
+                sys.stderr.write(f"warning: {prompt_file}, prompt {spec.text[:40]!r}: {note}\n")
     return specs
 
 

@@ -3,7 +3,9 @@
 A bad input does not stop the others: each one is reported on stderr (one `Error:` line;
 with --json also an error object in its place on stdout), the good ones are described,
 and with several inputs the exit code is 9 when any failed (a single bad input keeps its
-own code, e.g. 3).
+own code, e.g. 3). When all inputs were described but a constrained answer is not valid (cut
+by --max-tokens or failing the check after generation), the exit code is 10, as `ask`'s:
+an input that failed outranks an answer that is not valid.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import typer
 
 from vlmcli.commands import _runtime
 from vlmcli.commands._document_options import PAGES_OPTION, page_choice, pages_unused
-from vlmcli.commands._errors import EXIT_SOME_FAILED, error_boundary, report
+from vlmcli.commands._errors import EXIT_NOT_VALID, EXIT_SOME_FAILED, error_boundary, report
 from vlmcli.commands._generate import run_requests
 from vlmcli.commands._inputs import DecodedWhenTaken, Failed, Media, check_each
 from vlmcli.commands._json_names import json_line
@@ -139,7 +141,8 @@ def describe(
     frames it was given and how they were sampled). A bad input (missing, corrupt, too
     long for the context, ...) does not stop the others: it gets one `Error:` line on
     stderr (with --json also an object with "error" and "exit_code" in its place), and the
-    exit code is 9 if any input failed (a single input: its own code, e.g. 3).
+    exit code is 9 if any input failed (a single input: its own code, e.g. 3); else 10 if a
+    constrained answer is not valid (cut by --max-tokens or failing the check after generation).
 
     A PDF is described as one document from the pictures of its pages (--pages; the first 8 by
     default), each named `<file>#page=N` in --json (needs the `pdf` extra: pypdfium2).
@@ -183,6 +186,7 @@ def describe(
 
         requests = DecodedWhenTaken(handles, build, **load)
         engine_failed: dict[int, object] = {}
+        not_valid = False
         continuous = several and not static_batching
         if requests:
             outcome = run_requests(
@@ -190,11 +194,14 @@ def describe(
                 continuous=continuous, isolate=several, video=video, errors=errors,
             )  # fmt: skip
             engine_failed = dict(outcome.failed)
+            not_valid = outcome.not_valid
         elif opts.json:  # nothing to run: no model is loaded, only the error objects are printed
             for record in errors.get(0, []):
                 sys.stdout.write(json_line(record) + "\n")
         if failed or engine_failed:
             raise typer.Exit(EXIT_SOME_FAILED if several else failed[0].error.exit_code)
+        if not_valid:  # every input described, but some constrained answer is not valid (its warning said so)
+            raise typer.Exit(EXIT_NOT_VALID)
 
 
 def _request(media: Media, *, prompt: str | None, detail: Detail, system: str | None) -> Request:

@@ -111,6 +111,15 @@ def _progress(total: int):  # noqa: ANN202 - a Progress callback
     return tick
 
 
+def _count_word(n: int) -> str:
+    return {2: "two", 3: "three"}.get(n, str(n))
+
+
+def _short(text: str, limit: int = 60) -> str:
+    line = text.split("\n", 1)[0]
+    return line if len(line) <= limit and line == text else line[: limit - 1] + "…"
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
@@ -134,6 +143,7 @@ def _report(fmt: ExportFormat, joined: Joined, summary: ExportSummary, *, json_o
             "removed_stale_shards": [str(path) for path in summary.removed],
             "clashes": summary.clashes,
             "kept_columns": joined.kept,
+            "prompt_configurations": joined.configurations,
         }
         sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
     columns = ", ".join(f"{c} = {p!r}" for c, p in joined.columns.items())
@@ -158,6 +168,12 @@ def _report(fmt: ExportFormat, joined: Joined, summary: ExportSummary, *, json_o
         lines.append(f"Removed {removed} of an earlier export there ({summary.removed[0].name}, ...).")
     if joined.superseded:
         lines.append(f"{_plural(joined.superseded, 'older row')} replaced by a newer caption of the same image and prompt.")
+    for prompt, configurations in joined.configurations.items():
+        lines.append(
+            f"warning: {_count_word(configurations)} configurations of the prompt {_short(prompt)!r} captioned the same images "
+            "(other settings, or prompt-file lines of this text with other constraints; the rows tell them apart "
+            "only by config_hash); exporting the newer caption of each image."
+        )
     for clash in summary.clashes[:5]:
         lines.append(f"Error: left out {clash}.")
     for path in summary.missing_images[:5]:

@@ -124,16 +124,19 @@ class CommonOptions:
     max_pixels: Annotated[
         Optional[int],
         _resolution(
-            help="Most pixels of each image the model sees (tiles x tile area); a cap on the model's default, "
-            "never a raise.",
+            help="Most pixels of each image the model sees, a cap on the model's default, never a raise. Qwen: "
+            "the resized size; tiled models: tiles x tile area, where LLaVA(-NeXT/OneVision) and Idefics3/SmolVLM "
+            "count the global/base view too (other tiled models: the crops only).",
             min=1,
         ),
     ] = None
     min_pixels: Annotated[
         Optional[int],
         _resolution(
-            help="Fewest pixels of each image the model sees: small images upscale, also beyond the model's "
-            "default (more tokens; --dry-run shows the size). Must not exceed --max-pixels.",
+            help="Fewest pixels of each image the model sees (the image content, upscaled keeping its shape, on "
+            "the grid with the fewest tiles): also beyond the model's default (more tokens; --dry-run shows the "
+            "size); a value below the default changes nothing (--max-pixels spends fewer tokens). Must not exceed "
+            "--max-pixels.",
             min=1,
         ),
     ] = None
@@ -357,6 +360,7 @@ class StructuredOptions:
             from vlmcli.structured.backend import check_available
 
             check_available()
+            warn_checked_after(constraint)
         state = table.values["schema_prompt"] if self.schema_prompt is None else self.schema_prompt
         return StructuredAnswer(constraint=constraint, state=bool(state))
 
@@ -372,6 +376,16 @@ class StructuredAnswer:
     def prompt(self, text: str, constraint: Constraint | None = None) -> str:
         """`text` with `constraint` (default: this one) stated in it, unless --no-schema-prompt."""
         return with_instruction(text, self.constraint if constraint is None else constraint, state=self.state)
+
+
+def warn_checked_after(constraint: Constraint | None) -> None:
+    """One `warning:` line at setup naming the keywords the grammar leaves to the check after generation
+    (caption-dir calls it for each prompt-file constraint too)."""
+    from vlmcli.structured.verdict import checked_after_note
+
+    note = checked_after_note(constraint)
+    if note is not None:
+        sys.stderr.write(f"warning: {note}\n")
 
 
 def _file_constraint(table: CommandSettings, *, where: str) -> Constraint | None:

@@ -61,6 +61,10 @@ EPILOG = (
 )
 
 
+def _frames(count: int) -> str:
+    return f"{count:,} frame{'' if count == 1 else 's'}"
+
+
 def run_plan(
     plan: "SummaryPlan", source: str, config: "EngineConfig", *,
     prompts: "SummaryPrompts", warnings: list[str], as_json: bool, max_tokens: int,
@@ -83,7 +87,7 @@ def run_plan(
         })
         if not as_json:
             sys.stdout.write(
-                f"{out_.span(seg.start_s, seg.end_s)} {seg.reason}: {len(item.frames)} frames, "
+                f"{out_.span(seg.start_s, seg.end_s)} {seg.reason}: {_frames(len(item.frames))}, "
                 f"{prepared.visual_tokens} visual tokens, {prompt_tokens} prompt tokens\n"
             )
             sys.stdout.flush()
@@ -101,7 +105,7 @@ def run_plan(
             calls = "none, the one segment's description is the summary"
         sys.stdout.write(
             f"{source}: {clock(plan.info.duration_s)} at {plan.info.fps:.3g} fps{' (variable rate)' if plan.info.variable_rate else ''}, {len(segments)} segment(s), "
-            f"{sum(len(s['frames']) for s in segments)} frames, {total} visual tokens (+ text-only: {calls}); "
+            f"{_frames(sum(len(s['frames']) for s in segments))}, {total} visual tokens (+ text-only: {calls}); "
             f"{out_.detection_line(plan)}\n"
         )
 
@@ -110,15 +114,49 @@ def run_summary(
     plan: "SummaryPlan", source: str, config: "EngineConfig", gen: "GenerationConfig", opts: CommonOptions, *,
     prompts: "SummaryPrompts", warnings: list[str], progress: "SummaryProgress",
 ) -> None:
+    """The real run. Interrupted (Ctrl-C, SIGTERM) with --json, it still prints one record: the
+    segments and chapters finished so far, `"interrupted": true`, `summary` null; then the
+    KeyboardInterrupt goes on (exit 130)."""
+    progress.describing(len(plan.segments), video_s=plan.info.duration_s)
+    out = sys.stdout
+    segments: list[dict[str, Any]] = []
+    chapters: list[dict[str, Any]] = []
+    try:
+        final = _run_events(plan, source, config, gen, opts, prompts=prompts, warnings=warnings,
+                            progress=progress, segments=segments, chapters=chapters)
+    except KeyboardInterrupt:
+        if opts.json:  # what is done is kept: text mode already printed it line by line
+            from vlmcli.interrupts import deferred_interrupts
+
+            with deferred_interrupts():  # a second Ctrl-C must not cut the record in half
+                record = out_.base_record(plan, source=source, model=config.model, prompts=prompts) | {
+                    "segments": segments, "chapters": chapters, "summary": None, "finish_reason": None,
+                    "visual_tokens": sum(s["visual_tokens"] for s in segments), "warnings": warnings,
+                    "interrupted": True,
+                }
+                out.write(json_line(record) + "\n")
+                out.flush()
+        raise
+    if final is not None:
+        out.write(json_line(final) + "\n")
+        out.flush()
+
+
+def _run_events(
+    plan: "SummaryPlan", source: str, config: "EngineConfig", gen: "GenerationConfig", opts: CommonOptions, *,
+    prompts: "SummaryPrompts", warnings: list[str], progress: "SummaryProgress",
+    segments: list[dict[str, Any]], chapters: list[dict[str, Any]],
+) -> dict[str, Any] | None:
+    """Load the engine and walk the summary's events, appending each finished segment and
+    chapter record to `segments` / `chapters` as it comes (so an interrupt keeps them).
+    Returns the --json record (None in text mode, which prints as it goes)."""
     from vlmcli.structured.verdict import constraint_note
     from vlmcli.engine.events import TokenEvent
     from vlmcli.summaries.summarize import ChapterDone, SegmentDone, SummaryDone, summarize, summary_is_description
 
-    progress.describing(len(plan.segments), video_s=plan.info.duration_s)
     engine = load_with_status(config)
     out = sys.stdout
-    segments: list[dict[str, Any]] = []
-    chapters: list[dict[str, Any]] = []
+    final: dict[str, Any] | None = None
     visual_tokens = 0
     started = False  # "Summary: " written (at the first token with visible text)
     reused = summary_is_description(plan, prompts)  # one segment: no summary call
@@ -166,18 +204,18 @@ def run_summary(
         elif isinstance(event, SummaryDone):
             if not event.text:
                 out_.warn(warnings, out_.empty_warning("the summary", event.result))
-            if opts.json:
-                record = out_.base_record(plan, source=source, model=engine.model_id, prompts=prompts) | {
+            if opts.json:  # written by the caller, once the run can no longer be interrupted half-way
+                final = out_.base_record(plan, source=source, model=engine.model_id, prompts=prompts) | {
                     "segments": segments, "chapters": chapters,
                     "summary": event.text, "finish_reason": out_.finish_reason(event.result),
                     "visual_tokens": visual_tokens, "warnings": warnings,
                 }
-                out.write(json_line(record) + "\n")
             elif started:
                 out.write("\n")
             elif event.text:
                 out.write(f"\nSummary: {event.text}\n")
             out.flush()
+    return final
 
 
 @with_structured_options
@@ -251,6 +289,7 @@ def video_summarize(
     Details: docs/video-summarize.md.
     """
     with error_boundary(debug=opts.debug):
+        from vlmcli.interrupts import sigterm_as_interrupt
         from vlmcli.commands._inputs import refuse_still_picture
         from vlmcli.inputs.item_address import local_file
         from vlmcli.inputs.patterns import single_match
@@ -281,10 +320,11 @@ def video_summarize(
             quiet=quiet, segments_on_stdout=not opts.json and sys.stdout.isatty(), every=log_every
         )
         try:
-            with local_file(video_path) as local:  # `<shard>::<key>`: the item's bytes, in a temporary file
+            # SIGTERM ends the run as Ctrl-C does; `<shard>::<key>`: the item's bytes, in a temporary file
+            with sigterm_as_interrupt(), local_file(video_path) as local:
                 refuse_still_picture(video_path, local)
                 info = probe(local)  # a bad file is one error line before any progress line
-                what = f"{display_name(video_path)} ({clock(info.duration_s)}, {info.frame_count:,} frames)"
+                what = f"{display_name(video_path)} ({clock(info.duration_s)}, {_frames(info.frame_count)})"
                 progress.planning(f"Scanning {what} for scene cuts" if scenes else f"Planning {what}")
                 plan = plan_summary(
                     local,
@@ -300,6 +340,7 @@ def video_summarize(
                 warnings: list[str] = []
                 out_.warn(warnings, plan.detection.warning() if plan.detection is not None else None)
                 out_.warn(warnings, plan.stretched)
+                out_.warn(warnings, plan.info.start_note())  # times are on the file's timeline: say why they start late
                 if opts.dry_run:
                     run_plan(plan, video_path, config, prompts=prompts, warnings=warnings, as_json=opts.json,
                              max_tokens=gen.max_tokens)

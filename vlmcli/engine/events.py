@@ -25,7 +25,21 @@ class FinishReason(str, enum.Enum):
 
 @dataclass
 class Timings:
-    """Seconds spent per stage for one batch (shared by the requests in it)."""
+    """Seconds of the model's work charged to one request: its share of its batch's stages,
+    so that adding them up over the answers of a run counts every second once.
+
+    - `vision_s`: its share of the vision encoding of the images encoded together with its
+      own, in proportion to its visual tokens (an image found in the feature cache is not
+      encoded again: its request is charged for none of it);
+    - `prefill_s`: its share of the batched prefill, in proportion to its prompt tokens;
+    - `decode_s`: its share of every decode step it took part in (a step's time divided by
+      the rows in that step), plus choosing its own tokens. Time spent on other requests
+      (preparing or prefilling newcomers, rows after it finished) is not in it.
+
+    Preparing the inputs (the processor: resizing, tokenizing) is in none of them; the
+    wall time a request waited from the start of its batch to its answer is a separate
+    figure (`scheduler.Completion.latency_s`, caption-dir's `latency_ms`). `load_s` is the
+    model load, once per run (not a share)."""
 
     load_s: float = 0.0
     vision_s: float = 0.0

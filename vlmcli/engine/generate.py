@@ -31,7 +31,7 @@ from vlmcli.engine.config import GenerationConfig
 from vlmcli.engine.detok import TextStream
 from vlmcli.engine.events import FinishEvent, FinishReason, ResolutionFit, Timings, TokenEvent
 from vlmcli.engine.kvcache import cache_keyword, growing_cache
-from vlmcli.engine.results import judge_result, make_result
+from vlmcli.engine.results import batch_shares, judge_result, make_result
 from vlmcli.engine.sampling import apply_repetition_penalty, choose_next, make_generators
 from vlmcli.engine.vision import encode_batch
 from vlmcli.errors import ContextLengthError
@@ -172,6 +172,7 @@ def generate_stream(
             )
         timings.decode_s = time.perf_counter() - decode_start
 
+    shared = batch_shares(timings, requests, hits=vision.hits, prompt_tokens=batch.lengths)  # each answer its share
     for index, (row, request) in enumerate(zip(rows, requests)):
         tail = row.stream.finish()
         if tail:
@@ -182,7 +183,7 @@ def generate_stream(
             tokens=row.tokens,
             finish=row.finish,
             prompt_tokens=batch.lengths[index],
-            timings=timings,
+            timings=shared[index],
             cache_hits=vision.hits[index],
             fit=fit,
             notes=adapter.reducer.notes,

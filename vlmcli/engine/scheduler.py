@@ -18,6 +18,14 @@ Each row's tokens equal what it gets alone (`model.generate` at batch 1): its ke
 and positions never change, padding columns get zero attention weight, and a newcomer's
 prefill is the same computation as a static batch's (tests/test_engine_continuous.py).
 Only families whose caches are plain keys/values run here (`batching_mode`).
+
+What each request is charged (`events.Timings`): its share of its admission's vision
+encoding and prefill, and of each decode step it took part in, so the timings of all the
+answers add up to the model's work once. Its `Completion.latency_s` is the wall time from
+the start of its admission (preparing the group it was prefilled with) to its answer:
+rows admitted together share that start, whichever of them was prepared first. Time spent
+outside the scheduler (the caller handling what was yielded, reading the request stream)
+is in neither.
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ from vlmcli.engine.generate import TokenIds, check_context, forward_logits
 from vlmcli.engine.kv_ops import RunningBatch, join, keep_rows
 from vlmcli.engine.kvcache import cache_keyword, growing_cache
 from vlmcli.engine.request import Request
-from vlmcli.engine.results import judge_result, make_result
+from vlmcli.engine.results import judge_result, make_result, shares, vision_weight
 from vlmcli.engine.sampling import apply_repetition_penalty, choose_next, make_generators
 from vlmcli.engine.vision import encode_batch
 
@@ -48,8 +56,9 @@ if TYPE_CHECKING:
     from vlmcli.structured.guard import Guard
 
 
-_Taken = tuple[int, Request, "FittedBatch | Exception"]
-"""A request read from the stream: its index, itself, and its prepared form (or why it has none)."""
+_Taken = tuple[int, Request, "FittedBatch | Exception", float]
+"""A request read from the stream: its index, itself, its prepared form (or why it has
+none), and the seconds preparing it took."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,9 @@ class Completion:
     """Position of the request in the stream given to `ContinuousScheduler.run`."""
     result: GenerationResult | None = None
     error: Exception | None = None
+    latency_s: float = 0.0
+    """Wall seconds from the start of the admission that prefilled the request (preparing
+    its group) to its answer: the same start for every row of the group (module docstring)."""
 
 
 @dataclass
@@ -90,7 +102,11 @@ class _Row:
     finish: FinishReason | None = None
     hits: int = 0
     timings: Timings = field(default_factory=Timings)
-    admitted: float = 0.0
+    """Its own, accumulated as it goes (module docstring)."""
+    started: float = 0.0
+    """When its admission began (`Completion.latency_s` counts from it)."""
+    away: float = 0.0
+    """`ContinuousScheduler._away` then: time outside the scheduler is not its latency."""
 
 
 class ContinuousScheduler:
@@ -126,6 +142,9 @@ class ContinuousScheduler:
         """The keyword the decoder takes its KV cache by."""
         self._held: _Taken | None = None
         """Read from the stream but left for the next admission (over `prefill_tokens`)."""
+        self._away = 0.0
+        """Seconds spent outside the scheduler so far: in the caller between yields, and
+        reading the request stream (not any row's latency)."""
 
     def run(self, requests: Iterable[Request], *, tokens: bool = False) -> Iterator[Completion | TokenEvent]:
         """Yield one `Completion` per request of `requests`, in the order they finish. The
@@ -133,6 +152,12 @@ class ContinuousScheduler:
         are raised; the caller knows which requests it handed out and which completed.
         `tokens`: also yield each row's text as it arrives (`TokenEvent`, index = the
         request's position in the stream), before its `Completion`, for streaming renderers."""
+        for event in self._run(requests, tokens=tokens):
+            left = time.perf_counter()
+            yield event
+            self._away += time.perf_counter() - left
+
+    def _run(self, requests: Iterable[Request], *, tokens: bool) -> Iterator[Completion | TokenEvent]:
         import torch
 
         pending = enumerate(requests)
@@ -154,16 +179,21 @@ class ContinuousScheduler:
                     return
                 assert running is not None and logits is not None
                 self.stats.largest_batch = max(self.stats.largest_batch, len(rows))
+                start = time.perf_counter()
                 chosen = self._choose(logits, rows)  # (B,)
+                _charge(rows, time.perf_counter() - start)
                 done: list[_Row] = []
                 for row, token in zip(rows, chosen.tolist()):
+                    start = time.perf_counter()
                     finished, text = self._advance(row, token)
+                    row.timings.decode_s += time.perf_counter() - start  # its own detokenizing and grammar
                     if tokens and text:
                         yield TokenEvent(index=row.index, token_id=token, text=text)
                     if finished:
                         done.append(row)
                 for row in done:
                     yield from self._complete(row, tokens=tokens)
+                start = time.perf_counter()  # after the yields: the caller's time is no row's
                 if done:
                     keep = [i for i, row in enumerate(rows) if row.finish is None]
                     rows = [rows[i] for i in keep]
@@ -179,6 +209,7 @@ class ContinuousScheduler:
                     mask=running.mask, positions=running.positions, kv={self._kv_key: running.cache},
                     decoder_kwargs=self.adapter.decode_kwargs(chosen[:, None]),
                 )
+                _charge(rows, time.perf_counter() - start)  # the step, shared by the rows in it
                 self.stats.decode_steps += 1
                 self.stats.row_steps += len(rows)
 
@@ -188,11 +219,14 @@ class ContinuousScheduler:
         rows: list[_Row] = []
         failed: list[Completion] = []
         budget = self.prefill_tokens
+        # a request held over from the last admission was prepared then: counted as if now
+        started = time.perf_counter() - (self._held[3] if self._held is not None else 0.0)
+        away = self._away
         while len(rows) < room:
             item = self._next_prepared(pending)
             if item is None:
                 break
-            index, request, fitted = item
+            index, request, fitted, _ = item
             if isinstance(fitted, Exception):
                 failed.append(Completion(index=index, error=fitted))
                 continue
@@ -200,7 +234,9 @@ class ContinuousScheduler:
             if rows and budget is not None and sum(len(r.prompt) for r in rows) + length > budget:
                 self._held = item  # first of the next admission
                 break
-            rows.append(self._row(index, request, fitted))
+            rows.append(self._row(index, request, fitted, started=started))
+        for row in rows:
+            row.away = away
         return rows, failed
 
     def _next_prepared(self, pending: Iterator[tuple[int, Request]]) -> _Taken | None:
@@ -209,19 +245,22 @@ class ContinuousScheduler:
         if self._held is not None:
             item, self._held = self._held, None
             return item
+        start = time.perf_counter()
         found = next(pending, None)
+        self._away += time.perf_counter() - start  # the caller's reading (decoding the images)
         if found is None:
             return None
         index, request = found
+        start = time.perf_counter()
         fitted: FittedBatch | Exception
         try:
             fitted = prepare_batch(self.adapter, [request], truncate=self.truncate, answer_tokens=self.gen.max_tokens)
             check_context(int(fitted.requests[0].input_ids.shape[0]), self.adapter.model.config)
         except Exception as exc:  # noqa: BLE001 - a request that cannot be prepared fails alone
             fitted = exc
-        return index, request, fitted
+        return index, request, fitted, time.perf_counter() - start
 
-    def _row(self, index: int, request: Request, fitted: FittedBatch) -> _Row:
+    def _row(self, index: int, request: Request, fitted: FittedBatch, *, started: float) -> _Row:
         prepared = fitted.requests[0]
         row = _Row(
             index=index,
@@ -231,7 +270,7 @@ class ContinuousScheduler:
             fit=fitted.fit,
             stream=TextStream(self.tokenizer, self.gen.stop),
             prompt=prepared.input_ids.tolist(),
-            admitted=time.perf_counter(),
+            started=started,
         )
         if not self.gen.greedy:
             row.generator = make_generators(1, self.gen.seed)[0]
@@ -257,9 +296,11 @@ class ContinuousScheduler:
             kv={self._kv_key: kv_cache}, decoder_kwargs=merged.decoder_kwargs,
         )
         prefill_s = time.perf_counter() - start - vision_s
-        for row, hits in zip(rows, vision.hits):
+        vision_parts = shares(vision_s, [vision_weight(r.prepared, h) for r, h in zip(rows, vision.hits)])
+        prefill_parts = shares(prefill_s, [float(len(r.prompt)) for r in rows])
+        for row, hits, vision_part, prefill_part in zip(rows, vision.hits, vision_parts, prefill_parts):
             row.hits = hits
-            row.timings = Timings(vision_s=vision_s, prefill_s=prefill_s)
+            row.timings = Timings(vision_s=vision_part, prefill_s=prefill_part)
             row.guard = self._guard(row, vocab_size=logits.shape[-1])
         return RunningBatch(cache=kv_cache, mask=mask, positions=positions[..., -1:]), logits
 
@@ -321,7 +362,7 @@ class ContinuousScheduler:
         tail = row.stream.finish()
         if tokens and tail:
             yield TokenEvent(index=row.index, token_id=-1, text=tail)
-        row.timings.decode_s = time.perf_counter() - row.admitted - row.timings.vision_s - row.timings.prefill_s
+        latency_s = time.perf_counter() - row.started - (self._away - row.away)
         result = make_result(
             request=row.prepared,
             text=row.stream.text,
@@ -335,7 +376,13 @@ class ContinuousScheduler:
         )
         if row.guard is not None:
             judge_result(result, row.request.constraint, finish=row.finish, can_end=row.guard.can_end(0))
-        yield Completion(index=row.index, result=result)
+        yield Completion(index=row.index, result=result, latency_s=latency_s)
+
+
+def _charge(rows: list[_Row], seconds: float) -> None:
+    """`seconds` of work done for all `rows` together, shared equally as their decode time."""
+    for row in rows:
+        row.timings.decode_s += seconds / len(rows)
 
 
 def _by_adapter(rows: list[_Row]) -> list[list[_Row]]:

@@ -14,15 +14,19 @@ shard of clips runs to gigabytes). Names:
 
 Two records never share a name (`names.distinct`): keys that flatten alike in one shard
 (`x/a.jpg`, `x_a.jpg`) give the second "x_a_jpg_1", and an item's name never equals a
-file's name without its extension (its extension comes later, from its bytes).
+file's name without its extension (its extension comes later, from its bytes). Names are
+unique ignoring case; no file is named as a folder the items need (`scan` beside `scan/`);
+a raw or HEIF file's JPEG name (`x.nef.jpg`) is its own where the format writes one.
 """
 
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Iterable
 from pathlib import Path
 
-from vlmcli.exports.names import claim, distinct, relative_names, without_extension
+from vlmcli.exports.names import claim, distinct, parent_folders, relative_names
+from vlmcli.media.kinds import camera_raw_format
 from vlmcli.exports.records import Record
 from vlmcli.inputs.item import SEPARATOR
 from vlmcli.inputs.readings import ShardReadings
@@ -73,11 +77,12 @@ def _video_extension(head: bytes) -> str:
     return "mpg" if head.startswith(b"\x00\x00\x01") else "wmv"
 
 
-def base_names(records: list[Record]) -> dict[str, str]:
-    """record path -> its name in the export, one of its own; a dataset item's name has no
-    extension yet."""
-    files = distinct(relative_names([r.path for r in records if r.source is None]))
-    taken = frozenset(without_extension(name) for name in files.values())
+def base_names(records: list[Record], *, previews: bool = False) -> dict[str, str]:
+    """record path -> its name in the export, one of its own ignoring case (`names.distinct`);
+    a dataset item's name has no extension yet. With `previews` (formats that write a camera
+    raw or HEIF file as a JPEG, `<name>.jpg`), that name is one of its own too, under
+    `path + PREVIEW`: `x.nef` goes in as `x.nef.jpg`, and a real `x.nef.jpg` beside it
+    becomes `x.nef_1.jpg`."""
     items = [r for r in records if r.source is not None]
     keys = {r.path: _item_name(r.source_key or "item") for r in items}
     shards: dict[str, set[str]] = {}
@@ -86,7 +91,45 @@ def base_names(records: list[Record]) -> dict[str, str]:
     if any(len(sources) > 1 for sources in shards.values()):  # img2dataset's keys never are: keep them as they are
         folders = shard_folders([r.source or "" for r in items])
         keys = {r.path: posixpath.join(folders[r.source or ""], keys[r.path]) for r in items}
-    return files | distinct(keys, taken)
+    item_folders = frozenset(folder for key in keys.values() for folder in parent_folders(key))
+    files = _file_names([r.path for r in records if r.source is None], item_folders, previews=previews)
+    return files | distinct(keys, _stems(files.values()))
+
+
+PREVIEW = "\0"
+"""`names[path + PREVIEW]`: the name of a plain file's JPEG in an export that converts it
+(a camera raw's preview, a HEIF picture); NUL sorts it right after the file's own path."""
+HEIF_EXTENSIONS = frozenset({".heic", ".heif", ".hif"})
+
+
+def _file_names(paths: list[str], item_folders: frozenset[str], *, previews: bool) -> dict[str, str]:
+    """Plain files' names: their paths relative to the common folder, distinct, none a folder
+    of the items (`scan` beside a PDF's pages in `scan/`); with `previews`, a camera raw or
+    HEIF file's JPEG name as one more (`path + PREVIEW`), right after its own in sorted order."""
+    relative = relative_names(paths)
+    wanted = dict(relative)
+    if previews:
+        wanted |= {p + PREVIEW: f"{name}.jpg" for p, name in relative.items() if _converted(name)}
+    return distinct(wanted, item_folders)
+
+
+def _converted(name: str) -> bool:
+    """Whether a file so named may go into an export as a JPEG of it (`<name>.jpg`)."""
+    return camera_raw_format(name) is not None or posixpath.splitext(name)[1].lower() in HEIF_EXTENSIONS
+
+
+def _stems(names: Iterable[str]) -> frozenset[str]:
+    """The bases an item's name (`<base>.<ext>`, no dot in `<base>`'s last part) must not have:
+    each name and each dotted folder up to the first dot of its last part (`a.b/x.jpg`: `a`, `a.b/x`)."""
+    stems = set()
+    for name in names:
+        for part in (*parent_folders(name), name):
+            folder, base = posixpath.split(part)
+            if part != name and "." not in base.lstrip("."):
+                continue  # a folder without a dot is never an item's `<base>.<ext>`
+            stem = (base.split(".", 1)[0] if base.lstrip(".") else base) or base
+            stems.add(posixpath.join(folder, stem) if folder else stem)
+    return frozenset(stems)
 
 
 def _item_name(key: str) -> str:
@@ -106,7 +149,7 @@ def shard_folders(sources: list[str]) -> dict[str, str]:
     for source, name in sorted(relative_names(sorted(set(sources))).items()):
         folder, base = posixpath.split(name)
         stem = base.split(".", 1)[0] or "shard"
-        folders[source] = claim(posixpath.join(folder, stem) if folder else stem, used)
+        folders[source] = claim(posixpath.join(folder, stem) if folder else stem, used, fold=True)
     return folders
 
 

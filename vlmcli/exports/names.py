@@ -11,7 +11,9 @@ A WebDataset key is everything before the first dot of the member's base name, s
 in an image's base name become "_"; two images that would share a key get "_1", "_2".
 Every exported item has a name of its own: one two items would share goes to the first
 (in sorted order) and the others get "_1", "_2", ... (before the extension), never a name
-another item has or wants, so the same records always get the same names.
+another item has or wants, so the same records always get the same names. Names are
+compared ignoring case (`A.jpg`, `a.jpg` are one file on macOS and Windows), and no name is
+a folder another name needs.
 """
 
 from __future__ import annotations
@@ -56,40 +58,58 @@ def without_extension(name: str) -> str:
 def distinct(wanted: dict[str, str], taken: frozenset[str] = frozenset()) -> dict[str, str]:
     """id -> `wanted[id]`, no name given twice and none in `taken`: of the ids wanting one
     name the first (in sorted order) keeps it and the others get `<stem>_1<.ext>`, `_2`, ...,
-    skipping every name that is taken or that another id wants (its own name is never reused)."""
-    used = set(taken) | set(wanted.values())
-    given: set[str] = set(taken)
+    skipping every name that is taken or that another id wants (its own name is never reused).
+    Names are compared ignoring case (`A.jpg` and `a.jpg` are one file on macOS and Windows),
+    and a name is never a folder another name needs (`scan` beside `scan/page-0001.png`)."""
+    used = {folded(n) for n in (*taken, *wanted.values())}
+    folders = {folded(f) for n in (*taken, *wanted.values()) for f in parent_folders(n)}
+    given: set[str] = {folded(n) for n in taken} | folders
+    used |= folders
     tried: dict[str, int] = {}
     names: dict[str, str] = {}
     for ident in sorted(wanted):
         name = wanted[ident]
-        if name in given:
+        if folded(name) in given:
             name = _numbered(name, used, tried)
-        given.add(name)
+        given.add(folded(name))
         names[ident] = name
     return names
 
 
+def folded(name: str) -> str:
+    """`name` as a case-insensitive file system compares it."""
+    return name.casefold()
+
+
+def parent_folders(name: str) -> list[str]:
+    """`a/b/c.jpg` -> ["a", "a/b"]."""
+    parts = name.split("/")[:-1]
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
 def _numbered(name: str, used: set[str], tried: dict[str, int]) -> str:
-    """The next of `<stem>_1<.ext>`, `<stem>_2<.ext>`, ... not in `used`; added to `used`.
-    `tried` keeps the last number per name, so a thousand items of one name stay linear."""
+    """The next of `<stem>_1<.ext>`, `<stem>_2<.ext>`, ... not in `used` (ignoring case);
+    added to `used`. `tried` keeps the last number per name, so a thousand items of one name
+    stay linear."""
     folder, base = posixpath.split(name)
     stem, dot, ext = base.rpartition(".") if "." in base.lstrip(".") else (base, "", "")
     while True:
         tried[name] = tried.get(name, 0) + 1
         candidate = posixpath.join(folder, f"{stem}_{tried[name]}{dot}{ext}")
-        if candidate not in used:
-            used.add(candidate)
+        if folded(candidate) not in used:
+            used.add(folded(candidate))
             return candidate
 
 
-def claim(wanted: str, used: set[str]) -> str:
-    """`wanted`, or the first of `wanted_1`, `wanted_2`, ... not in `used`; added to `used`."""
+def claim(wanted: str, used: set[str], *, fold: bool = False) -> str:
+    """`wanted`, or the first of `wanted_1`, `wanted_2`, ... not in `used`; added to `used`.
+    With `fold`, `used` holds case-folded names and names are compared ignoring case."""
+    key = folded if fold else (lambda name: name)
     candidate, n = wanted, 0
-    while candidate in used:
+    while key(candidate) in used:
         n += 1
         candidate = f"{wanted}_{n}"
-    used.add(candidate)
+    used.add(key(candidate))
     return candidate
 
 

@@ -96,6 +96,11 @@ class Joined:
     """Images with error rows only (no record)."""
     kept: dict[str, str] = field(default_factory=dict)
     """kept column -> its name in the export (`extra_<name>` where an export field has its name)."""
+    configurations: dict[str, int] = field(default_factory=dict)
+    """prompt text -> how many configurations (config_hash) captioned one image under it, where
+    more than one did: a rerun with other settings, or two prompt-file lines of one text with
+    other constraints not stated in the text. Rows carry nothing else telling them apart, so
+    the newer caption of each image is the column's."""
 
 
 def _check_column(name: str) -> None:
@@ -169,6 +174,7 @@ def join_rows(rows: list[Row], naming: ColumnNaming | None = None) -> Joined:
         superseded += 1
         if _newer(row, kept):
             best[pair] = row
+    configurations = _configurations(rows)
     failed = {(row["path"], row["prompt"]) for row in rows if row["status"] != Status.OK.value}
     error_rows = sum(1 for row in rows if row["status"] != Status.OK.value and (row["path"], row["prompt"]) not in best)
     images: dict[str, dict[str, Row]] = {}
@@ -186,7 +192,22 @@ def join_rows(rows: list[Row], naming: ColumnNaming | None = None) -> Joined:
         superseded=superseded,
         uncaptioned=uncaptioned,
         kept=kept_columns((r.extra for r in records), RESERVED_COLUMNS | set(columns)),
+        configurations=configurations,
     )
+
+
+def _configurations(rows: Iterable[Row]) -> dict[str, int]:
+    """prompt -> the number of config hashes of its ok rows, for prompts where one image has ok
+    rows of two or more (see `Joined.configurations`)."""
+    hashes: dict[tuple[str, str], set[str]] = {}
+    for row in rows:
+        if row["status"] == Status.OK.value:
+            hashes.setdefault((row["path"], row["prompt"]), set()).add(str(row.get("config_hash")))
+    counts: dict[str, set[str]] = {}
+    for (_, prompt), found in hashes.items():
+        if len(found) > 1:
+            counts.setdefault(prompt, set()).update(found)
+    return {prompt: len(found) for prompt, found in sorted(counts.items())}
 
 
 def _one_per_kind(prompts: list[str], rows: list[Row]) -> bool:

@@ -48,20 +48,53 @@ def csv_rows(path: Path) -> int:
 
 
 def zip_pictures(path: Path) -> int:
+    """The archive's items by its index; an archive without one (a download cut short) counts
+    the members the run reads from their local headers before the cut (`zip_salvage`)."""
+    import zipfile
+
+    from vlmcli.inputs.zip_shard import media_members
+
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        return _salvaged_pictures(path, exc)
+    with archive:
+        return sum(_zip_member_items(archive.read(info), info.filename) if _is_pdf(info.filename) else 1
+                   for info in media_members(archive))  # fmt: skip
+
+
+def _salvaged_pictures(path: Path, why: BaseException) -> int:
+    """The items of the members read before the damage (an InputError when none is a zip header)."""
     from vlmcli.errors import InputError
-    from vlmcli.inputs.zip_shard import is_pdf_member, media_members, open_archive
+    from vlmcli.inputs.zip_salvage import LOCAL, salvage
+    from vlmcli.inputs.zip_shard import is_media_name
+
+    with open(path, "rb") as handle:
+        if handle.read(4) != LOCAL:
+            raise InputError(f"{path}: not a zip archive.")
+    total = 0
+    try:
+        for member in salvage(path, why):
+            if is_media_name(member.name):
+                total += _zip_member_items(member.data, member.name) if _is_pdf(member.name) else 1
+    except InputError:
+        pass  # the cut: the run reads these, then reports the shard as damaged
+    return total
+
+
+def _is_pdf(name: str) -> bool:
+    return name.lower().endswith(".pdf")
+
+
+def _zip_member_items(data: bytes | None, name: str) -> int:
+    """A PDF member's items: its pages, or one error item when it will not open."""
+    from vlmcli.errors import InputError
     from vlmcli.media.pdf_pages import page_count
 
-    def items(archive: Any, info: Any) -> int:
-        if not is_pdf_member(info):
-            return 1
-        try:
-            return page_count(archive.read(info), info.filename)
-        except (InputError, RuntimeError, OSError, ValueError):  # unreadable: one error item
-            return 1
-
-    with open_archive(path) as archive:
-        return sum(items(archive, info) for info in media_members(archive))
+    try:
+        return page_count(data, name) if data is not None else 1
+    except (InputError, RuntimeError, OSError, ValueError):
+        return 1
 
 
 def pdf_page_count(path: Path) -> int:
@@ -77,17 +110,18 @@ def json_records(path: Path) -> int:
 
 
 def tar_keys(path: Path) -> int:
-    """Items by the member names, grouped as the reader groups them (`tar_members`: a key, or
-    each copy of a key whose member is in the tar twice); a key whose only media is a `pdf`
+    """Items by the member names, grouped as the reader groups them (`tar_members`: a key, its
+    members' last copies where a name is stored twice); a key whose only media is a `pdf`
     field counts its pages (that member is read)."""
-    from vlmcli.inputs.tar_members import compression, group_members, is_counted, open_tar, split_member
+    from vlmcli.inputs.tar_members import compression, group_members, is_counted, open_tar, reads_by_key, split_member
     from vlmcli.inputs.tar_shard import PDF_FIELD, media_field
 
     total = 0
     seen: set[str] = set()
     with open_tar(path) as tar:  # random access: member headers only, data is skipped
         members = [member for member in tar.getmembers() if is_counted(member)]
-        for indices in group_members([m.name for m in members], by_key=compression(path) == ""):
+        names = [m.name for m in members]
+        for indices in group_members(names, by_key=reads_by_key(names, compressed=compression(path) != "")):
             key = split_member(members[indices[0]].name)[0]
             fields = {split_member(members[i].name)[1]: members[i] for i in indices}
             document = key not in seen and PDF_FIELD in fields and media_field(sorted(fields)) is None
@@ -167,10 +201,17 @@ class DatasetCounts:
     def text(self) -> str:
         kinds = sorted({s.format.value for s in self.shards})
         total = "unknown" if self.samples is None else f"{self.samples}"
-        named = ", ".join(f"{Path(s.source).name}: {'?' if s.samples is None else s.samples}" for s in self.shards[:SHARDS_NAMED])
+        named = ", ".join(self._named(s) for s in self.shards[:SHARDS_NAMED])
         more = f", ... {len(self.shards) - SHARDS_NAMED} more" if len(self.shards) > SHARDS_NAMED else ""
         plural = "s" if len(self.shards) != 1 else ""
         line = f"Dataset: {len(self.shards)} {'/'.join(kinds)} shard{plural}, {total} samples by their metadata ({named}{more})"
         for message in self.damaged:
             line += f"\nDamaged shard: {message}"
         return line
+
+    def _named(self, shard: ShardCount) -> str:
+        """`00001.tar: 3`; a damaged shard's count is what is read before the damage."""
+        count = "?" if shard.samples is None else f"{shard.samples}"
+        if shard.samples is not None and any(m.startswith(f"{shard.source}:") for m in self.damaged):
+            count += " before the damage"
+        return f"{Path(shard.source).name}: {count}"

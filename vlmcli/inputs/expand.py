@@ -18,7 +18,7 @@ from pathlib import Path
 from vlmcli.errors import ConfigError, InputError
 from vlmcli.inputs.braces import expand_braces
 from vlmcli.inputs.columns import ColumnChoice
-from vlmcli.inputs.formats import InputFormat, dataset_files, detect_format, folder_shards
+from vlmcli.inputs.formats import InputFormat, dataset_files, detect_format, folder_shards, is_save_to_disk
 from vlmcli.inputs.item import ShardItem
 from vlmcli.sinks.identity import resolved_path
 
@@ -102,7 +102,7 @@ def _folder(path: Path, forced: InputFormat, exclude: Path | None) -> list[tuple
         return []
     if forced is InputFormat.AUTO:
         found = folder_shards(path, exclude=exclude)
-        if not found and detect_format(path) is InputFormat.HF:
+        if not found and is_save_to_disk(path):  # not detect_format: that would walk the folder again
             raise InputError(f"{path} holds no hf shards.")
         return found
     files = dataset_files(path, forced, exclude=exclude)

@@ -27,8 +27,9 @@
               00000/*.jpg beside a metadata 00000.parquet; PDFs beside pictures are skipped
               and counted; a photo folder holding a caption run's output)
 
-Folders are walked without hidden entries and without `exclude` (the run's own output
-folder, whose Parquet shards are never input).
+Folders are walked (`walk.py`) without hidden entries, symlinked subfolders and `exclude`
+(the run's own output folder, whose Parquet shards are never input); in a folder that is
+itself a caption run's output, its `part-*` shards are left out too.
 
 `--input-format` overrides the detection for every input.
 """
@@ -41,6 +42,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from vlmcli.errors import ConfigError
+from vlmcli.inputs.walk import is_run_shard, list_tree
 from vlmcli.media.kinds import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, is_pdf
 
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar.xz", ".txz", ".tar.zst", ".tzst")
@@ -152,11 +154,9 @@ def _shard_format(name: str) -> InputFormat | None:
 
 
 def _walk(folder: Path, exclude: Path | None) -> Iterator[Path]:
-    """Files under `folder` in sorted order, without hidden entries or the folder `exclude`."""
-    skip = exclude.resolve() if exclude is not None else None
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (skip is None or Path(root, d).resolve() != skip))
-        yield from (Path(root) / name for name in sorted(files) if not name.startswith("."))
+    """Files under `folder` in walking order, without hidden entries or the folder `exclude` (`walk.py`)."""
+    listing = list_tree(folder, exclude=exclude)
+    yield from (folder / name for name in listing.files)
 
 
 def _hf_files(folder: Path) -> list[Path]:
@@ -170,19 +170,27 @@ def _hf_files(folder: Path) -> list[Path]:
     return [folder / name for name in names]
 
 
-def _is_save_to_disk(folder: Path) -> bool:
-    return (folder / "dataset_info.json").is_file() and (folder / "state.json").is_file()
+def is_save_to_disk(folder: Path) -> bool:
+    """A `save_to_disk` folder; False for one that cannot be read (listing it says why)."""
+    try:
+        return (folder / "dataset_info.json").is_file() and (folder / "state.json").is_file()
+    except OSError:  # a folder without search permission: is_file() raises
+        return False
 
 
 def folder_shards(folder: Path, *, exclude: Path | None = None) -> list[tuple[Path, InputFormat]]:
     """The dataset shards of a folder with the kind of each, in walking order; empty for a
     folder of plain files (see the module docstring). Every kind is read: tar shards beside
     zips, a Parquet of pictures beside them; none is left out unsaid."""
-    if _is_save_to_disk(folder):
+    if is_save_to_disk(folder):
         return [(path, InputFormat.HF) for path in _hf_files(folder)]
     found: list[tuple[Path, InputFormat]] = []
     picture: Path | None = None
-    for path in _walk(folder, exclude):
+    listing = list_tree(folder, exclude=exclude)
+    for name in listing.files:
+        if listing.run_output and os.sep not in name and is_run_shard(name):
+            continue  # a caption run's own output shards: captions, never input
+        path = folder / name
         kind = _shard_format(path.name)
         if kind in _FOLDER_SHARDS:
             found.append((path, kind))
@@ -236,7 +244,7 @@ def _holds_pictures(table: Path, archive_stems: set[str]) -> bool:
 def folder_format(folder: Path, *, exclude: Path | None = None) -> InputFormat:
     """The kind of a folder's shards (the first's, when it holds several: `folder_shards` lists
     each with its own); FILES for a folder of plain files."""
-    if _is_save_to_disk(folder):
+    if is_save_to_disk(folder):
         return InputFormat.HF
     shards = folder_shards(folder, exclude=exclude)
     return shards[0][1] if shards else InputFormat.FILES

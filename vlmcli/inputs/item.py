@@ -24,3 +24,9 @@ class ShardItem:
     name: str | None = None
     """The file name its bytes had (a tar or zip member): its extension tells a video whose
     first bytes do not (MPEG-TS); None for table cells."""
+    warnings: tuple[str, ...] = ()
+    """How the shard stores the item, worth one warning line per run and no error (a tar
+    member stored twice: its last copy is read)."""
+    undownloaded: bool = False
+    """img2dataset could not download its image (its `status` is not "success"): it can never
+    be captioned, so runs write no row for it and count it apart; `error` says why."""

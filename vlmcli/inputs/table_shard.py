@@ -3,7 +3,10 @@ file. One item per row, read a record batch at a time (only the image, key and k
 
 An image given as a path is read from disk (relative to the table's folder, or to
 `--image-root`); a URL, a
-null cell or an unreadable path becomes that row's error, never a stop or a download.
+null cell or an unreadable path becomes that row's error, never a stop or a download. A row
+img2dataset could not download (its `status` is not "success", its image null) is an item
+marked `undownloaded`: it can never be captioned, and runs count it apart instead of
+writing an error row for it.
 A CSV has no types: its columns are read as text (a key "0007" stays "0007"), and without
 a key column its rows are keyed by their image paths, which survive re-sorting the file.
 """
@@ -208,4 +211,6 @@ def rows_to_items(
             image_data, error, name = _image_bytes(cell, folder=folder, where=f"{path}::{picture_key}", media=media)
             if image_data is None and cell is None and (why := _download_failure(row)) is not None:
                 error = f"{error.rstrip('.')} ({why})."
+                yield ShardItem(key=picture_key, error=error, extra=extra, undownloaded=True)
+                continue
             yield ShardItem(key=picture_key, data=image_data, error=error, extra=extra, name=name)

@@ -11,9 +11,11 @@ members are found, what a member's bytes are, and where a damaged shard stops.
                 (`tar cf` lists a folder in directory order: a.jpg, b.jpg, a.txt, b.txt); a
                 compressed one is read as a stream of consecutive members (its scattered
                 keys come twice: `tar_items` makes the second an error row that says why).
-    repeated    a member whose field its key already holds (`tar -r` appended a second
-                `k1.jpg`) starts the key's next copy instead of replacing the first:
-                `tar_items` captions the first and makes the copy an error row.
+    repeated    a member name stored twice (`tar -r` appended a second `k1.jpg`; GNU tar
+                given a name twice) is read as `tar -x` reads it: the last copy wins, the
+                earlier ones are not read, and the key's group says so (`copies`). A
+                compressed tar is listed first (one more pass) to know: one with a repeated
+                name is then read by key like an uncompressed one.
     truncated   the keys read whole are yielded, then an InputError names the member where
                 the shard stops; a key cut inside one of its members is not yielded.
     compressed  gzip, bzip2 and xz, told by their first bytes; zstd where this Python's
@@ -69,26 +71,47 @@ def is_counted(member: tarfile.TarInfo) -> bool:
     return (member.isfile() or member.islnk() or member.issym()) and not is_debris(member.name)
 
 
+def stored_copies(names: Sequence[str]) -> dict[str, int]:
+    """The member names stored more than once -> how many times. Pure."""
+    counts: dict[str, int] = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    return {name: count for name, count in counts.items() if count > 1}
+
+
+def reads_by_key(names: Sequence[str] | None, *, compressed: bool) -> bool:
+    """Whether a shard whose counted member names are `names` (None: it could not be listed
+    to the end) is read by key through its index, rather than as a stream of members: an
+    uncompressed one that can be listed, and a compressed one that stores a name twice (its
+    last copy must be found before its key is read)."""
+    return names is not None and (not compressed or bool(stored_copies(names)))
+
+
 def group_members(names: Sequence[str], *, by_key: bool) -> list[list[int]]:
     """Indices of `names` gathered into keys, in order of first appearance. `by_key`: a key's
-    members wherever they are (an index); else runs of consecutive members (a stream). Either
-    way a member whose field its group already holds goes to the key's next copy. Pure."""
+    members wherever they are (an index), each name's last copy only (`tar -x`: the last one
+    extracted wins). Else runs of consecutive members (a stream), where a member whose field
+    its group already holds starts the key's next copy (a damaged stream cannot be listed to
+    know which copy is the last). Pure."""
+    if by_key:
+        last = {name: index for index, name in enumerate(names)}
+        keyed: dict[str, list[int]] = {}
+        for index, name in enumerate(names):
+            indices = keyed.setdefault(split_member(name)[0], [])
+            if last[name] == index:
+                indices.append(index)
+        return list(keyed.values())
     groups: list[list[int]] = []
     held: list[set[str]] = []
-    copies: dict[str, list[int]] = {}  # key -> its groups, in order
-    last: str | None = None
+    last_key: str | None = None
     for index, name in enumerate(names):
         key, suffix = split_member(name)
-        open_groups = copies.get(key, []) if by_key else (copies.get(key, [])[-1:] if key == last else [])
-        target = next((g for g in open_groups if suffix not in held[g]), None)
-        if target is None:
-            target = len(groups)
+        if not groups or key != last_key or suffix in held[-1]:
             groups.append([])
             held.append(set())
-            copies.setdefault(key, []).append(target)
-        groups[target].append(index)
-        held[target].add(suffix)
-        last = key
+        groups[-1].append(index)
+        held[-1].add(suffix)
+        last_key = key
     return groups
 
 
@@ -101,7 +124,9 @@ class KeyGroup:
     problems: dict[str, str] = field(default_factory=dict)
     """field -> the error row's message (a symbolic link out of the archive)."""
     repeats: str | None = None
-    """The member whose second copy started this group (`tar -r`); None for a key's first."""
+    """A stream that could not be listed: the member whose second copy started this group; None for a key's first."""
+    copies: dict[str, int] = field(default_factory=dict)
+    """Read by key: its members stored more than once -> how many times (the last copy is read)."""
 
     def names(self) -> list[str]:
         return [*self.fields, *self.problems]
@@ -122,19 +147,20 @@ def member_bytes(tar: tarfile.TarFile, member: tarfile.TarInfo, shard: Path) -> 
 
 def key_groups(path: Path) -> Iterator[KeyGroup]:
     """The shard's keys in its order (see the module docstring)."""
-    if compression(path) == "":
-        with open_tar(path) as tar:
-            members = _index(tar)
-            if members is not None:
-                yield from _indexed(tar, members, path)
-                return
+    compressed = compression(path) != ""
+    with open_tar(path) as tar:
+        members = _index(tar)
+        if reads_by_key(None if members is None else [m.name for m in members], compressed=compressed):
+            yield from _indexed(tar, members or [], path)
+            return
     with open_tar(path) as tar:
         yield from _streamed(tar, path)
 
 
 def _index(tar: tarfile.TarFile) -> list[tarfile.TarInfo] | None:
-    """The counted members of a plain tar (headers only: data is skipped); None when it cannot
-    be listed to the end (damaged: the stream reads what it can and says where it stopped)."""
+    """The counted members of the tar (headers only: a plain tar's data is skipped, a
+    compressed one's decompressed and dropped); None when it cannot be listed to the end
+    (damaged: the stream reads what it can and says where it stopped)."""
     try:
         return [member for member in tar.getmembers() if is_counted(member)]
     except (tarfile.TarError, OSError, EOFError):
@@ -143,11 +169,10 @@ def _index(tar: tarfile.TarFile) -> list[tarfile.TarInfo] | None:
 
 def _indexed(tar: tarfile.TarFile, members: list[tarfile.TarInfo], path: Path) -> Iterator[KeyGroup]:
     names = [member.name for member in members]
-    seen: set[str] = set()
+    copies = stored_copies(names)
     for indices in group_members(names, by_key=True):
         key = split_member(names[indices[0]])[0]
-        group = KeyGroup(key, repeats=names[indices[0]] if key in seen else None)  # a later copy starts with its repeat
-        seen.add(key)
+        group = KeyGroup(key, copies={names[i]: copies[names[i]] for i in indices if names[i] in copies})
         for index in indices:
             try:
                 _add(group, members[index], member_bytes(tar, members[index], path))

@@ -63,20 +63,34 @@ def tar_items(path: Path, choice: ColumnChoice) -> Iterator[Any]:
             yield ShardItem(key=f"{item_key}#dup{len(seen)}", error=_repeated(path, item_key, group), extra=extra)
             continue
         seen.add(item_key)
-        names = group.names()
-        field = media_field(names) if choice.image_column is None else _named_field(names, choice.image_column)
-        if field is None and choice.image_column is None and PDF_FIELD in names:
-            field = PDF_FIELD
-        if field in group.problems:  # a link out of the archive
-            yield ShardItem(key=item_key, error=group.problems[field], extra=extra)
-        elif field == PDF_FIELD:
-            yield from _pages(path, item_key, fields[PDF_FIELD], choice, extra)
-        elif field is None:
-            listed = ", ".join(sorted(names)) or "none"
-            wanted = "image or video" if choice.image_column is None else f"{choice.image_column} field"
-            yield ShardItem(key=item_key, error=f"{path}::{item_key} has no {wanted} (fields: {listed}).", extra=extra)
-        else:
-            yield ShardItem(key=item_key, data=fields[field], extra=extra, name=f"{key}.{field}")
+        warnings = tuple(_stored_again(path, name, count) for name, count in group.copies.items())
+        for item in _key_items(path, group, item_key, choice, extra):
+            yield dataclasses.replace(item, warnings=warnings) if warnings else item
+
+
+def _key_items(path: Path, group: KeyGroup, item_key: str, choice: ColumnChoice, extra: dict[str, Any]) -> Iterator[Any]:
+    """The item of one key (its PDF's pages), or its error item."""
+    from vlmcli.inputs.item import ShardItem
+
+    key, fields, names = group.key, group.fields, group.names()
+    field = media_field(names) if choice.image_column is None else _named_field(names, choice.image_column)
+    if field is None and choice.image_column is None and PDF_FIELD in names:
+        field = PDF_FIELD
+    if field in group.problems:  # a link out of the archive
+        yield ShardItem(key=item_key, error=group.problems[field], extra=extra)
+    elif field == PDF_FIELD:
+        yield from _pages(path, item_key, fields[PDF_FIELD], choice, extra)
+    elif field is None:
+        listed = ", ".join(sorted(names)) or "none"
+        wanted = "image or video" if choice.image_column is None else f"{choice.image_column} field"
+        yield ShardItem(key=item_key, error=f"{path}::{item_key} has no {wanted} (fields: {listed}).", extra=extra)
+    else:
+        yield ShardItem(key=item_key, data=fields[field], extra=extra, name=f"{key}.{field}")
+
+
+def _stored_again(path: Path, member: str, count: int) -> str:
+    """The warning of a member stored `count` times (`tar -r` appended it again)."""
+    return f"{path}: member {member} is stored {count} times; the last copy is read (as tar -x does)"
 
 
 def _meta(fields: dict[str, bytes]) -> dict[str, Any]:
@@ -96,10 +110,10 @@ def _meta(fields: dict[str, bytes]) -> dict[str, Any]:
 def _repeated(path: Path, item_key: str, group: KeyGroup) -> str:
     """The error row of a key's second copy: why it is there, and how to write the shard."""
     message = f"{path}: key {item_key!r} appears twice in the shard"
-    if group.repeats is not None:  # the same member name twice: `tar -r`/`tar -u` appended it
+    if group.repeats is not None:  # the same member name twice, in a stream that could not be listed to its end
         return (
-            f"{message} (member {group.repeats} is in the tar twice, as `tar -r` appends a file again; the first "
-            "copy is captioned, this one is not: give it a name of its own to caption it)."
+            f"{message} (member {group.repeats} is in the tar twice, as `tar -r` appends a file again, and the "
+            "damaged tar cannot be listed to find its last copy: the first is captioned, this one is not)."
         )
     if item_key == group.key:  # a compressed tar whose members are not grouped by key
         message += " (its members are not grouped by key: write it with `tar --sort=name`, or uncompressed)"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import io
+import os
+import stat
 import tempfile
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -20,21 +22,32 @@ THUMB_SIZE = 256
 
 def thumbnail_uri(path: str, *, size: int = THUMB_SIZE) -> str | None:
     """A `data:image/jpeg;base64,...` URI, or None when the file cannot be read as an image
-    or a video (`caption-dir --videos` rows show the frame in the middle of the video)."""
-    try:
-        with open(path, "rb") as file:
-            head = file.read(64)
-    except OSError:
-        return None
+    or a video (`caption-dir --videos` rows show the frame in the middle of the video). Only
+    regular files are opened: a FIFO or a device at a row's path gets no thumbnail (opening a
+    FIFO would wait for a writer forever)."""
+    from vlmcli.errors import InputError
     from vlmcli.media.kinds import MediaKind, detect_kind
+    from vlmcli.media.sources import open_regular
 
-    if detect_kind(path, head) is MediaKind.VIDEO:
-        return _uri(_video_frame(path, size), size)
+    if not _regular(path):
+        return None  # a FIFO, a device, a folder (a row's file replaced since): opening could block
     try:
-        with open(path, "rb") as file:
-            return _uri(_image(file, size, name=path), size)
-    except OSError:
+        with open_regular(path) as file:  # non-blocking open, checked again on the open file
+            head = file.read(64)
+            if detect_kind(path, head) is not MediaKind.VIDEO:
+                file.seek(0)
+                return _uri(_image(file, size, name=path), size)
+    except (InputError, OSError):
         return None
+    return _uri(_video_frame(path, size), size)
+
+
+def _regular(path: str) -> bool:
+    """Whether `path` is a regular file (after links), by stat alone: nothing is opened."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
 
 
 def item_thumbnails(

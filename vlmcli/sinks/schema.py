@@ -20,7 +20,14 @@ One row per (image file, prompt). Columns, in order:
     visual_tokens      placeholder tokens the image took in the prompt
     prompt_tokens      prompt length in tokens (text + visual)
     completion_tokens  generated tokens
-    latency_ms         wall time of the engine call that produced the row (shared by its batch)
+    latency_ms         wall milliseconds from the start of the engine's work on the row's batch (preparing
+                       its images) to the row's answer. Static batching: the whole engine call, the same
+                       for every row of the batch. Continuous batching: from the start of the admission
+                       that prefilled the row (rows prefilled together share that start, whichever was
+                       prepared first) to its last token, so rows differ by how long they decoded.
+                       Rows of a batch overlap: summing the column counts shared time many times (the
+                       summary's rate is the run's throughput). Error rows: the time until the failure,
+                       0 or null when the model did not run
     created_at         when the row was made (UTC)
     source             dataset inputs: the shard file (resolved path) the image came from; else null
     source_key         dataset inputs: the item's key in its shard (`__key__`, a key column, or

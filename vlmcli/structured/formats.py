@@ -5,6 +5,14 @@ others it ignores silently, so `schema_support` refuses them. The regexes below 
 (cpp/json_schema_converter.cc, `JSONFormatToRegexPattern`), written in its regex dialect and read by
 Python through `regex_dialect`, so the check after generation accepts exactly what the grammar
 allowed. `matches` applies one to a string value's JSON text (`json.dumps` without ASCII escapes).
+`uri` is therefore RFC 3986's shape as xgrammar writes it: a scheme (`https:`, `mailto:`, `urn:`),
+then authority/path/query/fragment characters; a host is not required (`mailto:a@b.c` is a URI), a
+blank or a bare `example.com` is not.
+
+Two more kinds xgrammar does not know (it would ignore the format silently), which pydantic writes:
+`AS_PATTERN` formats are sent to the grammar as that `pattern` (`base64url`: `bytes` with
+`ser_json_bytes='base64'`), and `ANY_STRING` formats hold any string (`binary`: pydantic's `bytes`,
+OpenAPI's octets), so the grammar is given a plain string and nothing is left to check.
 """
 
 from __future__ import annotations
@@ -50,10 +58,16 @@ FORMATS: dict[str, str] = {
     ),
 }
 """Format name -> xgrammar's regex (its dialect) for the JSON text of the string."""
+AS_PATTERN: dict[str, str] = {"base64url": "^[A-Za-z0-9_-]*={0,2}$"}
+"""Format name -> the `pattern` the grammar is given for it (the check after generation uses it too)."""
+ANY_STRING = ("binary",)
+"""Formats that any string satisfies."""
 
 
 def matches(format_name: str, value: str) -> bool:
     """Whether the string `value` has the format (as the grammar spells it)."""
+    if format_name in ANY_STRING:
+        return True
     return _regex(format_name).fullmatch(json.dumps(value, ensure_ascii=False)[1:-1]) is not None
 
 
@@ -61,4 +75,4 @@ def matches(format_name: str, value: str) -> bool:
 def _regex(format_name: str) -> "re.Pattern[str]":
     from vlmcli.structured.regex_dialect import python_regex
 
-    return python_regex(FORMATS[format_name])
+    return python_regex(FORMATS.get(format_name) or AS_PATTERN[format_name])

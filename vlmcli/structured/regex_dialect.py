@@ -10,13 +10,16 @@ gives both readings of one language, or refuses (ConfigError, one line) what the
 - `^` only at the very start and `$` only at the very end (xgrammar ignores them elsewhere);
 - refused: `\\A`, `\\Z`, `\\z`, `\\b`, `\\B` outside a class, `\\N`, back-references and octal escapes,
   POSIX classes (`[[:digit:]]`), groups other than `(...)` and `(?:...)` (lookaround, flags, names),
-  possessive or doubled repetition (`a*+`), a `{` that is not a repetition (write `\\{`), and `--`
-  inside a class;
+  possessive or doubled repetition (`a*+`), a `{` that is not a repetition (write `\\{`), `{,m}`
+  (Python reads `{0,m}`, which the message suggests), and `--` inside a class;
 - an escaped character that needs no escape (`\\#`, `\\ `, `\\&`) is sent to xgrammar plainly, which
   would otherwise print a warning for each.
 
 `escape(text)` writes a literal for xgrammar (the `--choice` options): only its special characters
 are escaped, control characters as `\\n`, `\\t`, `\\xHH`. Pure; imports nothing heavy.
+
+Messages quote a pattern as the user typed it (`'\\d+'`, not Python's doubled `'\\\\d+'`), and a refusal
+that has a same-meaning rewrite names it (`a{0,3}` for `a{,3}`, `[0-9]` for `[[:digit:]]`).
 """
 
 from __future__ import annotations
@@ -43,6 +46,15 @@ _REFUSED = {
     "Z": "\\Z (write $ at the end)", "z": "\\z (write $ at the end)", "G": "\\G", "N": "\\N",
 }
 _REPEAT = re.compile(r"\{(\d+)(?:,(\d*))?\}")
+_UPTO = re.compile(r"\{,(\d+)\}")
+"""`{,m}`: Python's `re` reads it as `{0,m}`; xgrammar refuses it."""
+POSIX_CLASSES = {
+    "digit": "0-9", "alpha": "a-zA-Z", "alnum": "a-zA-Z0-9", "upper": "A-Z", "lower": "a-z",
+    "xdigit": "0-9A-Fa-f", "space": " \\t\\n\\r\\f\\v", "blank": " \\t", "word": "\\w",
+    "punct": "!-/:-@\\[-`{-~", "cntrl": "\\x00-\\x1f\\x7f", "print": "\\x20-\\x7e", "graph": "\\x21-\\x7e",
+}
+"""POSIX class name -> the same ASCII characters as a class body in this dialect (the suggested rewrite)."""
+_POSIX = re.compile(r"\[:(\w+):\]")
 
 
 @dataclass(frozen=True)
@@ -63,7 +75,14 @@ def translate(pattern: str, where: str) -> Translated:
     try:
         return _Walk(pattern).run()
     except _Refused as exc:
-        raise ConfigError(f"{where} {pattern!r}: {exc} is not supported (the grammar would read it differently).") from None
+        advice = exc.advice or "the grammar would read it differently"
+        raise ConfigError(f"{where} {quoted(pattern)}: {exc} is not supported ({advice}).") from None
+
+
+def quoted(pattern: str) -> str:
+    """`pattern` in single quotes as the user typed it (no doubled backslashes); only control
+    characters are escaped, so the message stays on one line."""
+    return "'" + "".join(_CONTROL.get(ch, ch) for ch in pattern) + "'"
 
 
 @lru_cache(maxsize=256)
@@ -79,11 +98,15 @@ def check_python_syntax(pattern: str, where: str) -> None:
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise ConfigError(f"{where} {pattern!r} is not a valid regular expression: {exc}.") from None
+            raise ConfigError(f"{where} {quoted(pattern)} is not a valid regular expression: {exc}.") from None
 
 
 class _Refused(Exception):
-    pass
+    """What is refused (the message); `advice`: what to write instead, when there is a same-meaning rewrite."""
+
+    def __init__(self, what: str, advice: str | None = None) -> None:
+        super().__init__(what)
+        self.advice = advice
 
 
 def _literal(ch: str, special: frozenset[str]) -> str:
@@ -119,7 +142,7 @@ class _Walk:
                 self._escape()
                 continue
             if ch == "(" and p.startswith("(?", self.i) and not p.startswith("(?:", self.i):
-                raise _Refused(f"the group {p[self.i:self.i + 3]!r}... (only (...) and (?:...) are)")
+                raise _Refused(f"the group '{p[self.i:self.i + 3]}...' (only (...) and (?:...) are)")
             if ch in "*+?{":
                 self._repeat()
                 continue
@@ -135,6 +158,13 @@ class _Walk:
         p, start = self.p, self.i
         if p[start] == "{":
             match = _REPEAT.match(p, start)
+            upto = _UPTO.match(p, start)
+            if match is None and upto is not None:
+                same = p[:start] + "{0," + upto.group(1) + "}" + p[upto.end():]
+                raise _Refused(
+                    f"the repetition {upto.group(0)}",
+                    f"write {quoted(same)}: 0 to {upto.group(1)} times, as Python reads it; xgrammar does not take {{,m}}",
+                )
             if match is None:
                 raise _Refused("a '{' that is not a repetition {n}, {n,} or {n,m} (write \\{)")
             self.i = match.end()
@@ -143,7 +173,7 @@ class _Walk:
         if self.i < len(p) and p[self.i] == "?":
             self.i += 1  # lazy: the same language
         if self.i < len(p) and p[self.i] in "*+?{":
-            raise _Refused(f"the repetition {p[start:self.i + 1]!r} (two in a row)")
+            raise _Refused(f"the repetition '{p[start:self.i + 1]}' (two in a row)")
         text = p[start:self.i]
         self._emit(text, text)
 
@@ -219,11 +249,26 @@ class _Walk:
         if ch == "\\":
             return self._escaped(in_class=True)
         if ch == "[" and self.i + 1 < len(p) and p[self.i + 1] in ":=.":
-            raise _Refused(f"the POSIX class {p[self.i:self.i + 2]}... (write [0-9], [a-z] ...)")
+            raise _posix(p, self.i)
         if ch == "-" and p.startswith("--", self.i):
             raise _Refused("'--' inside a class (write \\-)")
         self.i += 1
         return ("char", ch, "")
+
+
+def _posix(pattern: str, at: int) -> _Refused:
+    """The refusal of a POSIX class (`[:digit:]`, or `[=a=]`, `[.a.]`) at `pattern[at]`, naming the
+    same-meaning rewrite when every POSIX class in the pattern has one."""
+    close = pattern.find(pattern[at + 1] + "]", at + 2)
+    name = pattern[at : close + 2] if close != -1 else pattern[at : at + 2] + "..."
+    known = _POSIX.match(pattern, at)
+    if known is None or known.group(1) not in POSIX_CLASSES:
+        return _Refused(f"the POSIX class {name}", "list the characters instead, as [0-9] or [a-zA-Z]")
+    body = POSIX_CLASSES[known.group(1)]
+    same = _POSIX.sub(lambda m: POSIX_CLASSES.get(m.group(1), m.group(0)), pattern)
+    if _POSIX.search(same) is None:
+        return _Refused(f"the POSIX class {name}", f"write {body} inside the brackets instead: {quoted(same)}")
+    return _Refused(f"the POSIX class {name}", f"write {body} inside the brackets instead")
 
 
 def _complement(body: str) -> str:

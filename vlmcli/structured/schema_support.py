@@ -2,11 +2,12 @@
 
 xgrammar 0.2.9 compiles many schemas it only partly enforces: it ignores `allOf` beyond one
 schema, `not`, `if`/`then`/`else`, `uniqueItems`, `contains`, `dependentRequired`, an external
-`$ref`, the lengths beside a `pattern`, keywords beside `$ref`/`anyOf`, a `minimum` without a
-`type`..., and reads an overlapping `oneOf` as `anyOf`. An answer could then break the schema it
-was promised to satisfy. `check_schema` therefore accepts only what the grammar enforces and
-refuses the rest up front (ConfigError, exit 2, naming the keyword and where it is, as
-`properties.v.allOf`). What it accepts:
+`$ref`, the lengths beside a `pattern` or `format`, `multipleOf` on a number (and beside integer
+bounds, but for some small ranges), unknown formats, keywords beside `$ref`/`anyOf`, a `minimum`
+without a `type`..., and reads an overlapping `oneOf` as `anyOf`. An answer could then break the
+schema it was promised to satisfy. `check_schema` therefore refuses up front (ConfigError, exit 2,
+naming the keyword and where it is, as `properties.v.allOf`) every keyword that changes the
+structure the grammar builds, and accepts the rest:
 
 - `type` (a name or a list), `enum`, `const`; annotations (`title`, `description`, `default`, ...);
 - `$ref` to `#` or `#/...` inside the schema, `$defs`/`definitions`, `anyOf`, `allOf` of one schema,
@@ -14,13 +15,23 @@ refuses the rest up front (ConfigError, exit 2, naming the keyword and where it 
   property with const/enum values, as xgrammar proves it); each alone, beside annotations only;
 - integers: `minimum`, `maximum`, `exclusiveMinimum`, `exclusiveMaximum` (a fraction rounds inward),
   `multipleOf` (a whole number up to 1024, without bounds); numbers: the four bounds;
-- strings: `minLength`/`maxLength`, or a `pattern` (`regex_dialect`), or a `format` (`formats.FORMATS`);
+- strings: `minLength`/`maxLength`, or a `pattern` (`regex_dialect`), or a `format` (`formats.FORMATS`,
+  `formats.AS_PATTERN`, `formats.ANY_STRING`);
 - arrays: `items`, `prefixItems`, `minItems`, `maxItems`;
 - objects: `properties`, `required` (each among the properties), `additionalProperties`,
   `patternProperties`, `propertyNames`, `minProperties`, `maxProperties`.
 
+Checked only after generation (the grammar enforces the rest of their schema; `check_schema`
+returns them as "keyword at location", which the commands print in one `warning:` line at setup;
+an answer that breaks one is `valid: false`), the keywords common pydantic fields write:
+- `minLength`/`maxLength` beside a `pattern` or a `format` (`HttpUrl`, `Field(pattern=..., max_length=...)`);
+- `uniqueItems: true` (`set[str]`, `frozenset`);
+- `multipleOf` beside integer bounds, on a number, or past 1024 or fractional (`Field(multiple_of=5, ge=0)`).
+None of them changes the structure the grammar builds, only which values of it are right.
+
 Type keywords need a `type` to apply to (or `properties`/`items`, which make one): without it the
-grammar allows any value. `enum`/`const` beside other keywords: each value must satisfy them.
+grammar allows any value. `enum`/`const` beside other keywords: each value must satisfy them (so
+nothing beside them is left to the check after generation).
 After generation, `schema_validate` checks the answer against the same reading. Pure.
 """
 
@@ -31,7 +42,7 @@ import math
 from typing import Any
 
 from vlmcli.errors import ConfigError
-from vlmcli.structured.formats import FORMATS
+from vlmcli.structured.formats import ANY_STRING, AS_PATTERN, FORMATS
 from vlmcli.structured.regex_dialect import check_python_syntax, translate
 from vlmcli.structured.schema_validate import has_type, json_equal, resolve_ref, violation
 
@@ -47,7 +58,7 @@ TYPE_KEYWORDS = {
     "integer": (*BOUNDS, "multipleOf"),
     "number": (*BOUNDS, "multipleOf"),
     "string": ("minLength", "maxLength", "pattern", "format"),
-    "array": ("items", "prefixItems", "minItems", "maxItems"),
+    "array": ("items", "prefixItems", "minItems", "maxItems", "uniqueItems"),
     "object": ("properties", "required", "additionalProperties", "patternProperties", "propertyNames",
                "minProperties", "maxProperties"),
 }
@@ -57,9 +68,23 @@ MULTIPLE_OF_MAX = 1024
 """xgrammar enforces an integer multipleOf up to this, and only without bounds."""
 
 
-def check_schema(schema: Any) -> None:
-    """ConfigError, one line, for a schema vlmcli cannot enforce (see the module docstring)."""
-    _Checker(schema).node(schema, "")
+def check_schema(schema: Any) -> tuple[str, ...]:
+    """ConfigError, one line, for a schema vlmcli cannot enforce (see the module docstring); else the
+    keywords checked only after generation, each as "keyword at location" (`properties.url`)."""
+    checker = _Checker(schema)
+    checker.node(schema, "")
+    return tuple(dict.fromkeys(checker.after))
+
+
+def grammar_multiple_of(schema: dict[str, Any]) -> bool:
+    """Whether xgrammar enforces this schema's `multipleOf`: a whole step up to 1024 on an integer
+    (not a number), without bounds (beside bounds it enforces it only for some small ranges)."""
+    step = schema.get("multipleOf")
+    kinds = schema.get("type") if isinstance(schema.get("type"), list) else [schema.get("type")]
+    return (
+        isinstance(step, (int, float)) and not isinstance(step, bool) and "integer" in kinds and "number" not in kinds
+        and _whole(step) and 1 <= step <= MULTIPLE_OF_MAX and not any(key in schema for key in BOUNDS)
+    )
 
 
 def at(where: str, key: str) -> str:
@@ -77,6 +102,11 @@ def _unsupported(where: str, why: str) -> ConfigError:
 class _Checker:
     def __init__(self, root: Any) -> None:
         self.root = root
+        self.after: list[str] = []
+        """Keywords checked only after generation, as "keyword at location"."""
+
+    def _after(self, where: str, key: str) -> None:
+        self.after.append(f"{key} at {where or 'the top level'}")
 
     def node(self, schema: Any, where: str, implied: str | None = None) -> None:
         if isinstance(schema, bool):
@@ -98,6 +128,7 @@ class _Checker:
             return
         types = self._types(schema, where, implied)
         finite = "const" in schema or "enum" in schema
+        after = len(self.after)
         for kind, keys in TYPE_KEYWORDS.items():
             present = [key for key in keys if key in schema]
             if present and not types and not finite:
@@ -106,6 +137,7 @@ class _Checker:
                 getattr(self, f"_{kind}")(schema, where, types)
         if finite:
             self._finite(schema, where)
+            del self.after[after:]  # the grammar lists the values, each checked against the keywords
 
     def _types(self, schema: dict, where: str, implied: str | None) -> set[str]:
         kind = schema.get("type")
@@ -197,19 +229,19 @@ class _Checker:
         if low > high:
             raise _refuse(f"{where or 'the schema'} allows no integer: its bounds leave none between {low} and {high}.")
         step = schema.get("multipleOf")
-        if step is not None:
-            if "number" in types or not _whole(step) or not 1 <= step <= MULTIPLE_OF_MAX:
-                why = f"the grammar enforces only a whole multipleOf up to {MULTIPLE_OF_MAX}, on an integer"
-                raise _unsupported(at(where, "multipleOf"), why)
-            if any(key in schema for key in BOUNDS):
-                raise _unsupported(at(where, "multipleOf"), "the grammar ignores it beside minimum/maximum")
+        if step is not None and _whole(step) and math.isfinite(low) and math.isfinite(high):
+            if -(-low // int(step)) * int(step) > high:  # the least multiple at or above low
+                raise _refuse(f"{where or 'the schema'} allows no integer: no multiple of {step} lies between {low} and {high}.")
 
     def _number(self, schema: dict, where: str, types: set[str]) -> None:
-        if "multipleOf" in schema and "integer" not in types:
-            raise _unsupported(at(where, "multipleOf"), "the grammar ignores it on a number (use type integer)")
         for key in (*BOUNDS, "multipleOf"):
             if key in schema and (isinstance(schema[key], bool) or not isinstance(schema[key], (int, float))):
                 raise _refuse(f"{at(where, key)} must be a number.")
+        if "multipleOf" in schema:
+            if not schema["multipleOf"] > 0:
+                raise _refuse(f"{at(where, 'multipleOf')} must be greater than 0.")
+            if not grammar_multiple_of({**schema, "type": sorted(types)}):
+                self._after(where, "multipleOf")
 
     def _string(self, schema: dict, where: str, types: set[str]) -> None:
         for key in ("minLength", "maxLength"):
@@ -219,23 +251,27 @@ class _Checker:
         if len(shaped) == 2:
             raise _unsupported(at(where, "pattern"), "beside format the grammar ignores it")
         sized = [key for key in ("minLength", "maxLength") if key in schema]
-        if shaped and sized:
-            why = f"beside {shaped[0]} the grammar ignores it (write the length into the pattern, as ^.{{2,8}}$)"
-            raise _unsupported(at(where, sized[0]), why)
+        if sized and (shaped and schema.get("format") not in ANY_STRING):
+            for key in sized:  # the grammar ignores them beside a pattern or format
+                self._after(where, key)
         if "pattern" in schema:
             pattern = schema["pattern"]
             if not isinstance(pattern, str):
                 raise _refuse(f"{at(where, 'pattern')} must be a string.")
             check_python_syntax(pattern, f"--schema: {at(where, 'pattern')}")
             translate(pattern, f"--schema: {at(where, 'pattern')}")
-        if "format" in schema and schema["format"] not in FORMATS:
-            why = f"the grammar enforces only {', '.join(FORMATS)}"
+        if "format" in schema and schema["format"] not in {**FORMATS, **AS_PATTERN, **dict.fromkeys(ANY_STRING)}:
+            why = f"the grammar enforces only {', '.join([*FORMATS, *AS_PATTERN, *ANY_STRING])}"
             raise _unsupported(f"{at(where, 'format')} {schema['format']!r}", why)
 
     def _array(self, schema: dict, where: str, types: set[str]) -> None:
         for key in ("minItems", "maxItems"):
             if key in schema and not _count(schema[key]):
                 raise _refuse(f"{at(where, key)} must be a whole number >= 0.")
+        if "uniqueItems" in schema and not isinstance(schema["uniqueItems"], bool):
+            raise _refuse(f"{at(where, 'uniqueItems')} must be true or false.")
+        if schema.get("uniqueItems"):
+            self._after(where, "uniqueItems")
         if isinstance(schema.get("items"), list):
             raise _unsupported(at(where, "items"), "a list of schemas in items is the old tuple form (use prefixItems)")
         if "items" in schema:

@@ -6,6 +6,9 @@ grammar alone. JSON Schema's meaning, with vlmcli's two stricter rules that the 
 follows: an object that lists `properties` or `patternProperties` allows no others unless
 `additionalProperties` says so, and an array with `prefixItems` and no `items` holds no more.
 Patterns are searched (JSON Schema) in `regex_dialect`'s reading; formats are `formats.matches`.
+Some keywords are checked here only, not by the grammar (`schema_support.check_schema` lists them):
+lengths beside a pattern or format, `uniqueItems` (JSON equality: 1 and 1.0 are the same item), and
+`multipleOf` (exactly, in fractions of the numbers as written: 0.3 is a multiple of 0.1).
 
 `strict_loads` is the JSON parse for answers: a duplicate key, NaN, Infinity or a number too large
 for a float is not valid JSON here (Python's `json.loads` takes them all). Pure: no grammar engine.
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+from fractions import Fraction
 from typing import Any
 
 from vlmcli.structured import formats
@@ -110,16 +114,21 @@ def _number(value: Any, schema: dict, root: Any, where: str) -> str | None:
         if key in schema and fails(value, schema[key]):
             return f"{where} = {value} breaks {key} {schema[key]}"
     step = schema.get("multipleOf")
-    if step is not None and not (float(value).is_integer() and int(value) % int(step) == 0):
+    if step is not None and not _multiple(value, step):
         return f"{where} = {value} is not a multiple of {step}"
     return None
+
+
+def _multiple(value: int | float, step: int | float) -> bool:
+    """`value` is a whole number of `step`s, exactly (floats as their shortest decimal text)."""
+    return Fraction(repr(value)) % Fraction(repr(step)) == 0
 
 
 def _string(value: str, schema: dict, root: Any, where: str) -> str | None:
     if len(value) < schema.get("minLength", 0) or len(value) > schema.get("maxLength", math.inf):
         return f"{where} has {len(value)} characters, outside minLength/maxLength"
     if "pattern" in schema and python_regex(schema["pattern"]).search(value) is None:
-        return f"{where} does not match the pattern {schema['pattern']!r}"
+        return f"{where} does not match the pattern '{schema['pattern']}'"
     if "format" in schema and not formats.matches(schema["format"], value):
         return f"{where} is not a {schema['format']}"
     return None
@@ -128,6 +137,10 @@ def _string(value: str, schema: dict, root: Any, where: str) -> str | None:
 def _array(value: list, schema: dict, root: Any, where: str) -> str | None:
     if len(value) < schema.get("minItems", 0) or len(value) > schema.get("maxItems", math.inf):
         return f"{where} has {len(value)} items, outside minItems/maxItems"
+    if schema.get("uniqueItems"):
+        for index, item in enumerate(value):
+            if any(json_equal(item, other) for other in value[:index]):
+                return f"{where}[{index}] repeats an earlier item (uniqueItems)"
     prefix = schema.get("prefixItems", [])
     rest = schema.get("items", False if "prefixItems" in schema else True)
     for index, item in enumerate(value):

@@ -46,6 +46,11 @@ class Constraint:
     def parse(self, text: str) -> Any:
         return strict_loads(text) if self.json_answer else text
 
+    def checked_after(self) -> tuple[str, ...]:
+        """What the grammar leaves to the check after generation, as "keyword at location" (a schema's
+        `maxLength` beside a `format`, say: `schema_support.check_schema`); empty for other kinds."""
+        return ()
+
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "spec": json.loads(self.key())}
 
@@ -80,6 +85,9 @@ class SchemaConstraint(Constraint):
     def instruction(self) -> str:
         return f"Answer only with JSON that matches this JSON Schema: {self.schema_text}"
 
+    def checked_after(self) -> tuple[str, ...]:
+        return check_schema(self.schema)
+
     def parse(self, text: str) -> Any:
         value = strict_loads(text)
         reason = violation(value, self.schema)
@@ -113,7 +121,11 @@ class ChoiceConstraint(Constraint):
         return json.dumps(list(self.options), ensure_ascii=False)
 
     def instruction(self) -> str:
-        return "Answer with exactly one of: " + ", ".join(self.options) + "."
+        """The options as written, comma-separated; all of them in JSON quotes when one holds a comma
+        or starts or ends with a blank, which plain listing would leave ambiguous ("yes, it is")."""
+        quote = any("," in o or o != o.strip() or "\n" in o for o in self.options)
+        shown = [json.dumps(o, ensure_ascii=False) for o in self.options] if quote else self.options
+        return "Answer with exactly one of: " + ", ".join(shown) + "."
 
     def regex(self) -> str:
         """The options as one regex for the grammar (only xgrammar's special characters escaped)."""

@@ -46,3 +46,16 @@ def constraint_note(result: Any, *, field: str = "answer_json") -> str | None:
     if result.finish_reason == "length":
         return f"--max-tokens cut the constrained answer before it was complete ({field} is null); raise --max-tokens."
     return f"The answer does not match its constraint ({field} is null)."
+
+
+def checked_after_note(constraint: Constraint | None) -> str | None:
+    """The setup notice for keywords the grammar leaves to the check after generation (one line, once
+    per run: `warning: ` is the command's), or None when the grammar enforces the whole constraint."""
+    keys = constraint.checked_after() if constraint is not None else ()
+    if not keys:
+        return None
+    one = len(keys) == 1
+    return (
+        f"{constraint.flag}: {', '.join(keys)} {'is' if one else 'are'} checked after the answer, not enforced "
+        f"while generating; an answer that breaks {'it' if one else 'one'} is reported valid: false."
+    )

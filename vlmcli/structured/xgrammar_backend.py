@@ -12,7 +12,12 @@ compiles in milliseconds. Grammar choices made here, for every model alike:
   characters (invalid JSON) through (bench/RESULTS.md, issue 18), its patterns do not. Such a
   string therefore holds no escapes (no quotes or backslashes);
 - an integer's fractional bounds are rounded inward (xgrammar refuses them), and regexes are
-  sent as `regex_dialect` writes them (`for_grammar`).
+  sent as `regex_dialect` writes them (`for_grammar`);
+- the keywords checked only after generation (`schema_support`) are left out, as xgrammar 0.2.9 would
+  ignore them anyway (checked: it compiles them without a word): `uniqueItems`, lengths beside a
+  `pattern`/`format`, and a `multipleOf` it does not enforce (on a number, or beside bounds, where it
+  enforces it for small ranges only and could leave no value at all); `formats.AS_PATTERN` formats
+  become their pattern and `formats.ANY_STRING` ones a plain string.
 Only schemas and regexes the grammar enforces reach it (`schema_support`, `regex_dialect`), and
 its C++ log lines are kept off stderr while compiling (`media.quiet.native_stderr_filtered`).
 """
@@ -29,7 +34,9 @@ from typing import TYPE_CHECKING, Any
 
 from vlmcli.errors import ConfigError
 from vlmcli.media.quiet import native_stderr_filtered
+from vlmcli.structured.formats import ANY_STRING, AS_PATTERN
 from vlmcli.structured.regex_dialect import translate
+from vlmcli.structured.schema_support import grammar_multiple_of
 from vlmcli.structured.spec import (
     ChoiceConstraint,
     Constraint,
@@ -179,8 +186,18 @@ def for_grammar(schema: Any) -> Any:
         out["patternProperties"] = {_grammar_regex(p): sub for p, sub in out["patternProperties"].items()}
     if isinstance(out.get("pattern"), str):
         out["pattern"] = _grammar_regex(out["pattern"])
+    if "multipleOf" in out and not grammar_multiple_of(out):
+        del out["multipleOf"]  # checked after generation
     if out.get("type") in ("integer", ["integer"]):
         _round_inward(out)
+    out.pop("uniqueItems", None)  # checked after generation
+    if out.get("format") in ANY_STRING:
+        del out["format"]
+    elif out.get("format") in AS_PATTERN:
+        out["pattern"] = _grammar_regex(AS_PATTERN[out.pop("format")])
+    if "pattern" in out or "format" in out:  # lengths beside them: checked after generation
+        out.pop("minLength", None)
+        out.pop("maxLength", None)
     bounded = "minLength" in out or "maxLength" in out
     kinds = out.get("type") if isinstance(out.get("type"), list) else [out.get("type")]
     if "string" in kinds and bounded and not {"pattern", "format", "enum", "const"} & set(out):

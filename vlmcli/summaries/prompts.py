@@ -25,6 +25,7 @@ from vlmcli.errors import ConfigError
 from vlmcli.structured.spec import Constraint
 
 SEGMENT_CONTEXT = "These frames are from {start} to {end} of a video. "
+SEGMENT_AT = "These frames are at {start} of a video. "
 SEGMENT_INSTRUCTION = "Describe what happens in this part in one or two sentences."
 CHAPTER_CONTEXT = "Here are {lines} consecutive parts of a video, from {start} to {end}, in order:\n{parts}\n\n"
 CHAPTER_INSTRUCTION = "Summarise this stretch of the video in two or three sentences."
@@ -95,7 +96,10 @@ def format_lines(items: Sequence[tuple[float, float, str]]) -> str:
 
 
 def segment_prompt(prompts: SummaryPrompts, *, start_s: float, end_s: float) -> str:
-    return SEGMENT_CONTEXT.format(start=clock(start_s), end=clock(end_s)) + prompts.segment
+    start, end = clock(start_s), clock(end_s)
+    if start == end:  # a one-frame video: "from 0:00.0 to 0:00.0" reads as nothing
+        return SEGMENT_AT.format(start=start) + prompts.segment
+    return SEGMENT_CONTEXT.format(start=start, end=end) + prompts.segment
 
 
 def chapter_prompt(

@@ -259,6 +259,18 @@ def shift_plan(plan: SamplePlan, segment: Segment, info: VideoInfo) -> SamplePla
     return SamplePlan(frames=frames)
 
 
+def on_file_timeline(segment: Segment, plan: SamplePlan, *, start_s: float) -> tuple[Segment, SamplePlan]:
+    """The segment and its (whole-video) frame plan with every time moved `start_s` later: from
+    the first frame's clock, on which everything is planned, to the file's timeline, which a
+    player and subtitles show (`VideoInfo.start_s`). Frame numbers are unchanged."""
+    if start_s == 0:
+        return segment, plan
+    moved = Segment(segment.index, segment.start_frame, segment.stop_frame, segment.start_s + start_s,
+                    segment.end_s + start_s, segment.reason)
+    frames = tuple(SampledFrame(index=f.index, t=f.t + start_s, reason=f.reason) for f in plan.frames)
+    return moved, SamplePlan(frames=frames, cuts=plan.cuts)
+
+
 FINE_RATE_CAP = 1000.0  # ticks per second at most: a millisecond is finer than any cut
 
 

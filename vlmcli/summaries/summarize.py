@@ -2,7 +2,10 @@
 
 1. `plan_summary` (cheap, no frame decoding beyond a thumbnail scan): probe the file, scan it
    for cuts, cut it into segments (`segments.py`) and plan each segment's frames with the
-   chosen sampler on a segment-local view.
+   chosen sampler on a segment-local view. The plan's times (segments, chapters, frames,
+   and so the times the prompts give the model) are on the file's timeline, as a player
+   shows them: when the picture starts after the file does (`VideoInfo.start_s`: audio
+   first, or a TS cut before a keyframe) they are that much later than frame index / fps.
 2. `summarize` walks the plan: for each segment it decodes only that segment's frames, asks
    the engine for a description with the segment's time range, and drops the frames
    before the next segment, so memory is bounded by one segment whatever the video's
@@ -55,6 +58,7 @@ from vlmcli.summaries.segments import (
     DEFAULT_MAX_SEGMENTS,
     DEFAULT_SEGMENT_SECONDS,
     Segment,
+    on_file_timeline,
     plan_segments,
     segment_info,
     segment_scan,
@@ -165,8 +169,9 @@ def plan_summary(
         local, local_scan = segment_info(info, segment), segment_scan(scan, segment)
         chosen = sampler if (local_scan is not None or not sampler.needs_scan) else UniformSampler()
         frames = chosen.select(local, local_scan if chosen.needs_scan else None, options=options)
-        planned.append(SegmentPlan(segment=segment, frames=shift_plan(frames, segment, info)))
-    chapters = plan_chapters(segments, size=chapter_segments) if chaptered else ()
+        shown, frames = on_file_timeline(segment, shift_plan(frames, segment, info), start_s=info.start_s)
+        planned.append(SegmentPlan(segment=shown, frames=frames))
+    chapters = plan_chapters([p.segment for p in planned], size=chapter_segments) if chaptered else ()
     stretched = _stretched(info, cuts, segments, segment_seconds) if shape is Hierarchy.FLAT else None
     return SummaryPlan(info=info, segments=tuple(planned), chapters=chapters, detection=detection, stretched=stretched)
 

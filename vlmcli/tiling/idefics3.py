@@ -166,11 +166,12 @@ def idefics3_longest_edge(spec: Idefics3Spec, policy: ResolutionPolicy, *, width
     4096, transformers' limit: the largest split this image can have). The caps then lower
     it to the largest edge, no longer than that, whose split has at most the capped crops
     (the tile itself, one crop, when none has): a cap never raises the edge, so it never
-    costs more tokens than the same policy without it."""
+    costs more tokens than the same policy without it. `max_pixels` counts every encoder
+    image, the global view of a split included (at most max_pixels // tile^2 - 1 crops)."""
     tile = spec.max_image_size
     if not spec.do_image_splitting:
         return spec.longest_edge
-    floor, cap = policy.tile_bounds(tile)
+    floor, cap = policy.tile_bounds(tile, global_views=1)  # max_pixels counts the global view of a split
 
     def crops(edge: int) -> int:
         return idefics3_layout(width=width, height=height, longest_edge=edge, max_image_size=tile).crops

@@ -27,7 +27,8 @@ import math
 from dataclasses import dataclass, replace
 
 from vlmcli.errors import ConfigError
-from vlmcli.tiling.grid import choose_grid, fit_content, pinpoints_for, select_best_resolution
+from vlmcli.tiling.anyres_floor import FLOOR_SEARCH, crops_of, floor_canvas, shown_area
+from vlmcli.tiling.grid import fit_content, grid_for, pinpoints_for, select_best_resolution
 from vlmcli.tiling.plan import ImagePlan
 from vlmcli.tiling.policy import ResolutionPolicy
 
@@ -195,38 +196,81 @@ def anyres_visual_tokens(spec: LlavaNextSpec, *, width: int, height: int, multi_
     return rows * cols + rows + base - dropped
 
 
+def _base_view_check(spec: LlavaNextSpec, policy: ResolutionPolicy) -> None:
+    """A LLaVA-NeXT/OneVision image is at least one crop plus its base view: two tiles,
+    both counted by `max_pixels`."""
+    least = 2 * spec.image_size**2
+    if policy.max_pixels is not None and policy.max_pixels < least:
+        raise ConfigError(
+            f"max_pixels={policy.max_pixels} is below the two {spec.image_size}x{spec.image_size} tiles "
+            f"(one crop and the base view, {least} px) this model encodes per image at the least."
+        )
+
+
 def anyres_pinpoints(spec: LlavaNextSpec, policy: ResolutionPolicy) -> Pinpoints:
-    """The `image_grid_pinpoints` to use under `policy`: the checkpoint's canvases whose
-    crops lie within `policy.tile_range` (the floor may raise the most above the largest
-    canvas, the caps only lower it). When none does, every grid within the range: grids of
-    exactly the floor's crops when the floor is above all the checkpoint's canvases, grids
-    up to the cap when the cap is below all of them. A cap thus never adds a canvas larger
-    than the checkpoint's."""
+    """The `image_grid_pinpoints` to use under `policy`.
+
+    The caps keep the checkpoint's canvases of at most the capped crops (every grid up to
+    the cap when none is that small), so a cap never adds a canvas larger than the
+    checkpoint's; `max_pixels` counts the base view too (crops <= max_pixels // tile^2 - 1).
+    A floor (`min_pixels`) adds every grid of up to `FLOOR_SEARCH` x ceil(min_pixels /
+    tile^2) crops (within the caps) after those: the image's own canvas is then picked by
+    `anyres_input_size`, which hands the processor a size for which it picks that canvas."""
     tile = spec.image_size
-
-    def tiles(point: tuple[int, int]) -> int:
-        return (point[0] // tile) * (point[1] // tile)
-
     native = spec.image_grid_pinpoints
-    fewest, most = policy.tile_range(tile, native_most=max(tiles(pt) for pt in native))
-    kept = tuple(pt for pt in native if fewest <= tiles(pt) <= most)
-    return kept or tuple(pinpoints_for(most, tile, min_tiles=fewest))
+    native_most = max(crops_of(pt, tile) for pt in native)
+    fewest, cap = policy.tile_bounds(tile, global_views=1)
+    most = native_most if cap is None else min(native_most, cap)
+    kept = tuple(pt for pt in native if crops_of(pt, tile) <= most) or tuple(pinpoints_for(most, tile))
+    if policy.min_pixels is None:
+        return kept
+    reach = max(native_most, math.ceil(fewest * FLOOR_SEARCH))
+    reach = reach if cap is None else min(reach, cap)
+    return kept + tuple(pt for pt in pinpoints_for(reach, tile) if pt not in kept)
+
+
+def anyres_input_size(
+    spec: LlavaNextSpec, policy: ResolutionPolicy, *, width: int, height: int, multi_image: bool = False
+) -> tuple[int, int]:
+    """(width, height) to hand the processor this image at under `policy`: the original,
+    except under a floor (`min_pixels`), where it is the content box of the canvas
+    `floor_canvas` picks (see `vlmcli.tiling.anyres_floor`).
+
+    The floor is never below what the model shows with no floor (the same policy without
+    `min_pixels`), so a low floor never lowers the resolution; it may drop padding crops."""
+    _check_size(width, height)
+    if policy.min_pixels is None or (multi_image and spec.multi_image_base_only):
+        return width, height
+    original = (height, width)
+    native = anyres_pinpoints(spec, replace(policy, min_pixels=None))
+    floor = max(policy.min_pixels, shown_area(original, select_best_resolution(original, native)))
+    pinpoints = anyres_pinpoints(spec, policy)
+    canvas = floor_canvas(original, pinpoints, tile_size=spec.image_size, min_pixels=floor)
+    as_is = select_best_resolution(original, pinpoints)
+    if crops_of(as_is, spec.image_size) <= crops_of(canvas, spec.image_size) and shown_area(
+        original, as_is
+    ) >= shown_area(original, canvas):
+        return width, height  # the processor's own choice is as good: no resize of ours
+    box_height, box_width = fit_content(original, canvas)
+    return box_width, box_height
 
 
 def plan_llava_next(
     spec: LlavaNextSpec, policy: ResolutionPolicy, *, width: int, height: int, multi_image: bool = False
 ) -> ImagePlan:
-    """The plan for one image on LLaVA-NeXT or (with a `LlavaOnevisionSpec`) OneVision.
-    `tiles` counts the crops plus the base view."""
+    """The plan for one image on LLaVA-NeXT or (with a `LlavaOnevisionSpec`) OneVision:
+    the processor's choice for the image at `anyres_input_size`. `tiles` counts the crops
+    plus the base view; `resized` is the content box inside the chosen canvas."""
     _check_size(width, height)
     if multi_image and spec.multi_image_base_only:
         tokens = anyres_visual_tokens(spec, width=width, height=height, multi_image=True)
         size = (spec.image_size, spec.image_size)
         return ImagePlan(width=width, height=height, resized=size, grid=(1, 1), tiles=1, visual_tokens=tokens)
-    pinpoints = anyres_pinpoints(spec, policy)
-    spec = replace(spec, image_grid_pinpoints=pinpoints)
-    best_height, best_width = anyres_canvas(spec, width=width, height=height)
-    content_h, content_w = fit_content((height, width), (best_height, best_width))
+    _base_view_check(spec, policy)
+    fed_width, fed_height = anyres_input_size(spec, policy, width=width, height=height)
+    spec = replace(spec, image_grid_pinpoints=anyres_pinpoints(spec, policy))
+    best_height, best_width = anyres_canvas(spec, width=fed_width, height=fed_height)
+    content_h, content_w = fit_content((fed_height, fed_width), (best_height, best_width))
     rows, cols = best_height // spec.image_size, best_width // spec.image_size
     return ImagePlan(
         width=width,
@@ -234,7 +278,7 @@ def plan_llava_next(
         resized=(content_w, content_h),
         grid=(rows, cols),
         tiles=rows * cols + 1,
-        visual_tokens=anyres_visual_tokens(spec, width=width, height=height),
+        visual_tokens=anyres_visual_tokens(spec, width=fed_width, height=fed_height),
     )
 
 
@@ -242,25 +286,35 @@ def plan_llava15(spec: LlavaSpec, policy: ResolutionPolicy, *, width: int, heigh
     """The plan for one image on LLaVA 1.5 with vlmcli's tiling (the model was not trained
     with tiles; see `vlmcli.engine.adapters.llava`).
 
-    The model's default is one view, so only a floor (`min_pixels`) tiles: the grid is the
-    anyres choice (`choose_grid`: most effective resolution, then least padding) among
-    grids of exactly ceil(min_pixels / image_size^2) crops (fewer when a cap is lower: caps
-    win); the caps alone never tile. A one-crop grid is the model's own single view: the
-    processor's resize + centre crop to one `image_size` square, so `resized` is that
-    square. A larger grid letterboxes the image into rows x cols crops (`resized` is the
-    content box) and adds a global thumbnail, encoded first: tiles = rows*cols + 1. Every
+    The model's default is one view (image_size^2 pixels seen), so only a floor above that
+    tiles: among every grid of up to `FLOOR_SEARCH` x ceil(min_pixels / image_size^2) crops
+    (fewer when a cap is lower: caps win) `floor_canvas` picks the one with the fewest crops
+    whose letterboxed content reaches the floor; the caps alone never tile. A one-crop grid
+    is the model's own single view: the processor's resize + centre crop to one
+    `image_size` square, so `resized` is that square. A larger grid letterboxes the image
+    into rows x cols crops (`resized` is the content box) and adds a global thumbnail,
+    encoded first: tiles = rows*cols + 1; `max_pixels` counts the thumbnail too. Every
     encoder image costs `spec.tokens_per_image`."""
-    fewest, most = policy.tile_range(spec.image_size, native_most=1)
-    grid = choose_grid(width=width, height=height, tile_size=spec.image_size, max_tiles=most, min_tiles=fewest)
-    if grid.num_tiles == 1:
-        resized, tiles = (spec.image_size, spec.image_size), 1
+    _check_size(width, height)
+    tile = spec.image_size
+    fewest, cap = policy.tile_bounds(tile, global_views=1)
+    rows = cols = 1
+    if policy.min_pixels is not None and policy.min_pixels > tile * tile:
+        reach = math.ceil(fewest * FLOOR_SEARCH) if cap is None else min(math.ceil(fewest * FLOOR_SEARCH), cap)
+        if cap is None or cap > 1:
+            candidates = tuple(pinpoints_for(reach, tile))
+            canvas = floor_canvas((height, width), candidates, tile_size=tile, min_pixels=policy.min_pixels)
+            rows, cols = canvas[0] // tile, canvas[1] // tile
+    if rows * cols == 1:
+        resized, tiles = (tile, tile), 1
     else:
+        grid = grid_for(width=width, height=height, rows=rows, cols=cols, tile_size=tile)
         resized, tiles = (grid.resized_width, grid.resized_height), grid.num_tiles + 1
     return ImagePlan(
         width=width,
         height=height,
         resized=resized,
-        grid=(grid.rows, grid.cols),
+        grid=(rows, cols),
         tiles=tiles,
         visual_tokens=tiles * spec.tokens_per_image,
     )

@@ -67,18 +67,21 @@ class ResolutionPolicy:
     whose split has <= max_tiles crops. Qwen: max_pixels becomes at most max_tiles nominal
     tiles (see the module docstring)."""
     max_pixels: int | None = None
-    """Most pixels of the full-resolution canvas, again a cap on the default: rows*cols*tile^2
-    for tiled families (so it acts as a tile cap of floor(max_pixels / tile^2)), resized
-    height*width for Qwen (smart_resize's `max_pixels` becomes the smaller of this and the
-    checkpoint's). The global/thumbnail view is not counted."""
+    """Most pixels the vision encoder gets per image, again a cap on the default: for tiled
+    families every encoded tile counts, the global/base/thumbnail view included, where
+    `tile_cap(global_views=...)` is used (LLaVA-NeXT/OneVision, LLaVA 1.5, Idefics3/SmolVLM:
+    at most max_pixels // tile^2 - 1 crops when split; other tiled families still cap the
+    crops at max_pixels // tile^2); resized height*width for Qwen (smart_resize's
+    `max_pixels` becomes the smaller of this and the checkpoint's)."""
     min_pixels: int | None = None
-    """Fewest pixels of the full-resolution canvas; smaller images are upscaled, also beyond
-    the model's default. Qwen: the smart_resize `min_pixels` (the checkpoint's `max_pixels`
-    is raised to it when it is larger). Tiled families: at least ceil(min_pixels / tile^2)
-    crops (LLaVA-NeXT/OneVision keep only pinpoints that large, or grids of exactly that
-    many when the checkpoint has none; LLaVA 1.5 a grid of exactly that many; Idefics3
-    raises `longest_edge` until the split is that large, at most to 4096 px). When a cap
-    and this floor disagree at tile granularity, the caps win."""
+    """Fewest pixels of the image content the model sees; smaller images are upscaled, also
+    beyond the model's default; a floor below the model's own default changes nothing.
+    Qwen: the smart_resize `min_pixels` (never below the checkpoint's; `max_pixels` raised
+    to it), and an image smart_resize would floor below it is lifted above it
+    (`qwen.qwen_resized_size`). LLaVA-NeXT/OneVision and LLaVA 1.5: the grid with the
+    fewest crops whose content reaches the floor (`anyres_floor`). Idefics3 raises
+    `longest_edge` until the split has ceil(min_pixels / tile^2) crops, at most to 4096 px.
+    When a cap and this floor disagree, the caps win."""
 
     def __post_init__(self) -> None:
         _check_positive(self.max_tiles, "max_tiles")
@@ -95,10 +98,14 @@ class ResolutionPolicy:
         """True when nothing is set: every family keeps its checkpoint's own settings."""
         return self.max_tiles is None and self.max_pixels is None and self.min_pixels is None
 
-    def tile_cap(self, tile_size: int) -> int | None:
+    def tile_cap(self, tile_size: int, *, global_views: int = 0) -> int | None:
         """Most crops allowed for a family whose tiles are `tile_size` px squares, or None
         when neither `max_tiles` nor `max_pixels` is set. Raises ConfigError when
-        `max_pixels` is below a single tile."""
+        `max_pixels` is below a single tile.
+
+        `max_pixels` counts every image the encoder sees: with `global_views` (the global or
+        thumbnail views a family adds to a split image) the crops get max_pixels // tile^2
+        minus those views, at least 1 (a family's unsplit single view, which has none)."""
         caps = []
         if self.max_tiles is not None:
             caps.append(self.max_tiles)
@@ -109,7 +116,7 @@ class ResolutionPolicy:
                     f"max_pixels={self.max_pixels} is below one {tile_size}x{tile_size} tile "
                     f"({tile_size * tile_size} px) for this model."
                 )
-            caps.append(by_pixels)
+            caps.append(max(1, by_pixels - global_views))
         return min(caps) if caps else None
 
     def min_tiles(self, tile_size: int) -> int:
@@ -118,18 +125,20 @@ class ResolutionPolicy:
             return 1
         return max(1, math.ceil(self.min_pixels / (tile_size * tile_size)))
 
-    def tile_bounds(self, tile_size: int) -> tuple[int, int | None]:
+    def tile_bounds(self, tile_size: int, *, global_views: int = 0) -> tuple[int, int | None]:
         """(fewest, most) crops for `tile_size` px tiles; most is None when uncapped. The
-        floor never exceeds the cap (caps win)."""
-        cap = self.tile_cap(tile_size)
+        floor never exceeds the cap (caps win); `global_views` as in `tile_cap`."""
+        cap = self.tile_cap(tile_size, global_views=global_views)
         floor = self.min_tiles(tile_size)
         return (floor if cap is None else min(floor, cap)), cap
 
-    def tile_range(self, tile_size: int, *, native_most: int, slack: float = FLOOR_SLACK) -> tuple[int, int]:
+    def tile_range(
+        self, tile_size: int, *, native_most: int, slack: float = FLOOR_SLACK, global_views: int = 0
+    ) -> tuple[int, int]:
         """(fewest, most) crops for a tiled family whose default allows at most `native_most`
         crops: the floor may raise the most above the default (to `slack` times the floor:
         exactly the floor's count, 113 crops, is only a 1 x 113 strip, with less resolution
-        than no floor), the caps only lower it."""
-        floor, cap = self.tile_bounds(tile_size)
+        than no floor), the caps only lower it; `global_views` as in `tile_cap`."""
+        floor, cap = self.tile_bounds(tile_size, global_views=global_views)
         most = max(native_most, math.ceil(floor * slack) if floor > native_most else floor)
         return floor, most if cap is None else min(most, cap)

@@ -146,12 +146,21 @@ class QwenSpec:
 def qwen_pixel_bounds(spec: QwenSpec, policy: ResolutionPolicy) -> tuple[int, int]:
     """(min_pixels, max_pixels) for smart_resize under `policy`.
 
-    max_pixels is the checkpoint's, raised to the policy floor when that is larger, then
-    lowered to every cap set (`max_pixels`; `max_tiles` nominal tiles): a cap never raises
-    it. min_pixels is the policy floor if set, else the checkpoint's, and never above
-    max_pixels (caps win). Raises ConfigError when a cap is below one factor x factor cell."""
+    The floor is the policy's `min_pixels`, never below the checkpoint's own (a low floor
+    does not lower what the model sees; `max_pixels` is the flag that spends fewer tokens).
+    max_pixels is the checkpoint's, raised to the floor when that is larger, then lowered
+    to every cap set (`max_pixels`; `max_tiles` nominal tiles): a cap never raises it.
+    min_pixels is never above max_pixels (caps win). Raises ConfigError when a cap is below
+    one factor x factor cell. smart_resize's downscale branch can still land below the
+    floor (it floors both sides); `qwen_resized_size` lifts such an image back above it."""
     cell = spec.factor * spec.factor
-    floor = policy.min_pixels if policy.min_pixels is not None else spec.min_pixels
+    floor = spec.min_pixels if policy.min_pixels is None else max(policy.min_pixels, spec.min_pixels)
+    max_pixels = min([max(spec.max_pixels, floor, cell), *_caps(spec, policy)])
+    return min(floor, max_pixels), max_pixels
+
+
+def _caps(spec: QwenSpec, policy: ResolutionPolicy) -> list[int]:
+    cell = spec.factor * spec.factor
     caps = []
     if policy.max_pixels is not None:
         caps.append(policy.max_pixels)
@@ -159,21 +168,52 @@ def qwen_pixel_bounds(spec: QwenSpec, policy: ResolutionPolicy) -> tuple[int, in
         caps.append(policy.max_tiles * spec.nominal_tile_size**2)
     if caps and min(caps) < cell:
         raise ConfigError(f"max_pixels={min(caps)} is below one {spec.factor}x{spec.factor} cell for this model.")
-    max_pixels = min([max(spec.max_pixels, floor, cell), *caps])
-    return min(floor, max_pixels), max_pixels
+    return caps
+
+
+def qwen_resized_size(spec: QwenSpec, policy: ResolutionPolicy, *, width: int, height: int) -> tuple[int, int]:
+    """(height, width) the model sees a `width x height` image at under `policy`:
+    smart_resize within `qwen_pixel_bounds`, except that under a policy floor an image
+    that smart_resize's downscale branch puts below the floor is scaled up instead (both
+    sides ceil()ed to the factor, area >= the floor) unless that exceeds a cap (caps win).
+    The processor only keeps such a size when handed the image already resized to it
+    (`qwen_prompt_bounds`). Raises InputError for an image over the aspect limit."""
+    low, high = qwen_pixel_bounds(spec, policy)
+    _, _, (resized_h, resized_w) = qwen_visual_tokens(
+        height=height, width=width, patch_size=spec.patch_size, merge_size=spec.merge_size,
+        min_pixels=low, max_pixels=high,
+    )
+    if policy.min_pixels is None or resized_h * resized_w >= low:
+        return resized_h, resized_w
+    beta = math.sqrt(low / (height * width))
+    lifted_h = max(spec.factor, ceil_by_factor(height * beta, spec.factor))
+    lifted_w = max(spec.factor, ceil_by_factor(width * beta, spec.factor))
+    if lifted_h * lifted_w > min(_caps(spec, policy), default=lifted_h * lifted_w):
+        return resized_h, resized_w
+    return lifted_h, lifted_w
+
+
+def qwen_prompt_bounds(
+    spec: QwenSpec, policy: ResolutionPolicy, sizes: list[tuple[int, int]]
+) -> tuple[int, int, bool]:
+    """(min_pixels, max_pixels, resize) for the processor call of one prompt's
+    (width, height) images: `qwen_pixel_bounds`, unless an image's `qwen_resized_size` is
+    not what smart_resize gives; then `resize` is True (hand the processor every image
+    already at its `qwen_resized_size`) and the bounds are widened to hold those sizes, so
+    smart_resize keeps each one as it is (whole factor multiples within the bounds)."""
+    low, high = qwen_pixel_bounds(spec, policy)
+    planned = [qwen_resized_size(spec, policy, width=w, height=h) for w, h in sizes]
+    own = [smart_resize(height=h, width=w, factor=spec.factor, min_pixels=low, max_pixels=high) for w, h in sizes]
+    if planned == own:
+        return low, high, False
+    areas = [h * w for h, w in planned]
+    return min([low, *areas]), max([high, *areas]), True
 
 
 def plan_qwen(spec: QwenSpec, policy: ResolutionPolicy, *, width: int, height: int) -> ImagePlan:
     """The plan for one `width x height` image on a Qwen-VL model under `policy`."""
-    min_pixels, max_pixels = qwen_pixel_bounds(spec, policy)
-    tokens, _, (resized_h, resized_w) = qwen_visual_tokens(
-        height=height,
-        width=width,
-        patch_size=spec.patch_size,
-        merge_size=spec.merge_size,
-        min_pixels=min_pixels,
-        max_pixels=max_pixels,
-    )
+    resized_h, resized_w = qwen_resized_size(spec, policy, width=width, height=height)
+    tokens = (resized_h // spec.patch_size) * (resized_w // spec.patch_size) // (spec.merge_size**2)
     return ImagePlan(
         width=width, height=height, resized=(resized_w, resized_h), grid=(1, 1), tiles=1, visual_tokens=tokens
     )

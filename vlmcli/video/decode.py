@@ -250,11 +250,26 @@ def _info_from(name: str, reader: FrameReader) -> VideoInfo:
     if not (duration > 0 and np.isfinite(duration)):
         duration = count / fps
     width, height = reader.output_size
+    decoder = str(getattr(reader, "decoder", type(reader).__name__))
     return VideoInfo(
         path=name, fps=fps, frame_count=count, duration_s=duration, width=width, height=height,
-        decoder=str(getattr(reader, "decoder", type(reader).__name__)),
+        decoder=decoder,
         frame_times=variable_rate_times(reader.start_times(np.arange(count)), fps),  # the index holds them
+        start_s=_file_start(name) if decoder in ("decord", "pyav") else 0.0,
     )
+
+
+def _file_start(name: str) -> float:
+    """Seconds from the file's start to its first picture (`StreamFacts.start_s`, cached per
+    file), 0 below `START_MIN_S` or when the header cannot say."""
+    from vlmcli.video.decode_pyav import inspect_video
+    from vlmcli.video.metadata import START_MIN_S
+
+    try:
+        start = float(inspect_video(name).start_s)
+    except Exception:  # noqa: BLE001 - only the reported times depend on it; reading reports any real fault
+        return 0.0
+    return start if start >= START_MIN_S and np.isfinite(start) else 0.0
 
 
 def _check_file(path: str | os.PathLike[str]) -> str:

@@ -82,6 +82,12 @@ class StreamFacts:
     reorders: bool = False
     alpha: bool = False
     alpha_decoder: str | None = None
+    start_s: float = 0.0
+    """Where the first shown picture sits on the file's timeline, in seconds after the
+    container's start (what a player shows as 0:00): > 0 when the video stream starts after
+    the audio (`-itsoffset`, a recorder that starts the picture late) or the file was cut
+    mid-GOP (a TS segment: the pictures before the first keyframe cannot be decoded and are
+    dropped). 0 when unknown."""
 
 
 def inspect_video(path: str) -> StreamFacts:
@@ -108,7 +114,8 @@ def _inspect(key: FileKey) -> StreamFacts:
         rate = stream.average_rate or stream.guessed_rate
         if str(container.format.name) in RAW_STREAM_FORMATS:  # the demuxer's 25 fps is made up: the stream's own
             rate = ctx.framerate or stream.guessed_rate or rate
-        rotation, trimmed, interlaced = _first_picture(stream, container)
+        rotation, trimmed, interlaced, first_t = _first_picture(stream, container)
+        origin = container.start_time / 1_000_000 if container.start_time is not None else None  # AV_TIME_BASE
         alpha_decoder = side_decoder(str(ctx.name), dict(stream.metadata), path=path)
         return StreamFacts(
             container=str(container.format.name), codec=str(ctx.name), stream=int(stream.index),
@@ -119,6 +126,7 @@ def _inspect(key: FileKey) -> StreamFacts:
             transfer=_transfer_value(ctx), first_field=_first_field(ctx, interlaced),
             reorders=bool(getattr(ctx, "has_b_frames", False)),
             alpha=alpha_decoder is not None or pixel_format_has_alpha(ctx.pix_fmt), alpha_decoder=alpha_decoder,
+            start_s=max(0.0, first_t - origin) if first_t is not None and origin is not None else 0.0,
         )
 
 
@@ -139,20 +147,24 @@ def _first_field(ctx: Any, frame_interlaced: bool) -> str | None:
     return found.value if found is not None else None
 
 
-def _first_picture(stream: Any, container: Any) -> tuple[float, bool, bool]:
+def _first_picture(stream: Any, container: Any) -> tuple[float, bool, bool, float | None]:
     """(the first shown frame's display rotation in degrees counter-clockwise, whether packets
-    before it are flagged discard, whether it is flagged interlaced), decoding up to that
-    frame; rotation 0 if no frame decodes here (reading the file later says why, with the
-    decoder's reason)."""
+    before it are flagged discard, whether it is flagged interlaced, its time in seconds on the
+    stream's clock or None), decoding up to that frame; rotation 0 if no frame decodes here
+    (reading the file later says why, with the decoder's reason)."""
     hidden = False
     try:
         for packet in container.demux(stream):
             hidden = hidden or bool(packet.size and packet.is_discard)
             for frame in packet.decode():
-                return float(getattr(frame, "rotation", 0) or 0), hidden, bool(getattr(frame, "interlaced_frame", False))
+                t = frame.time
+                return (
+                    float(getattr(frame, "rotation", 0) or 0), hidden, bool(getattr(frame, "interlaced_frame", False)),
+                    float(t) if t is not None else None,
+                )
     except Exception:  # noqa: BLE001 - a damaged first frame is reported by the read, not here
         pass
-    return 0.0, hidden, False
+    return 0.0, hidden, False, None
 
 
 @functools.lru_cache(maxsize=16)

@@ -14,6 +14,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
+START_MIN_S = 0.1
+"""A video stream starting less than this after the file's start counts as starting at 0: the
+times shown are to a tenth of a second, and audio priming shifts streams by ~20 ms."""
+
 DRIFT_FRAMES = 0.5
 """A video is variable-frame-rate when some frame starts more than this many nominal frame
 intervals away from index / fps."""
@@ -35,6 +39,12 @@ class VideoInfo:
         meeting recordings, where frames come faster in motion than in still parts and
         index / fps drifts from the real time by seconds or minutes. None for constant-rate
         video, where index / fps is the time.
+    start_s: where frame 0 starts on the file's timeline, in seconds after the container's
+        start (`decode_pyav.StreamFacts.start_s`): > 0 when the picture starts after the audio
+        or the file was cut mid-GOP. Every time above (and `time_of`) counts from frame 0, so
+        planning is unchanged; what is *reported* (frame times in --json, video-summarize's
+        segments and the times its prompts give the model) adds `start_s`, so it matches what
+        a player and subtitles show. 0 below `START_MIN_S`.
     """
 
     path: str
@@ -45,6 +55,7 @@ class VideoInfo:
     height: int
     decoder: str = "decord"
     frame_times: "np.ndarray | None" = field(default=None, compare=False, repr=False)
+    start_s: float = 0.0
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.fps) and self.fps > 0):
@@ -53,6 +64,8 @@ class VideoInfo:
             raise ValueError(f"frame_count must be >= 1, got {self.frame_count}")
         if not (math.isfinite(self.duration_s) and self.duration_s > 0):
             raise ValueError(f"duration_s must be a positive number, got {self.duration_s!r}")
+        if not (math.isfinite(self.start_s) and self.start_s >= 0):
+            raise ValueError(f"start_s must be a number >= 0, got {self.start_s!r}")
         if self.width < 1 or self.height < 1:
             raise ValueError(f"width and height must be >= 1, got {self.width}x{self.height}")
         if self.frame_times is not None:
@@ -70,6 +83,16 @@ class VideoInfo:
         """Plain JSON-able fields (`VideoInfo(**d)` rebuilds it): frame times as a list."""
         times = None if self.frame_times is None else [float(t) for t in self.frame_times]
         return {f.name: getattr(self, f.name) for f in fields(self)} | {"frame_times": times}
+
+    def start_note(self) -> str | None:
+        """One sentence when frame 0 is not at the file's start (`start_s`), else None."""
+        if self.start_s <= 0:
+            return None
+        return (
+            f"the video's first picture is {self.start_s:.1f} s into the file (its video starts after its "
+            "audio, or the file was cut before a keyframe and the pictures before it cannot be decoded); "
+            "times are given on the file's timeline, as a player shows them"
+        )
 
     @property
     def variable_rate(self) -> bool:

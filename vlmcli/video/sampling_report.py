@@ -4,7 +4,8 @@ A `SamplingReport` is built once from what `sample_video` returned and travels w
 decoded frames (`VideoInput.sampling`) to the engine's per-video usage, so `ask --json`
 and `describe --json` list, per video, the sampler, the decoder that read the file, every
 frame given to the model (index, time, the sampler's reason) and the cuts a keyframe scan
-found. Uniform, keyframe and dynamic sampling differ in `method` and in the reasons
+found; times are on the file's timeline (`VideoInfo.start_s`, reported as `video_start_s`).
+Uniform, keyframe and dynamic sampling differ in `method` and in the reasons
 ("uniform 3/8", "scene 2 mid", "change"). When the cut-detection scan was degraded
 (`Scan.degraded`), the sentence is kept here; commands print it once on stderr.
 
@@ -72,6 +73,9 @@ class SamplingReport:
     variable_rate: bool = False
     """The video's frames are not evenly spaced (phone, screen and meeting recordings): the
     times given are the frames' own, not index / average rate."""
+    start_s: float = 0.0
+    """Where frame 0 sits on the file's timeline (`VideoInfo.start_s`); frame and cut times
+    here already include it, so they match what a player shows."""
 
     def __post_init__(self) -> None:
         if not self.frames:
@@ -88,11 +92,12 @@ class SamplingReport:
         for asked, read in sampled.frames.replaced:
             if read is not None:
                 reasons[read] = f"in place of frame {asked}, which would not decode"
+        start = sampled.info.start_s  # the decoder's times count from frame 0; the file's from its start
         frames = tuple(
-            ReportedFrame(index=int(i), t=float(t), reason=reasons.get(int(i), ""))
+            ReportedFrame(index=int(i), t=float(t) + start, reason=reasons.get(int(i), ""))
             for i, t in zip(sampled.frames.indices, sampled.frames.timestamps)
         )
-        cuts = tuple(ReportedCut(index=c.index, t=c.t, score=c.score) for c in sampled.plan.cuts)
+        cuts = tuple(ReportedCut(index=c.index, t=c.t + start, score=c.score) for c in sampled.plan.cuts)
         return cls(
             method=sampled.method.value,
             decoder=sampled.info.decoder,
@@ -101,6 +106,7 @@ class SamplingReport:
             scan_degraded=sampled.scan.degraded if sampled.scan is not None else None,
             damaged=damage_note(sampled.frames.replaced),
             variable_rate=sampled.info.variable_rate,
+            start_s=start,
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -111,4 +117,5 @@ class SamplingReport:
             "cuts": [c.to_dict() for c in self.cuts],
             "scan_degraded": self.scan_degraded,
             "damaged": self.damaged,
+            "video_start_s": round(self.start_s, 6),
         }

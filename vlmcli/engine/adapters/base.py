@@ -105,6 +105,11 @@ class Adapter(ABC):
         """Native processor knobs that apply `self.policy` to one prompt's images."""
         return {}
 
+    def processor_images(self, images: list[ImageInput]) -> list[Any]:
+        """The PIL images as this family's processor gets them (a family may pre-resize one so
+        the processor's own grid choice follows the policy); `plan_images` sees the originals."""
+        return [im.image for im in images]
+
     def processor_clips(self, videos: tuple[VideoInput, ...]) -> tuple[VideoInput, ...]:
         """The clips as this family's processor gets them (a family may need a minimum length)."""
         return videos
@@ -152,7 +157,7 @@ class Adapter(ABC):
         if request.videos:
             request = dataclasses.replace(request, videos=self.processor_clips(request.videos))
         text = self.prompt_text(request, content)
-        images = [[im.image for im in request.images]] if request.images else None
+        images = [self.processor_images(list(request.images))] if request.images else None
         sizes = [(im.image.width, im.image.height) for im in request.images]
         plans = self.plan_images(sizes) if sizes else []  # first: an image the family cannot take is an InputError
         kwargs = self.processor_kwargs(sizes)

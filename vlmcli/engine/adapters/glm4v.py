@@ -24,6 +24,7 @@ from typing import Any
 
 from vlmcli.engine.adapters.base import Adapter, PreparedVideo
 from vlmcli.engine.adapters.qwen_vl import QwenVLAdapter
+from vlmcli.media.image_input import ImageInput
 from vlmcli.engine.video_input import VideoInput
 from vlmcli.tiling import ImagePlan, QwenSpec, qwen_video_size
 from vlmcli.tiling.glm4v import Glm4vSpec, glm4v_size, plan_glm4v
@@ -47,6 +48,11 @@ class Glm4vAdapter(QwenVLAdapter):
     def plan_images(self, sizes: list[tuple[int, int]]) -> list[ImagePlan]:
         spec = self._glm_spec()
         return [plan_glm4v(spec, self.policy, width=w, height=h) for w, h in sizes]
+
+    def processor_images(self, images: list[ImageInput]) -> list[Any]:
+        """As they are: GLM's own smart_resize gives the planned size (`plan_glm4v`), where
+        Qwen-VL's floor may need an image pre-resized (`QwenVLAdapter.processor_images`)."""
+        return [im.image for im in images]
 
     def processor_kwargs(self, sizes: list[tuple[int, int]]) -> dict[str, Any]:
         if self.policy.is_native:

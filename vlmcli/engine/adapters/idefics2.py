@@ -75,6 +75,10 @@ class Idefics2Adapter(Idefics3Adapter):
             )
         return [plan_idefics2(spec, ResolutionPolicy(), width=w, height=h) for w, h in sizes]
 
+    def processor_images(self, images: list[ImageInput]) -> list[Any]:
+        """The images as they are: Idefics2's settings apply to the prompt (not Idefics3's per-image edges)."""
+        return [im.image for im in images]
+
     def processor_kwargs(self, sizes: list[tuple[int, int]]) -> dict[str, Any]:
         self._settings = None
         if not sizes:

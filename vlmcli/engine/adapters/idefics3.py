@@ -19,6 +19,7 @@ the detail it keeps (the video `longest_edge`, `tiling.idefics3_video_edge`).
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from vlmcli.engine.adapters.base import Adapter, PreparedImage, PreparedRequest, PreparedVideo
@@ -36,6 +37,7 @@ from vlmcli.tiling import (
     idefics3_video_edge,
     plan_idefics3,
 )
+from vlmcli.tiling.idefics3 import rescale_to_longest_edge, scale_below
 
 if TYPE_CHECKING:
     import torch
@@ -157,26 +159,46 @@ class Idefics3Adapter(Adapter):
             do_image_splitting=bool(processor.do_image_splitting),
         )
 
-    def _edge(self, sizes: list[tuple[int, int]]) -> int:
-        """One `longest_edge` per prompt (the processor takes one): the smallest any image needs."""
+    def _edges(self, sizes: list[tuple[int, int]]) -> list[int]:
+        """Each image's `longest_edge` under the policy (`idefics3_longest_edge`)."""
         spec = self._spec()
-        return min(idefics3_longest_edge(spec, self.policy, width=w, height=h) for w, h in sizes)
+        return [idefics3_longest_edge(spec, self.policy, width=w, height=h) for w, h in sizes]
+
+    def _own_edges(self, sizes: list[tuple[int, int]]) -> bool:
+        """Whether the images of one prompt need different edges: the processor takes one
+        `longest_edge` per call, so each image is then resized by us (`processor_images`)."""
+        return not self.policy.is_native and len(set(self._edges(sizes))) > 1
 
     def plan_images(self, sizes: list[tuple[int, int]]) -> list[ImagePlan]:
         spec = self._spec()
-        if not self.policy.is_native:
-            spec = Idefics3Spec(
-                longest_edge=self._edge(sizes),
-                max_image_size=spec.max_image_size,
-                image_seq_len=spec.image_seq_len,
-                do_image_splitting=spec.do_image_splitting,
-            )
-        return [plan_idefics3(spec, ResolutionPolicy(), width=w, height=h) for w, h in sizes]
+        if self.policy.is_native:
+            return [plan_idefics3(spec, ResolutionPolicy(), width=w, height=h) for w, h in sizes]
+        return [
+            plan_idefics3(replace(spec, longest_edge=edge), ResolutionPolicy(), width=w, height=h)
+            for (w, h), edge in zip(sizes, self._edges(sizes))
+        ]
 
     def processor_kwargs(self, sizes: list[tuple[int, int]]) -> dict[str, Any]:
         if self.policy.is_native or not sizes:
             return {}
-        return {"size": {"longest_edge": self._edge(sizes)}}
+        if self._own_edges(sizes):
+            return {"images_kwargs": {"do_resize": False}}  # each image comes at its own edge
+        return {"size": {"longest_edge": self._edges(sizes)[0]}}
+
+    def processor_images(self, images: list[ImageInput]) -> list[Any]:
+        """With one edge per image (`_own_edges`), each image resized as the processor's first
+        step would at its own edge (long side to the edge, then at most 4096 px)."""
+        sizes = [(im.image.width, im.image.height) for im in images]
+        if not self._own_edges(sizes):
+            return super().processor_images(images)
+        from PIL import Image
+
+        fed = []
+        for im, (w, h), edge in zip(images, sizes, self._edges(sizes)):
+            height, width = rescale_to_longest_edge(height=h, width=w, longest_edge=edge)
+            height, width = scale_below(height=height, width=width)
+            fed.append(im.image.resize((width, height), Image.Resampling.LANCZOS))
+        return fed
 
     def encode(self, images: list[PreparedImage]) -> list[Features]:
         """All images' tiles (or clips' frames), `tiles_per_call` at a time; each (k * seq, D)."""

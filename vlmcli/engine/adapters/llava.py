@@ -31,6 +31,7 @@ from vlmcli.tiling import (
     ImagePlan,
     LlavaNextSpec,
     LlavaOnevisionSpec,
+    anyres_input_size,
     anyres_pinpoints,
     parse_anyres_max,
     plan_llava_next,
@@ -66,6 +67,21 @@ class LlavaNextAdapter(GenericAdapter):
         spec = self._spec()
         multi = len(sizes) > 1
         return [plan_llava_next(spec, self.policy, width=w, height=h, multi_image=multi) for w, h in sizes]
+
+    def processor_images(self, images: list[ImageInput]) -> list[Any]:
+        """Under a floor, each image resized (bicubic, as the processor) to the content box of
+        the canvas `anyres_input_size` picks, so the processor's own choice lands on it."""
+        if self.policy.min_pixels is None:
+            return super().processor_images(images)
+        from PIL import Image
+
+        spec, multi = self._spec(), len(images) > 1
+        fed = []
+        for im in images:
+            size = anyres_input_size(spec, self.policy, width=im.image.width, height=im.image.height, multi_image=multi)
+            same = size == (im.image.width, im.image.height)
+            fed.append(im.image if same else im.image.resize(size, Image.Resampling.BICUBIC))
+        return fed
 
     @contextmanager
     def resolution_applied(self) -> Iterator[None]:

@@ -21,7 +21,7 @@ from vlmcli.engine.adapters.qwen_video import DEEPSTACK, QwenVideoAdapter, split
 from vlmcli.engine.cache import Features
 from vlmcli.media.image_input import ImageInput
 from vlmcli.reduction.reducer import TokenLayout
-from vlmcli.tiling import ImagePlan, QwenSpec, plan_qwen, qwen_pixel_bounds
+from vlmcli.tiling import ImagePlan, QwenSpec, plan_qwen, qwen_prompt_bounds, qwen_resized_size
 
 if TYPE_CHECKING:
     import torch
@@ -49,8 +49,23 @@ class QwenVLAdapter(QwenVideoAdapter):
     def processor_kwargs(self, sizes: list[tuple[int, int]]) -> dict[str, Any]:
         if self.policy.is_native:
             return {}
-        low, high = qwen_pixel_bounds(self._spec(), self.policy)
+        low, high, _ = qwen_prompt_bounds(self._spec(), self.policy, sizes)
         return {"images_kwargs": {"size": {"shortest_edge": low, "longest_edge": high}}}  # not the videos
+
+    def processor_images(self, images: list[ImageInput]) -> list[Any]:
+        """Every image already at its planned size when smart_resize alone would miss the
+        floor for one of them (`qwen_prompt_bounds`); bicubic, as the processor."""
+        sizes = [(im.image.width, im.image.height) for im in images]
+        if self.policy.min_pixels is None or not qwen_prompt_bounds(self._spec(), self.policy, sizes)[2]:
+            return super().processor_images(images)
+        from PIL import Image
+
+        spec, fed = self._spec(), []
+        for im, (w, h) in zip(images, sizes):
+            height, width = qwen_resized_size(spec, self.policy, width=w, height=h)
+            same = (width, height) == (w, h)
+            fed.append(im.image if same else im.image.resize((width, height), Image.Resampling.BICUBIC))
+        return fed
 
     def split_images(self, out: Any, images: list[ImageInput], input_ids: "torch.Tensor") -> list[PreparedImage]:
         grids = out["image_grid_thw"]  # (N, 3)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from vlmcli.errors import ConfigError, OutputError
-from vlmcli.exports.images import ImageReader, base_names, final_name
+from vlmcli.exports.images import PREVIEW, ImageReader, base_names, final_name
 from vlmcli.media.heif import is_heif
 from vlmcli.media.kinds import camera_raw_format
 from vlmcli.media.raw_preview import preview_bytes
@@ -109,10 +109,10 @@ class Exporter(ABC):
                 path.unlink()
                 summary.removed.append(path)
 
-    @staticmethod
-    def names(joined: Joined) -> dict[str, str]:
-        """record path -> its name in the export (a dataset item's: without extension, see `images`)."""
-        return base_names(joined.records)
+    def names(self, joined: Joined) -> dict[str, str]:
+        """record path -> its name in the export (a dataset item's: without extension, see `images`);
+        where the format writes a file as a JPEG of it, also `path + PREVIEW` -> that JPEG's name."""
+        return base_names(joined.records, previews=self.raw_as_preview or self.pictures_only)
 
     def with_bytes(
         self, joined: Joined, summary: ExportSummary, progress: Progress | None
@@ -136,11 +136,12 @@ class Exporter(ABC):
                 summary.missing_images.append(record.path)
             else:
                 name = final_name(record, names[record.path], data)
+                as_jpeg = names.get(record.path + PREVIEW, f"{name}.jpg")  # its own name, kept free (`images`)
                 if self.raw_as_preview and record.source is None and camera_raw_format(record.path) is not None:
                     preview = preview_bytes(data)
-                    data, name = (preview, f"{name}.jpg") if preview is not None else (data, name)
+                    data, name = (preview, as_jpeg) if preview is not None else (data, name)
                 elif self.pictures_only and is_heif(data[:64]):  # `datasets` decodes no HEIC without a plugin
-                    data, name = heif_as_jpeg(data, name), f"{name}.jpg"
+                    data, name = heif_as_jpeg(data, name), as_jpeg
                 yield record, name, data
             finally:
                 if progress is not None:

@@ -37,7 +37,7 @@ class WebdatasetExporter(Exporter):
         folder = self.prepare_folder(out)
         summary = ExportSummary(out=folder)
         names = self.names(joined)  # record path -> name; a dataset item's has no extension (no dot to strip)
-        keys = webdataset_keys(list(names.values()))
+        keys = webdataset_keys([names[r.path] for r in joined.records])
         first = next(iter(joined.columns), None)
         tar: tarfile.TarFile | None = None
         in_shard = 0

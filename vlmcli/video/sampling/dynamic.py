@@ -11,9 +11,23 @@ the frames between two scanned frames). Frame j of N sits where M(x) = (j + 0.5)
 The uniform term is the floor: any stretch holding a fraction p of the video gets at
 least about floor * p * N frames, so calm stretches are still seen. On a variable-frame-rate
 video the floor is spread by time on screen (`VideoInfo.screen_shares`), not frame count:
-a slide held for a minute at one frame a second is a minute, not sixty frames' worth. With no change at all
-(C(F) = 0) the plan is exactly uniform. A hard cut is a large change concentrated in one
-scan step and attracts frames around it; use `keyframe` for edited footage.
+a slide held for a minute at one frame a second is a minute, not sixty frames' worth. A hard
+cut is a large change concentrated in one scan step and attracts frames around it; use
+`keyframe` for edited footage.
+
+Encoder noise is no change. A still picture encoded with x264 is not bit-identical from
+frame to frame: every keyframe redraws the texture noise (static colour bars: one step of
+0.0013 at frame 250 of a minute), and the frames after a cut settle for a few frames
+(0.0002-0.002 per pair). Normalised by C(F), that noise alone drew 6 of 8 frames into a
+quarter second. So each scan step first loses `NOISE_DELTA` of its `pixel_delta` (which is
+on the scale of `CutOptions.min_score`: 0.08, ~20/255 of mean hue/chroma/value change, is a
+cut; `NOISE_DELTA` is ~1.5/255, above the keyframe and settling noise of x264, VP9 and
+MPEG-4 at ordinary quality, below a box crossing a 64 px thumbnail in a quarter second).
+With nothing above the noise (C(F) = 0) the plan is exactly the uniform one. And the
+change term takes its full share (1 - floor) only once the change above the noise adds up
+to a cut's worth (`FULL_CHANGE`); less change moves proportionally fewer frames off the
+uniform plan, so a slightly noisier encoder (x264 at crf 40 reaches 0.015 at keyframes)
+nudges a few frames instead of grabbing three quarters of them.
 
 Each frame's reason says which term dominated where it landed: "change" or "floor".
 """
@@ -22,6 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vlmcli.video.cut_rules import CutOptions
 from vlmcli.video.metadata import VideoInfo
 from vlmcli.video.sampling.base import FrameSampler, SampledFrame, SamplePlan
 from vlmcli.video.sampling.options import SamplingOptions
@@ -30,6 +45,8 @@ from vlmcli.video.sampling.uniform import UniformSampler
 from vlmcli.video.scan import Scan
 
 DEFAULT_FLOOR = 0.25  # a quarter of the budget is spent uniformly
+NOISE_DELTA = 0.006  # pixel_delta per scan step that is encoder noise, not a visible change
+FULL_CHANGE = CutOptions().min_score  # change above the noise that earns the full (1 - floor)
 
 
 class DynamicSampler(FrameSampler):
@@ -46,13 +63,14 @@ class DynamicSampler(FrameSampler):
         scan = self._require_scan(scan)
         n = options.budget(info)
         frame_count = info.frame_count
-        density = change_density(scan, frame_count=frame_count)  # (F,) change per frame
+        density = change_density(scan, frame_count=frame_count, noise=NOISE_DELTA)  # (F,) change per frame
         total = float(density.sum())
         if total <= 0.0 or self.floor >= 1.0:
             return UniformSampler().select(info, scan, options=options)
+        weight = (1.0 - self.floor) * min(1.0, total / FULL_CHANGE)  # the change term's share
         shares = info.screen_shares()  # (F,) time on screen, or None: 1 / F each
-        uniform = self.floor / frame_count if shares is None else self.floor * shares  # () or (F,)
-        mixed = uniform + (1.0 - self.floor) * density / total  # (F,) sums to 1
+        uniform = (1.0 - weight) / frame_count if shares is None else (1.0 - weight) * shares  # () or (F,)
+        mixed = uniform + weight * density / total  # (F,) sums to 1
         edges = np.concatenate([[0.0], np.cumsum(mixed)])  # (F+1,) M at frame boundaries
         targets = (np.arange(n) + 0.5) / n  # (n,)
         x = np.interp(targets, edges, np.arange(frame_count + 1, dtype=np.float64))  # (n,)
@@ -69,16 +87,19 @@ class DynamicSampler(FrameSampler):
         return SamplePlan(frames=frames)
 
 
-def change_density(scan: Scan, *, frame_count: int) -> np.ndarray:
+def change_density(scan: Scan, *, frame_count: int, noise: float = 0.0) -> np.ndarray:
     """(frame_count,) float64: scan change spread evenly over the frames it covers.
 
     pixel_delta[p] measures the change from scanned frame p-1 to p, so it is spread over
     frames (indices[p-1], indices[p]]. Frames outside the scanned span get none.
+    noise: subtracted from each step's delta first (a step at or below it adds nothing):
+        encoder noise comes once per step, however many frames the step spans.
     """
     density = np.zeros(frame_count, dtype=np.float64)
     idx = np.clip(scan.indices, 0, frame_count - 1)
+    above = np.maximum(scan.pixel_delta - noise, 0.0)  # (S,)
     for p in range(1, len(scan)):
         lo, hi = int(idx[p - 1]) + 1, int(idx[p]) + 1
         if hi > lo:
-            density[lo:hi] += scan.pixel_delta[p] / (hi - lo)
+            density[lo:hi] += above[p] / (hi - lo)
     return density
