@@ -14,6 +14,7 @@ import json
 from contextlib import contextmanager
 
 import numpy as np
+import pytest
 import skimage.data
 import torch
 from PIL import Image
@@ -24,6 +25,7 @@ from vlmcli.cli import app
 from vlmcli.engine import Engine, EngineConfig, GenerationConfig, ImageInput, Request
 from vlmcli.engine.loader import load_planner
 from vlmcli.engine.video_input import VideoInput
+from vlmcli.errors import ConfigError
 from vlmcli.testing import sample_photos
 from vlmcli.testing.gemma3 import IMAGE_SIZE, TOKENS_PER_VIEW
 from vlmcli.testing.reference import hf_greedy
@@ -35,7 +37,7 @@ CHELSEA = Image.fromarray(skimage.data.chelsea())  # 451x300
 VIEW = IMAGE_SIZE * IMAGE_SIZE
 WIDE = Image.fromarray(np.asarray(CHELSEA.resize((900, 300))))  # 3:1, pan-and-scan cuts it in 3
 SIZES = [(512, 512), (451, 300), (1920, 1080), (4000, 3000), (3000, 4000), (6000, 500), (100, 100), (10, 1000)]
-CAPS = [{"max_tiles": t} for t in (1, 2, 3, 4, 9)] + [{"max_pixels": p} for p in (1000, 10**6, 4 * 10**6, 10**8)]
+CAPS = [{"max_tiles": t} for t in (1, 2, 3, 4, 9)] + [{"max_pixels": p} for p in (10**6, 4 * 10**6, 10**8)]
 
 
 @contextmanager
@@ -67,6 +69,8 @@ def test_default_is_one_view_and_caps_change_nothing():
         assert plan.visual_tokens == 256 and plan.tiles == 1 and plan.resized == (896, 896)
         for cap in CAPS:
             assert plan_gemma3(spec, ResolutionPolicy(**cap), width=width, height=height) == plan
+        with pytest.raises(ConfigError, match="below one 896x896 view"):  # the global view always stays
+            plan_gemma3(spec, ResolutionPolicy(max_pixels=1000), width=width, height=height)
 
 
 def test_caps_lower_pan_and_scan_and_never_raise_the_cost():
@@ -75,7 +79,8 @@ def test_caps_lower_pan_and_scan_and_never_raise_the_cost():
     assert wide.tiles == 5 and wide.grid == (1, 4) and wide.visual_tokens == 5 * 256
     assert gemma3_pan_and_scan(spec, ResolutionPolicy(max_tiles=1)).enabled is False  # 2 crops at least
     assert plan_gemma3(spec, ResolutionPolicy(max_tiles=2), width=6000, height=500).tiles == 3
-    assert plan_gemma3(spec, ResolutionPolicy(max_pixels=3 * 896 * 896), width=6000, height=500).tiles == 4
+    assert plan_gemma3(spec, ResolutionPolicy(max_pixels=4 * 896 * 896), width=6000, height=500).tiles == 4
+    assert plan_gemma3(spec, ResolutionPolicy(max_pixels=3 * 896 * 896), width=6000, height=500).tiles == 3
     for base in ({}, {"min_pixels": 4 * 896 * 896}):
         for width, height in SIZES:
             before = plan_gemma3(spec, ResolutionPolicy(**base), width=width, height=height)

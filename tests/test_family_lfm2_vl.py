@@ -82,8 +82,8 @@ def test_caps_never_raise_the_cost():
                 assert after.visual_tokens <= before.visual_tokens, (base, cap, width, height)
                 rows, cols = after.grid
                 assert rows * cols <= cap.get("max_tiles", 10**9)
-                if "max_pixels" in cap and rows * cols > 1:
-                    assert rows * cols * 512 * 512 <= cap["max_pixels"]
+                if "max_pixels" in cap and rows * cols > 1:  # the thumbnail (at most one tile) counts too
+                    assert (rows * cols + 1) * 512 * 512 <= cap["max_pixels"]
                 if "max_pixels" in cap and rows * cols == 1:
                     w, h = after.resized
                     assert w * h <= cap["max_pixels"] or min(w, h) == 32, (cap, width, height)
@@ -96,8 +96,9 @@ def test_the_knobs_each_flag_sets():
     assert not one.splits and one.max_image_tokens == 256
     four = lfm2_vl_settings(spec, ResolutionPolicy(max_tiles=4))
     assert four.splits and (four.min_tiles, four.max_tiles) == (2, 4)
-    by_pixels = lfm2_vl_settings(spec, ResolutionPolicy(max_pixels=3 * 512 * 512))
-    assert by_pixels.splits and by_pixels.max_tiles == 3
+    by_pixels = lfm2_vl_settings(spec, ResolutionPolicy(max_pixels=4 * 512 * 512))
+    assert by_pixels.splits and by_pixels.max_tiles == 3  # + the thumbnail: 4 views of 512^2 at most
+    assert not lfm2_vl_settings(spec, ResolutionPolicy(max_pixels=3 * 512 * 512 - 1)).splits
     small = lfm2_vl_settings(spec, ResolutionPolicy(max_pixels=100 * 32 * 32))
     assert not small.splits and small.max_image_tokens == 100 and small.min_image_tokens == 25
     assert small.max_num_patches == 1024  # still padded to a tile's patches, as by default

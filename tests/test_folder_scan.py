@@ -185,3 +185,18 @@ def test_own_output_folder_as_input_is_named_so(tmp_path, monkeypatch):
 def test_discover_refuses_unreadable_input_folder(t2):
     with pytest.raises(InputError, match="Cannot read folder t2/locked: permission denied"):
         discover(inputs=["t2/locked"])
+
+
+def test_links_back_into_the_walked_tree_are_not_worth_a_note(tmp_path, monkeypatch):
+    """`c/up -> ..` and `c/same -> ../a` reach files walked anyway: only a link out is named."""
+    from vlmcli.inputs.walk import list_tree
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in" / "a").mkdir(parents=True)
+    (tmp_path / "in" / "c").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink("..", tmp_path / "in" / "c" / "up")
+    os.symlink("../a", tmp_path / "in" / "c" / "same")
+    os.symlink("../../elsewhere", tmp_path / "in" / "c" / "out")
+    os.symlink("../..", tmp_path / "in" / "c" / "above")
+    assert list_tree("in").linked == [os.path.join("c", "out")]

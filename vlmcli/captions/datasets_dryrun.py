@@ -13,7 +13,9 @@
    (`dryrun.plan_report`): the one batch measured has its images read again from their
    shard (`shard_reader`); they are the only images this holds in memory.
 
-A shard that cannot be read to the end is named in the report ("Damaged shard: ...").
+A shard that cannot be read to the end is named in the report ("Damaged shard: ..."), and so
+is a subfolder of a shard folder that could not be listed ("Not read: Cannot read folder ...");
+symlinked subfolders, not followed, get the note a run prints.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from vlmcli.inputs.columns import ColumnChoice
 from vlmcli.inputs.counts import DatasetCounts
 from vlmcli.inputs.expand import ShardRef
 from vlmcli.inputs.item import item_path
+from vlmcli.inputs.walk import linked_notes
 from vlmcli.sinks.base import Sink
 
 
@@ -69,6 +72,9 @@ def dataset_dry_run(
     job: CaptionJob, sink: Sink, refs: list[ShardRef], *, load_engine: LoadEngine, progress: Progress, calibrate: bool = True
 ) -> DryRunReport:
     started = time.perf_counter()
+    unreadable, linked = list(getattr(refs, "unreadable", ())), list(getattr(refs, "linked", ()))
+    for note in linked_notes(linked):  # symlinked subfolders of shard folders, not followed
+        progress.log(note)
     probes: list[Probe] = []
     meta: Meta = {}
     damaged: list[str] = []
@@ -92,6 +98,7 @@ def dataset_dry_run(
     )  # fmt: skip
     report.dataset = DatasetCounts.of(refs, damaged=damaged)
     report.undownloaded = plan.undownloaded
+    report.unreadable_folders, report.symlinked_folders = unreadable, linked
     videos_on = job.videos is not None
     unreadable = unreadable_probes(probes, videos_on=videos_on)  # why, as the run's error rows will say
     read = item_reader(refs, job.dataset.columns, meta, {p.path for p in unreadable if p.error is None})

@@ -33,7 +33,7 @@ from typing import BinaryIO
 from vlmcli.errors import InputError
 from vlmcli.inputs.windows_paths import local_spelling
 from vlmcli.inputs.patterns import is_pattern, pattern_matches
-from vlmcli.inputs.walk import Listing, is_run_shard, list_tree
+from vlmcli.inputs.walk import Listing, is_run_shard, linked_notes, list_tree, unreadable_text
 from vlmcli.media.sources import STDIN
 from vlmcli.sinks.identity import PathResolver
 
@@ -104,27 +104,25 @@ class Discovered(list[Candidate]):
 
     def notes(self) -> list[str]:
         """One-line notes for stderr: the symlinked folders not followed."""
-        if not self.linked:
-            return []
-        shown = ", ".join(self.linked[:3]) + (", ..." if len(self.linked) > 3 else "")
-        return [
-            f"note: not following {len(self.linked)} symlinked folder(s) ({shown}): pass them as inputs to caption them"
-        ]
+        return linked_notes(self.linked)
 
 
 def unreadable_folder(spelled: str, why: str) -> str:
     """The error row of a folder that walking could not list."""
-    return f"Cannot read folder {spelled}: {why}; its files were not captioned"
+    return unreadable_text(spelled, why)
 
 
 def _run_output(source: str, listing: Listing, exclude: Path | None) -> str:
     """Why a caption run's output folder, given as an INPUT, has nothing to caption."""
+    from vlmcli.media.names import display_name
+
     shard = next((name for name in listing.files if os.sep not in name and is_run_shard(name)), None)
-    held = f" ({shard})" if shard else ""
+    held = f" ({display_name(shard)})" if shard else ""
+    name = display_name(source)
     if exclude is not None and _same_folder(source, exclude):
-        return f"{source} is this run's output folder (-o): it holds captions{held}, not pictures; pass the folder of pictures to caption."
+        return f"{name} is this run's output folder (-o): it holds captions{held}, not pictures; pass the folder of pictures to caption."
     return (
-        f"{source} holds a caption run's output{held}, not pictures: read it with `vlm export` or `vlm report`, "
+        f"{name} holds a caption run's output{held}, not pictures: read it with `vlm export` or `vlm report`, "
         "and pass the folder of pictures to caption."
     )
 

@@ -70,6 +70,11 @@ class DryRunReport:
     """The first few of them, each {"path", "error"}."""
     undownloaded: int = 0
     """Dataset items img2dataset could not download: a run writes no row for them (`plan`)."""
+    symlinked_folders: list[str] = field(default_factory=list)
+    """Symlinked subfolders met while walking the input folders (as spelled), not followed."""
+    unreadable_folders: list[str] = field(default_factory=list)
+    """Dataset runs: subfolders of shard folders that could not be listed, the error of each
+    (a run reports them as shards not read, exit 9); plain folders' are `unreadable_files`."""
 
     def to_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in vars(self).items() if k not in ("counts", "context", "estimate", "dataset")}
@@ -87,6 +92,7 @@ class DryRunReport:
             + (f"; {undownloaded_note(self.undownloaded)}" if self.undownloaded else ""),
             *unreadable_lines(self.unreadable_files, total=self.counts.unreadable),
             *unreadable_lines(self.refused_files, total=self.refused, label="refused by the model"),
+            *(f"Not read: {message}" for message in self.unreadable_folders),
             f"Already done: {self.skipped}; to write: {self.rows} row{'s' if self.rows != 1 else ''} "
             f"({self.requests} engine request{'s' if self.requests != 1 else ''} in {batches}; "
             f"{self.known_errors} known error{'s' if self.known_errors != 1 else ''})",
@@ -191,6 +197,7 @@ def plan_report(
         known_errors=len(plan.failures) + undecodable,
         batch_size=job.batch_size or auto_batch_size("cpu"),
         batches=0,
+        symlinked_folders=list(summary.symlinked_folders),
     )
     if not plan.tasks or not calibrate:
         tokens = token_estimator(None, job.videos)

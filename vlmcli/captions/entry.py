@@ -48,5 +48,7 @@ def run_job(job: CaptionJob, sink: Sink, **kwargs: Any) -> Summary:
 
             reading = {ref.source: ShardReading.of(ref.format, job.dataset.columns) for ref in shards}
             sink.note_datasets(reading)  # export and report read the items back the same way
+            for line in kwargs["summary"].unwalked(shards):  # shard folders' unreadable and symlinked subfolders
+                kwargs["progress"].log(line)
             return dataset_runners()[job.backend](job, sink, shards, **kwargs)
         return run(job, sink, **kwargs)

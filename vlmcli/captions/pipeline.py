@@ -13,6 +13,7 @@ emitted first and marked, so the rates count only what the model did.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from vlmcli.captions.continuous import ContinuousRunner, batching_for, device_ty
 from vlmcli.captions.discover import Candidate, discover
 from vlmcli.captions.plan import Plan, Task, build_plan
 from vlmcli.captions.probe import Probe, probe_all
-from vlmcli.captions.progress import Progress
+from vlmcli.captions.progress import Progress, scanning_notice
 from vlmcli.captions.prompts import Prompt, make_prompts, prompt_hashes
 from vlmcli.captions.rows import RowContext, error_row
 from vlmcli.captions.runner import BatchRunner
@@ -75,9 +76,12 @@ def clip_prompts_of(job: CaptionJob) -> list[Prompt] | None:
 
 def prepare(job: CaptionJob, sink: Sink, *, progress: Progress, summary: Summary) -> Prepared:
     """Find, read and hash the inputs, and decide what this run must do (no model needed)."""
-    candidates = discover(inputs=job.inputs, globs=job.globs, files_from=job.files_from, exclude=job.exclude)
+    folders = [source for source in job.inputs if os.path.isdir(source)]
+    with scanning_notice(progress, folders):  # a huge tree: a line says the listing is under way
+        candidates = discover(inputs=job.inputs, globs=job.globs, files_from=job.files_from, exclude=job.exclude)
     for note in candidates.notes():  # symlinked folders not followed
         progress.log(note)
+    summary.symlinked_folders = list(candidates.linked)
     if not candidates:
         raise InputError("No files to caption (the folders are empty, or no file matches).")
     progress.scanning(len(candidates))

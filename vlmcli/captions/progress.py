@@ -12,21 +12,36 @@ one at the end (its counts: the summary line after it gives the run's rate):
 
 The rate counts images, videos (a run of clips only), or items (both).
 
+Listing the input folders comes before the first of those lines; on a huge tree (or a slow
+network disk) it takes seconds to minutes, so when it lasts longer than `SCAN_NOTICE_S` a
+line says so (`scanning_notice`: "Scanning photos/ (listing its files) ..."); a fast run's
+lines are unchanged.
+
 rich is imported only when a bar is actually shown.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol, TextIO
 
 from vlmcli.log_lines import TimedLines, clock_text
+from vlmcli.media.names import display_name
 from vlmcli.sinks.schema import Row, Status
 
 
+SCAN_NOTICE_S = 1.0
+"""How long listing the input folders runs before a line says it is under way."""
+
+
 class Progress(Protocol):
+    def listing(self, what: str) -> None:
+        """Listing the inputs (`what`: "photos/") has taken a while: say it is under way."""
     def scanning(self, total: int) -> None: ...
     def scanned(self) -> None: ...
     def start(self, total: int, *, note: str = "", skipped: int = 0, prompts: int = 1, unit: str = "images") -> None:
@@ -40,17 +55,47 @@ class Progress(Protocol):
     def close(self) -> None: ...
 
 
+def listing_line(folders: Sequence[str]) -> str:
+    """The line that says the input folders are being listed."""
+    shown = ", ".join(map(display_name, folders[:3])) + (", ..." if len(folders) > 3 else "")
+    return f"Scanning {shown} (listing {'its' if len(folders) == 1 else 'their'} files) ..."
+
+
+@contextmanager
+def scanning_notice(progress: Progress, folders: Sequence[str], *, after: float | None = None) -> Iterator[None]:
+    """Within the block, `progress.listing` is called once if it is still running `after`
+    seconds (`SCAN_NOTICE_S`) on, from a timer thread: a fast walk prints nothing. No
+    folders: nothing. A progress says it once, however many walks run long."""
+    if not folders:
+        yield
+        return
+    timer = threading.Timer(SCAN_NOTICE_S if after is None else after, progress.listing, args=(listing_line(list(folders)),))
+    timer.daemon = True
+    timer.name = "vlm-scan-notice"
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
 def make_progress(*, quiet: bool, log_every: float = 30.0, stream: TextIO | None = None) -> Progress:
-    """Nothing with `quiet`; a bar when `stream` (stderr) is a terminal; else timed log lines."""
+    """Nothing with `quiet`; a bar when `stream` (stderr) is a terminal that can redraw one;
+    else timed log lines (a file, a pipe, or TERM=dumb/unknown, where rich draws no bar until
+    the end: Emacs shell, some CI consoles)."""
     stream = stream if stream is not None else sys.stderr
     if quiet:
         return NullProgress()
-    if getattr(stream, "isatty", lambda: False)():
+    dumb = os.environ.get("TERM", "").lower() in ("dumb", "unknown")  # rich's `Console.is_dumb_terminal`
+    if getattr(stream, "isatty", lambda: False)() and not dumb:
         return RichProgress()
     return LogProgress(every=log_every, stream=stream)
 
 
 class NullProgress:
+    def listing(self, what: str) -> None:
+        pass
+
     def scanning(self, total: int) -> None:
         pass
 
@@ -67,7 +112,7 @@ class NullProgress:
         pass
 
     def log(self, message: str) -> None:
-        sys.stderr.write(message + "\n")
+        sys.stderr.write(display_name(message) + "\n")
         sys.stderr.flush()
 
     def close(self) -> None:
@@ -92,9 +137,16 @@ class LogProgress(TimedLines):
         self._unit = "images"
         self._captioned = 0
         self._origin: tuple[float, int] | None = None  # (time, captioned) after the first model batch
+        self._listed = False  # the "Scanning ..." line was written
         self._started = clock()
 
     # -- stages ----------------------------------------------------------------
+    def listing(self, what: str) -> None:
+        with self._lock:
+            if not self._stage and not self._closed and not self._listed:
+                self._listed = True
+                self._write(what)
+
     def scanning(self, total: int) -> None:
         with self._lock:
             self._stage, self._total, self._done = "Reading", total, 0
@@ -133,7 +185,7 @@ class LogProgress(TimedLines):
 
     def log(self, message: str) -> None:
         with self._lock:
-            self._write(message)
+            self._write(display_name(message))  # a file name's control characters as escapes
 
     def close(self) -> None:
         if self._closed:
@@ -213,6 +265,12 @@ class RichProgress:
         self._errors = 0
         self._captioned = 0
         self._closed = False
+        self._listed = False
+
+    def listing(self, what: str) -> None:
+        if not self._closed and self._scan is None and not self._listed:
+            self._listed = True
+            self.log(what)
 
     def scanning(self, total: int) -> None:
         self._scan = self._bar.add_task("Reading", total=total, errors="")
@@ -237,8 +295,9 @@ class RichProgress:
         self._bar.update(self._task, advance=len(rows), errors=f"errors: {self._errors}", captioned=self._captioned)
 
     def log(self, message: str) -> None:
-        """A line above the bar (writing to stderr directly would tear the bar)."""
-        self._bar.console.print(message, markup=False, highlight=False, soft_wrap=True)
+        """A line above the bar (writing to stderr directly would tear the bar); a file name's
+        control characters as escapes (rich leaves ESC as it is)."""
+        self._bar.console.print(display_name(message), markup=False, highlight=False, soft_wrap=True)
 
     def close(self) -> None:
         if not self._closed:

@@ -27,6 +27,7 @@ from vlmcli.captions.plan import Task
 from vlmcli.captions.summary import FIRST_FRAME_NOTE
 from vlmcli.captions.rows import RowContext, copy_row, error_row, joined_notes, ok_row
 from vlmcli.errors import ConfigError, VlmError
+from vlmcli.media.names import display_name
 from vlmcli.sinks.schema import Row
 
 if TYPE_CHECKING:
@@ -131,10 +132,12 @@ class BatchRunner:
 
     def error_rows(self, task: Task, message: str, latency_ms: float | None = None) -> list[Row]:
         """One error row per path; a follower's message names its own file, as if it had
-        been read itself (identical bytes fail identically)."""
+        been read itself (identical bytes fail identically). Messages name a file as
+        `display_name` writes it, so that is the spelling swapped."""
+        named = display_name(task.path)
         return [
             error_row(
-                self.ctx, path=p, key=task.key, prompt=task.prompt, message=message.replace(task.path, p),
+                self.ctx, path=p, key=task.key, prompt=task.prompt, message=message.replace(named, display_name(p)),
                 size=task.size, latency_ms=latency_ms,
             )
             for p in task.paths

@@ -77,6 +77,8 @@ class Summary:
     """Dataset shards read (0 for plain files and folders)."""
     shard_errors: list[str] = field(default_factory=list)
     """Shards that could not be read to the end (items read before the damage have rows)."""
+    symlinked_folders: list[str] = field(default_factory=list)
+    """Symlinked subfolders met while walking the input folders (as spelled), not followed."""
     errors: list[tuple[str, str]] = field(default_factory=list)
     """The first MAX_ERRORS_KEPT (path, message) pairs."""
     noted: list[tuple[str, str]] = field(default_factory=list)
@@ -101,6 +103,16 @@ class Summary:
                 self.error += 1
                 if len(self.errors) < MAX_ERRORS_KEPT:
                     self.errors.append((row["path"], row["error"]))
+
+    def unwalked(self, shards: Any) -> list[str]:
+        """Record what walking a dataset run's shard folders did not reach (`inputs.expand.DatasetShards`):
+        subfolders that could not be listed, as shards not read (exit 9, as a plain folder's
+        error row), and the symlinked ones not followed; returns the lines for stderr."""
+        unreadable, linked = list(getattr(shards, "unreadable", ())), list(getattr(shards, "linked", ()))
+        self.shard_errors += unreadable
+        self.symlinked_folders += linked
+        notes = shards.notes() if linked else []
+        return [*notes, *(f"Error: {message}" for message in unreadable)]
 
     def planned(self, batches: Sequence[Sized]) -> None:
         """Record the batches the planner chose (out-of-memory halving may split them further)."""
@@ -183,6 +195,7 @@ class Summary:
             "interrupted": self.interrupted,
             "shards": self.shards,
             "shard_errors": self.shard_errors,
+            "symlinked_folders": self.symlinked_folders,
             "output": self.output,
             "errors": [{"path": p, "error": e} for p, e in self.errors],
             "noted_files": self.noted_files,
@@ -248,8 +261,13 @@ def rate_unit(kinds: Iterable[str]) -> str:
 
 def naming_the_file(path: str, message: str) -> str:
     """`message` about the file at `path`, naming it once: most messages start with it, a
-    video's may name it later ("Could not open <path>: it was cut short ...")."""
-    return message if path in message else f"{path}: {message}"
+    video's may name it later ("Could not open <path>: it was cut short ..."). One line a
+    terminal shows as text: the name as `display_name` writes it (as the messages hold it),
+    and no control character of the message left raw."""
+    from vlmcli.media.names import display_name
+
+    name, message = display_name(path), display_name(message)
+    return message if name in message else f"{name}: {message}"
 
 
 def _seconds(value: float) -> str:

@@ -47,8 +47,11 @@ def one_line(text: str) -> str:
 
 
 def report(message: str) -> None:
-    """Write `Error: message` to stderr as exactly one line."""
-    sys.stderr.write(f"Error: {one_line(message)}\n")
+    """Write `Error: message` to stderr as exactly one line, of text a terminal shows as it is:
+    a control character (of a file name, a model name) as its escape, as `display_name` writes it."""
+    from vlmcli.media.names import display_name
+
+    sys.stderr.write(f"Error: {display_name(one_line(message))}\n")
     sys.stderr.flush()
 
 
@@ -120,7 +123,8 @@ def configure_streams() -> None:
     UnicodeEncodeError; `--json` then escapes them the JSON way (`stdout_is_utf8`).
     """
     codecs.register_error(_STDOUT_ERRORS, _bytes_back_or_escaped)
-    for stream, errors in ((sys.stdout, _STDOUT_ERRORS), (sys.stderr, "backslashreplace")):
+    codecs.register_error(_STDERR_ERRORS, _bytes_escaped)
+    for stream, errors in ((sys.stdout, _STDOUT_ERRORS), (sys.stderr, _STDERR_ERRORS)):
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             try:
@@ -130,6 +134,7 @@ def configure_streams() -> None:
 
 
 _STDOUT_ERRORS = "vlmcli-stdout"
+_STDERR_ERRORS = "vlmcli-stderr"
 
 
 def _bytes_back_or_escaped(error: UnicodeError) -> tuple[str | bytes, int]:
@@ -140,6 +145,18 @@ def _bytes_back_or_escaped(error: UnicodeError) -> tuple[str | bytes, int]:
     chunk = error.object[error.start : error.end]
     if all(0xDC80 <= ord(c) <= 0xDCFF for c in chunk):
         return bytes(ord(c) - 0xDC00 for c in chunk), error.end
+    return codecs.backslashreplace_errors(error)
+
+
+def _bytes_escaped(error: UnicodeError) -> tuple[str | bytes, int]:
+    """Encoding error handler for stderr: lone surrogates (undecodable bytes of a file name)
+    as `\\xNN`, the spelling `display_name`, stdout's text and JSON use for that byte (not
+    `\\udcNN`); any other character its backslash escape."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    chunk = error.object[error.start : error.end]
+    if all(0xDC80 <= ord(c) <= 0xDCFF for c in chunk):
+        return "".join(f"\\x{ord(c) - 0xDC00:02x}" for c in chunk), error.end
     return codecs.backslashreplace_errors(error)
 
 

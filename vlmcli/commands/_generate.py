@@ -18,6 +18,7 @@ from vlmcli.commands._json_names import json_line
 from vlmcli.commands._render import ErrorRecords, Item, JsonRenderer, TextRenderer, error_record
 from vlmcli.engine.events import FinishEvent, GenerationResult, TokenEvent
 from vlmcli.errors import ModelError, ResourceError, VlmError
+from vlmcli.media.names import display_name
 
 if TYPE_CHECKING:
     from vlmcli.commands.options import CommonOptions
@@ -120,7 +121,7 @@ def run_requests(
         renderer.close()
     if opts.debug:
         for index, result in sorted(results.items()):
-            label = ", ".join(items[index].inputs) or "(text only)"
+            label = display_name(", ".join(items[index].inputs)) or "(text only)"
             sys.stderr.write(f"[stats] {label}: {stats_line(result, engine.load_s, alone=len(results) == 1)}\n")
     return Outcome(results=[results[i] for i in sorted(results)], failed=failed)
 
@@ -163,8 +164,11 @@ def load_with_status(config: "EngineConfig") -> "Engine":
     if not sys.stderr.isatty():
         return _runtime.load_engine(config)
     from rich.console import Console
+    from rich.text import Text
 
-    with Console(stderr=True).status(f"Loading {config.model}…", spinner="dots"):
+    # A Text, not a markup string: `[` in a model's folder name is text, not a style or a link
+    # (rich would fail on `runs/[/final]`), and its control characters are escaped.
+    with Console(stderr=True).status(Text(f"Loading {display_name(config.model)}…"), spinner="dots"):
         return _runtime.load_engine(config)
 
 

@@ -18,6 +18,7 @@ from typing import TextIO
 
 from vlmcli.commands._errors import one_line
 from vlmcli.commands._json_names import json_line
+from vlmcli.commands._terminal import is_terminal, visible
 from vlmcli.engine.events import FinishEvent, GenerationResult, TokenEvent
 from vlmcli.errors import VlmError
 
@@ -36,7 +37,9 @@ class Item:
 
 
 class TextRenderer:
-    """Answer text on `out`. `stream=True` prints tokens as they arrive (flushing)."""
+    """Answer text on `out`. `stream=True` prints tokens as they arrive (flushing). On a
+    terminal, headings and answers are written through `_terminal.visible` (control
+    characters as escapes); piped or redirected, byte-exact."""
 
     def __init__(self, items: Sequence[Item], *, stream: bool, out: TextIO | None = None) -> None:
         self._items = list(items)
@@ -52,6 +55,8 @@ class TextRenderer:
         """The current request's heading is still to be printed (before its first text)."""
         self._printed = False
         """Some answer was printed (later headings are preceded by a blank line)."""
+        self._terminal: bool | None = None
+        """`out` is a terminal (asked once, at the first write)."""
 
     @property
     def out(self) -> TextIO:
@@ -111,17 +116,23 @@ class TextRenderer:
         self._heading_due = False
         heading = self._items[self._current].heading
         if heading is not None:
-            self.out.write(("\n" if self._printed else "") + heading + "\n")
+            self.out.write(("\n" if self._printed else "") + self._shown(heading) + "\n")
             self.out.flush()
         self._printed = True
 
     def _write(self, text: str) -> None:
         if text:
             self._print_heading()
-            self.out.write(text)
+            self.out.write(self._shown(text))
             self.out.flush()
             self._line_open = not text.endswith("\n")
             self._item_ended_line = not self._line_open
+
+    def _shown(self, text: str) -> str:
+        """`text` as written to `out`: made `visible` on a terminal, else unchanged."""
+        if self._terminal is None:
+            self._terminal = is_terminal(self.out)
+        return visible(text) if self._terminal else text
 
     def _end(self) -> None:
         """Finish an answer with exactly one newline (none added if the text already ends one)."""

@@ -19,6 +19,7 @@ import typer
 from vlmcli.commands._errors import error_boundary
 from vlmcli.commands._table import table
 from vlmcli.commands.options import SETTING_FLAGS, CommonOptions, with_option_group
+from vlmcli.media.names import display_name
 from vlmcli.settings import CONFIG_ENV, SPEC_BY_NAME, Settings
 
 EPILOG = (
@@ -52,8 +53,8 @@ def _shown(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
+        return display_name(json.dumps(value, ensure_ascii=False))
+    return display_name(str(value))  # one table line of text: a newline or ESC in a value escaped
 
 
 def as_dict(settings: Settings) -> dict[str, object]:
@@ -91,7 +92,7 @@ def as_text(settings: Settings) -> str:
         for name, value, origin in table.items()
     ]
     return (
-        f"Config file: {settings.config_file}{found}\n"
+        f"Config file: {display_name(settings.config_file)}{found}\n"
         + table(rows, ("SETTING", "VALUE", "SOURCE"), indent=0)
         + "\n"
         + environment_text()
@@ -140,7 +141,7 @@ def config(
             from vlmcli.settings import config_path
 
             found = config_path()[0]
-            sys.stdout.write((json.dumps({"config_file": str(found)}) if json_output else str(found)) + "\n")
+            sys.stdout.write((json.dumps({"config_file": str(found)}) if json_output else display_name(found)) + "\n")
             return
         options = CommonOptions(**dataclasses.asdict(flags))
         settings = options.settings()

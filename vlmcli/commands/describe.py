@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 import sys
 from typing import Annotated, Optional
 
@@ -36,6 +37,7 @@ from vlmcli.commands.video_options import VideoOptions, with_video_options
 from vlmcli.engine.request import Request
 from vlmcli.media.document_input import DocumentInput
 from vlmcli.media.image_input import ImageInput
+from vlmcli.media.names import display_name
 from vlmcli.inputs.patterns import expand_patterns
 from vlmcli.media.sources import STDIN
 
@@ -65,8 +67,17 @@ EPILOG = (
 
 
 def heading(source: str) -> str:
-    """The line printed above each description when several inputs are described."""
-    return f"==> {'<stdin>' if source == STDIN else source} <=="
+    """The line printed above each description when several inputs are described: the name
+    as `display_name` writes it (a newline or ESC in a name escaped, so it stays one line of
+    text), but for its undecodable bytes, which stdout writes back as the bytes they were
+    (a terminal shows them as `\\xNN`, `_terminal.visible`)."""
+    if source == STDIN:
+        return "==> <stdin> <=="
+    parts = _UNDECODABLE.split(source)  # odd parts: runs of undecodable bytes
+    return f"==> {''.join(part if i % 2 else display_name(part) for i, part in enumerate(parts))} <=="
+
+
+_UNDECODABLE = re.compile("([\udc80-\udcff]+)")
 
 
 VIDEO_PROMPTS: dict[Detail, str] = {

@@ -21,6 +21,7 @@ from vlmcli.commands._in_progress import note_run_in_progress
 from vlmcli.errors import ConfigError, OutputError
 from vlmcli.exports.formats.base import ExportFormat, ExportOptions, ExportSummary
 from vlmcli.exports.records import ColumnNaming, Joined
+from vlmcli.media.names import display_name
 from vlmcli.output_files import is_write_failure
 
 EPILOG = (
@@ -180,7 +181,9 @@ def _report(fmt: ExportFormat, joined: Joined, summary: ExportSummary, *, json_o
         lines.append(f"Error: image missing or unreadable, skipped: {path}")
     if len(summary.missing_images) > 5:
         lines.append(f"... and {len(summary.missing_images) - 5:,} more missing images.")
-    sys.stderr.write("\n".join(lines) + "\n")
+    # Each line as `display_name` writes a name: file names (missing images, clashes, the
+    # output) are any bytes, and a terminal must show them as text, not run them.
+    sys.stderr.write("\n".join(map(display_name, lines)) + "\n")
 
 
 def register(app: typer.Typer) -> None:

@@ -13,6 +13,7 @@ from vlmcli.commands._errors import error_boundary
 from vlmcli.commands._table import human_size, table
 from vlmcli.errors import ConfigError
 from vlmcli.families import DEFAULT_MODEL, FAMILIES, VideoPath
+from vlmcli.media.names import display_name
 
 
 def models(
@@ -75,16 +76,16 @@ def _text(root: Path, cached: list, all_models: bool) -> str:
     )
     lines = ["Supported families:", families, "", f"Default model: {DEFAULT_MODEL}", ""]
     title = "Cached models" if all_models else "Cached models you can run"
-    lines.append(f"{title} (in {root}):")
+    lines.append(f"{title} (in {display_name(root)}):")
     if cached:
         rows = [
             (
-                m.repo_id,
+                display_name(m.repo_id),  # a cache folder's name is any bytes: shown, never obeyed
                 m.family or f"unsupported ({m.model_type or '?'})",
                 f"{m.weights} ({m.quantization})" if m.quantization else m.weights,
                 human_size(m.size_bytes),
             )
-            + ((m.problem or "",) if all_models else ())
+            + ((display_name(m.problem or ""),) if all_models else ())
             for m in cached
         ]
         lines.append(table(rows, ("MODEL", "FAMILY", "WEIGHTS", "SIZE") + (("PROBLEM",) if all_models else ())))

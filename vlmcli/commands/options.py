@@ -125,8 +125,8 @@ class CommonOptions:
         Optional[int],
         _resolution(
             help="Most pixels of each image the model sees, a cap on the model's default, never a raise. Qwen: "
-            "the resized size; tiled models: tiles x tile area, where LLaVA(-NeXT/OneVision) and Idefics3/SmolVLM "
-            "count the global/base view too (other tiled models: the crops only).",
+            "the resized size; tiled models: every view the vision encoder gets, the global/base/thumbnail view "
+            "included (a cap below a model's least, e.g. one crop and its global view, is an error).",
             min=1,
         ),
     ] = None

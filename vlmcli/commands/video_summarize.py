@@ -29,6 +29,7 @@ import typer
 
 from vlmcli.commands import _runtime
 from vlmcli.commands import _summary_output as out_
+from vlmcli.commands._terminal import shown
 from vlmcli.commands._errors import error_boundary
 from vlmcli.commands._generate import load_with_status
 from vlmcli.commands._json_names import json_line
@@ -103,7 +104,7 @@ def run_plan(
         calls = f"{len(plan.chapters)} chapter calls + one summary call" if plan.chapters else "one summary call"
         if summary_is_description(plan, prompts):
             calls = "none, the one segment's description is the summary"
-        sys.stdout.write(
+        shown(sys.stdout).write(
             f"{source}: {clock(plan.info.duration_s)} at {plan.info.fps:.3g} fps{' (variable rate)' if plan.info.variable_rate else ''}, {len(segments)} segment(s), "
             f"{_frames(sum(len(s['frames']) for s in segments))}, {total} visual tokens (+ text-only: {calls}); "
             f"{out_.detection_line(plan)}\n"
@@ -155,7 +156,7 @@ def _run_events(
     from vlmcli.summaries.summarize import ChapterDone, SegmentDone, SummaryDone, summarize, summary_is_description
 
     engine = load_with_status(config)
-    out = sys.stdout
+    out = shown(sys.stdout)  # model text on a terminal: shown, not obeyed (`_terminal`)
     final: dict[str, Any] | None = None
     visual_tokens = 0
     started = False  # "Summary: " written (at the first token with visible text)
@@ -297,6 +298,7 @@ def video_summarize(
         from vlmcli.summaries.progress import make_summary_progress
         from vlmcli.summaries.summarize import Hierarchy, SummaryPrompts, clock, plan_summary
         from vlmcli.video.decode import probe
+        from vlmcli.video.decode_pyav import streams_note
 
         video_path = single_match(video_path, command="video-summarize")  # "*.mp4" quoted, or from cmd.exe
         settings = opts.settings()
@@ -326,10 +328,11 @@ def video_summarize(
                 info = probe(local)  # a bad file is one error line before any progress line
                 what = f"{display_name(video_path)} ({clock(info.duration_s)}, {_frames(info.frame_count)})"
                 progress.planning(f"Scanning {what} for scene cuts" if scenes else f"Planning {what}")
+                options = video.sampling_options(default_max_frames=FRAMES_PER_SEGMENT)
                 plan = plan_summary(
                     local,
                     method=video.method(),
-                    options=video.sampling_options(default_max_frames=FRAMES_PER_SEGMENT),
+                    options=options,
                     segment_seconds=segment_seconds,
                     scenes=scenes,
                     hierarchy=shape,
@@ -341,6 +344,9 @@ def video_summarize(
                 out_.warn(warnings, plan.detection.warning() if plan.detection is not None else None)
                 out_.warn(warnings, plan.stretched)
                 out_.warn(warnings, plan.info.start_note())  # times are on the file's timeline: say why they start late
+                out_.warn(warnings, streams_note(local))  # an MKV with two angles: which one is read
+                fewest = min((len(p.frames.frames) for p in plan.segments), default=0)
+                out_.warn(warnings, options.reduced_note(fewest, holds="a segment" if len(plan.segments) > 1 else "the video"))
                 if opts.dry_run:
                     run_plan(plan, video_path, config, prompts=prompts, warnings=warnings, as_json=opts.json,
                              max_tokens=gen.max_tokens)

@@ -18,8 +18,9 @@ from pathlib import Path
 from vlmcli.errors import ConfigError, InputError
 from vlmcli.inputs.braces import expand_braces
 from vlmcli.inputs.columns import ColumnChoice
-from vlmcli.inputs.formats import InputFormat, dataset_files, detect_format, folder_shards, is_save_to_disk
+from vlmcli.inputs.formats import InputFormat, Walked, dataset_files, detect_format, folder_shards, is_save_to_disk
 from vlmcli.inputs.item import ShardItem
+from vlmcli.inputs.walk import linked_notes, unreadable_text
 from vlmcli.sinks.identity import resolved_path
 
 
@@ -57,6 +58,26 @@ class ShardRef:
         return _readers()[self.format](Path(self.source), choice)
 
 
+class DatasetShards(list[ShardRef]):
+    """`dataset_shards`' shards, with what walking their folders did not reach, for the run to
+    say as it says it of plain folders: `unreadable`, the message of each subfolder that could
+    not be listed (a shard error: exit 9), and `linked`, the symlinked subfolders not followed
+    (as spelled: `notes`)."""
+
+    def __init__(self, refs: Sequence[ShardRef] = ()) -> None:
+        super().__init__(refs)
+        self.unreadable: list[str] = []
+        self.linked: list[str] = []
+
+    def took(self, walked: Walked) -> None:
+        self.unreadable += [unreadable_text(spelled, why) for spelled, why in walked.unreadable]
+        self.linked += walked.linked
+
+    def notes(self) -> list[str]:
+        """One-line notes for stderr: the symlinked folders not followed."""
+        return linked_notes(self.linked)
+
+
 def _arguments(inputs: Sequence[str]) -> list[str]:
     out: list[str] = []
     for raw in inputs:
@@ -66,10 +87,12 @@ def _arguments(inputs: Sequence[str]) -> list[str]:
 
 def dataset_shards(
     inputs: Sequence[str], *, forced: InputFormat = InputFormat.AUTO, exclude: Path | None = None
-) -> list[ShardRef] | None:
+) -> DatasetShards | None:
     """The shards `inputs` name, or None when they are plain files and folders; `exclude`: the
-    output folder (its shards are never input, even inside an input folder)."""
+    output folder (its shards are never input, even inside an input folder). The subfolders
+    their folders' walks did not reach come with them (`DatasetShards`)."""
     refs: list[ShardRef] = []
+    walked = DatasetShards()
     plain: list[str] = []
     for raw in _arguments(inputs):
         path = Path(raw)
@@ -81,6 +104,7 @@ def dataset_shards(
         if path.is_dir():
             found = _folder(path, forced, exclude)
             refs.extend(ShardRef(f, kind) for f, kind in found)
+            walked.took(found)
             if not found:
                 plain.append(raw)
             continue
@@ -92,14 +116,17 @@ def dataset_shards(
     if refs and plain:
         raise ConfigError(_mixed(plain[0], refs[0]))
     unique = {ref.source: ref for ref in refs}
-    return list(unique.values()) or None
+    if not unique:
+        return None
+    walked.extend(unique.values())
+    return walked
 
 
-def _folder(path: Path, forced: InputFormat, exclude: Path | None) -> list[tuple[Path, InputFormat]]:
+def _folder(path: Path, forced: InputFormat, exclude: Path | None) -> Walked[tuple[Path, InputFormat]]:
     """A folder's shards with the kind of each (every kind it holds, or the one forced); empty
     when it is a folder of plain files."""
     if forced is InputFormat.FILES:
-        return []
+        return Walked()
     if forced is InputFormat.AUTO:
         found = folder_shards(path, exclude=exclude)
         if not found and is_save_to_disk(path):  # not detect_format: that would walk the folder again
@@ -107,8 +134,11 @@ def _folder(path: Path, forced: InputFormat, exclude: Path | None) -> list[tuple
         return found
     files = dataset_files(path, forced, exclude=exclude)
     if not files:
-        raise InputError(f"{path} holds no {forced.value} shards.")
-    return [(f, forced) for f in files]
+        unread = "".join(f" ({unreadable_text(spelled, why)})" for spelled, why in files.unreadable[:1])
+        raise InputError(f"{path} holds no {forced.value} shards{unread}.")
+    found: Walked[tuple[Path, InputFormat]] = Walked([(f, forced) for f in files])
+    found.unreadable, found.linked = files.unreadable, files.linked
+    return found
 
 
 def _mixed(plain: str, ref: ShardRef) -> str:

@@ -29,7 +29,9 @@
 
 Folders are walked (`walk.py`) without hidden entries, symlinked subfolders and `exclude`
 (the run's own output folder, whose Parquet shards are never input); in a folder that is
-itself a caption run's output, its `part-*` shards are left out too.
+itself a caption run's output, its `part-*` shards are left out too. What the walk could not
+list and the symlinked subfolders it did not follow come back with the shards (`Walked`),
+for the run to say: no shard inside them is lost without a word.
 
 `--input-format` overrides the detection for every input.
 """
@@ -38,11 +40,11 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from vlmcli.errors import ConfigError
-from vlmcli.inputs.walk import is_run_shard, list_tree
+from vlmcli.inputs.walk import Listing, is_run_shard, list_tree
 from vlmcli.media.kinds import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, is_pdf
 
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar.xz", ".txz", ".tar.zst", ".tzst")
@@ -63,6 +65,22 @@ class InputFormat(str, enum.Enum):
     ZIP = "zip"
     JSON = "json"
     PDF = "pdf"
+
+
+T = TypeVar("T")
+
+
+class Walked(list[T], Generic[T]):
+    """What a folder's walk found (shards, or their paths), with what it did not walk: the
+    subfolders it could not list, each (as spelled, why), and the symlinked ones (as spelled)."""
+
+    def __init__(self, items: list[T] | None = None, *, listing: Listing | None = None) -> None:
+        super().__init__(items or [])
+        self.unreadable: list[tuple[str, str]] = []
+        self.linked: list[str] = []
+        if listing is not None:
+            self.unreadable = [(listing.spelled(name), why) for name, why in listing.unreadable]
+            self.linked = [listing.spelled(name) for name in listing.linked]
 
 
 _ARCHIVES = {InputFormat.WEBDATASET: "tar shards", InputFormat.ZIP: "zip archives"}
@@ -129,14 +147,16 @@ def is_tar_name(name: str) -> bool:
     return name.lower().endswith(TAR_SUFFIXES)
 
 
-def dataset_files(folder: Path, fmt: InputFormat, *, exclude: Path | None = None) -> list[Path]:
+def dataset_files(folder: Path, fmt: InputFormat, *, exclude: Path | None = None) -> Walked[Path]:
     """The shard files of a dataset folder of format `fmt`, sorted (walked; hidden entries and
-    `exclude` skipped)."""
+    `exclude` skipped), with the subfolders not walked (`Walked`)."""
     if fmt is InputFormat.HF:
-        return _hf_files(folder)
+        return Walked(_hf_files(folder))
+    listing = list_tree(folder, exclude=exclude)
+    paths = [folder / name for name in listing.files]
     if fmt is InputFormat.PDF:  # by name, and by content (a scan saved as .jpg): walking found both skipped
-        return [path for path in _walk(folder, exclude) if path.suffix.lower() == ".pdf" or is_pdf(_head(path, 1024))]
-    return [path for path in _walk(folder, exclude) if _shard_format(path.name) is fmt]
+        return Walked([p for p in paths if p.suffix.lower() == ".pdf" or is_pdf(_head(p, 1024))], listing=listing)
+    return Walked([path for path in paths if _shard_format(path.name) is fmt], listing=listing)
 
 
 def _shard_format(name: str) -> InputFormat | None:
@@ -151,12 +171,6 @@ def _shard_format(name: str) -> InputFormat | None:
     if name.lower().endswith(".pdf"):
         return InputFormat.PDF
     return InputFormat.PARQUET if name.endswith(".parquet") else None
-
-
-def _walk(folder: Path, exclude: Path | None) -> Iterator[Path]:
-    """Files under `folder` in walking order, without hidden entries or the folder `exclude` (`walk.py`)."""
-    listing = list_tree(folder, exclude=exclude)
-    yield from (folder / name for name in listing.files)
 
 
 def _hf_files(folder: Path) -> list[Path]:
@@ -178,12 +192,13 @@ def is_save_to_disk(folder: Path) -> bool:
         return False
 
 
-def folder_shards(folder: Path, *, exclude: Path | None = None) -> list[tuple[Path, InputFormat]]:
+def folder_shards(folder: Path, *, exclude: Path | None = None) -> Walked[tuple[Path, InputFormat]]:
     """The dataset shards of a folder with the kind of each, in walking order; empty for a
     folder of plain files (see the module docstring). Every kind is read: tar shards beside
-    zips, a Parquet of pictures beside them; none is left out unsaid."""
+    zips, a Parquet of pictures beside them; none is left out unsaid, and the subfolders not
+    walked (unreadable, symlinked) come with them (`Walked`) for the run to name."""
     if is_save_to_disk(folder):
-        return [(path, InputFormat.HF) for path in _hf_files(folder)]
+        return Walked([(path, InputFormat.HF) for path in _hf_files(folder)])
     found: list[tuple[Path, InputFormat]] = []
     picture: Path | None = None
     listing = list_tree(folder, exclude=exclude)
@@ -200,11 +215,11 @@ def folder_shards(folder: Path, *, exclude: Path | None = None) -> list[tuple[Pa
     if picture is not None:
         if archives:
             raise ConfigError(_pictures_and_archives(folder, archives, picture))
-        return []  # tables beside pictures are metadata; PDFs are skipped and counted
-    if all(kind is InputFormat.PARQUET for _, kind in found):
-        return found  # a Parquet dataset (img2dataset's parquet layout, a hub dataset's data/)
-    stems = {_stem(path.name) for path, _ in archives}
-    return [(path, kind) for path, kind in found if kind is not InputFormat.PARQUET or _holds_pictures(path, stems)]
+        return Walked()  # tables beside pictures are metadata; PDFs are skipped and counted
+    if not all(kind is InputFormat.PARQUET for _, kind in found):  # else a Parquet dataset (img2dataset's parquet layout)
+        stems = {_stem(path.name) for path, _ in archives}
+        found = [(path, kind) for path, kind in found if kind is not InputFormat.PARQUET or _holds_pictures(path, stems)]
+    return Walked(found, listing=listing) if found else Walked()  # plain files: `discover` walks and says
 
 
 def _pictures_and_archives(folder: Path, archives: list[tuple[Path, InputFormat]], picture: Path) -> str:

@@ -10,7 +10,8 @@ What `os.walk` drops without a word is kept for the caller to say:
 - `unreadable`: subfolders that cannot be listed (no read permission, an I/O error), with why;
   a folder given to walk that cannot be listed raises `InputError` instead;
 - `linked`: symlinked subfolders, never followed (a link loop cannot hang the scan, and no
-  file is reached twice); a symlinked *file* is listed like any file.
+  file is reached twice), but for links into the walked folder or up to a folder holding it
+  (their files are walked anyway); a symlinked *file* is listed like any file.
 
 `run_output` says the folder itself holds a caption run's output (it is the output folder,
 or it holds a `.vlm-run*.lock`): its `part-*` shards are captions, never input.
@@ -51,6 +52,22 @@ class Listing:
 
     def spelled(self, relative: str) -> str:
         return os.path.join(self.folder, relative)
+
+
+def unreadable_text(spelled: str, why: str) -> str:
+    """What a run says of a subfolder that walking could not list (an error row's `error`, or a
+    dataset run's shard error): its files were not read."""
+    return f"Cannot read folder {spelled}: {why}; its files were not captioned"
+
+
+def linked_notes(linked: list[str]) -> list[str]:
+    """One-line notes for stderr naming the symlinked folders (as spelled) walking did not follow."""
+    if not linked:
+        return []
+    from vlmcli.media.names import display_name
+
+    shown = ", ".join(map(display_name, linked[:3])) + (", ..." if len(linked) > 3 else "")
+    return [f"note: not following {len(linked)} symlinked folder(s) ({shown}): pass them as inputs to caption them"]
 
 
 def is_run_shard(name: str) -> bool:
@@ -96,10 +113,21 @@ def _scan(folder: str, exclude: tuple[int, int] | None, out: Listing) -> None:
             if not _is_dir(entry):  # follows a link: a link to a file is a file, as os.walk says
                 out.files.append(name)
             elif entry.is_symlink():
-                out.linked.append(name)
+                if not _within_walk(entry.path, folder):
+                    out.linked.append(name)
             elif exclude is None or not _same(entry, exclude):
                 subfolders.append(name)
         stack.extend(reversed(subfolders))
+
+
+def _within_walk(link: str, folder: str) -> bool:
+    """A symlinked folder that points into the walked folder, or to a folder holding it (`up -> ..`):
+    its files are walked anyway, so it is not worth a note (passing it would caption them twice)."""
+    try:
+        target, root = os.path.realpath(link), os.path.realpath(folder)
+    except OSError:
+        return False
+    return os.path.commonpath([target, root]) in (target, root)
 
 
 def _is_dir(entry: os.DirEntry[str]) -> bool:

@@ -195,13 +195,15 @@ class TerminalProgress:
     finished = close
 
     def _show(self, text: str) -> None:
+        from rich.text import Text  # a video's name is not markup
+
         if self._status is None:
             from rich.console import Console
 
-            self._status = Console(stderr=True).status(text, spinner="dots")
+            self._status = Console(stderr=True).status(Text(text), spinner="dots")
             self._status.start()
         else:
-            self._status.update(text)
+            self._status.update(Text(text))
 
     def _stop(self) -> None:
         if self._status is not None:

@@ -73,7 +73,7 @@ def fast_vlm_side(spec: FastVlmSpec, policy: ResolutionPolicy) -> int:
         capped = math.isqrt(policy.max_pixels) // cell * cell
         if capped < cell:
             raise ConfigError(
-                f"max_pixels={policy.max_pixels} is below one {cell}x{cell} cell ({cell * cell} px) for this model."
+                f"--max-pixels {policy.max_pixels} is below one {cell}x{cell} cell ({cell * cell} px) for this model."
             )
         side = min(side, capped)  # caps win, and never raise
     return side

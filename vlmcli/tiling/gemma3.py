@@ -19,9 +19,10 @@ prompt text.
 
 Resolution policy (`vlmcli.tiling.policy`): the only knob is the number of crops.
 - `--max-tiles N` caps `pan_and_scan_max_num_crops` at N; since pan-and-scan makes at
-  least 2 crops, N = 1 turns it off. `--max-pixels P` is a cap of floor(P / size^2) crops.
-  The global view always stays (a cap below one view keeps the default), and a cap never
-  turns pan-and-scan on where the checkpoint has it off: caps never raise the cost.
+  least 2 crops, N = 1 turns it off. `--max-pixels P` counts every view, the global one
+  included: at most floor(P / size^2) - 1 crops. The global view always stays, so a P
+  below one view is refused (ConfigError), and a cap never turns pan-and-scan on where
+  the checkpoint has it off: caps never raise the cost.
 - `--min-pixels P` up to one view (size^2) is already met. Above it, pan-and-scan is
   turned on for every aspect ratio (`min_ratio_to_activate` 1.0) with up to
   ceil(P / size^2) crops (at least the checkpoint's `max_num_crops`); pan-and-scan cuts
@@ -80,8 +81,9 @@ class PanAndScan:
 
 
 def gemma3_pan_and_scan(spec: Gemma3Spec, policy: ResolutionPolicy) -> PanAndScan:
-    """The pan-and-scan settings under `policy`: caps lower the crop count (below 2: off),
-    a floor above one view turns it on for any aspect ratio with up to ceil(P / size^2) crops."""
+    """The pan-and-scan settings under `policy`: caps lower the crop count (below 2: off;
+    `max_pixels` counts the global view too, and is refused below it), a floor above one
+    view turns it on for any aspect ratio with up to ceil(P / size^2) crops."""
     enabled, crops, ratio = spec.do_pan_and_scan, spec.max_num_crops, spec.min_ratio_to_activate
     view = spec.image_size**2
     if policy.min_pixels is not None and policy.min_pixels > view:
@@ -89,7 +91,12 @@ def gemma3_pan_and_scan(spec: Gemma3Spec, policy: ResolutionPolicy) -> PanAndSca
     if policy.max_tiles is not None:
         crops = min(crops, policy.max_tiles)
     if policy.max_pixels is not None:
-        crops = min(crops, policy.max_pixels // view)
+        if policy.max_pixels < view:
+            raise ConfigError(
+                f"--max-pixels {policy.max_pixels} is below one {spec.image_size}x{spec.image_size} view "
+                f"({view} px), the global view this model encodes per image at the least."
+            )
+        crops = min(crops, policy.max_pixels // view - 1)  # the global view counts too
     if not enabled or crops < 2:
         return PanAndScan(False, spec.max_num_crops, spec.min_ratio_to_activate)
     return PanAndScan(True, crops, ratio)

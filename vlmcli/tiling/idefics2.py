@@ -26,10 +26,11 @@ most `longest_edge` px (980 for idefics2-8b); the split has 4 full-resolution cr
 
 - `--max-tiles N` below 4 turns splitting off (64 tokens instead of 320); it never turns
   it on.
-- `--max-pixels P` caps the full-resolution pixels (the 4 crops, or the single view):
-  splitting is turned off when even 4 crops of the minimum size (`shortest_edge`^2 each)
-  exceed P, and `longest_edge` (with `shortest_edge` no larger) is lowered, never raised,
-  until every view fits its share (P / 4 per crop when split). A P below one patch of the
+- `--max-pixels P` caps the pixels of every view the vision tower gets, the whole image
+  of a split included (the 4 crops + the whole image, or the single view): splitting is
+  turned off when even 5 views of the minimum size (`shortest_edge`^2 each) exceed P, and
+  `longest_edge` (with `shortest_edge` no larger) is lowered, never raised, until the
+  views of every image of the prompt add up to at most P. A P below one patch of the
   vision tower is refused (ConfigError, "below one ... patch").
 - `--min-pixels P` above one view (`longest_edge`^2) turns splitting on, which is the most
   Idefics2 can look at (4 crops + the whole image); it never upscales further (the
@@ -125,13 +126,12 @@ def check_splittable(sizes: list[tuple[int, int]]) -> None:
 
 def _fitting_edge(spec: Idefics2Spec, *, width: int, height: int, split: bool, budget: int) -> int:
     """The largest `longest_edge` (<= the checkpoint's, shortest edge no larger) whose
-    full-resolution views each have at most `budget` pixels."""
+    views (every one: the whole image of a split too) add up to at most `budget` pixels."""
     for edge in range(spec.longest_edge, spec.patch_size - 1, -1):
         views = idefics2_views(
             width=width, height=height, split=split, shortest_edge=min(spec.shortest_edge, edge), longest_edge=edge
         )
-        crops = views[:SPLIT_CROPS] if split else views
-        if all(w * h <= budget for w, h in crops):
+        if sum(w * h for w, h in views) <= budget:
             return edge
     return spec.patch_size
 
@@ -148,14 +148,13 @@ def idefics2_settings(spec: Idefics2Spec, policy: ResolutionPolicy, sizes: list[
     if policy.max_pixels is not None:
         if policy.max_pixels < spec.patch_size**2:
             raise ConfigError(
-                f"max_pixels={policy.max_pixels} is below one {spec.patch_size}x{spec.patch_size} patch "
+                f"--max-pixels {policy.max_pixels} is below one {spec.patch_size}x{spec.patch_size} patch "
                 f"({spec.patch_size**2} px) of this model's vision tower."
             )
-        if split and policy.max_pixels < SPLIT_CROPS * spec.shortest_edge**2:
+        if split and policy.max_pixels < (SPLIT_CROPS + 1) * spec.shortest_edge**2:  # the whole image counts
             split = False
-        budget = policy.max_pixels // (SPLIT_CROPS if split else 1)
         for width, height in sizes:
-            edge = min(edge, _fitting_edge(spec, width=width, height=height, split=split, budget=budget))
+            edge = min(edge, _fitting_edge(spec, width=width, height=height, split=split, budget=policy.max_pixels))
     return Idefics2Settings(do_image_splitting=split, shortest_edge=min(spec.shortest_edge, edge), longest_edge=edge)
 
 

@@ -16,8 +16,11 @@ InternVL3's 448-px tiles), wrapped once per image in `<img>` ... `</img>` (not c
 
 Policy: `--max-tiles` / `--max-pixels` cap `max_patches` (the smaller of the cap and the
 checkpoint's, so never more tiles than the default: the capped grid list is a prefix of
-the default one, see `internvl_patch_bounds`); `--min-pixels` raises `min_patches` to
-ceil(P / tile^2) crops (and `max_patches` with it when needed), caps winning.
+the default one, see `internvl_patch_bounds`); `--max-pixels P` counts every tile the
+encoder gets, the thumbnail of a split included: at most P // tile^2 - 1 crops (one crop,
+the unsplit image with no thumbnail, when that is below 2). `--min-pixels` raises
+`min_patches` to ceil(P / tile^2) crops (and `max_patches` with it when needed), caps
+winning.
 """
 
 from __future__ import annotations
@@ -81,10 +84,11 @@ def internvl_patch_bounds(spec: InternVLSpec, policy: ResolutionPolicy) -> tuple
     """(min_patches, max_patches) to pass to the processor so it honours `policy`.
 
     The caps lower `max_patches` (never below 1, never above the checkpoint's unless the
-    floor asks for more); the floor raises `min_patches` to ceil(min_pixels / tile^2)."""
+    floor asks for more; `max_pixels` counts the thumbnail a split adds); the floor raises
+    `min_patches` to ceil(min_pixels / tile^2)."""
     if policy.is_native:
         return spec.min_patches, spec.max_patches
-    floor, most = policy.tile_range(spec.tile, native_most=spec.max_patches)
+    floor, most = policy.tile_range(spec.tile, native_most=spec.max_patches, global_views=1)  # + the thumbnail
     least = min(max(spec.min_patches, floor), most)
     return least, most
 

@@ -25,9 +25,10 @@ the plan is always the processor's own arithmetic with those knobs:
 
 - `--max-tiles N` caps `max_tiles` (min(checkpoint, N)); below 2 (one tile) splitting is
   off and every image gets the single view, which is at most `max_image_tokens` cells.
-- `--max-pixels P` caps the tile canvas: `max_tiles` becomes at most floor(P / tile^2)
-  (the thumbnail is not counted, as for every tiled family); when that is below
-  `min_tiles`, or P is below `max_image_tokens` cells, splitting is off and
+- `--max-pixels P` caps every view the encoder gets, the thumbnail included: `max_tiles`
+  becomes at most floor((P - thumbnail) / tile^2), the thumbnail counted at the most the
+  processor lets it have (`thumbnail_bound`: one tile, or `max_image_tokens` cells if
+  more); when that is below 2, or P is below `max_image_tokens` cells, splitting is off and
   `max_image_tokens` becomes min(checkpoint, floor(P / cell^2)) (ConfigError "below one"
   when P is below one cell) and `min_image_tokens` at most a quarter of that, so that the
   upscale of small images, which rounds each side up to whole cells, stays within P. A cap never costs more than no flag: fewer tiles or a smaller
@@ -159,6 +160,13 @@ def _view_tokens(spec: Lfm2VlSpec, *, width: int, height: int) -> int:
     return ph * pw
 
 
+def thumbnail_bound(spec: Lfm2VlSpec) -> int:
+    """Most pixels a split image's thumbnail can have: `smart_resize` keeps it within
+    `max_image_tokens` cells except where a thin image's short side is held at one cell,
+    and the processor refuses any view over `max_num_patches` (`plan_lfm2_vl_with`)."""
+    return max(spec.max_image_tokens * spec.cell**2, spec.max_num_patches * spec.encoder_patch_size**2)
+
+
 def lfm2_vl_settings(spec: Lfm2VlSpec, policy: ResolutionPolicy) -> Lfm2VlSpec:
     """The checkpoint's knobs with `policy` applied (see the module rules); the processor is
     called with exactly these."""
@@ -186,10 +194,11 @@ def lfm2_vl_settings(spec: Lfm2VlSpec, policy: ResolutionPolicy) -> Lfm2VlSpec:
     if policy.max_pixels is not None:
         if policy.max_pixels < cell_px:
             raise ConfigError(
-                f"max_pixels={policy.max_pixels} is below one {spec.cell}x{spec.cell} cell ({cell_px} px), "
+                f"--max-pixels {policy.max_pixels} is below one {spec.cell}x{spec.cell} cell ({cell_px} px), "
                 "the smallest view this model takes."
             )
-        caps.append(policy.max_pixels // tile_px)
+        thumb = thumbnail_bound(knobs) if knobs.use_thumbnail else 0
+        caps.append(max(0, policy.max_pixels - thumb) // tile_px)  # the thumbnail counts too
     if caps:
         most = min(caps)
         single = most < 2 or (policy.max_pixels is not None and policy.max_pixels // cell_px < spec.max_image_tokens)

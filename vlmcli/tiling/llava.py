@@ -202,8 +202,9 @@ def _base_view_check(spec: LlavaNextSpec, policy: ResolutionPolicy) -> None:
     least = 2 * spec.image_size**2
     if policy.max_pixels is not None and policy.max_pixels < least:
         raise ConfigError(
-            f"max_pixels={policy.max_pixels} is below the two {spec.image_size}x{spec.image_size} tiles "
-            f"(one crop and the base view, {least} px) this model encodes per image at the least."
+            f"--max-pixels {policy.max_pixels} is below the two {spec.image_size}x{spec.image_size} tiles "
+            f"(one crop and the base view, {least} px) this model encodes per image at the least; "
+            f"use --max-pixels {least} or more."
         )
 
 

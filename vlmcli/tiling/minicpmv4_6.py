@@ -25,9 +25,13 @@ These are float formulas in transformers; they are mirrored operation for operat
 that the plan is exactly what the processor does.
 
 Policy: the native knob is `max_slice_nums`. `--max-tiles` / `--max-pixels` cap it
-(`policy.tile_cap(S)` slices, the slice being an S x S tile), lowered further when a
-particular image would cost more with fewer slices than without the cap (the grid
-candidates change with the limit), so a cap never raises the cost. `--min-pixels` raises
+(`policy.tile_cap(S, global_views=1)` slices, the slice being an S x S tile and the
+thumbnail counted as one), lowered further when a particular image would cost more with
+fewer slices than without the cap (the grid candidates change with the limit), so a cap
+never raises the cost, and, under `--max-pixels P`, while any image's real crops (the
+thumbnail and every slice, sides rounded as the processor rounds them) add up to more
+than P. An image whose thumbnail alone is over P (a thin image: its short side is at
+least one 56-px step) is refused (InputError). `--min-pixels` raises
 it to ceil(min_pixels / S^2) slices: a large image may then be cut finer than the
 checkpoint's default. The grid follows the image's own area, so a floor above what an
 image holds adds no slices to it (the plan shows the real cost).
@@ -38,7 +42,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from vlmcli.errors import ConfigError
+from vlmcli.errors import ConfigError, InputError
 from vlmcli.tiling.plan import ImagePlan
 from vlmcli.tiling.policy import ResolutionPolicy
 
@@ -164,10 +168,21 @@ def layout_tokens(spec: MiniCPMV4_6Spec, layout: MiniCPMV4_6Layout) -> int:
     return crop_tokens(spec, layout.thumbnail) + layout.slices * crop_tokens(spec, layout.slice_size)
 
 
+def layout_pixels(layout: MiniCPMV4_6Layout) -> int:
+    """Pixels the vision tower gets for one image: the thumbnail and every slice."""
+    return layout.thumbnail[0] * layout.thumbnail[1] + layout.slices * layout.slice_size[0] * layout.slice_size[1]
+
+
 def _cost(spec: MiniCPMV4_6Spec, limit: int, *, width: int, height: int) -> int:
     """Visual tokens of a `width x height` image with `max_slice_nums` = `limit`."""
     capped = replace(spec, max_slice_nums=limit)
     return layout_tokens(capped, minicpmv4_6_layout(capped, width=width, height=height))
+
+
+def _pixels(spec: MiniCPMV4_6Spec, limit: int, *, width: int, height: int) -> int:
+    """Pixels encoded for a `width x height` image with `max_slice_nums` = `limit`."""
+    capped = replace(spec, max_slice_nums=limit)
+    return layout_pixels(minicpmv4_6_layout(capped, width=width, height=height))
 
 
 def minicpmv4_6_slice_limit(
@@ -176,21 +191,45 @@ def minicpmv4_6_slice_limit(
     """The one `max_slice_nums` to pass for a prompt's (width, height) images under `policy`.
 
     The floor raises the checkpoint's limit to ceil(min_pixels / S^2); the caps lower it to
-    `tile_cap(S)`, and further (down to 1: no slices) while any of the images would cost
-    more than it does under the policy without caps."""
+    `tile_cap(S, global_views=1)`, and further (down to 1: no slices) while any of the images
+    would cost more than it does under the policy without caps or, under `max_pixels`, get
+    more pixels than that (thumbnail included). InputError for an image whose thumbnail
+    alone has more pixels than `max_pixels`."""
     tile = spec.scale_resolution
     policy.tile_cap(tile)  # a pixel cap below one slice is refused, as for every tiled family
-    if policy.is_native or not spec.slice_mode:
+    if policy.is_native:
         return spec.max_slice_nums
-    floor, cap = policy.tile_bounds(tile)
-    most = max(spec.max_slice_nums, floor)
-    if cap is None or cap >= most:
+    floor, cap = policy.tile_bounds(tile, global_views=1)  # the thumbnail counts as a tile
+    most = max(spec.max_slice_nums, floor) if spec.slice_mode else spec.max_slice_nums
+    if policy.max_pixels is None and (cap is None or cap >= most):
         return most
     uncapped = [_cost(spec, most, width=w, height=h) for w, h in sizes]
-    limit = min(most, cap)
-    while limit > 1 and any(_cost(spec, limit, width=w, height=h) > u for (w, h), u in zip(sizes, uncapped)):
+    limit = most if cap is None else min(most, cap)
+
+    def over(limit: int) -> bool:
+        return any(
+            _cost(spec, limit, width=w, height=h) > u
+            or (policy.max_pixels is not None and _pixels(spec, limit, width=w, height=h) > policy.max_pixels)
+            for (w, h), u in zip(sizes, uncapped)
+        )
+
+    while limit > 1 and over(limit):
         limit -= 1
+    if policy.max_pixels is not None:
+        _check_thumbnails(spec, policy.max_pixels, sizes)
     return limit
+
+
+def _check_thumbnails(spec: MiniCPMV4_6Spec, max_pixels: int, sizes: list[tuple[int, int]]) -> None:
+    """InputError for an image whose thumbnail alone (its least cost) is over `max_pixels`."""
+    for width, height in sizes:
+        thumbnail = minicpmv4_6_layout(replace(spec, max_slice_nums=1), width=width, height=height).thumbnail
+        if thumbnail[0] * thumbnail[1] > max_pixels:
+            raise InputError(
+                f"A {width}x{height} image is at least a {thumbnail[1]}x{thumbnail[0]} thumbnail "
+                f"({thumbnail[0] * thumbnail[1]} px) on this model, more than --max-pixels {max_pixels}; "
+                "raise --max-pixels or crop it to a less elongated shape."
+            )
 
 
 def plan_minicpmv4_6(spec: MiniCPMV4_6Spec, policy: ResolutionPolicy, *, width: int, height: int) -> ImagePlan:

@@ -68,10 +68,9 @@ class ResolutionPolicy:
     tiles (see the module docstring)."""
     max_pixels: int | None = None
     """Most pixels the vision encoder gets per image, again a cap on the default: for tiled
-    families every encoded tile counts, the global/base/thumbnail view included, where
-    `tile_cap(global_views=...)` is used (LLaVA-NeXT/OneVision, LLaVA 1.5, Idefics3/SmolVLM:
-    at most max_pixels // tile^2 - 1 crops when split; other tiled families still cap the
-    crops at max_pixels // tile^2); resized height*width for Qwen (smart_resize's
+    families every encoded view counts, the global/base/thumbnail view included (at most
+    max_pixels // tile^2 - 1 crops when split, `tile_cap(global_views=...)`; each family
+    module says how it counts its extra view); resized height*width for Qwen (smart_resize's
     `max_pixels` becomes the smaller of this and the checkpoint's)."""
     min_pixels: int | None = None
     """Fewest pixels of the image content the model sees; smaller images are upscaled, also
@@ -113,7 +112,7 @@ class ResolutionPolicy:
             by_pixels = self.max_pixels // (tile_size * tile_size)
             if by_pixels < 1:
                 raise ConfigError(
-                    f"max_pixels={self.max_pixels} is below one {tile_size}x{tile_size} tile "
+                    f"--max-pixels {self.max_pixels} is below one {tile_size}x{tile_size} tile "
                     f"({tile_size * tile_size} px) for this model."
                 )
             caps.append(max(1, by_pixels - global_views))

@@ -167,7 +167,7 @@ def _caps(spec: QwenSpec, policy: ResolutionPolicy) -> list[int]:
     if policy.max_tiles is not None:
         caps.append(policy.max_tiles * spec.nominal_tile_size**2)
     if caps and min(caps) < cell:
-        raise ConfigError(f"max_pixels={min(caps)} is below one {spec.factor}x{spec.factor} cell for this model.")
+        raise ConfigError(f"--max-pixels {min(caps)} is below one {spec.factor}x{spec.factor} cell for this model.")
     return caps
 
 

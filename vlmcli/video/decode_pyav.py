@@ -37,6 +37,7 @@ from vlmcli.video.alpha import new_side_decoder, pixel_format_has_alpha, side_de
 from vlmcli.video.file_cache import FileKey, cached_per_file, through_cache
 from vlmcli.video.frame_pixels import frame_pixels
 from vlmcli.video.pyav_container import av_module as _av, open_container as _open_container, video_stream as _video_stream
+from vlmcli.video.pyav_container import video_streams as _video_streams
 from vlmcli.video.packet_index import RAW_STREAM_FORMATS, Numbering, PacketIndex, PacketInfo, build_index
 from vlmcli.video.reasons import reason_of
 
@@ -88,6 +89,27 @@ class StreamFacts:
     the audio (`-itsoffset`, a recorder that starts the picture late) or the file was cut
     mid-GOP (a TS segment: the pictures before the first keyframe cannot be decoded and are
     dropped). 0 when unknown."""
+    video_streams: int = 1
+    """Video streams in the file (cover pictures not counted): a Matroska or MP4 with two
+    angles or a picture-in-picture track holds several, and only `stream` is read."""
+    video_position: int = 0
+    """`stream`'s place among those video streams, from 0 (ffmpeg's `-map 0:v:N`)."""
+
+
+def streams_note(path: str) -> str | None:
+    """One sentence when `path` holds several video streams (only one is read), else None;
+    None too when the header cannot be read (reading the video says why)."""
+    try:
+        facts = inspect_video(path)
+    except Exception:  # noqa: BLE001 - a note only
+        return None
+    if facts.video_streams < 2:
+        return None
+    return (
+        f"{display_name(path)} has {facts.video_streams} video streams; only video stream "
+        f"{facts.video_position + 1} (stream #{facts.stream}, {facts.width}x{facts.height}, ffmpeg's default "
+        f"choice) is read, the others are not"
+    )
 
 
 def inspect_video(path: str) -> StreamFacts:
@@ -100,6 +122,7 @@ def _inspect(key: FileKey) -> StreamFacts:
     path = key[0]
     with _open_container(path) as container:
         stream = _video_stream(path, container)
+        videos = _video_streams(container)
         ctx = stream.codec_context
         if ctx is None or not ctx.width or not ctx.height:
             if str(container.format.name) == "image2":  # ffmpeg went by the name (notes.jpg holding text)
@@ -127,6 +150,7 @@ def _inspect(key: FileKey) -> StreamFacts:
             reorders=bool(getattr(ctx, "has_b_frames", False)),
             alpha=alpha_decoder is not None or pixel_format_has_alpha(ctx.pix_fmt), alpha_decoder=alpha_decoder,
             start_s=max(0.0, first_t - origin) if first_t is not None and origin is not None else 0.0,
+            video_streams=len(videos), video_position=next((k for k, v in enumerate(videos) if v.index == stream.index), 0),
         )
 
 

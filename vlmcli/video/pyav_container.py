@@ -11,11 +11,17 @@ from vlmcli.media.names import display_name
 from vlmcli.video.reasons import reason_of
 
 
+def video_streams(container: Any) -> list[Any]:
+    """The container's video streams, cover pictures left out, in stream order."""
+    cover = av_module().stream.Disposition.attached_pic
+    return [s for s in container.streams.video if not (s.disposition & cover)]
+
+
 def video_stream(path: str, container: Any) -> Any:
-    """The main video stream; `VideoError` when the container lists none (checked, not guessed)."""
-    av = av_module()
-    cover = av.stream.Disposition.attached_pic
-    videos = [s for s in container.streams.video if not (s.disposition & cover)]
+    """The main video stream (ffmpeg's best: the largest picture, then the first); `VideoError`
+    when the container lists none (checked, not guessed). With several, `decode_pyav.StreamFacts`
+    counts them and `decode_pyav.streams_note` says which one is read."""
+    videos = video_streams(container)
     if not videos:
         kinds = sorted({"cover picture" if s.type == "video" else str(s.type) for s in container.streams})
         listed = ", ".join(kinds) if kinds else "none"

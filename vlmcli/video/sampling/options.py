@@ -65,3 +65,13 @@ class SamplingOptions:
         else:
             wanted = self.max_frames
         return min(wanted, info.frame_count)
+
+    def reduced_note(self, got: int, *, holds: str = "the video") -> str | None:
+        """One sentence when a frame count asked for (`frames`) was cut back to `got`, the
+        most `holds` ("the video", "a segment") has; None when nothing was cut."""
+        if self.frames is None or got >= self.frames:
+            return None
+        return (
+            f"{self.frames} frames were asked for, but {holds} holds fewer: {got} read "
+            "(every frame there is; a frame is never read twice)"
+        )
