@@ -161,3 +161,63 @@ def test_a_ray_address_nothing_answers_on_is_one_line(monkeypatch, tmp_path):
     result = CliRunner().invoke(app, ["caption-dir", str(tmp_path / "p"), "-o", str(tmp_path / "o"), "--engine", "ray"])
     assert result.exit_code == 2, result.output
     assert result.stderr.strip().splitlines()[-1].startswith("Error: Cannot reach the Ray cluster at RAY_ADDRESS=127.0.0.1:1 (")
+
+
+def test_a_model_that_cannot_load_reaches_the_driver_whole():
+    """A failing constructor killed the actor (ActorDiedError: exit 1, a traceback on stderr and
+    Ray's on stdout), and Ray Data keeps only the text of what a map function raises: the actor
+    keeps the ModelError, raises it from its first call as text, and the driver reads it back."""
+    from vlmcli.captions.ray_backend import Batching, CaptionActor, reraise
+    from vlmcli.errors import ModelError
+
+    def load(config):
+        raise ModelError("model.safetensors is truncated")
+
+    worker = CaptionActor(
+        load_engine=load, engine_config=SimpleNamespace(model="bad"), generation=None, system=None,
+        revision=None, max_image_pixels=None, decode_threads=1, batching=Batching(),
+    )
+    with pytest.raises(RuntimeError) as raised:
+        worker(None)
+
+    class UserCodeException(Exception):  # Ray Data's wrapper: the original as text only
+        pass
+
+    with pytest.raises(ModelError, match="^model.safetensors is truncated$") as back:
+        reraise(UserCodeException(f"ray::MapWorker failed\n{raised.value}\nUDF failed to process a data block."))
+    assert back.value.exit_code == 4
+
+
+def test_ray_init_failures_are_one_line_and_keep_the_sigterm_handler(monkeypatch):
+    """`RAY_ADDRESS=auto` with no cluster, `127.0.0.1` without a port: "unexpected ConnectionError /
+    ValueError", exit 1; and ray.init put sys.exit in place of vlmcli's SIGTERM handling (exit 15,
+    no summary)."""
+    import signal
+
+    import vlmcli.captions.ray_backend as ray_backend
+    from vlmcli.errors import ConfigError
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    calls = []
+
+    def init(**kwargs):
+        calls.append(kwargs)
+        signal.signal(signal.SIGTERM, lambda *a: None)  # what ray.init does to the driver
+        if len(calls) == 1:
+            raise ConnectionError("Could not find any running Ray instance.\nPlease specify ...")
+
+    fake = SimpleNamespace(is_initialized=lambda: False, init=init)
+    monkeypatch.setattr(ray_backend, "import_ray", lambda: fake)
+    monkeypatch.setattr(ray_backend, "_quiet", lambda ray: None)
+    monkeypatch.setenv("RAY_ADDRESS", "auto")
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        with pytest.raises(ConfigError, match=r"^Cannot start or join the Ray cluster at RAY_ADDRESS=auto \(Could not find any running Ray instance\.\);"):
+            ray_backend.start_ray()
+        assert signal.getsignal(signal.SIGTERM) is handler
+        ray_backend.start_ray()
+        assert signal.getsignal(signal.SIGTERM) is handler and calls[-1]["log_to_driver"] is False
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -641,25 +641,30 @@ def test_lfm2_vl_plan_matches_image_processor(hf, policy):
 )  # fmt: skip
 def test_glm4v_plan_matches_image_processor(hf, policy):
     """plan_glm4v's size and tokens equal Glm4vImageProcessor's given the planned `size` bounds
-    (which count both frames of an image), tiny sides scaled up to one cell included."""
+    (which count both frames of an image), tiny sides scaled up to one cell included; under a
+    floor, as the adapter calls it (`glm4v_prompt_bounds`: the image already at its lifted size)."""
     from transformers import Glm4vImageProcessor
 
-    from vlmcli.tiling.glm4v import Glm4vSpec, glm4v_size, plan_glm4v
+    from vlmcli.tiling.glm4v import Glm4vSpec, glm4v_prompt_bounds, plan_glm4v
 
     spec = Glm4vSpec(patch_size=14, merge_size=2, temporal_patch_size=2,
                      shortest_edge=2 * 4 * 28 * 28, longest_edge=2 * 32 * 28 * 28)  # fmt: skip
-    low, high = glm4v_size(spec, policy)
-    processor = Glm4vImageProcessor(
-        size={"shortest_edge": low, "longest_edge": high}, patch_size=14, temporal_patch_size=2, merge_size=2
-    )
     checked = 0
     for width, height in SIZES:
         try:
             plan = plan_glm4v(spec, policy, width=width, height=height)
         except InputError:  # too elongated: the processor refuses it too
             with pytest.raises(ValueError):
-                processor.get_number_of_image_patches(height, width, {})
+                Glm4vImageProcessor(patch_size=14, temporal_patch_size=2, merge_size=2).get_number_of_image_patches(
+                    height, width, {}
+                )
             continue
+        low, high, resize = glm4v_prompt_bounds(spec, policy, [(width, height)])
+        processor = Glm4vImageProcessor(
+            size={"shortest_edge": low, "longest_edge": high}, patch_size=14, temporal_patch_size=2, merge_size=2
+        )
+        if resize:  # the adapter hands the processor the image already at the planned size
+            width, height = plan.resized
         assert plan.visual_tokens * 4 == processor.get_number_of_image_patches(height, width, {}), (width, height)
         if width * height <= 2_000_000:
             out = processor(images=[_blank(width, height)], **CHANNELS_LAST)

@@ -8,7 +8,6 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from vlmcli.video.decode import probe
 from vlmcli.video.metadata import VideoInfo
@@ -16,14 +15,7 @@ from vlmcli.video.sampling import SamplingOptions
 from vlmcli.video.sampling.dynamic import DynamicSampler
 from vlmcli.video.sampling.uniform import UniformSampler
 from vlmcli.video.scan import Scan, scan_video
-
-
-def _ffmpeg() -> str:
-    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
-    try:
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except RuntimeError:
-        pytest.skip("no ffmpeg binary")
+from vlmcli.testing.media.video_clips import ffmpeg_exe
 
 
 def _info(frame_count: int, fps: float = 25.0) -> VideoInfo:
@@ -52,7 +44,7 @@ def _encode(path: Path, frames: np.ndarray, *, fps: float = 25.0, gop: int = 50)
     """x264 with its default preset and quality (what a user's ffmpeg writes), short GOP."""
     t, h, w, _ = frames.shape
     subprocess.run(
-        [_ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
+        [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
          "-s", f"{w}x{h}", "-r", str(fps), "-i", "-", "-c:v", "libx264", "-pix_fmt", "yuv420p",
          "-g", str(gop), "-threads", "1", str(path)],
         input=np.ascontiguousarray(frames).tobytes(), check=True,

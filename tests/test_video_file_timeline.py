@@ -13,14 +13,7 @@ from vlmcli.video.decode import probe
 from vlmcli.video.sample import sample_video
 from vlmcli.video.sampling import SamplingOptions
 from vlmcli.video.sampling_report import SamplingReport
-
-
-def _ffmpeg() -> str:
-    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
-    try:
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except RuntimeError:
-        pytest.skip("no ffmpeg binary")
+from vlmcli.testing.media.video_clips import ffmpeg_exe
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +21,7 @@ def late_video(tmp_path_factory):
     """6 s of sine from 0, 4 s of testsrc from 2.0 s (10 fps, 64x48)."""
     path = tmp_path_factory.mktemp("late") / "late.mp4"
     subprocess.run(
-        [_ffmpeg(), "-hide_banner", "-loglevel", "error", "-y",
+        [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
          "-f", "lavfi", "-i", "sine=frequency=440:duration=6",
          "-itsoffset", "2", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=4",
          "-map", "0:a", "-map", "1:v", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-threads", "1",
@@ -64,7 +57,7 @@ def test_ask_json_frame_times_are_on_the_file_timeline(late_video):
 def test_a_video_starting_with_the_file_is_unchanged(tmp_path):
     path = tmp_path / "plain.mp4"
     subprocess.run(
-        [_ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+        [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
          "testsrc=size=64x48:rate=10:duration=3", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-threads", "1", str(path)],
         check=True,
     )

@@ -14,20 +14,13 @@ from typer.testing import CliRunner
 from vlmcli.cli import app
 from vlmcli.video.decode_pyav import inspect_video, streams_note
 from vlmcli.video.sampling import SamplingOptions
+from vlmcli.testing.media.video_clips import ffmpeg_exe
 
 runner = CliRunner()
 
 
-def _ffmpeg() -> str:
-    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
-    try:
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except RuntimeError:
-        pytest.skip("no ffmpeg binary")
-
-
 def _make(path, *inputs: str) -> None:
-    args = [_ffmpeg(), "-hide_banner", "-loglevel", "error", "-y"]
+    args = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y"]
     for source in inputs:
         args += ["-f", "lavfi", "-i", source]
     for k in range(len(inputs)):

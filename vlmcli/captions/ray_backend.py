@@ -25,7 +25,9 @@ import json
 import logging
 import os
 import re
+import signal
 import socket
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -79,7 +81,12 @@ class CaptionActor:
         videos: "VideoCaptioning | None" = None,
         images: Any = None,
     ) -> None:
-        engine = load_engine(engine_config)
+        self.failed: VlmError | None = None
+        try:
+            engine = load_engine(engine_config)
+        except VlmError as exc:  # Ray kills an actor whose constructor fails (ActorDiedError, a traceback):
+            self.failed = exc  # raised from __call__ instead, carried as text (`carried`)
+            return
         ctx = RowContext(model=engine_config.model, revision=getattr(engine, "revision", None) or revision)
         self.runner = runner_for(engine, ctx, generation=generation, system=system, debug=False, videos=videos)
         self.max_image_pixels = max_image_pixels
@@ -106,6 +113,8 @@ class CaptionActor:
     def __call__(self, batch: "pa.Table") -> "pa.Table":
         import pyarrow as pa
 
+        if self.failed is not None:
+            raise RuntimeError(carried(self.failed))
         rows: list[Row] = []
         if self.mode.continuous:
             ContinuousRunner(self.runner, slots=self.mode.slots, prefill_tokens=self.prefill_tokens).run(
@@ -151,8 +160,38 @@ def _quiet(ray: Any) -> None:
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
-    for name in ("ray", "ray.data"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    logging.getLogger("ray").setLevel(logging.ERROR)
+    # Ray Data logs a failed map ("Exception occurred in user code", "Dataset execution will now
+    # abort") before raising it: the run says it once, in its own one line (`reraise`)
+    logging.getLogger("ray.data").setLevel(logging.CRITICAL)
+
+
+_CARRIED = re.compile(r"<vlmcli-error (\{.*?\})>")
+
+
+def carried(error: VlmError) -> str:
+    """`error` as text that survives Ray Data's wrapping (its UserCodeException keeps only the
+    text of what a map function raised), read back by `_unwrap`."""
+    return f"<vlmcli-error {json.dumps({'kind': type(error).__name__, 'message': str(error)})}>"
+
+
+def _from_text(exc: BaseException) -> VlmError | None:
+    from vlmcli import errors
+
+    found = _CARRIED.search(str(exc))
+    if found is None:
+        return None
+    try:
+        fields = json.loads(found[1])
+    except ValueError:
+        return None
+    kind = getattr(errors, str(fields.get("kind")), None)
+    if not (isinstance(kind, type) and issubclass(kind, VlmError)):
+        return None
+    try:
+        return kind(str(fields.get("message", "")))
+    except TypeError:  # a class that takes other arguments: its message as a VlmError of that kind's family
+        return VlmError(str(fields.get("message", "")))
 
 
 def _unwrap(exc: BaseException) -> BaseException:
@@ -165,7 +204,7 @@ def _unwrap(exc: BaseException) -> BaseException:
         if isinstance(cause, VlmError):
             return cause
         seen = cause
-    return exc
+    return _from_text(exc) or exc
 
 
 RAY_NOISE = re.compile(rb"core_worker\.cc:\d+: Actor with class name: .* has constructor arguments in the object store and max_restarts > 0")
@@ -178,10 +217,29 @@ def start_ray() -> Any:
     """Ray, started (or joined: `RAY_ADDRESS`, an earlier `ray.init`) and quiet."""
     ray = import_ray()
     if not ray.is_initialized():
-        check_cluster_address(os.environ.get("RAY_ADDRESS", ""))
-        ray.init(include_dashboard=False, logging_level=logging.ERROR)
+        address = os.environ.get("RAY_ADDRESS", "")
+        check_cluster_address(address)
+        sigterm = signal.getsignal(signal.SIGTERM)  # ray.init puts sys.exit in place of Ctrl-C's handling
+        try:
+            # log_to_driver: the workers' log lines went to the driver's stdout, before --json's line
+            ray.init(include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+        except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
+            where = f"the Ray cluster at RAY_ADDRESS={address}" if address else "a local Ray"
+            raise ConfigError(
+                f"Cannot start or join {where} ({one_line_of(exc)}); fix the address "
+                "(host:port of a head started with `ray start --head`), or unset RAY_ADDRESS to run a local Ray."
+            ) from None
+        finally:
+            if sigterm is not None and threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, sigterm)
     _quiet(ray)
     return ray
+
+
+def one_line_of(exc: BaseException) -> str:
+    """The first line of an exception's message (Ray's run to dozens)."""
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:200]
 
 
 def check_cluster_address(address: str, *, timeout_s: float = 5.0) -> None:

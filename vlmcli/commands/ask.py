@@ -18,6 +18,7 @@ from vlmcli.commands._generate import run_requests
 from vlmcli.commands._inputs import load_inputs, split_media
 from vlmcli.commands._render import Item
 from vlmcli.commands._usage import check_no_empty_input
+from vlmcli.commands._video_notes import say_video_notes
 from vlmcli.commands.options import CommonOptions, StructuredOptions, with_common_options, with_structured_options
 from vlmcli.commands.video_options import VideoOptions, with_video_options
 from vlmcli.engine.request import Request
@@ -126,6 +127,7 @@ def ask(
         )
         if pages is not None and not any(isinstance(m, DocumentInput) for m in media):
             pages_unused()
+        say_video_notes(media, video.sampling_options(), set())  # which stream, a late first picture, --frames cut
         images, videos = split_media(media)
         request = Request(
             prompt=answer.prompt(question), images=images, videos=videos, system=opts.system,

@@ -26,6 +26,7 @@ from vlmcli.commands._inputs import DecodedWhenTaken, Failed, Media, check_each
 from vlmcli.commands._json_names import json_line
 from vlmcli.commands._render import Item, error_record
 from vlmcli.commands._usage import check_no_empty_input
+from vlmcli.commands._video_notes import say_video_notes
 from vlmcli.commands.options import (
     CommonOptions,
     StructuredAnswer,
@@ -179,6 +180,7 @@ def describe(
         errors: dict[int, list[dict[str, object]]] = {}  # error objects by the answer they precede
         failed: list[Failed] = []
         documents = 0
+        said: set[str] = set()  # video notes already on stderr
         for source, entry in zip(inputs, check_each(inputs, **load)):
             documents += isinstance(entry, DocumentInput)
             if isinstance(entry, Failed):
@@ -186,6 +188,7 @@ def describe(
                 errors.setdefault(len(handles), []).append(error_record(source, entry.error))
                 failed.append(entry)
                 continue
+            say_video_notes([entry], video.sampling_options(), said)  # which stream, a late first picture, --frames cut
             handles.append((source, entry if source == STDIN or not several else None))
             items.append(Item(inputs=(source,), heading=heading(source) if several else None))
             del entry  # a long list of photos is never all in memory at once (DecodedWhenTaken)

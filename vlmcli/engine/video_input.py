@@ -67,6 +67,12 @@ class VideoInput:
     key: content hash for the vision-feature cache; computed from frames + indices if empty.
     sampling: how the frames were chosen and decoded (`from_sampled` fills it), reported in
         `--json`; None when the caller chose the frames itself. The engine never reads it.
+    notes: sentences on what was read that a user would not expect, each naming `source`
+        (`from_sampled` fills them while the file is at hand): which video stream of several
+        is read (`decode_pyav.streams_note`) and a first picture after the file's start
+        (`VideoInfo.start_note`). Commands say them; the engine never reads them.
+    holds: frames the video holds (`VideoInfo.frame_count`), 0 when unknown: a `--frames` above
+        it was cut back (`SamplingOptions.reduced_note`).
     """
 
     frames: "np.ndarray"
@@ -77,6 +83,8 @@ class VideoInput:
     source: str = "<video>"
     key: str = ""
     sampling: "SamplingReport | None" = None
+    notes: tuple[str, ...] = ()
+    holds: int = 0
 
     def __post_init__(self) -> None:
         frames = _as_array(self.frames)
@@ -122,6 +130,8 @@ class VideoInput:
             duration_s=self.duration_s,
             source=self.source,
             sampling=self.sampling,
+            notes=self.notes,
+            holds=self.holds,
         )
 
     @property
@@ -146,15 +156,36 @@ class VideoInput:
         from vlmcli.video.sampling_report import SamplingReport
 
         frames = sampled.frames
+        name = source if source is not None else sampled.info.path
         return cls(
             frames=frames.pixels,
             timestamps=frames.timestamps,
             fps=sampled.info.fps,
             indices=tuple(sampled.info.nominal_index(i) for i in frames.indices),
             duration_s=sampled.info.duration_s,
-            source=source if source is not None else sampled.info.path,
+            source=name,
             sampling=SamplingReport.from_sampled(sampled),
+            notes=_read_notes(sampled, source=name),
+            holds=sampled.info.frame_count,
         )
+
+
+def _read_notes(sampled: "SampledVideo", *, source: str) -> tuple[str, ...]:
+    """`VideoInput.notes` of a sampled video, named as `source` (a shard item's video is read
+    from a temporary copy whose name means nothing to the user)."""
+    from vlmcli.media.names import display_name
+    from vlmcli.video.decode_pyav import streams_note
+
+    path = sampled.info.path
+    notes = []
+    streams = streams_note(path)  # "<path> has 2 video streams; ...": the input's name in the path's place
+    if streams is not None:
+        shown = display_name(path)
+        notes.append(display_name(source) + streams[len(shown):] if streams.startswith(shown) else streams)
+    start = sampled.info.start_note()
+    if start is not None:
+        notes.append(f"{display_name(source)}: {start}")
+    return tuple(notes)
 
 
 def unambiguous_frames(frames: "np.ndarray") -> "np.ndarray":

@@ -12,7 +12,11 @@ three ways, all mirrored here:
 
 The native knobs are those two `size` numbers; the policy maps onto them as for Qwen-VL
 (`vlmcli.tiling.qwen.qwen_pixel_bounds` on the per-image area, then times the frame count):
-caps take min(checkpoint, cap), a `--min-pixels` floor above the default upscales.
+caps take min(checkpoint, cap), a `--min-pixels` floor above the default upscales, one
+below it changes nothing. As Qwen's, GLM's smart_resize can land below the floor (its
+downscale branch floors both sides when rounding passed the bound): `glm4v_resized_size`
+lifts such an image above it, and `glm4v_prompt_bounds` says how the processor keeps that
+size (the image handed over already resized, the bounds widened to hold it).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from dataclasses import dataclass
 from vlmcli.errors import ConfigError, InputError
 from vlmcli.tiling.plan import ImagePlan
 from vlmcli.tiling.policy import ResolutionPolicy
-from vlmcli.tiling.qwen import MAX_ASPECT_RATIO, QwenSpec, qwen_pixel_bounds, too_elongated
+from vlmcli.tiling.qwen import MAX_ASPECT_RATIO, QwenSpec, pixel_caps, qwen_pixel_bounds, too_elongated
 
 
 def glm4v_smart_resize(
@@ -112,13 +116,12 @@ def glm4v_size(spec: Glm4vSpec, policy: ResolutionPolicy) -> tuple[int, int]:
     return low * t, high * t
 
 
-def plan_glm4v(spec: Glm4vSpec, policy: ResolutionPolicy, *, width: int, height: int) -> ImagePlan:
-    """How `Glm4vImageProcessor` resizes one `width x height` image under `policy`, and its tokens."""
-    low, high = glm4v_size(spec, policy)
+def _smart_resize(spec: Glm4vSpec, *, width: int, height: int, low: int, high: int) -> tuple[int, int]:
+    """(height, width) from `glm4v_smart_resize` for one image (two frames) within `low`..`high`."""
     if width < 1 or height < 1:
         raise InputError(f"an image must have a positive size, not {width}x{height}.")
     try:
-        resized_h, resized_w = glm4v_smart_resize(
+        return glm4v_smart_resize(
             num_frames=spec.temporal_patch_size,
             height=height,
             width=width,
@@ -132,6 +135,52 @@ def plan_glm4v(spec: Glm4vSpec, policy: ResolutionPolicy, *, width: int, height:
             f"A {width}x{height} image is too elongated for GLM-4V models (the long side may be at most "
             f"{MAX_ASPECT_RATIO}x the short side); crop it first."
         ) from None
+
+
+def glm4v_resized_size(spec: Glm4vSpec, policy: ResolutionPolicy, *, width: int, height: int) -> tuple[int, int]:
+    """(height, width) the model sees a `width x height` image at under `policy`: GLM's
+    smart_resize within `glm4v_size`, except that under a policy floor an image that its
+    downscale branch puts below the floor (per image: `glm4v_size`'s low / frames) is scaled
+    up instead, as its upscale branch would (tiny sides first raised to one cell, both sides
+    ceil()ed to the factor), unless that exceeds a cap (caps win). The processor only keeps
+    such a size when handed the image already resized to it (`glm4v_prompt_bounds`)."""
+    low, high = glm4v_size(spec, policy)
+    resized_h, resized_w = _smart_resize(spec, width=width, height=height, low=low, high=high)
+    t, factor = spec.temporal_patch_size, spec.factor
+    if policy.is_native or policy.min_pixels is None or t * resized_h * resized_w >= low:
+        return resized_h, resized_w
+    if height < factor or width < factor:  # GLM's first step, as smart_resize takes it
+        scale = max(factor / height, factor / width)
+        height, width = int(height * scale), int(width * scale)
+    beta = math.sqrt(low / (t * height * width))
+    lifted_h = max(factor, math.ceil(height * beta / factor) * factor)
+    lifted_w = max(factor, math.ceil(width * beta / factor) * factor)
+    if lifted_h * lifted_w > min(pixel_caps(spec.per_image(), policy), default=lifted_h * lifted_w):
+        return resized_h, resized_w
+    return lifted_h, lifted_w
+
+
+def glm4v_prompt_bounds(
+    spec: Glm4vSpec, policy: ResolutionPolicy, sizes: list[tuple[int, int]]
+) -> tuple[int, int, bool]:
+    """(shortest_edge, longest_edge, resize) for the processor call of one prompt's (width,
+    height) images: `glm4v_size`, unless an image's `glm4v_resized_size` is not what GLM's
+    smart_resize gives; then `resize` is True (hand the processor every image already at its
+    `glm4v_resized_size`) and the bounds are widened to hold those sizes (times the frame
+    count), so smart_resize keeps each one as it is (whole cells within the bounds)."""
+    low, high = glm4v_size(spec, policy)
+    planned = [glm4v_resized_size(spec, policy, width=w, height=h) for w, h in sizes]
+    own = [_smart_resize(spec, width=w, height=h, low=low, high=high) for w, h in sizes]
+    if planned == own:
+        return low, high, False
+    areas = [spec.temporal_patch_size * h * w for h, w in planned]
+    return min([low, *areas]), max([high, *areas]), True
+
+
+def plan_glm4v(spec: Glm4vSpec, policy: ResolutionPolicy, *, width: int, height: int) -> ImagePlan:
+    """How `Glm4vImageProcessor` resizes one `width x height` image under `policy` (handed
+    over as `glm4v_prompt_bounds` says), and its tokens."""
+    resized_h, resized_w = glm4v_resized_size(spec, policy, width=width, height=height)
     tokens = (resized_h // spec.patch_size) * (resized_w // spec.patch_size) // spec.merge_size**2
     return ImagePlan(
         width=width,

@@ -155,11 +155,13 @@ def qwen_pixel_bounds(spec: QwenSpec, policy: ResolutionPolicy) -> tuple[int, in
     floor (it floors both sides); `qwen_resized_size` lifts such an image back above it."""
     cell = spec.factor * spec.factor
     floor = spec.min_pixels if policy.min_pixels is None else max(policy.min_pixels, spec.min_pixels)
-    max_pixels = min([max(spec.max_pixels, floor, cell), *_caps(spec, policy)])
+    max_pixels = min([max(spec.max_pixels, floor, cell), *pixel_caps(spec, policy)])
     return min(floor, max_pixels), max_pixels
 
 
-def _caps(spec: QwenSpec, policy: ResolutionPolicy) -> list[int]:
+def pixel_caps(spec: QwenSpec, policy: ResolutionPolicy) -> list[int]:
+    """The pixel caps `policy` sets for one image (`--max-pixels`, `--max-tiles` nominal tiles);
+    ConfigError for one below a single factor x factor cell."""
     cell = spec.factor * spec.factor
     caps = []
     if policy.max_pixels is not None:
@@ -188,7 +190,7 @@ def qwen_resized_size(spec: QwenSpec, policy: ResolutionPolicy, *, width: int, h
     beta = math.sqrt(low / (height * width))
     lifted_h = max(spec.factor, ceil_by_factor(height * beta, spec.factor))
     lifted_w = max(spec.factor, ceil_by_factor(width * beta, spec.factor))
-    if lifted_h * lifted_w > min(_caps(spec, policy), default=lifted_h * lifted_w):
+    if lifted_h * lifted_w > min(pixel_caps(spec, policy), default=lifted_h * lifted_w):
         return resized_h, resized_w
     return lifted_h, lifted_w
 

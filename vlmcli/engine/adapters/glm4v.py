@@ -5,7 +5,9 @@ per image, features from `get_image_features` scattered over the `<|image|>` run
 (4, B, L) positions (text, then MRoPE t/h/w from the model's own `get_rope_index`, which
 takes the processor's `mm_token_type_ids`). What differs is the planning: GLM's
 `smart_resize` bounds 2 * h * w (`vlmcli.tiling.glm4v`), so the policy is mapped onto the
-image processor's `size` numbers by `glm4v_size`.
+image processor's `size` numbers by `glm4v_size`; under a `--min-pixels` floor that GLM's
+smart_resize would miss, the images are handed over already at their planned size and the
+bounds widened to keep them (`glm4v_prompt_bounds`), as Qwen-VL's are.
 
 Video is native (`qwen_video`'s split/encode, GLM's prompt): the video processor stacks
 every 2 frames into a temporal patch and writes each one as
@@ -27,7 +29,7 @@ from vlmcli.engine.adapters.qwen_vl import QwenVLAdapter
 from vlmcli.media.image_input import ImageInput
 from vlmcli.engine.video_input import VideoInput
 from vlmcli.tiling import ImagePlan, QwenSpec, qwen_video_size
-from vlmcli.tiling.glm4v import Glm4vSpec, glm4v_size, plan_glm4v
+from vlmcli.tiling.glm4v import Glm4vSpec, glm4v_prompt_bounds, glm4v_resized_size, plan_glm4v
 
 
 class Glm4vAdapter(QwenVLAdapter):
@@ -50,14 +52,24 @@ class Glm4vAdapter(QwenVLAdapter):
         return [plan_glm4v(spec, self.policy, width=w, height=h) for w, h in sizes]
 
     def processor_images(self, images: list[ImageInput]) -> list[Any]:
-        """As they are: GLM's own smart_resize gives the planned size (`plan_glm4v`), where
-        Qwen-VL's floor may need an image pre-resized (`QwenVLAdapter.processor_images`)."""
-        return [im.image for im in images]
+        """Every image already at its planned size when GLM's smart_resize alone would miss the
+        floor for one of them (`glm4v_prompt_bounds`); bicubic, as the processor."""
+        sizes = [(im.image.width, im.image.height) for im in images]
+        if self.policy.min_pixels is None or not glm4v_prompt_bounds(self._glm_spec(), self.policy, sizes)[2]:
+            return Adapter.processor_images(self, images)
+        from PIL import Image
+
+        spec, fed = self._glm_spec(), []
+        for im, (w, h) in zip(images, sizes):
+            height, width = glm4v_resized_size(spec, self.policy, width=w, height=h)
+            same = (width, height) == (w, h)
+            fed.append(im.image if same else im.image.resize((width, height), Image.Resampling.BICUBIC))
+        return fed
 
     def processor_kwargs(self, sizes: list[tuple[int, int]]) -> dict[str, Any]:
         if self.policy.is_native:
             return {}
-        low, high = glm4v_size(self._glm_spec(), self.policy)
+        low, high, _ = glm4v_prompt_bounds(self._glm_spec(), self.policy, sizes)
         return {"images_kwargs": {"size": {"shortest_edge": low, "longest_edge": high}}}
 
     def video_kwargs(self, videos: list[VideoInput]) -> dict[str, Any]:
