@@ -200,3 +200,17 @@ def test_links_back_into_the_walked_tree_are_not_worth_a_note(tmp_path, monkeypa
     os.symlink("../../elsewhere", tmp_path / "in" / "c" / "out")
     os.symlink("../..", tmp_path / "in" / "c" / "above")
     assert list_tree("in").linked == [os.path.join("c", "out")]
+
+
+def test_a_symlinked_folder_also_given_as_an_input_is_not_noted(tmp_path, monkeypatch):
+    """`caption-dir pics pics/linked`: the link's files are captioned through the second input."""
+    from vlmcli.captions.discover import discover
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pics").mkdir()
+    (tmp_path / "real").mkdir()
+    save_photo(tmp_path / "real" / "b.png")
+    os.symlink("../real", tmp_path / "pics" / "linked")
+    assert discover(inputs=["pics"]).linked == [os.path.join("pics", "linked")]
+    found = discover(inputs=["pics", os.path.join("pics", "linked")])
+    assert found.linked == [] and [os.path.basename(c.path) for c in found] == ["b.png"]

@@ -180,6 +180,8 @@ def discover(
         for path in read_file_list(files_from, stdin=stdin):
             add(local_spelling(path, Path.cwd()), True)  # images\\0001.jpg in a list written on Windows
     out.extend(found.values())
+    given = {os.path.realpath(source) for source in inputs if os.path.isdir(source)}
+    out.linked[:] = [link for link in out.linked if os.path.realpath(link) not in given]  # walked as an input
     return out
 
 
