@@ -188,10 +188,7 @@ def _from_text(exc: BaseException) -> VlmError | None:
     kind = getattr(errors, str(fields.get("kind")), None)
     if not (isinstance(kind, type) and issubclass(kind, VlmError)):
         return None
-    try:
-        return kind(str(fields.get("message", "")))
-    except TypeError:  # a class that takes other arguments: its message as a VlmError of that kind's family
-        return VlmError(str(fields.get("message", "")))
+    return kind(str(fields.get("message", "")))  # every VlmError takes its message alone
 
 
 def _unwrap(exc: BaseException) -> BaseException:

@@ -176,12 +176,10 @@ def _read_notes(sampled: "SampledVideo", *, source: str) -> tuple[str, ...]:
     from vlmcli.media.names import display_name
     from vlmcli.video.decode_pyav import streams_note
 
-    path = sampled.info.path
     notes = []
-    streams = streams_note(path)  # "<path> has 2 video streams; ...": the input's name in the path's place
+    streams = streams_note(sampled.info.path, shown_as=source)
     if streams is not None:
-        shown = display_name(path)
-        notes.append(display_name(source) + streams[len(shown):] if streams.startswith(shown) else streams)
+        notes.append(streams)
     start = sampled.info.start_note()
     if start is not None:
         notes.append(f"{display_name(source)}: {start}")

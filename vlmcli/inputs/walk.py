@@ -98,7 +98,10 @@ def _scan(folder: str, exclude: tuple[int, int] | None, out: Listing) -> None:
         relative = stack.pop()
         try:
             with os.scandir(os.path.join(folder, relative) if relative else folder) as it:
-                entries = [e for e in it if not e.name.startswith(".")]
+                listed = list(it)
+            if not relative:  # a run's lock file (hidden) says the folder is a run's output
+                out.run_output = any(_LOCK_FILE.fullmatch(e.name) for e in listed)
+            entries = [e for e in listed if not e.name.startswith(".")]
         except (FileNotFoundError, NotADirectoryError):
             continue  # gone since its parent was listed: nothing to say
         except OSError as exc:
@@ -154,16 +157,8 @@ def _walk(folder: str, exclude: str | os.PathLike[str] | None) -> Listing:
         _scan(folder, skip, out)
     except OSError as exc:
         raise InputError(f"Cannot read folder {folder}: {_why(exc)}.") from None
-    out.run_output = (skip is not None and _identity(folder) == skip) or _has_lock(folder)
+    out.run_output = out.run_output or (skip is not None and _identity(folder) == skip)
     return out
-
-
-def _has_lock(folder: str) -> bool:
-    try:
-        with os.scandir(folder) as it:
-            return any(_LOCK_FILE.fullmatch(e.name) for e in it if e.name.startswith(".vlm-run"))
-    except OSError:
-        return False
 
 
 def list_tree(folder: str | os.PathLike[str], *, exclude: str | os.PathLike[str] | None = None) -> Listing:

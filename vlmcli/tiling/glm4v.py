@@ -27,7 +27,9 @@ from dataclasses import dataclass
 from vlmcli.errors import ConfigError, InputError
 from vlmcli.tiling.plan import ImagePlan
 from vlmcli.tiling.policy import ResolutionPolicy
-from vlmcli.tiling.qwen import MAX_ASPECT_RATIO, QwenSpec, pixel_caps, qwen_pixel_bounds, too_elongated
+from vlmcli.tiling.qwen import (
+    MAX_ASPECT_RATIO, QwenSpec, lifted, pixel_caps, qwen_pixel_bounds, too_elongated, widened_bounds,
+)
 
 
 def glm4v_smart_resize(
@@ -153,11 +155,8 @@ def glm4v_resized_size(spec: Glm4vSpec, policy: ResolutionPolicy, *, width: int,
         scale = max(factor / height, factor / width)
         height, width = int(height * scale), int(width * scale)
     beta = math.sqrt(low / (t * height * width))
-    lifted_h = max(factor, math.ceil(height * beta / factor) * factor)
-    lifted_w = max(factor, math.ceil(width * beta / factor) * factor)
-    if lifted_h * lifted_w > min(pixel_caps(spec.per_image(), policy), default=lifted_h * lifted_w):
-        return resized_h, resized_w
-    return lifted_h, lifted_w
+    caps = pixel_caps(spec.per_image(), policy)
+    return lifted(height=height, width=width, beta=beta, factor=factor, caps=caps) or (resized_h, resized_w)
 
 
 def glm4v_prompt_bounds(
@@ -171,10 +170,7 @@ def glm4v_prompt_bounds(
     low, high = glm4v_size(spec, policy)
     planned = [glm4v_resized_size(spec, policy, width=w, height=h) for w, h in sizes]
     own = [_smart_resize(spec, width=w, height=h, low=low, high=high) for w, h in sizes]
-    if planned == own:
-        return low, high, False
-    areas = [spec.temporal_patch_size * h * w for h, w in planned]
-    return min([low, *areas]), max([high, *areas]), True
+    return widened_bounds(low, high, planned, own, frames=spec.temporal_patch_size)
 
 
 def plan_glm4v(spec: Glm4vSpec, policy: ResolutionPolicy, *, width: int, height: int) -> ImagePlan:

@@ -188,11 +188,29 @@ def qwen_resized_size(spec: QwenSpec, policy: ResolutionPolicy, *, width: int, h
     if policy.min_pixels is None or resized_h * resized_w >= low:
         return resized_h, resized_w
     beta = math.sqrt(low / (height * width))
-    lifted_h = max(spec.factor, ceil_by_factor(height * beta, spec.factor))
-    lifted_w = max(spec.factor, ceil_by_factor(width * beta, spec.factor))
-    if lifted_h * lifted_w > min(pixel_caps(spec, policy), default=lifted_h * lifted_w):
-        return resized_h, resized_w
-    return lifted_h, lifted_w
+    return lifted(height=height, width=width, beta=beta, factor=spec.factor, caps=pixel_caps(spec, policy)) or (
+        resized_h, resized_w
+    )
+
+
+def lifted(*, height: int, width: int, beta: float, factor: int, caps: list[int]) -> tuple[int, int] | None:
+    """(height, width) scaled by `beta` with both sides ceil()ed to `factor` (a floor's upscale,
+    as smart_resize's own upscale branch rounds), or None when that exceeds a cap (caps win)."""
+    lifted_h = max(factor, ceil_by_factor(height * beta, factor))
+    lifted_w = max(factor, ceil_by_factor(width * beta, factor))
+    return None if lifted_h * lifted_w > min(caps, default=lifted_h * lifted_w) else (lifted_h, lifted_w)
+
+
+def widened_bounds(
+    low: int, high: int, planned: list[tuple[int, int]], own: list[tuple[int, int]], *, frames: int = 1
+) -> tuple[int, int, bool]:
+    """(low, high, resize) for a processor call whose images are `planned` (height, width) where its
+    smart_resize alone gives `own`: the bounds as they are when both agree; else resize (hand the
+    images over already at their planned size) with the bounds widened to hold them (area x frames)."""
+    if planned == own:
+        return low, high, False
+    areas = [frames * h * w for h, w in planned]
+    return min([low, *areas]), max([high, *areas]), True
 
 
 def qwen_prompt_bounds(
@@ -206,10 +224,7 @@ def qwen_prompt_bounds(
     low, high = qwen_pixel_bounds(spec, policy)
     planned = [qwen_resized_size(spec, policy, width=w, height=h) for w, h in sizes]
     own = [smart_resize(height=h, width=w, factor=spec.factor, min_pixels=low, max_pixels=high) for w, h in sizes]
-    if planned == own:
-        return low, high, False
-    areas = [h * w for h, w in planned]
-    return min([low, *areas]), max([high, *areas]), True
+    return widened_bounds(low, high, planned, own)
 
 
 def plan_qwen(spec: QwenSpec, policy: ResolutionPolicy, *, width: int, height: int) -> ImagePlan:

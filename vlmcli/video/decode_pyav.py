@@ -96,9 +96,10 @@ class StreamFacts:
     """`stream`'s place among those video streams, from 0 (ffmpeg's `-map 0:v:N`)."""
 
 
-def streams_note(path: str) -> str | None:
-    """One sentence when `path` holds several video streams (only one is read), else None;
-    None too when the header cannot be read (reading the video says why)."""
+def streams_note(path: str, *, shown_as: str | None = None) -> str | None:
+    """One sentence when `path` holds several video streams (only one is read), naming the file
+    as `shown_as` (default: `path`), else None; None too when the header cannot be read
+    (reading the video says why)."""
     try:
         facts = inspect_video(path)
     except Exception:  # noqa: BLE001 - a note only
@@ -106,7 +107,7 @@ def streams_note(path: str) -> str | None:
     if facts.video_streams < 2:
         return None
     return (
-        f"{display_name(path)} has {facts.video_streams} video streams; only video stream "
+        f"{display_name(shown_as or path)} has {facts.video_streams} video streams; only video stream "
         f"{facts.video_position + 1} (stream #{facts.stream}, {facts.width}x{facts.height}, ffmpeg's default "
         f"choice) is read, the others are not"
     )
