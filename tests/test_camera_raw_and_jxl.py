@@ -47,7 +47,8 @@ def test_jpeg_xl_is_named():
             decode_image(head + b"\0" * 64, "photo.jxl")
 
 
-def test_ask_a_raw_file_is_one_line(tmp_path):
+def test_ask_a_raw_file_is_one_line(monkeypatch, tmp_path):
+    install_fake_engine(monkeypatch)  # the input's error, whatever the network (no hub lookup of the model)
     (tmp_path / "DSC_0001.NEF").write_bytes(thumbnail_tiff())
     result = runner.invoke(app, ["ask", str(tmp_path / "DSC_0001.NEF"), "What is it?"])
     assert result.exit_code == 3 and "Traceback" not in result.output

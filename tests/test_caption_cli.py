@@ -213,6 +213,7 @@ def test_ctrl_c_flushes_finished_batches_and_exits_130(monkeypatch, photos, tmp_
             return super().generate(requests, gen)
 
     monkeypatch.setattr(_runtime, "load_engine", Interrupting)
+    monkeypatch.setattr(_runtime, "check_model", lambda config, **_: None)  # no model on disk, no hub lookup
     out = tmp_path / "out"
     result = invoke(photos, "-o", out, "--batch-size", "1", "--json")
     assert result.exit_code == 130
@@ -246,6 +247,7 @@ def test_a_second_ctrl_c_during_the_last_flush_loses_nothing(monkeypatch, photos
 
     monkeypatch.setattr(ParquetSink, "write_file", pressed_again)
     monkeypatch.setattr(_runtime, "load_engine", Interrupting)
+    monkeypatch.setattr(_runtime, "check_model", lambda config, **_: None)  # no model on disk, no hub lookup
     out = tmp_path / "out"
     result = invoke(photos, "-o", out, "--batch-size", "1", "--flush-seconds", "1000", "--json")
     assert result.exit_code == 130, result.output

@@ -66,7 +66,8 @@ FAKE_LAUNCHER = LAUNCHER.replace(
     "    def generate(self, requests, gen):\n"
     "        time.sleep(0.03)\n"
     "        return super().generate(requests, gen)\n"
-    "_runtime.load_engine = Slow\n",
+    "_runtime.load_engine = Slow\n"
+    "_runtime.check_model = lambda config, **_: None\n",
 ).replace(
     "import torch, transformers, pyarrow.parquet, PIL.Image",  # no torch; what a caption run imports, once
     "import pyarrow, pyarrow.parquet, pandas, pydantic, numpy, PIL.Image, vlmcli.captions.pipeline; PIL.Image.init()",

@@ -80,7 +80,8 @@ def test_paths_written_from_the_project_folder_get_a_hint(monkeypatch, project):
     assert "data/images/0000.jpg exists from the current folder, but paths in a table are relative" in row["error"]
 
 
-def test_files_from_a_csv_says_to_pass_it_as_input(project):
+def test_files_from_a_csv_says_to_pass_it_as_input(monkeypatch, project):
+    install_fake_engine(monkeypatch)  # the list's error, whatever the network (no hub lookup of the model)
     result = caption("--files-from", project / "data" / "labels.csv", "-o", project / "out", code=3)
     assert "--files-from takes one path per line" in result.stderr and "is a table: pass it as an INPUT" in result.stderr
 

@@ -119,7 +119,8 @@ def test_coco_annotations_and_json_lines_named_json(monkeypatch, tmp_path):
     assert caption(tmp_path / "lines.json", "-o", tmp_path / "b", code=0)["ok"] == 2
 
 
-def test_a_folder_of_annotations_points_at_the_file(tmp_path):
+def test_a_folder_of_annotations_points_at_the_file(monkeypatch, tmp_path):
+    install_fake_engine(monkeypatch)  # the input's error, whatever the network (no hub lookup of the model)
     (tmp_path / "annotations").mkdir()
     (tmp_path / "annotations" / "captions_val2017.json").write_text('{"images": []}')
     result = runner.invoke(app, ["caption-dir", str(tmp_path / "annotations"), "-o", str(tmp_path / "out"), "-q"])

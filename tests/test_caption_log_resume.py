@@ -250,6 +250,7 @@ def test_a_shard_is_published_while_a_long_batch_runs(monkeypatch, data, tmp_pat
             return super().generate(requests, gen)
 
     monkeypatch.setattr(_runtime, "load_engine", Slow)
+    monkeypatch.setattr(_runtime, "check_model", lambda config, **_: None)  # no model on disk, no hub lookup
     args = [data / "mix", "-o", out, "--batch-size", "1", "--flush-seconds", "0.2", "-q"]
     result = runner.invoke(app, ["caption-dir", *map(str, args)])
     assert result.exit_code == EXIT_SOME_FAILED, result.output

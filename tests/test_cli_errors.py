@@ -218,6 +218,7 @@ def test_dash_file_hint_rules():
 def test_a_missing_file_under_another_spelling_is_pointed_at(tmp_path, monkeypatch):
     """`vlm describe "~/photo.jpg"` (quoted: the shell leaves ~ alone) and IMG_1.JPG for
     img_1.jpg on a case-sensitive file system were a bare "No such file"."""
+    install_fake_engine(monkeypatch)  # the input's error, whatever the network (no hub lookup of the model)
     save_photo(tmp_path / "img_1.jpg")
     monkeypatch.setenv("HOME", str(tmp_path))
     line = assert_one_line_error(runner.invoke(app, ["describe", "~/img_1.jpg"]), 3, "No such file: ~/img_1.jpg")
@@ -226,12 +227,13 @@ def test_a_missing_file_under_another_spelling_is_pointed_at(tmp_path, monkeypat
     assert line.endswith(f"(did you mean {tmp_path / 'img_1.jpg'}?)")
 
 
-def test_a_missing_name_that_is_there_in_another_form_is_explained(tmp_path):
+def test_a_missing_name_that_is_there_in_another_form_is_explained(monkeypatch, tmp_path):
     """A name in NFC (typed, or in a list) for a file stored in NFD (as macOS writes names), a
     name with trailing blanks (a --files-from list), a dangling symbolic link: each was a bare
     "No such file" naming what looks like an existing file."""
     import unicodedata
 
+    install_fake_engine(monkeypatch)  # the input's error, whatever the network (no hub lookup of the model)
     save_photo(tmp_path / unicodedata.normalize("NFD", "café.jpg"))
     nfc = str(tmp_path / unicodedata.normalize("NFC", "café.jpg"))
     line = assert_one_line_error(runner.invoke(app, ["describe", nfc]), 3, f"No such file: {nfc}")
@@ -268,10 +270,11 @@ def test_a_bare_command_still_shows_its_help():
     assert result.exit_code == 2 and "Usage: vlm ask" in result.output and "Ask a question" in result.output
 
 
-def test_a_missing_video_gets_the_hints_a_missing_picture_gets(tmp_path):
+def test_a_missing_video_gets_the_hints_a_missing_picture_gets(monkeypatch, tmp_path):
     """`Still.mp4` for `still.mp4`, `"~/clip.mp4"` quoted: "Video file not found", no hint."""
     from vlmcli.testing.media.video_clips import clip_set
 
+    install_fake_engine(monkeypatch)  # the input's error, whatever the network (no hub lookup of the model)
     (tmp_path / "still.mp4").write_bytes(clip_set().motion.path.read_bytes())
     line = assert_one_line_error(runner.invoke(app, ["ask", str(tmp_path / "Still.mp4"), "What happens?"]), 3)
     assert line.endswith(f"Video file not found: {tmp_path / 'Still.mp4'} (did you mean {tmp_path / 'still.mp4'}?)")

@@ -59,7 +59,8 @@ def test_version(tmp_path):
 
 
 def test_missing_file_through_the_real_entry_point(tmp_path):
-    result = run(tmp_path, ["ask", str(tmp_path / "nope.jpg"), "What is this?"])
+    model = str(ROOT / "models" / "reference")  # a local folder: the input's error, whatever the network
+    result = run(tmp_path, ["ask", "-m", model, str(tmp_path / "nope.jpg"), "What is this?"])
     assert result.returncode == 3
     assert result.stdout == b""
     assert result.stderr.decode() == f"Error: No such file: {tmp_path / 'nope.jpg'}\n"

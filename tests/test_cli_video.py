@@ -84,7 +84,8 @@ def test_video_summarize_json_on_a_real_video(tiny_checkpoint):
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     record = json.loads(result.stdout)
-    assert set(record) == {"video", "model", "duration_s", "fps", "variable_frame_rate", "frames", "hierarchy",
+    assert set(record) == {"video", "model", "duration_s", "fps", "variable_frame_rate", "decoder", "video_start_s",
+                           "frames", "hierarchy",
                            "segments", "chapters",
                            "summary", "visual_tokens", "prompt", "chapter_prompt", "summary_prompt", "detection",
                            "finish_reason", "warnings"}

@@ -139,6 +139,7 @@ def read_rows(out: Path) -> list[dict]:
 def test_caption_dir_halves_the_batch_on_out_of_memory(monkeypatch, photos, tmp_path):
     OomEngine.sizes = []
     monkeypatch.setattr(_runtime, "load_engine", OomEngine)
+    monkeypatch.setattr(_runtime, "check_model", lambda config, **_: None)  # no model on disk, no hub lookup
     out = tmp_path / "out"
     result = runner.invoke(app, ["caption-dir", str(photos), "-o", str(out), "-q", "--batch-size", "4"])
     assert result.exit_code == EXIT_SOME_FAILED, result.output
@@ -261,6 +262,7 @@ class Slow(FakeEngine):
         return results
 
 _runtime.load_engine = Slow
+_runtime.check_model = lambda config, **_: None
 sys.argv = ["vlm", *sys.argv[1:]]
 from vlmcli.cli import main
 main()

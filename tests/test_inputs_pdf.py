@@ -157,9 +157,10 @@ def test_no_pixel_limit_renders_at_full_resolution(monkeypatch, tmp_path):
     assert result.exit_code == 0, result.output
 
 
-def test_video_summarize_refuses_a_pdf(tmp_path):
+def test_video_summarize_refuses_a_pdf(monkeypatch, tmp_path):
     """ffmpeg finds the JPEG pictures inside a scanned PDF: video-summarize summarised a 0.1 s
     'clip' of its pages."""
+    install_fake_engine(monkeypatch)  # the input's error, whatever the network (no hub lookup of the model)
     (tmp_path / "scan.pdf").write_bytes(pillow_pdf(3))
     result = runner.invoke(app, ["video-summarize", str(tmp_path / "scan.pdf"), "--dry-run"])
     assert result.exit_code == 3 and "is a PDF document, not a video: vlm ask and vlm describe read its pages" in result.stderr

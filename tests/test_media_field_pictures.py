@@ -88,8 +88,8 @@ def test_a_multi_page_tiff_says_only_its_first_page_is_read(tmp_path, monkeypatc
     pages[0].save(scan, save_all=True, append_images=pages[1:])
     result = CliRunner().invoke(app, ["ask", str(scan), "What is this?"])
     assert result.exit_code == 0, result.output
-    said = "A TIFF of 3 pages: only its first page was read (a PDF of the pages is read whole)."
-    assert result.stderr.splitlines() == [f"note: {scan}: {said}"]
+    said = "A TIFF of 3 pages; only its first page was read (convert it to PDF to read them all: each page of a PDF is read)."
+    assert result.stderr.splitlines() == [f"note: {scan}: a{said[1:]}"]
     single = tmp_path / "one.tif"
     pages[0].save(single)
     assert CliRunner().invoke(app, ["ask", str(single), "What is this?"]).stderr == ""
@@ -127,5 +127,5 @@ def test_a_picture_past_pillows_own_guard_says_its_size(tmp_path, monkeypatch):
 
     huge = tmp_path / "huge.png"
     Image.new("1", (30000, 30000)).save(huge)
-    with pytest.raises(InputError, match=r"huge\.png is 900 MP, above the limit of 100 MP"):
+    with pytest.raises(InputError, match=r"huge\.png is 30000x30000 \(900 MP\), above the limit of 100 MP"):
         load_image(huge)

@@ -100,6 +100,7 @@ def test_caption_dir_captions_heic_photos_beside_jpegs(tmp_path, monkeypatch):
     Image.fromarray(ASTRONAUT).save(photos / "IMG_0004.JPG")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
     monkeypatch.setattr(_runtime, "load_engine", FakeEngine)
+    monkeypatch.setattr(_runtime, "check_model", lambda config, **_: None)  # no model on disk, no hub lookup
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["caption-dir", str(photos), "-o", str(out), "--format", "jsonl", "-q"])
     assert result.exit_code == 0, result.output

@@ -144,6 +144,7 @@ import sys
 from vlmcli.commands import _runtime
 from vlmcli.testing.fakes import FakeEngine
 _runtime.load_engine = FakeEngine
+_runtime.check_model = lambda config, **_: None
 sys.argv = ["vlm", *sys.argv[1:]]
 from vlmcli.cli import main
 main()

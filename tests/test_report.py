@@ -167,3 +167,25 @@ def test_a_picture_deleted_since_the_run_says_so(run, tmp_path):
     assert runner.invoke(app, ["report", str(out), "-o", str(page_path)]).exit_code == 0
     page = page_path.read_text()
     assert page.count("file gone since the run") == 1 and page.count("no preview") == 1  # the broken one
+
+
+def test_a_page_that_cannot_be_written_whole_leaves_no_cut_off_file(run, tmp_path):
+    """Under a file size limit (or a full disk) the page was left cut at the limit, exit 8."""
+    import resource
+    import sys
+
+    _, out = run
+    page_path = tmp_path / "report.html"
+    page_path.write_text("an earlier page")
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "vlmcli", "report", str(out), "-o", str(page_path), "--force"],
+        capture_output=True, text=True, preexec_fn=small_files, timeout=120,
+    )
+    assert result.returncode == 8, result.stderr
+    assert result.stderr.startswith("Error: Cannot write") and str(page_path) in result.stderr
+    assert page_path.read_text() == "an earlier page"  # the earlier page as it was
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no partial file

@@ -60,7 +60,7 @@ def test_a_phone_video_cut_short_and_one_never_finished(tmp_path):
         probe(unfinished)
 
 
-def test_a_streams_pieces_say_how_to_join_them(tmp_path):
+def test_a_streams_pieces_say_how_to_join_them(monkeypatch, tmp_path):
     """What an HLS download leaves (ffmpeg's `-f hls -hls_segment_type fmp4`): a playlist, an
     init segment and .m4s fragments. Each was "not an image" or "contains no video frames"."""
     import subprocess
@@ -68,8 +68,10 @@ def test_a_streams_pieces_say_how_to_join_them(tmp_path):
     from typer.testing import CliRunner
 
     from vlmcli.cli import app
+    from vlmcli.testing.fakes import install_fake_engine
     from vlmcli.testing.media.video_clips import ffmpeg_exe
 
+    install_fake_engine(monkeypatch)  # the input's error, whatever the network (no hub lookup of the model)
     source = ["-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10:duration=4"]
     hls = ["-c:v", "libx264", "-g", "10", "-f", "hls", "-hls_time", "2", "-hls_segment_type", "fmp4", "-hls_playlist_type", "vod"]
     subprocess.run([ffmpeg_exe(), "-v", "error", *source, *hls, str(tmp_path / "stream.m3u8")], check=True, cwd=tmp_path)

@@ -11,13 +11,20 @@ import sys
 from typing import Annotated
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from vlmcli import __version__
 from vlmcli.commands import ask, caption_dir, config_cmd, describe, export, models, report, video_summarize
+from vlmcli.commands._help_format import HelpContext
+
+
+class _Command(TyperCommand):
+    context_class = HelpContext  # help lines break at spaces only; example blocks kept whole
 
 
 class _Group(TyperGroup):
+    context_class = HelpContext
+
     def main(self, args=None, *rest, **kwargs):  # type: ignore[no-untyped-def]
         self._argv = list(args) if args is not None else sys.argv[1:]
         return super().main(args, *rest, **kwargs)
@@ -85,6 +92,9 @@ app = typer.Typer(
 COMMANDS = (ask, describe, caption_dir, video_summarize, export, report, models, config_cmd)
 for _command in COMMANDS:
     _command.register(app)
+for _info in app.registered_commands:  # one help layout for every command (`_help_format`)
+    if _info.cls in (None, TyperCommand):  # Typer's default, as `app.command()` names it
+        _info.cls = _Command
 
 
 def _version(value: bool) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from vlmcli.errors import ModelError
 from vlmcli.families import family_for_model_type
 
 _SAFE = (".safetensors",)
@@ -71,15 +72,46 @@ def hub_cache_dir(env: Mapping[str, str] | None = None) -> Path:
 def scan(cache_dir: Path | None = None) -> list[CachedModel]:
     """Every model repo in the cache with at least one snapshot, sorted by id."""
     root = hub_cache_dir() if cache_dir is None else cache_dir
-    if not root.is_dir():
+    try:
+        names = os.listdir(root)
+    except PermissionError:  # a glob of an unreadable folder finds nothing: it read as "none cached"
+        raise ModelError(
+            f"The hub cache {root} cannot be read: permission denied; give your user read access to it, "
+            "or name another with --cache-dir."
+        ) from None
+    except OSError:
         return []
     found = []
-    for repo_dir in sorted(root.glob("models--*")):
+    for repo_dir in sorted(root / name for name in names if name.startswith("models--")):
         main = _main_ref(repo_dir)
-        snapshot = _pick_snapshot(repo_dir, main)
+        try:
+            snapshot = _pick_snapshot(repo_dir, main)
+        except PermissionError as err:  # listed as a model that would not load, not "unexpected PermissionError"
+            found.append(_unreadable(repo_dir, Path(err.filename or repo_dir), main))
+            continue
         if snapshot is not None:
             found.append(_describe(repo_dir, snapshot, main))
     return sorted(found, key=lambda model: model.repo_id.lower())
+
+
+def _repo_id(repo_dir: Path) -> str:
+    return repo_dir.name[len("models--") :].replace("--", "/")
+
+
+def _unreadable(repo_dir: Path, path: Path, main: str) -> CachedModel:
+    """A cache entry whose snapshots cannot be listed: shown with --all, its problem said."""
+    return CachedModel(
+        repo_id=_repo_id(repo_dir), revision=main, path=repo_dir, model_type=None, family=None, weights="none",
+        size_bytes=0, problem=f"permission denied: {_inside(path, repo_dir)}",
+    )
+
+
+def _inside(path: Path, folder: Path) -> str:
+    """`path` relative to `folder` ("the folder" for itself), for a short problem column."""
+    try:
+        return str(path.relative_to(folder)) if path != folder else "the folder"
+    except ValueError:
+        return str(path)
 
 
 def _main_ref(repo_dir: Path) -> str:
@@ -104,12 +136,15 @@ def _describe(repo_dir: Path, snapshot: Path, main: str) -> CachedModel:
     from vlmcli.engine.quantized import describe, quantization_problem
     from vlmcli.engine.training_files import is_training_state
 
-    repo_id = repo_dir.name[len("models--") :].replace("--", "/")
+    repo_id = _repo_id(repo_dir)
     config = _config(snapshot / "config.json")
     model_type = config.get("model_type") if isinstance(config.get("model_type"), str) else None
     info = family_for_model_type(model_type) if model_type else None
     # the top level only, as transformers reads it; a Trainer's state files are not weights
-    names = [p.name for p in snapshot.iterdir() if p.is_file() and not is_training_state(p.name)]
+    try:
+        names = [p.name for p in snapshot.iterdir() if p.is_file() and not is_training_state(p.name)]
+    except OSError:  # an unreadable snapshot: `snapshot_problem` says so
+        names = []
     if any(n.endswith(_SAFE) for n in names):
         weights = "safetensors"
     elif any(n.endswith(_PICKLED) for n in names):
@@ -136,6 +171,7 @@ def snapshot_problem(snapshot: Path, *, main: str, chat_template: bool) -> str |
     deleted blobs, weights cut short, no processor files, no chat template."""
     from vlmcli.engine.chat_template import has_chat_template
     from vlmcli.engine.lora_folder import adapter_base, only_an_adapter
+    from vlmcli.engine.readable import blocked
     from vlmcli.engine.source import PROCESSOR_FILES
     from vlmcli.engine.weights_files import dangling, truncated
 
@@ -143,6 +179,9 @@ def snapshot_problem(snapshot: Path, *, main: str, chat_template: bool) -> str |
         return f"refs/main names snapshot {main[:12]}, which is not in the cache (--revision {snapshot.name[:12]} runs this one)"
     if gone := dangling(snapshot):
         return f"blobs gone: {', '.join(gone)}"
+    if (found := blocked(snapshot)) is not None:  # before reading any file: an unreadable one crashed the listing
+        path, why = found
+        return f"{why}: {_inside(path, snapshot)}"
     if short := truncated(snapshot):
         return f"weights damaged: {', '.join(short)}"
     if only_an_adapter(snapshot):
@@ -157,6 +196,8 @@ def snapshot_problem(snapshot: Path, *, main: str, chat_template: bool) -> str |
 def _config(config_json: Path) -> dict:
     """config.json as a dict ({} when it is missing or unreadable)."""
     try:
+        if not config_json.is_file():  # a FIFO would block the listing: `snapshot_problem` names it
+            return {}
         value = json.loads(config_json.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
@@ -167,7 +208,10 @@ def hub_below(root: Path) -> Path | None:
     """`root/hub` when `root` holds no cached model but its hub/ does: the Hugging Face home
     (HF_HOME, ~/.cache/huggingface) given where its hub cache was meant."""
     hub = root / "hub"
-    if any(root.glob("models--*")) or not any(hub.glob("models--*")):
+    try:
+        if any(root.glob("models--*")) or not any(hub.glob("models--*")):
+            return None
+    except OSError:  # an unreadable root (Python 3.11's glob raises PermissionError): `scan` says so
         return None
     return hub
 

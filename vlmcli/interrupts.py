@@ -5,13 +5,17 @@ press it twice) arrived in the middle of that write, left the rows in a temp fil
 them. Inside `deferred_interrupts()` the signals are only noted; when the block ends, one
 that arrived is raised as KeyboardInterrupt (unless an exception is already on its way out).
 `sigterm_as_interrupt()` makes SIGTERM (job schedulers, `kill`) end a run as Ctrl-C does.
+`interruptible_until_decided()` does too, until the run's outcome is decided (`decided()`:
+its summary is final, "interrupted" or not); a signal after that is too late: it is ignored,
+so the exit status stays what the summary printed next says (a Ctrl-C landing just after
+`Done:` made caption-dir exit 130 under a JSON summary saying `"interrupted": false`).
 """
 
 from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -55,3 +59,29 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def interruptible_until_decided() -> Iterator[Callable[[], None]]:
+    """Ctrl-C and SIGTERM raise KeyboardInterrupt in the block until it calls the function it
+    is given; from then on until the block ends they are ignored (the outcome is decided)."""
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield lambda: None
+        return
+    decided: list[bool] = []
+
+    def handler(signum: int, frame: object) -> None:
+        if not decided:
+            raise KeyboardInterrupt
+
+    previous: dict[int, Any] = {}
+    for number in HELD:
+        try:
+            previous[number] = signal.signal(number, handler)
+        except (ValueError, OSError):  # an embedding that owns the signals: leave them alone
+            pass
+    try:
+        yield lambda: decided.append(True)
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)

@@ -9,6 +9,9 @@ not be written at all, wherever they happen (`is_write_failure`: a full disk und
 from __future__ import annotations
 
 import errno
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from vlmcli.errors import OutputError
@@ -31,12 +34,29 @@ def make_folder(path: Path) -> Path:
 
 
 def write_text(path: Path, text: str) -> None:
-    """`text` (UTF-8) to `path`, its folder made first; `OutputError` when it cannot be written."""
+    """`text` (UTF-8) to `path`, its folder made first; `OutputError` when it cannot be written.
+    A full disk or a file size limit leaves no cut-off file (`written_whole`)."""
     make_folder(path.parent)
     try:
-        path.write_text(text, encoding="utf-8")
+        with written_whole(path) as partial, open(partial, "x", encoding="utf-8") as out:
+            out.write(text)
     except OSError as exc:
         raise OutputError(f"Cannot write {path}: {exc.strerror or exc}.") from None
+
+
+@contextmanager
+def written_whole(path: Path) -> Iterator[Path]:
+    """A hidden name beside `path` to write to, renamed to `path` when the block ends; removed
+    when it raises (a full disk, a file size limit, Ctrl-C): a reader never finds a cut-off file
+    under the final name, and an earlier file of that name stays as it was until then."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        yield partial
+        os.replace(partial, path)
+    except BaseException:
+        with suppress(OSError):
+            partial.unlink(missing_ok=True)
+        raise
 
 
 def is_write_failure(exc: BaseException) -> bool:

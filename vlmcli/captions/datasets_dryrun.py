@@ -8,7 +8,9 @@
    its size from the image header; no pixels decoded, nothing spooled), and one plan is
    made over all shards with the sink's resume state, so items already done, errors to
    retry and images repeated across shards (captioned once) count as the run does them.
-   Tasks are batched shard by shard, as the local run batches them.
+   Tasks are batched shard by shard, as the local run batches them. Error rows a run would
+   drop (of keys a shard read to its end no longer yields, of deleted shards) are counted
+   and said in a `note:` line on stderr, and left where they are.
 3. Visual tokens, the context check and the measured time exactly as for files
    (`dryrun.plan_report`): the one batch measured has its images read again from their
    shard (`shard_reader`); they are the only images this holds in memory.
@@ -29,11 +31,11 @@ from vlmcli.captions.datasets_run import clip_files_for, probe_shard
 from vlmcli.captions.calibration import Reader
 from vlmcli.captions.dryrun import DryRunReport, plan_report
 from vlmcli.captions.input_counts import InputCounts, unreadable_examples, unreadable_probes
-from vlmcli.captions.pipeline import LoadEngine, clip_prompts_of, job_prompts
+from vlmcli.captions.pipeline import LoadEngine, clip_prompts_of, input_folders, job_prompts
 from vlmcli.captions.plan import Task, build_plan
 from vlmcli.captions.probe import Probe
 from vlmcli.captions.progress import Progress
-from vlmcli.captions.summary import Summary
+from vlmcli.captions.summary import Summary, gone_note
 from vlmcli.captions.prompts import prompt_hashes
 from vlmcli.errors import InputError
 from vlmcli.inputs.columns import ColumnChoice
@@ -78,6 +80,7 @@ def dataset_dry_run(
     probes: list[Probe] = []
     meta: Meta = {}
     damaged: list[str] = []
+    read_fully: list[str] = []
     for ref in refs:
         with clip_files_for(job) as clips:  # videos are probed from a file, then dropped (not measured)
             shard_probes, shard_meta, error = probe_shard(ref, job, None, clips=clips, on_each=progress.scanned)
@@ -85,18 +88,25 @@ def dataset_dry_run(
         meta.update(shard_meta)
         if error is not None:
             damaged.append(error)
+        else:
+            read_fully.append(ref.source)
     prompts, clip_prompts = job_prompts(job), clip_prompts_of(job)
     hashes = prompt_hashes([*prompts, *(clip_prompts or [])])
-    resume = sink.resume_state(paths=[p.path for p in probes], config_hashes=hashes)
+    resume = sink.resume_state(
+        paths=[p.path for p in probes], config_hashes=hashes, folders=input_folders(job), read_fully=read_fully
+    )
+    if resume.gone:  # counted, never dropped: only `retire` drops, and a dry run never calls it
+        progress.log(gone_note(resume.gone, dry_run=True))
     plan = build_plan(probes, prompts, shard=job.shard, resume=resume, blocked={}, video_prompts=clip_prompts)
     probes = [p for p in probes if not p.undownloaded]  # no rows, counted apart (`plan.undownloaded`)
     summary = Summary(files=len(probes), prompts=len(prompts), shards=len(refs), undownloaded=plan.undownloaded)
+    summary.gone_errors = resume.gone  # what a run would drop (`DryRunReport.gone_errors`)
     counts = InputCounts.of(probes, videos_on=job.videos is not None, walked_videos_skipped=0, ignored=0)
     report = plan_report(
         job, plan, counts=counts, summary=summary, load_engine=load_engine, calibrate=calibrate, started=started,
         groups=shard_groups(meta), reader_for=shard_reader(refs, job.dataset.columns, meta),
     )  # fmt: skip
-    report.dataset = DatasetCounts.of(refs, damaged=damaged)
+    report.dataset = DatasetCounts.of(refs, damaged=damaged, columns=job.dataset.columns)
     report.undownloaded = plan.undownloaded
     report.unreadable_folders, report.symlinked_folders = unreadable, linked
     videos_on = job.videos is not None

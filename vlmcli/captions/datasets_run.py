@@ -15,7 +15,13 @@ read before the damage and is reported (exit 9).
 Each shard's rows are published when it is done, and the next shard asks the sink again:
 an image already captioned in an earlier shard is copied, not captioned twice. The sink
 reads the output folder once per run and answers each shard from that index
-(`sinks/resume_index.py`), which also holds the rows this run wrote.
+(`sinks/resume_index.py`), which also holds the rows this run wrote. Each shard read to its
+end is named to the sink as such, so error rows of keys it no longer yields (an older
+version's `k1#dup1`) are dropped, never those of a shard read part way; with those of
+deleted shards under the input folders, they are added up over the shards, in one line.
+So are the ok rows of its old keys whose picture it still yields under a new key (a tar of
+a folder keyed by member name, a table of image paths keyed by path): dropped once the
+shard's rows are published (`Sink.drop_superseded`).
 
 `--engine ray` reads and captions dataset shards on Ray (`ray_datasets.py`); `entry.py`
 picks the runner by backend.
@@ -36,9 +42,9 @@ from vlmcli.captions.plan import build_plan
 from vlmcli.captions.probe import Probe
 from vlmcli.captions.progress import Progress
 from vlmcli.captions.rows import RowContext
-from vlmcli.captions.summary import Summary, rate_unit
+from vlmcli.captions.summary import Summary, gone_note, rate_unit, superseded_note
 from vlmcli.captions.prompts import prompt_hashes
-from vlmcli.errors import ConfigError, InputError
+from vlmcli.errors import InputError
 from vlmcli.inputs.clip_files import ClipFiles
 from vlmcli.inputs.expand import ShardRef
 from vlmcli.inputs.item import item_path
@@ -48,19 +54,11 @@ from vlmcli.sinks.schema import Row
 
 
 def dataset_inputs(job: CaptionJob) -> list[ShardRef] | None:
-    """The dataset shards the job's inputs name, or None for plain files and folders."""
-    from vlmcli.inputs.expand import check_columns_apply, dataset_shards
-    from vlmcli.inputs.formats import InputFormat
+    """The dataset shards the job's INPUTs, --glob patterns and --files-from lines name, or
+    None for plain files and folders (`entry.dataset_inputs`)."""
+    from vlmcli.captions.entry import dataset_inputs as named
 
-    if job.dataset.input_format is InputFormat.FILES or not job.inputs:
-        return None
-    shards = dataset_shards(job.inputs, forced=job.dataset.input_format, exclude=job.exclude)
-    if shards is not None and (job.globs or job.files_from is not None):
-        raise ConfigError("--glob and --files-from name files; pass dataset shards as INPUT arguments only.")
-    if shards is not None:
-        columns = job.dataset.columns
-        check_columns_apply(shards, key_column=columns.key_column, keep_columns=columns.keep_columns)
-    return shards
+    return named(job)
 
 
 def probe_shard(
@@ -116,7 +114,6 @@ def run_datasets(
     ctx = RowContext(model=job.engine.model, revision=job.engine.revision)
 
     with sink:
-        summary.begin_captioning()
         for number, ref in enumerate(refs):
             with Spool() as spool, clip_files_for(job) as clips:
                 warn = lambda w: progress.log(f"warning: {w}")  # noqa: E731 - a tar member stored twice
@@ -134,11 +131,15 @@ def run_datasets(
                     if on_rows is not None:
                         on_rows(rows)
 
-                resume = sink.resume_state(paths=[p.path for p in probes], config_hashes=hashes)
+                resume = sink.resume_state(
+                    paths=[p.path for p in probes], config_hashes=hashes, folders=pipeline.input_folders(job),
+                    read_fully=[ref.source] if error is None else [],  # a damaged shard's missing keys may be there
+                )  # fmt: skip
                 plan = build_plan(
                     probes, prompts, shard=job.shard, resume=resume, blocked={}, video_prompts=clip_prompts
                 )
                 sink.retire(plan.retire)
+                summary.gone_errors += resume.gone
                 summary.files += len(probes) - plan.undownloaded
                 summary.undownloaded += plan.undownloaded
                 state["kinds"] |= {p.kind for p in probes if p.error is None}
@@ -152,6 +153,7 @@ def run_datasets(
                 estimate = summary.todo + round(summary.todo / (number + 1)) * (len(refs) - number - 1)
                 if not state["started"]:
                     state["started"] = True
+                    summary.begin_captioning()  # as a folder's run, after its inputs are read; again after the load
                     note = f" (~{len(refs)} shards)" if len(refs) > 1 else ""
                     note = note or (f" ({plan.skipped} already done)" if plan.skipped else "")
                     progress.start(estimate, note=note, skipped=plan.skipped, prompts=len(prompts), unit=summary.unit)
@@ -176,6 +178,11 @@ def run_datasets(
                         locate=clips.file if clips is not None else None,
                     )
                 sink.flush()  # the shard's rows are published: the next shards see them (duplicates are copied)
+                summary.superseded_rows += sink.drop_superseded()  # ok rows of its old keys, now under new ones
+    if summary.gone_errors:  # added up over the shards: one line
+        progress.log(gone_note(summary.gone_errors))
+    if summary.superseded_rows:
+        progress.log(superseded_note(summary.superseded_rows))
     summary.finish()
     return summary
 
@@ -187,6 +194,7 @@ def _runner(job: CaptionJob, state: dict[str, Any], load_engine: Callable[[Any],
 
         engine = state["engine"] = load_engine(job.engine)
         summary.load_s = float(getattr(engine, "load_s", 0.0) or 0.0)
+        summary.begin_captioning()  # the rate's clock starts after the load (`Summary.captioning_s`)
         ctx = RowContext(model=job.engine.model, revision=getattr(engine, "revision", None) or job.engine.revision)
         state["runner"] = runner_for(
             engine, ctx, generation=job.generation, system=job.system, debug=job.debug, videos=job.videos

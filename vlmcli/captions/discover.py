@@ -25,18 +25,21 @@ from __future__ import annotations
 import glob
 import os
 import sys
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from vlmcli.errors import InputError
+from vlmcli.inputs.addresses import address_hint
 from vlmcli.inputs.windows_paths import local_spelling
 from vlmcli.inputs.patterns import is_pattern, pattern_matches
-from vlmcli.inputs.walk import Listing, is_run_shard, linked_notes, list_tree, unreadable_text
+from vlmcli.inputs.walk import Listing, is_inside, is_run_shard, linked_notes, list_tree, unreadable_text
 from vlmcli.media.sources import STDIN
 from vlmcli.sinks.identity import PathResolver
 
+_FETCH = "download the pictures first (img2dataset fetches a list of URLs), then pass the files or their folder."
 
 
 @dataclass(frozen=True)
@@ -61,12 +64,26 @@ def parse_file_list(data: bytes) -> list[str]:
     return [p for p in paths if p.strip()]
 
 
+_STDIN_LISTS: "weakref.WeakKeyDictionary[BinaryIO, list[str]]" = weakref.WeakKeyDictionary()
+"""The list each stdin stream held: read once, asked for twice (which inputs are dataset
+shards, `entry.dataset_inputs`; then the files to caption, `discover`)."""
+
+
 def read_file_list(source: str, *, stdin: BinaryIO | None = None) -> list[str]:
     if source == STDIN:
         stream = stdin if stdin is not None else sys.stdin.buffer
+        try:
+            return list(_STDIN_LISTS[stream])
+        except (KeyError, TypeError):  # not read yet (TypeError: a stream that takes no weak reference)
+            pass
         if getattr(stream, "isatty", lambda: False)():
             raise InputError("--files-from - reads paths from standard input, but stdin is a terminal; pipe a list in.")
-        return parse_file_list(stream.read())
+        paths = parse_file_list(stream.read())
+        try:
+            _STDIN_LISTS[stream] = paths
+        except TypeError:
+            pass
+        return list(paths)
     if source.lower().endswith((".csv", ".tsv")):
         raise InputError(
             f"--files-from takes one path per line, and {source} is a table: pass it as an INPUT "
@@ -78,15 +95,6 @@ def read_file_list(source: str, *, stdin: BinaryIO | None = None) -> list[str]:
         raise InputError(f"No such file list: {source}") from None
     except OSError as exc:
         raise InputError(f"Cannot read file list {source}: {exc.strerror or exc}.") from None
-
-
-def _inside(path: str, folder: Path | None) -> bool:
-    if folder is None:
-        return False
-    try:
-        return Path(path).resolve().is_relative_to(folder)
-    except OSError:
-        return False
 
 
 def walk(folder: str, *, exclude: Path | None = None) -> Iterator[str]:
@@ -164,8 +172,10 @@ def discover(
             _add_folder(source, exclude=exclude, put=put, out=out)
         elif os.path.lexists(source):
             add(source, True)
+        elif hint := address_hint(source, fetch=_FETCH):  # a URL, or a file:// address: said as describe says it
+            raise InputError(f"No such file or folder: {source}{hint}")
         elif is_pattern(source):  # quoted, or typed in cmd.exe/PowerShell: a --glob, in effect
-            matched = [path for path in pattern_matches(source) if not _inside(path, resolved_exclude)]
+            matched = [path for path in pattern_matches(source) if not is_inside(path, resolved_exclude)]
             if not matched:
                 raise InputError(f"No such file or folder: {source} (no file matches it as a pattern either)")
             for path in matched:
@@ -174,11 +184,14 @@ def discover(
             raise InputError(f"No such file or folder: {source}")
     for pattern in globs:
         for path in sorted(glob.glob(pattern, recursive=True)):
-            if os.path.isfile(path) and not _inside(path, resolved_exclude):
+            if os.path.isfile(path) and not is_inside(path, resolved_exclude):
                 add(path, False)
     if files_from is not None:
         for path in read_file_list(files_from, stdin=stdin):
-            add(local_spelling(path, Path.cwd()), True)  # images\\0001.jpg in a list written on Windows
+            if hint := address_hint(path, fetch=_FETCH):  # a URL line: an error row named as listed, not /cwd/https:/...
+                put(path, True, error=f"No such file: {path}{hint}")
+            else:
+                add(local_spelling(path, Path.cwd()), True)  # images\\0001.jpg in a list written on Windows
     out.extend(found.values())
     given = {os.path.realpath(source) for source in inputs if os.path.isdir(source)}
     out.linked[:] = [link for link in out.linked if os.path.realpath(link) not in given]  # walked as an input

@@ -5,8 +5,10 @@ account), and every input is counted as what it is: images, unreadable files (a 
 Pillow cannot read, a file that cannot be opened), videos to caption (`--videos`), videos
 skipped without it, other files ignored. Visual tokens are the model's resolution planner's
 count from each header size (`adapter.plan_images`; unreadable files add none, they never
-make the total unknown). Requests that do not fit the context are found as a real run
-would find them (`captions.context`): a warning says how many and names `--truncate`.
+make the total unknown), and a clip's what the model's processor makes of its sampled
+frames at their decoded size, as `vlm ask --dry-run` counts it (`clip_tokens`). Requests
+that do not fit the context are found as a real run would find them (`captions.context`):
+a warning says how many and names `--truncate`.
 
 The time estimate is measured, not guessed (`captions.estimate` says why a per-image time
 is several times off): the model is loaded (that time, with reading and hashing the
@@ -16,6 +18,11 @@ plan: typical sizes), and with `--videos` one of real clips, is decoded and capt
 its stage timings become per-token rates applied to every planned batch of its kind
 (`captions/calibration.py`). The report says so ("measured on 1 batch of 8 images on this
 machine"). Python's own start-up (well under a second) is not included.
+
+With `--engine ray` the report says what Ray would do, without starting it (`ray`,
+`ray_pool.pool_plan`): the cluster it would join (RAY_ADDRESS, checked by the command
+beforehand) or the local Ray it would start, the actors and their calls, the GPUs each
+would ask for; the measured time is still one engine's on this machine, and says so.
 """
 
 from __future__ import annotations
@@ -27,9 +34,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from vlmcli.captions.batching import auto_batch_size, auto_max_batch_tokens
-from vlmcli.captions.config import CaptionJob
+from vlmcli.captions.config import Backend, CaptionJob
 from vlmcli.captions.context import ContextCheck, ContextChecker, check_tasks
 from vlmcli.captions.calibration import Estimate, ReaderFor, Shapes, calibrated_estimate
+from vlmcli.captions.clip_tokens import clip_counter
 from vlmcli.captions.input_counts import InputCounts, unreadable_examples, unreadable_lines
 from vlmcli.captions.continuous import device_type
 from vlmcli.captions.pipeline import LoadEngine, Tokens, plan_batches, prepare, token_estimator
@@ -70,11 +78,16 @@ class DryRunReport:
     """The first few of them, each {"path", "error"}."""
     undownloaded: int = 0
     """Dataset items img2dataset could not download: a run writes no row for them (`plan`)."""
+    gone_errors: int = 0
+    """Error rows of inputs no longer there that a run would drop (`Summary.gone_errors`; said
+    on stderr as a `note:` line); a dry run drops none."""
     symlinked_folders: list[str] = field(default_factory=list)
     """Symlinked subfolders met while walking the input folders (as spelled), not followed."""
     unreadable_folders: list[str] = field(default_factory=list)
     """Dataset runs: subfolders of shard folders that could not be listed, the error of each
     (a run reports them as shards not read, exit 9); plain folders' are `unreadable_files`."""
+    ray: dict[str, Any] | None = None
+    """`--engine ray`: what Ray would start (`ray_pool.pool_plan`); None for the local engine."""
 
     def to_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in vars(self).items() if k not in ("counts", "context", "estimate", "dataset")}
@@ -108,6 +121,10 @@ class DryRunReport:
             lines.append(
                 "Estimated time: unknown (no planned batch of its images or videos could be captioned to measure it)"
             )
+        if self.ray is not None:
+            from vlmcli.captions.ray_pool import pool_text
+
+            lines.append(pool_text(self.ray, estimated=self.estimate is not None))
         if self.estimate is not None:
             e = self.estimate
             lines.append(
@@ -198,11 +215,13 @@ def plan_report(
         batch_size=job.batch_size or auto_batch_size("cpu"),
         batches=0,
         symlinked_folders=list(summary.symlinked_folders),
+        gone_errors=summary.gone_errors,
     )
     if not plan.tasks or not calibrate:
         tokens = token_estimator(None, job.videos)
         report.batches = len(batches_of(report.batch_size, job.max_batch_tokens or auto_max_batch_tokens("cpu"), tokens))
         report.visual_tokens = estimate_visual_tokens(plan.tasks, tokens)
+        report.ray = _ray_plan(job, batches=report.batches)
         return report
     engine = load_engine(job.engine)
     setup_s = time.perf_counter() - started
@@ -212,15 +231,28 @@ def plan_report(
     report.requests = len(plan.tasks)
     device = device_type(engine)
     report.batch_size = job.batch_size or auto_batch_size(device)
-    tokens = token_estimator(engine, job.videos)
+    tokens = token_estimator(engine, job.videos)  # batching: the bound the run plans its batches by
     batches = batches_of(report.batch_size, job.max_batch_tokens or auto_max_batch_tokens(device), tokens)
     report.batches = len(batches)
-    report.visual_tokens = estimate_visual_tokens(plan.tasks, tokens)
+    counted = clip_counter(engine, job.videos, images=tokens)  # a clip as `ask --dry-run` counts it
+    report.visual_tokens = estimate_visual_tokens(plan.tasks, counted)
     adapter = getattr(engine, "adapter", None)
     checker = None
     if adapter is not None and hasattr(adapter, "prepare") and hasattr(adapter, "config"):
-        checker = ContextChecker(adapter, tokens=tokens, system=job.system, answer_tokens=job.generation.max_tokens)
+        checker = ContextChecker(adapter, tokens=counted, system=job.system, answer_tokens=job.generation.max_tokens)
     report.context = check_tasks(checker, plan.tasks, truncate=bool(getattr(job.engine, "truncate", False)))
-    shapes = Shapes(tokens, checker, videos=job.videos)
+    shapes = Shapes(counted, checker, videos=job.videos)
     report.estimate = calibrated_estimate(engine, job, batches, shapes, setup_s=setup_s, reader_for=reader_for)
+    if job.backend is Backend.RAY:  # a Ray run plans its batches as on a CPU (`pipeline.run`), not as this machine
+        cpu = token_estimator(None, job.videos)
+        planned = batches_of(job.batch_size or auto_batch_size("cpu"), job.max_batch_tokens or auto_max_batch_tokens("cpu"), cpu)
+        report.ray = _ray_plan(job, batches=len(planned))
     return report
+
+
+def _ray_plan(job: CaptionJob, *, batches: int) -> dict[str, Any] | None:
+    if job.backend is not Backend.RAY:
+        return None
+    from vlmcli.captions.ray_pool import pool_plan
+
+    return pool_plan(job, batches=batches)

@@ -29,7 +29,7 @@ from vlmcli.captions.progress import Progress, scanning_notice
 from vlmcli.captions.prompts import Prompt, make_prompts, prompt_hashes
 from vlmcli.captions.rows import RowContext, error_row
 from vlmcli.captions.runner import BatchRunner
-from vlmcli.captions.summary import Summary, rate_unit
+from vlmcli.captions.summary import Summary, gone_note, rate_unit
 from vlmcli.captions.stages import runner_for, task_decoder
 from vlmcli.captions.workers import Prefetcher
 from vlmcli.errors import InputError
@@ -74,9 +74,13 @@ def clip_prompts_of(job: CaptionJob) -> list[Prompt] | None:
     return video_prompts(job, job.videos)
 
 
-def prepare(job: CaptionJob, sink: Sink, *, progress: Progress, summary: Summary) -> Prepared:
-    """Find, read and hash the inputs, and decide what this run must do (no model needed)."""
-    folders = [source for source in job.inputs if os.path.isdir(source)]
+def prepare(
+    job: CaptionJob, sink: Sink, *, progress: Progress, summary: Summary, dry_run: bool = True
+) -> Prepared:
+    """Find, read and hash the inputs, and decide what this run must do (no model needed).
+    Error rows of inputs no longer there are counted (`summary.gone_errors`), and said on
+    stderr as what a run would drop; `run` (`dry_run` False) says it once it dropped them."""
+    folders = input_folders(job)
     with scanning_notice(progress, folders):  # a huge tree: a line says the listing is under way
         candidates = discover(inputs=job.inputs, globs=job.globs, files_from=job.files_from, exclude=job.exclude)
     for note in candidates.notes():  # symlinked folders not followed
@@ -101,7 +105,10 @@ def prepare(job: CaptionJob, sink: Sink, *, progress: Progress, summary: Summary
     paths = [p.path for p in probes]
     blocked = sink.preflight(paths)
     hashes = prompt_hashes([*prompts, *(clip_prompts or [])])
-    resume = sink.resume_state(paths=paths, config_hashes=hashes)
+    resume = sink.resume_state(paths=paths, config_hashes=hashes, folders=folders)
+    summary.gone_errors = resume.gone
+    if resume.gone and dry_run:
+        progress.log(gone_note(resume.gone, dry_run=True))
     plan = build_plan(probes, prompts, shard=job.shard, resume=resume, blocked=blocked, video_prompts=clip_prompts)
     summary.files, summary.ignored, summary.prompts = len(probes), counts.ignored, len(prompts)
     summary.unit = rate_unit(p.kind for p in probes if p.error is None)
@@ -109,6 +116,12 @@ def prepare(job: CaptionJob, sink: Sink, *, progress: Progress, summary: Summary
     summary.copied = len(plan.copies)
     summary.todo, summary.output = plan.rows_to_write, sink.describe()
     return Prepared(probes=probes, prompts=prompts, plan=plan)
+
+
+def input_folders(job: CaptionJob) -> list[str]:
+    """The job's INPUT folders (of pictures, or of dataset shards), as spelled: what the listing
+    notice names, and where the sink looks for error rows of inputs deleted since."""
+    return [source for source in job.inputs if os.path.isdir(source)]
 
 
 def _table_hint(candidates: list[Candidate]) -> str:
@@ -177,9 +190,11 @@ def run(
         from vlmcli.captions.ray_backend import import_ray
 
         import_ray()
-    prepared = prepare(job, sink, progress=progress, summary=summary)
+    prepared = prepare(job, sink, progress=progress, summary=summary, dry_run=False)
     plan = prepared.plan
-    sink.retire(plan.retire)
+    sink.retire(plan.retire)  # with the leftovers and the error rows of inputs no longer there
+    if summary.gone_errors:
+        progress.log(gone_note(summary.gone_errors))
 
     def emit(rows: list[Row], *, captioned: bool = True) -> None:
         sink.write(rows)
@@ -203,7 +218,7 @@ def run(
                 max_tokens=job.max_batch_tokens or auto_max_batch_tokens("cpu"),
             )
             summary.planned(batches)
-            run_ray(batches, job=job, load_engine=load_engine, emit=emit)
+            run_ray(batches, job=job, load_engine=load_engine, emit=emit, summary=summary)
         elif plan.tasks:
             engine = load_engine(job.engine)
             summary.load_s = float(getattr(engine, "load_s", 0.0) or 0.0)

@@ -3,12 +3,14 @@
 The driver (this process) discovers, hashes, plans and writes exactly as the local
 engine does; only decoding and captioning move (videos too, with `--videos`). Each Ray
 Data row is one planned batch (its tasks as JSON); `CaptionActor` loads one engine per
-actor (an actor pool of `--concurrency`) and captions `CALL_BATCHES` planned batches per
-call as the local engine does: continuously batched where the family allows it (one
-stream through `--batch-size` decode slots, `continuous.ContinuousRunner`), else batch by
-batch, so every row is the local engine's row. It returns the rows as a pyarrow table
-with the fixed schema; the driver streams them into the sink as they arrive, so resume
-and crash safety are unchanged.
+actor (an actor pool of up to `--concurrency`, `ray_pool`) and captions the planned
+batches of a call (up to `CALL_BATCHES`, fewer when that gives every actor work) as the
+local engine does: continuously batched where the family allows it (one stream through
+`--batch-size` decode slots, `continuous.ContinuousRunner`), else batch by batch, so every
+row is the local engine's row. It returns the rows as a pyarrow table with the fixed
+schema, and its report (load time, batching: `ray_pool.ActorInfo`) in one more column; the
+driver streams the rows into the sink as they arrive, so resume and crash safety are
+unchanged, and puts the reports in the run's summary.
 
 Files are read by the actors from their paths. Dataset items have no path a worker can
 open (`<shard>::<key>`): their bytes are in the driver's spool, and the actor fetches a
@@ -16,7 +18,9 @@ batch's images when it runs it, from one reader actor on the driver's node
 (`ray_images`), so the object store holds only the batches in flight, never the run.
 
 Ray is optional (`pip install 'vlmcli[ray]'`). An existing cluster is used when
-`RAY_ADDRESS` is set or `ray.init` was called already; otherwise a local one starts.
+`RAY_ADDRESS` is set or `ray.init` was called already; otherwise a local one starts. The
+address is checked (`ray_address`) before the inputs are read, and Ray is started only
+when there is something to caption (files) or to read (dataset shards).
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ import logging
 import os
 import re
 import signal
-import socket
 import threading
+import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -37,6 +42,8 @@ from vlmcli.captions.decode import decode_all
 from vlmcli.captions.stages import runner_for, task_decoder
 from vlmcli.captions.plan import Task
 from vlmcli.media.quiet import stderr_lines_dropped
+from vlmcli.captions.ray_address import check_cluster_address, split_address
+from vlmcli.captions.ray_pool import ACTOR_COLUMN, ActorInfo, ActorReports, PoolShape, gpus_per_actor
 from vlmcli.captions.rows import RowContext
 from vlmcli.errors import BackendUnavailableError, ConfigError, VlmError
 from vlmcli.sinks.schema import Row, arrow_schema, check_row, restored, storable
@@ -45,14 +52,11 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from vlmcli.captions.config import CaptionJob, VideoCaptioning
+    from vlmcli.captions.summary import Summary
     from vlmcli.engine.batching_mode import BatchingMode
     from vlmcli.inputs.spool import Spool
 
 INSTALL_HINT = "pip install 'vlmcli[ray]'"
-
-CALL_BATCHES = 4
-"""Planned batches per actor call: one stream through the decode slots, so a slot freed
-near the end of one batch is taken by the next batch's first image."""
 
 
 def import_ray() -> Any:
@@ -82,6 +86,8 @@ class CaptionActor:
         images: Any = None,
     ) -> None:
         self.failed: VlmError | None = None
+        self.name = uuid.uuid4().hex[:12]
+        started = time.perf_counter()
         try:
             engine = load_engine(engine_config)
         except VlmError as exc:  # Ray kills an actor whose constructor fails (ActorDiedError, a traceback):
@@ -94,6 +100,7 @@ class CaptionActor:
         self.videos = videos
         self.images = images  # the reader actor of the driver's spool (`ray_images`); None for files
         self.mode, self.prefill_tokens = batching.mode(engine)
+        self.load_s = float(getattr(engine, "load_s", 0.0) or 0.0) or time.perf_counter() - started
 
     def _reader(self, spans: str | None) -> Callable[[str], bytes] | None:
         if self.images is None:
@@ -115,6 +122,7 @@ class CaptionActor:
 
         if self.failed is not None:
             raise RuntimeError(carried(self.failed))
+        started = time.perf_counter()
         rows: list[Row] = []
         if self.mode.continuous:
             ContinuousRunner(self.runner, slots=self.mode.slots, prefill_tokens=self.prefill_tokens).run(
@@ -124,7 +132,10 @@ class CaptionActor:
             for tasks, decoded in self._decoded(batch):
                 rows += self.runner.run(tasks, decoded)
         # Arrow holds UTF-8 only: a file name that is not (caf\xe9.jpg) travels escaped, with its bytes in path_bytes
-        return pa.Table.from_pylist([storable(check_row(row)) for row in rows], schema=arrow_schema())
+        table = pa.Table.from_pylist([storable(check_row(row)) for row in rows], schema=arrow_schema())
+        info = ActorInfo(self.name, load_s=self.load_s, batching=self.mode.describe(), call_s=time.perf_counter() - started)
+        report = [info.to_json()] + [None] * (table.num_rows - 1) if table.num_rows else []
+        return table.append_column(ACTOR_COLUMN, pa.array(report, pa.string()))
 
 
 @dataclass(frozen=True)
@@ -147,12 +158,8 @@ class Batching:
 
 
 def _gpus_per_actor(ray: Any, job: "CaptionJob") -> float:
-    device = getattr(job.engine.device, "value", job.engine.device)
-    if device == "cpu":
-        return 0
-    if device == "cuda":
-        return 1
-    return 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
+    known = gpus_per_actor(job.engine.device, None)
+    return known if known is not None else gpus_per_actor(job.engine.device, ray.cluster_resources().get("GPU", 0))
 
 
 def _quiet(ray: Any) -> None:
@@ -222,10 +229,7 @@ def start_ray() -> Any:
             ray.init(include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
         except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
             where = f"the Ray cluster at RAY_ADDRESS={address}" if address else "a local Ray"
-            raise ConfigError(
-                f"Cannot start or join {where} ({one_line_of(exc)}); fix the address "
-                "(host:port of a head started with `ray start --head`), or unset RAY_ADDRESS to run a local Ray."
-            ) from None
+            raise ConfigError(f"Cannot start or join {where} ({one_line_of(exc)}); {_join_hint(address, exc)}") from None
         finally:
             if sigterm is not None and threading.current_thread() is threading.main_thread():
                 signal.signal(signal.SIGTERM, sigterm)
@@ -233,26 +237,25 @@ def start_ray() -> Any:
     return ray
 
 
+def _join_hint(address: str, exc: BaseException) -> str:
+    """What to do about a failed `ray.init`. A head that answered the probe but refused us is
+    most often one with token authentication (Ray 2.60 turns it on for a head wherever a token
+    exists, ~/.ray/auth_token), which a driver joins only with RAY_AUTH_MODE=token; measured:
+    20 refusals "Authentication token is missing or incorrect", then "Failed to connect"."""
+    fix = "fix the address (host:port of a head started with `ray start --head`), or unset RAY_ADDRESS to run a local Ray."
+    token = os.environ.get("RAY_AUTH_MODE", "").lower() == "token"
+    if isinstance(exc, ConnectionError) and split_address(address) is not None and not token:
+        return (
+            "a head with token authentication (Ray's default where a token exists) is joined with RAY_AUTH_MODE=token "
+            f"and its token (~/.ray/auth_token, RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH); else {fix}"
+        )
+    return fix
+
+
 def one_line_of(exc: BaseException) -> str:
     """The first line of an exception's message (Ray's run to dozens)."""
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:200]
-
-
-def check_cluster_address(address: str, *, timeout_s: float = 5.0) -> None:
-    """A `RAY_ADDRESS` of `host:port` that nothing answers on: one line now. `ray.init` retried
-    it for minutes while the log said "waiting for the first batch", with Ray's own connection
-    warnings between the lines. "auto", "local" and `ray://` addresses are left to Ray."""
-    match = re.fullmatch(r"(?:[a-z]+://)?\[?([^\]/]+?)\]?:(\d+)", address.strip())
-    if not address.strip() or address.strip() in ("auto", "local") or address.startswith("ray://") or match is None:
-        return
-    try:
-        socket.create_connection((match[1], int(match[2])), timeout=timeout_s).close()
-    except OSError as exc:
-        raise ConfigError(
-            f"Cannot reach the Ray cluster at RAY_ADDRESS={address} ({exc.strerror or exc}); start it "
-            "(ray start --head), fix the address, or unset RAY_ADDRESS to run a local Ray."
-        ) from None
 
 
 def reraise(exc: Exception) -> NoReturn:
@@ -270,12 +273,18 @@ def run_ray(
     load_engine: Callable[[Any], Any],
     emit: Callable[[list[Row]], None],
     spool: "Spool | None" = None,
+    summary: "Summary | None" = None,
 ) -> None:
     """Caption `batches` on an actor pool; `spool`: where the bytes of each task's path are
     (dataset items), fetched by the actors as they run each batch (`ray_images`); without
-    it actors read the files."""
+    it actors read the files. `summary` gets the actors' reports as they come (`load_s`,
+    `batching`, and captioning timed from the first call: `ray_pool.ActorReports.apply`).
+    No batches: Ray is not started."""
     from vlmcli.captions.ray_images import batch_spans, start_image_server
 
+    shape = PoolShape.of(batches=len(batches), concurrency=job.concurrency)
+    if not shape.calls:
+        return
     ray = start_ray()
     items: list[dict[str, Any]] = []
     for batch in batches:
@@ -284,7 +293,7 @@ def run_ray(
             item["spans"] = json.dumps(batch_spans(batch, spool))
         items.append(item)
     images = start_image_server(ray, spool) if spool is not None else None
-    dataset = ray.data.from_items(items, override_num_blocks=max(1, -(-len(items) // CALL_BATCHES)))
+    dataset = ray.data.from_items(items, override_num_blocks=shape.calls)  # one block, one call
     captioned = dataset.map_batches(
         CaptionActor,
         fn_constructor_kwargs={
@@ -299,16 +308,32 @@ def run_ray(
             "videos": job.videos,
             "images": images,
         },
-        batch_size=CALL_BATCHES,
+        batch_size=None,
         batch_format="pyarrow",
-        compute=ray.data.ActorPoolStrategy(size=job.concurrency),
+        compute=ray.data.ActorPoolStrategy(size=shape.actors, max_tasks_in_flight_per_actor=1),
         num_gpus=_gpus_per_actor(ray, job),
     )
+    reports = ActorReports()
     try:
         with stderr_lines_dropped(RAY_NOISE):
             for table in captioned.iter_batches(batch_size=None, batch_format="pyarrow"):
-                emit([restored(row) for row in table.to_pylist()])  # the real (non-UTF-8) names back
+                rows = _take_reports(table, reports, summary).to_pylist()
+                emit([restored(row) for row in rows])  # the real (non-UTF-8) names back
     except KeyboardInterrupt:
         raise
     except Exception as exc:
         reraise(exc)
+
+
+def _take_reports(table: "pa.Table", reports: ActorReports, summary: "Summary | None") -> "pa.Table":
+    """The actors' reports in `table` (one per call it holds) into `reports`, and so `summary`;
+    returns the rows without them."""
+    if ACTOR_COLUMN not in table.column_names:
+        return table
+    arrived = time.monotonic()
+    for text in table.column(ACTOR_COLUMN).to_pylist():
+        if text is not None:
+            reports.add(ActorInfo.from_json(text), arrived=arrived)
+    if summary is not None:
+        reports.apply(summary)
+    return table.drop_columns([ACTOR_COLUMN])

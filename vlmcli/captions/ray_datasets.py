@@ -16,7 +16,9 @@
    `source`, `source_key`, `extra` and streamed into the sink as batches finish.
 
 Rows are therefore the local engine's rows (`tests/test_caption_ray_datasets.py`). A
-shard damaged part way keeps its earlier items and is reported (exit 9), as locally.
+shard damaged part way keeps its earlier items and is reported (exit 9), as locally; error
+rows of keys a shard read to its end no longer yields are dropped, as locally (never a
+damaged shard's: its read task names it in its last row).
 Unlike the local run, the driver holds the probes of every shard before captioning, and
 the spool holds every image to caption until the run ends (disk, not memory). With
 `--videos` a shard's clips are probed on the read workers and captioned by the actors,
@@ -37,7 +39,7 @@ from vlmcli.captions.plan import Task, build_plan
 from vlmcli.captions.probe import Probe
 from vlmcli.captions.progress import Progress
 from vlmcli.captions.rows import RowContext
-from vlmcli.captions.summary import Summary, rate_unit
+from vlmcli.captions.summary import Summary, gone_note, rate_unit, superseded_note
 from vlmcli.captions.prompts import prompt_hashes
 from vlmcli.inputs.expand import ShardRef
 from vlmcli.inputs.item import item_path
@@ -73,17 +75,18 @@ def collect_items(
     spool: Spool,
     *,
     on_each: Callable[[], None],
-    on_shard_error: Callable[[str], None],
+    on_shard_error: Callable[[str, str], None],
     on_warning: Callable[[str], None] | None = None,
 ) -> tuple[list[Probe], Meta]:
     """Every item of the read dataset, in order: its probe and row columns; bytes to `spool`;
-    each item's warnings to `on_warning`, each once."""
+    a damaged shard's `source` and message to `on_shard_error`; each item's warnings to
+    `on_warning`, each once."""
     probes: list[Probe] = []
     meta: Meta = {}
     said: set[str] = set()
     for row in _item_rows(dataset):
         if row["shard_error"] is not None:
-            on_shard_error(row["shard_error"])
+            on_shard_error(row["source"], row["shard_error"])
             continue
         for warning in (w for w in row.get("warnings") or () if w not in said):
             said.add(warning)
@@ -133,7 +136,10 @@ def run_ray_datasets(
     prompts, clip_prompts = pipeline.job_prompts(job), pipeline.clip_prompts_of(job)
     summary.prompts, summary.output, summary.shards = len(prompts), sink.describe(), len(refs)
 
-    def shard_error(message: str) -> None:
+    damaged: set[str] = set()
+
+    def shard_error(source: str, message: str) -> None:
+        damaged.add(source)
         summary.shard_errors.append(message)
         progress.log(f"Error: {message}")
 
@@ -145,9 +151,15 @@ def run_ray_datasets(
         )  # fmt: skip
         summary.animations_as_pictures = sum(p.animated for p in probes)
         hashes = prompt_hashes([*prompts, *(clip_prompts or [])])
-        resume = sink.resume_state(paths=[p.path for p in probes], config_hashes=hashes)
+        resume = sink.resume_state(
+            paths=[p.path for p in probes], config_hashes=hashes, folders=pipeline.input_folders(job),
+            read_fully=[ref.source for ref in refs if ref.source not in damaged],
+        )  # fmt: skip
         plan = build_plan(probes, prompts, shard=job.shard, resume=resume, blocked={}, video_prompts=clip_prompts)
         sink.retire(plan.retire)
+        summary.gone_errors = resume.gone
+        if resume.gone:
+            progress.log(gone_note(resume.gone))
         summary.files, summary.skipped, summary.kept_failed = len(probes) - plan.undownloaded, plan.skipped, plan.kept_failed
         summary.undownloaded = plan.undownloaded
         summary.unit = rate_unit(p.kind for p in probes if p.error is None)
@@ -169,6 +181,9 @@ def run_ray_datasets(
             if plan.tasks:
                 batches = shard_batches(plan.tasks, meta, job=job)
                 summary.planned(batches)
-                run_ray(batches, job=job, load_engine=load_engine, emit=emit, spool=spool)
+                run_ray(batches, job=job, load_engine=load_engine, emit=emit, spool=spool, summary=summary)
+            summary.superseded_rows = sink.drop_superseded()  # ok rows of old keys, once the new rows are out
+    if summary.superseded_rows:
+        progress.log(superseded_note(summary.superseded_rows))
     summary.finish()
     return summary

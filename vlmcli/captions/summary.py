@@ -60,9 +60,18 @@ class Summary:
     out_of_shard: int = 0
     undownloaded: int = 0
     """Dataset items img2dataset could not download (its `status` column): no rows, not a failure."""
+    gone_errors: int = 0
+    """Error rows of inputs no longer there (a file deleted after it failed, a key its dataset
+    shard no longer yields) dropped from this run's own shards (`ResumeState.gone`)."""
+    superseded_rows: int = 0
+    """Ok rows of keys a dataset shard no longer yields, dropped from this run's own shards
+    because the same picture and settings have a row under the key it yields now (`Sink.drop_superseded`)."""
     todo: int = 0
     """Rows this run set out to write."""
     output: str = ""
+    unwritten: str = ""
+    """Why the output folder is not there (a `--shard` job with nothing in its shard): the
+    text says "Output: none written (why)" and `--json` "output" is null; empty when it is."""
     load_s: float = 0.0
     batches: int = 0
     """Engine calls planned (after the --batch-size and --max-batch-tokens caps)."""
@@ -180,6 +189,8 @@ class Summary:
             "animations_as_pictures": self.animations_as_pictures,
             "out_of_shard": self.out_of_shard,
             "undownloaded": self.undownloaded,
+            "gone_errors": self.gone_errors,
+            "superseded_rows": self.superseded_rows,
             "prompts": self.prompts,
             "todo": self.todo,
             "elapsed_s": round(self.elapsed_s, 3),
@@ -196,7 +207,7 @@ class Summary:
             "shards": self.shards,
             "shard_errors": self.shard_errors,
             "symlinked_folders": self.symlinked_folders,
-            "output": self.output,
+            "output": None if self.unwritten else self.output,
             "errors": [{"path": p, "error": e} for p, e in self.errors],
             "noted_files": self.noted_files,
             "notes": [{"path": p, "notes": n} for p, n in self.noted],
@@ -237,6 +248,8 @@ class Summary:
             notes.append(self.batching)
         if notes:
             line += f" ({'; '.join(notes)})"
+        if self.unwritten:
+            return line + f". Output: none written ({self.unwritten})."
         return line + (f". Output: {self.output}" if self.output else ".")
 
 
@@ -287,6 +300,21 @@ def undownloaded_note(count: int) -> str:
         f"{count} item{'s' if count != 1 else ''} img2dataset could not download "
         "(skipped; see the shard's status/error_message)"
     )
+
+
+def gone_note(count: int, *, dry_run: bool = False) -> str:
+    """The one stderr line of a run (or dry run) that dropped (would drop) error rows of
+    inputs no longer there (`Summary.gone_errors`)."""
+    rows = f"{count} error row{'s' if count != 1 else ''} of inputs no longer there"
+    if dry_run:
+        return f"note: {rows} would be dropped from the output by a run (a dry run changes nothing)"
+    return f"note: {rows} {'were' if count != 1 else 'was'} dropped from the output"
+
+
+def superseded_note(count: int) -> str:
+    """The one stderr line of a run that dropped ok rows of old dataset keys (`Summary.superseded_rows`)."""
+    rows = f"{count} row{'s' if count != 1 else ''} of keys the shard no longer uses"
+    return f"note: {rows} {'were' if count != 1 else 'was'} replaced by rows under its new keys"
 
 
 def animations_note(count: int) -> str:

@@ -1,6 +1,7 @@
 """Running a caption job for `vlm caption-dir`: progress on stderr (a bar, or timed lines in a
 log), warnings as rows with reading notes are written, the summary (text on stderr, or JSON on
-stdout), SIGTERM handled as Ctrl-C; and the dry run's report."""
+stdout), SIGTERM handled as Ctrl-C until the summary is final (then neither changes the exit
+status it states); and the dry run's report."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 from vlmcli.commands import _runtime
 from vlmcli.commands._errors import EXIT_SOME_FAILED
 from vlmcli.commands._json_names import json_line
-from vlmcli.interrupts import sigterm_as_interrupt
+from vlmcli.interrupts import interruptible_until_decided
 from vlmcli.sinks.base import OutputFormat
 
 if TYPE_CHECKING:
@@ -63,31 +64,34 @@ def run_job_reporting(
     summary = Summary()
     progress = make_progress(quiet, log_every)
 
-    from vlmcli.captions.summary import warns
+    from vlmcli.captions.summary import naming_the_file, warns
 
     warned: set[str] = set()
 
     def on_rows(rows: list[dict]) -> None:
         for row in rows:
             if fmt is OutputFormat.TXT and row["status"] == "error":  # txt files have no error column
-                progress.log(f"error: {row['path']}: {row['error']}")
+                progress.log(f"error: {naming_the_file(row['path'], row['error'])}")
             elif warns(row.get("notes")) and row["path"] not in warned:  # as it happens: a log shows it at once
                 warned.add(row["path"])
                 progress.log(f"warning: {row['path']}: {row['notes']}")
 
-    try:
-        with sigterm_as_interrupt():
+    # SIGTERM as Ctrl-C; once the summary is final, neither changes the exit status it states
+    with interruptible_until_decided() as decided:
+        try:
             run_job(job, sink, load_engine=_runtime.load_engine, progress=progress, summary=summary, on_rows=on_rows)
-    except KeyboardInterrupt:
-        progress.close()
-        summary.interrupted = True
-        summary.finish()
+            decided()
+        except KeyboardInterrupt:
+            decided()  # a second Ctrl-C cannot cut the summary either
+            progress.close()
+            summary.interrupted = True
+            summary.finish()
+            _report(summary, quiet=quiet, as_json=as_json, fmt=fmt)
+            raise
+        finally:
+            progress.close()
         _report(summary, quiet=quiet, as_json=as_json, fmt=fmt)
-        raise
-    finally:
-        progress.close()
-    _report(summary, quiet=quiet, as_json=as_json, fmt=fmt)
-    return EXIT_SOME_FAILED if summary.failed else 0
+        return EXIT_SOME_FAILED if summary.failed else 0
 
 
 def dry_run_job(job: "CaptionJob", sink: "Sink", *, quiet: bool, as_json: bool) -> None:

@@ -6,7 +6,9 @@ most `VIDEO_MAX_SIDE` pixels on the long side; commands that take no videos pass
 `video=None` and get a clear refusal instead. An animated GIF, WebP or APNG is a video to
 commands that take videos, and its first frame to the others. `load_inputs` stops at the first bad input
 (ask: one prompt needs them all); `check_each` puts a `Failed` in its place and goes on
-(describe). A video whose cut scan was degraded gets one warning line on stderr. A
+(describe). A video whose cut scan was degraded gets one warning line on stderr; the notes
+of its sampling report (which stream of several, a late first picture, `--frames` cut back)
+are said by the command once per video (`say_video_notes`). A
 dataset item named as caption-dir's rows name it (`<shard>::<key>`) is read from its shard
 (`inputs/item_address.py`).
 """
@@ -15,12 +17,13 @@ from __future__ import annotations
 
 import shlex
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vlmcli.engine.video_input import VideoInput
-from vlmcli.errors import ConfigError, InputError
+from vlmcli.errors import ConfigError, InputError, VlmError
+from vlmcli.inputs.addresses import STDIN_VIDEO
 from vlmcli.inputs.clip_files import temporary_copy
 from vlmcli.inputs.item_address import read_item
 from vlmcli.media.animation import frame_count, picture_format
@@ -28,7 +31,7 @@ from vlmcli.media.document_input import DocumentInput
 from vlmcli.media.image_input import ImageInput
 from vlmcli.media.images import image_input
 from vlmcli.media.kinds import MediaKind, detect_kind, is_pdf, playlist_format
-from vlmcli.media.names import display_name
+from vlmcli.media.names import display_name, input_name, said_of
 from vlmcli.media.pdf_pages import page_address, parse_pages
 from vlmcli.media.sources import STDIN, read_head, read_source
 
@@ -118,7 +121,7 @@ def load_one(
     data = read_source(source)
     if detect_kind(source, data[:32]) is MediaKind.VIDEO:
         if source == STDIN:
-            raise InputError("A video cannot be read from standard input ('-'); pass the file's path.")
+            raise InputError(STDIN_VIDEO)
         return load_video(source, command=command, video=video, warn=warn)
     if source != STDIN and playlist_format(source, data[:512]) is not None:  # HLS of local segments: one video
         return load_video(source, command=command, video=video, warn=warn)
@@ -134,8 +137,36 @@ def load_one(
             )
     picture = image_input(data, source, max_pixels=max_pixels)
     if warn and picture.note:  # a fax or a scanner's multi-page TIFF: say what was read
-        sys.stderr.write(f"note: {display_name(source)}: {picture.note}\n")
+        sys.stderr.write(f"note: {said_of(input_name(source), picture.note)}\n")
     return picture
+
+
+def naming_refused(error: VlmError, media: Sequence[Media]) -> VlmError:
+    """`error` naming the inputs it is about, when the model's planning refused an image for
+    its size (`tiling.refusal`: it knows the size, not the file): the pictures, PDF pages and
+    video frames of `media` of that size. `error` itself for any other error."""
+    from vlmcli.tiling.refusal import about_image, refused_size
+
+    size = refused_size(error)
+    if size is None:
+        return error
+    names = [input_name(source) for source, picture in _picture_sizes(media) if picture == size]
+    if not names:
+        return error
+    named = type(error)(said_of(", ".join(dict.fromkeys(names)), str(error)))
+    return about_image(named, width=size[0], height=size[1])
+
+
+def _picture_sizes(media: Sequence[Media]) -> Iterator[tuple[str, tuple[int, int]]]:
+    """(source, (width, height)) of each picture the model is given: a PDF's pages by page, a
+    video's frames (as families without video support take them) by the video."""
+    for item in media:
+        if isinstance(item, DocumentInput):
+            yield from ((page.source, page.image.size) for page in item.pages)
+        elif isinstance(item, ImageInput):
+            yield item.source, item.image.size
+        elif isinstance(item, VideoInput) and getattr(item.frames, "ndim", 0) == 4:  # (T, H, W, 3)
+            yield item.source, (int(item.frames.shape[2]), int(item.frames.shape[1]))
 
 
 def _head(source: str) -> bytes:
@@ -153,7 +184,7 @@ def load_document(
     """The chosen pages of the PDF read from `source`, rendered (`media.pdf_pages`)."""
     from vlmcli.media.pdf_pages import DEFAULT_PAGES, page_source, render_pages
 
-    name = "<stdin>" if source == STDIN else display_name(source)
+    name = input_name(source)
     document = render_pages(data, name, pages=pages, max_pixels=max_pixels)
     beyond = pages.past_end(document.page_count) if pages is not None else []
     if warn and beyond:  # some of them: a page past the end is noted (none of them is an error)
@@ -209,6 +240,19 @@ def load_video(
             if note:
                 sys.stderr.write(f"warning: {display_name(source)}: {note}\n")
     return clip
+
+
+def say_video_notes(media: Iterable[object], said: set[str]) -> None:
+    """Each note of the videos among `media` (`SamplingReport.notes`, made where the frames were
+    sampled) once on stderr as a `warning:` line, as video-summarize says them (`said`: the
+    notes already written; a video named twice, or decoded again, is not noted again)."""
+    for clip in media:
+        if not isinstance(clip, VideoInput):
+            continue
+        for note in clip.notes:
+            if note not in said:
+                said.add(note)
+                sys.stderr.write(f"warning: {note}\n")
 
 
 def refuse_still_picture(source: str, file: str) -> None:

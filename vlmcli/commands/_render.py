@@ -201,8 +201,14 @@ class JsonRenderer:
 
 
 def error_record(source: str, error: VlmError) -> dict[str, object]:
-    """The `--json` object for an input that could not be used (`describe` with several inputs)."""
-    return {"inputs": [source], "path": source, "error": one_line(str(error)), "exit_code": error.exit_code}
+    """The `--json` object for an input that could not be used (`describe` with several inputs).
+    Its `error` names the input, as caption-dir's error column does: a model's refusal of an
+    image ("A 1x20000 image is too elongated ...") does not."""
+    from vlmcli.media.names import input_name, said_of
+
+    text, name = one_line(str(error)), input_name(source)
+    said = text if name in text else said_of(name, text)
+    return {"inputs": [source], "path": source, "error": said, "exit_code": error.exit_code}
 
 
 def result_record(result: GenerationResult, item: Item, model: str, load_s: float) -> dict[str, object]:

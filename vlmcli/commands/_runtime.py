@@ -35,7 +35,8 @@ def load_engine(config: "EngineConfig") -> "Engine":
 
 def check_model(config: "EngineConfig", *, device_asked: str | None = None) -> None:
     """Refuse a model that cannot load before a long scan of the inputs (`loader.check_model`;
-    no torch). Fakes replace it with a no-op, as they replace `load_engine`.
+    no torch; online, a hub id not in the cache is looked up on the hub: `hub_lookup`). Fakes
+    replace it with a no-op, as they replace `load_engine`.
 
     device_asked: the device setting as the user wrote it (`Settings.spelled`): a GPU asked
     for on a machine without one is refused now, naming where it was set (`$VLM_DEVICE=cuda`,

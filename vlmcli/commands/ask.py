@@ -15,29 +15,35 @@ from vlmcli.commands import _runtime
 from vlmcli.commands._document_options import PAGES_OPTION, page_choice, pages_unused
 from vlmcli.commands._errors import EXIT_NOT_VALID, error_boundary
 from vlmcli.commands._generate import run_requests
-from vlmcli.commands._inputs import load_inputs, split_media
+from vlmcli.commands._help_format import examples
+from vlmcli.commands._inputs import load_inputs, naming_refused, say_video_notes, split_media
 from vlmcli.commands._render import Item
 from vlmcli.commands._usage import check_no_empty_input
-from vlmcli.commands._video_notes import say_video_notes
-from vlmcli.commands.options import CommonOptions, StructuredOptions, with_common_options, with_structured_options
-from vlmcli.commands.video_options import VideoOptions, with_video_options
+from vlmcli.commands.options import (
+    INPUT_HELP,
+    CommonOptions,
+    StructuredOptions,
+    with_option_group,
+    with_structured_options,
+)
+from vlmcli.commands.video_options import VideoOptions
 from vlmcli.engine.request import Request
 from vlmcli.media.document_input import DocumentInput
-from vlmcli.errors import ConfigError, InputError
+from vlmcli.errors import ConfigError, InputError, VlmError
 from vlmcli.media.names import display_name
 from vlmcli.inputs.patterns import expand_patterns
+from vlmcli.interrupts import sigterm_as_interrupt
 from vlmcli.media.sources import STDIN
 
-EPILOG = (
-    "Examples:\n\n"
-    "  vlm ask photo.jpg 'What is in this picture?'\n\n"
-    "  vlm ask before.png after.png 'What changed between these two?'\n\n"
-    "  vlm ask --sampling keyframe --frames 16 clip.mp4 'What happens in this video?'\n\n"
-    "  curl -s https://example.com/cat.jpg | vlm ask - 'What breed is this?'\n\n"
-    "  vlm ask --json -m Qwen/Qwen2-VL-2B-Instruct chart.png 'Summarise the chart.'\n\n"
-    "  vlm ask photo.jpg 'Is it indoors?' --choice yes --choice no\n\n"
-    "  vlm ask --schema '{\"type\": \"object\", \"properties\": {\"count\": {\"type\": \"integer\"}}}' "
-    "photo.jpg 'How many people?'"
+EPILOG = examples(
+    "vlm ask photo.jpg 'What is in this picture?'",
+    "vlm ask before.png after.png 'What changed between these two?'",
+    "vlm ask --sampling keyframe --frames 16 clip.mp4 'What happens here?'",
+    "curl -s https://example.com/cat.jpg | vlm ask - 'What breed is this?'",
+    "vlm ask --json -m Qwen/Qwen2-VL-2B-Instruct chart.png 'Summarise it.'",
+    "vlm ask photo.jpg 'Is it indoors?' --choice yes --choice no",
+    "vlm ask photo.jpg 'How many people?' \\",
+    """  --schema '{"type":"object","properties":{"count":{"type":"integer"}}}'""",
 )
 
 
@@ -78,9 +84,21 @@ def _plain_word(arg: str) -> bool:
     return arg != STDIN and os.sep not in arg and not Path(arg).suffix and not os.path.lexists(arg)
 
 
+OPTION_HELP = {
+    "dry_run": "Print the plan (each image's and video's resolution, tiles and visual tokens; the prompt "
+    "tokens against the context) and stop; no weights are loaded.",
+    "no_stream": "Print the answer only when complete, not token by token.",
+    "json": "Print one JSON object on stdout (its fields: above).",
+}
+VIDEO_HELP = {
+    "frames": "Sample exactly N frames of each video.",
+    "max_frames": "Most frames per video. [default: 32]",
+}
+
+
 @with_structured_options
-@with_video_options
-@with_common_options
+@with_option_group(VideoOptions, "video", helps=VIDEO_HELP)
+@with_option_group(CommonOptions, "opts", helps=OPTION_HELP)
 def ask(
     opts: CommonOptions,
     video: VideoOptions,
@@ -88,7 +106,7 @@ def ask(
     inputs: Annotated[
         Optional[list[str]],
         typer.Argument(
-            metavar="INPUT", help="Image or video files, or - for image bytes on stdin.", show_default=False
+            metavar="INPUT", help=INPUT_HELP, show_default=False
         ),
     ] = None,
     # `...` (required) because it follows the optional INPUTs; click hands it the last argument.
@@ -99,17 +117,28 @@ def ask(
 
     All inputs go into one prompt: the images in order, then the videos. Only the
     sampled frames of a video are decoded (--sampling, --frames, --fps). The answer
-    streams to stdout; progress and errors go to stderr. With --json, one object:
-    text, model, inputs, prompt_tokens, visual_tokens, completion_tokens,
-    finish_reason, timings, images and videos; each video lists its decoder and its
-    sampling: method, the frames the model saw (index, t in seconds, reason), the
-    cuts found and scan_degraded; with a structured answer (--schema, --choice, --regex,
-    --json-mode) also valid and parsed; an answer that is not valid (cut by --max-tokens, or
-    failing the check after generation) is still printed, with a warning, and exits 10. A PDF gives the pictures of its pages (--pages; the
-    first 8 by default), each named `<file>#page=N` (needs the pdf extra: pypdfium2). Quote
-    the question: ask photo.jpg 'What is this?'.
+    streams to stdout; progress and errors go to stderr. A PDF gives the pictures of its
+    pages (--pages; the first 8 by default), each named `<file>#page=N` (needs the pdf
+    extra: pypdfium2). Quote the question: ask photo.jpg 'What is this?'.
+
+    With --json, one object: text, model, inputs, prompt_tokens, visual_tokens,
+    completion_tokens, finish_reason, timings (load_s, vision_s, prefill_s, decode_s),
+    truncated (null unless --truncate lowered the resolution: max_pixels, max_tiles,
+    needed_tokens, prompt_tokens, context_length, answer_tokens), images and videos.
+    Each image: path, width, height, resized, grid (tile rows, columns), visual_tokens.
+    Each video: path, frames (how many the model was given), units (the steps in time
+    they became: one per frame, one per two-frame patch for Qwen-VL and GLM-4V, fewer
+    after --temporal-pool), resized (each frame as encoded), visual_tokens, decoder,
+    variable_frame_rate and sampling: method, frames (index, time_s, reason), cuts
+    (index, time_s, score), scan_degraded, damaged, video_start_s and warnings (which
+    of several video streams is read, a first picture after the file's start, --frames
+    cut back: the lines stderr says; empty when none).
+
+    With a structured answer (--schema, --choice, --regex, --json-mode) --json also has
+    valid and parsed; an answer that is not valid (cut by --max-tokens, or failing the
+    check after generation) is still printed, with a warning, and exits 10.
     """
-    with error_boundary(debug=opts.debug):
+    with error_boundary(debug=opts.debug), sigterm_as_interrupt():  # a CI timeout's SIGTERM: as Ctrl-C
         check_no_empty_input(inputs or [])
         sources = expand_patterns(inputs or [])  # "*.jpg" quoted, or from cmd.exe/PowerShell
         check_question(question)
@@ -127,13 +156,19 @@ def ask(
         )
         if pages is not None and not any(isinstance(m, DocumentInput) for m in media):
             pages_unused()
-        say_video_notes(media, video.sampling_options(), set())  # which stream, a late first picture, --frames cut
+        say_video_notes(media, set())  # which stream, a late first picture, --frames cut
         images, videos = split_media(media)
         request = Request(
             prompt=answer.prompt(question), images=images, videos=videos, system=opts.system,
             constraint=constraint,
         )
-        outcome = run_requests([request], [Item(inputs=tuple(sources))], opts, settings, video=video)
+        try:
+            outcome = run_requests([request], [Item(inputs=tuple(sources))], opts, settings, video=video)
+        except VlmError as error:  # "A 1x20000 image is too elongated": which of the inputs is it
+            named = naming_refused(error, media)
+            if named is error:
+                raise
+            raise named from error  # --debug: the planning's traceback under it
         if outcome.not_valid:  # the answer and its warning are printed; scripts see the exit code
             raise typer.Exit(EXIT_NOT_VALID)
 

@@ -24,14 +24,15 @@ from vlmcli.inputs.formats import InputFormat
 from vlmcli.inputs.options import DatasetInput
 from vlmcli.commands._caption_run import dry_run_job, run_job_reporting
 from vlmcli.commands._errors import EXIT_SOME_FAILED, error_boundary  # noqa: F401 - EXIT_SOME_FAILED: re-exported
+from vlmcli.commands._help_format import examples
 from vlmcli.commands.options import (
     CommonOptions,
     StructuredOptions,
     note_unused_sampling,
-    with_common_options,
+    with_option_group,
     with_structured_options,
 )
-from vlmcli.commands.video_options import VIDEO_MAX_SIDE, VideoOptions, with_video_options
+from vlmcli.commands.video_options import VIDEO_MAX_SIDE, VideoOptions
 from vlmcli.errors import ConfigError
 from vlmcli.sinks.base import ExistingPolicy, OutputFormat, TxtName
 
@@ -42,17 +43,18 @@ if TYPE_CHECKING:
 CAPTION_FRAMES = 8
 """Default --max-frames per video here: a caption is a sentence or two, not a summary."""
 
-EPILOG = (
-    "Examples:\n\n"
-    "  vlm caption-dir photos/ -o captions/\n\n"
-    "  vlm caption-dir photos/ -o captions/ --prompt 'Describe this image.' --prompt 'List the objects.'\n\n"
-    "  find . -name '*.jpg' -print0 | vlm caption-dir --files-from - -o out/ --format jsonl\n\n"
-    "  vlm caption-dir photos/ --format txt --skip-existing\n\n"
-    "  vlm caption-dir photos/ -o out/ --shard 3/8   # job 3 of an 8-job array\n\n"
-    "  vlm caption-dir media/ -o out/ --videos --frames 8 --sampling keyframe\n\n"
-    "  vlm caption-dir photos/ --choice indoor --choice outdoor -o tags/   # answer_json: \"indoor\"\n\n"
-    "Rerunning resumes, from any folder, however the paths are spelled: done items are skipped,"
-    " error rows are retried."
+EPILOG = examples(
+    "vlm caption-dir photos/ -o captions/",
+    "vlm caption-dir photos/ -o captions/ --prompt 'Describe this image.' \\",
+    "  --prompt 'List the objects.'",
+    "find . -name '*.jpg' -print0 | vlm caption-dir --files-from - \\",
+    "  -o out/ --format jsonl",
+    "vlm caption-dir photos/ --format txt --skip-existing",
+    "vlm caption-dir photos/ -o out/ --shard 3/8   # job 3 of an 8-job array",
+    "vlm caption-dir media/ -o out/ --videos --frames 8 --sampling keyframe",
+    "vlm caption-dir photos/ --choice indoor --choice outdoor -o tags/",
+    after="Rerunning resumes, from any folder, however the paths are spelled: done items are skipped,"
+    " error rows are retried.",
 )
 
 _PIPELINE = "Pipeline"
@@ -107,9 +109,22 @@ def video_captioning(video: VideoOptions, *, enabled: bool) -> "VideoCaptioning 
     )
 
 
+OPTION_HELP = {
+    "dry_run": "Count the inputs and their visual tokens, check the context and time one real batch (this "
+    "loads the model) to estimate the run's time; writes nothing.",
+    "no_stream": "No effect here: rows are written as their captions finish.",
+    "json": "Print the run's summary as one JSON object on stdout (--dry-run: the plan); fields: "
+    "docs/caption-dir.md.",
+}
+VIDEO_HELP = {
+    "frames": "Sample exactly N frames of each video (--videos).",
+    "max_frames": "Most frames per video (--videos). [default: 8]",
+}
+
+
 @with_structured_options
-@with_video_options
-@with_common_options
+@with_option_group(VideoOptions, "video", helps=VIDEO_HELP)
+@with_option_group(CommonOptions, "opts", helps=OPTION_HELP)
 def caption_dir(
     opts: CommonOptions,
     video: VideoOptions,
@@ -118,8 +133,9 @@ def caption_dir(
         Optional[list[str]],
         typer.Argument(
             metavar="INPUT",
-            help="Folders (searched recursively) and image files; or dataset shards: WebDataset tars "
-            "(shards/{00000..00099}.tar), Parquet files or folders, a save_to_disk folder.",
+            help="Folders (searched recursively) and image files; dataset shards: WebDataset tars "
+            "(shards/{00000..00099}.tar), zips, Parquet files or folders, a save_to_disk folder, CSV/TSV "
+            "or JSON tables naming pictures; PDFs (a row per page); video files with --videos.",
             show_default=False,
         ),
     ] = None,
@@ -156,7 +172,7 @@ def caption_dir(
         _opt(
             "--batch-size", min=0,
             help="Requests decoded together (continuous batching's slots; with --static-batching, per engine call); "
-            "0 = automatic (8 on CPU, 32 on CUDA).",
+            "0 = automatic (8 on CPU or MPS, 32 on CUDA).",
         ),
     ] = 0,
     static_batching: Annotated[
@@ -171,7 +187,7 @@ def caption_dir(
         int,
         _opt(
             "--max-batch-tokens", min=0, metavar="N",
-            help="Most visual tokens per engine call (a larger image runs alone); 0 = automatic (4096 on CPU, 65536 on CUDA).",
+            help="Most visual tokens per engine call (a larger image runs alone); 0 = automatic (4096 on CPU, 16384 on MPS, 65536 on CUDA).",
         ),
     ] = 0,
     videos: Annotated[
@@ -306,6 +322,10 @@ def caption_dir(
         _runtime.check_model(job.engine, device_asked=device_asked)  # a typo in -m: one line now, not after the scan
         note_unused_sampling(settings)
         if opts.dry_run:  # the shared --dry-run option (vlmcli/commands/options.py)
+            if job.backend is Backend.RAY:  # as a run would, before reading anything: Ray installed, RAY_ADDRESS a head
+                from vlmcli.captions.ray_address import check_ray
+
+                check_ray()
             dry_run_job(job, sink, quiet=quiet, as_json=opts.json)
             return
         code = run_job_reporting(job, sink, quiet=quiet, as_json=opts.json, fmt=fmt, log_every=log_every)

@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from vlmcli.commands._errors import error_boundary
+from vlmcli.commands._help_format import RAW
 from vlmcli.commands._table import table
 from vlmcli.commands.options import SETTING_FLAGS, CommonOptions, with_option_group
 from vlmcli.media.names import display_name
@@ -29,13 +30,15 @@ EPILOG = (
     "Setting flags given here (--model, --device, --offline, --max-tokens, ...) are shown as a model command "
     f"would use them. The file is ${CONFIG_ENV}, else "
     "$XDG_CONFIG_HOME/vlmcli/config.toml, else ~/.config/vlmcli/config.toml, e.g.:\n\n"
-    '  model = "HuggingFaceTB/SmolVLM2-256M-Video-Instruct"\n\n'
-    '  device = "cuda"\n\n'
+    f"{RAW}\n"  # a block of the file's lines, never rewrapped
+    '  model = "HuggingFaceTB/SmolVLM2-256M-Video-Instruct"\n'
+    '  device = "cuda"\n'
     "  max_tokens = 200\n\n"
     "A table per command holds its structured-answer settings (flags override them; a constraint only "
     "for caption-dir and video-summarize), e.g.:\n\n"
-    "  [caption-dir]\n\n"
-    '  choice = ["indoor", "outdoor"]\n\n'
+    f"{RAW}\n"
+    "  [caption-dir]\n"
+    '  choice = ["indoor", "outdoor"]\n'
     "  schema_prompt = false"
 )
 

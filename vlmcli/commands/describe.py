@@ -5,7 +5,8 @@ with --json also an error object in its place on stdout), the good ones are desc
 and with several inputs the exit code is 9 when any failed (a single bad input keeps its
 own code, e.g. 3). When all inputs were described but a constrained answer is not valid (cut
 by --max-tokens or failing the check after generation), the exit code is 10, as `ask`'s:
-an input that failed outranks an answer that is not valid.
+an input that failed outranks an answer that is not valid. Ctrl-C, or SIGTERM (a CI job's
+timeout), stops with `Interrupted.` and exit 130; the lines printed so far stay whole.
 """
 
 from __future__ import annotations
@@ -22,20 +23,23 @@ from vlmcli.commands import _runtime
 from vlmcli.commands._document_options import PAGES_OPTION, page_choice, pages_unused
 from vlmcli.commands._errors import EXIT_NOT_VALID, EXIT_SOME_FAILED, error_boundary, report
 from vlmcli.commands._generate import run_requests
-from vlmcli.commands._inputs import DecodedWhenTaken, Failed, Media, check_each
+from vlmcli.commands._help_format import examples
+from vlmcli.commands._inputs import DecodedWhenTaken, Failed, Media, check_each, say_video_notes
 from vlmcli.commands._json_names import json_line
 from vlmcli.commands._render import Item, error_record
 from vlmcli.commands._usage import check_no_empty_input
-from vlmcli.commands._video_notes import say_video_notes
 from vlmcli.commands.options import (
+    INPUT_HELP,
     CommonOptions,
     StructuredAnswer,
     StructuredOptions,
-    with_common_options,
+    with_option_group,
     with_structured_options,
 )
-from vlmcli.commands.video_options import VideoOptions, with_video_options
+from vlmcli.commands.video_options import VideoOptions
 from vlmcli.engine.request import Request
+from vlmcli.errors import ConfigError
+from vlmcli.interrupts import sigterm_as_interrupt
 from vlmcli.media.document_input import DocumentInput
 from vlmcli.media.image_input import ImageInput
 from vlmcli.media.names import display_name
@@ -58,12 +62,11 @@ PROMPTS: dict[Detail, str] = {
     ),
 }
 
-EPILOG = (
-    "Examples:\n\n"
-    "  vlm describe photo.jpg\n\n"
-    "  vlm describe --detail brief *.jpg\n\n"
-    "  vlm describe --temporal-pool 2 clip.mp4\n\n"
-    "  vlm describe --json --prompt 'List the objects in this image.' a.png b.png"
+EPILOG = examples(
+    "vlm describe photo.jpg",
+    "vlm describe --detail brief *.jpg",
+    "vlm describe --temporal-pool 2 clip.mp4",
+    "vlm describe --json --prompt 'List the objects in this image.' a.png b.png",
 )
 
 
@@ -109,14 +112,26 @@ DOCUMENT_PROMPTS: dict[Detail, str] = {
 }
 
 
+OPTION_HELP = {
+    "dry_run": "Print each input's plan (resolution, tiles, visual tokens; the prompt tokens against the "
+    "context) and stop; no weights are loaded.",
+    "no_stream": "Print each answer only when complete, not token by token.",
+    "json": "Print one JSON object per input on stdout, in input order (fields as in vlm ask --help).",
+}
+VIDEO_HELP = {
+    "frames": "Sample exactly N frames of each video.",
+    "max_frames": "Most frames per video. [default: 32]",
+}
+
+
 @with_structured_options
-@with_video_options
-@with_common_options
+@with_option_group(VideoOptions, "video", helps=VIDEO_HELP)
+@with_option_group(CommonOptions, "opts", helps=OPTION_HELP)
 def describe(
     inputs: Annotated[
         list[str],
         typer.Argument(
-            metavar="INPUT", help="Image or video files, or - for image bytes on stdin.", show_default=False
+            metavar="INPUT", help=INPUT_HELP, show_default=False
         ),
     ],
     opts: CommonOptions,
@@ -132,8 +147,8 @@ def describe(
         Optional[int],
         typer.Option(
             min=1,
-            help="Inputs decoded together: decode slots of continuous batching (default: 8 on a CPU, 32 on "
-            "CUDA), or the batch size with --static-batching (default 1). More is faster, uses more memory.",
+            help="Inputs decoded together: decode slots of continuous batching (default: 8 on a CPU or MPS, "
+            "32 on CUDA), or the batch size with --static-batching (default 1). More is faster, uses more memory.",
             show_default=False,
         ),
     ] = None,
@@ -150,9 +165,9 @@ def describe(
 
     With several inputs, a `==> name <==` line precedes each answer. With --json, one
     object per input, in input order (fields as in `vlm ask --help`; a video lists the
-    frames it was given and how they were sampled). A bad input (missing, corrupt, too
+    frames it was given, how they were sampled, and the warnings said of it). A bad input (missing, corrupt, too
     long for the context, ...) does not stop the others: it gets one `Error:` line on
-    stderr (with --json also an object with "error" and "exit_code" in its place), and the
+    stderr (with --json also an object in its place: inputs, path, error, exit_code), and the
     exit code is 9 if any input failed (a single input: its own code, e.g. 3); else 10 if a
     constrained answer is not valid (cut by --max-tokens or failing the check after generation).
 
@@ -165,7 +180,9 @@ def describe(
     current one streamed. Families whose caches cannot be batched that way (and
     --static-batching) run fixed batches instead; --debug says which.
     """
-    with error_boundary(debug=opts.debug):
+    with error_boundary(debug=opts.debug), sigterm_as_interrupt():  # SIGTERM (a CI timeout) as Ctrl-C: exit 130
+        if prompt is not None and not prompt.strip():  # as video-summarize --prompt '' and caption-dir -p ''
+            raise ConfigError("--prompt is empty: give the prompt text, or leave the flag out for the built-in one.")
         settings = opts.settings()
         video.check()
         answer = structured.answer(settings, command="describe")
@@ -188,7 +205,7 @@ def describe(
                 errors.setdefault(len(handles), []).append(error_record(source, entry.error))
                 failed.append(entry)
                 continue
-            say_video_notes([entry], video.sampling_options(), said)  # which stream, a late first picture, --frames cut
+            say_video_notes([entry], said)  # which stream, a late first picture, --frames cut
             handles.append((source, entry if source == STDIN or not several else None))
             items.append(Item(inputs=(source,), heading=heading(source) if several else None))
             del entry  # a long list of photos is never all in memory at once (DecodedWhenTaken)

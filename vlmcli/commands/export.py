@@ -17,6 +17,7 @@ import typer
 
 from vlmcli.commands._dataset_options import ImageColumn, ImageRoot, KeyColumn, shard_readings
 from vlmcli.commands._errors import EXIT_SOME_FAILED, error_boundary
+from vlmcli.commands._help_format import examples
 from vlmcli.commands._in_progress import note_run_in_progress
 from vlmcli.errors import ConfigError, OutputError
 from vlmcli.exports.formats.base import ExportFormat, ExportOptions, ExportSummary
@@ -24,12 +25,12 @@ from vlmcli.exports.records import ColumnNaming, Joined
 from vlmcli.media.names import display_name
 from vlmcli.output_files import is_write_failure
 
-EPILOG = (
-    "Examples:\n\n"
-    "  vlm export captions/ --to imagefolder -o train/\n\n"
-    "  vlm export captions/ --to webdataset -o shards/ --shard-size 5000\n\n"
-    "  vlm export captions/ --to txt --beside\n\n"
-    "  vlm export captions/ --to parquet -o hf/ --prompt-name short=#1 --prompt-name long=#2"
+EPILOG = examples(
+    "vlm export captions/ --to imagefolder -o train/",
+    "vlm export captions/ --to webdataset -o shards/ --shard-size 5000",
+    "vlm export captions/ --to txt --beside",
+    "vlm export captions/ --to parquet -o hf/ \\",
+    "  --prompt-name short=#1 --prompt-name long=#2",
 )
 LOG_EVERY_S = 10.0
 
@@ -125,27 +126,34 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
+def json_summary(fmt: ExportFormat, joined: Joined, summary: ExportSummary) -> dict[str, object]:
+    """The `--json` object (every field is documented in README, "Out to trainers")."""
+    return {
+        "format": fmt.value,
+        "output": str(summary.out) if summary.out is not None else None,
+        "records": summary.records,
+        "captions": summary.captions,
+        "columns": joined.columns,
+        "files": len(summary.files),
+        "error_rows_excluded": joined.error_rows,
+        "superseded_rows": joined.superseded,
+        "images_without_caption": len(joined.uncaptioned),
+        "missing_images": summary.missing_images,
+        "videos_left_out": summary.videos_left_out,
+        "written_as_decoded": summary.decoded,
+        "decoded_reasons": summary.decoded_reasons,
+        "removed_stale_shards": [str(path) for path in summary.removed],
+        "clashes": summary.clashes,
+        "kept_columns": joined.kept,
+        "prompt_configurations": joined.configurations,
+    }
+
+
 def _report(fmt: ExportFormat, joined: Joined, summary: ExportSummary, *, json_output: bool) -> None:
     where = str(summary.out) if summary.out is not None else "beside the images"
     where = "standard output" if where == "-" else where
     if json_output:
-        payload = {
-            "format": fmt.value,
-            "output": str(summary.out) if summary.out is not None else None,
-            "records": summary.records,
-            "captions": summary.captions,
-            "columns": joined.columns,
-            "files": len(summary.files),
-            "error_rows_excluded": joined.error_rows,
-            "superseded_rows": joined.superseded,
-            "images_without_caption": len(joined.uncaptioned),
-            "missing_images": summary.missing_images,
-            "videos_left_out": summary.videos_left_out,
-            "removed_stale_shards": [str(path) for path in summary.removed],
-            "clashes": summary.clashes,
-            "kept_columns": joined.kept,
-            "prompt_configurations": joined.configurations,
-        }
+        payload = json_summary(fmt, joined, summary)
         sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
     columns = ", ".join(f"{c} = {p!r}" for c, p in joined.columns.items())
     lines = [f"Exported {_plural(summary.records, 'record')} ({_plural(summary.captions, 'caption')}) to {where} as {fmt.value}."]
@@ -163,6 +171,11 @@ def _report(fmt: ExportFormat, joined: Joined, summary: ExportSummary, *, json_o
         lines.append(
             f"Left out {_plural(summary.videos_left_out, 'video')}: {fmt.value} holds pictures (loaders read its files "
             "as images); --to webdataset or jsonl keep videos."
+        )
+    if summary.decoded:
+        reasons = ", ".join(summary.decoded_reasons)
+        lines.append(
+            f"note: {_plural(summary.decoded, 'image')} written as decoded ({reasons}): the picture each caption describes."
         )
     if summary.removed:
         removed = _plural(len(summary.removed), "shard")

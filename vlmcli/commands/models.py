@@ -33,7 +33,7 @@ def models(
     with error_boundary():
         from vlmcli import hubcache
 
-        if cache_dir is not None and not cache_dir.is_dir():  # a typo would read as "no models cached"
+        if cache_dir is not None and not _is_dir(cache_dir):  # a typo would read as "no models cached"
             what = "is not a folder" if cache_dir.exists() else "does not exist"
             raise ConfigError(f"--cache-dir {cache_dir} {what}; name the hub cache folder (e.g. ~/.cache/huggingface/hub).")
         root = cache_dir if cache_dir is not None else hubcache.hub_cache_dir()
@@ -67,6 +67,15 @@ def models(
         sys.stdout.write(_text(root, cached, all_models) + "\n")
         if hidden:
             sys.stdout.write(f"({hidden} more of a supported family would not load: vlm models --all says why.)\n")
+
+
+def _is_dir(path: Path) -> bool:
+    """Path.is_dir(); True when a folder on the way cannot be searched (Python 3.11 raised
+    "unexpected PermissionError"): `hubcache.scan` then says "permission denied", exit 4."""
+    try:
+        return path.is_dir()
+    except PermissionError:
+        return True
 
 
 def _text(root: Path, cached: list, all_models: bool) -> str:

@@ -13,11 +13,12 @@ config file can fill them in (`vlmcli.settings.resolve`); `settings()` does that
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import sys
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Annotated, Optional, TypeVar
@@ -55,6 +56,12 @@ def _output(*decls: str, help: str) -> typer.models.OptionInfo:
 def _resolution(*decls: str, help: str, **kwargs: object) -> typer.models.OptionInfo:
     return _option("Resolution", *decls, help=help, **kwargs)
 
+
+INPUT_HELP = (
+    "Image, video or PDF files; a dataset item as <shard>::<key>, the path caption-dir's rows give it "
+    "(shards/00042.tar::000420031); or - for image bytes on stdin."
+)
+"""The INPUT argument of `ask` and `describe`."""
 
 SETTING_FLAGS = ("model", "revision", "device", "dtype", "quantize", "offline", "max_tokens", "temperature", "top_p", "top_k", "seed")
 """Options that are also settings: None means "not given", so env / config file / default apply."""
@@ -152,22 +159,20 @@ class CommonOptions:
         bool,
         _output(
             "--dry-run",
-            help="Print the plan (resolution, tiles, visual tokens) and stop; no weights are loaded, except by "
-            "caption-dir (it times one batch for its estimate).",
+            help="Print the plan (resolution, tiles, visual tokens) and stop.",  # each command says more (`helps`)
         ),
     ] = False
     no_stream: Annotated[
         bool,
         _output(
-            "--no-stream", help="Print answers only when complete, not token by token (caption-dir writes rows either way)."
+            "--no-stream", help="Print answers only when complete, not token by token."
         ),
     ] = False
     json: Annotated[
         bool,
         _output(
             "--json",
-            help="JSON on stdout: one object per answer (text, tokens, timings); caption-dir: the run's summary; "
-            "video-summarize: segments and summary in one object.",
+            help="Print JSON on stdout instead of text.",
         ),
     ] = False
     debug: Annotated[bool, _output("--debug", help="Show tracebacks and timings on stderr.")] = False
@@ -255,18 +260,36 @@ def note_unused_sampling(settings: Settings) -> None:
 F = TypeVar("F", bound=Callable[..., object])
 
 
-def _option_parameters(option_cls: type) -> list[inspect.Parameter]:
+def _option_parameters(option_cls: type, helps: Mapping[str, str]) -> list[inspect.Parameter]:
     hints = typing.get_type_hints(option_cls, include_extras=True)
+    unknown = set(helps) - {f.name for f in fields(option_cls)}
+    if unknown:
+        raise TypeError(f"{option_cls.__name__} has no option {', '.join(sorted(unknown))}")
     return [
-        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=hints[f.name])
+        inspect.Parameter(
+            f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
+            annotation=_with_help(hints[f.name], helps[f.name]) if f.name in helps else hints[f.name],
+        )
         for f in fields(option_cls)
     ]
 
 
-def with_option_group(option_cls: type, param: str) -> Callable[[F], F]:
+def _with_help(hint: object, help: str) -> object:
+    """`Annotated[T, typer.Option(...)]` with the option's help replaced (a copy: the shared one is kept)."""
+    base, *extras = typing.get_args(hint)
+    infos = [copy.copy(extra) if isinstance(extra, typer.models.OptionInfo) else extra for extra in extras]
+    for info in infos:
+        if isinstance(info, typer.models.OptionInfo):
+            info.help = help
+    return Annotated[(base, *infos)]  # type: ignore[return-value]
+
+
+def with_option_group(option_cls: type, param: str, *, helps: Mapping[str, str] | None = None) -> Callable[[F], F]:
     """A decorator replacing the command's `param: option_cls` parameter by the dataclass's fields.
 
     Decorators of different groups stack (e.g. `@with_common_options` over `@with_video_options`).
+    `helps` maps field names to this command's own help for them (`--json` says what this
+    command prints), in place of the shared text.
     """
 
     def decorate(func: F) -> F:
@@ -274,7 +297,7 @@ def with_option_group(option_cls: type, param: str) -> Callable[[F], F]:
         if param not in signature.parameters:
             raise TypeError(f"{func.__name__} needs a `{param}: {option_cls.__name__}` parameter")
         own = [p for p in signature.parameters.values() if p.name != param]
-        shared = _option_parameters(option_cls)
+        shared = _option_parameters(option_cls, helps or {})
         names = [p.name for p in shared]
 
         @functools.wraps(func)

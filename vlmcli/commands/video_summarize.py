@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
@@ -32,16 +34,17 @@ from vlmcli.commands import _summary_output as out_
 from vlmcli.commands._terminal import shown
 from vlmcli.commands._errors import error_boundary
 from vlmcli.commands._generate import load_with_status
+from vlmcli.commands._help_format import examples
 from vlmcli.commands._json_names import json_line
 from vlmcli.commands.options import (
     CommonOptions,
     StructuredOptions,
     note_unused_sampling,
-    with_common_options,
+    with_option_group,
     with_structured_options,
 )
-from vlmcli.commands.video_options import VIDEO_MAX_SIDE, VideoOptions, with_video_options
-from vlmcli.errors import ConfigError
+from vlmcli.commands.video_options import VIDEO_MAX_SIDE, VideoOptions
+from vlmcli.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from vlmcli.engine.config import EngineConfig, GenerationConfig
@@ -51,19 +54,32 @@ if TYPE_CHECKING:
 FRAMES_PER_SEGMENT = 8  # default --max-frames here: a segment is a few seconds to a minute
 SUMMARY_CACHE_ENTRIES = 2  # segments are never asked about twice: keep the feature cache small
 
-EPILOG = (
-    "Examples:\n\n"
-    "  vlm video-summarize talk.mp4\n\n"
-    "  vlm video-summarize --segment-seconds 60 --frames 12 --temporal-pool 2 match.mkv\n\n"
-    "  vlm video-summarize --prompt 'Who is speaking, and about what?' --summary-prompt 'List the speakers.' "
-    "panel.mp4\n\n"
-    "  vlm video-summarize --json --dry-run trailer.mp4\n\n"
-    "  vlm video-summarize --hierarchy chapters --chapter-segments 6 lecture.mp4"
+EPILOG = examples(
+    "vlm video-summarize talk.mp4",
+    "vlm video-summarize --segment-seconds 60 --frames 12 --temporal-pool 2 \\",
+    "  match.mkv",
+    "vlm video-summarize --prompt 'Who is speaking, and about what?' \\",
+    "  --summary-prompt 'List the speakers.' panel.mp4",
+    "vlm video-summarize --json --dry-run trailer.mp4",
+    "vlm video-summarize --hierarchy chapters --chapter-segments 6 lecture.mp4",
 )
 
 
 def _frames(count: int) -> str:
     return f"{count:,} frame{'' if count == 1 else 's'}"
+
+
+def _base_record(plan: "SummaryPlan", *, source: str, model: str, prompts: "SummaryPrompts") -> dict[str, Any]:
+    """The fields the dry run and the real run share, with the video's `decoder` (the backend
+    that read the file) and `video_start_s` (frame 0 on the file's timeline) beside its rate,
+    as `ask --json` and `describe --json` give them for each video."""
+    video = {"decoder": plan.info.decoder, "video_start_s": round(plan.info.start_s, 3)}
+    head: dict[str, Any] = {}
+    for name, value in out_.base_record(plan, source=source, model=model, prompts=prompts).items():
+        head[name] = value
+        if name == "variable_frame_rate":
+            head |= video
+    return head | video
 
 
 def run_plan(
@@ -93,7 +109,7 @@ def run_plan(
             )
             sys.stdout.flush()
     if as_json:
-        record = out_.base_record(plan, source=source, model=config.model, prompts=prompts) | {
+        record = _base_record(plan, source=source, model=config.model, prompts=prompts) | {
             "segments": segments, "chapters": [out_.chapter_record(c) for c in plan.chapters],
             "visual_tokens": total, "warnings": warnings,
         }
@@ -113,11 +129,12 @@ def run_plan(
 
 def run_summary(
     plan: "SummaryPlan", source: str, config: "EngineConfig", gen: "GenerationConfig", opts: CommonOptions, *,
-    prompts: "SummaryPrompts", warnings: list[str], progress: "SummaryProgress",
+    prompts: "SummaryPrompts", warnings: list[str], progress: "SummaryProgress", decided: Callable[[], None],
 ) -> None:
     """The real run. Interrupted (Ctrl-C, SIGTERM) with --json, it still prints one record: the
     segments and chapters finished so far, `"interrupted": true`, `summary` null; then the
-    KeyboardInterrupt goes on (exit 130)."""
+    KeyboardInterrupt goes on (exit 130). `decided()` is called when the record to print is
+    known (`interrupts.interruptible_until_decided`): a signal after it changes nothing."""
     progress.describing(len(plan.segments), video_s=plan.info.duration_s)
     out = sys.stdout
     segments: list[dict[str, Any]] = []
@@ -126,18 +143,17 @@ def run_summary(
         final = _run_events(plan, source, config, gen, opts, prompts=prompts, warnings=warnings,
                             progress=progress, segments=segments, chapters=chapters)
     except KeyboardInterrupt:
+        decided()  # exit 130: a second Ctrl-C must not cut the record in half
         if opts.json:  # what is done is kept: text mode already printed it line by line
-            from vlmcli.interrupts import deferred_interrupts
-
-            with deferred_interrupts():  # a second Ctrl-C must not cut the record in half
-                record = out_.base_record(plan, source=source, model=config.model, prompts=prompts) | {
-                    "segments": segments, "chapters": chapters, "summary": None, "finish_reason": None,
-                    "visual_tokens": sum(s["visual_tokens"] for s in segments), "warnings": warnings,
-                    "interrupted": True,
-                }
-                out.write(json_line(record) + "\n")
-                out.flush()
+            record = _base_record(plan, source=source, model=config.model, prompts=prompts) | {
+                "segments": segments, "chapters": chapters, "summary": None, "finish_reason": None,
+                "visual_tokens": sum(s["visual_tokens"] for s in segments), "warnings": warnings,
+                "interrupted": True,
+            }
+            out.write(json_line(record) + "\n")
+            out.flush()
         raise
+    decided()
     if final is not None:
         out.write(json_line(final) + "\n")
         out.flush()
@@ -206,7 +222,7 @@ def _run_events(
             if not event.text:
                 out_.warn(warnings, out_.empty_warning("the summary", event.result))
             if opts.json:  # written by the caller, once the run can no longer be interrupted half-way
-                final = out_.base_record(plan, source=source, model=engine.model_id, prompts=prompts) | {
+                final = _base_record(plan, source=source, model=engine.model_id, prompts=prompts) | {
                     "segments": segments, "chapters": chapters,
                     "summary": event.text, "finish_reason": out_.finish_reason(event.result),
                     "visual_tokens": visual_tokens, "warnings": warnings,
@@ -219,9 +235,21 @@ def _run_events(
     return final
 
 
+OPTION_HELP = {
+    "dry_run": "Print the plan (segments, their frames, visual and prompt tokens) from the model's config and "
+    "processor, and stop; no weights are loaded.",
+    "no_stream": "Print the summary only when complete, not token by token (segment lines print as each ends).",
+    "json": "Print one JSON object on stdout at the end (its fields: above), instead of the lines.",
+}
+VIDEO_HELP = {
+    "frames": "Sample exactly N frames of each segment.",
+    "max_frames": "Most frames per segment. [default: 8]",
+}
+
+
 @with_structured_options
-@with_video_options
-@with_common_options
+@with_option_group(VideoOptions, "video", helps=VIDEO_HELP)
+@with_option_group(CommonOptions, "opts", helps=OPTION_HELP)
 def video_summarize(
     video_path: Annotated[str, typer.Argument(metavar="VIDEO", help="The video file.", show_default=False)],
     opts: CommonOptions,
@@ -274,7 +302,9 @@ def video_summarize(
 ) -> None:
     """Summarise a video: one description per segment, then an overall summary.
 
-    With --json, one object: video, model, duration_s, fps, frames [{index, t}],
+    With --json, one object: video, model, duration_s, fps, variable_frame_rate (fps is
+    then an average; times are the frames' own), decoder (what read the file),
+    video_start_s (frame 0 on the file's timeline), frames [{index, t}],
     hierarchy ("flat" or "chapters"), prompt, chapter_prompt, summary_prompt (the
     instructions used), detection {requested, method, cuts, scenes, cut_frames, degraded},
     segments [{index, start_s, end_s, reason, frames [{index, time_s}], visual_tokens,
@@ -290,7 +320,7 @@ def video_summarize(
     Details: docs/video-summarize.md.
     """
     with error_boundary(debug=opts.debug):
-        from vlmcli.interrupts import sigterm_as_interrupt
+        from vlmcli.interrupts import interruptible_until_decided
         from vlmcli.commands._inputs import refuse_still_picture
         from vlmcli.inputs.item_address import local_file
         from vlmcli.inputs.patterns import single_match
@@ -300,6 +330,7 @@ def video_summarize(
         from vlmcli.video.decode import probe
         from vlmcli.video.decode_pyav import streams_note
 
+        _check_local(video_path)  # `-`, a URL (whose `?` would read as a pattern), a file:// address
         video_path = single_match(video_path, command="video-summarize")  # "*.mp4" quoted, or from cmd.exe
         settings = opts.settings()
         video.check()
@@ -322,8 +353,9 @@ def video_summarize(
             quiet=quiet, segments_on_stdout=not opts.json and sys.stdout.isatty(), every=log_every
         )
         try:
-            # SIGTERM ends the run as Ctrl-C does; `<shard>::<key>`: the item's bytes, in a temporary file
-            with sigterm_as_interrupt(), local_file(video_path) as local:
+            # SIGTERM ends the run as Ctrl-C does, until the outcome is printed; `<shard>::<key>`: the
+            # item's bytes, in a temporary file
+            with interruptible_until_decided() as decided, local_file(video_path) as local:
                 refuse_still_picture(video_path, local)
                 info = probe(local)  # a bad file is one error line before any progress line
                 what = f"{display_name(video_path)} ({clock(info.duration_s)}, {_frames(info.frame_count)})"
@@ -344,17 +376,32 @@ def video_summarize(
                 out_.warn(warnings, plan.detection.warning() if plan.detection is not None else None)
                 out_.warn(warnings, plan.stretched)
                 out_.warn(warnings, plan.info.start_note())  # times are on the file's timeline: say why they start late
-                out_.warn(warnings, streams_note(local))  # an MKV with two angles: which one is read
+                out_.warn(warnings, streams_note(local, shown_as=video_path))  # an MKV with two angles: which is read
                 fewest = min((len(p.frames.frames) for p in plan.segments), default=0)
                 out_.warn(warnings, options.reduced_note(fewest, holds="a segment" if len(plan.segments) > 1 else "the video"))
                 if opts.dry_run:
                     run_plan(plan, video_path, config, prompts=prompts, warnings=warnings, as_json=opts.json,
                              max_tokens=gen.max_tokens)
                 else:
-                    run_summary(plan, video_path, config, gen, opts, prompts=prompts, warnings=warnings, progress=progress)
-            progress.finished()
+                    run_summary(plan, video_path, config, gen, opts, prompts=prompts, warnings=warnings,
+                                progress=progress, decided=decided)
+                decided()  # the record is out: a late Ctrl-C or SIGTERM no longer makes it exit 130
+                progress.finished()
         finally:
             progress.close()
+
+
+def _check_local(source: str) -> None:
+    """What describe says of `-` and of an address (`vlmcli.inputs.addresses`), not "Video file not found"."""
+    from vlmcli.inputs.addresses import STDIN_VIDEO, address_hint
+    from vlmcli.media.names import display_name
+    from vlmcli.media.sources import STDIN
+
+    if source == STDIN:
+        raise InputError(STDIN_VIDEO)
+    hint = address_hint(source, fetch="fetch it first (curl -sLo clip.mp4 URL), then pass the file.")
+    if hint and not os.path.lexists(source):
+        raise InputError(f"Video file not found: {display_name(source)}{hint}")
 
 
 def register(app: typer.Typer) -> None:

@@ -29,7 +29,7 @@ class BatchingMode:
 
     def describe(self) -> str:
         if self.continuous:
-            return f"continuous batching, {self.slots} slots"
+            return f"continuous batching, {self.slots} slot{'' if self.slots == 1 else 's'}"
         return f"static batching ({self.reason})"
 
 

@@ -22,6 +22,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from vlmcli.engine.readable import permission_message
 from vlmcli.errors import ModelError
 
 TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
@@ -52,8 +53,11 @@ def _find(folder: Path) -> tuple[str, Path] | None:
     """(the template, the file it is in): `chat_template.jinja`, else the first JSON file
     holding one; None when there is none."""
     jinja = folder / TEMPLATE_FILES[0]
-    if jinja.is_file():
-        return jinja.read_text(encoding="utf-8", errors="replace"), jinja
+    try:
+        if jinja.is_file():
+            return jinja.read_text(encoding="utf-8", errors="replace"), jinja
+    except PermissionError:  # was "unexpected PermissionError" (the loader's `check_readable` names it first)
+        raise ModelError(permission_message(jinja)) from None
     for name in (TEMPLATE_FILES[1], *CONFIG_FILES):
         if (template := _template_in(folder / name)) is not None:
             return template, folder / name

@@ -22,6 +22,7 @@ from vlmcli.engine.device import resolve_device, resolve_dtype, text_dtype
 from vlmcli.engine.embedding_rows import check_tokenizer_fits
 from vlmcli.engine.kernel_notes import quiet_cpu_kernel_notices
 from vlmcli.engine.quantized import check_quantization, describe
+from vlmcli.engine.readable import check_readable, permission_message
 from vlmcli.engine.remote_code import check_remote_code
 from vlmcli.engine.source import (
     PROCESSOR_FILES, ModelSource, check_weights_safety, env_offline, looks_like_path, read_model_config, resolve_source,
@@ -90,7 +91,9 @@ def _locate(config: EngineConfig) -> tuple[ModelSource, dict, str]:
         cache_dir=config.cache_dir,
         allow_pickle=config.allow_pickle,
     )
-    raw = read_model_config(source.folder, hub_id=source.model_id if source.revision is not None else None)
+    hub = source.revision is not None
+    check_readable(source.folder, config.model, fix_at=source.folder.parent.parent if hub else None)
+    raw = read_model_config(source.folder, hub_id=source.model_id if hub else None)
     model_type = check_family(raw, config.model)
     asked = None if config.device is Device.AUTO else config.device.value  # AUTO is known only once torch is up
     check_quantization(raw, config.model, device_type=asked, int8=bool(plan_for(config.quantize).parts))
@@ -104,9 +107,23 @@ def _locate(config: EngineConfig) -> tuple[ModelSource, dict, str]:
 def check_model(config: EngineConfig) -> None:
     """Fail now, in milliseconds, on a model that cannot load, before a command spends minutes
     reading its inputs: a missing or unsupported local folder, or (offline) a hub id not in the
-    cache. A hub id online is left to the load, since finding out would download it."""
-    if Path(config.model).expanduser().exists() or looks_like_path(config.model) or config.offline or env_offline():
+    cache. Online, a hub id the cache does not hold is looked up on the hub (one metadata
+    request, no download: `hub_lookup`); a cached one is left to the load."""
+    if _on_disk(config.model) or looks_like_path(config.model) or config.offline or env_offline():
         _locate(config)
+        return
+    from vlmcli.engine.hub_lookup import check_hub_id
+
+    check_hub_id(config.model, revision=config.revision, cache_dir=config.cache_dir)
+
+
+def _on_disk(model: str) -> bool:
+    """Whether `model` names something here (True also when a folder on its way cannot be
+    searched: Path.exists() raised PermissionError there, and `_locate` says which folder)."""
+    try:
+        return Path(model).expanduser().exists()
+    except OSError:
+        return True
 
 
 def check_processor_files(folder: Path, model: str) -> None:
@@ -255,6 +272,8 @@ def broken_json(folder: Path) -> str | None:
     for path in sorted(folder.glob("*.json")):
         try:
             json.loads(path.read_text(encoding="utf-8"))
+        except PermissionError:
+            return permission_message(path)
         except (OSError, ValueError) as err:
             return f"{path.name} is not valid JSON ({err}); it may be cut short: copy it again from the model it was made from."
     return None

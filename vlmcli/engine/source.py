@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vlmcli.engine.lora_folder import adapter_base, adapter_checkpoints_hint, adapter_message, only_an_adapter
+from vlmcli.engine.model_path import a_file, close_folder, file_url, file_url_hint, unreachable
 from vlmcli.engine.safetensors_header import holds_tensors
 from vlmcli.engine.training_files import STATE_PATTERNS, is_training_state, no_weights_reason
 from vlmcli.errors import ModelError, ModelNotFoundError, UnsafeModelError
@@ -53,34 +54,36 @@ def env_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _a_file(model: str, path: Path) -> str:
-    """Why a file is not a model, and what to pass instead."""
-    try:
-        with open(path, "rb") as handle:
-            magic = handle.read(4)
-    except OSError:
-        magic = b""
-    if magic == b"GGUF" or path.suffix.lower() == ".gguf":
-        return (
-            f"{model} is a GGUF file (llama.cpp's format); vlmcli runs transformers models: pass the "
-            "Hugging Face model folder or hub id it was converted from."
-        )
-    if path.name.endswith((".safetensors", ".json", ".bin")):
-        return f"{model} is a file of a model; pass the folder that holds it ({path.resolve().parent})."
-    return f"{model} is a file, not a model folder or hub id."
-
-
 PROCESSOR_FILES = ("processor_config.json", "preprocessor_config.json", "tokenizer_config.json", "tokenizer.json")
 """A model folder holds at least one of these beside its weights (`model.save_pretrained` alone writes none)."""
 
 
 def _no_folder(repo_id: str) -> str:
     """A sentence for a hub id whose first part is a folder here (`models/reference` typed as
-    `models/referense`): the user most likely meant a folder, which does not exist."""
-    parent = repo_id.split("/")[0]
-    if "/" in repo_id and Path(parent).expanduser().is_dir():
-        return f" ({parent}/ is a folder here, but it holds no {repo_id.split('/', 1)[1]}.)"
+    `models/referense`): the user most likely meant a folder, which does not exist; the
+    folder's subfolder of a close name is offered (`did you mean models/reference?`)."""
+    parent, _, name = repo_id.partition("/")
+    if name and Path(parent).expanduser().is_dir():
+        near = close_folder(Path(parent).expanduser(), name)
+        offer = f" Did you mean --model {parent}/{near}?" if near is not None else ""
+        return f"{offer} ({parent}/ is a folder here, but it holds no {name}.)"
     return ""
+
+
+def not_on_hub(repo_id: str) -> str:
+    return f"Model {repo_id} was not found on the Hugging Face hub.{_no_folder(repo_id)}"
+
+
+def not_downloaded(repo_id: str) -> str:
+    """A hub id online that is not in the cache and could not be fetched (no network)."""
+    return (
+        f"Model {repo_id} could not be downloaded (no network?) and is not in the local hub cache; "
+        f"pass a local folder with --model.{_no_folder(repo_id)}"
+    )
+
+
+def not_a_hub_id(repo_id: str) -> str:
+    return f"{repo_id!r} is neither an existing folder nor a valid Hugging Face hub id (org/name)."
 
 
 def _hub_url_id(model: str) -> str | None:
@@ -99,12 +102,16 @@ def resolve_source(
 ) -> ModelSource:
     """Return the local folder holding `model` (a folder path or a hub id)."""
     path = Path(model).expanduser()
+    if (blocked := unreachable(model, path)) is not None:
+        raise ModelError(blocked)
     if path.is_dir():
         return ModelSource(folder=path.resolve(), model_id=model, revision=None)
     if path.exists():
-        raise ModelError(_a_file(model, path))
+        raise ModelError(a_file(model, path))
     if (repo := _hub_url_id(model)) is not None:
         raise ModelNotFoundError(f"{model} is a web address; name the model by its hub id: --model {repo}.")
+    if (local := file_url(model)) is not None:
+        raise ModelNotFoundError(file_url_hint(model, local))
     if looks_like_path(model):
         raise ModelNotFoundError(f"Model folder {model} does not exist.")
     return _from_hub(
@@ -140,18 +147,18 @@ def _from_hub(
             ignore_patterns=IGNORED,
         )
     except HFValidationError:
-        raise ModelNotFoundError(
-            f"{repo_id!r} is neither an existing folder nor a valid Hugging Face hub id (org/name)."
-        ) from None
+        raise ModelNotFoundError(not_a_hub_id(repo_id)) from None
     except GatedRepoError:
         raise ModelNotFoundError(
             f"Model {repo_id} is gated: accept its licence on huggingface.co and log in (hf auth login)."
         ) from None
     except RepositoryNotFoundError:
-        raise ModelNotFoundError(f"Model {repo_id} was not found on the Hugging Face hub.{_no_folder(repo_id)}") from None
+        raise ModelNotFoundError(not_on_hub(repo_id)) from None
     except RevisionNotFoundError:
         raise ModelNotFoundError(f"Model {repo_id} has no revision {revision!r}.") from None
     except LocalEntryNotFoundError:
+        if (denied := _cache_denied(repo_id, cache_dir)) is not None:  # was "unexpected PermissionError ... refs"
+            raise ModelError(denied) from None
         cached = _cached_revisions(repo_id, cache_dir)
         if revision is not None and cached:
             raise ModelNotFoundError(
@@ -164,9 +171,12 @@ def _from_hub(
                 f"download it once with network access, or pass a local folder with --model."
                 f"{_no_folder(repo_id)}{_hub_below(repo_id, cache_dir)}"
             ) from None
-        raise ModelNotFoundError(
-            f"Model {repo_id} could not be downloaded (no network?) and is not in the local hub cache; "
-            f"pass a local folder with --model.{_no_folder(repo_id)}"
+        raise ModelNotFoundError(not_downloaded(repo_id)) from None
+    except PermissionError as err:  # writing a download into a cache of another user's ("check the network")
+        where = err.filename or _cache_entry(repo_id, cache_dir)
+        raise ModelError(
+            f"Model {repo_id} could not be fetched into the hub cache: {where}: permission denied; give your user "
+            "write access to the cache, or point HF_HUB_CACHE at one of your own."
         ) from None
     except OSError as err:  # connection errors and the like surface as OSError subclasses
         raise ModelNotFoundError(
@@ -181,6 +191,33 @@ def _cache_entry(repo_id: str, cache_dir: Path | None) -> Path:
     from huggingface_hub import constants
 
     return Path(cache_dir or constants.HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}"
+
+
+def _cache_denied(repo_id: str, cache_dir: Path | None) -> str | None:
+    """A line for a hub cache entry of `repo_id` that exists but cannot be read (the cache,
+    the entry, its refs/ or snapshots/ without permission), or None."""
+    entry = _cache_entry(repo_id, cache_dir)
+    try:
+        entry.stat()
+    except PermissionError:
+        return _denied_line(repo_id, entry.parent, entry.parent)
+    except OSError:
+        return None  # not cached: snapshot_download says so, or downloads it
+    for path in (entry, entry / "refs", entry / "snapshots"):
+        try:
+            os.listdir(path)
+        except PermissionError:
+            return _denied_line(repo_id, path, entry)
+        except OSError:
+            continue
+    return None
+
+
+def _denied_line(repo_id: str, path: Path, fix_at: Path) -> str:
+    return (
+        f"Model {repo_id} cannot be read from the hub cache: {path}: permission denied; give your user read "
+        f"access (e.g. `chmod -R u+rX {fix_at}` if you own it), or point HF_HUB_CACHE at a cache of your own."
+    )
 
 
 def _cached_revisions(repo_id: str, cache_dir: Path | None) -> list[str]:
@@ -198,7 +235,10 @@ def _cached_commit(repo_id: str, revision: str | None, cache_dir: Path | None) -
     if revision is None or not re.fullmatch(r"[0-9a-f]{7,39}", revision):
         return None
     snapshots = _cache_entry(repo_id, cache_dir) / "snapshots"
-    found = [p.name for p in snapshots.glob(f"{revision}*") if p.is_dir()] if snapshots.is_dir() else []
+    try:
+        found = [p.name for p in snapshots.glob(f"{revision}*") if p.is_dir()] if snapshots.is_dir() else []
+    except OSError:  # an unreadable cache entry: the download fails and `_cache_denied` names it
+        return None
     return found[0] if len(found) == 1 else None
 
 

@@ -67,12 +67,6 @@ class VideoInput:
     key: content hash for the vision-feature cache; computed from frames + indices if empty.
     sampling: how the frames were chosen and decoded (`from_sampled` fills it), reported in
         `--json`; None when the caller chose the frames itself. The engine never reads it.
-    notes: sentences on what was read that a user would not expect, each naming `source`
-        (`from_sampled` fills them while the file is at hand): which video stream of several
-        is read (`decode_pyav.streams_note`) and a first picture after the file's start
-        (`VideoInfo.start_note`). Commands say them; the engine never reads them.
-    holds: frames the video holds (`VideoInfo.frame_count`), 0 when unknown: a `--frames` above
-        it was cut back (`SamplingOptions.reduced_note`).
     """
 
     frames: "np.ndarray"
@@ -83,8 +77,6 @@ class VideoInput:
     source: str = "<video>"
     key: str = ""
     sampling: "SamplingReport | None" = None
-    notes: tuple[str, ...] = ()
-    holds: int = 0
 
     def __post_init__(self) -> None:
         frames = _as_array(self.frames)
@@ -105,6 +97,13 @@ class VideoInput:
             object.__setattr__(self, "duration_s", times[-1] - times[0] + 1.0 / self.fps)
         if not self.key:
             object.__setattr__(self, "key", frames_key(frames, indices))
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """The sampling report's notes (`SamplingReport.notes`): which video stream of several
+        is read, a first picture after the file's start, a `--frames N` cut back; each names
+        `source`. Commands say them; the engine never reads them. Empty without a report."""
+        return self.sampling.notes if self.sampling is not None else ()
 
     def __len__(self) -> int:
         return int(self.frames.shape[0])
@@ -130,8 +129,6 @@ class VideoInput:
             duration_s=self.duration_s,
             source=self.source,
             sampling=self.sampling,
-            notes=self.notes,
-            holds=self.holds,
         )
 
     @property
@@ -164,26 +161,8 @@ class VideoInput:
             indices=tuple(sampled.info.nominal_index(i) for i in frames.indices),
             duration_s=sampled.info.duration_s,
             source=name,
-            sampling=SamplingReport.from_sampled(sampled),
-            notes=_read_notes(sampled, source=name),
-            holds=sampled.info.frame_count,
+            sampling=SamplingReport.from_sampled(sampled, source=name),
         )
-
-
-def _read_notes(sampled: "SampledVideo", *, source: str) -> tuple[str, ...]:
-    """`VideoInput.notes` of a sampled video, named as `source` (a shard item's video is read
-    from a temporary copy whose name means nothing to the user)."""
-    from vlmcli.media.names import display_name
-    from vlmcli.video.decode_pyav import streams_note
-
-    notes = []
-    streams = streams_note(sampled.info.path, shown_as=source)
-    if streams is not None:
-        notes.append(streams)
-    start = sampled.info.start_note()
-    if start is not None:
-        notes.append(f"{display_name(source)}: {start}")
-    return tuple(notes)
 
 
 def unambiguous_frames(frames: "np.ndarray") -> "np.ndarray":

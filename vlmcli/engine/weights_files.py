@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vlmcli.engine.readable import permission_message
 from vlmcli.engine.safetensors_header import sized_header, tensor_names
 from vlmcli.engine.source import ModelSource, dangling, gone_links
 
@@ -49,6 +50,8 @@ def weights_failure(source: ModelSource, err: BaseException) -> str:
     bad = truncated(source.folder) if type(err).__name__ == "SafetensorError" else []
     short = [b for b in bad if "no readable header" not in b]
     missing = (isinstance(err, FileNotFoundError) or "no file named" in first) and ".safetensors" in first
+    if isinstance(err, PermissionError):  # unreadable after `check_readable` passed (a race)
+        return f"{source.model_id} could not be loaded: {permission_message(Path(err.filename or source.folder))}"
     if gone:
         return gone_links(source.model_id, gone, hub_id=source.model_id if source.revision is not None else None)
     if short:

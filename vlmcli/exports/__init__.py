@@ -7,6 +7,8 @@ one column per prompt, in their own layout. The flow:
     records.join_rows(rows, ...)   one Record per image; ok captions only, errors counted
     formats.<name>.Exporter        writes the records: txt, imagefolder, webdataset,
                                    parquet (Hugging Face `Image` feature), jsonl
+    decoded                        which pictures a trainer would read otherwise than the
+                                   run did: those go in as the run's picture (a PNG)
 
 Pure logic (`records`, `names`) is separate from reading shards and images and from
 writing files; each output format is one small class found through `registry`.

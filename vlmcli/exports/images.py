@@ -16,7 +16,9 @@ Two records never share a name (`names.distinct`): keys that flatten alike in on
 (`x/a.jpg`, `x_a.jpg`) give the second "x_a_jpg_1", and an item's name never equals a
 file's name without its extension (its extension comes later, from its bytes). Names are
 unique ignoring case; no file is named as a folder the items need (`scan` beside `scan/`);
-a raw or HEIF file's JPEG name (`x.nef.jpg`) is its own where the format writes one.
+a raw or HEIF file's JPEG name (`x.nef.jpg`) is its own where the format writes one. A picture
+written as the run decoded it (`exports.decoded`) is named `<name>.png` (`scan.tif.png`; an
+item's `<key>.png`) once it is read, clear of every other name (`names.claim_name`).
 """
 
 from __future__ import annotations
@@ -25,13 +27,11 @@ import posixpath
 from collections.abc import Iterable
 from pathlib import Path
 
-from vlmcli.exports.names import claim, distinct, parent_folders, relative_names
+from vlmcli.exports.names import claim, distinct, item_name, parent_folders, relative_names
 from vlmcli.media.kinds import camera_raw_format
 from vlmcli.exports.records import Record
-from vlmcli.inputs.item import SEPARATOR
 from vlmcli.inputs.readings import ShardReadings
 from vlmcli.inputs.spool import Spool
-from vlmcli.media.names import utf8_text
 
 _SIGNATURES = (
     (b"\xff\xd8\xff", "jpg"),
@@ -133,11 +133,8 @@ def _stems(names: Iterable[str]) -> frozenset[str]:
 
 
 def _item_name(key: str) -> str:
-    """A dataset item's key as a file name: `a/b.jpg` (or `a\\b.jpg`) -> `a_b_jpg`; a zip's PDF
-    page `inv/march.pdf::page-0003` -> `inv_march_pdf/page-0003` (a folder per document)."""
-    parts = utf8_text(key).split(SEPARATOR)
-    flat = (part.replace("\\", "/").replace("/", "_").replace(".", "_").replace(":", "_") for part in parts)
-    return "/".join(flat)
+    """A dataset item's key as a file name (`names.item_name`: no `#` either)."""
+    return item_name(key)
 
 
 def shard_folders(sources: list[str]) -> dict[str, str]:

@@ -13,13 +13,15 @@ Every exported item has a name of its own: one two items would share goes to the
 (in sorted order) and the others get "_1", "_2", ... (before the extension), never a name
 another item has or wants, so the same records always get the same names. Names are
 compared ignoring case (`A.jpg`, `a.jpg` are one file on macOS and Windows), and no name is
-a folder another name needs.
+a folder another name needs. A dataset item's name is its key flattened (`item_name`): "/",
+"\\", ".", ":" and "#" (a multi-image row's `<key>#image<i>`) become "_".
 """
 
 from __future__ import annotations
 
 import os
 import posixpath
+from collections.abc import Iterable
 
 from vlmcli.media.names import utf8_text
 
@@ -117,3 +119,32 @@ def extension(name: str) -> str:
     """The image's extension, lower case, without the dot ("jpg"); "" when it has none."""
     base = posixpath.basename(name)
     return base.rsplit(".", 1)[1].lower() if "." in base.lstrip(".") else ""
+
+
+def taken_names(names: Iterable[str]) -> set[str]:
+    """`names` and every folder they need, case-folded: what `claim_name` keeps clear of."""
+    names = list(names)
+    return {folded(n) for n in names} | {folded(f) for n in names for f in parent_folders(n)}
+
+
+def claim_name(wanted: str, taken: set[str]) -> str:
+    """A name chosen after the others (a picture's PNG name, known once it is read): `wanted`,
+    or the first of `<stem>_1<.ext>`, `_2`, ... not in `taken` (`taken_names`, ignoring case);
+    added to `taken`. Records come in path order, so the same run gets the same names."""
+    if folded(wanted) not in taken:
+        taken.add(folded(wanted))
+        return wanted
+    return _numbered(wanted, taken, {})
+
+
+def item_name(key: str) -> str:
+    """A dataset item's key as a file name in an export: `a/b.jpg` (or `a\\b.jpg`) -> `a_b_jpg`;
+    a zip's PDF page `inv/march.pdf::page-0003` -> `inv_march_pdf/page-0003` (a folder per
+    document); a multi-image row's picture `00000007#image1` -> `00000007_image1` and a repeated
+    key's `k#row3` -> `k_row3` (`#` starts a URL's fragment and a shell comment). Rows keep
+    their keys; `distinct` keeps the names apart (`x_image1` beside a key `x#image1`)."""
+    from vlmcli.inputs.item import SEPARATOR
+
+    parts = utf8_text(key).split(SEPARATOR)
+    flat = (part.replace("\\", "/").replace("/", "_").replace(".", "_").replace(":", "_").replace("#", "_") for part in parts)
+    return "/".join(flat)

@@ -17,6 +17,14 @@ a JSON record's list of paths): each is an item of its own, keyed `<row key>#ima
 
 Key column, unless --key-column names it: `__key__` for tars, then `key`, `id`,
 `file_name`, `custom_id` (OpenAI Batch API lines); a table with none of them keys rows by their number in the file.
+
+Names are matched ignoring case, spaces, underscores and hyphens (`column_folded`): a
+spreadsheet's `Path`, `Image` or `File Name` is `path`, `image`, `file_name`. A column spelled
+exactly as a default name wins over one that only matches loosely (so a table read before is
+read the same way); two columns matching one name loosely (`Image`, `IMAGE`) are refused for
+the image column (name one with --image-column) and skipped for the key. A given
+--image-column/--key-column is that column, else the one column it names loosely (several:
+refused).
 """
 
 from __future__ import annotations
@@ -86,14 +94,60 @@ def _feature_of(spec: Any, kind: str) -> bool:
     )
 
 
+def column_folded(name: str) -> str:
+    """A column's name as names are matched: `File Name`, `file_name`, `FileName`, `FILE-NAME` -> `filename`."""
+    return "".join(ch for ch in name if not (ch.isspace() or ch in "_-")).casefold()
+
+
+def _loose(names: Sequence[str], wanted: str) -> list[str]:
+    """The columns named `wanted`: that one when spelled so, else those matching it loosely."""
+    if wanted in names:
+        return [wanted]
+    folded = column_folded(wanted)
+    return list(dict.fromkeys(n for n in names if folded and column_folded(n) == folded))
+
+
+def _first_default(
+    names: Sequence[str], candidates: Sequence[str], *, refuse_several: bool = False
+) -> tuple[str | None, list[str]]:
+    """(the column of the first candidate spelled exactly, else of the first matching one
+    column loosely, []); a candidate matching several loosely is skipped, or with
+    `refuse_several` gives (None, those columns)."""
+    exact = next((c for c in candidates if c in names), None)
+    if exact is not None:
+        return exact, []
+    for candidate in candidates:
+        found = _loose(names, candidate)
+        if len(found) == 1:
+            return found[0], []
+        if found and refuse_several:
+            return None, found
+    return None, []
+
+
+def _given(names: Sequence[str], requested: str, *, option: str, where: str) -> str:
+    found = _loose(names, requested)
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise ConfigError(
+            f"{option} {requested!r} matches several columns of {where} ({', '.join(found)}): give one as it is spelled."
+        )
+    raise ConfigError(f"{option} {requested!r} is not a column of {where} (columns: {', '.join(names)}).")
+
+
 def pick_image_column(names: Sequence[str], *, declared: Sequence[str], requested: str | None, where: str) -> str:
     if requested is not None:
-        if requested not in names:
-            raise ConfigError(f"--image-column {requested!r} is not a column of {where} (columns: {', '.join(names)}).")
-        return requested
-    for name in [*declared, *IMAGE_COLUMNS, *VIDEO_COLUMNS, *PATH_COLUMNS]:
-        if name in names:
-            return name
+        return _given(names, requested, option="--image-column", where=where)
+    if declared := [n for n in declared if n in names]:
+        return declared[0]
+    found, several = _first_default(names, [*IMAGE_COLUMNS, *VIDEO_COLUMNS, *PATH_COLUMNS], refuse_several=True)
+    if found is not None:
+        return found
+    if several:
+        raise ConfigError(
+            f"{where} has several columns that may be the image column ({', '.join(several)}); name one with --image-column."
+        )
     if any(PurePath(name).suffix.lower() in IMAGE_EXTENSIONS for name in names):  # a header row that is a file name
         raise ConfigError(
             f"{where} has no header row: its first line names a picture ({names[0]}); add a first line naming "
@@ -102,22 +156,25 @@ def pick_image_column(names: Sequence[str], *, declared: Sequence[str], requeste
     raise ConfigError(f"{where} has no image column (columns: {', '.join(names)}); name it with --image-column.")
 
 
+_VIDEO_FOLDED = frozenset(column_folded(c) for c in VIDEO_COLUMNS)
+
+
 def pick_video_column(names: Sequence[str], *, image: str, declared: Sequence[str] = (), requested: str | None) -> str | None:
     """The column of clips beside a picked image column, for rows that hold a clip and no
     picture (LLaVA-OneVision's and LLaVA-Video's mixes: some records `image`, others `video`):
     the first declared `Video` feature or `VIDEO_COLUMNS` name present; None when
     --image-column was given or the image column is itself one of clips."""
-    if requested is not None or image in VIDEO_COLUMNS or image in declared:
+    if requested is not None or column_folded(image) in _VIDEO_FOLDED or image in declared:
         return None
-    return next((name for name in [*declared, *VIDEO_COLUMNS] if name in names and name != image), None)
+    if found := next((n for n in declared if n in names and n != image), None):
+        return found
+    return _first_default([n for n in names if n != image], VIDEO_COLUMNS)[0]
 
 
 def pick_key_column(names: Sequence[str], *, requested: str | None, where: str) -> str | None:
     if requested is not None:
-        if requested not in names:
-            raise ConfigError(f"--key-column {requested!r} is not a column of {where} (columns: {', '.join(names)}).")
-        return requested
-    return next((name for name in KEY_COLUMNS if name in names), None)
+        return _given(names, requested, option="--key-column", where=where)
+    return _first_default(names, KEY_COLUMNS)[0]  # two loose matches (`ID`, `Id`): keyed as without one
 
 
 def check_keep_columns(names: Sequence[str], keep: Sequence[str], *, where: str) -> None:
@@ -159,6 +216,20 @@ def image_cell(value: Any) -> Cell:
             return Cell(data=data)
         return Cell(path=value)
     return Cell()
+
+
+def path_key(value: Any) -> str | None:
+    """A row's key when its table has no key column: the path (or URL) its image cell names,
+    a `{bytes, path}` struct's path included; None for a picture held in the cell itself
+    (bytes, a data: URI, base64), which is no name. Other values (a JSON list) as `key_text`."""
+    if isinstance(value, Mapping):
+        value = value.get("path")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return None
+    if isinstance(value, str):
+        cell = image_cell(value)
+        return value if cell.path is not None or cell.url is not None else None
+    return key_text(value)
 
 
 _MIN_BASE64 = 64

@@ -7,7 +7,9 @@
     json        its records (parsed; the pictures they name are not opened)
     webdataset  the keys of the tar's member names, grouped as the reader groups them (a plain
                 tar is listed by seeking from header to header; a compressed one has to be
-                decompressed to be listed); a key whose only media is a PDF: its pages, read
+                decompressed to be listed); a key of pictures only: each picture; a key whose
+                only media is a PDF: its pages, read. Beside it, the pictures and clips the
+                run leaves out beside each key's captioned one (`left_out`, `tar_fields`)
 
 `--dry-run` reports these beside the plan it makes by probing every item. A shard whose
 metadata cannot be read counts as None (the probing reports what is wrong with it).
@@ -21,8 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vlmcli.inputs.columns import ColumnChoice
 from vlmcli.inputs.expand import ShardRef
 from vlmcli.inputs.formats import InputFormat
+from vlmcli.inputs.shard_labels import shard_labels
 
 SHARDS_NAMED = 4
 """Shards named one by one in the text report (the rest are summed)."""
@@ -109,28 +113,42 @@ def json_records(path: Path) -> int:
     return sum(1 for _ in records(path))
 
 
-def tar_keys(path: Path) -> int:
+def tar_keys(path: Path, *, image_column: str | None = None) -> int:
     """Items by the member names, grouped as the reader groups them (`tar_members`: a key, its
-    members' last copies where a name is stored twice); a key whose only media is a `pdf`
-    field counts its pages (that member is read)."""
-    from vlmcli.inputs.tar_members import compression, group_members, is_counted, open_tar, reads_by_key, split_member
-    from vlmcli.inputs.tar_shard import PDF_FIELD, media_field
+    members' last copies where a name is stored twice); a key of pictures only counts each
+    (`tar_fields`), a key whose chosen media is a `pdf` field its pages (that member is read)."""
+    return tar_census(path, image_column=image_column)[0]
 
-    total = 0
+
+def tar_census(path: Path, *, image_column: str | None = None) -> tuple[int, int]:
+    """(items, pictures and clips left out beside their keys' captioned ones), as `tar_items`
+    reads the shard with that --image-column."""
+    from vlmcli.inputs.tar_fields import plan_key, split_member
+    from vlmcli.inputs.tar_members import compression, group_members, is_counted, key_names, open_tar, reads_by_key
+
+    total = left_out = 0
     seen: set[str] = set()
     with open_tar(path) as tar:  # random access: member headers only, data is skipped
         members = [member for member in tar.getmembers() if is_counted(member)]
         names = [m.name for m in members]
+        listed = key_names(names)
         for indices in group_members(names, by_key=reads_by_key(names, compressed=compression(path) != "")):
-            key = split_member(members[indices[0]].name)[0]
-            fields = {split_member(members[i].name)[1]: members[i] for i in indices}
-            document = key not in seen and PDF_FIELD in fields and media_field(sorted(fields)) is None
-            total += _pdf_pages(tar, fields[PDF_FIELD], path) if document else 1
+            key = split_member(names[indices[0]])[0]
+            group = list(dict.fromkeys(names[i] for i in indices))
+            plan = plan_key(group, listed[key], image_column=image_column)  # the order matters to no count
+            left_out += len(plan.left_out)
+            if plan.split:
+                total += len(group)
+                continue
+            document = key not in seen and plan.document
+            chosen = next((members[i] for i in indices if members[i].name == plan.chosen), None)
+            total += _pdf_pages(tar, chosen, path) if document and chosen is not None else 1
             seen.add(key)
-    return total
+    return total, left_out
 
 
 def _pdf_pages(tar: tarfile.TarFile, member: tarfile.TarInfo, path: Path) -> int:
+    """A key's PDF member's pages, read (one error item when it will not open)."""
     from vlmcli.errors import InputError
     from vlmcli.inputs.tar_members import member_bytes
     from vlmcli.media.pdf_pages import page_count
@@ -145,7 +163,7 @@ def _pdf_pages(tar: tarfile.TarFile, member: tarfile.TarInfo, path: Path) -> int
 COUNTERS: dict[InputFormat, Callable[[Path], int]] = {
     InputFormat.PARQUET: parquet_rows,
     InputFormat.HF: arrow_rows,
-    InputFormat.WEBDATASET: tar_keys,
+    InputFormat.WEBDATASET: tar_keys,  # shard_count takes its census (`left_out` too)
     InputFormat.CSV: csv_rows,
     InputFormat.ZIP: zip_pictures,
     InputFormat.JSON: json_records,
@@ -159,14 +177,21 @@ class ShardCount:
     format: InputFormat
     samples: int | None
     """Samples by the shard's metadata; None when it cannot be read."""
+    left_out: int = 0
+    """A tar's pictures and clips the run leaves out beside their keys' captioned ones (`tar_fields`)."""
 
 
-def shard_count(ref: ShardRef) -> ShardCount:
+def shard_count(ref: ShardRef, *, image_column: str | None = None) -> ShardCount:
+    """`image_column`: the run's --image-column (a tar's keys are read by it)."""
+    left_out = 0
     try:
-        samples: int | None = COUNTERS[ref.format](ref.path)
+        if ref.format is InputFormat.WEBDATASET:
+            samples, left_out = tar_census(ref.path, image_column=image_column)
+        else:
+            samples = COUNTERS[ref.format](ref.path)
     except Exception:  # noqa: BLE001 - unreadable metadata: the probing says why
         samples = None
-    return ShardCount(source=ref.source, format=ref.format, samples=samples)
+    return ShardCount(source=ref.source, format=ref.format, samples=samples, left_out=left_out)
 
 
 @dataclass(frozen=True)
@@ -182,8 +207,12 @@ class DatasetCounts:
         object.__setattr__(self, "damaged", tuple(self.damaged))
 
     @classmethod
-    def of(cls, refs: Sequence[ShardRef], *, damaged: Sequence[str] = ()) -> "DatasetCounts":
-        return cls(shards=tuple(shard_count(ref) for ref in refs), damaged=tuple(damaged))
+    def of(
+        cls, refs: Sequence[ShardRef], *, damaged: Sequence[str] = (), columns: ColumnChoice | None = None
+    ) -> "DatasetCounts":
+        """`columns`: the run's (a tar's keys are read by its --image-column)."""
+        image_column = columns.image_column if columns is not None else None
+        return cls(shards=tuple(shard_count(ref, image_column=image_column) for ref in refs), damaged=tuple(damaged))
 
     @property
     def samples(self) -> int | None:
@@ -191,27 +220,49 @@ class DatasetCounts:
         counts = [s.samples for s in self.shards]
         return None if None in counts else sum(c for c in counts if c is not None)
 
+    @property
+    def left_out(self) -> int:
+        return sum(s.left_out for s in self.shards)
+
     def to_dict(self) -> dict[str, Any]:
         return {
-            "shards": [{"source": s.source, "format": s.format.value, "samples": s.samples} for s in self.shards],
+            "shards": [
+                {"source": s.source, "format": s.format.value, "samples": s.samples, "left_out": s.left_out}
+                for s in self.shards
+            ],
             "samples": self.samples,
+            "left_out": self.left_out,
             "damaged": list(self.damaged),
         }
 
     def text(self) -> str:
         kinds = sorted({s.format.value for s in self.shards})
         total = "unknown" if self.samples is None else f"{self.samples}"
-        named = ", ".join(self._named(s) for s in self.shards[:SHARDS_NAMED])
+        labels = shard_labels([s.source for s in self.shards])  # a DatasetDict's splits: train/data-00000-of-00001.arrow
+        named = ", ".join(self._named(s, label) for s, label in zip(self.shards[:SHARDS_NAMED], labels))
         more = f", ... {len(self.shards) - SHARDS_NAMED} more" if len(self.shards) > SHARDS_NAMED else ""
         plural = "s" if len(self.shards) != 1 else ""
         line = f"Dataset: {len(self.shards)} {'/'.join(kinds)} shard{plural}, {total} samples by their metadata ({named}{more})"
+        if self.left_out:
+            line += f"\n{left_out_line(self.left_out, [s for s in self.shards if s.left_out])}"
         for message in self.damaged:
             line += f"\nDamaged shard: {message}"
         return line
 
-    def _named(self, shard: ShardCount) -> str:
+    def _named(self, shard: ShardCount, label: str) -> str:
         """`00001.tar: 3`; a damaged shard's count is what is read before the damage."""
         count = "?" if shard.samples is None else f"{shard.samples}"
         if shard.samples is not None and any(m.startswith(f"{shard.source}:") for m in self.damaged):
             count += " before the damage"
-        return f"{Path(shard.source).name}: {count}"
+        return f"{label}: {count}"
+
+
+def left_out_line(count: int, shards: Sequence[ShardCount]) -> str:
+    """The dry run's line for a tar's pictures and clips left out beside their keys' captioned ones."""
+    named = ", ".join(f"{Path(s.source).name}: {s.left_out}" for s in shards[:SHARDS_NAMED])
+    more = f", ... {len(shards) - SHARDS_NAMED} more" if len(shards) > SHARDS_NAMED else ""
+    return (
+        f"Not captioned: {count} picture{'s' if count != 1 else ''} or clip{'s' if count != 1 else ''} beside "
+        f"the captioned field of their WebDataset keys ({named}{more}); "
+        "--image-column FIELD names the field to caption"
+    )

@@ -13,6 +13,8 @@
               "%PDF-" first                                     -> pdf (each page an item)
               anything else                                     -> files (an image, a video)
     a folder  dataset_info.json + state.json                    -> hf (save_to_disk)
+              dataset_dict.json (a DatasetDict's save_to_disk)  -> hf: every split's shards, in
+                                                                   the order it lists the splits
               shards and no pictures or videos inside: each shard as its kind, every
               kind read (`folder_shards`):
                 tar shards (.tar, .tar.gz, .tar.xz, ...)         -> webdataset
@@ -136,6 +138,8 @@ def file_format(path: Path) -> InputFormat:
         return InputFormat.PDF
     if path.suffix == ".arrow" and head[:4] == b"\xff\xff\xff\xff":
         return InputFormat.HF
+    if path.suffix.lower() == ".parquet" and path.is_file():
+        return InputFormat.PARQUET  # named so but not one (no PAR1): its reader says so, not "not an image"
     if path.suffix.lower() in CSV_SUFFIXES and path.is_file():
         return InputFormat.CSV
     if path.suffix.lower() in JSON_SUFFIXES and path.is_file():
@@ -154,9 +158,17 @@ def dataset_files(folder: Path, fmt: InputFormat, *, exclude: Path | None = None
         return Walked(_hf_files(folder))
     listing = list_tree(folder, exclude=exclude)
     paths = [folder / name for name in listing.files]
-    if fmt is InputFormat.PDF:  # by name, and by content (a scan saved as .jpg): walking found both skipped
-        return Walked([p for p in paths if p.suffix.lower() == ".pdf" or is_pdf(_head(p, 1024))], listing=listing)
-    return Walked([path for path in paths if _shard_format(path.name) is fmt], listing=listing)
+    return Walked([path for path in paths if named_as(path, fmt)], listing=listing)
+
+
+def named_as(path: Path, fmt: InputFormat) -> bool:
+    """Whether `path` is a shard of `fmt` by its name (what --input-format picks in a folder); a
+    PDF by its name or by content (a scan saved as .jpg: walking found both skipped)."""
+    if fmt is InputFormat.PDF:
+        return path.suffix.lower() == ".pdf" or is_pdf(_head(path, 1024))
+    if fmt is InputFormat.HF:
+        return path.suffix == ".arrow"
+    return _shard_format(path.name) is fmt
 
 
 def _shard_format(name: str) -> InputFormat | None:
@@ -174,6 +186,14 @@ def _shard_format(name: str) -> InputFormat | None:
 
 
 def _hf_files(folder: Path) -> list[Path]:
+    """A `save_to_disk` folder's Arrow files, in `state.json`'s order; a DatasetDict's, split by split."""
+    splits = dict_splits(folder)
+    if splits is not None:
+        return [path for split in splits for path in _hf_files(folder / split)]
+    return _split_files(folder)
+
+
+def _split_files(folder: Path) -> list[Path]:
     import json
 
     try:
@@ -184,12 +204,52 @@ def _hf_files(folder: Path) -> list[Path]:
     return [folder / name for name in names]
 
 
+DICT_FILE = "dataset_dict.json"
+"""What `DatasetDict.save_to_disk` writes beside its split folders: `{"splits": ["train", "test"]}`."""
+SAVE_FILES = ("dataset_info.json", "state.json")
+"""What `Dataset.save_to_disk` writes beside its Arrow files."""
+
+
 def is_save_to_disk(folder: Path) -> bool:
-    """A `save_to_disk` folder; False for one that cannot be read (listing it says why)."""
+    """A `save_to_disk` folder, of a Dataset or of a DatasetDict (`dict_splits`); False for one
+    that cannot be read (listing it says why)."""
     try:
-        return (folder / "dataset_info.json").is_file() and (folder / "state.json").is_file()
+        return all((folder / name).is_file() for name in SAVE_FILES) or dict_splits(folder) is not None
     except OSError:  # a folder without search permission: is_file() raises
         return False
+
+
+def dict_splits(folder: Path) -> list[str] | None:
+    """A DatasetDict folder's splits, in the order its `dataset_dict.json` lists them (each a
+    `save_to_disk` folder below it); None for any other folder."""
+    import json
+
+    try:
+        splits = json.loads((folder / DICT_FILE).read_text(encoding="utf-8"))["splits"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(splits, list) or not all(isinstance(s, str) and _plain_name(s) for s in splits):
+        return None
+    try:
+        return splits if all(all((folder / s / n).is_file() for n in SAVE_FILES) for s in splits) else None
+    except OSError:
+        return None
+
+
+def _plain_name(name: str) -> bool:
+    """A split name that is one folder below (never `..`, `a/b` or hidden)."""
+    return bool(name) and not name.startswith(".") and "/" not in name and os.sep not in name
+
+
+def saved_folder_of(path: Path) -> Path | None:
+    """The `save_to_disk` folder whose own metadata file `path` is (`dataset_dict.json` of a
+    DatasetDict, `state.json` or `dataset_info.json` of a Dataset): passing it means its folder."""
+    folder = path.parent
+    if path.name == DICT_FILE:
+        return folder if dict_splits(folder) is not None else None
+    if path.name in SAVE_FILES:
+        return folder if is_save_to_disk(folder) and dict_splits(folder) is None else None
+    return None
 
 
 def folder_shards(folder: Path, *, exclude: Path | None = None) -> Walked[tuple[Path, InputFormat]]:
@@ -209,26 +269,42 @@ def folder_shards(folder: Path, *, exclude: Path | None = None) -> Walked[tuple[
         kind = _shard_format(path.name)
         if kind in _FOLDER_SHARDS:
             found.append((path, kind))
-        elif picture is None and path.suffix.lower() in _MEDIA_EXTENSIONS:
+        elif picture is None and is_media_name(path):
             picture = path
-    archives = [(path, kind) for path, kind in found if kind in _ARCHIVES]
-    if picture is not None:
-        if archives:
-            raise ConfigError(_pictures_and_archives(folder, archives, picture))
-        return Walked()  # tables beside pictures are metadata; PDFs are skipped and counted
-    if not all(kind is InputFormat.PARQUET for _, kind in found):  # else a Parquet dataset (img2dataset's parquet layout)
-        stems = {_stem(path.name) for path, _ in archives}
-        found = [(path, kind) for path, kind in found if kind is not InputFormat.PARQUET or _holds_pictures(path, stems)]
+    found = shards_beside(found, picture, holder=f"{folder} holds")
     return Walked(found, listing=listing) if found else Walked()  # plain files: `discover` walks and says
 
 
-def _pictures_and_archives(folder: Path, archives: list[tuple[Path, InputFormat]], picture: Path) -> str:
+def is_media_name(path: Path) -> bool:
+    """Named as a picture or a video (what makes a folder a folder of pictures)."""
+    return path.suffix.lower() in _MEDIA_EXTENSIONS
+
+
+def shards_beside(
+    found: list[tuple[Path, InputFormat]], picture: Path | None, *, holder: str
+) -> list[tuple[Path, InputFormat]]:
+    """The shards to read among those a folder holds (or a pattern matches), `picture` the first
+    picture or video beside them: none beside pictures (tables are then metadata, PDFs skipped
+    and counted), a `ConfigError` for archives beside pictures (`holder`, "DIR holds", says
+    where); a Parquet beside archives or PDFs only when it holds pictures."""
+    archives = [(path, kind) for path, kind in found if kind in _ARCHIVES]
+    if picture is not None:
+        if archives:
+            raise ConfigError(_pictures_and_archives(holder, archives, picture))
+        return []
+    if not all(kind is InputFormat.PARQUET for _, kind in found):  # else a Parquet dataset (img2dataset's parquet layout)
+        stems = {_stem(path.name) for path, _ in archives}
+        found = [(path, kind) for path, kind in found if kind is not InputFormat.PARQUET or _holds_pictures(path, stems)]
+    return found
+
+
+def _pictures_and_archives(holder: str, archives: list[tuple[Path, InputFormat]], picture: Path) -> str:
     """Say which to caption: the archives of each kind found, or the pictures."""
     kinds = list(dict.fromkeys(kind for _, kind in archives))
     named = ", ".join(f"{_ARCHIVES[kind]} ({next(p for p, k in archives if k is kind).name})" for kind in kinds)
     flags = ", ".join(f"--input-format {kind.value}" for kind in kinds)
     return (
-        f"{folder} holds both {named} and pictures or videos ({picture.name}); say which to caption: "
+        f"{holder} both {named} and pictures or videos ({picture.name}); say which to caption: "
         f"{flags} or --input-format files."
     )
 
@@ -245,7 +321,7 @@ def _holds_pictures(table: Path, archive_stems: set[str]) -> bool:
     `00000.tar`), it is metadata."""
     if _stem(table.name) in archive_stems:
         return False
-    from vlmcli.inputs.columns import IMAGE_COLUMNS, VIDEO_COLUMNS, hf_image_columns
+    from vlmcli.inputs.columns import IMAGE_COLUMNS, VIDEO_COLUMNS, column_folded, hf_image_columns
 
     try:
         import pyarrow.parquet as pq
@@ -253,7 +329,8 @@ def _holds_pictures(table: Path, archive_stems: set[str]) -> bool:
         schema = pq.read_schema(table)
     except Exception:  # noqa: BLE001 - unreadable: read it as a shard, whose error says what is wrong
         return True
-    return bool(hf_image_columns(schema.metadata)) or any(n in schema.names for n in (*IMAGE_COLUMNS, *VIDEO_COLUMNS))
+    folded = {column_folded(name) for name in schema.names}  # `Image`, `File Name`: as columns are matched
+    return bool(hf_image_columns(schema.metadata)) or any(column_folded(n) in folded for n in (*IMAGE_COLUMNS, *VIDEO_COLUMNS))
 
 
 def folder_format(folder: Path, *, exclude: Path | None = None) -> InputFormat:

@@ -7,13 +7,14 @@ null cell or an unreadable path becomes that row's error, never a stop or a down
 img2dataset could not download (its `status` is not "success", its image null) is an item
 marked `undownloaded`: it can never be captioned, and runs count it apart instead of
 writing an error row for it.
-A CSV has no types: its columns are read as text (a key "0007" stays "0007"), and without
-a key column its rows are keyed by their image paths, which survive re-sorting the file.
+A CSV has no types: its columns are read as text (a key "0007" stays "0007"). Without a
+key column a table's rows are keyed by the paths their image cells name (a CSV's text, a
+Parquet's string column, Hugging Face's `{bytes, path}` struct), which survive re-sorting
+the table; a row naming no file (bytes only, a list of pictures) by its number.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -27,45 +28,22 @@ from vlmcli.inputs.columns import (
     image_cell,
     json_safe,
     key_text,
+    path_key,
     pick_image_column,
     pick_key_column,
     pick_video_column,
 )
+from vlmcli.inputs.csv_table import open_csv_table
 from vlmcli.inputs.item import ShardItem
+from vlmcli.inputs.table_errors import damaged, unreadable
 from vlmcli.inputs.windows_paths import local_spelling, windows_path, wsl_hint
 
 if TYPE_CHECKING:
-    from vlmcli.inputs.csv_dialect import Dialect
     import pyarrow as pa
 
 BATCH_ROWS = 256
 Table = Literal["parquet", "arrow", "csv"]
 _KIND_NAMES = {"parquet": "Parquet", "arrow": "Arrow", "csv": "CSV"}
-
-
-def open_csv_table(path: Path, columns: list[str] | None) -> Any:
-    """A streaming reader of the CSV at `path` in its own encoding and delimiter (`csv_dialect`:
-    UTF-8, UTF-16 or the Windows code page; commas, tabs, semicolons), `columns` as text."""
-    import pyarrow as pa
-    from pyarrow import csv
-
-    dialect = _dialect(str(path), path.stat().st_mtime_ns)
-    parse = csv.ParseOptions(delimiter=dialect.delimiter, newlines_in_values=True)
-    convert = csv.ConvertOptions(
-        include_columns=columns or [], column_types={c: pa.string() for c in columns or []}, strings_can_be_null=False
-    )
-    read = csv.ReadOptions(use_threads=False, encoding=dialect.encoding)
-    return csv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
-
-
-@functools.lru_cache(maxsize=16)
-def _dialect(path: str, _mtime_ns: int) -> "Dialect":
-    """The CSV's dialect, sniffed once per file state (its schema, its rows and its count each open it)."""
-    from vlmcli.inputs.csv_dialect import sniff
-    from vlmcli.text_encoding import HEAD
-
-    with open(path, "rb") as handle:
-        return sniff(handle.read(HEAD), suffix=Path(path).suffix)
 
 
 def _batches(path: Path, columns: list[str], *, table: Table) -> Iterator["pa.RecordBatch"]:
@@ -108,7 +86,7 @@ def _schema(path: Path, *, table: Table) -> "pa.Schema":
             return open_csv_table(path, None).schema
         return pq.read_schema(path)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"{path}: not a readable {_KIND_NAMES[table]} file ({exc}).") from None
+        raise InputError(unreadable(path, _KIND_NAMES[table], exc)) from None
 
 
 def _image_bytes(
@@ -149,6 +127,18 @@ def _from_here(path: str, folder: Path) -> str:
     )
 
 
+def _names_files(kind: "pa.DataType") -> bool:
+    """Whether an image column of this type may hold paths: text, or Hugging Face's
+    `{bytes, path}` struct (not raw bytes, nor a list of pictures, keyed by row number)."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    if pa.types.is_struct(kind):
+        return kind.get_field_index("path") >= 0
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or str(kind) == "string_view"
+
+
 def table_items(path: Path, choice: ColumnChoice, *, table: Table = "parquet") -> Iterator[ShardItem]:
     import pyarrow as pa
 
@@ -160,8 +150,8 @@ def table_items(path: Path, choice: ColumnChoice, *, table: Table = "parquet") -
         names, image=image, declared=hf_image_columns(schema.metadata, kinds=("Video",)), requested=choice.image_column
     )
     key = pick_key_column(names, requested=choice.key_column, where=where)
-    if key is None and table == "csv":
-        key = image  # a path is the row's name: keys survive re-sorting the file
+    if key is None and (table == "csv" or _names_files(schema.field(image).type)):
+        key = image  # a path is the row's name: keys survive re-sorting the table
     check_keep_columns(names, choice.keep_columns, where=where)
     reported = [c for c in DOWNLOAD_COLUMNS if c in names]  # img2dataset's: why a row has no image
     columns = list(dict.fromkeys([image, *([video] if video else []), *([key] if key else []), *choice.keep_columns, *reported]))
@@ -177,7 +167,7 @@ def table_items(path: Path, choice: ColumnChoice, *, table: Table = "parquet") -
     try:
         yield from rows_to_items(rows(), path=path, image=image, key=key, choice=choice, video=video)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"{path}: damaged after row {read} ({type(exc).__name__}: {exc}).") from None
+        raise InputError(damaged(path, read, exc)) from None
 
 
 def rows_to_items(
@@ -185,13 +175,15 @@ def rows_to_items(
     video: str | None = None,
 ) -> Iterator[ShardItem]:
     """The items of a table's rows (column name -> value), in order. A row's key is its key
-    column's value, else its number; a repeated key gets `#row<number>`. A row with nothing in
-    its image column gives its `video` column's clip, if it holds one. A row that could not
-    be parsed carries `__problem__` (`json_shard.py`) and is an error item."""
+    column's value (the image column's: the path it names, `path_key`), else its number; a
+    repeated key gets `#row<number>`. A row with nothing in its image column gives its
+    `video` column's clip, if it holds one. A row that could not be parsed carries
+    `__problem__` (`json_shard.py`) and is an error item."""
     folder = choice.image_root or path.parent
     seen: set[str] = set()
     for number, row in enumerate(rows):
-        item_key = (key_text(row.get(key)) if key else None) or f"{number:08d}"
+        named = None if key is None else path_key(row.get(key)) if key == image else key_text(row.get(key))
+        item_key = named or f"{number:08d}"
         extra = {c: json_safe(row.get(c)) for c in choice.keep_columns}
         if item_key in seen:
             item_key = f"{item_key}#row{number}"

@@ -10,7 +10,10 @@ members are found, what a member's bytes are, and where a damaged shard stops.
                 through its member index, so a key stays one item wherever its members are
                 (`tar cf` lists a folder in directory order: a.jpg, b.jpg, a.txt, b.txt); a
                 compressed one is read as a stream of consecutive members (its scattered
-                keys come twice: `tar_items` makes the second an error row that says why).
+                keys come twice: `tar_items` makes the second an error row that says why; a
+                key read picture by picture, `tar_fields`, is not grouped at all). Each group
+                knows its key's member names across the whole shard (`shard_names`), from the
+                listing every readable shard gets first.
     repeated    a member name stored twice (`tar -r` appended a second `k1.jpg`; GNU tar
                 given a name twice) is read as `tar -x` reads it: the last copy wins, the
                 earlier ones are not read, and the key's group says so (`copies`). A
@@ -24,7 +27,6 @@ members are found, what a member's bytes are, and where a damaged shard stops.
 
 from __future__ import annotations
 
-import posixpath
 import tarfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,16 +34,10 @@ from pathlib import Path
 
 from vlmcli.errors import InputError
 from vlmcli.inputs.archive_names import is_debris
+from vlmcli.inputs.tar_fields import split_member
 
 COMPRESSIONS = ((b"\x1f\x8b", "gz"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zst"))
 """First bytes -> tarfile's name for the compression."""
-
-
-def split_member(name: str) -> tuple[str, str]:
-    """("dir/abc", "seg.png") for "dir/abc.seg.png"; (name, "") without a dot."""
-    folder, base = posixpath.split(name)
-    stem, dot, suffix = base.partition(".")
-    return (posixpath.join(folder, stem) if folder else stem), suffix.lower() if dot else ""
 
 
 def compression(path: Path) -> str:
@@ -90,8 +86,8 @@ def reads_by_key(names: Sequence[str] | None, *, compressed: bool) -> bool:
 def group_members(names: Sequence[str], *, by_key: bool) -> list[list[int]]:
     """Indices of `names` gathered into keys, in order of first appearance. `by_key`: a key's
     members wherever they are (an index), each name's last copy only (`tar -x`: the last one
-    extracted wins). Else runs of consecutive members (a stream), where a member whose field
-    its group already holds starts the key's next copy (a damaged stream cannot be listed to
+    extracted wins). Else runs of consecutive members (a stream), where a member name its
+    group already holds starts the key's next copy (a damaged stream cannot be listed to
     know which copy is the last). Pure."""
     if by_key:
         last = {name: index for index, name in enumerate(names)}
@@ -105,31 +101,78 @@ def group_members(names: Sequence[str], *, by_key: bool) -> list[list[int]]:
     held: list[set[str]] = []
     last_key: str | None = None
     for index, name in enumerate(names):
-        key, suffix = split_member(name)
-        if not groups or key != last_key or suffix in held[-1]:
+        key = split_member(name)[0]
+        if not groups or key != last_key or name in held[-1]:
             groups.append([])
             held.append(set())
         groups[-1].append(index)
-        held[-1].add(suffix)
+        held[-1].add(name)
         last_key = key
     return groups
 
 
+def key_names(names: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Each key's distinct member names, in order of first appearance. Pure."""
+    keyed: dict[str, dict[str, None]] = {}
+    for name in names:
+        keyed.setdefault(split_member(name)[0], {})[name] = None
+    return {key: tuple(found) for key, found in keyed.items()}
+
+
+@dataclass
+class Member:
+    """One member of a key: its name as stored, its field (the lower-cased suffix), and its
+    bytes (a link's: its target's) or why it has none (a link out of the archive)."""
+
+    name: str
+    field: str
+    data: bytes | None = None
+    problem: str | None = None
+
+
 @dataclass
 class KeyGroup:
-    """One copy of a key: its fields' bytes, and the fields whose bytes cannot be had."""
+    """One copy of a key: its members, in the shard's order."""
 
     key: str
-    fields: dict[str, bytes] = field(default_factory=dict)
-    problems: dict[str, str] = field(default_factory=dict)
-    """field -> the error row's message (a symbolic link out of the archive)."""
+    members: list[Member] = field(default_factory=list)
     repeats: str | None = None
     """A stream that could not be listed: the member whose second copy started this group; None for a key's first."""
     copies: dict[str, int] = field(default_factory=dict)
     """Read by key: its members stored more than once -> how many times (the last copy is read)."""
+    shard_names: tuple[str, ...] | None = None
+    """The key's member names across the shard (its listing); None: this group's own (a stream
+    that could not be listed)."""
+
+    @property
+    def fields(self) -> dict[str, bytes]:
+        """field -> bytes, the first member of each field that has bytes."""
+        found: dict[str, bytes] = {}
+        for member in self.members:
+            if member.data is not None:
+                found.setdefault(member.field, member.data)
+        return found
+
+    @property
+    def problems(self) -> dict[str, str]:
+        """field -> the error row's message (a symbolic link out of the archive)."""
+        found: dict[str, str] = {}
+        for member in self.members:
+            if member.problem is not None:
+                found.setdefault(member.field, member.problem)
+        return found
 
     def names(self) -> list[str]:
-        return [*self.fields, *self.problems]
+        """The fields, those with bytes first."""
+        return list(dict.fromkeys([*self.fields, *self.problems]))
+
+    def ordered(self) -> list[Member]:
+        """The members, those with bytes first (a link out of the archive is chosen last)."""
+        return [m for m in self.members if m.data is not None] + [m for m in self.members if m.data is None]
+
+    def all_names(self) -> tuple[str, ...]:
+        """The key's member names across the shard, where known; else this group's."""
+        return self.shard_names if self.shard_names is not None else tuple(m.name for m in self.members)
 
 
 def member_bytes(tar: tarfile.TarFile, member: tarfile.TarInfo, shard: Path) -> bytes | str:
@@ -153,8 +196,9 @@ def key_groups(path: Path) -> Iterator[KeyGroup]:
         if reads_by_key(None if members is None else [m.name for m in members], compressed=compressed):
             yield from _indexed(tar, members or [], path)
             return
+    listed = None if members is None else key_names([m.name for m in members])
     with open_tar(path) as tar:
-        yield from _streamed(tar, path)
+        yield from _streamed(tar, path, listed)
 
 
 def _index(tar: tarfile.TarFile) -> list[tarfile.TarInfo] | None:
@@ -173,6 +217,7 @@ def _indexed(tar: tarfile.TarFile, members: list[tarfile.TarInfo], path: Path) -
     for indices in group_members(names, by_key=True):
         key = split_member(names[indices[0]])[0]
         group = KeyGroup(key, copies={names[i]: copies[names[i]] for i in indices if names[i] in copies})
+        group.shard_names = tuple(names[i] for i in indices)
         for index in indices:
             try:
                 _add(group, members[index], member_bytes(tar, members[index], path))
@@ -181,7 +226,7 @@ def _indexed(tar: tarfile.TarFile, members: list[tarfile.TarInfo], path: Path) -
         yield group
 
 
-def _streamed(tar: tarfile.TarFile, path: Path) -> Iterator[KeyGroup]:
+def _streamed(tar: tarfile.TarFile, path: Path, listed: dict[str, tuple[str, ...]] | None) -> Iterator[KeyGroup]:
     group: KeyGroup | None = None
     reading: tarfile.TarInfo | None = None  # the member whose bytes are being read
     names: set[str] = set()  # the members read (tarfile keeps their headers anyway)
@@ -189,12 +234,13 @@ def _streamed(tar: tarfile.TarFile, path: Path) -> Iterator[KeyGroup]:
         for member in tar:
             if not is_counted(member):
                 continue
-            key, suffix = split_member(member.name)
-            if group is None or key != group.key or suffix in group.names():
+            key = split_member(member.name)[0]
+            if group is None or key != group.key or any(m.name == member.name for m in group.members):
                 if group is not None:
                     yield group
                 repeated = member.name in names or (group is not None and key == group.key)
-                group = KeyGroup(key, repeats=member.name if repeated else None)
+                shard_names = None if listed is None else listed.get(key)
+                group = KeyGroup(key, repeats=member.name if repeated else None, shard_names=shard_names)
             names.add(member.name)
             reading = member
             _add(group, member, member_bytes(tar, member, path))
@@ -210,9 +256,9 @@ def _streamed(tar: tarfile.TarFile, path: Path) -> Iterator[KeyGroup]:
 def _add(group: KeyGroup, member: tarfile.TarInfo, data: bytes | str) -> None:
     suffix = split_member(member.name)[1]
     if isinstance(data, bytes):
-        group.fields[suffix] = data
+        group.members.append(Member(member.name, suffix, data=data))
     else:
-        group.problems[suffix] = data
+        group.members.append(Member(member.name, suffix, problem=data))
 
 
 def _damaged(path: Path, exc: BaseException, *, inside: tarfile.TarInfo | None) -> InputError:

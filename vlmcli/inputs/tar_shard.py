@@ -3,108 +3,142 @@
 WebDataset's convention: a member `dir/abc.seg.png` belongs to key `dir/abc` (everything
 before the first dot of the base name) with field `seg.png`. How members become keys (a
 plain tar's scattered members, hard and symbolic links, macOS debris, a member appended
-twice, a truncated end) is `tar_members`.
-An item is one key: its image is the first field whose last extension is an image's
-(`jpg`, `png`, `webp`, ...), else its video the first that is a video's (`mp4`, `webm`,
-...: video2dataset's shards, captioned with `--videos`), or the field --image-column names
-(`--image-column mp4`: the clip of a key that holds its poster `jpg` too); its `.json` field (img2dataset
-writes one) supplies --key-column and --keep-columns fields, `txt` can be kept too. A key
-whose only media is a `pdf` field (document datasets such as pixparse/pdfa-eng-wds) is read
-page by page as a PDF file is (`pdf_shard`): items `<key>::page-0003`, each with the key's
-kept columns; a document that will not open is the key's error row. A key with no media,
-a key seen a second time (a compressed tar's scattered members, a member appended twice:
-the first is captioned), and a key whose picture is a link out of the archive become error
-rows; a tar that ends early (truncated) yields what it had, then fails the shard with a message.
+twice, a truncated end) is `tar_members`; which members of a key are captioned is
+`tar_fields`: a key holding only pictures, two or more (a folder's `IMG_1.jpg` beside
+`IMG_1.edited.jpg`, packed by `tar cf`), gives each picture as an item keyed by its member
+name; any other key is one item: its image is the first field whose last extension is an
+image's (`jpg`, `png`, `webp`, ...), else its video the first that is a video's (`mp4`,
+`webm`, ...: video2dataset's shards, captioned with `--videos`), or the field
+--image-column names (`--image-column mp4`: the clip of a key that holds its poster `jpg`
+too), and its other pictures and clips are counted and said in one warning after the shard.
+Its `.json` fields (img2dataset writes one) and its other fields (`txt`, `cls`, ...:
+`tar_values`) supply --key-column and --keep-columns; a kept name no key of the shard has is
+said in one warning after the shard. A key whose only media is a `pdf` field (document
+datasets such as pixparse/pdfa-eng-wds) is read page by page as a PDF file is (`pdf_shard`):
+items `<key>::page-0003`, each with the key's kept columns; a document that will not open
+is the key's error row. A key with no media, a key seen a second time (a compressed tar's
+scattered members, a member appended twice: the first is captioned), and a key whose
+picture is a link out of the archive become error rows; a tar that ends early (truncated)
+yields what it had, then fails the shard with a message.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from vlmcli.errors import InputError
 from vlmcli.inputs.columns import ColumnChoice, json_safe, key_text
+from vlmcli.inputs.tar_fields import PDF_FIELD, KeyPlan, left_out_note, media_field, plan_key
 from vlmcli.inputs.tar_members import KeyGroup, key_groups
-from vlmcli.media.kinds import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from vlmcli.inputs.tar_values import KeptNames, key_meta
 
-IMAGE_FIELDS = frozenset(ext.lstrip(".") for ext in IMAGE_EXTENSIONS)
-VIDEO_FIELDS = frozenset(ext.lstrip(".") for ext in VIDEO_EXTENSIONS)
-PDF_FIELD = "pdf"
-
-
-def media_field(fields: Iterable[str]) -> str | None:
-    """The first image field, else the first video field, of a key's field names."""
-    for kinds in (IMAGE_FIELDS, VIDEO_FIELDS):
-        if (found := next((f for f in fields if f.rsplit(".", 1)[-1] in kinds), None)) is not None:
-            return found
-    return None
-
-
-def _named_field(fields: list[str], name: str) -> str | None:
-    """The field --image-column names (`mp4`, `seg.png`; fields are lower case), if the key has it."""
-    wanted = name.lower().lstrip(".")
-    return wanted if wanted in fields else None
+__all__ = ["PDF_FIELD", "media_field", "tar_items"]
 
 
 def tar_items(path: Path, choice: ColumnChoice) -> Iterator[Any]:
-    from vlmcli.inputs.item import ShardItem
+    """The shard's items; the shard's own warnings (pictures left out, kept names no key has)
+    ride on its last item, as they are known once it is read (a damaged shard's too)."""
+    reading = _Reading(path, choice)
+    held = None
+    try:
+        for item in reading.items():
+            if held is not None:
+                yield held
+            held = item
+    except InputError:
+        if held is not None:
+            yield reading.finished(held)
+        raise
+    if held is not None:
+        yield reading.finished(held)
 
-    seen: set[str] = set()
-    for group in key_groups(path):
-        key, fields = group.key, group.fields
-        meta = _meta(fields)
-        meta["__key__"] = key
-        item_key = key_text(meta.get(choice.key_column or "__key__")) or key
-        extra = {c: json_safe(meta.get(c)) for c in choice.keep_columns}
-        if item_key in seen:
-            yield ShardItem(key=f"{item_key}#dup{len(seen)}", error=_repeated(path, item_key, group), extra=extra)
-            continue
-        seen.add(item_key)
-        warnings = tuple(_stored_again(path, name, count) for name, count in group.copies.items())
-        for item in _key_items(path, group, item_key, choice, extra):
-            yield dataclasses.replace(item, warnings=warnings) if warnings else item
 
+class _Reading:
+    """One pass over a shard, with what its end says."""
 
-def _key_items(path: Path, group: KeyGroup, item_key: str, choice: ColumnChoice, extra: dict[str, Any]) -> Iterator[Any]:
-    """The item of one key (its PDF's pages), or its error item."""
-    from vlmcli.inputs.item import ShardItem
+    def __init__(self, path: Path, choice: ColumnChoice) -> None:
+        self.path, self.choice = path, choice
+        self.kept = KeptNames(choice.keep_columns)
+        self.left_out: list[tuple[str, KeyPlan]] = []
+        self.wanted = {*choice.keep_columns, *([choice.key_column] if choice.key_column else [])}
 
-    key, fields, names = group.key, group.fields, group.names()
-    field = media_field(names) if choice.image_column is None else _named_field(names, choice.image_column)
-    if field is None and choice.image_column is None and PDF_FIELD in names:
-        field = PDF_FIELD
-    if field in group.problems:  # a link out of the archive
-        yield ShardItem(key=item_key, error=group.problems[field], extra=extra)
-    elif field == PDF_FIELD:
-        yield from _pages(path, item_key, fields[PDF_FIELD], choice, extra)
-    elif field is None:
-        listed = ", ".join(sorted(names)) or "none"
-        wanted = "image or video" if choice.image_column is None else f"{choice.image_column} field"
-        yield ShardItem(key=item_key, error=f"{path}::{item_key} has no {wanted} (fields: {listed}).", extra=extra)
-    else:
-        yield ShardItem(key=item_key, data=fields[field], extra=extra, name=f"{key}.{field}")
+    def items(self) -> Iterator[Any]:
+        from vlmcli.inputs.item import ShardItem
+
+        path, choice = self.path, self.choice
+        seen: set[str] = set()
+        for group in key_groups(path):
+            fields = group.fields
+            meta = key_meta(fields, wanted=self.wanted)
+            meta["__key__"] = group.key
+            item_key = key_text(meta.get(choice.key_column or "__key__")) or group.key
+            extra = {c: json_safe(meta.get(c)) for c in choice.keep_columns}
+            ordered = group.ordered()
+            plan = plan_key([m.name for m in ordered], group.all_names(), image_column=choice.image_column)
+            self.kept.saw(meta, group.names(), keys=len(group.members) if plan.split else 1)
+            if plan.left_out:
+                self.left_out.append((item_key, plan))
+            warnings = tuple(_stored_again(path, name, count) for name, count in group.copies.items())
+            if plan.split:
+                found = self._pictures(group, seen, extra)
+            elif item_key in seen:
+                error = _repeated(path, item_key, group)
+                found = iter([ShardItem(key=f"{item_key}#dup{len(seen)}", error=error, extra=extra)])
+                warnings = ()
+            else:
+                seen.add(item_key)
+                found = self._key_items(group, plan, item_key, extra)
+            for item in found:
+                yield dataclasses.replace(item, warnings=warnings) if warnings else item
+
+    def finished(self, item: Any) -> Any:
+        """The shard's last item, with the shard's own warnings."""
+        notes = [left_out_note(str(self.path), self.left_out)] if self.left_out else []
+        if (kept := self.kept.note(str(self.path))) is not None:
+            notes.append(kept)
+        return dataclasses.replace(item, warnings=(*item.warnings, *notes)) if notes else item
+
+    def _pictures(self, group: KeyGroup, seen: set[str], extra: dict[str, Any]) -> Iterator[Any]:
+        """Each picture of a key that holds only pictures, keyed by its member name (as a folder's files are)."""
+        from vlmcli.inputs.item import ShardItem
+
+        for member in group.members:
+            if member.name in seen:  # a damaged stream's second copy of a member
+                error = _repeated(self.path, member.name, group)
+                yield ShardItem(key=f"{member.name}#dup{len(seen)}", error=error, extra=extra)
+                continue
+            seen.add(member.name)
+            kept = {**extra, **({"__key__": member.name} if "__key__" in extra else {})}
+            if member.problem is not None:  # a link out of the archive
+                yield ShardItem(key=member.name, error=member.problem, extra=kept)
+            else:
+                yield ShardItem(key=member.name, data=member.data, extra=kept, name=member.name)
+
+    def _key_items(self, group: KeyGroup, plan: KeyPlan, item_key: str, extra: dict[str, Any]) -> Iterator[Any]:
+        """The item of one key (its PDF's pages), or its error item."""
+        from vlmcli.inputs.item import ShardItem
+
+        chosen = next((m for m in group.members if m.name == plan.chosen), None)
+        if chosen is None:
+            listed = ", ".join(sorted(group.names())) or "none"
+            column = self.choice.image_column
+            wanted = "image or video" if column is None else f"{column} field"
+            error = f"{self.path}::{item_key} has no {wanted} (fields: {listed})."
+            yield ShardItem(key=item_key, error=error, extra=extra)
+        elif chosen.problem is not None:  # a link out of the archive
+            yield ShardItem(key=item_key, error=chosen.problem, extra=extra)
+        elif plan.document:
+            yield from _pages(self.path, item_key, chosen.data or b"", self.choice, extra)
+        else:
+            yield ShardItem(key=item_key, data=chosen.data, extra=extra, name=f"{group.key}.{chosen.field}")
 
 
 def _stored_again(path: Path, member: str, count: int) -> str:
     """The warning of a member stored `count` times (`tar -r` appended it again)."""
     return f"{path}: member {member} is stored {count} times; the last copy is read (as tar -x does)"
-
-
-def _meta(fields: dict[str, bytes]) -> dict[str, Any]:
-    """A key's `.json` fields (img2dataset writes them) and its `txt`."""
-    meta: dict[str, Any] = {}
-    if "json" in fields:
-        try:
-            loaded = json.loads(fields["json"])
-            meta = loaded if isinstance(loaded, dict) else {}
-        except ValueError:
-            meta = {}
-    if "txt" in fields:
-        meta.setdefault("txt", fields["txt"].decode("utf-8", "replace"))
-    return meta
 
 
 def _repeated(path: Path, item_key: str, group: KeyGroup) -> str:

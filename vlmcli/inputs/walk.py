@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from vlmcli.errors import InputError
 
@@ -68,6 +69,16 @@ def linked_notes(linked: list[str]) -> list[str]:
 
     shown = ", ".join(map(display_name, linked[:3])) + (", ..." if len(linked) > 3 else "")
     return [f"note: not following {len(linked)} symlinked folder(s) ({shown}): pass them as inputs to caption them"]
+
+
+def is_inside(path: str, folder: Path | None) -> bool:
+    """Whether `path`, resolved, lies under `folder` (resolved already; None: nothing is)."""
+    if folder is None:
+        return False
+    try:
+        return Path(path).resolve().is_relative_to(folder)
+    except OSError:
+        return False
 
 
 def is_run_shard(name: str) -> bool:

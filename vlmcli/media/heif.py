@@ -29,12 +29,26 @@ def is_heif(head: bytes) -> bool:
     brand = head[8:12]
     if brand in _HEIF_BRANDS:
         return True
-    if brand in _GENERIC_BRANDS:  # the compatible brands follow the minor version
-        size = int.from_bytes(head[:4], "big")
-        compatible = head[16 : min(size, len(head))]
-        brands = {compatible[i : i + 4] for i in range(0, len(compatible) - 3, 4)}
+    if brand in _GENERIC_BRANDS:
+        brands = _compatible_brands(head)
         return bool(brands & set(_HEIF_BRANDS)) and b"avif" not in brands
     return False
+
+
+def is_avif(head: bytes) -> bool:
+    """Whether `head` (the file's first bytes; 32 or more) starts an AVIF picture or sequence:
+    its major brand, or a generic one (`mif1`) with `avif` among the compatible brands."""
+    if len(head) < 12 or head[4:8] != b"ftyp":
+        return False
+    brand = head[8:12]
+    return brand in (b"avif", b"avis") or (brand in _GENERIC_BRANDS and b"avif" in _compatible_brands(head))
+
+
+def _compatible_brands(head: bytes) -> set[bytes]:
+    """The compatible brands of the `ftyp` box `head` starts with (they follow the minor version)."""
+    size = int.from_bytes(head[:4], "big")
+    compatible = head[16 : min(size, len(head))]
+    return {compatible[i : i + 4] for i in range(0, len(compatible) - 3, 4)}
 
 
 def enable_for(head: bytes) -> None:

@@ -32,10 +32,10 @@ from vlmcli.media.color import to_srgb
 from vlmcli.media.heif import is_heif, require_heif
 from vlmcli.media.image_input import ImageInput
 from vlmcli.media.kinds import camera_raw_format
-from vlmcli.media.names import display_name
+from vlmcli.media.names import input_name
 from vlmcli.media.quiet import native_stderr_filtered, quiet_pillow
-from vlmcli.media.sources import STDIN, read_source
-from vlmcli.media.unreadable import not_an_image, starts_like_an_image, unusual_tiff
+from vlmcli.media.sources import read_source
+from vlmcli.media.unreadable import not_an_image, starts_like_an_image, unusual_tiff, without_codec
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -74,10 +74,13 @@ def load_image(
 
 def image_input(data: bytes, source: str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> ImageInput:
     """Decode the bytes read from `source` into an `ImageInput` keyed by the bytes' SHA-256."""
-    name = "<stdin>" if source == STDIN else display_name(source)
+    name = input_name(source)
     image = decode_image(data, name, max_pixels=max_pixels)
     pages = tiff_pages(data)
-    note = f"A TIFF of {pages} pages: only its first page was read (a PDF of the pages is read whole)." if pages > 1 else None
+    note = (
+        f"A TIFF of {pages} pages; only its first page was read (convert it to PDF to read them all: "
+        "each page of a PDF is read)." if pages > 1 else None
+    )
     return ImageInput(image=image, source=source, key=hashlib.sha256(data).hexdigest(), note=note)
 
 
@@ -117,7 +120,7 @@ def decode_image(
     except InputError:
         raise
     except UnidentifiedImageError:
-        if (unreadable := unusual_tiff(name, data)) is not None:
+        if (unreadable := unusual_tiff(name, data) or without_codec(name, data, _available_formats())) is not None:
             raise InputError(unreadable) from None
         if starts_like_an_image(data, name) or heif_file:  # the right magic bytes, a header Pillow cannot parse
             raise InputError(
@@ -127,8 +130,11 @@ def decode_image(
     except Image.DecompressionBombError as exc:  # Pillow's own, coarser guard fired first (in `open`)
         found = re.search(r"Image size \((\d+) pixels\)", str(exc))  # its message has the size, not the sides
         limit = max_pixels or Image.MAX_IMAGE_PIXELS or 0
-        raise InputError(_too_large(name, None, limit, pixels=int(found[1]) if found else None)) from None
+        size = _header_size(data)
+        raise InputError(_too_large(name, size, limit, pixels=int(found[1]) if found else None)) from None
     except _DAMAGED as exc:
+        if (unreadable := without_codec(name, data, _available_formats())) is not None:
+            raise InputError(unreadable) from None  # "decoder jpeg2k not available": not a damaged file
         reason = _reason(exc)
         if reason.lower().startswith("unsupported"):  # a sound file in a variant of its format Pillow lacks
             raise InputError(
@@ -273,8 +279,28 @@ def _too_large(name: str, size: tuple[int, int] | None, max_pixels: int, *, pixe
     what = f"{_megapixels(pixels, max_pixels)} MP" if size is None and pixels else what
     return (
         f"{name} is {what}, above the limit of {max_pixels / 1e6:g} MP (decompression bomb guard); "
-        "shrink it or raise VLM_MAX_IMAGE_PIXELS (0 disables the check)."
+        "shrink it, or raise the limit: VLM_MAX_IMAGE_PIXELS or max_image_pixels in the config file (0 disables the check)."
     )
+
+
+def _header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the header of a picture Pillow's own bomb guard refused to open (its
+    message has only the pixel count), read as `Image.open` reads it, without that guard: each
+    format plugin that accepts the first bytes parses the header; no pixel is decoded."""
+    from PIL import Image
+
+    prefix = data[:16]
+    for format_name in _available_formats():
+        factory, accept = Image.OPEN[format_name]
+        try:
+            accepted = accept is None or accept(prefix)  # as `Image.open`: a str is a warning, not a yes
+            if isinstance(accepted, str) or not accepted:
+                continue
+            with factory(io.BytesIO(data), "") as image:
+                return int(image.size[0]), int(image.size[1])
+        except Exception:  # noqa: BLE001 - not this format, or a header it cannot parse
+            continue
+    return None
 
 
 def _megapixels(pixels: int, limit: int) -> str:

@@ -27,6 +27,20 @@ def display_name(path: str | os.PathLike[str]) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in utf8_text(text))
 
 
+def input_name(source: str) -> str:
+    """An input argument as messages name it: `<stdin>` for `-` (standard input), else
+    `display_name(source)`."""
+    return "<stdin>" if source == "-" else display_name(source)
+
+
+def said_of(name: str, message: str) -> str:
+    """`message` (a sentence) said of the input `name`: `name: message`, its first word in
+    lower case after the colon ("x.tif: a TIFF of 3 pages", not "A TIFF"; "TIFF" stays)."""
+    word = message.split(" ", 1)[0]
+    head = message[:1] if len(word) > 1 and word.isupper() else message[:1].lower()
+    return f"{name}: {head}{message[1:]}"
+
+
 def utf8_text(text: str) -> str:
     """`text` unchanged if it is valid UTF-8, else with undecodable bytes as `\\xNN` escapes.
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import glob
 import os
-import re
 import stat
 import sys
 import unicodedata
@@ -18,11 +17,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from vlmcli.errors import InputError
+from vlmcli.inputs.addresses import address_hint
 from vlmcli.media.names import display_name
 
 STDIN = "-"
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-"""http://, https://, s3://, gs://, hf://: a location to download from, which is not a file here."""
+_FETCH = "fetch it first and pass the file, or pipe it (curl -sL URL | vlm ask - QUESTION)."
+"""What to do with a URL given as an input (`inputs.addresses.address_hint`)."""
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 
@@ -59,17 +59,8 @@ def open_regular(source: str | os.PathLike[str]) -> BinaryIO:
         fd = os.open(os.fspath(source), _OPEN_FLAGS)
     except FileNotFoundError:
         raw = os.fspath(source)
-        if isinstance(raw, str) and raw.lower().startswith("file://"):  # copied from a browser's address bar
-            import shlex
-            from urllib.parse import unquote, urlsplit
-
-            local = shlex.quote(unquote(urlsplit(raw).path))
-            raise InputError(f"No such file: {name}. A file:// address names a local file: pass its path, {local}") from None
-        if isinstance(raw, str) and _URL.match(raw):
-            raise InputError(
-                f"No such file: {name}. vlmcli reads local files (and - for stdin), it does not download: "
-                "fetch it first and pass the file, or pipe it (curl -sL URL | vlm ask - QUESTION)."
-            ) from None
+        if isinstance(raw, str) and (hint := address_hint(raw, fetch=_FETCH, stdin=True)):  # a browser's address bar
+            raise InputError(f"No such file: {name}{hint}") from None
         if isinstance(raw, str) and glob.has_magic(raw):  # left as typed by `patterns.expand_patterns`
             raise InputError(f"No such file: {name} (no file matches it as a pattern either).") from None
         raise InputError(f"No such file: {name}{nearby_hint(raw)}") from None

@@ -1,14 +1,17 @@
 """Why a file is not a picture vlmcli reads: the one line that names what it is instead (an
 audio file, a PDF, an SVG drawing, a JPEG XL image, a playlist, an office document, a TIFF
-layout Pillow has no mode for) and how to turn it into a picture. Pure message building over
-the file's first bytes; `images.decode_image` raises these as `InputError`s."""
+layout Pillow has no mode for, a format this Pillow was built without) and how to turn it into
+a picture. Pure message building over the file's first bytes; `images.decode_image` raises
+these as `InputError`s."""
 
 from __future__ import annotations
 
 import io
 import shlex
+from collections.abc import Callable, Collection
 from pathlib import PurePath
 
+from vlmcli.media.heif import is_avif
 from vlmcli.media.kinds import is_jpeg_xl, office_document_in, playlist_format
 
 _OTHER_MAGIC = (b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51", b"qoif")  # JPEG 2000 (JP2, codestream), QOI
@@ -18,11 +21,12 @@ _NETPBM = {".ppm": b"P6", ".pgm": b"P5", ".pbm": b"P4", ".pnm": b"P"}
 def starts_like_an_image(data: bytes, name: str = "") -> bool:
     """Whether `data` starts as a picture format we read does (then a file Pillow cannot parse
     is a damaged one, not "not an image"): by magic, or for Netpbm and TGA, whose marks are
-    weak or absent, by magic and name together."""
+    weak or absent, by magic and name together. A format this Pillow may lack (AVIF, WebP,
+    JPEG 2000) counts: `without_codec` is asked first."""
     from vlmcli.media.kinds import MediaKind, detect_kind
 
-    if data[4:8] == b"ftyp":  # HEIC/AVIF: more likely a format this Pillow lacks than a broken file
-        return False
+    if data[4:8] == b"ftyp":  # ISO-BMFF: an AVIF picture (HEIC is `heif.py`'s), not an MP4 or a raw file
+        return is_avif(data[:64])
     if detect_kind("", data[:32]) is MediaKind.IMAGE or data.startswith(_OTHER_MAGIC):
         return True
     suffix = PurePath(name).suffix.lower()
@@ -42,8 +46,6 @@ def not_an_image(name: str, data: bytes) -> str:
             f"{name} is a JPEG XL image, which vlmcli cannot read: convert it first, "
             f"e.g. djxl {shlex.quote(name)} {_written_beside(name, '.png', 'image')} (libjxl)."
         )
-    if data[4:8] == b"ftyp" and data[8:12] in (b"avif", b"avis"):
-        return f"{name} is an AVIF image, which this Pillow cannot read: pip install -U pillow (recent Pillow wheels read AVIF)."
     if (playlist := playlist_format(name, data[:512])) is not None:
         whole = _written_beside(name, ".mp4", "video")
         return (
@@ -75,6 +77,44 @@ def not_an_image(name: str, data: bytes) -> str:
     if (known := _other_pillow_format(data)) is not None:
         return f"{name} is {known}, which vlmcli does not read: convert it to PNG first (supported: {supported})."
     return f"{name} is not an image vlmcli can read (supported: {supported})."
+
+
+_CODED: tuple[tuple[str, str, str, Callable[[bytes], bool]], ...] = (
+    ("AVIF", "AVIF", "avif", is_avif),
+    ("WebP", "WEBP", "webp", lambda head: head[:4] == b"RIFF" and head[8:12] == b"WEBP"),
+    ("JPEG 2000", "JPEG2000", "jpg_2000", lambda head: head.startswith(_OTHER_MAGIC[:2])),
+)
+"""(what to call it, Pillow's format, Pillow's feature, its magic) of the formats a Pillow build
+may lack the library of (libavif, libwebp, OpenJPEG)."""
+
+
+def without_codec(name: str, data: bytes, readable: Collection[str]) -> str | None:
+    """Why `data` is refused when it starts as a format this Pillow cannot read (`readable`: the
+    formats it opens; the library behind it missing): upgrade Pillow. None when this Pillow has
+    what reads it: then a file it cannot parse is a damaged one (`starts_like_an_image`)."""
+    for label, pillow_format, feature, starts in _CODED:
+        if starts(data[:64]):
+            if pillow_format in readable and _pillow_has(feature):
+                return None
+            return (
+                f"{name} is {'an' if label[0] in 'AEIOU' else 'a'} {label} image, which this Pillow cannot read: "
+                f"pip install -U pillow (recent Pillow wheels read {label}), or convert it to PNG."
+            )
+    return None
+
+
+def _pillow_has(feature: str) -> bool:
+    """Whether this Pillow was built with `feature` (a module or codec of `PIL.features`)."""
+    import warnings
+
+    from PIL import features
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a Pillow that predates the feature warns "Unknown feature"
+        try:
+            return bool(features.check(feature))
+        except Exception:  # noqa: BLE001 - a broken optional module: not there
+            return False
 
 
 def _written_beside(name: str, suffix: str, fallback: str) -> str:

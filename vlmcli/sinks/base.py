@@ -8,7 +8,7 @@ Life cycle, as the caption pipeline drives it:
 
     sink = make_sink(OutputFormat.PARQUET, SinkConfig(output=Path("out")))
     bad = sink.preflight(paths)                       # {path: why no output can be written}
-    state = sink.resume_state(paths=paths, config_hashes=hashes)
+    state = sink.resume_state(paths=paths, config_hashes=hashes, folders=input_folders)
     sink.retire(state_pairs_to_retry)                 # drop old error rows that will be redone
     with sink:
         sink.write(rows)                              # buffered; durable after flush()/close()
@@ -96,6 +96,10 @@ class ResumeState:
     """(key, config_hash) -> one ok row: a new path with the same content gets a copy of it."""
     failed: dict[tuple[str, str], bool] = field(default_factory=dict)
     """(path, config_hash) with an error row -> True when this run may retire (rewrite) it."""
+    gone: int = 0
+    """Error rows of items no longer among the inputs (a deleted file, a key a dataset shard no
+    longer yields) in this run's own shards, found by this question and not an earlier one of
+    the run: `retire` drops them (a dry run only counts them). Their ok rows stay."""
 
     def is_done(self, rid: RowId) -> bool:
         return rid in self.done or rid.path in self.done_paths
@@ -120,11 +124,31 @@ class Sink(ABC):
         return {}
 
     @abstractmethod
-    def resume_state(self, *, paths: Sequence[str], config_hashes: frozenset[str]) -> ResumeState:
-        """What is already done for these input paths and settings. May raise OutputError."""
+    def resume_state(
+        self,
+        *,
+        paths: Sequence[str],
+        config_hashes: frozenset[str],
+        folders: Sequence[str] = (),
+        read_fully: Sequence[str] = (),
+    ) -> ResumeState:
+        """What is already done for these input paths and settings. May raise OutputError.
+
+        `folders`: the run's input folders; `read_fully`: dataset shards (their `source`) read
+        to their end, every item of which is among `paths`. With them, error rows of items no
+        longer there are found (`ResumeState.gone`): under `folders`, those of paths neither
+        asked about nor on disk; of a `read_fully` shard, its keys not asked about. A dataset
+        run asking once per shard passes each shard as it is read (never a damaged one)."""
 
     def retire(self, pairs: set[tuple[str, str]]) -> None:
-        """Remove old error rows for these (path, config_hash) pairs: this run redoes them."""
+        """Remove old error rows for these (path, config_hash) pairs: this run redoes them;
+        and the leftovers and error rows of gone items `resume_state` found."""
+
+    def drop_superseded(self) -> int:
+        """Drop the ok rows of keys a dataset shard read to its end no longer yields whose
+        content and settings have an ok row under a key it yields now (published first): how
+        many went. Nothing here (outputs without shards)."""
+        return 0
 
     def note_datasets(self, readings: "Mapping[str, ShardReading]") -> None:
         """Keep how each dataset shard is read (`inputs/readings.py`) where export and report

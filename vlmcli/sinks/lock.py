@@ -12,7 +12,9 @@ Two files in the folder, locked with `flock` and never deleted:
 So an unsharded run excludes every other run, two runs of one label exclude each other,
 and runs of different labels (a job array) share the folder. A lock belongs to the open
 file: when its process dies, SIGKILL included, the kernel releases it, so a killed run's
-lock is taken over by the next run with no stale-lock guessing. Each holder writes
+lock is taken over by the next run with no stale-lock guessing. Taking the lock also checks
+that a new file can be made in the folder (an earlier run's folder made read-only still
+opens its lock file for writing), so such a folder is refused before any work. Each holder writes
 `{"host", "pid", "label", "since"}` into its file; a refused run names the holders.
 (`flock` on network file systems depends on the mount; local disks are exact.)
 """
@@ -80,6 +82,7 @@ class FolderLock:
             self._take(COMMON, exclusive=not self.label)
             if self.label:
                 self._take(_label_file(self.label), exclusive=True)
+            self._check_writable()
         except BaseException:
             self.release()
             raise
@@ -98,8 +101,21 @@ class FolderLock:
         self._fds.append(fd)
         if exclusive:  # a shared holder would overwrite another's record
             record = {"host": socket.gethostname(), "pid": os.getpid(), "label": self.label, "since": time.time()}
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(record).encode(), 0)
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, json.dumps(record).encode(), 0)
+            except OSError as exc:  # a full disk: the file that could not be written, as a shard's failure names it
+                raise OutputError(f"Cannot write {path}: {exc.strerror or exc}.") from None
+
+    def _check_writable(self) -> None:
+        """A folder that takes no new file is refused now, not at the first shard: an earlier
+        run's folder made read-only (`chmod 555`) still lets its lock file be opened for writing."""
+        probe = self.folder / f".vlm-write-check.{os.getpid()}.tmp"  # hidden *.tmp: readers never see it
+        try:
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
+            probe.unlink()
+        except OSError as exc:
+            raise OutputError(f"Cannot write to the output folder {self.folder}: {exc.strerror or exc}.") from None
 
     def _refusal(self) -> str:
         holders = [h for p in sorted(self.folder.glob(".vlm-run*.lock")) if (h := _holder_text(p))]

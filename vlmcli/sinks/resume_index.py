@@ -5,6 +5,9 @@
     answer = index.state(paths, owns=sink.owns)              # O(len(paths)), as often as needed
     index.record(rows)                                       # rows this run writes
     index.replace_shard(shard, kept_rows)                    # after `retire` rewrote a shard
+    gone = index.gone_errors(present=paths, folders=roots, shards=read_fully, owns=sink.owns)
+    old = index.superseded(present=paths, shards=read_fully, owns=sink.owns)   # ok rows of old keys
+    drop = index.covered(old, present=paths)                                  # after the new rows are out
 
 A dataset run asks what is done once per input shard; reading every output shard for each
 question made a long run quadratic (input shards x output rows). The index holds, per
@@ -17,18 +20,43 @@ Only rows of the run's config hashes are kept. `state` gives what `ShardedSink.r
 promises, for the paths asked about: done identities (in the spelling asked), error rows to
 retry or keep, and the leftovers to drop (a second ok row of one item, an error row beside
 an ok row).
+
+`gone_errors` finds the error rows of items no longer among a run's inputs, which `state`
+(asked only about the items there are) never sees: a file deleted after it failed, or a
+`<shard>::k1#dup1` key an older version gave a tar member stored twice. Their ok rows stay
+(a caption outlives its file). Asked about a shard, it looks only at that shard's stored
+items (held apart by shard), so a dataset run asking once per shard stays linear.
+
+`superseded` finds the ok rows of keys a shard read to its end no longer yields (a tar of a
+folder now keyed `photos/IMG_1.jpg`, before `photos/IMG_1`; a table of image paths keyed by
+path, before by row number); `covered` keeps those whose content and settings have an ok row
+at a key the shard yields now (once this run wrote it, or before): only those are dropped, so
+no caption is lost, and a picture removed from the shard keeps its row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import os
+import re
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from vlmcli.inputs.item import SEPARATOR
 from vlmcli.media.names import utf8_text
 from vlmcli.sinks.base import ResumeState
 from vlmcli.sinks.schema import Row, RowId, Status
+
+
+class Superseded(NamedTuple):
+    """An ok row (in `shard`) of `ident`, an item of the dataset shard `source` that no longer yields it."""
+
+    shard: Path
+    ident: str
+    key: str
+    config_hash: str
+    source: str
 
 
 class Stored(NamedTuple):
@@ -58,6 +86,15 @@ class ResumeIndex:
         self._identity = identity
         self._rows: dict[str, list[Stored]] = {}
         self._shard_paths: dict[Path, set[str]] = {}
+        self._failed: set[str] = set()
+        """Identities with an error row in a shard (some may be gone since: `replace_shard`)."""
+        self._failed_by_source: dict[str, set[str]] = {}
+        """The same, by dataset shard (each text before a `::` of the path: `_sources`)."""
+        self._ok_by_source: dict[str, set[str]] = {}
+        """Identities with an ok row in a shard, by dataset shard (what `superseded` looks through)."""
+        self._looked_under: set[str] = set()
+        self._found: dict[Path, set[int]] = {}
+        """What `gone_errors` found so far: shard -> row indices (until the shard is replaced)."""
         self.reusable: dict[tuple[str, str], Row] = {}
         """(key, config_hash) -> one ok row (shared by every `state`; never copied)."""
 
@@ -69,6 +106,10 @@ class ResumeIndex:
         self._rows.setdefault(ident, []).append(Stored(shard, index, row["key"], row["config_hash"], ok))
         if shard is not None:
             self._shard_paths.setdefault(shard, set()).add(ident)
+            if not ok:  # what `gone_errors` looks through
+                self._failed.add(ident)
+            for source in _sources(ident):
+                (self._failed_by_source if not ok else self._ok_by_source).setdefault(source, set()).add(ident)
         if ok and row["key"] is not None:
             self.reusable.setdefault((row["key"], row["config_hash"]), row)
 
@@ -83,6 +124,7 @@ class ResumeIndex:
 
     def replace_shard(self, shard: Path, rows: Sequence[Row]) -> None:
         """`shard` now holds `rows` (none: it was removed): its entries are rebuilt."""
+        self._found.pop(shard, None)
         for ident in self._shard_paths.pop(shard, set()):
             kept = [s for s in self._rows.get(ident, []) if s.shard != shard]
             if kept:
@@ -123,3 +165,116 @@ class ResumeIndex:
         for s in stored:  # an error row beside an ok row of the same item: a leftover
             if not s.ok and s.shard is not None and s.config_hash in done_pairs:
                 answer.stale.setdefault(s.shard, set()).add(s.index)
+
+    def gone_errors(
+        self,
+        *,
+        present: Collection[str],
+        folders: Sequence[str] = (),
+        shards: Sequence[str] = (),
+        owns: Callable[[Path], bool],
+    ) -> dict[Path, set[int]]:
+        """shard -> indices of stored error rows whose item is no longer among a run's inputs,
+        to drop as `Answer.stale` rows are. `present`: the items asked about (as `state` is
+        asked); `folders`: input folders (resolved): an error row of a path under one that is
+        not present and gone from disk is gone (a dataset item: when its shard file is gone);
+        `shards`: dataset shards (resolved) read to their end, whose items are all `present`:
+        an error row of `<shard>::<key>` not present is gone (the shard no longer yields it).
+
+        Never an ok row (a caption outlives its file), a row in a shard `owns` refuses (another
+        `--shard` job's), a row outside `folders` and `shards` (a file a filter left out is
+        still on disk), nor one of another config hash (the index holds only this run's); and
+        never a row found before (a run asks once per dataset shard: what it found adds up).
+        A folder is looked under once (O(stored error rows)), a shard in O(its error rows)."""
+        read = {ident for source in shards for ident in self._failed_by_source.get(source, ())}
+        under = tuple(f.rstrip(os.sep) + os.sep for f in dict.fromkeys(folders) if f not in self._looked_under)
+        self._looked_under.update(folders)
+        walked = ({ident for ident in self._failed if ident.startswith(under)} - read) if under else set()
+        if not read and not walked:
+            return {}
+        here = self._spellings(present)
+        on_disk = _Lookup()
+        gone: dict[Path, set[int]] = {}
+        for ident in (read | walked) - here:
+            if ident in walked and on_disk.holds(ident):
+                continue  # still there: left out by a filter, or an item of a shard not read to its end
+            for s in self._rows.get(ident, ()):
+                if not s.ok and s.shard is not None and owns(s.shard) and s.index not in self._found.get(s.shard, ()):
+                    gone.setdefault(s.shard, set()).add(s.index)
+        for shard, indices in gone.items():
+            self._found.setdefault(shard, set()).update(indices)
+        return gone
+
+    def _spellings(self, present: Collection[str]) -> set[str]:
+        return {s for p in present for s in (p, self._identity(p), utf8_text(p), self._identity(utf8_text(p)))}
+
+    def superseded(
+        self, *, present: Collection[str], shards: Sequence[str], owns: Callable[[Path], bool]
+    ) -> set[Superseded]:
+        """The ok rows, in shards `owns` allows, of `<shard>::<key>` items of the `shards` (read
+        to their end, every item `present`) not among `present`: the shard no longer yields
+        their key. Candidates only: `covered` says which may go. O(the shards' stored ok items)."""
+        found: set[Superseded] = set()
+        here = None
+        for source in dict.fromkeys(shards):
+            idents = self._ok_by_source.get(source, set())
+            if not idents:
+                continue
+            here = self._spellings(present) if here is None else here
+            for ident in idents - here:
+                for s in self._rows.get(ident, ()):
+                    if s.ok and s.shard is not None and s.key is not None and owns(s.shard):
+                        found.add(Superseded(s.shard, ident, s.key, s.config_hash, source))
+        return found
+
+    def covered(self, candidates: Collection[Superseded], *, present: Collection[str]) -> set[Superseded]:
+        """The `candidates` whose content (key) and config hash have an ok row (stored, or
+        written by this run) at a `present` item of the same dataset shard: their caption is
+        kept there, under the key the shard yields now."""
+        sources = {c.source for c in candidates}
+        have: set[tuple[str, str, str]] = set()
+        for path in present:
+            mine = [src for src in _sources(self._identity(path)) if src in sources]
+            if mine:
+                ok = [(s.key, s.config_hash) for s in self._stored(path) if s.ok and s.key is not None]
+                have.update((src, key, config_hash) for src in mine for key, config_hash in ok)
+        return {c for c in candidates if (c.source, c.key, c.config_hash) in have}
+
+
+def _sources(ident: str) -> list[str]:
+    """The dataset shards a stored path may be an item of: the text before each `::`
+    (`/d/a.tar::k1` -> `/d/a.tar`; a PDF page `/d/a.tar::k1::page-0002` also `/d/a.tar::k1`)."""
+    return [ident[: m.start()] for m in re.finditer(re.escape(SEPARATOR), ident) if m.start() > 0]
+
+
+class _Lookup:
+    """Whether a stored path still names something on disk (each dataset shard looked up once)."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, bool] = {}
+
+    def holds(self, ident: str) -> bool:
+        """A file (or link) there; or a dataset item whose shard file is there (its keys are
+        gone only when the shard is read to its end: `shards`); a file whose name holds `::`
+        is kept while the text before it names something (kept rather than dropped)."""
+        return any(self._exists(path) for path in (*_sources(ident), ident))
+
+    def _exists(self, path: str) -> bool:
+        if path not in self._known:
+            try:
+                self._known[path] = os.path.lexists(path) or os.path.lexists(_unescaped(path))
+            except (OSError, ValueError):  # a name the file system cannot take (a NUL): no such file
+                self._known[path] = False
+        return self._known[path]
+
+
+_ESCAPE = re.compile(rb"\\x([0-9a-fA-F]{2})")
+
+
+def _unescaped(path: str) -> str:
+    """A stored path of an older shard that holds a non-UTF-8 name as `\\xNN` escapes (`utf8_text`),
+    as the file system spells it (surrogate escapes); `path` itself when it holds none."""
+    if "\\x" not in path:
+        return path
+    raw = _ESCAPE.sub(lambda m: bytes([int(m[1], 16)]), path.encode("utf-8", "surrogateescape"))
+    return os.fsdecode(raw)

@@ -22,6 +22,13 @@ Why this shape (after img2dataset's buffered writer):
   spellings (a second ok row, an error row beside an ok row); so after a finished run
   every (path, content, settings) has one row. A run rewrites only its own shards (same
   label; an unsharded run owns all of them).
+- So do error rows of items no longer among the inputs (`ResumeIndex.gone_errors`): a file
+  that failed, then was deleted, under an input folder (looked under once per run); a key a
+  dataset shard read to its end no longer yields (named per question, never a shard half
+  read). What the questions of a run found is added up (`ResumeState.gone`); ok rows stay,
+  except those of a key a shard read to its end no longer yields whose picture it still holds
+  under a new key (a newer reader's keys): `drop_superseded` drops them once the rows under
+  the new key are published (a picture removed from the shard keeps its rows).
 - Temp files left by killed runs on this host are removed when their process is gone.
 """
 
@@ -46,7 +53,7 @@ from vlmcli.periodic import Periodic
 from vlmcli.sinks.base import ResumeState, Sink, SinkConfig
 from vlmcli.sinks.identity import PathResolver
 from vlmcli.sinks.lock import FolderLock, remove_if_only_locks
-from vlmcli.sinks.resume_index import ResumeIndex
+from vlmcli.sinks.resume_index import ResumeIndex, Superseded
 from vlmcli.sinks.schema import Row, Status, check_row, storable
 
 if TYPE_CHECKING:
@@ -146,6 +153,9 @@ class ShardedSink(Sink):
         self._last_flush = time.monotonic()
         self._error_files: dict[tuple[str, str], set[Path]] = {}
         self._stale: dict[Path, set[int]] = {}  # shard -> indices of leftover rows (see retire)
+        self._gone: dict[Path, set[int]] = {}  # shard -> indices of error rows of gone items (see retire)
+        self._superseded: set[Superseded] = set()  # ok rows of keys a shard no longer yields (drop_superseded)
+        self._superseded_present: list[str] = []  # the items of their shards, which may hold their captions
         self.files_written: list[Path] = []
         self.rows_written = 0
         self._real_paths: dict[str, str] = {}  # stored (escaped) form -> real non-UTF-8 path
@@ -167,7 +177,8 @@ class ShardedSink(Sink):
 
     @contextmanager
     def claimed(self) -> Iterator[None]:
-        """The folder's lock for this run's label (`lock.py`), created with the folder; a folder
+        """The folder's lock for this run's label (`lock.py`: also refused when the folder takes no
+        new file, before the model loads), created with the folder; a folder
         this run made and left holding only its lock (a run that stopped before its first row:
         no inputs, a typo) is removed again."""
         created = not self.folder.exists()
@@ -193,16 +204,34 @@ class ShardedSink(Sink):
         resolved = self._resolve(stored)
         return self._real_paths.get(resolved, resolved)
 
-    def resume_state(self, *, paths: Sequence[str], config_hashes: frozenset[str]) -> ResumeState:
+    def resume_state(
+        self,
+        *,
+        paths: Sequence[str],
+        config_hashes: frozenset[str],
+        folders: Sequence[str] = (),
+        read_fully: Sequence[str] = (),
+    ) -> ResumeState:
         """What is done for `paths` (resolved paths, as `discover` gives them). The folder's
-        shards are read once per run (`resume_index.py`); each call costs O(len(paths))."""
+        shards are read once per run (`resume_index.py`); each call costs O(len(paths)), plus
+        once per run the stored rows under `folders` (the error rows of deleted inputs) and
+        the stored items of the `read_fully` shards (`Sink.resume_state`)."""
         self._check_folder()
         self._wanted = set(paths)
         # rows of shards older than `path_bytes` hold a non-UTF-8 name in its escaped form; a file
         # really named so (`caf\xe9.jpg`, with a backslash) is itself, never that other file
         self._real_paths = {text: p for p in paths if (text := utf8_text(p)) != p and text not in self._wanted}
-        answer = self._resume_index(config_hashes).state(paths, owns=self.owns)
+        index = self._resume_index(config_hashes)
+        answer = index.state(paths, owns=self.owns)
         self._error_files, self._stale = answer.error_files, answer.stale
+        roots, read = [os.path.realpath(f) for f in folders], [self._resolve(source) for source in read_fully]
+        for shard, indices in index.gone_errors(present=paths, folders=roots, shards=read, owns=self.owns).items():
+            answer.state.gone += len(indices)  # each found once in a run (`gone_errors`)
+            self._gone.setdefault(shard, set()).update(indices)
+        superseded = index.superseded(present=paths, shards=read, owns=self.owns)
+        if superseded - self._superseded:
+            self._superseded |= superseded
+            self._superseded_present += paths
         return answer.state
 
     def _resume_index(self, config_hashes: frozenset[str]) -> ResumeIndex:
@@ -216,35 +245,65 @@ class ShardedSink(Sink):
         return self._index
 
     def retire(self, pairs: set[tuple[str, str]]) -> None:
-        """Remove the error rows of `pairs` (this run redoes them), and the leftover rows found
-        by `resume_state`, from this run's own shards."""
-        files = {f for pair in pairs for f in self._error_files.get(pair, ())} | set(self._stale)
+        """Remove the error rows of `pairs` (this run redoes them), and the leftover rows and
+        error rows of gone items found by `resume_state`, from this run's own shards."""
+        files = {f for pair in pairs for f in self._error_files.get(pair, ())} | set(self._stale) | set(self._gone)
         files = {f for f in files if self.owns(f)}
         if files:
             self._prepare_folder()
         for shard in sorted(files):
             rows = self._read(shard)
-            stale = self._stale.get(shard, set())
+            stale = self._stale.get(shard, set()) | self._gone.pop(shard, set())
             keep = [
                 r
                 for index, r in enumerate(rows)
                 if index not in stale
                 and not (r["status"] == Status.ERROR.value and (self.identity(r["path"]), r["config_hash"]) in pairs)
             ]
-            if len(keep) == len(rows):
+            if len(keep) != len(rows):
+                self._rewrite(shard, keep)
+
+    def drop_superseded(self) -> int:
+        """Publish the buffered rows, then drop the ok rows of keys a dataset shard no longer
+        yields (found by `resume_state`) whose content and settings now have an ok row under a
+        key it yields (`ResumeIndex.covered`): written, so no caption is lost even if the run
+        is killed here. How many rows went."""
+        if not self._superseded or self._index is None:
+            return 0
+        self.flush()
+        drop = self._index.covered(self._superseded, present=self._superseded_present)
+        self._superseded, self._superseded_present = set(), []
+        wanted = {(c.ident, c.key, c.config_hash) for c in drop}
+        dropped = 0
+        for shard in sorted({c.shard for c in drop}):
+            if not shard.exists():
                 continue
-            try:
-                if not keep:
-                    shard.unlink()
-                else:
-                    temp = self._temp_path(shard.name)
-                    self._write_synced(temp, keep)
-                    os.replace(temp, shard)
-                _fsync_dir(self.folder)
-            except OSError as exc:
-                raise OutputError(f"Cannot rewrite {shard}: {exc.strerror or exc}.") from None
-            if self._index is not None:  # its rows moved: the index follows
-                self._index.replace_shard(shard, keep)
+            rows = self._read(shard)
+            keep = [
+                r
+                for r in rows
+                if not (r["status"] == Status.OK.value and (self._resolve(r["path"]), r["key"], r["config_hash"]) in wanted)
+            ]
+            if len(keep) != len(rows):
+                self._prepare_folder()
+                self._rewrite(shard, keep)
+                dropped += len(rows) - len(keep)
+        return dropped
+
+    def _rewrite(self, shard: Path, keep: list[Row]) -> None:
+        """`shard` now holds `keep` (none: it is removed), replaced atomically; the index follows."""
+        try:
+            if not keep:
+                shard.unlink()
+            else:
+                temp = self._temp_path(shard.name)
+                self._write_synced(temp, keep)
+                os.replace(temp, shard)
+            _fsync_dir(self.folder)
+        except OSError as exc:
+            raise OutputError(f"Cannot rewrite {shard}: {exc.strerror or exc}.") from None
+        if self._index is not None:  # its rows moved: the index follows
+            self._index.replace_shard(shard, keep)
 
     # -- writing ---------------------------------------------------------------
     def write(self, rows: Sequence[Row]) -> None:
@@ -349,7 +408,10 @@ class ShardedSink(Sink):
         for entry in self.folder.iterdir():
             match = _TEMP.match(entry.name)
             if match and match["host"] == host and int(match["pid"]) != os.getpid() and not _alive(int(match["pid"])):
-                entry.unlink(missing_ok=True)
+                try:
+                    entry.unlink(missing_ok=True)
+                except OSError:  # a read-only folder: taking the lock refuses it in one line (`lock.py`)
+                    pass
 
     def _temp_path(self, name: str) -> Path:
         return self.folder / f".{name}.{_host()}.{os.getpid()}.tmp"

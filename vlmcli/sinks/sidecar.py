@@ -12,7 +12,9 @@ message names the other and `--txt-name filename`); so does an image whose capti
 name would be longer than its file system allows (`photo.jpg.txt` of a 252-byte name). Existing caption files are refused unless `--overwrite` or `--skip-existing` (which
 is this format's resume: an image with a caption file is skipped). Each file is written
 to a hidden temp file and renamed, so it is whole or absent. Error rows are not written
-(a `.txt` must hold a caption); the pipeline reports them on stderr.
+(a `.txt` must hold a caption); the pipeline reports them on stderr. So a rerun has no
+error rows of deleted images to drop, and a caption file whose image was deleted is
+kept (as an ok row in shards: a caption outlives its file; it is no error to retry).
 """
 
 from __future__ import annotations
@@ -93,7 +95,17 @@ class SidecarSink(Sink):
                 )
         return bad
 
-    def resume_state(self, *, paths: Sequence[str], config_hashes: frozenset[str]) -> ResumeState:
+    def resume_state(
+        self,
+        *,
+        paths: Sequence[str],
+        config_hashes: frozenset[str],
+        folders: Sequence[str] = (),
+        read_fully: Sequence[str] = (),
+    ) -> ResumeState:
+        """Existing caption files, refused or skipped (`ExistingPolicy`). `folders` and
+        `read_fully` change nothing: no error row is ever written here, and the caption file of
+        an image deleted since stays (a caption outlives its file, as ok rows do in shards)."""
         bad = self.preflight(paths)
         existing = [p for p in paths if p not in bad and self.target(p).exists()]
         policy = self.config.existing

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from vlmcli.errors import ConfigError
 from vlmcli.tiling.plan import ImagePlan
 from vlmcli.tiling.policy import ResolutionPolicy
+from vlmcli.tiling.refusal import about_image
 
 SOFT_TOKEN_BUDGETS = (70, 140, 280, 560, 1120)
 """The `max_soft_tokens` values the Gemma 4 processors accept."""
@@ -79,7 +80,9 @@ def gemma4_resize(spec: Gemma4Spec, *, width: int, height: int, budget: int) -> 
     new_h = math.floor(factor * height / m) * m
     new_w = math.floor(factor * width / m) * m
     if new_h == 0 and new_w == 0:
-        raise ConfigError(f"a {width}x{height} image cannot be resized for Gemma 4 (both sides below {m} px).")
+        raise about_image(
+            ConfigError(f"a {width}x{height} image cannot be resized for Gemma 4 (both sides below {m} px)."), width=width, height=height
+        )
     longest = (max_patches // (k * k)) * m
     if new_h == 0:
         new_h, new_w = m, min(math.floor(width / height) * m, longest)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from vlmcli.errors import ConfigError, InputError
 from vlmcli.tiling.plan import ImagePlan
 from vlmcli.tiling.policy import ResolutionPolicy
+from vlmcli.tiling.refusal import about_image
 from vlmcli.tiling.qwen import (
     MAX_ASPECT_RATIO, QwenSpec, lifted, pixel_caps, qwen_pixel_bounds, too_elongated, widened_bounds,
 )
@@ -133,10 +134,10 @@ def _smart_resize(spec: Glm4vSpec, *, width: int, height: int, low: int, high: i
             max_pixels=high,
         )
     except ValueError:
-        raise InputError(
+        raise about_image(InputError(
             f"A {width}x{height} image is too elongated for GLM-4V models (the long side may be at most "
             f"{MAX_ASPECT_RATIO}x the short side); crop it first."
-        ) from None
+        ), width=width, height=height) from None
 
 
 def glm4v_resized_size(spec: Glm4vSpec, policy: ResolutionPolicy, *, width: int, height: int) -> tuple[int, int]:

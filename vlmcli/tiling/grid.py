@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 
 from vlmcli.errors import ConfigError, InputError
+from vlmcli.tiling.refusal import about_image
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,9 @@ def grid_for(*, width: int, height: int, rows: int, cols: int, tile_size: int) -
     _check_positive(width=width, height=height, rows=rows, cols=cols, tile_size=tile_size)
     resized_height, resized_width = fit_content((height, width), (rows * tile_size, cols * tile_size))
     if resized_width < 1 or resized_height < 1:
-        raise InputError(f"A {width}x{height} image is too thin to fit a {rows}x{cols} grid of {tile_size}px tiles.")
+        raise about_image(
+            InputError(f"A {width}x{height} image is too thin to fit a {rows}x{cols} grid of {tile_size}px tiles."), width=width, height=height
+        )
     return Grid(rows, cols, tile_size, resized_width, resized_height)
 
 

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from vlmcli.errors import ConfigError, InputError
 from vlmcli.tiling.plan import ImagePlan
 from vlmcli.tiling.policy import ResolutionPolicy
+from vlmcli.tiling.refusal import about_image
 
 SPLIT_CROPS = 4
 """Full-resolution crops of a split image (the whole image is the fifth view)."""
@@ -118,10 +119,10 @@ def check_splittable(sizes: list[tuple[int, int]]) -> None:
     processor fails on them), so it cannot be split; `--max-tiles 1` turns splitting off."""
     for width, height in sizes:
         if min(width, height) < 2:
-            raise InputError(
+            raise about_image(InputError(
                 f"A {width}x{height} image is too thin for Idefics2's image splitting (a side under 2 px); "
                 "ask with --max-tiles 1 to look at it whole."
-            )
+            ), width=width, height=height)
 
 
 def _fitting_edge(spec: Idefics2Spec, *, width: int, height: int, split: bool, budget: int) -> int:

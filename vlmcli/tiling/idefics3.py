@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from vlmcli.errors import ConfigError, InputError
 from vlmcli.tiling.plan import ImagePlan
 from vlmcli.tiling.policy import ResolutionPolicy
+from vlmcli.tiling.refusal import about_image
 
 MAX_IMAGE_SIZE = 4096
 """transformers' absolute cap on either side after step 1."""
@@ -115,7 +116,9 @@ def idefics3_layout(
     h, w = scale_below(height=h, width=w)
     h, w = stretch_to_tiles(height=h, width=w, tile=max_image_size)
     if h < 1 or w < 1:
-        raise InputError(f"A {width}x{height} image is too thin for Idefics3 tiling.")
+        raise about_image(
+            InputError(f"A {width}x{height} image is too thin for Idefics3 tiling."), width=width, height=height
+        )
     if h > max_image_size or w > max_image_size:
         return Idefics3Layout(math.ceil(h / max_image_size), math.ceil(w / max_image_size), w, h)
     return Idefics3Layout(0, 0, w, h)

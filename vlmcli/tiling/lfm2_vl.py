@@ -48,6 +48,7 @@ from dataclasses import dataclass, replace
 from vlmcli.errors import ConfigError, InputError
 from vlmcli.tiling.plan import ImagePlan
 from vlmcli.tiling.policy import ResolutionPolicy
+from vlmcli.tiling.refusal import about_image
 
 FLOOR_MAX_TILES = 10
 """Most tiles a `--min-pixels` floor may ask for (the hub tokenizers' row/col markers go to 10)."""
@@ -232,7 +233,9 @@ def plan_lfm2_vl_with(knobs: Lfm2VlSpec, *, width: int, height: int) -> ImagePla
             if thumb and (view_w // knobs.encoder_patch_size) * (view_h // knobs.encoder_patch_size) > (
                 knobs.max_num_patches
             ):
-                raise InputError(f"A {width}x{height} image's thumbnail is larger than this LFM2-VL processor pads to; pad or crop it to a less elongated shape first.")
+                raise about_image(
+                    InputError(f"A {width}x{height} image's thumbnail is larger than this LFM2-VL processor pads to; pad or crop it to a less elongated shape first."), width=width, height=height
+                )
             return ImagePlan(
                 width=width, height=height, resized=(cols * knobs.tile_size, rows * knobs.tile_size),
                 grid=(rows, cols), tiles=rows * cols + int(knobs.use_thumbnail),
@@ -244,10 +247,10 @@ def plan_lfm2_vl_with(knobs: Lfm2VlSpec, *, width: int, height: int) -> ImagePla
             visual_tokens=view_tokens,
         )  # fmt: skip
     if (view_w // knobs.encoder_patch_size) * (view_h // knobs.encoder_patch_size) > knobs.max_num_patches:
-        raise InputError(
+        raise about_image(InputError(
             f"A {width}x{height} image is too thin for this LFM2-VL processor: its {view_w}x{view_h} view has more "
             "patches than the processor pads to; pad or crop it to a less elongated shape first."
-        )
+        ), width=width, height=height)
     return ImagePlan(width=width, height=height, resized=(view_w, view_h), grid=(1, 1), tiles=1,
                      visual_tokens=view_tokens)  # fmt: skip
 

@@ -45,6 +45,7 @@ from dataclasses import dataclass, replace
 from vlmcli.errors import ConfigError, InputError
 from vlmcli.tiling.plan import ImagePlan
 from vlmcli.tiling.policy import ResolutionPolicy
+from vlmcli.tiling.refusal import about_image
 
 DOWNSAMPLE_MODES = {"16x": (4, 16), "4x": (2, 4)}
 """downsample_mode -> (merge factor per side applied to the resize step, patches per token)."""
@@ -225,11 +226,11 @@ def _check_thumbnails(spec: MiniCPMV4_6Spec, max_pixels: int, sizes: list[tuple[
     for width, height in sizes:
         thumbnail = minicpmv4_6_layout(replace(spec, max_slice_nums=1), width=width, height=height).thumbnail
         if thumbnail[0] * thumbnail[1] > max_pixels:
-            raise InputError(
+            raise about_image(InputError(
                 f"A {width}x{height} image is at least a {thumbnail[1]}x{thumbnail[0]} thumbnail "
                 f"({thumbnail[0] * thumbnail[1]} px) on this model, more than --max-pixels {max_pixels}; "
                 "raise --max-pixels or crop it to a less elongated shape."
-            )
+            ), width=width, height=height)
 
 
 def plan_minicpmv4_6(spec: MiniCPMV4_6Spec, policy: ResolutionPolicy, *, width: int, height: int) -> ImagePlan:

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from vlmcli.errors import ConfigError, InputError
 from vlmcli.tiling.plan import ImagePlan
 from vlmcli.tiling.policy import ResolutionPolicy
+from vlmcli.tiling.refusal import about_image
 
 NOMINAL_TILE_CELLS = 16
 """A nominal tile is 16 x 16 cells (256 visual tokens), like Qwen's."""
@@ -137,10 +138,10 @@ def mistral3_edge(spec: Mistral3Spec, policy: ResolutionPolicy, *, width: int, h
         while pixels(least) == 0:
             least += 1
         if pixels(least) > cap:
-            raise ConfigError(
+            raise about_image(ConfigError(
                 f"--max-pixels/--max-tiles allow {cap} px, below one {pixels(least)}-px canvas, the smallest "
                 f"a {width}x{height} image takes on this model."
-            )
+            ), width=width, height=height)
         low, high = least, edge  # pixels(low) <= cap < pixels(high)
         while high - low > 1:
             mid = (low + high) // 2
@@ -150,7 +151,9 @@ def mistral3_edge(spec: Mistral3Spec, policy: ResolutionPolicy, *, width: int, h
                 high = mid
         edge = low
     if pixels(edge) == 0:
-        raise InputError(f"A {width}x{height} image is too thin for this model (a side would be 0 px); pad or crop it to a less elongated shape first.")
+        raise about_image(
+            InputError(f"A {width}x{height} image is too thin for this model (a side would be 0 px); pad or crop it to a less elongated shape first."), width=width, height=height
+        )
     return edge
 
 
@@ -160,10 +163,10 @@ def plan_mistral3(spec: Mistral3Spec, policy: ResolutionPolicy, *, width: int, h
     canvas_w, canvas_h = pixtral_canvas(width=width, height=height, edge=edge, cell=spec.cell)
     rows, cols = canvas_h // spec.cell, canvas_w // spec.cell
     if rows * cols == 1:  # transformers' Mistral3 squeezes a one-token image's features to a vector and fails
-        raise InputError(
+        raise about_image(InputError(
             f"A {width}x{height} image fills a single {spec.cell}-px cell, one visual token, which Mistral 3 "
             f"cannot encode in transformers; upscale it to at least {2 * spec.cell} px on a side first."
-        )
+        ), width=width, height=height)
     return ImagePlan(
         width=width, height=height, resized=(canvas_w, canvas_h), grid=(1, 1), tiles=1, visual_tokens=rows * cols
     )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from vlmcli.errors import ConfigError, InputError
 from vlmcli.tiling.plan import ImagePlan
 from vlmcli.tiling.policy import ResolutionPolicy
+from vlmcli.tiling.refusal import about_image
 
 MAX_ASPECT_RATIO = 200
 """smart_resize rejects images whose long side exceeds 200x the short side."""
@@ -101,10 +102,10 @@ def qwen_visual_tokens(
             height=height, width=width, factor=patch_size * merge_size, min_pixels=min_pixels, max_pixels=max_pixels
         )
     except ValueError:
-        raise InputError(
+        raise about_image(InputError(
             f"A {width}x{height} image is too elongated for Qwen models (the long side may be at most "
             f"{MAX_ASPECT_RATIO}x the short side); crop it first."
-        ) from None
+        ), width=width, height=height) from None
     grid_thw = (1, resized_h // patch_size, resized_w // patch_size)
     tokens = grid_thw[1] * grid_thw[2] // (merge_size * merge_size)
     return tokens, grid_thw, (resized_h, resized_w)

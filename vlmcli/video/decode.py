@@ -276,9 +276,10 @@ def _check_file(path: str | os.PathLike[str]) -> str:
     """The path as a string, after the checks decord reports badly (missing, dir, empty)."""
     name = os.fspath(path)
     if not os.path.exists(name):
+        from vlmcli.inputs.addresses import address_hint
         from vlmcli.media.sources import nearby_hint
 
-        hint = nearby_hint(name)  # ~ left unexpanded, another case, a dangling link, ...
+        hint = address_hint(name, fetch="fetch it first and pass the file.") or nearby_hint(name)  # a URL; ~ as typed, ...
         raise VideoError(f"Video file not found: {display_name(name)}{hint or '.'}")
     if not os.path.isfile(name):
         raise VideoError(f"Not a video file (it is a directory or device): {display_name(name)}.")

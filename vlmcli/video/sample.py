@@ -25,6 +25,9 @@ class SampledVideo:
     method: SamplingMethod = SamplingMethod.UNIFORM
     scan: Scan | None = None
     """The low-resolution scan the sampler read (keyframe, dynamic); None for uniform."""
+    options: SamplingOptions = SamplingOptions()
+    """The frame budget asked for: a `--frames N` above what the video holds was cut back
+    (`SamplingOptions.reduced_note`, said in the sampling report's notes)."""
 
 
 def sample_video(
@@ -44,4 +47,6 @@ def sample_video(
     scan = scan_video(path, info=info, opener=opener) if sampler.needs_scan else None
     plan = sampler.select(info, scan, options=options)
     frames = read_frames(path, plan.indices, max_side=max_side, info=info, opener=opener)
-    return SampledVideo(info=info, plan=plan, frames=frames, method=SamplingMethod.parse(method), scan=scan)
+    return SampledVideo(
+        info=info, plan=plan, frames=frames, method=SamplingMethod.parse(method), scan=scan, options=options
+    )

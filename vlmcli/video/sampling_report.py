@@ -7,7 +7,9 @@ frame given to the model (index, time, the sampler's reason) and the cuts a keyf
 found; times are on the file's timeline (`VideoInfo.start_s`, reported as `video_start_s`).
 Uniform, keyframe and dynamic sampling differ in `method` and in the reasons
 ("uniform 3/8", "scene 2 mid", "change"). When the cut-detection scan was degraded
-(`Scan.degraded`), the sentence is kept here; commands print it once on stderr.
+(`Scan.degraded`), the sentence is kept here; commands print it once on stderr. So are the
+notes on a video read otherwise than a user may expect (`reading_notes`: which stream of
+several, a late first picture, `--frames` cut back), listed in `--json` as `warnings`.
 
 Plain values only (no numpy): the engine's event module refers to this type.
 """
@@ -76,6 +78,11 @@ class SamplingReport:
     start_s: float = 0.0
     """Where frame 0 sits on the file's timeline (`VideoInfo.start_s`); frame and cut times
     here already include it, so they match what a player shows."""
+    notes: tuple[str, ...] = ()
+    """Sentences on what was read that a user would not expect, each naming the video
+    (`reading_notes.reading_notes`): which video stream of several is read, a first picture
+    after the file's start, a `--frames N` cut back to the frames the video holds. Commands
+    say each once on stderr; `--json` lists them as `warnings`."""
 
     def __post_init__(self) -> None:
         if not self.frames:
@@ -84,9 +91,11 @@ class SamplingReport:
             raise ValueError("a sampling report needs a method and a decoder")
 
     @classmethod
-    def from_sampled(cls, sampled: "SampledVideo") -> "SamplingReport":
-        """The report of `sample_video`'s result: the decoded frames with the plan's reasons."""
+    def from_sampled(cls, sampled: "SampledVideo", *, source: str | None = None) -> "SamplingReport":
+        """The report of `sample_video`'s result: the decoded frames with the plan's reasons, and
+        the notes on how the file was read, naming it as `source` (default: its path)."""
         from vlmcli.video.decode import damage_note
+        from vlmcli.video.reading_notes import reading_notes
 
         reasons = {f.index: f.reason for f in sampled.plan.frames}
         for asked, read in sampled.frames.replaced:
@@ -107,6 +116,7 @@ class SamplingReport:
             damaged=damage_note(sampled.frames.replaced),
             variable_rate=sampled.info.variable_rate,
             start_s=start,
+            notes=reading_notes(sampled, source=source),
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -118,4 +128,5 @@ class SamplingReport:
             "scan_degraded": self.scan_degraded,
             "damaged": self.damaged,
             "video_start_s": round(self.start_s, 6),
+            "warnings": list(self.notes),
         }

@@ -12,7 +12,17 @@ from pathlib import Path
 from typing import ClassVar
 
 from vlmcli.errors import ConfigError, OutputError
+from vlmcli.exports.decoded import (
+    REASONS,
+    decoded_name,
+    decoded_png,
+    differences,
+    turned_jpeg,
+    upright_jpeg,
+    upright_raw_jpeg,
+)
 from vlmcli.exports.images import PREVIEW, ImageReader, base_names, final_name
+from vlmcli.exports.names import claim_name, taken_names
 from vlmcli.media.heif import is_heif
 from vlmcli.media.kinds import camera_raw_format
 from vlmcli.media.raw_preview import preview_bytes
@@ -63,6 +73,15 @@ class ExportSummary:
     """Records left out because their output would be another's (`txt`: `a.jpg` and `a.png`)."""
     removed: list[Path] = field(default_factory=list)
     """Shards of an earlier export into the same folder that this one replaced (`--force`)."""
+    decoded: int = 0
+    """Pictures written as the run decoded them (a PNG), not byte for byte (`exports.decoded`)."""
+    decoded_reasons: dict[str, int] = field(default_factory=dict)
+    """reason (`decoded.REASONS`) -> how many of those pictures it applied to."""
+
+    def count_decoded(self, reasons: tuple[str, ...]) -> None:
+        self.decoded += 1
+        counts = {reason: self.decoded_reasons.get(reason, 0) + (reason in reasons) for reason in REASONS}
+        self.decoded_reasons = {reason: n for reason, n in counts.items() if n}  # in `REASONS` order
 
 
 Progress = Callable[[int], None]
@@ -74,11 +93,18 @@ class Exporter(ABC):
     out_is_file: ClassVar[bool] = False
     """OUT names one file (jsonl) rather than a folder."""
     pictures_only: ClassVar[bool] = False
-    raw_as_preview: ClassVar[bool] = False
-    """A camera raw file goes in as its embedded preview JPEG (`<name>.jpg`): a trainer's
-    Pillow would read a NEF as its 160x120 thumbnail, and the caption describes the preview."""
     """The format declares its files as `datasets` `Image`s (imagefolder, parquet): a video
     there fails the dataset's loading, so video records are left out and counted."""
+    raw_as_preview: ClassVar[bool] = False
+    """A camera raw file goes in as its embedded preview JPEG (`<name>.jpg`): a trainer's
+    Pillow would read a NEF as its 160x120 thumbnail, and the caption describes the preview
+    (turned upright, re-encoded, when the raw's own EXIF turns it)."""
+    writes_decoded: ClassVar[bool] = False
+    """A picture a trainer's plain Pillow reading would see otherwise than the run did (alpha,
+    16-bit, a colour profile: `exports.decoded`) goes in as the run's picture, a PNG."""
+    reader_transposes: ClassVar[bool] = False
+    """The format's reader applies EXIF orientation itself (`datasets` 2.19+): a JPEG whose
+    only difference is its orientation keeps its bytes; else it is written upright."""
 
     def __init__(self, options: ExportOptions) -> None:
         self.options = options
@@ -120,8 +146,10 @@ class Exporter(ABC):
         """(record, its name in the export, its image's bytes), read now; records whose image
         is gone or unreadable are skipped and listed."""
         names = self.names(joined)
+        taken = taken_names(names.values())
         with closing(ImageReader(self.options.readings)) as reader:
-            yield from self._read_each(joined, summary, progress, names, reader)
+            for record, name, data in self._read_each(joined, summary, progress, names, reader):
+                yield self._as_decoded(record, name=name, data=data, summary=summary, taken=taken)
 
     def _read_each(
         self, joined: Joined, summary: ExportSummary, progress: Progress | None, names: dict[str, str], reader: ImageReader
@@ -138,7 +166,7 @@ class Exporter(ABC):
                 name = final_name(record, names[record.path], data)
                 as_jpeg = names.get(record.path + PREVIEW, f"{name}.jpg")  # its own name, kept free (`images`)
                 if self.raw_as_preview and record.source is None and camera_raw_format(record.path) is not None:
-                    preview = preview_bytes(data)
+                    preview = upright_raw_jpeg(data, record.path) or preview_bytes(data)
                     data, name = (preview, as_jpeg) if preview is not None else (data, name)
                 elif self.pictures_only and is_heif(data[:64]):  # `datasets` decodes no HEIC without a plugin
                     data, name = heif_as_jpeg(data, name), as_jpeg
@@ -146,6 +174,26 @@ class Exporter(ABC):
             finally:
                 if progress is not None:
                     progress(done)
+
+    def _as_decoded(
+        self, record: Record, *, name: str, data: bytes, summary: ExportSummary, taken: set[str]
+    ) -> tuple[Record, str, bytes]:
+        """(record, name, data), or with the run's picture as a PNG (and a `.png` name of its
+        own, `names.claim_name`) where a trainer would read `data` otherwise (`exports.decoded`)."""
+        if not self.writes_decoded:
+            return record, name, data
+        reasons = differences(data, name, transposes=self.reader_transposes)
+        if turned_jpeg(data, reasons):  # a portrait phone photo: upright, still a JPEG
+            jpeg = upright_jpeg(data, name)
+            if jpeg is not None:
+                summary.count_decoded(reasons)
+                return record, name, jpeg
+        png = decoded_png(data, name) if reasons else None
+        if png is None:
+            return record, name, data
+        summary.count_decoded(reasons)
+        wanted = decoded_name(name, item=record.source is not None)
+        return record, (name if wanted == name else claim_name(wanted, taken)), png
 
     @staticmethod
     def write_image(data: bytes, dst: Path) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from vlmcli.errors import ConfigError, OutputError
-from vlmcli.output_files import make_folder
+from vlmcli.output_files import make_folder, written_whole
 from vlmcli.exports.formats.base import ExportFormat, Exporter, ExportSummary, Progress, count
 from vlmcli.exports.kept import kept_fields
 from vlmcli.exports.records import Joined
@@ -68,5 +68,5 @@ def _opened(out: Path) -> Iterator[TextIO]:
         yield sys.stdout
         sys.stdout.flush()
         return
-    with open(out, "w", encoding="utf-8") as lines:
-        yield lines
+    with written_whole(out) as partial, open(partial, "w", encoding="utf-8") as lines:
+        yield lines  # a failed export leaves no cut-off file (nor an empty one) under OUT

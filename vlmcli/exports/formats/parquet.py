@@ -1,6 +1,7 @@
 """parquet: a Hugging Face-loadable dataset, `OUT/train-00000-of-0000N.parquet`.
 
-Columns: `image` (struct of `bytes` and `path`, the image byte for byte, declared as the
+Columns: `image` (struct of `bytes` and `path`, the image byte for byte, or the run's decoded
+picture as a PNG where `datasets` would read it otherwise, `exports.decoded`; declared as the
 `datasets` `Image` feature in the schema metadata), `file_name`, one string column per
 prompt, `width`, `height`, then a dataset run's kept columns (`exports.kept`: text, int64,
 float64 or bool, else JSON text). `datasets.load_dataset("parquet", data_files=...)` or
@@ -12,6 +13,7 @@ Videos are left out and counted, as for imagefolder.
 from __future__ import annotations
 
 import json
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +47,8 @@ class ParquetExporter(Exporter):
     format = ExportFormat.PARQUET
     pictures_only = True
     raw_as_preview = True
+    writes_decoded = True
+    reader_transposes = True
 
     def export(self, joined: Joined, out: Path | None, *, progress: Progress | None = None) -> ExportSummary:
         import pyarrow as pa
@@ -83,9 +87,16 @@ class ParquetExporter(Exporter):
                 if len(batch) == ROW_GROUP:
                     flush()
             flush()
-        finally:
             if writer is not None:
-                writer.close()
+                writer.close()  # its footer: written whole, or the parts removed below
+        except BaseException:  # a full disk, Ctrl-C: no hidden part left behind
+            if writer is not None:
+                with suppress(Exception):
+                    writer.close()
+            for part in parts:
+                with suppress(OSError):
+                    part.unlink(missing_ok=True)
+            raise
         for i, part in enumerate(parts):  # the final names need the count
             final = folder / f"train-{i:05d}-of-{len(parts):05d}.parquet"
             part.rename(final)

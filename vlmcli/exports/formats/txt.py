@@ -7,6 +7,8 @@ be the same, ignoring case (`a.jpg` and `a.png`, `A.jpg` and `a.jpg`) are named 
 format names records (`names.distinct`): the first keeps `a.txt`, the next gets `a_1.txt`
 (and with --with-images is copied as `a_1.png`). --beside cannot rename the images: those are
 left out and named, and existing caption files are refused before any is written.
+A copied image a kohya-style loader would read otherwise than the run did (alpha, 16-bit, a
+colour profile, EXIF orientation: `exports.decoded`) is the run's picture, `<name>.png`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from vlmcli.output_files import make_folder
 
 class TxtExporter(Exporter):
     format = ExportFormat.TXT
+    writes_decoded = True
 
     def export(self, joined: Joined, out: Path | None, *, progress: Progress | None = None) -> ExportSummary:
         if self.options.beside:

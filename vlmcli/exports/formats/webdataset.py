@@ -1,6 +1,8 @@
 """webdataset: new tar shards `OUT/00000.tar`, ... (`--shard-size` records each).
 
-Each image is one key: `<key>.<ext>` (the image, byte for byte), `<key>.txt` (the first
+Each image is one key: `<key>.<ext>` (the image, byte for byte; `<key>.png`, the run's decoded
+picture, where a decoder would read it otherwise, upright too; a turned JPEG upright as a
+JPEG: `exports.decoded`), `<key>.txt` (the first
 caption column) and `<key>.json` (the image's relative path, size and sha256, a dataset
 item's source and source_key, every caption column, then its kept columns: `exports.kept`).
 `webdataset.WebDataset("OUT/{00000..00002}.tar")` reads them; so does any tar reader.
@@ -13,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+from contextlib import ExitStack
 from pathlib import Path
 
 from vlmcli.exports.formats.base import ExportFormat, Exporter, ExportSummary, Progress, count
@@ -20,6 +23,7 @@ from vlmcli.exports.images import media_extension
 from vlmcli.exports.kept import kept_fields
 from vlmcli.exports.names import extension, webdataset_keys
 from vlmcli.exports.records import Joined
+from vlmcli.output_files import written_whole
 
 
 def _member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -32,6 +36,7 @@ def _member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 class WebdatasetExporter(Exporter):
     format = ExportFormat.WEBDATASET
     raw_as_preview = True
+    writes_decoded = True
 
     def export(self, joined: Joined, out: Path | None, *, progress: Progress | None = None) -> ExportSummary:
         folder = self.prepare_folder(out)
@@ -39,16 +44,12 @@ class WebdatasetExporter(Exporter):
         names = self.names(joined)  # record path -> name; a dataset item's has no extension (no dot to strip)
         keys = webdataset_keys([names[r.path] for r in joined.records])
         first = next(iter(joined.columns), None)
-        tar: tarfile.TarFile | None = None
+        shard = _Shards(folder, summary)
         in_shard = 0
-        try:
+        with shard:
             for record, name, data in self.with_bytes(joined, summary, progress):
-                if tar is None or in_shard == self.options.shard_size:
-                    if tar is not None:
-                        tar.close()
-                    path = folder / f"{len(summary.files):05d}.tar"
-                    tar, in_shard = tarfile.open(path, "w", format=tarfile.PAX_FORMAT), 0
-                    summary.files.append(path)
+                if shard.tar is None or in_shard == self.options.shard_size:
+                    tar, in_shard = shard.next(), 0
                 key = keys[names[record.path]]
                 _member(tar, f"{key}.{extension(name) or media_extension(data)}", data)  # IMG_0001: by its bytes
                 if first is not None and record.captions[first] is not None:
@@ -60,8 +61,31 @@ class WebdatasetExporter(Exporter):
                 _member(tar, f"{key}.json", json.dumps(meta, ensure_ascii=False).encode("utf-8"))
                 in_shard += 1
                 count(summary, record)
-        finally:
-            if tar is not None:
-                tar.close()
         self.remove_stale(summary, r"\d{5}\.tar")
         return summary
+
+
+class _Shards:
+    """The tars of one export, each written under a hidden name (`output_files.written_whole`)
+    and renamed `NNNNN.tar` when closed: a full disk or Ctrl-C leaves no cut-off shard that a
+    trainer would read (the shards closed before it stay whole)."""
+
+    def __init__(self, folder: Path, summary: ExportSummary) -> None:
+        self._folder, self._summary = folder, summary
+        self._stack = ExitStack()
+        self.tar: tarfile.TarFile | None = None
+
+    def next(self) -> tarfile.TarFile:
+        """The open shard closed (and named), the next one opened."""
+        self._stack.close()
+        path = self._folder / f"{len(self._summary.files):05d}.tar"
+        partial = self._stack.enter_context(written_whole(path))
+        self.tar = self._stack.enter_context(tarfile.open(partial, "w", format=tarfile.PAX_FORMAT))
+        self._summary.files.append(path)
+        return self.tar
+
+    def __enter__(self) -> "_Shards":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.__exit__(*exc)
