@@ -174,7 +174,7 @@ def test_files_a_run_leaves_out_keep_their_rows_while_deleted_ones_go(model, dat
 
 def shard_errors(out: Path) -> dict[str, set[str]]:
     """Output shard label ("" unsharded) -> the names of the files with error rows in its shards."""
-    from vlmcli.sinks.shards import parse_shard_name
+    from vlmcli.sinks.shard_files import parse_shard_name
 
     found: dict[str, set[str]] = {}
     for shard in sorted(out.glob("*.parquet")):

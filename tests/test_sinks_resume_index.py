@@ -16,7 +16,8 @@ from vlmcli.sinks import OutputFormat, SinkConfig, make_sink
 from vlmcli.sinks.identity import resolved_path
 from vlmcli.sinks.resume_index import ResumeIndex
 from vlmcli.sinks.schema import RowId
-from vlmcli.sinks.shards import ShardedSink, shard_files
+from vlmcli.sinks.shard_files import shard_files
+from vlmcli.sinks.shards import ShardedSink
 from vlmcli.testing import sample_photos
 from vlmcli.testing.fakes import install_fake_engine, isolate_env
 from vlmcli.testing.media.datasets import write_webdataset

@@ -11,7 +11,7 @@ from vlmcli.errors import ConfigError, OutputError
 from vlmcli.sinks import FIELDS, OutputFormat, SinkConfig, make_sink
 from vlmcli.sinks.identity import resolved_path
 from vlmcli.sinks.schema import RowId, arrow_schema
-from vlmcli.sinks.shards import parse_shard_name, shard_files, shard_name
+from vlmcli.sinks.shard_files import parse_shard_name, shard_files, shard_name
 
 FORMATS = [OutputFormat.PARQUET, OutputFormat.JSONL]
 
@@ -81,7 +81,7 @@ def test_numbering_continues_labels_separate_and_temp_files_are_ignored(fmt, tmp
 
 
 def test_stale_temp_files_of_dead_processes_are_removed(tmp_path):
-    from vlmcli.sinks.shards import _host
+    from vlmcli.sinks.shard_files import _host
 
     dead = tmp_path / f".part-00000.parquet.{_host()}.999999.tmp"
     other_host = tmp_path / ".part-00000.parquet.elsewhere.999999.tmp"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from vlmcli.errors import InputError
 from vlmcli.sinks.schema import Row
-from vlmcli.sinks.shards import shard_files
+from vlmcli.sinks.shard_files import shard_files
 
 _READERS = {  # shard extension -> (module, function): imported only for the format present
     "parquet": ("vlmcli.sinks.parquet", "read_parquet_shard"),
