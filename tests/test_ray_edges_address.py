@@ -128,15 +128,13 @@ def test_the_address_is_checked_before_any_input_is_read(monkeypatch, tmp_path):
     """The address was checked when Ray started, after discovery and hashing: a wrong one
     failed after minutes on a big folder. Nothing may be read before it is checked, in a
     run or a dry run."""
-    import vlmcli.captions.datasets_run as datasets_run
     import vlmcli.captions.entry as entry
 
     def reading(*args, **kwargs):
         raise AssertionError("inputs were read before RAY_ADDRESS was checked")
 
     install_fake_engine(monkeypatch)
-    monkeypatch.setattr(entry, "dataset_inputs", reading)  # the run's first look at the inputs
-    monkeypatch.setattr(datasets_run, "dataset_inputs", reading)  # the dry run's
+    monkeypatch.setattr(entry, "dataset_inputs", reading)  # the first look at the inputs, of a run and a dry run
     port = closed_port()
     monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
     folder = photos(tmp_path / "p", 1)

@@ -53,14 +53,6 @@ from vlmcli.sinks.base import Sink
 from vlmcli.sinks.schema import Row
 
 
-def dataset_inputs(job: CaptionJob) -> list[ShardRef] | None:
-    """The dataset shards the job's INPUTs, --glob patterns and --files-from lines name, or
-    None for plain files and folders (`entry.dataset_inputs`)."""
-    from vlmcli.captions.entry import dataset_inputs as named
-
-    return named(job)
-
-
 def probe_shard(
     ref: ShardRef,
     job: CaptionJob,

@@ -187,7 +187,7 @@ def run(
     on_rows: OnRows | None = None,
 ) -> Summary:
     if job.backend is Backend.RAY:  # missing Ray fails now, not after hashing every file
-        from vlmcli.captions.ray_backend import import_ray
+        from vlmcli.captions.ray_address import import_ray
 
         import_ray()
     prepared = prepare(job, sink, progress=progress, summary=summary, dry_run=False)

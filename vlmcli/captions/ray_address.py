@@ -23,8 +23,9 @@ import os
 import re
 import socket
 import time
+from typing import Any
 
-from vlmcli.errors import ConfigError
+from vlmcli.errors import BackendUnavailableError, ConfigError
 
 PROBE_TIMEOUT_S = 5.0
 """Seconds for each of the connection and the HTTP/2 answer (a head answers in milliseconds)."""
@@ -40,12 +41,23 @@ _FIX = (
 )
 
 
+INSTALL_HINT = "pip install 'vlmcli[ray]'"
+
+
+def import_ray() -> Any:
+    """Ray with Ray Data; BackendUnavailableError (exit 7) naming the extra when it is missing."""
+    try:
+        import ray
+        import ray.data  # noqa: F401 - the extra, not just the core
+    except ImportError as exc:
+        raise BackendUnavailableError(f"--engine ray needs Ray Data, which is not installed ({exc.name}); {INSTALL_HINT}.") from None
+    return ray
+
+
 def check_ray() -> None:
     """Ray Data installed (BackendUnavailableError, exit 7) and, unless this process joined a
     Ray already, `RAY_ADDRESS` a Ray head (ConfigError): what `--engine ray` checks before
     reading its inputs, so a wrong address fails in seconds on a folder of any size."""
-    from vlmcli.captions.ray_backend import import_ray
-
     ray = import_ray()
     if not ray.is_initialized():
         check_cluster_address(os.environ.get("RAY_ADDRESS", ""))

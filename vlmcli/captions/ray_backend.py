@@ -42,10 +42,10 @@ from vlmcli.captions.decode import decode_all
 from vlmcli.captions.stages import runner_for, task_decoder
 from vlmcli.captions.plan import Task
 from vlmcli.media.quiet import stderr_lines_dropped
-from vlmcli.captions.ray_address import check_cluster_address, split_address
+from vlmcli.captions.ray_address import check_cluster_address, import_ray, split_address
 from vlmcli.captions.ray_pool import ACTOR_COLUMN, ActorInfo, ActorReports, PoolShape, gpus_per_actor
 from vlmcli.captions.rows import RowContext
-from vlmcli.errors import BackendUnavailableError, ConfigError, VlmError
+from vlmcli.errors import ConfigError, VlmError
 from vlmcli.sinks.schema import Row, arrow_schema, check_row, restored, storable
 
 if TYPE_CHECKING:
@@ -55,18 +55,6 @@ if TYPE_CHECKING:
     from vlmcli.captions.summary import Summary
     from vlmcli.engine.batching_mode import BatchingMode
     from vlmcli.inputs.spool import Spool
-
-INSTALL_HINT = "pip install 'vlmcli[ray]'"
-
-
-def import_ray() -> Any:
-    try:
-        import ray
-        import ray.data  # noqa: F401 - the extra, not just the core
-    except ImportError as exc:
-        raise BackendUnavailableError(f"--engine ray needs Ray Data, which is not installed ({exc.name}); {INSTALL_HINT}.") from None
-    return ray
-
 
 class CaptionActor:
     """A Ray Data `map_batches` callable: one engine per actor, one planned batch per input row."""

@@ -96,8 +96,7 @@ def run_job_reporting(
 
 def dry_run_job(job: "CaptionJob", sink: "Sink", *, quiet: bool, as_json: bool) -> None:
     from vlmcli.captions.datasets_dryrun import dataset_dry_run
-    from vlmcli.captions.datasets_run import dataset_inputs
-    from vlmcli.captions.entry import check_output_for
+    from vlmcli.captions.entry import check_output_for, dataset_inputs
     from vlmcli.captions.dryrun import dry_run
 
     shards = dataset_inputs(job)
