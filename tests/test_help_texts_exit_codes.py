@@ -26,7 +26,7 @@ EXIT_7 = {  # file raising BackendUnavailableError -> what the exit-7 lists must
     "vlmcli/quantize/int8_linear.py": ("--quantize int8",),
     "vlmcli/engine/adapters/fast_vlm.py": ("timm", "vlmcli[fastvlm]", "FastVLM"),
     "vlmcli/media/pdf_pages.py": ("pypdfium2", "vlmcli[pdf]"),
-    "vlmcli/captions/ray_backend.py": ("ray", "vlmcli[ray]"),
+    "vlmcli/captions/ray_address.py": ("ray", "vlmcli[ray]"),
     "vlmcli/structured/backend.py": ("xgrammar", "vlmcli[structured]"),
     "vlmcli/video/pyav_container.py": ("`av`",),
     "vlmcli/video/decode_decord.py": ("`decord`",),
