@@ -339,13 +339,13 @@ def test_help_imports_nothing_heavy(tmp_path):
     import subprocess
     import sys
 
-    probe = (
-        "import sys, json\n"
+    probe = (  # reported at exit: `main` ends the process (os._exit) once atexit handlers ran
+        "import atexit, sys, json\n"
         "sys.argv = ['vlm', 'caption-dir', '--help']\n"
-        "from vlmcli.cli import main\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "heavy = ('torch', 'transformers', 'numpy', 'PIL', 'pydantic', 'pyarrow', 'rich', 'ray')\n"
-        "sys.stderr.write(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))\n"
+        "atexit.register(lambda: sys.stderr.write(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in heavy))))\n"
+        "from vlmcli.cli import main\n"
+        "main()\n"
     )
     root = Path(__file__).resolve().parents[1]
     done = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, timeout=60)

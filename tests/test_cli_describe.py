@@ -37,7 +37,7 @@ def test_single_image_has_no_heading(monkeypatch, photos):
 
 def test_several_images_get_headings_in_order(monkeypatch, photos):
     fake = install_fake_engine(monkeypatch)
-    result = runner.invoke(app, ["describe", "--detail", "brief", *photos[:2]])
+    result = runner.invoke(app, ["describe", "--detail", "brief", *photos[:2], "-q"])  # -q: no progress lines
     assert result.exit_code == 0, result.output
     brief = PROMPTS[Detail.BRIEF]
     assert result.stdout == (

@@ -89,7 +89,7 @@ def test_a_prompt_too_long_fails_alone(short_context, photos, tmp_path, mode):
     small = tmp_path / "small.jpg"
     sample_photos()[0].resize((160, 120)).save(small)
     inputs = [photos[0], str(small), photos[0]]  # the 600x400 photo needs ~330 tokens: over 300
-    result = describe(short_context, inputs, "--max-pixels", "400000", "--json", *mode)
+    result = describe(short_context, inputs, "--max-pixels", "400000", "--json", "-q", *mode)  # -q: no progress
     assert result.exit_code == 9, result.output
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["inputs"] for r in records] == [[p] for p in inputs]

@@ -45,7 +45,7 @@ def mixed(tmp_path, corpus) -> list[str]:
 
 def test_text_describes_the_good_and_reports_each_bad_one(monkeypatch, mixed):
     fake = install_fake_engine(monkeypatch)
-    result = runner.invoke(app, ["describe", *mixed])
+    result = runner.invoke(app, ["describe", *mixed, "-q"])  # -q: stderr has the Error: lines only, no progress
     assert result.exit_code == 9, result.output
     good = [mixed[0], mixed[2]]
     prompt = PROMPTS[Detail.NORMAL]
@@ -62,7 +62,7 @@ def test_text_describes_the_good_and_reports_each_bad_one(monkeypatch, mixed):
 
 def test_json_one_valid_object_per_input_in_order(monkeypatch, mixed):
     install_fake_engine(monkeypatch)
-    result = runner.invoke(app, ["describe", "--json", "--batch-size", "2", *mixed])
+    result = runner.invoke(app, ["describe", "--json", "--batch-size", "2", *mixed, "-q"])  # -q: no progress lines
     assert result.exit_code == 9, result.output
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["inputs"] for r in records] == [[path] for path in mixed]

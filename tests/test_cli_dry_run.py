@@ -41,8 +41,10 @@ def test_ask_dry_run_json(family, tiny_checkpoint, photos):
     assert result.exit_code == 0, result.output
     plan = json.loads(result.stdout)
     assert set(plan) == {
-        "model", "images", "videos", "visual_tokens", "prompt_tokens", "total_tokens", "context_length", "truncated"
+        "model", "inputs", "images", "videos", "visual_tokens", "prompt_tokens", "total_tokens", "context_length",
+        "truncated",
     }
+    assert plan["inputs"] == [str(p) for p in photos]  # as the real run's --json names them
     assert plan["visual_tokens"] == sum(im["visual_tokens"] for im in plan["images"])  # as the real run's --json says
     assert plan["truncated"] is None
     assert [im["path"] for im in plan["images"]] == [str(p) for p in photos]

@@ -101,7 +101,7 @@ def test_describe_streams_each_image_under_its_heading(tiny_checkpoint, photo_pa
     second = tmp_path / "astronaut.png"
     sample_photos()[0].save(second)
     folder = str(tiny_checkpoint("smolvlm"))
-    args = ["describe", str(photo_path), str(second), "-m", folder, "--max-tokens", "4", "--detail", "brief"]
+    args = ["describe", str(photo_path), str(second), "-m", folder, "--max-tokens", "4", "--detail", "brief", "-q"]  # -q: no progress lines
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     out = result.stdout

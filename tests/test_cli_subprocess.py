@@ -36,13 +36,15 @@ def run(tmp_path, args, *, code: str | None = None, stdin=None, **extra_env):
     "argv", [["--help"], ["ask", "--help"], ["describe", "--help"], ["export", "--help"], ["report", "--help"]]
 )
 def test_help_imports_nothing_heavy(tmp_path, argv):
-    probe = (
-        "import sys, json\n"
+    probe = (  # reported at exit: `main` ends the process (os._exit) once atexit handlers ran
+        "import atexit, sys, json\n"
         f"sys.argv = ['vlm', *{argv!r}]\n"
+        "def report():\n"
+        "    heavy = sorted(m for m in sys.modules if m.split('.')[0] in %r)\n"
+        "    sys.stderr.write(json.dumps({'heavy': heavy}))\n"
+        "atexit.register(report)\n"
         "from vlmcli.cli import main\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in %r)\n"
-        "sys.stderr.write(json.dumps({'heavy': heavy}))\n"
+        "main()\n"
     ) % (HEAVY,)
     result = run(tmp_path, [], code=probe)
     assert result.returncode == 0, result.stderr

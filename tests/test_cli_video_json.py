@@ -100,7 +100,7 @@ def test_degraded_scan_is_reported_and_warned_once(model, monkeypatch):
 def test_compress_that_changes_nothing_says_so_once(model, tmp_path):
     clip = clip_set().motion
     photo = str(save_photo(tmp_path / "a.png"))
-    base = ["describe", str(clip.path), photo, "-m", model, "--max-tokens", "2", "--json", "--frames", "4"]
+    base = ["describe", str(clip.path), photo, "-m", model, "--max-tokens", "2", "--json", "--frames", "4", "-q"]  # -q: no progress lines
     plain, quiet = run_json(base)
     assert quiet == ""
     same, stderr = run_json([*base, "--compress", "perceiver:100000"])

@@ -149,7 +149,8 @@ def test_prompt_longer_than_context(tiny_checkpoint, tmp_path):
     with pytest.raises(ContextLengthError) as err:
         engine.generate([request], GenerationConfig(max_tokens=2))
     message = one_line(err.value)
-    assert "16" in message and "--max-pixels" in message
+    assert "16" in message and "use fewer images" in message
+    assert "--max-pixels" not in message  # LLaVA 1.5's one fixed view: a lower cap cannot help (fit_advice)
 
 
 def test_model_arguments_people_paste(tmp_path, tiny_checkpoint):
@@ -212,3 +213,35 @@ def test_a_folder_of_gguf_files_says_what_they_are(tmp_path):
     (tmp_path / "mmproj-smolvlm-f16.gguf").write_bytes(b"GGUF\x03\x00\x00\x00" + bytes(32))
     line = one_line(_error(lambda: load(tmp_path)))
     assert "holds GGUF files (mmproj-smolvlm-f16.gguf, ...: llama.cpp's format) and no config.json" in line
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        RuntimeError("unable to mmap 4418050848 bytes from file <model.safetensors>: Cannot allocate memory (12)"),
+        MemoryError(),
+        RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: you tried to allocate 8 bytes."),
+    ],
+)
+def test_a_load_that_runs_out_of_memory_is_a_resource_error(tiny_checkpoint, monkeypatch, failure):
+    """A walk under `prlimit --as` found the weights' mmap failing as a RuntimeError: exit 1,
+    "unexpected RuntimeError", where a MemoryError was exit 6. Every spelling is exit 6 now,
+    with the advice for a load (float32 on CPU: --dtype bfloat16 halves it)."""
+    import transformers
+
+    def fail(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(transformers.AutoModelForImageTextToText, "from_pretrained", fail)
+    with pytest.raises(ResourceError) as err:
+        load(tiny_checkpoint("llava"))
+    assert err.value.exit_code == 6
+    assert one_line(err.value).startswith("Out of memory loading ") and "--dtype bfloat16" in one_line(err.value)
+
+
+def test_cpu_allocator_and_mmap_failures_are_out_of_memory():
+    from vlmcli.memory_errors import is_out_of_memory
+
+    assert is_out_of_memory(RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 8 bytes"))
+    assert is_out_of_memory(RuntimeError("unable to mmap 44 bytes from file <x>: Cannot allocate memory (12)"))
+    assert not is_out_of_memory(RuntimeError("unable to mmap 44 bytes from file <x>: Permission denied (13)"))

@@ -17,7 +17,8 @@ import pytest
 from typer.testing import CliRunner
 
 from vlmcli.cli import app
-from vlmcli.exports.kept import ColumnType, column_types, kept_columns, table_fields
+from vlmcli.exports.kept import kept_columns
+from vlmcli.exports.kept_table import table_columns, table_fields
 from vlmcli.testing.fakes import caption_dir, install_fake_engine, isolate_env, real_photo
 
 runner = CliRunner()
@@ -61,12 +62,12 @@ def export(run: Path, fmt: str, dest: Path, *flags: str):
 
 def check(item: dict, *, table: bool) -> None:
     """One exported item: its kept values beside the export's own fields, which are untouched
-    (`table`: imagefolder and Parquet, where a list is its JSON text)."""
+    (`table`: imagefolder and Parquet, where a list is a list too: tests/test_export_nested_columns.py)."""
     i = int(item["source_key"] if "source_key" in item else item["file_name"].split(".")[0])
     assert item["url"] == f"https://example.com/{i}.jpg" and item["similarity"] == 0.25 + i
     assert item["extra_caption"] == f"alt text {i}" and item["caption"].startswith("Saw ")  # the new caption
     assert item["extra_width"] == 640 and item.get("width", 48) == 48
-    assert item["tags"] == (json.dumps(["a", str(i)]) if table else ["a", str(i)])
+    assert item["tags"] == ["a", str(i)]
     assert item["note"] == ("odd" if i % 2 else None)
 
 
@@ -103,7 +104,9 @@ def test_imagefolder_and_parquet_load_the_kept_columns_with_datasets(run, tmp_pa
     for loaded in (folder, table):
         assert len(loaded) == 3
         assert {"url", "extra_caption", "similarity", "tags", "extra_width", "note"} <= set(loaded.features)
-        assert loaded.features["similarity"].dtype in ("float64", "double") and loaded.features["tags"].dtype == "string"
+        assert loaded.features["similarity"].dtype in ("float64", "double") and loaded.features["tags"] == datasets.List(
+            datasets.Value("string")
+        )
     for item in table:
         check(item, table=True)
     for item in folder:
@@ -135,8 +138,11 @@ def test_a_clash_never_clobbers_and_every_name_is_its_own():
     }
     kept = {"n": "n", "mixed": "mixed", "flag": "flag", "empty": "empty"}
     rows = [{"n": 1, "mixed": "x", "flag": True}, {"n": 2.5, "mixed": 3, "flag": None}]
-    types = column_types(rows, kept)
-    assert types == {"n": ColumnType.NUMBER, "mixed": ColumnType.JSON, "flag": ColumnType.BOOLEAN, "empty": ColumnType.TEXT}
+    types = table_columns(rows, kept, opens_file_fields=False)
+    assert {name: str(column.arrow_type()) for name, column in types.items()} == {
+        "n": "double", "mixed": "string", "flag": "bool", "empty": "string"
+    }  # fmt: skip
+    assert types["mixed"].mixed == "integer and text values"
     assert table_fields(rows[0], kept, types) == {"n": 1.0, "mixed": '"x"', "flag": True, "empty": None}  # JSON text
     assert table_fields(rows[1], kept, types)["mixed"] == "3"
 

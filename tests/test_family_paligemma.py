@@ -1,4 +1,5 @@
-"""PaliGemma (`paligemma`): one fixed view per image (caps and the floor change nothing),
+"""PaliGemma (`paligemma`): one fixed view per image (caps and a floor within it change
+nothing; a --max-pixels below it or a --min-pixels above it is refused, exit 2),
 the prefix-LM attention (bidirectional over the whole prompt) and 1-based positions in the
 engine's own prefill, the prompt without a hub chat template, videos as frames, and
 `vlm ask` end to end on the tiny checkpoint.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import skimage.data
 import torch
 from PIL import Image
@@ -23,6 +25,7 @@ from vlmcli.cli import app
 from vlmcli.engine import Engine, EngineConfig, GenerationConfig, ImageInput, Request
 from vlmcli.engine.loader import load_planner
 from vlmcli.engine.video_input import VideoInput
+from vlmcli.errors import ConfigError
 from vlmcli.testing.paligemma import IMAGE_SIZE, TOKENS_PER_IMAGE
 from vlmcli.testing.reference import hf_greedy
 from vlmcli.tiling import ResolutionPolicy
@@ -32,8 +35,12 @@ FAMILY = "paligemma"
 CHELSEA = Image.fromarray(skimage.data.chelsea())  # 451x300
 SIZES = [(224, 224), (451, 300), (1920, 1080), (6000, 500), (10, 1000)]
 POLICIES = [
-    ResolutionPolicy(max_tiles=1), ResolutionPolicy(max_tiles=9), ResolutionPolicy(max_pixels=1000),
-    ResolutionPolicy(max_pixels=10**8), ResolutionPolicy(min_pixels=4 * 224 * 224),
+    ResolutionPolicy(max_tiles=1), ResolutionPolicy(max_tiles=9), ResolutionPolicy(max_pixels=224 * 224),
+    ResolutionPolicy(max_pixels=10**8), ResolutionPolicy(min_pixels=1000),
+    ResolutionPolicy(min_pixels=1000, max_tiles=2),
+]  # fmt: skip
+REFUSED = [  # outside the one view: a cap below it, a floor above it (fixF3)
+    ResolutionPolicy(max_pixels=1000), ResolutionPolicy(min_pixels=4 * 224 * 224),
     ResolutionPolicy(min_pixels=4 * 224 * 224, max_tiles=2),
 ]  # fmt: skip
 
@@ -45,6 +52,9 @@ def test_one_fixed_view_whatever_the_policy():
         assert plan.visual_tokens == 256 and plan.tiles == 1 and plan.resized == (224, 224)
         for policy in POLICIES:
             assert plan_paligemma(spec, policy, width=width, height=height) == plan
+        for policy in REFUSED:
+            with pytest.raises(ConfigError, match="below one 224x224 view|above this model's one fixed 224x224"):
+                plan_paligemma(spec, policy, width=width, height=height)
 
 
 def test_adapter_reads_the_processor(tiny_checkpoint):
@@ -127,8 +137,12 @@ def test_vlm_ask_end_to_end_and_dry_run(tiny_checkpoint, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert result.stdout.strip()
     base = ["ask", "--model", folder, str(path), "q", "--dry-run", "--json"]
-    for flags in ([], ["--max-tiles", "1"], ["--max-pixels", "100"], ["--min-pixels", str(10**6)]):
+    view = str(IMAGE_SIZE * IMAGE_SIZE)
+    for flags in ([], ["--max-tiles", "1"], ["--max-pixels", view], ["--min-pixels", view]):
         out = runner.invoke(app, [*base, *flags])
         assert out.exit_code == 0, out.output
         image = json.loads(out.stdout)["images"][0]
         assert image["visual_tokens"] == TOKENS_PER_IMAGE and image["resized"] == [IMAGE_SIZE, IMAGE_SIZE]
+    for flags in (["--max-pixels", "100"], ["--min-pixels", str(10**6)]):  # outside the one view: refused
+        out = runner.invoke(app, [*base, *flags])
+        assert out.exit_code == 2 and not out.stdout and f"{IMAGE_SIZE}x{IMAGE_SIZE} view" in out.stderr, out.output

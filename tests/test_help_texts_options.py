@@ -12,7 +12,8 @@ import pytest
 import typer.main
 
 from vlmcli.cli import app
-from vlmcli.commands.options import CommonOptions, with_option_group
+from vlmcli.commands.option_groups import with_option_group
+from vlmcli.commands.options import CommonOptions
 
 GROUP = typer.main.get_command(app)
 MODEL_COMMANDS = ("ask", "describe", "caption-dir", "video-summarize")

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from vlmcli.cli import app
 from vlmcli.command_settings import COMMAND_SPECS, CONSTRAINT_NAMES
-from vlmcli.commands.options import StructuredOptions
+from vlmcli.commands.structured_options import StructuredOptions
 from vlmcli.errors import ConfigError, InputError
 from vlmcli.settings import Source, resolve
 from vlmcli.testing.fakes import install_fake_engine, isolate_env, save_photo

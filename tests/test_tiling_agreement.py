@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vlmcli.errors import InputError
+from vlmcli.errors import ConfigError, InputError
 from vlmcli.tiling import (
     Idefics3Spec,
     LlavaNextSpec,
@@ -721,8 +721,9 @@ def test_gemma3_plan_matches_image_processor(hf, policy, pan_and_scan):
 @pytest.mark.parametrize(
     "policy",
     [ResolutionPolicy(), ResolutionPolicy(max_tiles=1), ResolutionPolicy(max_pixels=100),
-     ResolutionPolicy(min_pixels=10**6), ResolutionPolicy(min_pixels=10**6, max_tiles=2)],
-    ids=["native", "tiles1", "pixels100", "floor1M", "floor1M-tiles2"],
+     ResolutionPolicy(min_pixels=10**6), ResolutionPolicy(min_pixels=10**6, max_tiles=2),
+     ResolutionPolicy(max_pixels=1024), ResolutionPolicy(min_pixels=1000, max_tiles=2)],
+    ids=["native", "tiles1", "pixels100", "floor1M", "floor1M-tiles2", "pixels1024", "floor1000-tiles2"],
 )  # fmt: skip
 def test_paligemma_plan_matches_processor(hf, policy):
     """plan_paligemma's size and tokens equal PaliGemmaProcessor's (SigLIP at a fixed 32-px
@@ -737,6 +738,10 @@ def test_paligemma_plan_matches_processor(hf, policy):
     image_processor.image_seq_length = 16
     processor = transformers.PaliGemmaProcessor(image_processor=image_processor, tokenizer=train_tokenizer(spec=SPEC))
     spec = PaliGemmaSpec(image_size=32, image_seq_length=16)
+    if (policy.max_pixels or 32 * 32) < 32 * 32 or (policy.min_pixels or 0) > 32 * 32:
+        with pytest.raises(ConfigError):  # a cap below the one view, a floor above it: refused (exit 2)
+            plan_paligemma(spec, policy, width=64, height=48)
+        return
     for width, height in SIZES:
         plan = plan_paligemma(spec, policy, width=width, height=height)
         out = processor(text=["<image>q"], images=[[_blank(width, height)]], return_tensors="pt", **CHANNELS_LAST)

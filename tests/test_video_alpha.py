@@ -26,7 +26,7 @@ from vlmcli.testing.media.video_clips import read_index
 from vlmcli.video import alpha
 from vlmcli.video.backends import Decoder, choose_decoder, open_video
 from vlmcli.video.decode import probe
-from vlmcli.video.decode_pyav import StreamFacts, inspect_video
+from vlmcli.video.stream_facts import StreamFacts, inspect_video
 
 runner = CliRunner()
 REFERENCE = Path(__file__).resolve().parents[1] / "models" / "reference"

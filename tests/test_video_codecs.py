@@ -24,7 +24,7 @@ from vlmcli.cli import app
 from vlmcli.errors import VideoError
 from vlmcli.video import backends
 from vlmcli.video.decode import DecordReader, PyAVReader, probe, read_frames
-from vlmcli.video.decode_pyav import StreamFacts
+from vlmcli.video.stream_facts import StreamFacts
 from vlmcli.video.packet_index import Numbering, PacketInfo, build_index
 from vlmcli.video.sample import sample_video
 

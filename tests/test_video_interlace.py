@@ -15,7 +15,7 @@ from vlmcli.testing.media.interlaced_clips import DV_SIZE, SIZE, scene, write_in
 from vlmcli.testing.media.video_clips import clip_set
 from vlmcli.video.backends import READERS, Decoder, choose_decoder, open_video
 from vlmcli.video.decode import probe, read_frames
-from vlmcli.video.decode_pyav import StreamFacts, inspect_video
+from vlmcli.video.stream_facts import StreamFacts, inspect_video
 from vlmcli.video.interlace import Field, FieldReader, first_field, full_height, keep_field
 
 # -- pure ----------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ read "1 frame"."""
 
 from __future__ import annotations
 
-from vlmcli.commands.video_summarize import _frames
+from vlmcli.commands._video_summary_run import frames_text as _frames
 from vlmcli.summaries.prompts import SummaryPrompts, segment_prompt
 
 

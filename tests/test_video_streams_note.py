@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from vlmcli.cli import app
-from vlmcli.video.decode_pyav import inspect_video, streams_note
+from vlmcli.video.stream_facts import inspect_video, streams_note
 from vlmcli.video.sampling import SamplingOptions
 from vlmcli.testing.media.video_clips import ffmpeg_exe
 

@@ -39,6 +39,21 @@ class _Group(TyperGroup):
                 exc.message += dash_file_hint(getattr(self, "_argv", [])) or ""  # type: ignore[attr-defined]
             _one_line(exc)
             raise
+        except KeyboardInterrupt:  # before a command's own boundary (parsing its options): as it says, not "Aborted!"
+            from vlmcli.commands._errors import EXIT_INTERRUPTED
+            from vlmcli.interrupts import settle
+
+            settle()
+            sys.stderr.write("Interrupted.\n")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+    def resolve_command(self, ctx, args):  # type: ignore[no-untyped-def]
+        name, command, rest = super().resolve_command(ctx, args)
+        if name in SIGTERM_AS_CTRL_C:  # from here on, not only once the command's own block is entered
+            from vlmcli.interrupts import sigterm_as_ctrl_c
+
+            sigterm_as_ctrl_c()
+        return name, command, rest
 
     def make_context(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         try:  # the group's own arguments (`vlm --bogus`)
@@ -55,6 +70,10 @@ class _Group(TyperGroup):
         if option is not None and option.default is None:
             option.default = False
         return option
+
+
+SIGTERM_AS_CTRL_C = frozenset({"ask", "describe", "caption-dir", "video-summarize"})
+"""The commands that take SIGTERM (a CI timeout, a job scheduler) as Ctrl-C: exit 130, not 143."""
 
 
 def _one_line(exc: BaseException) -> None:
@@ -114,7 +133,22 @@ def _root(
 
 
 def main() -> None:
+    """The `vlm` process (console script, `python -m vlmcli`): once the command's exit status
+    is decided, the process ends without the interpreter's teardown of torch and friends
+    (~2-4 s after the last line: `process_exit`). Tests call `app` in-process instead."""
     from vlmcli.commands._errors import configure_streams, run_outside_commands
+    from vlmcli.interrupts import own_process_signals, settle
 
-    configure_streams()
-    run_outside_commands(lambda: app(prog_name="vlm"))
+    own_process_signals()  # this process's Ctrl-C and SIGTERM: `vlmcli.interrupts` keeps them
+    try:
+        configure_streams()
+        run_outside_commands(lambda: app(prog_name="vlm"))
+    except SystemExit as done:
+        code: object = done.code
+    else:
+        code = None
+    finally:  # the exit status is decided: a signal during shutdown changes nothing
+        settle()
+    from vlmcli.process_exit import exit_process
+
+    exit_process(code)

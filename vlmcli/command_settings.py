@@ -5,7 +5,7 @@
     schema_prompt = false
 
 They come from the file alone (no environment variables) and the command applies its flags on
-top (`commands.options.StructuredOptions.answer`). Which keys each command takes is decided
+top (`commands.structured_options.StructuredOptions.answer`). Which keys each command takes is decided
 here, in `COMMAND_SPECS`: a constraint in the file is allowed for the batch commands
 (caption-dir, video-summarize), where a job is set up once and rerun; an `ask` or `describe`
 that silently answered from a fixed list would surprise, so there only `schema_prompt` may be

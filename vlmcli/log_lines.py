@@ -27,6 +27,21 @@ def clock_text(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
+RATE_WINDOW_S = 10.0
+"""The shortest time after the first result that a log's rate is measured over (results end
+in bursts: a shorter window could time one burst)."""
+
+
+def windowed_rate(now: float, *, done: int, origin: tuple[float, int] | None, started: float) -> float | None:
+    """Results per second: since `origin` (time, count) of the first result (warm-up excluded)
+    once that window is `RATE_WINDOW_S` long, else since `started`; None before any result."""
+    if origin is not None and done > origin[1] and now - origin[0] >= RATE_WINDOW_S:
+        return (done - origin[1]) / (now - origin[0])
+    if done and now > started:
+        return done / (now - started)
+    return None
+
+
 def write_line(stream: TextIO, text: str) -> None:
     """One progress line, flushed; a closed or broken log must not stop the job it reports on."""
     try:

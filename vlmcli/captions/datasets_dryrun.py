@@ -9,8 +9,9 @@
    made over all shards with the sink's resume state, so items already done, errors to
    retry and images repeated across shards (captioned once) count as the run does them.
    Tasks are batched shard by shard, as the local run batches them. Error rows a run would
-   drop (of keys a shard read to its end no longer yields, of deleted shards) are counted
-   and said in a `note:` line on stderr, and left where they are.
+   drop (of keys a shard read to its end no longer yields, of deleted shards), and ok rows of
+   old keys it would replace by the plan's copies under the new keys (`superseded_rows`),
+   are counted and said in `note:` lines on stderr, and left where they are.
 3. Visual tokens, the context check and the measured time exactly as for files
    (`dryrun.plan_report`): the one batch measured has its images read again from their
    shard (`shard_reader`); they are the only images this holds in memory.
@@ -44,6 +45,12 @@ from vlmcli.inputs.expand import ShardRef
 from vlmcli.inputs.item import item_path
 from vlmcli.inputs.walk import linked_notes
 from vlmcli.sinks.base import Sink
+
+
+def superseded_dry_note(count: int) -> str:
+    """The dry run's line for `superseded_rows` (a run says `summary.superseded_note`)."""
+    rows = f"{count} row{'s' if count != 1 else ''} of keys the shard no longer uses"
+    return f"note: {rows} would be replaced by rows under its new keys by a run (a dry run changes nothing)"
 
 
 def shard_reader(refs: Sequence[ShardRef], choice: ColumnChoice, meta: Meta) -> Callable[[list[list[Task]]], Reader]:
@@ -101,6 +108,9 @@ def dataset_dry_run(
     probes = [p for p in probes if not p.undownloaded]  # no rows, counted apart (`plan.undownloaded`)
     summary = Summary(files=len(probes), prompts=len(prompts), shards=len(refs), undownloaded=plan.undownloaded)
     summary.gone_errors = resume.gone  # what a run would drop (`DryRunReport.gone_errors`)
+    summary.superseded_rows = sink.would_supersede(plan.copies)  # counted, never dropped
+    if summary.superseded_rows:
+        progress.log(superseded_dry_note(summary.superseded_rows))
     counts = InputCounts.of(probes, videos_on=job.videos is not None, walked_videos_skipped=0, ignored=0)
     report = plan_report(
         job, plan, counts=counts, summary=summary, load_engine=load_engine, calibrate=calibrate, started=started,

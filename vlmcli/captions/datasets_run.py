@@ -61,11 +61,13 @@ def probe_shard(
     clips: ClipFiles | None = None,
     on_each: Callable[[], None],
     on_warning: Callable[[str], None] | None = None,
+    on_left_out: Callable[[int], None] | None = None,
 ) -> tuple[list[Probe], Meta, str | None]:
     """(probes, meta, error): every item read before the end or the damage (`error`); the
     bytes of the images to caption go to `spool` (None: not kept, as `--dry-run` reads),
     with --videos those of its videos to `clips`, a file each. `on_warning` hears each
-    item's warnings (a tar member stored twice), each once."""
+    item's warnings (a tar member stored twice), each once; `on_left_out` the pictures and
+    clips a tar key leaves out beside its item (`ShardItem.left_out`), where there are any."""
     source = ref.source
     probes: list[Probe] = []
     meta: Meta = {}
@@ -75,6 +77,8 @@ def probe_shard(
             path = item_path(source, item.key)
             meta[path] = item_meta(source, item)
             on_each()
+            if item.left_out and on_left_out is not None:
+                on_left_out(item.left_out)
             for warning in (w for w in item.warnings if w not in said):
                 said.add(warning)
                 if on_warning is not None:
@@ -105,11 +109,16 @@ def run_datasets(
     state: dict[str, Any] = {"runner": None, "engine": None, "started": False, "kinds": set()}
     ctx = RowContext(model=job.engine.model, revision=job.engine.revision)
 
+    def left_out(count: int) -> None:  # a tar key's other pictures and clips (said in the shard's warning)
+        summary.left_out += count
+
     with sink:
         for number, ref in enumerate(refs):
             with Spool() as spool, clip_files_for(job) as clips:
                 warn = lambda w: progress.log(f"warning: {w}")  # noqa: E731 - a tar member stored twice
-                probes, meta, error = probe_shard(ref, job, spool, clips=clips, on_each=progress.scanned, on_warning=warn)
+                probes, meta, error = probe_shard(
+                    ref, job, spool, clips=clips, on_each=progress.scanned, on_warning=warn, on_left_out=left_out
+                )
                 summary.shards += 1
                 summary.animations_as_pictures += sum(p.animated for p in probes)
                 if error is not None:

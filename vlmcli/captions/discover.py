@@ -8,10 +8,14 @@ the output folder) is ignored. Hidden files and folders are skipped while walkin
 
 Walking (`vlmcli.inputs.walk`) loses nothing without a word: a subfolder that cannot be
 listed becomes a candidate with an `error` (an error row "Cannot read folder ...: its files
-were not captioned", so the run exits 9 and a rerun retries it); symlinked subfolders are
+were not captioned", so the run exits 9 and a rerun retries it; a rerun that lists it drops
+that row: `readable_note`); symlinked subfolders are
 not followed (no loops, no file twice) and `Discovered.notes` names them. In a folder that
 is a caption run's output, its `part-*` shards are left out, and such a folder holding
-nothing else is refused with that said.
+nothing else is refused with that said. A `.txt` found beside a picture (or video) of the
+same name (`photo.txt` or `photo.jpg.txt` beside `photo.jpg`: what `--format txt` writes, or
+a dataset's captions) is a caption file, not an input: it is left out without being counted
+among the ignored non-image files (`Discovered.caption_files`); a `.txt` of no picture is.
 
 Every candidate's path is its resolved form (`vlmcli.sinks.identity`: absolute, folders
 resolved, the file's own name kept), so a file gets the same path, hence the same rows,
@@ -26,7 +30,7 @@ import glob
 import os
 import sys
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -36,9 +40,11 @@ from vlmcli.inputs.addresses import address_hint
 from vlmcli.inputs.windows_paths import local_spelling
 from vlmcli.inputs.patterns import is_pattern, pattern_matches
 from vlmcli.inputs.walk import Listing, is_inside, is_run_shard, linked_notes, list_tree, unreadable_text
+from vlmcli.media.kinds import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from vlmcli.media.sources import STDIN
 from vlmcli.sinks.identity import PathResolver
 
+_MEDIA = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 _FETCH = "download the pictures first (img2dataset fetches a list of URLs), then pass the files or their folder."
 
 
@@ -109,6 +115,8 @@ class Discovered(list[Candidate]):
         super().__init__()
         self.linked: list[str] = []
         """Symlinked folders met while walking (as spelled), not followed."""
+        self.caption_files = 0
+        """`.txt` files found beside pictures of their name (caption files), left out."""
 
     def notes(self) -> list[str]:
         """One-line notes for stderr: the symlinked folders not followed."""
@@ -118,6 +126,17 @@ class Discovered(list[Candidate]):
 def unreadable_folder(spelled: str, why: str) -> str:
     """The error row of a folder that walking could not list."""
     return unreadable_text(spelled, why)
+
+
+def readable_note(count: int, *, dry_run: bool = False) -> str:
+    """The one stderr line of a run (or dry run) that dropped (would drop) the error rows of
+    folders that could not be read before and are read now (`Summary.readable_folder_errors`)."""
+    one = count == 1
+    rows = f"{count} error row{'' if one else 's'} of {'a folder' if one else 'folders'} that could not be read before"
+    now = "it is read now" if one else "they are read now"
+    if dry_run:
+        return f"note: {rows} would be dropped from the output by a run, as {now} (a dry run changes nothing)"
+    return f"note: {rows} {'was' if one else 'were'} dropped from the output: {now}"
 
 
 def _run_output(source: str, listing: Listing, exclude: Path | None) -> str:
@@ -192,10 +211,21 @@ def discover(
                 put(path, True, error=f"No such file: {path}{hint}")
             else:
                 add(local_spelling(path, Path.cwd()), True)  # images\\0001.jpg in a list written on Windows
-    out.extend(found.values())
+    captions = _caption_files(found.values())
+    out.extend(c for c in found.values() if c.path not in captions)
+    out.caption_files = len(captions)
     given = {os.path.realpath(source) for source in inputs if os.path.isdir(source)}
     out.linked[:] = [link for link in out.linked if os.path.realpath(link) not in given]  # walked as an input
     return out
+
+
+def _caption_files(candidates: Iterable[Candidate]) -> set[str]:
+    """The found (not user-named) `.txt` files beside a found picture or video of their name:
+    `photo.txt` (`--txt-name stem`) or `photo.jpg.txt` (`filename`) beside `photo.jpg`."""
+    found = [c for c in candidates if not c.explicit and c.error is None]
+    media = [c.path for c in found if os.path.splitext(c.path)[1].lower() in _MEDIA]
+    names = {*media, *(os.path.splitext(path)[0] for path in media)}
+    return {c.path for c in found if c.path.endswith(".txt") and c.path[: -len(".txt")] in names}
 
 
 def _add_folder(source: str, *, exclude: Path | None, put: Callable[..., None], out: Discovered) -> None:

@@ -81,6 +81,13 @@ class DryRunReport:
     gone_errors: int = 0
     """Error rows of inputs no longer there that a run would drop (`Summary.gone_errors`; said
     on stderr as a `note:` line); a dry run drops none."""
+    readable_folder_errors: int = 0
+    """Error rows of folders that could not be read before and are read now, that a run would
+    drop (`Summary.readable_folder_errors`; a `note:` line); a dry run drops none."""
+    superseded_rows: int = 0
+    """Ok rows of keys a dataset shard no longer yields that a run would drop once their picture's
+    row under the key it yields now is written (`Summary.superseded_rows`; a `note:` line); a
+    dry run drops none."""
     symlinked_folders: list[str] = field(default_factory=list)
     """Symlinked subfolders met while walking the input folders (as spelled), not followed."""
     unreadable_folders: list[str] = field(default_factory=list)
@@ -166,6 +173,7 @@ def dry_run(
     )
     examples = unreadable_examples(prepared.probes, videos_on=job.videos is not None)
     report.unreadable_files = [{"path": path, "error": error} for path, error in examples]
+    report.readable_folder_errors = summary.readable_folder_errors  # set by `prepare`
     return report
 
 
@@ -216,6 +224,7 @@ def plan_report(
         batches=0,
         symlinked_folders=list(summary.symlinked_folders),
         gone_errors=summary.gone_errors,
+        superseded_rows=summary.superseded_rows,
     )
     if not plan.tasks or not calibrate:
         tokens = token_estimator(None, job.videos)

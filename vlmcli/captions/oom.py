@@ -1,5 +1,7 @@
 """Out of memory during a batch: halve it and retry, down to one item.
 
+`is_out_of_memory` (which exceptions mean it) lives in `vlmcli.memory_errors`, shared with the loader.
+
     halving = Halving()
     outcomes = halving.run(requests, call=one_engine_call, give_up=lambda request, exc: error_for(request, exc))
 
@@ -23,28 +25,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
-from vlmcli.errors import ResourceError
+from vlmcli.memory_errors import is_out_of_memory
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-_OOM_PHRASES = ("out of memory", "cuda_error_out_of_memory", "mps backend out of memory")
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    """True for torch.OutOfMemoryError, MemoryError, a RuntimeError saying "out of memory",
-    or vlmcli's ResourceError, also when one of them is the cause of `exc`."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, (MemoryError, ResourceError)) or type(current).__name__ == "OutOfMemoryError":
-            return True
-        if isinstance(current, RuntimeError) and any(p in str(current).lower() for p in _OOM_PHRASES):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
 
 def release_memory() -> None:
     """Give freed tensors back before the retry (CUDA's caching allocator keeps them otherwise)."""

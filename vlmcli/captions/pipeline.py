@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from vlmcli.captions.batching import auto_batch_size, auto_max_batch_tokens, group_batches, pixel_tokens
 from vlmcli.captions.config import Backend, CaptionJob, VideoCaptioning
 from vlmcli.captions.continuous import ContinuousRunner, batching_for, device_type
-from vlmcli.captions.discover import Candidate, discover
+from vlmcli.captions.discover import Candidate, discover, readable_note
 from vlmcli.captions.plan import Plan, Task, build_plan
 from vlmcli.captions.probe import Probe, probe_all
 from vlmcli.captions.progress import Progress, scanning_notice
@@ -78,8 +78,9 @@ def prepare(
     job: CaptionJob, sink: Sink, *, progress: Progress, summary: Summary, dry_run: bool = True
 ) -> Prepared:
     """Find, read and hash the inputs, and decide what this run must do (no model needed).
-    Error rows of inputs no longer there are counted (`summary.gone_errors`), and said on
-    stderr as what a run would drop; `run` (`dry_run` False) says it once it dropped them."""
+    Error rows of inputs no longer there are counted (`summary.gone_errors`), and so are those
+    of folders that could not be read before and are read now (`summary.readable_folder_errors`),
+    each said on stderr as what a run would drop; `run` (`dry_run` False) says it once it dropped them."""
     folders = input_folders(job)
     with scanning_notice(progress, folders):  # a huge tree: a line says the listing is under way
         candidates = discover(inputs=job.inputs, globs=job.globs, files_from=job.files_from, exclude=job.exclude)
@@ -107,8 +108,11 @@ def prepare(
     hashes = prompt_hashes([*prompts, *(clip_prompts or [])])
     resume = sink.resume_state(paths=paths, config_hashes=hashes, folders=folders)
     summary.gone_errors = resume.gone
+    summary.readable_folder_errors = resume.readable
     if resume.gone and dry_run:
         progress.log(gone_note(resume.gone, dry_run=True))
+    if resume.readable and dry_run:
+        progress.log(readable_note(resume.readable, dry_run=True))
     plan = build_plan(probes, prompts, shard=job.shard, resume=resume, blocked=blocked, video_prompts=clip_prompts)
     summary.files, summary.ignored, summary.prompts = len(probes), counts.ignored, len(prompts)
     summary.unit = rate_unit(p.kind for p in probes if p.error is None)
@@ -195,6 +199,8 @@ def run(
     sink.retire(plan.retire)  # with the leftovers and the error rows of inputs no longer there
     if summary.gone_errors:
         progress.log(gone_note(summary.gone_errors))
+    if summary.readable_folder_errors:
+        progress.log(readable_note(summary.readable_folder_errors))
 
     def emit(rows: list[Row], *, captioned: bool = True) -> None:
         sink.write(rows)

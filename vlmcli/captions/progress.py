@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol, TextIO
 
-from vlmcli.log_lines import TimedLines, clock_text
+from vlmcli.log_lines import TimedLines, clock_text, windowed_rate
 from vlmcli.media.names import display_name
 from vlmcli.sinks.schema import Row, Status
 
@@ -118,9 +118,6 @@ class NullProgress:
     def close(self) -> None:
         pass
 
-
-RATE_WINDOW_S = 10.0
-"""The shortest time after the first model batch that the log's rate is measured over."""
 
 
 class LogProgress(TimedLines):
@@ -219,12 +216,7 @@ class LogProgress(TimedLines):
         """Captions the model made per second: after the first model batch (model load and warm-up
         excluded) once that window is `RATE_WINDOW_S` long (rows end in bursts: a shorter one
         could time one burst), else since captioning started; None before any."""
-        now = self._clock()
-        if self._origin is not None and self._captioned > self._origin[1] and now - self._origin[0] >= RATE_WINDOW_S:
-            return (self._captioned - self._origin[1]) / (now - self._origin[0])
-        if self._captioned and now > self._started:
-            return self._captioned / (now - self._started)
-        return None
+        return windowed_rate(self._clock(), done=self._captioned, origin=self._origin, started=self._started)
 
     def _tick(self) -> None:
         with self._lock:

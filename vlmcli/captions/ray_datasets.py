@@ -77,10 +77,12 @@ def collect_items(
     on_each: Callable[[], None],
     on_shard_error: Callable[[str, str], None],
     on_warning: Callable[[str], None] | None = None,
+    on_left_out: Callable[[int], None] | None = None,
 ) -> tuple[list[Probe], Meta]:
     """Every item of the read dataset, in order: its probe and row columns; bytes to `spool`;
     a damaged shard's `source` and message to `on_shard_error`; each item's warnings to
-    `on_warning`, each once."""
+    `on_warning`, each once; the pictures and clips a tar key leaves out beside its item to
+    `on_left_out` (`ShardItem.left_out`), where there are any."""
     probes: list[Probe] = []
     meta: Meta = {}
     said: set[str] = set()
@@ -92,6 +94,8 @@ def collect_items(
             said.add(warning)
             if on_warning is not None:
                 on_warning(warning)
+        if row.get("left_out") and on_left_out is not None:
+            on_left_out(int(row["left_out"]))
         path = item_path(row["source"], row["source_key"])
         meta[path] = (row["source"], row["source_key"], row["extra"])
         size = (row["width"], row["height"]) if row["width"] is not None else None
@@ -143,11 +147,14 @@ def run_ray_datasets(
         summary.shard_errors.append(message)
         progress.log(f"Error: {message}")
 
+    def left_out(count: int) -> None:  # a tar key's other pictures and clips (said in the shard's warning)
+        summary.left_out += count
+
     with Spool() as spool:
         dataset = read_items(refs, job.dataset.columns, videos=job.videos is not None)
         probes, meta = collect_items(
             dataset, spool, on_each=progress.scanned, on_shard_error=shard_error,
-            on_warning=lambda w: progress.log(f"warning: {w}"),
+            on_warning=lambda w: progress.log(f"warning: {w}"), on_left_out=left_out,
         )  # fmt: skip
         summary.animations_as_pictures = sum(p.animated for p in probes)
         hashes = prompt_hashes([*prompts, *(clip_prompts or [])])

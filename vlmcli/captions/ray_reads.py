@@ -46,11 +46,12 @@ ITEMS_PER_BLOCK = 64
 
 ITEM_COLUMNS = (
     "source", "source_key", "extra", "data", "sha256", "width", "height", "error", "shard_error",
-    "kind", "video", "animated", "undownloaded", "warnings",
+    "kind", "video", "animated", "undownloaded", "warnings", "left_out",
 )  # fmt: skip
 """One row per item; a last row with only `source` and `shard_error` for a damaged shard.
 `kind`, `animated` and `undownloaded` as the probe's; `video`: a clip's `VideoInfo` as JSON
-text; `warnings`: the item's (`ShardItem.warnings`)."""
+text; `warnings`: the item's (`ShardItem.warnings`); `left_out`: the pictures and clips its
+tar key leaves out beside it (`ShardItem.left_out`)."""
 
 
 def item_schema() -> "pa.Schema":
@@ -61,7 +62,7 @@ def item_schema() -> "pa.Schema":
         [("source", text), ("source_key", text), ("extra", text), ("data", pa.large_binary()), ("sha256", text),
          ("width", pa.int64()), ("height", pa.int64()), ("error", text), ("shard_error", text),
          ("kind", text), ("video", text), ("animated", pa.bool_()), ("undownloaded", pa.bool_()),
-         ("warnings", pa.list_(text))]
+         ("warnings", pa.list_(text)), ("left_out", pa.int64())]
     )  # fmt: skip
 
 
@@ -77,7 +78,7 @@ def _record(source: str, item: Any, clips: ClipFiles | None) -> dict[str, Any]:
     return {"source": source, "source_key": key, "extra": extra, "data": data, "sha256": probe.key,
             "width": width, "height": height, "error": probe.error, "shard_error": None,
             "kind": probe.kind, "video": video, "animated": probe.animated, "undownloaded": probe.undownloaded,
-            "warnings": list(item.warnings)}  # fmt: skip
+            "warnings": list(item.warnings), "left_out": item.left_out}  # fmt: skip
 
 
 def read_shard(

@@ -60,12 +60,19 @@ class Summary:
     out_of_shard: int = 0
     undownloaded: int = 0
     """Dataset items img2dataset could not download (its `status` column): no rows, not a failure."""
+    left_out: int = 0
+    """Pictures and clips of WebDataset tar keys left out beside each key's captioned field (a
+    key with a photo, its mask and a `.json` is one sample: `ShardItem.left_out`), as the dry
+    run's `dataset` counts them; each shard's are said in one warning line as it is read."""
     gone_errors: int = 0
     """Error rows of inputs no longer there (a file deleted after it failed, a key its dataset
     shard no longer yields) dropped from this run's own shards (`ResumeState.gone`)."""
     superseded_rows: int = 0
     """Ok rows of keys a dataset shard no longer yields, dropped from this run's own shards
     because the same picture and settings have a row under the key it yields now (`Sink.drop_superseded`)."""
+    readable_folder_errors: int = 0
+    """Error rows of subfolders that could not be read before ("Cannot read folder ...") and are
+    read now (their files among the inputs), dropped from this run's own shards (`ResumeState.readable`)."""
     todo: int = 0
     """Rows this run set out to write."""
     output: str = ""
@@ -189,8 +196,10 @@ class Summary:
             "animations_as_pictures": self.animations_as_pictures,
             "out_of_shard": self.out_of_shard,
             "undownloaded": self.undownloaded,
+            "left_out": self.left_out,
             "gone_errors": self.gone_errors,
             "superseded_rows": self.superseded_rows,
+            "readable_folder_errors": self.readable_folder_errors,
             "prompts": self.prompts,
             "todo": self.todo,
             "elapsed_s": round(self.elapsed_s, 3),
@@ -238,6 +247,8 @@ class Summary:
             notes.append(f"{self.out_of_shard} files belong to other shards")
         if self.undownloaded:
             notes.append(undownloaded_note(self.undownloaded))
+        if self.left_out:
+            notes.append(left_out_note(self.left_out))
         if self.shards:
             notes.append(f"{self.shards} dataset shard{'s' if self.shards != 1 else ''} read")
         if self.shard_errors:
@@ -300,6 +311,13 @@ def undownloaded_note(count: int) -> str:
         f"{count} item{'s' if count != 1 else ''} img2dataset could not download "
         "(skipped; see the shard's status/error_message)"
     )
+
+
+def left_out_note(count: int) -> str:
+    """What the summary says of the pictures and clips left out beside their tar keys' captioned ones."""
+    if count == 1:
+        return "1 picture or clip left out beside its WebDataset key's captioned field (--image-column names the field)"
+    return f"{count} pictures or clips left out beside their WebDataset keys' captioned field (--image-column names the field)"
 
 
 def gone_note(count: int, *, dry_run: bool = False) -> str:

@@ -9,20 +9,22 @@ real run's `engine.fit.prepare_batch`, so a prompt whose tokens plus the answer 
 (`--max-tokens`) exceed the context is the same `ContextLengthError` (exit code 5, one
 line on stderr, nothing on stdout, with --json too) a real run gives; with --truncate the
 plan is the lowered one a real run would use (`truncated` says how; the same warning on
-stderr).
+stderr). Of several inputs (`describe`), one the planning refuses (over the context, a
+picture the model cannot take) fails alone as in the real run (its `Error:` line naming it,
+its error object with --json, exit 9) and the others are planned (`_generate._dry`).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from vlmcli.commands import _runtime
 from vlmcli.commands._json_names import json_line
+from vlmcli.errors import VlmError
 
 if TYPE_CHECKING:
-    from vlmcli.commands._render import Item
     from vlmcli.commands.options import CommonOptions
     from vlmcli.engine.config import EngineConfig
     from vlmcli.engine.request import Request
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
 
 
 def plan_payload(
-    adapter: Any, request: "Request", item: "Item", *, model: str, max_tokens: int, truncate: bool = False
+    adapter: Any, request: "Request", *, model: str, max_tokens: int, truncate: bool = False
 ) -> dict[str, Any]:
     """The plan of one request; with `truncate`, at the resolution `--truncate` would lower it to
     (`truncated` then says how), else a prompt plus `max_tokens` over the context raises
@@ -89,26 +91,37 @@ def render_text(payload: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_dry(
+def plans(
     requests: Sequence["Request"],
-    items: Sequence["Item"],
     opts: "CommonOptions",
     settings: "Settings",
     *,
     config: "EngineConfig | None" = None,
-) -> None:
+) -> Iterator[dict[str, Any] | VlmError]:
+    """Each request's plan (`plan_payload`) in turn, or the library error planning it raised
+    (a picture the model refuses, a prompt over the context): the caller decides, as a real
+    run does, whether it fails that request alone (`_generate.fails_alone`) or ends the run."""
     config = config if config is not None else opts.engine_config(settings)
     loaded = _runtime.load_planner(config)
-    for request, item in zip(requests, items):
-        payload = plan_payload(
-            loaded.adapter,
-            request,
-            item,
-            model=config.model,
-            max_tokens=opts.generation_config(settings).max_tokens,
-            truncate=config.truncate,
-        )
-        if payload["truncated"] is not None:
-            sys.stderr.write(_fit_message(payload["truncated"]) + "\n")
-        sys.stdout.write((json_line(payload) if opts.json else render_text(payload)) + "\n")
-        sys.stdout.flush()
+    max_tokens = opts.generation_config(settings).max_tokens
+    for index in range(len(requests)):
+        try:  # taking it may fail too: describe decodes each file again (`_inputs.DecodedWhenTaken`)
+            yield plan_payload(
+                loaded.adapter, requests[index], model=config.model, max_tokens=max_tokens, truncate=config.truncate
+            )
+        except VlmError as error:
+            yield error
+
+
+def with_inputs(payload: dict[str, Any], inputs: Sequence[str]) -> dict[str, Any]:
+    """The plan with `inputs` after `model`: the request's sources as the user named them, the
+    key of the real run's --json objects and of the error objects among the plans."""
+    return {"model": payload["model"], "inputs": list(inputs)} | payload
+
+
+def write_plan(payload: dict[str, Any], *, as_json: bool) -> None:
+    """One plan on stdout (a JSON line, or its text lines); what --truncate lowered on stderr."""
+    if payload["truncated"] is not None:
+        sys.stderr.write(_fit_message(payload["truncated"]) + "\n")
+    sys.stdout.write((json_line(payload) if as_json else render_text(payload)) + "\n")
+    sys.stdout.flush()

@@ -68,6 +68,9 @@ def error_boundary(*, debug: bool = False) -> Iterator[None]:
         report(str(err))
         raise typer.Exit(err.exit_code) from None
     except KeyboardInterrupt:
+        from vlmcli.interrupts import settle
+
+        settle()  # exit 130 is decided: a second Ctrl-C or SIGTERM (during shutdown) changes nothing
         _traceback(debug)
         sys.stderr.write("Interrupted.\n")
         raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -17,10 +17,11 @@ from vlmcli.commands._errors import env_debug, report
 from vlmcli.commands._json_names import json_line
 from vlmcli.commands._render import ErrorRecords, Item, JsonRenderer, TextRenderer, error_record
 from vlmcli.engine.events import FinishEvent, GenerationResult, TokenEvent
-from vlmcli.errors import ModelError, ResourceError, VlmError
-from vlmcli.media.names import display_name
+from vlmcli.errors import InputError, ModelError, ResourceError, VlmError
+from vlmcli.media.names import display_name, input_name
 
 if TYPE_CHECKING:
+    from vlmcli.commands._describe_progress import DescribeProgress
     from vlmcli.commands.options import CommonOptions
     from vlmcli.commands.video_options import VideoOptions
     from vlmcli.engine.config import EngineConfig, GenerationConfig
@@ -61,6 +62,7 @@ def run_requests(
     isolate: bool = False,
     video: "VideoOptions | None" = None,
     errors: ErrorRecords | None = None,
+    progress: "DescribeProgress | None" = None,
 ) -> Outcome:
     """Generate an answer for each request and print it (text or JSON) as configured.
 
@@ -73,21 +75,18 @@ def run_requests(
     guarantee (`_events`); without it an engine error ends the run.
     `video` adds its token reduction (--temporal-pool, --compress) to the engine config.
     `errors` (with --json) are the error objects of inputs that failed, printed in their
-    places among the answers (before the plans, in a dry run).
+    places among the answers (among the plans, in a dry run).
+    A dry run (`opts.dry_run`) plans each request instead (`_dry`): a request it cannot plan
+    fails alone, or ends the run, exactly where a real run's would.
+    `progress` (describe over several inputs) is told when the model is loaded and when
+    each request is done (`_describe_progress`).
     """
     engine_config = opts.engine_config(settings)
     if video is not None:
         engine_config = video.apply(engine_config)
     gen = opts.generation_config(settings)
     if opts.dry_run:
-        from vlmcli.commands._dry_run import run_dry
-
-        if opts.json:
-            for index in sorted(errors or {}):
-                for record in (errors or {})[index]:
-                    sys.stdout.write(json_line(record) + "\n")
-        run_dry(requests, items, opts, settings, config=engine_config)
-        return Outcome()
+        return _dry(requests, items, opts, settings, config=engine_config, isolate=isolate or continuous, errors=errors)
     engine = load_with_status(engine_config)
     if opts.json:
         renderer: TextRenderer | JsonRenderer = JsonRenderer(
@@ -101,6 +100,8 @@ def run_requests(
     events = _continuous(engine, requests, gen, slots=batch_size, debug=opts.debug) if continuous else None
     if events is None:
         events = _events(engine, requests, gen, batch_size or (1 if continuous else 0), isolate=isolate)
+    if progress is not None:
+        progress.generating()
     renderer.start()
     try:
         for event in events:
@@ -112,11 +113,13 @@ def run_requests(
                 _warn_incomplete(event.result)
                 renderer.finish(event)
                 results[event.index] = event.result
+                if progress is not None:
+                    progress.advance(ok=True)
             elif isinstance(event, FailedEvent):
-                source = ", ".join(items[event.index].inputs) or "(text only)"
-                report(f"{source}: {event.error}")
-                renderer.fail(event.index, error_record(source, event.error))
+                renderer.fail(event.index, _say_failed(event, items))
                 failed[event.index] = event.error
+                if progress is not None:
+                    progress.advance(ok=False)
     finally:
         renderer.close()
     if opts.debug:
@@ -124,6 +127,62 @@ def run_requests(
             label = display_name(", ".join(items[index].inputs)) or "(text only)"
             sys.stderr.write(f"[stats] {label}: {stats_line(result, engine.load_s, alone=len(results) == 1)}\n")
     return Outcome(results=[results[i] for i in sorted(results)], failed=failed)
+
+
+def fails_alone(error: VlmError, *, isolate: bool) -> bool:
+    """A request the engine refused before its first event fails alone (its `Error:` line, the
+    others go on) with `isolate` (several inputs), but running out of memory ends the run: the
+    rule of static batches (`_batch_events`) and of the dry run (`_dry`). The continuous
+    scheduler fails any request it cannot prepare alone."""
+    return isolate and not isinstance(error, ResourceError)
+
+
+def _say_failed(event: FailedEvent, items: Sequence[Item]) -> dict[str, object]:
+    """The `Error:` line of a request that failed alone, naming its inputs; its --json error object."""
+    source = ", ".join(items[event.index].inputs) or "(text only)"
+    text = str(event.error)  # a file gone since it was checked: its message names it already
+    report(text if input_name(source) in text else f"{source}: {text}")
+    return error_record(source, event.error)
+
+
+def _dry(
+    requests: Sequence["Request"],
+    items: Sequence[Item],
+    opts: "CommonOptions",
+    settings: "Settings",
+    *,
+    config: "EngineConfig",
+    isolate: bool,
+    errors: ErrorRecords | None,
+) -> Outcome:
+    """--dry-run: each request's plan (text or a JSON line) in request order, with the error
+    objects of `errors` (--json) in their places. A request the planning refuses (a picture
+    the model cannot take, a prompt over the context) is said as a real run says it, as a
+    `FailedEvent` (`fails_alone`), and the others are planned; else its error ends the run."""
+    from vlmcli.commands._dry_run import plans, with_inputs, write_plan
+
+    records = dict(errors or {}) if opts.json else {}
+    failed: dict[int, VlmError] = {}
+    _write_records(records.pop(0, ()))
+    for index, planned in enumerate(plans(requests, opts, settings, config=config)):
+        if isinstance(planned, VlmError):
+            if not fails_alone(planned, isolate=isolate):
+                raise planned
+            record = _say_failed(FailedEvent(index=index, error=planned), items)
+            failed[index] = planned
+            _write_records([record] if opts.json else ())
+        else:
+            write_plan(with_inputs(planned, items[index].inputs), as_json=opts.json)
+        _write_records(records.pop(index + 1, ()))
+    for index in sorted(records):  # none are left unless `errors` has more places than requests
+        _write_records(records[index])
+    return Outcome(failed=failed)
+
+
+def _write_records(records: Sequence[dict[str, object]]) -> None:
+    for record in records:
+        sys.stdout.write(json_line(record) + "\n")
+    sys.stdout.flush()
 
 
 def _warn_fit(result: GenerationResult, warned: set[object]) -> None:
@@ -178,10 +237,23 @@ def _events(
     """The engine's events for all requests in static batches, with indices relative to
     `requests`. `isolate`: a batch the engine refuses before its first event (a prompt too
     long for the context, say) is retried a request at a time, and a request refused alone
-    is a `FailedEvent` while the others go on; out of memory still ends the run."""
+    is a `FailedEvent` while the others go on, as is one whose input went bad since it was
+    checked (taking it raised `InputError`); out of memory still ends the run."""
     step = batch_size if batch_size > 0 else max(len(requests), 1)
     for offset in range(0, len(requests), step):
-        yield from _batch_events(engine, requests[offset : offset + step], gen, offset=offset, isolate=isolate)
+        taken: list[tuple[int, "Request"]] = []
+        for index in range(offset, min(offset + step, len(requests))):
+            try:  # describe decodes each file again here (`DecodedWhenTaken`): it may have gone since
+                taken.append((index, requests[index]))
+            except InputError as exc:
+                if not fails_alone(exc, isolate=isolate):
+                    raise
+                yield FailedEvent(index=index, error=exc)
+        if len(taken) == min(step, len(requests) - offset):
+            yield from _batch_events(engine, [r for _, r in taken], gen, offset=offset, isolate=isolate)
+            continue
+        for index, request in taken:  # the rest of a batch one lost, each alone (indices not contiguous)
+            yield from _batch_events(engine, [request], gen, offset=index, isolate=isolate)
 
 
 def _batch_events(
@@ -193,7 +265,7 @@ def _batch_events(
             started = True
             yield dataclasses.replace(event, index=event.index + offset) if offset else event
     except VlmError as exc:
-        if not isolate or started or isinstance(exc, ResourceError):
+        if started or not fails_alone(exc, isolate=isolate):
             raise
         if len(batch) == 1:
             yield FailedEvent(index=offset, error=exc)

@@ -79,7 +79,11 @@ class DecodedWhenTaken(Sequence):
     """Inputs that decoded once (`check_each`), decoded again each time one is taken, as
     `build(media)`: `vlm describe *.jpg` over a thousand 12 MP photos then holds the pictures of
     the requests in flight, not 36 MB per photo for all of them at once (decoding twice costs far
-    less than describing). What came from standard input cannot be read twice and is kept."""
+    less than describing). What came from standard input cannot be read twice and is kept.
+    A file deleted or rewritten since it was checked (a sync tool, a camera still writing) makes
+    taking it raise its `InputError`, for that index alone (take by index, not with `iter`, to
+    go on): the scheduler (`engine.scheduler._numbered`), the static batches (`_generate._events`)
+    and the dry run fail that input alone, as the check would have."""
 
     def __init__(
         self, handles: Sequence[tuple[str, Media | None]], build: Callable[[Media], Any], *,

@@ -19,13 +19,9 @@ from vlmcli.commands._help_format import examples
 from vlmcli.commands._inputs import load_inputs, naming_refused, say_video_notes, split_media
 from vlmcli.commands._render import Item
 from vlmcli.commands._usage import check_no_empty_input
-from vlmcli.commands.options import (
-    INPUT_HELP,
-    CommonOptions,
-    StructuredOptions,
-    with_option_group,
-    with_structured_options,
-)
+from vlmcli.commands.option_groups import with_option_group
+from vlmcli.commands.options import INPUT_HELP, CommonOptions
+from vlmcli.commands.structured_options import StructuredOptions, with_structured_options
 from vlmcli.commands.video_options import VideoOptions
 from vlmcli.engine.request import Request
 from vlmcli.media.document_input import DocumentInput
@@ -47,12 +43,28 @@ EPILOG = examples(
 )
 
 
+QUESTION_FLAG = "to ask a question that is also a file name, pass it with --question"
+
+
+def question_and_inputs(inputs: Sequence[str], last: str | None, flag: str | None) -> tuple[list[str], str]:
+    """(inputs, question): the last argument is the question, unless `--question` gave it
+    (`flag`): then every argument is an input, so a question that is also a file name in
+    this folder (`describe`, `What is this?`) can be asked."""
+    if flag is None:
+        if last is None:
+            raise ConfigError(f"Missing the question: e.g. vlm ask photo.jpg 'What is in this picture?' ({QUESTION_FLAG}).")
+        return list(inputs), check_question(last)
+    if not flag.strip():
+        raise ConfigError("The question (--question) is empty.")
+    return [*inputs, *([last] if last is not None else [])], flag
+
+
 def check_question(question: str) -> str:
     """The question must be text, not an input the user meant to ask about."""
     if question == STDIN or Path(question).is_file():
         raise ConfigError(
             f"The last argument must be the question, but {question!r} is an input; "
-            "e.g. vlm ask photo.jpg 'What is in this picture?'."
+            f"e.g. vlm ask photo.jpg 'What is in this picture?' ({QUESTION_FLAG})."
         )
     if not question.strip():
         raise ConfigError("The question (last argument) is empty.")
@@ -109,8 +121,19 @@ def ask(
             metavar="INPUT", help=INPUT_HELP, show_default=False
         ),
     ] = None,
-    # `...` (required) because it follows the optional INPUTs; click hands it the last argument.
-    question: Annotated[str, typer.Argument(metavar="QUESTION", help="The question (the last argument).")] = ...,  # type: ignore[assignment]
+    # click hands it the last argument (an input, with --question).
+    question: Annotated[
+        Optional[str],
+        typer.Argument(metavar="QUESTION", help="The question (the last argument; none with --question).", show_default=False),
+    ] = None,
+    question_flag: Annotated[
+        Optional[str],
+        typer.Option(
+            "--question", metavar="TEXT", show_default=False,
+            help="The question, given here instead of last: every argument is then an input. For a question "
+            "that is also a file name in this folder (vlm ask photo.jpg --question describe).",
+        ),
+    ] = None,
     pages: Annotated[Optional[str], PAGES_OPTION] = None,
 ) -> None:
     """Ask a question about one or more images and videos.
@@ -119,7 +142,8 @@ def ask(
     sampled frames of a video are decoded (--sampling, --frames, --fps). The answer
     streams to stdout; progress and errors go to stderr. A PDF gives the pictures of its
     pages (--pages; the first 8 by default), each named `<file>#page=N` (needs the pdf
-    extra: pypdfium2). Quote the question: ask photo.jpg 'What is this?'.
+    extra: pypdfium2). Quote the question: ask photo.jpg 'What is this?'. A question that is
+    also a file name in this folder goes in --question: ask photo.jpg --question describe.
 
     With --json, one object: text, model, inputs, prompt_tokens, visual_tokens,
     completion_tokens, finish_reason, timings (load_s, vision_s, prefill_s, decode_s),
@@ -139,10 +163,11 @@ def ask(
     check after generation) is still printed, with a warning, and exits 10.
     """
     with error_boundary(debug=opts.debug), sigterm_as_interrupt():  # a CI timeout's SIGTERM: as Ctrl-C
-        check_no_empty_input(inputs or [])
-        sources = expand_patterns(inputs or [])  # "*.jpg" quoted, or from cmd.exe/PowerShell
-        check_question(question)
-        check_unquoted(sources, question)
+        given, question = question_and_inputs(inputs or [], question, question_flag)
+        check_no_empty_input(given)
+        sources = expand_patterns(given)  # "*.jpg" quoted, or from cmd.exe/PowerShell
+        if question_flag is None:  # the words of an unquoted --question are not all last
+            check_unquoted(sources, question)
         settings = opts.settings()
         video.check()
         answer = structured.answer(settings, command="ask")

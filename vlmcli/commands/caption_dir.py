@@ -25,13 +25,9 @@ from vlmcli.inputs.options import DatasetInput
 from vlmcli.commands._caption_run import dry_run_job, run_job_reporting
 from vlmcli.commands._errors import EXIT_SOME_FAILED, error_boundary  # noqa: F401 - EXIT_SOME_FAILED: re-exported
 from vlmcli.commands._help_format import examples
-from vlmcli.commands.options import (
-    CommonOptions,
-    StructuredOptions,
-    note_unused_sampling,
-    with_option_group,
-    with_structured_options,
-)
+from vlmcli.commands.option_groups import with_option_group
+from vlmcli.commands.options import CommonOptions, note_unused_sampling
+from vlmcli.commands.structured_options import StructuredOptions, with_structured_options
 from vlmcli.commands.video_options import VIDEO_MAX_SIDE, VideoOptions
 from vlmcli.errors import ConfigError
 from vlmcli.sinks.base import ExistingPolicy, OutputFormat, TxtName

@@ -19,7 +19,8 @@ import typer
 from vlmcli.commands._errors import error_boundary
 from vlmcli.commands._help_format import RAW
 from vlmcli.commands._table import table
-from vlmcli.commands.options import SETTING_FLAGS, CommonOptions, with_option_group
+from vlmcli.commands.option_groups import with_option_group
+from vlmcli.commands.options import SETTING_FLAGS, CommonOptions
 from vlmcli.media.names import display_name
 from vlmcli.settings import CONFIG_ENV, SPEC_BY_NAME, Settings
 

@@ -5,8 +5,11 @@ with --json also an error object in its place on stdout), the good ones are desc
 and with several inputs the exit code is 9 when any failed (a single bad input keeps its
 own code, e.g. 3). When all inputs were described but a constrained answer is not valid (cut
 by --max-tokens or failing the check after generation), the exit code is 10, as `ask`'s:
-an input that failed outranks an answer that is not valid. Ctrl-C, or SIGTERM (a CI job's
-timeout), stops with `Interrupted.` and exit 130; the lines printed so far stay whole.
+an input that failed outranks an answer that is not valid. --dry-run says the same: an input
+the model's planning refuses (a picture it cannot take, a prompt over the context) gets the
+`Error:` line and error object the run gives it, the others are planned, exit 9 (`_generate._dry`).
+Ctrl-C, or SIGTERM (a CI job's timeout), stops with `Interrupted.` and exit 130; the lines printed so far stay whole.
+Several inputs have progress on stderr, and Ctrl-C says how many were described (`_describe_progress`).
 """
 
 from __future__ import annotations
@@ -20,25 +23,22 @@ from typing import Annotated, Optional
 import typer
 
 from vlmcli.commands import _runtime
+from vlmcli.commands._describe_progress import DescribeProgress, describing, make_describe_progress
 from vlmcli.commands._document_options import PAGES_OPTION, page_choice, pages_unused
 from vlmcli.commands._errors import EXIT_NOT_VALID, EXIT_SOME_FAILED, error_boundary, report
 from vlmcli.commands._generate import run_requests
 from vlmcli.commands._help_format import examples
-from vlmcli.commands._inputs import DecodedWhenTaken, Failed, Media, check_each, say_video_notes
+from vlmcli.commands._inputs import DecodedWhenTaken, Failed, Media, check_each, naming_refused, say_video_notes
 from vlmcli.commands._json_names import json_line
 from vlmcli.commands._render import Item, error_record
+from vlmcli.commands._terminal import is_terminal
 from vlmcli.commands._usage import check_no_empty_input
-from vlmcli.commands.options import (
-    INPUT_HELP,
-    CommonOptions,
-    StructuredAnswer,
-    StructuredOptions,
-    with_option_group,
-    with_structured_options,
-)
+from vlmcli.commands.option_groups import with_option_group
+from vlmcli.commands.options import INPUT_HELP, CommonOptions
+from vlmcli.commands.structured_options import StructuredAnswer, StructuredOptions, with_structured_options
 from vlmcli.commands.video_options import VideoOptions
 from vlmcli.engine.request import Request
-from vlmcli.errors import ConfigError
+from vlmcli.errors import ConfigError, VlmError
 from vlmcli.interrupts import sigterm_as_interrupt
 from vlmcli.media.document_input import DocumentInput
 from vlmcli.media.image_input import ImageInput
@@ -160,6 +160,19 @@ def describe(
         ),
     ] = False,
     pages: Annotated[Optional[str], PAGES_OPTION] = None,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="No progress on stderr with several inputs (Error: lines and warnings still go there)."
+        ),
+    ] = False,
+    log_every: Annotated[
+        float,
+        typer.Option(
+            "--log-every", min=0.01, metavar="SECONDS",
+            help="With several inputs and stderr not a terminal (a log file): one progress line this often.",
+        ),
+    ] = 30.0,
 ) -> None:
     """Describe images and videos, one answer per input.
 
@@ -170,6 +183,12 @@ def describe(
     stderr (with --json also an object in its place: inputs, path, error, exit_code), and the
     exit code is 9 if any input failed (a single input: its own code, e.g. 3); else 10 if a
     constrained answer is not valid (cut by --max-tokens or failing the check after generation).
+    With --dry-run --json, one plan object per input: model, inputs, images, videos,
+    visual_tokens, prompt_tokens, total_tokens, context_length, truncated.
+
+    With several inputs, progress goes to stderr: a bar on a terminal (unless the answers go
+    to that terminal: they are the progress), else a line every --log-every s (a log file);
+    -q turns it off. Ctrl-C says how many were described before `Interrupted.`.
 
     A PDF is described as one document from the pictures of its pages (--pages; the first 8 by
     default), each named `<file>#page=N` in --json (needs the `pdf` extra: pypdfium2).
@@ -220,10 +239,18 @@ def describe(
         not_valid = False
         continuous = several and not static_batching
         if requests:
-            outcome = run_requests(
-                requests, items, opts, settings, batch_size=batch_size or (0 if continuous else 1),
-                continuous=continuous, isolate=several, video=video, errors=errors,
-            )  # fmt: skip
+            progress = _progress(several=several and not opts.dry_run, quiet=quiet, log_every=log_every)
+            try:
+                with describing(progress, total=len(inputs), failed=len(failed), quiet=quiet):
+                    outcome = run_requests(
+                        requests, items, opts, settings, batch_size=batch_size or (0 if continuous else 1),
+                        continuous=continuous, isolate=several, video=video, errors=errors, progress=progress,
+                    )  # fmt: skip
+            except VlmError as error:  # one input, refused for its size: named, as ask names it
+                named = error if several else naming_refused(error, [media for _, media in handles if media is not None])
+                if named is error:
+                    raise
+                raise named from error
             engine_failed = dict(outcome.failed)
             not_valid = outcome.not_valid
         elif opts.json:  # nothing to run: no model is loaded, only the error objects are printed
@@ -233,6 +260,15 @@ def describe(
             raise typer.Exit(EXIT_SOME_FAILED if several else failed[0].error.exit_code)
         if not_valid:  # every input described, but some constrained answer is not valid (its warning said so)
             raise typer.Exit(EXIT_NOT_VALID)
+
+
+def _progress(*, several: bool, quiet: bool, log_every: float) -> DescribeProgress | None:
+    """Progress for several inputs (`_describe_progress`): a bar on a terminal's stderr unless the
+    answers go to a terminal too, plain timed lines in a log, nothing with --quiet; a single
+    input (its answer is its progress) or a dry run: None."""
+    if not several:
+        return None
+    return make_describe_progress(quiet=quiet, log_every=log_every, answers_on_terminal=is_terminal(sys.stdout))
 
 
 def _request(media: Media, *, prompt: str | None, detail: Detail, system: str | None) -> Request:

@@ -145,6 +145,8 @@ def json_summary(fmt: ExportFormat, joined: Joined, summary: ExportSummary) -> d
         "removed_stale_shards": [str(path) for path in summary.removed],
         "clashes": summary.clashes,
         "kept_columns": joined.kept,
+        "kept_as_json": summary.kept_as_json,
+        "kept_notes": summary.kept_notes,
         "prompt_configurations": joined.configurations,
     }
 
@@ -162,6 +164,10 @@ def _report(fmt: ExportFormat, joined: Joined, summary: ExportSummary, *, json_o
     renamed = [f"{column!r} as {name!r}" for column, name in joined.kept.items() if column != name]
     if renamed and fmt is not ExportFormat.TXT:
         lines.append(f"Kept columns renamed (the export has its own field of that name): {', '.join(renamed)}.")
+    for name, why in summary.kept_as_json.items():
+        lines.append(f"note: kept column {name!r} written as JSON text (one type per column): {why}.")
+    for name, why in summary.kept_notes.items():
+        lines.append(f"note: kept column {name!r}: {why}.")
     if joined.uncaptioned:  # error rows are of the same images: one fact, not two
         images, rows = _plural(len(joined.uncaptioned), "image"), _plural(joined.error_rows, "error row")
         lines.append(f"Left out {images} with only error rows ({rows}).")

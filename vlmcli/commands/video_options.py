@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from vlmcli.commands.options import with_option_group
+from vlmcli.commands.option_groups import with_option_group
 from vlmcli.reduction.compress import parse_compress
 from vlmcli.reduction.reducer import TokenReduction
 from vlmcli.reduction.temporal import parse_temporal_pool

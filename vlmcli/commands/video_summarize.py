@@ -16,6 +16,9 @@ summary is written from the chapters, so no prompt grows with the video.
 the chapter and overall summaries; both are recorded in --json. Warnings (one line each on
 stderr, also listed in --json `warnings`): scene detection degraded or abandoned, and any
 description or summary that came back empty (with its finish reason).
+
+This module holds the flags and makes the plan; printing the plan and running it, with
+the rendering of each event: `_video_summary_run.py`.
 """
 
 from __future__ import annotations
@@ -24,32 +27,20 @@ import dataclasses
 import math
 import os
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from vlmcli.commands import _runtime
 from vlmcli.commands import _summary_output as out_
-from vlmcli.commands._terminal import shown
 from vlmcli.commands._errors import error_boundary
-from vlmcli.commands._generate import load_with_status
 from vlmcli.commands._help_format import examples
-from vlmcli.commands._json_names import json_line
-from vlmcli.commands.options import (
-    CommonOptions,
-    StructuredOptions,
-    note_unused_sampling,
-    with_option_group,
-    with_structured_options,
-)
-from vlmcli.commands.video_options import VIDEO_MAX_SIDE, VideoOptions
+from vlmcli.commands._video_summary_run import frames_text, run_plan, run_summary
+from vlmcli.commands.option_groups import with_option_group
+from vlmcli.commands.options import CommonOptions, note_unused_sampling
+from vlmcli.commands.structured_options import StructuredOptions, with_structured_options
+from vlmcli.commands.video_options import VideoOptions
 from vlmcli.errors import ConfigError, InputError
-
-if TYPE_CHECKING:
-    from vlmcli.engine.config import EngineConfig, GenerationConfig
-    from vlmcli.summaries.progress import SummaryProgress
-    from vlmcli.summaries.summarize import SummaryPlan, SummaryPrompts
 
 FRAMES_PER_SEGMENT = 8  # default --max-frames here: a segment is a few seconds to a minute
 SUMMARY_CACHE_ENTRIES = 2  # segments are never asked about twice: keep the feature cache small
@@ -63,177 +54,6 @@ EPILOG = examples(
     "vlm video-summarize --json --dry-run trailer.mp4",
     "vlm video-summarize --hierarchy chapters --chapter-segments 6 lecture.mp4",
 )
-
-
-def _frames(count: int) -> str:
-    return f"{count:,} frame{'' if count == 1 else 's'}"
-
-
-def _base_record(plan: "SummaryPlan", *, source: str, model: str, prompts: "SummaryPrompts") -> dict[str, Any]:
-    """The fields the dry run and the real run share, with the video's `decoder` (the backend
-    that read the file) and `video_start_s` (frame 0 on the file's timeline) beside its rate,
-    as `ask --json` and `describe --json` give them for each video."""
-    video = {"decoder": plan.info.decoder, "video_start_s": round(plan.info.start_s, 3)}
-    head: dict[str, Any] = {}
-    for name, value in out_.base_record(plan, source=source, model=model, prompts=prompts).items():
-        head[name] = value
-        if name == "variable_frame_rate":
-            head |= video
-    return head | video
-
-
-def run_plan(
-    plan: "SummaryPlan", source: str, config: "EngineConfig", *,
-    prompts: "SummaryPrompts", warnings: list[str], as_json: bool, max_tokens: int,
-) -> None:
-    """--dry-run: every segment really preprocessed (one at a time) by the model's processor."""
-    from vlmcli.engine.generate import check_context
-    from vlmcli.summaries.summarize import clock, segment_request, segment_video
-
-    adapter = _runtime.load_planner(config).adapter
-    segments, total = [], 0
-    for item in plan.segments:
-        video = segment_video(plan, item, max_side=VIDEO_MAX_SIDE)
-        prepared = adapter.prepare(segment_request(video, item.segment, prompts=prompts))
-        prompt_tokens = int(prepared.input_ids.shape[0])
-        check_context(prompt_tokens + max_tokens, adapter.config)
-        total += prepared.visual_tokens
-        seg = item.segment
-        segments.append(out_.segment_record(seg, item.frames) | {
-            "visual_tokens": prepared.visual_tokens, "prompt_tokens": prompt_tokens,
-        })
-        if not as_json:
-            sys.stdout.write(
-                f"{out_.span(seg.start_s, seg.end_s)} {seg.reason}: {_frames(len(item.frames))}, "
-                f"{prepared.visual_tokens} visual tokens, {prompt_tokens} prompt tokens\n"
-            )
-            sys.stdout.flush()
-    if as_json:
-        record = _base_record(plan, source=source, model=config.model, prompts=prompts) | {
-            "segments": segments, "chapters": [out_.chapter_record(c) for c in plan.chapters],
-            "visual_tokens": total, "warnings": warnings,
-        }
-        sys.stdout.write(json_line(record) + "\n")
-    else:
-        from vlmcli.summaries.summarize import summary_is_description
-
-        calls = f"{len(plan.chapters)} chapter calls + one summary call" if plan.chapters else "one summary call"
-        if summary_is_description(plan, prompts):
-            calls = "none, the one segment's description is the summary"
-        shown(sys.stdout).write(
-            f"{source}: {clock(plan.info.duration_s)} at {plan.info.fps:.3g} fps{' (variable rate)' if plan.info.variable_rate else ''}, {len(segments)} segment(s), "
-            f"{_frames(sum(len(s['frames']) for s in segments))}, {total} visual tokens (+ text-only: {calls}); "
-            f"{out_.detection_line(plan)}\n"
-        )
-
-
-def run_summary(
-    plan: "SummaryPlan", source: str, config: "EngineConfig", gen: "GenerationConfig", opts: CommonOptions, *,
-    prompts: "SummaryPrompts", warnings: list[str], progress: "SummaryProgress", decided: Callable[[], None],
-) -> None:
-    """The real run. Interrupted (Ctrl-C, SIGTERM) with --json, it still prints one record: the
-    segments and chapters finished so far, `"interrupted": true`, `summary` null; then the
-    KeyboardInterrupt goes on (exit 130). `decided()` is called when the record to print is
-    known (`interrupts.interruptible_until_decided`): a signal after it changes nothing."""
-    progress.describing(len(plan.segments), video_s=plan.info.duration_s)
-    out = sys.stdout
-    segments: list[dict[str, Any]] = []
-    chapters: list[dict[str, Any]] = []
-    try:
-        final = _run_events(plan, source, config, gen, opts, prompts=prompts, warnings=warnings,
-                            progress=progress, segments=segments, chapters=chapters)
-    except KeyboardInterrupt:
-        decided()  # exit 130: a second Ctrl-C must not cut the record in half
-        if opts.json:  # what is done is kept: text mode already printed it line by line
-            record = _base_record(plan, source=source, model=config.model, prompts=prompts) | {
-                "segments": segments, "chapters": chapters, "summary": None, "finish_reason": None,
-                "visual_tokens": sum(s["visual_tokens"] for s in segments), "warnings": warnings,
-                "interrupted": True,
-            }
-            out.write(json_line(record) + "\n")
-            out.flush()
-        raise
-    decided()
-    if final is not None:
-        out.write(json_line(final) + "\n")
-        out.flush()
-
-
-def _run_events(
-    plan: "SummaryPlan", source: str, config: "EngineConfig", gen: "GenerationConfig", opts: CommonOptions, *,
-    prompts: "SummaryPrompts", warnings: list[str], progress: "SummaryProgress",
-    segments: list[dict[str, Any]], chapters: list[dict[str, Any]],
-) -> dict[str, Any] | None:
-    """Load the engine and walk the summary's events, appending each finished segment and
-    chapter record to `segments` / `chapters` as it comes (so an interrupt keeps them).
-    Returns the --json record (None in text mode, which prints as it goes)."""
-    from vlmcli.structured.verdict import constraint_note
-    from vlmcli.engine.events import TokenEvent
-    from vlmcli.summaries.summarize import ChapterDone, SegmentDone, SummaryDone, summarize, summary_is_description
-
-    engine = load_with_status(config)
-    out = shown(sys.stdout)  # model text on a terminal: shown, not obeyed (`_terminal`)
-    final: dict[str, Any] | None = None
-    visual_tokens = 0
-    started = False  # "Summary: " written (at the first token with visible text)
-    reused = summary_is_description(plan, prompts)  # one segment: no summary call
-    for event in summarize(engine, plan, gen, max_side=VIDEO_MAX_SIDE, prompts=prompts, system=opts.system):
-        if isinstance(event, SegmentDone):
-            seg, result = event.segment, event.result
-            progress.described(seg.index + 1, upto_s=seg.end_s)
-            if seg.index + 1 == len(plan.segments) and not plan.chapters and not reused:
-                progress.summarising(f"{len(plan.segments)} segment descriptions")
-            visual_tokens += result.visual_tokens
-            segments.append(
-                out_.segment_record(seg, event.frames) | {"visual_tokens": result.visual_tokens}
-                | out_.result_fields(event.text, result)
-            )
-            if event.damaged:
-                out_.warn(warnings, f"segment {seg.index + 1} {out_.span(seg.start_s, seg.end_s)}: {event.damaged}")
-            if (cut := constraint_note(result, field="parsed")) is not None:  # a constrained answer that is not valid
-                out_.warn(warnings, f"segment {seg.index + 1} {out_.span(seg.start_s, seg.end_s)}: {cut}")
-            if not event.text:
-                where = f"the description of segment {seg.index + 1} {out_.span(seg.start_s, seg.end_s)}"
-                out_.warn(warnings, out_.empty_warning(where, result))
-            if not opts.json:
-                out.write(f"{out_.span(seg.start_s, seg.end_s)} {out_.text_or_marker(event.text)}\n")
-                out.flush()
-        elif isinstance(event, ChapterDone):
-            c = event.chapter
-            if c.index + 1 == len(plan.chapters):
-                progress.summarising(f"{len(plan.chapters)} chapter summaries")
-            chapters.append(out_.chapter_record(c) | out_.result_fields(event.text, event.result))
-            if not event.text:
-                where = f"the summary of chapter {c.index + 1} {out_.span(c.start_s, c.end_s)}"
-                out_.warn(warnings, out_.empty_warning(where, event.result))
-            if not opts.json:
-                line = f"== Chapter {c.index + 1} {out_.span(c.start_s, c.end_s)} {out_.text_or_marker(event.text)}"
-                out.write(line + "\n")
-                out.flush()
-        elif isinstance(event, TokenEvent) and not opts.json and not opts.no_stream:
-            text = event.text if started else event.text.lstrip()
-            if text and not started:
-                out.write("\nSummary: ")
-                started = True
-            if text:
-                out.write(text)
-                out.flush()
-        elif isinstance(event, SummaryDone):
-            if not event.text:
-                out_.warn(warnings, out_.empty_warning("the summary", event.result))
-            if opts.json:  # written by the caller, once the run can no longer be interrupted half-way
-                final = _base_record(plan, source=source, model=engine.model_id, prompts=prompts) | {
-                    "segments": segments, "chapters": chapters,
-                    "summary": event.text, "finish_reason": out_.finish_reason(event.result),
-                    "visual_tokens": visual_tokens, "warnings": warnings,
-                }
-            elif started:
-                out.write("\n")
-            elif event.text:
-                out.write(f"\nSummary: {event.text}\n")
-            out.flush()
-    return final
-
 
 OPTION_HELP = {
     "dry_run": "Print the plan (segments, their frames, visual and prompt tokens) from the model's config and "
@@ -328,7 +148,7 @@ def video_summarize(
         from vlmcli.summaries.progress import make_summary_progress
         from vlmcli.summaries.summarize import Hierarchy, SummaryPrompts, clock, plan_summary
         from vlmcli.video.decode import probe
-        from vlmcli.video.decode_pyav import streams_note
+        from vlmcli.video.reading_notes import file_notes
 
         _check_local(video_path)  # `-`, a URL (whose `?` would read as a pattern), a file:// address
         video_path = single_match(video_path, command="video-summarize")  # "*.mp4" quoted, or from cmd.exe
@@ -358,7 +178,7 @@ def video_summarize(
             with interruptible_until_decided() as decided, local_file(video_path) as local:
                 refuse_still_picture(video_path, local)
                 info = probe(local)  # a bad file is one error line before any progress line
-                what = f"{display_name(video_path)} ({clock(info.duration_s)}, {_frames(info.frame_count)})"
+                what = f"{display_name(video_path)} ({clock(info.duration_s)}, {frames_text(info.frame_count)})"
                 progress.planning(f"Scanning {what} for scene cuts" if scenes else f"Planning {what}")
                 options = video.sampling_options(default_max_frames=FRAMES_PER_SEGMENT)
                 plan = plan_summary(
@@ -376,7 +196,8 @@ def video_summarize(
                 out_.warn(warnings, plan.detection.warning() if plan.detection is not None else None)
                 out_.warn(warnings, plan.stretched)
                 out_.warn(warnings, plan.info.start_note())  # times are on the file's timeline: say why they start late
-                out_.warn(warnings, streams_note(local, shown_as=video_path))  # an MKV with two angles: which is read
+                for note in file_notes(local, shown_as=video_path):  # which angle of two is read, a joined timeline, ...
+                    out_.warn(warnings, note)
                 fewest = min((len(p.frames.frames) for p in plan.segments), default=0)
                 out_.warn(warnings, options.reduced_note(fewest, holds="a segment" if len(plan.segments) > 1 else "the video"))
                 if opts.dry_run:

@@ -4,7 +4,9 @@ A batch fits when its longest prompt plus the answer budget (`--max-tokens`) is 
 the model's context length (`check_budget`); the real run (`Engine.stream`) and the dry
 run (`commands/_dry_run.py`) both go through `prepare_batch`, so they fail (exit code 5)
 or lower the resolution on exactly the same numbers. Without `--truncate` a batch that
-does not fit is a `ContextLengthError` that names the flags to lower. With it, the batch
+does not fit is a `ContextLengthError` that names the flags that can lower its longest
+prompt's tokens (`fit_advice`: a `--min-pixels` floor, `--frames` for a video,
+`--max-pixels` and `--truncate` only where a lower cap lowers them). With it, the batch
 is prepared again under lower pixel caps (`tiling.budget`: halving, then bisection) until
 its longest prompt leaves room for the whole answer; the lowered policy applies to every
 image and frame of the batch, and the result says so (`ResolutionFit`). Text is never cut
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 
 from vlmcli.engine.adapters.base import Adapter, PreparedRequest
 from vlmcli.engine.events import ResolutionFit
+from vlmcli.engine.fit_advice import Remedies, kinds, longest_index, longest_remedies
 from vlmcli.engine.generate import context_length
 from vlmcli.engine.request import Request
 from vlmcli.errors import ConfigError, ContextLengthError, InputError
@@ -48,16 +51,18 @@ def _start_pixels(adapter: Adapter, requests: list[PreparedRequest]) -> int:
     return max(areas, default=1)
 
 
-def check_budget(*, prompt_tokens: int, answer_tokens: int, limit: int | None) -> None:
-    """Raise ContextLengthError unless `prompt_tokens + answer_tokens <= limit` (None: no limit)."""
+def check_budget(
+    *, prompt_tokens: int, answer_tokens: int, limit: int | None, remedies: Remedies | None = None
+) -> None:
+    """Raise ContextLengthError unless `prompt_tokens + answer_tokens <= limit` (None: no limit);
+    the message names the flags `remedies` says can help (None: all of them)."""
     if limit is not None and answer_tokens >= limit > prompt_tokens:  # only --max-tokens helps: its budget fills the context
         raise ContextLengthError(_no_room(answer_tokens, limit, prompt_tokens))
     if limit is not None and prompt_tokens + answer_tokens > limit:
+        advice = (remedies or Remedies()).overflow()
         raise ContextLengthError(
             f"The prompt needs {prompt_tokens} tokens and the answer up to {answer_tokens} more (--max-tokens), "
-            f"{prompt_tokens + answer_tokens} in all, but the model's context length is {limit}; lower --max-pixels "
-            "or --max-tiles, use fewer images (or PDF pages: --pages), lower --max-tokens, or pass --truncate to lower the resolution "
-            "until it fits."
+            f"{prompt_tokens + answer_tokens} in all, but the model's context length is {limit}; {advice}."
         )
 
 
@@ -80,7 +85,9 @@ def prepare_batch(
     if limit is None or needed + answer_tokens <= limit:
         return FittedBatch(adapter, prepared)
     if not truncate:
-        check_budget(prompt_tokens=needed, answer_tokens=answer_tokens, limit=limit)
+        only_answer = answer_tokens >= limit > needed  # only --max-tokens helps: nothing to probe
+        remedies = None if only_answer else longest_remedies(adapter, requests, prepared)
+        check_budget(prompt_tokens=needed, answer_tokens=answer_tokens, limit=limit, remedies=remedies)
     target = limit - answer_tokens
     if target < 1:
         raise ContextLengthError(_no_room(answer_tokens, limit, needed))
@@ -104,8 +111,7 @@ def prepare_batch(
         raise ContextLengthError(
             f"The prompt needs {needed} tokens and the answer up to {answer_tokens} more (--max-tokens), but the "
             f"model's context length is {limit}, and even the lowest resolution --truncate can use needs {lowest[0]} "
-            f"(at most {target} leave room for the answer); use fewer images, PDF pages (--pages) or frames, a shorter prompt, a lower "
-            "--max-tokens, or --temporal-pool / --compress."
+            f"(at most {target} leave room for the answer); {kinds(requests[longest_index(prepared)]).lowest()}."
         )
     found = tried[best]
     assert found is not None

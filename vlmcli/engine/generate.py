@@ -30,6 +30,7 @@ from vlmcli.engine.compiled import CompiledDecoder
 from vlmcli.engine.config import GenerationConfig
 from vlmcli.engine.detok import TextStream
 from vlmcli.engine.events import FinishEvent, FinishReason, ResolutionFit, Timings, TokenEvent
+from vlmcli.engine.fit_advice import Remedies, static_remedies
 from vlmcli.engine.kvcache import cache_keyword, growing_cache
 from vlmcli.engine.results import batch_shares, judge_result, make_result
 from vlmcli.engine.sampling import apply_repetition_penalty, choose_next, make_generators
@@ -66,13 +67,14 @@ def context_length(config: Any) -> int | None:
     return getattr(text, "max_position_embeddings", None)
 
 
-def check_context(prompt_tokens: int, config: Any) -> None:
+def check_context(prompt_tokens: int, config: Any, *, remedies: Remedies | None = None) -> None:
+    """Raise ContextLengthError when `prompt_tokens` fill the context; the message names the
+    flags `remedies` says can help (`fit_advice`; None: all of them)."""
     limit = context_length(config)
     if limit is not None and prompt_tokens >= limit:
+        advice = (remedies or Remedies()).overflow(answer=False)
         raise ContextLengthError(
-            f"The prompt needs {prompt_tokens} tokens but the model's context length is {limit}; "
-            "lower --max-pixels or --max-tiles, use fewer images (or PDF pages: --pages), or pass --truncate to lower the resolution "
-            "until it fits."
+            f"The prompt needs {prompt_tokens} tokens but the model's context length is {limit}; {advice}."
         )
 
 
@@ -105,8 +107,9 @@ def generate_stream(
         timings.vision_s = time.perf_counter() - start
 
         batch = collate(requests, pad_id=token_ids.pad)
+        remedies = static_remedies(adapter, requests)  # a backstop: `fit.prepare_batch` checked the budget
         for length in batch.lengths:
-            check_context(length, model.config)
+            check_context(length, model.config, remedies=remedies)
         input_ids = batch.input_ids.to(device)  # (B, L)
         mask = batch.attention_mask.to(device)  # (B, L)
         extras = {k: v.to(device) for k, v in batch.token_extras.items()}  # each (B, L)

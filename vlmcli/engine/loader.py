@@ -32,6 +32,7 @@ from vlmcli.engine.weights_files import weights_failure
 from vlmcli.engine.weights_match import check_loaded_weights, quiet_load_report
 from vlmcli.errors import BackendUnavailableError, ModelError, ResourceError, UnsupportedModelError
 from vlmcli.families import family_for_model_type, supported_model_types
+from vlmcli.memory_errors import is_out_of_memory
 from vlmcli.quantize.apply import QuantReport, check_runtime, quantize_model
 from vlmcli.quantize.mode import plan_for
 
@@ -177,13 +178,13 @@ def load_model(config: EngineConfig) -> LoadedModel:
         quantization = _quantize(model, config)
         processor = processor_loading.result()
         check_tokenizer_fits(model, processor, config.model)
-    except torch.OutOfMemoryError:
-        raise ResourceError(
-            f"Out of memory loading {config.model} on {device}; try --dtype bfloat16 or a smaller model."
-        ) from None
+    except (torch.OutOfMemoryError, MemoryError):
+        raise ResourceError(_out_of_memory(config.model, device=device, dtype=dtype)) from None
     except (OSError, ValueError, KeyError, SafetensorError) as err:
         raise ModelError(weights_failure(source, err)) from None
     except (ImportError, RuntimeError) as err:
+        if isinstance(err, RuntimeError) and is_out_of_memory(err):  # "unable to mmap N bytes ...: Cannot allocate memory"
+            raise ResourceError(_out_of_memory(config.model, device=device, dtype=dtype)) from None
         broken = torchvision_broken(torch.__version__)  # transformers hides it behind "Could not import module"
         if broken is not None:
             raise BackendUnavailableError(broken) from None
@@ -214,6 +215,14 @@ def load_model(config: EngineConfig) -> LoadedModel:
         load_s=time.perf_counter() - start,
         quantization=quantization,
     )
+
+
+def _out_of_memory(model: str, *, device: Any, dtype: Any) -> str:
+    """The one line of a load that ran out of memory: what to change, for this dtype."""
+    import torch
+
+    halve = "try --dtype bfloat16 (half of float32's memory) or a smaller model" if dtype == torch.float32 else "try a smaller model"
+    return f"Out of memory loading {model} on {device} (its weights, as {str(dtype).removeprefix('torch.')}); {halve}."
 
 
 def load_processor(folder: Path, config: EngineConfig) -> Any:

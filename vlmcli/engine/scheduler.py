@@ -5,9 +5,9 @@ finished early keeps decoding pad tokens, and no new request starts until the wh
 is done. The scheduler instead keeps up to `slots` rows in flight:
 
 1. admit: while slots are free, take the next requests from the stream, prepare each alone
-   (a request that cannot be prepared is reported as a failed `Completion`, the others go
-   on), encode their images together and prefill them as one left-padded batch of
-   newcomers, then join them to the running batch (`kv_ops.join`);
+   (a request that cannot be prepared, or whose input went bad since it was checked, is
+   reported as a failed `Completion`, the others go on), encode their images together and
+   prefill them as one left-padded batch of newcomers, then join them to the running batch;
 2. choose every row's next token (greedy, or sampled with the request's own generator, so
    a seed reproduces a request whatever its company), exactly as the static loop does;
 3. evict the rows that finished (EOS, stop string, grammar, `max_tokens`) from the cache,
@@ -31,7 +31,7 @@ is in neither.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +49,7 @@ from vlmcli.engine.request import Request
 from vlmcli.engine.results import judge_result, make_result, shares, vision_weight
 from vlmcli.engine.sampling import apply_repetition_penalty, choose_next, make_generators
 from vlmcli.engine.vision import encode_batch
+from vlmcli.errors import InputError
 
 if TYPE_CHECKING:
     import torch
@@ -56,9 +57,9 @@ if TYPE_CHECKING:
     from vlmcli.structured.guard import Guard
 
 
-_Taken = tuple[int, Request, "FittedBatch | Exception", float]
-"""A request read from the stream: its index, itself, its prepared form (or why it has
-none), and the seconds preparing it took."""
+_Taken = tuple[int, "Request | InputError", "FittedBatch | Exception", float]
+"""A request read from the stream: its index, itself (or why it could not be taken), its
+prepared form (or why it has none), and the seconds preparing it took."""
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ class ContinuousScheduler:
     def _run(self, requests: Iterable[Request], *, tokens: bool) -> Iterator[Completion | TokenEvent]:
         import torch
 
-        pending = enumerate(requests)
+        pending = _numbered(requests)
         rows: list[_Row] = []
         running: RunningBatch | None = None
         logits: torch.Tensor | None = None  # (B, V)
@@ -214,7 +215,7 @@ class ContinuousScheduler:
                 self.stats.row_steps += len(rows)
 
     # -- admission -----------------------------------------------------------
-    def _admit(self, pending: Iterator[tuple[int, Request]], *, room: int) -> tuple[list[_Row], list[Completion]]:
+    def _admit(self, pending: Iterator[tuple[int, "Request | InputError"]], *, room: int) -> tuple[list[_Row], list[Completion]]:
         """Up to `room` prepared newcomers (and the requests that failed to prepare)."""
         rows: list[_Row] = []
         failed: list[Completion] = []
@@ -234,14 +235,14 @@ class ContinuousScheduler:
             if rows and budget is not None and sum(len(r.prompt) for r in rows) + length > budget:
                 self._held = item  # first of the next admission
                 break
-            rows.append(self._row(index, request, fitted, started=started))
+            rows.append(self._row(index, request, fitted, started=started))  # type: ignore[arg-type]
         for row in rows:
             row.away = away
         return rows, failed
 
-    def _next_prepared(self, pending: Iterator[tuple[int, Request]]) -> _Taken | None:
+    def _next_prepared(self, pending: Iterator[tuple[int, "Request | InputError"]]) -> _Taken | None:
         """The next request of the stream with its `FittedBatch` (or the exception preparing it
-        raised); None when the stream is done."""
+        raised, or taking it from the stream raised); None when the stream is done."""
         if self._held is not None:
             item, self._held = self._held, None
             return item
@@ -251,6 +252,8 @@ class ContinuousScheduler:
         if found is None:
             return None
         index, request = found
+        if isinstance(request, InputError):  # its input went bad since it was checked
+            return index, request, request, 0.0
         start = time.perf_counter()
         fitted: FittedBatch | Exception
         try:
@@ -377,6 +380,21 @@ class ContinuousScheduler:
         if row.guard is not None:
             judge_result(result, row.request.constraint, finish=row.finish, can_end=row.guard.can_end(0))
         yield Completion(index=row.index, result=result, latency_s=latency_s)
+
+
+def _numbered(requests: Iterable[Request]) -> Iterator[tuple[int, "Request | InputError"]]:
+    """The stream's requests with their indices. A sequence's item whose taking raises
+    `InputError` is that error in its place (`commands._inputs.DecodedWhenTaken` decodes a file
+    again when taken: one deleted or rewritten since it was checked fails alone)."""
+    if not isinstance(requests, Sequence):
+        yield from enumerate(requests)
+        return
+    for index in range(len(requests)):
+        try:
+            request: Request | InputError = requests[index]
+        except InputError as error:
+            request = error
+        yield index, request
 
 
 def _charge(rows: list[_Row], seconds: float) -> None:

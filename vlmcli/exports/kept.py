@@ -12,19 +12,17 @@ columns and jsonl fields (txt holds captions only). Every record has every kept 
 A kept column whose name an export field already has (a one-prompt run's `caption`, `width`,
 `path`, `source`, ...: `records.RESERVED_COLUMNS` and the caption columns) is written as
 `extra_<name>` (`extra_caption`: img2dataset's alt text beside the new caption), never over
-the export's own field; one ending in `file_name` (which `datasets` would open as a file) as
-`<name>_kept`; the summary names each such column.
+the export's own field; one ending in `file_name` or `file_names` (which `datasets` would open as
+files) as `<name>_kept`; the summary names each such column.
 
-Tables (imagefolder and Parquet, read by `datasets` with one type per column): a column whose
-values are all text, all booleans or all numbers (nulls aside) keeps them; any other (lists,
-objects, a mix) holds each value as its JSON text (a text value too: `"x"` with its quotes, so
-`json.loads` reads every cell of the column), and the table loads. Pure.
+Tables (imagefolder and Parquet, read by `datasets` with one type per column) hold each column
+typed as the run kept it: lists, objects, numbers, booleans and text; a column with no one type as
+each value's JSON text, said in the summary (`kept_table`). Parquet gives a column the Arrow type
+its input shards had where the run recorded one (`kept_arrow`). Pure.
 """
 
 from __future__ import annotations
 
-import enum
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -34,29 +32,15 @@ PREFIX = "extra_"
 """Before a kept column's name when an export field has that name."""
 
 
-class ColumnType(str, enum.Enum):
-    """A kept column's type in a table; the value is its `datasets` `Value` dtype."""
-
-    TEXT = "string"
-    INTEGER = "int64"
-    NUMBER = "float64"
-    BOOLEAN = "bool"
-    JSON = "json"
-    """Lists, objects or mixed types: each value as its JSON text (a `string` column)."""
-
-    @property
-    def dtype(self) -> str:
-        return "string" if self is ColumnType.JSON else self.value
-
-
-FILE_COLUMN_SUFFIX = "file_name"
+FILE_COLUMN_SUFFIXES = ("file_name", "file_names")
 """`datasets`' imagefolder reads `file_name` and every `*_file_name` column of metadata.jsonl as a
-file to open: a kept column so named (or renamed to `extra_file_name`) would fail the load."""
+file to open (`file_names`, `*_file_names`: a list of them): a kept column so named (or renamed to
+`extra_file_name`) would fail the load."""
 
 
 def kept_columns(extras: Iterable[Mapping[str, Any]], taken: Iterable[str]) -> dict[str, str]:
     """kept column -> its name in the export, in the order the columns first appear; a name
-    ending in `file_name` gets `_kept` after it (`FILE_COLUMN_SUFFIX`), `file_name_kept`."""
+    ending in `file_name` or `file_names` gets `_kept` after it (`FILE_COLUMN_SUFFIXES`), `file_name_kept`."""
     taken = set(taken)
     columns = list(dict.fromkeys(column for extra in extras for column in extra))
     used = taken | {column for column in columns if column not in taken and not _a_file_column(column)}
@@ -70,52 +54,9 @@ def kept_columns(extras: Iterable[Mapping[str, Any]], taken: Iterable[str]) -> d
 
 
 def _a_file_column(name: str) -> bool:
-    return name.endswith(FILE_COLUMN_SUFFIX)
+    return name.endswith(FILE_COLUMN_SUFFIXES)
 
 
 def kept_fields(extra: Mapping[str, Any], kept: Mapping[str, str]) -> dict[str, Any]:
     """One record's kept values under their export names (JSON values, as the run kept them)."""
     return {name: extra.get(column) for column, name in kept.items()}
-
-
-def column_types(extras: Iterable[Mapping[str, Any]], kept: Mapping[str, str]) -> dict[str, ColumnType]:
-    """export name -> the table type of its values across every record (see the module docstring)."""
-    seen: dict[str, set[ColumnType]] = {name: set() for name in kept.values()}
-    for extra in extras:
-        for column, name in kept.items():
-            value = extra.get(column)
-            if value is not None:
-                seen[name].add(_type_of(value))
-    return {name: _one_type(types) for name, types in seen.items()}
-
-
-def table_fields(extra: Mapping[str, Any], kept: Mapping[str, str], types: Mapping[str, ColumnType]) -> dict[str, Any]:
-    """One record's kept values as a table row holds them (`column_types`)."""
-    fields = kept_fields(extra, kept)
-    return {name: _as_type(value, types[name]) for name, value in fields.items()}
-
-
-def _type_of(value: Any) -> ColumnType:
-    if isinstance(value, bool):
-        return ColumnType.BOOLEAN
-    if isinstance(value, int):
-        return ColumnType.INTEGER
-    if isinstance(value, float):
-        return ColumnType.NUMBER
-    return ColumnType.TEXT if isinstance(value, str) else ColumnType.JSON
-
-
-def _one_type(types: set[ColumnType]) -> ColumnType:
-    if not types:
-        return ColumnType.TEXT
-    if types == {ColumnType.INTEGER, ColumnType.NUMBER}:
-        return ColumnType.NUMBER
-    return next(iter(types)) if len(types) == 1 else ColumnType.JSON
-
-
-def _as_type(value: Any, kind: ColumnType) -> Any:
-    if value is None:
-        return None
-    if kind is ColumnType.JSON:
-        return json.dumps(value, ensure_ascii=False)  # text too: every cell of the column is JSON
-    return float(value) if kind is ColumnType.NUMBER else value

@@ -96,6 +96,9 @@ class Joined:
     """Images with error rows only (no record)."""
     kept: dict[str, str] = field(default_factory=dict)
     """kept column -> its name in the export (`extra_<name>` where an export field has its name)."""
+    kept_types: Mapping[str, Any] = field(default_factory=dict)
+    """shard source -> the Arrow schema its kept columns had (`results.Results.kept_types`);
+    tables give a column that type where every shard of its records agrees (`kept_arrow`)."""
     configurations: dict[str, int] = field(default_factory=dict)
     """prompt text -> how many configurations (config_hash) captioned one image under it, where
     more than one did: a rerun with other settings, or two prompt-file lines of one text with
@@ -192,6 +195,7 @@ def join_rows(rows: list[Row], naming: ColumnNaming | None = None) -> Joined:
         superseded=superseded,
         uncaptioned=uncaptioned,
         kept=kept_columns((r.extra for r in records), RESERVED_COLUMNS | set(columns)),
+        kept_types=getattr(rows, "kept_types", {}),  # `results.Results`: what the run recorded
         configurations=configurations,
     )
 

@@ -268,13 +268,28 @@ def key_text(value: Any) -> str | None:
 
 
 def json_safe(value: Any) -> Any:
-    """A kept cell as a JSON value (bytes are not kept: they are the image's job)."""
+    """A kept cell as a JSON value, in the form a JSON reader expects: bytes as base64 text (a
+    kept binary column is given back as bytes by `vlm export --to parquet`, whose run recorded
+    its type: `sinks.kept_types`), a date or time as ISO 8601 text (a timestamp with its zone's
+    offset), a decimal as its exact digits (text), a duration as seconds; a map's pairs as
+    `[key, value]` lists."""
+    import datetime as dt
+    from decimal import Decimal
+
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return None
+        import base64
+
+        return base64.b64encode(bytes(value)).decode("ascii")
     if isinstance(value, Mapping):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [json_safe(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, Decimal):
+        return format(value, "f") if value.is_finite() else str(value)
     return str(value)

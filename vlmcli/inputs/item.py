@@ -30,3 +30,7 @@ class ShardItem:
     undownloaded: bool = False
     """img2dataset could not download its image (its `status` is not "success"): it can never
     be captioned, so runs write no row for it and count it apart; `error` says why."""
+    left_out: int = 0
+    """Pictures and clips of its WebDataset key left out beside it (a tar key holding a photo,
+    its mask and a `.json` is one sample: the photo is captioned, the mask is not;
+    `tar_fields`): summed into the run's summary (`left_out`), as the dry run counts them."""

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from vlmcli.errors import InputError
+from vlmcli.errors import ConfigError, InputError
 from vlmcli.inputs.columns import (
     ColumnChoice,
     check_keep_columns,
@@ -89,6 +89,32 @@ def _schema(path: Path, *, table: Table) -> "pa.Schema":
         raise InputError(unreadable(path, _KIND_NAMES[table], exc)) from None
 
 
+def kept_schema(path: Path, columns: Iterable[str], *, table: Table) -> "pa.Schema":
+    """The Arrow fields `columns` (kept columns) have in the table at `path`, with their
+    `datasets` features (a `ClassLabel`'s names) in its `huggingface` metadata where the table
+    declares them; a CSV's are text, as `table_items` reads them. Only the schema is read
+    (a Parquet footer, an Arrow stream's header). What a run records of its kept columns'
+    types (`sinks.kept_types`), for `vlm export` to give them back."""
+    import json
+
+    import pyarrow as pa
+
+    wanted = list(dict.fromkeys(columns))
+    if table == "csv":
+        return pa.schema([pa.field(c, pa.string()) for c in wanted])
+    schema = _schema(path, table=table)
+    fields = [schema.field(i) for c in wanted if len(found := schema.get_all_field_indices(c)) == 1 for i in found]
+    features = {}
+    if schema.metadata and b"huggingface" in schema.metadata:
+        try:
+            declared = json.loads(schema.metadata[b"huggingface"])["info"]["features"]
+            features = {f.name: declared[f.name] for f in fields if f.name in declared}
+        except (ValueError, KeyError, TypeError):
+            features = {}
+    metadata = {"huggingface": json.dumps({"info": {"features": features}})} if features else None
+    return pa.schema(fields, metadata=metadata)
+
+
 def _image_bytes(
     value: Any, *, folder: Path, where: str, media: str = "image"
 ) -> tuple[bytes | None, str | None, str | None]:
@@ -139,6 +165,18 @@ def _names_files(kind: "pa.DataType") -> bool:
     return pa.types.is_string(kind) or pa.types.is_large_string(kind) or str(kind) == "string_view"
 
 
+def _holds_pictures(kind: "pa.DataType") -> bool:
+    """Whether an image column of this type holds the pictures' bytes (raw bytes, or Hugging
+    Face's `{bytes, path}` struct), not only their names."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    if pa.types.is_struct(kind):
+        return kind.get_field_index("bytes") >= 0
+    return pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or str(kind) == "binary_view"
+
+
 def table_items(path: Path, choice: ColumnChoice, *, table: Table = "parquet") -> Iterator[ShardItem]:
     import pyarrow as pa
 
@@ -153,6 +191,12 @@ def table_items(path: Path, choice: ColumnChoice, *, table: Table = "parquet") -
     if key is None and (table == "csv" or _names_files(schema.field(image).type)):
         key = image  # a path is the row's name: keys survive re-sorting the table
     check_keep_columns(names, choice.keep_columns, where=where)
+    if image in choice.keep_columns and _holds_pictures(schema.field(image).type):
+        raise ConfigError(
+            f"--keep-columns {image}: it is {where}'s image column and holds the pictures themselves "
+            "(every row's extra would carry its picture again, as base64 text); the pictures are captioned "
+            "and exported anyway: leave it out of --keep-columns."
+        )
     reported = [c for c in DOWNLOAD_COLUMNS if c in names]  # img2dataset's: why a row has no image
     columns = list(dict.fromkeys([image, *([video] if video else []), *([key] if key else []), *choice.keep_columns, *reported]))
     read = 0

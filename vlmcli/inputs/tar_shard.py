@@ -13,7 +13,9 @@ image's (`jpg`, `png`, `webp`, ...), else its video the first that is a video's 
 too), and its other pictures and clips are counted and said in one warning after the shard.
 Its `.json` fields (img2dataset writes one) and its other fields (`txt`, `cls`, ...:
 `tar_values`) supply --key-column and --keep-columns; a kept name no key of the shard has is
-said in one warning after the shard. A key whose only media is a `pdf` field (document
+said in one warning after the shard. A --key-column the shard's first key lacks refuses the
+shard, as a table refuses a column it lacks; a later key without it is keyed by `__key__`,
+counted, and said in one warning after the shard (`tar_key_column`). A key whose only media is a `pdf` field (document
 datasets such as pixparse/pdfa-eng-wds) is read page by page as a PDF file is (`pdf_shard`):
 items `<key>::page-0003`, each with the key's kept columns; a document that will not open
 is the key's error row. A key with no media, a key seen a second time (a compressed tar's
@@ -30,8 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from vlmcli.errors import InputError
-from vlmcli.inputs.columns import ColumnChoice, json_safe, key_text
+from vlmcli.inputs.columns import ColumnChoice, json_safe
 from vlmcli.inputs.tar_fields import PDF_FIELD, KeyPlan, left_out_note, media_field, plan_key
+from vlmcli.inputs.tar_key_column import KeyColumn
 from vlmcli.inputs.tar_members import KeyGroup, key_groups
 from vlmcli.inputs.tar_values import KeptNames, key_meta
 
@@ -62,6 +65,7 @@ class _Reading:
     def __init__(self, path: Path, choice: ColumnChoice) -> None:
         self.path, self.choice = path, choice
         self.kept = KeptNames(choice.keep_columns)
+        self.key_column = KeyColumn(path, choice.key_column)
         self.left_out: list[tuple[str, KeyPlan]] = []
         self.wanted = {*choice.keep_columns, *([choice.key_column] if choice.key_column else [])}
 
@@ -74,7 +78,7 @@ class _Reading:
             fields = group.fields
             meta = key_meta(fields, wanted=self.wanted)
             meta["__key__"] = group.key
-            item_key = key_text(meta.get(choice.key_column or "__key__")) or group.key
+            item_key = self.key_column.key_of(group.key, meta, group.names())
             extra = {c: json_safe(meta.get(c)) for c in choice.keep_columns}
             ordered = group.ordered()
             plan = plan_key([m.name for m in ordered], group.all_names(), image_column=choice.image_column)
@@ -91,14 +95,20 @@ class _Reading:
             else:
                 seen.add(item_key)
                 found = self._key_items(group, plan, item_key, extra)
-            for item in found:
-                yield dataclasses.replace(item, warnings=warnings) if warnings else item
+            left_out = len(plan.left_out)  # on the key's first item (a PDF's first page), counted once
+            for number, item in enumerate(found):
+                changes: dict[str, Any] = {"warnings": warnings} if warnings else {}
+                if left_out and number == 0:
+                    changes["left_out"] = left_out
+                yield dataclasses.replace(item, **changes) if changes else item
 
     def finished(self, item: Any) -> Any:
         """The shard's last item, with the shard's own warnings."""
         notes = [left_out_note(str(self.path), self.left_out)] if self.left_out else []
         if (kept := self.kept.note(str(self.path))) is not None:
             notes.append(kept)
+        if (unnamed := self.key_column.note()) is not None:
+            notes.append(unnamed)
         return dataclasses.replace(item, warnings=(*item.warnings, *notes)) if notes else item
 
     def _pictures(self, group: KeyGroup, seen: set[str], extra: dict[str, Any]) -> Iterator[Any]:

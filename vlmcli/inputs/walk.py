@@ -55,10 +55,20 @@ class Listing:
         return os.path.join(self.folder, relative)
 
 
+_UNREADABLE = "Cannot read folder "
+_NOT_CAPTIONED = "; its files were not captioned"
+
+
 def unreadable_text(spelled: str, why: str) -> str:
     """What a run says of a subfolder that walking could not list (an error row's `error`, or a
     dataset run's shard error): its files were not read."""
-    return f"Cannot read folder {spelled}: {why}; its files were not captioned"
+    return f"{_UNREADABLE}{spelled}: {why}{_NOT_CAPTIONED}"
+
+
+def is_unreadable_text(error: str | None) -> bool:
+    """Whether an error row's `error` is `unreadable_text`'s: the row of a folder walking could
+    not list (a rerun that lists it drops the row: `ResumeIndex.gone_errors`)."""
+    return bool(error) and error.startswith(_UNREADABLE) and error.endswith(_NOT_CAPTIONED)  # type: ignore[union-attr]
 
 
 def linked_notes(linked: list[str]) -> list[str]:

@@ -10,6 +10,7 @@ Life cycle, as the caption pipeline drives it:
     bad = sink.preflight(paths)                       # {path: why no output can be written}
     state = sink.resume_state(paths=paths, config_hashes=hashes, folders=input_folders)
     sink.retire(state_pairs_to_retry)                 # drop old error rows that will be redone
+                                                      # (and those of state.gone, state.readable)
     with sink:
         sink.write(rows)                              # buffered; durable after flush()/close()
 """
@@ -100,6 +101,10 @@ class ResumeState:
     """Error rows of items no longer among the inputs (a deleted file, a key a dataset shard no
     longer yields) in this run's own shards, found by this question and not an earlier one of
     the run: `retire` drops them (a dry run only counts them). Their ok rows stay."""
+    readable: int = 0
+    """Error rows of subfolders walking could not list before ("Cannot read folder ...") that
+    it lists now (their files are among the inputs), in this run's own shards, found by this
+    question: `retire` drops them as it drops `gone` (a dry run only counts them)."""
 
     def is_done(self, rid: RowId) -> bool:
         return rid in self.done or rid.path in self.done_paths
@@ -148,6 +153,11 @@ class Sink(ABC):
         """Drop the ok rows of keys a dataset shard read to its end no longer yields whose
         content and settings have an ok row under a key it yields now (published first): how
         many went. Nothing here (outputs without shards)."""
+        return 0
+
+    def would_supersede(self, written: Sequence[Row]) -> int:
+        """How many rows `drop_superseded` would drop once `written` (a plan's rows) were
+        written, changing nothing: what a dry run says. Nothing here."""
         return 0
 
     def note_datasets(self, readings: "Mapping[str, ShardReading]") -> None:

@@ -40,6 +40,12 @@ def _label_file(label: str) -> str:
     return f".vlm-run-{label}.lock"
 
 
+def shard_spelling(label: str) -> str:
+    """A --shard label as the user wrote it: "s1of3" -> "1/3"."""
+    match = re.fullmatch(r"s(\d+)of(\d+)", label)
+    return f"{match[1]}/{match[2]}" if match else label
+
+
 def _holder_text(path: Path) -> str | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8") or "{}")
@@ -47,26 +53,45 @@ def _holder_text(path: Path) -> str | None:
         return None
     if not data.get("pid"):
         return None
-    label = f" (--shard {data['label']})" if data.get("label") else ""
+    label = f" (--shard {shard_spelling(data['label'])})" if data.get("label") else ""
     since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(data.get("since", 0)))
     return f"pid {data['pid']} on {data.get('host', '?')}{label}, since {since}"
+
+
+def _held(path: Path) -> bool:
+    """Whether a run holds the lock file `path` now (shared or not); a file's record outlives its run."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # closing drops the lock this took, if it took it
+    return False
+
+
+def _held_shards(folder: Path) -> list[Path]:
+    """The --shard lock files that runs hold now."""
+    return sorted(p for p in Path(folder).glob(".vlm-run-*.lock") if LOCK_NAME.fullmatch(p.name) and _held(p))
+
+
+def _names(shards: list[Path]) -> str:
+    return "; ".join(h for p in shards if (h := _holder_text(p))) or "runs with --shard"
 
 
 def run_in_progress(folder: Path) -> str | None:
     """Who is captioning into `folder` now ("pid 123 on host, since ..."), or None: a reader
     (export, report) takes the rows published so far, and should say so."""
     path = Path(folder) / COMMON
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None  # no run ever locked it, or it cannot be read: nothing to say
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # refused while any run holds it, shared or not
-    except BlockingIOError:
-        return _holder_text(path) or "another run"
-    finally:
-        os.close(fd)  # closing drops the lock this took, if it took it
-    return None
+    if not _held(path):  # no run holds it, shared or not (or none ever locked it)
+        return None
+    shards = _held_shards(folder)  # sharded runs hold it shared: its record is an older run's
+    return _names(shards) if shards else _holder_text(path) or "another run"
 
 
 class FolderLock:
@@ -97,7 +122,7 @@ class FolderLock:
             fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise OutputError(self._refusal()) from None
+            raise OutputError(self._refusal(name)) from None
         self._fds.append(fd)
         if exclusive:  # a shared holder would overwrite another's record
             record = {"host": socket.gethostname(), "pid": os.getpid(), "label": self.label, "since": time.time()}
@@ -117,13 +142,31 @@ class FolderLock:
         except OSError as exc:
             raise OutputError(f"Cannot write to the output folder {self.folder}: {exc.strerror or exc}.") from None
 
-    def _refusal(self) -> str:
-        holders = [h for p in sorted(self.folder.glob(".vlm-run*.lock")) if (h := _holder_text(p))]
-        who = "; ".join(holders) if holders else "another run"
-        mine = f"--shard {self.label}" if self.label else "an unsharded run"
+    def _refusal(self, name: str) -> str:
+        """Why this run cannot have the folder, naming the runs that hold it now (`name`: the
+        lock file it was refused), and what to do: a duplicate of this --shard may make way for
+        another shard; an unsharded run, or one refused by it, can only wait."""
+        mine = f"--shard {shard_spelling(self.label)}" if self.label else ""
+        if name != COMMON:  # another run of this shard
+            who = _holder_text(self.folder / name)
+            who = f"{who}, a run of {mine} as this one is" if who else f"another run of {mine}"
+            return (
+                f"{self.folder} is in use by {who}. Wait for it to finish, "
+                f"or give this run another --shard."
+            )
+        shards = _held_shards(self.folder)
+        if self.label or not shards:  # held exclusively: an unsharded run
+            who = _holder_text(self.folder / COMMON)
+            then = f", then run {mine}" if mine else ""
+            return (
+                f"{self.folder} is in use by {who + ', ' if who else ''}an unsharded run: it needs the folder to itself. "
+                f"Wait for it to finish (or stop it){then}."
+            )
+        who = _names(shards)
+        one = len(shards) == 1
         return (
-            f"{self.folder} is in use by {who}. Wait for it to finish, or give this run another --shard "
-            f"(this is {mine}; an unsharded run needs the folder to itself)."
+            f"{self.folder} is in use by {who}. Wait for {'it' if one else 'them'} to finish: this unsharded run "
+            f"needs the folder to itself (runs with --shard share it)."
         )
 
     def release(self) -> None:

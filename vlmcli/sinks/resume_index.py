@@ -5,9 +5,10 @@
     answer = index.state(paths, owns=sink.owns)              # O(len(paths)), as often as needed
     index.record(rows)                                       # rows this run writes
     index.replace_shard(shard, kept_rows)                    # after `retire` rewrote a shard
-    gone = index.gone_errors(present=paths, folders=roots, shards=read_fully, owns=sink.owns)
+    gone = index.gone_errors(present=paths, folders=roots, shards=read_fully, owns=sink.owns)  # .rows, .readable
     old = index.superseded(present=paths, shards=read_fully, owns=sink.owns)   # ok rows of old keys
     drop = index.covered(old, present=paths)                                  # after the new rows are out
+    would = index.stored_rows(index.covered(old, present=paths, written=planned))   # a dry run's count
 
 A dataset run asks what is done once per input shard; reading every output shard for each
 question made a long run quadratic (input shards x output rows). The index holds, per
@@ -25,7 +26,10 @@ an ok row).
 (asked only about the items there are) never sees: a file deleted after it failed, or a
 `<shard>::k1#dup1` key an older version gave a tar member stored twice. Their ok rows stay
 (a caption outlives its file). Asked about a shard, it looks only at that shard's stored
-items (held apart by shard), so a dataset run asking once per shard stays linear.
+items (held apart by shard), so a dataset run asking once per shard stays linear. It also
+finds the error rows of subfolders walking could not list before ("Cannot read folder ...:
+permission denied") that it lists now (`Gone.readable`): their files are among the inputs
+now, so the folder's row goes (it stays while the folder cannot be listed: it is asked about).
 
 `superseded` finds the ok rows of keys a shard read to its end no longer yields (a tar of a
 folder now keyed `photos/IMG_1.jpg`, before `photos/IMG_1`; a table of image paths keyed by
@@ -38,12 +42,14 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
 from vlmcli.inputs.item import SEPARATOR
+from vlmcli.inputs.walk import is_unreadable_text
 from vlmcli.media.names import utf8_text
 from vlmcli.sinks.base import ResumeState
 from vlmcli.sinks.schema import Row, RowId, Status
@@ -67,6 +73,17 @@ class Stored(NamedTuple):
     key: str | None
     config_hash: str
     ok: bool
+    folder: bool = False
+    """An error row of a subfolder walking could not list (`walk.unreadable_text`)."""
+
+
+class Gone(NamedTuple):
+    """`ResumeIndex.gone_errors`: shard -> indices of error rows to drop, by why."""
+
+    rows: dict[Path, set[int]]
+    """Of items no longer among the inputs (a deleted file, a key a shard no longer yields)."""
+    readable: dict[Path, set[int]]
+    """Of subfolders walking could not list before, listed now (their files are inputs now)."""
 
 
 @dataclass
@@ -103,7 +120,8 @@ class ResumeIndex:
             return
         ident = self._identity(row["path"])
         ok = row["status"] == Status.OK.value
-        self._rows.setdefault(ident, []).append(Stored(shard, index, row["key"], row["config_hash"], ok))
+        folder = not ok and is_unreadable_text(row.get("error"))
+        self._rows.setdefault(ident, []).append(Stored(shard, index, row["key"], row["config_hash"], ok, folder))
         if shard is not None:
             self._shard_paths.setdefault(shard, set()).add(ident)
             if not ok:  # what `gone_errors` looks through
@@ -173,11 +191,15 @@ class ResumeIndex:
         folders: Sequence[str] = (),
         shards: Sequence[str] = (),
         owns: Callable[[Path], bool],
-    ) -> dict[Path, set[int]]:
+    ) -> Gone:
         """shard -> indices of stored error rows whose item is no longer among a run's inputs,
-        to drop as `Answer.stale` rows are. `present`: the items asked about (as `state` is
-        asked); `folders`: input folders (resolved): an error row of a path under one that is
-        not present and gone from disk is gone (a dataset item: when its shard file is gone);
+        to drop as `Answer.stale` rows are (`Gone.rows`); and, apart (`Gone.readable`), those
+        of a subfolder under `folders` walking could not list (`Stored.folder`) that it listed
+        now: a folder there, not a link, not `present` (a folder still unreadable is: its row
+        is asked about and kept), under no `present` folder (one unreadable now hides it).
+        `present`: the items asked about (as `state` is asked); `folders`: input folders
+        (resolved): an error row of a path under one that is not present and gone from disk
+        is gone (a dataset item: when its shard file is gone);
         `shards`: dataset shards (resolved) read to their end, whose items are all `present`:
         an error row of `<shard>::<key>` not present is gone (the shard no longer yields it).
 
@@ -190,20 +212,26 @@ class ResumeIndex:
         under = tuple(f.rstrip(os.sep) + os.sep for f in dict.fromkeys(folders) if f not in self._looked_under)
         self._looked_under.update(folders)
         walked = ({ident for ident in self._failed if ident.startswith(under)} - read) if under else set()
+        found = Gone({}, {})
         if not read and not walked:
-            return {}
+            return found
         here = self._spellings(present)
         on_disk = _Lookup()
-        gone: dict[Path, set[int]] = {}
         for ident in (read | walked) - here:
+            into, listed = found.rows, False
             if ident in walked and on_disk.holds(ident):
-                continue  # still there: left out by a filter, or an item of a shard not read to its end
+                listed = _listed_now(ident, here)
+                if not listed:
+                    continue  # still there: left out by a filter, or an item of a shard not read to its end
+                into = found.readable
             for s in self._rows.get(ident, ()):
+                if listed and not s.folder:
+                    continue  # a file's error row at what is a folder now: kept, as a file left out is
                 if not s.ok and s.shard is not None and owns(s.shard) and s.index not in self._found.get(s.shard, ()):
-                    gone.setdefault(s.shard, set()).add(s.index)
-        for shard, indices in gone.items():
+                    into.setdefault(s.shard, set()).add(s.index)
+        for shard, indices in [*found.rows.items(), *found.readable.items()]:
             self._found.setdefault(shard, set()).update(indices)
-        return gone
+        return found
 
     def _spellings(self, present: Collection[str]) -> set[str]:
         return {s for p in present for s in (p, self._identity(p), utf8_text(p), self._identity(utf8_text(p)))}
@@ -227,18 +255,58 @@ class ResumeIndex:
                         found.add(Superseded(s.shard, ident, s.key, s.config_hash, source))
         return found
 
-    def covered(self, candidates: Collection[Superseded], *, present: Collection[str]) -> set[Superseded]:
+    def covered(
+        self, candidates: Collection[Superseded], *, present: Collection[str], written: Iterable[Row] = ()
+    ) -> set[Superseded]:
         """The `candidates` whose content (key) and config hash have an ok row (stored, or
         written by this run) at a `present` item of the same dataset shard: their caption is
-        kept there, under the key the shard yields now."""
+        kept there, under the key the shard yields now. `written`: rows taken as written too
+        (a dry run's plan), never recorded."""
         sources = {c.source for c in candidates}
+        planned: dict[str, list[tuple[str, str]]] = {}
+        for row in written:
+            if row["status"] == Status.OK.value and row["key"] is not None:
+                planned.setdefault(self._identity(row["path"]), []).append((row["key"], row["config_hash"]))
         have: set[tuple[str, str, str]] = set()
         for path in present:
-            mine = [src for src in _sources(self._identity(path)) if src in sources]
+            ident = self._identity(path)
+            mine = [src for src in _sources(ident) if src in sources]
             if mine:
                 ok = [(s.key, s.config_hash) for s in self._stored(path) if s.ok and s.key is not None]
+                ok += planned.get(ident, [])
                 have.update((src, key, config_hash) for src in mine for key, config_hash in ok)
         return {c for c in candidates if (c.source, c.key, c.config_hash) in have}
+
+    def stored_rows(self, candidates: Collection[Superseded]) -> int:
+        """How many stored ok rows the `candidates` name (what `drop_superseded` drops of them:
+        a row stored twice in a shard counts twice)."""
+        named = {(c.shard, c.ident, c.key, c.config_hash) for c in candidates}
+        return sum(
+            1
+            for shard, ident, key, config_hash in named
+            for s in self._rows.get(ident, ())
+            if s.ok and s.shard == shard and s.key == key and s.config_hash == config_hash
+        )
+
+
+def _listed_now(ident: str, present: set[str]) -> bool:
+    """Whether walking listed the folder `ident` (under an input folder, not `present`): a folder
+    there, not a link (never followed), and no folder holding it `present` (unreadable now)."""
+    if not any(_real_folder(path) for path in dict.fromkeys((ident, _unescaped(ident)))):
+        return False
+    folder, parent = ident, os.path.dirname(ident)
+    while parent != folder:
+        if parent in present:
+            return False
+        folder, parent = parent, os.path.dirname(parent)
+    return True
+
+
+def _real_folder(path: str) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except (OSError, ValueError):  # not there, or a name the file system cannot take
+        return False
 
 
 def _sources(ident: str) -> list[str]:

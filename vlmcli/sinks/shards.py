@@ -25,7 +25,10 @@ Why this shape (after img2dataset's buffered writer):
 - So do error rows of items no longer among the inputs (`ResumeIndex.gone_errors`): a file
   that failed, then was deleted, under an input folder (looked under once per run); a key a
   dataset shard read to its end no longer yields (named per question, never a shard half
-  read). What the questions of a run found is added up (`ResumeState.gone`); ok rows stay,
+  read); and the error row of a subfolder that could not be listed ("Cannot read folder
+  ...") once a rerun lists it (permissions fixed: its files are captioned now; counted
+  apart, `ResumeState.readable`). What the questions of a run found is added up
+  (`ResumeState.gone`); ok rows stay,
   except those of a key a shard read to its end no longer yields whose picture it still holds
   under a new key (a newer reader's keys): `drop_superseded` drops them once the rows under
   the new key are published (a picture removed from the shard keeps its rows).
@@ -50,6 +53,7 @@ from vlmcli.output_files import make_folder
 from vlmcli.periodic import Periodic
 from vlmcli.sinks.base import ResumeState, Sink, SinkConfig
 from vlmcli.sinks.identity import PathResolver
+from vlmcli.sinks.kept_types import KeptTypes
 from vlmcli.sinks.lock import FolderLock, remove_if_only_locks
 from vlmcli.sinks.resume_index import ResumeIndex, Superseded
 from vlmcli.sinks.schema import Row, Status, check_row, storable
@@ -106,6 +110,7 @@ class ShardedSink(Sink):
         """What the folder holds, read at the first `resume_state` of the run."""
         self._lock = threading.RLock()  # the buffer and the numbering: shared with the flush timer
         self._timer: Periodic | None = None
+        self._kept_types = KeptTypes()  # the kept columns' Arrow types, written before their rows
 
     # -- format hooks ----------------------------------------------------------
     @abstractmethod
@@ -166,8 +171,12 @@ class ShardedSink(Sink):
         answer = index.state(paths, owns=self.owns)
         self._error_files, self._stale = answer.error_files, answer.stale
         roots, read = [os.path.realpath(f) for f in folders], [self._resolve(source) for source in read_fully]
-        for shard, indices in index.gone_errors(present=paths, folders=roots, shards=read, owns=self.owns).items():
+        gone = index.gone_errors(present=paths, folders=roots, shards=read, owns=self.owns)
+        for shard, indices in gone.rows.items():
             answer.state.gone += len(indices)  # each found once in a run (`gone_errors`)
+            self._gone.setdefault(shard, set()).update(indices)
+        for shard, indices in gone.readable.items():  # folders listed now that could not be before
+            answer.state.readable += len(indices)
             self._gone.setdefault(shard, set()).update(indices)
         superseded = index.superseded(present=paths, shards=read, owns=self.owns)
         if superseded - self._superseded:
@@ -231,6 +240,16 @@ class ShardedSink(Sink):
                 dropped += len(rows) - len(keep)
         return dropped
 
+    def would_supersede(self, written: Sequence[Row]) -> int:
+        """How many ok rows `drop_superseded` would drop were `written` (a plan's rows: its
+        copies) written: what a dry run says. Changes nothing, on disk or in the index."""
+        if not self._superseded or self._index is None:
+            return 0
+        with self._lock:
+            written = [*self._buffer, *written]
+        drop = self._index.covered(self._superseded, present=self._superseded_present, written=written)
+        return self._index.stored_rows(drop)
+
     def _rewrite(self, shard: Path, keep: list[Row]) -> None:
         """`shard` now holds `keep` (none: it is removed), replaced atomically; the index follows."""
         try:
@@ -292,6 +311,7 @@ class ShardedSink(Sink):
     def note_datasets(self, readings: "Mapping[str, ShardReading]") -> None:
         from vlmcli.inputs.readings import NOTES_NAME, write_notes
 
+        self._kept_types.note_formats(readings)
         try:
             write_notes(self.folder, readings, temp=self._temp_path(NOTES_NAME.lstrip(".")))
         except OSError as exc:
@@ -371,6 +391,7 @@ class ShardedSink(Sink):
         name = shard_name(label=self.config.label, number=self._next_number, extension=self.extension)
         temp = self._temp_path(name)
         try:
+            self._kept_types.record(rows, self.folder, label=self.config.label, temp=self._temp_path)  # before the rows
             self._write_synced(temp, rows)
             while not _publish(temp, self.folder / name):
                 self._next_number += 1  # another process took this number: take the next one

@@ -17,7 +17,14 @@ useful to a model:
 Variable-frame-rate video (phone footage, screen and meeting recordings: `VideoInfo.frame_times`)
 is planned on a fine constant-rate clock laid over its real times (`FineClock`), so windows,
 the shortest scene and the printed times are seconds of the video, not frame counts divided
-by an average rate.
+by an average rate. A window in which no frame starts (one frame held across it: a screen
+recording paused for a minute) has nothing of its own to show; it joins the segment before,
+which then lasts until the next frame (showing the held frame at its real time), and the parts
+left are numbered again: 10 s windows over a 70 s recording paused from 5 s to 65 s give
+"window 1/2" (0-65 s) and "window 2/2" (65-70 s), not windows 1/7 and 7/7. What a hold leaves
+of a window after it (less than `min_seconds` and less than half the window) joins the next
+part of its scene, or the part before if it is the scene's last, rather than being described
+on its own.
 
 With no cuts (or `scenes=False` at the caller) this is plain fixed windows. Each segment
 then gets its own frame plan from a sampler run on a segment-local view of the video
@@ -33,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vlmcli.summaries.fine_clock import FineClock, Window, absorb_slivers, renumbered
 from vlmcli.video.metadata import VideoInfo
 from vlmcli.video.sampling.base import SampledFrame, SamplePlan
 from vlmcli.video.scan import Scan
@@ -106,27 +114,34 @@ def plan_segments(
         raise ValueError(f"need segment_seconds > 0 and max_segments >= 1, got {segment_seconds}, {max_segments}")
     if info.frame_times is not None:
         clock = FineClock.of(info)
-        fine = plan_segments(
-            clock.info, cuts=clock.ticks_of(cuts), segment_seconds=segment_seconds, min_seconds=min_seconds,
-            max_segments=max_segments,
-        )
-        return clock.frames_of(fine, info)
+        ticks, scenes = _windows(clock.info, cuts=clock.ticks_of(cuts), segment_seconds=segment_seconds,
+                                 min_seconds=min_seconds, max_segments=max_segments)
+        windows = renumbered(absorb_slivers(clock.frames_of(ticks), info=info, min_seconds=min_seconds))
+        times = [(info.boundary_time(w.start), info.boundary_time(w.stop)) for w in windows]
+    else:
+        windows, scenes = _windows(info, cuts=cuts, segment_seconds=segment_seconds, min_seconds=min_seconds,
+                                   max_segments=max_segments)
+        times = [(w.start / info.fps, w.stop / info.fps) for w in windows]
+    return tuple(
+        Segment(n, w.start, w.stop, start_s, end_s, w.reason(scenes)) for n, (w, (start_s, end_s)) in
+        enumerate(zip(windows, times))
+    )
+
+
+def _windows(
+    info: VideoInfo, *, cuts: Sequence[int], segment_seconds: float, min_seconds: float, max_segments: int
+) -> tuple[list[Window], int]:
+    """The windows of a constant-rate video (`plan_segments`' rules) and how many scenes they follow."""
     fps = info.fps
     bounds = scene_bounds(info, cuts=cuts, min_seconds=min_seconds, max_scenes=max_segments)
     longest = max(1, math.floor(segment_seconds * fps), math.ceil(info.duration_s * fps / max_segments - 1e-9))
     longest = _longest_within(bounds, longest, max_segments)
-    scenes = len(bounds) - 1
-    segments: list[Segment] = []
+    windows: list[Window] = []
     for k, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
         parts = math.ceil((stop - start) / longest)
         edges = [start + (stop - start) * j // parts for j in range(parts + 1)]
-        for j, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
-            if scenes == 1:
-                reason = f"window {j + 1}/{parts}" if parts > 1 else "whole video"
-            else:
-                reason = f"scene {k + 1}" + (f" part {j + 1}/{parts}" if parts > 1 else "")
-            segments.append(Segment(len(segments), a, b, a / fps, b / fps, reason))
-    return tuple(segments)
+        windows += [Window(a, b, k, j, parts) for j, (a, b) in enumerate(zip(edges[:-1], edges[1:]))]
+    return windows, len(bounds) - 1
 
 
 def _parts(bounds: Sequence[int], longest: int) -> int:
@@ -269,53 +284,3 @@ def on_file_timeline(segment: Segment, plan: SamplePlan, *, start_s: float) -> t
                     segment.end_s + start_s, segment.reason)
     frames = tuple(SampledFrame(index=f.index, t=f.t + start_s, reason=f.reason) for f in plan.frames)
     return moved, SamplePlan(frames=frames, cuts=plan.cuts)
-
-
-FINE_RATE_CAP = 1000.0  # ticks per second at most: a millisecond is finer than any cut
-
-
-@dataclass(frozen=True)
-class FineClock:
-    """A variable-rate video seen as a constant-rate one of `rate` ticks per second, fine enough
-    that no two frames share a tick: frame i starts at tick round(t_i * rate). Planning on
-    `info` (the tick video) and mapping back (`frames_of`) keeps every rule in seconds."""
-
-    ticks: np.ndarray  # (F,) strictly increasing tick of each frame's start
-    info: VideoInfo  # the tick video: `rate` fps, one "frame" per tick
-
-    @property
-    def rate(self) -> float:
-        """Ticks per second."""
-        return self.info.fps
-
-    @classmethod
-    def of(cls, video: VideoInfo) -> "FineClock":
-        times = video.frame_times
-        assert times is not None
-        gaps = np.diff(times)  # (F-1,)
-        shortest = float(gaps[gaps > 0].min()) if (gaps > 0).any() else 1.0 / video.fps
-        rate = min(FINE_RATE_CAP, max(video.fps, 1.0 / shortest))
-        step = np.arange(times.size)  # (F,)
-        ticks = np.maximum.accumulate(np.round(times * rate).astype(np.int64) - step) + step  # (F,) strictly increasing
-        count = max(int(ticks[-1]) + 1, round(video.duration_s * rate))
-        tick_video = VideoInfo(
-            path=video.path, fps=rate, frame_count=count, duration_s=count / rate,
-            width=video.width, height=video.height, decoder=video.decoder,
-        )
-        return cls(ticks=ticks, info=tick_video)
-
-    def ticks_of(self, frames: Sequence[int]) -> list[int]:
-        """The ticks at which frames (cuts) start; out-of-range frames are dropped."""
-        return [int(self.ticks[int(f)]) for f in frames if 0 <= int(f) < self.ticks.size]
-
-    def frames_of(self, planned: Sequence[Segment], video: VideoInfo) -> tuple[Segment, ...]:
-        """Tick segments as frame segments of `video`: each starts at the first frame starting in
-        it. A segment in which no frame starts (one frame held across it) is left to the one
-        before, which then lasts until the next frame: the segments still tile the video."""
-        out: list[Segment] = []
-        for segment in planned:
-            a = int(np.searchsorted(self.ticks, segment.start_frame, side="left"))
-            b = int(np.searchsorted(self.ticks, segment.stop_frame, side="left"))
-            if b > a:
-                out.append(Segment(len(out), a, b, video.boundary_time(a), video.boundary_time(b), segment.reason))
-        return tuple(out)

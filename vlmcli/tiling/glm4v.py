@@ -14,8 +14,8 @@ The native knobs are those two `size` numbers; the policy maps onto them as for 
 (`vlmcli.tiling.qwen.qwen_pixel_bounds` on the per-image area, then times the frame count):
 caps take min(checkpoint, cap), a `--min-pixels` floor above the default upscales, one
 below it changes nothing. As Qwen's, GLM's smart_resize can land below the floor (its
-downscale branch floors both sides when rounding passed the bound): `glm4v_resized_size`
-lifts such an image above it, and `glm4v_prompt_bounds` says how the processor keeps that
+downscale branch floors both sides when rounding passed the bound) or past a cap close to
+it (its upscale branch ceils them): `glm4v_resized_size` picks a size within both, and `glm4v_prompt_bounds` says how the processor keeps that
 size (the image handed over already resized, the bounds widened to hold it).
 """
 
@@ -29,7 +29,7 @@ from vlmcli.tiling.plan import ImagePlan
 from vlmcli.tiling.policy import ResolutionPolicy
 from vlmcli.tiling.refusal import about_image
 from vlmcli.tiling.qwen import (
-    MAX_ASPECT_RATIO, QwenSpec, lifted, pixel_caps, qwen_pixel_bounds, too_elongated, widened_bounds,
+    MAX_ASPECT_RATIO, QwenSpec, floor_size, pixel_caps, qwen_pixel_bounds, too_elongated, widened_bounds,
 )
 
 
@@ -142,22 +142,28 @@ def _smart_resize(spec: Glm4vSpec, *, width: int, height: int, low: int, high: i
 
 def glm4v_resized_size(spec: Glm4vSpec, policy: ResolutionPolicy, *, width: int, height: int) -> tuple[int, int]:
     """(height, width) the model sees a `width x height` image at under `policy`: GLM's
-    smart_resize within `glm4v_size`, except that under a policy floor an image that its
-    downscale branch puts below the floor (per image: `glm4v_size`'s low / frames) is scaled
-    up instead, as its upscale branch would (tiny sides first raised to one cell, both sides
-    ceil()ed to the factor), unless that exceeds a cap (caps win). The processor only keeps
+    smart_resize within `glm4v_size`, except that under a policy floor an image that it puts
+    outside [floor, cap] (per image: `glm4v_size`'s low / frames) gets `qwen.floor_size`'s
+    size instead: scaled up as its upscale branch would (tiny sides first raised to one
+    cell, both sides ceil()ed to the factor), or, past a cap, the size of whole cells within
+    [floor, cap] nearest the image's aspect (ConfigError when there is none; when the caps
+    lowered the floor to them, GLM's smart_resize's own size). The processor only keeps
     such a size when handed the image already resized to it (`glm4v_prompt_bounds`)."""
     low, high = glm4v_size(spec, policy)
     resized_h, resized_w = _smart_resize(spec, width=width, height=height, low=low, high=high)
     t, factor = spec.temporal_patch_size, spec.factor
-    if policy.is_native or policy.min_pixels is None or t * resized_h * resized_w >= low:
+    if policy.is_native or policy.min_pixels is None:
+        return resized_h, resized_w
+    caps = pixel_caps(spec.per_image(), policy)
+    if t * resized_h * resized_w >= low and resized_h * resized_w <= min(caps, default=resized_h * resized_w):
         return resized_h, resized_w
     if height < factor or width < factor:  # GLM's first step, as smart_resize takes it
         scale = max(factor / height, factor / width)
         height, width = int(height * scale), int(width * scale)
     beta = math.sqrt(low / (t * height * width))
-    caps = pixel_caps(spec.per_image(), policy)
-    return lifted(height=height, width=width, beta=beta, factor=factor, caps=caps) or (resized_h, resized_w)
+    return floor_size(
+        height=height, width=width, resized=(resized_h, resized_w), beta=beta, factor=factor, low=low // t, caps=caps
+    )
 
 
 def glm4v_prompt_bounds(

@@ -209,21 +209,47 @@ def plan_idefics3(spec: Idefics3Spec, policy: ResolutionPolicy, *, width: int, h
     )
 
 
+MIN_VIDEO_EDGE = 2
+"""The shortest long side a SmolVLM2 video frame may be resized to: at 1 px the frame is
+1x1, which torch's antialiased resize (the video processor's) fails on with an internal
+assert, so `--max-pixels` below a 2-px frame is refused rather than passed on."""
+
+
+def _video_frame_pixels(edge: int, *, long_side: int, short_side: int) -> int:
+    """Pixels of a frame whose long side is `edge` (the short side kept in proportion, at least 1)."""
+    return edge * max(1, edge * short_side // long_side)
+
+
+def idefics3_video_least_pixels(*, width: int, height: int) -> int:
+    """The least `--max-pixels` SmolVLM2 can honour for `width x height` video frames: the
+    pixels of the frame at a `MIN_VIDEO_EDGE` long side."""
+    return _video_frame_pixels(MIN_VIDEO_EDGE, long_side=max(width, height), short_side=min(width, height))
+
+
 def idefics3_video_edge(longest_edge: int, policy: ResolutionPolicy, *, width: int, height: int) -> int:
     """SmolVLM2's video `size["longest_edge"]` for `width x height` frames under `policy`.
 
     Video frames are never split: each is resized so its long side is `longest_edge`, then
     squashed to one tile, so a frame always costs `image_seq_len` tokens. The policy can only
     lower the detail kept: the edge becomes the largest whose resized frame has at most
-    `max_pixels` pixels (never above the checkpoint's edge, at least 1); `max_tiles` (>= 1)
-    and `min_pixels` change nothing for frames."""
+    `max_pixels` pixels (never above the checkpoint's edge, at least `MIN_VIDEO_EDGE`: a
+    `max_pixels` below that frame is a ConfigError naming the least value, which also stops
+    `--truncate` there); `max_tiles` (>= 1) and `min_pixels` change nothing for frames."""
     for name, value in {"longest_edge": longest_edge, "width": width, "height": height}.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{name} must be a positive integer, not {value!r}.")
     if policy.max_pixels is None:
         return longest_edge
     long_side, short_side = max(width, height), min(width, height)
+    least = idefics3_video_least_pixels(width=width, height=height)
+    if policy.max_pixels < least and longest_edge >= MIN_VIDEO_EDGE:
+        raise ConfigError(
+            f"--max-pixels {policy.max_pixels} is below {least} px, the smallest a {width}x{height} video frame "
+            f"can be resized to for this model (a {MIN_VIDEO_EDGE}-px long side); pass at least {least}."
+        )
     edge = math.isqrt(policy.max_pixels * long_side // short_side)
-    while edge > 1 and edge * max(1, edge * short_side // long_side) > policy.max_pixels:
+    while edge > MIN_VIDEO_EDGE and _video_frame_pixels(edge, long_side=long_side, short_side=short_side) > (
+        policy.max_pixels
+    ):
         edge -= 1
-    return max(1, min(edge, longest_edge))
+    return max(min(MIN_VIDEO_EDGE, longest_edge), min(edge, longest_edge))

@@ -35,9 +35,12 @@ the plan is always the processor's own arithmetic with those knobs:
   single view.
 - `--min-pixels P` (the floor): up to half of `max_image_tokens` cells it raises
   `min_image_tokens` to ceil(P / cell^2) (small images are upscaled to it); above that,
-  every image is split (`max_pixels_tolerance` 0) into at least ceil(P / tile^2) tiles
-  (`min_tiles`, `max_tiles` raised to it, at most `FLOOR_MAX_TILES` or the checkpoint's
-  `max_tiles` if larger). Caps win over the floor.
+  every image is split (`max_pixels_tolerance` 0) into at least N = ceil(P / tile^2) tiles
+  (`min_tiles`) and at most the checkpoint's `max_tiles`, or `FLOOR_MAX_TILES` when N is
+  above it (`floor_tiles`), so that the grid nearest the image's aspect among those meeting the
+  floor is chosen (a square photo gets a square grid, not a 1 x N or 2 x N/2 strip); N is
+  at most 4/5 of that limit (a floor of more: the grids near the limit). Caps win over
+  the floor.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from dataclasses import dataclass, replace
 
 from vlmcli.errors import ConfigError, InputError
 from vlmcli.tiling.plan import ImagePlan
-from vlmcli.tiling.policy import ResolutionPolicy
+from vlmcli.tiling.policy import FLOOR_SLACK, ResolutionPolicy
 from vlmcli.tiling.refusal import about_image
 
 FLOOR_MAX_TILES = 10
@@ -168,6 +171,20 @@ def thumbnail_bound(spec: Lfm2VlSpec) -> int:
     return max(spec.max_image_tokens * spec.cell**2, spec.max_num_patches * spec.encoder_patch_size**2)
 
 
+def floor_tiles(spec: Lfm2VlSpec, min_pixels: int) -> tuple[int, int]:
+    """(min_tiles, max_tiles) for a floor of `min_pixels` that asks for tiles: at least
+    N = ceil(P / tile^2) tiles (2 at the least) and at most the checkpoint's `max_tiles`, or
+    when N is above it the limit (`FLOOR_MAX_TILES`), so the processor's nearest-aspect choice has
+    grids of the image's own shape among those meeting the floor (a square: 3 x 3 for N = 5
+    to 8); exactly N tiles was often only strips (2 x 4, 1 x 5). N is at most limit /
+    `FLOOR_SLACK` (8 of 10): a floor above that (up to 10 tiles, or one that no grid within
+    the limit meets) gets the grids from there to the limit, never only 1 x 10 or 2 x 5."""
+    top = max(spec.max_tiles, FLOOR_MAX_TILES)
+    need = max(2, math.ceil(min_pixels / (spec.tile_size * spec.tile_size)))
+    need = max(spec.min_tiles, min(need, math.ceil(top / FLOOR_SLACK)))
+    return need, (spec.max_tiles if need <= spec.max_tiles else top)
+
+
 def lfm2_vl_settings(spec: Lfm2VlSpec, policy: ResolutionPolicy) -> Lfm2VlSpec:
     """The checkpoint's knobs with `policy` applied (see the module rules); the processor is
     called with exactly these."""
@@ -182,11 +199,9 @@ def lfm2_vl_settings(spec: Lfm2VlSpec, policy: ResolutionPolicy) -> Lfm2VlSpec:
         if cells <= spec.max_image_tokens // 2:  # room for smart_resize's rounding up
             knobs = replace(knobs, min_image_tokens=max(knobs.min_image_tokens, cells))
         else:
-            tiles = min(max(2, math.ceil(policy.min_pixels / tile_px)), max(spec.max_tiles, FLOOR_MAX_TILES))
-            least = max(spec.min_tiles, tiles)
+            least, most = floor_tiles(spec, policy.min_pixels)
             knobs = replace(
-                knobs, do_image_splitting=True, max_pixels_tolerance=0.0,
-                min_tiles=least, max_tiles=max(spec.max_tiles, least),
+                knobs, do_image_splitting=True, max_pixels_tolerance=0.0, min_tiles=least, max_tiles=most,
             )  # fmt: skip
     # the caps
     caps = []

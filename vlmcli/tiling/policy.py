@@ -16,7 +16,7 @@ same for every family; each family module turns them into its native knobs:
     GLM-4.xV          size shortest/longest_edge (2 frames)  `glm4v.plan_glm4v`
     LFM2-VL           min/max_image_tokens, 512-px tiles     `lfm2_vl.plan_lfm2_vl`
     Gemma 3           pan-and-scan crops (896-px views)      `gemma3.plan_gemma3`
-    PaliGemma         none: one fixed view                   `paligemma.plan_paligemma`
+    PaliGemma         none: one fixed view (outside: refused) `paligemma.plan_paligemma`
 
 A tiled family's "tile" is its vision encoder's square input (LLaVA: the crop size, e.g.
 336; Idefics3: `max_image_size.longest_edge`, e.g. 364 or 512). Qwen has no tiles; for it
@@ -76,8 +76,9 @@ class ResolutionPolicy:
     """Fewest pixels of the image content the model sees; smaller images are upscaled, also
     beyond the model's default; a floor below the model's own default changes nothing.
     Qwen: the smart_resize `min_pixels` (never below the checkpoint's; `max_pixels` raised
-    to it), and an image smart_resize would floor below it is lifted above it
-    (`qwen.qwen_resized_size`). LLaVA-NeXT/OneVision and LLaVA 1.5: the grid with the
+    to it), and an image smart_resize puts outside [floor, cap] gets a size of whole cells
+    within them (`qwen.qwen_resized_size`; ConfigError when none exists). PaliGemma: a
+    floor above its one fixed view is refused (ConfigError), as a cap below it is. LLaVA-NeXT/OneVision and LLaVA 1.5: the grid with the
     fewest crops whose content reaches the floor (`anyres_floor`). Idefics3 raises
     `longest_edge` until the split has ceil(min_pixels / tile^2) crops, at most to 4096 px.
     When a cap and this floor disagree, the caps win."""

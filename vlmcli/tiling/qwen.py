@@ -177,29 +177,89 @@ def pixel_caps(spec: QwenSpec, policy: ResolutionPolicy) -> list[int]:
 def qwen_resized_size(spec: QwenSpec, policy: ResolutionPolicy, *, width: int, height: int) -> tuple[int, int]:
     """(height, width) the model sees a `width x height` image at under `policy`:
     smart_resize within `qwen_pixel_bounds`, except that under a policy floor an image
-    that smart_resize's downscale branch puts below the floor is scaled up instead (both
-    sides ceil()ed to the factor, area >= the floor) unless that exceeds a cap (caps win).
+    smart_resize puts outside [floor, cap] (its downscale branch floors both sides, below
+    the floor; its upscale branch ceils them, past a cap close to the floor) gets the size
+    `floor_size` picks instead: within the floor and the caps whenever whole cells allow
+    (when the caps lowered the floor to them: smart_resize's own size).
     The processor only keeps such a size when handed the image already resized to it
-    (`qwen_prompt_bounds`). Raises InputError for an image over the aspect limit."""
+    (`qwen_prompt_bounds`). Raises InputError for an image over the aspect limit,
+    ConfigError when no size of whole cells lies between the floor and a cap."""
     low, high = qwen_pixel_bounds(spec, policy)
     _, _, (resized_h, resized_w) = qwen_visual_tokens(
         height=height, width=width, patch_size=spec.patch_size, merge_size=spec.merge_size,
         min_pixels=low, max_pixels=high,
     )
-    if policy.min_pixels is None or resized_h * resized_w >= low:
+    if policy.min_pixels is None:
+        return resized_h, resized_w
+    caps = pixel_caps(spec, policy)
+    if resized_h * resized_w >= low and resized_h * resized_w <= min(caps, default=resized_h * resized_w):
         return resized_h, resized_w
     beta = math.sqrt(low / (height * width))
-    return lifted(height=height, width=width, beta=beta, factor=spec.factor, caps=pixel_caps(spec, policy)) or (
-        resized_h, resized_w
+    return floor_size(
+        height=height, width=width, resized=(resized_h, resized_w), beta=beta, factor=spec.factor, low=low, caps=caps
     )
 
 
 def lifted(*, height: int, width: int, beta: float, factor: int, caps: list[int]) -> tuple[int, int] | None:
     """(height, width) scaled by `beta` with both sides ceil()ed to `factor` (a floor's upscale,
-    as smart_resize's own upscale branch rounds), or None when that exceeds a cap (caps win)."""
+    as smart_resize's own upscale branch rounds), or None when that exceeds a cap."""
     lifted_h = max(factor, ceil_by_factor(height * beta, factor))
     lifted_w = max(factor, ceil_by_factor(width * beta, factor))
     return None if lifted_h * lifted_w > min(caps, default=lifted_h * lifted_w) else (lifted_h, lifted_w)
+
+
+def floor_size(
+    *, height: int, width: int, resized: tuple[int, int], beta: float, factor: int, low: int, caps: list[int]
+) -> tuple[int, int]:
+    """(height, width) for a `width x height` image that smart_resize put at `resized`, outside
+    a floor of `low` pixels and the `caps`: the `lifted` size when it is within the caps;
+    else, when the floor is below the caps, the size of whole `factor` cells within
+    [low, cap] nearest the image's aspect (`window_size`: the aspect bends, as smart_resize's
+    rounding bends it at small sizes), ConfigError when there is none. When the caps won over
+    the floor (`qwen_pixel_bounds` lowered it to a cap, as `--truncate` or `--max-tiles`
+    do), `resized`: smart_resize's own size (its upscale branch may pass the cap by a row
+    of cells, or more for a thin image whose short side is held at one cell)."""
+    size = lifted(height=height, width=width, beta=beta, factor=factor, caps=caps)
+    if size is not None:
+        return size
+    cap = min(caps)  # lifted only fails under a cap
+    if low >= cap:  # the caps won over the floor: smart_resize's own size at bounds (cap, cap)
+        return resized
+    size = window_size(height=height, width=width, factor=factor, low=low, high=cap)
+    if size is None:
+        cell = factor * factor
+        below, above = cap // cell * cell, -(-low // cell) * cell
+        raise about_image(ConfigError(
+            f"--min-pixels and --max-pixels (or --max-tiles) leave no size for this model: it sees whole "
+            f"{factor}x{factor}-px cells ({cell} px each), and no size of them has between {low} and {cap} px "
+            f"for a {width}x{height} image (the nearest: {below} and {above} px); widen the range."
+        ), width=width, height=height)
+    return size
+
+
+def window_size(*, height: int, width: int, factor: int, low: int, high: int) -> tuple[int, int] | None:
+    """(h, w), both multiples of `factor`, with low <= h * w <= high and an aspect ratio of
+    at most `MAX_ASPECT_RATIO` (the processor refuses more), nearest the image's aspect (in
+    log ratio), then the most pixels, then the fewest rows; None when there is none."""
+    cell = factor * factor
+    fewest, most = max(1, -(-low // cell)), high // cell  # cells in all
+    if fewest > most:
+        return None
+    target = math.log(height / width)
+    best: tuple[tuple[float, int, int], tuple[int, int]] | None = None
+    rows_limit = min(most, math.isqrt(MAX_ASPECT_RATIO * most))
+    for rows in range(1, rows_limit + 1):
+        lo_cols, hi_cols = max(1, -(-fewest // rows)), most // rows
+        if lo_cols > hi_cols:
+            continue
+        ideal = rows * width / height
+        for cols in {min(max(c, lo_cols), hi_cols) for c in (math.floor(ideal), math.ceil(ideal), hi_cols)}:
+            if max(rows, cols) > MAX_ASPECT_RATIO * min(rows, cols):
+                continue
+            key = (round(abs(math.log(rows / cols) - target), 9), -rows * cols, rows)  # 2:3 and 3:2 tie
+            if best is None or key < best[0]:
+                best = (key, (rows * factor, cols * factor))
+    return None if best is None else best[1]
 
 
 def widened_bounds(

@@ -41,11 +41,12 @@ from vlmcli.media.animation import picture_format
 from vlmcli.media.names import display_name
 from vlmcli.video.decode_decord import DecordReader
 from vlmcli.video.decode_pillow import AnimationReader
-from vlmcli.video.decode_pyav import PyAVReader, StreamFacts, check_whole, inspect_video
+from vlmcli.video.decode_pyav import PyAVReader, check_whole
 from vlmcli.video.interlace import Field, FieldReader, full_height
 from vlmcli.video.matroska import cut_short
 from vlmcli.video.rotation import RotatedReader, quarter_turns, stored_size
 from vlmcli.video.reasons import reason_of
+from vlmcli.video.stream_facts import StreamFacts, inspect_video
 
 log = logging.getLogger("vlmcli.video")
 

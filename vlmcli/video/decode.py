@@ -262,7 +262,7 @@ def _info_from(name: str, reader: FrameReader) -> VideoInfo:
 def _file_start(name: str) -> float:
     """Seconds from the file's start to its first picture (`StreamFacts.start_s`, cached per
     file), 0 below `START_MIN_S` or when the header cannot say."""
-    from vlmcli.video.decode_pyav import inspect_video
+    from vlmcli.video.stream_facts import inspect_video
     from vlmcli.video.metadata import START_MIN_S
 
     try:

@@ -4,8 +4,8 @@ decord cannot open some files (AV1, WebM written as a stream without an index) a
 inexactly in others (MPEG-PS/TS, AVI, open-GOP HEVC); see `backends.py`. This reader
 decodes whatever PyAV's ffmpeg decodes, and keeps sparse decoding:
 
-1. `inspect_video` reads the container header: streams, codec, size, frame rate. A file is
-   said to have no video stream only here, when the container lists none.
+1. `inspect_video` (`stream_facts.py`) reads the container header: streams, codec, size,
+   frame rate. A file is said to have no video stream only there, when the container lists none.
 2. The packet headers of the video stream are read once (`packet_index.py`; no decoding,
    cached per file), giving the frame count, each frame's real presentation time
    (variable frame rate included) and the keyframes.
@@ -13,7 +13,9 @@ decodes whatever PyAV's ffmpeg decodes, and keeps sparse decoding:
    each decoded picture by its timestamp (never assuming the seek was exact: a seek that
    lands past the keyframe is retried from an earlier one, at worst from the start).
    Frames close together are read in one forward pass; a seek happens only when a keyframe
-   lies between the last decoded picture and the next wanted one.
+   lies between the last decoded picture and the next wanted one. A file whose timestamps
+   jump (MPEG-TS parts joined with `cat`) is read on one joined timeline and never sought by
+   timestamp, where two frames may share one (`timeline_joins.py`).
 4. Pictures are converted to RGB at the requested size inside ffmpeg (swscale, bicubic,
    like decord), so large frames never materialise at full size. An HDR stream (PQ, HLG)
    is converted to 16-bit RGB and tone-mapped to SDR (`hdr.py`).
@@ -26,176 +28,29 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from vlmcli.errors import VideoError
 from vlmcli.media.names import display_name
-from vlmcli.video.alpha import new_side_decoder, pixel_format_has_alpha, side_decoder
+from vlmcli.video.alpha import new_side_decoder
 from vlmcli.video.file_cache import FileKey, cached_per_file, through_cache
 from vlmcli.video.frame_pixels import frame_pixels
-from vlmcli.video.pyav_container import av_module as _av, open_container as _open_container, video_stream as _video_stream
-from vlmcli.video.pyav_container import video_streams as _video_streams
-from vlmcli.video.packet_index import RAW_STREAM_FORMATS, Numbering, PacketIndex, PacketInfo, build_index
+from vlmcli.video.pyav_container import av_module as _av, open_container as _open_container
+from vlmcli.video.packet_index import DECODE_ORDER_FORMATS, RAW_STREAM_FORMATS, Numbering, PacketIndex, PacketInfo, build_index
 from vlmcli.video.reasons import reason_of
+from vlmcli.video.stream_facts import StreamFacts, header_facts
+from vlmcli.video.timeline_joins import JoinedPackets, join_timeline
+from vlmcli.video.torn_tail import drop_torn_tail
 
 MAX_SEEK_RETRIES = 3  # earlier keyframes tried when a seek lands past the wanted one, before restarting
-
-
-@dataclass(frozen=True)
-class StreamFacts:
-    """What the container header says about a file's video stream (nothing decoded).
-
-    container: PyAV's demuxer name ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "mpeg", ...).
-    codec: the video decoder's name ("h264", "hevc", "vp9", "libdav1d", ...).
-    stream: index of the chosen video stream among all streams.
-    width, height: coded frame size in pixels. fps: average frame rate, None if unknown.
-    header_frames: frame count the header claims, 0 if it does not say.
-    rotation: the display rotation in degrees counter-clockwise (a phone's portrait video: 90
-        or -90), read from the first frame; 0 when there is none or no frame decodes.
-    trimmed: an edit list hides pictures before the first shown one (packets flagged discard:
-        an MP4/MOV cut without re-encoding, `ffmpeg -ss ... -c copy` or a phone's trim).
-    header_end_s: the stream's duration in seconds as the header states it, None if it does not.
-    transfer: "pq" or "hlg" for an HDR stream (`video.hdr`: its frames are tone-mapped to SDR),
-        None for SDR.
-    first_field: "top" or "bottom" for an interlaced stream, the field it shows first
-        (`video.interlace`: one field of each frame is kept), None for progressive video.
-    reorders: the codec may show pictures in another order than it stores them (B-frames).
-    alpha: the stream has an alpha channel (`video.alpha`): its frames are composed on white.
-    alpha_decoder: the decoder that reads a VP8/VP9 stream's alpha ("libvpx-vp9", "libvpx"),
-        used instead of ffmpeg's own, which drops it; None when the stream's decoder gives it.
-    """
-
-    container: str
-    codec: str
-    stream: int
-    width: int
-    height: int
-    fps: float | None
-    header_frames: int
-    rotation: float = 0.0
-    trimmed: bool = False
-    header_end_s: float | None = None
-    transfer: str | None = None
-    first_field: str | None = None
-    reorders: bool = False
-    alpha: bool = False
-    alpha_decoder: str | None = None
-    start_s: float = 0.0
-    """Where the first shown picture sits on the file's timeline, in seconds after the
-    container's start (what a player shows as 0:00): > 0 when the video stream starts after
-    the audio (`-itsoffset`, a recorder that starts the picture late) or the file was cut
-    mid-GOP (a TS segment: the pictures before the first keyframe cannot be decoded and are
-    dropped). 0 when unknown."""
-    video_streams: int = 1
-    """Video streams in the file (cover pictures not counted): a Matroska or MP4 with two
-    angles or a picture-in-picture track holds several, and only `stream` is read."""
-    video_position: int = 0
-    """`stream`'s place among those video streams, from 0 (ffmpeg's `-map 0:v:N`)."""
-
-
-def streams_note(path: str, *, shown_as: str | None = None) -> str | None:
-    """One sentence when `path` holds several video streams (only one is read), naming the file
-    as `shown_as` (default: `path`), else None; None too when the header cannot be read
-    (reading the video says why)."""
-    try:
-        facts = inspect_video(path)
-    except Exception:  # noqa: BLE001 - a note only
-        return None
-    if facts.video_streams < 2:
-        return None
-    return (
-        f"{display_name(shown_as or path)} has {facts.video_streams} video streams; only video stream "
-        f"{facts.video_position + 1} (stream #{facts.stream}, {facts.width}x{facts.height}, ffmpeg's default "
-        f"choice) is read, the others are not"
-    )
-
-
-def inspect_video(path: str) -> StreamFacts:
-    """The header facts of `path`'s video stream; `VideoError` if there is none."""
-    return cached_per_file(_inspect, path)
-
-
-@functools.lru_cache(maxsize=64)
-def _inspect(key: FileKey) -> StreamFacts:
-    path = key[0]
-    with _open_container(path) as container:
-        stream = _video_stream(path, container)
-        videos = _video_streams(container)
-        ctx = stream.codec_context
-        if ctx is None or not ctx.width or not ctx.height:
-            if str(container.format.name) == "image2":  # ffmpeg went by the name (notes.jpg holding text)
-                raise VideoError(
-                    f"{display_name(path)} is not a video file (and not a picture ffmpeg can decode either: "
-                    "damaged, or another kind of file under a picture's name)."
-                )
-            raise VideoError(
-                f"Could not open {display_name(path)}: ffmpeg has no decoder for its video stream "
-                f"or does not know the frame size."
-            )
-        rate = stream.average_rate or stream.guessed_rate
-        if str(container.format.name) in RAW_STREAM_FORMATS:  # the demuxer's 25 fps is made up: the stream's own
-            rate = ctx.framerate or stream.guessed_rate or rate
-        rotation, trimmed, interlaced, first_t = _first_picture(stream, container)
-        origin = container.start_time / 1_000_000 if container.start_time is not None else None  # AV_TIME_BASE
-        alpha_decoder = side_decoder(str(ctx.name), dict(stream.metadata), path=path)
-        return StreamFacts(
-            container=str(container.format.name), codec=str(ctx.name), stream=int(stream.index),
-            width=int(ctx.width), height=int(ctx.height),
-            fps=float(rate) if rate and float(rate) > 0 else None, header_frames=int(stream.frames or 0),
-            rotation=rotation, trimmed=trimmed,
-            header_end_s=float(stream.duration * stream.time_base) if stream.duration else None,
-            transfer=_transfer_value(ctx), first_field=_first_field(ctx, interlaced),
-            reorders=bool(getattr(ctx, "has_b_frames", False)),
-            alpha=alpha_decoder is not None or pixel_format_has_alpha(ctx.pix_fmt), alpha_decoder=alpha_decoder,
-            start_s=max(0.0, first_t - origin) if first_t is not None and origin is not None else 0.0,
-            video_streams=len(videos), video_position=next((k for k, v in enumerate(videos) if v.index == stream.index), 0),
-        )
-
-
-def _transfer_value(ctx: Any) -> str | None:
-    from vlmcli.video.hdr import transfer_of
-
-    found = transfer_of(getattr(ctx, "color_trc", None))
-    return found.value if found is not None else None
-
-
-def _first_field(ctx: Any, frame_interlaced: bool) -> str | None:
-    from vlmcli.video.interlace import first_field
-
-    found = first_field(
-        getattr(ctx, "field_order", None), frame_interlaced=frame_interlaced,
-        codec=str(getattr(ctx, "name", "")), height=int(getattr(ctx, "height", 0) or 0),
-    )
-    return found.value if found is not None else None
-
-
-def _first_picture(stream: Any, container: Any) -> tuple[float, bool, bool, float | None]:
-    """(the first shown frame's display rotation in degrees counter-clockwise, whether packets
-    before it are flagged discard, whether it is flagged interlaced, its time in seconds on the
-    stream's clock or None), decoding up to that frame; rotation 0 if no frame decodes here
-    (reading the file later says why, with the decoder's reason)."""
-    hidden = False
-    try:
-        for packet in container.demux(stream):
-            hidden = hidden or bool(packet.size and packet.is_discard)
-            for frame in packet.decode():
-                t = frame.time
-                return (
-                    float(getattr(frame, "rotation", 0) or 0), hidden, bool(getattr(frame, "interlaced_frame", False)),
-                    float(t) if t is not None else None,
-                )
-    except Exception:  # noqa: BLE001 - a damaged first frame is reported by the read, not here
-        pass
-    return 0.0, hidden, False, None
 
 
 @functools.lru_cache(maxsize=16)
 def _packet_index(key: FileKey) -> PacketIndex:
     path = key[0]
-    facts = through_cache(_inspect, key)
+    facts = through_cache(header_facts, key)
     packets: list[PacketInfo] = []
     total, last_end = 0, 0
     with _open_container(path) as container:
@@ -217,7 +72,18 @@ def _packet_index(key: FileKey) -> PacketIndex:
         except _av().FFmpegError as exc:
             raise VideoError(f"Could not read the video packets of {display_name(path)} ({reason_of(exc)}).") from exc
     check_whole(path, frames=total, end_s=float(last_end * time_base), facts=facts)
-    return build_index(packets, time_base=time_base, fps=facts.fps, container=facts.container)
+    joins = None
+    if facts.discontinuous:  # recordings joined with cat: one timeline, as ffmpeg makes it
+        packets, joins = join_timeline(packets, time_base=time_base, fps=facts.fps)
+    torn = 0
+    if facts.container not in DECODE_ORDER_FORMATS | RAW_STREAM_FORMATS:  # pictures known by their PTS
+        packets, torn = drop_torn_tail(packets, time_base=time_base, fps=facts.fps)
+    return build_index(packets, time_base=time_base, fps=facts.fps, container=facts.container, joins=joins, torn=torn)
+
+
+def packet_index(path: str) -> PacketIndex:
+    """The packet index of `path`'s video stream (cached per file, as the reader reads it)."""
+    return cached_per_file(_packet_index, path)
 
 
 def check_whole(path: str, *, frames: int, end_s: float, facts: StreamFacts) -> None:
@@ -249,7 +115,7 @@ class PyAVReader:
     def __init__(self, path: str, size: tuple[int, int] | None = None) -> None:
         _av()
         self._path = path
-        self._facts = cached_per_file(_inspect, path)
+        self._facts = cached_per_file(header_facts, path)
         self._index = cached_per_file(_packet_index, path)
         self.frame_count = self._index.frame_count
         # the real average over the indexed frames: a variable-frame-rate MKV's header rate
@@ -263,6 +129,7 @@ class PyAVReader:
         self._pictures: Iterator[tuple[int | None, Any]] | None = None
         self._last = -1  # frame index of the last picture the decoder produced
         self._side: Any = None  # libvpx decoder for VP8/VP9 alpha (alpha.py), fresh after each seek
+        self._walk: JoinedPackets | None = None  # a joined timeline's demux from the start (_walk_to)
 
     def read(self, indices: np.ndarray) -> np.ndarray:
         width, height = self.output_size
@@ -285,7 +152,7 @@ class PyAVReader:
     def close(self) -> None:
         if self._container is not None:
             self._container.close()
-            self._container, self._pictures = None, None
+            self._container, self._pictures, self._walk = None, None, None
 
     # --- decoding ---------------------------------------------------------------------
 
@@ -330,6 +197,9 @@ class PyAVReader:
         with `anchor` (COUNT numbering), count frames from the first picture of a packet at
         or after decode position `anchor`."""
         av = _av()
+        if self._index.joins is not None:  # a timestamp may name two frames: no seek by timestamp
+            self._walk_to(key, anchor=anchor)
+            return
         if self._container is None:
             self._container = _open_container(self._path)
         stream = self._container.streams[self._facts.stream]
@@ -350,6 +220,31 @@ class PyAVReader:
         self._container = _open_container(self._path)
         packets = self._container.demux(self._container.streams[self._facts.stream])
         self._start(packets, 0, anchor=anchor)
+
+    def _walk_to(self, key: int, *, anchor: int | None = None) -> None:
+        """On a joined timeline: demux, decoding nothing, to keyframe `key` (decode position),
+        on from where the demux stands if that is before it, else from the file's start."""
+        walk = self._walk
+        if walk is None or walk.position >= key:
+            self.close()
+            self._container = _open_container(self._path)
+            packets = self._container.demux(self._container.streams[self._facts.stream])
+            walk = self._walk = JoinedPackets(packets, self._index.joins, locate=functools.partial(_located, self._index))
+        else:  # pictures still in the decoder are before the frames wanted now
+            self._container.streams[self._facts.stream].codec_context.flush_buffers()
+        for packet in walk:
+            if packet.size == 0:
+                break
+            if walk.position == key and packet.is_keyframe:
+                self._start(_prepend(packet, walk), key, anchor=anchor)
+                return
+            if walk.position > key:
+                break
+        self.close()
+        raise VideoError(
+            f"Could not decode {display_name(self._path)}: its packets changed since it was indexed "
+            f"(frame {int(self._index.frame_at[key])} was not found)."
+        )
 
     def _start(self, packets: Iterator[Any], position: int, *, anchor: int | None = None) -> None:
         start = position if anchor is None or anchor < position else anchor
@@ -402,8 +297,7 @@ def _land(packets: Iterator[Any], index: PacketIndex, key: int) -> tuple[Iterato
     for packet in packets:
         if packet.size == 0:
             return None
-        stamp = packet.pts if index.numbering is Numbering.PTS else (packet.dts if packet.dts is not None else packet.pts)
-        position = index.position_of(stamp)
+        position = _located(index, packet)
         if position is None:
             continue
         if position > key:
@@ -411,6 +305,12 @@ def _land(packets: Iterator[Any], index: PacketIndex, key: int) -> tuple[Iterato
         if packet.is_keyframe and index.keyframe[position]:
             return _prepend(packet, packets), position
     return None
+
+
+def _located(index: PacketIndex, packet: Any) -> int | None:
+    """The decode position of a demuxed packet, known by its PTS (PTS numbering) or DTS."""
+    stamp = packet.pts if index.numbering is Numbering.PTS else (packet.dts if packet.dts is not None else packet.pts)
+    return index.position_of(stamp)
 
 
 def _prepend(first: Any, rest: Iterator[Any]) -> Iterator[Any]:

@@ -1,6 +1,6 @@
 """A decoded `av.VideoFrame` as (H, W, 3) uint8 RGB at the size the model wants.
 
-Three paths, chosen by the stream's header facts (`decode_pyav.StreamFacts`):
+Three paths, chosen by the stream's header facts (`stream_facts.StreamFacts`):
 - SDR: swscale converts and scales in one step (bicubic, like decord);
 - HDR (PQ, HLG): 16-bit RGB out of swscale, tone-mapped to SDR (`hdr.py`);
 - alpha: composed on white at the stored size first (`alpha.py`), then scaled, so the

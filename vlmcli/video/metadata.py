@@ -40,7 +40,7 @@ class VideoInfo:
         index / fps drifts from the real time by seconds or minutes. None for constant-rate
         video, where index / fps is the time.
     start_s: where frame 0 starts on the file's timeline, in seconds after the container's
-        start (`decode_pyav.StreamFacts.start_s`): > 0 when the picture starts after the audio
+        start (`stream_facts.StreamFacts.start_s`): > 0 when the picture starts after the audio
         or the file was cut mid-GOP. Every time above (and `time_of`) counts from frame 0, so
         planning is unchanged; what is *reported* (frame times in --json, video-summarize's
         segments and the times its prompts give the model) adds `start_s`, so it matches what

@@ -46,9 +46,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from vlmcli.video.timeline_joins import Joins
 
 
 class Numbering(str, enum.Enum):
@@ -102,6 +105,13 @@ class PacketIndex:
     """(N,) int64 per packet in decode order, the PTS its decoded picture carries, under COUNT
     numbering when every packet has a distinct one (an AVI's); None otherwise. It tells which
     packet a picture came from, not where it is shown (`anchor`)."""
+    joins: "Joins | None" = None
+    """Where the timestamps jumped and were joined (`timeline_joins.py`): every timestamp here
+    is on the joined timeline, and the file is read without seeking by timestamp. None when
+    they run on as stored."""
+    torn: int = 0
+    """Frames left out at the end of a stream cut mid-file: shown after a hole where the
+    pictures before them were cut off (`torn_tail.py`)."""
     _by_stamp: dict[int, int] = field(init=False, repr=False)
     _by_picture: dict[int, int] = field(init=False, repr=False)
 
@@ -159,12 +169,17 @@ class PacketIndex:
         return int(self.frame_at[position])
 
 
-def build_index(packets: Sequence[PacketInfo], *, time_base: float, fps: float | None, container: str) -> PacketIndex:
+def build_index(
+    packets: Sequence[PacketInfo], *, time_base: float, fps: float | None, container: str, joins: "Joins | None" = None,
+    torn: int = 0,
+) -> PacketIndex:
     """The `PacketIndex` of a stream's packets (decode order, empty packets already dropped).
 
     time_base: seconds per timestamp unit. fps: the container's average frame rate, if known
     (> 0); used for COUNT numbering's times and a last frame without a duration.
     container: the demuxer name (PyAV's `container.format.name`), to spot decode-order formats.
+    joins: where `packets`' timestamps were joined (`timeline_joins.join_timeline`), kept on the index.
+    torn: frames already left out at a torn end (`torn_tail.drop_torn_tail`), kept on the index.
     """
     if fps is not None and not fps > 0:
         fps = None
@@ -207,7 +222,7 @@ def build_index(packets: Sequence[PacketInfo], *, time_base: float, fps: float |
         pictures = np.asarray(pts, dtype=np.int64)  # (N,)
     return PacketIndex(
         numbering=numbering, times=times, end_s=end, position=position, stamps=stamps,
-        keyframe=keyframe, frame_at=frame_at, picture_stamps=pictures,
+        keyframe=keyframe, frame_at=frame_at, picture_stamps=pictures, joins=joins, torn=torn,
     )
 
 

@@ -19,8 +19,8 @@ def video_streams(container: Any) -> list[Any]:
 
 def video_stream(path: str, container: Any) -> Any:
     """The main video stream (ffmpeg's best: the largest picture, then the first); `VideoError`
-    when the container lists none (checked, not guessed). With several, `decode_pyav.StreamFacts`
-    counts them and `decode_pyav.streams_note` says which one is read."""
+    when the container lists none (checked, not guessed). With several, `stream_facts.StreamFacts`
+    counts them and `stream_facts.streams_note` says which one is read."""
     videos = video_streams(container)
     if not videos:
         kinds = sorted({"cover picture" if s.type == "video" else str(s.type) for s in container.streams})

@@ -13,7 +13,9 @@ series of N frames" intro; frames go to the same encoder as images. Idefics3 (Sm
 has none and gets frames as images. transformers returns video frames under the same
 `pixel_values` key as images, so a SmolVLM2 prompt cannot hold both (refused clearly).
 A SmolVLM2 frame is always one tile (`image_seq_len` tokens); `--max-pixels` only lowers
-the detail it keeps (the video `longest_edge`, `tiling.idefics3_video_edge`).
+the detail it keeps (the video `longest_edge`, `tiling.idefics3_video_edge`), down to a
+2-px long side: a lower cap is a ConfigError naming the least value (a 1x1 frame broke
+torch's resize), so `--truncate` stops there and fails with the numbers.
 """
 
 from __future__ import annotations

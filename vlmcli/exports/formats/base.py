@@ -77,6 +77,13 @@ class ExportSummary:
     """Pictures written as the run decoded them (a PNG), not byte for byte (`exports.decoded`)."""
     decoded_reasons: dict[str, int] = field(default_factory=dict)
     """reason (`decoded.REASONS`) -> how many of those pictures it applied to."""
+    kept_as_json: dict[str, str] = field(default_factory=dict)
+    """Tables (imagefolder, parquet): kept column (export name) -> why its values are held as their
+    JSON text, not typed (`kept_table`: `integer and text values`)."""
+    kept_notes: dict[str, str] = field(default_factory=dict)
+    """Kept column (export name) -> how it was written otherwise than its input held it: a
+    Parquet column typed from its values, not the type the run recorded (`kept_arrow`: why);
+    binary values written as base64 text by the text formats."""
 
     def count_decoded(self, reasons: tuple[str, ...]) -> None:
         self.decoded += 1

@@ -18,6 +18,7 @@ from typing import TextIO
 from vlmcli.errors import ConfigError, OutputError
 from vlmcli.output_files import make_folder, written_whole
 from vlmcli.exports.formats.base import ExportFormat, Exporter, ExportSummary, Progress, count
+from vlmcli.exports.kept_arrow import binary_notes
 from vlmcli.exports.kept import kept_fields
 from vlmcli.exports.records import Joined
 from vlmcli.sinks.jsonl import path_fields
@@ -38,6 +39,7 @@ class JsonlExporter(Exporter):
         if not to_stdout:
             make_folder(out.parent)
         summary = ExportSummary(out=out, files=[] if to_stdout else [out])
+        summary.kept_notes = binary_notes(joined.kept, joined.kept_types)  # written as base64 text
         with _opened(out) as lines:
             for done, record in enumerate(joined.records, start=1):
                 if record.source is None and not os.path.lexists(record.path):

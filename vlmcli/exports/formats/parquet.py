@@ -3,10 +3,13 @@
 Columns: `image` (struct of `bytes` and `path`, the image byte for byte, or the run's decoded
 picture as a PNG where `datasets` would read it otherwise, `exports.decoded`; declared as the
 `datasets` `Image` feature in the schema metadata), `file_name`, one string column per
-prompt, `width`, `height`, then a dataset run's kept columns (`exports.kept`: text, int64,
-float64 or bool, else JSON text). `datasets.load_dataset("parquet", data_files=...)` or
-`load_dataset(OUT)` gives decoded images with their captions. Files hold `--shard-size`
-records, written in row groups of 64 so memory stays bounded by images in flight.
+prompt, `width`, `height`, then a dataset run's kept columns, each with the Arrow type its input
+shards had where the run recorded it (`exports.kept_arrow`: int32, timestamps with their zone,
+decimals, binary, dictionaries, ...), else one type found from its values (`exports.kept_table`:
+lists, structs, int64, float64, bool, text; a column with no one type as JSON text).
+`datasets.load_dataset("parquet", data_files=...)` or `load_dataset(OUT)` gives decoded images
+with their captions. Files hold `--shard-size` records, written in row groups of 64 so memory
+stays bounded by images in flight.
 Videos are left out and counted, as for imagefolder.
 """
 
@@ -18,7 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vlmcli.exports.formats.base import ExportFormat, Exporter, ExportSummary, Progress, count
-from vlmcli.exports.kept import ColumnType, column_types, table_fields
+from vlmcli.exports.kept_arrow import recorded_columns, storage_schema
+from vlmcli.exports.kept_table import TableColumn, table_columns, table_fields
 from vlmcli.exports.records import Joined
 
 if TYPE_CHECKING:
@@ -27,19 +31,19 @@ if TYPE_CHECKING:
 ROW_GROUP = 64
 
 
-def hf_schema(columns: list[str], kept: dict[str, ColumnType] | None = None) -> "pa.Schema":
-    """The files' schema: the fixed columns, then `kept` (export name -> type), each also
-    declared as a `datasets` feature."""
+def hf_schema(columns: list[str], kept: dict[str, TableColumn] | None = None) -> "pa.Schema":
+    """The files' schema: the fixed columns, then `kept` (export name -> its column: lists,
+    structs, ... as `kept_table` types them), each also declared as a `datasets` feature."""
     import pyarrow as pa
 
     kept = kept or {}
     fields = [pa.field("image", pa.struct([("bytes", pa.binary()), ("path", pa.string())])), pa.field("file_name", pa.string())]
     fields += [pa.field(c, pa.string()) for c in columns] + [pa.field("width", pa.int32()), pa.field("height", pa.int32())]
-    fields += [pa.field(name, pa.type_for_alias(kind.dtype)) for name, kind in kept.items()]
+    fields += [pa.field(name, column.arrow_type()) for name, column in kept.items()]
     features: dict[str, Any] = {"image": {"_type": "Image"}, "file_name": {"dtype": "string", "_type": "Value"}}
     features |= {c: {"dtype": "string", "_type": "Value"} for c in columns}
     features |= {c: {"dtype": "int32", "_type": "Value"} for c in ("width", "height")}
-    features |= {name: {"dtype": kind.dtype, "_type": "Value"} for name, kind in kept.items()}
+    features |= {name: f for name, column in kept.items() if (f := column.feature()) is not None}  # None: from Arrow
     return pa.schema(fields, metadata={"huggingface": json.dumps({"info": {"features": features}})})
 
 
@@ -57,8 +61,11 @@ class ParquetExporter(Exporter):
         folder = self.prepare_folder(out)
         summary = ExportSummary(out=folder)
         columns = list(joined.columns)
-        types = column_types((r.extra for r in joined.records), joined.kept)
-        schema = hf_schema(columns, types)
+        recorded, summary.kept_notes = recorded_columns(joined.records, joined.kept, joined.kept_types)
+        kept = table_columns((r.extra for r in joined.records), joined.kept, opens_file_fields=False, recorded=recorded)
+        summary.kept_as_json = {name: column.mixed for name, column in kept.items() if column.mixed is not None}
+        schema = hf_schema(columns, kept)
+        built = storage_schema(schema)  # recorded timestamps, dates, decimals as text, cast to `schema`
         writer: pq.ParquetWriter | None = None
         batch: list[dict[str, Any]] = []
         in_file = 0
@@ -66,7 +73,7 @@ class ParquetExporter(Exporter):
 
         def flush() -> None:
             if batch and writer is not None:
-                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                writer.write_table(pa.Table.from_pylist(batch, schema=built).cast(schema))
                 batch.clear()
 
         try:
@@ -80,7 +87,7 @@ class ParquetExporter(Exporter):
                 batch.append(
                     {"image": {"bytes": data, "path": name}, "file_name": name, **record.captions}
                     | {"width": record.width, "height": record.height}
-                    | table_fields(record.extra, joined.kept, types)
+                    | table_fields(record.extra, joined.kept, kept)
                 )
                 in_file += 1
                 count(summary, record)

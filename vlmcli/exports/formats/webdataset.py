@@ -19,6 +19,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from vlmcli.exports.formats.base import ExportFormat, Exporter, ExportSummary, Progress, count
+from vlmcli.exports.kept_arrow import binary_notes
 from vlmcli.exports.images import media_extension
 from vlmcli.exports.kept import kept_fields
 from vlmcli.exports.names import extension, webdataset_keys
@@ -41,6 +42,7 @@ class WebdatasetExporter(Exporter):
     def export(self, joined: Joined, out: Path | None, *, progress: Progress | None = None) -> ExportSummary:
         folder = self.prepare_folder(out)
         summary = ExportSummary(out=folder)
+        summary.kept_notes = binary_notes(joined.kept, joined.kept_types)  # written as base64 text
         names = self.names(joined)  # record path -> name; a dataset item's has no extension (no dot to strip)
         keys = webdataset_keys([names[r.path] for r in joined.records])
         first = next(iter(joined.columns), None)

@@ -11,7 +11,10 @@ the frames between two scanned frames). Frame j of N sits where M(x) = (j + 0.5)
 The uniform term is the floor: any stretch holding a fraction p of the video gets at
 least about floor * p * N frames, so calm stretches are still seen. On a variable-frame-rate
 video the floor is spread by time on screen (`VideoInfo.screen_shares`), not frame count:
-a slide held for a minute at one frame a second is a minute, not sixty frames' worth. A hard
+a slide held for a minute at one frame a second is a minute, not sixty frames' worth. A single
+frame held longer than 1/N of the video (a paused screen recording) counts 1/N of it, as in
+`uniform` (`spacing.capped_durations`): its floor is one frame, not several of its neighbours,
+and the rest of the floor goes where the frames are. A hard
 cut is a large change concentrated in one scan step and attracts frames around it; use
 `keyframe` for edited footage.
 
@@ -40,7 +43,7 @@ from vlmcli.video.cut_rules import CutOptions
 from vlmcli.video.metadata import VideoInfo
 from vlmcli.video.sampling.base import FrameSampler, SampledFrame, SamplePlan
 from vlmcli.video.sampling.options import SamplingOptions
-from vlmcli.video.sampling.spacing import spread_unique
+from vlmcli.video.sampling.spacing import capped_durations, spread_unique
 from vlmcli.video.sampling.uniform import UniformSampler
 from vlmcli.video.scan import Scan
 
@@ -69,6 +72,9 @@ class DynamicSampler(FrameSampler):
             return UniformSampler().select(info, scan, options=options)
         weight = (1.0 - self.floor) * min(1.0, total / FULL_CHANGE)  # the change term's share
         shares = info.screen_shares()  # (F,) time on screen, or None: 1 / F each
+        if shares is not None:  # a frame held longer than one pick's time counts one pick's time
+            capped = capped_durations(shares, n)[0]  # (F,)
+            shares = capped / capped.sum() if (capped < shares).any() else shares
         uniform = (1.0 - weight) / frame_count if shares is None else (1.0 - weight) * shares  # () or (F,)
         mixed = uniform + weight * density / total  # (F,) sums to 1
         edges = np.concatenate([[0.0], np.cumsum(mixed)])  # (F+1,) M at frame boundaries

@@ -31,18 +31,61 @@ def time_centres(times: np.ndarray, *, duration: float, n: int) -> np.ndarray:
     stretches of [0, duration), given each frame's start time (non-decreasing, from 0).
 
     `segment_centres` by time rather than by frame number, for variable-frame-rate video, where
-    equal frame counts are unequal times. Frames held across several centres are spread to
+    equal frame counts are unequal times. A frame held on screen for longer than one stretch
+    (a paused screen recording, a slide) is taken once, never bunched with its neighbours: the
+    stretches are laid over the timeline with each frame's time on screen capped at one
+    stretch (`capped_durations`), so the held frame counts one stretch long and the picks it
+    would have taken are spread over the rest of the video, where the frames are. Where no
+    frame is held that long this is the plain frame-on-screen-at-each-centre rule. Only a
+    video whose frames mostly share start times can still collide; those picks are nudged to
     their neighbours (`spread_unique`), so n frames come back when the video has them.
 
-    >>> time_centres(np.array([0.0, 0.1, 0.2, 5.0, 9.0]), duration=10.0, n=2).tolist()
-    [2, 4]
+    >>> time_centres(np.array([0.0, 0.1, 0.2, 5.0, 9.0]), duration=10.0, n=2).tolist()  # centres 2.5 s, 7.5 s
+    [2, 3]
+    >>> time_centres(np.array([0.0, 1.0, 2.0, 3.0, 60.0, 61.0, 62.0, 63.0]), duration=64.0, n=5).tolist()
+    [0, 2, 3, 5, 7]
     """
     frames = np.asarray(times, dtype=np.float64)  # (F,)
     if n < 1 or n > frames.shape[0] or not duration > 0:
         raise ValueError(f"need 1 <= n <= {frames.shape[0]} frames and duration > 0, got n={n}, {duration}")
+    ends = np.append(frames[1:], max(duration, float(frames[-1])))  # (F,) when each frame leaves the screen
+    shown = ends - frames  # (F,) seconds on screen
+    capped, step = capped_durations(shown, n)  # (F,), ()
+    seen = np.flatnonzero(capped > 0)  # (S,) frames on screen for any time at all
+    if (capped < shown).any() and seen.shape[0] >= n:  # a frame held longer than a stretch: squeeze it to one
+        cut_away = np.concatenate([[0.0], np.cumsum(shown - capped)[:-1]])  # (F,) time squeezed out before
+        squeezed = (frames - cut_away)[seen]  # (S,) their starts on the squeezed timeline, increasing
+        centres = (np.arange(n, dtype=np.float64) + 0.5) * step  # (n,)
+        on_screen = np.searchsorted(squeezed, centres, side="right") - 1  # (n,) positions in `seen`
+        return seen[spread_unique(on_screen, stop=seen.shape[0])]  # a rounding tie nudges to a seen frame
     centres = (np.arange(n, dtype=np.float64) + 0.5) * (duration / n)  # (n,) seconds
     on_screen = np.searchsorted(frames, centres, side="right") - 1  # (n,) last frame starting <= centre
     return spread_unique(on_screen, stop=frames.shape[0])
+
+
+def capped_durations(durations: np.ndarray, n: int) -> tuple[np.ndarray, float]:
+    """((F,) durations, step): `durations` each capped at `step`, where `step` is 1/n of the
+    capped total, so that n equal steps over the capped durations put at most one step's
+    centre in any item (an item one step long holds exactly one; a shorter one one or none).
+
+    Found by water-filling: cap everything longer than total / n, recompute the step from what
+    is left for the other n - k picks, repeat until nothing exceeds it. Nothing capped: the
+    durations unchanged and step = their sum / n. The step is 0 only when fewer than n items
+    have any duration at all. Requires n >= 1.
+
+    >>> d, step = capped_durations(np.array([1.0, 1.0, 60.0, 1.0, 1.0]), 3)
+    >>> d.tolist(), step
+    ([1.0, 1.0, 2.0, 1.0, 1.0], 2.0)
+    """
+    d = np.asarray(durations, dtype=np.float64)  # (F,)
+    capped = np.zeros(d.shape[0], dtype=bool)
+    while True:  # at most F rounds; the step only falls, and fewer than n items are ever capped
+        left = n - int(capped.sum())
+        step = float(d[~capped].sum()) / left
+        over = ~capped & (d > step)
+        if not over.any():
+            return np.where(capped, step, d), step
+        capped |= over
 
 
 def spread_unique(positions: np.ndarray, *, stop: int) -> np.ndarray:

@@ -21,7 +21,9 @@ class UniformSampler(FrameSampler):
     video the frames sit at 0.5 s, 1.5 s, ... 9.5 s. On a constant-rate video equal times
     are equal frame counts; on a variable-rate one (`VideoInfo.frame_times`) the frames
     are placed by their real times, so a recording that slowed to 1 frame a second while
-    nothing moved is not sampled as if those seconds were a few frames long.
+    nothing moved is not sampled as if those seconds were a few frames long. A frame held
+    longer than one stretch (a paused screen recording) is taken once, and the frames it
+    would have taken go to the rest of the video (`spacing.time_centres`).
     """
 
     needs_scan = False
