@@ -191,7 +191,9 @@ def test_log_lines_say_done_total_counts_rate_and_eta():
     progress.scanning(12)
     for _ in range(12):
         progress.scanned()
-    assert progress.line() == "Reading: 12/12 files read"
+    assert progress.line() == "Reading: 12/12 files read; planning 0s"
+    now[0] += 60  # a dry run loads the processor and times a batch: the line says so, not "12/12" again
+    assert progress.line() == "Reading: 12/12 files read; planning 1m00s"
     progress.start(110, note=" (5 already done)", skipped=5, prompts=2)
     progress.advance([ok] * 10, captioned=False)  # copies: instant, not a rate
     assert "waiting for the first batch" in progress.line()

@@ -91,6 +91,20 @@ def test_cli_smolvlm2_video_exit_codes(tiny_checkpoint):
     assert overflow.stderr.count("\n") == 1
 
 
+def test_video_summarize_dry_run_fits_each_segment_as_the_run_does(tiny_checkpoint):
+    """The dry run checked `prompt + --max-tokens >= context` itself: the generic advice
+    (--max-pixels for fixed-size SmolVLM2 frames), an exactly-full context refused that the run
+    takes, `--truncate` ignored. It now goes through `prepare_batch`, as the run does."""
+    runner = CliRunner()
+    base = ["video-summarize", str(clip_set().motion.path), "-m", str(tiny_checkpoint("smolvlm")), "--no-scenes", "-q"]
+    over = [*base, "--frames", "3", "--max-tokens", "4094"]
+    planned = runner.invoke(app, [*over, "--dry-run"])
+    assert planned.exit_code == 5, planned.output
+    assert "sample fewer frames (--frames, --fps, --max-frames)" in planned.stderr and "--max-pixels" not in planned.stderr
+    real = runner.invoke(app, over)
+    assert real.exit_code == 5 and real.stderr == planned.stderr, (real.output, planned.output)
+
+
 # --- the advice names what helps ----------------------------------------------------------------
 
 

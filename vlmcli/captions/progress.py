@@ -136,6 +136,7 @@ class LogProgress(TimedLines):
         self._origin: tuple[float, int] | None = None  # (time, captioned) after the first model batch
         self._listed = False  # the "Scanning ..." line was written
         self._started = clock()
+        self._read_at: float | None = None  # when the last file was read (a dry run then plans)
 
     # -- stages ----------------------------------------------------------------
     def listing(self, what: str) -> None:
@@ -154,6 +155,8 @@ class LogProgress(TimedLines):
         with self._lock:
             if self._stage != "Captioning":  # a dataset's later shards are read while captioning
                 self._done += 1
+                if self._done == self._total:
+                    self._read_at = self._clock()
 
     def start(self, total: int, *, note: str = "", skipped: int = 0, prompts: int = 1, unit: str = "images") -> None:
         with self._lock:
@@ -196,7 +199,10 @@ class LogProgress(TimedLines):
     def line(self) -> str:
         """The current state as one line (call with the lock held, or when nothing else runs)."""
         if self._stage == "Reading":
-            return f"Reading: {self._done}/{self._total} files read"
+            line = f"Reading: {self._done}/{self._total} files read"
+            if self._done >= self._total and self._read_at is not None:  # not the same line again: what it does now
+                line += f"; planning {clock_text(self._clock() - self._read_at)}"
+            return line
         counts = f"{self._ok} ok, {self._errors} error{'s' if self._errors != 1 else ''}"
         if self._skipped:
             counts += f"; {self._skipped} already done"
@@ -205,7 +211,7 @@ class LogProgress(TimedLines):
             return line
         rate = self._rate()
         if rate is None:
-            line += f"; waiting for the first batch (the model loads first) {clock_text(self._clock() - self._started)}"
+            line += f"; waiting for the first batch (the model loads, then encodes its images) {clock_text(self._clock() - self._started)}"
         else:
             line += f"; {rate / self._prompts:.2f} {self._unit}/s"
             left = self._total - self._done

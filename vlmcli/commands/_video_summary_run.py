@@ -50,17 +50,19 @@ def run_plan(
     plan: "SummaryPlan", source: str, config: "EngineConfig", *,
     prompts: "SummaryPrompts", warnings: list[str], as_json: bool, max_tokens: int,
 ) -> None:
-    """--dry-run: every segment really preprocessed (one at a time) by the model's processor."""
-    from vlmcli.engine.generate import check_context
+    """--dry-run: every segment really preprocessed (one at a time) by the model's processor,
+    and fitted to the context as the run fits it (`engine.fit.prepare_batch`: the same
+    overflow line naming the flags that help, `--truncate` lowering the resolution)."""
+    from vlmcli.engine.fit import prepare_batch
     from vlmcli.summaries.summarize import clock, segment_request, segment_video
 
     adapter = _runtime.load_planner(config).adapter
     segments, total = [], 0
     for item in plan.segments:
         video = segment_video(plan, item, max_side=VIDEO_MAX_SIDE)
-        prepared = adapter.prepare(segment_request(video, item.segment, prompts=prompts))
+        request = segment_request(video, item.segment, prompts=prompts)
+        prepared = prepare_batch(adapter, [request], truncate=config.truncate, answer_tokens=max_tokens).requests[0]
         prompt_tokens = int(prepared.input_ids.shape[0])
-        check_context(prompt_tokens + max_tokens, adapter.config)
         total += prepared.visual_tokens
         seg = item.segment
         segments.append(out_.segment_record(seg, item.frames) | {
