@@ -56,3 +56,16 @@ def test_an_unsharded_run_refused_by_shards_waits_for_them_and_old_records_are_n
     assert message.count(ME) == 1 and "--shard" not in message.split(".")[0]
     assert "Wait for it to finish (or stop it)." in message
     assert run_in_progress(tmp_path) is None
+
+
+def test_shards_of_another_count_are_refused_and_of_the_same_count_share(tmp_path):
+    """`--shard 0/2` and `--shard 0/3` at once split the inputs two ways: a walk found rows
+    captioned twice. A run beside --shard runs of another count is refused, naming them."""
+    with FolderLock(tmp_path, label="s0of2"):
+        message = _refused(tmp_path, "s0of3")
+        with FolderLock(tmp_path, label="s1of2"):  # the same count: a job array shares the folder
+            pass
+    assert f"in use by {ME} (--shard 0/2)" in message and "runs of --shard with another count" in message
+    assert "run this one as --shard i/2, or wait for it to finish (this is --shard 0/3)." in message
+    with FolderLock(tmp_path, label="s0of3"):  # alone again: it runs
+        pass

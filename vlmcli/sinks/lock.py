@@ -46,6 +46,12 @@ def shard_spelling(label: str) -> str:
     return f"{match[1]}/{match[2]}" if match else label
 
 
+def _shard_count(label: str) -> int | None:
+    """N of a --shard label "s<i>of<N>"; None for another label."""
+    match = re.fullmatch(r"s(\d+)of(\d+)", label)
+    return int(match[2]) if match else None
+
+
 def _holder_text(path: Path) -> str | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8") or "{}")
@@ -107,6 +113,7 @@ class FolderLock:
             self._take(COMMON, exclusive=not self.label)
             if self.label:
                 self._take(_label_file(self.label), exclusive=True)
+                self._check_counts()
             self._check_writable()
         except BaseException:
             self.release()
@@ -131,6 +138,21 @@ class FolderLock:
                 os.pwrite(fd, json.dumps(record).encode(), 0)
             except OSError as exc:  # a full disk: the file that could not be written, as a shard's failure names it
                 raise OutputError(f"Cannot write {path}: {exc.strerror or exc}.") from None
+
+    def _check_counts(self) -> None:
+        """Refuse to run beside a --shard run of another count: `0/2` and `0/3` split the inputs
+        otherwise, so some would be captioned twice (a walk found duplicate rows)."""
+        count = _shard_count(self.label)
+        others = [p for p in _held_shards(self.folder) if p.name != _label_file(self.label)]
+        clash = [p for p in others if _shard_count(p.name[len(".vlm-run-") : -len(".lock")]) not in (None, count)]
+        if count is None or not clash:
+            return
+        theirs = _shard_count(clash[0].name[len(".vlm-run-") : -len(".lock")])
+        raise OutputError(
+            f"{self.folder} is in use by {_names(clash)}: runs of --shard with another count split the inputs "
+            f"otherwise, so some would be captioned twice; run this one as --shard i/{theirs}, or wait for "
+            f"{'it' if len(clash) == 1 else 'them'} to finish (this is --shard {shard_spelling(self.label)})."
+        )
 
     def _check_writable(self) -> None:
         """A folder that takes no new file is refused now, not at the first shard: an earlier
