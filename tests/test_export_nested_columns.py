@@ -136,8 +136,9 @@ def test_a_column_of_mixed_types_is_json_text_and_the_summary_says_why(mixed_run
     from vlmcli.exports.records import join_rows
     from vlmcli.exports.registry import exporter_class
     from vlmcli.exports.results import read_results
+    from vlmcli.sinks.kept_types import load_kept_types
 
-    joined = join_rows(read_results(mixed_run))
+    joined = join_rows(read_results(mixed_run), kept_types=load_kept_types(mixed_run))
     for fmt in ("parquet", "imagefolder"):
         summary = exporter_class(fmt)(ExportOptions()).export(joined, tmp_path / fmt)
         assert summary.kept_as_json == {"n": "integer and text values", "box": "list and object values"}

@@ -158,6 +158,7 @@ def test_shards_of_other_types_are_typed_from_values_with_a_note(tmp_path):
     from vlmcli.exports.records import join_rows
     from vlmcli.exports.registry import exporter_class
     from vlmcli.exports.results import read_results
+    from vlmcli.sinks.kept_types import load_kept_types
 
     (tmp_path / "in").mkdir()
     for i, kind in enumerate((pa.int32(), pa.int64())):
@@ -165,7 +166,7 @@ def test_shards_of_other_types_are_typed_from_values_with_a_note(tmp_path):
         pq.write_table(table, tmp_path / "in" / f"part{i}.parquet")
     assert caption_dir(tmp_path / "in", "-o", tmp_path / "run", "--keep-columns", "n")["ok"] == 2
     options = ExportOptions(readings=shard_readings(tmp_path / "run", None, None, None))
-    joined = join_rows(read_results(tmp_path / "run"))
+    joined = join_rows(read_results(tmp_path / "run"), kept_types=load_kept_types(tmp_path / "run"))
     summary = exporter_class("parquet")(options).export(joined, tmp_path / "pq")
     assert pq.read_schema(summary.files[0]).field("n").type == pa.int64()
     assert "int32 and int64" in summary.kept_notes["n"]

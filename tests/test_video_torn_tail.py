@@ -19,7 +19,8 @@ from vlmcli.testing.media.video_clips import ffmpeg_exe, read_index, render_inde
 from vlmcli.video.backends import open_video
 from vlmcli.video.decode import probe
 from vlmcli.video.packet_index import PacketInfo
-from vlmcli.video.torn_tail import drop_torn_tail, torn_note
+from vlmcli.video.reading_notes import torn_note
+from vlmcli.video.torn_tail import drop_torn_tail
 
 
 @functools.cache

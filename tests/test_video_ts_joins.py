@@ -20,7 +20,8 @@ from vlmcli.testing.media.video_clips import ffmpeg_exe, read_index, render_inde
 from vlmcli.video.backends import open_video
 from vlmcli.video.decode import probe
 from vlmcli.video.packet_index import PacketInfo
-from vlmcli.video.timeline_joins import join_timeline, timeline_note
+from vlmcli.video.reading_notes import timeline_note
+from vlmcli.video.timeline_joins import join_timeline
 
 PART = 40  # frames per part, 25 fps: 1.6 s
 

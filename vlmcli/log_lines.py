@@ -8,6 +8,8 @@ every `every` seconds from a timer thread (even while one long model call runs).
 
 from __future__ import annotations
 
+import os
+
 import sys
 import threading
 import time
@@ -25,6 +27,17 @@ def clock_text(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds // 60}m{seconds % 60:02d}s"
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def redraws_bar(stream: TextIO) -> bool:
+    """Whether a live progress bar can be drawn on `stream`: a terminal, and not TERM=dumb or
+    unknown (rich's `Console.is_dumb_terminal`: it draws nothing there until the end, as in
+    Emacs' shell and some CI consoles). Elsewhere progress is timed lines."""
+    try:
+        terminal = bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+    return terminal and os.environ.get("TERM", "").lower() not in ("dumb", "unknown")
 
 
 RATE_WINDOW_S = 10.0

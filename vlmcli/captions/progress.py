@@ -22,7 +22,6 @@ rich is imported only when a bar is actually shown.
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -30,7 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol, TextIO
 
-from vlmcli.log_lines import TimedLines, clock_text, windowed_rate
+from vlmcli.log_lines import TimedLines, clock_text, redraws_bar, windowed_rate
 from vlmcli.media.names import display_name
 from vlmcli.sinks.schema import Row, Status
 
@@ -86,8 +85,7 @@ def make_progress(*, quiet: bool, log_every: float = 30.0, stream: TextIO | None
     stream = stream if stream is not None else sys.stderr
     if quiet:
         return NullProgress()
-    dumb = os.environ.get("TERM", "").lower() in ("dumb", "unknown")  # rich's `Console.is_dumb_terminal`
-    if getattr(stream, "isatty", lambda: False)() and not dumb:
+    if redraws_bar(stream):
         return RichProgress()
     return LogProgress(every=log_every, stream=stream)
 

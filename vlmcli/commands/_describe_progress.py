@@ -27,14 +27,13 @@ a bar is shown.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol, TextIO
 
-from vlmcli.log_lines import TimedLines, clock_text, windowed_rate, write_line
+from vlmcli.log_lines import TimedLines, clock_text, redraws_bar, windowed_rate, write_line
 
 
 class DescribeProgress(Protocol):
@@ -61,17 +60,9 @@ def make_describe_progress(
     stream = stream if stream is not None else sys.stderr
     if quiet:
         return Counts()
-    dumb = os.environ.get("TERM", "").lower() in ("dumb", "unknown")  # rich's `Console.is_dumb_terminal`
-    if _is_terminal(stream) and not dumb:
+    if redraws_bar(stream):
         return Counts() if answers_on_terminal else BarProgress()
     return LogProgress(every=log_every, stream=stream)
-
-
-def _is_terminal(stream: TextIO) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError, OSError):
-        return False
 
 
 def interrupted_line(described: int, failed: int, total: int) -> str:

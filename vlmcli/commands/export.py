@@ -69,12 +69,13 @@ def export(
         from vlmcli.exports.registry import exporter_class
         from vlmcli.exports.records import join_rows
         from vlmcli.exports.results import read_results
+        from vlmcli.sinks.kept_types import load_kept_types
 
         naming = ColumnNaming.parse(caption_column=caption_column, prompt_names=prompt_name or [])
         readings = shard_readings(captions_dir, image_column, key_column, image_root)
         options = ExportOptions(shard_size=shard_size, beside=beside, with_images=with_images, force=force, readings=readings)
         exporter = exporter_class(to)(options)
-        joined = join_rows(read_results(captions_dir), naming)
+        joined = join_rows(read_results(captions_dir), naming, kept_types=load_kept_types(Path(captions_dir)))
         note_run_in_progress(captions_dir)
         if json_output and output is not None and str(output) == "-":
             raise ConfigError("-o - writes the records on stdout, where --json writes the summary: drop one of them.")

@@ -21,7 +21,6 @@ forms; `binary_notes` names their binary columns (written as base64 text).
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass

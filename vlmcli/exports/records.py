@@ -97,7 +97,7 @@ class Joined:
     kept: dict[str, str] = field(default_factory=dict)
     """kept column -> its name in the export (`extra_<name>` where an export field has its name)."""
     kept_types: Mapping[str, Any] = field(default_factory=dict)
-    """shard source -> the Arrow schema its kept columns had (`results.Results.kept_types`);
+    """shard source -> the Arrow schema its kept columns had (`sinks.kept_types`);
     tables give a column that type where every shard of its records agrees (`kept_arrow`)."""
     configurations: dict[str, int] = field(default_factory=dict)
     """prompt text -> how many configurations (config_hash) captioned one image under it, where
@@ -154,8 +154,9 @@ def _short(text: str, limit: int = 50) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def join_rows(rows: list[Row], naming: ColumnNaming | None = None) -> Joined:
-    """One record per captioned image (sorted by path), one column per prompt."""
+def join_rows(rows: list[Row], naming: ColumnNaming | None = None, *, kept_types: Mapping[str, Any] | None = None) -> Joined:
+    """One record per captioned image (sorted by path), one column per prompt; `kept_types`:
+    what the run recorded of its kept columns' input types (`sinks.kept_types.load_kept_types`)."""
     prompts = prompt_order(rows)
     if not prompts:
         return Joined(records=[], columns={})
@@ -195,7 +196,7 @@ def join_rows(rows: list[Row], naming: ColumnNaming | None = None) -> Joined:
         superseded=superseded,
         uncaptioned=uncaptioned,
         kept=kept_columns((r.extra for r in records), RESERVED_COLUMNS | set(columns)),
-        kept_types=getattr(rows, "kept_types", {}),  # `results.Results`: what the run recorded
+        kept_types=dict(kept_types or {}),
         configurations=configurations,
     )
 

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from vlmcli.errors import InputError
 from vlmcli.sinks.schema import Row
 from vlmcli.sinks.shard_files import shard_files
-
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 _READERS = {  # shard extension -> (module, function): imported only for the format present
     "parquet": ("vlmcli.sinks.parquet", "read_parquet_shard"),
@@ -33,23 +29,11 @@ def result_shards(folder: str | os.PathLike[str]) -> list[Path]:
     return sorted(shards)
 
 
-class Results(list[Row]):
-    """A run's rows, with the Arrow types its kept columns had in their input shards
-    (`kept_types`: shard source -> schema of its kept columns, `sinks.kept_types`; empty for a
-    run that recorded none), which `records.join_rows` passes on to the export."""
-
-    def __init__(self, rows: list[Row] | None = None, *, kept_types: "dict[str, pa.Schema] | None" = None) -> None:
-        super().__init__(rows or [])
-        self.kept_types = kept_types or {}
-
-
-def read_results(folder: str | os.PathLike[str]) -> Results:
+def read_results(folder: str | os.PathLike[str]) -> list[Row]:
     """All rows of all shards in `folder`, in shard order."""
     import importlib
 
-    from vlmcli.sinks.kept_types import load_kept_types
-
-    rows = Results(kept_types=load_kept_types(Path(folder)))
+    rows: list[Row] = []
     for shard in result_shards(folder):
         module, name = _READERS[shard.suffix.lstrip(".")]
         reader = getattr(importlib.import_module(module), name)

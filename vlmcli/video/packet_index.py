@@ -43,15 +43,36 @@ packet may decode to no frame (`frame_at` -1), and there are more packets (N) th
 
 from __future__ import annotations
 
+import bisect
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from vlmcli.video.timeline_joins import Joins
+@dataclass(frozen=True)
+class Joins:
+    """Where the parts of a joined timeline start and how far each was moved.
+
+    starts: for each part after the first, the ordinal (0-based, among the stream's demuxed
+        non-empty packets in file order) of its first packet; increasing.
+    offsets: for each of those parts, what is added to its packets' timestamps (and to every
+        packet after it, up to the next part), in the stream's time base.
+    """
+
+    starts: tuple[int, ...]
+    offsets: tuple[int, ...]
+
+    @property
+    def count(self) -> int:
+        """The number of jumps joined."""
+        return len(self.starts)
+
+    def offset_at(self, ordinal: int) -> int:
+        """What is added to the timestamps of the packet with this ordinal."""
+        part = bisect.bisect_right(self.starts, ordinal)
+        return self.offsets[part - 1] if part else 0
 
 
 class Numbering(str, enum.Enum):
@@ -105,7 +126,7 @@ class PacketIndex:
     """(N,) int64 per packet in decode order, the PTS its decoded picture carries, under COUNT
     numbering when every packet has a distinct one (an AVI's); None otherwise. It tells which
     packet a picture came from, not where it is shown (`anchor`)."""
-    joins: "Joins | None" = None
+    joins: Joins | None = None
     """Where the timestamps jumped and were joined (`timeline_joins.py`): every timestamp here
     is on the joined timeline, and the file is read without seeking by timestamp. None when
     they run on as stored."""
@@ -170,7 +191,7 @@ class PacketIndex:
 
 
 def build_index(
-    packets: Sequence[PacketInfo], *, time_base: float, fps: float | None, container: str, joins: "Joins | None" = None,
+    packets: Sequence[PacketInfo], *, time_base: float, fps: float | None, container: str, joins: Joins | None = None,
     torn: int = 0,
 ) -> PacketIndex:
     """The `PacketIndex` of a stream's packets (decode order, empty packets already dropped).

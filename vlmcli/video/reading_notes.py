@@ -10,8 +10,8 @@ says of its video:
   timeline;
 - segments an HLS playlist names that are not there (`playlists.missing_note`);
 - timestamps that jump (MPEG-TS recordings joined with `cat`), joined into one timeline
-  (`timeline_joins.timeline_note`);
-- an MPEG-TS that ends cut short, its torn last frames left out (`torn_tail.torn_note`);
+  (`timeline_note`, joined by `timeline_joins`);
+- an MPEG-TS that ends cut short, its torn last frames left out (`torn_note`, found by `torn_tail`);
 - a `--frames N` above the frames the video holds, cut back (`SamplingOptions.reduced_note`).
 
 `ask` and `describe` say each on stderr (a `warning:` line) and list them in `--json`
@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from vlmcli.media.names import display_name
 
 if TYPE_CHECKING:
+    from vlmcli.video.packet_index import PacketIndex
     from vlmcli.video.sample import SampledVideo
 
 
@@ -35,8 +36,6 @@ def file_notes(path: str, *, shown_as: str) -> tuple[str | None, ...]:
     them with its plan."""
     from vlmcli.video.playlists import missing_note
     from vlmcli.video.stream_facts import streams_note
-    from vlmcli.video.timeline_joins import timeline_note
-    from vlmcli.video.torn_tail import torn_note
 
     return (
         streams_note(path, shown_as=shown_as),
@@ -58,3 +57,42 @@ def reading_notes(sampled: "SampledVideo", *, source: str | None = None) -> tupl
     reduced = sampled.options.reduced_note(holds) if holds > 0 else None
     notes.append(f"{display_name(name)}: {reduced}" if reduced is not None else None)
     return tuple(note for note in notes if note is not None)
+
+
+def _ts_index(path: str) -> "PacketIndex | None":
+    """The PyAV reader's (cached) packet index of `path` when its format's timestamps may jump
+    (MPEG-TS/PS, HLS: always read by PyAV); None for other formats or a file that cannot be
+    read (reading it says why)."""
+    from vlmcli.video.decode_pyav import packet_index
+    from vlmcli.video.stream_facts import inspect_video
+
+    try:
+        return packet_index(path) if inspect_video(path).discontinuous else None
+    except Exception:  # noqa: BLE001 - a note only
+        return None
+
+
+def timeline_note(path: str, *, shown_as: str | None = None) -> str | None:
+    """One sentence when the timestamps of `path`'s video jump and were joined
+    (`timeline_joins`), naming the file as `shown_as` (default: `path`); None otherwise."""
+    index = _ts_index(path)
+    if index is None or index.joins is None:
+        return None
+    times = "once" if index.joins.count == 1 else f"{index.joins.count} times"
+    return (
+        f"{display_name(shown_as or path)}: its timestamps jump {times} (recordings joined into one file, "
+        "e.g. with cat); each part is read as following the one before it, as ffmpeg does"
+    )
+
+
+def torn_note(path: str, *, shown_as: str | None = None) -> str | None:
+    """One sentence when `path` ends cut short and frames were left out there (`torn_tail`),
+    naming it as `shown_as` (default: `path`); None otherwise."""
+    index = _ts_index(path)
+    if index is None or not index.torn:
+        return None
+    frames = "frame" if index.torn == 1 else f"{index.torn} frames"
+    return (
+        f"{display_name(shown_as or path)}: the file ends cut short (a recording or copy stopped part-way); "
+        f"its last {frames}, shown after pictures that were cut off, left out"
+    )

@@ -23,7 +23,10 @@ from vlmcli.video.file_cache import FileKey, cached_per_file
 from vlmcli.video.pyav_container import open_container as _open_container, video_stream as _video_stream
 from vlmcli.video.pyav_container import video_streams as _video_streams
 from vlmcli.video.packet_index import RAW_STREAM_FORMATS
-from vlmcli.video.timeline_joins import TS_DISCONT
+
+
+TS_DISCONT = 0x0200
+"""libavformat's AVFMT_TS_DISCONT: the format's timestamps may jump (MPEG-TS, MPEG-PS, HLS)."""
 
 
 @dataclass(frozen=True)

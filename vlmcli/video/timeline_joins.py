@@ -25,43 +25,15 @@ every pass over the file.
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from vlmcli.video.packet_index import PacketInfo
+from vlmcli.video.packet_index import Joins, PacketInfo
 
-TS_DISCONT = 0x0200
-"""libavformat's AVFMT_TS_DISCONT: the format's timestamps may jump (MPEG-TS, MPEG-PS, HLS)."""
 JUMP_S = 10.0
 """A DTS this far from where the stream should be is a new part (ffmpeg's -dts_delta_threshold)."""
 BACK_S = 0.1
 """A DTS this far before where the stream should be is a new part (ffmpeg's rule for going back)."""
-
-
-@dataclass(frozen=True)
-class Joins:
-    """Where the parts of a joined timeline start and how far each was moved.
-
-    starts: for each part after the first, the ordinal (0-based, among the stream's demuxed
-        non-empty packets in file order) of its first packet; increasing.
-    offsets: for each of those parts, what is added to its packets' timestamps (and to every
-        packet after it, up to the next part), in the stream's time base.
-    """
-
-    starts: tuple[int, ...]
-    offsets: tuple[int, ...]
-
-    @property
-    def count(self) -> int:
-        """The number of jumps joined."""
-        return len(self.starts)
-
-    def offset_at(self, ordinal: int) -> int:
-        """What is added to the timestamps of the packet with this ordinal."""
-        part = bisect.bisect_right(self.starts, ordinal)
-        return self.offsets[part - 1] if part else 0
 
 
 def join_timeline(
@@ -135,27 +107,3 @@ class JoinedPackets:
         if found is not None:
             self.position = found
         return packet
-
-
-def timeline_note(path: str, *, shown_as: str | None = None) -> str | None:
-    """One sentence when the timestamps of `path`'s video jump and were joined, naming the file
-    as `shown_as` (default: `path`); None otherwise, or when the file cannot be read (reading
-    it says why). Reads only what the PyAV reader has cached for a file of such a format."""
-    from vlmcli.media.names import display_name
-    from vlmcli.video.stream_facts import inspect_video
-
-    try:
-        if not inspect_video(path).discontinuous:
-            return None
-        from vlmcli.video.decode_pyav import packet_index
-
-        joins = packet_index(path).joins
-    except Exception:  # noqa: BLE001 - a note only
-        return None
-    if joins is None:
-        return None
-    times = "once" if joins.count == 1 else f"{joins.count} times"
-    return (
-        f"{display_name(shown_as or path)}: its timestamps jump {times} (recordings joined into one file, "
-        "e.g. with cat); each part is read as following the one before it, as ffmpeg does"
-    )

@@ -53,29 +53,6 @@ def drop_torn_tail(
     return list(packets), 0
 
 
-def torn_note(path: str, *, shown_as: str | None = None) -> str | None:
-    """One sentence when `path` (an MPEG-TS/PS, always read by PyAV) ends cut short and frames
-    were left out there, naming it as `shown_as` (default: `path`); None otherwise."""
-    from vlmcli.media.names import display_name
-    from vlmcli.video.stream_facts import inspect_video
-
-    try:
-        if not inspect_video(path).discontinuous:
-            return None
-        from vlmcli.video.decode_pyav import packet_index
-
-        torn = packet_index(path).torn
-    except Exception:  # noqa: BLE001 - a note only
-        return None
-    if not torn:
-        return None
-    frames = "frame" if torn == 1 else f"{torn} frames"
-    return (
-        f"{display_name(shown_as or path)}: the file ends cut short (a recording or copy stopped part-way); "
-        f"its last {frames}, shown after pictures that were cut off, left out"
-    )
-
-
 def _frame_slot(order: list[tuple[int, int]], *, time_base: float, fps: float | None) -> float:
     """One frame's slot in time-base units: from the frame rate, else the median gap."""
     if fps:
